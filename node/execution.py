@@ -1,0 +1,86 @@
+"""Execution rules of the Takasago chain: py-evm's Prague VM with a zero base fee.
+
+Differences from Ethereum mainnet's Prague, each deliberate:
+
+* **Free gas** (as in Besu's zero-base-fee networks): ``base_fee_per_gas`` is 0 in
+  every header whatever the load, so custodial accounts never need ether. Gas limits
+  still bound execution.
+* **Same-second blocks**: a block's timestamp may equal its parent's (it must not be
+  earlier). Instant sealing produces many blocks a second; forcing ``parent + 1``
+  would make ``block.timestamp`` run ahead of the wall clock, and the point
+  contracts' expiry depends on it. (Hardhat's ``allowBlocksWithSameTimestamp``.)
+* **Large extraData**: the seal (validators, round, commit seals; see ``seal.py``)
+  lives in ``extra_data``, so its 32-byte bound is raised.
+* **No deposit contract**: EIP-6110 deposit requests come from the mainnet deposit
+  contract, which does not exist here; the deposit request list is always empty.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from eth.abc import BlockAPI, BlockHeaderAPI
+from eth.chains.base import Chain
+from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
+from eth.validation import validate_gas_limit, validate_length_lte
+from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth.vm.forks.prague.headers import create_prague_header_from_parent
+from eth_utils import ValidationError
+
+MAX_EXTRA_DATA_BYTES = 32 * 1024
+
+
+def _create_zero_fee_header_from_parent(
+    parent_header: BlockHeaderAPI | None, **header_params: Any
+) -> BlockHeaderAPI:
+    header_params.pop("base_fee_per_gas", None)
+    header = create_prague_header_from_parent(parent_header, **header_params)
+    return header.copy(base_fee_per_gas=0)
+
+
+class TakasagoVM(PragueVM):
+    """Prague with a zero base fee, same-second blocks and seals in extraData."""
+
+    fork = "takasago-prague"
+    extra_data_max_bytes = MAX_EXTRA_DATA_BYTES
+    create_header_from_parent = staticmethod(_create_zero_fee_header_from_parent)  # type: ignore[assignment]
+
+    @classmethod
+    def validate_gas(cls, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        if header.base_fee_per_gas != 0:
+            raise ValidationError(f"base fee must be 0 on this chain, header has {header.base_fee_per_gas}")
+        validate_gas_limit(header.gas_limit, parent_header.gas_limit)
+
+    @classmethod
+    def validate_header(cls, header: BlockHeaderAPI, parent_header: BlockHeaderAPI) -> None:
+        if parent_header is None:
+            raise ValidationError("Must have access to parent header to validate current header")
+        validate_length_lte(header.extra_data, cls.extra_data_max_bytes, title="BlockHeader.extra_data")
+        cls.validate_gas(header, parent_header)
+        if header.block_number != parent_header.block_number + 1:
+            raise ValidationError(
+                f"block #{header.block_number} does not follow its parent #{parent_header.block_number}"
+            )
+        if header.timestamp < parent_header.timestamp:
+            raise ValidationError(
+                f"timestamp {header.timestamp} is earlier than the parent's {parent_header.timestamp}"
+            )
+        if header.difficulty != POST_MERGE_DIFFICULTY:
+            raise ValidationError(f"difficulty must be {POST_MERGE_DIFFICULTY}, got {header.difficulty}")
+        if header.nonce != POST_MERGE_NONCE:
+            raise ValidationError(f"nonce must be {POST_MERGE_NONCE!r}, got {header.nonce!r}")
+        if header.uncles_hash != POST_MERGE_OMMERS_HASH:
+            raise ValidationError("blocks on this chain have no uncles")
+
+    def process_deposit_request_data(self, block: BlockAPI) -> None:
+        block.block_requests.append(DEPOSIT_REQUEST_TYPE)
+
+
+def chain_class_for(chain_id: int) -> type[Chain]:
+    """A py-evm ``Chain`` class bound to ``chain_id`` running :class:`TakasagoVM`."""
+    return type(
+        "TakasagoChain",
+        (Chain,),
+        {"vm_configuration": ((0, TakasagoVM),), "chain_id": chain_id},
+    )

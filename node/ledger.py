@@ -1,0 +1,310 @@
+"""The ledger: the chain's state machine, owning py-evm, storage and the pool.
+
+Reads top-down like the protocol: ``build_block`` (proposer) or ``import_block``
+(validation of a block made elsewhere) produce a sealed, executed block; ``commit``
+writes it and everything derived from it in one durable transaction; only then do
+``head`` and the RPC-visible records move. Block building and import run on one
+worker thread; RPC reads use the committed head only.
+"""
+
+from __future__ import annotations
+
+import json
+import logging
+import threading
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import rlp
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.chains.base import Chain
+from eth.exceptions import HeaderNotFound
+from eth_keys import keys
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from node.execution import chain_class_for
+from node.genesis import Genesis
+from node.permissions import Registry
+from node.records import JSON, block_records
+from node.seal import BFT_MIX_HASH, sign_seal, unsealed_extra_data, verify_seal
+from node.storage import LMDBStore, open_database
+from node.txpool import PendingTransaction, TransactionPool
+
+log = logging.getLogger("takasago.node")
+
+KEY_GENESIS = b"t:genesis"
+KEY_HEAD = b"t:head"
+PREFIX_RECEIPT = b"t:r:"
+PREFIX_TX = b"t:x:"
+PREFIX_LOGS = b"t:l:"
+PREFIX_TX_HASHES = b"t:h:"
+
+
+def _num(n: int) -> bytes:
+    return n.to_bytes(8, "big")
+
+
+@dataclass
+class BuiltBlock:
+    block: BlockAPI
+    receipts: tuple[ReceiptAPI, ...]
+    senders: list[Address]
+    included: list[PendingTransaction]
+    dropped: list[tuple[PendingTransaction, str]]
+
+
+@dataclass
+class CommittedBlock:
+    header: BlockHeaderAPI
+    transactions: list[JSON]
+    receipts: list[JSON]
+    logs: list[JSON]
+    included: list[PendingTransaction]
+    dropped: list[tuple[PendingTransaction, str]]
+
+
+class Ledger:
+    def __init__(self, data_dir: Path, genesis: Genesis, validator_key: keys.PrivateKey | None = None) -> None:
+        self.data_dir = data_dir
+        self.genesis = genesis
+        self.validator_key = validator_key
+        self.db, self.store = open_database(data_dir)
+        self.chain_class = chain_class_for(genesis.chain_id)
+        self.chain: Chain = self._open_chain()
+        self.head: BlockHeaderAPI = self.chain.get_canonical_head()
+        self.registry = Registry(self.chain, genesis.registry_address)
+        self.registry.on_new_head(self.head, True)
+        self.pool = TransactionPool(
+            genesis.chain_id,
+            block_gas_limit=lambda: self.head.gas_limit,
+            state_nonce=lambda a: self.head_state().get_nonce(a),
+            state_balance=lambda a: self.head_state().get_balance(a),
+            is_allowed=lambda a: self.registry.is_allowed(self.head, a),
+        )
+        self._head_state: tuple[bytes, StateAPI] | None = None
+        self._write_lock = threading.Lock()
+
+    # -- opening ---------------------------------------------------------------
+    def _open_chain(self) -> Chain:
+        stored = self.store.get_durable(KEY_GENESIS)
+        if stored is None:
+            chain = self.chain_class.from_genesis(
+                self.db, self.genesis.header_params(), self.genesis.state_dict()
+            )
+            genesis_hash = chain.get_canonical_head().hash
+            self.store[KEY_GENESIS] = genesis_hash
+            self.store[KEY_HEAD] = genesis_hash
+            self.store.flush()
+            log.info("initialised chain %d with genesis 0x%s", self.genesis.chain_id, genesis_hash.hex())
+            return chain
+        chain = self.chain_class(self.db)
+        genesis_header = chain.get_canonical_block_header_by_number(0)
+        if genesis_header.hash != stored:
+            raise RuntimeError("stored genesis differs from the genesis file: wrong data directory or genesis.json")
+        expected = self.chain_class.get_vm_class_for_block_number(0).create_genesis_header(
+            **self.genesis.header_params(genesis_header.state_root)
+        )
+        if expected.hash != stored:
+            raise RuntimeError("genesis.json does not match the chain in this data directory")
+        return chain
+
+    # -- reads (committed state only) -----------------------------------------
+    def head_state(self) -> StateAPI:
+        """A read-only state at the committed head (cached until the head moves)."""
+        cached = self._head_state
+        if cached is not None and cached[0] == self.head.hash:
+            return cached[1]
+        state = self.chain.get_vm(self.head).state
+        self._head_state = (self.head.hash, state)
+        return state
+
+    def state_at(self, header: BlockHeaderAPI) -> StateAPI:
+        if header.hash == self.head.hash:
+            return self.head_state()
+        return self.chain.get_vm(header).state
+
+    def header_by_number(self, number: int) -> BlockHeaderAPI | None:
+        if number > self.head.block_number or number < 0:
+            return None
+        try:
+            return self.chain.get_canonical_block_header_by_number(number)
+        except HeaderNotFound:
+            return None
+
+    def header_by_hash(self, block_hash: bytes) -> BlockHeaderAPI | None:
+        try:
+            header = self.chain.get_block_header_by_hash(Hash32(block_hash))
+        except (HeaderNotFound, ValidationError):
+            return None
+        if header.block_number > self.head.block_number:
+            return None
+        canonical = self.header_by_number(header.block_number)
+        return header if canonical is not None and canonical.hash == header.hash else None
+
+    def block_tx_hashes(self, number: int) -> list[bytes]:
+        raw = self.store.get_durable(PREFIX_TX_HASHES + _num(number))
+        if not raw:
+            return []
+        return [raw[i : i + 32] for i in range(0, len(raw), 32)]
+
+    def block_size(self, header: BlockHeaderAPI) -> int:
+        block = self.chain.get_block_by_header(header)
+        return len(rlp.encode(block))
+
+    def transaction_record(self, tx_hash: bytes) -> JSON | None:
+        raw = self.store.get_durable(PREFIX_TX + tx_hash)
+        return json.loads(raw) if raw else None
+
+    def receipt_record(self, tx_hash: bytes) -> JSON | None:
+        raw = self.store.get_durable(PREFIX_RECEIPT + tx_hash)
+        return json.loads(raw) if raw else None
+
+    def block_logs(self, number: int) -> list[JSON]:
+        raw = self.store.get_durable(PREFIX_LOGS + _num(number))
+        return json.loads(raw) if raw else []
+
+    # -- building (proposer) ---------------------------------------------------
+    def build_block(self, candidates: list[PendingTransaction], timestamp: int | None = None) -> BuiltBlock:
+        """Execute ``candidates`` on top of the head and seal the result.
+
+        A candidate that fails validation during execution (its sender lost
+        permission, a nonce or balance changed) is left out and reported in
+        ``dropped`` with the reason; the others still make the block.
+        """
+        if self.validator_key is None:
+            raise RuntimeError("this node has no validator key and cannot seal blocks")
+        parent = self.head
+        validators = self.registry.validators(parent)
+        proposer = Address(self.validator_key.public_key.to_canonical_address())
+        if proposer not in validators:
+            raise RuntimeError(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
+        now = int(time.time()) if timestamp is None else timestamp
+        header = self.chain.create_header_from_parent(
+            parent,
+            coinbase=proposer,
+            timestamp=max(now, parent.timestamp),
+            gas_limit=parent.gas_limit,
+            extra_data=unsealed_extra_data(validators),
+            mix_hash=BFT_MIX_HASH,
+        )
+        vm = self.chain.get_vm(header)
+        vm.block_preprocessing(vm.get_block())
+        included: list[PendingTransaction] = []
+        dropped: list[tuple[PendingTransaction, str]] = []
+        receipts: list[ReceiptAPI] = []
+        result_header = header
+        is_allowed = self.registry.is_allowed
+        for pending in candidates:
+            if not is_allowed(parent, pending.sender):
+                dropped.append((pending, "sender is no longer permitted"))
+                continue
+            if result_header.gas_used + pending.tx.gas > result_header.gas_limit:
+                break
+            try:
+                # py-evm validates (nonce, balance, gas) before touching state, so a
+                # ValidationError here leaves the block's state as it was.
+                receipt, _computation = vm.apply_transaction(result_header, pending.tx)
+            except ValidationError as exc:
+                dropped.append((pending, str(exc)))
+                continue
+            result_header = vm.add_receipt_to_header(result_header, receipt)
+            receipts.append(receipt)
+            included.append(pending)
+        txs = [p.tx for p in included]
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), result_header, txs, receipts)
+        processed = vm.block_postprocessing(filled)
+        block = vm.mine_block(processed).block
+        sealed = block.copy(header=sign_seal(block.header, self.validator_key))
+        return BuiltBlock(sealed, tuple(receipts), [p.sender for p in included], included, dropped)
+
+    # -- import (validation of a block sealed elsewhere) -----------------------
+    def import_block(self, block: BlockAPI) -> BuiltBlock:
+        """Fully validate a block that extends the head, then execute it.
+
+        Checks, in order: it extends our head; it is sealed by a validator
+        authorised at the parent; every sender is permitted at the parent; executing
+        it reproduces its state root, receipts root and gas used.
+        """
+        parent = self.head
+        if block.header.parent_hash != parent.hash:
+            raise ValidationError(
+                f"block #{block.number} does not extend the head #{parent.block_number} (parent hash mismatch)"
+            )
+        verify_seal(block.header, self.registry.validators(parent))
+        senders = []
+        for index, tx in enumerate(block.transactions):
+            try:
+                sender = Address(tx.sender)
+            except Exception as exc:  # eth_keys raises several types for bad signatures
+                raise ValidationError(f"transaction {index} has an invalid signature: {exc}") from None
+            if tx.chain_id != self.genesis.chain_id:
+                raise ValidationError(f"transaction {index} is not for this chain")
+            if not self.registry.is_allowed(parent, sender):
+                raise ValidationError(
+                    f"transaction {index} (0x{tx.hash.hex()}) is from 0x{sender.hex()}, which is not permitted"
+                )
+            senders.append(sender)
+        try:
+            result = self.chain.import_block(block, perform_validation=True)
+        except Exception:
+            self.store.discard()
+            raise
+        imported = result.imported_block
+        receipts = imported.get_receipts(self.chain.chaindb)
+        return BuiltBlock(imported, tuple(receipts), senders, [], [])
+
+    # -- commit ----------------------------------------------------------------
+    def commit(self, built: BuiltBlock) -> CommittedBlock:
+        """Write the block and its records durably; only then move the head."""
+        with self._write_lock:
+            block = built.block
+            if block.header.parent_hash != self.head.hash:
+                self.store.discard()
+                raise ValidationError("head moved while the block was being built")
+            try:
+                self.chain.chaindb.persist_block(block)
+                txs, rcpts, logs = block_records(block, built.receipts, built.senders)
+                number = _num(block.number)
+                for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):
+                    self.store[PREFIX_TX + tx.hash] = json.dumps(tx_json, separators=(",", ":")).encode()
+                    self.store[PREFIX_RECEIPT + tx.hash] = json.dumps(rcpt_json, separators=(",", ":")).encode()
+                if block.transactions:
+                    self.store[PREFIX_TX_HASHES + number] = b"".join(tx.hash for tx in block.transactions)
+                if logs:
+                    self.store[PREFIX_LOGS + number] = json.dumps(logs, separators=(",", ":")).encode()
+                self.store[KEY_HEAD] = block.hash
+                self.store.flush()
+            except Exception:
+                self.store.discard()
+                raise
+            self.head = block.header
+            registry_hex = "0x" + self.registry.address.hex()
+            touched = any(entry["address"].lower() == registry_hex for entry in logs)
+            self.registry.on_new_head(block.header, touched)
+            self.pool.remove_included(built.included, [p for p, _ in built.dropped])
+            return CommittedBlock(block.header, txs, rcpts, logs, built.included, built.dropped)
+
+    def close(self) -> None:
+        self.store.close()
+
+
+def decode_block(raw: bytes, vm_block_class: Callable[..., Any] | None = None) -> BlockAPI:
+    from node.execution import TakasagoVM
+
+    block_class = TakasagoVM.get_block_class()
+    try:
+        return rlp.decode(raw, sedes=block_class)  # type: ignore[no-any-return]
+    except (rlp.DecodingError, rlp.DeserializationError, ValueError, TypeError) as exc:
+        raise ValidationError(f"invalid block encoding: {exc}") from None
+
+
+def encode_block(block: BlockAPI) -> bytes:
+    return rlp.encode(block)
+
+
+def _unused(_: SignedTransactionAPI) -> None:  # pragma: no cover - keeps imports honest for mypy
+    return None

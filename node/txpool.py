@@ -1,0 +1,229 @@
+"""The transaction pool: admission checks, then FIFO order with per-sender nonces.
+
+Admission (``add``) runs every check a block would run that does not need
+execution: encoding, chain id (EIP-155 replay protection required), signature,
+the on-chain allowlist, nonce, gas limit against the block gas limit and intrinsic
+gas, and funds for ``gas * price + value``. A transaction whose nonce is the
+sender's next becomes *ready*; one with a gap waits (*queued*, at most
+``MAX_NONCE_GAP`` ahead) until the gap fills. Block building takes ready
+transactions in arrival order, which keeps each sender's nonces in order.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections import OrderedDict
+from collections.abc import Callable
+from dataclasses import dataclass, field
+
+import rlp
+from eth.abc import SignedTransactionAPI
+from eth_typing import Address, Hash32
+from eth_utils import ValidationError
+
+from node.errors import TransactionRejected, TRANSACTION_REJECTED
+from node.execution import TakasagoVM
+
+MAX_NONCE_GAP = 64
+MAX_POOL_SIZE = 200_000
+MAX_PER_SENDER = 4_096
+MAX_TX_BYTES = 128 * 1024
+BLOB_TX_TYPE = 3
+SET_CODE_TX_TYPE = 4
+
+
+@dataclass
+class PendingTransaction:
+    tx: SignedTransactionAPI
+    sender: Address
+    raw: bytes
+    hash: Hash32
+
+
+@dataclass
+class _SenderQueue:
+    next_nonce: int  # the nonce the next ready transaction must have
+    ready: dict[int, PendingTransaction] = field(default_factory=dict)
+    queued: dict[int, PendingTransaction] = field(default_factory=dict)
+
+
+def decode_raw_transaction(raw: bytes) -> SignedTransactionAPI:
+    if not raw:
+        raise TransactionRejected("empty transaction")
+    if len(raw) > MAX_TX_BYTES:
+        raise TransactionRejected(f"oversized data: transaction is {len(raw)} bytes, limit {MAX_TX_BYTES}")
+    if raw[0] == BLOB_TX_TYPE:
+        raise TransactionRejected("blob transactions (EIP-4844) are not accepted on this chain")
+    if raw[0] == SET_CODE_TX_TYPE:
+        raise TransactionRejected("set-code transactions (EIP-7702) are not accepted on this chain")
+    try:
+        return TakasagoVM.get_transaction_builder().decode(raw)
+    except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError, TypeError, IndexError) as exc:
+        raise TransactionRejected(f"invalid transaction encoding: {exc}") from None
+
+
+class TransactionPool:
+    """Pending transactions, safe to use from the RPC loop and the block builder."""
+
+    def __init__(
+        self,
+        chain_id: int,
+        block_gas_limit: Callable[[], int],
+        state_nonce: Callable[[Address], int],
+        state_balance: Callable[[Address], int],
+        is_allowed: Callable[[Address], bool],
+    ) -> None:
+        self.chain_id = chain_id
+        self._block_gas_limit = block_gas_limit
+        self._state_nonce = state_nonce
+        self._state_balance = state_balance
+        self._is_allowed = is_allowed
+        self._lock = threading.RLock()
+        self._by_hash: dict[Hash32, PendingTransaction] = {}
+        self._senders: dict[Address, _SenderQueue] = {}
+        # ready transactions in arrival order (the order blocks take them)
+        self._ready: OrderedDict[Hash32, PendingTransaction] = OrderedDict()
+        self.on_ready: Callable[[], None] = lambda: None
+
+    def __len__(self) -> int:
+        return len(self._by_hash)
+
+    @property
+    def ready_count(self) -> int:
+        return len(self._ready)
+
+    def get(self, tx_hash: bytes) -> PendingTransaction | None:
+        return self._by_hash.get(Hash32(tx_hash))
+
+    def pending_nonce(self, sender: Address) -> int:
+        """The nonce a new transaction from ``sender`` should use (``pending`` tag)."""
+        with self._lock:
+            queue = self._senders.get(sender)
+            return queue.next_nonce if queue else self._state_nonce(sender)
+
+    def validate(self, raw: bytes) -> PendingTransaction:
+        """All stateless and state checks except the nonce-ordering ones."""
+        tx = decode_raw_transaction(raw)
+        tx_chain_id = tx.chain_id
+        if tx_chain_id is None:
+            raise TransactionRejected("only replay-protected (EIP-155) transactions are allowed")
+        if tx_chain_id != self.chain_id:
+            raise TransactionRejected(f"invalid chain id: transaction is for chain {tx_chain_id}, this is {self.chain_id}")
+        try:
+            tx.check_signature_validity()
+            sender = Address(tx.sender)
+        except (ValidationError, ValueError, Exception) as exc:  # eth_keys raises several types
+            raise TransactionRejected(f"invalid sender: {exc}") from None
+        if not self._is_allowed(sender):
+            raise TransactionRejected(
+                f"sender 0x{sender.hex()} is not permitted: not an active account in the registry",
+                TRANSACTION_REJECTED,
+            )
+        gas_limit = self._block_gas_limit()
+        if tx.gas > gas_limit:
+            raise TransactionRejected(f"exceeds block gas limit: transaction gas {tx.gas}, block gas limit {gas_limit}")
+        intrinsic = tx.intrinsic_gas
+        if tx.gas < intrinsic:
+            raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
+        fee_cap = getattr(tx, "max_fee_per_gas", None)
+        price = tx.gas_price if fee_cap is None else fee_cap
+        priority = getattr(tx, "max_priority_fee_per_gas", None)
+        if priority is not None and priority > price:
+            raise TransactionRejected("max priority fee per gas higher than max fee per gas")
+        cost = tx.gas * price + tx.value
+        if cost:
+            balance = self._state_balance(sender)
+            if balance < cost:
+                raise TransactionRejected(
+                    f"insufficient funds for gas * price + value: balance {balance}, tx cost {cost} "
+                    "(gas is free on this chain: send with a gas price of 0)"
+                )
+        return PendingTransaction(tx, sender, raw, Hash32(tx.hash))
+
+    def add(self, raw: bytes) -> Hash32:
+        pending = self.validate(raw)
+        with self._lock:
+            if pending.hash in self._by_hash:
+                raise TransactionRejected(f"already known: 0x{pending.hash.hex()}")
+            if len(self._by_hash) >= MAX_POOL_SIZE:
+                raise TransactionRejected("txpool is full")
+            queue = self._senders.get(pending.sender)
+            if queue is None:
+                queue = _SenderQueue(next_nonce=self._state_nonce(pending.sender))
+            nonce = pending.tx.nonce
+            if nonce < queue.next_nonce and nonce not in queue.ready:
+                raise TransactionRejected(f"nonce too low: next nonce {queue.next_nonce}, tx nonce {nonce}")
+            if nonce in queue.ready or nonce in queue.queued:
+                raise TransactionRejected(
+                    f"a transaction with nonce {nonce} from this sender is already pending (replacement not supported)"
+                )
+            if nonce > queue.next_nonce + MAX_NONCE_GAP:
+                raise TransactionRejected(
+                    f"nonce too high: next nonce {queue.next_nonce}, tx nonce {nonce} (at most {MAX_NONCE_GAP} ahead)"
+                )
+            if len(queue.ready) + len(queue.queued) >= MAX_PER_SENDER:
+                raise TransactionRejected(f"too many pending transactions from this sender (limit {MAX_PER_SENDER})")
+            self._senders[pending.sender] = queue
+            self._by_hash[pending.hash] = pending
+            if nonce == queue.next_nonce:
+                self._make_ready(queue, pending)
+                while queue.next_nonce in queue.queued:
+                    self._make_ready(queue, queue.queued.pop(queue.next_nonce))
+                self.on_ready()
+            else:
+                queue.queued[nonce] = pending
+        return pending.hash
+
+    def _make_ready(self, queue: _SenderQueue, pending: PendingTransaction) -> None:
+        queue.ready[pending.tx.nonce] = pending
+        queue.next_nonce = pending.tx.nonce + 1
+        self._ready[pending.hash] = pending
+
+    def take_ready(self, gas_limit: int, max_count: int = 20_000) -> list[PendingTransaction]:
+        """Ready transactions in arrival order whose gas limits fit in one block."""
+        chosen: list[PendingTransaction] = []
+        gas = 0
+        with self._lock:
+            for pending in self._ready.values():
+                if gas + pending.tx.gas > gas_limit or len(chosen) >= max_count:
+                    break
+                gas += pending.tx.gas
+                chosen.append(pending)
+        return chosen
+
+    def remove_included(self, included: list[PendingTransaction], dropped: list[PendingTransaction]) -> None:
+        """Forget transactions a committed block included or refused.
+
+        A refused transaction also drops the same sender's later ones (their
+        nonces can no longer follow); the sender's next nonce is re-read from state.
+        """
+        with self._lock:
+            for pending in included:
+                self._forget(pending)
+                queue = self._senders.get(pending.sender)
+                if queue is not None:
+                    queue.ready.pop(pending.tx.nonce, None)
+            for pending in dropped:
+                queue = self._senders.get(pending.sender)
+                if queue is None:
+                    continue
+                for later in [*queue.ready.values(), *queue.queued.values()]:
+                    if later.tx.nonce >= pending.tx.nonce:
+                        self._forget(later)
+                        queue.ready.pop(later.tx.nonce, None)
+                        queue.queued.pop(later.tx.nonce, None)
+                self._forget(pending)
+                queue.ready.pop(pending.tx.nonce, None)
+                queue.next_nonce = self._state_nonce(pending.sender) + len(queue.ready)
+            for sender in {p.sender for p in included} | {p.sender for p in dropped}:
+                queue = self._senders.get(sender)
+                if queue is not None and not queue.ready and not queue.queued:
+                    del self._senders[sender]
+
+    def _forget(self, pending: PendingTransaction) -> None:
+        self._by_hash.pop(pending.hash, None)
+        self._ready.pop(pending.hash, None)
+
+    def pending_transactions(self) -> list[PendingTransaction]:
+        with self._lock:
+            return list(self._by_hash.values())
