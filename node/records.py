@@ -70,7 +70,7 @@ def transaction_json(
         if tx.chain_id is not None:
             result["chainId"] = hex_int(tx.chain_id)
     else:
-        y_parity = int(getattr(tx, "y_parity", tx.v))
+        y_parity = int(tx.y_parity)
         result["v"] = hex_int(y_parity)
         result["yParity"] = hex_int(y_parity)
         result["chainId"] = hex_int(tx.chain_id)

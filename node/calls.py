@@ -1,0 +1,140 @@
+"""Read-only execution: eth_call and eth_estimateGas against a block's state."""
+
+from __future__ import annotations
+
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from eth.abc import BlockHeaderAPI, ComputationAPI
+from eth.chains.base import Chain
+from eth.constants import CREATE_CONTRACT_ADDRESS
+from eth.exceptions import Revert
+from eth.vm.spoof import SpoofTransaction
+from eth_abi import decode as abi_decode
+from eth_typing import Address
+from eth_utils import ValidationError
+
+from node.errors import EXECUTION_REVERTED, SERVER_ERROR, RPCError
+from node.execution import TakasagoVM
+
+ERROR_SELECTOR = bytes.fromhex("08c379a0")
+PANIC_SELECTOR = bytes.fromhex("4e487b71")
+PANIC_REASONS = {
+    0x01: "assert(false)",
+    0x11: "arithmetic underflow or overflow",
+    0x12: "division or modulo by zero",
+    0x21: "enum overflow",
+    0x22: "invalid encoded storage byte array accessed",
+    0x31: "out-of-bounds array access; popping on an empty array",
+    0x32: "out-of-bounds access of an array or bytesN",
+    0x41: "out of memory",
+    0x51: "uninitialized function",
+}
+
+
+@dataclass(frozen=True)
+class CallRequest:
+    sender: Address
+    to: Address | None
+    gas: int | None
+    gas_price: int
+    value: int
+    data: bytes
+
+
+def revert_message(output: bytes) -> str:
+    """geth's wording: "execution reverted" plus the decoded reason when there is one."""
+    if output[:4] == ERROR_SELECTOR:
+        try:
+            (reason,) = abi_decode(["string"], output[4:])
+            return f"execution reverted: {reason}"
+        except Exception:  # malformed reason data: fall back to the bare message
+            pass
+    if output[:4] == PANIC_SELECTOR and len(output) == 36:
+        code = int.from_bytes(output[4:], "big")
+        return f"execution reverted: {PANIC_REASONS.get(code, 'panic')} (panic code 0x{code:02x})"
+    return "execution reverted"
+
+
+def raise_for_computation(computation: ComputationAPI) -> None:
+    if not computation.is_error:
+        return
+    error = computation.error
+    if isinstance(error, Revert):
+        output = bytes(computation.output)
+        raise RPCError(EXECUTION_REVERTED, revert_message(output), "0x" + output.hex())
+    raise RPCError(SERVER_ERROR, _vm_error_message(error))
+
+
+def _vm_error_message(error: Exception) -> str:
+    name = type(error).__name__
+    return {
+        "OutOfGas": "out of gas",
+        "InvalidInstruction": "invalid opcode",
+        "InvalidJumpDestination": "invalid jump destination",
+        "StackUnderflow": "stack underflow",
+        "StackDepthLimit": "max call depth exceeded",
+        "InsufficientFunds": "insufficient funds for transfer",
+        "WriteProtection": "write protection",
+        "ContractCreationCollision": "contract address collision",
+        "OutOfBoundsRead": "return data out of bounds",
+    }.get(name, f"execution failed: {name}")
+
+
+def _execute(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas: int) -> ComputationAPI:
+    header = chain.create_header_from_parent(
+        at, coinbase=at.coinbase, timestamp=max(int(time.time()), at.timestamp), gas_limit=at.gas_limit
+    )
+    vm = chain.get_vm(header)
+    state = vm.state
+    nonce = state.get_nonce(request.sender)
+    unsigned = TakasagoVM.get_transaction_builder().create_unsigned_transaction(
+        nonce=nonce,
+        gas_price=request.gas_price,
+        gas=gas,
+        to=request.to if request.to is not None else CREATE_CONTRACT_ADDRESS,
+        value=request.value,
+        data=request.data,
+    )
+    spoofed: Any = SpoofTransaction(unsigned, from_=request.sender)
+    snapshot = state.snapshot()
+    try:
+        return state.apply_transaction(spoofed)
+    except ValidationError as exc:
+        raise RPCError(SERVER_ERROR, _validation_message(str(exc))) from None
+    finally:
+        state.revert(snapshot)
+
+
+def _validation_message(text: str) -> str:
+    if "balance" in text.lower() or "funds" in text.lower():
+        return f"insufficient funds for gas * price + value ({text})"
+    return text
+
+
+def call(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap: int) -> bytes:
+    gas = min(request.gas, gas_cap) if request.gas is not None else gas_cap
+    computation = _execute(chain, at, request, gas)
+    raise_for_computation(computation)
+    return bytes(computation.output)
+
+
+def estimate_gas(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap: int) -> int:
+    """The smallest gas limit with which the transaction succeeds (binary search)."""
+    high = min(request.gas, gas_cap) if request.gas is not None else gas_cap
+    computation = _execute(chain, at, request, high)
+    raise_for_computation(computation)
+    used = computation.get_gas_used()
+    low = max(used - 1, 20_999)
+    # Most calls succeed with what they used (plus the refund they got back).
+    first_try = min(high, used + computation.get_gas_refund() + 2_300)
+    if first_try < high and not _execute(chain, at, request, first_try).is_error:
+        high = first_try
+    while high - low > max(1, high // 1000):  # within 0.1% is what geth does too
+        middle = (low + high) // 2
+        if _execute(chain, at, request, middle).is_error:
+            low = middle
+        else:
+            high = middle
+    return high

@@ -1,0 +1,1 @@
+"""Standard Ethereum JSON-RPC over HTTP and WebSocket for the Takasago node."""

@@ -1,0 +1,473 @@
+"""The JSON-RPC methods. Each takes the request's ``params`` and returns JSON.
+
+Conventions follow geth: quantities as 0x hex, unknown blocks/transactions as
+``null``, reverts as error code 3 with the revert data, admission failures as
+-32000 (-32003 when the allowlist refuses the sender).
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any
+
+from eth.abc import BlockHeaderAPI
+from eth_utils import keccak, to_checksum_address
+
+from node import CLIENT_VERSION
+from node.calls import CallRequest, call, estimate_gas
+from node.errors import LIMIT_EXCEEDED, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, InvalidParams, RPCError
+from node.ledger import decode_block
+from node.records import JSON, block_json, hex_bytes, hex_int
+from node.rpc import params as p
+from node.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
+from node.service import NodeService
+from node.txpool import decode_raw_transaction
+from node.records import transaction_json
+
+MAX_LOG_BLOCK_RANGE = 10_000
+MAX_LOG_RESULTS = 10_000
+MAX_FEE_HISTORY_BLOCKS = 1_024
+
+Handler = Callable[[Any], Awaitable[Any]]
+
+
+class EthAPI:
+    def __init__(self, service: NodeService, rpc_gas_cap: int | None = None) -> None:
+        self.service = service
+        self.ledger = service.ledger
+        self.filters = FilterRegistry()
+        self.gas_cap = rpc_gas_cap or max(self.ledger.head.gas_limit, 50_000_000)
+        self.methods: dict[str, Handler] = {
+            name.replace("__", "_"): getattr(self, name)
+            for name in dir(self)
+            if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago") and callable(getattr(self, name))
+        }
+        service.add_listener(self._on_block)
+
+    async def dispatch(self, method: Any, params: Any) -> Any:
+        if not isinstance(method, str):
+            raise RPCError(-32600, "method must be a string")
+        handler = self.methods.get(method)
+        if handler is None:
+            raise RPCError(METHOD_NOT_FOUND, f"the method {method[:100]} does not exist/is not available")
+        return await handler(params)
+
+    # -- helpers ---------------------------------------------------------------
+    def _header(self, ref: p.BlockRef) -> BlockHeaderAPI | None:
+        ledger = self.ledger
+        if ref.hash is not None:
+            return ledger.header_by_hash(ref.hash)
+        if ref.tag is not None:
+            return ledger.header_by_number(0) if ref.tag == "earliest" else ledger.head
+        assert ref.number is not None
+        return ledger.header_by_number(ref.number)
+
+    def _require_header(self, ref: p.BlockRef) -> BlockHeaderAPI:
+        header = self._header(ref)
+        if header is None:
+            raise RPCError(RESOURCE_NOT_FOUND, "header not found")
+        return header
+
+    def _number_of(self, ref: p.BlockRef) -> int:
+        if ref.tag is not None:
+            return 0 if ref.tag == "earliest" else self.ledger.head.block_number
+        if ref.number is not None:
+            return ref.number
+        return self._require_header(ref).block_number
+
+    async def _read(self, fn: Callable[..., Any], *args: Any) -> Any:
+        return await asyncio.get_running_loop().run_in_executor(self.service.readers, fn, *args)
+
+    # -- identity --------------------------------------------------------------
+    async def web3_clientVersion(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return CLIENT_VERSION
+
+    async def web3_sha3(self, params: Any) -> str:
+        (value,) = p.expect(params, 1, 1)
+        return hex_bytes(keccak(p.data(value, "data")))
+
+    async def eth_chainId(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return hex_int(self.ledger.genesis.chain_id)
+
+    async def net_version(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return str(self.ledger.genesis.chain_id)
+
+    async def net_listening(self, params: Any) -> bool:
+        p.expect(params, 0, 0)
+        return True
+
+    async def net_peerCount(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return "0x0"
+
+    async def eth_syncing(self, params: Any) -> bool:
+        p.expect(params, 0, 0)
+        return False
+
+    async def eth_accounts(self, params: Any) -> list[str]:
+        p.expect(params, 0, 0)
+        return []  # the node holds no user keys; clients sign
+
+    async def eth_mining(self, params: Any) -> bool:
+        p.expect(params, 0, 0)
+        return self.service.can_seal
+
+    async def eth_hashrate(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return "0x0"
+
+    async def eth_coinbase(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        key = self.ledger.validator_key
+        return key.public_key.to_checksum_address() if key else to_checksum_address(b"\0" * 20)
+
+    # -- fees (gas is free: everything is zero) --------------------------------
+    async def eth_gasPrice(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return "0x0"
+
+    async def eth_maxPriorityFeePerGas(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return "0x0"
+
+    async def eth_blobBaseFee(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return "0x1"
+
+    async def eth_feeHistory(self, params: Any) -> JSON:
+        count_raw, newest_raw, percentiles = p.expect(params, 2, 3)
+        count = p.quantity(count_raw, "blockCount", 2**63 - 1)
+        if count > MAX_FEE_HISTORY_BLOCKS:
+            raise InvalidParams(f"blockCount: at most {MAX_FEE_HISTORY_BLOCKS}")
+        newest = self._require_header(p.block_ref(newest_raw, "newestBlock"))
+        if percentiles is not None:
+            if not isinstance(percentiles, list) or len(percentiles) > 100:
+                raise InvalidParams("rewardPercentiles: expected an array of at most 100 numbers")
+            previous = -1.0
+            for value in percentiles:
+                if isinstance(value, bool) or not isinstance(value, int | float) or not 0 <= value <= 100:
+                    raise InvalidParams("rewardPercentiles: each must be a number between 0 and 100")
+                if value < previous:
+                    raise InvalidParams("rewardPercentiles: must be in ascending order")
+                previous = value
+        count = min(count, newest.block_number + 1)
+        oldest = newest.block_number - count + 1
+        headers = [self.ledger.header_by_number(n) for n in range(oldest, newest.block_number + 1)]
+        result: JSON = {
+            "oldestBlock": hex_int(oldest),
+            "baseFeePerGas": ["0x0"] * (count + 1),
+            "gasUsedRatio": [h.gas_used / h.gas_limit if h else 0.0 for h in headers],
+            "baseFeePerBlobGas": ["0x1"] * (count + 1),
+            "blobGasUsedRatio": [0.0] * count,
+        }
+        if percentiles is not None:
+            result["reward"] = [["0x0"] * len(percentiles) for _ in range(count)]
+        return result
+
+    # -- state -----------------------------------------------------------------
+    async def eth_blockNumber(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return hex_int(self.ledger.head.block_number)
+
+    async def eth_getBalance(self, params: Any) -> str:
+        address, block = p.expect(params, 1, 2)
+        account = p.address(address, "address")
+        header = self._require_header(p.block_ref(block))
+        return hex_int(self.ledger.state_at(header).get_balance(account))
+
+    async def eth_getTransactionCount(self, params: Any) -> str:
+        address, block = p.expect(params, 1, 2)
+        account = p.address(address, "address")
+        ref = p.block_ref(block)
+        if ref.tag == "pending":
+            return hex_int(self.ledger.pool.pending_nonce(account))
+        header = self._require_header(ref)
+        return hex_int(self.ledger.state_at(header).get_nonce(account))
+
+    async def eth_getCode(self, params: Any) -> str:
+        address, block = p.expect(params, 1, 2)
+        account = p.address(address, "address")
+        header = self._require_header(p.block_ref(block))
+        return hex_bytes(self.ledger.state_at(header).get_code(account))
+
+    async def eth_getStorageAt(self, params: Any) -> str:
+        address, slot, block = p.expect(params, 2, 3)
+        account = p.address(address, "address")
+        if isinstance(slot, str) and len(slot) == 66:
+            position = int.from_bytes(p.data(slot, "position", 32), "big")
+        else:
+            position = p.quantity(slot, "position")
+        header = self._require_header(p.block_ref(block))
+        value = self.ledger.state_at(header).get_storage(account, position)
+        return hex_bytes(value.to_bytes(32, "big"))
+
+    def _call_request(self, value: Any) -> CallRequest:
+        if not isinstance(value, dict):
+            raise InvalidParams("transaction: expected an object")
+        allowed = {
+            "from", "to", "gas", "gasPrice", "maxFeePerGas", "maxPriorityFeePerGas", "value", "data", "input",
+            "nonce", "accessList", "type", "chainId",
+        }  # fmt: skip
+        unknown = set(value) - allowed
+        if unknown:
+            raise InvalidParams(f"transaction: unknown field(s) {', '.join(sorted(unknown))}")
+        data_field = value.get("input", value.get("data"))
+        if value.get("input") is not None and value.get("data") is not None and value["input"] != value["data"]:
+            raise InvalidParams("transaction: both data and input given and they differ")
+        price = value.get("gasPrice", value.get("maxFeePerGas"))
+        return CallRequest(
+            sender=p.address(value["from"], "transaction.from") if value.get("from") else p.address(
+                "0x" + "00" * 20, "from"
+            ),
+            to=p.address(value["to"], "transaction.to") if value.get("to") else None,
+            gas=p.quantity(value["gas"], "transaction.gas", 2**63 - 1) if value.get("gas") is not None else None,
+            gas_price=p.quantity(price, "transaction.gasPrice") if price is not None else 0,
+            value=p.quantity(value["value"], "transaction.value") if value.get("value") is not None else 0,
+            data=p.data(data_field, "transaction.data") if data_field is not None else b"",
+        )
+
+    async def eth_call(self, params: Any) -> str:
+        tx, block, overrides = p.expect(params, 1, 3)
+        if overrides is not None:
+            raise InvalidParams("state overrides are not supported by this node")
+        request = self._call_request(tx)
+        header = self._require_header(p.block_ref(block))
+        output = await self._read(call, self.ledger.chain, header, request, self.gas_cap)
+        return hex_bytes(output)
+
+    async def eth_estimateGas(self, params: Any) -> str:
+        tx, block, overrides = p.expect(params, 1, 3)
+        if overrides is not None:
+            raise InvalidParams("state overrides are not supported by this node")
+        request = self._call_request(tx)
+        header = self._require_header(p.block_ref(block))
+        cap = min(self.gas_cap, header.gas_limit)
+        return hex_int(await self._read(estimate_gas, self.ledger.chain, header, request, cap))
+
+    # -- transactions ----------------------------------------------------------
+    async def eth_sendRawTransaction(self, params: Any) -> str:
+        (raw,) = p.expect(params, 1, 1)
+        tx_hash = self.ledger.pool.add(p.data(raw, "transaction"))
+        return hex_bytes(tx_hash)
+
+    async def eth_sendTransaction(self, params: Any) -> str:
+        raise RPCError(-32000, "unknown account: this node holds no keys; sign the transaction and use eth_sendRawTransaction")
+
+    async def eth_sign(self, params: Any) -> str:
+        raise RPCError(-32000, "unknown account: this node holds no keys")
+
+    async def eth_getTransactionByHash(self, params: Any) -> JSON | None:
+        (value,) = p.expect(params, 1, 1)
+        tx_hash = p.data(value, "transaction hash", 32)
+        record = self.ledger.transaction_record(tx_hash)
+        if record is not None and int(record["blockNumber"], 16) <= self.ledger.head.block_number:
+            return record
+        pending = self.ledger.pool.get(tx_hash)
+        if pending is not None:
+            return transaction_json(pending.tx, pending.sender, None, None)
+        return None
+
+    async def eth_getTransactionReceipt(self, params: Any) -> JSON | None:
+        (value,) = p.expect(params, 1, 1)
+        tx_hash = p.data(value, "transaction hash", 32)
+        # Only durably committed blocks have receipts (see Ledger.commit).
+        return self.ledger.receipt_record(tx_hash)
+
+    async def eth_getBlockReceipts(self, params: Any) -> list[JSON] | None:
+        (block,) = p.expect(params, 1, 1)
+        header = self._header(p.block_ref(block))
+        if header is None:
+            return None
+        return [self.ledger.receipt_record(h) for h in self.ledger.block_tx_hashes(header.block_number)]
+
+    def _tx_by_index(self, header: BlockHeaderAPI | None, index_raw: Any) -> JSON | None:
+        index = p.quantity(index_raw, "index", 2**32)
+        if header is None:
+            return None
+        hashes = self.ledger.block_tx_hashes(header.block_number)
+        return self.ledger.transaction_record(hashes[index]) if index < len(hashes) else None
+
+    async def eth_getTransactionByBlockNumberAndIndex(self, params: Any) -> JSON | None:
+        block, index = p.expect(params, 2, 2)
+        return self._tx_by_index(self._header(p.block_ref(block)), index)
+
+    async def eth_getTransactionByBlockHashAndIndex(self, params: Any) -> JSON | None:
+        block_hash, index = p.expect(params, 2, 2)
+        return self._tx_by_index(self.ledger.header_by_hash(p.data(block_hash, "block hash", 32)), index)
+
+    # -- blocks ----------------------------------------------------------------
+    def _block(self, header: BlockHeaderAPI | None, full: bool) -> JSON | None:
+        if header is None:
+            return None
+        hashes = self.ledger.block_tx_hashes(header.block_number)
+        if full:
+            transactions: list[Any] = [self.ledger.transaction_record(h) for h in hashes]
+        else:
+            transactions = [hex_bytes(h) for h in hashes]
+        return block_json(header, self.ledger.block_size(header), transactions)
+
+    async def eth_getBlockByNumber(self, params: Any) -> JSON | None:
+        block, full = p.expect(params, 1, 2)
+        return self._block(self._header(p.block_ref(block)), p.boolean(full, "full") if full is not None else False)
+
+    async def eth_getBlockByHash(self, params: Any) -> JSON | None:
+        block_hash, full = p.expect(params, 1, 2)
+        header = self.ledger.header_by_hash(p.data(block_hash, "block hash", 32))
+        return self._block(header, p.boolean(full, "full") if full is not None else False)
+
+    async def eth_getBlockTransactionCountByNumber(self, params: Any) -> str | None:
+        (block,) = p.expect(params, 1, 1)
+        header = self._header(p.block_ref(block))
+        return None if header is None else hex_int(len(self.ledger.block_tx_hashes(header.block_number)))
+
+    async def eth_getBlockTransactionCountByHash(self, params: Any) -> str | None:
+        (block_hash,) = p.expect(params, 1, 1)
+        header = self.ledger.header_by_hash(p.data(block_hash, "block hash", 32))
+        return None if header is None else hex_int(len(self.ledger.block_tx_hashes(header.block_number)))
+
+    async def eth_getUncleCountByBlockNumber(self, params: Any) -> str | None:
+        (block,) = p.expect(params, 1, 1)
+        return None if self._header(p.block_ref(block)) is None else "0x0"
+
+    async def eth_getUncleCountByBlockHash(self, params: Any) -> str | None:
+        (block_hash,) = p.expect(params, 1, 1)
+        return None if self.ledger.header_by_hash(p.data(block_hash, "block hash", 32)) is None else "0x0"
+
+    # -- logs and filters ------------------------------------------------------
+    def logs_for(self, criteria: LogCriteria, from_number: int | None = None, to_number: int | None = None) -> list[JSON]:
+        if criteria.block_hash is not None:
+            header = self.ledger.header_by_hash(criteria.block_hash)
+            if header is None:
+                raise RPCError(RESOURCE_NOT_FOUND, "unknown block")
+            start = end = header.block_number
+        else:
+            start = from_number if from_number is not None else self._number_of(criteria.from_block)
+            end = to_number if to_number is not None else self._number_of(criteria.to_block)
+            end = min(end, self.ledger.head.block_number)
+            if start > end:
+                if from_number is None and start > self.ledger.head.block_number:
+                    return []
+                if start > end and to_number is None and criteria.to_block.number is not None:
+                    raise InvalidParams("invalid block range: fromBlock is after toBlock")
+                return []
+            if end - start + 1 > MAX_LOG_BLOCK_RANGE:
+                raise RPCError(
+                    LIMIT_EXCEEDED, f"block range too large: {end - start + 1} blocks, at most {MAX_LOG_BLOCK_RANGE}"
+                )
+        results: list[JSON] = []
+        for number in range(start, end + 1):
+            for entry in self.ledger.block_logs(number):
+                if criteria.matches(entry):
+                    results.append(entry)
+                    if len(results) > MAX_LOG_RESULTS:
+                        raise RPCError(
+                            LIMIT_EXCEEDED, f"query returned more than {MAX_LOG_RESULTS} results; narrow the block range"
+                        )
+        return results
+
+    async def eth_getLogs(self, params: Any) -> list[JSON]:
+        (criteria,) = p.expect(params, 1, 1)
+        return self.logs_for(parse_criteria(criteria))
+
+    async def eth_newFilter(self, params: Any) -> str:
+        (criteria,) = p.expect(params, 1, 1)
+        parsed = parse_criteria(criteria)
+        return self.filters.install(Filter("logs", parsed))
+
+    async def eth_newBlockFilter(self, params: Any) -> str:
+        p.expect(params, 0, 0)
+        return self.filters.install(Filter("blocks"))
+
+    async def eth_newPendingTransactionFilter(self, params: Any) -> str:
+        p.expect(params, 0, 1)
+        return self.filters.install(Filter("pending"))
+
+    async def eth_getFilterChanges(self, params: Any) -> list[Any]:
+        (filter_id,) = p.expect(params, 1, 1)
+        flt = self.filters.get(filter_id)
+        changes = list(flt.buffer)
+        flt.buffer.clear()
+        return changes
+
+    async def eth_getFilterLogs(self, params: Any) -> list[JSON]:
+        (filter_id,) = p.expect(params, 1, 1)
+        flt = self.filters.get(filter_id)
+        if flt.kind != "logs" or flt.criteria is None:
+            raise InvalidParams("filter is not a log filter")
+        return self.logs_for(flt.criteria)
+
+    async def eth_uninstallFilter(self, params: Any) -> bool:
+        (filter_id,) = p.expect(params, 1, 1)
+        return self.filters.uninstall(filter_id)
+
+    async def _on_block(self, committed: Any) -> None:
+        header = committed.header
+        for flt in self.filters.all():
+            if flt.kind == "blocks":
+                flt.buffer.append(hex_bytes(header.hash))
+            elif flt.kind == "pending":
+                flt.buffer.extend(r["transactionHash"] for r in committed.receipts)
+            elif flt.kind == "logs" and flt.criteria is not None:
+                criteria = flt.criteria
+                if criteria.block_hash is not None:
+                    continue
+                if criteria.to_block.number is not None and header.block_number > criteria.to_block.number:
+                    continue
+                if criteria.from_block.number is not None and header.block_number < criteria.from_block.number:
+                    continue
+                flt.buffer.extend(entry for entry in committed.logs if criteria.matches(entry))
+
+    # -- pool and node ---------------------------------------------------------
+    async def txpool_status(self, params: Any) -> JSON:
+        p.expect(params, 0, 0)
+        pool = self.ledger.pool
+        return {"pending": hex_int(pool.ready_count), "queued": hex_int(len(pool) - pool.ready_count)}
+
+    async def takasago_nodeInfo(self, params: Any) -> JSON:
+        """Validators, production mode and head: what an operator checks first."""
+        p.expect(params, 0, 0)
+        ledger = self.ledger
+        return {
+            "clientVersion": CLIENT_VERSION,
+            "chainId": ledger.genesis.chain_id,
+            "mode": self.service.mode,
+            "blockPeriodSeconds": self.service.block_period,
+            "validator": ledger.validator_key.public_key.to_checksum_address() if ledger.validator_key else None,
+            "validators": [to_checksum_address(v) for v in ledger.registry.validators(ledger.head)],
+            "registryAddress": to_checksum_address(ledger.genesis.registry_address),
+            "head": {"number": ledger.head.block_number, "hash": hex_bytes(ledger.head.hash)},
+            "pool": {"ready": ledger.pool.ready_count, "total": len(ledger.pool)},
+        }
+
+    async def takasago_importBlock(self, params: Any) -> JSON:
+        """Validate and import an RLP-encoded block sealed elsewhere (followers, tests)."""
+        (raw,) = p.expect(params, 1, 1)
+        from eth_utils import ValidationError
+
+        block = decode_block(p.data(raw, "block"))
+        try:
+            committed = await self.service.import_block(block)
+        except ValidationError as exc:
+            raise RPCError(-32000, f"invalid block: {exc}") from None
+        return {"number": hex_int(committed.header.block_number), "hash": hex_bytes(committed.header.hash)}
+
+    async def takasago_transactionStatus(self, params: Any) -> JSON:
+        """Where a transaction is: pending, included, dropped (with why) or unknown."""
+        (value,) = p.expect(params, 1, 1)
+        tx_hash = p.data(value, "transaction hash", 32)
+        if self.ledger.receipt_record(tx_hash) is not None:
+            return {"status": "included"}
+        if self.ledger.pool.get(tx_hash) is not None:
+            return {"status": "pending"}
+        reason = self.service.drop_reasons.get(tx_hash)
+        if reason is not None:
+            return {"status": "dropped", "reason": reason}
+        return {"status": "unknown"}
+
+
+def decode_transaction_for_display(raw: bytes) -> Any:  # used by tests and tools
+    return decode_raw_transaction(raw)

@@ -1,0 +1,247 @@
+"""HTTP and WebSocket transport for JSON-RPC (one port, as geth can serve both).
+
+Hardening: bodies over ``MAX_BODY_BYTES`` are refused, batches over ``MAX_BATCH``
+too, malformed JSON and absurd nesting get -32700, malformed request objects
+-32600, and an unexpected failure inside a method is logged and reported as
+-32603 without internals. With ``auth_token`` set every request needs
+``Authorization: Bearer <token>``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import hmac
+import json
+import logging
+import secrets
+from typing import Any
+
+from aiohttp import WSMsgType, web
+
+from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RPCError, InvalidParams
+from node.records import block_json, hex_bytes
+from node.rpc import params as p
+from node.rpc.filters import parse_criteria
+from node.rpc.methods import EthAPI
+
+log = logging.getLogger("takasago.rpc")
+
+MAX_BODY_BYTES = 8 * 1024 * 1024
+MAX_BATCH = 1_000
+MAX_NESTING = 64
+MAX_SUBSCRIPTIONS_PER_CONNECTION = 128
+
+
+def _error(request_id: Any, error: RPCError) -> dict[str, Any]:
+    return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
+
+
+def _nesting_depth(value: Any, limit: int) -> int:
+    """Depth of nested arrays/objects, stopping early once past ``limit``."""
+    depth = 0
+    stack = [(value, 1)]
+    while stack:
+        item, level = stack.pop()
+        if isinstance(item, dict | list):
+            depth = max(depth, level)
+            if depth > limit:
+                return depth
+            children = item.values() if isinstance(item, dict) else item
+            stack.extend((child, level + 1) for child in children)
+    return depth
+
+
+class RPCServer:
+    def __init__(self, api: EthAPI, auth_token: str | None = None) -> None:
+        self.api = api
+        self.auth_token = auth_token
+        self._sockets: set[_Connection] = set()
+        api.service.add_listener(self._on_block)
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=MAX_BODY_BYTES)
+        app.router.add_post("/", self.handle_http)
+        app.router.add_get("/", self.handle_get)
+        app.router.add_get("/health", self.handle_health)
+        return app
+
+    def _authorised(self, request: web.Request) -> bool:
+        if not self.auth_token:
+            return True
+        header = request.headers.get("Authorization", "")
+        scheme, _, token = header.partition(" ")
+        return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.auth_token)
+
+    async def handle_health(self, request: web.Request) -> web.Response:
+        head = self.api.ledger.head
+        return web.json_response({"status": "ok", "head": head.block_number})
+
+    async def handle_get(self, request: web.Request) -> web.StreamResponse:
+        if request.headers.get("Upgrade", "").lower() != "websocket":
+            return web.json_response(
+                _error(None, RPCError(INVALID_REQUEST, "send JSON-RPC requests with POST, or open a WebSocket")),
+                status=405,
+            )
+        if not self._authorised(request):
+            return web.json_response(_error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401)
+        ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES, heartbeat=30)
+        await ws.prepare(request)
+        connection = _Connection(self, ws)
+        self._sockets.add(connection)
+        try:
+            async for message in ws:
+                if message.type == WSMsgType.TEXT:
+                    response = await self.process_text(message.data, connection)
+                    if response is not None:
+                        await connection.send(response)
+                elif message.type == WSMsgType.BINARY:
+                    response = await self.process_text(message.data.decode("utf-8", "replace"), connection)
+                    if response is not None:
+                        await connection.send(response)
+                elif message.type == WSMsgType.ERROR:
+                    break
+        finally:
+            self._sockets.discard(connection)
+        return ws
+
+    async def handle_http(self, request: web.Request) -> web.Response:
+        if not self._authorised(request):
+            return web.json_response(_error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401)
+        try:
+            body = await request.read()
+        except web.HTTPRequestEntityTooLarge:
+            return web.json_response(
+                _error(None, RPCError(INVALID_REQUEST, f"request body too large (limit {MAX_BODY_BYTES} bytes)")),
+                status=413,
+            )
+        try:
+            text = body.decode("utf-8")
+        except UnicodeDecodeError:
+            return web.json_response(_error(None, RPCError(PARSE_ERROR, "parse error: body is not UTF-8")))
+        response = await self.process_text(text, None)
+        if response is None:
+            return web.Response(status=204)
+        return web.Response(text=response, content_type="application/json")
+
+    async def process_text(self, text: str, connection: _Connection | None) -> str | None:
+        try:
+            document = json.loads(text)
+        except RecursionError:
+            return json.dumps(_error(None, RPCError(PARSE_ERROR, "parse error: nesting too deep")))
+        except (json.JSONDecodeError, ValueError) as exc:
+            return json.dumps(_error(None, RPCError(PARSE_ERROR, f"parse error: {exc}")))
+        if _nesting_depth(document, MAX_NESTING) > MAX_NESTING:
+            return json.dumps(_error(None, RPCError(INVALID_REQUEST, f"request nested deeper than {MAX_NESTING} levels")))
+        if isinstance(document, list):
+            if not document:
+                return json.dumps(_error(None, RPCError(INVALID_REQUEST, "empty batch")))
+            if len(document) > MAX_BATCH:
+                return json.dumps(_error(None, RPCError(INVALID_REQUEST, f"batch too large: {len(document)} requests, at most {MAX_BATCH}")))
+            results = []
+            for item in document:
+                result = await self.process_one(item, connection)
+                if result is not None:
+                    results.append(result)
+            return json.dumps(results) if results else None
+        result = await self.process_one(document, connection)
+        return None if result is None else json.dumps(result)
+
+    async def process_one(self, request: Any, connection: _Connection | None) -> dict[str, Any] | None:
+        if not isinstance(request, dict):
+            return _error(None, RPCError(INVALID_REQUEST, "invalid request: expected a JSON object"))
+        request_id = request.get("id")
+        if request_id is not None and (isinstance(request_id, bool) or not isinstance(request_id, str | int | float)):
+            return _error(None, RPCError(INVALID_REQUEST, "invalid request: id must be a string, number or null"))
+        if request.get("jsonrpc") != "2.0":
+            return _error(request_id, RPCError(INVALID_REQUEST, 'invalid request: "jsonrpc" must be "2.0"'))
+        method = request.get("method")
+        if not isinstance(method, str):
+            return _error(request_id, RPCError(INVALID_REQUEST, "invalid request: method must be a string"))
+        is_notification = "id" not in request
+        try:
+            if method in ("eth_subscribe", "eth_unsubscribe"):
+                if connection is None:
+                    raise RPCError(-32601, "notifications not supported: use a WebSocket connection for eth_subscribe")
+                result = await (connection.subscribe if method == "eth_subscribe" else connection.unsubscribe)(
+                    request.get("params")
+                )
+            else:
+                result = await self.api.dispatch(method, request.get("params"))
+        except RPCError as error:
+            return None if is_notification else _error(request_id, error)
+        except Exception:
+            log.exception("internal error in %s", method)
+            return None if is_notification else _error(request_id, RPCError(INTERNAL_ERROR, "internal error"))
+        if is_notification:
+            return None
+        if method == "eth_sendRawTransaction":
+            for conn in list(self._sockets):
+                conn.notify_pending(result)
+        return {"jsonrpc": "2.0", "id": request_id, "result": result}
+
+    async def _on_block(self, committed: Any) -> None:
+        if not self._sockets:
+            return
+        head = block_json(committed.header, 0, [])
+        head.pop("transactions")
+        head.pop("size")
+        for connection in list(self._sockets):
+            await connection.notify_block(head, committed.logs)
+
+
+class _Connection:
+    """One WebSocket client and its subscriptions."""
+
+    def __init__(self, server: RPCServer, ws: web.WebSocketResponse) -> None:
+        self.server = server
+        self.ws = ws
+        self.subscriptions: dict[str, tuple[str, Any]] = {}
+        self._send_lock = asyncio.Lock()
+
+    async def send(self, text: str) -> None:
+        async with self._send_lock:
+            if not self.ws.closed:
+                try:
+                    await self.ws.send_str(text)
+                except (ConnectionError, RuntimeError):
+                    pass
+
+    async def subscribe(self, params: Any) -> str:
+        args = p.expect(params, 1, 2)
+        kind = args[0]
+        if kind not in ("newHeads", "logs", "newPendingTransactions"):
+            raise InvalidParams(f"unsupported subscription type {kind!r} (newHeads, logs, newPendingTransactions)")
+        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
+            raise RPCError(-32005, f"too many subscriptions on this connection (limit {MAX_SUBSCRIPTIONS_PER_CONNECTION})")
+        criteria = parse_criteria(args[1]) if kind == "logs" else None
+        subscription_id = "0x" + secrets.token_hex(16)
+        self.subscriptions[subscription_id] = (kind, criteria)
+        return subscription_id
+
+    async def unsubscribe(self, params: Any) -> bool:
+        (subscription_id,) = p.expect(params, 1, 1)
+        if not isinstance(subscription_id, str):
+            raise InvalidParams("subscription id: expected a hex string")
+        return self.subscriptions.pop(subscription_id.lower(), None) is not None
+
+    def _message(self, subscription_id: str, result: Any) -> str:
+        return json.dumps(
+            {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": subscription_id, "result": result}}
+        )
+
+    async def notify_block(self, head: dict[str, Any], logs: list[dict[str, Any]]) -> None:
+        for subscription_id, (kind, criteria) in list(self.subscriptions.items()):
+            if kind == "newHeads":
+                await self.send(self._message(subscription_id, head))
+            elif kind == "logs":
+                for entry in logs:
+                    if criteria.matches(entry):
+                        await self.send(self._message(subscription_id, entry))
+
+    def notify_pending(self, tx_hash: Any) -> None:
+        for subscription_id, (kind, _) in list(self.subscriptions.items()):
+            if kind == "newPendingTransactions":
+                asyncio.get_running_loop().create_task(self.send(self._message(subscription_id, tx_hash)))
+
+
+__all__ = ["RPCServer", "hex_bytes"]

@@ -1,0 +1,157 @@
+"""Start a node from its data directory and serve RPC until told to stop."""
+
+from __future__ import annotations
+
+import asyncio
+import ipaddress
+import json
+import logging
+import os
+import secrets
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+from aiohttp import web
+from eth_account import Account
+from eth_keys import keys
+
+from node.config import NodeConfig, load_dev_keys, load_node_config
+from node.genesis import build_genesis_document, load_genesis, parse_genesis
+from node.keys import read_keystore, resolve_passphrase, write_keystore
+from node.ledger import Ledger
+from node.rpc.methods import EthAPI
+from node.rpc.server import RPCServer
+from node.service import NodeService
+from node.storage import exclusive_data_dir
+
+log = logging.getLogger("takasago.node")
+
+DEV_ACCOUNT_COUNT = 10
+DEV_PASSPHRASE = "insecure-dev-passphrase"
+
+
+@dataclass(frozen=True)
+class InitResult:
+    data_dir: Path
+    chain_id: int
+    validator: str
+    admin: str
+    dev_accounts: list[str]
+
+
+def init_data_dir(
+    data_dir: Path, *, chain_id: int, dev: bool, passphrase: str | None, block_period: int = 1, gas_limit: int | None = None
+) -> InitResult:
+    """Create keys and genesis for a new single-validator chain in ``data_dir``."""
+    from contracts.artifacts import load_artifact
+
+    if (data_dir / "genesis.json").exists():
+        raise FileExistsError(f"{data_dir} already holds a chain (genesis.json exists); choose another --data-dir")
+    if passphrase is None:
+        if not dev:
+            raise ValueError("a passphrase is required to encrypt the keys")
+        passphrase = DEV_PASSPHRASE
+    data_dir.mkdir(parents=True, exist_ok=True)
+    os.chmod(data_dir, 0o700)
+    validator = secrets.token_bytes(32)
+    admin = secrets.token_bytes(32)
+    dev_accounts = [secrets.token_bytes(32) for _ in range(DEV_ACCOUNT_COUNT)] if dev else []
+    validator_address = write_keystore(data_dir / "keys" / "validator.json", validator, passphrase, light=dev)
+    admin_address = write_keystore(data_dir / "keys" / "admin.json", admin, passphrase, light=dev)
+    dev_addresses = [Account.from_key(k).address for k in dev_accounts]
+    kwargs = {"gas_limit": gas_limit} if gas_limit else {}
+    document = build_genesis_document(
+        chain_id=chain_id,
+        validators=[validator_address],
+        admins=[admin_address],
+        registry_creation_code=load_artifact("AccountRegistry").bytecode,
+        extra_accounts=dev_addresses,
+        block_period=block_period,
+        **kwargs,
+    )
+    parse_genesis(document)  # what we write must load
+    (data_dir / "genesis.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+    from node.config import write_node_config
+
+    write_node_config(data_dir, "keys/validator.json", dev)
+    if dev:
+        plain = {
+            "WARNING": "INSECURE development keys in plain text. Never use this chain or these keys for real points.",
+            "chainId": chain_id,
+            "passphrase": passphrase,
+            "validator": {"address": validator_address, "privateKey": "0x" + validator.hex()},
+            "admin": {"address": admin_address, "privateKey": "0x" + admin.hex()},
+            "accounts": [{"address": a, "privateKey": "0x" + k.hex()} for a, k in zip(dev_addresses, dev_accounts, strict=True)],
+        }
+        fd = os.open(data_dir / "dev-keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            json.dump(plain, handle, indent=2)
+    return InitResult(data_dir, chain_id, validator_address, admin_address, dev_addresses)
+
+
+def unlock_validator(config: NodeConfig, password_file: Path | None) -> keys.PrivateKey | None:
+    if config.validator_keystore is None:
+        return None
+    if config.dev:
+        dev_keys = load_dev_keys(config)
+        return keys.PrivateKey(bytes.fromhex(dev_keys["validator"]["privateKey"][2:]))
+    passphrase = resolve_passphrase(password_file, "TAKASAGO_VALIDATOR_PASSWORD", "Validator key passphrase: ")
+    return read_keystore(config.validator_keystore, passphrase)
+
+
+def check_bind(host: str, token: str | None) -> None:
+    try:
+        loopback = ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        loopback = host == "localhost"
+    if not loopback and not token:
+        raise ValueError(
+            f"refusing to serve RPC on non-loopback address {host} without --rpc-token-file: "
+            "anyone on the network could submit transactions"
+        )
+
+
+async def serve(
+    data_dir: Path,
+    host: str = "127.0.0.1",
+    port: int = 8545,
+    mode: str = "instant",
+    block_period: float | None = None,
+    token: str | None = None,
+    password_file: Path | None = None,
+    ready_file: Path | None = None,
+) -> None:
+    check_bind(host, token)
+    config = load_node_config(data_dir)
+    genesis = load_genesis(config.genesis_path)
+    validator_key = unlock_validator(config, password_file)
+    with exclusive_data_dir(data_dir):
+        ledger = Ledger(data_dir, genesis, validator_key)
+        service = NodeService(ledger, mode=mode, block_period=block_period)
+        api = EthAPI(service)
+        server = RPCServer(api, auth_token=token)
+        runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
+        await runner.setup()
+        site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
+        await site.start()
+        service.start()
+        actual_port = port
+        sockets = getattr(site._server, "sockets", None)  # noqa: SLF001 - port 0 support
+        if sockets:
+            actual_port = sockets[0].getsockname()[1]
+        log.info(
+            "node up: chain %d, head #%d, %s sealing, RPC http://%s:%d (WebSocket on the same port)",
+            genesis.chain_id, ledger.head.block_number, mode, host, actual_port,
+        )  # fmt: skip
+        if ready_file is not None:
+            ready_file.write_text(json.dumps({"port": actual_port, "pid": os.getpid()}), encoding="utf-8")
+        stop = asyncio.Event()
+        loop = asyncio.get_running_loop()
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            loop.add_signal_handler(sig, stop.set)
+        await stop.wait()
+        log.info("stopping: finishing the block in progress")
+        await service.stop()
+        await runner.cleanup()
+        ledger.close()

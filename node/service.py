@@ -1,0 +1,149 @@
+"""The running node: the ledger, its block producer, and who to tell about new blocks.
+
+Block production modes:
+
+* ``instant`` — seal as soon as transactions are ready. While a block is being built
+  and committed, newly arriving transactions wait for the next one, so blocks grow
+  with the load (natural batching) and an idle chain produces no empty blocks.
+* ``interval`` — seal every ``block_period`` seconds, with or without transactions
+  (as QBFT and Clique do), so the chain's clock advances predictably.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+from collections.abc import Awaitable, Callable
+from concurrent.futures import ThreadPoolExecutor
+from dataclasses import dataclass, field
+from typing import Any
+
+from node.ledger import BuiltBlock, CommittedBlock, Ledger
+
+log = logging.getLogger("takasago.node")
+
+BlockListener = Callable[[CommittedBlock], Awaitable[None] | None]
+
+
+@dataclass
+class NodeStats:
+    blocks_produced: int = 0
+    transactions_included: int = 0
+    transactions_dropped: int = 0
+    last_block_seconds: float = 0.0
+    started_at: float = field(default_factory=time.time)
+
+
+class NodeService:
+    def __init__(self, ledger: Ledger, mode: str = "instant", block_period: float | None = None) -> None:
+        if mode not in ("instant", "interval"):
+            raise ValueError(f"unknown block production mode {mode!r} (instant or interval)")
+        self.ledger = ledger
+        self.mode = mode
+        self.block_period = float(block_period if block_period is not None else ledger.genesis.block_period)
+        self.stats = NodeStats()
+        self._listeners: list[BlockListener] = []
+        self._ready = asyncio.Event()
+        self._stopping = False
+        self._task: asyncio.Task[None] | None = None
+        # One writer thread: building, importing and committing blocks never overlap.
+        self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-writer")
+        # Reads that execute code (eth_call, estimateGas) must not stall the RPC loop.
+        self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="state-reader")
+        self.drop_reasons: dict[bytes, str] = {}
+
+    @property
+    def can_seal(self) -> bool:
+        return self.ledger.validator_key is not None
+
+    def add_listener(self, listener: BlockListener) -> None:
+        self._listeners.append(listener)
+
+    def start(self) -> None:
+        loop = asyncio.get_running_loop()
+        self.ledger.pool.on_ready = lambda: loop.call_soon_threadsafe(self._ready.set)
+        if self.can_seal:
+            self._task = asyncio.create_task(self._produce_forever(), name="block-producer")
+            if self.ledger.pool.ready_count:
+                self._ready.set()
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._ready.set()
+        if self._task is not None:
+            try:
+                await asyncio.wait_for(self._task, timeout=30)
+            except (TimeoutError, asyncio.CancelledError):
+                self._task.cancel()
+        self.writer.shutdown(wait=True)
+        self.readers.shutdown(wait=False, cancel_futures=True)
+
+    async def _produce_forever(self) -> None:
+        next_due = time.monotonic() + self.block_period
+        while not self._stopping:
+            if self.mode == "instant":
+                await self._ready.wait()
+                self._ready.clear()
+                if self._stopping:
+                    break
+            else:
+                await asyncio.sleep(max(0.0, next_due - time.monotonic()))
+                next_due = max(next_due + self.block_period, time.monotonic())
+            try:
+                await self.produce_block(allow_empty=self.mode == "interval")
+            except Exception:  # keep producing: one bad block must not stop the chain
+                log.exception("block production failed; dropping its transactions so the chain goes on")
+                self._drop_unproducible()
+                await asyncio.sleep(0.1)
+            if self.mode == "instant" and self.ledger.pool.ready_count:
+                self._ready.set()
+
+    async def produce_block(self, allow_empty: bool = False) -> CommittedBlock | None:
+        loop = asyncio.get_running_loop()
+        candidates = self.ledger.pool.take_ready(self.ledger.head.gas_limit)
+        if not candidates and not allow_empty:
+            return None
+        started = time.perf_counter()
+        committed = await loop.run_in_executor(self.writer, self._build_and_commit, candidates)
+        self.stats.last_block_seconds = time.perf_counter() - started
+        await self._announce(committed)
+        return committed
+
+    def _drop_unproducible(self) -> None:
+        pool = self.ledger.pool
+        candidates = pool.take_ready(self.ledger.head.gas_limit)
+        for pending in candidates:
+            self.drop_reasons[pending.hash] = "internal error while building the block"
+        pool.remove_included([], candidates)
+
+    def _build_and_commit(self, candidates: list[Any]) -> CommittedBlock:
+        built: BuiltBlock = self.ledger.build_block(candidates)
+        return self.ledger.commit(built)
+
+    async def import_block(self, block: Any) -> CommittedBlock:
+        loop = asyncio.get_running_loop()
+
+        def work() -> CommittedBlock:
+            return self.ledger.commit(self.ledger.import_block(block))
+
+        committed = await loop.run_in_executor(self.writer, work)
+        await self._announce(committed)
+        return committed
+
+    async def _announce(self, committed: CommittedBlock) -> None:
+        self.stats.blocks_produced += 1
+        self.stats.transactions_included += len(committed.included) or len(committed.transactions)
+        self.stats.transactions_dropped += len(committed.dropped)
+        for pending, reason in committed.dropped:
+            log.warning("dropped transaction 0x%s: %s", pending.hash.hex(), reason)
+            self.drop_reasons[pending.hash] = reason
+        if len(self.drop_reasons) > 10_000:
+            self.drop_reasons.clear()
+        for listener in list(self._listeners):
+            try:
+                result = listener(committed)
+                if result is not None:
+                    await result
+            except Exception:
+                log.exception("block listener failed")

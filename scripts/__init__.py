@@ -1,0 +1,1 @@
+"""The ``takasago`` command line for city officers and operators."""
