@@ -347,6 +347,10 @@ class EthAPI:
         else:
             start = from_number if from_number is not None else self._number_of(criteria.from_block)
             end = to_number if to_number is not None else self._number_of(criteria.to_block)
+            if end - start + 1 > MAX_LOG_BLOCK_RANGE:  # judged on the request, before clamping to the head
+                raise RPCError(
+                    LIMIT_EXCEEDED, f"block range too large: {end - start + 1} blocks, at most {MAX_LOG_BLOCK_RANGE}"
+                )
             end = min(end, self.ledger.head.block_number)
             if start > end:
                 if from_number is None and start > self.ledger.head.block_number:

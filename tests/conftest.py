@@ -1,0 +1,139 @@
+"""Shared fixtures: a real node process on a free port, with a fresh dev chain."""
+
+from __future__ import annotations
+
+import json
+import os
+import shutil
+import signal
+import socket
+import subprocess
+import sys
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import pytest
+import requests
+
+REPO = Path(__file__).resolve().parents[1]
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def rpc(url: str, method: str, params: list[Any] | None = None, **kwargs: Any) -> Any:
+    """One JSON-RPC call; returns the whole response object (result or error)."""
+    body = {"jsonrpc": "2.0", "id": 1, "method": method, "params": params or []}
+    return requests.post(url, json=body, timeout=60, **kwargs).json()
+
+
+@dataclass
+class NodeProcess:
+    data_dir: Path
+    port: int
+    process: subprocess.Popen[bytes] | None = None
+    log_path: Path | None = None
+    mode: str = "instant"
+    extra_args: tuple[str, ...] = ()
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def ws_url(self) -> str:
+        return f"ws://127.0.0.1:{self.port}"
+
+    @property
+    def dev_keys(self) -> dict[str, Any]:
+        return json.loads((self.data_dir / "dev-keys.json").read_text())
+
+    def start(self, timeout: float = 60) -> None:
+        self.log_path = self.data_dir.parent / f"node-{self.port}.log"
+        log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "node", "run", "--data-dir", str(self.data_dir),
+             "--rpc-port", str(self.port), "--mode", self.mode, *self.extra_args],
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise RuntimeError(f"node exited with {self.process.returncode}:\n{self.log_path.read_text()[-3000:]}")
+            try:
+                if requests.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                time.sleep(0.1)
+        raise RuntimeError("node did not start in time")
+
+    def stop(self, sig: int = signal.SIGTERM) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(sig)
+            try:
+                self.process.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.process.kill()
+                self.process.wait()
+        self.process = None
+
+    def kill(self) -> None:
+        self.stop(signal.SIGKILL)
+
+    def call(self, method: str, params: list[Any] | None = None) -> Any:
+        return rpc(self.url, method, params)
+
+
+def init_dev_chain(data_dir: Path, *extra: str) -> None:
+    subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "node", "init", "--data-dir", str(data_dir), "--dev", *extra],
+        cwd=REPO, check=True, capture_output=True,
+    )  # fmt: skip
+
+
+@pytest.fixture(scope="session")
+def dev_chain_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """One initialised dev chain, copied for each node so tests stay independent."""
+    path = tmp_path_factory.mktemp("template") / "node"
+    init_dev_chain(path)
+    return path
+
+
+@pytest.fixture()
+def node_factory(tmp_path: Path, dev_chain_template: Path) -> Iterator[Any]:
+    nodes: list[NodeProcess] = []
+
+    def make(mode: str = "instant", extra_args: tuple[str, ...] = (), start: bool = True) -> NodeProcess:
+        data_dir = tmp_path / f"node{len(nodes)}"
+        shutil.copytree(dev_chain_template, data_dir)
+        node = NodeProcess(data_dir, free_port(), mode=mode, extra_args=extra_args)
+        nodes.append(node)
+        if start:
+            node.start()
+        return node
+
+    yield make
+    for node in nodes:
+        node.stop()
+
+
+@pytest.fixture(scope="module")
+def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProcess]:
+    """A node shared by the read-mostly tests of one module."""
+    base = tmp_path_factory.mktemp("shared")
+    data_dir = base / "node"
+    init_dev_chain(data_dir)
+    node = NodeProcess(data_dir, free_port())
+    node.start()
+    yield node
+    node.stop()
+
+
+def pytest_report_header(config: pytest.Config) -> str:
+    return f"takasago tests: python {sys.version.split()[0]}, node={shutil.which('node')}, CI={os.environ.get('CI')}"
