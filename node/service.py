@@ -46,6 +46,7 @@ class NodeService:
         self._listeners: list[BlockListener] = []
         self._ready = asyncio.Event()
         self._stopping = False
+        self._stop_requested = asyncio.Event()
         self._task: asyncio.Task[None] | None = None
         # One writer thread: building, importing and committing blocks never overlap.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-writer")
@@ -70,6 +71,7 @@ class NodeService:
 
     async def stop(self) -> None:
         self._stopping = True
+        self._stop_requested.set()
         self._ready.set()
         if self._task is not None:
             try:
@@ -88,7 +90,11 @@ class NodeService:
                 if self._stopping:
                     break
             else:
-                await asyncio.sleep(max(0.0, next_due - time.monotonic()))
+                try:
+                    await asyncio.wait_for(self._stop_requested.wait(), max(0.0, next_due - time.monotonic()))
+                    break
+                except TimeoutError:
+                    pass
                 next_due = max(next_due + self.block_period, time.monotonic())
             try:
                 await self.produce_block(allow_empty=self.mode == "interval")

@@ -452,8 +452,9 @@ class EthAPI:
         (raw,) = p.expect(params, 1, 1)
         from eth_utils import ValidationError
 
-        block = decode_block(p.data(raw, "block"))
+        data = p.data(raw, "block")
         try:
+            block = decode_block(data)
             committed = await self.service.import_block(block)
         except ValidationError as exc:
             raise RPCError(-32000, f"invalid block: {exc}") from None
