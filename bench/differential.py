@@ -84,8 +84,22 @@ def anvil_process(port: int | None = None, binary: str | None = None, timeout: f
         raise FileNotFoundError("anvil binary not found (npm i @foundry-rs/anvil-linux-amd64 or put anvil on PATH)")
     port = port or _free_port()
     url = f"http://127.0.0.1:{port}"
-    args = [binary, "--port", str(port), "--host", "127.0.0.1", "--base-fee", "0", "--gas-price", "0",
-            "--chain-id", str(CHAIN_ID), "--hardfork", "prague", "--silent"]  # fmt: skip
+    args = [
+        binary,
+        "--port",
+        str(port),
+        "--host",
+        "127.0.0.1",
+        "--base-fee",
+        "0",
+        "--gas-price",
+        "0",
+        "--chain-id",
+        str(CHAIN_ID),
+        "--hardfork",
+        "prague",
+        "--silent",
+    ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:
         deadline = time.monotonic() + timeout
@@ -199,7 +213,9 @@ class Report:
 
     @property
     def call_reverts_with_data(self) -> list[str]:
-        return [r.step for r in self.node_results if r.call.get("error") and r.call["error"].get("data") not in (None, "0x")]
+        return [
+            r.step for r in self.node_results if r.call.get("error") and r.call["error"].get("data") not in (None, "0x")
+        ]
 
 
 def _short(value: Any, limit: int = 140) -> str:
@@ -239,12 +255,24 @@ def build_sequence(main: str, spender: str) -> list[Step]:
         Step("transfer to 0 reverts", tok("transfer", ZERO, 1), "@token", expect_success=False),
         Step("approve spender 500", tok("approve", spender, 500), "@token"),
         Step("transferFrom carol 200", tok("transferFrom", main, CAROL, 200), "@token", sender="spender"),
-        Step("transferFrom over allowance reverts", tok("transferFrom", main, CAROL, 400), "@token",
-             sender="spender", expect_success=False),  # fmt: skip
+        Step(
+            "transferFrom over allowance reverts",
+            tok("transferFrom", main, CAROL, 400),
+            "@token",
+            sender="spender",
+            expect_success=False,
+        ),
     ]
     if not same_spender:
-        steps.append(Step("spender transfer, no balance, reverts", tok("transfer", BOB, 1), "@token",
-                          sender="spender", expect_success=False))  # fmt: skip
+        steps.append(
+            Step(
+                "spender transfer, no balance, reverts",
+                tok("transfer", BOB, 1),
+                "@token",
+                sender="spender",
+                expect_success=False,
+            )
+        )
     steps += [
         Step("probe.set(42)", prb("set", 42), "@probe"),
         Step("probe.set(42) again (no-op sstore)", prb("set", 42), "@probe"),
@@ -258,18 +286,28 @@ def build_sequence(main: str, spender: str) -> list[Step]:
         Step("probe.echo(small)", prb("echo", b"hello takasago"), "@probe"),
         Step("probe.echo(4000 bytes) calldata floor", prb("echo", big), "@probe", gas=1_000_000),
         Step("probe unknown selector reverts", bytes.fromhex("deadbeef"), "@probe", expect_success=False),
-        Step("probe.set(9) type-1 access list", prb("set", 9), "@probe", tx_type=1,
-             access_list=[{"address": "@probe", "storageKeys": ["0x" + "00" * 32]}]),  # fmt: skip
-        Step("probe.set(10) type-2 access list", prb("set", 10), "@probe",
-             access_list=[{"address": "@probe", "storageKeys": ["0x" + "00" * 32, "0x" + "00" * 31 + "01"]},
-                          {"address": ALICE, "storageKeys": []}]),  # fmt: skip
+        Step(
+            "probe.set(9) type-1 access list",
+            prb("set", 9),
+            "@probe",
+            tx_type=1,
+            access_list=[{"address": "@probe", "storageKeys": ["0x" + "00" * 32]}],
+        ),
+        Step(
+            "probe.set(10) type-2 access list",
+            prb("set", 10),
+            "@probe",
+            access_list=[
+                {"address": "@probe", "storageKeys": ["0x" + "00" * 32, "0x" + "00" * 31 + "01"]},
+                {"address": ALICE, "storageKeys": []},
+            ],
+        ),
         Step("value-0 transfer to EOA", b"", ALICE, gas=21_000),
         Step("value-0 call to EOA with data", b"\x00\x01hello", BOB, gas=30_000),
         Step("ecrecover precompile", b"\x00" * 128, "0x" + "00" * 19 + "01", gas=100_000),
         Step("sha256 precompile", b"abc", "0x" + "00" * 19 + "02", gas=100_000),
         Step("BLS12 G1ADD precompile (Prague)", bls_g1add_inf, "0x" + "00" * 19 + "0b", gas=100_000),
-        Step("BLS12 G1ADD bad input fails", b"\x01" * 256, "0x" + "00" * 19 + "0b", gas=100_000,
-             expect_success=False),  # fmt: skip
+        Step("BLS12 G1ADD bad input fails", b"\x01" * 256, "0x" + "00" * 19 + "0b", gas=100_000, expect_success=False),
     ]
     return steps
 
@@ -280,8 +318,9 @@ def _views(main: str, spender: str) -> list[tuple[str, str, bytes]]:
     views: list[tuple[str, str, bytes]] = []
     for label, who in (("main", main), ("spender", spender), ("alice", ALICE), ("bob", BOB), ("carol", CAROL)):
         views.append((f"balanceOf({label})", "@token", bytes.fromhex(token.encode_abi("balanceOf", [who])[2:])))
-    views.append(("allowance(main,spender)", "@token",
-                  bytes.fromhex(token.encode_abi("allowance", [main, spender])[2:])))  # fmt: skip
+    views.append(
+        ("allowance(main,spender)", "@token", bytes.fromhex(token.encode_abi("allowance", [main, spender])[2:]))
+    )
     views.append(("totalSupply()", "@token", bytes.fromhex(token.encode_abi("totalSupply", [])[2:])))
     views.append(("probe.value()", "@probe", bytes.fromhex(probe.encode_abi("value", [])[2:])))
     return views
@@ -299,8 +338,10 @@ class _Runner:
     def __init__(self, chain: Chain, keys: dict[str, str]) -> None:
         self.chain = chain
         self.accounts = {role: Account.from_key(key) for role, key in keys.items()}
-        self.nonces = {role: int(chain.call("eth_getTransactionCount", [a.address, "latest"]), 16)
-                       for role, a in self.accounts.items()}  # fmt: skip
+        self.nonces = {
+            role: int(chain.call("eth_getTransactionCount", [a.address, "latest"]), 16)
+            for role, a in self.accounts.items()
+        }
         self.contracts: dict[str, str] = {}
 
     def resolve(self, target: str | None) -> str | None:
@@ -328,8 +369,13 @@ class _Runner:
         est_obj = {k: v for k, v in call_obj.items() if k != "gas"}
         estimate = _outcome(chain.raw("eth_estimateGas", [est_obj]))
 
-        tx: dict[str, Any] = {"nonce": self.nonces[step.sender], "gas": step.gas, "value": 0,
-                              "data": step.data, "chainId": CHAIN_ID}  # fmt: skip
+        tx: dict[str, Any] = {
+            "nonce": self.nonces[step.sender],
+            "gas": step.gas,
+            "value": 0,
+            "data": step.data,
+            "chainId": CHAIN_ID,
+        }
         if to is not None:
             tx["to"] = to_checksum_address(to)
         if step.tx_type == 0:
@@ -368,13 +414,29 @@ def _norm_hex(value: Any) -> Any:
 
 def _receipt_fields(receipt: dict[str, Any]) -> dict[str, Any]:
     logs = [
-        {"address": _norm_hex(log.get("address")), "topics": [_norm_hex(t) for t in log.get("topics", [])],
-         "data": _norm_hex(log.get("data")), "removed": log.get("removed")}  # fmt: skip
+        {
+            "address": _norm_hex(log.get("address")),
+            "topics": [_norm_hex(t) for t in log.get("topics", [])],
+            "data": _norm_hex(log.get("data")),
+            "removed": log.get("removed"),
+        }
         for log in receipt.get("logs", [])
     ]
-    fields = {k: _norm_hex(receipt.get(k)) for k in
-              ("status", "gasUsed", "cumulativeGasUsed", "contractAddress", "type", "effectiveGasPrice",
-               "logsBloom", "from", "to", "transactionHash")}  # fmt: skip
+    fields = {
+        k: _norm_hex(receipt.get(k))
+        for k in (
+            "status",
+            "gasUsed",
+            "cumulativeGasUsed",
+            "contractAddress",
+            "type",
+            "effectiveGasPrice",
+            "logsBloom",
+            "from",
+            "to",
+            "transactionHash",
+        )
+    }
     # Quantities compared numerically (leading zeros would be a shape bug, reported separately).
     for k in ("status", "gasUsed", "cumulativeGasUsed", "type", "effectiveGasPrice"):
         if isinstance(fields[k], str):
@@ -410,8 +472,11 @@ def _compare_step(step: Step, node: StepResult, anvil: StepResult, report: Repor
     if "error" in node.estimate and "error" in anvil.estimate:
         if EXECUTION_REVERTED in (node.estimate["error"]["code"], anvil.estimate["error"]["code"]):
             diff("eth_estimateGas.error.code", node.estimate["error"]["code"], anvil.estimate["error"]["code"])
-        diff("eth_estimateGas.error.data", _norm_hex(node.estimate["error"].get("data")),
-             _norm_hex(anvil.estimate["error"].get("data")))  # fmt: skip
+        diff(
+            "eth_estimateGas.error.data",
+            _norm_hex(node.estimate["error"].get("data")),
+            _norm_hex(anvil.estimate["error"].get("data")),
+        )
     # transaction and receipt
     diff("transactionHash", node.tx_hash.lower(), anvil.tx_hash.lower())
     nr, ar = _receipt_fields(node.receipt), _receipt_fields(anvil.receipt)
@@ -421,13 +486,20 @@ def _compare_step(step: Step, node: StepResult, anvil: StepResult, report: Repor
     for result in (node, anvil):
         status = int(result.receipt["status"], 16)
         if status != int(step.expect_success):
-            diffs.append(Difference(step.name, f"expected status {int(step.expect_success)} on {result.chain}",
-                                    node.receipt["status"], anvil.receipt["status"]))  # fmt: skip
+            diffs.append(
+                Difference(
+                    step.name,
+                    f"expected status {int(step.expect_success)} on {result.chain}",
+                    node.receipt["status"],
+                    anvil.receipt["status"],
+                )
+            )
         if status == 1 and "result" in result.estimate:
             est = int(result.estimate["result"], 16)
             if est < int(result.receipt["gasUsed"], 16):
-                diffs.append(Difference(step.name, f"eth_estimateGas < gasUsed on {result.chain}",
-                                        node.estimate, anvil.estimate))  # fmt: skip
+                diffs.append(
+                    Difference(step.name, f"eth_estimateGas < gasUsed on {result.chain}", node.estimate, anvil.estimate)
+                )
     # views after the step
     for label in sorted(set(node.views) | set(anvil.views)):
         diff(f"view {label}", node.views.get(label), anvil.views.get(label))
@@ -440,9 +512,12 @@ def _compare_step(step: Step, node: StepResult, anvil: StepResult, report: Repor
 
 
 def run_differential_report(
-    node_url: str, anvil_url: str, private_key: str, spender_key: str | None = None,
+    node_url: str,
+    anvil_url: str,
+    private_key: str,
+    spender_key: str | None = None,
     progress: Callable[[str], None] | None = None,
-) -> Report:  # fmt: skip
+) -> Report:
     """Runs the sequence on both chains; ``private_key`` deploys and sends most steps.
 
     ``spender_key`` (a second sender, registered on the node) is used for
@@ -492,8 +567,10 @@ def run_differential_report(
         anvil_code = anvil.call("eth_getCode", [address, "latest"])
         if node_code.lower() != anvil_code.lower():
             report.differences.append(Difference("final", f"eth_getCode {label}", node_code, anvil_code))
-        slot0 = [node.call("eth_getStorageAt", [address, "0x0", "latest"]),
-                 anvil.call("eth_getStorageAt", [address, "0x0", "latest"])]  # fmt: skip
+        slot0 = [
+            node.call("eth_getStorageAt", [address, "0x0", "latest"]),
+            anvil.call("eth_getStorageAt", [address, "0x0", "latest"]),
+        ]
         if int(slot0[0], 16) != int(slot0[1], 16):
             report.differences.append(Difference("final", f"eth_getStorageAt {label} slot 0", *slot0))
     for role, address in (("main", main_address), ("spender", spender_address)):
@@ -504,7 +581,9 @@ def run_differential_report(
     return report
 
 
-def run_differential(node_url: str, anvil_url: str, private_key: str, spender_key: str | None = None) -> list[Difference]:
+def run_differential(
+    node_url: str, anvil_url: str, private_key: str, spender_key: str | None = None
+) -> list[Difference]:
     """The differences between the node and anvil over the sequence (empty = agreement)."""
     return run_differential_report(node_url, anvil_url, private_key, spender_key).differences
 
@@ -537,8 +616,10 @@ def format_report(report: Report) -> str:
         lines.append(f"{len(report.differences)} difference(s):")
         lines.extend(f"  - {d}" for d in report.differences)
     else:
-        lines.append(f"no differences over {len(report.node_results)} transactions "
-                     f"({len(report.reverted_steps)} reverted, {len(report.steps_with_logs)} with logs)")  # fmt: skip
+        lines.append(
+            f"no differences over {len(report.node_results)} transactions "
+            f"({len(report.reverted_steps)} reverted, {len(report.steps_with_logs)} with logs)"
+        )
     for note in report.notes:
         lines.append(f"note: {note}")
     return "\n".join(lines)
@@ -561,8 +642,9 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("--key or --data-dir is required")
 
     def go(anvil_url: str) -> Report:
-        return run_differential_report(args.node_url, anvil_url, key, spender,
-                                       progress=lambda s: print(f"  .. {s}", file=sys.stderr))  # fmt: skip
+        return run_differential_report(
+            args.node_url, anvil_url, key, spender, progress=lambda s: print(f"  .. {s}", file=sys.stderr)
+        )
 
     if args.anvil_url:
         report = go(args.anvil_url)

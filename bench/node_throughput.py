@@ -761,17 +761,20 @@ def table(reports: list[SystemReport]) -> str:
     ours = next((r for r in reports if r.name == "takasago" and r.run), None)
     head = ["system", "confirmed tx/s", "p50 latency", "p99 latency", "blocks", "all status 1", "balances", "signing tx/s", "RSS after", "ours / this"]
     rows = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    notes: list[str] = []
     for r in reports:
         if r.run is None:
             rows.append(f"| {r.name} | failed: {r.error} |" + " |" * (len(head) - 2))
             continue
+        if r.error:
+            notes.append(f"{r.name}: {r.error}")
         ratio = f"{ours.run.tps / r.run.tps:.2f}x" if ours and ours.run and r.run.tps else "—"  # type: ignore[union-attr]
         rows.append("| " + " | ".join([
             r.name, f"{r.run.tps:.0f}", f"{r.run.pct(0.5) * 1000:.0f} ms", f"{r.run.pct(0.99) * 1000:.0f} ms",
             str(r.run.blocks), "yes" if r.run.status_failures == 0 and r.run.count else f"no ({r.run.status_failures} failed)",
             "ok" if r.balances_ok else "WRONG", f"{r.sign_rate:.0f}", fmt_bytes(r.rss_after), ratio,
         ]) + " |")  # fmt: skip
-    return "\n".join(rows)
+    return "\n".join(rows + [f"\nerror: {n}" for n in notes])
 
 
 def node_lines(reports: list[SystemReport]) -> str:

@@ -63,6 +63,27 @@ function errorInfo(err) {
   };
 }
 
+// The listener's last argument is the ContractEventPayload; with a topic filter ethers v6
+// may pass it alone (no decoded args), so decode the log ourselves.
+function eventInfo(contract, args) {
+  try {
+    const payload = args[args.length - 1];
+    const log = payload.log;
+    const parsed = contract.interface.parseLog(log);
+    return {
+      name: parsed?.name ?? null,
+      from: parsed?.args[0] ?? null,
+      to: parsed?.args[1] ?? null,
+      value: parsed?.args[2]?.toString() ?? null,
+      transactionHash: log.transactionHash,
+      blockNumber: log.blockNumber,
+      listenerArgs: args.length,
+    };
+  } catch (err) {
+    return { error: `could not decode event: ${err?.message ?? err}` };
+  }
+}
+
 let provider;
 let wsProvider;
 try {
@@ -103,14 +124,10 @@ try {
   wsProvider = new WebSocketProvider(wsUrl, network, { staticNetwork: network });
   const wsToken = new Contract(tokenAddress, artifact.abi, wsProvider);
   const wsEvent = new Promise((resolve) => {
-    wsToken.on(wsToken.filters.Transfer(wallet.address, recipient.address), (from, to, value, payload) => {
-      resolve({ from, to, value: value.toString(), transactionHash: payload.log.transactionHash, blockNumber: payload.log.blockNumber });
-    });
+    wsToken.on(wsToken.filters.Transfer(wallet.address, recipient.address), (...args) => resolve(eventInfo(wsToken, args)));
   });
   const httpEvent = new Promise((resolve) => {
-    token.on(token.filters.Transfer(wallet.address, recipient.address), (from, to, value, payload) => {
-      resolve({ from, to, value: value.toString(), transactionHash: payload.log.transactionHash, blockNumber: payload.log.blockNumber });
-    });
+    token.on(token.filters.Transfer(wallet.address, recipient.address), (...args) => resolve(eventInfo(token, args)));
   });
   const newBlock = new Promise((resolve) => wsProvider.once("block", (n) => resolve(n)));
   // Give the subscriptions time to be installed (ethers starts them without awaiting the reply).
