@@ -16,7 +16,7 @@ from eth_typing import Address
 from eth_utils import ValidationError
 
 from node.errors import EXECUTION_REVERTED, SERVER_ERROR, RPCError
-from node.execution import TakasagoVM
+from node.execution import TakasagoVM, data_floor_gas
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
@@ -41,6 +41,7 @@ class CallRequest:
     gas_price: int
     value: int
     data: bytes
+    access_list: tuple[tuple[Address, tuple[int, ...]], ...] | None = None
 
 
 def revert_message(output: bytes) -> str:
@@ -88,15 +89,7 @@ def _execute(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas: int) -
     )
     vm = chain.get_vm(header)
     state = vm.state
-    nonce = state.get_nonce(request.sender)
-    unsigned = TakasagoVM.get_transaction_builder().create_unsigned_transaction(
-        nonce=nonce,
-        gas_price=request.gas_price,
-        gas=gas,
-        to=request.to if request.to is not None else CREATE_CONTRACT_ADDRESS,
-        value=request.value,
-        data=request.data,
-    )
+    unsigned = _unsigned(request, state.get_nonce(request.sender), gas, chain.chain_id)
     spoofed: Any = SpoofTransaction(unsigned, from_=request.sender)
     snapshot = state.snapshot()
     try:
@@ -105,6 +98,19 @@ def _execute(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas: int) -
         raise RPCError(SERVER_ERROR, _validation_message(str(exc))) from None
     finally:
         state.revert(snapshot)
+
+
+def _unsigned(request: CallRequest, nonce: int, gas: int, chain_id: int) -> Any:
+    """The transaction a call stands for: typed when it carries an access list."""
+    builder = TakasagoVM.get_transaction_builder()
+    to = request.to if request.to is not None else CREATE_CONTRACT_ADDRESS
+    if request.access_list is not None:
+        return builder.new_unsigned_access_list_transaction(
+            chain_id, nonce, request.gas_price, gas, to, request.value, request.data, request.access_list
+        )
+    return builder.create_unsigned_transaction(
+        nonce=nonce, gas_price=request.gas_price, gas=gas, to=to, value=request.value, data=request.data
+    )
 
 
 def _validation_message(text: str) -> str:
@@ -130,7 +136,8 @@ def estimate_gas(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap
     computation = _execute(chain, at, request, high)
     raise_for_computation(computation)
     intrinsic = _intrinsic_gas(request)
-    used = intrinsic + computation.get_gas_used()
+    floor = data_floor_gas(request.data)
+    used = max(intrinsic + computation.get_gas_used(), floor)
 
     def succeeds(gas: int) -> bool:
         try:
@@ -153,12 +160,4 @@ def estimate_gas(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap
 
 
 def _intrinsic_gas(request: CallRequest) -> int:
-    unsigned = TakasagoVM.get_transaction_builder().create_unsigned_transaction(
-        nonce=0,
-        gas_price=0,
-        gas=0,
-        to=request.to if request.to is not None else CREATE_CONTRACT_ADDRESS,
-        value=request.value,
-        data=request.data,
-    )
-    return int(unsigned.intrinsic_gas)
+    return int(_unsigned(request, 0, 0, 1).intrinsic_gas)

@@ -11,6 +11,9 @@ Differences from Ethereum mainnet's Prague, each deliberate:
   contracts' expiry depends on it. (Hardhat's ``allowBlocksWithSameTimestamp``.)
 * **Large extraData**: the seal (validators, round, commit seals; see ``seal.py``)
   lives in ``extra_data``, so its 32-byte bound is raised.
+* **EIP-7623 floor at admission**: py-evm 0.12 charges the calldata floor after
+  execution but does not refuse a transaction whose gas limit is below it (which
+  then "uses" more gas than its limit); geth refuses such transactions, and so do we.
 * **No deposit contract**: EIP-6110 deposit requests come from the mainnet deposit
   contract, which does not exist here; the deposit request list is always empty.
 """
@@ -23,12 +26,31 @@ from eth.abc import BlockAPI, BlockHeaderAPI
 from eth.chains.base import Chain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
 from eth.validation import validate_gas_limit, validate_length_lte
+from eth.abc import SignedTransactionAPI
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
+from eth.vm.forks.prague.state import PragueState
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
 from eth.vm.forks.prague.headers import create_prague_header_from_parent
 from eth_utils import ValidationError
 
 MAX_EXTRA_DATA_BYTES = 32 * 1024
+TX_BASE_GAS = 21_000
+
+
+def data_floor_gas(data: bytes) -> int:
+    """EIP-7623: the least gas a transaction with this calldata may be given."""
+    zeros = data.count(0)
+    tokens = zeros + (len(data) - zeros) * STANDARD_TOKEN_COST
+    return TX_BASE_GAS + TOTAL_COST_FLOOR_PER_TOKEN * tokens
+
+
+class TakasagoState(PragueState):
+    def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
+        super().validate_transaction(transaction)
+        floor = data_floor_gas(bytes(transaction.data))
+        if transaction.gas < floor:
+            raise ValidationError(f"insufficient gas for floor data gas cost: gas {transaction.gas}, minimum needed {floor}")
 
 
 def _create_zero_fee_header_from_parent(
@@ -44,6 +66,7 @@ class TakasagoVM(PragueVM):
 
     fork = "takasago-prague"
     extra_data_max_bytes = MAX_EXTRA_DATA_BYTES
+    _state_class = TakasagoState
     create_header_from_parent = staticmethod(_create_zero_fee_header_from_parent)  # type: ignore[assignment]
 
     @classmethod

@@ -22,7 +22,7 @@ from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
 from node.errors import TransactionRejected, TRANSACTION_REJECTED
-from node.execution import TakasagoVM
+from node.execution import TakasagoVM, data_floor_gas
 
 MAX_NONCE_GAP = 64
 MAX_POOL_SIZE = 200_000
@@ -125,6 +125,9 @@ class TransactionPool:
         intrinsic = tx.intrinsic_gas
         if tx.gas < intrinsic:
             raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
+        floor = data_floor_gas(bytes(tx.data))
+        if tx.gas < floor:
+            raise TransactionRejected(f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)")
         fee_cap = getattr(tx, "max_fee_per_gas", None)
         price = tx.gas_price if fee_cap is None else fee_cap
         priority = getattr(tx, "max_priority_fee_per_gas", None)

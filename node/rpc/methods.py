@@ -228,6 +228,7 @@ class EthAPI:
             gas_price=p.quantity(price, "transaction.gasPrice") if price is not None else 0,
             value=p.quantity(value["value"], "transaction.value") if value.get("value") is not None else 0,
             data=p.data(data_field, "transaction.data") if data_field is not None else b"",
+            access_list=_access_list(value.get("accessList")),
         )
 
     async def eth_call(self, params: Any) -> str:
@@ -472,6 +473,23 @@ class EthAPI:
         if reason is not None:
             return {"status": "dropped", "reason": reason}
         return {"status": "unknown"}
+
+
+def _access_list(value: Any) -> tuple[tuple[Any, tuple[int, ...]], ...] | None:
+    if value is None:
+        return None
+    if not isinstance(value, list) or len(value) > 10_000:
+        raise InvalidParams("transaction.accessList: expected an array of {address, storageKeys}")
+    entries = []
+    for i, item in enumerate(value):
+        if not isinstance(item, dict) or not isinstance(item.get("storageKeys", []), list):
+            raise InvalidParams(f"transaction.accessList[{i}]: expected {{address, storageKeys}}")
+        address = p.address(item.get("address"), f"transaction.accessList[{i}].address")
+        slots = tuple(
+            int.from_bytes(p.data(k, f"transaction.accessList[{i}].storageKeys", 32), "big") for k in item.get("storageKeys", [])
+        )
+        entries.append((address, slots))
+    return tuple(entries)
 
 
 def decode_transaction_for_display(raw: bytes) -> Any:  # used by tests and tools

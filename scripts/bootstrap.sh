@@ -1,0 +1,23 @@
+#!/usr/bin/env bash
+# Install everything the project needs on a fresh machine (idempotent).
+#   bash scripts/bootstrap.sh          runtime: Python venv + npm packages
+#   bash scripts/bootstrap.sh --test   plus the test tools
+set -euo pipefail
+cd "$(dirname "$0")/.."
+
+extras="test"
+[ "${1:-}" = "--test" ] && extras="test"
+
+python_bin="${PYTHON:-python3.11}"
+command -v "$python_bin" >/dev/null 2>&1 || python_bin=python3
+if [ ! -x .venv/bin/python ]; then
+  "$python_bin" -m venv .venv
+fi
+.venv/bin/python -m pip install --quiet --upgrade pip
+.venv/bin/python -m pip install --quiet -e ".[${extras}]"
+
+if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
+  apt-get update -qq && apt-get install -y -qq nodejs npm
+fi
+# solc (offline compiler), OpenZeppelin sources, ethers/anvil/hardhat for tests and benchmarks
+npm ci --no-audit --no-fund --loglevel=error
