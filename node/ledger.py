@@ -9,7 +9,6 @@ worker thread; RPC reads use the committed head only.
 
 from __future__ import annotations
 
-import json
 import logging
 import threading
 import time
@@ -18,10 +17,12 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+import orjson
 import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
+from eth.vm.spoof import SpoofTransaction
 from eth_keys import keys
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
@@ -42,6 +43,24 @@ PREFIX_RECEIPT = b"t:r:"
 PREFIX_TX = b"t:x:"
 PREFIX_LOGS = b"t:l:"
 PREFIX_TX_HASHES = b"t:h:"
+
+
+def _noop() -> None:
+    return None
+
+
+def _prevalidated(pending: PendingTransaction) -> SpoofTransaction:
+    """The pooled transaction, with the checks admission already made skipped.
+
+    Admission ran py-evm's full ``validate()`` (fields and signature) and recovered
+    the sender; re-running both for every transaction of every block would cost two
+    more elliptic-curve operations each. Everything else delegates to the real
+    transaction, and the block body is built from the real transactions.
+    """
+    sender = pending.sender
+    return SpoofTransaction(
+        pending.tx, sender=sender, get_sender=lambda: sender, validate=_noop, check_signature_validity=_noop
+    )
 
 
 def _num(n: int) -> bytes:
@@ -157,15 +176,15 @@ class Ledger:
 
     def transaction_record(self, tx_hash: bytes) -> JSON | None:
         raw = self.store.get_durable(PREFIX_TX + tx_hash)
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def receipt_record(self, tx_hash: bytes) -> JSON | None:
         raw = self.store.get_durable(PREFIX_RECEIPT + tx_hash)
-        return json.loads(raw) if raw else None
+        return orjson.loads(raw) if raw else None
 
     def block_logs(self, number: int) -> list[JSON]:
         raw = self.store.get_durable(PREFIX_LOGS + _num(number))
-        return json.loads(raw) if raw else []
+        return orjson.loads(raw) if raw else []
 
     # -- building (proposer) ---------------------------------------------------
     def build_block(self, candidates: list[PendingTransaction], timestamp: int | None = None) -> BuiltBlock:
@@ -207,7 +226,7 @@ class Ledger:
             try:
                 # py-evm validates (nonce, balance, gas) before touching state, so a
                 # ValidationError here leaves the block's state as it was.
-                receipt, _computation = vm.apply_transaction(result_header, pending.tx)
+                receipt, _computation = vm.apply_transaction(result_header, _prevalidated(pending))
             except ValidationError as exc:
                 dropped.append((pending, str(exc)))
                 continue
@@ -217,7 +236,9 @@ class Ledger:
         txs = [p.tx for p in included]
         filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), result_header, txs, receipts)
         processed = vm.block_postprocessing(filled)
-        block = vm.mine_block(processed).block
+        # finalize (state root) without mine_block's validate_block: that would only
+        # recompute the transaction root of the block we just assembled ourselves.
+        block = vm.finalize_block(vm.pack_block(processed)).block
         sealed = block.copy(header=sign_seal(block.header, self.validator_key))
         return BuiltBlock(sealed, tuple(receipts), [p.sender for p in included], included, dropped)
 
@@ -270,12 +291,12 @@ class Ledger:
                 txs, rcpts, logs = block_records(block, built.receipts, built.senders)
                 number = _num(block.number)
                 for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):
-                    self.store[PREFIX_TX + tx.hash] = json.dumps(tx_json, separators=(",", ":")).encode()
-                    self.store[PREFIX_RECEIPT + tx.hash] = json.dumps(rcpt_json, separators=(",", ":")).encode()
+                    self.store[PREFIX_TX + tx.hash] = orjson.dumps(tx_json)
+                    self.store[PREFIX_RECEIPT + tx.hash] = orjson.dumps(rcpt_json)
                 if block.transactions:
                     self.store[PREFIX_TX_HASHES + number] = b"".join(tx.hash for tx in block.transactions)
                 if logs:
-                    self.store[PREFIX_LOGS + number] = json.dumps(logs, separators=(",", ":")).encode()
+                    self.store[PREFIX_LOGS + number] = orjson.dumps(logs)
                 self.store[KEY_HEAD] = block.hash
                 self.store.flush()
             except Exception:

@@ -7,15 +7,22 @@ single key lookup, and they exist on disk exactly when their block does.
 
 from __future__ import annotations
 
+import functools
 from typing import Any
 
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth._utils.address import generate_contract_address
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_typing import Address
-from eth_utils import to_checksum_address
+from eth_utils import to_checksum_address as _to_checksum_address
 
 JSON = dict[str, Any]
+
+
+@functools.lru_cache(maxsize=65_536)
+def to_checksum_address(value: bytes) -> str:
+    """EIP-55 form; cached because the same few addresses recur in every block."""
+    return str(_to_checksum_address(bytes(value)))
 
 
 def hex_int(value: int) -> str:

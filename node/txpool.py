@@ -109,16 +109,6 @@ class TransactionPool:
             raise TransactionRejected("only replay-protected (EIP-155) transactions are allowed")
         if tx_chain_id != self.chain_id:
             raise TransactionRejected(f"invalid chain id: transaction is for chain {tx_chain_id}, this is {self.chain_id}")
-        try:
-            tx.check_signature_validity()
-            sender = Address(tx.sender)
-        except (ValidationError, ValueError, Exception) as exc:  # eth_keys raises several types
-            raise TransactionRejected(f"invalid sender: {exc}") from None
-        if not self._is_allowed(sender):
-            raise TransactionRejected(
-                f"sender 0x{sender.hex()} is not permitted: not an active account in the registry",
-                TRANSACTION_REJECTED,
-            )
         gas_limit = self._block_gas_limit()
         if tx.gas > gas_limit:
             raise TransactionRejected(f"exceeds block gas limit: transaction gas {tx.gas}, block gas limit {gas_limit}")
@@ -128,6 +118,16 @@ class TransactionPool:
         floor = data_floor_gas(bytes(tx.data))
         if tx.gas < floor:
             raise TransactionRejected(f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)")
+        try:
+            tx.validate()  # py-evm's field checks (EIP-2 low s, ranges) and the signature
+            sender = Address(tx.sender)
+        except (ValidationError, ValueError, Exception) as exc:  # eth_keys raises several types
+            raise TransactionRejected(f"invalid transaction: {exc}") from None
+        if not self._is_allowed(sender):
+            raise TransactionRejected(
+                f"sender 0x{sender.hex()} is not permitted: not an active account in the registry",
+                TRANSACTION_REJECTED,
+            )
         fee_cap = getattr(tx, "max_fee_per_gas", None)
         price = tx.gas_price if fee_cap is None else fee_cap
         priority = getattr(tx, "max_priority_fee_per_gas", None)
