@@ -35,12 +35,12 @@ import secrets
 import shutil
 import signal
 import socket
-import statistics
 import subprocess
 import sys
 import tempfile
 import threading
 import time
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -157,14 +157,21 @@ def free_port() -> int:
         return s.getsockname()[1]
 
 
-def rss_bytes(pid: int) -> int | None:
+def proc_memory(pid: int) -> dict[str, int]:
+    """VmRSS, RssAnon and RssFile of ``pid`` in bytes (RssFile includes LMDB's memory map)."""
+    out: dict[str, int] = {}
     try:
         for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            if line.startswith("VmRSS:"):
-                return int(line.split()[1]) * 1024
+            key = line.split(":", 1)[0]
+            if key in ("VmRSS", "RssAnon", "RssFile"):
+                out[key] = int(line.split()[1]) * 1024
     except OSError:
-        return None
-    return None
+        pass
+    return out
+
+
+def rss_bytes(pid: int) -> int | None:
+    return proc_memory(pid).get("VmRSS")
 
 
 def dir_bytes(path: Path) -> int:
@@ -229,7 +236,13 @@ class System:
         self.log_path = self.workdir / f"{self.name}.log"
         handle = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the process
         self.proc = subprocess.Popen(
-            argv, cwd=cwd, env=env, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True
+            argv,
+            cwd=cwd,
+            env=env,
+            stdout=handle,
+            stderr=subprocess.STDOUT,
+            stdin=subprocess.DEVNULL,
+            start_new_session=True,
         )
         _LIVE.add(self.proc)
 
@@ -269,7 +282,10 @@ class Takasago(System):
         self.data_dir = self.workdir / "node"
         exe = REPO / ".venv" / "bin" / "takasago"
         init = subprocess.run(
-            [str(exe), "node", "init", "--data-dir", str(self.data_dir), "--dev"], capture_output=True, text=True, timeout=120
+            [str(exe), "node", "init", "--data-dir", str(self.data_dir), "--dev"],
+            capture_output=True,
+            text=True,
+            timeout=120,
         )
         if init.returncode:
             raise RuntimeError(f"takasago node init failed:\n{init.stdout}\n{init.stderr}")
@@ -277,8 +293,23 @@ class Takasago(System):
         self.funder_key = keys["admin"]["privateKey"]
         self.free_gas = True
         port = free_port()
-        self._spawn([str(exe), "node", "run", "--data-dir", str(self.data_dir), "--rpc-host", "127.0.0.1",
-                     "--rpc-port", str(port), "--mode", "instant", "--log-level", "WARNING"])  # fmt: skip
+        self._spawn(
+            [
+                str(exe),
+                "node",
+                "run",
+                "--data-dir",
+                str(self.data_dir),
+                "--rpc-host",
+                "127.0.0.1",
+                "--rpc-port",
+                str(port),
+                "--mode",
+                "instant",
+                "--log-level",
+                "WARNING",
+            ]
+        )
         self.url = f"http://127.0.0.1:{port}"
         deadline = time.monotonic() + 90
         while time.monotonic() < deadline:
@@ -328,14 +359,26 @@ def ensure_edr_binding() -> str:
     if (REPO / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu").exists():
         return ""
     if not (EDR_CACHE / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu").exists():
-        version = json.loads((REPO / "node_modules" / "@nomicfoundation" / "edr" / "package.json").read_text())["version"]
+        version = json.loads((REPO / "node_modules" / "@nomicfoundation" / "edr" / "package.json").read_text())[
+            "version"
+        ]
         log(f"installing @nomicfoundation/edr-linux-x64-gnu@{version} into {EDR_CACHE} (missing from node_modules)")
         EDR_CACHE.mkdir(parents=True, exist_ok=True)
         subprocess.run(
-            ["npm", "install", "--no-audit", "--no-fund", "--no-save", "--prefix", str(EDR_CACHE),
-             f"@nomicfoundation/edr-linux-x64-gnu@{version}"],
-            check=True, timeout=600, capture_output=True,
-        )  # fmt: skip
+            [
+                "npm",
+                "install",
+                "--no-audit",
+                "--no-fund",
+                "--no-save",
+                "--prefix",
+                str(EDR_CACHE),
+                f"@nomicfoundation/edr-linux-x64-gnu@{version}",
+            ],
+            check=True,
+            timeout=600,
+            capture_output=True,
+        )
     return str(EDR_CACHE / "node_modules")
 
 
@@ -349,8 +392,11 @@ class Hardhat(System):
         env["TAKASAGO_BENCH_HARDHAT_OUT"] = str(self.workdir / "hardhat-out")
         env["HARDHAT_DISABLE_TELEMETRY_PROMPT"] = "true"
         env["PATH"] = f"{NODE22.parent}:{env.get('PATH', '')}"
-        self._spawn([str(NODE22), str(HARDHAT_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-                    cwd=BENCH_DIR / "hardhat", env=env)  # fmt: skip
+        self._spawn(
+            [str(NODE22), str(HARDHAT_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)],
+            cwd=BENCH_DIR / "hardhat",
+            env=env,
+        )
         self.url = f"http://127.0.0.1:{port}"
         self.funder_key = PEER_FUNDER_KEY
         self.wait_ready(RPC(self.url))
@@ -360,7 +406,9 @@ class Hardhat(System):
 
 
 # --------------------------------------------------------------------------- signing
-def sign(key: Any, chain_id: int, nonce: int, to: str | None, data: bytes, value: int, gas: int, fee_cap: int) -> tuple[str, str]:
+def sign(
+    key: Any, chain_id: int, nonce: int, to: str | None, data: bytes, value: int, gas: int, fee_cap: int
+) -> tuple[str, str]:
     tx: dict[str, Any] = {
         "type": 2,
         "chainId": chain_id,
@@ -394,13 +442,17 @@ def wait_receipts(rpc: RPC, hashes: list[str], timeout: float = 300.0, batch: in
     return [found[h] for h in hashes]
 
 
-def send_setup(rpc: RPC, system: System, calls: list[tuple[str | None, bytes, int]], gas: int = SETUP_GAS) -> list[dict[str, Any]]:
+def send_setup(
+    rpc: RPC, system: System, calls: Sequence[tuple[str | None, bytes, int]], gas: int = SETUP_GAS
+) -> list[dict[str, Any]]:
     """Send (to, data, value) from the funder, in batches, and require status 1."""
     key = Account.from_key(system.funder_key)
     chain_id = hex_int(rpc.call("eth_chainId"))
     nonce = hex_int(rpc.call("eth_getTransactionCount", [key.address, "pending"]))
     fee_cap = 0 if system.free_gas else PEER_FEE_CAP
-    signed = [sign(key, chain_id, nonce + i, to, data, value, gas, fee_cap) for i, (to, data, value) in enumerate(calls)]
+    signed = [
+        sign(key, chain_id, nonce + i, to, data, value, gas, fee_cap) for i, (to, data, value) in enumerate(calls)
+    ]
     for i in range(0, len(signed), 100):
         rpc.batch([("eth_sendRawTransaction", [raw]) for raw, _ in signed[i : i + 100]])
     receipts = wait_receipts(rpc, [h for _, h in signed])
@@ -416,7 +468,7 @@ class Workload:
     chain_id: int
     token: str
     sender_keys: list[Any]
-    recipients: list[str]
+    recipients: Sequence[str]
     fee_cap: int
     next_nonce: list[int]
 
@@ -433,7 +485,11 @@ class Workload:
                 amount = 1 + (s + nonce) % 5
                 delta[to] += amount
                 delta[key.address] -= amount
-                mine.append(sign(key, self.chain_id, nonce, self.token, transfer_data(to, amount), 0, TRANSFER_GAS, self.fee_cap))
+                mine.append(
+                    sign(
+                        key, self.chain_id, nonce, self.token, transfer_data(to, amount), 0, TRANSFER_GAS, self.fee_cap
+                    )
+                )
             txs.append(mine)
             self.next_nonce[s] += per_sender
         return txs, delta, time.perf_counter() - started
@@ -466,7 +522,7 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
     plans: list[list[list[int]]] = []  # per thread: list of batches of tx indices
     per_thread_order: list[list[int]] = [[] for _ in range(threads)]
     raws: list[str] = []
-    for s, mine in enumerate(txs):
+    for mine in txs:
         for raw, h in mine:
             index[h] = len(raws)
             raws.append(raw)
@@ -509,7 +565,9 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
                         sent_at[i] = t
                     submitted.extend(chunk)
                 results = rpc.batch([("eth_sendRawTransaction", [raws[i]]) for i in chunk], raise_errors=False)
-                bad = [f"tx {flat_hashes[i]}: {r}" for i, r in zip(chunk, results, strict=True) if isinstance(r, RPCError)]
+                bad = [
+                    f"tx {flat_hashes[i]}: {r}" for i, r in zip(chunk, results, strict=True) if isinstance(r, RPCError)
+                ]
                 if bad:
                     with lock:
                         errors.extend(bad)
@@ -604,6 +662,8 @@ class SystemReport:
     rss_after: int | None = None
     disk_per_tx: float | None = None
     rss_long: int | None = None
+    anon_after: int | None = None
+    anon_long: int | None = None
     disk_per_tx_long: float | None = None
     long_transfers: int = 0
     long_rounds: list[float] = field(default_factory=list)
@@ -620,16 +680,24 @@ def setup_system(system: System, rpc: RPC, senders: int) -> Workload:
     addresses = [k.address for k in sender_keys]
     system.prepare(rpc, addresses)
     send_setup(rpc, system, [(token, transfer_data(a, SENDER_TOKENS), 0) for a in addresses])
-    recipients = [to_checksum_address(keccak(b"takasago-bench-recipient" + i.to_bytes(4, "big"))[:20]) for i in range(RECIPIENTS)]
+    recipients = [
+        to_checksum_address(keccak(b"takasago-bench-recipient" + i.to_bytes(4, "big"))[:20]) for i in range(RECIPIENTS)
+    ]
     # the declared gas must cover the costliest transfer (to a fresh recipient)
-    estimate = hex_int(rpc.call("eth_estimateGas", [{"from": addresses[0], "to": token,
-                                                     "data": "0x" + transfer_data(recipients[0], 5).hex()}]))  # fmt: skip
+    estimate = hex_int(
+        rpc.call(
+            "eth_estimateGas",
+            [{"from": addresses[0], "to": token, "data": "0x" + transfer_data(recipients[0], 5).hex()}],
+        )
+    )
     if estimate > TRANSFER_GAS:
         raise RuntimeError(f"{system.name}: transfer needs {estimate} gas > {TRANSFER_GAS}")
     return Workload(chain_id, token, sender_keys, recipients, 0 if system.free_gas else PEER_FEE_CAP, [0] * senders)
 
 
-def run_round(rpc: RPC, work: Workload, per_sender: int, args: argparse.Namespace, expected: dict[str, int]) -> tuple[RunResult, float]:
+def run_round(
+    rpc: RPC, work: Workload, per_sender: int, args: argparse.Namespace, expected: dict[str, int]
+) -> tuple[RunResult, float]:
     txs, delta, sign_seconds = work.sign_round(per_sender)
     for owner, d in delta.items():
         expected[owner] = expected.get(owner, 0) + d
@@ -656,28 +724,38 @@ def bench_system(system: System, args: argparse.Namespace, profile: bool) -> Sys
         if spy is not None:
             stop_profiler(spy)
         report.run = result
-        log(f"{system.name}: {result.count} confirmed in {result.seconds:.2f}s = {result.tps:.0f} tx/s, "
-            f"p50 {result.pct(0.5) * 1000:.0f} ms, p99 {result.pct(0.99) * 1000:.0f} ms, {result.blocks} blocks")  # fmt: skip
+        log(
+            f"{system.name}: {result.count} confirmed in {result.seconds:.2f}s = {result.tps:.0f} tx/s, "
+            f"p50 {result.pct(0.5) * 1000:.0f} ms, p99 {result.pct(0.99) * 1000:.0f} ms, {result.blocks} blocks"
+        )
         if result.submit_errors:
             raise RuntimeError("; ".join(result.submit_errors[:5]))
         report.balances_ok = check_balances(rpc, work, expected)
         if isinstance(system, Takasago):
             assert system.pid is not None
             report.rss_after = rss_bytes(system.pid)
+            report.anon_after = proc_memory(system.pid).get("RssAnon")
             report.disk_per_tx = (system.chaindata() - disk_before) / max(1, result.count)  # type: ignore[operator]
             if not args.skip_rss and args.rss_transactions > result.count:
                 total = result.count
                 while total < args.rss_transactions:
-                    round_per_sender = min(per_sender, (args.rss_transactions - total + args.senders - 1) // args.senders)
+                    round_per_sender = min(
+                        per_sender, (args.rss_transactions - total + args.senders - 1) // args.senders
+                    )
                     more, _ = run_round(rpc, work, round_per_sender, args, expected)
                     if more.submit_errors or more.status_failures:
-                        raise RuntimeError(f"long run after {total}: {more.submit_errors[:3]} failures={more.status_failures}")
+                        raise RuntimeError(
+                            f"long run after {total}: {more.submit_errors[:3]} failures={more.status_failures}"
+                        )
                     total += more.count
                     report.long_rounds.append(more.tps)
-                    log(f"{system.name}: long run {total}/{args.rss_transactions}: {more.tps:.0f} tx/s, "
-                        f"RSS {(rss_bytes(system.pid) or 0) / 2**20:.0f} MiB")  # fmt: skip
+                    log(
+                        f"{system.name}: long run {total}/{args.rss_transactions}: {more.tps:.0f} tx/s, "
+                        f"RSS {(rss_bytes(system.pid) or 0) / 2**20:.0f} MiB"
+                    )
                 report.long_transfers = total
                 report.rss_long = rss_bytes(system.pid)
+                report.anon_long = proc_memory(system.pid).get("RssAnon")
                 report.disk_per_tx_long = (system.chaindata() - disk_before) / total  # type: ignore[operator]
                 report.balances_ok = report.balances_ok and check_balances(rpc, work, expected)
         elif system.pid is not None:
@@ -713,8 +791,10 @@ def start_profiler(system: System, args: argparse.Namespace) -> subprocess.Popen
     out = Path(args.profile)
     proc = subprocess.Popen(
         [str(spy), "record", "-p", str(system.pid), "--format", "raw", "-o", str(out), "--rate", "50", "--threads"],
-        stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, start_new_session=True,
-    )  # fmt: skip
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.PIPE,
+        start_new_session=True,
+    )
     _LIVE.add(proc)
     time.sleep(1.0)
     return proc
@@ -730,8 +810,19 @@ def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
     _stop_process(proc, grace=5)
 
 
-KEY_FRAMES = ("apply_transaction", "make_state_root", "make_trie_root_and_nodes", "set_block_transactions",
-              "mine_block", "persist_block", "finalize_block", "block_records", "flush", "recover", "check_signature")
+KEY_FRAMES = (
+    "apply_transaction",
+    "make_state_root",
+    "make_trie_root_and_nodes",
+    "set_block_transactions",
+    "mine_block",
+    "persist_block",
+    "finalize_block",
+    "block_records",
+    "flush",
+    "recover",
+    "check_signature",
+)
 
 
 def summarise_profile(path: Path, top: int = 15) -> str:
@@ -773,7 +864,18 @@ def fmt_bytes(n: float | None) -> str:
 
 def table(reports: list[SystemReport]) -> str:
     ours = next((r for r in reports if r.name == "takasago" and r.run), None)
-    head = ["system", "confirmed tx/s", "p50 latency", "p99 latency", "blocks", "all status 1", "balances", "signing tx/s", "RSS after", "ours / this"]
+    head = [
+        "system",
+        "confirmed tx/s",
+        "p50 latency",
+        "p99 latency",
+        "blocks",
+        "all status 1",
+        "balances",
+        "signing tx/s",
+        "RSS after",
+        "ours / this",
+    ]
     rows = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
     notes: list[str] = []
     for r in reports:
@@ -783,11 +885,24 @@ def table(reports: list[SystemReport]) -> str:
         if r.error:
             notes.append(f"{r.name}: {r.error}")
         ratio = f"{ours.run.tps / r.run.tps:.2f}x" if ours and ours.run and r.run.tps else "—"  # type: ignore[union-attr]
-        rows.append("| " + " | ".join([
-            r.name, f"{r.run.tps:.0f}", f"{r.run.pct(0.5) * 1000:.0f} ms", f"{r.run.pct(0.99) * 1000:.0f} ms",
-            str(r.run.blocks), "yes" if r.run.status_failures == 0 and r.run.count else f"no ({r.run.status_failures} failed)",
-            "ok" if r.balances_ok else "WRONG", f"{r.sign_rate:.0f}", fmt_bytes(r.rss_after), ratio,
-        ]) + " |")  # fmt: skip
+        rows.append(
+            "| "
+            + " | ".join(
+                [
+                    r.name,
+                    f"{r.run.tps:.0f}",
+                    f"{r.run.pct(0.5) * 1000:.0f} ms",
+                    f"{r.run.pct(0.99) * 1000:.0f} ms",
+                    str(r.run.blocks),
+                    "yes" if r.run.status_failures == 0 and r.run.count else f"no ({r.run.status_failures} failed)",
+                    "ok" if r.balances_ok else "WRONG",
+                    f"{r.sign_rate:.0f}",
+                    fmt_bytes(r.rss_after),
+                    ratio,
+                ]
+            )
+            + " |"
+        )
     return "\n".join(rows + [f"\nerror: {n}" for n in notes])
 
 
@@ -795,12 +910,18 @@ def node_lines(reports: list[SystemReport]) -> str:
     r = next((r for r in reports if r.name == "takasago"), None)
     if r is None or r.run is None:
         return ""
-    out = [f"takasago: RSS {fmt_bytes(r.rss_after)} after {r.run.count} transfers; "
-           f"chain data {r.disk_per_tx:.0f} B per transaction"]  # fmt: skip
+    out = [
+        f"takasago: RSS {fmt_bytes(r.rss_after)} (anonymous {fmt_bytes(r.anon_after)}, the rest is the LMDB map) "
+        f"after {r.run.count} transfers; "
+        f"chain data {r.disk_per_tx:.0f} B per transaction"
+    ]
     if r.rss_long is not None:
         rounds = ", ".join(f"{t:.0f}" for t in r.long_rounds)
-        out.append(f"takasago: RSS {fmt_bytes(r.rss_long)} after {r.long_transfers} transfers; "
-                   f"chain data {r.disk_per_tx_long:.0f} B per transaction; tx/s of the later rounds: {rounds}")  # fmt: skip
+        out.append(
+            f"takasago: RSS {fmt_bytes(r.rss_long)} (anonymous {fmt_bytes(r.anon_long)}) "
+            f"after {r.long_transfers} transfers; "
+            f"chain data {r.disk_per_tx_long:.0f} B per transaction; tx/s of the later rounds: {rounds}"
+        )
     return "\n".join(out)
 
 
@@ -817,14 +938,19 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--senders", type=int, default=100)
     parser.add_argument("--batch", type=int, default=100)
     parser.add_argument("--threads", type=int, default=4, help="concurrent submitter threads")
-    parser.add_argument("--peers", default="anvil,anvil-1s,hardhat",
-                        help="comma list of anvil, anvil-1s (--block-time 1), hardhat; 'anvil' alone in the list "
-                             "also runs anvil-1s unless --no-anvil-1s")  # fmt: skip
+    parser.add_argument(
+        "--peers",
+        default="anvil,anvil-1s,hardhat",
+        help="comma list of anvil, anvil-1s (--block-time 1), hardhat; 'anvil' alone in the list "
+        "also runs anvil-1s unless --no-anvil-1s",
+    )
     parser.add_argument("--no-anvil-1s", action="store_true")
     parser.add_argument("--no-takasago", action="store_true", help="peers only")
     parser.add_argument("--rss-transactions", type=int, default=100_000)
     parser.add_argument("--skip-rss", action="store_true")
-    parser.add_argument("--profile", metavar="FILE", help="py-spy record our node during the timed run (collapsed stacks)")
+    parser.add_argument(
+        "--profile", metavar="FILE", help="py-spy record our node during the timed run (collapsed stacks)"
+    )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
     if args.transfers % args.senders:
@@ -851,23 +977,47 @@ def main(argv: list[str] | None = None) -> int:
                 shutil.rmtree(system.data_dir, ignore_errors=True)
 
     print()
-    print(f"node throughput: {args.transfers} ERC-20 transfers ({args.senders} senders x {args.transfers // args.senders}) "
-          f"to {RECIPIENTS} recipients, batches of {args.batch}, {args.threads} submitter threads; "
-          f"{started:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}")  # fmt: skip
+    print(
+        f"node throughput: {args.transfers} ERC-20 transfers "
+        f"({args.senders} senders x {args.transfers // args.senders}) "
+        f"to {RECIPIENTS} recipients, batches of {args.batch}, {args.threads} submitter threads; "
+        f"{started:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores, "
+        f"{platform.python_implementation()} {platform.python_version()}"
+    )
     print(table(reports))
     print(node_lines(reports))
     if args.profile and Path(args.profile).exists():
         print("\nprofile of our node during the timed run (py-spy):")
         print(summarise_profile(Path(args.profile)))
     if args.json:
-        Path(args.json).write_text(json.dumps([
-            {"name": r.name, "tps": r.run.tps if r.run else None, "p50": r.run.pct(0.5) if r.run else None,
-             "p99": r.run.pct(0.99) if r.run else None, "blocks": r.run.blocks if r.run else None,
-             "count": r.run.count if r.run else None, "status_failures": r.run.status_failures if r.run else None,
-             "balances_ok": r.balances_ok, "sign_rate": r.sign_rate, "rss_after": r.rss_after,
-             "disk_per_tx": r.disk_per_tx, "rss_long": r.rss_long, "disk_per_tx_long": r.disk_per_tx_long,
-             "long_transfers": r.long_transfers, "long_rounds": r.long_rounds, "error": r.error}
-            for r in reports], indent=2))  # fmt: skip
+        Path(args.json).write_text(
+            json.dumps(
+                [
+                    {
+                        "name": r.name,
+                        "tps": r.run.tps if r.run else None,
+                        "p50": r.run.pct(0.5) if r.run else None,
+                        "p99": r.run.pct(0.99) if r.run else None,
+                        "blocks": r.run.blocks if r.run else None,
+                        "count": r.run.count if r.run else None,
+                        "status_failures": r.run.status_failures if r.run else None,
+                        "balances_ok": r.balances_ok,
+                        "sign_rate": r.sign_rate,
+                        "rss_after": r.rss_after,
+                        "disk_per_tx": r.disk_per_tx,
+                        "rss_long": r.rss_long,
+                        "anon_after": r.anon_after,
+                        "anon_long": r.anon_long,
+                        "disk_per_tx_long": r.disk_per_tx_long,
+                        "long_transfers": r.long_transfers,
+                        "long_rounds": r.long_rounds,
+                        "error": r.error,
+                    }
+                    for r in reports
+                ],
+                indent=2,
+            )
+        )
     failed = [r for r in reports if r.error or not r.balances_ok or (r.run and r.run.status_failures)]
     return 1 if failed else 0
 

@@ -117,13 +117,10 @@ def load_compiler_config(path: Path = HARDHAT_CONFIG) -> CompilerConfig:
         raise CompileError(f"{path} not found") from None
     except (ValueError, KeyError, TypeError) as exc:
         raise CompileError(
-            f'{path}: expected {{"solidity": {{"version": ..., "settings": {{...}}}}}}'
-            f" ({exc!r})"
+            f'{path}: expected {{"solidity": {{"version": ..., "settings": {{...}}}}}} ({exc!r})'
         ) from None
     if not isinstance(version, str) or not isinstance(settings, dict):
-        raise CompileError(
-            f"{path}: solidity.version must be a string, settings a dict"
-        )
+        raise CompileError(f"{path}: solidity.version must be a string, settings a dict")
     return CompilerConfig(version=version, settings=settings)
 
 
@@ -134,9 +131,7 @@ def _check_toolchain() -> None:
             " Node.js (install it, then run `npm ci` in the repo root)"
         )
     if not (NODE_MODULES / "solc" / "package.json").is_file():
-        raise CompileError(
-            f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}"
-        )
+        raise CompileError(f"{NODE_MODULES / 'solc'} is missing: run `npm ci` in {REPO_ROOT}")
 
 
 def _check_version(expected: str) -> None:
@@ -181,8 +176,7 @@ def _source_hash(metadata: Mapping[str, Any], inputs: Mapping[str, bytes]) -> st
         recorded = metadata["sources"][name]["keccak256"]
         if "0x" + keccak(content).hex() != recorded:
             raise CompileError(
-                f"{name}: the file on disk differs from what solc compiled"
-                " (was it modified during the compile?)"
+                f"{name}: the file on disk differs from what solc compiled (was it modified during the compile?)"
             )
         digest.update(name.encode("utf-8") + b"\0" + content + b"\0")
     return digest.hexdigest()
@@ -207,9 +201,7 @@ def compile_contracts(config: CompilerConfig | None = None) -> CompileResult:
     settings["outputSelection"] = {"*": {"*": OUTPUT_SELECTION}}
     standard_input = {
         "language": "Solidity",
-        "sources": {
-            name: {"content": src.decode("utf-8")} for name, src in inputs.items()
-        },
+        "sources": {name: {"content": src.decode("utf-8")} for name, src in inputs.items()},
         "settings": settings,
     }
     try:
@@ -234,9 +226,7 @@ def compile_contracts(config: CompilerConfig | None = None) -> CompileResult:
     artifacts: dict[str, bytes] = {}
     origin: dict[str, str] = {}
     for source_name in inputs:
-        for contract_name, out in sorted(
-            output.get("contracts", {}).get(source_name, {}).items()
-        ):
+        for contract_name, out in sorted(output.get("contracts", {}).get(source_name, {}).items()):
             if contract_name in origin:
                 raise CompileError(
                     f"contract {contract_name} is defined in both"
@@ -262,28 +252,18 @@ def compile_contracts(config: CompilerConfig | None = None) -> CompileResult:
     return CompileResult(artifacts=dict(sorted(artifacts.items())), warnings=warnings)
 
 
-def stale_artifacts(
-    artifacts: Mapping[str, bytes], build_dir: Path = BUILD_DIR
-) -> list[str]:
+def stale_artifacts(artifacts: Mapping[str, bytes], build_dir: Path = BUILD_DIR) -> list[str]:
     """File names in build_dir that are missing, differ from ``artifacts`` or are extra."""
-    committed = (
-        {p.name for p in build_dir.glob("*.json")} if build_dir.is_dir() else set()
-    )
+    committed = {p.name for p in build_dir.glob("*.json")} if build_dir.is_dir() else set()
     differing = []
     for name in sorted(committed | set(artifacts)):
         path = build_dir / name
-        if (
-            name not in artifacts
-            or not path.is_file()
-            or path.read_bytes() != artifacts[name]
-        ):
+        if name not in artifacts or not path.is_file() or path.read_bytes() != artifacts[name]:
             differing.append(name)
     return differing
 
 
-def write_artifacts(
-    artifacts: Mapping[str, bytes], build_dir: Path = BUILD_DIR
-) -> list[str]:
+def write_artifacts(artifacts: Mapping[str, bytes], build_dir: Path = BUILD_DIR) -> list[str]:
     """Writes ``artifacts`` into build_dir, deleting other JSON files; returns changed names."""
     changed = stale_artifacts(artifacts, build_dir)
     build_dir.mkdir(parents=True, exist_ok=True)
@@ -329,17 +309,13 @@ def main(argv: Sequence[str] | None = None) -> int:
             for name in differing:
                 print(f"  {build / name}", file=sys.stderr)
             return 1
-        print(
-            f"{len(result.artifacts)} artifacts in {build} are up to date ({elapsed:.1f}s)"
-        )
+        print(f"{len(result.artifacts)} artifacts in {build} are up to date ({elapsed:.1f}s)")
         return 0
 
     changed = write_artifacts(result.artifacts)
     for name in changed:
         print(f"{'wrote' if name in result.artifacts else 'deleted'} {build / name}")
-    print(
-        f"compiled {len(result.artifacts)} contracts in {elapsed:.1f}s; {len(changed)} changed"
-    )
+    print(f"compiled {len(result.artifacts)} contracts in {elapsed:.1f}s; {len(changed)} changed")
     return 0
 
 

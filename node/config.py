@@ -1,10 +1,10 @@
 """A node's data directory: what ``takasago node init`` writes and ``run`` reads.
 
-    <data dir>/genesis.json        the chain definition (docs/genesis.md)
-    <data dir>/node.json           this node's settings (validator keystore, dev flag)
-    <data dir>/keys/*.json         Web3 Secret Storage keystores
-    <data dir>/dev-keys.json       --dev only: plain-text keys, INSECURE, for tests and demos
-    <data dir>/chaindata/          LMDB database
+<data dir>/genesis.json        the chain definition (docs/genesis.md)
+<data dir>/node.json           this node's settings (validator keystore, dev flag)
+<data dir>/keys/*.json         Web3 Secret Storage keystores
+<data dir>/dev-keys.json       --dev only: plain-text keys, INSECURE, for tests and demos
+<data dir>/chaindata/          LMDB database
 """
 
 from __future__ import annotations
@@ -44,7 +44,9 @@ def load_node_config(data_dir: Path) -> NodeConfig:
     try:
         document: Any = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
-        raise ConfigError(f"{data_dir} is not a node data directory (no node.json): run `takasago node init` first") from None
+        raise ConfigError(
+            f"{data_dir} is not a node data directory (no node.json): run `takasago node init` first"
+        ) from None
     except (json.JSONDecodeError, UnicodeDecodeError) as exc:
         raise ConfigError(f"{path}: not valid JSON: {exc}") from None
     if not isinstance(document, dict):

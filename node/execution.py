@@ -20,19 +20,30 @@ Differences from Ethereum mainnet's Prague, each deliberate:
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
-from eth.abc import BlockAPI, BlockHeaderAPI
+import eth.vm.base as _vm_base  # noqa: E402
+from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
 from eth.validation import validate_gas_limit, validate_length_lte
-from eth.abc import SignedTransactionAPI
 from eth.vm.forks.prague import PragueVM
-from eth.vm.forks.prague.constants import STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
-from eth.vm.forks.prague.state import PragueState
-from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE
+from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE, STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.headers import create_prague_header_from_parent
+from eth.vm.forks.prague.state import PragueState
 from eth_utils import ValidationError
+
+from node.ordered_trie import ordered_trie_root_and_nodes  # noqa: E402
+
+
+def _fast_trie_root_and_nodes(items: Sequence[Any]) -> tuple[bytes, dict[bytes, bytes]]:
+    return ordered_trie_root_and_nodes([item.encode() for item in items])
+
+
+# py-evm builds and checks transaction/receipt roots through this module-level
+# function; the one-pass builder gives byte-identical roots and nodes ~8x faster.
+_vm_base.make_trie_root_and_nodes = _fast_trie_root_and_nodes  # type: ignore[assignment]
 
 MAX_EXTRA_DATA_BYTES = 32 * 1024
 TX_BASE_GAS = 21_000
@@ -50,12 +61,12 @@ class TakasagoState(PragueState):
         super().validate_transaction(transaction)
         floor = data_floor_gas(bytes(transaction.data))
         if transaction.gas < floor:
-            raise ValidationError(f"insufficient gas for floor data gas cost: gas {transaction.gas}, minimum needed {floor}")
+            raise ValidationError(
+                f"insufficient gas for floor data gas cost: gas {transaction.gas}, minimum needed {floor}"
+            )
 
 
-def _create_zero_fee_header_from_parent(
-    parent_header: BlockHeaderAPI | None, **header_params: Any
-) -> BlockHeaderAPI:
+def _create_zero_fee_header_from_parent(parent_header: BlockHeaderAPI | None, **header_params: Any) -> BlockHeaderAPI:
     header_params.pop("base_fee_per_gas", None)
     header = create_prague_header_from_parent(parent_header, **header_params)
     return header.copy(base_fee_per_gas=0)

@@ -220,9 +220,7 @@ def predeploy(
     """Run a contract's constructor in a scratch EVM and return its code and storage."""
     recorder = _StorageRecorder()
     chain_cls = chain_class_for(chain_id)
-    scratch_genesis = Genesis(
-        chain_id, (), (), address, 1, DEFAULT_GAS_LIMIT, 0, unsealed_extra_data(()), {}
-    )
+    scratch_genesis = Genesis(chain_id, (), (), address, 1, DEFAULT_GAS_LIMIT, 0, unsealed_extra_data(()), {})
     chain = chain_cls.from_genesis(AtomicDB(), scratch_genesis.header_params())
     vm = chain.get_vm()
     state = vm.state
@@ -241,7 +239,9 @@ def predeploy(
     tx_context = state_cls.get_transaction_context_class()(gas_price=0, origin=Address(b"\0" * 20))
     computation = state.computation_class.apply_create_message(state, message, tx_context)
     if computation.is_error:
-        raise GenesisError(f"constructor of the predeployed contract at 0x{address.hex()} failed: {computation.error!r}")
+        raise GenesisError(
+            f"constructor of the predeployed contract at 0x{address.hex()} failed: {computation.error!r}"
+        )
     storage = {}
     for slot in sorted(recorder.slots.get(address, set())):
         value = state.get_storage(address, slot)

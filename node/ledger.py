@@ -32,7 +32,7 @@ from node.genesis import Genesis
 from node.permissions import Registry
 from node.records import JSON, block_records
 from node.seal import BFT_MIX_HASH, sign_seal, unsealed_extra_data, verify_seal
-from node.storage import LMDBStore, open_database
+from node.storage import open_database
 from node.txpool import PendingTransaction, TransactionPool
 
 log = logging.getLogger("takasago.node")
@@ -111,9 +111,7 @@ class Ledger:
     def _open_chain(self) -> Chain:
         stored = self.store.get_durable(KEY_GENESIS)
         if stored is None:
-            chain = self.chain_class.from_genesis(
-                self.db, self.genesis.header_params(), self.genesis.state_dict()
-            )
+            chain = self.chain_class.from_genesis(self.db, self.genesis.header_params(), self.genesis.state_dict())
             genesis_hash = chain.get_canonical_head().hash
             self.store[KEY_GENESIS] = genesis_hash
             self.store[KEY_HEAD] = genesis_hash

@@ -10,8 +10,8 @@ from __future__ import annotations
 import functools
 from typing import Any
 
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth._utils.address import generate_contract_address
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth_typing import Address
 from eth_utils import to_checksum_address as _to_checksum_address

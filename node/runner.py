@@ -41,7 +41,13 @@ class InitResult:
 
 
 def init_data_dir(
-    data_dir: Path, *, chain_id: int, dev: bool, passphrase: str | None, block_period: int = 1, gas_limit: int | None = None
+    data_dir: Path,
+    *,
+    chain_id: int,
+    dev: bool,
+    passphrase: str | None,
+    block_period: int = 1,
+    gas_limit: int | None = None,
 ) -> InitResult:
     """Create keys and genesis for a new single-validator chain in ``data_dir``."""
     from contracts.artifacts import load_artifact
@@ -82,7 +88,9 @@ def init_data_dir(
             "passphrase": passphrase,
             "validator": {"address": validator_address, "privateKey": "0x" + validator.hex()},
             "admin": {"address": admin_address, "privateKey": "0x" + admin.hex()},
-            "accounts": [{"address": a, "privateKey": "0x" + k.hex()} for a, k in zip(dev_addresses, dev_accounts, strict=True)],
+            "accounts": [
+                {"address": a, "privateKey": "0x" + k.hex()} for a, k in zip(dev_addresses, dev_accounts, strict=True)
+            ],
         }
         fd = os.open(data_dir / "dev-keys.json", os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
         with os.fdopen(fd, "w", encoding="utf-8") as handle:

@@ -26,7 +26,7 @@ from eth.abc import BlockHeaderAPI
 from eth_keys import keys
 from eth_keys.exceptions import BadSignature
 from eth_typing import Address
-from eth_utils import ValidationError, keccak
+from eth_utils import ValidationError
 
 VANITY_BYTES = 32
 SEAL_BYTES = 65

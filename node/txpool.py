@@ -21,7 +21,7 @@ from eth.abc import SignedTransactionAPI
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
-from node.errors import TransactionRejected, TRANSACTION_REJECTED
+from node.errors import TRANSACTION_REJECTED, TransactionRejected
 from node.execution import TakasagoVM, data_floor_gas
 
 MAX_NONCE_GAP = 64
@@ -108,7 +108,9 @@ class TransactionPool:
         if tx_chain_id is None:
             raise TransactionRejected("only replay-protected (EIP-155) transactions are allowed")
         if tx_chain_id != self.chain_id:
-            raise TransactionRejected(f"invalid chain id: transaction is for chain {tx_chain_id}, this is {self.chain_id}")
+            raise TransactionRejected(
+                f"invalid chain id: transaction is for chain {tx_chain_id}, this is {self.chain_id}"
+            )
         gas_limit = self._block_gas_limit()
         if tx.gas > gas_limit:
             raise TransactionRejected(f"exceeds block gas limit: transaction gas {tx.gas}, block gas limit {gas_limit}")
@@ -117,7 +119,9 @@ class TransactionPool:
             raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
         floor = data_floor_gas(bytes(tx.data))
         if tx.gas < floor:
-            raise TransactionRejected(f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)")
+            raise TransactionRejected(
+                f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)"
+            )
         try:
             tx.validate()  # py-evm's field checks (EIP-2 low s, ranges) and the signature
             sender = Address(tx.sender)

@@ -26,7 +26,9 @@ def fail(message: str) -> None:
 def init(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     chain_id: Annotated[int, typer.Option(help="Chain id (EIP-155).", min=1)] = 1337,
-    dev: Annotated[bool, typer.Option("--dev", help="Development chain: plain-text keys in dev-keys.json (INSECURE).")] = False,
+    dev: Annotated[
+        bool, typer.Option("--dev", help="Development chain: plain-text keys in dev-keys.json (INSECURE).")
+    ] = False,
     block_period: Annotated[int, typer.Option(help="Seconds between blocks in interval mode.", min=1, max=3600)] = 1,
     gas_limit: Annotated[int, typer.Option(help="Block gas limit.", min=5000)] = 100_000_000,
     password_file: Annotated[Path | None, typer.Option(help="File holding the keystore passphrase.")] = None,
@@ -63,8 +65,12 @@ def run(
     rpc_host: Annotated[str, typer.Option(help="Address to serve JSON-RPC on.")] = "127.0.0.1",
     rpc_port: Annotated[int, typer.Option(help="JSON-RPC port (HTTP and WebSocket).", min=0, max=65535)] = 8545,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
-    block_period: Annotated[float | None, typer.Option(help="Override the genesis block period (interval mode).")] = None,
-    rpc_token_file: Annotated[Path | None, typer.Option(help="File with a bearer token required on every RPC request.")] = None,
+    block_period: Annotated[
+        float | None, typer.Option(help="Override the genesis block period (interval mode).")
+    ] = None,
+    rpc_token_file: Annotated[
+        Path | None, typer.Option(help="File with a bearer token required on every RPC request.")
+    ] = None,
     password_file: Annotated[Path | None, typer.Option(help="File holding the validator keystore passphrase.")] = None,
     ready_file: Annotated[Path | None, typer.Option(help="Write {port, pid} here once RPC is serving.")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",

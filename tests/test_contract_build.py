@@ -9,9 +9,7 @@ import pytest
 from contracts.artifacts import load_artifact
 
 
-@pytest.mark.skipif(
-    shutil.which("node") is None, reason="`node` is not on PATH; solcjs needs Node.js"
-)
+@pytest.mark.skipif(shutil.which("node") is None, reason="`node` is not on PATH; solcjs needs Node.js")
 def test_committed_artifacts_match_fresh_compile() -> None:
     from contracts.compile import BUILD_DIR, compile_contracts, stale_artifacts
 
@@ -19,8 +17,7 @@ def test_committed_artifacts_match_fresh_compile() -> None:
     assert "AccountRegistry.json" in result.artifacts
     differing = stale_artifacts(result.artifacts)
     assert differing == [], (
-        f"{BUILD_DIR} is out of date ({', '.join(differing)});"
-        " run `python -m contracts.compile` and commit the result"
+        f"{BUILD_DIR} is out of date ({', '.join(differing)}); run `python -m contracts.compile` and commit the result"
     )
 
 

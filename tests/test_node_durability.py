@@ -26,7 +26,14 @@ def _load(node: NodeProcess, accounts: list[Any], seen: dict[str, tuple[str, str
     while not stop.is_set():
         batch, hashes = [], []
         for i, account in enumerate(accounts):
-            tx = {"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": nonces[account.address], "chainId": 1337}
+            tx = {
+                "to": account.address,
+                "value": 0,
+                "gas": 21_000,
+                "gasPrice": 0,
+                "nonce": nonces[account.address],
+                "chainId": 1337,
+            }
             raw = "0x" + bytes(account.sign_transaction(tx).raw_transaction).hex()
             batch.append({"jsonrpc": "2.0", "id": i, "method": "eth_sendRawTransaction", "params": [raw]})
         try:
@@ -39,7 +46,10 @@ def _load(node: NodeProcess, accounts: list[Any], seen: dict[str, tuple[str, str
                 hashes.append(response["result"])
         deadline = time.monotonic() + 5
         while hashes and time.monotonic() < deadline and not stop.is_set():
-            query = [{"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]} for i, h in enumerate(hashes)]
+            query = [
+                {"jsonrpc": "2.0", "id": i, "method": "eth_getTransactionReceipt", "params": [h]}
+                for i, h in enumerate(hashes)
+            ]
             try:
                 receipts = session.post(node.url, json=query, timeout=5).json()
             except (requests.RequestException, ValueError):
@@ -93,5 +103,7 @@ def test_kill_nine_under_load_loses_no_confirmed_transaction(node_factory: Any) 
     # and it keeps producing blocks
     account = accounts[0]
     nonce = w3.eth.get_transaction_count(account.address)
-    raw = account.sign_transaction({"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": nonce, "chainId": 1337}).raw_transaction
+    raw = account.sign_transaction(
+        {"to": account.address, "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": nonce, "chainId": 1337}
+    ).raw_transaction
     assert w3.eth.wait_for_transaction_receipt(w3.eth.send_raw_transaction(raw), timeout=30)["status"] == 1

@@ -28,7 +28,9 @@ def test_unlisted_sender_is_refused_at_admission(node_factory: Any) -> None:
     raw = _signed(stranger.key, 0, stranger.address)
     response = node.call("eth_sendRawTransaction", ["0x" + raw.hex()])
     assert response["error"]["code"] == -32003
-    assert "not permitted" in response["error"]["message"] and stranger.address.lower()[2:] in response["error"]["message"]
+    assert (
+        "not permitted" in response["error"]["message"] and stranger.address.lower()[2:] in response["error"]["message"]
+    )
 
 
 def test_registering_suspending_and_revoking_changes_admission(node_factory: Any) -> None:
@@ -83,7 +85,9 @@ def test_block_with_unlisted_sender_is_rejected_by_validation(node_factory: Any,
     good_block = _offline_block(offline, validator, [_signed(member["privateKey"], 0, member["address"])])
     shutil.rmtree(offline)
     shutil.copytree(node.data_dir, offline)
-    forged_block = _offline_block(offline, keys.PrivateKey(b"\x07" * 32), [_signed(member["privateKey"], 0, member["address"])])
+    forged_block = _offline_block(
+        offline, keys.PrivateKey(b"\x07" * 32), [_signed(member["privateKey"], 0, member["address"])]
+    )
 
     node.mode = "interval"  # a follower must not seal its own block #1 before the import
     node.extra_args = ("--block-period", "3600")

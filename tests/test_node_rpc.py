@@ -75,7 +75,9 @@ def test_blocks_and_transactions(chain: dict[str, Any]) -> None:
     assert by_hash["number"] == hex(number)
     assert by_hash["transactions"][0]["hash"] == tx_hash
     assert result(node, "eth_getBlockTransactionCountByNumber", [hex(number)]) == hex(len(by_number["transactions"]))
-    assert result(node, "eth_getBlockTransactionCountByHash", [by_number["hash"]]) == hex(len(by_number["transactions"]))
+    assert result(node, "eth_getBlockTransactionCountByHash", [by_number["hash"]]) == hex(
+        len(by_number["transactions"])
+    )
     tx = result(node, "eth_getTransactionByHash", [tx_hash])
     assert tx["blockNumber"] == hex(number) and tx["from"] == chain["keys"]["admin"]["address"]
     rcpt = result(node, "eth_getTransactionReceipt", [tx_hash])
@@ -129,18 +131,29 @@ def test_estimate_gas_is_enough_and_tight(chain: dict[str, Any]) -> None:
 
 def test_reverts_carry_data(chain: dict[str, Any]) -> None:
     node, probe = chain["node"], chain["probe"]
-    custom = error(node, "eth_call", [{"to": probe.address, "data": probe.functions.fail(7)._encode_transaction_data()}])
+    custom = error(
+        node, "eth_call", [{"to": probe.address, "data": probe.functions.fail(7)._encode_transaction_data()}]
+    )
     assert custom["code"] == 3 and custom["message"] == "execution reverted"
-    assert custom["data"] == "0x" + probe.functions.fail(7)._encode_transaction_data()[2:10].replace(
-        probe.functions.fail(7)._encode_transaction_data()[2:10], custom["data"][2:10]
-    ) + (7).to_bytes(32, "big").hex()
-    message = error(node, "eth_call", [{"to": probe.address, "data": probe.functions.failWithMessage()._encode_transaction_data()}])
+    assert (
+        custom["data"]
+        == "0x"
+        + probe.functions.fail(7)
+        ._encode_transaction_data()[2:10]
+        .replace(probe.functions.fail(7)._encode_transaction_data()[2:10], custom["data"][2:10])
+        + (7).to_bytes(32, "big").hex()
+    )
+    message = error(
+        node, "eth_call", [{"to": probe.address, "data": probe.functions.failWithMessage()._encode_transaction_data()}]
+    )
     assert message == {
         "code": 3,
         "message": "execution reverted: probe: failure",
         "data": message["data"],
     } and message["data"].startswith("0x08c379a0")
-    panic = error(node, "eth_estimateGas", [{"to": probe.address, "data": probe.functions.panic()._encode_transaction_data()}])
+    panic = error(
+        node, "eth_estimateGas", [{"to": probe.address, "data": probe.functions.panic()._encode_transaction_data()}]
+    )
     assert panic["code"] == 3 and panic["data"].startswith("0x4e487b71") and "assert" in panic["message"]
 
 
@@ -155,7 +168,10 @@ def test_get_logs_and_filters(chain: dict[str, Any]) -> None:
     transfer_topic = "0xddf252ad1be2c89b69c2b068fc378daa952ba7f163c4a11628f55a4df523b3ef"
     logs = result(node, "eth_getLogs", [{"fromBlock": "0x0", "toBlock": "latest", "address": token.address}])
     assert [entry["topics"][0] for entry in logs] == [transfer_topic, transfer_topic]  # mint + transfer
-    assert result(node, "eth_getLogs", [{"fromBlock": "0x0", "address": [token.address], "topics": [["0x" + "00" * 32]]}]) == []
+    assert (
+        result(node, "eth_getLogs", [{"fromBlock": "0x0", "address": [token.address], "topics": [["0x" + "00" * 32]]}])
+        == []
+    )
     block_hash = logs[1]["blockHash"]
     assert result(node, "eth_getLogs", [{"blockHash": block_hash}])[0]["transactionHash"] == logs[1]["transactionHash"]
 
@@ -209,7 +225,9 @@ def test_protocol_errors(chain: dict[str, Any]) -> None:
     assert requests.post(url, data="{not json", timeout=10).json()["error"]["code"] == -32700
     assert requests.post(url, data="[]", timeout=10).json()["error"]["code"] == -32600
     assert requests.post(url, json={"id": 1, "method": "eth_chainId"}, timeout=10).json()["error"]["code"] == -32600
-    assert requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": 5}, timeout=10).json()["error"]["code"] == -32600
+    assert (
+        requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": 5}, timeout=10).json()["error"]["code"] == -32600
+    )
     unknown = rpc(url, "eth_doesNotExist")["error"]
     assert unknown["code"] == -32601 and "eth_doesNotExist" in unknown["message"]
     deep = "[" * 100_000 + "]" * 100_000
@@ -229,7 +247,9 @@ def _status_of_oversized_post(port: int) -> int:
     import socket
 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
-        head = f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"
+        head = (
+            f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"
+        )
         sock.sendall(head.encode() + b"[" * 1024)
         status_line = sock.recv(4096).split(b"\r\n", 1)[0]
     return int(status_line.split()[1])
@@ -263,7 +283,9 @@ def test_admission_errors(chain: dict[str, Any]) -> None:
     assert "exceeds block gas limit" in send(gas=10**9)["error"]["message"]
     assert "intrinsic gas too low" in send(gas=20_000)["error"]["message"]
     assert "insufficient funds" in send(gasPrice=10**9)["error"]["message"]
-    legacy_unprotected = Account.sign_transaction({k: v for k, v in {**base, "nonce": nonce}.items() if k != "chainId"}, sender.key)
+    legacy_unprotected = Account.sign_transaction(
+        {k: v for k, v in {**base, "nonce": nonce}.items() if k != "chainId"}, sender.key
+    )
     unprotected = node.call("eth_sendRawTransaction", ["0x" + legacy_unprotected.raw_transaction.hex()])
     assert "EIP-155" in unprotected["error"]["message"]
     ok = send()

@@ -45,6 +45,7 @@ def test_websocket_subscriptions(node_factory: Any) -> None:
 
     async def scenario() -> dict[str, Any]:
         async with websockets.connect(node.ws_url) as ws:
+
             async def request(method: str, params: list[Any]) -> Any:
                 await ws.send(json.dumps({"jsonrpc": "2.0", "id": method, "method": method, "params": params}))
                 while True:
@@ -109,7 +110,9 @@ def test_restart_resumes_from_the_head(node_factory: Any) -> None:
 
 
 def _cli(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120)
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=120
+    )
 
 
 def test_cli_refuses_bad_input_clearly(tmp_path: Path, dev_chain_template: Path) -> None:
@@ -119,14 +122,18 @@ def test_cli_refuses_bad_input_clearly(tmp_path: Path, dev_chain_template: Path)
     assert again.returncode == 2 and "already holds a chain" in again.stderr
     mode = _cli("node", "run", "--data-dir", str(dev_chain_template), "--mode", "sometimes")
     assert mode.returncode == 2 and "instant or interval" in mode.stderr
-    exposed = _cli("node", "run", "--data-dir", str(dev_chain_template), "--rpc-host", "0.0.0.0", "--rpc-port", str(free_port()))
+    exposed = _cli(
+        "node", "run", "--data-dir", str(dev_chain_template), "--rpc-host", "0.0.0.0", "--rpc-port", str(free_port())
+    )
     assert exposed.returncode == 2 and "non-loopback" in exposed.stderr
     broken = tmp_path / "broken"
     broken.mkdir()
     (broken / "node.json").write_text('{"validatorKeystore": null, "dev": false}')
     (broken / "genesis.json").write_text('{"config": {"chainId": "x", "takasago": {}}}')
     bad_genesis = _cli("node", "run", "--data-dir", str(broken))
-    assert bad_genesis.returncode == 2 and "config.chainId" in bad_genesis.stderr and "Traceback" not in bad_genesis.stderr
+    assert (
+        bad_genesis.returncode == 2 and "config.chainId" in bad_genesis.stderr and "Traceback" not in bad_genesis.stderr
+    )
 
 
 def test_production_keystore_needs_the_passphrase(tmp_path: Path) -> None:
@@ -140,5 +147,7 @@ def test_production_keystore_needs_the_passphrase(tmp_path: Path) -> None:
     assert "crypto" in keystore and "privateKey" not in json.dumps(keystore)
     wrong = tmp_path / "wrong"
     wrong.write_text("guess")
-    refused = _cli("node", "run", "--data-dir", str(data_dir), "--password-file", str(wrong), "--rpc-port", str(free_port()))
+    refused = _cli(
+        "node", "run", "--data-dir", str(data_dir), "--password-file", str(wrong), "--rpc-port", str(free_port())
+    )
     assert refused.returncode == 2 and "wrong passphrase" in refused.stderr

@@ -8,7 +8,7 @@ from collections import deque
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.errors import RPCError, RESOURCE_NOT_FOUND, InvalidParams
+from node.errors import RESOURCE_NOT_FOUND, InvalidParams, RPCError
 from node.rpc import params as p
 
 FILTER_TIMEOUT_SECONDS = 300

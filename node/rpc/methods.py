@@ -18,12 +18,11 @@ from node import CLIENT_VERSION
 from node.calls import CallRequest, call, estimate_gas
 from node.errors import LIMIT_EXCEEDED, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, InvalidParams, RPCError
 from node.ledger import decode_block
-from node.records import JSON, block_json, hex_bytes, hex_int
+from node.records import JSON, block_json, hex_bytes, hex_int, transaction_json
 from node.rpc import params as p
 from node.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
 from node.service import NodeService
 from node.txpool import decode_raw_transaction
-from node.records import transaction_json
 
 MAX_LOG_BLOCK_RANGE = 10_000
 MAX_LOG_RESULTS = 10_000
@@ -220,9 +219,9 @@ class EthAPI:
             raise InvalidParams("transaction: both data and input given and they differ")
         price = value.get("gasPrice", value.get("maxFeePerGas"))
         return CallRequest(
-            sender=p.address(value["from"], "transaction.from") if value.get("from") else p.address(
-                "0x" + "00" * 20, "from"
-            ),
+            sender=p.address(value["from"], "transaction.from")
+            if value.get("from")
+            else p.address("0x" + "00" * 20, "from"),
             to=p.address(value["to"], "transaction.to") if value.get("to") else None,
             gas=p.quantity(value["gas"], "transaction.gas", 2**63 - 1) if value.get("gas") is not None else None,
             gas_price=p.quantity(price, "transaction.gasPrice") if price is not None else 0,
@@ -256,7 +255,9 @@ class EthAPI:
         return hex_bytes(tx_hash)
 
     async def eth_sendTransaction(self, params: Any) -> str:
-        raise RPCError(-32000, "unknown account: this node holds no keys; sign the transaction and use eth_sendRawTransaction")
+        raise RPCError(
+            -32000, "unknown account: this node holds no keys; sign the transaction and use eth_sendRawTransaction"
+        )
 
     async def eth_sign(self, params: Any) -> str:
         raise RPCError(-32000, "unknown account: this node holds no keys")
@@ -339,7 +340,9 @@ class EthAPI:
         return None if self.ledger.header_by_hash(p.data(block_hash, "block hash", 32)) is None else "0x0"
 
     # -- logs and filters ------------------------------------------------------
-    def logs_for(self, criteria: LogCriteria, from_number: int | None = None, to_number: int | None = None) -> list[JSON]:
+    def logs_for(
+        self, criteria: LogCriteria, from_number: int | None = None, to_number: int | None = None
+    ) -> list[JSON]:
         if criteria.block_hash is not None:
             header = self.ledger.header_by_hash(criteria.block_hash)
             if header is None:
@@ -370,7 +373,8 @@ class EthAPI:
                     results.append(entry)
                     if len(results) > MAX_LOG_RESULTS:
                         raise RPCError(
-                            LIMIT_EXCEEDED, f"query returned more than {MAX_LOG_RESULTS} results; narrow the block range"
+                            LIMIT_EXCEEDED,
+                            f"query returned more than {MAX_LOG_RESULTS} results; narrow the block range",
                         )
         return results
 
@@ -486,7 +490,8 @@ def _access_list(value: Any) -> tuple[tuple[Any, tuple[int, ...]], ...] | None:
             raise InvalidParams(f"transaction.accessList[{i}]: expected {{address, storageKeys}}")
         address = p.address(item.get("address"), f"transaction.accessList[{i}].address")
         slots = tuple(
-            int.from_bytes(p.data(k, f"transaction.accessList[{i}].storageKeys", 32), "big") for k in item.get("storageKeys", [])
+            int.from_bytes(p.data(k, f"transaction.accessList[{i}].storageKeys", 32), "big")
+            for k in item.get("storageKeys", [])
         )
         entries.append((address, slots))
     return tuple(entries)

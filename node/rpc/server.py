@@ -19,7 +19,7 @@ from typing import Any
 import orjson
 from aiohttp import WSMsgType, web
 
-from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, RPCError, InvalidParams
+from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, InvalidParams, RPCError
 from node.records import block_json, hex_bytes
 from node.rpc import params as p
 from node.rpc.filters import parse_criteria
@@ -84,7 +84,9 @@ class RPCServer:
                 status=405,
             )
         if not self._authorised(request):
-            return web.json_response(_error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401)
+            return web.json_response(
+                _error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401
+            )
         ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES, heartbeat=30)
         await ws.prepare(request)
         connection = _Connection(self, ws)
@@ -107,7 +109,9 @@ class RPCServer:
 
     async def handle_http(self, request: web.Request) -> web.Response:
         if not self._authorised(request):
-            return web.json_response(_error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401)
+            return web.json_response(
+                _error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401
+            )
         too_large = (request.content_length or 0) > MAX_BODY_BYTES
         try:
             if too_large:
@@ -132,12 +136,19 @@ class RPCServer:
         except orjson.JSONDecodeError as exc:
             return json.dumps(_error(None, RPCError(PARSE_ERROR, f"parse error: {exc}")))
         if _nesting_depth(document, MAX_NESTING) > MAX_NESTING:
-            return json.dumps(_error(None, RPCError(INVALID_REQUEST, f"request nested deeper than {MAX_NESTING} levels")))
+            return json.dumps(
+                _error(None, RPCError(INVALID_REQUEST, f"request nested deeper than {MAX_NESTING} levels"))
+            )
         if isinstance(document, list):
             if not document:
                 return json.dumps(_error(None, RPCError(INVALID_REQUEST, "empty batch")))
             if len(document) > MAX_BATCH:
-                return json.dumps(_error(None, RPCError(INVALID_REQUEST, f"batch too large: {len(document)} requests, at most {MAX_BATCH}")))
+                return json.dumps(
+                    _error(
+                        None,
+                        RPCError(INVALID_REQUEST, f"batch too large: {len(document)} requests, at most {MAX_BATCH}"),
+                    )
+                )
             results = []
             for item in document:
                 result = await self.process_one(item, connection)
@@ -213,7 +224,9 @@ class _Connection:
         if kind not in ("newHeads", "logs", "newPendingTransactions"):
             raise InvalidParams(f"unsupported subscription type {kind!r} (newHeads, logs, newPendingTransactions)")
         if len(self.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
-            raise RPCError(-32005, f"too many subscriptions on this connection (limit {MAX_SUBSCRIPTIONS_PER_CONNECTION})")
+            raise RPCError(
+                -32005, f"too many subscriptions on this connection (limit {MAX_SUBSCRIPTIONS_PER_CONNECTION})"
+            )
         criteria = parse_criteria(args[1]) if kind == "logs" else None
         subscription_id = "0x" + secrets.token_hex(16)
         self.subscriptions[subscription_id] = (kind, criteria)
@@ -227,7 +240,11 @@ class _Connection:
 
     def _message(self, subscription_id: str, result: Any) -> str:
         return json.dumps(
-            {"jsonrpc": "2.0", "method": "eth_subscription", "params": {"subscription": subscription_id, "result": result}}
+            {
+                "jsonrpc": "2.0",
+                "method": "eth_subscription",
+                "params": {"subscription": subscription_id, "result": result},
+            }
         )
 
     async def notify_block(self, head: dict[str, Any], logs: list[dict[str, Any]]) -> None:
