@@ -102,7 +102,7 @@ def _execute(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas: int) -
 
 def _unsigned(request: CallRequest, nonce: int, gas: int, chain_id: int) -> Any:
     """The transaction a call stands for: typed when it carries an access list."""
-    builder = TakasagoVM.get_transaction_builder()
+    builder: Any = TakasagoVM.get_transaction_builder()
     to = request.to if request.to is not None else CREATE_CONTRACT_ADDRESS
     if request.access_list is not None:
         return builder.new_unsigned_access_list_transaction(

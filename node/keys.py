@@ -12,7 +12,7 @@ from pathlib import Path
 from typing import Any
 
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 
 class KeystoreError(ValueError):
@@ -33,7 +33,7 @@ def write_keystore(path: Path, private_key: bytes, passphrase: str, *, light: bo
     return str(Account.from_key(private_key).address)
 
 
-def read_keystore(path: Path, passphrase: str) -> keys.PrivateKey:
+def read_keystore(path: Path, passphrase: str) -> PrivateKey:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except FileNotFoundError:
@@ -44,7 +44,7 @@ def read_keystore(path: Path, passphrase: str) -> keys.PrivateKey:
         secret = Account.decrypt(document, passphrase)
     except ValueError:
         raise KeystoreError(f"cannot unlock {path}: wrong passphrase or corrupted keystore") from None
-    return keys.PrivateKey(bytes(secret))
+    return PrivateKey(bytes(secret))
 
 
 def resolve_passphrase(password_file: Path | None, env_var: str, prompt: str | None) -> str:

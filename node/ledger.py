@@ -15,7 +15,7 @@ import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 import orjson
 import rlp
@@ -23,8 +23,8 @@ from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, 
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
 from eth.vm.spoof import SpoofTransaction
-from eth_keys import keys
-from eth_typing import Address, Hash32
+from eth_keys.datatypes import PrivateKey
+from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from node.execution import chain_class_for
@@ -87,7 +87,7 @@ class CommittedBlock:
 
 
 class Ledger:
-    def __init__(self, data_dir: Path, genesis: Genesis, validator_key: keys.PrivateKey | None = None) -> None:
+    def __init__(self, data_dir: Path, genesis: Genesis, validator_key: PrivateKey | None = None) -> None:
         self.data_dir = data_dir
         self.genesis = genesis
         self.validator_key = validator_key
@@ -111,18 +111,20 @@ class Ledger:
     def _open_chain(self) -> Chain:
         stored = self.store.get_durable(KEY_GENESIS)
         if stored is None:
-            chain = self.chain_class.from_genesis(self.db, self.genesis.header_params(), self.genesis.state_dict())
+            chain = self.chain_class.from_genesis(
+                self.db, self.genesis.header_params(), cast(Any, self.genesis.state_dict())
+            )
             genesis_hash = chain.get_canonical_head().hash
             self.store[KEY_GENESIS] = genesis_hash
             self.store[KEY_HEAD] = genesis_hash
             self.store.flush()
             log.info("initialised chain %d with genesis 0x%s", self.genesis.chain_id, genesis_hash.hex())
-            return chain
+            return cast(Chain, chain)
         chain = self.chain_class(self.db)
-        genesis_header = chain.get_canonical_block_header_by_number(0)
+        genesis_header = chain.get_canonical_block_header_by_number(BlockNumber(0))
         if genesis_header.hash != stored:
             raise RuntimeError("stored genesis differs from the genesis file: wrong data directory or genesis.json")
-        expected = self.chain_class.get_vm_class_for_block_number(0).create_genesis_header(
+        expected = self.chain_class.get_vm_class_for_block_number(BlockNumber(0)).create_genesis_header(
             **self.genesis.header_params(genesis_header.state_root)
         )
         if expected.hash != stored:
@@ -148,7 +150,7 @@ class Ledger:
         if number > self.head.block_number or number < 0:
             return None
         try:
-            return self.chain.get_canonical_block_header_by_number(number)
+            return self.chain.get_canonical_block_header_by_number(BlockNumber(number))
         except HeaderNotFound:
             return None
 
@@ -208,7 +210,7 @@ class Ledger:
             extra_data=unsealed_extra_data(validators),
             mix_hash=BFT_MIX_HASH,
         )
-        vm = self.chain.get_vm(header)
+        vm: Any = self.chain.get_vm(header)
         vm.block_preprocessing(vm.get_block())
         included: list[PendingTransaction] = []
         dropped: list[tuple[PendingTransaction, str]] = []

@@ -49,7 +49,7 @@ def effective_gas_price(tx: SignedTransactionAPI, base_fee: int) -> int:
 
 
 def transaction_json(
-    tx: SignedTransactionAPI,
+    tx: Any,
     sender: Address,
     header: BlockHeaderAPI | None,
     index: int | None,
@@ -149,7 +149,7 @@ def block_records(
     return txs, rcpts, logs
 
 
-def block_json(header: BlockHeaderAPI, size: int, transactions: list[Any]) -> JSON:
+def block_json(header: Any, size: int, transactions: list[Any]) -> JSON:
     result: JSON = {
         "number": hex_int(header.block_number),
         "hash": hex_bytes(header.hash),

@@ -14,10 +14,10 @@ from pathlib import Path
 
 from aiohttp import web
 from eth_account import Account
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 
 from node.config import NodeConfig, load_dev_keys, load_node_config
-from node.genesis import build_genesis_document, load_genesis, parse_genesis
+from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis, parse_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
 from node.rpc.methods import EthAPI
@@ -66,7 +66,6 @@ def init_data_dir(
     validator_address = write_keystore(data_dir / "keys" / "validator.json", validator, passphrase, light=dev)
     admin_address = write_keystore(data_dir / "keys" / "admin.json", admin, passphrase, light=dev)
     dev_addresses = [Account.from_key(k).address for k in dev_accounts]
-    kwargs = {"gas_limit": gas_limit} if gas_limit else {}
     document = build_genesis_document(
         chain_id=chain_id,
         validators=[validator_address],
@@ -74,7 +73,7 @@ def init_data_dir(
         registry_creation_code=load_artifact("AccountRegistry").bytecode,
         extra_accounts=dev_addresses,
         block_period=block_period,
-        **kwargs,
+        gas_limit=gas_limit or DEFAULT_GAS_LIMIT,
     )
     parse_genesis(document)  # what we write must load
     (data_dir / "genesis.json").write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
@@ -98,12 +97,12 @@ def init_data_dir(
     return InitResult(data_dir, chain_id, validator_address, admin_address, dev_addresses)
 
 
-def unlock_validator(config: NodeConfig, password_file: Path | None) -> keys.PrivateKey | None:
+def unlock_validator(config: NodeConfig, password_file: Path | None) -> PrivateKey | None:
     if config.validator_keystore is None:
         return None
     if config.dev:
         dev_keys = load_dev_keys(config)
-        return keys.PrivateKey(bytes.fromhex(dev_keys["validator"]["privateKey"][2:]))
+        return PrivateKey(bytes.fromhex(dev_keys["validator"]["privateKey"][2:]))
     passphrase = resolve_passphrase(password_file, "TAKASAGO_VALIDATOR_PASSWORD", "Validator key passphrase: ")
     return read_keystore(config.validator_keystore, passphrase)
 

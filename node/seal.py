@@ -24,6 +24,7 @@ from dataclasses import dataclass
 import rlp
 from eth.abc import BlockHeaderAPI
 from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_keys.exceptions import BadSignature
 from eth_typing import Address
 from eth_utils import ValidationError
@@ -79,7 +80,7 @@ def seal_hash(header: BlockHeaderAPI) -> bytes:
     return header.copy(extra_data=data.encode()).hash
 
 
-def sign_seal(header: BlockHeaderAPI, private_key: keys.PrivateKey) -> BlockHeaderAPI:
+def sign_seal(header: BlockHeaderAPI, private_key: PrivateKey) -> BlockHeaderAPI:
     """Add ``private_key``'s commit seal to ``header``."""
     data = decode_extra_data(header.extra_data)
     signature = private_key.sign_msg_hash(seal_hash(header)).to_bytes()

@@ -63,7 +63,11 @@ class NodeService:
 
     def start(self) -> None:
         loop = asyncio.get_running_loop()
-        self.ledger.pool.on_ready = lambda: loop.call_soon_threadsafe(self._ready.set)
+
+        def wake() -> None:
+            loop.call_soon_threadsafe(self._ready.set)
+
+        self.ledger.pool.on_ready = wake
         if self.can_seal:
             self._task = asyncio.create_task(self._produce_forever(), name="block-producer")
             if self.ledger.pool.ready_count:

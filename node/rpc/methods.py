@@ -279,7 +279,7 @@ class EthAPI:
         # Only durably committed blocks have receipts (see Ledger.commit).
         return self.ledger.receipt_record(tx_hash)
 
-    async def eth_getBlockReceipts(self, params: Any) -> list[JSON] | None:
+    async def eth_getBlockReceipts(self, params: Any) -> list[JSON | None] | None:
         (block,) = p.expect(params, 1, 1)
         header = self._header(p.block_ref(block))
         if header is None:
@@ -347,7 +347,8 @@ class EthAPI:
             header = self.ledger.header_by_hash(criteria.block_hash)
             if header is None:
                 raise RPCError(RESOURCE_NOT_FOUND, "unknown block")
-            start = end = header.block_number
+            start: int = header.block_number
+            end: int = header.block_number
         else:
             start = from_number if from_number is not None else self._number_of(criteria.from_block)
             end = to_number if to_number is not None else self._number_of(criteria.to_block)
