@@ -884,6 +884,8 @@ def table(reports: list[SystemReport]) -> str:
             continue
         if r.error:
             notes.append(f"{r.name}: {r.error}")
+            rows.append(f"| {r.name} | failed after {r.run.count} confirmed (see error) |" + " |" * (len(head) - 2))
+            continue
         ratio = f"{ours.run.tps / r.run.tps:.2f}x" if ours and ours.run and r.run.tps else "—"  # type: ignore[union-attr]
         rows.append(
             "| "
