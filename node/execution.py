@@ -35,6 +35,7 @@ from eth.vm.forks.prague.headers import create_prague_header_from_parent
 from eth.vm.forks.prague.state import PragueState
 from eth_utils import ValidationError
 
+from node import evm_speedups  # noqa: E402
 from node.ordered_trie import ordered_trie_root_and_nodes  # noqa: E402
 
 
@@ -45,6 +46,8 @@ def _fast_trie_root_and_nodes(items: Sequence[Any]) -> tuple[bytes, dict[bytes, 
 # py-evm builds and checks transaction/receipt roots through this module-level
 # function; the one-pass builder gives byte-identical roots and nodes ~8x faster.
 _vm_base.make_trie_root_and_nodes = _fast_trie_root_and_nodes  # type: ignore[assignment]
+evm_speedups.install()
+
 
 def _copy_sharing_unchanged_fields(self: Any, *args: Any, **kwargs: Any) -> Any:
     """rlp objects are immutable (lists become tuples), so unchanged fields can be

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import gc
 import ipaddress
 import json
 import logging
@@ -16,6 +17,7 @@ from aiohttp import web
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 
+from node.admission import AdmissionWorkers
 from node.config import NodeConfig, load_dev_keys, load_node_config
 from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis, parse_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
@@ -136,7 +138,14 @@ async def serve(
     with exclusive_data_dir(data_dir):
         ledger = Ledger(data_dir, genesis, validator_key)
         service = NodeService(ledger, mode=mode, block_period=block_period)
-        api = EthAPI(service)
+        admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
+        await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
+        api = EthAPI(service, admission=admission)
+        # Long-lived state (caches, tries) makes CPython's default collector thresholds
+        # rescan a large heap many times per block; collect less often, skip the boot heap.
+        gc.collect()
+        gc.freeze()
+        gc.set_threshold(50_000, 50, 1000)
         server = RPCServer(api, auth_token=token)
         runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
         await runner.setup()
@@ -160,5 +169,6 @@ async def serve(
         await stop.wait()
         log.info("stopping: finishing the block in progress")
         await service.stop()
+        admission.shutdown()
         await runner.cleanup()
         ledger.close()

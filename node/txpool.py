@@ -62,6 +62,46 @@ def decode_raw_transaction(raw: bytes) -> SignedTransactionAPI:
         raise TransactionRejected(f"invalid transaction encoding: {exc}") from None
 
 
+@dataclass(frozen=True)
+class CheckedTransaction:
+    """What the stateless checks learned: who signed it and its hash."""
+
+    sender: Address
+    hash: Hash32
+    tx: SignedTransactionAPI | None = None  # absent when checked in another process
+
+
+def stateless_checks(raw: bytes, chain_id: int, block_gas_limit: int) -> CheckedTransaction:
+    """Every admission check that needs no chain state.
+
+    Decoding, EIP-155 chain id, gas limit against the block gas limit, intrinsic
+    gas, the EIP-7623 calldata floor, py-evm's field checks (EIP-2 low s, ranges)
+    and the signature. Pure: safe to run in a worker process.
+    """
+    tx = decode_raw_transaction(raw)
+    tx_chain_id = tx.chain_id
+    if tx_chain_id is None:
+        raise TransactionRejected("only replay-protected (EIP-155) transactions are allowed")
+    if tx_chain_id != chain_id:
+        raise TransactionRejected(f"invalid chain id: transaction is for chain {tx_chain_id}, this is {chain_id}")
+    if tx.gas > block_gas_limit:
+        raise TransactionRejected(
+            f"exceeds block gas limit: transaction gas {tx.gas}, block gas limit {block_gas_limit}"
+        )
+    intrinsic = tx.intrinsic_gas
+    if tx.gas < intrinsic:
+        raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
+    floor = data_floor_gas(bytes(tx.data))
+    if tx.gas < floor:
+        raise TransactionRejected(f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)")
+    try:
+        tx.validate()  # py-evm's field checks and the signature
+        sender = Address(tx.sender)
+    except Exception as exc:  # eth_keys/py-evm raise several types for bad signatures
+        raise TransactionRejected(f"invalid transaction: {exc}") from None
+    return CheckedTransaction(sender, Hash32(tx.hash), tx)
+
+
 class TransactionPool:
     """Pending transactions, safe to use from the RPC loop and the block builder."""
 
@@ -101,32 +141,16 @@ class TransactionPool:
             queue = self._senders.get(sender)
             return queue.next_nonce if queue else self._state_nonce(sender)
 
-    def validate(self, raw: bytes) -> PendingTransaction:
-        """All stateless and state checks except the nonce-ordering ones."""
-        tx = decode_raw_transaction(raw)
-        tx_chain_id = tx.chain_id
-        if tx_chain_id is None:
-            raise TransactionRejected("only replay-protected (EIP-155) transactions are allowed")
-        if tx_chain_id != self.chain_id:
-            raise TransactionRejected(
-                f"invalid chain id: transaction is for chain {tx_chain_id}, this is {self.chain_id}"
-            )
-        gas_limit = self._block_gas_limit()
-        if tx.gas > gas_limit:
-            raise TransactionRejected(f"exceeds block gas limit: transaction gas {tx.gas}, block gas limit {gas_limit}")
-        intrinsic = tx.intrinsic_gas
-        if tx.gas < intrinsic:
-            raise TransactionRejected(f"intrinsic gas too low: have {tx.gas}, want {intrinsic}")
-        floor = data_floor_gas(bytes(tx.data))
-        if tx.gas < floor:
-            raise TransactionRejected(
-                f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)"
-            )
-        try:
-            tx.validate()  # py-evm's field checks (EIP-2 low s, ranges) and the signature
-            sender = Address(tx.sender)
-        except (ValidationError, ValueError, Exception) as exc:  # eth_keys raises several types
-            raise TransactionRejected(f"invalid transaction: {exc}") from None
+    def validate(self, raw: bytes, checked: CheckedTransaction | None = None) -> PendingTransaction:
+        """All admission checks except the nonce-ordering ones.
+
+        ``checked`` is the result of :func:`stateless_checks` already run elsewhere
+        (the admission worker process); only the cheap decode is repeated here.
+        """
+        if checked is None:
+            checked = stateless_checks(raw, self.chain_id, self._block_gas_limit())
+        tx = decode_raw_transaction(raw) if checked.tx is None else checked.tx
+        sender = checked.sender
         if not self._is_allowed(sender):
             raise TransactionRejected(
                 f"sender 0x{sender.hex()} is not permitted: not an active account in the registry",
@@ -145,10 +169,10 @@ class TransactionPool:
                     f"insufficient funds for gas * price + value: balance {balance}, tx cost {cost} "
                     "(gas is free on this chain: send with a gas price of 0)"
                 )
-        return PendingTransaction(tx, sender, raw, Hash32(tx.hash))
+        return PendingTransaction(tx, sender, raw, checked.hash)
 
-    def add(self, raw: bytes) -> Hash32:
-        pending = self.validate(raw)
+    def add(self, raw: bytes, checked: CheckedTransaction | None = None) -> Hash32:
+        pending = self.validate(raw, checked)
         with self._lock:
             if pending.hash in self._by_hash:
                 raise TransactionRejected(f"already known: 0x{pending.hash.hex()}")

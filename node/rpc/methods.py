@@ -9,20 +9,34 @@ from __future__ import annotations
 
 import asyncio
 from collections.abc import Awaitable, Callable
+from contextvars import ContextVar
 from typing import Any
 
 from eth.abc import BlockHeaderAPI
 from eth_utils import keccak, to_checksum_address
 
 from node import CLIENT_VERSION
+from node.admission import AdmissionWorkers
 from node.calls import CallRequest, call, estimate_gas
-from node.errors import LIMIT_EXCEEDED, METHOD_NOT_FOUND, RESOURCE_NOT_FOUND, InvalidParams, RPCError
+from node.errors import (
+    LIMIT_EXCEEDED,
+    METHOD_NOT_FOUND,
+    RESOURCE_NOT_FOUND,
+    InvalidParams,
+    RPCError,
+    TransactionRejected,
+)
 from node.ledger import decode_block
 from node.records import JSON, block_json, hex_bytes, hex_int, transaction_json
 from node.rpc import params as p
 from node.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
 from node.service import NodeService
-from node.txpool import decode_raw_transaction
+from node.txpool import CheckedTransaction, decode_raw_transaction
+
+# Stateless admission results for the transactions of the JSON-RPC batch being served.
+PRECHECKED: ContextVar[dict[str, CheckedTransaction | TransactionRejected] | None] = ContextVar(
+    "prechecked", default=None
+)
 
 MAX_LOG_BLOCK_RANGE = 10_000
 MAX_LOG_RESULTS = 10_000
@@ -32,8 +46,11 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 
 class EthAPI:
-    def __init__(self, service: NodeService, rpc_gas_cap: int | None = None) -> None:
+    def __init__(
+        self, service: NodeService, rpc_gas_cap: int | None = None, admission: AdmissionWorkers | None = None
+    ) -> None:
         self.service = service
+        self.admission = admission
         self.ledger = service.ledger
         self.filters = FilterRegistry()
         self.gas_cap = rpc_gas_cap or max(self.ledger.head.gas_limit, 50_000_000)
@@ -251,8 +268,29 @@ class EthAPI:
     # -- transactions ----------------------------------------------------------
     async def eth_sendRawTransaction(self, params: Any) -> str:
         (raw,) = p.expect(params, 1, 1)
-        tx_hash = self.ledger.pool.add(p.data(raw, "transaction"))
-        return hex_bytes(tx_hash)
+        data = p.data(raw, "transaction")
+        prechecked = PRECHECKED.get()
+        checked: CheckedTransaction | TransactionRejected | None = None
+        if prechecked is not None and raw in prechecked:
+            checked = prechecked[raw]
+        elif self.admission is not None:
+            checked = (await self.admission.check([data]))[0]
+        if isinstance(checked, TransactionRejected):
+            raise checked
+        return hex_bytes(self.ledger.pool.add(data, checked))
+
+    async def precheck_batch(self, raws: list[str]) -> dict[str, CheckedTransaction | TransactionRejected]:
+        """Run the stateless checks of a batch's transactions in one worker call."""
+        if self.admission is None:
+            return {}
+        keys, datas = [], []
+        for raw in raws:
+            try:
+                datas.append(p.data(raw, "transaction"))
+            except InvalidParams:
+                continue  # reported precisely when the request itself is handled
+            keys.append(raw)
+        return dict(zip(keys, await self.admission.check(datas), strict=True))
 
     async def eth_sendTransaction(self, params: Any) -> str:
         raise RPCError(

@@ -23,7 +23,7 @@ from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, InvalidPar
 from node.records import block_json, hex_bytes
 from node.rpc import params as p
 from node.rpc.filters import parse_criteria
-from node.rpc.methods import EthAPI
+from node.rpc.methods import PRECHECKED, EthAPI
 
 log = logging.getLogger("takasago.rpc")
 
@@ -149,11 +149,24 @@ class RPCServer:
                         RPCError(INVALID_REQUEST, f"batch too large: {len(document)} requests, at most {MAX_BATCH}"),
                     )
                 )
-            results = []
-            for item in document:
-                result = await self.process_one(item, connection)
-                if result is not None:
-                    results.append(result)
+            raws = [
+                item["params"][0]
+                for item in document
+                if isinstance(item, dict)
+                and item.get("method") == "eth_sendRawTransaction"
+                and isinstance(item.get("params"), list)
+                and len(item["params"]) == 1
+                and isinstance(item["params"][0], str)
+            ]
+            token = PRECHECKED.set(await self.api.precheck_batch(raws) if len(raws) > 1 else None)
+            try:
+                results = []
+                for item in document:
+                    result = await self.process_one(item, connection)
+                    if result is not None:
+                        results.append(result)
+            finally:
+                PRECHECKED.reset(token)
             return json.dumps(results) if results else None
         result = await self.process_one(document, connection)
         return None if result is None else json.dumps(result)
