@@ -7,8 +7,13 @@ each guard that they agree with the original.
 
 from __future__ import annotations
 
+from typing import Any
+
+from eth.exceptions import Halt
 from eth.vm.code_stream import CodeStream
-from eth.vm.opcode_values import PUSH1, PUSH32
+from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.opcode import _FastOpcode
+from eth.vm.opcode_values import PUSH1, PUSH32, STOP
 
 ORIGINAL_IS_VALID_OPCODE = CodeStream.is_valid_opcode
 _ANALYSIS_CACHE: dict[bytes, bytes] = {}
@@ -46,3 +51,68 @@ def _is_valid_opcode(self: CodeStream, position: int) -> bool:
 
 def install() -> None:
     CodeStream.is_valid_opcode = _is_valid_opcode  # type: ignore[method-assign]
+
+
+class LeanInterpreterMixin:
+    """py-evm's interpreter loop with two call layers per instruction removed.
+
+    Same semantics as ``BaseComputation.apply_computation`` (py-evm 0.12.1b1), minus
+    its per-instruction debug logging: instructions are read straight from the code
+    bytes instead of through a generator, and for ordinary opcodes the constant gas
+    is charged here (raising the same ``OutOfGas`` through the meter when short)
+    before the opcode's logic runs, instead of via ``Opcode.__call__`` →
+    ``computation.consume_gas`` → ``GasMeter.consume_gas``.
+    """
+
+    @classmethod
+    def apply_computation(
+        cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
+    ) -> Any:
+        with cls(state, message, transaction_context) as computation:  # type: ignore[call-arg]
+            if computation.is_origin_computation:
+                computation.contracts_created = []
+                if message.is_create:
+                    cls.consume_initcode_gas_cost(computation)  # type: ignore[attr-defined]
+            if parent_computation is not None:
+                computation.contracts_created = parent_computation.contracts_created
+            if message.is_create:
+                computation.contracts_created.append(message.storage_address)
+            precompile = computation.precompiles.get(message.code_address, _NO_PRECOMPILE)
+            if precompile is not _NO_PRECOMPILE:
+                if not message.is_delegation:
+                    precompile(computation)
+                return computation
+
+            opcode_lookup = computation.opcodes
+            code = computation.code
+            raw = code._raw_code_bytes
+            length = len(raw)
+            meter = computation._gas_meter
+            fast = _FastOpcode
+            try:
+                while True:
+                    pc = code.program_counter
+                    if pc < length:
+                        opcode = raw[pc]
+                        code.program_counter = pc + 1
+                    else:
+                        opcode = STOP
+                        code.program_counter = pc + 1
+                    opcode_fn = opcode_lookup.get(opcode)
+                    if opcode_fn is None:
+                        opcode_fn = InvalidOpcode(opcode)
+                    if type(opcode_fn) is fast:
+                        cost = opcode_fn.gas_cost
+                        if cost > meter.gas_remaining:
+                            meter.consume_gas(cost, opcode_fn.mnemonic)  # raises OutOfGas
+                        meter.gas_remaining -= cost
+                        opcode_fn.logic_fn(computation)
+                    else:
+                        opcode_fn(computation=computation)
+            except Halt:
+                pass
+        return computation
+
+
+def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESULT
+    return None

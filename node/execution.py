@@ -30,6 +30,7 @@ from eth.chains.base import Chain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
 from eth.validation import validate_gas_limit, validate_length_lte
 from eth.vm.forks.prague import PragueVM
+from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE, STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.headers import create_prague_header_from_parent
 from eth.vm.forks.prague.state import PragueState
@@ -74,7 +75,13 @@ def data_floor_gas(data: bytes) -> int:
     return TX_BASE_GAS + TOTAL_COST_FLOOR_PER_TOKEN * tokens
 
 
+class TakasagoComputation(evm_speedups.LeanInterpreterMixin, PragueComputation):
+    """Prague's opcodes and precompiles, run by the leaner interpreter loop."""
+
+
 class TakasagoState(PragueState):
+    computation_class = TakasagoComputation
+
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         super().validate_transaction(transaction)
         floor = data_floor_gas(bytes(transaction.data))

@@ -65,7 +65,18 @@ class NodeService:
         loop = asyncio.get_running_loop()
 
         def wake() -> None:
-            loop.call_soon_threadsafe(self._ready.set)
+            # Transactions arrive on the event loop's own thread (RPC handlers), so the
+            # event is set directly; the thread-safe path costs a syscall per transaction.
+            if self._ready.is_set():
+                return
+            try:
+                running = asyncio.get_running_loop()
+            except RuntimeError:
+                running = None
+            if running is loop:
+                self._ready.set()
+            else:
+                loop.call_soon_threadsafe(self._ready.set)
 
         self.ledger.pool.on_ready = wake
         if self.can_seal:

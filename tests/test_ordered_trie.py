@@ -18,7 +18,6 @@ def test_matches_py_evm(count: int) -> None:
     assert set(expected_nodes) - set(nodes) <= set()  # every node py-evm stores, we store
 
 
-
 def test_code_bitmap_matches_py_evm_jump_analysis() -> None:
     """The cached forward scan agrees with py-evm's own backward search."""
     import random
