@@ -68,7 +68,8 @@ class LeanInterpreterMixin:
     def apply_computation(
         cls, state: Any, message: Any, transaction_context: Any, parent_computation: Any = None
     ) -> Any:
-        with cls(state, message, transaction_context) as computation:  # type: ignore[call-arg]
+        computation_class: Any = cls
+        with computation_class(state, message, transaction_context) as computation:
             if computation.is_origin_computation:
                 computation.contracts_created = []
                 if message.is_create:
