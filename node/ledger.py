@@ -178,6 +178,14 @@ class Ledger:
         raw = self.store.get_durable(PREFIX_TX + tx_hash)
         return orjson.loads(raw) if raw else None
 
+    def raw_transaction_record(self, tx_hash: bytes) -> bytes | None:
+        """The committed transaction as stored JSON bytes (served without re-encoding)."""
+        return self.store.get_durable(PREFIX_TX + tx_hash)
+
+    def raw_receipt_record(self, tx_hash: bytes) -> bytes | None:
+        """The committed receipt as stored JSON bytes (served without re-encoding)."""
+        return self.store.get_durable(PREFIX_RECEIPT + tx_hash)
+
     def receipt_record(self, tx_hash: bytes) -> JSON | None:
         raw = self.store.get_durable(PREFIX_RECEIPT + tx_hash)
         return orjson.loads(raw) if raw else None

@@ -12,6 +12,7 @@ from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
 
+import orjson
 from eth.abc import BlockHeaderAPI
 from eth_utils import keccak, to_checksum_address
 
@@ -300,22 +301,23 @@ class EthAPI:
     async def eth_sign(self, params: Any) -> str:
         raise RPCError(-32000, "unknown account: this node holds no keys")
 
-    async def eth_getTransactionByHash(self, params: Any) -> JSON | None:
+    async def eth_getTransactionByHash(self, params: Any) -> JSON | orjson.Fragment | None:
         (value,) = p.expect(params, 1, 1)
         tx_hash = p.data(value, "transaction hash", 32)
-        record = self.ledger.transaction_record(tx_hash)
-        if record is not None and int(record["blockNumber"], 16) <= self.ledger.head.block_number:
-            return record
+        record = self.ledger.raw_transaction_record(tx_hash)
+        if record is not None:  # written in the same durable commit as its block
+            return orjson.Fragment(record)
         pending = self.ledger.pool.get(tx_hash)
         if pending is not None:
             return transaction_json(pending.tx, pending.sender, None, None)
         return None
 
-    async def eth_getTransactionReceipt(self, params: Any) -> JSON | None:
+    async def eth_getTransactionReceipt(self, params: Any) -> orjson.Fragment | None:
         (value,) = p.expect(params, 1, 1)
         tx_hash = p.data(value, "transaction hash", 32)
         # Only durably committed blocks have receipts (see Ledger.commit).
-        return self.ledger.receipt_record(tx_hash)
+        record = self.ledger.raw_receipt_record(tx_hash)
+        return None if record is None else orjson.Fragment(record)
 
     async def eth_getBlockReceipts(self, params: Any) -> list[JSON | None] | None:
         (block,) = p.expect(params, 1, 1)

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import asyncio
 import hmac
-import json
 import logging
 import secrets
 from typing import Any
@@ -33,23 +32,27 @@ MAX_NESTING = 64
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 128
 
 
+def _dumps(value: Any) -> bytes:
+    """Serialise a response; stored records arrive as ``orjson.Fragment`` (already JSON)."""
+    return orjson.dumps(value)
+
+
 def _error(request_id: Any, error: RPCError) -> dict[str, Any]:
     return {"jsonrpc": "2.0", "id": request_id, "error": error.to_json()}
 
 
-def _nesting_depth(value: Any, limit: int) -> int:
-    """Depth of nested arrays/objects, stopping early once past ``limit``."""
-    depth = 0
-    stack = [(value, 1)]
-    while stack:
-        item, level = stack.pop()
-        if isinstance(item, dict | list):
-            depth = max(depth, level)
-            if depth > limit:
-                return depth
-            children = item.values() if isinstance(item, dict) else item
-            stack.extend((child, level + 1) for child in children)
-    return depth
+def _too_deep(value: Any, limit: int) -> bool:
+    """True if arrays/objects nest more than ``limit`` levels (orjson already stops
+    at 1024; this keeps absurd structures out of the method handlers)."""
+    if isinstance(value, list):
+        if limit <= 0:
+            return True
+        return any(isinstance(item, list | dict) and _too_deep(item, limit - 1) for item in value)
+    if isinstance(value, dict):
+        if limit <= 0:
+            return True
+        return any(isinstance(item, list | dict) and _too_deep(item, limit - 1) for item in value.values())
+    return False
 
 
 class RPCServer:
@@ -96,11 +99,11 @@ class RPCServer:
                 if message.type == WSMsgType.TEXT:
                     response = await self.process_text(message.data, connection)
                     if response is not None:
-                        await connection.send(response)
+                        await connection.send(response.decode())
                 elif message.type == WSMsgType.BINARY:
                     response = await self.process_text(message.data, connection)
                     if response is not None:
-                        await connection.send(response)
+                        await connection.send(response.decode())
                 elif message.type == WSMsgType.ERROR:
                     break
         finally:
@@ -125,25 +128,23 @@ class RPCServer:
         response = await self.process_text(body, None)
         if response is None:
             return web.Response(status=204)
-        return web.Response(text=response, content_type="application/json")
+        return web.Response(body=response, content_type="application/json")
 
-    async def process_text(self, text: str | bytes, connection: _Connection | None) -> str | None:
+    async def process_text(self, text: str | bytes, connection: _Connection | None) -> bytes | None:
         # orjson, not the stdlib: its depth limit is fixed (1024), whereas the stdlib
         # parser recurses up to sys.getrecursionlimit(), which py-evm raises so high
         # that "[[[[…" would overflow the native stack and kill the node.
         try:
             document = orjson.loads(text)
         except orjson.JSONDecodeError as exc:
-            return json.dumps(_error(None, RPCError(PARSE_ERROR, f"parse error: {exc}")))
-        if _nesting_depth(document, MAX_NESTING) > MAX_NESTING:
-            return json.dumps(
-                _error(None, RPCError(INVALID_REQUEST, f"request nested deeper than {MAX_NESTING} levels"))
-            )
+            return _dumps(_error(None, RPCError(PARSE_ERROR, f"parse error: {exc}")))
+        if _too_deep(document, MAX_NESTING):
+            return _dumps(_error(None, RPCError(INVALID_REQUEST, f"request nested deeper than {MAX_NESTING} levels")))
         if isinstance(document, list):
             if not document:
-                return json.dumps(_error(None, RPCError(INVALID_REQUEST, "empty batch")))
+                return _dumps(_error(None, RPCError(INVALID_REQUEST, "empty batch")))
             if len(document) > MAX_BATCH:
-                return json.dumps(
+                return _dumps(
                     _error(
                         None,
                         RPCError(INVALID_REQUEST, f"batch too large: {len(document)} requests, at most {MAX_BATCH}"),
@@ -167,9 +168,9 @@ class RPCServer:
                         results.append(result)
             finally:
                 PRECHECKED.reset(token)
-            return json.dumps(results) if results else None
+            return _dumps(results) if results else None
         result = await self.process_one(document, connection)
-        return None if result is None else json.dumps(result)
+        return None if result is None else _dumps(result)
 
     async def process_one(self, request: Any, connection: _Connection | None) -> dict[str, Any] | None:
         if not isinstance(request, dict):
@@ -252,13 +253,13 @@ class _Connection:
         return self.subscriptions.pop(subscription_id.lower(), None) is not None
 
     def _message(self, subscription_id: str, result: Any) -> str:
-        return json.dumps(
+        return orjson.dumps(
             {
                 "jsonrpc": "2.0",
                 "method": "eth_subscription",
                 "params": {"subscription": subscription_id, "result": result},
             }
-        )
+        ).decode()
 
     async def notify_block(self, head: dict[str, Any], logs: list[dict[str, Any]]) -> None:
         for subscription_id, (kind, criteria) in list(self.subscriptions.items()):
