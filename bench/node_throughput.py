@@ -308,7 +308,7 @@ class Takasago(System):
                 "--mode",
                 "instant",
                 "--log-level",
-                "WARNING",
+                os.environ.get("TAKASAGO_BENCH_LOG_LEVEL", "WARNING"),
             ]
         )
         self.url = f"http://127.0.0.1:{port}"

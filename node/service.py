@@ -128,6 +128,11 @@ class NodeService:
         started = time.perf_counter()
         committed = await loop.run_in_executor(self.writer, self._build_and_commit, candidates)
         self.stats.last_block_seconds = time.perf_counter() - started
+        log.info(
+            "sealed block #%d: %d transactions, %d dropped, %.0f ms",
+            committed.header.block_number, len(committed.transactions), len(committed.dropped),
+            self.stats.last_block_seconds * 1000,
+        )  # fmt: skip
         await self._announce(committed)
         return committed
 
