@@ -190,11 +190,15 @@ class EthAPI:
         p.expect(params, 0, 0)
         return hex_int(self.ledger.head.block_number)
 
-    async def eth_getBalance(self, params: Any) -> str:
+    def _account_and_state(self, params: Any) -> tuple[Any, Any]:
+        """The ``[address, block]`` parameters of the account-state methods."""
         address, block = p.expect(params, 1, 2)
         account = p.address(address, "address")
-        header = self._require_header(p.block_ref(block))
-        return hex_int(self.ledger.state_at(header).get_balance(account))
+        return account, self.ledger.state_at(self._require_header(p.block_ref(block)))
+
+    async def eth_getBalance(self, params: Any) -> str:
+        account, state = self._account_and_state(params)
+        return hex_int(state.get_balance(account))
 
     async def eth_getTransactionCount(self, params: Any) -> str:
         address, block = p.expect(params, 1, 2)
@@ -206,10 +210,8 @@ class EthAPI:
         return hex_int(self.ledger.state_at(header).get_nonce(account))
 
     async def eth_getCode(self, params: Any) -> str:
-        address, block = p.expect(params, 1, 2)
-        account = p.address(address, "address")
-        header = self._require_header(p.block_ref(block))
-        return hex_bytes(self.ledger.state_at(header).get_code(account))
+        account, state = self._account_and_state(params)
+        return hex_bytes(state.get_code(account))
 
     async def eth_getStorageAt(self, params: Any) -> str:
         address, slot, block = p.expect(params, 2, 3)
@@ -248,21 +250,20 @@ class EthAPI:
             access_list=_access_list(value.get("accessList")),
         )
 
-    async def eth_call(self, params: Any) -> str:
+    def _call_params(self, params: Any) -> tuple[CallRequest, BlockHeaderAPI]:
+        """``[transaction, block, stateOverrides]`` of eth_call and eth_estimateGas."""
         tx, block, overrides = p.expect(params, 1, 3)
         if overrides is not None:
             raise InvalidParams("state overrides are not supported by this node")
-        request = self._call_request(tx)
-        header = self._require_header(p.block_ref(block))
+        return self._call_request(tx), self._require_header(p.block_ref(block))
+
+    async def eth_call(self, params: Any) -> str:
+        request, header = self._call_params(params)
         output = await self._read(call, self.ledger.chain, header, request, self.gas_cap)
         return hex_bytes(output)
 
     async def eth_estimateGas(self, params: Any) -> str:
-        tx, block, overrides = p.expect(params, 1, 3)
-        if overrides is not None:
-            raise InvalidParams("state overrides are not supported by this node")
-        request = self._call_request(tx)
-        header = self._require_header(p.block_ref(block))
+        request, header = self._call_params(params)
         cap = min(self.gas_cap, header.gas_limit)
         return hex_int(await self._read(estimate_gas, self.ledger.chain, header, request, cap))
 
