@@ -67,6 +67,10 @@ def _num(n: int) -> bytes:
     return n.to_bytes(8, "big")
 
 
+class CannotSeal(RuntimeError):
+    """This node may not produce blocks now (no key, or not an authorised validator)."""
+
+
 @dataclass
 class BuiltBlock:
     block: BlockAPI
@@ -203,12 +207,12 @@ class Ledger:
         ``dropped`` with the reason; the others still make the block.
         """
         if self.validator_key is None:
-            raise RuntimeError("this node has no validator key and cannot seal blocks")
+            raise CannotSeal("this node has no validator key and cannot seal blocks")
         parent = self.head
         validators = self.registry.validators(parent)
         proposer = Address(self.validator_key.public_key.to_canonical_address())
         if proposer not in validators:
-            raise RuntimeError(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
+            raise CannotSeal(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
         now = int(time.time()) if timestamp is None else timestamp
         header = self.chain.create_header_from_parent(
             parent,

@@ -19,7 +19,9 @@ from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass, field
 from typing import Any
 
-from node.ledger import BuiltBlock, CommittedBlock, Ledger
+import lmdb
+
+from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger
 
 log = logging.getLogger("takasago.node")
 
@@ -98,6 +100,7 @@ class NodeService:
 
     async def _produce_forever(self) -> None:
         next_due = time.monotonic() + self.block_period
+        failures = 0
         while not self._stopping:
             if self.mode == "instant":
                 await self._ready.wait()
@@ -113,9 +116,23 @@ class NodeService:
                 next_due = max(next_due + self.block_period, time.monotonic())
             try:
                 await self.produce_block(allow_empty=self.mode == "interval")
-            except Exception:  # keep producing: one bad block must not stop the chain
-                log.exception("block production failed; dropping its transactions so the chain goes on")
-                self._drop_unproducible()
+                failures = 0
+            except CannotSeal as exc:
+                # A configuration problem, not the transactions' fault: keep them.
+                log.error("cannot seal blocks: %s", exc)
+                await asyncio.sleep(5)
+            except (lmdb.Error, OSError) as exc:
+                # Storage trouble (disk full, I/O error): nothing was committed; retry.
+                log.error("could not write the block, retrying: %s", exc)
+                await asyncio.sleep(1)
+            except Exception:
+                # Building failed for a reason the transactions may cause; after a
+                # retry, drop them so one bad transaction cannot stop the chain.
+                failures += 1
+                log.exception("block production failed (attempt %d)", failures)
+                if failures >= 2:
+                    self._drop_unproducible()
+                    failures = 0
                 await asyncio.sleep(0.1)
             if self.mode == "instant" and self.ledger.pool.ready_count:
                 self._ready.set()

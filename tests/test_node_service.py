@@ -151,3 +151,25 @@ def test_production_keystore_needs_the_passphrase(tmp_path: Path) -> None:
         "node", "run", "--data-dir", str(data_dir), "--password-file", str(wrong), "--rpc-port", str(free_port())
     )
     assert refused.returncode == 2 and "wrong passphrase" in refused.stderr
+
+
+def test_node_without_an_authorised_key_keeps_transactions_pending(node_factory: Any) -> None:
+    node: NodeProcess = node_factory(start=False)
+    keys_path = node.data_dir / "dev-keys.json"
+    dev = json.loads(keys_path.read_text())
+    dev["validator"]["privateKey"] = "0x" + "42" * 32  # not in the genesis validator set
+    keys_path.write_text(json.dumps(dev))
+    node.start()
+    w3 = web3_for(node.url)
+    sender = node.dev_keys["accounts"][0]
+    from eth_account import Account
+
+    raw = Account.sign_transaction(
+        {"to": sender["address"], "value": 0, "gas": 21_000, "gasPrice": 0, "nonce": 0, "chainId": 1337},
+        sender["privateKey"],
+    ).raw_transaction
+    tx_hash = w3.eth.send_raw_transaction(raw)
+    time.sleep(1.0)
+    assert node.call("eth_blockNumber")["result"] == "0x0"
+    assert node.call("takasago_transactionStatus", ["0x" + bytes(tx_hash).hex()])["result"] == {"status": "pending"}
+    assert node.log_path is not None and "not in the authorised validator set" in node.log_path.read_text()
