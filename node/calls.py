@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
@@ -16,6 +18,7 @@ from eth_typing import Address
 from eth_utils import ValidationError
 
 from node.errors import EXECUTION_REVERTED, SERVER_ERROR, RPCError
+from node.evm_speedups import ExecutionTimeout, set_call_deadline
 from node.execution import TakasagoVM, data_floor_gas
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
@@ -119,14 +122,36 @@ def _validation_message(text: str) -> str:
     return text
 
 
+CALL_TIMEOUT_SECONDS = 5.0  # geth's RPCEVMTimeout default
+
+
+@contextmanager
+def _time_budget(seconds: float) -> Iterator[None]:
+    """Abort a read-only execution that runs too long (it would hold the GIL and stall
+    block production); reported as geth does."""
+    set_call_deadline(time.monotonic() + seconds)
+    try:
+        yield
+    except ExecutionTimeout:
+        raise RPCError(SERVER_ERROR, f"execution aborted (timeout = {seconds:g}s)") from None
+    finally:
+        set_call_deadline(None)
+
+
 def call(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap: int) -> bytes:
     gas = min(request.gas, gas_cap) if request.gas is not None else gas_cap
-    computation = _execute(chain, at, request, gas)
+    with _time_budget(CALL_TIMEOUT_SECONDS):
+        computation = _execute(chain, at, request, gas)
     raise_for_computation(computation)
     return bytes(computation.output)
 
 
 def estimate_gas(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap: int) -> int:
+    with _time_budget(CALL_TIMEOUT_SECONDS):
+        return _estimate_gas(chain, at, request, gas_cap)
+
+
+def _estimate_gas(chain: Chain, at: BlockHeaderAPI, request: CallRequest, gas_cap: int) -> int:
     """The smallest gas limit with which the transaction succeeds (binary search).
 
     Starts from what a run at the cap used (execution + intrinsic gas) and searches

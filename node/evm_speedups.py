@@ -7,6 +7,8 @@ each guard that they agree with the original.
 
 from __future__ import annotations
 
+import threading
+import time
 from typing import Any
 
 from eth.exceptions import Halt
@@ -53,6 +55,23 @@ def install() -> None:
     CodeStream.is_valid_opcode = _is_valid_opcode  # type: ignore[method-assign]
 
 
+class ExecutionTimeout(Exception):
+    """A read-only call ran past its wall-clock budget (see :func:`call_deadline`)."""
+
+
+_deadline = threading.local()
+_DEADLINE_CHECK_EVERY = 4096  # instructions between clock reads
+
+
+def set_call_deadline(deadline: float | None) -> None:
+    """Abort EVM execution on this thread after ``deadline`` (time.monotonic()).
+
+    Only eth_call/eth_estimateGas set one (as geth's RPCEVMTimeout); block execution
+    never does, so consensus results cannot depend on timing.
+    """
+    _deadline.value = deadline
+
+
 class LeanInterpreterMixin:
     """py-evm's interpreter loop with two call layers per instruction removed.
 
@@ -90,8 +109,16 @@ class LeanInterpreterMixin:
             length = len(raw)
             meter = computation._gas_meter
             fast = _FastOpcode
+            deadline = getattr(_deadline, "value", None)
+            countdown = _DEADLINE_CHECK_EVERY
             try:
                 while True:
+                    if deadline is not None:
+                        countdown -= 1
+                        if not countdown:
+                            countdown = _DEADLINE_CHECK_EVERY
+                            if time.monotonic() > deadline:
+                                raise ExecutionTimeout()
                     pc = code.program_counter
                     if pc < length:
                         opcode = raw[pc]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import time
 from typing import Any
 
 import pytest
@@ -304,3 +305,15 @@ def test_value_transfer_and_pending_nonce(chain: dict[str, Any]) -> None:
     sender = keys["accounts"][3]
     receipt = transact(w3, sender["privateKey"], {"to": keys["accounts"][4]["address"], "value": 0, "gas": 21_000})
     assert receipt["status"] == 1 and receipt["gasUsed"] == 21_000 and receipt["effectiveGasPrice"] == 0
+
+
+def test_runaway_call_is_aborted_and_the_node_goes_on(chain: dict[str, Any]) -> None:
+    node = chain["node"]
+    # init code "JUMPDEST PUSH1 0 JUMP": an endless loop at 12 gas a round
+    started = time.monotonic()
+    aborted = error(node, "eth_call", [{"data": "0x5b600056", "gas": hex(100_000_000)}])
+    assert aborted == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
+    assert time.monotonic() - started < 20
+    assert result(node, "eth_chainId") == "0x539"
+    w3, probe, keys = chain["w3"], chain["probe"], chain["keys"]
+    assert call_fn(w3, keys["admin"]["privateKey"], probe.functions.set(5))["status"] == 1

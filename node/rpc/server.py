@@ -30,6 +30,7 @@ MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 1_000
 MAX_NESTING = 64
 MAX_SUBSCRIPTIONS_PER_CONNECTION = 128
+MAX_WEBSOCKETS = 512
 
 
 def _dumps(value: Any) -> bytes:
@@ -89,6 +90,10 @@ class RPCServer:
         if not self._authorised(request):
             return web.json_response(
                 _error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401
+            )
+        if len(self._sockets) >= MAX_WEBSOCKETS:
+            return web.json_response(
+                _error(None, RPCError(-32005, f"too many WebSocket connections (limit {MAX_WEBSOCKETS})")), status=503
             )
         ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES, heartbeat=30)
         await ws.prepare(request)
