@@ -43,6 +43,7 @@ PREFIX_RECEIPT = b"t:r:"
 PREFIX_TX = b"t:x:"
 PREFIX_LOGS = b"t:l:"
 PREFIX_TX_HASHES = b"t:h:"
+PREFIX_BLOCK_SIZE = b"t:s:"
 
 
 def _noop() -> None:
@@ -175,8 +176,11 @@ class Ledger:
         return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
     def block_size(self, header: BlockHeaderAPI) -> int:
-        block = self.chain.get_block_by_header(header)
-        return len(rlp.encode(block))
+        """RLP size of the whole block (recorded at commit; recomputed for genesis)."""
+        stored = self.store.get_durable(PREFIX_BLOCK_SIZE + _num(header.block_number))
+        if stored is not None:
+            return int.from_bytes(stored, "big")
+        return len(rlp.encode(self.chain.get_block_by_header(header)))
 
     def transaction_record(self, tx_hash: bytes) -> JSON | None:
         raw = self.store.get_durable(PREFIX_TX + tx_hash)
@@ -305,6 +309,7 @@ class Ledger:
                 for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):
                     self.store[PREFIX_TX + tx.hash] = orjson.dumps(tx_json)
                     self.store[PREFIX_RECEIPT + tx.hash] = orjson.dumps(rcpt_json)
+                self.store[PREFIX_BLOCK_SIZE + number] = len(rlp.encode(block)).to_bytes(8, "big")
                 if block.transactions:
                     self.store[PREFIX_TX_HASHES + number] = b"".join(tx.hash for tx in block.transactions)
                 if logs:

@@ -72,6 +72,8 @@ def test_blocks_and_transactions(chain: dict[str, Any]) -> None:
     assert head >= number
     by_number = result(node, "eth_getBlockByNumber", [hex(number), False])
     assert tx_hash in by_number["transactions"]
+    # header (~700 bytes with the seal) + one signed transfer (~110 bytes)
+    assert 750 < int(by_number["size"], 16) < 1200
     by_hash = result(node, "eth_getBlockByHash", [by_number["hash"], True])
     assert by_hash["number"] == hex(number)
     assert by_hash["transactions"][0]["hash"] == tx_hash
