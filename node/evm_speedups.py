@@ -11,11 +11,16 @@ import threading
 import time
 from typing import Any
 
+from eth._utils.address import generate_contract_address
+from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import Halt
 from eth.vm.code_stream import CodeStream
+from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
 from eth.vm.logic.invalid import InvalidOpcode
+from eth.vm.message import Message
 from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import PUSH1, PUSH32, STOP
+from eth_utils import ValidationError
 
 ORIGINAL_IS_VALID_OPCODE = CodeStream.is_valid_opcode
 _ANALYSIS_CACHE: dict[bytes, bytes] = {}
@@ -144,3 +149,47 @@ class LeanInterpreterMixin:
 
 def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESULT
     return None
+
+
+class QuietMessageBuilderMixin:
+    """Cancun/Prague ``build_evm_message`` without its unconditional debug line.
+
+    py-evm formats a debug message for every transaction — ``repr`` of the
+    transaction, the hex of the whole contract code and a keccak of the calldata —
+    before the logger decides not to print it. Same state changes and message;
+    no formatting. (No blob transactions reach this chain, so no blob fee.)
+    """
+
+    vm_state: Any
+
+    def build_evm_message(self, transaction: Any) -> Any:
+        state = self.vm_state
+        sender = transaction.sender
+        if transaction.type_id == BLOB_TX_TYPE:
+            raise ValidationError("blob transactions are not accepted on this chain")
+        state.delta_balance(sender, -1 * (transaction.gas * state.get_gas_price(transaction)))
+        state.increment_nonce(sender)
+        msg_refund = self.calc_message_refund(transaction)  # type: ignore[attr-defined]
+        contract_address: Any
+        message_gas = transaction.gas - transaction.intrinsic_gas
+        if transaction.to == CREATE_CONTRACT_ADDRESS:
+            contract_address = generate_contract_address(sender, state.get_nonce(sender) - 1)
+            data = b""
+            code = transaction.data
+            is_delegation = False
+        else:
+            contract_address = None
+            data = transaction.data
+            code, delegation_address = self.get_code_at_address(transaction.to)  # type: ignore[attr-defined]
+            is_delegation = delegation_address is not None
+        return Message(
+            gas=message_gas,
+            to=transaction.to,
+            sender=sender,
+            value=transaction.value,
+            data=data,
+            code=code,
+            create_address=contract_address,
+            refund=msg_refund,
+            is_delegation=is_delegation,
+        )

@@ -33,7 +33,7 @@ from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.forks.prague.constants import DEPOSIT_REQUEST_TYPE, STANDARD_TOKEN_COST, TOTAL_COST_FLOOR_PER_TOKEN
 from eth.vm.forks.prague.headers import create_prague_header_from_parent
-from eth.vm.forks.prague.state import PragueState
+from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_utils import ValidationError
 
 from node import evm_speedups  # noqa: E402
@@ -79,8 +79,13 @@ class TakasagoComputation(evm_speedups.LeanInterpreterMixin, PragueComputation):
     """Prague's opcodes and precompiles, run by the leaner interpreter loop."""
 
 
+class TakasagoTransactionExecutor(evm_speedups.QuietMessageBuilderMixin, PragueTransactionExecutor):
+    """Prague's transaction executor without per-transaction debug formatting."""
+
+
 class TakasagoState(PragueState):
     computation_class = TakasagoComputation
+    transaction_executor_class = TakasagoTransactionExecutor
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         super().validate_transaction(transaction)
