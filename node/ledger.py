@@ -12,14 +12,13 @@ from __future__ import annotations
 import logging
 import threading
 import time
-from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
 import orjson
 import rlp
-from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI, StateAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
 from eth.vm.spoof import SpoofTransaction
@@ -44,6 +43,9 @@ PREFIX_TX = b"t:x:"
 PREFIX_LOGS = b"t:l:"
 PREFIX_TX_HASHES = b"t:h:"
 PREFIX_BLOCK_SIZE = b"t:s:"
+# A block stamped further ahead than this is refused (as Clique does): block.timestamp
+# drives point expiry, so a validator must not be able to move time forward.
+MAX_CLOCK_DRIFT_SECONDS = 15
 
 
 def _noop() -> None:
@@ -271,6 +273,11 @@ class Ledger:
             raise ValidationError(
                 f"block #{block.number} does not extend the head #{parent.block_number} (parent hash mismatch)"
             )
+        if block.header.timestamp > time.time() + MAX_CLOCK_DRIFT_SECONDS:
+            raise ValidationError(
+                f"block #{block.number} is from the future (timestamp {block.header.timestamp}, "
+                f"more than {MAX_CLOCK_DRIFT_SECONDS} s ahead of this node's clock)"
+            )
         verify_seal(block.header, self.registry.validators(parent))
         senders = []
         for index, tx in enumerate(block.transactions):
@@ -330,19 +337,11 @@ class Ledger:
         self.store.close()
 
 
-def decode_block(raw: bytes, vm_block_class: Callable[..., Any] | None = None) -> BlockAPI:
+def decode_block(raw: bytes) -> BlockAPI:
+    """An RLP-encoded block of this chain; ``ValidationError`` if it is not one."""
     from node.execution import TakasagoVM
 
-    block_class = TakasagoVM.get_block_class()
     try:
-        return rlp.decode(raw, sedes=block_class)  # type: ignore[no-any-return]
+        return rlp.decode(raw, sedes=TakasagoVM.get_block_class())  # type: ignore[no-any-return]
     except (rlp.DecodingError, rlp.DeserializationError, ValueError, TypeError) as exc:
         raise ValidationError(f"invalid block encoding: {exc}") from None
-
-
-def encode_block(block: BlockAPI) -> bytes:
-    return rlp.encode(block)
-
-
-def _unused(_: SignedTransactionAPI) -> None:  # pragma: no cover - keeps imports honest for mypy
-    return None

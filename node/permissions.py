@@ -22,7 +22,7 @@ VALIDATORS_SELECTOR = keccak(text="validators()")[:4]
 VIEW_CALL_GAS = 5_000_000
 
 
-class PermissionError_(Exception):
+class RegistryUnavailable(Exception):
     """Raised when the registry cannot answer (missing code, reverted call)."""
 
 
@@ -42,7 +42,7 @@ class Registry:
         state = vm.state
         code = state.get_code(self.address)
         if not code:
-            raise PermissionError_(f"no registry contract at 0x{self.address.hex()}")
+            raise RegistryUnavailable(f"no registry contract at 0x{self.address.hex()}")
         snapshot = state.snapshot()
         try:
             computation = vm.execute_bytecode(
@@ -59,7 +59,7 @@ class Registry:
         finally:
             state.revert(snapshot)
         if computation.is_error:
-            raise PermissionError_(f"registry call failed: {computation.error!r}")
+            raise RegistryUnavailable(f"registry call failed: {computation.error!r}")
         return bytes(computation.output)
 
     def _at(self, header: BlockHeaderAPI) -> bool:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import shutil
+import time
 from pathlib import Path
 from typing import Any
 
@@ -53,7 +54,9 @@ def test_registering_suspending_and_revoking_changes_admission(node_factory: Any
     assert receipt["status"] == 0
 
 
-def _offline_block(data_dir: Path, sealer: keys.PrivateKey, raw_txs: list[bytes]) -> bytes:
+def _offline_block(
+    data_dir: Path, sealer: keys.PrivateKey, raw_txs: list[bytes], timestamp: int | None = None
+) -> bytes:
     """What a misbehaving validator could produce: a sealed block skipping the allowlist."""
     ledger = Ledger(data_dir, load_genesis(data_dir / "genesis.json"), sealer)
     try:
@@ -63,7 +66,7 @@ def _offline_block(data_dir: Path, sealer: keys.PrivateKey, raw_txs: list[bytes]
         for raw in raw_txs:
             tx = decode_raw_transaction(raw)
             pending.append(PendingTransaction(tx, tx.sender, raw, tx.hash))
-        built = ledger.build_block(pending)
+        built = ledger.build_block(pending, timestamp=timestamp)
         assert len(built.block.transactions) == len(raw_txs)
         return bytes(rlp.encode(built.block))
     finally:
@@ -88,6 +91,11 @@ def test_block_with_unlisted_sender_is_rejected_by_validation(node_factory: Any,
     forged_block = _offline_block(
         offline, keys.PrivateKey(b"\x07" * 32), [_signed(member["privateKey"], 0, member["address"])]
     )
+    shutil.rmtree(offline)
+    shutil.copytree(node.data_dir, offline)
+    future_block = _offline_block(
+        offline, validator, [_signed(member["privateKey"], 0, member["address"])], timestamp=int(time.time()) + 3600
+    )
 
     node.mode = "interval"  # a follower must not seal its own block #1 before the import
     node.extra_args = ("--block-period", "3600")
@@ -96,6 +104,8 @@ def test_block_with_unlisted_sender_is_rejected_by_validation(node_factory: Any,
     assert "not permitted" in refused["error"]["message"], refused
     forged = node.call("takasago_importBlock", ["0x" + forged_block.hex()])
     assert "not an authorised validator" in forged["error"]["message"] or "validator list" in forged["error"]["message"]
+    future = node.call("takasago_importBlock", ["0x" + future_block.hex()])
+    assert "from the future" in future["error"]["message"], future
     assert node.call("eth_blockNumber")["result"] == "0x0"
     accepted = node.call("takasago_importBlock", ["0x" + good_block.hex()])
     assert accepted["result"]["number"] == "0x1", accepted

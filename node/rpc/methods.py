@@ -32,7 +32,7 @@ from node.records import JSON, block_json, hex_bytes, hex_int, transaction_json
 from node.rpc import params as p
 from node.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
 from node.service import NodeService
-from node.txpool import CheckedTransaction, decode_raw_transaction
+from node.txpool import CheckedTransaction
 
 # Stateless admission results for the transactions of the JSON-RPC batch being served.
 PRECHECKED: ContextVar[dict[str, CheckedTransaction | TransactionRejected] | None] = ContextVar(
@@ -537,7 +537,3 @@ def _access_list(value: Any) -> tuple[tuple[Any, tuple[int, ...]], ...] | None:
         )
         entries.append((address, slots))
     return tuple(entries)
-
-
-def decode_transaction_for_display(raw: bytes) -> Any:  # used by tests and tools
-    return decode_raw_transaction(raw)
