@@ -81,6 +81,7 @@ class BuiltBlock:
     senders: list[Address]
     included: list[PendingTransaction]
     dropped: list[tuple[PendingTransaction, str]]
+    persisted: bool = False  # py-evm's import already wrote header, body and indices
 
 
 @dataclass
@@ -299,7 +300,7 @@ class Ledger:
             raise
         imported = result.imported_block
         receipts = imported.get_receipts(self.chain.chaindb)
-        return BuiltBlock(imported, tuple(receipts), senders, [], [])
+        return BuiltBlock(imported, tuple(receipts), senders, [], [], persisted=True)
 
     # -- commit ----------------------------------------------------------------
     def commit(self, built: BuiltBlock) -> CommittedBlock:
@@ -310,7 +311,8 @@ class Ledger:
                 self.store.discard()
                 raise ValidationError("head moved while the block was being built")
             try:
-                self.chain.chaindb.persist_block(block)
+                if not built.persisted:
+                    self.chain.chaindb.persist_block(block)
                 txs, rcpts, logs = block_records(block, built.receipts, built.senders)
                 number = _num(block.number)
                 for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):

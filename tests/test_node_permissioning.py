@@ -110,5 +110,9 @@ def test_block_with_unlisted_sender_is_rejected_by_validation(node_factory: Any,
     accepted = node.call("takasago_importBlock", ["0x" + good_block.hex()])
     assert accepted["result"]["number"] == "0x1", accepted
     assert node.call("eth_blockNumber")["result"] == "0x1"
+    imported = node.call("eth_getBlockByNumber", ["0x1", False])["result"]
+    assert imported["hash"] == accepted["result"]["hash"] and len(imported["transactions"]) == 1
+    receipt = node.call("eth_getTransactionReceipt", [imported["transactions"][0]])["result"]
+    assert receipt["status"] == "0x1" and receipt["blockHash"] == imported["hash"]
     garbage = node.call("takasago_importBlock", ["0xc0ffee"])
     assert garbage["error"]["code"] == -32000 and "invalid block" in garbage["error"]["message"]
