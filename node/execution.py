@@ -27,7 +27,7 @@ import eth.vm.base as _vm_base  # noqa: E402
 import rlp.sedes.serializable as _rlp_serializable  # noqa: E402
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import Chain
-from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH
+from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH, SECPK1_N
 from eth.validation import validate_gas_limit, validate_length_lte
 from eth.vm.forks.prague import PragueVM
 from eth.vm.forks.prague.computation import PragueComputation
@@ -68,6 +68,23 @@ MAX_EXTRA_DATA_BYTES = 32 * 1024
 TX_BASE_GAS = 21_000
 
 
+SECP256K1_HALF_N = SECPK1_N // 2
+
+
+def signature_values_error(transaction: SignedTransactionAPI) -> str | None:
+    """EIP-2 for every transaction type: 0 < r < n and 0 < s <= n/2.
+
+    py-evm checks the upper bound on s only for legacy transactions; geth and the
+    execution specs refuse high-s (malleable) signatures of every type.
+    """
+    r, s = int(transaction.r), int(transaction.s)
+    if not 0 < r < SECPK1_N:
+        return "invalid transaction signature: r out of range"
+    if not 0 < s <= SECP256K1_HALF_N:
+        return "invalid transaction signature: s out of range (EIP-2 requires s <= secp256k1n/2)"
+    return None
+
+
 def data_floor_gas(data: bytes) -> int:
     """EIP-7623: the least gas a transaction with this calldata may be given."""
     zeros = data.count(0)
@@ -89,6 +106,10 @@ class TakasagoState(PragueState):
 
     def validate_transaction(self, transaction: SignedTransactionAPI) -> None:
         super().validate_transaction(transaction)
+        if not hasattr(transaction, "from_"):  # spoofed calls (eth_call) carry no signature
+            problem = signature_values_error(transaction)
+            if problem is not None:
+                raise ValidationError(problem)
         floor = data_floor_gas(bytes(transaction.data))
         if transaction.gas < floor:
             raise ValidationError(

@@ -22,7 +22,7 @@ from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
 from node.errors import TRANSACTION_REJECTED, TransactionRejected
-from node.execution import TakasagoVM, data_floor_gas
+from node.execution import TakasagoVM, data_floor_gas, signature_values_error
 
 MAX_NONCE_GAP = 64
 MAX_POOL_SIZE = 200_000
@@ -94,6 +94,9 @@ def stateless_checks(raw: bytes, chain_id: int, block_gas_limit: int) -> Checked
     floor = data_floor_gas(bytes(tx.data))
     if tx.gas < floor:
         raise TransactionRejected(f"insufficient gas for floor data gas cost: have {tx.gas}, want {floor} (EIP-7623)")
+    problem = signature_values_error(tx)
+    if problem is not None:
+        raise TransactionRejected(problem)
     try:
         tx.validate()  # py-evm's field checks and the signature
         sender = Address(tx.sender)

@@ -302,6 +302,34 @@ def test_admission_errors(chain: dict[str, Any]) -> None:
     assert "invalid transaction encoding" in node.call("eth_sendRawTransaction", ["0x02deadbeef"])["error"]["message"]
 
 
+def test_malleable_high_s_signatures_are_refused_for_every_type(chain: dict[str, Any]) -> None:
+    """EIP-2: the same transaction with s' = n - s (and the other parity) is refused."""
+    import rlp
+
+    node, keys = chain["node"], chain["keys"]
+    sender = Account.from_key(keys["accounts"][5]["privateKey"])
+    secp256k1_n = 0xFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFFEBAAEDCE6AF48A03BBFD25E8CD0364141
+    tx = {
+        "to": ZERO,
+        "value": 0,
+        "gas": 21_000,
+        "maxFeePerGas": 0,
+        "maxPriorityFeePerGas": 0,
+        "nonce": 0,
+        "chainId": 1337,
+    }
+    raw = bytes(sender.sign_transaction(tx).raw_transaction)
+    fields = rlp.decode(raw[1:])
+    y_parity, s = int.from_bytes(fields[9], "big"), int.from_bytes(fields[11], "big")
+    fields[9] = rlp.sedes.big_endian_int.serialize(1 - y_parity)
+    fields[11] = (secp256k1_n - s).to_bytes(32, "big").lstrip(b"\0")
+    malleated = raw[:1] + rlp.encode(fields)
+    refused = node.call("eth_sendRawTransaction", ["0x" + malleated.hex()])
+    assert refused["error"]["code"] == -32000 and "EIP-2" in refused["error"]["message"], refused
+    # the original, low-s form of the very same transaction is accepted
+    assert "result" in node.call("eth_sendRawTransaction", ["0x" + raw.hex()])
+
+
 def test_value_transfer_and_pending_nonce(chain: dict[str, Any]) -> None:
     w3, keys = chain["w3"], chain["keys"]
     sender = keys["accounts"][3]
