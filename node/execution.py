@@ -14,6 +14,8 @@ Differences from Ethereum mainnet's Prague, each deliberate:
 * **EIP-7623 floor at admission**: py-evm 0.12 charges the calldata floor after
   execution but does not refuse a transaction whose gas limit is below it (which
   then "uses" more gas than its limit); geth refuses such transactions, and so do we.
+* **EIP-2 for every type**: py-evm bounds ``s`` only for legacy transactions; typed
+  transactions with a high (malleable) ``s`` are refused here too, as geth does.
 * **No deposit contract**: EIP-6110 deposit requests come from the mainnet deposit
   contract, which does not exist here; the deposit request list is always empty.
 """
