@@ -55,9 +55,9 @@ def _noop() -> None:
 def _prevalidated(pending: PendingTransaction) -> SpoofTransaction:
     """The pooled transaction, with the checks admission already made skipped.
 
-    Admission ran py-evm's full ``validate()`` (fields and signature) and recovered
-    the sender; re-running both for every transaction of every block would cost two
-    more elliptic-curve operations each. Everything else delegates to the real
+    Admission (``txpool.stateless_checks``) ran py-evm's ``validate()``, the EIP-2
+    signature bounds, and recovered the sender; re-running them for every transaction
+    of every block would cost more elliptic-curve operations each. Everything else delegates to the real
     transaction, and the block body is built from the real transactions.
     """
     sender = pending.sender
@@ -186,7 +186,7 @@ class Ledger:
         return len(rlp.encode(self.chain.get_block_by_header(header)))
 
     def transaction_record(self, tx_hash: bytes) -> JSON | None:
-        raw = self.store.get_durable(PREFIX_TX + tx_hash)
+        raw = self.raw_transaction_record(tx_hash)
         return orjson.loads(raw) if raw else None
 
     def raw_transaction_record(self, tx_hash: bytes) -> bytes | None:
@@ -198,7 +198,7 @@ class Ledger:
         return self.store.get_durable(PREFIX_RECEIPT + tx_hash)
 
     def receipt_record(self, tx_hash: bytes) -> JSON | None:
-        raw = self.store.get_durable(PREFIX_RECEIPT + tx_hash)
+        raw = self.raw_receipt_record(tx_hash)
         return orjson.loads(raw) if raw else None
 
     def block_logs(self, number: int) -> list[JSON]:

@@ -75,8 +75,9 @@ def stateless_checks(raw: bytes, chain_id: int, block_gas_limit: int) -> Checked
     """Every admission check that needs no chain state.
 
     Decoding, EIP-155 chain id, gas limit against the block gas limit, intrinsic
-    gas, the EIP-7623 calldata floor, py-evm's field checks (EIP-2 low s, ranges)
-    and the signature. Pure: safe to run in a worker process.
+    gas, the EIP-7623 calldata floor, EIP-2 signature bounds, py-evm's field checks
+    and sender recovery (which is the signature check). Pure: safe to run in a
+    worker process.
     """
     tx = decode_raw_transaction(raw)
     tx_chain_id = tx.chain_id
@@ -98,7 +99,7 @@ def stateless_checks(raw: bytes, chain_id: int, block_gas_limit: int) -> Checked
     if problem is not None:
         raise TransactionRejected(problem)
     try:
-        tx.validate()  # py-evm's field checks and the signature
+        tx.validate()  # py-evm's field checks (legacy transactions also verify the signature)
         sender = Address(tx.sender)
     except Exception as exc:  # eth_keys/py-evm raise several types for bad signatures
         raise TransactionRejected(f"invalid transaction: {exc}") from None

@@ -35,6 +35,8 @@ def test_instant_mode_seals_only_when_transactions_wait(node_factory: Any) -> No
     w3 = web3_for(node.url)
     deploy(w3, node.dev_keys["admin"]["privateKey"], "Probe")
     assert node.call("eth_blockNumber")["result"] == "0x1"
+    stats = node.call("takasago_nodeInfo")["result"]["stats"]
+    assert stats["blocks_produced"] == 1 and stats["transactions_included"] == 1
 
 
 def test_websocket_subscriptions(node_factory: Any) -> None:

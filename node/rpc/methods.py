@@ -8,6 +8,7 @@ Conventions follow geth: quantities as 0x hex, unknown blocks/transactions as
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import Any
@@ -492,6 +493,7 @@ class EthAPI:
             "registryAddress": to_checksum_address(ledger.genesis.registry_address),
             "head": {"number": ledger.head.block_number, "hash": hex_bytes(ledger.head.hash)},
             "pool": {"ready": ledger.pool.ready_count, "total": len(ledger.pool)},
+            "stats": dataclasses.asdict(self.service.stats),
         }
 
     async def takasago_importBlock(self, params: Any) -> JSON:
