@@ -38,7 +38,7 @@ from eth.vm.forks.prague.computation import PragueComputation
 from eth.vm.message import Message
 from eth_abi import encode as abi_encode
 from eth_typing import Address
-from eth_utils import is_hex_address, to_canonical_address, to_checksum_address
+from eth_utils import is_hex_address, keccak, to_canonical_address, to_checksum_address
 
 from node.execution import chain_class_for
 from node.seal import BFT_MIX_HASH, unsealed_extra_data
@@ -48,6 +48,7 @@ DEFAULT_GAS_LIMIT = 100_000_000
 DEFAULT_BLOCK_PERIOD = 1
 # An address no key controls, so only genesis can put code there.
 DEFAULT_REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5a600"
+DEFAULT_REGISTRY_IMPLEMENTATION_ADDRESS = "0x0000000000000000000000000000000054a5a601"
 
 
 class GenesisError(ValueError):
@@ -214,40 +215,59 @@ def _recording_computation(recorder: _StorageRecorder) -> type[PragueComputation
     return type("RecordingComputation", (PragueComputation,), {"opcodes": {**PragueComputation.opcodes, 0x55: sstore}})
 
 
-def predeploy(
-    creation_code: bytes, constructor_types: list[str], constructor_args: list[Any], address: Address, chain_id: int
-) -> AllocAccount:
-    """Run a contract's constructor in a scratch EVM and return its code and storage."""
+@dataclass(frozen=True)
+class Predeploy:
+    """A contract to create at genesis: creation code plus ABI-encoded constructor arguments."""
+
+    address: Address
+    creation_code: bytes
+    constructor_args: bytes = b""
+
+
+def predeploy(contracts: list[Predeploy], chain_id: int) -> dict[Address, AllocAccount]:
+    """Run the constructors in order, in one scratch EVM, and return each contract's code and storage.
+
+    Later constructors see the earlier contracts (a proxy's constructor calls its
+    implementation); storage written through DELEGATECALL is recorded for the
+    account it belongs to.
+    """
     recorder = _StorageRecorder()
     chain_cls = chain_class_for(chain_id)
-    scratch_genesis = Genesis(chain_id, (), (), address, 1, DEFAULT_GAS_LIMIT, 0, unsealed_extra_data(()), {})
+    placeholder = contracts[0].address if contracts else Address(b"\0" * 20)
+    scratch_genesis = Genesis(chain_id, (), (), placeholder, 1, DEFAULT_GAS_LIMIT, 0, unsealed_extra_data(()), {})
     chain = chain_cls.from_genesis(AtomicDB(), scratch_genesis.header_params())
     vm = chain.get_vm()
     state = vm.state
     state_cls = type(state)
     state.computation_class = _recording_computation(recorder)  # type: ignore[misc]
-    data = creation_code + abi_encode(constructor_types, constructor_args)
-    message = Message(
-        gas=DEFAULT_GAS_LIMIT,
-        to=CREATE_CONTRACT_ADDRESS,
-        sender=Address(b"\0" * 20),
-        value=0,
-        data=b"",
-        code=data,
-        create_address=address,
-    )
     tx_context = state_cls.get_transaction_context_class()(gas_price=0, origin=Address(b"\0" * 20))
-    computation = state.computation_class.apply_create_message(state, message, tx_context)
-    if computation.is_error:
-        raise GenesisError(
-            f"constructor of the predeployed contract at 0x{address.hex()} failed: {computation.error!r}"
+    for contract in contracts:
+        message = Message(
+            gas=DEFAULT_GAS_LIMIT,
+            to=CREATE_CONTRACT_ADDRESS,
+            sender=Address(b"\0" * 20),
+            value=0,
+            data=b"",
+            code=contract.creation_code + contract.constructor_args,
+            create_address=contract.address,
         )
-    storage = {}
-    for slot in sorted(recorder.slots.get(address, set())):
-        value = state.get_storage(address, slot)
-        if value:
-            storage[slot] = value
-    return AllocAccount(balance=0, nonce=state.get_nonce(address), code=state.get_code(address), storage=storage)
+        computation = state.computation_class.apply_create_message(state, message, tx_context)
+        if computation.is_error:
+            raise GenesisError(
+                f"constructor of the predeployed contract at 0x{contract.address.hex()} failed: {computation.error!r}"
+            )
+    allocs: dict[Address, AllocAccount] = {}
+    for contract in contracts:
+        address = contract.address
+        storage = {}
+        for slot in sorted(recorder.slots.get(address, set())):
+            value = state.get_storage(address, slot)
+            if value:
+                storage[slot] = value
+        allocs[address] = AllocAccount(
+            balance=0, nonce=state.get_nonce(address), code=state.get_code(address), storage=storage
+        )
+    return allocs
 
 
 def build_genesis_document(
@@ -256,7 +276,9 @@ def build_genesis_document(
     validators: list[str],
     admins: list[str],
     registry_creation_code: bytes,
+    proxy_creation_code: bytes,
     registry_address: str = DEFAULT_REGISTRY_ADDRESS,
+    registry_implementation_address: str = DEFAULT_REGISTRY_IMPLEMENTATION_ADDRESS,
     extra_accounts: list[str] | None = None,
     gas_limit: int = DEFAULT_GAS_LIMIT,
     block_period: int = DEFAULT_BLOCK_PERIOD,
@@ -264,17 +286,23 @@ def build_genesis_document(
 ) -> dict[str, Any]:
     """The genesis document for a new chain with the registry predeployed.
 
-    ``admins[0]`` receives the registry's admin role; further admins and
-    ``extra_accounts`` are registered as active city accounts at genesis.
+    The registry is a UUPS proxy at ``registry_address`` (the address the node asks)
+    in front of an implementation at ``registry_implementation_address``, initialized
+    as the proxy's constructor does it. ``admins[0]`` receives the registry's admin
+    role; further admins and ``extra_accounts`` are registered as active city accounts.
     """
     if not admins:
         raise GenesisError("at least one admin account is required")
-    registry = to_canonical_address(registry_address)
-    registry_alloc = predeploy(
-        registry_creation_code,
-        ["address", "address[]", "address[]"],
-        [admins[0], admins[1:] + (extra_accounts or []), validators],
-        Address(registry),
+    registry = Address(to_canonical_address(registry_address))
+    implementation = Address(to_canonical_address(registry_implementation_address))
+    initialize = keccak(text="initialize(address,address[],address[])")[:4] + abi_encode(
+        ["address", "address[]", "address[]"], [admins[0], admins[1:] + (extra_accounts or []), validators]
+    )
+    allocs = predeploy(
+        [
+            Predeploy(implementation, registry_creation_code),
+            Predeploy(registry, proxy_creation_code, abi_encode(["address", "bytes"], [implementation, initialize])),
+        ],
         chain_id,
     )
     canonical_validators = tuple(Address(to_canonical_address(v)) for v in validators)
@@ -299,11 +327,12 @@ def build_genesis_document(
         "coinbase": "0x" + "00" * 20,
         "extraData": "0x" + unsealed_extra_data(canonical_validators).hex(),
         "alloc": {
-            to_checksum_address(registry): {
+            to_checksum_address(address): {
                 "balance": "0x0",
-                "nonce": hex(registry_alloc.nonce),
-                "code": "0x" + registry_alloc.code.hex(),
-                "storage": {hex(k): hex(v) for k, v in registry_alloc.storage.items()},
+                "nonce": hex(alloc.nonce),
+                "code": "0x" + alloc.code.hex(),
+                "storage": {hex(k): hex(v) for k, v in alloc.storage.items()},
             }
+            for address, alloc in allocs.items()
         },
     }

@@ -73,6 +73,7 @@ def init_data_dir(
         validators=[validator_address],
         admins=[admin_address],
         registry_creation_code=load_artifact("AccountRegistry").bytecode,
+        proxy_creation_code=load_artifact("TakasagoProxy").bytecode,
         extra_accounts=dev_addresses,
         block_period=block_period,
         gas_limit=gas_limit or DEFAULT_GAS_LIMIT,

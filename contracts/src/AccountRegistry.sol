@@ -1,124 +1,282 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
-import {AccessControl} from "@openzeppelin/contracts/access/AccessControl.sol";
+import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/access/AccessControlUpgradeable.sol";
+import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
+import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
+
+import {IAccountRegistry} from "./interfaces/IAccountRegistry.sol";
+import {Roles} from "./utils/Roles.sol";
 
 /**
  * @title AccountRegistry
- * @notice The on-chain allowlist of the Takasago points ledger. The node admits a
- * transaction only if its sender is an active account here, both when the
- * transaction enters the pool and again when a block is validated. Predeployed in
- * genesis at a fixed address and governed by the city's admin role.
+ * @notice Who may take part in the Takasago points ledger, and in which role.
+ *
+ * The node admits a transaction only if its sender is active here (when the
+ * transaction enters the pool and again when a block is validated); the point
+ * contracts ask it which kind of account each party is and who holds which role.
+ * It lives behind a UUPS proxy predeployed in genesis at a fixed address.
  *
  * @dev Personal data never goes on-chain: an account carries only its kind, its
  * status and a hash of the off-chain real-name record kept by the wallet API.
- * The point contracts grow this registry (recovery, validator votes); the node
- * relies only on {isAllowed} and {validators}.
+ * Every state change emits an event (the node clears its allowlist cache on any
+ * event from this address). Storage follows ERC-7201 so upgrades cannot collide.
  */
-contract AccountRegistry is AccessControl {
-    /// @notice Officers who may register accounts and change their status.
-    bytes32 public constant REGISTRAR_ROLE = keccak256("REGISTRAR_ROLE");
+contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgradeable, UUPSUpgradeable {
+    /// @notice Officers who register residents and merchants and recover lost accounts.
+    bytes32 public constant REGISTRAR_ROLE = Roles.REGISTRAR;
+    /// @notice May mint points (the RewardProgrammes contract; officers for administrative points).
+    bytes32 public constant MINTER_ROLE = Roles.MINTER;
+    /// @notice Oracle operators who sign CO2 reports.
+    bytes32 public constant ORACLE_ROLE = Roles.ORACLE;
+    /// @notice May pause point movements in an emergency.
+    bytes32 public constant PAUSER_ROLE = Roles.PAUSER;
+    /// @notice Held by the OracleReports contract.
+    bytes32 public constant QUORUM_REPORTER_ROLE = Roles.QUORUM_REPORTER;
 
-    enum Kind {
-        None,
-        Resident,
-        Merchant,
-        City,
-        Oracle,
-        Validator
+    /// @custom:storage-location erc7201:takasago.storage.AccountRegistry
+    struct RegistryStorage {
+        mapping(address account => Account) accounts;
+        mapping(address account => address) successors;
+        address[] validators;
     }
 
-    enum Status {
-        None,
-        Active,
-        Suspended,
-        Revoked
-    }
+    // keccak256(abi.encode(uint256(keccak256("takasago.storage.AccountRegistry")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_SLOT = 0x8f2346065e1dfee527e0970f816ae16d50908f58d098438cc88ee30d42752300;
 
-    struct Account {
-        Kind kind;
-        Status status;
-        bytes32 recordHash;
-    }
-
-    mapping(address account => Account) private _accounts;
-    address[] private _validators;
-
-    /// @notice Emitted when an account is first registered.
+    /// @notice An account was registered (active).
     event AccountRegistered(address indexed account, Kind kind, bytes32 recordHash);
-    /// @notice Emitted whenever an account's status changes.
+    /// @notice An account's status changed.
     event AccountStatusChanged(address indexed account, Status previousStatus, Status newStatus);
-    /// @notice Emitted when the validator set is replaced.
+    /// @notice The hash of an account's off-chain record changed (the record was corrected).
+    event RecordHashChanged(address indexed account, bytes32 previousHash, bytes32 newHash);
+    /// @notice A lost account was revoked and replaced; balances follow via the token's recovery.
+    event AccountRecovered(address indexed lostAccount, address indexed newAccount, address indexed officer);
+    /// @notice The validator set was replaced.
     event ValidatorsChanged(address[] validators);
 
     /// @dev The account is already registered.
     error AccountAlreadyRegistered(address account);
     /// @dev The account is not registered.
     error AccountNotRegistered(address account);
-    /// @dev A zero address or a `None` kind/status was given.
+    /// @dev A zero address, or a `None` kind or status, was given.
     error InvalidAccount(address account);
+    /// @dev Revoked accounts never return (their key is lost or compromised).
+    error AccountIsRevoked(address account);
+    /// @dev Only residents and merchants are recovered to a new address.
+    error NotRecoverable(address account, Kind kind);
+    /// @dev Registrars register residents and merchants; other kinds need the admin.
+    error KindRequiresAdmin(Kind kind);
+    /// @dev Array arguments of different lengths.
+    error LengthMismatch(uint256 expected, uint256 actual);
+    /// @dev The validator set may not be empty or contain duplicates / the zero address.
+    error InvalidValidatorSet();
 
-    /**
-     * @param admin the city's admin account: DEFAULT_ADMIN_ROLE and REGISTRAR_ROLE.
-     * @param cityAccounts further city accounts registered active at genesis.
-     * @param validators_ the initial validator set, registered active.
-     */
-    constructor(address admin, address[] memory cityAccounts, address[] memory validators_) {
-        if (admin == address(0)) revert InvalidAccount(admin);
-        _grantRole(DEFAULT_ADMIN_ROLE, admin);
-        _grantRole(REGISTRAR_ROLE, admin);
-        _register(admin, Kind.City, bytes32(0));
-        for (uint256 i = 0; i < cityAccounts.length; ++i) {
-            if (_accounts[cityAccounts[i]].kind == Kind.None) _register(cityAccounts[i], Kind.City, bytes32(0));
-        }
-        for (uint256 i = 0; i < validators_.length; ++i) {
-            if (_accounts[validators_[i]].kind == Kind.None) _register(validators_[i], Kind.Validator, bytes32(0));
-        }
-        _validators = validators_;
-        emit ValidatorsChanged(validators_);
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
     }
 
     /**
-     * @notice Registers `account` as active.
-     * @dev Only REGISTRAR_ROLE. Emits {AccountRegistered} and {AccountStatusChanged}.
+     * @notice Sets up the registry (called once, through the proxy, at genesis).
+     * @param admin the city's admin account: ADMIN and REGISTRAR roles, registered as City.
+     * @param cityAccounts further city accounts registered active.
+     * @param validators_ the initial validator set, registered active as Validator.
      */
-    function register(address account, Kind kind, bytes32 recordHash) external onlyRole(REGISTRAR_ROLE) {
-        if (_accounts[account].kind != Kind.None) revert AccountAlreadyRegistered(account);
+    function initialize(
+        address admin,
+        address[] calldata cityAccounts,
+        address[] calldata validators_
+    ) external initializer {
+        if (admin == address(0)) revert InvalidAccount(admin);
+        __AccessControl_init();
+        _grantRole(DEFAULT_ADMIN_ROLE, admin);
+        _grantRole(REGISTRAR_ROLE, admin);
+        _register(admin, Kind.City, bytes32(0));
+        RegistryStorage storage $ = _storage();
+        for (uint256 i = 0; i < cityAccounts.length; ++i) {
+            if ($.accounts[cityAccounts[i]].kind == Kind.None) _register(cityAccounts[i], Kind.City, bytes32(0));
+        }
+        _setValidators(validators_);
+    }
+
+    // ---------------------------------------------------------------- registration
+
+    /**
+     * @notice Registers `account` as an active `kind` account whose off-chain record hashes to `recordHash`.
+     * @dev REGISTRAR_ROLE for residents and merchants; the admin for every other kind.
+     * Emits {AccountRegistered} and {AccountStatusChanged}.
+     */
+    function register(address account, Kind kind, bytes32 recordHash) external {
+        _checkMayRegister(kind);
+        if (_storage().accounts[account].kind != Kind.None) revert AccountAlreadyRegistered(account);
         _register(account, kind, recordHash);
     }
 
     /**
-     * @notice Sets the status of a registered account (suspend, revoke, reactivate).
-     * @dev Only REGISTRAR_ROLE. Emits {AccountStatusChanged}.
+     * @notice Registers many accounts of one kind at once (bulk onboarding from a CSV).
+     * @dev As {register}; accounts already registered with the same kind and record
+     * hash are skipped, so a re-sent batch is harmless.
      */
-    function setStatus(address account, Status status) external onlyRole(REGISTRAR_ROLE) {
-        Account storage a = _accounts[account];
+    function registerBatch(address[] calldata accounts, Kind kind, bytes32[] calldata recordHashes) external {
+        _checkMayRegister(kind);
+        if (accounts.length != recordHashes.length) revert LengthMismatch(accounts.length, recordHashes.length);
+        RegistryStorage storage $ = _storage();
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            Account storage existing = $.accounts[accounts[i]];
+            if (existing.kind == Kind.None) {
+                _register(accounts[i], kind, recordHashes[i]);
+            } else if (existing.kind != kind || existing.recordHash != recordHashes[i]) {
+                revert AccountAlreadyRegistered(accounts[i]);
+            }
+        }
+    }
+
+    /**
+     * @notice Suspends, reactivates or revokes a registered account.
+     * @dev REGISTRAR_ROLE (the admin for accounts that are not residents or merchants).
+     * A revoked account can never change status again. Emits {AccountStatusChanged}.
+     */
+    function setStatus(address account, Status status) external {
+        Account storage a = _storage().accounts[account];
         if (a.kind == Kind.None) revert AccountNotRegistered(account);
+        _checkMayRegister(a.kind);
         if (status == Status.None) revert InvalidAccount(account);
         Status previous = a.status;
+        if (previous == Status.Revoked) revert AccountIsRevoked(account);
+        if (previous == status) return;
         a.status = status;
         emit AccountStatusChanged(account, previous, status);
     }
 
-    /// @notice True when `account` may send transactions: registered and active.
-    function isAllowed(address account) external view returns (bool) {
-        return _accounts[account].status == Status.Active;
+    /**
+     * @notice Replaces the hash of an account's off-chain record after the record was corrected.
+     * @dev REGISTRAR_ROLE. Emits {RecordHashChanged}.
+     */
+    function setRecordHash(address account, bytes32 recordHash) external onlyRole(REGISTRAR_ROLE) {
+        Account storage a = _storage().accounts[account];
+        if (a.kind == Kind.None) revert AccountNotRegistered(account);
+        emit RecordHashChanged(account, a.recordHash, recordHash);
+        a.recordHash = recordHash;
     }
 
-    /// @notice The registry entry of `account` (all zero when unknown).
+    /**
+     * @notice Recovery after a lost phone: revokes `lostAccount` and registers
+     * `newAccount` with the same kind and record. The token then moves the balance
+     * ({RegionalPoints-recoverBalance}).
+     * @dev REGISTRAR_ROLE; residents and merchants only. Emits {AccountStatusChanged}
+     * (for both accounts), {AccountRegistered} and {AccountRecovered}.
+     */
+    function recover(address lostAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
+        RegistryStorage storage $ = _storage();
+        Account storage lost = $.accounts[lostAccount];
+        if (lost.kind != Kind.Resident && lost.kind != Kind.Merchant) revert NotRecoverable(lostAccount, lost.kind);
+        if ($.accounts[newAccount].kind != Kind.None) revert AccountAlreadyRegistered(newAccount);
+        if (lost.status != Status.Revoked) {
+            emit AccountStatusChanged(lostAccount, lost.status, Status.Revoked);
+            lost.status = Status.Revoked;
+        }
+        _register(newAccount, lost.kind, lost.recordHash);
+        $.successors[lostAccount] = newAccount;
+        emit AccountRecovered(lostAccount, newAccount, _msgSender());
+    }
+
+    /**
+     * @notice Replaces the validator set; unknown validators are registered as Validator.
+     * @dev ADMIN only (the validator network issue moves this to a vote of the validators).
+     * Emits {ValidatorsChanged}.
+     */
+    function setValidators(address[] calldata validators_) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        _setValidators(validators_);
+    }
+
+    // ---------------------------------------------------------------- views
+
+    /// @inheritdoc IAccountRegistry
+    function isAllowed(address account) external view returns (bool) {
+        return _storage().accounts[account].status == Status.Active;
+    }
+
+    /// @inheritdoc IAccountRegistry
     function accountOf(address account) external view returns (Account memory) {
-        return _accounts[account];
+        return _storage().accounts[account];
+    }
+
+    /// @inheritdoc IAccountRegistry
+    function activeKindsOf(address a, address b) external view returns (Kind kindA, Kind kindB) {
+        RegistryStorage storage $ = _storage();
+        kindA = _activeKind($.accounts[a]);
+        kindB = _activeKind($.accounts[b]);
+    }
+
+    /// @inheritdoc IAccountRegistry
+    function activeKindsOfBatch(address[] calldata accounts) external view returns (Kind[] memory kinds) {
+        RegistryStorage storage $ = _storage();
+        kinds = new Kind[](accounts.length);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            kinds[i] = _activeKind($.accounts[accounts[i]]);
+        }
+    }
+
+    /// @inheritdoc IAccountRegistry
+    function successorOf(address account) external view returns (address) {
+        return _storage().successors[account];
     }
 
     /// @notice The current validator set.
     function validators() external view returns (address[] memory) {
-        return _validators;
+        return _storage().validators;
+    }
+
+    /// @inheritdoc IAccountRegistry
+    function hasRole(
+        bytes32 role,
+        address account
+    ) public view override(AccessControlUpgradeable, IAccountRegistry) returns (bool) {
+        return super.hasRole(role, account);
+    }
+
+    // ---------------------------------------------------------------- internals
+
+    function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}
+
+    function _checkMayRegister(Kind kind) private view {
+        if (kind == Kind.Resident || kind == Kind.Merchant) {
+            _checkRole(REGISTRAR_ROLE);
+        } else if (!hasRole(DEFAULT_ADMIN_ROLE, _msgSender())) {
+            revert KindRequiresAdmin(kind);
+        }
+    }
+
+    function _activeKind(Account storage account) private view returns (Kind) {
+        return account.status == Status.Active ? account.kind : Kind.None;
     }
 
     function _register(address account, Kind kind, bytes32 recordHash) private {
         if (account == address(0) || kind == Kind.None) revert InvalidAccount(account);
-        _accounts[account] = Account({kind: kind, status: Status.Active, recordHash: recordHash});
+        _storage().accounts[account] = Account({kind: kind, status: Status.Active, recordHash: recordHash});
         emit AccountRegistered(account, kind, recordHash);
         emit AccountStatusChanged(account, Status.None, Status.Active);
+    }
+
+    function _setValidators(address[] calldata validators_) private {
+        if (validators_.length == 0) revert InvalidValidatorSet();
+        RegistryStorage storage $ = _storage();
+        for (uint256 i = 0; i < validators_.length; ++i) {
+            address v = validators_[i];
+            if (v == address(0)) revert InvalidValidatorSet();
+            for (uint256 j = 0; j < i; ++j) {
+                if (validators_[j] == v) revert InvalidValidatorSet();
+            }
+            if ($.accounts[v].kind == Kind.None) _register(v, Kind.Validator, bytes32(0));
+        }
+        $.validators = validators_;
+        emit ValidatorsChanged(validators_);
+    }
+
+    function _storage() private pure returns (RegistryStorage storage $) {
+        assembly {
+            $.slot := STORAGE_SLOT
+        }
     }
 }

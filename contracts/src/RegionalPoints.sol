@@ -1,0 +1,809 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {ERC20Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/ERC20Upgradeable.sol";
+
+import {IAccountRegistry} from "./interfaces/IAccountRegistry.sol";
+import {IThanksBonus} from "./interfaces/IThanksBonus.sol";
+import {JstCalendar} from "./libraries/JstCalendar.sol";
+import {RegistryGoverned} from "./utils/RegistryGoverned.sol";
+import {Roles} from "./utils/Roles.sol";
+
+/**
+ * @title RegionalPoints
+ * @notice Takasago's regional points: an ERC-20 with 0 decimals (1 point is worth
+ * 1 yen at participating shops) that only active registered accounts may hold or move.
+ *
+ * What may move where is decided in one place, {_update}:
+ * - minting (programmes and administrative points) credits residents only;
+ * - resident -> resident only as thanks ({thank}), within a daily cap per sender;
+ * - resident -> merchant is a payment ({pay}; a plain ERC-20 transfer to a merchant
+ *   is an untagged payment);
+ * - merchant -> resident only as a refund of a payment ({refund});
+ * - merchant -> burn is a settlement into yen ({requestSettlement});
+ * - a revoked account's points move only to its successor ({recoverBalance}).
+ *
+ * Expiry. A resident's points sit in monthly buckets: points in the bucket of month
+ * M expire after the last second of M in JST ({expiryOf}). A mint names its bucket
+ * (at most {MAX_MONTHS_AHEAD} months ahead), so an account never has more than 25
+ * live buckets, packed four to a storage slot: a transfer reads at most 7 slots and
+ * usually one. {balanceOf} counts unexpired points only; spending takes the
+ * soonest-to-expire first; thanks and recovery keep the points' months. Expired
+ * points stay in their buckets (counted in {totalSupply}) until {sweepExpired}
+ * burns them with an event. Merchants' points do not expire: they are owed yen.
+ *
+ * @dev Roles (MINTER, REGISTRAR, PAUSER, ADMIN) are held in the AccountRegistry.
+ * Storage follows ERC-7201; the contract lives behind a UUPS proxy.
+ */
+contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
+    /// @notice The furthest month ahead a mint may put points in.
+    uint256 public constant MAX_MONTHS_AHEAD = 24;
+
+    uint256 private constant LANE_BITS = 64;
+    uint256 private constant LANE_MASK = type(uint64).max;
+
+    /// @notice Why points move; set by the entry point for {_update} to check.
+    enum Intent {
+        Transfer,
+        Mint,
+        Thanks,
+        Payment,
+        Refund,
+        Settlement,
+        Recovery
+    }
+
+    /// @dev One slot, read by every movement.
+    struct Config {
+        IAccountRegistry registry;
+        bool paused;
+        uint16 thanksPerDay;
+        uint64 thanksPointsPerDay;
+    }
+
+    /// @dev A merchant's non-expiring balance and its running totals, in one slot.
+    struct MerchantLedger {
+        uint96 balance;
+        uint80 received;
+        uint80 refunded;
+    }
+
+    /// @dev Thanks sent by one resident on one JST day.
+    struct ThanksDay {
+        uint32 day;
+        uint32 count;
+        uint64 points;
+    }
+
+    /// @dev A payment against a merchant's request id, in one slot.
+    struct Payment {
+        address payer;
+        uint40 amount;
+        uint40 refunded;
+        uint16 month; // the latest bucket month the payment spent; refunds return there
+    }
+
+    /// @custom:storage-location erc7201:takasago.storage.RegionalPoints
+    struct PointsStorage {
+        Config config;
+        uint256 totalSupply;
+        uint256 totalIssued;
+        uint256 totalSettled;
+        uint256 totalSwept;
+        uint256 settlementCount;
+        IThanksBonus thanksBonus;
+        mapping(address account => mapping(uint256 group => uint256 lanes)) buckets;
+        mapping(address merchant => MerchantLedger) merchants;
+        mapping(address merchant => uint256) settled;
+        mapping(address resident => ThanksDay) thanksDays;
+        mapping(address merchant => mapping(bytes32 requestId => Payment)) payments;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("takasago.storage.RegionalPoints")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_SLOT = 0x8e07b73d25538b1894274c1e3d95f78d59e14e8f2266fbc67f82e83046782600;
+
+    // Per-call context between an entry point and {_update} (EIP-1153; never persisted).
+    Intent private transient _intent;
+    uint256 private transient _creditMonth;
+    uint256 private transient _lastSpentMonth;
+
+    /// @notice Points were minted into `to`'s bucket that expires at `expiresAt`.
+    event PointsIssued(address indexed to, uint256 amount, uint256 expiresAt);
+    /// @notice A resident thanked another resident.
+    event Thanked(address indexed from, address indexed to, uint256 amount, bytes32 category, bytes32 memoHash);
+    /// @notice A resident paid a merchant's payment request.
+    event Paid(address indexed merchant, address indexed payer, bytes32 indexed requestId, uint256 amount);
+    /// @notice A merchant refunded (part of) a payment; `totalRefunded` is for that request so far.
+    event Refunded(
+        address indexed merchant,
+        address indexed payer,
+        bytes32 indexed requestId,
+        uint256 amount,
+        uint256 totalRefunded
+    );
+    /// @notice A merchant's points were burned for settlement in yen; `settlementReference` is for the city's payment.
+    event SettlementRequested(
+        uint256 indexed settlementId,
+        address indexed merchant,
+        uint256 amount,
+        bytes32 settlementReference
+    );
+    /// @notice Expired points of `account` were burned back to the city.
+    event ExpiredPointsSwept(address indexed account, uint256 amount);
+    /// @notice A revoked account's points moved to its successor.
+    event BalanceRecovered(address indexed lostAccount, address indexed newAccount, uint256 amount);
+    /// @notice The daily thanks caps changed.
+    event ThanksLimitsChanged(uint256 perDay, uint256 pointsPerDay);
+    /// @notice The thanks-bonus programme hook changed (zero: none).
+    event ThanksBonusChanged(address bonus);
+    /// @notice Point movements were paused (same signature as OpenZeppelin's Pausable).
+    event Paused(address account);
+    /// @notice Point movements were resumed.
+    event Unpaused(address account);
+
+    /// @dev Spending needs more unexpired points than `account` has.
+    error InsufficientUnexpiredBalance(address account, uint256 available, uint256 needed);
+    /// @dev `account` is not registered, suspended or revoked (`status`).
+    error AccountNotActive(address account, IAccountRegistry.Status status);
+    /// @dev Points may not move between these kinds of account in this way.
+    error TransferNotPermitted(
+        address from,
+        address to,
+        IAccountRegistry.Kind fromKind,
+        IAccountRegistry.Kind toKind,
+        Intent intent
+    );
+    /// @dev Point movements are paused.
+    error EnforcedPause();
+    /// @dev The contract is not paused.
+    error ExpectedPause();
+    /// @dev Zero, or more than one operation may carry.
+    error InvalidAmount(uint256 amount);
+    /// @dev `sender` already sent `limit` thanks today (JST).
+    error DailyThanksLimitReached(address sender, uint256 limit);
+    /// @dev Sending `amount` more would exceed the daily thanks points cap.
+    error DailyThanksPointsExceeded(address sender, uint256 sentToday, uint256 amount, uint256 limit);
+    /// @dev A resident cannot thank themselves.
+    error CannotThankYourself(address account);
+    /// @dev A thanks needs a category.
+    error InvalidCategory();
+    /// @dev A payment needs a non-zero request id.
+    error InvalidRequestId();
+    /// @dev This merchant's request was already paid.
+    error PaymentRequestAlreadyPaid(address merchant, bytes32 requestId, address payer);
+    /// @dev No payment was made against this merchant's request id.
+    error UnknownPayment(address merchant, bytes32 requestId);
+    /// @dev A refund larger than what is left of the payment.
+    error RefundExceedsPayment(address merchant, bytes32 requestId, uint256 refundable, uint256 requested);
+    /// @dev Mints go into this month's bucket or one at most MAX_MONTHS_AHEAD ahead.
+    error ExpiryOutOfRange(uint256 expiryMonth, uint256 currentMonth, uint256 latestMonth);
+    /// @dev A bucket would exceed 2^64-1 points.
+    error BucketOverflow(address account, uint256 month);
+    /// @dev The account has not been replaced by a recovery.
+    error NoSuccessor(address account);
+    /// @dev Sweeping starts from a month that has not ended yet.
+    error MonthNotExpired(uint256 month, uint256 currentMonth);
+    /// @dev Array arguments of different lengths.
+    error LengthMismatch(uint256 expected, uint256 actual);
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    /**
+     * @notice Sets up the token behind its proxy.
+     * @param registry_ the AccountRegistry holding accounts and roles.
+     * @param name_ ERC-20 name; `symbol_` ERC-20 symbol.
+     * @param thanksPerDay how many thanks a resident may send per JST day.
+     * @param thanksPointsPerDay how many points a resident may send as thanks per JST day.
+     */
+    function initialize(
+        IAccountRegistry registry_,
+        string calldata name_,
+        string calldata symbol_,
+        uint16 thanksPerDay,
+        uint64 thanksPointsPerDay
+    ) external initializer {
+        if (address(registry_) == address(0)) revert RegistryRequired();
+        __ERC20_init(name_, symbol_);
+        _storage().config = Config({
+            registry: registry_,
+            paused: false,
+            thanksPerDay: thanksPerDay,
+            thanksPointsPerDay: thanksPointsPerDay
+        });
+        emit ThanksLimitsChanged(thanksPerDay, thanksPointsPerDay);
+    }
+
+    // ================================================================ ERC-20 views
+
+    /// @notice Points are whole: 1 point is worth 1 yen.
+    function decimals() public pure override returns (uint8) {
+        return 0;
+    }
+
+    /// @notice All points in existence, including expired points not yet swept.
+    function totalSupply() public view override returns (uint256) {
+        return _storage().totalSupply;
+    }
+
+    /// @notice The points `account` can spend now: unexpired bucket points plus a merchant's balance.
+    function balanceOf(address account) public view override returns (uint256 balance) {
+        PointsStorage storage $ = _storage();
+        balance = $.merchants[account].balance;
+        uint256 current = currentMonth();
+        mapping(uint256 => uint256) storage buckets = $.buckets[account];
+        for (uint256 g = current >> 2; g <= (current + MAX_MONTHS_AHEAD) >> 2; ++g) {
+            uint256 lanes = buckets[g];
+            if (lanes == 0) continue;
+            for (uint256 lane = 0; lane < 4; ++lane) {
+                if ((g << 2) + lane >= current) balance += (lanes >> (lane * LANE_BITS)) & LANE_MASK;
+            }
+        }
+    }
+
+    // ================================================================ points views
+
+    /// @notice The AccountRegistry this token obeys.
+    function registry() public view override returns (IAccountRegistry) {
+        return _storage().config.registry;
+    }
+
+    /// @notice The JST month index (`year * 12 + month - 1`) of the current block.
+    function currentMonth() public view returns (uint256) {
+        return JstCalendar.monthIndex(block.timestamp);
+    }
+
+    /// @notice The last second (unix time) at which points of bucket `month` may be spent.
+    function expiryOf(uint256 month) public pure returns (uint256) {
+        return JstCalendar.monthEnd(month);
+    }
+
+    /// @notice The bucket month a mint now uses for points valid `days_` days (end of that month, JST).
+    function monthAfterDays(uint256 days_) external view returns (uint256) {
+        return JstCalendar.monthIndex(block.timestamp + days_ * 1 days);
+    }
+
+    /// @notice The bucket month of the end of the current fiscal year (March, JST).
+    function fiscalYearEndMonth() external view returns (uint256) {
+        return JstCalendar.fiscalYearEndMonth(currentMonth());
+    }
+
+    /**
+     * @notice `account`'s unexpired points by bucket, soonest first.
+     * @return expiresAt the last second each bucket may be spent; `amounts` its points.
+     */
+    function bucketsOf(
+        address account
+    ) external view returns (uint256[] memory expiresAt, uint256[] memory amounts) {
+        uint256 current = currentMonth();
+        uint256[] memory months = new uint256[](MAX_MONTHS_AHEAD + 1);
+        uint256[] memory values = new uint256[](MAX_MONTHS_AHEAD + 1);
+        uint256 n;
+        mapping(uint256 => uint256) storage buckets = _storage().buckets[account];
+        for (uint256 month = current; month <= current + MAX_MONTHS_AHEAD; ++month) {
+            uint256 value = (buckets[month >> 2] >> ((month & 3) * LANE_BITS)) & LANE_MASK;
+            if (value != 0) {
+                months[n] = month;
+                values[n] = value;
+                ++n;
+            }
+        }
+        expiresAt = new uint256[](n);
+        amounts = new uint256[](n);
+        for (uint256 i = 0; i < n; ++i) {
+            expiresAt[i] = expiryOf(months[i]);
+            amounts[i] = values[i];
+        }
+    }
+
+    /// @notice Expired, not yet swept points of `account` in buckets from `fromMonth` to last month.
+    function expiredBalanceOf(address account, uint256 fromMonth) external view returns (uint256 amount) {
+        uint256 current = currentMonth();
+        mapping(uint256 => uint256) storage buckets = _storage().buckets[account];
+        for (uint256 month = fromMonth; month < current; ++month) {
+            amount += (buckets[month >> 2] >> ((month & 3) * LANE_BITS)) & LANE_MASK;
+        }
+    }
+
+    /// @notice A merchant's spendable balance and its totals received, refunded and settled.
+    function merchantLedgerOf(
+        address merchant
+    ) external view returns (uint256 balance, uint256 received, uint256 refunded, uint256 settled) {
+        PointsStorage storage $ = _storage();
+        MerchantLedger memory m = $.merchants[merchant];
+        return (m.balance, m.received, m.refunded, $.settled[merchant]);
+    }
+
+    /// @notice The payment made against `merchant`'s `requestId` (payer zero when unpaid).
+    function paymentOf(
+        address merchant,
+        bytes32 requestId
+    ) external view returns (address payer, uint256 amount, uint256 refunded) {
+        Payment memory p = _storage().payments[merchant][requestId];
+        return (p.payer, p.amount, p.refunded);
+    }
+
+    /// @notice Thanks `account` sent today (JST): how many, and how many points.
+    function thanksSentToday(address account) external view returns (uint256 count, uint256 points) {
+        ThanksDay memory d = _storage().thanksDays[account];
+        if (d.day != JstCalendar.dayIndex(block.timestamp)) return (0, 0);
+        return (d.count, d.points);
+    }
+
+    /// @notice The daily thanks caps per sender: count and points.
+    function thanksLimits() external view returns (uint256 perDay, uint256 pointsPerDay) {
+        Config memory c = _storage().config;
+        return (c.thanksPerDay, c.thanksPointsPerDay);
+    }
+
+    /// @notice Totals for auditors: points ever issued, burned in settlements, and swept after expiry.
+    /// @dev totalSupply() == totalIssued - totalSettled - totalSwept at every block.
+    function totals() external view returns (uint256 issued, uint256 settled, uint256 swept) {
+        PointsStorage storage $ = _storage();
+        return ($.totalIssued, $.totalSettled, $.totalSwept);
+    }
+
+    /// @notice Settlements requested so far (the id of the latest).
+    function settlementCount() external view returns (uint256) {
+        return _storage().settlementCount;
+    }
+
+    /// @notice True while point movements are paused.
+    function paused() external view returns (bool) {
+        return _storage().config.paused;
+    }
+
+    /// @notice The programme hook that may add a city-funded bonus to thanks (zero: none).
+    function thanksBonus() external view returns (IThanksBonus) {
+        return _storage().thanksBonus;
+    }
+
+    // ================================================================ minting
+
+    /**
+     * @notice Mints `amount` points to resident `to`, expiring at the end of `expiryMonth` (JST).
+     * @dev MINTER_ROLE (the RewardProgrammes contract). Emits {Transfer} and {PointsIssued}.
+     */
+    function mint(address to, uint256 amount, uint256 expiryMonth) external onlyRegistryRole(Roles.MINTER) {
+        _checkExpiryMonth(expiryMonth);
+        _issue(to, amount, expiryMonth);
+        _storage().totalIssued += amount;
+    }
+
+    /**
+     * @notice Mints to many residents at once, all into the bucket of `expiryMonth`.
+     * @dev MINTER_ROLE. Emits {Transfer} and {PointsIssued} per recipient.
+     */
+    function mintBatch(
+        address[] calldata to,
+        uint256[] calldata amounts,
+        uint256 expiryMonth
+    ) external onlyRegistryRole(Roles.MINTER) {
+        if (to.length != amounts.length) revert LengthMismatch(to.length, amounts.length);
+        _checkExpiryMonth(expiryMonth);
+        uint256 total;
+        for (uint256 i = 0; i < to.length; ++i) {
+            _issue(to[i], amounts[i], expiryMonth);
+            total += amounts[i];
+        }
+        _storage().totalIssued += total;
+    }
+
+    // ================================================================ residents
+
+    /**
+     * @notice Thanks resident `to` with `amount` points (謝意): moved from the sender's
+     * soonest-expiring points, keeping their expiry.
+     * @param category what the thanks is for (e.g. "help", "watch-over"), as bytes32 text.
+     * @param memoHash hash of an off-chain message (the message itself never goes on-chain).
+     * @dev Any active resident, to another active resident, within the daily caps.
+     * Emits {Transfer} and {Thanked}; a configured bonus programme may then mint a bonus.
+     */
+    function thank(address to, uint256 amount, bytes32 category, bytes32 memoHash) external {
+        address from = _msgSender();
+        if (to == from) revert CannotThankYourself(from);
+        if (category == bytes32(0)) revert InvalidCategory();
+        if (amount == 0) revert InvalidAmount(amount);
+        PointsStorage storage $ = _storage();
+        _recordThanks($, from, amount);
+        _intent = Intent.Thanks;
+        _transfer(from, to, amount);
+        _intent = Intent.Transfer;
+        emit Thanked(from, to, amount, category, memoHash);
+        IThanksBonus bonus = $.thanksBonus;
+        if (address(bonus) != address(0)) bonus.onThanks(from, to, amount, category);
+    }
+
+    /**
+     * @notice Pays `amount` points to `merchant` against its payment request `requestId`
+     * (the id in the QR code, see docs/payment-uri.md). Each request id is paid once.
+     * @dev Any active resident, to an active merchant. Emits {Transfer} and {Paid}.
+     */
+    function pay(address merchant, uint256 amount, bytes32 requestId) external {
+        if (requestId == bytes32(0)) revert InvalidRequestId();
+        if (amount == 0 || amount > type(uint40).max) revert InvalidAmount(amount);
+        address payer = _msgSender();
+        Payment storage payment = _storage().payments[merchant][requestId];
+        if (payment.payer != address(0)) revert PaymentRequestAlreadyPaid(merchant, requestId, payment.payer);
+        _intent = Intent.Payment;
+        _transfer(payer, merchant, amount);
+        _intent = Intent.Transfer;
+        // amount < 2^40 (checked above); a bucket month index stays below 2^16 until the year 5461.
+        _storage().payments[merchant][requestId] = Payment({
+            payer: payer,
+            amount: uint40(amount),
+            refunded: 0,
+            month: uint16(_lastSpentMonth)
+        });
+        emit Paid(merchant, payer, requestId, amount);
+    }
+
+    // ================================================================ merchants
+
+    /**
+     * @notice Refunds `amount` of the payment made against the caller's `requestId`
+     * (full or partial; never more than was paid). The points return to the payer
+     * (or the account that replaced it) with the expiry of the points the payment
+     * spent, or the end of this month if those have expired since.
+     * @dev The merchant that was paid. Emits {Transfer} and {Refunded}.
+     */
+    function refund(bytes32 requestId, uint256 amount) external {
+        address merchant = _msgSender();
+        Payment storage payment = _storage().payments[merchant][requestId];
+        address payer = payment.payer;
+        if (payer == address(0)) revert UnknownPayment(merchant, requestId);
+        uint256 refundable = payment.amount - payment.refunded;
+        if (amount == 0 || amount > refundable) revert RefundExceedsPayment(merchant, requestId, refundable, amount);
+        // refunded + amount <= payment.amount < 2^40.
+        uint40 totalRefunded = payment.refunded + uint40(amount);
+        payment.refunded = totalRefunded;
+        address to = _currentHolder(payer);
+        uint256 month = payment.month;
+        uint256 current = currentMonth();
+        _creditMonth = month < current ? current : month;
+        _intent = Intent.Refund;
+        _transfer(merchant, to, amount);
+        _intent = Intent.Transfer;
+        emit Refunded(merchant, to, requestId, amount, totalRefunded);
+    }
+
+    /**
+     * @notice Burns `amount` of the caller's points for settlement in yen; the city pays
+     * the merchant against `settlementReference` (e.g. its invoice number).
+     * @return settlementId sequential id of this settlement.
+     * @dev An active merchant. Emits {Transfer} (to zero) and {SettlementRequested}.
+     */
+    function requestSettlement(uint256 amount, bytes32 settlementReference) external returns (uint256 settlementId) {
+        if (amount == 0) revert InvalidAmount(amount);
+        address merchant = _msgSender();
+        _intent = Intent.Settlement;
+        _burn(merchant, amount);
+        _intent = Intent.Transfer;
+        PointsStorage storage $ = _storage();
+        settlementId = ++$.settlementCount;
+        $.settled[merchant] += amount;
+        $.totalSettled += amount;
+        emit SettlementRequested(settlementId, merchant, amount, settlementReference);
+    }
+
+    // ================================================================ the city
+
+    /**
+     * @notice Moves the unexpired points of a revoked account to the account that
+     * replaced it in the registry ({AccountRegistry-recover}), keeping their expiry.
+     * @dev REGISTRAR_ROLE. Emits {Transfer} and {BalanceRecovered}.
+     */
+    function recoverBalance(address lostAccount) external onlyRegistryRole(Roles.REGISTRAR) {
+        address successor = registry().successorOf(lostAccount);
+        if (successor == address(0)) revert NoSuccessor(lostAccount);
+        uint256 amount = balanceOf(lostAccount);
+        _intent = Intent.Recovery;
+        _update(lostAccount, successor, amount);
+        _intent = Intent.Transfer;
+        emit BalanceRecovered(lostAccount, successor, amount);
+    }
+
+    /**
+     * @notice Burns the expired points of each account found in buckets from
+     * `fromMonth` up to last month, returning them to the city (the total is in
+     * {totals}; the city may fund a new programme budget with them).
+     * @dev Anyone may call: it only applies the expiry rule. Emits {Transfer} (to zero)
+     * and {ExpiredPointsSwept} per account with expired points.
+     */
+    function sweepExpired(address[] calldata accounts, uint256 fromMonth) external returns (uint256 total) {
+        PointsStorage storage $ = _storage();
+        if ($.config.paused) revert EnforcedPause();
+        uint256 current = currentMonth();
+        if (fromMonth >= current) revert MonthNotExpired(fromMonth, current);
+        for (uint256 i = 0; i < accounts.length; ++i) {
+            uint256 swept = _sweepAccount($.buckets[accounts[i]], fromMonth, current);
+            if (swept != 0) {
+                total += swept;
+                emit Transfer(accounts[i], address(0), swept);
+                emit ExpiredPointsSwept(accounts[i], swept);
+            }
+        }
+        // Each swept bucket was counted in totalSupply when minted or moved.
+        $.totalSupply -= total;
+        $.totalSwept += total;
+    }
+
+    /**
+     * @notice Sets the daily caps on thanks per sender (count and points).
+     * @dev ADMIN. Emits {ThanksLimitsChanged}.
+     */
+    function setThanksLimits(uint16 perDay, uint64 pointsPerDay) external onlyRegistryRole(Roles.ADMIN) {
+        Config storage c = _storage().config;
+        c.thanksPerDay = perDay;
+        c.thanksPointsPerDay = pointsPerDay;
+        emit ThanksLimitsChanged(perDay, pointsPerDay);
+    }
+
+    /**
+     * @notice Sets (or clears, with zero) the programme hook that adds a bonus to thanks.
+     * @dev ADMIN. Emits {ThanksBonusChanged}.
+     */
+    function setThanksBonus(IThanksBonus bonus) external onlyRegistryRole(Roles.ADMIN) {
+        _storage().thanksBonus = bonus;
+        emit ThanksBonusChanged(address(bonus));
+    }
+
+    /// @notice Stops every point movement (emergency). @dev PAUSER_ROLE. Emits {Paused}.
+    function pause() external onlyRegistryRole(Roles.PAUSER) {
+        Config storage c = _storage().config;
+        if (c.paused) revert EnforcedPause();
+        c.paused = true;
+        emit Paused(_msgSender());
+    }
+
+    /// @notice Resumes point movements. @dev PAUSER_ROLE. Emits {Unpaused}.
+    function unpause() external onlyRegistryRole(Roles.PAUSER) {
+        Config storage c = _storage().config;
+        if (!c.paused) revert ExpectedPause();
+        c.paused = false;
+        emit Unpaused(_msgSender());
+    }
+
+    // ================================================================ the funnel
+
+    /**
+     * @dev Every movement of points passes here: mint, burn and transfer, whichever
+     * entry point started it. Checks pause, that both parties are active, and that
+     * the movement is allowed between their kinds for the caller's intent; then moves
+     * bucket points (residents) or balances (merchants) and emits {Transfer}.
+     */
+    function _update(address from, address to, uint256 value) internal override {
+        PointsStorage storage $ = _storage();
+        Config memory config = $.config;
+        if (config.paused) revert EnforcedPause();
+        Intent intent = _intent;
+        (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) = config.registry.activeKindsOf(from, to);
+        if (from == address(0)) {
+            if (toKind != IAccountRegistry.Kind.Resident || intent != Intent.Mint) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _credit($, to, _creditMonth, value);
+            $.totalSupply += value;
+        } else if (to == address(0)) {
+            if (fromKind != IAccountRegistry.Kind.Merchant || intent != Intent.Settlement) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _debitMerchant($, from, value, false);
+            // value <= merchant balance <= totalSupply
+            unchecked {
+                $.totalSupply -= value;
+            }
+        } else if (intent == Intent.Recovery) {
+            // The lost account is revoked (not active); its successor must be active.
+            if (toKind == IAccountRegistry.Kind.None) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            _moveResidentPoints($, from, to);
+            uint256 merchantBalance = $.merchants[from].balance;
+            if (merchantBalance != 0) {
+                _debitMerchant($, from, merchantBalance, false);
+                _creditMerchant($, to, merchantBalance);
+            }
+        } else if (fromKind == IAccountRegistry.Kind.Resident && toKind == IAccountRegistry.Kind.Resident) {
+            if (intent != Intent.Thanks) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            _spendBuckets($, from, value, to);
+        } else if (fromKind == IAccountRegistry.Kind.Resident && toKind == IAccountRegistry.Kind.Merchant) {
+            if (intent != Intent.Payment && intent != Intent.Transfer) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _lastSpentMonth = _spendBuckets($, from, value, address(0));
+            _creditMerchant($, to, value);
+        } else if (fromKind == IAccountRegistry.Kind.Merchant && toKind == IAccountRegistry.Kind.Resident) {
+            if (intent != Intent.Refund) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            _debitMerchant($, from, value, true);
+            _credit($, to, _creditMonth, value);
+        } else {
+            _refuse(config.registry, from, to, fromKind, toKind, intent);
+        }
+        emit Transfer(from, to, value);
+    }
+
+    /// @dev Reverts with the most precise reason: an inactive party first, then the rule.
+    function _refuse(
+        IAccountRegistry registry_,
+        address from,
+        address to,
+        IAccountRegistry.Kind fromKind,
+        IAccountRegistry.Kind toKind,
+        Intent intent
+    ) private view {
+        if (from != address(0) && fromKind == IAccountRegistry.Kind.None && intent != Intent.Recovery) {
+            revert AccountNotActive(from, registry_.accountOf(from).status);
+        }
+        if (to != address(0) && toKind == IAccountRegistry.Kind.None) {
+            revert AccountNotActive(to, registry_.accountOf(to).status);
+        }
+        revert TransferNotPermitted(from, to, fromKind, toKind, intent);
+    }
+
+    // ================================================================ internals
+
+    function _issue(address to, uint256 amount, uint256 expiryMonth) private {
+        if (amount == 0) revert InvalidAmount(amount);
+        _creditMonth = expiryMonth;
+        _intent = Intent.Mint;
+        _mint(to, amount);
+        _intent = Intent.Transfer;
+        emit PointsIssued(to, amount, expiryOf(expiryMonth));
+    }
+
+    function _checkExpiryMonth(uint256 expiryMonth) private view {
+        uint256 current = currentMonth();
+        if (expiryMonth < current || expiryMonth > current + MAX_MONTHS_AHEAD) {
+            revert ExpiryOutOfRange(expiryMonth, current, current + MAX_MONTHS_AHEAD);
+        }
+    }
+
+    function _recordThanks(PointsStorage storage $, address from, uint256 amount) private {
+        Config memory config = $.config;
+        ThanksDay memory day = $.thanksDays[from];
+        uint256 today = JstCalendar.dayIndex(block.timestamp);
+        if (day.day != today) day = ThanksDay({day: uint32(today), count: 0, points: 0});
+        if (day.count >= config.thanksPerDay) revert DailyThanksLimitReached(from, config.thanksPerDay);
+        if (day.points + amount > config.thanksPointsPerDay) {
+            revert DailyThanksPointsExceeded(from, day.points, amount, config.thanksPointsPerDay);
+        }
+        // count < thanksPerDay < 2^16; points + amount <= thanksPointsPerDay < 2^64.
+        day.count += 1;
+        day.points += uint64(amount);
+        $.thanksDays[from] = day;
+    }
+
+    /**
+     * @dev Takes `amount` unexpired points from `from`'s buckets, soonest month first;
+     * when `to` is a resident the same amounts go into `to`'s buckets of the same
+     * months. Returns the latest month spent from.
+     */
+    function _spendBuckets(
+        PointsStorage storage $,
+        address from,
+        uint256 amount,
+        address to
+    ) private returns (uint256 lastMonth) {
+        uint256 current = currentMonth();
+        uint256 remaining = amount;
+        mapping(uint256 => uint256) storage source = $.buckets[from];
+        uint256 lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
+        for (uint256 g = current >> 2; g <= lastGroup && remaining != 0; ++g) {
+            uint256 lanes = source[g];
+            if (lanes == 0) continue;
+            uint256 moved;
+            for (uint256 lane = 0; lane < 4 && remaining != 0; ++lane) {
+                uint256 month = (g << 2) + lane;
+                if (month < current) continue;
+                uint256 shift = lane * LANE_BITS;
+                uint256 value = (lanes >> shift) & LANE_MASK;
+                if (value == 0) continue;
+                uint256 take = value < remaining ? value : remaining;
+                // take <= value, the lane's content: no borrow into the next lane.
+                lanes -= take << shift;
+                moved |= take << shift;
+                remaining -= take;
+                lastMonth = month;
+            }
+            if (moved != 0) {
+                source[g] = lanes;
+                if (to != address(0)) _addLanes($.buckets[to], g, moved, to);
+            }
+        }
+        if (remaining != 0) revert InsufficientUnexpiredBalance(from, amount - remaining, amount);
+    }
+
+    /// @dev Recovery: every unexpired bucket of `from` moves to `to`, months kept.
+    function _moveResidentPoints(PointsStorage storage $, address from, address to) private {
+        uint256 current = currentMonth();
+        mapping(uint256 => uint256) storage source = $.buckets[from];
+        uint256 lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
+        for (uint256 g = current >> 2; g <= lastGroup; ++g) {
+            uint256 lanes = source[g];
+            if (lanes == 0) continue;
+            uint256 moved;
+            for (uint256 lane = 0; lane < 4; ++lane) {
+                if ((g << 2) + lane >= current) moved |= lanes & (LANE_MASK << (lane * LANE_BITS));
+            }
+            if (moved != 0) {
+                source[g] = lanes ^ moved;
+                _addLanes($.buckets[to], g, moved, to);
+            }
+        }
+    }
+
+    function _credit(PointsStorage storage $, address to, uint256 month, uint256 amount) private {
+        if (amount > LANE_MASK) revert BucketOverflow(to, month);
+        _addLanes($.buckets[to], month >> 2, amount << ((month & 3) * LANE_BITS), to);
+    }
+
+    /// @dev Adds packed lane values, refusing any lane that would pass 2^64-1.
+    function _addLanes(mapping(uint256 => uint256) storage buckets, uint256 g, uint256 add, address owner) private {
+        uint256 lanes = buckets[g];
+        uint256 result;
+        for (uint256 lane = 0; lane < 4; ++lane) {
+            uint256 shift = lane * LANE_BITS;
+            uint256 sum = ((lanes >> shift) & LANE_MASK) + ((add >> shift) & LANE_MASK);
+            if (sum > LANE_MASK) revert BucketOverflow(owner, (g << 2) + lane);
+            result |= sum << shift;
+        }
+        buckets[g] = result;
+    }
+
+    function _sweepAccount(
+        mapping(uint256 => uint256) storage buckets,
+        uint256 fromMonth,
+        uint256 current
+    ) private returns (uint256 swept) {
+        for (uint256 g = fromMonth >> 2; g <= (current - 1) >> 2; ++g) {
+            uint256 lanes = buckets[g];
+            if (lanes == 0) continue;
+            uint256 cleared;
+            for (uint256 lane = 0; lane < 4; ++lane) {
+                uint256 month = (g << 2) + lane;
+                if (month < fromMonth || month >= current) continue;
+                uint256 shift = lane * LANE_BITS;
+                swept += (lanes >> shift) & LANE_MASK;
+                cleared |= LANE_MASK << shift;
+            }
+            if (lanes & cleared != 0) buckets[g] = lanes & ~cleared;
+        }
+    }
+
+    function _creditMerchant(PointsStorage storage $, address merchant, uint256 amount) private {
+        MerchantLedger memory m = $.merchants[merchant];
+        // A merchant's totals stay far below 2^80 points (1.2e24 yen); SafeCast would only add gas.
+        m.balance += uint96(amount);
+        m.received += uint80(amount);
+        $.merchants[merchant] = m;
+    }
+
+    function _debitMerchant(PointsStorage storage $, address merchant, uint256 amount, bool isRefund) private {
+        MerchantLedger memory m = $.merchants[merchant];
+        if (amount > m.balance) revert ERC20InsufficientBalance(merchant, m.balance, amount);
+        // amount <= balance
+        unchecked {
+            m.balance -= uint96(amount);
+        }
+        if (isRefund) m.refunded += uint80(amount);
+        $.merchants[merchant] = m;
+    }
+
+    /// @dev The account now holding a (possibly recovered) payer's points.
+    function _currentHolder(address account) private view returns (address) {
+        IAccountRegistry registry_ = registry();
+        for (uint256 hops = 0; hops < 8; ++hops) {
+            address next = registry_.successorOf(account);
+            if (next == address(0)) return account;
+            account = next;
+        }
+        return account;
+    }
+
+    function _storage() private pure returns (PointsStorage storage $) {
+        assembly {
+            $.slot := STORAGE_SLOT
+        }
+    }
+}

@@ -1,0 +1,433 @@
+// SPDX-License-Identifier: Apache-2.0
+pragma solidity ^0.8.24;
+
+import {IAccountRegistry} from "./interfaces/IAccountRegistry.sol";
+import {IRegionalPoints} from "./interfaces/IRegionalPoints.sol";
+import {IRewardProgrammes} from "./interfaces/IRewardProgrammes.sol";
+import {IThanksBonus} from "./interfaces/IThanksBonus.sol";
+import {JstCalendar} from "./libraries/JstCalendar.sol";
+import {RegistryGoverned} from "./utils/RegistryGoverned.sol";
+import {Roles} from "./utils/Roles.sol";
+
+/**
+ * @title RewardProgrammes
+ * @notice The city's reward programmes (eco actions, CO2 reduction, watch-over,
+ * help given, events, administrative points): each pays a reward per unit of
+ * attested activity, with a per-person cap per period, a total budget, a validity
+ * window, an expiry for the points it grants, and the role that may attest.
+ *
+ * Every grant is an attestation with a claim id; a claim id pays at most once per
+ * programme. Claim ids are numbers chosen by the attester; dense ids (for example
+ * `batchId << 32 | row`) share storage words, which makes batches cheap.
+ *
+ * @dev Holds MINTER_ROLE in the registry and mints through the token. Budgets are
+ * checked before minting and can never be exceeded.
+ */
+contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
+    /// @notice The period a per-person cap counts over (JST calendar).
+    enum CapPeriod {
+        Day,
+        Month,
+        FiscalYear,
+        Programme
+    }
+
+    /// @notice When the points a programme grants expire.
+    enum ExpiryPolicy {
+        FiscalYearEnd,
+        DaysAfterGrant
+    }
+
+    /// @notice What the city sets when creating a programme.
+    struct ProgrammeParams {
+        string name;
+        bytes32 verifierRole;
+        uint64 rewardPoints;
+        uint64 rewardUnits;
+        uint64 capPerPeriod;
+        CapPeriod capPeriod;
+        uint128 budget;
+        uint40 startsAt;
+        uint40 endsAt;
+        ExpiryPolicy expiryPolicy;
+        uint16 expiryDays;
+    }
+
+    /// @notice A programme as stored.
+    struct Programme {
+        uint64 rewardPoints;
+        uint64 rewardUnits;
+        uint64 capPerPeriod;
+        CapPeriod capPeriod;
+        ExpiryPolicy expiryPolicy;
+        uint16 expiryDays;
+        bool closed;
+        uint40 startsAt;
+        uint40 endsAt;
+        uint128 budget;
+        uint128 issued;
+        bytes32 verifierRole;
+        string name;
+    }
+
+    /// @custom:storage-location erc7201:takasago.storage.RewardProgrammes
+    struct ProgrammesStorage {
+        IAccountRegistry registry;
+        IRegionalPoints token;
+        uint256 programmeCount;
+        uint256 thanksBonusProgramme;
+        mapping(uint256 programmeId => Programme) programmes;
+        // per person: period index (high 64 bits) and points granted in it (low 192 bits)
+        mapping(uint256 programmeId => mapping(address person => uint256)) usage;
+        mapping(uint256 programmeId => mapping(uint256 word => uint256 bits)) claimed;
+    }
+
+    // keccak256(abi.encode(uint256(keccak256("takasago.storage.RewardProgrammes")) - 1)) & ~bytes32(uint256(0xff))
+    bytes32 private constant STORAGE_SLOT = 0x132348c3435fb28010d10e4a23f39721df6f3804c10882ef8d468f38ab152f00;
+
+    /// @notice Skip reasons in {AttestationSkipped}.
+    uint8 public constant SKIP_CLAIM_USED = 1;
+    uint8 public constant SKIP_NOT_ACTIVE_RESIDENT = 2;
+
+    /// @notice A programme was created.
+    event ProgrammeCreated(uint256 indexed programmeId, string name, bytes32 verifierRole, ProgrammeParams params);
+    /// @notice A programme's budget changed.
+    event BudgetChanged(uint256 indexed programmeId, uint256 previousBudget, uint256 newBudget);
+    /// @notice A programme was closed: no further attestations.
+    event ProgrammeClosed(uint256 indexed programmeId);
+    /// @notice The programme that funds thanks bonuses changed (zero: none).
+    event ThanksBonusProgrammeChanged(uint256 indexed programmeId);
+    /// @notice Activity was attested; `points` were granted (after the per-person cap).
+    event Attested(
+        uint256 indexed programmeId,
+        address indexed beneficiary,
+        uint256 indexed claimId,
+        uint256 units,
+        uint256 points,
+        bytes32 evidenceHash
+    );
+    /// @notice A batch entry was not granted (`reason`: 1 claim already used, 2 not an active resident).
+    event AttestationSkipped(
+        uint256 indexed programmeId,
+        address indexed beneficiary,
+        uint256 indexed claimId,
+        uint8 reason
+    );
+
+    /// @dev No programme with this id.
+    error UnknownProgramme(uint256 programmeId);
+    /// @dev The programme is closed, or `timestamp` is outside its validity window.
+    error ProgrammeNotActive(uint256 programmeId, uint256 startsAt, uint256 endsAt, uint256 timestamp);
+    /// @dev This claim id already paid in this programme.
+    error ClaimAlreadyUsed(uint256 programmeId, uint256 claimId);
+    /// @dev Granting `needed` more points would pass the programme's budget.
+    error BudgetExceeded(uint256 programmeId, uint256 remaining, uint256 needed);
+    /// @dev Programme parameters are inconsistent; `reason` says which.
+    error InvalidProgramme(string reason);
+    /// @dev Array arguments of different lengths.
+    error LengthMismatch(uint256 expected, uint256 actual);
+    /// @dev Only the token may report thanks.
+    error OnlyToken(address caller);
+    /// @dev The budget may not fall below what was already issued.
+    error BudgetBelowIssued(uint256 programmeId, uint256 issued, uint256 requested);
+    /// @dev Units above 2^128 are refused (they could only be a mistake).
+    error UnitsOutOfRange(uint256 units);
+    /// @dev The programme is already closed.
+    error ProgrammeAlreadyClosed(uint256 programmeId);
+
+    /// @custom:oz-upgrades-unsafe-allow constructor
+    constructor() {
+        _disableInitializers();
+    }
+
+    /// @notice Sets up the programmes contract behind its proxy.
+    function initialize(IAccountRegistry registry_, IRegionalPoints token_) external initializer {
+        if (address(registry_) == address(0) || address(token_) == address(0)) revert RegistryRequired();
+        ProgrammesStorage storage $ = _storage();
+        $.registry = registry_;
+        $.token = token_;
+    }
+
+    // ================================================================ views
+
+    /// @notice The AccountRegistry holding roles.
+    function registry() public view override returns (IAccountRegistry) {
+        return _storage().registry;
+    }
+
+    /// @notice The point token programmes mint.
+    function token() external view returns (IRegionalPoints) {
+        return _storage().token;
+    }
+
+    /// @notice Number of programmes created; ids run from 1 to this.
+    function programmeCount() external view returns (uint256) {
+        return _storage().programmeCount;
+    }
+
+    /// @notice A programme's definition and its budget used.
+    function programme(uint256 programmeId) external view returns (Programme memory) {
+        return _programme(programmeId);
+    }
+
+    /// @notice True when `claimId` already paid in `programmeId`.
+    function isClaimed(uint256 programmeId, uint256 claimId) public view returns (bool) {
+        return (_storage().claimed[programmeId][claimId >> 8] >> (claimId & 0xff)) & 1 == 1;
+    }
+
+    /// @notice Points `person` received from `programmeId` in the current cap period.
+    function grantedThisPeriod(uint256 programmeId, address person) external view returns (uint256) {
+        Programme storage p = _programme(programmeId);
+        uint256 packed = _storage().usage[programmeId][person];
+        return packed >> 192 == _periodIndex(p.capPeriod) ? packed & type(uint192).max : 0;
+    }
+
+    /// @notice The bucket month the programme's points granted now would expire in.
+    function expiryMonthOf(uint256 programmeId) external view returns (uint256) {
+        return _expiryMonth(_programme(programmeId));
+    }
+
+    /// @notice The programme funding thanks bonuses (zero: none).
+    function thanksBonusProgramme() external view returns (uint256) {
+        return _storage().thanksBonusProgramme;
+    }
+
+    // ================================================================ the city
+
+    /**
+     * @notice Creates a reward programme.
+     * @return programmeId the new programme's id (sequential from 1).
+     * @dev ADMIN. Emits {ProgrammeCreated}.
+     */
+    function createProgramme(
+        ProgrammeParams calldata params
+    ) external onlyRegistryRole(Roles.ADMIN) returns (uint256 programmeId) {
+        if (bytes(params.name).length == 0 || bytes(params.name).length > 100) revert InvalidProgramme("name");
+        if (params.verifierRole == bytes32(0)) revert InvalidProgramme("verifierRole");
+        if (params.rewardPoints == 0 || params.rewardUnits == 0) revert InvalidProgramme("reward");
+        if (params.endsAt <= params.startsAt) revert InvalidProgramme("window");
+        if (params.expiryPolicy == ExpiryPolicy.DaysAfterGrant && (params.expiryDays == 0 || params.expiryDays > 700)) {
+            revert InvalidProgramme("expiryDays");
+        }
+        ProgrammesStorage storage $ = _storage();
+        programmeId = ++$.programmeCount;
+        Programme storage p = $.programmes[programmeId];
+        p.rewardPoints = params.rewardPoints;
+        p.rewardUnits = params.rewardUnits;
+        p.capPerPeriod = params.capPerPeriod;
+        p.capPeriod = params.capPeriod;
+        p.expiryPolicy = params.expiryPolicy;
+        p.expiryDays = params.expiryDays;
+        p.startsAt = params.startsAt;
+        p.endsAt = params.endsAt;
+        p.budget = params.budget;
+        p.verifierRole = params.verifierRole;
+        p.name = params.name;
+        emit ProgrammeCreated(programmeId, params.name, params.verifierRole, params);
+    }
+
+    /**
+     * @notice Sets a programme's total budget (e.g. topped up with swept expired points).
+     * @dev ADMIN; never below what was already issued. Emits {BudgetChanged}.
+     */
+    function setBudget(uint256 programmeId, uint128 budget) external onlyRegistryRole(Roles.ADMIN) {
+        Programme storage p = _programme(programmeId);
+        if (budget < p.issued) revert BudgetBelowIssued(programmeId, p.issued, budget);
+        emit BudgetChanged(programmeId, p.budget, budget);
+        p.budget = budget;
+    }
+
+    /// @notice Closes a programme for good. @dev ADMIN. Emits {ProgrammeClosed}.
+    function closeProgramme(uint256 programmeId) external onlyRegistryRole(Roles.ADMIN) {
+        Programme storage p = _programme(programmeId);
+        if (p.closed) revert ProgrammeAlreadyClosed(programmeId);
+        p.closed = true;
+        emit ProgrammeClosed(programmeId);
+    }
+
+    /**
+     * @notice Makes `programmeId` fund a bonus on every thanks (zero turns it off).
+     * The token must point at this contract ({RegionalPoints-setThanksBonus}).
+     * @dev ADMIN. Emits {ThanksBonusProgrammeChanged}.
+     */
+    function setThanksBonusProgramme(uint256 programmeId) external onlyRegistryRole(Roles.ADMIN) {
+        if (programmeId != 0) _programme(programmeId);
+        _storage().thanksBonusProgramme = programmeId;
+        emit ThanksBonusProgrammeChanged(programmeId);
+    }
+
+    // ================================================================ attestation
+
+    /**
+     * @notice Attests `units` of activity by `beneficiary` and grants the reward
+     * (capped per person and period) once for `claimId`.
+     * @return points the points granted.
+     * @dev The programme's verifier role. Reverts if the claim was used, the budget
+     * would be exceeded, or the beneficiary is not an active resident.
+     * Emits {Attested} (and the token's {Transfer}/{PointsIssued}).
+     */
+    function attest(
+        uint256 programmeId,
+        address beneficiary,
+        uint256 units,
+        bytes32 evidenceHash,
+        uint256 claimId
+    ) external returns (uint256 points) {
+        Programme storage p = _activeProgramme(programmeId);
+        _checkRegistryRole(p.verifierRole, msg.sender);
+        if (!_useClaim(programmeId, claimId)) revert ClaimAlreadyUsed(programmeId, claimId);
+        uint256 periodIndex = _periodIndex(p.capPeriod);
+        points = _cappedReward(p, programmeId, beneficiary, units, periodIndex, type(uint256).max);
+        _spendBudget(p, programmeId, points);
+        emit Attested(programmeId, beneficiary, claimId, units, points, evidenceHash);
+        if (points != 0) _storage().token.mint(beneficiary, points, _expiryMonth(p));
+    }
+
+    /// @inheritdoc IRewardProgrammes
+    /// @dev The programme's verifier role. Emits {Attested} or {AttestationSkipped} per entry.
+    function attestBatch(uint256 programmeId, Attestation[] calldata items) external returns (uint256 granted) {
+        Programme storage p = _activeProgramme(programmeId);
+        ProgrammesStorage storage $ = _storage();
+        _checkRegistryRole(p.verifierRole, msg.sender);
+        uint256 n = items.length;
+        address[] memory beneficiaries = new address[](n);
+        for (uint256 i = 0; i < n; ++i) beneficiaries[i] = items[i].beneficiary;
+        IAccountRegistry.Kind[] memory kinds = $.registry.activeKindsOfBatch(beneficiaries);
+        uint256 periodIndex = _periodIndex(p.capPeriod);
+        uint256[] memory amounts = new uint256[](n);
+        uint256 count;
+        for (uint256 i = 0; i < n; ++i) {
+            uint256 points = _attestOne(p, programmeId, items[i], kinds[i], periodIndex);
+            if (points == 0) continue;
+            beneficiaries[count] = items[i].beneficiary;
+            amounts[count] = points;
+            ++count;
+            granted += points;
+        }
+        _spendBudget(p, programmeId, granted);
+        if (count == 0) return granted;
+        // Trim both arrays to the `count` entries filled (count <= n).
+        assembly {
+            mstore(beneficiaries, count)
+            mstore(amounts, count)
+        }
+        $.token.mintBatch(beneficiaries, amounts, _expiryMonth(p));
+    }
+
+    /**
+     * @inheritdoc IThanksBonus
+     * @dev The token only. Grants the thanks-bonus programme's reward for `amount`
+     * to `to`, within cap and budget (less, or nothing, when they are reached); never reverts for those.
+     */
+    function onThanks(address, address to, uint256 amount, bytes32) external {
+        ProgrammesStorage storage $ = _storage();
+        if (msg.sender != address($.token)) revert OnlyToken(msg.sender);
+        uint256 programmeId = $.thanksBonusProgramme;
+        if (programmeId == 0) return;
+        Programme storage p = $.programmes[programmeId];
+        if (p.closed || block.timestamp < p.startsAt || block.timestamp > p.endsAt) return;
+        uint256 points = _cappedReward(p, programmeId, to, amount, _periodIndex(p.capPeriod), p.budget - p.issued);
+        if (points == 0) return;
+        _spendBudget(p, programmeId, points);
+        emit Attested(programmeId, to, 0, amount, points, bytes32(0));
+        $.token.mint(to, points, _expiryMonth(p));
+    }
+
+    // ================================================================ internals
+
+    /// @dev One batch entry: skipped (with an event) or attested; returns the points to mint.
+    function _attestOne(
+        Programme storage p,
+        uint256 programmeId,
+        Attestation calldata item,
+        IAccountRegistry.Kind kind,
+        uint256 periodIndex
+    ) private returns (uint256 points) {
+        if (kind != IAccountRegistry.Kind.Resident) {
+            emit AttestationSkipped(programmeId, item.beneficiary, item.claimId, SKIP_NOT_ACTIVE_RESIDENT);
+            return 0;
+        }
+        if (!_useClaim(programmeId, item.claimId)) {
+            emit AttestationSkipped(programmeId, item.beneficiary, item.claimId, SKIP_CLAIM_USED);
+            return 0;
+        }
+        points = _cappedReward(p, programmeId, item.beneficiary, item.units, periodIndex, type(uint256).max);
+        emit Attested(programmeId, item.beneficiary, item.claimId, item.units, points, item.evidenceHash);
+    }
+
+    function _programme(uint256 programmeId) private view returns (Programme storage p) {
+        ProgrammesStorage storage $ = _storage();
+        if (programmeId == 0 || programmeId > $.programmeCount) revert UnknownProgramme(programmeId);
+        p = $.programmes[programmeId];
+    }
+
+    function _activeProgramme(uint256 programmeId) private view returns (Programme storage p) {
+        p = _programme(programmeId);
+        if (p.closed || block.timestamp < p.startsAt || block.timestamp > p.endsAt) {
+            revert ProgrammeNotActive(programmeId, p.startsAt, p.endsAt, block.timestamp);
+        }
+    }
+
+    /// @dev Marks `claimId` used; false if it already was.
+    function _useClaim(uint256 programmeId, uint256 claimId) private returns (bool) {
+        mapping(uint256 => uint256) storage words = _storage().claimed[programmeId];
+        uint256 bit = 1 << (claimId & 0xff);
+        uint256 word = words[claimId >> 8];
+        if (word & bit != 0) return false;
+        words[claimId >> 8] = word | bit;
+        return true;
+    }
+
+    /// @dev The reward for `units`, cut to what is left of the person's cap this period
+    /// and to `limit`; records it against the cap.
+    function _cappedReward(
+        Programme storage p,
+        uint256 programmeId,
+        address person,
+        uint256 units,
+        uint256 periodIndex,
+        uint256 limit
+    ) private returns (uint256 points) {
+        if (units > type(uint128).max) revert UnitsOutOfRange(units);
+        // Rounded down: a fraction of a point is never granted.
+        points = (units * p.rewardPoints) / p.rewardUnits;
+        if (points > limit) points = limit;
+        uint256 cap = p.capPerPeriod;
+        if (cap == 0 && points == 0) return 0;
+        uint256 packed = _storage().usage[programmeId][person];
+        uint256 used = packed >> 192 == periodIndex ? packed & type(uint192).max : 0;
+        if (cap != 0) {
+            uint256 left = used >= cap ? 0 : cap - used;
+            if (points > left) points = left;
+        }
+        if (points != 0) _storage().usage[programmeId][person] = (periodIndex << 192) | (used + points);
+    }
+
+    function _spendBudget(Programme storage p, uint256 programmeId, uint256 points) private {
+        uint256 issued = p.issued;
+        uint256 remaining = p.budget - issued;
+        if (points > remaining) revert BudgetExceeded(programmeId, remaining, points);
+        // issued + points <= budget < 2^128
+        p.issued = uint128(issued + points);
+    }
+
+    function _periodIndex(CapPeriod period) private view returns (uint256) {
+        if (period == CapPeriod.Day) return JstCalendar.dayIndex(block.timestamp);
+        if (period == CapPeriod.Month) return JstCalendar.monthIndex(block.timestamp);
+        if (period == CapPeriod.FiscalYear) return JstCalendar.fiscalYearEndMonth(JstCalendar.monthIndex(block.timestamp));
+        return 0;
+    }
+
+    function _expiryMonth(Programme storage p) private view returns (uint256) {
+        if (p.expiryPolicy == ExpiryPolicy.FiscalYearEnd) {
+            return JstCalendar.fiscalYearEndMonth(JstCalendar.monthIndex(block.timestamp));
+        }
+        return JstCalendar.monthIndex(block.timestamp + uint256(p.expiryDays) * 1 days);
+    }
+
+    function _storage() private pure returns (ProgrammesStorage storage $) {
+        assembly {
+            $.slot := STORAGE_SLOT
+        }
+    }
+}
