@@ -19,6 +19,7 @@ from eth_keys.datatypes import PrivateKey
 
 from node.admission import AdmissionWorkers
 from node.config import NodeConfig, load_dev_keys, load_node_config
+from node.dev_clock import DevClock
 from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis, parse_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
@@ -138,7 +139,8 @@ async def serve(
     validator_key = unlock_validator(config, password_file)
     with exclusive_data_dir(data_dir):
         ledger = Ledger(data_dir, genesis, validator_key)
-        service = NodeService(ledger, mode=mode, block_period=block_period)
+        clock = DevClock() if config.dev else None
+        service = NodeService(ledger, mode=mode, block_period=block_period, dev_clock=clock)
         admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
         api = EthAPI(service, admission=admission)

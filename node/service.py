@@ -21,6 +21,7 @@ from typing import Any
 
 import lmdb
 
+from node.dev_clock import DevClock
 from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger
 
 log = logging.getLogger("takasago.node")
@@ -38,13 +39,21 @@ class NodeStats:
 
 
 class NodeService:
-    def __init__(self, ledger: Ledger, mode: str = "instant", block_period: float | None = None) -> None:
+    def __init__(
+        self,
+        ledger: Ledger,
+        mode: str = "instant",
+        block_period: float | None = None,
+        dev_clock: DevClock | None = None,
+    ) -> None:
         if mode not in ("instant", "interval"):
             raise ValueError(f"unknown block production mode {mode!r} (instant or interval)")
         self.ledger = ledger
         self.mode = mode
         self.block_period = float(block_period if block_period is not None else ledger.genesis.block_period)
         self.stats = NodeStats()
+        # Development chains only: lets tests stamp blocks at chosen times (evm_* methods).
+        self.dev_clock = dev_clock
         self._listeners: list[BlockListener] = []
         self._ready = asyncio.Event()
         self._stopping = False
@@ -161,7 +170,8 @@ class NodeService:
         pool.remove_included([], candidates)
 
     def _build_and_commit(self, candidates: list[Any]) -> CommittedBlock:
-        built: BuiltBlock = self.ledger.build_block(candidates)
+        timestamp = self.dev_clock.take() if self.dev_clock is not None else None
+        built: BuiltBlock = self.ledger.build_block(candidates, timestamp)
         return self.ledger.commit(built)
 
     async def import_block(self, block: Any) -> CommittedBlock:

@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scripts import node_commands
+from scripts import deploy_commands, node_commands
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
@@ -15,6 +15,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(node_commands.app, name="node")
+deploy_commands.register(app)
 
 
 @app.command("up")

@@ -61,6 +61,12 @@ class EthAPI:
             for name in dir(self)
             if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago") and callable(getattr(self, name))
         }
+        if service.dev_clock is not None:
+            self.methods.update(
+                evm_increaseTime=self._evm_increase_time,
+                evm_setNextBlockTimestamp=self._evm_set_next_block_timestamp,
+                evm_mine=self._evm_mine,
+            )
         service.add_listener(self._on_block)
 
     async def dispatch(self, method: Any, params: Any) -> Any:
@@ -521,6 +527,37 @@ class EthAPI:
         if reason is not None:
             return {"status": "dropped", "reason": reason}
         return {"status": "unknown"}
+
+    # -- development chains only (see node/dev_clock.py) ------------------------
+    async def _evm_increase_time(self, params: Any) -> Any:
+        """Moves the next blocks' clock forward by ``seconds``; returns the total offset."""
+        (value,) = p.expect(params, 1, 1)
+        seconds = p.quantity(value, "seconds")
+        if seconds > 100 * 366 * 86400:
+            raise InvalidParams("seconds: more than a century ahead")
+        assert self.service.dev_clock is not None
+        return self.service.dev_clock.increase(seconds)
+
+    async def _evm_set_next_block_timestamp(self, params: Any) -> Any:
+        """The next block gets exactly this timestamp (not before the head's)."""
+        (value,) = p.expect(params, 1, 1)
+        timestamp = p.quantity(value, "timestamp")
+        head = self.ledger.head.timestamp
+        if timestamp < head:
+            raise InvalidParams(f"timestamp {timestamp} is before the head block's ({head}); time only moves forward")
+        assert self.service.dev_clock is not None
+        self.service.dev_clock.set_next(timestamp)
+        return None
+
+    async def _evm_mine(self, params: Any) -> Any:
+        """Seals a block now, empty if no transaction is ready (optionally at ``timestamp``)."""
+        (value,) = p.expect(params, 0, 1)
+        if not self.service.can_seal:
+            raise RPCError(-32000, "this node has no validator key and cannot seal blocks")
+        if value is not None:
+            await self._evm_set_next_block_timestamp([value])
+        await self.service.produce_block(allow_empty=True)
+        return "0x0"
 
 
 def _access_list(value: Any) -> tuple[tuple[Any, tuple[int, ...]], ...] | None:

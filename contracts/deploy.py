@@ -1,0 +1,211 @@
+"""Idempotent deployment of the point contracts (``takasago deploy``).
+
+Re-running changes nothing: each step first looks at the chain and the deployment
+file (:mod:`contracts.deployment`) and acts only on what is missing. The file is
+rewritten after every contract, so an interrupted run resumes where it stopped.
+An implementation that differs from ``contracts/build`` is reported, and replaced
+through the proxy's UUPS upgrade only when ``upgrade=True``.
+
+Order: AccountRegistry (predeployed in genesis on a Takasago node; deployed here on
+any other EVM node), RegionalPoints, RewardProgrammes, OracleReports; then the
+roles that bind them (MINTER to the programmes, QUORUM_REPORTER to the reports).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from pathlib import Path
+
+from eth_abi import encode as abi_encode
+from eth_utils import keccak, to_checksum_address
+from web3 import Web3
+from web3.exceptions import Web3RPCError
+
+from contracts.artifacts import load_artifact
+from contracts.deployment import (
+    DeployedContract,
+    Deployment,
+    check_same_chain,
+    deployment_path,
+    genesis_hash,
+    read_deployment,
+    write_deployment,
+)
+from contracts.transactions import Sender
+
+# ERC-1967: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)
+IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
+TAKASAGO_REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5A600"
+MINTER_ROLE = keccak(text="MINTER_ROLE")
+QUORUM_REPORTER_ROLE = keccak(text="QUORUM_REPORTER_ROLE")
+
+
+@dataclass(frozen=True)
+class DeploySettings:
+    """Initial parameters; they apply only when a contract is first deployed."""
+
+    token_name: str = "Takasago Regional Points"
+    token_symbol: str = "TRP"
+    thanks_per_day: int = 10
+    thanks_points_per_day: int = 1_000
+    oracle_quorum: int = 2
+
+
+@dataclass
+class DeployReport:
+    deployment: Deployment
+    path: Path
+    actions: list[str] = field(default_factory=list)
+    pending_upgrades: list[str] = field(default_factory=list)
+
+    @property
+    def changed(self) -> bool:
+        return bool(self.actions)
+
+
+def _bytecode_hash(name: str) -> str:
+    return "0x" + keccak(load_artifact(name).bytecode).hex()
+
+
+def implementation_of(w3: Web3, proxy: str) -> str:
+    raw = w3.eth.get_storage_at(to_checksum_address(proxy), IMPLEMENTATION_SLOT)
+    return to_checksum_address(bytes(raw)[-20:])
+
+
+class _Deployer:
+    def __init__(self, w3: Web3, sender: Sender, directory: Path, settings: DeploySettings, upgrade: bool) -> None:
+        self.w3 = w3
+        self.sender = sender
+        self.settings = settings
+        self.upgrade = upgrade
+        chain_id = w3.eth.chain_id
+        self.path = deployment_path(directory, chain_id)
+        existing = read_deployment(self.path)
+        if existing is not None:
+            check_same_chain(w3, self.path, existing)
+            self.deployment = existing
+        else:
+            self.deployment = Deployment(chain_id, genesis_hash(w3))
+        self.report = DeployReport(self.deployment, self.path)
+
+    def _has_code(self, address: str) -> bool:
+        return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
+
+    def _save(self) -> None:
+        write_deployment(self.path, self.deployment)
+
+    def _create(self, name: str, args: bytes = b"") -> tuple[str, int]:
+        receipt = self.sender.send(None, load_artifact(name).bytecode + args)
+        address = receipt["contractAddress"]
+        assert address is not None
+        return to_checksum_address(address), int(receipt["blockNumber"])
+
+    def _deploy_proxy(self, name: str, init_data: bytes) -> None:
+        implementation, _ = self._create(name)
+        proxy, block = self._create("TakasagoProxy", abi_encode(["address", "bytes"], [implementation, init_data]))
+        self.deployment.contracts[name] = DeployedContract(proxy, implementation, _bytecode_hash(name), block)
+        self._save()
+        self.report.actions.append(f"deployed {name} at {proxy} (implementation {implementation})")
+
+    def ensure(self, name: str, init_data: Callable[[], bytes]) -> None:
+        record = self.deployment.contracts.get(name)
+        if record is None or not self._has_code(record.address):
+            self._deploy_proxy(name, init_data())
+            return
+        on_chain = implementation_of(self.w3, record.address)
+        if on_chain != to_checksum_address(record.implementation):
+            record.implementation = on_chain
+            record.bytecodeHash = "unknown"
+            self._save()
+        if record.bytecodeHash == _bytecode_hash(name):
+            return
+        if not self.upgrade:
+            self.report.pending_upgrades.append(f"{name} at {record.address} runs an older implementation")
+            return
+        implementation, block = self._create(name)
+        proxy = self.deployment.contract(self.w3, name)
+        self.sender.call_function(proxy.functions.upgradeToAndCall(implementation, b""))
+        record.implementation = implementation
+        record.bytecodeHash = _bytecode_hash(name)
+        self._save()
+        self.report.actions.append(f"upgraded {name} at {record.address} to implementation {implementation}")
+
+    def ensure_registry(self) -> None:
+        record = self.deployment.contracts.get("AccountRegistry")
+        if record is not None and self._has_code(record.address):
+            self.ensure("AccountRegistry", lambda: b"")
+            return
+        address = self._takasago_registry()
+        if address is not None:
+            implementation = implementation_of(self.w3, address)
+            self.deployment.contracts["AccountRegistry"] = DeployedContract(
+                address, implementation, _bytecode_hash("AccountRegistry"), 0
+            )
+            self._save()
+            self.report.actions.append(f"recorded the genesis AccountRegistry at {address}")
+            return
+        admin = self.sender.address
+        registry = self.w3.eth.contract(abi=load_artifact("AccountRegistry").abi)
+        init = registry.encode_abi("initialize", [admin, [], [admin]])
+        self._deploy_proxy("AccountRegistry", bytes.fromhex(init[2:]))
+
+    def _takasago_registry(self) -> str | None:
+        """The registry a Takasago node predeployed in genesis (None on other EVM nodes)."""
+        try:
+            info = self.w3.provider.make_request("takasago_nodeInfo", [])  # type: ignore[arg-type]
+        except (Web3RPCError, OSError):
+            info = {}
+        result = info.get("result") if isinstance(info, dict) else None
+        address = result.get("registryAddress") if isinstance(result, dict) else None
+        if address is None and self._has_code(TAKASAGO_REGISTRY_ADDRESS):
+            address = TAKASAGO_REGISTRY_ADDRESS
+        return to_checksum_address(address) if address and self._has_code(address) else None
+
+    def ensure_role(self, role: bytes, role_name: str, contract_name: str) -> None:
+        registry = self.deployment.contract(self.w3, "AccountRegistry")
+        account = self.deployment.address(contract_name)
+        if registry.functions.hasRole(role, account).call():
+            return
+        self.sender.call_function(registry.functions.grantRole(role, account))
+        self.report.actions.append(f"granted {role_name} to {contract_name}")
+
+    def run(self) -> DeployReport:
+        s = self.settings
+        self.ensure_registry()
+        registry = self.deployment.address("AccountRegistry")
+
+        def encode(name: str, *args: object) -> bytes:
+            contract = self.w3.eth.contract(abi=load_artifact(name).abi)
+            return bytes.fromhex(contract.encode_abi("initialize", list(args))[2:])
+
+        self.ensure(
+            "RegionalPoints",
+            lambda: encode(
+                "RegionalPoints", registry, s.token_name, s.token_symbol, s.thanks_per_day, s.thanks_points_per_day
+            ),
+        )
+        self.ensure(
+            "RewardProgrammes",
+            lambda: encode("RewardProgrammes", registry, self.deployment.address("RegionalPoints")),
+        )
+        self.ensure(
+            "OracleReports",
+            lambda: encode("OracleReports", registry, self.deployment.address("RewardProgrammes"), s.oracle_quorum),
+        )
+        self.ensure_role(MINTER_ROLE, "MINTER_ROLE", "RewardProgrammes")
+        self.ensure_role(QUORUM_REPORTER_ROLE, "QUORUM_REPORTER_ROLE", "OracleReports")
+        if not self.path.exists():
+            self._save()
+        return self.report
+
+
+def deploy(
+    w3: Web3,
+    sender: Sender,
+    directory: Path,
+    settings: DeploySettings | None = None,
+    upgrade: bool = False,
+) -> DeployReport:
+    """Brings the chain to the deployment in ``contracts/build``; see the module docstring."""
+    return _Deployer(w3, sender, directory, settings or DeploySettings(), upgrade).run()

@@ -1,0 +1,74 @@
+"""What every chain-facing CLI command needs: the node's URL, the signing key, the deployment.
+
+Keys: an encrypted keystore (``--keystore``, unlocked by ``--password-file``, the
+``TAKASAGO_KEYSTORE_PASSWORD`` environment variable or a prompt), or, on a
+development chain only, a named key from its ``dev-keys.json``. Keys are never
+printed or logged.
+"""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from eth_account import Account
+from eth_account.signers.local import LocalAccount
+from web3 import Web3
+from web3.middleware import ExtraDataToPOAMiddleware
+
+RpcUrl = Annotated[str, typer.Option("--rpc-url", envvar="TAKASAGO_RPC_URL", help="Node JSON-RPC URL.")]
+DeploymentsDir = Annotated[
+    Path,
+    typer.Option(
+        "--deployments", envvar="TAKASAGO_DEPLOYMENTS", help="Directory of deployment files (one per chain id)."
+    ),
+]
+Keystore = Annotated[
+    Path | None, typer.Option("--keystore", envvar="TAKASAGO_KEYSTORE", help="Encrypted keystore of the signer.")
+]
+PasswordFile = Annotated[Path | None, typer.Option("--password-file", help="File holding the keystore passphrase.")]
+DevKeys = Annotated[
+    Path | None,
+    typer.Option("--dev-keys", envvar="TAKASAGO_DEV_KEYS", help="Development chains only: dev-keys.json to sign with."),
+]
+
+DEFAULT_RPC_URL = "http://127.0.0.1:8545"
+DEFAULT_DEPLOYMENTS = Path(".takasago/deployments")
+
+
+class ConnectionError_(Exception):
+    """The node cannot be reached or the key cannot be loaded; the message says why."""
+
+
+def connect(url: str) -> Web3:
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+    # PoA chains carry seals in extraData (> 32 bytes), as Besu QBFT and Clique do.
+    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    try:
+        w3.eth.chain_id  # noqa: B018 - a cheap call that proves the node answers
+    except Exception as exc:  # noqa: BLE001 - any transport failure means "cannot reach"
+        raise ConnectionError_(f"cannot reach the node at {url}: {exc}") from None
+    return w3
+
+
+def load_signer(keystore: Path | None, password_file: Path | None, dev_keys: Path | None, role: str) -> LocalAccount:
+    """The signing account: from the keystore, or key ``role`` of a dev chain's dev-keys.json."""
+    from node.keys import KeystoreError, read_keystore, resolve_passphrase
+
+    if keystore is not None:
+        try:
+            passphrase = resolve_passphrase(password_file, "TAKASAGO_KEYSTORE_PASSWORD", f"Passphrase for {keystore}: ")
+            return Account.from_key(read_keystore(keystore, passphrase).to_bytes())
+        except KeystoreError as exc:
+            raise ConnectionError_(str(exc)) from None
+    if dev_keys is not None:
+        try:
+            document = json.loads(dev_keys.read_text(encoding="utf-8"))
+            return Account.from_key(document[role]["privateKey"])
+        except FileNotFoundError:
+            raise ConnectionError_(f"{dev_keys} not found") from None
+        except (ValueError, KeyError, TypeError):
+            raise ConnectionError_(f"{dev_keys}: no {role!r} key in a dev-keys.json layout") from None
+    raise ConnectionError_("no signing key: pass --keystore (or --dev-keys on a development chain)")

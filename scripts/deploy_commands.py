@@ -1,0 +1,63 @@
+"""``takasago deploy``: put the point contracts on the chain, idempotently."""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+from rich.console import Console
+
+from scripts.connection import (
+    DEFAULT_DEPLOYMENTS,
+    DEFAULT_RPC_URL,
+    ConnectionError_,
+    DeploymentsDir,
+    DevKeys,
+    Keystore,
+    PasswordFile,
+    RpcUrl,
+    connect,
+    load_signer,
+)
+
+console = Console(stderr=True)
+
+
+def deploy(
+    rpc_url: RpcUrl = DEFAULT_RPC_URL,
+    deployments: DeploymentsDir = DEFAULT_DEPLOYMENTS,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    dev_keys: DevKeys = None,
+    upgrade: Annotated[bool, typer.Option("--upgrade", help="Upgrade proxies whose implementation changed.")] = False,
+    oracle_quorum: Annotated[int, typer.Option(help="Oracle signatures a report needs (first deploy).", min=1)] = 2,
+) -> None:
+    """Deploy (or complete the deployment of) the point contracts; re-running changes nothing.
+
+    Signs with the city admin key. Addresses are recorded in DEPLOYMENTS/<chainId>.json.
+    """
+    from contracts.deploy import DeploySettings
+    from contracts.deploy import deploy as run_deploy
+    from contracts.deployment import DeploymentError
+    from contracts.transactions import Sender, TransactionFailed
+
+    try:
+        w3 = connect(rpc_url)
+        signer = load_signer(keystore, password_file, dev_keys, "admin")
+        report = run_deploy(w3, Sender(w3, signer), deployments, DeploySettings(oracle_quorum=oracle_quorum), upgrade)
+    except (ConnectionError_, DeploymentError, TransactionFailed, OSError) as exc:
+        console.print(f"[red]error:[/red] {exc}")
+        raise typer.Exit(2) from None
+    for action in report.actions:
+        console.print(f"[green]✓[/green] {action}")
+    for pending in report.pending_upgrades:
+        console.print(f"[yellow]![/yellow] {pending}; run `takasago deploy --upgrade` to upgrade it")
+    if not report.changed:
+        console.print("nothing to do: the deployment is complete")
+    console.print(f"deployment file: {report.path}")
+    for name, record in sorted(report.deployment.contracts.items()):
+        typer.echo(f"{name:18} {record.address}")
+
+
+def register(app: typer.Typer) -> None:
+    app.command("deploy")(deploy)
