@@ -137,3 +137,29 @@ def shared_node(tmp_path_factory: pytest.TempPathFactory) -> Iterator[NodeProces
 
 def pytest_report_header(config: pytest.Config) -> str:
     return f"takasago tests: python {sys.version.split()[0]}, node={shutil.which('node')}, CI={os.environ.get('CI')}"
+
+
+@pytest.fixture(scope="module")
+def points(tmp_path_factory: pytest.TempPathFactory, dev_chain_template: Path) -> Iterator[Any]:
+    """A node with the point contracts deployed, shared by one test module.
+
+    Tests on it use fresh accounts; tests that move the chain's clock use ``fresh_points``.
+    """
+    from tests.points import start_points_system
+
+    base = tmp_path_factory.mktemp("points")
+    shutil.copytree(dev_chain_template, base / "node")
+    system = start_points_system(base / "node", free_port(), base / "deployments")
+    yield system
+    system.node.stop()
+
+
+@pytest.fixture()
+def fresh_points(tmp_path: Path, dev_chain_template: Path) -> Iterator[Any]:
+    """A node of its own with the point contracts deployed (for tests that move time)."""
+    from tests.points import start_points_system
+
+    shutil.copytree(dev_chain_template, tmp_path / "node")
+    system = start_points_system(tmp_path / "node", free_port(), tmp_path / "deployments")
+    yield system
+    system.node.stop()
