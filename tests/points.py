@@ -36,6 +36,26 @@ EXPIRY_FISCAL_YEAR_END, EXPIRY_DAYS_AFTER = 0, 1
 FAR_FUTURE = 2**40 - 1
 
 
+PROGRAMME_FIELDS = (
+    "name",
+    "verifierRole",
+    "rewardPoints",
+    "rewardUnits",
+    "capPerPeriod",
+    "capPeriod",
+    "budget",
+    "startsAt",
+    "endsAt",
+    "expiryPolicy",
+    "expiryDays",
+)
+
+
+def programme_tuple(params: dict[str, Any]) -> tuple[Any, ...]:
+    """RewardProgrammes.ProgrammeParams as the ABI tuple, from a dict keyed by field name."""
+    return tuple(params[name] for name in PROGRAMME_FIELDS)
+
+
 def text32(text: str) -> bytes:
     raw = text.encode()
     assert len(raw) <= 32
@@ -134,7 +154,7 @@ class PointsSystem:
             "expiryDays": 365,
         }
         params.update(overrides)
-        receipt = self.send(self.admin, self.programmes.functions.createProgramme(params))
+        receipt = self.send(self.admin, self.programmes.functions.createProgramme(programme_tuple(params)))
         (event,) = self.events(receipt, self.programmes, "ProgrammeCreated")
         return int(event["args"]["programmeId"])
 
