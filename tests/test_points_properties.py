@@ -294,19 +294,20 @@ class PointsMachine(RuleBasedStateMachine):
         issued, settled, swept = (int(x) for x in token.totals().call())
         self.base_totals = (issued, settled, swept)
 
-        params = {
-            "name": f"property programme {world.examples}",
-            "verifierRole": keccak(text="MINTER_ROLE"),
-            "rewardPoints": reward_points,
-            "rewardUnits": reward_units,
-            "capPerPeriod": cap,
-            "capPeriod": cap_period,
-            "budget": budget,
-            "startsAt": self.t - DAY,
-            "endsAt": 2**40 - 1,
-            "expiryPolicy": expiry_policy,
-            "expiryDays": expiry_days,
-        }
+        # ProgrammeParams in field order (web3 does not encode this struct from a dict).
+        params = (
+            f"property programme {world.examples}",  # name
+            keccak(text="MINTER_ROLE"),  # verifierRole: the admin attests
+            reward_points,
+            reward_units,
+            cap,  # capPerPeriod
+            cap_period,
+            budget,
+            self.t - DAY,  # startsAt
+            2**40 - 1,  # endsAt
+            expiry_policy,
+            expiry_days,
+        )
         receipt = self.tx(self.points.admin, self.points.programmes.functions.createProgramme(params))
         (event,) = self.points.events(receipt, self.points.programmes, "ProgrammeCreated")
         self.programme = ProgrammeModel(
