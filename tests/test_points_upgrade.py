@@ -1,0 +1,123 @@
+"""Deployment is idempotent; UUPS upgrades keep balances, buckets and history."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+
+import pytest
+
+from contracts.artifacts import load_artifact
+from contracts.deploy import DeploySettings, deploy, implementation_of
+from contracts.deployment import DeploymentError, read_deployment, write_deployment
+from tests.points import PointsSystem, text32
+
+UPGRADEABLE = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports")
+
+
+def test_redeploying_changes_nothing(fresh_points: PointsSystem) -> None:
+    p = fresh_points
+    path = p.deployments_dir / f"{p.w3.eth.chain_id}.json"
+    before = path.read_bytes()
+    head = p.w3.eth.block_number
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir, DeploySettings())
+    assert report.actions == [] and report.pending_upgrades == []
+    assert path.read_bytes() == before
+    assert p.w3.eth.block_number == head
+
+
+def test_a_deployment_file_of_another_chain_is_refused(fresh_points: PointsSystem, tmp_path: Path) -> None:
+    p = fresh_points
+    path = p.deployments_dir / f"{p.w3.eth.chain_id}.json"
+    document = json.loads(path.read_text())
+    document["genesisHash"] = "0x" + "ab" * 32
+    other = tmp_path / "other"
+    other.mkdir()
+    (other / path.name).write_text(json.dumps(document))
+    with pytest.raises(DeploymentError, match="another chain"):
+        deploy(p.w3, p.sender(p.admin), other)
+
+
+def test_a_changed_implementation_is_reported_and_upgraded_only_when_asked(fresh_points: PointsSystem) -> None:
+    p = fresh_points
+    path = p.deployments_dir / f"{p.w3.eth.chain_id}.json"
+    deployment = read_deployment(path)
+    assert deployment is not None
+    deployment.contracts["RewardProgrammes"].bytecodeHash = "0x" + "00" * 32  # as if built from older sources
+    write_deployment(path, deployment)
+    old_implementation = implementation_of(p.w3, deployment.address("RewardProgrammes"))
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir)
+    assert report.actions == [] and len(report.pending_upgrades) == 1
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir, upgrade=True)
+    assert report.actions and report.actions[0].startswith("upgraded RewardProgrammes")
+    assert implementation_of(p.w3, deployment.address("RewardProgrammes")) != old_implementation
+    assert deploy(p.w3, p.sender(p.admin), p.deployments_dir).actions == []
+
+
+def test_every_upgradeable_contract_keeps_its_state_in_erc7201_namespaces() -> None:
+    for name in (*UPGRADEABLE, "RegionalPointsV2"):
+        assert load_artifact(name).storage_layout["storage"] == [], name
+
+
+def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSystem) -> None:
+    p = fresh_points
+    a, b, shop = p.resident(), p.resident(), p.merchant()
+    month = p.current_month()
+    p.mint(a, 300, month + 2)
+    p.mint(a, 200, month + 9)
+    p.thank(a, b, 50)
+    request = p.pay(a, shop, 120)
+    p.send(shop, p.token.functions.requestSettlement(20, text32("INV-1")))
+    token = p.token.functions
+    snapshot = {
+        "a": token.bucketsOf(a.address).call(),
+        "b": token.bucketsOf(b.address).call(),
+        "shop": token.merchantLedgerOf(shop.address).call(),
+        "payment": token.paymentOf(shop.address, request).call(),
+        "totals": token.totals().call(),
+        "supply": token.totalSupply().call(),
+        "thanks": token.thanksSentToday(a.address).call(),
+        "limits": token.thanksLimits().call(),
+        "name": token.name().call(),
+    }
+    v2 = load_artifact("RegionalPointsV2")
+    receipt = p.sender(p.admin).send(None, v2.bytecode)
+    implementation = receipt["contractAddress"]
+    p.reverts(a, token.upgradeToAndCall(implementation, b""), "AccessControlUnauthorizedAccount")
+    p.send(p.admin, token.upgradeToAndCall(implementation, b""))
+    upgraded = p.w3.eth.contract(address=p.token.address, abi=v2.abi).functions
+    assert upgraded.version().call() == "2"
+    assert implementation_of(p.w3, p.token.address) == implementation
+    assert {
+        "a": upgraded.bucketsOf(a.address).call(),
+        "b": upgraded.bucketsOf(b.address).call(),
+        "shop": upgraded.merchantLedgerOf(shop.address).call(),
+        "payment": upgraded.paymentOf(shop.address, request).call(),
+        "totals": upgraded.totals().call(),
+        "supply": upgraded.totalSupply().call(),
+        "thanks": upgraded.thanksSentToday(a.address).call(),
+        "limits": upgraded.thanksLimits().call(),
+        "name": upgraded.name().call(),
+    } == snapshot
+    # The upgraded token keeps working under the same rules.
+    p.send(shop, upgraded.refund(request, 100))
+    p.reverts(a, upgraded.pay(shop.address, 1, request), "PaymentRequestAlreadyPaid")
+    assert p.balance(a) == 300 + 200 - 50 - 120 + 100
+    # An implementation cannot be initialised or used directly.
+    direct = p.w3.eth.contract(address=implementation, abi=v2.abi).functions
+    p.reverts(p.admin, direct.initialize(p.registry.address, "x", "x", 1, 1), "InvalidInitialization")
+
+
+def test_registry_upgrade_keeps_accounts_and_the_node_keeps_obeying_it(fresh_points: PointsSystem) -> None:
+    p = fresh_points
+    resident = p.resident()
+    receipt = p.sender(p.admin).send(None, load_artifact("AccountRegistry").bytecode)
+    implementation = receipt["contractAddress"]
+    p.reverts(resident, p.registry.functions.upgradeToAndCall(implementation, b""), "AccessControlUnauthorizedAccount")
+    p.send(p.admin, p.registry.functions.upgradeToAndCall(implementation, b""))
+    assert implementation_of(p.w3, p.registry.address) == implementation
+    assert p.registry.functions.isAllowed(resident.address).call()
+    p.mint(resident, 10)
+    p.pay(resident, p.merchant(), 10)
+    p.send(p.admin, p.registry.functions.setStatus(resident.address, 2))
+    assert not p.registry.functions.isAllowed(resident.address).call()
