@@ -72,7 +72,16 @@ THANK_AMOUNT = 100
 FALLBACK_GAS = 25_000_000  # when eth_estimateGas times out (below anvil's 30M block gas limit)
 GOAL_RATIO = 1.5
 GOAL_ATTEST_PER_BENEFICIARY = 30_000
-BREAKDOWN_KEYS = ("erc20_oz_holder", "erc20_oz_fresh", "points_transfer", "pay", "thank", "thank_new")
+BREAKDOWN_KEYS = (
+    "erc20_oz_holder",
+    "erc20_oz_fresh",
+    "points_transfer",
+    "pay",
+    "thank",
+    "thank_new",
+    "attest_batch_1_steady",
+    "attest_batch_100_steady",
+)
 
 
 # --------------------------------------------------------------------------- chain access
@@ -129,6 +138,7 @@ class ScenarioResult:
     rows: list[Row] = field(default_factory=list)
     names: dict[str, str] = field(default_factory=dict)  # address (lower) -> contract name, for traces
     months: dict[str, int] = field(default_factory=dict)
+    estimate_timeouts: list[str] = field(default_factory=list)  # sent with FALLBACK_GAS instead
 
     def row(self, key: str) -> Row | None:
         return next((r for r in self.rows if r.key == key), None)
@@ -144,7 +154,6 @@ class Scenario:
         self.deployments_dir = deployments_dir
         self.result = ScenarioResult(chain.name)
         self._senders: dict[str, Sender] = {}
-        self.estimate_timeouts: list[str] = []
 
     # -- plumbing -------------------------------------------------------------------
     def sender(self, account: LocalAccount) -> Sender:
@@ -152,22 +161,23 @@ class Scenario:
             self._senders[account.address] = Sender(self.w3, account)
         return self._senders[account.address]
 
-    def send(self, account: LocalAccount, fn: Any) -> Any:
-        return self.sender(account).call_function(fn)
+    def send(self, account: LocalAccount, fn: Any, key: str = "setup") -> Any:
+        """Sends and waits; if eth_estimateGas runs out of the node's 5 s budget (py-evm on
+        large batches), sends with FALLBACK_GAS instead: the gas limit does not change gasUsed."""
+        try:
+            return self.sender(account).call_function(fn)
+        except TransactionFailed as exc:
+            if "execution aborted" not in str(exc):
+                raise
+        log(f"{self.chain.name}: {key}: eth_estimateGas timed out; sending with gas {FALLBACK_GAS:,}")
+        self.result.estimate_timeouts.append(key)
+        return self.sender(account).call_function(fn, FALLBACK_GAS)
 
     def measure(
         self, key: str, label: str, account: LocalAccount, fn: Any, items: int = 1, unit: str = "tx", note: str = ""
     ) -> Row:
         try:
-            try:
-                receipt = self.send(account, fn)
-            except TransactionFailed as exc:
-                if "execution aborted" not in str(exc):
-                    raise
-                # eth_estimateGas ran out of the node's 5 s budget; the gas limit does not change gasUsed.
-                log(f"{self.chain.name}: {label}: eth_estimateGas timed out; sending with gas {FALLBACK_GAS:,}")
-                self.estimate_timeouts.append(key)
-                receipt = self.sender(account).call_function(fn, FALLBACK_GAS)
+            receipt = self.send(account, fn, key)
         except TransactionFailed as exc:
             row = Row(key, label, None, items, unit, tx=exc.tx_hash, error=str(exc), note=note)
             log(f"{self.chain.name}: {label}: FAILED: {exc}")
@@ -611,6 +621,9 @@ def main() -> int:
         for key, b in traces.items():
             row = anvil.row(key)
             print_breakdown(row.label if row else key, b)
+    if ours.estimate_timeouts:
+        print(f"\neth_estimateGas timed out (node's 5 s budget) for {', '.join(ours.estimate_timeouts)}; "
+              f"sent with a {FALLBACK_GAS:,} gas limit instead (gasUsed does not depend on it)")  # fmt: skip
     if failures:
         print("\nReverted:")
         for r in failures:
@@ -623,6 +636,7 @@ def main() -> int:
             "month_a": jst.describe_month(month_a),
             "rows": [asdict(r) | {"per_item": r.per_item} for r in ours.rows],
             "goals": goal_items,
+            "estimate_timeouts": ours.estimate_timeouts,
             "anvil_mismatches": mismatches if anvil is not None else None,
             "breakdown": traces or None,
         }

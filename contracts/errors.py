@@ -93,8 +93,8 @@ def decode_revert(data: bytes | str | None) -> ContractError | None:
         values = abi_decode(types, data[4:])
     except (DecodingError, OverflowError, ValueError):
         return None
-    values = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
-    args = dict(zip(names, values, strict=True))
+    normalised = [to_checksum_address(v) if t == "address" else v for t, v in zip(types, values, strict=True)]
+    args = dict(zip(names, normalised, strict=True))
     if name == "Panic":
         code = int(args["code"])
         args = {"code": hex(code), "reason": PANIC_REASONS.get(code, "panic")}

@@ -21,17 +21,51 @@ deploy_commands.register(app)
 @app.command("up")
 def up(
     data_dir: Annotated[Path, typer.Option(help="Where the embedded system keeps its data.")] = Path(".takasago"),
-    rpc_port: Annotated[int, typer.Option(help="Node JSON-RPC port.", min=0, max=65535)] = 8545,
+    rpc_port: Annotated[int, typer.Option(help="Node JSON-RPC port.", min=1, max=65535)] = 8545,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
-    """Start the whole system on embedded defaults (today: a single-validator dev node).
+    """Start the whole system on embedded defaults and keep it running until Ctrl-C.
 
-    Creates a development chain under DATA_DIR/node on first use.
+    A single-validator development chain under DATA_DIR/node (created on first use),
+    and the point contracts deployed on it (first start; later starts check them).
+    Deployment addresses: DATA_DIR/deployments/<chainId>.json; logs: DATA_DIR/logs.
     """
+    from contracts.deploy import deploy as run_deploy
+    from contracts.deployment import DeploymentError
+    from contracts.transactions import Sender, TransactionFailed
+    from scripts.connection import ConnectionError_, connect, load_signer
+    from scripts.supervisor import StartupError, Supervisor, dev_admin_key
+
+    if mode not in ("instant", "interval"):
+        typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
+        raise typer.Exit(2)
     node_dir = data_dir / "node"
     if not (node_dir / "genesis.json").exists():
         node_commands.init(data_dir=node_dir, dev=True)
-    node_commands.run(data_dir=node_dir, rpc_port=rpc_port, mode=mode)
+    supervisor = Supervisor(data_dir / "logs")
+    url = f"http://127.0.0.1:{rpc_port}"
+    try:
+        node_args = ["node", "run", "--data-dir", str(node_dir), "--rpc-port", str(rpc_port), "--mode", mode]
+        supervisor.start("node", node_args)
+        supervisor.wait_http("node", url + "/health")
+        w3 = connect(url)
+        signer = load_signer(None, None, dev_admin_key(node_dir), "admin")
+        report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
+    except (StartupError, ConnectionError_, DeploymentError, TransactionFailed, OSError, KeyError, ValueError) as exc:
+        supervisor.stop()
+        typer.echo(f"error: {exc}", err=True)
+        raise typer.Exit(1) from None
+    for action in report.actions:
+        typer.echo(f"deploy: {action}")
+    typer.echo(f"node     {url} (chain {w3.eth.chain_id}), log {data_dir / 'logs' / 'node.log'}")
+    for name, record in sorted(report.deployment.contracts.items()):
+        typer.echo(f"{name:17} {record.address}")
+    typer.echo("running; Ctrl-C stops everything")
+    reason = supervisor.wait_any()
+    typer.echo(f"stopping: {reason}")
+    supervisor.stop()
+    if not reason.startswith("received"):
+        raise typer.Exit(1)
 
 
 if __name__ == "__main__":

@@ -61,9 +61,7 @@ def standard_json_input() -> dict[str, Any]:
     """The standard-JSON input: all of contracts/src, hardhat.config.json's settings."""
     solidity = json.loads(HARDHAT_CONFIG.read_text(encoding="utf-8"))["solidity"]
     expected = solidity["version"]
-    found = subprocess.run(
-        ["node", str(WRAPPER), "--version"], check=True, capture_output=True, text=True
-    ).stdout
+    found = subprocess.run(["node", str(WRAPPER), "--version"], check=True, capture_output=True, text=True).stdout
     match = re.search(r"Version: (\d+\.\d+\.\d+)", found)
     if not match or match.group(1) != expected:
         raise SystemExit(
@@ -75,9 +73,7 @@ def standard_json_input() -> dict[str, Any]:
     files = sorted(SOURCE_DIR.rglob("*.sol"))
     if not files:
         raise SystemExit(f"error: no Solidity sources under {SOURCE_DIR}")
-    sources = {
-        f.relative_to(REPO_ROOT).as_posix(): {"content": f.read_text(encoding="utf-8")} for f in files
-    }
+    sources = {f.relative_to(REPO_ROOT).as_posix(): {"content": f.read_text(encoding="utf-8")} for f in files}
     return {"language": "Solidity", "sources": sources, "settings": settings}
 
 

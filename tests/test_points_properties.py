@@ -35,7 +35,7 @@ from typing import Any, ClassVar
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from hypothesis import HealthCheck, settings
+from hypothesis import HealthCheck, event, settings
 from hypothesis import strategies as st
 from hypothesis.stateful import (
     RuleBasedStateMachine,
@@ -233,11 +233,14 @@ class PointsMachine(RuleBasedStateMachine):
     def tx(self, account: LocalAccount, fn: Any) -> TxReceipt:
         """Sends a transaction in a block stamped exactly at the model's clock."""
         self.points.next_block_at(self.t)
-        return self.points.send(account, fn)
+        receipt = self.points.send(account, fn)
+        event(f"{fn.fn_name}: ok")
+        return receipt
 
     def refused(self, account: LocalAccount, fn: Any, error: str) -> None:
         self.points.next_block_at(self.t)
         self.points.reverts(account, fn, error)
+        event(f"{fn.fn_name}: {error}")
 
     def set_clock(self, timestamp: int) -> None:
         assert timestamp >= self.world.t

@@ -1,0 +1,92 @@
+"""``takasago up``: run the whole system's processes on embedded defaults.
+
+Today: the single-validator dev node, then the contract deployment (idempotent,
+so every start checks it and the first start performs it). Each later service
+(indexer, wallet API, oracle) is another child process started here. Children
+are stopped with SIGTERM (then SIGKILL) when ``up`` is interrupted, and ``up``
+exits if one of them dies.
+"""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from types import FrameType
+
+import requests
+
+
+class StartupError(Exception):
+    """A child process did not come up; the message includes its last log lines."""
+
+
+@dataclass
+class Supervisor:
+    log_dir: Path
+    children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+
+    def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
+        self.log_dir.mkdir(parents=True, exist_ok=True)
+        log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
+        child = subprocess.Popen([sys.executable, "-m", "scripts.cli", *args], stdout=log, stderr=subprocess.STDOUT)
+        self.children[name] = child
+        return child
+
+    def tail(self, name: str, lines: int = 20) -> str:
+        try:
+            return "\n".join((self.log_dir / f"{name}.log").read_text(errors="replace").splitlines()[-lines:])
+        except OSError:
+            return ""
+
+    def wait_http(self, name: str, url: str, timeout: float = 60) -> None:
+        child = self.children[name]
+        deadline = time.monotonic() + timeout
+        while time.monotonic() < deadline:
+            if child.poll() is not None:
+                raise StartupError(f"{name} exited with code {child.returncode}:\n{self.tail(name)}")
+            try:
+                if requests.get(url, timeout=1).status_code == 200:
+                    return
+            except requests.RequestException:
+                pass
+            time.sleep(0.2)
+        raise StartupError(f"{name} did not answer at {url} within {timeout:.0f} s:\n{self.tail(name)}")
+
+    def stop(self) -> None:
+        for child in reversed(list(self.children.values())):
+            if child.poll() is None:
+                child.send_signal(signal.SIGTERM)
+        for name, child in reversed(list(self.children.items())):
+            try:
+                child.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                print(f"{name} did not stop in 30 s; killing it", file=sys.stderr)
+                child.kill()
+                child.wait()
+
+    def wait_any(self) -> str:
+        """Blocks until SIGINT/SIGTERM or a child exits; returns why."""
+        stopping: list[str] = []
+
+        def on_signal(signum: int, _frame: FrameType | None) -> None:
+            stopping.append(signal.Signals(signum).name)
+
+        signal.signal(signal.SIGINT, on_signal)
+        signal.signal(signal.SIGTERM, on_signal)
+        while not stopping:
+            for name, child in self.children.items():
+                if child.poll() is not None:
+                    return f"{name} exited with code {child.returncode}"
+            time.sleep(0.5)
+        return f"received {stopping[0]}"
+
+
+def dev_admin_key(node_dir: Path) -> Path:
+    path = node_dir / "dev-keys.json"
+    json.loads(path.read_text(encoding="utf-8"))["admin"]  # noqa: B018 - fail early if absent
+    return path

@@ -1,0 +1,111 @@
+"""`takasago deploy` and `takasago up` as an operator runs them."""
+
+from __future__ import annotations
+
+import json
+import signal
+import subprocess
+import sys
+import time
+from pathlib import Path
+from typing import Any
+
+from tests.conftest import REPO, NodeProcess, free_port
+from tests.support import web3_for
+
+
+def takasago(*args: str, env: dict[str, str] | None = None, timeout: float = 120) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True, timeout=timeout, env=env
+    )
+
+
+def test_deploy_command_is_idempotent(node_factory: Any, tmp_path: Path) -> None:
+    node: NodeProcess = node_factory()
+    common = [
+        "--rpc-url",
+        node.url,
+        "--deployments",
+        str(tmp_path / "dep"),
+        "--dev-keys",
+        str(node.data_dir / "dev-keys.json"),
+    ]
+    first = takasago("deploy", *common)
+    assert first.returncode == 0, first.stderr
+    assert "deployed RegionalPoints" in first.stderr
+    document = json.loads((tmp_path / "dep" / "1337.json").read_text())
+    w3 = web3_for(node.url)
+    for name in ("RegionalPoints", "RewardProgrammes", "OracleReports"):
+        assert w3.eth.get_code(document["contracts"][name]["address"]), name
+    second = takasago("deploy", *common)
+    assert second.returncode == 0 and "nothing to do" in second.stderr
+    assert json.loads((tmp_path / "dep" / "1337.json").read_text()) == document
+
+
+def test_deploy_command_reports_bad_input_clearly(node_factory: Any, tmp_path: Path) -> None:
+    unreachable = takasago("deploy", "--rpc-url", f"http://127.0.0.1:{free_port()}", "--dev-keys", "x.json")
+    assert unreachable.returncode == 2 and "cannot reach the node" in unreachable.stderr
+    assert "Traceback" not in unreachable.stderr
+    node: NodeProcess = node_factory()
+    no_key = takasago("deploy", "--rpc-url", node.url, "--deployments", str(tmp_path))
+    assert no_key.returncode == 2 and "no signing key" in no_key.stderr
+    bad_keys = tmp_path / "keys.json"
+    bad_keys.write_text("{}")
+    wrong = takasago("deploy", "--rpc-url", node.url, "--deployments", str(tmp_path), "--dev-keys", str(bad_keys))
+    assert wrong.returncode == 2 and "no 'admin' key" in wrong.stderr
+    keystore = node.data_dir / "keys" / "admin.json"
+    env = {"TAKASAGO_KEYSTORE_PASSWORD": "not the passphrase", "PATH": "/usr/bin:/bin"}
+    locked = takasago(
+        "deploy", "--rpc-url", node.url, "--deployments", str(tmp_path), "--keystore", str(keystore), env=env
+    )
+    assert locked.returncode == 2 and "wrong passphrase" in locked.stderr
+    garbage = tmp_path / "1337.json"
+    garbage.write_text("{not json")
+    broken = takasago(
+        "deploy",
+        "--rpc-url",
+        node.url,
+        "--deployments",
+        str(tmp_path),
+        "--dev-keys",
+        str(node.data_dir / "dev-keys.json"),
+    )
+    assert broken.returncode == 2 and "not valid JSON" in broken.stderr and "Traceback" not in broken.stderr
+
+
+def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "up", "--data-dir", str(data_dir), "--rpc-port", str(port)],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    lines: list[str] = []
+    deadline = time.monotonic() + 120
+    assert process.stdout is not None
+    while time.monotonic() < deadline:
+        line = process.stdout.readline()
+        if not line:
+            break
+        lines.append(line.rstrip())
+        if "running; Ctrl-C" in line:
+            return process, lines
+    process.kill()
+    raise AssertionError("takasago up did not come up:\n" + "\n".join(lines))
+
+
+def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) -> None:
+    data_dir, port = tmp_path / "system", free_port()
+    process, lines = _start_up(data_dir, port)
+    try:
+        assert any(line.startswith("deploy: deployed RegionalPoints") for line in lines), lines
+        document = json.loads((data_dir / "deployments" / "1337.json").read_text())
+        w3 = web3_for(f"http://127.0.0.1:{port}")
+        assert w3.eth.get_code(document["contracts"]["RegionalPoints"]["address"])
+    finally:
+        process.send_signal(signal.SIGINT)
+        assert process.wait(timeout=60) == 0
+    process, lines = _start_up(data_dir, port)
+    try:
+        assert not any(line.startswith("deploy:") for line in lines), lines
+    finally:
+        process.send_signal(signal.SIGTERM)
+        assert process.wait(timeout=60) == 0
