@@ -98,6 +98,7 @@ class Chain:
     url: str
     w3: Web3
     admin: LocalAccount
+    fund: bool = False  # anvil: give each sending account ether (its fee checks are not zero-fee friendly)
 
     def rpc(self, method: str, params: list[Any]) -> Any:
         response: Any = self.w3.provider.make_request(method, params)  # type: ignore[arg-type]
@@ -158,6 +159,8 @@ class Scenario:
     # -- plumbing -------------------------------------------------------------------
     def sender(self, account: LocalAccount) -> Sender:
         if account.address not in self._senders:
+            if self.chain.fund:
+                self.chain.rpc("anvil_setBalance", [account.address, hex(10**21)])
             self._senders[account.address] = Sender(self.w3, account)
         return self._senders[account.address]
 
@@ -575,7 +578,7 @@ def run_takasago(workdir: Path) -> ScenarioResult:
 
 def run_anvil(workdir: Path, ours: ScenarioResult) -> tuple[ScenarioResult, dict[str, Any]]:
     with anvil_process() as url:
-        chain = Chain("anvil", url, web3_for(url), Account.from_key(PEER_FUNDER_KEY))
+        chain = Chain("anvil", url, web3_for(url), Account.from_key(PEER_FUNDER_KEY), fund=True)
         result = Scenario(chain, workdir / "deployments-anvil").run()
         traces = {}
         for key in BREAKDOWN_KEYS:
