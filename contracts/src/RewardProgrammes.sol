@@ -124,8 +124,6 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     error BudgetExceeded(uint256 programmeId, uint256 remaining, uint256 needed);
     /// @dev Programme parameters are inconsistent; `reason` says which.
     error InvalidProgramme(string reason);
-    /// @dev Array arguments of different lengths.
-    error LengthMismatch(uint256 expected, uint256 actual);
     /// @dev Only the token may report thanks.
     error OnlyToken(address caller);
     /// @dev The budget may not fall below what was already issued.
