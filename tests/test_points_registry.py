@@ -176,3 +176,32 @@ def test_validator_set_changes_are_admin_only_and_validated(points: PointsSystem
     points.reverts(points.admin, points.registry.functions.setValidators(current + current), "InvalidValidatorSet")
     receipt = points.send(points.admin, points.registry.functions.setValidators(current))
     assert points.events(receipt, points.registry, "ValidatorsChanged")[0]["args"]["validators"] == current
+
+
+def test_an_account_is_recovered_once_and_a_lost_successor_is_recovered_in_turn(points: PointsSystem) -> None:
+    lost, first, second = points.resident(), points.new_account(), points.new_account()
+    points.mint(lost, 70)
+    points.send(points.admin, points.registry.functions.recover(lost.address, first.address))
+    error = points.reverts(
+        points.admin, points.registry.functions.recover(lost.address, second.address), "AccountAlreadyRecovered"
+    )
+    assert error.args["successor"] == first.address
+    # The first replacement phone is lost too, before the balance was moved.
+    points.send(points.admin, points.registry.functions.recover(first.address, second.address))
+    receipt = points.send(points.admin, points.token.functions.recoverBalance(lost.address))
+    assert points.events(receipt, points.token, "BalanceRecovered")[0]["args"]["newAccount"] == second.address
+    assert points.balance(second) == 70
+
+
+def test_registrars_cannot_change_records_of_privileged_accounts(points: PointsSystem) -> None:
+    officer = points.new_account()
+    points.register(CITY, officer)
+    points.grant(REGISTRAR_ROLE, officer)
+    points.reverts(
+        officer, points.registry.functions.setRecordHash(points.admin.address, keccak(text="x")), "KindRequiresAdmin"
+    )
+    points.reverts(
+        officer,
+        points.registry.functions.setRecordHash(points.new_account().address, keccak(text="x")),
+        "AccountNotRegistered",
+    )

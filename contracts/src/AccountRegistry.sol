@@ -65,6 +65,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     error AccountIsRevoked(address account);
     /// @dev Only residents and merchants are recovered to a new address.
     error NotRecoverable(address account, Kind kind);
+    /// @dev The account was already recovered to `successor` (recover the successor instead).
+    error AccountAlreadyRecovered(address account, address successor);
     /// @dev Registrars register residents and merchants; other kinds need the admin.
     error KindRequiresAdmin(Kind kind);
     /// @dev Array arguments of different lengths.
@@ -151,11 +153,13 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /**
      * @notice Replaces the hash of an account's off-chain record after the record was corrected.
-     * @dev REGISTRAR_ROLE. Emits {RecordHashChanged}.
+     * @dev REGISTRAR_ROLE (the admin for accounts that are not residents or merchants).
+     * Emits {RecordHashChanged}.
      */
-    function setRecordHash(address account, bytes32 recordHash) external onlyRole(REGISTRAR_ROLE) {
+    function setRecordHash(address account, bytes32 recordHash) external {
         Account storage a = _storage().accounts[account];
         if (a.kind == Kind.None) revert AccountNotRegistered(account);
+        _checkMayRegister(a.kind);
         emit RecordHashChanged(account, a.recordHash, recordHash);
         a.recordHash = recordHash;
     }
@@ -164,13 +168,16 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
      * @notice Recovery after a lost phone: revokes `lostAccount` and registers
      * `newAccount` with the same kind and record. The token then moves the balance
      * ({RegionalPoints-recoverBalance}).
-     * @dev REGISTRAR_ROLE; residents and merchants only. Emits {AccountStatusChanged}
+     * @dev REGISTRAR_ROLE; residents and merchants only; an account is recovered once
+     * (a successor that is lost in turn is recovered itself). Emits {AccountStatusChanged}
      * (for both accounts), {AccountRegistered} and {AccountRecovered}.
      */
     function recover(address lostAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
         RegistryStorage storage $ = _storage();
         Account storage lost = $.accounts[lostAccount];
         if (lost.kind != Kind.Resident && lost.kind != Kind.Merchant) revert NotRecoverable(lostAccount, lost.kind);
+        address previousSuccessor = $.successors[lostAccount];
+        if (previousSuccessor != address(0)) revert AccountAlreadyRecovered(lostAccount, previousSuccessor);
         if ($.accounts[newAccount].kind != Kind.None) revert AccountAlreadyRegistered(newAccount);
         if (lost.status != Status.Revoked) {
             emit AccountStatusChanged(lostAccount, lost.status, Status.Revoked);

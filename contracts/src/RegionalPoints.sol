@@ -492,12 +492,13 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
 
     /**
      * @notice Moves the unexpired points of a revoked account to the account that
-     * replaced it in the registry ({AccountRegistry-recover}), keeping their expiry.
+     * replaced it in the registry ({AccountRegistry-recover}), keeping their expiry; if
+     * that account was lost and recovered in turn, to the latest one.
      * @dev REGISTRAR_ROLE. Emits {Transfer} and {BalanceRecovered}.
      */
     function recoverBalance(address lostAccount) external onlyRegistryRole(Roles.REGISTRAR) {
-        address successor = registry().successorOf(lostAccount);
-        if (successor == address(0)) revert NoSuccessor(lostAccount);
+        address successor = _currentHolder(lostAccount);
+        if (successor == lostAccount) revert NoSuccessor(lostAccount);
         uint256 amount = balanceOf(lostAccount);
         _intent = Intent.Recovery;
         _update(lostAccount, successor, amount);
