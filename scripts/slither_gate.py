@@ -168,8 +168,8 @@ def gate(report: dict[str, Any], triage: list[dict[str, Any]], triage_name: str)
     if stale:
         status = 1
         print(
-            f"\nFAIL: {len(stale)} triage entr{'y' if len(stale) == 1 else 'ies'} in {triage_name} match no"
-            " finding any more (fixed or changed code?); remove or update them and docs/static-analysis.md:",
+            f"\nFAIL: stale entries in {triage_name}: they match no finding any more (fixed or changed"
+            " code?); remove or update them, and docs/static-analysis.md:",
             file=sys.stderr,
         )
         for e in stale:
