@@ -173,7 +173,8 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         return (_storage().claimed[programmeId][claimId >> 8] >> (claimId & 0xff)) & 1 == 1;
     }
 
-    /// @notice Points `person` received from `programmeId` in the current cap period.
+    /// @notice Points `person` received from `programmeId` in the current cap period
+    /// (counted only for programmes with a per-person cap).
     function grantedThisPeriod(uint256 programmeId, address person) external view returns (uint256) {
         Programme storage p = _programme(programmeId);
         uint256 packed = _storage().usage[programmeId][person];
@@ -391,13 +392,12 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         points = (units * p.rewardPoints) / p.rewardUnits;
         if (points > limit) points = limit;
         uint256 cap = p.capPerPeriod;
-        if (cap == 0 && points == 0) return 0;
+        // Without a cap nothing needs counting per person (saves a storage write per grant).
+        if (cap == 0 || points == 0) return points;
         uint256 packed = _storage().usage[programmeId][person];
         uint256 used = packed >> 192 == periodIndex ? packed & type(uint192).max : 0;
-        if (cap != 0) {
-            uint256 left = used >= cap ? 0 : cap - used;
-            if (points > left) points = left;
-        }
+        uint256 left = used >= cap ? 0 : cap - used;
+        if (points > left) points = left;
         if (points != 0) _storage().usage[programmeId][person] = (periodIndex << 192) | (used + points);
     }
 
