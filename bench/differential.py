@@ -77,7 +77,9 @@ def _free_port() -> int:
 
 
 @contextlib.contextmanager
-def anvil_process(port: int | None = None, binary: str | None = None, timeout: float = 30) -> Iterator[str]:
+def anvil_process(
+    port: int | None = None, binary: str | None = None, timeout: float = 30, extra_args: tuple[str, ...] = ()
+) -> Iterator[str]:
     """Runs anvil (Prague, chain 1337, zero base fee/gas price, automine); yields its URL."""
     binary = binary or find_anvil()
     if binary is None:
@@ -99,6 +101,7 @@ def anvil_process(port: int | None = None, binary: str | None = None, timeout: f
         "--hardfork",
         "prague",
         "--silent",
+        *extra_args,
     ]
     proc = subprocess.Popen(args, stdout=subprocess.DEVNULL, stderr=subprocess.PIPE)
     try:

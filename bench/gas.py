@@ -32,10 +32,8 @@ import json
 import subprocess
 import sys
 import tempfile
-import time
 from collections import defaultdict
-from collections.abc import Iterator, Sequence
-from contextlib import contextmanager
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -47,8 +45,8 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from bench.differential import find_anvil
-from bench.node_throughput import Takasago, free_port, log
+from bench.differential import anvil_process
+from bench.node_throughput import Takasago, log
 from contracts import jst
 from contracts.artifacts import load_artifact
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS, DeploySettings, deploy
@@ -604,42 +602,8 @@ def run_takasago(workdir: Path) -> ScenarioResult:
         node.stop()
 
 
-@contextmanager
-def anvil_with_steps(workdir: Path) -> Iterator[str]:
-    """anvil (Prague, chain 1337, zero base fee and gas price, automine) recording opcode steps."""
-    binary = find_anvil()
-    if binary is None:
-        raise FileNotFoundError("anvil binary not found (node_modules/.bin/anvil, ANVIL_BIN or PATH)")
-    port = free_port()
-    argv = [binary, "--host", "127.0.0.1", "--port", str(port), "--base-fee", "0", "--gas-price", "0",
-            "--chain-id", "1337", "--hardfork", "prague", "--steps-tracing", "--silent"]  # fmt: skip
-    with open(workdir / "anvil.log", "wb") as out:
-        proc = subprocess.Popen(argv, stdout=out, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL)
-    try:
-        url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 30
-        while True:
-            if proc.poll() is not None:
-                raise RuntimeError(f"anvil exited with {proc.returncode}")
-            try:
-                if web3_for(url).eth.chain_id == 1337:
-                    break
-            except Exception:  # not listening yet
-                if time.monotonic() > deadline:
-                    raise
-            time.sleep(0.1)
-        yield url
-    finally:
-        proc.terminate()
-        try:
-            proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            proc.kill()
-            proc.wait()
-
-
 def run_anvil(workdir: Path) -> tuple[ScenarioResult, dict[str, Any]]:
-    with anvil_with_steps(workdir) as url:
+    with anvil_process(extra_args=("--steps-tracing",)) as url:
         chain = Chain("anvil", url, web3_for(url), bench_account("deployer"), fund=True)
         result = Scenario(chain, workdir / "deployments-anvil").run()
         traces = {}

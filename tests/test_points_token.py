@@ -71,7 +71,13 @@ def test_mint_batch(points: PointsSystem) -> None:
     month = points.current_month() + 1
     fn = points.token.functions.mintBatch([r.address for r in residents], [10, 20, 30], month)
     receipt = points.send(points.admin, fn)
-    assert len(points.events(receipt, points.token, "PointsIssued")) == 3
+    (batch,) = points.events(receipt, points.token, "PointsIssuedBatch")
+    assert (batch["args"]["recipients"], batch["args"]["total"]) == (3, 60)
+    assert batch["args"]["expiresAt"] == points.token.functions.expiryOf(month).call()
+    mints = [e["args"] for e in points.events(receipt, points.token, "Transfer")]
+    assert [(m["to"], m["value"]) for m in mints] == [
+        (r.address, v) for r, v in zip(residents, [10, 20, 30], strict=True)
+    ]
     assert [points.balance(r) for r in residents] == [10, 20, 30]
     points.reverts(
         points.admin, points.token.functions.mintBatch([residents[0].address], [1, 2], month), "LengthMismatch"

@@ -106,9 +106,14 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     Intent private transient _intent;
     uint256 private transient _creditMonth;
     uint256 private transient _lastSpentMonth;
+    bool private transient _kindPrefetched;
+    IAccountRegistry.Kind private transient _prefetchedKind;
 
     /// @notice Points were minted into `to`'s bucket that expires at `expiresAt`.
     event PointsIssued(address indexed to, uint256 amount, uint256 expiresAt);
+    /// @notice A batch mint: the `recipients` Transfer-from-zero events of this transaction
+    /// before it put `total` points into buckets that expire at `expiresAt`.
+    event PointsIssuedBatch(uint256 expiresAt, uint256 recipients, uint256 total);
     /// @notice A resident thanked another resident.
     event Thanked(address indexed from, address indexed to, uint256 amount, bytes32 category, bytes32 memoHash);
     /// @notice A resident paid a merchant's payment request.
@@ -374,7 +379,9 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
 
     /**
      * @notice Mints to many residents at once, all into the bucket of `expiryMonth`.
-     * @dev MINTER_ROLE. Emits {Transfer} and {PointsIssued} per recipient.
+     * @dev MINTER_ROLE. Emits {Transfer} per recipient and one {PointsIssuedBatch}
+     * carrying the expiry of them all. The recipients' kinds are looked up in one
+     * registry call; {_update} still decides, with those answers.
      */
     function mintBatch(
         address[] calldata to,
@@ -383,12 +390,22 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     ) external onlyRegistryRole(Roles.MINTER) {
         if (to.length != amounts.length) revert LengthMismatch(to.length, amounts.length);
         _checkExpiryMonth(expiryMonth);
+        IAccountRegistry.Kind[] memory kinds = registry().activeKindsOfBatch(to);
+        _creditMonth = expiryMonth;
+        _intent = Intent.Mint;
+        _kindPrefetched = true;
         uint256 total;
         for (uint256 i = 0; i < to.length; ++i) {
-            _issue(to[i], amounts[i], expiryMonth);
-            total += amounts[i];
+            uint256 amount = amounts[i];
+            if (amount == 0) revert InvalidAmount(amount);
+            _prefetchedKind = kinds[i];
+            _mint(to[i], amount);
+            total += amount;
         }
+        _kindPrefetched = false;
+        _intent = Intent.Transfer;
         _storage().totalIssued += total;
+        emit PointsIssuedBatch(expiryOf(expiryMonth), to.length, total);
     }
 
     // ================================================================ residents
@@ -580,7 +597,13 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         Config memory config = $.config;
         if (config.paused) revert EnforcedPause();
         Intent intent = _intent;
-        (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) = config.registry.activeKindsOf(from, to);
+        IAccountRegistry.Kind fromKind;
+        IAccountRegistry.Kind toKind;
+        if (from == address(0) && _kindPrefetched) {
+            toKind = _prefetchedKind; // looked up by mintBatch for this recipient
+        } else {
+            (fromKind, toKind) = config.registry.activeKindsOf(from, to);
+        }
         if (from == address(0)) {
             if (toKind != IAccountRegistry.Kind.Resident || intent != Intent.Mint) {
                 _refuse(config.registry, from, to, fromKind, toKind, intent);
@@ -736,7 +759,12 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
 
     function _credit(PointsStorage storage $, address to, uint256 month, uint256 amount) private {
         if (amount > LANE_MASK) revert BucketOverflow(to, month);
-        _addLanes($.buckets[to], month >> 2, amount << ((month & 3) * LANE_BITS), to);
+        uint256 shift = (month & 3) * LANE_BITS;
+        mapping(uint256 => uint256) storage buckets = $.buckets[to];
+        uint256 lanes = buckets[month >> 2];
+        if (((lanes >> shift) & LANE_MASK) + amount > LANE_MASK) revert BucketOverflow(to, month);
+        // The lane stays <= 2^64-1 (checked), so the addition never carries into the next lane.
+        buckets[month >> 2] = lanes + (amount << shift);
     }
 
     /// @dev Adds packed lane values, refusing any lane that would pass 2^64-1.
