@@ -597,7 +597,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         Config memory config = $.config;
         if (config.paused) revert EnforcedPause();
         Intent intent = _intent;
-        IAccountRegistry.Kind fromKind;
+        IAccountRegistry.Kind fromKind = IAccountRegistry.Kind.None;
         IAccountRegistry.Kind toKind;
         if (from == address(0) && _kindPrefetched) {
             toKind = _prefetchedKind; // looked up by mintBatch for this recipient
