@@ -7,7 +7,7 @@ from typing import Annotated
 
 import typer
 
-from scripts import deploy_commands, node_commands
+from scripts import account_commands, deploy_commands, mint_commands, node_commands, programme_commands
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
@@ -16,6 +16,13 @@ app = typer.Typer(
 )
 app.add_typer(node_commands.app, name="node")
 deploy_commands.register(app)
+app.add_typer(account_commands.accounts, name="account")
+app.add_typer(account_commands.merchants, name="merchant")
+app.add_typer(account_commands.roles, name="roles")
+app.add_typer(programme_commands.programmes, name="programme")
+app.command("mint")(mint_commands.mint)
+app.command("pause")(programme_commands.pause)
+app.command("unpause")(programme_commands.unpause)
 
 
 @app.command("up")

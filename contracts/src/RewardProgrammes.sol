@@ -173,6 +173,21 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         return (_storage().claimed[programmeId][claimId >> 8] >> (claimId & 0xff)) & 1 == 1;
     }
 
+    /**
+     * @notice Words `firstWord` … `firstWord + count - 1` of `programmeId`'s claim bitmap:
+     * bit `i` of word `w` is set when claim id `w * 256 + i` has paid. Lets a client
+     * resuming a batch see in one call which of its (dense) claim ids are done.
+     */
+    function claimedWords(
+        uint256 programmeId,
+        uint256 firstWord,
+        uint256 count
+    ) external view returns (uint256[] memory words) {
+        mapping(uint256 => uint256) storage claimed = _storage().claimed[programmeId];
+        words = new uint256[](count);
+        for (uint256 i = 0; i < count; ++i) words[i] = claimed[firstWord + i];
+    }
+
     /// @notice Points `person` received from `programmeId` in the current cap period
     /// (counted only for programmes with a per-person cap).
     function grantedThisPeriod(uint256 programmeId, address person) external view returns (uint256) {

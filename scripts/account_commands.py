@@ -1,0 +1,186 @@
+"""``takasago account|merchant|roles …``: who may take part, and in which role."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Annotated
+
+import typer
+from eth_utils import keccak
+
+from contracts.jst import JST
+from scripts.officer import BadInput, Officer, checksum_address, officer_command, out
+
+accounts = typer.Typer(help="Register, suspend, revoke and recover residents' accounts.", no_args_is_help=True)
+merchants = typer.Typer(help="Register merchants (shops that accept points).", no_args_is_help=True)
+roles = typer.Typer(help="Grant and revoke roles (admin only).", no_args_is_help=True)
+
+KINDS = {"resident": 1, "merchant": 2}
+KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
+STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
+ROLE_NAMES = {
+    "admin": b"\0" * 32,
+    "registrar": keccak(text="REGISTRAR_ROLE"),
+    "minter": keccak(text="MINTER_ROLE"),
+    "oracle": keccak(text="ORACLE_ROLE"),
+    "pauser": keccak(text="PAUSER_ROLE"),
+    "quorum-reporter": keccak(text="QUORUM_REPORTER_ROLE"),
+}
+
+Address = Annotated[str, typer.Argument(help="The account's EIP-55 address.")]
+RecordHash = Annotated[
+    str | None,
+    typer.Option("--record-hash", help="0x + 64 hex: hash of the off-chain real-name record (from the wallet API)."),
+]
+
+
+def record_hash(value: str | None) -> bytes:
+    if value is None:
+        return b"\0" * 32
+    if not (value.startswith("0x") and len(value) == 66):
+        raise BadInput(f"--record-hash must be 0x followed by 64 hex digits, not {value[:70]!r}")
+    try:
+        return bytes.fromhex(value[2:])
+    except ValueError:
+        raise BadInput(f"--record-hash {value[:70]!r} is not hex") from None
+
+
+def _standing(officer: Officer, address: str) -> tuple[int, int]:
+    kind, status, _ = officer.registry.functions.accountOf(address).call()
+    return int(kind), int(status)
+
+
+def _register(officer: Officer, address: str, kind: str, record: str | None) -> None:
+    address = checksum_address(address)
+    current_kind, status = _standing(officer, address)
+    if current_kind != 0:
+        raise BadInput(f"{address} is already registered ({KIND_NAMES[current_kind]}, {STATUS_NAMES[status]})")
+    fn = officer.registry.functions.register(address, KINDS[kind], record_hash(record))
+    officer.write(f"{kind} register", {"account": address, "kind": kind}, fn)
+
+
+@accounts.command("register")
+@officer_command
+def account_register(officer: Officer, address: Address, record_hash_: RecordHash = None) -> None:
+    """Register a resident (active at once). Personal data stays off-chain: only its hash is recorded."""
+    _register(officer, address, "resident", record_hash_)
+
+
+@merchants.command("register")
+@officer_command
+def merchant_register(officer: Officer, address: Address, record_hash_: RecordHash = None) -> None:
+    """Register a merchant that may receive payments and request settlement."""
+    _register(officer, address, "merchant", record_hash_)
+
+
+def _set_status(officer: Officer, address: str, status: int, verb: str) -> None:
+    address = checksum_address(address)
+    kind, current = _standing(officer, address)
+    if kind == 0:
+        raise BadInput(f"{address} is not registered")
+    if current == 3:
+        raise BadInput(f"{address} is revoked; a revoked account never returns (recover it to a new address)")
+    if current == status:
+        out.print(f"{address} is already {STATUS_NAMES[status]}; nothing to do")
+        return
+    officer.write(f"account {verb}", {"account": address}, officer.registry.functions.setStatus(address, status))
+
+
+@accounts.command("suspend")
+@officer_command
+def account_suspend(officer: Officer, address: Address) -> None:
+    """Suspend an account: it can neither send transactions nor hold or move points until reactivated."""
+    _set_status(officer, address, 2, "suspend")
+
+
+@accounts.command("reactivate")
+@officer_command
+def account_reactivate(officer: Officer, address: Address) -> None:
+    """Reactivate a suspended account."""
+    _set_status(officer, address, 1, "reactivate")
+
+
+@accounts.command("revoke")
+@officer_command
+def account_revoke(officer: Officer, address: Address) -> None:
+    """Revoke an account for good (lost or compromised key)."""
+    _set_status(officer, address, 3, "revoke")
+
+
+@accounts.command("recover")
+@officer_command
+def account_recover(
+    officer: Officer,
+    lost: Annotated[str, typer.Argument(help="The lost account.")],
+    new: Annotated[str, typer.Argument(help="The resident's new address (unregistered).")],
+) -> None:
+    """Recovery after a lost phone: revoke LOST, register NEW in its place, move LOST's points to NEW."""
+    lost = checksum_address(lost, "lost account")
+    new = checksum_address(new, "new account")
+    kind, _ = _standing(officer, lost)
+    if kind not in (1, 2):
+        raise BadInput(f"{lost} is {KIND_NAMES[kind]}: only residents and merchants are recovered")
+    successor = officer.registry.functions.successorOf(lost).call()
+    if successor == "0x" + "00" * 20:
+        if _standing(officer, new)[0] != 0:
+            raise BadInput(f"{new} is already registered; the new address must be fresh")
+        officer.write("account recover", {"lost": lost, "new": new}, officer.registry.functions.recover(lost, new))
+    elif successor != new:
+        raise BadInput(f"{lost} was already recovered to {successor}")
+    balance = int(officer.token.functions.balanceOf(lost).call())
+    if balance == 0:
+        out.print(f"{lost} holds no unexpired points; nothing to move")
+        return
+    fn = officer.token.functions.recoverBalance(lost)
+    officer.write("account recover-balance", {"lost": lost, "new": new, "points": balance}, fn, balance)
+
+
+@accounts.command("show")
+@officer_command
+def account_show(officer: Officer, address: Address) -> None:
+    """Show an account's kind, status, balance and live expiry buckets."""
+    address = checksum_address(address)
+    kind, status = _standing(officer, address)
+    out.print(f"{address}: {KIND_NAMES[kind]}, {STATUS_NAMES[status]}")
+    out.print(f"  balance {int(officer.token.functions.balanceOf(address).call()):,} points")
+    expires, amounts = officer.token.functions.bucketsOf(address).call()
+
+    for when, amount in zip(expires, amounts, strict=True):
+        out.print(f"  {amount:>12,} expire after {datetime.fromtimestamp(when, JST):%Y-%m-%d %H:%M:%S} JST")
+
+
+def _role(name: str) -> bytes:
+    try:
+        return ROLE_NAMES[name]
+    except KeyError:
+        raise BadInput(f"unknown role {name!r}; one of: {', '.join(ROLE_NAMES)}") from None
+
+
+RoleName = Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLE_NAMES)}.")]
+
+
+@roles.command("grant")
+@officer_command
+def roles_grant(officer: Officer, role: RoleName, address: Address) -> None:
+    """Grant ROLE to ADDRESS (admin only)."""
+    address = checksum_address(address)
+    role_id = _role(role)
+    if officer.registry.functions.hasRole(role_id, address).call():
+        out.print(f"{address} already holds {role}; nothing to do")
+        return
+    officer.write(
+        "roles grant", {"role": role, "account": address}, officer.registry.functions.grantRole(role_id, address)
+    )
+
+
+@roles.command("revoke")
+@officer_command
+def roles_revoke(officer: Officer, role: RoleName, address: Address) -> None:
+    """Revoke ROLE from ADDRESS (admin only)."""
+    address = checksum_address(address)
+    role_id = _role(role)
+    if not officer.registry.functions.hasRole(role_id, address).call():
+        out.print(f"{address} does not hold {role}; nothing to do")
+        return
+    fn = officer.registry.functions.revokeRole(role_id, address)
+    officer.write("roles revoke", {"role": role, "account": address}, fn)
