@@ -7,7 +7,14 @@ from typing import Annotated
 
 import typer
 
-from scripts import account_commands, deploy_commands, mint_commands, node_commands, programme_commands
+from scripts import (
+    account_commands,
+    deploy_commands,
+    mint_commands,
+    node_commands,
+    programme_commands,
+    report_commands,
+)
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
@@ -23,6 +30,8 @@ app.add_typer(programme_commands.programmes, name="programme")
 app.command("mint")(mint_commands.mint)
 app.command("pause")(programme_commands.pause)
 app.command("unpause")(programme_commands.unpause)
+app.command("settle")(report_commands.settle)
+app.command("status")(report_commands.status)
 
 
 @app.command("up")

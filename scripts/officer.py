@@ -232,3 +232,32 @@ def officer_command(func: Callable[..., None]) -> Callable[..., None]:
     wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *_COMMON]}
     del wrapper.__wrapped__  # typer must see the merged signature, not the original
     return handle_errors(wrapper)
+
+
+@dataclass
+class Reader:
+    """Read-only access for listing and reporting commands (no key needed)."""
+
+    w3: Web3
+    deployment: Deployment
+
+    def contract(self, name: str) -> Contract:
+        return self.deployment.contract(self.w3, name)
+
+
+_READ_COMMON = _COMMON[:2]
+
+
+def reader_command(func: Callable[..., None]) -> Callable[..., None]:
+    """Like :func:`officer_command` for commands that only read: node URL and deployment."""
+    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != "reader"]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> None:
+        w3 = connect(kwargs.pop("rpc_url"))
+        func(Reader(w3, load_deployment(w3, kwargs.pop("deployments"))), **kwargs)
+
+    wrapper.__signature__ = inspect.Signature([*own, *_READ_COMMON])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *_READ_COMMON]}
+    del wrapper.__wrapped__
+    return handle_errors(wrapper)

@@ -271,3 +271,46 @@ def test_budget_is_checked_before_sending(points: PointsSystem, tmp_path: Path) 
     result = run(points, tmp_path, "mint", "--csv", str(path), "--programme", str(programme), "--batch-id", "1")
     assert result.exit_code == 2 and "150 points of budget left" in result.text
     assert points.balance(residents[0]) == 0
+
+
+def test_settle_lists_and_exports_a_periods_settlements(points: PointsSystem, tmp_path: Path) -> None:
+    from datetime import datetime
+
+    from contracts.jst import JST
+
+    payer, bakery, grocer = points.resident(), points.merchant(), points.merchant()
+    points.mint(payer, 5_000)
+    points.pay(payer, bakery, 1_200)
+    points.pay(payer, grocer, 800)
+    points.send(bakery, points.token.functions.requestSettlement(1_000, "INV-001".encode().ljust(32, b"\0")))
+    points.send(grocer, points.token.functions.requestSettlement(800, "八百屋-11月".encode().ljust(32, b"\0")))
+    today = datetime.fromtimestamp(points.now(), JST).strftime("%Y-%m-%d")
+    out_csv = tmp_path / "settle.csv"
+    common = ["--rpc-url", points.node.url, "--deployments", str(points.deployments_dir)]
+    result = runner.invoke(app, ["settle", "--from", today, "--to", today, "--csv", str(out_csv), "--encoding", "cp932", *common],
+                           env={"COLUMNS": "300"})  # fmt: skip
+    assert result.exit_code == 0, result.stdout + result.stderr
+    text = out_csv.read_bytes().decode("cp932")
+    assert "INV-001" in text and "八百屋-11月" in text
+    rows = [line.split(",") for line in text.strip().splitlines()]
+    assert rows[0][:4] == ["settlement_id", "requested_at", "merchant", "amount_yen"]
+    mine = {r[2]: int(r[3]) for r in rows[1:] if r[2] in (bakery.address, grocer.address)}
+    assert mine == {bakery.address: 1_000, grocer.address: 800}
+    only = runner.invoke(app, ["settle", "--from", today, "--to", today, "--merchant", grocer.address, *common])
+    assert only.exit_code == 0 and "800" in only.stdout and "1,000" not in only.stdout
+    bad = runner.invoke(app, ["settle", "--from", today, "--to", "2020-01-01", *common])
+    assert bad.exit_code == 2 and "before" in bad.stderr
+
+
+def test_status_shows_supply_circulation_and_budgets(points: PointsSystem, tmp_path: Path) -> None:
+    programme = points.create_programme(name="status check programme", budget=10_000)
+    resident = points.resident()
+    points.send(points.admin, points.programmes.functions.attest(programme, resident.address, 250, b"\0" * 32, 1))
+    result = runner.invoke(app, ["status", "--rpc-url", points.node.url, "--deployments", str(points.deployments_dir)],
+                           env={"COLUMNS": "300"})  # fmt: skip
+    text = " ".join(result.stdout.split())
+    assert result.exit_code == 0, result.stderr
+    supply = points.token.functions.totalSupply().call()
+    assert f"total supply {supply:,} points" in text
+    assert "status check programme" in text and "250 / 10,000" in text
+    assert "validators: 0x" in text and "paused: no" in text
