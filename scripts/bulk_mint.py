@@ -15,6 +15,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from eth_utils import keccak
+from web3.logs import DISCARD
 
 from contracts.transactions import TransactionFailed
 from scripts.mint_csv import MintRow, RowProblem
@@ -148,8 +149,8 @@ def submit(
     def settle_oldest() -> None:
         tx_hash, rows = in_flight.pop(0)
         receipt = sender.wait(tx_hash)
-        attested = events.Attested().process_receipt(receipt)
-        skipped = events.AttestationSkipped().process_receipt(receipt)
+        attested = events.Attested().process_receipt(receipt, errors=DISCARD)
+        skipped = events.AttestationSkipped().process_receipt(receipt, errors=DISCARD)
         result = BatchResult(tx_hash, int(receipt["blockNumber"]), len(attested), len(skipped),
                              sum(int(e["args"]["points"]) for e in attested))  # fmt: skip
         details = {"programme": plan.programme_id, "batch": plan.batch_id,

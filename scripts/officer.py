@@ -160,15 +160,16 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         try:
             return func(*args, **kwargs)
+        except (ConnectionError_, requests.ConnectionError, requests.Timeout) as exc:
+            # Before OSError: requests' errors are OSErrors too.
+            console.print(f"[red]cannot reach the node:[/red] {exc}; re-run the same command once it is back")
+            raise typer.Exit(EXIT_CONNECTION) from None
         except (BadInput, DeploymentError, OSError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except TransactionFailed as exc:
             console.print(f"[red]refused on-chain:[/red] {exc}")
             raise typer.Exit(EXIT_REJECTED) from None
-        except (ConnectionError_, requests.ConnectionError, requests.Timeout) as exc:
-            console.print(f"[red]cannot reach the node:[/red] {exc}")
-            raise typer.Exit(EXIT_CONNECTION) from None
         except Web3RPCError as exc:
             console.print(f"[red]node error:[/red] {exc}")
             raise typer.Exit(EXIT_REJECTED) from None

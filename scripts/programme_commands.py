@@ -8,6 +8,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.table import Table
+from web3.logs import DISCARD
 
 from contracts.jst import JST
 from scripts.account_commands import ROLE_NAMES
@@ -93,7 +94,7 @@ def programme_create(
     fn = officer.programmes.functions.createProgramme(params)
     receipt = officer.write("programme create", {"name": name, "budget": budget}, fn)
     if receipt is not None:
-        event = officer.programmes.events.ProgrammeCreated().process_receipt(receipt)[0]
+        event = officer.programmes.events.ProgrammeCreated().process_receipt(receipt, errors=DISCARD)[0]
         out.print(f"programme id {event['args']['programmeId']}")
 
 
