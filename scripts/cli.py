@@ -49,7 +49,7 @@ def up(
     from contracts.deploy import deploy as run_deploy
     from contracts.deployment import DeploymentError
     from contracts.transactions import Sender, TransactionFailed
-    from scripts.connection import ConnectionError_, connect, load_signer
+    from scripts.connection import ConnectionError_, SignerError, connect, load_signer
     from scripts.supervisor import StartupError, Supervisor, dev_admin_key
 
     if mode not in ("instant", "interval"):
@@ -67,7 +67,16 @@ def up(
         w3 = connect(url)
         signer = load_signer(None, None, dev_admin_key(node_dir), "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
-    except (StartupError, ConnectionError_, DeploymentError, TransactionFailed, OSError, KeyError, ValueError) as exc:
+    except (
+        StartupError,
+        ConnectionError_,
+        SignerError,
+        DeploymentError,
+        TransactionFailed,
+        OSError,
+        KeyError,
+        ValueError,
+    ) as exc:
         supervisor.stop()
         typer.echo(f"error: {exc}", err=True)
         raise typer.Exit(1) from None

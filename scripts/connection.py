@@ -39,7 +39,11 @@ DEFAULT_DEPLOYMENTS = Path(".takasago/deployments")
 
 
 class ConnectionError_(Exception):
-    """The node cannot be reached or the key cannot be loaded; the message says why."""
+    """The node cannot be reached; the message says why."""
+
+
+class SignerError(Exception):
+    """The signing key cannot be loaded (no key given, wrong passphrase, bad file)."""
 
 
 def connect(url: str) -> Web3:
@@ -62,13 +66,13 @@ def load_signer(keystore: Path | None, password_file: Path | None, dev_keys: Pat
             passphrase = resolve_passphrase(password_file, "TAKASAGO_KEYSTORE_PASSWORD", f"Passphrase for {keystore}: ")
             return Account.from_key(read_keystore(keystore, passphrase).to_bytes())
         except KeystoreError as exc:
-            raise ConnectionError_(str(exc)) from None
+            raise SignerError(str(exc)) from None
     if dev_keys is not None:
         try:
             document = json.loads(dev_keys.read_text(encoding="utf-8"))
             return Account.from_key(document[role]["privateKey"])
         except FileNotFoundError:
-            raise ConnectionError_(f"{dev_keys} not found") from None
+            raise SignerError(f"{dev_keys} not found") from None
         except (ValueError, KeyError, TypeError):
-            raise ConnectionError_(f"{dev_keys}: no {role!r} key in a dev-keys.json layout") from None
-    raise ConnectionError_("no signing key: pass --keystore (or --dev-keys on a development chain)")
+            raise SignerError(f"{dev_keys}: no {role!r} key in a dev-keys.json layout") from None
+    raise SignerError("no signing key: pass --keystore (or --dev-keys on a development chain)")

@@ -16,6 +16,7 @@ from scripts.connection import (
     Keystore,
     PasswordFile,
     RpcUrl,
+    SignerError,
     connect,
     load_signer,
 )
@@ -45,7 +46,7 @@ def deploy(
         w3 = connect(rpc_url)
         signer = load_signer(keystore, password_file, dev_keys, "admin")
         report = run_deploy(w3, Sender(w3, signer), deployments, DeploySettings(oracle_quorum=oracle_quorum), upgrade)
-    except (ConnectionError_, DeploymentError, TransactionFailed, OSError) as exc:
+    except (ConnectionError_, SignerError, DeploymentError, TransactionFailed, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
     for action in report.actions:

@@ -35,6 +35,7 @@ from scripts.connection import (
     Keystore,
     PasswordFile,
     RpcUrl,
+    SignerError,
     connect,
     load_signer,
 )
@@ -164,7 +165,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             # Before OSError: requests' errors are OSErrors too.
             console.print(f"[red]cannot reach the node:[/red] {exc}; re-run the same command once it is back")
             raise typer.Exit(EXIT_CONNECTION) from None
-        except (BadInput, DeploymentError, OSError) as exc:
+        except (BadInput, DeploymentError, SignerError, OSError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except TransactionFailed as exc:

@@ -314,3 +314,28 @@ def test_status_shows_supply_circulation_and_budgets(points: PointsSystem, tmp_p
     assert f"total supply {supply:,} points" in text
     assert "status check programme" in text and "250 / 10,000" in text
     assert "validators: 0x" in text and "paused: no" in text
+
+
+def test_officer_key_from_an_encrypted_keystore_unlocked_by_environment(points: PointsSystem, tmp_path: Path) -> None:
+    address = Account.create().address
+    keystore = points.node.data_dir / "keys" / "admin.json"
+    args = ["account", "register", address, "--rpc-url", points.node.url, "--deployments", str(points.deployments_dir),
+            "--keystore", str(keystore), "--audit-log", str(tmp_path / "audit.log")]  # fmt: skip
+    result = runner.invoke(app, args, env={"TAKASAGO_KEYSTORE_PASSWORD": "insecure-dev-passphrase"})
+    assert result.exit_code == 0, result.stdout + result.stderr
+    assert points.registry.functions.isAllowed(address).call()
+    wrong = runner.invoke(app, args, env={"TAKASAGO_KEYSTORE_PASSWORD": "guess"})
+    assert wrong.exit_code == 2 and "wrong passphrase" in wrong.stderr
+
+
+def test_mint_refuses_closed_and_expired_programmes(points: PointsSystem, tmp_path: Path) -> None:
+    resident = points.resident()
+    now = points.now()
+    expired = points.create_programme(startsAt=now - 7200, endsAt=now - 3600)
+    result = run(points, tmp_path, "mint", resident.address, "10", "--programme", str(expired))
+    assert result.exit_code == 2 and "outside its validity window" in result.text
+    closed = points.create_programme()
+    points.send(points.admin, points.programmes.functions.closeProgramme(closed))
+    result = run(points, tmp_path, "mint", resident.address, "10", "--programme", str(closed))
+    assert result.exit_code == 2 and "is closed" in result.text
+    assert points.balance(resident) == 0
