@@ -38,6 +38,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from bench.node_throughput import Takasago, log
 from contracts.deploy import DeploySettings, deploy
 from contracts.transactions import Sender
+from scripts.event_logs import all_logs
 
 REPO = Path(__file__).resolve().parent.parent
 MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
@@ -98,10 +99,12 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, json_path: Pa
     started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     cli_seconds = time.monotonic() - started
+    log(f"CLI done in {cli_seconds:.1f} s")
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
         return 1
-    attested = programmes.events.Attested().get_logs(from_block=0, argument_filters={"programmeId": programme})
+    head = int(w3.eth.block_number)
+    attested = all_logs(programmes.events.Attested, 0, head, argument_filters={"programmeId": programme})
     if len(attested) != rows:
         print(f"CLI minted {len(attested)} rows, expected {rows}", file=sys.stderr)
         return 1

@@ -14,10 +14,9 @@ from rich.table import Table
 
 from contracts import jst
 from contracts.jst import JST
+from scripts.event_logs import all_logs
 from scripts.officer import BadInput, Reader, out, reader_command
 from scripts.programme_commands import parse_date
-
-LOG_CHUNK_BLOCKS = 10_000
 
 
 def block_at_or_after(reader: Reader, timestamp: int) -> int:
@@ -47,22 +46,20 @@ def settlements(reader: Reader, first_block: int, last_block: int) -> list[dict[
     event = token.events.SettlementRequested
     rows: list[dict[str, Any]] = []
     times: dict[int, int] = {}
-    for start in range(first_block, last_block + 1, LOG_CHUNK_BLOCKS):
-        end = min(last_block, start + LOG_CHUNK_BLOCKS - 1)
-        for log in event().get_logs(from_block=start, to_block=end):
-            block = int(log["blockNumber"])
-            if block not in times:
-                times[block] = int(reader.w3.eth.get_block(block)["timestamp"])
-            args = log["args"]
-            rows.append({
-                "settlement_id": int(args["settlementId"]),
-                "requested_at": datetime.fromtimestamp(times[block], JST).strftime("%Y-%m-%d %H:%M:%S"),
-                "merchant": args["merchant"],
-                "amount_yen": int(args["amount"]),
-                "reference": _reference_text(bytes(args["settlementReference"])),
-                "tx": "0x" + bytes(log["transactionHash"]).hex(),
-                "block": block,
-            })  # fmt: skip
+    for log in all_logs(event, first_block, last_block):
+        block = int(log["blockNumber"])
+        if block not in times:
+            times[block] = int(reader.w3.eth.get_block(block)["timestamp"])
+        args = log["args"]
+        rows.append({
+            "settlement_id": int(args["settlementId"]),
+            "requested_at": datetime.fromtimestamp(times[block], JST).strftime("%Y-%m-%d %H:%M:%S"),
+            "merchant": args["merchant"],
+            "amount_yen": int(args["amount"]),
+            "reference": _reference_text(bytes(args["settlementReference"])),
+            "tx": "0x" + bytes(log["transactionHash"]).hex(),
+            "block": block,
+        })  # fmt: skip
     return rows
 
 
@@ -123,7 +120,7 @@ def status(reader: Reader) -> None:
     out.print(f"validators: {', '.join(registry.functions.validators().call())}")
     supply = int(token.functions.totalSupply().call())
     issued, settled, swept = token.functions.totals().call()
-    registered = registry.events.AccountRegistered().get_logs(from_block=0)
+    registered = all_logs(registry.events.AccountRegistered, 0, int(head["number"]))
     residents = sorted({log["args"]["account"] for log in registered if log["args"]["kind"] == 1})
     merchants = sorted({log["args"]["account"] for log in registered if log["args"]["kind"] == 2})
     circulating = expiring = 0

@@ -12,6 +12,7 @@ from pathlib import Path
 
 from eth_account import Account
 
+from scripts.event_logs import all_logs
 from tests.conftest import REPO
 from tests.points import RESIDENT, PointsSystem
 
@@ -85,7 +86,9 @@ def test_interrupted_and_crashed_csv_mint_resumes_to_exactly_once(fresh_points: 
 
     balances = {a: p.balance(a) for a in residents}
     assert balances == amounts
-    attested = p.programmes.events.Attested().get_logs(from_block=0, argument_filters={"programmeId": programme})
+    attested = all_logs(
+        p.programmes.events.Attested, 0, p.w3.eth.block_number, argument_filters={"programmeId": programme}
+    )
     assert len(attested) == ROWS and len({e["args"]["beneficiary"] for e in attested}) == ROWS
     # A fourth run has nothing left to do.
     fourth = _start_mint(p, csv_path, programme, audit_log)
