@@ -14,8 +14,8 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+from eth_abi import encode as abi_encode
 from eth_utils import keccak
-from web3.logs import DISCARD
 
 from contracts.transactions import TransactionFailed
 from scripts.mint_csv import MintRow, RowProblem
@@ -122,6 +122,33 @@ def check_budget(plan: MintPlan, programme: Any) -> None:
         )
 
 
+ATTEST_BATCH_SELECTOR = keccak(text="attestBatch(uint256,(address,uint256,bytes32,uint256)[])")[:4]
+ATTESTED_TOPIC = keccak(text="Attested(uint256,address,uint256,uint256,uint256,bytes32)")
+SKIPPED_TOPIC = keccak(text="AttestationSkipped(uint256,address,uint256,uint8)")
+
+
+def encode_attest_batch(programme_id: int, rows: list[MintRow], batch_id: int) -> bytes:
+    """Calldata of ``attestBatch`` (eth_abi directly: web3's contract encoder takes ~20x longer
+    on thousands of rows)."""
+    items = [(r.address, r.amount, evidence_hash(r), claim_id(batch_id, r.line)) for r in rows]
+    return ATTEST_BATCH_SELECTOR + abi_encode(["uint256", "(address,uint256,bytes32,uint256)[]"], [programme_id, items])
+
+
+def count_attestations(receipt: Any, programmes_address: str) -> tuple[int, int, int]:
+    """(rows granted, rows skipped, points granted) from a receipt's programme events."""
+    attested = skipped = points = 0
+    for entry in receipt["logs"]:
+        if entry["address"].lower() != programmes_address.lower() or not entry["topics"]:
+            continue
+        topic = bytes(entry["topics"][0])
+        if topic == ATTESTED_TOPIC:
+            attested += 1
+            points += int.from_bytes(bytes(entry["data"])[32:64], "big")  # data: units, points, evidenceHash
+        elif topic == SKIPPED_TOPIC:
+            skipped += 1
+    return attested, skipped, points
+
+
 @dataclass
 class BatchResult:
     tx: str
@@ -139,20 +166,17 @@ def submit(
 ) -> list[BatchResult]:
     """Sends the pending rows in batches, up to MAX_IN_FLIGHT transactions ahead of the
     receipts; returns one result per batch. Raises on a refusal (the batches before it stand)."""
-    fn = officer.programmes.functions.attestBatch
     sender = officer.sender
+    target = officer.programmes.address
     nonce = int(officer.w3.eth.get_transaction_count(sender.address, "pending"))
     in_flight: list[tuple[str, list[MintRow]]] = []
     results: list[BatchResult] = []
-    events = officer.programmes.events
 
     def settle_oldest() -> None:
         tx_hash, rows = in_flight.pop(0)
         receipt = sender.wait(tx_hash)
-        attested = events.Attested().process_receipt(receipt, errors=DISCARD)
-        skipped = events.AttestationSkipped().process_receipt(receipt, errors=DISCARD)
-        result = BatchResult(tx_hash, int(receipt["blockNumber"]), len(attested), len(skipped),
-                             sum(int(e["args"]["points"]) for e in attested))  # fmt: skip
+        attested, skipped, points = count_attestations(receipt, target)
+        result = BatchResult(tx_hash, int(receipt["blockNumber"]), attested, skipped, points)
         details = {"programme": plan.programme_id, "batch": plan.batch_id,
                    "lines": f"{rows[0].line}-{rows[-1].line}", "rows": len(rows), "points": result.points}  # fmt: skip
         outcome = {"status": "done", "tx": tx_hash, "block": result.block,
@@ -164,12 +188,10 @@ def submit(
 
     block_gas = int(officer.w3.eth.get_block("latest")["gasLimit"])
     for rows in _chunks(plan.pending, batch_size):
-        items = [(r.address, r.amount, evidence_hash(r), claim_id(plan.batch_id, r.line)) for r in rows]
-        call = fn(plan.programme_id, items)
-        data = bytes.fromhex(call._encode_transaction_data()[2:])
+        data = encode_attest_batch(plan.programme_id, rows, plan.batch_id)
         gas = min(block_gas, BATCH_OVERHEAD_GAS + ROW_GAS * len(rows))
         try:
-            tx_hash = sender.submit(call.address, data, gas=gas, nonce=nonce)
+            tx_hash = sender.submit(target, data, gas=gas, nonce=nonce)
         except TransactionFailed as exc:
             officer.audit.record("mint batch", {"programme": plan.programme_id, "batch": plan.batch_id},
                                  {"status": "refused", "error": str(exc)})  # fmt: skip
