@@ -74,7 +74,10 @@ def implementation_of(w3: Web3, proxy: str) -> str:
 
 
 class _Deployer:
-    def __init__(self, w3: Web3, sender: Sender, directory: Path, settings: DeploySettings, upgrade: bool) -> None:
+    def __init__(
+        self, w3: Web3, sender: Sender, directory: Path, settings: DeploySettings, upgrade: bool, dry_run: bool
+    ) -> None:
+        self.dry_run = dry_run
         self.w3 = w3
         self.sender = sender
         self.settings = settings
@@ -93,7 +96,8 @@ class _Deployer:
         return len(self.w3.eth.get_code(to_checksum_address(address))) > 0
 
     def _save(self) -> None:
-        write_deployment(self.path, self.deployment)
+        if not self.dry_run:
+            write_deployment(self.path, self.deployment)
 
     def _create(self, name: str, args: bytes = b"") -> tuple[str, int]:
         receipt = self.sender.send(None, load_artifact(name).bytecode + args)
@@ -102,6 +106,12 @@ class _Deployer:
         return to_checksum_address(address), int(receipt["blockNumber"])
 
     def _deploy_proxy(self, name: str, init_data: bytes) -> None:
+        if self.dry_run:
+            # Nothing is sent; later steps see a placeholder address.
+            placeholder = to_checksum_address(keccak(text=f"dry-run:{name}")[:20])
+            self.deployment.contracts[name] = DeployedContract(placeholder, placeholder, _bytecode_hash(name), 0)
+            self.report.actions.append(f"would deploy {name}")
+            return
         implementation, _ = self._create(name)
         proxy, block = self._create("TakasagoProxy", abi_encode(["address", "bytes"], [implementation, init_data]))
         self.deployment.contracts[name] = DeployedContract(proxy, implementation, _bytecode_hash(name), block)
@@ -123,6 +133,9 @@ class _Deployer:
         if not self.upgrade:
             self.report.pending_upgrades.append(f"{name} at {record.address} runs an older implementation")
             return
+        if self.dry_run:
+            self.report.actions.append(f"would upgrade {name} at {record.address}")
+            return
         implementation, block = self._create(name)
         proxy = self.deployment.contract(self.w3, name)
         self.sender.call_function(proxy.functions.upgradeToAndCall(implementation, b""))
@@ -143,7 +156,8 @@ class _Deployer:
                 address, implementation, _bytecode_hash("AccountRegistry"), 0
             )
             self._save()
-            self.report.actions.append(f"recorded the genesis AccountRegistry at {address}")
+            verb = "would record" if self.dry_run else "recorded"
+            self.report.actions.append(f"{verb} the genesis AccountRegistry at {address}")
             return
         admin = self.sender.address
         registry = self.w3.eth.contract(abi=load_artifact("AccountRegistry").abi)
@@ -165,7 +179,13 @@ class _Deployer:
     def ensure_role(self, role: bytes, role_name: str, contract_name: str) -> None:
         registry = self.deployment.contract(self.w3, "AccountRegistry")
         account = self.deployment.address(contract_name)
+        if self.dry_run and not self._has_code(account):
+            self.report.actions.append(f"would grant {role_name} to {contract_name}")
+            return
         if registry.functions.hasRole(role, account).call():
+            return
+        if self.dry_run:
+            self.report.actions.append(f"would grant {role_name} to {contract_name}")
             return
         self.sender.call_function(registry.functions.grantRole(role, account))
         self.report.actions.append(f"granted {role_name} to {contract_name}")
@@ -206,6 +226,10 @@ def deploy(
     directory: Path,
     settings: DeploySettings | None = None,
     upgrade: bool = False,
+    dry_run: bool = False,
 ) -> DeployReport:
-    """Brings the chain to the deployment in ``contracts/build``; see the module docstring."""
-    return _Deployer(w3, sender, directory, settings or DeploySettings(), upgrade).run()
+    """Brings the chain to the deployment in ``contracts/build``; see the module docstring.
+
+    ``dry_run`` reports what would be done ("would deploy …") and sends and writes nothing.
+    """
+    return _Deployer(w3, sender, directory, settings or DeploySettings(), upgrade, dry_run).run()

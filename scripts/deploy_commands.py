@@ -32,6 +32,7 @@ def deploy(
     dev_keys: DevKeys = None,
     upgrade: Annotated[bool, typer.Option("--upgrade", help="Upgrade proxies whose implementation changed.")] = False,
     oracle_quorum: Annotated[int, typer.Option(help="Oracle signatures a report needs (first deploy).", min=1)] = 2,
+    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done; send nothing.")] = False,
 ) -> None:
     """Deploy (or complete the deployment of) the point contracts; re-running changes nothing.
 
@@ -45,7 +46,8 @@ def deploy(
     try:
         w3 = connect(rpc_url)
         signer = load_signer(keystore, password_file, dev_keys, "admin")
-        report = run_deploy(w3, Sender(w3, signer), deployments, DeploySettings(oracle_quorum=oracle_quorum), upgrade)
+        settings = DeploySettings(oracle_quorum=oracle_quorum)
+        report = run_deploy(w3, Sender(w3, signer), deployments, settings, upgrade, dry_run)
     except (ConnectionError_, SignerError, DeploymentError, TransactionFailed, OSError) as exc:
         console.print(f"[red]error:[/red] {exc}")
         raise typer.Exit(2) from None
@@ -55,6 +57,9 @@ def deploy(
         console.print(f"[yellow]![/yellow] {pending}; run `takasago deploy --upgrade` to upgrade it")
     if not report.changed:
         console.print("nothing to do: the deployment is complete")
+    if dry_run:
+        console.print("dry run: nothing was sent or written")
+        return
     console.print(f"deployment file: {report.path}")
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:18} {record.address}")

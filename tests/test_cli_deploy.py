@@ -39,6 +39,7 @@ def test_deploy_command_is_idempotent(node_factory: Any, tmp_path: Path) -> None
         assert w3.eth.get_code(document["contracts"][name]["address"]), name
     second = takasago("deploy", *common)
     assert second.returncode == 0 and "nothing to do" in second.stderr
+    assert "would" not in takasago("deploy", *common, "--dry-run").stderr
     assert json.loads((tmp_path / "dep" / "1337.json").read_text()) == document
 
 
