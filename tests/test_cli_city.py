@@ -339,3 +339,18 @@ def test_mint_refuses_closed_and_expired_programmes(points: PointsSystem, tmp_pa
     result = run(points, tmp_path, "mint", resident.address, "10", "--programme", str(closed))
     assert result.exit_code == 2 and "is closed" in result.text
     assert points.balance(resident) == 0
+
+
+def test_large_mints_ask_for_confirmation(points: PointsSystem, tmp_path: Path) -> None:
+    programme = points.create_programme()
+    resident = points.resident()
+    args = ["mint", resident.address, "5000", "--programme", str(programme), "--confirm-above", "1000"]
+    declined = run(points, tmp_path, *args, input="n\n")
+    assert declined.exit_code == 2 and "not confirmed; nothing was sent" in declined.text
+    assert points.balance(resident) == 0
+    accepted = run(points, tmp_path, *args, input="y\n")
+    assert accepted.exit_code == 0, accepted.text
+    assert points.balance(resident) == 5000
+    small = run(points, tmp_path, "mint", resident.address, "10", "--programme", str(programme), "--confirm-above", "1000",
+                "--claim-id", "99")  # fmt: skip
+    assert small.exit_code == 0 and "move" not in small.text
