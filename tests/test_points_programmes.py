@@ -40,7 +40,9 @@ def test_create_programme_validates_and_is_admin_only(points: PointsSystem) -> N
         "expiryPolicy": EXPIRY_FISCAL_YEAR_END,
         "expiryDays": 0,
     }
-    points.reverts(resident, points.programmes.functions.createProgramme(programme_tuple(good)), "AccessControlUnauthorizedAccount")
+    points.reverts(
+        resident, points.programmes.functions.createProgramme(programme_tuple(good)), "AccessControlUnauthorizedAccount"
+    )
     for field, value, reason in [
         ("name", "", "name"),
         ("verifierRole", b"\0" * 32, "verifierRole"),
@@ -48,11 +50,15 @@ def test_create_programme_validates_and_is_admin_only(points: PointsSystem) -> N
         ("endsAt", now - 20, "window"),
     ]:
         error = points.reverts(
-            points.admin, points.programmes.functions.createProgramme(programme_tuple({**good, field: value})), "InvalidProgramme"
+            points.admin,
+            points.programmes.functions.createProgramme(programme_tuple({**good, field: value})),
+            "InvalidProgramme",
         )
         assert error.args["reason"] == reason
     bad_days = {**good, "expiryPolicy": EXPIRY_DAYS_AFTER, "expiryDays": 701}
-    points.reverts(points.admin, points.programmes.functions.createProgramme(programme_tuple(bad_days)), "InvalidProgramme")
+    points.reverts(
+        points.admin, points.programmes.functions.createProgramme(programme_tuple(bad_days)), "InvalidProgramme"
+    )
     receipt = points.send(points.admin, points.programmes.functions.createProgramme(programme_tuple(good)))
     (event,) = points.events(receipt, points.programmes, "ProgrammeCreated")
     programme = points.programmes.functions.programme(event["args"]["programmeId"]).call()
@@ -197,3 +203,15 @@ def test_thanks_bonus_from_a_programme_within_cap_and_budget(points: PointsSyste
     finally:
         points.send(points.admin, points.token.functions.setThanksBonus("0x" + "00" * 20))
         points.send(points.admin, points.programmes.functions.setThanksBonusProgramme(0))
+
+
+def test_attest_rewards_active_residents_only_even_when_the_reward_rounds_to_zero(points: PointsSystem) -> None:
+    programme = points.create_programme(rewardPoints=1, rewardUnits=10)
+    shop, stranger, suspended = points.merchant(), points.new_account(), points.resident()
+    points.send(points.admin, points.registry.functions.setStatus(suspended.address, 2))
+    for claim, beneficiary in ((1, shop.address), (2, stranger.address), (3, suspended.address)):
+        for units in (5, 50):  # 0 points (rounded down) and 5 points
+            fn = points.programmes.functions.attest(programme, beneficiary, units, EVIDENCE, claim)
+            error = points.reverts(points.admin, fn, "BeneficiaryNotActiveResident")
+            assert error.args["beneficiary"] == beneficiary
+        assert not points.programmes.functions.isClaimed(programme, claim).call()

@@ -118,6 +118,8 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     error UnknownProgramme(uint256 programmeId);
     /// @dev The programme is closed, or `timestamp` is outside its validity window.
     error ProgrammeNotActive(uint256 programmeId, uint256 startsAt, uint256 endsAt, uint256 timestamp);
+    /// @dev Only active residents are rewarded (not merchants, not unregistered, suspended or revoked accounts).
+    error BeneficiaryNotActiveResident(address beneficiary);
     /// @dev This claim id already paid in this programme.
     error ClaimAlreadyUsed(uint256 programmeId, uint256 claimId);
     /// @dev Granting `needed` more points would pass the programme's budget.
@@ -289,6 +291,9 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     ) external returns (uint256 points) {
         Programme storage p = _activeProgramme(programmeId);
         _checkRegistryRole(p.verifierRole, msg.sender);
+        (IAccountRegistry.Kind kind, ) = _storage().registry.activeKindsOf(beneficiary, beneficiary);
+        // Checked here too: a reward that rounds to 0 mints nothing, so the token would not refuse.
+        if (kind != IAccountRegistry.Kind.Resident) revert BeneficiaryNotActiveResident(beneficiary);
         if (!_useClaim(programmeId, claimId)) revert ClaimAlreadyUsed(programmeId, claimId);
         uint256 periodIndex = _periodIndex(p.capPeriod);
         points = _cappedReward(p, programmeId, beneficiary, units, periodIndex, type(uint256).max);
