@@ -291,9 +291,11 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     ) external returns (uint256 points) {
         Programme storage p = _activeProgramme(programmeId);
         _checkRegistryRole(p.verifierRole, msg.sender);
-        (IAccountRegistry.Kind kind, ) = _storage().registry.activeKindsOf(beneficiary, beneficiary);
+        IAccountRegistry.Account memory account = _storage().registry.accountOf(beneficiary);
         // Checked here too: a reward that rounds to 0 mints nothing, so the token would not refuse.
-        if (kind != IAccountRegistry.Kind.Resident) revert BeneficiaryNotActiveResident(beneficiary);
+        if (account.kind != IAccountRegistry.Kind.Resident || account.status != IAccountRegistry.Status.Active) {
+            revert BeneficiaryNotActiveResident(beneficiary);
+        }
         if (!_useClaim(programmeId, claimId)) revert ClaimAlreadyUsed(programmeId, claimId);
         uint256 periodIndex = _periodIndex(p.capPeriod);
         points = _cappedReward(p, programmeId, beneficiary, units, periodIndex, type(uint256).max);
