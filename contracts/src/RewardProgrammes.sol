@@ -85,8 +85,9 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.RewardProgrammes")) - 1)) & ~bytes32(uint256(0xff))
     bytes32 private constant STORAGE_SLOT = 0x132348c3435fb28010d10e4a23f39721df6f3804c10882ef8d468f38ab152f00;
 
-    /// @notice Skip reasons in {AttestationSkipped}.
+    /// @notice Skip reason in {AttestationSkipped}: the claim id already paid.
     uint8 public constant SKIP_CLAIM_USED = 1;
+    /// @notice Skip reason in {AttestationSkipped}: the beneficiary is not an active resident.
     uint8 public constant SKIP_NOT_ACTIVE_RESIDENT = 2;
 
     /// @notice A programme was created.
