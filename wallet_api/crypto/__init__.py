@@ -1,0 +1,1 @@
+"""Secrets at rest: envelope encryption of keys and personal data, and password hashing."""
