@@ -41,7 +41,7 @@ import secrets
 import time
 from collections import Counter
 from dataclasses import dataclass, field
-from typing import Any, ClassVar
+from typing import Any, ClassVar, Self
 
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
@@ -127,16 +127,12 @@ def programme_params(name: str, **overrides: Any) -> tuple[Any, ...]:
 # ---------------------------------------------------------------------------- the model
 
 
-@dataclass
-class Resident:
+class Member:
+    """What residents and merchants share in the model: an account, a status, a successor after recovery."""
+
     account: LocalAccount
-    first_month: int  # no bucket of this account is older than this month
-    buckets: dict[int, int] = field(default_factory=dict)  # month -> points, expired ones included
-    status: int = ACTIVE
-    successor: Resident | None = None  # the account that replaced it after a recovery
-    thanks_day: int = -1
-    thanks_count: int = 0
-    thanks_points: int = 0
+    status: int
+    successor: Self | None
 
     @property
     def address(self) -> str:
@@ -146,7 +142,7 @@ class Resident:
     def active(self) -> bool:
         return self.status == ACTIVE
 
-    def holder(self) -> Resident:
+    def holder(self) -> Self:
         """The account now holding this one's points: it, or the latest of its successors (at most 8 hops)."""
         account = self
         for _ in range(8):
@@ -154,6 +150,18 @@ class Resident:
                 break
             account = account.successor
         return account
+
+
+@dataclass
+class Resident(Member):
+    account: LocalAccount
+    first_month: int  # no bucket of this account is older than this month
+    buckets: dict[int, int] = field(default_factory=dict)  # month -> points, expired ones included
+    status: int = ACTIVE
+    successor: Resident | None = None  # the account that replaced it after a recovery
+    thanks_day: int = -1
+    thanks_count: int = 0
+    thanks_points: int = 0
 
     def unexpired(self, month: int) -> int:
         return sum(v for m, v in self.buckets.items() if m >= month)
@@ -182,7 +190,7 @@ class Resident:
 
 
 @dataclass
-class Merchant:
+class Merchant(Member):
     account: LocalAccount
     balance: int = 0
     received: int = 0
@@ -190,22 +198,6 @@ class Merchant:
     settled: int = 0
     status: int = ACTIVE
     successor: Merchant | None = None
-
-    @property
-    def address(self) -> str:
-        return str(self.account.address)
-
-    @property
-    def active(self) -> bool:
-        return self.status == ACTIVE
-
-    def holder(self) -> Merchant:
-        account = self
-        for _ in range(8):
-            if account.successor is None:
-                break
-            account = account.successor
-        return account
 
 
 @dataclass
