@@ -46,8 +46,6 @@ class ContractError:
 def _show(value: Any) -> str:
     if isinstance(value, bytes):
         return "0x" + value.hex()
-    if isinstance(value, str) and value.startswith("0x") and len(value) == 42:
-        return to_checksum_address(value)
     return str(value)
 
 

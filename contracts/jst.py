@@ -8,7 +8,7 @@ may be spent up to and including :func:`month_end` (M).
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import datetime, timedelta, timezone
 
 JST = timezone(timedelta(hours=9), "JST")
 
@@ -39,7 +39,3 @@ def fiscal_year_end_month(index: int) -> int:
 
 def describe_month(index: int) -> str:
     return f"{index // 12:04d}-{index % 12 + 1:02d}"
-
-
-def utc(timestamp: int) -> datetime:
-    return datetime.fromtimestamp(timestamp, UTC)

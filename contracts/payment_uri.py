@@ -37,9 +37,6 @@ class PaymentRequest:
     amount: int
     request_id: bytes
 
-    def uri(self) -> str:
-        return build_payment_uri(self)
-
 
 def _address(value: str, what: str) -> str:
     if not is_hex_address(value):

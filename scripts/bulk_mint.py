@@ -18,15 +18,15 @@ from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
 from contracts.transactions import TransactionFailed
+from scripts.account_commands import KIND_NAMES, STATUS_NAMES
 from scripts.mint_csv import MintRow, RowProblem
 from scripts.officer import BadInput, Officer
+from scripts.programme_commands import load_programme
 
 ROW_GAS = 90_000  # measured ≤ 80k per first-time beneficiary (docs/benchmarks.md), with room
 BATCH_OVERHEAD_GAS = 400_000
 DEFAULT_BATCH_SIZE = 400
 MAX_IN_FLIGHT = 4
-STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
-KIND_NAMES = {1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
 
 
 def claim_id(batch_id: int, line: int) -> int:
@@ -61,10 +61,7 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
 
 
 def check_programme(officer: Officer, programme_id: int) -> Any:
-    count = int(officer.programmes.functions.programmeCount().call())
-    if not 1 <= programme_id <= count:
-        raise BadInput(f"unknown programme {programme_id} (programmes are 1 to {count}; see `takasago programme list`)")
-    p = officer.programmes.functions.programme(programme_id).call()
+    p = load_programme(officer, programme_id)
     closed, starts, ends, verifier_role = p[6], p[7], p[8], p[11]
     now = int(officer.w3.eth.get_block("latest")["timestamp"])
     if closed:

@@ -50,7 +50,7 @@ def up(
     from contracts.deployment import DeploymentError
     from contracts.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
-    from scripts.supervisor import StartupError, Supervisor, dev_admin_key
+    from scripts.supervisor import StartupError, Supervisor
 
     if mode not in ("instant", "interval"):
         typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
@@ -65,7 +65,7 @@ def up(
         supervisor.start("node", node_args)
         supervisor.wait_http("node", url + "/health")
         w3 = connect(url)
-        signer = load_signer(None, None, dev_admin_key(node_dir), "admin")
+        signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
     except (
         StartupError,

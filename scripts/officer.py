@@ -215,25 +215,32 @@ _COMMON = [
         "confirm_above", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_CONFIRM_ABOVE, annotation=ConfirmAbove
     ),
 ]
-_COMMON_NAMES = {p.name for p in _COMMON}
+
+
+def _with_options(
+    func: Callable[..., None], context_name: str, options: list[inspect.Parameter], open_context: Callable[..., Any]
+) -> Callable[..., None]:
+    """A typer command taking ``func``'s own options plus ``options``; the latter open the
+    context passed to ``func`` as its first argument. Failures map to exit codes."""
+    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != context_name]
+    names = [p.name for p in options]
+
+    @functools.wraps(func)
+    def wrapper(**kwargs: Any) -> None:
+        context = open_context(**{name: kwargs.pop(name) for name in names})
+        func(context, **kwargs)
+
+    wrapper.__signature__ = inspect.Signature([*own, *options])  # type: ignore[attr-defined]
+    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *options]}
+    del wrapper.__wrapped__  # typer must see the merged signature, not the original
+    return handle_errors(wrapper)
 
 
 def officer_command(func: Callable[..., None]) -> Callable[..., None]:
     """Turns ``func(officer, **own_options)`` into a typer command that also takes the
     common options (node URL, deployment, signing key, audit log, --dry-run, --yes,
     --confirm-above), opens the officer context and maps failures to exit codes."""
-    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != "officer"]
-
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> None:
-        common = {name: kwargs.pop(name) for name in _COMMON_NAMES}
-        officer = open_officer(**common)
-        func(officer, **kwargs)
-
-    wrapper.__signature__ = inspect.Signature([*own, *_COMMON])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *_COMMON]}
-    del wrapper.__wrapped__  # typer must see the merged signature, not the original
-    return handle_errors(wrapper)
+    return _with_options(func, "officer", _COMMON, open_officer)
 
 
 @dataclass
@@ -247,19 +254,11 @@ class Reader:
         return self.deployment.contract(self.w3, name)
 
 
-_READ_COMMON = _COMMON[:2]
+def open_reader(rpc_url: str, deployments: Path) -> Reader:
+    w3 = connect(rpc_url)
+    return Reader(w3, load_deployment(w3, deployments))
 
 
 def reader_command(func: Callable[..., None]) -> Callable[..., None]:
     """Like :func:`officer_command` for commands that only read: node URL and deployment."""
-    own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != "reader"]
-
-    @functools.wraps(func)
-    def wrapper(**kwargs: Any) -> None:
-        w3 = connect(kwargs.pop("rpc_url"))
-        func(Reader(w3, load_deployment(w3, kwargs.pop("deployments"))), **kwargs)
-
-    wrapper.__signature__ = inspect.Signature([*own, *_READ_COMMON])  # type: ignore[attr-defined]
-    wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *_READ_COMMON]}
-    del wrapper.__wrapped__
-    return handle_errors(wrapper)
+    return _with_options(func, "reader", _COMMON[:2], open_reader)

@@ -49,10 +49,11 @@ def role_id(value: str) -> bytes:
     raise BadInput(f"--verifier-role {value!r}: one of {', '.join(ROLE_NAMES)} or a 0x-prefixed 32-byte role id")
 
 
-def _programme(officer: Officer, programme_id: int) -> Any:
+def load_programme(officer: Officer, programme_id: int) -> Any:
+    """The programme's stored fields, or BadInput naming the valid ids."""
     count = int(officer.programmes.functions.programmeCount().call())
     if not 1 <= programme_id <= count:
-        raise BadInput(f"unknown programme {programme_id} (programmes are 1 to {count})")
+        raise BadInput(f"unknown programme {programme_id} (programmes are 1 to {count}; see `takasago programme list`)")
     return officer.programmes.functions.programme(programme_id).call()
 
 
@@ -122,7 +123,7 @@ def programme_list(officer: Officer) -> None:
 @officer_command
 def programme_close(officer: Officer, programme_id: Annotated[int, typer.Argument(help="Programme id.")]) -> None:
     """Close a programme for good (admin only)."""
-    if _programme(officer, programme_id)[6]:
+    if load_programme(officer, programme_id)[6]:
         raise BadInput(f"programme {programme_id} is already closed")
     officer.write(
         "programme close", {"programme": programme_id}, officer.programmes.functions.closeProgramme(programme_id)
@@ -137,7 +138,7 @@ def programme_budget(
     budget: Annotated[int, typer.Argument(help="The new total budget (not below what was issued).", min=0)],
 ) -> None:
     """Set a programme's total budget (admin only)."""
-    issued = _programme(officer, programme_id)[10]
+    issued = load_programme(officer, programme_id)[10]
     if budget < issued or budget >= 2**128:
         raise BadInput(f"the budget must be between the {issued:,} points already issued and 2^128")
     fn = officer.programmes.functions.setBudget(programme_id, budget)

@@ -9,7 +9,6 @@ exits if one of them dies.
 
 from __future__ import annotations
 
-import json
 import signal
 import subprocess
 import sys
@@ -84,9 +83,3 @@ class Supervisor:
                     return f"{name} exited with code {child.returncode}"
             time.sleep(0.5)
         return f"received {stopping[0]}"
-
-
-def dev_admin_key(node_dir: Path) -> Path:
-    path = node_dir / "dev-keys.json"
-    json.loads(path.read_text(encoding="utf-8"))["admin"]  # noqa: B018 - fail early if absent
-    return path
