@@ -1,0 +1,207 @@
+"""Sign-up under a real name, the officer's verification, and the service's own key.
+
+A resident or merchant signs up with their real name, address and date of birth; these
+are sealed (envelope encryption, bound to the user) and never leave the service. A key
+pair is generated server-side. The account stays ``pending`` until a city officer
+verifies the person; approval registers the address on-chain (from the service's
+registrar key) with only a salted hash of the record, so nothing personal is on-chain.
+"""
+
+from __future__ import annotations
+
+import json
+import secrets
+import uuid
+from datetime import date
+from typing import TYPE_CHECKING, Any
+
+from eth_account import Account
+from eth_utils import keccak
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+
+from wallet_api.auth import now
+from wallet_api.crypto.passwords import hash_secret
+from wallet_api.db.models import Operation, ServiceKey, User
+from wallet_api.errors import ApiError
+
+if TYPE_CHECKING:
+    from wallet_api.services import Services
+
+KIND_OF_ROLE = {"resident": 1, "merchant": 2}
+SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed from paper
+
+
+def new_short_code() -> str:
+    return "".join(secrets.choice(SHORT_CODE_ALPHABET) for _ in range(8))
+
+
+def personal_context(public_id: str) -> bytes:
+    return b"personal:" + public_id.encode()
+
+
+def signup(
+    services: Services,
+    *,
+    login: str,
+    password: str,
+    role: str,
+    full_name: str,
+    postal_address: str,
+    date_of_birth: date,
+    display_name: str | None,
+) -> User:
+    """Creates a pending account with a fresh custodial key; LOGIN_TAKEN if the login exists."""
+    if role not in KIND_OF_ROLE:
+        raise ApiError("VALIDATION_ERROR", {"role": "must be resident or merchant"})
+    account = Account.create()
+    public_id = str(uuid.uuid4())
+    salt = secrets.token_hex(16)
+    personal = {"name": full_name, "address": postal_address, "date_of_birth": date_of_birth.isoformat(), "salt": salt}
+    canonical = json.dumps(personal, sort_keys=True, ensure_ascii=False).encode()
+    user = User(
+        public_id=public_id,
+        login=login.strip().lower(),
+        role=role,
+        status="pending",
+        password_hash=hash_secret(password),
+        address=account.address,
+        sealed_key=services.keyring.seal_private_key(account.address, account),
+        sealed_personal=services.keyring.seal(canonical, personal_context(public_id)),
+        record_hash="0x" + keccak(canonical).hex(),
+        display_name=display_name,
+        short_code=new_short_code(),
+        failed_logins=0,
+        created_at=now(),
+    )
+    try:
+        with services.sessions.begin() as db:
+            if db.scalar(select(User.id).where(User.login == user.login)) is not None:
+                raise ApiError("LOGIN_TAKEN")
+            db.add(user)
+    except IntegrityError:
+        raise ApiError("LOGIN_TAKEN") from None
+    return user
+
+
+def personal_record(services: Services, user: User) -> dict[str, Any]:
+    """The decrypted real-name record, for the officer who verifies the person (never logged)."""
+    if user.sealed_personal is None:
+        return {}
+    record: dict[str, Any] = json.loads(services.keyring.open(user.sealed_personal, personal_context(user.public_id)))
+    record.pop("salt", None)
+    return record
+
+
+def create_officer(services: Services, login: str, password: str, display_name: str) -> User:
+    """A city officer (no on-chain key: officers act through the service's registrar key)."""
+    user = User(
+        public_id=str(uuid.uuid4()),
+        login=login.strip().lower(),
+        role="officer",
+        status="active",
+        password_hash=hash_secret(password),
+        display_name=display_name,
+        short_code=new_short_code(),
+        failed_logins=0,
+        created_at=now(),
+    )
+    try:
+        with services.sessions.begin() as db:
+            if db.scalar(select(User.id).where(User.login == user.login)) is not None:
+                raise ApiError("LOGIN_TAKEN")
+            db.add(user)
+    except IntegrityError:
+        raise ApiError("LOGIN_TAKEN") from None
+    return user
+
+
+def service_address(services: Services, create: bool = False) -> str:
+    """The service's registrar/verifier account (created, sealed, on first use when ``create``)."""
+    with services.sessions.begin() as db:
+        key = db.get(ServiceKey, "operator")
+        if key is None:
+            if not create:
+                raise RuntimeError("the wallet service has no operator key yet: run `takasago wallet init`")
+            account = Account.create()
+            key = ServiceKey(
+                name="operator",
+                address=account.address,
+                sealed_key=services.keyring.seal_private_key(account.address, account),
+            )
+            db.add(key)
+        return key.address
+
+
+def approve(services: Services, officer: User, public_id: str, key: str) -> Operation:
+    """Registers a pending account on-chain; the account becomes active when the registration confirms."""
+    with services.sessions() as db:
+        user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(tuple(KIND_OF_ROLE))))
+    if user is None:
+        raise ApiError("NOT_FOUND")
+    if user.status not in ("pending", "approving"):
+        raise ApiError("ACCOUNT_NOT_PENDING", {"status": user.status})
+    operator = service_address(services)
+    target, calldata = services.ledger.calldata(
+        "AccountRegistry",
+        "register",
+        user.address,
+        KIND_OF_ROLE[user.role],
+        bytes.fromhex(user.record_hash[2:]),  # type: ignore[index]
+    )
+
+    def mark(db: DbSession, op: Operation) -> None:
+        row = db.get(User, user.id, with_for_update=True)
+        if row is None or row.status != "pending":
+            raise ApiError("ACCOUNT_NOT_PENDING")
+        row.status = "approving"
+        row.decided_by = officer.id
+
+    return services.submit(
+        officer,
+        key,
+        {"approve": public_id},
+        kind="register",
+        sender=operator,
+        target=target,
+        calldata=calldata,
+        summary={"user": public_id},
+        before_commit=mark,
+    )
+
+
+def reject(services: Services, officer: User, public_id: str) -> None:
+    with services.sessions.begin() as db:
+        user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(tuple(KIND_OF_ROLE))))
+        if user is None:
+            raise ApiError("NOT_FOUND")
+        if user.status != "pending":
+            raise ApiError("ACCOUNT_NOT_PENDING", {"status": user.status})
+        user.status = "rejected"
+        user.decided_by = officer.id
+        user.decided_at = now()
+
+
+def _on_register(db: DbSession, op: Operation) -> None:
+    user = db.scalar(select(User).where(User.public_id == op.summary["user"]))
+    if user is None:
+        return
+    if op.status == "confirmed" or op.error_code == "ACCOUNT_ALREADY_REGISTERED":
+        user.status = "active"
+        user.decided_at = now()
+    elif user.status == "approving":
+        user.status = "pending"
+
+
+def register_hooks(services: Services) -> None:
+    services.pipeline.hooks["register"] = _on_register
+
+
+def mark_active(services: Services, public_id: str) -> None:
+    """The account is already registered on-chain (a retried approval): record it as active."""
+    with services.sessions.begin() as db:
+        user = db.scalar(select(User).where(User.public_id == public_id))
+        if user is not None and user.status in ("pending", "approving"):
+            user.status = "active"
+            user.decided_at = now()

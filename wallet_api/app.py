@@ -1,0 +1,172 @@
+"""The FastAPI application: routes, error rendering, request limits and the outbox worker."""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import defaultdict, deque
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from starlette.exceptions import HTTPException as StarletteHTTPException
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+from wallet_api.errors import ApiError, error_body, preferred_language
+from wallet_api.pipeline import NODE_ERRORS
+from wallet_api.routes import auth, merchant, officer, wallet
+from wallet_api.services import Services
+
+log = logging.getLogger("wallet_api")
+RATE_LIMITED_PATHS = ("/v1/auth/", "/v1/merchant/charges")
+
+
+class BodyLimit:
+    """Refuses bodies over ``limit`` bytes (by Content-Length, and while streaming) with 413."""
+
+    def __init__(self, app: ASGIApp, limit: int) -> None:
+        self.app = app
+        self.limit = limit
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        headers = dict(scope.get("headers") or [])
+        declared = headers.get(b"content-length")
+        if declared is not None and (not declared.isdigit() or int(declared) > self.limit):
+            await self._too_large(scope, send)
+            return
+        seen = 0
+
+        async def limited() -> Message:
+            nonlocal seen
+            message = await receive()
+            if message["type"] == "http.request":
+                seen += len(message.get("body", b""))
+                if seen > self.limit:
+                    raise _TooLarge
+            return message
+
+        try:
+            await self.app(scope, limited, send)
+        except _TooLarge:
+            await self._too_large(scope, send)
+
+    async def _too_large(self, scope: Scope, send: Send) -> None:
+        language = preferred_language(dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1"))
+        response = JSONResponse(error_body("BODY_TOO_LARGE", {"limit_bytes": self.limit}, language), status_code=413)
+        await response({"type": "http"} | scope, _empty_receive, send)
+
+
+class _TooLarge(Exception):
+    pass
+
+
+async def _empty_receive() -> Message:
+    return {"type": "http.disconnect"}
+
+
+class RateLimiter:
+    """A sliding one-minute window per client address, for log-in, sign-up and charges."""
+
+    def __init__(self, per_minute: int) -> None:
+        self.per_minute = per_minute
+        self.hits: dict[str, deque[float]] = defaultdict(deque)
+
+    def allow(self, client: str) -> bool:
+        now = time.monotonic()
+        window = self.hits[client]
+        while window and window[0] <= now - 60:
+            window.popleft()
+        if len(window) >= self.per_minute:
+            return False
+        window.append(now)
+        return True
+
+
+def _language(request: Request) -> str:
+    return preferred_language(request.headers.get("accept-language"))
+
+
+def create_app(services: Services, run_worker: bool = True) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        if run_worker:
+            services.pipeline.start()
+        yield
+        services.pipeline.stop()
+
+    app = FastAPI(
+        title="Takasago wallet API",
+        version="1.0.0",
+        description=(
+            "Custodial wallets for Takasago regional points: residents earn, thank and pay by QR code; "
+            "merchants take payment at the till; city officers verify accounts and claims. Errors carry a "
+            "stable code and messages in Japanese and English."
+        ),
+        lifespan=lifespan,
+    )
+    app.state.services = services
+    limiter = RateLimiter(services.settings.requests_per_minute_per_ip)
+
+    @app.middleware("http")
+    async def rate_limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        if request.method == "POST" and request.url.path.startswith(RATE_LIMITED_PATHS):
+            client = request.client.host if request.client else "unknown"
+            if not limiter.allow(client):
+                body = error_body("TOO_MANY_REQUESTS", {"per_minute": limiter.per_minute}, _language(request))
+                return JSONResponse(body, status_code=429, headers={"Retry-After": "60"})
+        return await call_next(request)
+
+    @app.exception_handler(ApiError)
+    async def api_error(request: Request, exc: ApiError) -> JSONResponse:
+        headers = {}
+        if "retry_after_seconds" in exc.detail:
+            headers["Retry-After"] = str(exc.detail["retry_after_seconds"])
+        return JSONResponse(
+            error_body(exc.code, exc.detail, _language(request)), status_code=exc.status, headers=headers
+        )
+
+    @app.exception_handler(RequestValidationError)
+    async def validation_error(request: Request, exc: RequestValidationError) -> JSONResponse:
+        errors = exc.errors()
+        if any(e.get("type") == "json_invalid" for e in errors):
+            return JSONResponse(error_body("MALFORMED_JSON", {}, _language(request)), status_code=400)
+        fields = {
+            ".".join(str(p) for p in e.get("loc", ()) if p != "body") or "body": str(e.get("msg", "invalid"))[:200]
+            for e in errors
+        }
+        return JSONResponse(error_body("VALIDATION_ERROR", {"fields": fields}, _language(request)), status_code=422)
+
+    @app.exception_handler(StarletteHTTPException)
+    async def http_error(request: Request, exc: StarletteHTTPException) -> JSONResponse:
+        code = {401: "UNAUTHENTICATED", 403: "FORBIDDEN", 404: "NOT_FOUND"}.get(exc.status_code)
+        if code is None:
+            body = error_body("VALIDATION_ERROR", {"reason": str(exc.detail)[:200]}, _language(request))
+            return JSONResponse(body, status_code=exc.status_code if 400 <= exc.status_code < 500 else 400)
+        return JSONResponse(error_body(code, {}, _language(request)), status_code=exc.status_code)
+
+    @app.exception_handler(Exception)
+    async def unexpected(request: Request, exc: Exception) -> JSONResponse:
+        if isinstance(exc, NODE_ERRORS):
+            log.warning("node unreachable: %s", type(exc).__name__)
+            return JSONResponse(error_body("NODE_UNAVAILABLE", {}, _language(request)), status_code=503)
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("INTERNAL_ERROR", {}, _language(request)), status_code=500)
+
+    @app.get("/health", tags=["health"])
+    def health() -> dict[str, object]:
+        try:
+            block = services.ledger.w3.eth.block_number
+        except NODE_ERRORS:
+            return {"status": "degraded", "node": "unreachable"}
+        return {"status": "ok", "block": block}
+
+    for module in (auth, wallet, merchant, officer):
+        app.include_router(module.router)
+    app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]
+    return app

@@ -1,0 +1,1 @@
+"""Storage: the tables, the engine (SQLite or PostgreSQL) and migrations."""

@@ -1,0 +1,180 @@
+"""The wallet service's tables (SQLAlchemy 2 declarative; migrations in ``wallet_api/migrations``).
+
+Personal data (name, address, date of birth) and private keys are stored only as
+envelope-sealed blobs; amounts are integers (points have no decimals). Times are UTC.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    DateTime,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class User(Base):
+    """A resident, merchant or city officer. ``status``: pending, active, rejected, suspended."""
+
+    __tablename__ = "users"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    login: Mapped[str] = mapped_column(String(64), unique=True)
+    role: Mapped[str] = mapped_column(String(16))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    password_hash: Mapped[str] = mapped_column(String(200))
+    address: Mapped[str | None] = mapped_column(String(42), unique=True)
+    sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
+    sealed_personal: Mapped[bytes | None] = mapped_column(LargeBinary)
+    record_hash: Mapped[str | None] = mapped_column(String(66))
+    display_name: Mapped[str | None] = mapped_column(String(80))
+    short_code: Mapped[str] = mapped_column(String(12), unique=True)
+    failed_logins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Session(Base):
+    """A login: one refresh-token family. A refresh token used twice revokes the family."""
+
+    __tablename__ = "sessions"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    refresh_hash: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_reason: Mapped[str | None] = mapped_column(String(32))
+
+
+class Operation(Base):
+    """The outbox: one accepted money-moving (or registering) request and its transaction.
+
+    ``status``: accepted → signed → sent → confirmed | failed. The signed raw transaction
+    is stored before it is broadcast, so after a crash it is re-sent unchanged (same
+    nonce, same hash): the ledger applies it at most once.
+    """
+
+    __tablename__ = "operations"
+    __table_args__ = (
+        UniqueConstraint("user_id", "idempotency_key", name="uq_operations_idempotency"),
+        Index("ix_operations_status_lease", "status", "lease_until"),
+    )
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    idempotency_key: Mapped[str] = mapped_column(String(100))
+    request_hash: Mapped[str] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(16))
+    sender: Mapped[str] = mapped_column(String(42), index=True)
+    target: Mapped[str] = mapped_column(String(42))
+    calldata: Mapped[bytes] = mapped_column(LargeBinary)
+    summary: Mapped[dict[str, object]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16))
+    nonce: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
+    raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
+    block_number: Mapped[int | None] = mapped_column(BigInteger)
+    error_code: Mapped[str | None] = mapped_column(String(40))
+    error_detail: Mapped[str | None] = mapped_column(Text)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class AccountNonce(Base):
+    """The next nonce of a custodial address; its row lock serialises signing per address."""
+
+    __tablename__ = "account_nonces"
+
+    address: Mapped[str] = mapped_column(String(42), primary_key=True)
+    next_nonce: Mapped[int] = mapped_column(BigInteger)
+
+
+class PaymentRequest(Base):
+    """A merchant's request to be paid (the QR at the till). ``status``: open, paying, paid, expired."""
+
+    __tablename__ = "payment_requests"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    request_id: Mapped[str] = mapped_column(String(66), unique=True)
+    amount: Mapped[int] = mapped_column(BigInteger)
+    memo: Mapped[str | None] = mapped_column(String(80))
+    status: Mapped[str] = mapped_column(String(16))
+    payer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
+    refunded: Mapped[int] = mapped_column(BigInteger, default=0)
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Card(Base):
+    """A printed QR card with a PIN, for residents without a smartphone."""
+
+    __tablename__ = "cards"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    card_hash: Mapped[str] = mapped_column(String(64), unique=True)
+    pin_hash: Mapped[str] = mapped_column(String(200))
+    failed_pins: Mapped[int] = mapped_column(Integer, default=0)
+    locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class PaymentCode(Base):
+    """A short-lived, single-use code a resident shows for a shop to scan (CPM)."""
+
+    __tablename__ = "payment_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Claim(Base):
+    """A resident's claim on a reward programme; an officer approves it and the service attests."""
+
+    __tablename__ = "claims"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    public_id: Mapped[str] = mapped_column(String(36), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    programme_id: Mapped[int] = mapped_column(BigInteger)
+    units: Mapped[int] = mapped_column(BigInteger)
+    evidence: Mapped[str] = mapped_column(String(500))
+    status: Mapped[str] = mapped_column(String(16), index=True)
+    operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class ServiceKey(Base):
+    """The service's own on-chain account (registers verified users, attests claims)."""
+
+    __tablename__ = "service_keys"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    address: Mapped[str] = mapped_column(String(42), unique=True)
+    sealed_key: Mapped[bytes] = mapped_column(LargeBinary)

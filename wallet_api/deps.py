@@ -1,0 +1,111 @@
+"""Request dependencies: the services, the caller (by bearer token and role), idempotency keys."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Annotated
+
+from fastapi import Depends, Header, Request
+from fastapi.responses import JSONResponse
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+
+from wallet_api.db.models import Operation, User
+from wallet_api.errors import MESSAGES, ApiError, error_body, preferred_language
+from wallet_api.pipeline import validate_idempotency_key
+from wallet_api.schemas import ErrorOut, OperationOut
+from wallet_api.services import Services
+
+bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
+
+
+def services(request: Request) -> Services:
+    return request.app.state.services  # type: ignore[no-any-return]
+
+
+ServicesDep = Annotated[Services, Depends(services)]
+
+
+def current_user(
+    request: Request, svc: ServicesDep, credentials: Annotated[HTTPAuthorizationCredentials | None, Depends(bearer)]
+) -> User:
+    if credentials is None or credentials.scheme.lower() != "bearer":
+        raise ApiError("UNAUTHENTICATED")
+    with svc.sessions() as db:
+        principal = svc.auth.principal(db, credentials.credentials)
+        user = db.get(User, principal.user_id)
+    request.state.session_id = principal.session_id
+    if user is None:
+        raise ApiError("TOKEN_INVALID")
+    return user
+
+
+def role(*allowed: str, active: bool = True) -> Callable[..., User]:
+    """A dependency admitting only ``allowed`` roles (and, by default, only verified accounts)."""
+
+    def check(user: Annotated[User, Depends(current_user)]) -> User:
+        if user.role not in allowed:
+            raise ApiError("FORBIDDEN", {"allowed_roles": list(allowed)})
+        if active and user.status != "active":
+            raise ApiError("ACCOUNT_PENDING" if user.status in ("pending", "approving") else "ACCOUNT_NOT_ACTIVE")
+        return user
+
+    return check
+
+
+Member = Annotated[User, Depends(role("resident", "merchant"))]
+Resident = Annotated[User, Depends(role("resident"))]
+Merchant = Annotated[User, Depends(role("merchant"))]
+Officer = Annotated[User, Depends(role("officer"))]
+AnyUser = Annotated[User, Depends(current_user)]
+
+
+def idempotency_key(
+    idempotency_key: Annotated[
+        str | None, Header(description="Unique per money-moving request; a retry with the same key never pays twice")
+    ] = None,
+) -> str:
+    return validate_idempotency_key(idempotency_key)
+
+
+IdempotencyKey = Annotated[str, Depends(idempotency_key)]
+
+
+def operation_out(op: Operation, language: str = "ja") -> OperationOut:
+    error = None
+    if op.status == "failed" and op.error_code in MESSAGES:
+        import json
+
+        try:
+            detail = json.loads(op.error_detail or "{}")
+        except ValueError:
+            detail = {"reason": (op.error_detail or "")[:200]}
+        if not isinstance(detail, dict):
+            detail = {}
+        error = ErrorOut(**error_body(op.error_code, detail, language)["error"])
+    return OperationOut(
+        id=op.id,
+        kind=op.kind,
+        status=op.status,
+        tx_hash=op.tx_hash,
+        block_number=op.block_number,
+        error=error,
+        summary={k: v for k, v in op.summary.items() if k != "gas"},
+    )
+
+
+def operation_status(op: Operation) -> int:
+    """200 when confirmed, 202 while on its way, the error's status when it failed."""
+    if op.status == "confirmed":
+        return 200
+    if op.status == "failed" and op.error_code in MESSAGES:
+        return MESSAGES[op.error_code][0]
+    return 202
+
+
+def operation_response(request: Request, op: Operation, extra: dict[str, object] | None = None) -> JSONResponse:
+    language = preferred_language(request.headers.get("accept-language"))
+    body = {"operation": operation_out(op, language).model_dump(), **(extra or {})}
+    if op.status == "failed":
+        error = body["operation"]["error"] or error_body("TRANSACTION_REJECTED", {}, language)["error"]  # type: ignore[index]
+        body["error"] = error
+    return JSONResponse(body, status_code=operation_status(op))

@@ -1,0 +1,220 @@
+"""Stable error codes with messages a resident understands, in Japanese and English.
+
+Every refusal the API gives is an :class:`ApiError` with a code from :data:`MESSAGES`;
+the app's exception handlers render it as ``{"error": {"code", "message", "messages",
+"detail"}}``. Contract reverts are mapped here from their decoded custom errors, so a
+client never sees a raw revert.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from contracts.errors import ContractError
+
+# code: (HTTP status, English, Japanese)
+MESSAGES: dict[str, tuple[int, str, str]] = {
+    "VALIDATION_ERROR": (422, "Some fields are missing or invalid.", "入力内容に誤りがあります。"),
+    "MALFORMED_JSON": (400, "The request body is not valid JSON.", "リクエストの形式が正しくありません。"),
+    "BODY_TOO_LARGE": (413, "The request is too large.", "リクエストが大きすぎます。"),
+    "UNAUTHENTICATED": (401, "Please log in.", "ログインしてください。"),
+    "TOKEN_EXPIRED": (
+        401,
+        "Your session has expired. Please log in again.",
+        "有効期限が切れました。再度ログインしてください。",
+    ),
+    "TOKEN_INVALID": (
+        401,
+        "Your session is not valid. Please log in again.",
+        "セッションが無効です。再度ログインしてください。",
+    ),
+    "TOKEN_REUSED": (
+        401,
+        "This sign-in was used twice, so it has been closed for safety. Please log in again.",
+        "同じ認証情報が二度使われたため、安全のためログアウトしました。再度ログインしてください。",
+    ),
+    "LOGIN_FAILED": (401, "The login ID or password is wrong.", "ログインIDまたはパスワードが違います。"),
+    "ACCOUNT_LOCKED": (
+        423,
+        "Too many failed attempts. Please wait and try again later.",
+        "失敗が続いたため一時的にロックしました。しばらくしてからお試しください。",
+    ),
+    "ACCOUNT_PENDING": (
+        403,
+        "Your account is waiting for the city's confirmation.",
+        "アカウントは市の確認待ちです。",
+    ),
+    "ACCOUNT_NOT_ACTIVE": (403, "This account cannot be used now.", "このアカウントは現在ご利用いただけません。"),
+    "FORBIDDEN": (403, "You are not allowed to do this.", "この操作は許可されていません。"),
+    "NOT_FOUND": (404, "Not found.", "見つかりません。"),
+    "LOGIN_TAKEN": (409, "This login ID is already in use.", "このログインIDは既に使われています。"),
+    "TOO_MANY_REQUESTS": (
+        429,
+        "Too many requests. Please wait a moment.",
+        "リクエストが多すぎます。少し待ってください。",
+    ),
+    "IDEMPOTENCY_KEY_REQUIRED": (
+        400,
+        "An Idempotency-Key header is required for this request.",
+        "この操作には Idempotency-Key ヘッダーが必要です。",
+    ),
+    "IDEMPOTENCY_KEY_REUSED": (
+        409,
+        "This Idempotency-Key was already used for a different request.",
+        "この Idempotency-Key は別の操作に使われています。",
+    ),
+    "INVALID_PAYMENT_URI": (400, "This QR code is not a payment request.", "このQRコードは支払い用ではありません。"),
+    "WRONG_CHAIN": (
+        400,
+        "This QR code is for a different ledger.",
+        "このQRコードは別の台帳のものです。",
+    ),
+    "WRONG_TOKEN": (400, "This QR code is for different points.", "このQRコードは別のポイントのものです。"),
+    "PAYMENT_REQUEST_MISMATCH": (
+        400,
+        "This QR code does not match the shop's request (it may have been altered).",
+        "QRコードの内容がお店の請求と一致しません（改ざんの可能性があります）。",
+    ),
+    "UNKNOWN_PAYMENT_REQUEST": (404, "This payment request does not exist.", "この支払い請求は存在しません。"),
+    "PAYMENT_REQUEST_EXPIRED": (410, "This payment request has expired.", "この支払い請求は期限切れです。"),
+    "REQUEST_ALREADY_PAID": (409, "This payment request has already been paid.", "この支払いは既に完了しています。"),
+    "INSUFFICIENT_BALANCE": (409, "Not enough points.", "ポイントが足りません。"),
+    "POINTS_EXPIRED": (
+        409,
+        "Not enough points: some of your points have expired.",
+        "ポイントが足りません（有効期限が切れたポイントがあります）。",
+    ),
+    "THANKS_DAILY_CAP": (
+        409,
+        "You have reached today's limit for thank-you points.",
+        "本日の「ありがとう」の上限に達しました。",
+    ),
+    "CANNOT_THANK_YOURSELF": (400, "You cannot thank yourself.", "自分自身には送れません。"),
+    "ACCOUNT_SUSPENDED": (403, "Your account is suspended.", "アカウントが停止されています。"),
+    "RECIPIENT_NOT_ACTIVE": (409, "The recipient cannot receive points now.", "相手は現在ポイントを受け取れません。"),
+    "TRANSFER_NOT_PERMITTED": (
+        409,
+        "Points cannot be sent this way.",
+        "この方法ではポイントを送れません。",
+    ),
+    "LEDGER_PAUSED": (503, "Point payments are paused by the city.", "市によりポイントの利用が一時停止されています。"),
+    "INVALID_AMOUNT": (400, "The amount is not valid.", "金額が正しくありません。"),
+    "UNKNOWN_PAYMENT": (404, "No such payment to refund.", "返金対象の支払いがありません。"),
+    "REFUND_EXCEEDS_PAYMENT": (409, "The refund is larger than what was paid.", "返金額が支払額を超えています。"),
+    "NOT_REFUNDABLE": (409, "This payment cannot be refunded.", "この支払いは返金できません。"),
+    "UNKNOWN_RECIPIENT": (404, "No resident has this code.", "このコードの利用者はいません。"),
+    "UNKNOWN_PROGRAMME": (404, "No such reward programme.", "その制度はありません。"),
+    "PROGRAMME_NOT_ACTIVE": (409, "This programme is not open now.", "この制度は現在受け付けていません。"),
+    "PROGRAMME_BUDGET_EXHAUSTED": (409, "This programme's budget has run out.", "この制度の予算に達しました。"),
+    "CLAIM_ALREADY_GRANTED": (409, "This claim has already been granted.", "この申請は既に付与済みです。"),
+    "CLAIM_NOT_PENDING": (409, "This claim has already been decided.", "この申請は既に処理済みです。"),
+    "BENEFICIARY_NOT_ACTIVE": (
+        409,
+        "The resident's account is not active.",
+        "利用者のアカウントが有効ではありません。",
+    ),
+    "ACCOUNT_NOT_PENDING": (
+        409,
+        "This account is not waiting for confirmation.",
+        "このアカウントは確認待ちではありません。",
+    ),
+    "ACCOUNT_ALREADY_REGISTERED": (409, "This account is already registered.", "このアカウントは登録済みです。"),
+    "PIN_INCORRECT": (401, "The PIN is wrong.", "暗証番号が違います。"),
+    "CARD_LOCKED": (
+        423,
+        "This card is locked after wrong PINs. Please try again later.",
+        "暗証番号の誤りが続いたため、カードを一時的にロックしました。",
+    ),
+    "CARD_UNKNOWN": (404, "This card is not valid.", "このカードは無効です。"),
+    "CODE_INVALID": (
+        409,
+        "This payment code is not valid (expired or already used).",
+        "この支払いコードは無効です（期限切れまたは使用済み）。",
+    ),
+    "NOT_A_RESIDENT": (
+        409,
+        "Only residents can pay with a card or a code.",
+        "カード・コード払いは住民のみ利用できます。",
+    ),
+    "SERVICE_NOT_AUTHORISED": (
+        503,
+        "The wallet service is not authorised on the ledger for this; please contact the city.",
+        "ウォレットサービスに台帳上の権限がありません。市にお問い合わせください。",
+    ),
+    "TRANSACTION_REJECTED": (409, "The ledger refused this operation.", "台帳がこの操作を拒否しました。"),
+    "NODE_UNAVAILABLE": (
+        503,
+        "The ledger cannot be reached now; your request is kept and will be sent.",
+        "台帳に接続できません。リクエストは保存され、後で送信されます。",
+    ),
+    "INTERNAL_ERROR": (500, "Something went wrong on our side.", "システムエラーが発生しました。"),
+}
+
+
+class ApiError(Exception):
+    """A refusal with a stable code; ``detail`` carries non-secret specifics (field names, limits)."""
+
+    def __init__(self, code: str, detail: dict[str, Any] | None = None, status: int | None = None) -> None:
+        if code not in MESSAGES:
+            raise KeyError(f"unknown error code {code}")
+        super().__init__(code)
+        self.code = code
+        self.detail = detail or {}
+        self.status = status or MESSAGES[code][0]
+
+
+def error_body(code: str, detail: dict[str, Any] | None, language: str) -> dict[str, Any]:
+    _, english, japanese = MESSAGES[code]
+    message = english if language == "en" else japanese
+    return {
+        "error": {"code": code, "message": message, "messages": {"ja": japanese, "en": english}, "detail": detail or {}}
+    }
+
+
+def preferred_language(accept_language: str | None) -> str:
+    """``ja`` unless the client prefers English (Japanese first, as the city's residents are)."""
+    if not accept_language:
+        return "ja"
+    for part in accept_language.split(","):
+        tag = part.split(";")[0].strip().lower()
+        if tag.startswith("ja"):
+            return "ja"
+        if tag.startswith("en"):
+            return "en"
+    return "ja"
+
+
+_CONTRACT_CODES = {
+    "InsufficientUnexpiredBalance": "INSUFFICIENT_BALANCE",
+    "TransferNotPermitted": "TRANSFER_NOT_PERMITTED",
+    "EnforcedPause": "LEDGER_PAUSED",
+    "InvalidAmount": "INVALID_AMOUNT",
+    "DailyThanksLimitReached": "THANKS_DAILY_CAP",
+    "DailyThanksPointsExceeded": "THANKS_DAILY_CAP",
+    "CannotThankYourself": "CANNOT_THANK_YOURSELF",
+    "PaymentRequestAlreadyPaid": "REQUEST_ALREADY_PAID",
+    "UnknownPayment": "UNKNOWN_PAYMENT",
+    "RefundExceedsPayment": "REFUND_EXCEEDS_PAYMENT",
+    "UnknownProgramme": "UNKNOWN_PROGRAMME",
+    "ProgrammeNotActive": "PROGRAMME_NOT_ACTIVE",
+    "ProgrammeAlreadyClosed": "PROGRAMME_NOT_ACTIVE",
+    "BudgetExceeded": "PROGRAMME_BUDGET_EXHAUSTED",
+    "ClaimAlreadyUsed": "CLAIM_ALREADY_GRANTED",
+    "BeneficiaryNotActiveResident": "BENEFICIARY_NOT_ACTIVE",
+    "AccountAlreadyRegistered": "ACCOUNT_ALREADY_REGISTERED",
+    "AccessControlUnauthorizedAccount": "SERVICE_NOT_AUTHORISED",
+    "UnitsOutOfRange": "INVALID_AMOUNT",
+}
+
+
+def code_for_contract_error(error: ContractError | None, sender: str) -> str:
+    """The API code of a decoded revert raised by a transaction from ``sender``."""
+    if error is None:
+        return "TRANSACTION_REJECTED"
+    if error.name == "AccountNotActive":
+        return (
+            "ACCOUNT_SUSPENDED"
+            if str(error.args.get("account", "")).lower() == sender.lower()
+            else "RECIPIENT_NOT_ACTIVE"
+        )
+    return _CONTRACT_CODES.get(error.name, "TRANSACTION_REJECTED")

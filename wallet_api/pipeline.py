@@ -1,0 +1,360 @@
+"""The transaction pipeline: an outbox of accepted operations, sent exactly once.
+
+1. *Accept*: a money-moving request is checked against the ledger (``eth_estimateGas``;
+   a revert becomes a 4xx with its code and nothing is stored), then stored as an
+   :class:`Operation` under the client's idempotency key. A retried request returns the
+   stored operation instead of paying again.
+2. *Sign*: under the address's nonce-row lock the next nonce is taken, the transaction
+   signed and the raw bytes stored (status ``signed``) in one database transaction.
+3. *Send*: the stored raw transaction is broadcast. After a crash of the API or the
+   node, the worker re-broadcasts it unchanged: same nonce, same hash, so the ledger
+   applies it at most once; "already known" means it is already on its way.
+4. *Confirm*: the receipt settles the operation (``confirmed`` or ``failed`` with a
+   decoded reason) and runs the kind's hook (a payment request becomes paid, …).
+
+Several API processes can share one database: leases keep two of them from signing
+the same operation, and the nonce row lock keeps nonces unique per address.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import logging
+import threading
+import time
+import uuid
+from collections.abc import Callable
+from datetime import timedelta
+from typing import Any
+
+from eth_account.signers.local import LocalAccount
+from sqlalchemy import select, update
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+
+from contracts.transactions import explain
+from wallet_api.auth import now
+from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
+from wallet_api.errors import ApiError, code_for_contract_error
+from wallet_api.keyring import Keyring
+from wallet_api.ledger import Ledger
+
+log = logging.getLogger("wallet_api.pipeline")
+
+FINAL = ("confirmed", "failed")
+LEASE_SECONDS = 30
+GAS_HEADROOM_PERCENT = 25
+NODE_ERRORS = (ConnectionError, OSError, TimeoutError)
+
+Hook = Callable[[DbSession, Operation], None]
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    """A stable digest of a request body, to tell a retry from a different request under the same key."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def validate_idempotency_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise ApiError("IDEMPOTENCY_KEY_REQUIRED")
+    key = key.strip()
+    if len(key) > 100 or not key.isprintable():
+        raise ApiError("VALIDATION_ERROR", {"Idempotency-Key": "at most 100 printable characters"})
+    return key
+
+
+class Pipeline:
+    def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger, keyring: Keyring) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.keyring = keyring
+        self.hooks: dict[str, Hook] = {}
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+
+    # -- 1. accept ---------------------------------------------------------------------
+    def existing(self, db: DbSession, user_id: int, key: str, digest: str) -> Operation | None:
+        """The operation already accepted under ``key``; IDEMPOTENCY_KEY_REUSED if it was another request."""
+        op = db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
+        if op is not None and op.request_hash != digest:
+            raise ApiError("IDEMPOTENCY_KEY_REUSED")
+        return op
+
+    def precheck(self, sender: str, target: str, calldata: bytes) -> int:
+        """Gas for the call; a revert raises the ApiError a resident understands."""
+        try:
+            gas = int(self.ledger.w3.eth.estimate_gas({"from": sender, "to": target, "data": calldata}))  # type: ignore[typeddict-item]
+        except (ContractLogicError, Web3RPCError) as exc:
+            failure = explain(exc)
+            raise self._refusal(sender, failure.error, str(failure)) from None
+        except NODE_ERRORS:
+            raise ApiError("NODE_UNAVAILABLE", status=503) from None
+        return gas * (100 + GAS_HEADROOM_PERCENT) // 100
+
+    def _refusal(self, sender: str, error: Any, text: str) -> ApiError:
+        code = code_for_contract_error(error, sender)
+        detail: dict[str, Any] = {"reason": error.name if error is not None else text[:200]}
+        if error is not None and error.name == "InsufficientUnexpiredBalance":
+            available, needed = int(error.args["available"]), int(error.args["needed"])
+            detail.update(available=available, needed=needed)
+            try:
+                if available + self.ledger.expired_unswept(sender) >= needed:
+                    code = "POINTS_EXPIRED"
+            except NODE_ERRORS:
+                pass
+        if error is not None and error.name in ("DailyThanksLimitReached", "DailyThanksPointsExceeded"):
+            detail["limit"] = int(error.args.get("limit", 0))
+        return ApiError(code, detail)
+
+    def add(
+        self,
+        db: DbSession,
+        *,
+        user_id: int,
+        key: str,
+        digest: str,
+        kind: str,
+        sender: str,
+        target: str,
+        calldata: bytes,
+        gas: int,
+        summary: dict[str, Any],
+    ) -> Operation:
+        """Stores an accepted operation in ``db``'s transaction (the caller commits)."""
+        op = Operation(
+            id=str(uuid.uuid4()),
+            user_id=user_id,
+            idempotency_key=key,
+            request_hash=digest,
+            kind=kind,
+            sender=sender,
+            target=target,
+            calldata=calldata,
+            summary={**summary, "gas": gas},
+            status="accepted",
+            attempts=0,
+            created_at=now(),
+            updated_at=now(),
+        )
+        db.add(op)
+        db.flush()
+        return op
+
+    # -- 2. sign and 3. send -----------------------------------------------------------
+    def _signer(self, db: DbSession, address: str) -> LocalAccount:
+        user = db.scalar(select(User).where(User.address == address))
+        if user is not None and user.sealed_key is not None:
+            return self.keyring.open_private_key(address, user.sealed_key)
+        service = db.scalar(select(ServiceKey).where(ServiceKey.address == address))
+        if service is None:
+            raise RuntimeError(f"no custodial key for {address}")
+        return self.keyring.open_private_key(address, service.sealed_key)
+
+    def _claim(self, op_id: str) -> bool:
+        with self.sessions.begin() as db:
+            result = db.execute(
+                update(Operation)
+                .where(
+                    Operation.id == op_id,
+                    Operation.status == "accepted",
+                    (Operation.lease_until.is_(None)) | (Operation.lease_until < now()),
+                )
+                .values(lease_until=now() + timedelta(seconds=LEASE_SECONDS), attempts=Operation.attempts + 1)
+            )
+            return bool(result.rowcount)  # type: ignore[attr-defined]
+
+    def _nonce_row(self, db: DbSession, address: str) -> AccountNonce:
+        row = db.scalar(select(AccountNonce).where(AccountNonce.address == address).with_for_update())
+        if row is None:
+            chain_nonce = int(self.ledger.w3.eth.get_transaction_count(address, "pending"))  # type: ignore[arg-type]
+            row = AccountNonce(address=address, next_nonce=chain_nonce)
+            db.add(row)
+            db.flush()
+        return row
+
+    def sign(self, op_id: str) -> bool:
+        """Takes the next nonce, signs and stores the raw transaction; False if another worker has it."""
+        if not self._claim(op_id):
+            return False
+        for attempt in range(3):
+            try:
+                with self.sessions.begin() as db:
+                    op = db.get(Operation, op_id)
+                    if op is None or op.status != "accepted":
+                        return False
+                    row = self._nonce_row(db, op.sender)
+                    account = self._signer(db, op.sender)
+                    tx = {
+                        "to": op.target,
+                        "data": op.calldata,
+                        "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
+                        "gasPrice": 0,
+                        "nonce": row.next_nonce,
+                        "chainId": self.ledger.chain_id,
+                        "value": 0,
+                    }
+                    signed = account.sign_transaction(tx)
+                    op.nonce = row.next_nonce
+                    op.raw_tx = bytes(signed.raw_transaction)
+                    op.tx_hash = "0x" + bytes(signed.hash).hex()
+                    op.status = "signed"
+                    op.updated_at = now()
+                    row.next_nonce += 1
+                return True
+            except IntegrityError:  # two processes created the same nonce row at once
+                if attempt == 2:
+                    raise
+        return False
+
+    def broadcast(self, op_id: str) -> None:
+        with self.sessions() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != "signed" or op.raw_tx is None:
+                return
+            raw, tx_hash = op.raw_tx, op.tx_hash
+        try:
+            self.ledger.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            message = str(getattr(exc, "message", None) or exc)
+            if "already known" in message or "already pending" in message:
+                pass
+            elif "nonce too low" in message and self._receipt(tx_hash) is not None:
+                pass
+            else:
+                self._rejected(op_id, message)
+                return
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is not None and op.status == "signed":
+                op.status = "sent"
+                op.updated_at = now()
+
+    def _rejected(self, op_id: str, message: str) -> None:
+        """The node refused the signed transaction outright: fail it and give its nonce back if still the last."""
+        log.warning("operation %s refused by the node: %s", op_id, message[:200])
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != "signed":
+                return
+            row = self._nonce_row(db, op.sender)
+            if op.nonce is not None and row.next_nonce == op.nonce + 1:
+                row.next_nonce = op.nonce
+            op.status = "failed"
+            op.error_code = "ACCOUNT_SUSPENDED" if "not permitted" in message else "TRANSACTION_REJECTED"
+            op.error_detail = message[:500]
+            op.updated_at = now()
+            self._run_hook(db, op)
+
+    def execute(self, op_id: str) -> None:
+        """Signs (if not yet) and sends; node errors leave the operation for the worker to retry."""
+        try:
+            self.sign(op_id)
+            self.broadcast(op_id)
+        except NODE_ERRORS as exc:
+            log.warning("node unreachable while sending %s: %s", op_id, exc)
+
+    # -- 4. confirm --------------------------------------------------------------------
+    def _receipt(self, tx_hash: str | None) -> Any:
+        if tx_hash is None:
+            return None
+        try:
+            return self.ledger.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
+        except TransactionNotFound:
+            return None
+
+    def confirm(self, op_id: str) -> Operation | None:
+        """Settles the operation if its receipt is there; returns it (final or not)."""
+        with self.sessions() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status in FINAL or op.status == "accepted":
+                return op
+            tx_hash = op.tx_hash
+        receipt = self._receipt(tx_hash)
+        if receipt is None:
+            return op
+        failure: ApiError | None = None
+        if receipt["status"] != 1:
+            failure = self._why_failed(op, int(receipt["blockNumber"]))
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status in FINAL:
+                return op
+            op.block_number = int(receipt["blockNumber"])
+            op.status = "confirmed" if failure is None else "failed"
+            if failure is not None:
+                op.error_code = failure.code
+                op.error_detail = json.dumps(failure.detail)[:500]
+            op.updated_at = now()
+            self._run_hook(db, op)
+        return op
+
+    def _why_failed(self, op: Operation, block: int) -> ApiError:
+        """Re-runs the reverted call on the state after its block to decode why."""
+        try:
+            self.ledger.w3.eth.call({"from": op.sender, "to": op.target, "data": op.calldata}, block)  # type: ignore[typeddict-item]
+        except (ContractLogicError, Web3RPCError) as exc:
+            failure = explain(exc)
+            return self._refusal(op.sender, failure.error, str(failure))
+        return ApiError("TRANSACTION_REJECTED", {"reason": "reverted on the ledger"})
+
+    def _run_hook(self, db: DbSession, op: Operation) -> None:
+        hook = self.hooks.get(op.kind)
+        if hook is not None:
+            hook(db, op)
+
+    def wait(self, op_id: str, timeout: float) -> Operation | None:
+        """Drives ``op_id`` until it is final or ``timeout`` passes; returns its latest state."""
+        deadline = time.monotonic() + timeout
+        op = None
+        while True:
+            try:
+                op = self.confirm(op_id)
+            except NODE_ERRORS:
+                pass
+            if op is None or op.status in FINAL or time.monotonic() >= deadline:
+                return op
+            time.sleep(0.02)
+
+    # -- the worker --------------------------------------------------------------------
+    def work_once(self) -> int:
+        """One pass over unfinished operations (after a crash, a node outage, or a lost race)."""
+        stale = now() - timedelta(seconds=2)
+        with self.sessions() as db:
+            rows = db.execute(
+                select(Operation.id, Operation.status)
+                .where(Operation.status.in_(("accepted", "signed", "sent")), Operation.updated_at < stale)
+                .order_by(Operation.sender, Operation.nonce, Operation.created_at)
+                .limit(500)
+            ).all()
+        for op_id, status in rows:
+            if status == "accepted":
+                self.execute(op_id)
+            elif status == "signed":
+                self.broadcast(op_id)
+            self.confirm(op_id)
+            with self.sessions.begin() as db:
+                op = db.get(Operation, op_id)
+                if op is not None and op.status not in FINAL:
+                    op.updated_at = now()
+        return len(rows)
+
+    def start(self, interval: float = 0.5) -> None:
+        def loop() -> None:
+            while not self._stop.wait(interval):
+                try:
+                    self.work_once()
+                except NODE_ERRORS as exc:
+                    log.warning("outbox worker: node unreachable (%s); retrying", exc)
+                except Exception:  # noqa: BLE001 - the worker must outlive one bad pass
+                    log.exception("outbox worker pass failed")
+
+        self._thread = threading.Thread(target=loop, name="wallet-outbox", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)

@@ -1,0 +1,1 @@
+"""HTTP routes, one module per audience: auth, residents' wallet, merchants' till, officers."""

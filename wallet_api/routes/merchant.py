@@ -1,0 +1,175 @@
+"""The merchant's till: payment requests and their QR, live status, charges, refunds, takings, settlement."""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import AsyncIterator
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response, StreamingResponse
+from sqlalchemy import select
+from starlette.concurrency import run_in_threadpool
+
+from wallet_api import payments, qr
+from wallet_api.auth import aware
+from wallet_api.db.models import PaymentRequest, User
+from wallet_api.deps import AnyUser, IdempotencyKey, Merchant, ServicesDep, operation_response
+from wallet_api.errors import ApiError
+from wallet_api.schemas import (
+    ChargeIn,
+    PaymentOut,
+    PaymentRequestIn,
+    PaymentRequestOut,
+    RefundIn,
+    SettlementIn,
+    TakingsOut,
+)
+from wallet_api.services import Services
+
+router = APIRouter(prefix="/v1", tags=["merchant"])
+JST = timezone(timedelta(hours=9))
+RequestId = Annotated[str, Path(max_length=36)]
+
+
+def request_out(svc: Services, merchant: User, request: PaymentRequest) -> PaymentRequestOut:
+    paid = aware(request.paid_at)
+    return PaymentRequestOut(
+        id=request.id,
+        request_id=request.request_id,
+        amount=request.amount,
+        status=payments.current_status(request),
+        uri=payments.request_uri(svc, merchant, request),
+        merchant=merchant.address or "",
+        merchant_name=merchant.display_name,
+        expires_at=aware(request.expires_at).isoformat(),  # type: ignore[union-attr]
+        paid_at=paid.isoformat() if paid else None,
+        refunded=request.refunded,
+    )
+
+
+def _visible_request(svc: Services, user: User, request_pk: str) -> tuple[PaymentRequest, User]:
+    with svc.sessions() as db:
+        request = db.get(PaymentRequest, request_pk)
+        merchant = db.get(User, request.merchant_id) if request is not None else None
+    if request is None or merchant is None or user.id not in (request.merchant_id, request.payer_id):
+        raise ApiError("NOT_FOUND")
+    return request, merchant
+
+
+@router.post("/payment-requests", response_model=PaymentRequestOut, status_code=201)
+def create_request(body: PaymentRequestIn, user: Merchant, svc: ServicesDep) -> PaymentRequestOut:
+    """A payment request for the till: show its QR (``/qr.png`` or ``/qr.svg``) to the customer."""
+    request = payments.create_request(svc, user, body.amount, body.memo)
+    return request_out(svc, user, request)
+
+
+@router.get("/payment-requests/{request_pk}", response_model=PaymentRequestOut)
+def get_request(request_pk: RequestId, user: AnyUser, svc: ServicesDep) -> PaymentRequestOut:
+    request, merchant = _visible_request(svc, user, request_pk)
+    if request.operation_id is not None and request.status == "paying":
+        svc.pipeline.confirm(request.operation_id)
+        request, merchant = _visible_request(svc, user, request_pk)
+    return request_out(svc, merchant, request)
+
+
+@router.get("/payment-requests/{request_pk}/qr.{fmt}", response_class=Response)
+def request_qr(
+    request_pk: RequestId,
+    fmt: Annotated[str, Path(pattern="^(png|svg)$")],
+    user: Merchant,
+    svc: ServicesDep,
+    scale: Annotated[int, Query(ge=1, le=40)] = 8,
+) -> Response:
+    request, merchant = _visible_request(svc, user, request_pk)
+    content, media_type = qr.render(payments.request_uri(svc, merchant, request), fmt, scale)
+    return Response(content, media_type=media_type, headers={"Cache-Control": "no-store"})
+
+
+@router.get("/payment-requests/{request_pk}/events", response_class=StreamingResponse)
+async def request_events(request: Request, request_pk: RequestId, user: AnyUser, svc: ServicesDep) -> StreamingResponse:
+    """Server-sent events: the request's status each time it changes, until paid or expired."""
+    await run_in_threadpool(_visible_request, svc, user, request_pk)
+
+    async def stream() -> AsyncIterator[str]:
+        last = None
+        idle = 0.0
+        while not await request.is_disconnected():
+            current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
+            if current.status == "paying" and current.operation_id:
+                await run_in_threadpool(svc.pipeline.confirm, current.operation_id)
+                current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
+            out = request_out(svc, merchant, current)
+            if out.status != last:
+                last = out.status
+                idle = 0.0
+                yield f"event: status\ndata: {json.dumps(out.model_dump())}\n\n"
+                if out.status in ("paid", "expired"):
+                    return
+            elif idle >= 15:
+                idle = 0.0
+                yield ": keep-alive\n\n"
+            await asyncio.sleep(0.1)
+            idle += 0.1
+
+    headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
+    return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
+
+
+@router.post("/merchant/charges", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def charge(request: Request, body: ChargeIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Charges a resident who shows a one-time code, or a printed card with the PIN typed at the till."""
+    if (body.card is None) == (body.code is None):
+        raise ApiError("VALIDATION_ERROR", {"card": "give either card (with pin) or code"})
+    payment_request, op = payments.charge(svc, user, body.amount, key, card=body.card, pin=body.pin, code=body.code)
+    return operation_response(request, op, {"payment_request": request_out(svc, user, payment_request).model_dump()})
+
+
+@router.post("/merchant/refunds", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def refund(request: Request, body: RefundIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Refunds (part of) a paid request to the resident who paid it."""
+    op = payments.refund(svc, user, body.payment_request_id, body.amount, key)
+    return operation_response(request, op)
+
+
+@router.post("/merchant/settlements", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def settle(request: Request, body: SettlementIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Asks the city to pay ``amount`` points out in yen (the points are burned on-chain)."""
+    op = payments.settle(svc, user, body.amount, key)
+    return operation_response(request, op)
+
+
+@router.get("/merchant/takings", response_model=TakingsOut)
+def takings(
+    user: Merchant,
+    svc: ServicesDep,
+    day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="JST date; today by default")] = None,
+) -> TakingsOut:
+    """The day's paid requests (JST) and their totals."""
+    try:
+        start_local = datetime.fromisoformat(day).replace(tzinfo=JST) if day else datetime.now(JST)
+    except ValueError:
+        raise ApiError("VALIDATION_ERROR", {"day": "a real date, YYYY-MM-DD"}) from None
+    start_jst = start_local.replace(hour=0, minute=0, second=0, microsecond=0)
+    start, end = start_jst.astimezone(UTC), (start_jst + timedelta(days=1)).astimezone(UTC)
+    with svc.sessions() as db:
+        rows = db.scalars(
+            select(PaymentRequest)
+            .where(
+                PaymentRequest.merchant_id == user.id,
+                PaymentRequest.status == "paid",
+                PaymentRequest.paid_at >= start,
+                PaymentRequest.paid_at < end,
+            )
+            .order_by(PaymentRequest.paid_at.desc())
+        ).all()
+    out = [request_out(svc, user, r) for r in rows]
+    return TakingsOut(
+        date=start_jst.date().isoformat(),
+        payments=len(out),
+        total=sum(r.amount for r in out),
+        refunded=sum(r.refunded for r in out),
+        requests=out,
+    )

@@ -1,0 +1,191 @@
+"""A member's wallet: balance, history, thanks, paying a scanned QR, cards and one-time codes, claims."""
+
+from __future__ import annotations
+
+import re
+import time
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+from sqlalchemy import select
+
+from wallet_api import claims, payments, qr
+from wallet_api.db.models import Claim, Operation, PaymentRequest, User
+from wallet_api.deps import AnyUser, IdempotencyKey, Member, Resident, ServicesDep, operation_out, operation_response
+from wallet_api.errors import ApiError, preferred_language
+from wallet_api.routes.merchant import request_out
+from wallet_api.schemas import (
+    BalanceOut,
+    Bucket,
+    CardIn,
+    CardOut,
+    ClaimIn,
+    ClaimOut,
+    CodeOut,
+    HistoryItem,
+    HistoryOut,
+    OperationOut,
+    PayIn,
+    PaymentOut,
+    ThanksIn,
+)
+
+router = APIRouter(prefix="/v1", tags=["wallet"])
+
+SOON_SECONDS = 60 * 86400
+_CURSOR = re.compile(r"^[0-9]{1,12}:[0-9]{1,6}$")
+
+TEXTS = {
+    "issued": ("Points issued by the city", "市からポイントが付与されました"),
+    "thanks_received": ("Thanks from {name}", "{name} さんから「ありがとう」"),
+    "thanks_sent": ("Thanks to {name}", "{name} さんへ「ありがとう」"),
+    "paid": ("Paid at {name}", "{name} で支払い"),
+    "payment_received": ("Payment from {name}", "{name} さんからの支払い"),
+    "refund_received": ("Refund from {name}", "{name} からの返金"),
+    "refund_sent": ("Refund to {name}", "{name} さんへ返金"),
+    "settlement": ("Settlement to yen requested", "換金（精算）を申請"),
+    "expired": ("Points expired", "ポイントの有効期限切れ"),
+    "received": ("Received from {name}", "{name} から受け取り"),
+    "sent": ("Sent to {name}", "{name} へ送付"),
+}
+OUTGOING = {"thanks_sent", "paid", "refund_sent", "settlement", "expired", "sent"}
+
+
+def _name(user: User | None, address: str | None) -> str | None:
+    if user is None:
+        return (address[:6] + "…" + address[-4:]) if address else None
+    if user.role == "merchant":
+        return user.display_name or user.short_code
+    return user.display_name or user.short_code
+
+
+@router.get("/me/balance", response_model=BalanceOut)
+def balance(user: Member, svc: ServicesDep) -> BalanceOut:
+    """Spendable points now, and the months in which they expire (soonest first)."""
+    amount, buckets = svc.ledger.balance(user.address or "")
+    horizon = int(time.time()) + SOON_SECONDS
+    merchant = svc.ledger.merchant_ledger(user.address or "") if user.role == "merchant" else None
+    return BalanceOut(
+        balance=amount if merchant is None else merchant["balance"],
+        expiring_soon=sum(a for e, a in buckets if e <= horizon),
+        buckets=[Bucket(expires_at=e, amount=a) for e, a in buckets],
+        merchant=merchant,
+    )
+
+
+@router.get("/me/history", response_model=HistoryOut)
+def history(
+    request: Request,
+    user: Member,
+    svc: ServicesDep,
+    limit: Annotated[int, Query(ge=1, le=100)] = 20,
+    before: Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")] = None,
+) -> HistoryOut:
+    if before is not None and not _CURSOR.match(before):
+        raise ApiError("VALIDATION_ERROR", {"before": "a cursor from next_cursor (block:index)"})
+    entries = svc.ledger.history(user.address or "")
+    if before is not None:
+        block, index = (int(x) for x in before.split(":"))
+        entries = [e for e in entries if (e.block, e.log_index) < (block, index)]
+    page = entries[:limit]
+    addresses = {e.counterparty for e in page if e.counterparty}
+    with svc.sessions() as db:
+        users = {u.address: u for u in db.scalars(select(User).where(User.address.in_(addresses)))} if addresses else {}
+    items = []
+    for e in page:
+        name = _name(users.get(e.counterparty or ""), e.counterparty) or ""
+        english, japanese = TEXTS.get(e.kind, ("{name}", "{name}"))
+        items.append(
+            HistoryItem(
+                kind=e.kind,
+                amount=e.amount,
+                direction="out" if e.kind in OUTGOING else "in",
+                counterparty=e.counterparty,
+                counterparty_name=name or None,
+                text=english.format(name=name),
+                text_ja=japanese.format(name=name),
+                tx_hash=e.tx_hash,
+                block=e.block,
+                timestamp=e.timestamp,
+                request_id=e.request_id,
+                category=e.category,
+            )
+        )
+    next_cursor = page[-1].cursor if len(entries) > limit else None
+    return HistoryOut(items=items, next_cursor=next_cursor)
+
+
+@router.post("/thanks", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def send_thanks(
+    request: Request, body: ThanksIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Sends thank-you points to a neighbour (by short code or address), within the daily limits."""
+    op = claims.thank(svc, user, body.to, body.amount, body.category, body.message, key)
+    return operation_response(request, op)
+
+
+@router.post("/payments", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def pay(request: Request, body: PayIn, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Pays a merchant's payment request scanned from its QR code (the EIP-681 URI)."""
+    op = payments.pay_uri(svc, user, body.uri, key)
+    return operation_response(request, op, {"payment_request": _request_of(svc, op)})
+
+
+def _request_of(svc: ServicesDep, op: Operation) -> dict[str, object] | None:
+    with svc.sessions() as db:
+        request = db.get(PaymentRequest, op.summary.get("payment_request"))
+        merchant = db.get(User, request.merchant_id) if request is not None else None
+    if request is None or merchant is None:
+        return None
+    return request_out(svc, merchant, request).model_dump()
+
+
+@router.get("/operations/{operation_id}", response_model=OperationOut)
+def operation(request: Request, operation_id: str, user: AnyUser, svc: ServicesDep) -> OperationOut:
+    """The state of an accepted operation (poll this after a 202)."""
+    if len(operation_id) > 36:
+        raise ApiError("NOT_FOUND")
+    op = svc.pipeline.confirm(operation_id)
+    if op is None or op.user_id != user.id:
+        raise ApiError("NOT_FOUND")
+    return operation_out(op, preferred_language(request.headers.get("accept-language")))
+
+
+@router.post("/me/card", response_model=CardOut, status_code=201)
+def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
+    """Issues a printable QR card with a PIN (for paying without a smartphone); replaces the old card."""
+    token = payments.issue_card(svc, user, body.pin)
+    svg, _ = qr.render(token, "svg", 4)
+    return CardOut(card=token, qr_svg=svg.decode())
+
+
+@router.post("/me/payment-codes", response_model=CodeOut, status_code=201)
+def payment_code(user: Resident, svc: ServicesDep) -> CodeOut:
+    """A one-time code for a shop to scan; it works once and expires after ``expires_in`` seconds."""
+    code, seconds = payments.issue_code(svc, user)
+    svg, _ = qr.render(code, "svg", 4)
+    return CodeOut(code=code, expires_in=seconds, qr_svg=svg.decode())
+
+
+@router.post("/claims", response_model=ClaimOut, status_code=201)
+def submit_claim(body: ClaimIn, user: Resident, svc: ServicesDep) -> ClaimOut:
+    """Claims a reward programme's points (e.g. for volunteering); an officer verifies it."""
+    claim = claims.submit_claim(svc, user, body.programme_id, body.units, body.evidence)
+    return ClaimOut(
+        id=claim.public_id,
+        programme_id=claim.programme_id,
+        units=claim.units,
+        evidence=claim.evidence,
+        status=claim.status,
+    )
+
+
+@router.get("/claims", response_model=list[ClaimOut])
+def my_claims(user: Resident, svc: ServicesDep) -> list[ClaimOut]:
+    with svc.sessions() as db:
+        rows = db.scalars(select(Claim).where(Claim.user_id == user.id).order_by(Claim.id.desc()).limit(200)).all()
+    return [
+        ClaimOut(id=c.public_id, programme_id=c.programme_id, units=c.units, evidence=c.evidence, status=c.status)
+        for c in rows
+    ]

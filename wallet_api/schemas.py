@@ -1,0 +1,212 @@
+"""Request and response bodies. Strict types: an amount is a whole number, never "5" or 5.5."""
+
+from __future__ import annotations
+
+from datetime import date
+from typing import Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+
+MAX_POINTS = 2**40 - 1
+Points = Annotated[StrictInt, Field(gt=0, le=MAX_POINTS, description="Whole points (no decimals)")]
+Text = Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class SignupIn(Strict):
+    login: Annotated[StrictStr, Field(min_length=3, max_length=64, pattern=r"^[A-Za-z0-9._@+-]+$")]
+    password: Annotated[StrictStr, Field(min_length=10, max_length=200)]
+    role: Literal["resident", "merchant"]
+    full_name: Annotated[StrictStr, Field(min_length=1, max_length=100)]
+    postal_address: Annotated[StrictStr, Field(min_length=1, max_length=300)]
+    date_of_birth: date
+    display_name: Annotated[StrictStr | None, Field(max_length=80)] = None
+
+
+class SignupOut(BaseModel):
+    id: str
+    status: str
+    short_code: str
+
+
+class LoginIn(Strict):
+    login: Annotated[StrictStr, Field(min_length=1, max_length=64)]
+    password: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class RefreshIn(Strict):
+    refresh_token: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class TokensOut(BaseModel):
+    access_token: str
+    refresh_token: str
+    token_type: str = "bearer"
+    expires_in: int
+
+
+class MeOut(BaseModel):
+    id: str
+    login: str
+    role: str
+    status: str
+    address: str | None
+    short_code: str
+    display_name: str | None
+
+
+class Bucket(BaseModel):
+    expires_at: int
+    amount: int
+
+
+class BalanceOut(BaseModel):
+    balance: int
+    expiring_soon: int = Field(description="Points that expire within the next 60 days")
+    buckets: list[Bucket]
+    merchant: dict[str, int] | None = None
+
+
+class HistoryItem(BaseModel):
+    kind: str
+    amount: int
+    direction: Literal["in", "out"]
+    counterparty: str | None
+    counterparty_name: str | None
+    text: str
+    text_ja: str
+    tx_hash: str
+    block: int
+    timestamp: int
+    request_id: str | None = None
+    category: str | None = None
+
+
+class HistoryOut(BaseModel):
+    items: list[HistoryItem]
+    next_cursor: str | None
+
+
+class ThanksIn(Strict):
+    to: Annotated[StrictStr, Field(min_length=1, max_length=64, description="Short code or address")]
+    amount: Points
+    category: Literal["thanks", "help", "community", "care", "environment", "other"] = "thanks"
+    message: Annotated[StrictStr, Field(max_length=200)] = ""
+
+
+class ErrorOut(BaseModel):
+    code: str
+    message: str
+    messages: dict[str, str]
+    detail: dict[str, Any]
+
+
+class OperationOut(BaseModel):
+    id: str
+    kind: str
+    status: str
+    tx_hash: str | None
+    block_number: int | None
+    error: ErrorOut | None = None
+    summary: dict[str, Any]
+
+
+class PaymentRequestIn(Strict):
+    amount: Points
+    memo: Annotated[StrictStr | None, Field(max_length=80)] = None
+
+
+class PaymentRequestOut(BaseModel):
+    id: str
+    request_id: str
+    amount: int
+    status: str
+    uri: str
+    merchant: str
+    merchant_name: str | None
+    expires_at: str
+    paid_at: str | None
+    refunded: int
+
+
+class PayIn(Strict):
+    uri: Annotated[StrictStr, Field(min_length=1, max_length=512)]
+
+
+class PaymentOut(BaseModel):
+    operation: OperationOut
+    payment_request: PaymentRequestOut | None = None
+
+
+class CardIn(Strict):
+    pin: Annotated[StrictStr, Field(pattern=r"^[0-9]{4,6}$")]
+
+
+class CardOut(BaseModel):
+    card: str
+    qr_svg: str
+
+
+class CodeOut(BaseModel):
+    code: str
+    expires_in: int
+    qr_svg: str
+
+
+class ChargeIn(Strict):
+    amount: Points
+    card: Annotated[StrictStr | None, Field(max_length=100)] = None
+    pin: Annotated[StrictStr | None, Field(pattern=r"^[0-9]{4,6}$")] = None
+    code: Annotated[StrictStr | None, Field(max_length=100)] = None
+
+
+class RefundIn(Strict):
+    payment_request_id: Annotated[StrictStr, Field(min_length=1, max_length=36)]
+    amount: Points
+
+
+class SettlementIn(Strict):
+    amount: Points
+
+
+class TakingsOut(BaseModel):
+    date: str
+    payments: int
+    total: int
+    refunded: int
+    requests: list[PaymentRequestOut]
+
+
+class ClaimIn(Strict):
+    programme_id: Annotated[StrictInt, Field(gt=0, le=2**32)]
+    units: Annotated[StrictInt, Field(gt=0, le=2**32)]
+    evidence: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
+class ClaimOut(BaseModel):
+    id: str
+    programme_id: int
+    units: int
+    evidence: str
+    status: str
+    resident: str | None = None
+
+
+class PendingAccountOut(BaseModel):
+    id: str
+    login: str
+    role: str
+    status: str
+    address: str | None
+    display_name: str | None
+    created_at: str
+    record: dict[str, Any]
+
+
+class AccountDecisionOut(BaseModel):
+    id: str
+    status: str
+    operation: OperationOut | None = None
