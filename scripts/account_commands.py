@@ -25,6 +25,7 @@ ROLE_NAMES = {
     "oracle": keccak(text="ORACLE_ROLE"),
     "pauser": keccak(text="PAUSER_ROLE"),
     "quorum-reporter": keccak(text="QUORUM_REPORTER_ROLE"),
+    "community-verifier": keccak(text="COMMUNITY_VERIFIER_ROLE"),
 }
 
 Address = Annotated[str, typer.Argument(help="The account's EIP-55 address.")]

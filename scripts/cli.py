@@ -14,6 +14,7 @@ from scripts import (
     node_commands,
     programme_commands,
     report_commands,
+    wallet_commands,
 )
 
 app = typer.Typer(
@@ -27,6 +28,7 @@ app.add_typer(account_commands.accounts, name="account")
 app.add_typer(account_commands.merchants, name="merchant")
 app.add_typer(account_commands.roles, name="roles")
 app.add_typer(programme_commands.programmes, name="programme")
+app.add_typer(wallet_commands.wallet, name="wallet")
 app.command("mint")(mint_commands.mint)
 app.command("pause")(programme_commands.pause)
 app.command("unpause")(programme_commands.unpause)
@@ -38,6 +40,7 @@ app.command("status")(report_commands.status)
 def up(
     data_dir: Annotated[Path, typer.Option(help="Where the embedded system keeps its data.")] = Path(".takasago"),
     rpc_port: Annotated[int, typer.Option(help="Node JSON-RPC port.", min=1, max=65535)] = 8545,
+    wallet_port: Annotated[int, typer.Option(help="Wallet API port.", min=1, max=65535)] = 8600,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
     """Start the whole system on embedded defaults and keep it running until Ctrl-C.
@@ -45,12 +48,15 @@ def up(
     A single-validator development chain under DATA_DIR/node (created on first use),
     and the point contracts deployed on it (first start; later starts check them).
     Deployment addresses: DATA_DIR/deployments/<chainId>.json; logs: DATA_DIR/logs.
+    The wallet API runs on 127.0.0.1:WALLET_PORT with its SQLite database and secrets
+    under DATA_DIR/wallet; its service key is granted the registrar and
+    community-verifier roles on first start.
     """
     from contracts.deploy import deploy as run_deploy
     from contracts.deployment import DeploymentError
     from contracts.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
-    from scripts.supervisor import StartupError, Supervisor
+    from scripts.supervisor import StartupError, Supervisor, start_wallet
 
     if mode not in ("instant", "interval"):
         typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
@@ -67,6 +73,7 @@ def up(
         w3 = connect(url)
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
+        wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
     except (
         StartupError,
         ConnectionError_,
@@ -83,6 +90,7 @@ def up(
     for action in report.actions:
         typer.echo(f"deploy: {action}")
     typer.echo(f"node     {url} (chain {w3.eth.chain_id}), log {data_dir / 'logs' / 'node.log'}")
+    typer.echo(f"wallet   {wallet_url} (OpenAPI at {wallet_url}/docs), log {data_dir / 'logs' / 'wallet.log'}")
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")
     typer.echo("running; Ctrl-C stops everything")

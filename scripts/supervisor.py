@@ -16,6 +16,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
+from typing import Any
 
 import requests
 
@@ -83,3 +84,28 @@ class Supervisor:
                     return f"{name} exited with code {child.returncode}"
             time.sleep(0.5)
         return f"received {stopping[0]}"
+
+
+def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rpc_url: str, port: int) -> str:
+    """Initialises the wallet service, grants its key the roles it needs, and starts the API."""
+    from eth_utils import keccak
+
+    from contracts.deployment import load_deployment
+
+    wallet_dir = data_dir / "wallet"
+    common = ["--data-dir", str(wallet_dir), "--rpc-url", rpc_url, "--deployments-dir", str(data_dir / "deployments")]
+    init = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "wallet", "init", *common], capture_output=True, text=True, timeout=120
+    )
+    if init.returncode != 0:
+        raise StartupError(f"wallet init failed: {init.stderr.strip()[-2000:]}")
+    address = init.stdout.strip().splitlines()[-1]
+    registry = load_deployment(w3, data_dir / "deployments").contract(w3, "AccountRegistry")
+    for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
+        role_id = keccak(text=role)
+        if not registry.functions.hasRole(role_id, address).call():
+            admin.call_function(registry.functions.grantRole(role_id, address))
+    supervisor.start("wallet", ["wallet", "serve", *common, "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http("wallet", url + "/health")
+    return url

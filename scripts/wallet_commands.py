@@ -1,0 +1,291 @@
+"""``takasago wallet …``: run the custodial wallet API and administer it.
+
+    takasago wallet serve                 run the API (127.0.0.1:8600 by default)
+    takasago wallet init                  create the database, secrets and the service's key
+    takasago wallet add-officer LOGIN     create a city officer's log-in
+    takasago wallet pending               accounts waiting for verification
+    takasago wallet approve ID --officer LOGIN   verify a person: register the account on-chain
+    takasago wallet rotate-kek --new-kek-file F  re-wrap every sealed key under a new KEK
+    takasago wallet openapi               print the OpenAPI document
+
+Settings come from ``TAKASAGO_WALLET_*`` variables (see ``wallet_api/settings.py``) or
+the options below. Exit codes: 0 done; 2 bad input; 3 refused; 4 node unreachable.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+wallet = typer.Typer(no_args_is_help=True, help="The custodial wallet API (residents' and merchants' keys).")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Wallet data directory [env TAKASAGO_WALLET_DATA_DIR].")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="SQLAlchemy URL (sqlite:///… or postgresql://…) [env TAKASAGO_WALLET_DATABASE_URL].")
+]
+RpcUrl = Annotated[str | None, typer.Option(help="Node JSON-RPC URL [env TAKASAGO_WALLET_RPC_URL].")]
+DeploymentsDir = Annotated[Path | None, typer.Option(help="Deployment files [env TAKASAGO_WALLET_DEPLOYMENTS_DIR].")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _settings(
+    data_dir: Path | None, database_url: str | None, rpc_url: str | None, deployments_dir: Path | None
+) -> Any:
+    from wallet_api.settings import WalletSettings
+
+    overrides: dict[str, Any] = {}
+    if data_dir is not None:
+        overrides["data_dir"] = data_dir
+    if database_url is not None:
+        overrides["database_url"] = database_url
+    if rpc_url is not None:
+        overrides["rpc_url"] = rpc_url
+    if deployments_dir is not None:
+        overrides["deployments_dir"] = deployments_dir
+    return WalletSettings(**overrides)
+
+
+def _errors(fn: Callable[P, R]) -> Callable[P, R]:
+    """Precise one-line errors and exit codes instead of tracebacks."""
+
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from contracts.deployment import DeploymentError
+        from wallet_api.crypto.envelope import EnvelopeError
+        from wallet_api.errors import ApiError
+
+        try:
+            return fn(*args, **kwargs)
+        except ApiError as exc:
+            from wallet_api.errors import MESSAGES
+
+            err.print(f"error: {exc.code}: {MESSAGES[exc.code][1]} {exc.detail or ''}".rstrip())
+            raise typer.Exit(3 if exc.status in (409, 423) else 2) from None
+        except (EnvelopeError, DeploymentError, ValidationError, ValueError) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from None
+        except SQLAlchemyError as exc:
+            err.print(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            raise typer.Exit(2) from None
+        except (ConnectionError, OSError) as exc:
+            err.print(f"error: cannot reach the node or a file: {exc}")
+            raise typer.Exit(4) from None
+
+    return wrapper
+
+
+@wallet.command()
+@_errors
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
+    port: Annotated[
+        int | None, typer.Option(help="Port [env TAKASAGO_WALLET_PORT, default 8600].", min=1, max=65535)
+    ] = None,
+    workers: Annotated[int, typer.Option(help="Worker processes sharing the database.", min=1, max=32)] = 1,
+) -> None:
+    """Run the wallet API (migrates the database first; generates secrets on first use)."""
+    import uvicorn
+
+    settings = _settings(data_dir, database_url, rpc_url, deployments_dir)
+    if host is not None:
+        settings.host = host
+    if port is not None:
+        settings.port = port
+    from wallet_api.services import Services
+
+    services = Services.build(settings, create_secrets=True)
+    services.close()
+    os.environ.update(
+        {
+            "TAKASAGO_WALLET_DATA_DIR": str(settings.data_dir),
+            "TAKASAGO_WALLET_DATABASE_URL": settings.database,
+            "TAKASAGO_WALLET_RPC_URL": settings.rpc_url,
+            "TAKASAGO_WALLET_DEPLOYMENTS_DIR": str(settings.deployments_dir),
+        }
+    )
+    uvicorn.run(
+        "wallet_api.main:app",
+        host=settings.host,
+        port=settings.port,
+        workers=workers,
+        log_level="info",
+        access_log=False,
+        timeout_graceful_shutdown=5,
+    )
+
+
+@wallet.command()
+@_errors
+def init(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+) -> None:
+    """Create (or check) the database, the secrets and the service's on-chain key; print its address.
+
+    Grant that address the registrar role (and community-verifier, to attest claims):
+    ``takasago roles grant registrar <address>``.
+    """
+    from wallet_api.accounts import service_address
+    from wallet_api.services import Services
+
+    services = Services.build(_settings(data_dir, database_url, rpc_url, deployments_dir), create_secrets=True)
+    try:
+        out.print(service_address(services, create=True))
+    finally:
+        services.close()
+
+
+@wallet.command("add-officer")
+@_errors
+def add_officer(
+    login: Annotated[str, typer.Argument(help="The officer's log-in ID.")],
+    name: Annotated[str, typer.Option(help="The officer's name as shown in the app.")],
+    password_file: Annotated[
+        Path | None, typer.Option(help="File holding the password (else TAKASAGO_OFFICER_PASSWORD or a prompt).")
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a city officer's log-in (officers verify accounts and claims)."""
+    from wallet_api.accounts import create_officer
+    from wallet_api.services import Services
+
+    if password_file is not None:
+        password = password_file.read_text(encoding="utf-8").strip()
+    else:
+        password = os.environ.get("TAKASAGO_OFFICER_PASSWORD") or typer.prompt("password", hide_input=True)
+    if not 10 <= len(password) <= 200:
+        raise ValueError("the password must be 10 to 200 characters")
+    if not re.fullmatch(r"[A-Za-z0-9._@+-]{3,64}", login):
+        raise ValueError("the log-in ID must be 3 to 64 letters, digits or ._@+-")
+    services = Services.build(_settings(data_dir, database_url, None, None), create_secrets=True)
+    try:
+        user = create_officer(services, login, password, name)
+    finally:
+        services.close()
+    out.print(f"officer {user.login} created ({user.public_id})")
+
+
+@wallet.command()
+@_errors
+def pending(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+    """Accounts waiting for a city officer's verification, with their real-name records."""
+    from sqlalchemy import select
+
+    from wallet_api.accounts import personal_record
+    from wallet_api.db.models import User
+    from wallet_api.services import Services
+
+    services = Services.build(_settings(data_dir, database_url, None, None))
+    try:
+        with services.sessions() as db:
+            users = db.scalars(select(User).where(User.status == "pending").order_by(User.id)).all()
+        table = Table("id", "role", "login", "name", "date of birth", "address")
+        for user in users:
+            record = personal_record(services, user)
+            table.add_row(
+                user.public_id,
+                user.role,
+                user.login,
+                record.get("name", ""),
+                record.get("date_of_birth", ""),
+                record.get("address", ""),
+            )
+    finally:
+        services.close()
+    out.print(table)
+
+
+@wallet.command()
+@_errors
+def approve(
+    account_id: Annotated[str, typer.Argument(help="The account's id (from `takasago wallet pending`).")],
+    officer: Annotated[str, typer.Option(help="Your officer log-in (recorded as the verifier).")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+) -> None:
+    """Verify a pending person: register their account on-chain (it becomes active when confirmed)."""
+    from sqlalchemy import select
+
+    from wallet_api import accounts
+    from wallet_api.db.models import User
+    from wallet_api.errors import ApiError
+    from wallet_api.services import Services
+
+    services = Services.build(_settings(data_dir, database_url, rpc_url, deployments_dir))
+    try:
+        with services.sessions() as db:
+            officer_user = db.scalar(select(User).where(User.login == officer.lower(), User.role == "officer"))
+        if officer_user is None:
+            raise ValueError(f"no officer with log-in {officer!r} (create one with `takasago wallet add-officer`)")
+        try:
+            op = accounts.approve(services, officer_user, account_id, f"cli-approve:{account_id}")
+        except ApiError as exc:
+            if exc.code != "ACCOUNT_ALREADY_REGISTERED":
+                raise
+            accounts.mark_active(services, account_id)
+            out.print(f"{account_id} was already registered on-chain; now active")
+            return
+        op = services.pipeline.wait(op.id, 60) or op
+        if op.status != "confirmed":
+            raise ApiError(op.error_code or "TRANSACTION_REJECTED", {"operation": op.id, "status": op.status})
+        out.print(f"{account_id} registered on-chain in block {op.block_number} (tx {op.tx_hash}); active")
+    finally:
+        services.close()
+
+
+@wallet.command("rotate-kek")
+@_errors
+def rotate_kek(
+    new_kek_file: Annotated[Path, typer.Option(help="File (mode 0600) with the new base64 KEK.")],
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Re-wrap every sealed key and record under a new KEK (resumable; the service may keep running).
+
+    Afterwards point TAKASAGO_WALLET_KEK_FILE (or TAKASAGO_WALLET_KEK) at the new key;
+    keep the old one in TAKASAGO_WALLET_OLD_KEKS until every process has restarted.
+    """
+    from wallet_api.crypto.envelope import KeyEncryptionKey
+    from wallet_api.rotation import rotate
+    from wallet_api.services import Services
+
+    new = KeyEncryptionKey.from_file(new_kek_file)
+    services = Services.build(_settings(data_dir, database_url, None, None))
+    try:
+        report = rotate(services.sessions, services.keyring.all_keks, new)
+    finally:
+        services.close()
+    out.print(f"re-wrapped {report.rewrapped} sealed values; {report.already_current} were already under the new KEK")
+
+
+@wallet.command()
+def openapi() -> None:
+    """Print the OpenAPI document of the wallet API."""
+    from wallet_api.main import openapi_document
+
+    typer.echo(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
