@@ -21,6 +21,9 @@ from typing import Any
 import requests
 
 
+CITY_KIND = 3  # AccountRegistry.Kind.City: the wallet service acts for the city
+
+
 class StartupError(Exception):
     """A child process did not come up; the message includes its last log lines."""
 
@@ -101,6 +104,8 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
         raise StartupError(f"wallet init failed: {init.stderr.strip()[-2000:]}")
     address = init.stdout.strip().splitlines()[-1]
     registry = load_deployment(w3, data_dir / "deployments").contract(w3, "AccountRegistry")
+    if not registry.functions.isAllowed(address).call():  # the node admits only registered senders
+        admin.call_function(registry.functions.register(address, CITY_KIND, keccak(text="takasago-wallet-service")))
     for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
         role_id = keccak(text=role)
         if not registry.functions.hasRole(role_id, address).call():

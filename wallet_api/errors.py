@@ -186,6 +186,7 @@ def preferred_language(accept_language: str | None) -> str:
 
 _CONTRACT_CODES = {
     "InsufficientUnexpiredBalance": "INSUFFICIENT_BALANCE",
+    "ERC20InsufficientBalance": "INSUFFICIENT_BALANCE",
     "TransferNotPermitted": "TRANSFER_NOT_PERMITTED",
     "EnforcedPause": "LEDGER_PAUSED",
     "InvalidAmount": "INVALID_AMOUNT",

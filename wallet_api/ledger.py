@@ -10,6 +10,7 @@ from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 from web3.logs import DISCARD
+from web3.middleware import ExtraDataToPOAMiddleware
 
 from contracts.deployment import Deployment, load_deployment
 
@@ -42,6 +43,8 @@ class HistoryEntry:
 class Ledger:
     def __init__(self, rpc_url: str, deployments_dir: Path, timeout: float = 10) -> None:
         self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        # blocks carry the validator's seal in extraData (proof of authority)
+        self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         self.deployments_dir = deployments_dir
         self._deployment: Deployment | None = None
 

@@ -265,7 +265,8 @@ def charge(
                 updated_at=now(),
             )
         )
-    return request, op
+        latest = db.get(PaymentRequest, request.id)
+    return latest or request, op
 
 
 # -- refunds and settlement ------------------------------------------------------------------

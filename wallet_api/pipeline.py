@@ -243,7 +243,11 @@ class Pipeline:
             if op.nonce is not None and row.next_nonce == op.nonce + 1:
                 row.next_nonce = op.nonce
             op.status = "failed"
-            op.error_code = "ACCOUNT_SUSPENDED" if "not permitted" in message else "TRANSACTION_REJECTED"
+            code = "TRANSACTION_REJECTED"
+            if "not permitted" in message:
+                is_service = db.scalar(select(ServiceKey.name).where(ServiceKey.address == op.sender)) is not None
+                code = "SERVICE_NOT_AUTHORISED" if is_service else "ACCOUNT_SUSPENDED"
+            op.error_code = code
             op.error_detail = message[:500]
             op.updated_at = now()
             self._run_hook(db, op)

@@ -1,0 +1,231 @@
+"""The wallet API as a real server process on a real node, and a small HTTP client for tests."""
+
+from __future__ import annotations
+
+import os
+import secrets
+import signal
+import subprocess
+import sys
+import time
+import uuid
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+from eth_utils import keccak
+
+from tests.conftest import REPO, free_port
+from tests.points import PointsSystem
+
+PG_ADMIN_URL = os.environ.get("TAKASAGO_TEST_PG_URL", "postgresql://takasago:takasago@127.0.0.1:5432/postgres")
+OFFICER_PASSWORD = "officer-password-123"
+PASSWORD = "resident-password-123"
+
+
+def postgres_database() -> str:
+    """A fresh, empty PostgreSQL database for one test module (CI starts PostgreSQL 15)."""
+    import psycopg
+
+    name = "takasago_test_" + secrets.token_hex(4)
+    try:
+        with psycopg.connect(PG_ADMIN_URL, autocommit=True, connect_timeout=3) as conn:
+            conn.execute(f'CREATE DATABASE "{name}"')
+    except psycopg.OperationalError as exc:
+        if os.environ.get("CI"):
+            raise
+        pytest.skip(f"PostgreSQL not reachable at {PG_ADMIN_URL}: {exc}")
+    return PG_ADMIN_URL.rsplit("/", 1)[0] + "/" + name
+
+
+def database_url(kind: str, directory: Path) -> str:
+    return f"sqlite:///{directory / 'wallet.db'}" if kind == "sqlite" else postgres_database()
+
+
+@dataclass
+class WalletServer:
+    points: PointsSystem
+    data_dir: Path
+    database_url: str
+    port: int = field(default_factory=free_port)
+    env: dict[str, str] = field(default_factory=dict)
+    process: subprocess.Popen[bytes] | None = None
+    service_address: str = ""
+
+    @property
+    def url(self) -> str:
+        return f"http://127.0.0.1:{self.port}"
+
+    @property
+    def rpc_url(self) -> str:
+        return self.points.node.url
+
+    def _args(self) -> list[str]:
+        return [
+            "--data-dir",
+            str(self.data_dir),
+            "--database-url",
+            self.database_url,
+            "--rpc-url",
+            self.rpc_url,
+            "--deployments-dir",
+            str(self.points.deployments_dir),
+        ]
+
+    def _env(self) -> dict[str, str]:
+        return {**os.environ, "TAKASAGO_OFFICER_PASSWORD": OFFICER_PASSWORD, **self.env}
+
+    def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "wallet", *args],
+            cwd=REPO,
+            env=self._env(),
+            capture_output=True,
+            text=True,
+            timeout=120,
+        )
+        if check and result.returncode != 0:
+            raise AssertionError(f"wallet {args[0]} failed ({result.returncode}): {result.stderr}")
+        return result
+
+    def init(self) -> None:
+        """Database, secrets, service key (granted its roles by the city admin), one officer."""
+        self.service_address = self.cli("init", *self._args()).stdout.strip().splitlines()[-1]
+        points = self.points
+        points.send(points.admin, points.registry.functions.register(self.service_address, 3, keccak(text="service")))
+        for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
+            self.points.grant(keccak(text=role), self.service_address)
+        self.cli(
+            "add-officer",
+            "officer1",
+            "--name",
+            "Officer One",
+            "--data-dir",
+            str(self.data_dir),
+            "--database-url",
+            self.database_url,
+        )
+
+    def start(self) -> None:
+        log = open(self.data_dir / "server.log", "ab")  # noqa: SIM115 - closed with the process
+        self.process = subprocess.Popen(
+            [sys.executable, "-m", "scripts.cli", "wallet", "serve", *self._args(), "--port", str(self.port)],
+            cwd=REPO,
+            env=self._env(),
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            if self.process.poll() is not None:
+                raise AssertionError(f"wallet API exited: {(self.data_dir / 'server.log').read_text()[-3000:]}")
+            try:
+                if httpx.get(self.url + "/health", timeout=1).status_code == 200:
+                    return
+            except httpx.HTTPError:
+                pass
+            time.sleep(0.1)
+        raise AssertionError("wallet API did not start")
+
+    def kill(self) -> None:
+        """SIGKILL: a crash, with no chance to clean up."""
+        if self.process is not None and self.process.poll() is None:
+            self.process.send_signal(signal.SIGKILL)
+            self.process.wait()
+
+    def stop(self) -> None:
+        if self.process is not None and self.process.poll() is None:
+            self.process.terminate()
+            try:
+                self.process.wait(timeout=15)
+            except subprocess.TimeoutExpired:
+                self.kill()
+
+    def log(self) -> str:
+        return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+class Api:
+    """One app user: logs in and calls the API with a bearer token."""
+
+    def __init__(self, server: WalletServer, login: str | None = None, password: str = PASSWORD) -> None:
+        self.server = server
+        self.client = httpx.Client(base_url=server.url, timeout=30)
+        self.login_id = login
+        self.password = password
+        self.token: str | None = None
+        self.refresh_token: str | None = None
+        self.info: dict[str, Any] = {}
+
+    def headers(self, key: str | None = None, **extra: str) -> dict[str, str]:
+        headers = {"Authorization": f"Bearer {self.token}"} if self.token else {}
+        if key is not None:
+            headers["Idempotency-Key"] = key
+        return {**headers, **extra}
+
+    def login(self) -> httpx.Response:
+        response = self.client.post("/v1/auth/login", json={"login": self.login_id, "password": self.password})
+        if response.status_code == 200:
+            self.token = response.json()["access_token"]
+            self.refresh_token = response.json()["refresh_token"]
+        return response
+
+    def get(self, path: str, **kwargs: Any) -> httpx.Response:
+        return self.client.get(path, headers=self.headers(), **kwargs)
+
+    def post(self, path: str, body: Any = None, key: str | None = "auto", **kwargs: Any) -> httpx.Response:
+        idem = str(uuid.uuid4()) if key == "auto" else key
+        return self.client.post(path, json=body, headers=self.headers(idem), **kwargs)
+
+    def me(self) -> dict[str, Any]:
+        response = self.get("/v1/me")
+        assert response.status_code == 200, response.text
+        return dict(response.json())
+
+    def balance(self) -> int:
+        response = self.get("/v1/me/balance")
+        assert response.status_code == 200, response.text
+        return int(response.json()["balance"])
+
+
+def signup(server: WalletServer, role: str = "resident", name: str = "高砂 太郎", shop: str | None = None) -> Api:
+    login = f"{role}-{secrets.token_hex(4)}"
+    body = {
+        "login": login,
+        "password": PASSWORD,
+        "role": role,
+        "full_name": name,
+        "postal_address": "兵庫県高砂市荒井町千鳥1-1-1",
+        "date_of_birth": "1980-04-01",
+        "display_name": shop,
+    }
+    response = httpx.post(server.url + "/v1/auth/signup", json=body, timeout=30)
+    assert response.status_code == 201, response.text
+    api = Api(server, login)
+    api.info = response.json()
+    assert api.login().status_code == 200
+    return api
+
+
+def officer(server: WalletServer) -> Api:
+    api = Api(server, "officer1", OFFICER_PASSWORD)
+    assert api.login().status_code == 200
+    return api
+
+
+def approve(server: WalletServer, user: Api) -> None:
+    response = officer(server).post(f"/v1/officer/accounts/{user.info['id']}/approve", key=f"approve-{user.info['id']}")
+    assert response.status_code == 200, response.text
+    assert response.json()["status"] == "active", response.text
+
+
+def member(server: WalletServer, role: str = "resident", points: int = 0, shop: str | None = None) -> Api:
+    """A verified resident (with ``points`` minted) or merchant."""
+    api = signup(server, role, shop=shop)
+    approve(server, api)
+    api.info.update(api.me())
+    if points:
+        server.points.mint(api.info["address"], points)
+    return api
