@@ -20,7 +20,6 @@ from typing import Any
 
 import requests
 
-
 CITY_KIND = 3  # AccountRegistry.Kind.City: the wallet service acts for the city
 
 
