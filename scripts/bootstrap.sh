@@ -1,7 +1,8 @@
 #!/usr/bin/env bash
 # Install everything the project needs on a fresh machine (idempotent).
 #   bash scripts/bootstrap.sh          runtime: Python venv + npm packages
-#   bash scripts/bootstrap.sh --test   plus the test tools
+#   bash scripts/bootstrap.sh --test   plus the test tools: zbar-tools (QR decoding),
+#                                      PostgreSQL (started, with a `takasago` role) and Chromium
 set -euo pipefail
 cd "$(dirname "$0")/.."
 
@@ -21,3 +22,16 @@ if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
 fi
 # solc (offline compiler), OpenZeppelin sources, ethers/anvil/hardhat for tests and benchmarks
 npm ci --no-audit --no-fund --loglevel=error
+
+if [ "${1:-}" = "--test" ]; then
+  # Debian packages the tests use: zbarimg decodes the QR images; PostgreSQL is the
+  # production database the wallet API is tested against; Chromium for the web pages.
+  missing=()
+  command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
+  command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
+  command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  if [ "${#missing[@]}" -gt 0 ]; then
+    apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
+  fi
+  bash scripts/test_postgres.sh
+fi

@@ -29,6 +29,7 @@ def wallet(
     server.start()
     yield server
     server.stop()
+    assert "unexpected" not in server.log(), "the API hit an unexpected error (a 500); see server.log"
 
 
 def error_code(response: httpx.Response) -> str:

@@ -21,6 +21,7 @@ from __future__ import annotations
 import hashlib
 import json
 import logging
+import os
 import threading
 import time
 import uuid
@@ -50,6 +51,17 @@ GAS_HEADROOM_PERCENT = 25
 NODE_ERRORS = (ConnectionError, OSError, TimeoutError)
 
 Hook = Callable[[DbSession, Operation], None]
+
+
+def failpoint(name: str) -> None:
+    """Crash-testing hook: exits the process abruptly at ``name`` when TAKASAGO_WALLET_FAILPOINT says so.
+
+    Used by the crash tests to stop the API exactly between two steps of the pipeline
+    (``after-accept``, ``after-sign``, ``after-broadcast``); inert otherwise.
+    """
+    if os.environ.get("TAKASAGO_WALLET_FAILPOINT") == name:
+        log.error("failpoint %s: exiting abruptly", name)
+        os._exit(86)
 
 
 def request_hash(payload: dict[str, Any]) -> str:
@@ -255,8 +267,11 @@ class Pipeline:
     def execute(self, op_id: str) -> None:
         """Signs (if not yet) and sends; node errors leave the operation for the worker to retry."""
         try:
+            failpoint("after-accept")
             self.sign(op_id)
+            failpoint("after-sign")
             self.broadcast(op_id)
+            failpoint("after-broadcast")
         except NODE_ERRORS as exc:
             log.warning("node unreachable while sending %s: %s", op_id, exc)
 
