@@ -85,9 +85,12 @@ def test_many_residents_paying_one_merchant_at_once(wallet: WalletServer) -> Non
     requests = [_request(shop, 30) for _ in residents]
     with ThreadPoolExecutor(max_workers=8) as pool:
         responses = list(
-            pool.map(lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}), zip(residents, requests))
+            pool.map(
+                lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}),
+                zip(residents, requests, strict=True),
+            )
         )
-    assert all(final(r, resp)["status"] == "confirmed" for r, resp in zip(residents, responses))
+    assert all(final(r, resp)["status"] == "confirmed" for r, resp in zip(residents, responses, strict=True))
     assert shop.get("/v1/me/balance").json()["merchant"]["received"] == 240
     assert all(wallet.points.balance(r.info["address"]) == 20 for r in residents)
 
@@ -98,7 +101,8 @@ def test_one_request_paid_from_two_phones_at_the_same_moment(wallet: WalletServe
         first, second = member(wallet, points=100), member(wallet, points=100)
         request = _request(shop, 70)
         with ThreadPoolExecutor(max_workers=2) as pool:
-            a, b = pool.map(lambda api: api.post("/v1/payments", {"uri": request["uri"]}), (first, second))
+            uri = request["uri"]
+            a, b = pool.map(lambda api, uri=uri: api.post("/v1/payments", {"uri": uri}), (first, second))
         codes = sorted([a.status_code, b.status_code])
         assert codes == [200, 409], (a.text, b.text)
         loser = a if a.status_code == 409 else b
@@ -193,9 +197,12 @@ def test_two_api_processes_share_one_database_without_nonce_clashes(wallet: Wall
         clients = [resident if i % 2 else other for i in range(16)]
         with ThreadPoolExecutor(max_workers=8) as pool:
             responses = list(
-                pool.map(lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}), zip(clients, requests))
+                pool.map(
+                    lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}),
+                    zip(clients, requests, strict=True),
+                )
             )
-        assert all(final(c, r)["status"] == "confirmed" for c, r in zip(clients, responses))
+        assert all(final(c, r)["status"] == "confirmed" for c, r in zip(clients, responses, strict=True))
         assert wallet.points.balance(resident.info["address"]) == 400
         assert len(paid_events(wallet.points, shop.info["address"])) == 16
     finally:
