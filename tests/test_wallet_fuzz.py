@@ -12,10 +12,10 @@ from collections.abc import Iterator
 
 import pytest
 import schemathesis
-from schemathesis import GenerationMode
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from hypothesis.errors import Unsatisfiable
+from schemathesis import GenerationMode
 
 from tests.points import PointsSystem
 from tests.wallet_support import WalletServer, database_url, member, officer
