@@ -10,6 +10,8 @@ import time
 from pathlib import Path
 from typing import Any
 
+import requests
+
 from tests.conftest import REPO, NodeProcess, free_port
 from tests.support import web3_for
 
@@ -76,7 +78,8 @@ def test_deploy_command_reports_bad_input_clearly(node_factory: Any, tmp_path: P
 
 def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "up", "--data-dir", str(data_dir), "--rpc-port", str(port)],
+        [sys.executable, "-m", "scripts.cli", "up", "--data-dir", str(data_dir), "--rpc-port", str(port),
+         "--wallet-port", str(port + 1 if port < 65535 else port - 1)],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -101,6 +104,11 @@ def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) ->
         document = json.loads((data_dir / "deployments" / "1337.json").read_text())
         w3 = web3_for(f"http://127.0.0.1:{port}")
         assert w3.eth.get_code(document["contracts"]["RegionalPoints"]["address"])
+        wallet_line = next(line for line in lines if line.startswith("wallet "))
+        wallet_url = wallet_line.split()[1]
+        assert requests.get(wallet_url + "/health", timeout=5).json()["status"] == "ok"
+        assert (data_dir / "wallet" / "wallet.db").exists()
+        assert (data_dir / "wallet" / "kek").stat().st_mode & 0o077 == 0
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
