@@ -190,7 +190,11 @@ def add_officer(
 
 @wallet.command()
 @_errors
-def pending(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
+def pending(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+) -> None:
     """Accounts waiting for a city officer's verification, with their real-name records."""
     from sqlalchemy import select
 
@@ -203,8 +207,13 @@ def pending(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
         with services.sessions() as db:
             users = db.scalars(select(User).where(User.status == "pending").order_by(User.id)).all()
         table = Table("id", "role", "login", "name", "date of birth", "address")
+        table.columns[0].overflow = "fold"
         for user in users:
             record = personal_record(services, user)
+            if as_json:
+                row = {"id": user.public_id, "role": user.role, "login": user.login, **record}
+                typer.echo(json.dumps(row, ensure_ascii=False))
+                continue
             table.add_row(
                 user.public_id,
                 user.role,
@@ -215,7 +224,8 @@ def pending(data_dir: DataDir = None, database_url: DatabaseUrl = None) -> None:
             )
     finally:
         services.close()
-    out.print(table)
+    if not as_json:
+        out.print(table)
 
 
 @wallet.command()
