@@ -59,7 +59,7 @@ class BodyLimit:
     async def _too_large(self, scope: Scope, send: Send) -> None:
         language = preferred_language(dict(scope.get("headers") or []).get(b"accept-language", b"").decode("latin-1"))
         response = JSONResponse(error_body("BODY_TOO_LARGE", {"limit_bytes": self.limit}, language), status_code=413)
-        await response({"type": "http"} | scope, _empty_receive, send)
+        await response(scope, _empty_receive, send)
 
 
 class _TooLarge(Exception):

@@ -9,6 +9,7 @@ directory (``TAKASAGO_WALLET_KEK`` or ``TAKASAGO_WALLET_KEK_FILE``).
 from __future__ import annotations
 
 from pathlib import Path
+from typing import Annotated
 
 from pydantic import Field
 from pydantic_settings import BaseSettings, SettingsConfigDict
@@ -24,19 +25,19 @@ class WalletSettings(BaseSettings):
     kek_file: Path | None = None
     token_secret_file: Path | None = None
     host: str = "127.0.0.1"
-    port: int = Field(8600, ge=1, le=65535)
+    port: Annotated[int, Field(ge=1, le=65535)] = 8600
 
-    access_token_seconds: int = Field(900, ge=30)
-    refresh_token_seconds: int = Field(30 * 86400, ge=300)
-    login_failures_before_lock: int = Field(5, ge=1)
-    login_lock_seconds: int = Field(900, ge=1)
-    pin_failures_before_lock: int = Field(3, ge=1)
-    pin_lock_seconds: int = Field(1800, ge=1)
-    payment_request_seconds: int = Field(600, ge=10)
-    payment_code_seconds: int = Field(120, ge=10)
-    confirm_wait_seconds: float = Field(8.0, ge=0)
-    max_body_bytes: int = Field(64 * 1024, ge=1024)
-    requests_per_minute_per_ip: int = Field(120, ge=1)
+    access_token_seconds: Annotated[int, Field(ge=30)] = 900
+    refresh_token_seconds: Annotated[int, Field(ge=300)] = 30 * 86400
+    login_failures_before_lock: Annotated[int, Field(ge=1)] = 5
+    login_lock_seconds: Annotated[int, Field(ge=1)] = 900
+    pin_failures_before_lock: Annotated[int, Field(ge=1)] = 3
+    pin_lock_seconds: Annotated[int, Field(ge=1)] = 1800
+    payment_request_seconds: Annotated[int, Field(ge=10)] = 600
+    payment_code_seconds: Annotated[int, Field(ge=10)] = 120
+    confirm_wait_seconds: Annotated[float, Field(ge=0)] = 8.0
+    max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
+    requests_per_minute_per_ip: Annotated[int, Field(ge=1)] = 120
 
     @property
     def database(self) -> str:
