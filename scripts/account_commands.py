@@ -74,6 +74,35 @@ def merchant_register(officer: Officer, address: Address, record_hash_: RecordHa
     _register(officer, address, "merchant", record_hash_)
 
 
+@accounts.command("authorise-service")
+@officer_command
+def account_authorise_service(officer: Officer, address: Address) -> None:
+    """Let a city service key (the wallet API's, from `takasago wallet init`) act for the city (admin only).
+
+    Registers ADDRESS as a city account and grants it the registrar role (to register the
+    people officers verify) and community-verifier (to attest approved programme claims).
+    """
+    address = checksum_address(address)
+    kind, status = _standing(officer, address)
+    if kind == 0:
+        city = 3  # AccountRegistry.Kind.City (only the admin may register it)
+        fn = officer.registry.functions.register(address, city, keccak(text="takasago-city-service"))
+        officer.write("service register", {"account": address, "kind": "city"}, fn)
+    elif KIND_NAMES[kind] != "city" or status != 1:
+        raise BadInput(
+            f"{address} is already registered ({KIND_NAMES[kind]}, {STATUS_NAMES[status]}), not an active city account"
+        )
+    for role in ("registrar", "community-verifier"):
+        if officer.registry.functions.hasRole(ROLE_NAMES[role], address).call():
+            out.print(f"{address} already holds {role}")
+            continue
+        officer.write(
+            "roles grant",
+            {"role": role, "account": address},
+            officer.registry.functions.grantRole(ROLE_NAMES[role], address),
+        )
+
+
 def _set_status(officer: Officer, address: str, status: int, verb: str) -> None:
     address = checksum_address(address)
     kind, current = _standing(officer, address)

@@ -11,18 +11,13 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, database_url, member, signup
+from tests.wallet_support import WalletServer, member, running_wallet, signup
 from wallet_api.crypto.envelope import KeyEncryptionKey, kek_id_of
 
 
 @pytest.fixture(scope="module")
 def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    directory = tmp_path_factory.mktemp("wallet-cli")
-    server = WalletServer(points, directory, database_url("sqlite", directory))
-    server.init()
-    server.start()
-    yield server
-    server.stop()
+    yield from running_wallet(points, tmp_path_factory.mktemp("wallet-cli"), "sqlite")
 
 
 def test_an_officer_verifies_a_person_from_the_command_line(wallet: WalletServer) -> None:

@@ -14,7 +14,7 @@ import pytest
 from eth_utils import keccak
 
 from tests.points import PointsSystem, text32
-from tests.wallet_support import Api, WalletServer, approve, database_url, member, officer, signup
+from tests.wallet_support import Api, WalletServer, approve, member, officer, running_wallet, signup
 
 RESIDENT, ACTIVE = 1, 1
 
@@ -23,13 +23,7 @@ RESIDENT, ACTIVE = 1, 1
 def wallet(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletServer]:
-    directory = tmp_path_factory.mktemp(f"wallet-{request.param}")
-    server = WalletServer(points, directory, database_url(request.param, directory))
-    server.init()
-    server.start()
-    yield server
-    server.stop()
-    assert "unexpected" not in server.log(), "the API hit an unexpected error (a 500); see server.log"
+    yield from running_wallet(points, tmp_path_factory.mktemp(f"wallet-{request.param}"), request.param)
 
 
 def error_code(response: httpx.Response) -> str:

@@ -16,20 +16,14 @@ import httpx
 import pytest
 
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, database_url, member
+from tests.wallet_support import Api, WalletServer, member, running_wallet
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
 def wallet(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletServer]:
-    directory = tmp_path_factory.mktemp(f"pipeline-{request.param}")
-    server = WalletServer(points, directory, database_url(request.param, directory))
-    server.init()
-    server.start()
-    yield server
-    server.stop()
-    assert "unexpected" not in server.log(), "the API hit an unexpected error (a 500); see server.log"
+    yield from running_wallet(points, tmp_path_factory.mktemp(f"pipeline-{request.param}"), request.param)
 
 
 def final(api: Api, response: httpx.Response) -> dict[str, Any]:
@@ -46,6 +40,14 @@ def final(api: Api, response: httpx.Response) -> dict[str, Any]:
 
 def paid_events(points: PointsSystem, merchant: str) -> list[Any]:
     return list(points.token.events.Paid().get_logs(from_block=0, argument_filters={"merchant": merchant}))
+
+
+def pay_all(payers: list[Api], requests: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """Each payer pays its request, all at once; the final state of each payment."""
+    with ThreadPoolExecutor(max_workers=8) as pool:
+        pairs = list(zip(payers, requests, strict=True))
+        responses = list(pool.map(lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}), pairs))
+    return [final(payer, response) for payer, response in zip(payers, responses, strict=True)]
 
 
 def _request(merchant: Api, amount: int) -> dict[str, Any]:
@@ -83,14 +85,7 @@ def test_many_residents_paying_one_merchant_at_once(wallet: WalletServer) -> Non
     shop = member(wallet, "merchant")
     residents = [member(wallet, points=50) for _ in range(8)]
     requests = [_request(shop, 30) for _ in residents]
-    with ThreadPoolExecutor(max_workers=8) as pool:
-        responses = list(
-            pool.map(
-                lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}),
-                zip(residents, requests, strict=True),
-            )
-        )
-    assert all(final(r, resp)["status"] == "confirmed" for r, resp in zip(residents, responses, strict=True))
+    assert all(op["status"] == "confirmed" for op in pay_all(residents, requests))
     assert shop.get("/v1/me/balance").json()["merchant"]["received"] == 240
     assert all(wallet.points.balance(r.info["address"]) == 20 for r in residents)
 
@@ -195,14 +190,7 @@ def test_two_api_processes_share_one_database_without_nonce_clashes(wallet: Wall
         assert other.login().status_code == 200
         requests = [_request(shop, 100) for _ in range(16)]
         clients = [resident if i % 2 else other for i in range(16)]
-        with ThreadPoolExecutor(max_workers=8) as pool:
-            responses = list(
-                pool.map(
-                    lambda pair: pair[0].post("/v1/payments", {"uri": pair[1]["uri"]}),
-                    zip(clients, requests, strict=True),
-                )
-            )
-        assert all(final(c, r)["status"] == "confirmed" for c, r in zip(clients, responses, strict=True))
+        assert all(op["status"] == "confirmed" for op in pay_all(clients, requests))
         assert wallet.points.balance(resident.info["address"]) == 400
         assert len(paid_events(wallet.points, shop.info["address"])) == 16
     finally:

@@ -9,6 +9,7 @@ import subprocess
 import sys
 import time
 import uuid
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -93,10 +94,16 @@ class WalletServer:
     def init(self) -> None:
         """Database, secrets, service key (granted its roles by the city admin), one officer."""
         self.service_address = self.cli("init", *self._args()).stdout.strip().splitlines()[-1]
-        points = self.points
-        points.send(points.admin, points.registry.functions.register(self.service_address, 3, keccak(text="service")))
+        # the city admin lets the service act for the city (registers it, grants its roles)
+        subprocess.run(
+            [sys.executable, "-m", "scripts.cli", "account", "authorise-service", self.service_address,
+             "--rpc-url", self.rpc_url, "--deployments", str(self.points.deployments_dir),
+             "--dev-keys", str(self.points.node.data_dir / "dev-keys.json"),
+             "--audit-log", str(self.data_dir / "audit.log")],
+            cwd=REPO, check=True, capture_output=True, timeout=120,
+        )  # fmt: skip
         for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
-            self.points.grant(keccak(text=role), self.service_address)
+            assert self.points.registry.functions.hasRole(keccak(text=role), self.service_address).call()
         self.cli(
             "add-officer",
             "officer1",
@@ -145,6 +152,16 @@ class WalletServer:
 
     def log(self) -> str:
         return (self.data_dir / "server.log").read_text(errors="replace")
+
+
+def running_wallet(points: PointsSystem, directory: Path, database: str, **env: str) -> Iterator[WalletServer]:
+    """A started wallet server on ``database`` ("sqlite" or "postgresql"); stops it and checks its log after."""
+    server = WalletServer(points, directory, database_url(database, directory), env=dict(env))
+    server.init()
+    server.start()
+    yield server
+    server.stop()
+    assert "unexpected" not in server.log(), "the API hit an unexpected error (a 500); see server.log"
 
 
 class Api:

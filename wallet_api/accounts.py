@@ -75,6 +75,11 @@ def signup(
         failed_logins=0,
         created_at=now(),
     )
+    return _insert(services, user)
+
+
+def _insert(services: Services, user: User) -> User:
+    """Stores a new user; LOGIN_TAKEN if the log-in exists (also when two sign-ups race)."""
     try:
         with services.sessions.begin() as db:
             if db.scalar(select(User.id).where(User.login == user.login)) is not None:
@@ -107,14 +112,7 @@ def create_officer(services: Services, login: str, password: str, display_name: 
         failed_logins=0,
         created_at=now(),
     )
-    try:
-        with services.sessions.begin() as db:
-            if db.scalar(select(User.id).where(User.login == user.login)) is not None:
-                raise ApiError("LOGIN_TAKEN")
-            db.add(user)
-    except IntegrityError:
-        raise ApiError("LOGIN_TAKEN") from None
-    return user
+    return _insert(services, user)
 
 
 def service_address(services: Services, create: bool = False) -> str:

@@ -268,7 +268,7 @@ class Pipeline:
         """Signs (if not yet) and sends; node errors leave the operation for the worker to retry."""
         try:
             failpoint("after-accept")
-            self.sign(op_id)
+            self.sign(op_id)  # no-op unless still "accepted" and not leased by another worker
             failpoint("after-sign")
             self.broadcast(op_id)
             failpoint("after-broadcast")

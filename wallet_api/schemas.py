@@ -194,6 +194,17 @@ class ClaimOut(BaseModel):
     status: str
     resident: str | None = None
 
+    @classmethod
+    def of(cls, claim: Any, resident: str | None = None) -> ClaimOut:
+        return cls(
+            id=claim.public_id,
+            programme_id=claim.programme_id,
+            units=claim.units,
+            evidence=claim.evidence,
+            status=claim.status,
+            resident=resident,
+        )
+
 
 class PendingAccountOut(BaseModel):
     id: str

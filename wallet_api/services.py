@@ -102,6 +102,8 @@ class Services:
                 if found.request_hash != digest:
                     raise ApiError("IDEMPOTENCY_KEY_REUSED") from None
             self.pipeline.execute(found.id)
+        elif found.status in ("accepted", "signed"):  # a retry of something a crash left half-way
+            self.pipeline.execute(found.id)
         latest = self.pipeline.wait(found.id, self.settings.confirm_wait_seconds)
         return latest or found
 

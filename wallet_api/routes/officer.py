@@ -89,12 +89,7 @@ def list_claims(
             .order_by(Claim.id)
             .limit(limit)
         ).all()
-    return [
-        ClaimOut(
-            id=c.public_id, programme_id=c.programme_id, units=c.units, evidence=c.evidence, status=c.status, resident=a
-        )
-        for c, a in rows
-    ]
+    return [ClaimOut.of(c, a) for c, a in rows]
 
 
 @router.post("/claims/{public_id}/{decision}", response_model=ClaimOut)
@@ -108,10 +103,4 @@ def decide(
 ) -> ClaimOut:
     """Approving attests the claim on-chain (the programme pays it at most once)."""
     claim, _ = claims.decide_claim(svc, officer, public_id, decision == "approve", key)
-    return ClaimOut(
-        id=claim.public_id,
-        programme_id=claim.programme_id,
-        units=claim.units,
-        evidence=claim.evidence,
-        status=claim.status,
-    )
+    return ClaimOut.of(claim)

@@ -172,20 +172,11 @@ def payment_code(user: Resident, svc: ServicesDep) -> CodeOut:
 def submit_claim(body: ClaimIn, user: Resident, svc: ServicesDep) -> ClaimOut:
     """Claims a reward programme's points (e.g. for volunteering); an officer verifies it."""
     claim = claims.submit_claim(svc, user, body.programme_id, body.units, body.evidence)
-    return ClaimOut(
-        id=claim.public_id,
-        programme_id=claim.programme_id,
-        units=claim.units,
-        evidence=claim.evidence,
-        status=claim.status,
-    )
+    return ClaimOut.of(claim)
 
 
 @router.get("/claims", response_model=list[ClaimOut])
 def my_claims(user: Resident, svc: ServicesDep) -> list[ClaimOut]:
     with svc.sessions() as db:
         rows = db.scalars(select(Claim).where(Claim.user_id == user.id).order_by(Claim.id.desc()).limit(200)).all()
-    return [
-        ClaimOut(id=c.public_id, programme_id=c.programme_id, units=c.units, evidence=c.evidence, status=c.status)
-        for c in rows
-    ]
+    return [ClaimOut.of(c) for c in rows]
