@@ -17,7 +17,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_api.errors import ApiError, error_body, preferred_language
 from wallet_api.pipeline import NODE_ERRORS
-from wallet_api.routes import auth, merchant, officer, wallet
+from wallet_api.routes import auth, merchant, officer, wallet, web
 from wallet_api.services import Services
 
 log = logging.getLogger("wallet_api")
@@ -166,7 +166,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             return {"status": "degraded", "node": "unreachable"}
         return {"status": "ok", "block": block}
 
-    for module in (auth, wallet, merchant, officer):
+    for module in (auth, wallet, merchant, officer, web):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]
     return app

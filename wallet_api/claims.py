@@ -28,7 +28,7 @@ CLAIM_ID_BASE = 1 << 48  # wallet-API claims live above the CLI's batch<<32|line
 
 def find_member(services: Services, who: str) -> User:
     """A resident or merchant by short code or address."""
-    who = who.strip()
+    who = who.strip().removeprefix("takasago-member:")
     with services.sessions() as db:
         if is_hex_address(who):
             user = db.scalar(select(User).where(User.address == to_checksum_address(who)))

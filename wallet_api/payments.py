@@ -123,8 +123,8 @@ def _retry_of(services: Services, user: User, key: str) -> Operation | None:
         return db.scalar(select(Operation).where(Operation.user_id == user.id, Operation.idempotency_key == key))
 
 
-def pay_uri(services: Services, payer: User, uri: str, key: str) -> Operation:
-    """Pays a scanned EIP-681 request; a QR for another chain, token or altered amount is refused."""
+def resolve_uri(services: Services, uri: str) -> tuple[PaymentRequest, User]:
+    """The payment request and merchant a scanned EIP-681 URI names; refuses another chain, token or an altered QR."""
     try:
         parsed = parse_payment_uri(uri)
     except PaymentUriError as exc:
@@ -140,6 +140,12 @@ def pay_uri(services: Services, payer: User, uri: str, key: str) -> Operation:
         raise ApiError("UNKNOWN_PAYMENT_REQUEST")
     if (merchant.address or "").lower() != parsed.merchant.lower() or parsed.amount != request.amount:
         raise ApiError("PAYMENT_REQUEST_MISMATCH")
+    return request, merchant
+
+
+def pay_uri(services: Services, payer: User, uri: str, key: str) -> Operation:
+    """Pays a scanned EIP-681 request."""
+    request, merchant = resolve_uri(services, uri)
     return _pay(services, payer, merchant, request, key, {"uri": uri})
 
 

@@ -136,6 +136,15 @@ class PayIn(Strict):
     uri: Annotated[StrictStr, Field(min_length=1, max_length=512)]
 
 
+class PaymentPreviewOut(BaseModel):
+    payment_request_id: str
+    amount: int
+    merchant: str
+    merchant_name: str | None
+    memo: str | None
+    status: str
+
+
 class PaymentOut(BaseModel):
     operation: OperationOut
     payment_request: PaymentRequestOut | None = None

@@ -6,8 +6,8 @@ import re
 import time
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
 
 from wallet_api import claims, payments, qr
@@ -28,12 +28,14 @@ from wallet_api.schemas import (
     OperationOut,
     PayIn,
     PaymentOut,
+    PaymentPreviewOut,
     ThanksIn,
 )
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
 
 SOON_SECONDS = 60 * 86400
+MEMBER_PREFIX = "takasago-member:"
 _CURSOR = re.compile(r"^[0-9]{1,12}:[0-9]{1,6}$")
 
 TEXTS = {
@@ -123,6 +125,27 @@ def send_thanks(
     """Sends thank-you points to a neighbour (by short code or address), within the daily limits."""
     op = claims.thank(svc, user, body.to, body.amount, body.category, body.message, key)
     return operation_response(request, op)
+
+
+@router.post("/payments/preview", response_model=PaymentPreviewOut)
+def preview_payment(body: PayIn, user: Resident, svc: ServicesDep) -> PaymentPreviewOut:
+    """What a scanned QR asks for (shop, amount, status), to confirm before paying; nothing is paid."""
+    request, merchant = payments.resolve_uri(svc, body.uri)
+    return PaymentPreviewOut(
+        payment_request_id=request.id,
+        amount=request.amount,
+        merchant=merchant.address or "",
+        merchant_name=merchant.display_name or merchant.short_code,
+        memo=request.memo,
+        status=payments.current_status(request),
+    )
+
+
+@router.get("/me/member-qr.{fmt}", response_class=Response)
+def member_qr(fmt: Annotated[str, Path(pattern="^(png|svg)$")], user: Member) -> Response:
+    """The QR a neighbour scans to send this resident thanks (it holds only the short code)."""
+    content, media_type = qr.render(MEMBER_PREFIX + user.short_code, fmt, 8)
+    return Response(content, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
 @router.post("/payments", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})

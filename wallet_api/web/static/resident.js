@@ -1,0 +1,236 @@
+/* The residents' app: log in or sign up, balance, pay by scanning a shop's QR or by
+   showing a one-time code, send thanks, history, and a printable card with a PIN. */
+"use strict";
+
+(() => {
+  const T = TAKASAGO;
+  const $ = (id) => document.getElementById(id);
+  let me = null;
+  let scanner = null;
+  let pending = null; // the scanned payment awaiting confirmation: {uri, key}
+  let codeTimer = null;
+  let historyCursor = null;
+
+  function stopAll() {
+    if (scanner) scanner.stop();
+    scanner = null;
+    if (codeTimer) clearInterval(codeTimer);
+    codeTimer = null;
+  }
+
+  function go(id) {
+    stopAll();
+    T.show(id);
+  }
+
+  async function start() {
+    T.bindSettings();
+    T.registerServiceWorker();
+    if (!T.tokens.access) return go("login");
+    try {
+      me = await T.call("GET", "/v1/me");
+    } catch (e) {
+      return go("login");
+    }
+    $("logout").hidden = false;
+    if (me.status !== "active") return go("pending");
+    await home();
+  }
+
+  async function home() {
+    go("home");
+    $("short-code").textContent = me.short_code;
+    try {
+      const b = await T.call("GET", "/v1/me/balance");
+      $("balance").textContent = T.formatPoints(b.balance);
+      $("expiring").textContent = T.formatPoints(b.expiring_soon);
+      $("buckets").replaceChildren(...b.buckets.map((bucket) => {
+        const li = document.createElement("li");
+        li.textContent = `${T.t("expires")} ${T.formatDate(bucket.expires_at)}: ${T.formatPoints(bucket.amount)}`;
+        return li;
+      }));
+      $("member-qr").src = await T.imageUrl("/v1/me/member-qr.svg");
+    } catch (e) {
+      T.showError("history-error", e);
+    }
+  }
+
+  // ---- log in, sign up, log out ------------------------------------------------------------
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
+      await start();
+    } catch (e) {
+      T.showError("login-error", e);
+    }
+  });
+  $("to-signup").addEventListener("click", () => go("signup"));
+  $("to-login").addEventListener("click", () => go("login"));
+  $("signup-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    const body = {
+      login: form.get("login"), password: form.get("password"), role: "resident",
+      full_name: form.get("full_name"), postal_address: form.get("postal_address"),
+      date_of_birth: form.get("date_of_birth"), display_name: form.get("display_name") || null,
+    };
+    try {
+      await T.call("POST", "/v1/auth/signup", body);
+      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: body.login, password: body.password }));
+      await start();
+    } catch (e) {
+      T.showError("signup-error", e);
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
+    T.tokens.clear();
+    $("logout").hidden = true;
+    go("login");
+  });
+  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); go("login"); });
+  document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => home()));
+
+  // ---- scan to pay -------------------------------------------------------------------------
+  async function scanned(text) {
+    try {
+      const preview = await T.call("POST", "/v1/payments/preview", { uri: text.trim() });
+      pending = { uri: text.trim(), key: crypto.randomUUID() };
+      go("confirm");
+      $("confirm-shop").textContent = preview.merchant_name || preview.merchant;
+      $("confirm-amount").textContent = T.formatPoints(preview.amount);
+    } catch (e) {
+      go("scan");
+      T.showError("scan-error", e);
+    }
+  }
+
+  $("go-scan").addEventListener("click", async () => {
+    go("scan");
+    scanner = new T.Scanner($("scan-video"), scanned);
+    try { await scanner.start(); } catch (e) { T.showError("scan-error", new T.ApiFailure({ code: "CAMERA", messages: { ja: "カメラを使えません。写真から読み取ってください。", en: "The camera is not available; read from a photo instead." } })); }
+  });
+  $("scan-file").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const text = await T.decodeImage(file);
+    if (text) await scanned(text);
+    else T.showError("scan-error", new T.ApiFailure({ code: "NO_QR", messages: { ja: "QRコードが見つかりません。", en: "No QR code found in the photo." } }));
+  });
+  $("confirm-pay").addEventListener("click", async () => {
+    if (!pending) return;
+    $("confirm-pay").disabled = true;
+    try {
+      const result = await T.move("/v1/payments", { uri: pending.uri }, pending.key);
+      const request = result.payment_request || {};
+      go("done");
+      $("done-text").textContent = `${T.t("paid")} — ${request.merchant_name || ""}`;
+      $("done-amount").textContent = T.formatPoints(request.amount || 0);
+      pending = null;
+    } catch (e) {
+      T.showError("confirm-error", e);
+    } finally {
+      $("confirm-pay").disabled = false;
+    }
+  });
+
+  // ---- show to pay: a one-time code that rotates ------------------------------------------------
+  async function newCode() {
+    if (codeTimer) clearInterval(codeTimer);
+    try {
+      const code = await T.call("POST", "/v1/me/payment-codes");
+      $("code-qr").src = T.svgUrl(code.qr_svg);
+      $("code-qr").dataset.code = code.code;
+      let left = code.expires_in;
+      $("code-seconds").textContent = left;
+      codeTimer = setInterval(() => {
+        left -= 1;
+        $("code-seconds").textContent = Math.max(left, 0);
+        if (left <= 5) newCode(); // rotate before it expires
+      }, 1000);
+    } catch (e) {
+      T.showError("show-error", e);
+    }
+  }
+  $("go-show").addEventListener("click", () => { go("show"); newCode(); });
+  $("new-code").addEventListener("click", () => newCode());
+
+  // ---- thanks --------------------------------------------------------------------------------
+  $("go-thanks").addEventListener("click", () => go("thanks"));
+  $("thanks-scan").addEventListener("click", async () => {
+    const video = $("thanks-video");
+    video.hidden = false;
+    scanner = new T.Scanner(video, (text) => {
+      video.hidden = true;
+      $("thanks-to").value = text.replace(/^takasago-member:/, "");
+    });
+    try { await scanner.start(); } catch (e) { video.hidden = true; }
+  });
+  $("thanks-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    const amount = Number(form.get("amount"));
+    try {
+      await T.move("/v1/thanks", {
+        to: String(form.get("to")).trim(), amount, category: form.get("category"), message: form.get("message") || "",
+      });
+      event.target.reset();
+      go("done");
+      $("done-text").textContent = T.t("thanks_sent");
+      $("done-amount").textContent = T.formatPoints(amount);
+    } catch (e) {
+      T.showError("thanks-error", e);
+    }
+  });
+
+  // ---- history -------------------------------------------------------------------------------
+  async function loadHistory(more) {
+    const path = "/v1/me/history?limit=20" + (more && historyCursor ? `&before=${encodeURIComponent(historyCursor)}` : "");
+    try {
+      const page = await T.call("GET", path);
+      const items = page.items.map((item) => {
+        const li = document.createElement("li");
+        li.className = item.direction;
+        const what = document.createElement("span");
+        what.textContent = T.lang === "en" ? item.text : item.text_ja;
+        const amount = document.createElement("strong");
+        amount.textContent = (item.direction === "out" ? "−" : "+") + T.formatPoints(item.amount);
+        const when = document.createElement("small");
+        when.textContent = T.formatDate(item.timestamp);
+        li.append(what, amount, when);
+        return li;
+      });
+      if (more) $("history-list").append(...items); else $("history-list").replaceChildren(...items);
+      historyCursor = page.next_cursor;
+      $("history-more").hidden = !historyCursor;
+      $("history-empty").hidden = $("history-list").children.length > 0;
+    } catch (e) {
+      T.showError("history-error", e);
+    }
+  }
+  $("go-history").addEventListener("click", () => { go("history"); loadHistory(false); });
+  $("history-more").addEventListener("click", () => loadHistory(true));
+
+  // ---- printable card ------------------------------------------------------------------------
+  $("go-card").addEventListener("click", () => { go("card"); $("printable-card").hidden = true; });
+  $("card-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      const card = await T.call("POST", "/v1/me/card", { pin: form.get("pin") });
+      event.target.reset();
+      $("card-qr").src = T.svgUrl(card.qr_svg);
+      $("card-qr").dataset.card = card.card;
+      $("card-code").textContent = me.short_code;
+      $("printable-card").hidden = false;
+    } catch (e) {
+      T.showError("card-error", e);
+    }
+  });
+  $("print-card").addEventListener("click", () => window.print());
+  document.addEventListener("takasago:language", () => { if (!$("home").hidden) home(); });
+
+  start();
+})();

@@ -1,0 +1,216 @@
+/* The merchants' till: an amount becomes a payment-request QR that turns green when paid;
+   or the till scans a customer's one-time code or printed card (+ PIN) and charges it;
+   refunds, the day's takings and settlement. */
+"use strict";
+
+(() => {
+  const T = TAKASAGO;
+  const $ = (id) => document.getElementById(id);
+  let me = null;
+  let scanner = null;
+  let listening = null; // AbortController of the payment request's event stream
+  let charge = null; // {amount, card, key}
+
+  function stopAll() {
+    if (scanner) scanner.stop();
+    scanner = null;
+    if (listening) listening.abort();
+    listening = null;
+  }
+
+  function go(id) {
+    stopAll();
+    T.show(id);
+  }
+
+  async function start() {
+    T.bindSettings();
+    T.registerServiceWorker();
+    if (!T.tokens.access) return go("login");
+    try {
+      me = await T.call("GET", "/v1/me");
+    } catch (e) {
+      return go("login");
+    }
+    $("logout").hidden = false;
+    entry();
+  }
+
+  function entry() {
+    go("entry");
+    $("shop-name").textContent = me.display_name || me.short_code;
+    $("amount").focus();
+  }
+
+  function amount() {
+    const value = Number($("amount").value);
+    return Number.isInteger(value) && value > 0 ? value : null;
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
+      await start();
+    } catch (e) {
+      T.showError("login-error", e);
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
+    T.tokens.clear();
+    $("logout").hidden = true;
+    go("login");
+  });
+  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); go("login"); });
+  document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => entry()));
+
+  // ---- the shop shows a QR (MPM) ------------------------------------------------------------
+  function paid(points) {
+    go("paid");
+    $("paid-amount").textContent = T.formatPoints(points);
+  }
+
+  $("amount-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const points = amount();
+    if (!points) return;
+    try {
+      const request = await T.call("POST", "/v1/payment-requests", { amount: points });
+      go("request");
+      $("request-amount").textContent = T.formatPoints(points);
+      $("request-status").textContent = T.t("waiting");
+      $("request-qr").src = await T.imageUrl(`/v1/payment-requests/${request.id}/qr.svg`);
+      $("request-qr").dataset.uri = request.uri;
+      listening = new AbortController();
+      const signal = listening.signal;
+      T.events(`/v1/payment-requests/${request.id}/events`, (update) => {
+        if (update.status === "paid") paid(update.amount);
+        else if (update.status === "expired") $("request-status").textContent = T.t("expired");
+      }, signal).catch((e) => { if (!signal.aborted) T.showError("request-error", e); });
+    } catch (e) {
+      T.showError("entry-error", e);
+    }
+  });
+
+  // ---- the shop scans the customer's code or card (CPM) ------------------------------------------
+  async function submitCharge(body) {
+    const result = await T.move("/v1/merchant/charges", body, charge.key);
+    charge = null;
+    paid(result.payment_request.amount);
+  }
+
+  async function scanned(text) {
+    const points = charge.amount;
+    text = text.trim();
+    if (text.startsWith("takasago-card:")) {
+      charge.card = text;
+      go("pin");
+      $("pin-amount").textContent = T.formatPoints(points);
+      $("pin-input").focus();
+      return;
+    }
+    try {
+      await submitCharge({ amount: points, code: text });
+    } catch (e) {
+      go("scan");
+      $("scan-amount").textContent = T.formatPoints(points);
+      T.showError("scan-error", e);
+      charge.key = crypto.randomUUID();
+      startScanner();
+    }
+  }
+
+  async function startScanner() {
+    scanner = new T.Scanner($("scan-video"), scanned);
+    try { await scanner.start(); } catch (e) { T.showError("scan-error", new T.ApiFailure({ code: "CAMERA", messages: { ja: "カメラを使えません。写真から読み取ってください。", en: "The camera is not available; read from a photo instead." } })); }
+  }
+
+  $("scan-customer").addEventListener("click", async () => {
+    const points = amount();
+    if (!points) { $("amount").reportValidity(); return; }
+    charge = { amount: points, key: crypto.randomUUID() };
+    go("scan");
+    $("scan-amount").textContent = T.formatPoints(points);
+    await startScanner();
+  });
+  $("scan-file").addEventListener("change", async (event) => {
+    const file = event.target.files[0];
+    if (!file) return;
+    const text = await T.decodeImage(file);
+    if (text) { stopAll(); await scanned(text); }
+  });
+  $("pin-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const pin = $("pin-input").value;
+    $("pin-input").value = "";
+    try {
+      await submitCharge({ amount: charge.amount, card: charge.card, pin });
+    } catch (e) {
+      charge.key = crypto.randomUUID();
+      T.showError("pin-error", e);
+    }
+  });
+
+  // ---- takings, refunds, settlement -------------------------------------------------------------
+  async function takings() {
+    go("takings");
+    try {
+      const day = await T.call("GET", "/v1/merchant/takings");
+      const balance = await T.call("GET", "/v1/me/balance");
+      $("takings-total").textContent = T.formatPoints(day.total - day.refunded);
+      $("takings-count").textContent = day.payments;
+      $("merchant-balance").textContent = T.formatPoints(balance.merchant ? balance.merchant.balance : balance.balance);
+      $("takings-list").replaceChildren(...day.requests.map((r) => {
+        const li = document.createElement("li");
+        const what = document.createElement("span");
+        what.textContent = `${new Date(r.paid_at).toLocaleTimeString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" })} ${T.formatPoints(r.amount)}`;
+        li.append(what);
+        if (r.refunded) {
+          const done = document.createElement("small");
+          done.textContent = `${T.t("refunded")} ${T.formatPoints(r.refunded)}`;
+          li.append(done);
+        }
+        if (r.refunded < r.amount) {
+          const form = document.createElement("form");
+          form.className = "refund";
+          const input = document.createElement("input");
+          input.type = "number"; input.min = "1"; input.max = String(r.amount - r.refunded); input.value = String(r.amount - r.refunded);
+          input.setAttribute("aria-label", T.t("refund_amount"));
+          const button = document.createElement("button");
+          button.type = "submit"; button.textContent = T.t("refund");
+          form.append(input, button);
+          form.addEventListener("submit", async (event) => {
+            event.preventDefault();
+            try {
+              await T.move("/v1/merchant/refunds", { payment_request_id: r.id, amount: Number(input.value) });
+              await takings();
+            } catch (e) {
+              T.showError("takings-error", e);
+            }
+          });
+          li.append(form);
+        }
+        return li;
+      }));
+    } catch (e) {
+      T.showError("takings-error", e);
+    }
+  }
+  $("go-takings").addEventListener("click", () => takings());
+  $("settle-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const points = Number(new FormData(event.target).get("amount"));
+    try {
+      await T.move("/v1/merchant/settlements", { amount: points });
+      await takings();
+      $("settle-done").textContent = `${T.t("settled")}: ${T.formatPoints(points)}`;
+      $("settle-done").hidden = false;
+    } catch (e) {
+      T.showError("takings-error", e);
+    }
+  });
+
+  start();
+})();
