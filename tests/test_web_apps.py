@@ -25,7 +25,9 @@ from tests.wallet_support import PASSWORD, Api, WalletServer, approve, member, o
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
 SCREENS = REPO / "docs" / "screens"
-pytestmark = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium")
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
+)
 
 
 @pytest.fixture(scope="module")
@@ -239,9 +241,8 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
             till.fill("#pin-input", "0000")
             till.click("#pin-form button[type=submit]")
             till.wait_for_selector("#pin-error:not([hidden])")
-            till.wait_for_function("document.getElementById('pin-error').dataset.code !== window.lastCode")
             codes.append(till.get_attribute("#pin-error", "data-code"))
-            till.evaluate("code => { window.lastCode = code; document.getElementById('pin-error').hidden = true; }", codes[-1])
+            till.evaluate("document.getElementById('pin-error').hidden = true")
         assert codes == ["PIN_INCORRECT", "PIN_INCORRECT", "CARD_LOCKED"]
         till.fill("#pin-input", "2580")  # even the right PIN waits out the lock
         till.click("#pin-form button[type=submit]")
@@ -266,7 +267,7 @@ def test_thanks_history_takings_refund_settlement_and_display_options(
         app.click("#go-thanks")
         visible(app, "thanks")
         app.fill("#thanks-to", bob.info["short_code"])
-        app.fill("#thanks-form [name=amount]", "5000")
+        app.fill("#thanks-form [name=amount]", "400")
         app.fill("#thanks-form [name=message]", "ありがとう！")
         app.click("#thanks-form button[type=submit]")
         app.wait_for_selector("#thanks-error:not([hidden])")
@@ -314,5 +315,10 @@ def test_thanks_history_takings_refund_settlement_and_display_options(
         till.wait_for_selector("#settle-done:not([hidden])")
         screen(till, "till-settled")
     assert bob.balance() == 50 and alice.balance() == 500 - 200 + 80 - 50
-    assert shop.get("/v1/me/balance").json()["merchant"] == {"balance": 20, "received": 200, "refunded": 80, "settled": 100}
+    assert shop.get("/v1/me/balance").json()["merchant"] == {
+        "balance": 20,
+        "received": 200,
+        "refunded": 80,
+        "settled": 100,
+    }
     assert officer(wallet).me()["role"] == "officer"

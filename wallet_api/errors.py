@@ -119,7 +119,7 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "このアカウントは確認待ちではありません。",
     ),
     "ACCOUNT_ALREADY_REGISTERED": (409, "This account is already registered.", "このアカウントは登録済みです。"),
-    "PIN_INCORRECT": (401, "The PIN is wrong.", "暗証番号が違います。"),
+    "PIN_INCORRECT": (403, "The PIN is wrong.", "暗証番号が違います。"),
     "CARD_LOCKED": (
         423,
         "This card is locked after wrong PINs. Please try again later.",

@@ -89,7 +89,11 @@ const TAKASAGO = (() => {
     translate();
   }
 
+  let settingsBound = false;
+
   function bindSettings() {
+    if (settingsBound) return applySettings();
+    settingsBound = true;
     document.getElementById("lang-toggle").addEventListener("click", () => {
       lang = lang === "ja" ? "en" : "ja";
       store.setItem("lang", lang);
@@ -145,6 +149,12 @@ const TAKASAGO = (() => {
     },
   };
 
+  const SESSION_ENDED = ["UNAUTHENTICATED", "TOKEN_EXPIRED", "TOKEN_INVALID", "TOKEN_REUSED", "ACCOUNT_NOT_ACTIVE"];
+
+  async function errorCode(response) {
+    try { return ((await response.clone().json()).error || {}).code; } catch (e) { return null; }
+  }
+
   async function refresh() {
     if (!tokens.refresh) return false;
     const response = await fetch("/v1/auth/refresh", {
@@ -162,7 +172,9 @@ const TAKASAGO = (() => {
     if (body !== undefined) headers["Content-Type"] = "application/json";
     if (key) headers["Idempotency-Key"] = key;
     const response = await fetch(path, { method, headers, body: body === undefined ? undefined : JSON.stringify(body) });
-    if (response.status === 401 && !retried && (await refresh())) return raw(method, path, body, key, true);
+    if (response.status === 401 && !retried && (await errorCode(response)) === "TOKEN_EXPIRED" && (await refresh())) {
+      return raw(method, path, body, key, true);
+    }
     return response;
   }
 
@@ -172,7 +184,7 @@ const TAKASAGO = (() => {
     let data;
     try { data = await response.json(); } catch (e) { data = {}; }
     if (!response.ok) {
-      if (response.status === 401) document.dispatchEvent(new Event("takasago:logged-out"));
+      if (tokens.access && SESSION_ENDED.includes((data.error || {}).code)) document.dispatchEvent(new Event("takasago:logged-out"));
       throw new ApiFailure(data.error || { code: "HTTP_" + response.status, message: response.statusText }, response.status);
     }
     return data;
