@@ -322,3 +322,59 @@ def test_thanks_history_takings_refund_settlement_and_display_options(
         "settled": 100,
     }
     assert officer(wallet).me()["role"] == "officer"
+
+
+@pytest.fixture(scope="module")
+def short_codes(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
+    """A wallet whose one-time codes live 10 s (the shortest allowed), to watch them rotate and expire."""
+    directory = tmp_path_factory.mktemp("web-short-codes")
+    yield from running_wallet(points, directory, "sqlite", TAKASAGO_WALLET_PAYMENT_CODE_SECONDS="10")
+
+
+def test_one_time_codes_rotate_and_an_expired_code_is_refused(
+    short_codes: WalletServer, playwright: Any, tmp_path: Path
+) -> None:
+    resident = member(short_codes, points=500)
+    shop = member(short_codes, "merchant", shop="曽根の店")
+    with browser(playwright) as plain:
+        app = open_page(plain, short_codes, "/app/")
+        log_in(app, resident.login_id)  # type: ignore[arg-type]
+        visible(app, "home")
+        app.click("#go-show")
+        app.wait_for_function("document.getElementById('code-qr').dataset.code")
+        first = app.get_attribute("#code-qr", "data-code")
+        # the app renews the code before it runs out
+        app.wait_for_function(f"document.getElementById('code-qr').dataset.code !== {first!r}", timeout=20_000)
+        app.wait_for_timeout(6_000)  # the first code's 10 s are over
+    video = write_qr_video(str(first), tmp_path / "old-code.y4m")
+    with browser(playwright, video) as camera:
+        till = open_page(camera, short_codes, "/till/")
+        log_in(till, shop.login_id)  # type: ignore[arg-type]
+        visible(till, "entry")
+        till.fill("#amount", "100")
+        till.click("#scan-customer")
+        till.wait_for_selector("#scan-error:not([hidden])", timeout=30_000)
+        assert till.get_attribute("#scan-error", "data-code") == "CODE_INVALID"
+    assert resident.balance() == 500
+
+
+def test_a_photo_of_the_qr_works_when_there_is_no_camera(wallet: WalletServer, playwright: Any, tmp_path: Path) -> None:
+    import segno
+
+    resident = member(wallet, points=300)
+    shop = member(wallet, "merchant", shop="写真の店")
+    request = shop.post("/v1/payment-requests", {"amount": 120}, key=None).json()
+    photo = tmp_path / "photo.png"
+    segno.make(request["uri"], error="m").save(str(photo), scale=6, border=4)
+    with browser(playwright) as plain:  # no fake camera: getUserMedia fails, the upload remains
+        app = open_page(plain, wallet, "/app/")
+        log_in(app, resident.login_id)  # type: ignore[arg-type]
+        visible(app, "home")
+        app.click("#go-scan")
+        visible(app, "scan")
+        app.set_input_files("#scan-file", str(photo))
+        visible(app, "confirm")
+        assert "写真の店" in app.inner_text("#confirm-shop")
+        app.click("#confirm-pay")
+        visible(app, "done")
+    assert resident.balance() == 180
