@@ -20,7 +20,7 @@ import pytest
 from tests.conftest import REPO
 from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
-from tests.wallet_support import PASSWORD, Api, WalletServer, approve, member, officer, running_wallet
+from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, Api, WalletServer, member, officer, running_wallet
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
@@ -121,11 +121,19 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
         visible(app, "pending")
         screen(app, "resident-pending")
 
-        # a city officer verifies the person; the city mints points
+        # a city officer checks the record at the desk and approves; the city mints points
         resident = Api(wallet, login)
         assert resident.login().status_code == 200
-        resident.info = {"id": resident.me()["id"]}
-        approve(wallet, resident)
+        resident_id = resident.me()["id"]
+        desk = open_page(plain, wallet, "/officer/")
+        log_in(desk, "officer1", OFFICER_PASSWORD)
+        visible(desk, "desk")
+        row = desk.locator(f"#accounts li[data-id='{resident_id}']")
+        assert "高砂 一郎" in row.inner_text() and "1975-05-05" in row.inner_text()
+        screen(desk, "officer-desk")
+        row.locator("button.primary").click()
+        row.wait_for(state="detached", timeout=30_000)
+        assert resident.me()["status"] == "active"
         wallet.points.mint(resident.me()["address"], 2_000)
 
         till = open_page(plain, wallet, "/till/")

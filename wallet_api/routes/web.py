@@ -1,4 +1,5 @@
-"""The residents' app (``/app/``) and the merchants' till (``/till/``): static pages over the JSON API.
+"""The residents' app (``/app/``), the merchants' till (``/till/``) and the officers' desk
+(``/officer/``): static pages over the JSON API.
 
 Plain HTML, CSS and a little JavaScript, served by this service with a strict content
 security policy (no inline script, nothing fetched from elsewhere). QR decoding in the
@@ -49,6 +50,11 @@ def resident_app() -> FileResponse:
 @router.get("/till/")
 def merchant_till() -> FileResponse:
     return _page("till.html")
+
+
+@router.get("/officer/")
+def officer_desk() -> FileResponse:
+    return _page("officer.html")
 
 
 @router.get("/{app}/manifest.webmanifest")

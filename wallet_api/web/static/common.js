@@ -38,6 +38,10 @@ const TAKASAGO = (() => {
       takings: "本日の売上", total: "合計", refund: "返金", refund_amount: "返金額", refunded: "返金済み",
       settlement: "換金申請", settle: "換金を申請", settled: "換金を申請しました", payments_n: "件",
       merchant_balance: "換金できる残高", working: "処理中…",
+      title_officer: "たかさごポイント 市職員", pending_accounts: "本人確認待ちのアカウント",
+      verify_hint: "本人確認書類と照合してから承認してください。承認すると台帳に登録されます（個人情報は台帳に載りません）。",
+      pending_claims: "審査待ちの申請", none_pending: "ありません", approve: "承認", reject: "却下", refresh: "更新",
+      resident: "住民", merchant: "加盟店",
     },
     en: {
       title_app: "Takasago Points", title_till: "Takasago Points Till",
@@ -68,6 +72,10 @@ const TAKASAGO = (() => {
       takings: "Today's takings", total: "Total", refund: "Refund", refund_amount: "Refund amount", refunded: "Refunded",
       settlement: "Settlement", settle: "Request settlement", settled: "Settlement requested", payments_n: "payments",
       merchant_balance: "Balance to settle", working: "Working…",
+      title_officer: "Takasago Points Officer", pending_accounts: "Accounts waiting for verification",
+      verify_hint: "Check against an ID document before approving. Approval registers the account on the ledger (no personal data goes on it).",
+      pending_claims: "Claims waiting for a decision", none_pending: "None", approve: "Approve", reject: "Reject", refresh: "Refresh",
+      resident: "Resident", merchant: "Merchant",
     },
   };
   let lang = store.getItem("lang") === "en" ? "en" : "ja";
@@ -80,7 +88,7 @@ const TAKASAGO = (() => {
     root.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
     root.querySelectorAll("[data-t-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.tPlaceholder); });
     document.documentElement.lang = lang;
-    document.title = t(APP === "till" ? "title_till" : "title_app");
+    document.title = t({ till: "title_till", officer: "title_officer" }[APP] || "title_app");
   }
 
   function applySettings() {

@@ -1,0 +1,95 @@
+/* The city officer's desk: verify pending people against their ID documents (approving
+   registers the account on-chain) and decide programme claims (approving attests them). */
+"use strict";
+
+(() => {
+  const T = TAKASAGO;
+  const $ = (id) => document.getElementById(id);
+
+  async function start() {
+    T.bindSettings();
+    if (!T.tokens.access) return T.show("login");
+    try {
+      const me = await T.call("GET", "/v1/me");
+      if (me.role !== "officer") { T.tokens.clear(); return T.show("login"); }
+    } catch (e) {
+      return T.show("login");
+    }
+    $("logout").hidden = false;
+    await desk();
+  }
+
+  function button(label, primary, onClick) {
+    const b = document.createElement("button");
+    b.type = "button";
+    b.textContent = T.t(label);
+    if (primary) b.className = "primary";
+    b.addEventListener("click", async () => {
+      b.disabled = true;
+      try { await onClick(); await desk(); } catch (e) { T.showError("desk-error", e); } finally { b.disabled = false; }
+    });
+    return b;
+  }
+
+  function row(lines, buttons, testId) {
+    const li = document.createElement("li");
+    li.dataset.id = testId;
+    const text = document.createElement("span");
+    text.textContent = lines.join(" ／ ");
+    const actions = document.createElement("div");
+    actions.className = "decide";
+    actions.append(...buttons);
+    li.append(text, actions);
+    return li;
+  }
+
+  async function desk() {
+    T.show("desk");
+    try {
+      const accounts = await T.call("GET", "/v1/officer/accounts?status=pending");
+      $("accounts").replaceChildren(...accounts.map((a) => row(
+        [a.record.name || "", a.record.date_of_birth || "", a.record.address || "", `${T.t(a.role)} (${a.login})`],
+        [
+          button("approve", true, () => T.move(`/v1/officer/accounts/${a.id}/approve`, undefined)),
+          button("reject", false, () => T.call("POST", `/v1/officer/accounts/${a.id}/reject`)),
+        ],
+        a.id,
+      )));
+      $("accounts-empty").hidden = accounts.length > 0;
+      const claims = await T.call("GET", "/v1/officer/claims?status=pending");
+      $("claims").replaceChildren(...claims.map((c) => row(
+        [`#${c.programme_id}`, `${c.units}`, c.evidence, c.resident || ""],
+        [
+          button("approve", true, () => T.call("POST", `/v1/officer/claims/${c.id}/approve`, undefined, crypto.randomUUID())),
+          button("reject", false, () => T.call("POST", `/v1/officer/claims/${c.id}/reject`, undefined, crypto.randomUUID())),
+        ],
+        c.id,
+      )));
+      $("claims-empty").hidden = claims.length > 0;
+    } catch (e) {
+      T.showError("desk-error", e);
+    }
+  }
+
+  $("login-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
+      await start();
+    } catch (e) {
+      T.showError("login-error", e);
+    }
+  });
+  $("logout").addEventListener("click", async () => {
+    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
+    T.tokens.clear();
+    $("logout").hidden = true;
+    T.show("login");
+  });
+  $("refresh").addEventListener("click", () => desk());
+  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); T.show("login"); });
+  document.addEventListener("takasago:language", () => { if (!$("desk").hidden) desk(); });
+
+  start();
+})();
