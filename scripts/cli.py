@@ -65,6 +65,7 @@ def up(
     if not (node_dir / "genesis.json").exists():
         node_commands.init(data_dir=node_dir, dev=True)
     supervisor = Supervisor(data_dir / "logs")
+    supervisor.catch_signals()
     url = f"http://127.0.0.1:{rpc_port}"
     try:
         node_args = ["node", "run", "--data-dir", str(node_dir), "--rpc-port", str(rpc_port), "--mode", mode]

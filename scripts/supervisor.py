@@ -31,6 +31,7 @@ class StartupError(Exception):
 class Supervisor:
     log_dir: Path
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
+    stopping: list[str] = field(default_factory=list)
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
@@ -71,21 +72,27 @@ class Supervisor:
                 child.kill()
                 child.wait()
 
-    def wait_any(self) -> str:
-        """Blocks until SIGINT/SIGTERM or a child exits; returns why."""
-        stopping: list[str] = []
+    def catch_signals(self) -> None:
+        """From now on SIGINT/SIGTERM only ask ``wait_any`` to stop (children are then stopped cleanly).
+
+        Called before the first child starts, so a signal at any moment of start-up is not
+        lost and never kills ``up`` while its children keep running.
+        """
 
         def on_signal(signum: int, _frame: FrameType | None) -> None:
-            stopping.append(signal.Signals(signum).name)
+            self.stopping.append(signal.Signals(signum).name)
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
-        while not stopping:
+
+    def wait_any(self) -> str:
+        """Blocks until SIGINT/SIGTERM or a child exits; returns why."""
+        while not self.stopping:
             for name, child in self.children.items():
                 if child.poll() is not None:
                     return f"{name} exited with code {child.returncode}"
-            time.sleep(0.5)
-        return f"received {stopping[0]}"
+            time.sleep(0.2)
+        return f"received {self.stopping[0]}"
 
 
 def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rpc_url: str, port: int) -> str:
