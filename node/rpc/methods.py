@@ -14,6 +14,7 @@ from contextvars import ContextVar
 from typing import Any
 
 import orjson
+import rlp
 from eth.abc import BlockHeaderAPI
 from eth_utils import keccak, to_checksum_address
 
@@ -59,7 +60,8 @@ class EthAPI:
         self.methods: dict[str, Handler] = {
             name.replace("__", "_"): getattr(self, name)
             for name in dir(self)
-            if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago") and callable(getattr(self, name))
+            if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago", "debug")
+            and callable(getattr(self, name))
         }
         if service.dev_clock is not None:
             self.methods.update(
@@ -368,6 +370,33 @@ class EthAPI:
         block_hash, full = p.expect(params, 1, 2)
         header = self.ledger.header_by_hash(p.data(block_hash, "block hash", 32))
         return self._block(header, p.boolean(full, "full") if full is not None else False)
+
+    # -- raw encodings (geth's debug_getRaw*): an auditor hashes and decodes the bytes itself ----
+    async def debug_getRawHeader(self, params: Any) -> str | None:
+        (block,) = p.expect(params, 1, 1)
+        header = self._header(p.block_ref(block))
+        return None if header is None else hex_bytes(rlp.encode(header))
+
+    async def debug_getRawBlock(self, params: Any) -> str | None:
+        (block,) = p.expect(params, 1, 1)
+        header = self._header(p.block_ref(block))
+        return None if header is None else hex_bytes(rlp.encode(self.ledger.chain.get_block_by_header(header)))
+
+    async def debug_getRawTransaction(self, params: Any) -> str | None:
+        (value,) = p.expect(params, 1, 1)
+        tx_hash = p.data(value, "transaction hash", 32)
+        record = self.ledger.transaction_record(tx_hash)
+        if record is None or record.get("blockNumber") is None:
+            return None
+        header = self.ledger.header_by_number(int(record["blockNumber"], 16))
+        if header is None:
+            return None
+        block = self.ledger.chain.get_block_by_header(header)
+        tx = block.transactions[int(record["transactionIndex"], 16)]
+        return hex_bytes(tx.encode())
+
+    async def eth_getRawTransactionByHash(self, params: Any) -> str | None:
+        return await self.debug_getRawTransaction(params)
 
     async def eth_getBlockTransactionCountByNumber(self, params: Any) -> str | None:
         (block,) = p.expect(params, 1, 1)
