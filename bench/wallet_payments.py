@@ -1,7 +1,7 @@
 """Merchant payments through the custodial wallet API, beside the same call sent directly.
 
-    .venv/bin/python -m bench.wallet_payments [--payments 100] [--concurrency 8] [--no-anvil]
-                                              [--database-url postgresql://USER:PW@HOST:5432/postgres]
+    .venv/bin/python -m bench.wallet_payments [--payments 100] [--concurrency 8] [--till-payments 50]
+                                              [--no-anvil] [--database-url postgresql://USER:PW@HOST:5432/postgres]
 
 One run, one fresh dev node (``node run --mode instant``) with the point contracts deployed,
 and a wallet API server (``python -m scripts.cli wallet serve``) on it, driven over HTTP only:
@@ -21,6 +21,13 @@ and a wallet API server (``python -m scripts.cli wallet serve``) on it, driven o
    to our node (to the API's merchant) and, unless ``--no-anvil``, to anvil (automine, its own
    deployment of the same contracts made by ``contracts.deploy``, which deploys the
    AccountRegistry itself on a chain without our genesis predeploy).
+4. **The till.** ``--till-payments`` payments, one at a time, by the resident of (1): the
+   merchant creates a request and its till opens ``GET /v1/payment-requests/{id}/events``
+   (server-sent events, the merchant's bearer token; ``requests`` with ``stream=True`` and
+   ``iter_lines`` in a thread). Once the stream has delivered ``status: open`` the resident pays
+   as in (1). Timed: the resident's POST sent -> the till's stream delivers ``status: paid``,
+   and the resident's 200 (confirmed) -> that same event (negative when the till hears first).
+   Runs after (3), so (1)-(3) are measured as before.
 
 Every path first makes a few warm-up payments that are not counted. Not timed: node start,
 deployment, sign-ups, officer approvals (on-chain registrations), minting. At the end the
@@ -37,6 +44,7 @@ from __future__ import annotations
 
 import argparse
 import datetime as dt
+import json
 import os
 import platform
 import secrets
@@ -88,6 +96,7 @@ OFFICER_PASSWORD = "bench-officer-password"
 MEMBER_PASSWORD = "bench-member-password"
 HTTP_TIMEOUT = 60.0
 CONFIRM_TIMEOUT = 60.0
+TILL_OPEN_TIMEOUT = 30.0  # the till's stream must deliver ``open`` within this before the resident pays
 
 
 # --------------------------------------------------------------------------- figures
@@ -392,6 +401,73 @@ def api_concurrent(merchant: Client, residents: list[Client], uris: list[list[st
     )
 
 
+@dataclass
+class TillTimings:
+    from_post: list[float] = field(default_factory=list)  # resident's POST sent -> till's stream says paid
+    from_200: list[float] = field(default_factory=list)  # resident's 200 confirmed -> till's stream says paid
+    accepted_202: int = 0
+    sequences: dict[str, int] = field(default_factory=dict)  # statuses the till saw, e.g. "open → paid": count
+
+
+class Till:
+    """The merchant's till on one request's server-sent events, read in a thread until paid or expired."""
+
+    def __init__(self, session: requests.Session, url: str) -> None:
+        self.opened = threading.Event()  # set on the first ``open`` event (or when the stream fails)
+        self.paid_at: float | None = None  # perf_counter when the stream delivered ``status: paid``
+        self.statuses: list[str] = []
+        self.error: str | None = None
+        self.thread = threading.Thread(target=self._listen, args=(session, url), daemon=True)
+        self.thread.start()
+
+    def _listen(self, session: requests.Session, url: str) -> None:
+        try:
+            with session.get(url, stream=True, timeout=HTTP_TIMEOUT) as response:
+                if response.status_code != 200:
+                    raise RuntimeError(f"HTTP {response.status_code}: {response.text[:300]}")
+                for line in response.iter_lines():
+                    at = time.perf_counter()
+                    if not line.startswith(b"data: "):
+                        continue
+                    status = str(json.loads(line[6:])["status"])
+                    self.statuses.append(status)
+                    if status == "paid":
+                        self.paid_at = at
+                    if status == "open":
+                        self.opened.set()
+                    if status in ("paid", "expired"):
+                        return
+            raise RuntimeError(f"stream ended after {self.statuses}")
+        except Exception as exc:  # noqa: BLE001 - reported by the main thread
+            self.error = f"{type(exc).__name__}: {exc}"
+        finally:
+            self.opened.set()
+
+
+def till_payments(merchant: Client, resident: Client, count: int) -> TillTimings:
+    """``count`` (+ warm-up) payments, each watched by the till's event stream opened before the resident pays."""
+    session = requests.Session()  # the till's own connection, with the merchant's token
+    session.headers["Authorization"] = str(merchant.session.headers["Authorization"])
+    out = TillTimings()
+    for i in range(WARMUP + count):
+        created = expect(merchant.post("/v1/payment-requests", {"amount": AMOUNT}), 201, "payment request")
+        till = Till(session, f"{merchant.base_url}/v1/payment-requests/{created['id']}/events")
+        if not till.opened.wait(TILL_OPEN_TIMEOUT) or till.error is not None:
+            raise RuntimeError(f"till {i}: no `open` event within {TILL_OPEN_TIMEOUT:.0f}s ({till.error})")
+        sent, confirmed, was_202 = api_pay(resident, str(created["uri"]))
+        till.thread.join(CONFIRM_TIMEOUT)
+        if till.thread.is_alive() or till.paid_at is None:
+            raise RuntimeError(f"till {i}: no `paid` event (saw {till.statuses}; {till.error})")
+        if i >= WARMUP:
+            out.from_post.append(till.paid_at - sent)
+            out.from_200.append(till.paid_at - confirmed)
+            out.accepted_202 += was_202
+            sequence = " → ".join(till.statuses)
+            out.sequences[sequence] = out.sequences.get(sequence, 0) + 1
+    session.close()
+    return out
+
+
 # --------------------------------------------------------------------------- PostgreSQL (optional)
 def create_postgres_database(admin_url: str) -> tuple[str, str]:
     import psycopg
@@ -421,6 +497,7 @@ class Results:
     api_conc: Timings | None = None
     direct_node: Timings | None = None
     direct_anvil: Timings | None = None
+    till: TillTimings | None = None
     anvil_error: str | None = None
     checks: list[str] = field(default_factory=list)
     failures: list[str] = field(default_factory=list)
@@ -445,7 +522,8 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         payer = member(server, officer, "resident")
         residents = [member(server, officer, "resident") for _ in range(args.concurrency)]
         shares = [list(range(k, args.payments, args.concurrency)) for k in range(args.concurrency)]
-        minted: dict[str, int] = {payer.address: AMOUNT * (WARMUP + args.payments)}
+        till_count = WARMUP + args.till_payments if args.till_payments else 0
+        minted: dict[str, int] = {payer.address: AMOUNT * (WARMUP + args.payments + till_count)}
         for resident, share in zip(residents, shares, strict=True):
             minted[resident.address] = AMOUNT * (WARMUP + len(share))
         direct_payer = Account.from_key(secrets.token_bytes(32))
@@ -470,6 +548,11 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         log(f"direct to takasago: {args.payments} payments (+{WARMUP} warm-up)")
         results.direct_node = direct_payments(node, points, direct_payer, merchant.address, args.payments)
         log(f"direct to takasago: p50 {ms(pct(results.direct_node.latencies, 0.5))}")
+
+        if args.till_payments:
+            log(f"till: {args.till_payments} payments watched over server-sent events (+{WARMUP} warm-up)")
+            results.till = till_payments(merchant, payer, args.till_payments)
+            log(f"till: POST sent → till told paid p50 {ms(pct(results.till.from_post, 0.5))}")
 
         # reconcile with the chain itself
         wrong = {a: points.balance(a) for a in minted if points.balance(a) != 0}
@@ -558,6 +641,31 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
         f"p99 {ms(pct(conc.latencies, 0.99))}",
         f"- answered 202 and polled until confirmed: {seq.accepted_202} sequential, {conc.accepted_202} concurrent",
     ]
+    till = results.till
+    if till is not None:
+        n = len(till.from_post)
+        lines += [
+            "",
+            "| till: `GET /v1/payment-requests/{id}/events` (SSE) | payments | p50 | p90 | p99 | max "
+            "| this p50 / API p50 |",
+            "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+        ]
+        for label, values, ratio in [
+            ("(a) resident's POST sent → till's stream delivers `paid`", till.from_post, True),
+            ("(b) resident's 200 confirmed → till's stream delivers `paid`", till.from_200, False),
+        ]:
+            lines.append(
+                f"| {label} | {len(values)} | {ms(pct(values, 0.5))} | {ms(pct(values, 0.9))} | "
+                f"{ms(pct(values, 0.99))} | {ms(max(values))} | "
+                f"{f'{pct(values, 0.5) / api_p50:.2f}x' if ratio else '—'} |"
+            )
+        sequences = "; ".join(f"{s}: {c}" for s, c in sorted(till.sequences.items(), key=lambda kv: -kv[1]))
+        lines += [
+            "",
+            f"- till green within 1 s of the resident's POST: {sum(1 for v in till.from_post if v <= 1.0)} of {n}; "
+            f"the till heard before the resident's 200: {sum(1 for v in till.from_200 if v < 0)} of {n}",
+            f"- statuses the till saw: {sequences}; answered 202 and polled: {till.accepted_202}",
+        ]
     lines += [f"- check: {c}" for c in results.checks]
     lines += [f"- FAILED: {f}" for f in results.failures]
     return "\n".join(lines)
@@ -589,6 +697,12 @@ def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=100, help="payments per path (default 100)")
     parser.add_argument("--concurrency", type=int, default=8, help="residents paying at once (default 8)")
+    parser.add_argument(
+        "--till-payments",
+        type=int,
+        default=50,
+        help="payments watched by the till's server-sent events (default 50; 0 skips)",
+    )
     parser.add_argument("--no-anvil", action="store_true", help="skip the direct reference on anvil")
     parser.add_argument(
         "--database-url",
@@ -598,6 +712,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.payments < 1 or not 1 <= args.concurrency <= args.payments:
         parser.error("need --payments >= 1 and 1 <= --concurrency <= --payments")
+    if args.till_payments < 0:
+        parser.error("need --till-payments >= 0")
     if not args.no_anvil and not ANVIL.exists():
         print(
             f"error: anvil not found at {ANVIL.relative_to(REPO)} (npm devDependency @foundry-rs/anvil-linux-amd64: "
