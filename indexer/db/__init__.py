@@ -1,0 +1,1 @@
+"""Storage of the indexed chain: tables, engine and migrations."""

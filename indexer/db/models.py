@@ -1,0 +1,103 @@
+"""The indexed chain. Every row hangs off its block (``ON DELETE CASCADE``), so rolling
+back a block removes everything derived from it in one statement.
+
+Amounts are whole points; SQLite and PostgreSQL both store them as 64-bit integers
+(points are capped at 2^40 per movement by the contracts).
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
+from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
+
+
+class Base(DeclarativeBase):
+    pass
+
+
+class Block(Base):
+    __tablename__ = "blocks"
+
+    number: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[str] = mapped_column(String(66), unique=True)
+    parent_hash: Mapped[str] = mapped_column(String(66))
+    timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
+    proposer: Mapped[str] = mapped_column(String(42))
+    tx_count: Mapped[int] = mapped_column(Integer)
+    gas_used: Mapped[int] = mapped_column(BigInteger)
+    transactions_root: Mapped[str] = mapped_column(String(66))
+
+
+class Transaction(Base):
+    __tablename__ = "transactions"
+    __table_args__ = (Index("ix_transactions_block_index", "block_number", "tx_index"),)
+
+    hash: Mapped[str] = mapped_column(String(66), primary_key=True)
+    block_number: Mapped[int] = mapped_column(ForeignKey("blocks.number", ondelete="CASCADE"))
+    tx_index: Mapped[int] = mapped_column(Integer)
+    sender: Mapped[str] = mapped_column(String(42), index=True)
+    to: Mapped[str | None] = mapped_column(String(42), index=True)
+    status: Mapped[int] = mapped_column(Integer)
+    gas_used: Mapped[int] = mapped_column(BigInteger)
+    method: Mapped[str | None] = mapped_column(String(64))
+    kind: Mapped[str] = mapped_column(String(24))
+    amount: Mapped[int | None] = mapped_column(BigInteger)
+    counterparty: Mapped[str | None] = mapped_column(String(42))
+    timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Event(Base):
+    """Every log of the point contracts, decoded (name and arguments)."""
+
+    __tablename__ = "events"
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index", name="uq_events_position"),
+        Index("ix_events_contract_name", "contract", "name"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(ForeignKey("blocks.number", ondelete="CASCADE"), index=True)
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    contract: Mapped[str] = mapped_column(String(32))
+    address: Mapped[str] = mapped_column(String(42))
+    name: Mapped[str] = mapped_column(String(48))
+    args: Mapped[dict[str, object]] = mapped_column(JSON)
+    topics: Mapped[list[str]] = mapped_column(JSON)
+    data: Mapped[str] = mapped_column(String)
+    timestamp: Mapped[int] = mapped_column(BigInteger)
+
+
+class PointMovement(Base):
+    """One ERC-20 ``Transfer`` of points, with the kind the surrounding events give it."""
+
+    __tablename__ = "movements"
+    __table_args__ = (
+        UniqueConstraint("block_number", "log_index", name="uq_movements_position"),
+        Index("ix_movements_from", "from_address", "block_number"),
+        Index("ix_movements_to", "to_address", "block_number"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    block_number: Mapped[int] = mapped_column(ForeignKey("blocks.number", ondelete="CASCADE"))
+    log_index: Mapped[int] = mapped_column(Integer)
+    tx_hash: Mapped[str] = mapped_column(String(66), index=True)
+    from_address: Mapped[str] = mapped_column(String(42))
+    to_address: Mapped[str] = mapped_column(String(42))
+    amount: Mapped[int] = mapped_column(BigInteger)
+    kind: Mapped[str] = mapped_column(String(16), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(66), index=True)
+    timestamp: Mapped[int] = mapped_column(BigInteger, index=True)
+
+
+class Checkpoint(Base):
+    """How far the chain is indexed: the last block written, with its hash (to detect rewinds)."""
+
+    __tablename__ = "checkpoint"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    chain_id: Mapped[int] = mapped_column(BigInteger)
+    genesis_hash: Mapped[str] = mapped_column(String(66))
+    block_number: Mapped[int] = mapped_column(BigInteger)
+    block_hash: Mapped[str] = mapped_column(String(66))
+    rolled_back: Mapped[int] = mapped_column(Integer, default=0)

@@ -1,0 +1,61 @@
+"""New heads from the node's WebSocket (``eth_subscribe("newHeads")``), to index a block as soon as it is sealed.
+
+Runs in its own thread with its own event loop and reconnects when the node goes away;
+the follower also polls, so a lost subscription only delays indexing, never loses blocks.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import threading
+
+import aiohttp
+
+log = logging.getLogger("indexer.heads")
+
+
+class HeadListener:
+    def __init__(self, ws_url: str) -> None:
+        self.ws_url = ws_url
+        self._arrived = threading.Event()
+        self._stop = threading.Event()
+        self._thread: threading.Thread | None = None
+        self.heads_seen = 0
+
+    def start(self) -> None:
+        self._thread = threading.Thread(target=lambda: asyncio.run(self._run()), name="indexer-heads", daemon=True)
+        self._thread.start()
+
+    def stop(self) -> None:
+        self._stop.set()
+        if self._thread is not None:
+            self._thread.join(timeout=5)
+
+    def wait(self, timeout: float) -> bool:
+        """True if a new head arrived within ``timeout`` seconds."""
+        arrived = self._arrived.wait(timeout)
+        self._arrived.clear()
+        return arrived
+
+    async def _run(self) -> None:
+        pause = 0.5
+        while not self._stop.is_set():
+            try:
+                async with aiohttp.ClientSession() as session, session.ws_connect(self.ws_url, heartbeat=20) as ws:
+                    await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]})
+                    pause = 0.5
+                    while not self._stop.is_set():
+                        try:
+                            message = await ws.receive(timeout=1)
+                        except TimeoutError:
+                            continue
+                        if message.type in (aiohttp.WSMsgType.CLOSED, aiohttp.WSMsgType.ERROR):
+                            break
+                        if message.type == aiohttp.WSMsgType.TEXT and '"eth_subscription"' in message.data:
+                            self.heads_seen += 1
+                            self._arrived.set()
+            except (aiohttp.ClientError, OSError, TimeoutError) as exc:
+                log.info("head subscription lost (%s); reconnecting in %.1f s", type(exc).__name__, pause)
+            await asyncio.sleep(pause)
+            pause = min(pause * 2, 10)
