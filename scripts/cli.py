@@ -10,6 +10,7 @@ import typer
 from scripts import (
     account_commands,
     deploy_commands,
+    indexer_commands,
     mint_commands,
     node_commands,
     programme_commands,
@@ -29,6 +30,8 @@ app.add_typer(account_commands.merchants, name="merchant")
 app.add_typer(account_commands.roles, name="roles")
 app.add_typer(programme_commands.programmes, name="programme")
 app.add_typer(wallet_commands.wallet, name="wallet")
+app.add_typer(indexer_commands.indexer, name="indexer")
+app.add_typer(indexer_commands.audit, name="audit")
 app.command("mint")(mint_commands.mint)
 app.command("pause")(programme_commands.pause)
 app.command("unpause")(programme_commands.unpause)

@@ -1,0 +1,326 @@
+"""What the explorer and the audit read from the indexed chain (no node access here)."""
+
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Any
+
+from sqlalchemy import case, func, or_, select
+from sqlalchemy.orm import Session
+
+from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
+from indexer.decode import KIND_NAMES, STATUS_NAMES, ZERO
+
+JST = timezone(timedelta(hours=9))
+PAGE_SIZE = 25
+MAX_PAGE = 10_000
+
+
+@dataclass(frozen=True)
+class Supply:
+    issued: int
+    settled: int
+    swept: int
+
+    @property
+    def circulating(self) -> int:
+        return self.issued - self.settled - self.swept
+
+
+def head(db: Session) -> Checkpoint | None:
+    return db.get(Checkpoint, 1)
+
+
+def supply(db: Session, at_block: int | None = None) -> Supply:
+    query = select(PointMovement.kind, func.coalesce(func.sum(PointMovement.amount), 0)).group_by(PointMovement.kind)
+    if at_block is not None:
+        query = query.where(PointMovement.block_number <= at_block)
+    totals = {kind: int(total) for kind, total in db.execute(query)}
+    return Supply(totals.get("issued", 0), totals.get("settled", 0), totals.get("swept", 0))
+
+
+def balances(db: Session, at_block: int | None = None) -> dict[str, int]:
+    """Every address's points derived from the movements (``at_block`` inclusive)."""
+    result: dict[str, int] = defaultdict(int)
+    where = [] if at_block is None else [PointMovement.block_number <= at_block]
+    for address, total in db.execute(
+        select(PointMovement.to_address, func.sum(PointMovement.amount))
+        .where(*where)
+        .group_by(PointMovement.to_address)
+    ):
+        result[address] += int(total)
+    for address, total in db.execute(
+        select(PointMovement.from_address, func.sum(PointMovement.amount))
+        .where(*where)
+        .group_by(PointMovement.from_address)
+    ):
+        result[address] -= int(total)
+    result.pop(ZERO, None)
+    return dict(result)
+
+
+def account_kinds(db: Session) -> dict[str, tuple[str, str]]:
+    """address → (kind, status) from the registry's events."""
+    accounts: dict[str, tuple[str, str]] = {}
+    rows = db.execute(
+        select(Event.name, Event.args)
+        .where(Event.contract == "AccountRegistry", Event.name.in_(("AccountRegistered", "AccountStatusChanged")))
+        .order_by(Event.block_number, Event.log_index)
+    )
+    for name, args in rows:
+        address = str(args["account"])
+        if name == "AccountRegistered":
+            accounts[address] = (KIND_NAMES.get(int(args["kind"]), "?"), "active")
+        elif address in accounts:
+            accounts[address] = (accounts[address][0], STATUS_NAMES.get(int(args["newStatus"]), "?"))
+    return accounts
+
+
+def latest_blocks(db: Session, limit: int = 10, page: int = 1) -> list[Block]:
+    return list(db.scalars(select(Block).order_by(Block.number.desc()).limit(limit).offset((page - 1) * limit)))
+
+
+def latest_transactions(db: Session, limit: int = 10, page: int = 1) -> list[Transaction]:
+    return list(
+        db.scalars(
+            select(Transaction)
+            .order_by(Transaction.block_number.desc(), Transaction.tx_index.desc())
+            .limit(limit)
+            .offset((page - 1) * limit)
+        )
+    )
+
+
+def jst_day_start(now: datetime | None = None) -> int:
+    moment = (now or datetime.now(UTC)).astimezone(JST)
+    return int(moment.replace(hour=0, minute=0, second=0, microsecond=0).timestamp())
+
+
+def today(db: Session) -> dict[str, int]:
+    start = jst_day_start()
+    txs = db.scalar(select(func.count()).select_from(Transaction).where(Transaction.timestamp >= start)) or 0
+    rows = db.execute(
+        select(PointMovement.kind, func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
+        .where(PointMovement.timestamp >= start)
+        .group_by(PointMovement.kind)
+    )
+    out = {"transactions": int(txs)}
+    for kind, count, total in rows:
+        out[f"{kind}_count"] = int(count)
+        out[f"{kind}_points"] = int(total)
+    return out
+
+
+def daily_series(db: Session, days: int = 30) -> list[dict[str, Any]]:
+    """Per JST day for the last ``days`` days: transactions, points issued, points in circulation at the end."""
+    end = jst_day_start() + 86400
+    start = end - days * 86400
+    counts: dict[int, int] = defaultdict(int)
+    for (timestamp,) in db.execute(select(Transaction.timestamp).where(Transaction.timestamp >= start)):
+        counts[(timestamp - start) // 86400] += 1
+    deltas: dict[int, int] = defaultdict(int)
+    base = 0
+    sign = case(
+        (PointMovement.kind == "issued", PointMovement.amount),
+        (PointMovement.kind.in_(("settled", "swept")), -PointMovement.amount),
+        else_=0,
+    )
+    base = int(db.scalar(select(func.coalesce(func.sum(sign), 0)).where(PointMovement.timestamp < start)) or 0)
+    for timestamp, delta in db.execute(select(PointMovement.timestamp, sign).where(PointMovement.timestamp >= start)):
+        deltas[(timestamp - start) // 86400] += int(delta)
+    series, running = [], base
+    for day in range(days):
+        running += deltas[day]
+        label = datetime.fromtimestamp(start + day * 86400, JST).strftime("%m/%d")
+        series.append({"day": label, "transactions": counts[day], "circulating": running})
+    return series
+
+
+def address_history(
+    db: Session, address: str, kind: str | None = None, page: int = 1, size: int = PAGE_SIZE
+) -> list[PointMovement]:
+    query = select(PointMovement).where(or_(PointMovement.from_address == address, PointMovement.to_address == address))
+    if kind:
+        query = query.where(PointMovement.kind == kind)
+    query = query.order_by(PointMovement.block_number.desc(), PointMovement.log_index.desc())
+    return list(db.scalars(query.limit(size).offset((page - 1) * size)))
+
+
+def holders(db: Session, page: int = 1, size: int = PAGE_SIZE) -> list[tuple[str, int]]:
+    ranked = sorted(((a, b) for a, b in balances(db).items() if b > 0), key=lambda item: (-item[1], item[0]))
+    return ranked[(page - 1) * size : page * size]
+
+
+def merchants(db: Session) -> list[dict[str, Any]]:
+    kinds = account_kinds(db)
+    received: dict[str, int] = defaultdict(int)
+    refunded: dict[str, int] = defaultdict(int)
+    settled: dict[str, int] = defaultdict(int)
+    payments: dict[str, int] = defaultdict(int)
+    for kind, frm, to, amount in db.execute(
+        select(PointMovement.kind, PointMovement.from_address, PointMovement.to_address, PointMovement.amount).where(
+            PointMovement.kind.in_(("payment", "refund", "settled"))
+        )
+    ):
+        if kind == "payment":
+            received[to] += amount
+            payments[to] += 1
+        elif kind == "refund":
+            refunded[frm] += amount
+        else:
+            settled[frm] += amount
+    rows = []
+    for address, (kind, status) in kinds.items():
+        if kind != "merchant":
+            continue
+        rows.append(
+            {
+                "address": address,
+                "status": status,
+                "payments": payments[address],
+                "received": received[address],
+                "refunded": refunded[address],
+                "settled": settled[address],
+                "balance": received[address] - refunded[address] - settled[address],
+            }
+        )
+    return sorted(rows, key=lambda r: (-r["received"], r["address"]))
+
+
+def settlements(db: Session, merchant: str | None = None) -> list[dict[str, Any]]:
+    query = select(Event).where(Event.contract == "RegionalPoints", Event.name == "SettlementRequested")
+    rows = []
+    for event in db.scalars(query.order_by(Event.block_number.desc(), Event.log_index.desc())):
+        if merchant is not None and event.args["merchant"] != merchant:
+            continue
+        rows.append(
+            {
+                "settlement_id": int(event.args["settlementId"]),
+                "merchant": event.args["merchant"],
+                "amount": int(event.args["amount"]),
+                "reference": event.args["settlementReference"],
+                "block": event.block_number,
+                "tx_hash": event.tx_hash,
+                "timestamp": event.timestamp,
+            }
+        )
+    return rows
+
+
+def programmes(db: Session) -> list[dict[str, Any]]:
+    found: dict[int, dict[str, Any]] = {}
+    for event in db.scalars(
+        select(Event)
+        .where(
+            Event.contract == "RewardProgrammes",
+            Event.name.in_(("ProgrammeCreated", "BudgetChanged", "ProgrammeClosed", "Attested")),
+        )
+        .order_by(Event.block_number, Event.log_index)
+    ):
+        pid = int(event.args["programmeId"])
+        if event.name == "ProgrammeCreated":
+            params = event.args["params"]
+            found[pid] = {
+                "id": pid,
+                "name": event.args["name"],
+                "budget": int(params[6]),
+                "granted": 0,
+                "grants": 0,
+                "closed": False,
+                "starts_at": int(params[7]),
+                "ends_at": int(params[8]),
+            }
+        elif pid in found:
+            entry = found[pid]
+            if event.name == "BudgetChanged":
+                entry["budget"] = int(event.args["newBudget"])
+            elif event.name == "ProgrammeClosed":
+                entry["closed"] = True
+            else:
+                entry["granted"] += int(event.args["points"])
+                entry["grants"] += 1
+    return [found[k] for k in sorted(found)]
+
+
+def co2_reports(db: Session) -> list[dict[str, Any]]:
+    names = {p["id"]: p["name"] for p in programmes(db)}
+    rows = []
+    for event in db.scalars(
+        select(Event)
+        .where(Event.contract == "OracleReports", Event.name == "ReportAccepted")
+        .order_by(Event.block_number)
+    ):
+        pid = int(event.args["programmeId"])
+        rows.append(
+            {
+                "programme_id": pid,
+                "programme": names.get(pid, ""),
+                "period": int(event.args["period"]),
+                "households": int(event.args["households"]),
+                "units": int(event.args["totalUnits"]),
+                "merkle_root": event.args["merkleRoot"],
+                "signers": len(event.args["signers"]),
+                "block": event.block_number,
+                "tx_hash": event.tx_hash,
+            }
+        )
+    return rows
+
+
+def block_by_number(db: Session, number: int) -> Block | None:
+    return db.get(Block, number)
+
+
+def transactions_in_block(db: Session, number: int) -> list[Transaction]:
+    return list(
+        db.scalars(select(Transaction).where(Transaction.block_number == number).order_by(Transaction.tx_index))
+    )
+
+
+def transaction(db: Session, tx_hash: str) -> tuple[Transaction | None, list[Event], list[PointMovement]]:
+    tx = db.get(Transaction, tx_hash)
+    events = list(db.scalars(select(Event).where(Event.tx_hash == tx_hash).order_by(Event.log_index)))
+    moves = list(
+        db.scalars(select(PointMovement).where(PointMovement.tx_hash == tx_hash).order_by(PointMovement.log_index))
+    )
+    return tx, events, moves
+
+
+def payment_by_request(db: Session, request_id: str) -> PointMovement | None:
+    return db.scalar(
+        select(PointMovement).where(PointMovement.request_id == request_id, PointMovement.kind == "payment")
+    )
+
+
+def token_transfers(
+    db: Session, address: str | None, start_block: int, end_block: int, page: int, offset: int, ascending: bool
+) -> list[PointMovement]:
+    query = select(PointMovement).where(
+        PointMovement.block_number >= start_block, PointMovement.block_number <= end_block
+    )
+    if address is not None:
+        query = query.where(or_(PointMovement.from_address == address, PointMovement.to_address == address))
+    order = (PointMovement.block_number, PointMovement.log_index)
+    query = query.order_by(*(order if ascending else (o.desc() for o in order)))
+    return list(db.scalars(query.limit(offset).offset((page - 1) * offset)))
+
+
+def logs(
+    db: Session, address: str | None, from_block: int, to_block: int, topics: dict[int, str], page: int, offset: int
+) -> list[Event]:
+    query = select(Event).where(Event.block_number >= from_block, Event.block_number <= to_block)
+    if address is not None:
+        query = query.where(func.lower(Event.address) == address.lower())
+    rows = db.scalars(query.order_by(Event.block_number, Event.log_index)).all()
+    matched = [
+        e for e in rows if all(len(e.topics) > i and e.topics[i].lower() == t.lower() for i, t in topics.items())
+    ]
+    return matched[(page - 1) * offset : page * offset]
+
+
+def block_by_time(db: Session, timestamp: int, closest: str) -> Block | None:
+    if closest == "before":
+        return db.scalar(select(Block).where(Block.timestamp <= timestamp).order_by(Block.number.desc()).limit(1))
+    return db.scalar(select(Block).where(Block.timestamp >= timestamp).order_by(Block.number).limit(1))

@@ -1,0 +1,1 @@
+"""The explorer: server-rendered pages, CSV exports and an Etherscan-compatible API."""

@@ -1,0 +1,135 @@
+"""``takasago indexer serve`` (follow the chain and serve the explorer) and ``takasago audit verify``.
+
+Exit codes of ``audit verify``: 0 everything checked out; 1 a discrepancy was found (the
+report lists each); 2 bad input; 4 the node cannot be reached.
+"""
+
+from __future__ import annotations
+
+import functools
+from collections.abc import Callable
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+indexer = typer.Typer(no_args_is_help=True, help="The indexer and the auditors' explorer.")
+audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger for auditors.")
+out = Console()
+err = Console(stderr=True)
+
+DataDir = Annotated[Path | None, typer.Option(help="Indexer data directory [env TAKASAGO_INDEXER_DATA_DIR].")]
+DatabaseUrl = Annotated[
+    str | None, typer.Option(help="sqlite:///… or postgresql://… [env TAKASAGO_INDEXER_DATABASE_URL].")
+]
+RpcUrl = Annotated[str | None, typer.Option(help="Node JSON-RPC URL [env TAKASAGO_INDEXER_RPC_URL].")]
+DeploymentsDir = Annotated[Path | None, typer.Option(help="Deployment files [env TAKASAGO_INDEXER_DEPLOYMENTS_DIR].")]
+
+P = ParamSpec("P")
+R = TypeVar("R")
+
+
+def _settings(**overrides: Any) -> Any:
+    from indexer.settings import IndexerSettings
+
+    return IndexerSettings(**{k: v for k, v in overrides.items() if v is not None})
+
+
+def _errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from pydantic import ValidationError
+        from sqlalchemy.exc import SQLAlchemyError
+
+        from indexer.labels import LabelError
+        from indexer.rpc import NodeUnavailable, RpcError
+
+        try:
+            return fn(*args, **kwargs)
+        except NodeUnavailable as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(4) from None
+        except (RpcError, LabelError, ValidationError, ValueError) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from None
+        except SQLAlchemyError as exc:
+            err.print(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+@indexer.command()
+@_errors
+def serve(
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+    labels_file: Annotated[
+        Path | None, typer.Option(help="Public labels: JSON of address → shop or city name.")
+    ] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8700].", min=1, max=65535)] = None,
+) -> None:
+    """Follow the node into SQL (backfill from genesis, then the tail) and serve the explorer."""
+    import os
+
+    import uvicorn
+
+    from indexer.labels import load_labels
+
+    settings = _settings(
+        data_dir=data_dir, database_url=database_url, rpc_url=rpc_url, deployments_dir=deployments_dir,
+        labels_file=labels_file, host=host, port=port,
+    )  # fmt: skip
+    load_labels(settings.labels_file)  # refuse a bad labels file before starting
+    for name in ("data_dir", "database_url", "rpc_url", "deployments_dir", "labels_file"):
+        value = getattr(settings, name)
+        if value is not None:
+            os.environ[f"TAKASAGO_INDEXER_{name.upper()}"] = str(value)
+    uvicorn.run("indexer.main:app", host=settings.host, port=settings.port, log_level="info", access_log=False)
+
+
+@audit.command()
+@_errors
+def verify(
+    at: Annotated[
+        int | None, typer.Option(help="Check balances and supply at this block (default: the indexed head).", min=0)
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+    chain_only: Annotated[bool, typer.Option("--chain-only", help="Check the chain only (no index database).")] = False,
+) -> None:
+    """Re-check seals, parent links and transaction roots of every block, and the index's balances and supply."""
+    from indexer.audit import Auditor
+    from indexer.db.engine import engine_for, sessions_for
+    from indexer.rpc import Rpc
+
+    settings = _settings(data_dir=data_dir, database_url=database_url, rpc_url=rpc_url, deployments_dir=deployments_dir)
+    sessions = None
+    if not chain_only:
+        if (
+            settings.database.startswith("sqlite:///")
+            and not Path(settings.database.removeprefix("sqlite:///")).exists()
+        ):
+            raise ValueError(f"no index at {settings.database} (run `takasago indexer serve`, or use --chain-only)")
+        sessions = sessions_for(engine_for(settings.database))
+    report = Auditor(Rpc(settings.rpc_url), sessions, settings.deployments_dir).verify(at)
+    out.print(
+        f"audit at block {report.at_block}: {report.blocks_checked} blocks, {report.transactions_checked} transactions, "
+        f"{report.accounts_checked} accounts checked"
+    )
+    if report.ok:
+        out.print(
+            "OK: seals, parent links, transaction roots"
+            + ("" if chain_only else ", balances and supply")
+            + " all agree"
+        )
+        return
+    for problem in report.problems:
+        out.print(f"DISCREPANCY: {problem}")
+    raise typer.Exit(1)
