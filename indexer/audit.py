@@ -199,7 +199,8 @@ class Auditor:
                 report.accounts_checked += 1
                 if derived.get(account, 0) != held:
                     report.problem(
-                        f"balance of {account} at block {at}: {derived.get(account, 0)} from the index, {held} on the node"
+                        f"balance of {account} at block {at}: {derived.get(account, 0)} from the index, "
+                        f"{held} on the node"
                     )
         total = int.from_bytes(self.call(token.address, selector("totalSupply()"), at), "big")
         issued, settled, swept = abi_decode(

@@ -120,8 +120,8 @@ def verify(
         sessions = sessions_for(engine_for(settings.database))
     report = Auditor(Rpc(settings.rpc_url), sessions, settings.deployments_dir).verify(at)
     out.print(
-        f"audit at block {report.at_block}: {report.blocks_checked} blocks, {report.transactions_checked} transactions, "
-        f"{report.accounts_checked} accounts checked"
+        f"audit at block {report.at_block}: {report.blocks_checked} blocks, "
+        f"{report.transactions_checked} transactions, {report.accounts_checked} accounts checked"
     )
     if report.ok:
         out.print(

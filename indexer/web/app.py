@@ -39,7 +39,10 @@ STATIC = Path(__file__).resolve().parent / "static"
 HASH = re.compile(r"^0x[0-9a-fA-F]{64}$")
 BALANCE_OF = "0x" + keccak(text="balanceOf(address)")[:4].hex()
 BUCKETS_OF = "0x" + keccak(text="bucketsOf(address)")[:4].hex()
-CSP = "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; frame-ancestors 'none'; base-uri 'none'"
+CSP = (
+    "default-src 'self'; style-src 'self'; img-src 'self' data:; script-src 'none'; "
+    "frame-ancestors 'none'; base-uri 'none'"
+)
 
 
 class BadInput(Exception):
@@ -329,8 +332,8 @@ def create_explorer(
                 node_error = True
         lang = lang_of(request)
         return render(
-            request, "address.html", address=checksum, derived=derived, node_balance=node_balance, node_error=node_error,
-            buckets=buckets, history=history, page=number, kind=kind or "", account=kinds.get(checksum),
+            request, "address.html", address=checksum, derived=derived, node_balance=node_balance,
+            node_error=node_error, buckets=buckets, history=history, page=number, kind=kind or "", account=kinds.get(checksum),
             label=explorer.labels.get(checksum) or explorer.contracts.get(checksum),
             sentence=lambda m: explorer.sentence(m, kinds, lang), kinds_available=list(SENTENCES["en"]),
         )  # fmt: skip
