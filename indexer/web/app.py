@@ -333,7 +333,8 @@ def create_explorer(
         lang = lang_of(request)
         return render(
             request, "address.html", address=checksum, derived=derived, node_balance=node_balance,
-            node_error=node_error, buckets=buckets, history=history, page=number, kind=kind or "", account=kinds.get(checksum),
+            node_error=node_error, buckets=buckets, history=history, page=number, kind=kind or "",
+            account=kinds.get(checksum),
             label=explorer.labels.get(checksum) or explorer.contracts.get(checksum),
             sentence=lambda m: explorer.sentence(m, kinds, lang), kinds_available=list(SENTENCES["en"]),
         )  # fmt: skip
