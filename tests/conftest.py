@@ -163,3 +163,11 @@ def fresh_points(tmp_path: Path, dev_chain_template: Path) -> Iterator[Any]:
     system = start_points_system(tmp_path / "node", free_port(), tmp_path / "deployments")
     yield system
     system.node.stop()
+
+
+@pytest.fixture(scope="module")
+def playwright() -> Iterator[Any]:
+    """Playwright's driver, for tests that run Debian's Chromium headless (never a downloaded browser)."""
+    sync_api = pytest.importorskip("playwright.sync_api")
+    with sync_api.sync_playwright() as p:
+        yield p

@@ -8,23 +8,18 @@ phone runs. Screenshots of every screen at 360 px and 1280 px land in ``docs/scr
 from __future__ import annotations
 
 import os
-import shutil
 import subprocess
 from collections.abc import Iterator
-from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 import pytest
 
-from tests.conftest import REPO
+from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
 from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, Api, WalletServer, member, officer, running_wallet
 
-playwright_api = pytest.importorskip("playwright.sync_api")
-CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENS = REPO / "docs" / "screens"
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
 )
@@ -33,52 +28,6 @@ pytestmark = pytest.mark.skipif(
 @pytest.fixture(scope="module")
 def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
     yield from running_wallet(points, tmp_path_factory.mktemp("web"), "sqlite")
-
-
-@pytest.fixture(scope="module")
-def playwright() -> Iterator[Any]:
-    with playwright_api.sync_playwright() as p:
-        yield p
-
-
-@contextmanager
-def browser(playwright: Any, video: Path | None = None) -> Iterator[Any]:
-    """A headless Chromium; with ``video``, its camera shows that video."""
-    args = ["--no-sandbox", "--use-fake-ui-for-media-stream"]
-    if video is not None:
-        args += ["--use-fake-device-for-media-stream", f"--use-file-for-fake-video-capture={video}"]
-    instance = playwright.chromium.launch(executable_path=CHROMIUM, headless=True, args=args)
-    try:
-        yield instance
-    finally:
-        instance.close()
-
-
-def open_page(instance: Any, wallet: WalletServer, path: str, width: int = 360) -> Any:
-    # bypass_csp: Playwright's wait_for_function polls with eval, which the pages' CSP forbids
-    context = instance.new_context(viewport={"width": width, "height": 760}, locale="ja-JP", bypass_csp=True)
-    context.grant_permissions(["camera"], origin=wallet.url)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda exc: errors.append(str(exc)))
-    page.errors = errors
-    response = page.goto(wallet.url + path)
-    assert "script-src 'self'" in response.headers["content-security-policy"]
-    return page
-
-
-def screen(page: Any, name: str) -> None:
-    """Screenshots at 360 px and 1280 px wide; also checks nothing overflows a 360-px phone."""
-    SCREENS.mkdir(parents=True, exist_ok=True)
-    for width in (360, 1280):
-        page.set_viewport_size({"width": width, "height": 760})
-        page.wait_for_timeout(50)
-        if width == 360:
-            overflow = page.evaluate("document.documentElement.scrollWidth")
-            assert overflow <= 360, f"{name}: the page is {overflow} px wide on a 360-px screen"
-        page.screenshot(path=str(SCREENS / f"{name}-{width}.png"), full_page=True)
-    page.set_viewport_size({"width": 360, "height": 760})
-    assert not page.errors, page.errors
 
 
 def visible(page: Any, section: str, timeout: float = 15_000) -> None:
@@ -105,7 +54,7 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
 ) -> None:
     shop = member(wallet, "merchant", shop="高砂ベーカリー")
     with browser(playwright) as plain:
-        app = open_page(plain, wallet, "/app/")
+        app = open_page(plain, wallet.url, "/app/")
         visible(app, "login")
         screen(app, "resident-login")
         app.click("#to-signup")
@@ -125,7 +74,7 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
         resident = Api(wallet, login)
         assert resident.login().status_code == 200
         resident_id = resident.me()["id"]
-        desk = open_page(plain, wallet, "/officer/")
+        desk = open_page(plain, wallet.url, "/officer/")
         log_in(desk, "officer1", OFFICER_PASSWORD)
         visible(desk, "desk")
         row = desk.locator(f"#accounts li[data-id='{resident_id}']")
@@ -136,7 +85,7 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
         assert resident.me()["status"] == "active"
         wallet.points.mint(resident.me()["address"], 2_000)
 
-        till = open_page(plain, wallet, "/till/")
+        till = open_page(plain, wallet.url, "/till/")
         log_in(till, shop.login_id)  # type: ignore[arg-type]
         visible(till, "entry")
         screen(till, "till-entry")
@@ -150,7 +99,7 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
 
         video = write_qr_video(uri, tmp_path / "shop-qr.y4m")
         with browser(playwright, video) as phone:
-            app = open_page(phone, wallet, "/app/")
+            app = open_page(phone, wallet.url, "/app/")
             log_in(app, login)
             visible(app, "home")
             app.wait_for_function("document.getElementById('balance').textContent.includes('2,000')")
@@ -178,7 +127,7 @@ def test_the_shop_scans_a_one_time_code_once(wallet: WalletServer, playwright: A
     resident = _resident_with_points(wallet, 1_000)
     shop = member(wallet, "merchant", shop="播磨商店")
     with browser(playwright) as plain:
-        app = open_page(plain, wallet, "/app/")
+        app = open_page(plain, wallet.url, "/app/")
         log_in(app, resident.login_id)  # type: ignore[arg-type]
         visible(app, "home")
         app.click("#go-show")
@@ -189,7 +138,7 @@ def test_the_shop_scans_a_one_time_code_once(wallet: WalletServer, playwright: A
         assert shown == app.get_attribute("#code-qr", "data-code") and shown.startswith("takasago-pay:")
     video = write_qr_video(shown, tmp_path / "code.y4m")
     with browser(playwright, video) as camera:
-        till = open_page(camera, wallet, "/till/")
+        till = open_page(camera, wallet.url, "/till/")
         log_in(till, shop.login_id)  # type: ignore[arg-type]
         visible(till, "entry")
         till.fill("#amount", "300")
@@ -214,7 +163,7 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
     resident = _resident_with_points(wallet, 1_000)
     shop = member(wallet, "merchant", shop="尾上青果")
     with browser(playwright) as plain:
-        app = open_page(plain, wallet, "/app/")
+        app = open_page(plain, wallet.url, "/app/")
         log_in(app, resident.login_id)  # type: ignore[arg-type]
         visible(app, "home")
         app.click("#go-card")
@@ -228,7 +177,7 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
         assert card.startswith("takasago-card:")
     video = write_qr_video(card, tmp_path / "card.y4m")
     with browser(playwright, video) as camera:
-        till = open_page(camera, wallet, "/till/")
+        till = open_page(camera, wallet.url, "/till/")
         log_in(till, shop.login_id)  # type: ignore[arg-type]
         visible(till, "entry")
         till.fill("#amount", "150")
@@ -269,7 +218,7 @@ def test_thanks_history_takings_refund_settlement_and_display_options(
     request = shop.post("/v1/payment-requests", {"amount": 200}, key=None).json()
     assert alice.post("/v1/payments", {"uri": request["uri"]}).status_code == 200
     with browser(playwright) as plain:
-        app = open_page(plain, wallet, "/app/")
+        app = open_page(plain, wallet.url, "/app/")
         log_in(app, alice.login_id)  # type: ignore[arg-type]
         visible(app, "home")
         app.click("#go-thanks")
@@ -307,7 +256,7 @@ def test_thanks_history_takings_refund_settlement_and_display_options(
         scope = app.evaluate("navigator.serviceWorker.ready.then(r => r.scope)")
         assert scope == wallet.url + "/app/"
 
-        till = open_page(plain, wallet, "/till/", width=1280)
+        till = open_page(plain, wallet.url, "/till/", width=1280)
         log_in(till, shop.login_id)  # type: ignore[arg-type]
         visible(till, "entry")
         till.click("#go-takings")
@@ -345,7 +294,7 @@ def test_one_time_codes_rotate_and_an_expired_code_is_refused(
     resident = member(short_codes, points=500)
     shop = member(short_codes, "merchant", shop="曽根の店")
     with browser(playwright) as plain:
-        app = open_page(plain, short_codes, "/app/")
+        app = open_page(plain, short_codes.url, "/app/")
         log_in(app, resident.login_id)  # type: ignore[arg-type]
         visible(app, "home")
         app.click("#go-show")
@@ -356,7 +305,7 @@ def test_one_time_codes_rotate_and_an_expired_code_is_refused(
         app.wait_for_timeout(6_000)  # the first code's 10 s are over
     video = write_qr_video(str(first), tmp_path / "old-code.y4m")
     with browser(playwright, video) as camera:
-        till = open_page(camera, short_codes, "/till/")
+        till = open_page(camera, short_codes.url, "/till/")
         log_in(till, shop.login_id)  # type: ignore[arg-type]
         visible(till, "entry")
         till.fill("#amount", "100")
@@ -375,7 +324,7 @@ def test_a_photo_of_the_qr_works_when_there_is_no_camera(wallet: WalletServer, p
     photo = tmp_path / "photo.png"
     segno.make(request["uri"], error="m").save(str(photo), scale=6, border=4)
     with browser(playwright) as plain:  # no fake camera: getUserMedia fails, the upload remains
-        app = open_page(plain, wallet, "/app/")
+        app = open_page(plain, wallet.url, "/app/")
         log_in(app, resident.login_id)  # type: ignore[arg-type]
         visible(app, "home")
         app.click("#go-scan")

@@ -1,0 +1,121 @@
+"""Auditors' tools: ``takasago audit verify`` (and a planted inconsistency it must catch), the explorer
+in a real browser, and schemathesis over the Etherscan-compatible API."""
+
+from __future__ import annotations
+
+import csv
+import io
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+import schemathesis
+from hypothesis import HealthCheck, given, settings
+from schemathesis import GenerationMode
+from sqlalchemy import create_engine, text
+
+from tests.browser_support import browser, open_page, screen
+from tests.explorer_support import ExplorerServer, running_explorer
+from tests.points import PointsSystem
+from tests.test_indexer import activity
+
+
+@pytest.fixture(scope="module")
+def world(
+    points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[ExplorerServer, dict[str, Any]]]:
+    who = activity(points)
+    directory = tmp_path_factory.mktemp("audit")
+    labels = {who["shop"]: "高砂ベーカリー"}
+    for server in running_explorer(points, directory, f"sqlite:///{directory / 'indexer.db'}", labels):
+        server.caught_up()
+        yield server, who
+
+
+def test_audit_verify_passes_and_catches_a_row_altered_in_the_index(
+    world: tuple[ExplorerServer, dict[str, Any]],
+) -> None:
+    server, who = world
+    clean = server.cli("audit", "verify", *server.args())
+    assert clean.returncode == 0, clean.stdout + clean.stderr
+    assert "OK: seals, parent links, transaction roots, balances and supply all agree" in clean.stdout
+    chain_only = server.cli("audit", "verify", "--chain-only", "--rpc-url", server.points.node.url)
+    assert chain_only.returncode == 0 and "blocks" in chain_only.stdout
+
+    engine = create_engine(server.database_url)
+    with engine.begin() as conn:
+        conn.execute(
+            text("UPDATE movements SET amount = amount + 7 WHERE kind = 'payment' AND from_address = :a"),
+            {"a": who["alice"]},
+        )
+    try:
+        tampered = server.cli("audit", "verify", *server.args())
+        assert tampered.returncode == 1, tampered.stdout
+        assert f"DISCREPANCY: balance of {who['alice']}" in tampered.stdout
+        assert "DISCREPANCY: balance of " + who["shop"] in tampered.stdout
+    finally:
+        with engine.begin() as conn:
+            conn.execute(
+                text("UPDATE movements SET amount = amount - 7 WHERE kind = 'payment' AND from_address = :a"),
+                {"a": who["alice"]},
+            )
+        engine.dispose()
+    assert server.cli("audit", "verify", *server.args()).returncode == 0
+    bad = server.cli("audit", "verify", "--at", "99999999", *server.args())
+    assert bad.returncode == 1 and "beyond the indexed" in bad.stdout
+    missing = server.cli("audit", "verify", "--data-dir", "/nonexistent", "--rpc-url", server.points.node.url)
+    assert missing.returncode == 2 and "no index" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_the_explorer_in_a_real_browser(
+    world: tuple[ExplorerServer, dict[str, Any]], playwright: Any, tmp_path: Path
+) -> None:
+    server, who = world
+    with browser(playwright) as chromium:
+        page = open_page(chromium, server.url, "/", width=1280)
+        screen(page, "explorer-home")
+        page.fill("#q", who["alice"])
+        page.click("form.search button")
+        page.wait_for_url(f"**/address/{who['alice']}")
+        screen(page, "explorer-address")
+        page.click("table a[href^='/tx/']")
+        page.wait_for_url("**/tx/*")
+        assert page.locator("p.sentence").count() >= 1
+        screen(page, "explorer-transaction")
+        page.click("a[href='/merchants']")
+        assert "高砂ベーカリー" in page.inner_text("main")
+        with page.expect_download() as download_info:
+            page.click("a[href='/merchants.csv']")
+        download = download_info.value
+        saved = tmp_path / "merchants.csv"
+        download.save_as(saved)
+        rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
+        assert any(r["label"] == "高砂ベーカリー" for r in rows)
+        screen(page, "explorer-merchants")
+        page.click("#lang")
+        assert "Merchants" in page.inner_text("header")
+        page.goto(server.url + "/block/not-a-number")
+        assert "That request is not valid" in page.inner_text("main")
+        screen(page, "explorer-bad-request")
+
+
+def test_schemathesis_finds_no_server_error_in_the_api(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    server, _ = world
+    schema = schemathesis.openapi.from_url(server.url + "/openapi.json")
+    failures: list[str] = []
+    calls = [0]
+    for result in schema.get_all_operations():
+        operation = result.ok()
+        for mode in GenerationMode:
+
+            @settings(max_examples=60, deadline=None, database=None, suppress_health_check=list(HealthCheck))
+            @given(case=operation.as_strategy(mode))
+            def run(case: schemathesis.Case) -> None:
+                response = case.call(base_url=server.url, timeout=30)
+                calls[0] += 1
+                if response.status_code >= 500:
+                    failures.append(f"{case.path} {case.query}: {response.status_code}")
+
+            run()
+    assert calls[0] > 60 and not failures, failures[:10]
