@@ -44,6 +44,7 @@ def up(
     data_dir: Annotated[Path, typer.Option(help="Where the embedded system keeps its data.")] = Path(".takasago"),
     rpc_port: Annotated[int, typer.Option(help="Node JSON-RPC port.", min=1, max=65535)] = 8545,
     wallet_port: Annotated[int, typer.Option(help="Wallet API port.", min=1, max=65535)] = 8600,
+    explorer_port: Annotated[int, typer.Option(help="Explorer port.", min=1, max=65535)] = 8700,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
     """Start the whole system on embedded defaults and keep it running until Ctrl-C.
@@ -53,13 +54,15 @@ def up(
     Deployment addresses: DATA_DIR/deployments/<chainId>.json; logs: DATA_DIR/logs.
     The wallet API runs on 127.0.0.1:WALLET_PORT with its SQLite database and secrets
     under DATA_DIR/wallet; its service key is granted the registrar and
-    community-verifier roles on first start.
+    community-verifier roles on first start. The indexer follows the chain into SQLite
+    under DATA_DIR/indexer and serves the auditors' explorer on 127.0.0.1:EXPLORER_PORT
+    (shop names from DATA_DIR/labels.json when present).
     """
     from contracts.deploy import deploy as run_deploy
     from contracts.deployment import DeploymentError
     from contracts.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
-    from scripts.supervisor import StartupError, Supervisor, start_wallet
+    from scripts.supervisor import StartupError, Supervisor, start_indexer, start_wallet
 
     if mode not in ("instant", "interval"):
         typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
@@ -78,6 +81,7 @@ def up(
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
+        explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
     except (
         StartupError,
         ConnectionError_,
@@ -95,6 +99,9 @@ def up(
         typer.echo(f"deploy: {action}")
     typer.echo(f"node     {url} (chain {w3.eth.chain_id}), log {data_dir / 'logs' / 'node.log'}")
     typer.echo(f"wallet   {wallet_url} (OpenAPI at {wallet_url}/docs), log {data_dir / 'logs' / 'wallet.log'}")
+    typer.echo(f"apps     {wallet_url}/app/ (residents), {wallet_url}/till/ (shops), {wallet_url}/officer/ (city)")
+    explorer_log = data_dir / "logs" / "indexer.log"
+    typer.echo(f"explorer {explorer_url} (Etherscan-style API at {explorer_url}/api), log {explorer_log}")
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")
     typer.echo("running; Ctrl-C stops everything")

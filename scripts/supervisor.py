@@ -120,3 +120,18 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("wallet", url + "/health")
     return url
+
+
+def start_indexer(supervisor: Supervisor, data_dir: Path, rpc_url: str, port: int) -> str:
+    """Starts the indexer (backfill from genesis, then the tail) with the explorer on ``port``."""
+    labels = data_dir / "labels.json"
+    args = [
+        "indexer", "serve", "--data-dir", str(data_dir / "indexer"), "--rpc-url", rpc_url,
+        "--deployments-dir", str(data_dir / "deployments"), "--port", str(port),
+    ]  # fmt: skip
+    if labels.exists():
+        args += ["--labels-file", str(labels)]
+    supervisor.start("indexer", args)
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http("indexer", url + "/health")
+    return url
