@@ -14,8 +14,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import rlp
 from eth_abi import decode as abi_decode
@@ -72,7 +74,7 @@ class Auditor:
         previous: str | None = None
         for start in range(0, upto + 1, BATCH):
             numbers = list(range(start, min(upto, start + BATCH - 1) + 1))
-            calls = [("debug_getRawHeader", [hex(n)]) for n in numbers]
+            calls: list[tuple[str, list[Any]]] = [("debug_getRawHeader", [hex(n)]) for n in numbers]
             calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
             calls += [
                 ("eth_call", [{"to": REGISTRY, "data": selector("validators()")}, hex(n - 1)]) for n in numbers if n > 0
@@ -104,7 +106,7 @@ class Auditor:
                     self._verify_seal(report, n, fields, validators)
         return hashes
 
-    def _verify_transactions(self, report: AuditReport, n: int, fields: list[bytes], block: dict) -> None:
+    def _verify_transactions(self, report: AuditReport, n: int, fields: list[bytes], block: dict[str, Any]) -> None:
         tx_hashes = block["transactions"]
         raws = self.rpc.batch([("debug_getRawTransaction", [h]) for h in tx_hashes]) if tx_hashes else []
         tree = HexaryTrie({})
@@ -120,14 +122,14 @@ class Auditor:
         if tree.root_hash != fields[4]:
             report.problem(f"block {n}: transactions root 0x{fields[4].hex()} does not match its transactions")
 
-    def _verify_seal(self, report: AuditReport, n: int, fields: list[bytes], authorised: list[str]) -> None:
+    def _verify_seal(self, report: AuditReport, n: int, fields: list[bytes], authorised: Sequence[str]) -> None:
         try:
             vanity, validators, vote, round_, seals = rlp.decode(fields[12])
         except (rlp.DecodingError, ValueError):
             report.problem(f"block {n}: extraData is not the QBFT layout")
             return
         listed = [to_checksum_address(v) for v in validators]
-        if listed != authorised:
+        if listed != list(authorised):
             report.problem(f"block {n}: the header lists validators {listed}, the registry authorised {authorised}")
         if not seals:
             report.problem(f"block {n}: no seal")

@@ -26,11 +26,11 @@ def load_labels(path: Path | None) -> dict[str, str]:
         raise LabelError(f"{path}: not a JSON object of address → name ({exc})") from None
     if not isinstance(document, dict):
         raise LabelError(f"{path}: expected a JSON object of address → name")
-    labels = {}
+    labels: dict[str, str] = {}
     for address, name in document.items():
         if not is_hex_address(address) or not isinstance(name, str) or not 0 < len(name) <= 80:
             raise LabelError(f"{path}: {address!r} → {name!r} is not an address and a name of 1–80 characters")
-        labels[to_checksum_address(address)] = name
+        labels[str(to_checksum_address(address))] = name
     return labels
 
 

@@ -7,6 +7,8 @@ Amounts are whole points; SQLite and PostgreSQL both store them as 64-bit intege
 
 from __future__ import annotations
 
+from typing import Any
+
 from sqlalchemy import JSON, BigInteger, ForeignKey, Index, Integer, String, UniqueConstraint
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
@@ -62,7 +64,7 @@ class Event(Base):
     contract: Mapped[str] = mapped_column(String(32))
     address: Mapped[str] = mapped_column(String(42))
     name: Mapped[str] = mapped_column(String(48))
-    args: Mapped[dict[str, object]] = mapped_column(JSON)
+    args: Mapped[dict[str, Any]] = mapped_column(JSON)
     topics: Mapped[list[str]] = mapped_column(JSON)
     data: Mapped[str] = mapped_column(String)
     timestamp: Mapped[int] = mapped_column(BigInteger)

@@ -80,7 +80,7 @@ class Explorer:
         self.sessions = sessions
         self.rpc = rpc
         self.labels = labels
-        self.contracts = {to_checksum_address(a): n for n, a in deployment.items()}
+        self.contracts: dict[str, str] = {str(to_checksum_address(a)): n for n, a in deployment.items()}
 
     def name(self, address: str | None, kinds: dict[str, tuple[str, str]], lang: str) -> str:
         if not address or address == ZERO:
@@ -253,7 +253,7 @@ def create_explorer(
             kinds = queries.account_kinds(db)
             series = queries.daily_series(db)
             co2 = queries.co2_reports(db)
-            context = {
+            context: dict[str, Any] = {
                 "supply": queries.supply(db),
                 "today": queries.today(db),
                 "blocks": queries.latest_blocks(db),
@@ -323,7 +323,9 @@ def create_explorer(
             derived = queries.balances(db).get(checksum, 0)
             history = queries.address_history(db, checksum, kind or None, number)
             kinds = queries.account_kinds(db)
-        node_balance, buckets, node_error = None, [], False
+        node_balance: int | None = None
+        buckets: list[tuple[int, int]] = []
+        node_error = False
         token = next((a for a, n in explorer.contracts.items() if n == "RegionalPoints"), None)
         if token is not None:
             try:
