@@ -1089,7 +1089,7 @@ def test_points_invariants_hold_over_random_sequences(fresh_points: PointsSystem
     run_state_machine_as_test(
         PointsMachine,
         settings=settings(
-            max_examples=10,
+            max_examples=7,
             stateful_step_count=25,
             deadline=None,
             database=None,  # no .hypothesis directory in the repository
