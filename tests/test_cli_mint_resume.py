@@ -16,7 +16,7 @@ from scripts.event_logs import all_logs
 from tests.conftest import REPO
 from tests.points import RESIDENT, PointsSystem
 
-ROWS = 2_000  # 20 batches: enough for an interruption, a node crash and a resume (kept small for CI time)
+ROWS = 5_000
 BATCH_SIZE = 250
 
 
