@@ -291,6 +291,28 @@ const TAKASAGO = (() => {
     return code ? code.data : null;
   }
 
+  /** The log-in form, the log-out button and an ended session, the same in every app. */
+  function bindSession(start, toLogin) {
+    document.getElementById("login-form").addEventListener("submit", async (event) => {
+      event.preventDefault();
+      const form = new FormData(event.target);
+      try {
+        tokens.set(await call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
+        await start();
+      } catch (e) {
+        showError("login-error", e);
+      }
+    });
+    const logout = document.getElementById("logout");
+    logout.addEventListener("click", async () => {
+      try { await call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
+      tokens.clear();
+      logout.hidden = true;
+      toLogin();
+    });
+    document.addEventListener("takasago:logged-out", () => { tokens.clear(); toLogin(); });
+  }
+
   function registerServiceWorker() {
     if ("serviceWorker" in navigator) navigator.serviceWorker.register(`/${APP}/sw.js`, { scope: `/${APP}/` }).catch(() => {});
   }
@@ -304,7 +326,7 @@ const TAKASAGO = (() => {
   }
 
   return {
-    APP, t, translate, bindSettings, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
+    APP, t, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
     Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate,
     get lang() { return lang; },
   };

@@ -71,24 +71,8 @@
     }
   }
 
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const form = new FormData(event.target);
-    try {
-      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
-      await start();
-    } catch (e) {
-      T.showError("login-error", e);
-    }
-  });
-  $("logout").addEventListener("click", async () => {
-    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
-    T.tokens.clear();
-    $("logout").hidden = true;
-    T.show("login");
-  });
+  T.bindSession(start, () => T.show("login"));
   $("refresh").addEventListener("click", () => desk());
-  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); T.show("login"); });
   document.addEventListener("takasago:language", () => { if (!$("desk").hidden) desk(); });
 
   start();

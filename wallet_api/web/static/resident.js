@@ -56,16 +56,7 @@
   }
 
   // ---- log in, sign up, log out ------------------------------------------------------------
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const form = new FormData(event.target);
-    try {
-      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
-      await start();
-    } catch (e) {
-      T.showError("login-error", e);
-    }
-  });
+  T.bindSession(start, () => go("login"));
   $("to-signup").addEventListener("click", () => go("signup"));
   $("to-login").addEventListener("click", () => go("login"));
   $("signup-form").addEventListener("submit", async (event) => {
@@ -84,13 +75,6 @@
       T.showError("signup-error", e);
     }
   });
-  $("logout").addEventListener("click", async () => {
-    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
-    T.tokens.clear();
-    $("logout").hidden = true;
-    go("login");
-  });
-  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); go("login"); });
   document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => home()));
 
   // ---- scan to pay -------------------------------------------------------------------------

@@ -47,23 +47,7 @@
     return Number.isInteger(value) && value > 0 ? value : null;
   }
 
-  $("login-form").addEventListener("submit", async (event) => {
-    event.preventDefault();
-    const form = new FormData(event.target);
-    try {
-      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: form.get("login"), password: form.get("password") }));
-      await start();
-    } catch (e) {
-      T.showError("login-error", e);
-    }
-  });
-  $("logout").addEventListener("click", async () => {
-    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* already gone */ }
-    T.tokens.clear();
-    $("logout").hidden = true;
-    go("login");
-  });
-  document.addEventListener("takasago:logged-out", () => { T.tokens.clear(); go("login"); });
+  T.bindSession(start, () => go("login"));
   document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => entry()));
 
   // ---- the shop shows a QR (MPM) ------------------------------------------------------------
