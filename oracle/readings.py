@@ -1,0 +1,181 @@
+"""Half-hourly meter readings from CSV or JSON-lines files, checked row by row.
+
+A file is UTF-8 (with or without BOM) or Shift_JIS (cp932), as Japanese tools write it.
+Every bad row is reported with its file and line and skipped; the rest of the file is
+used. A half-written file (its last line cut off) loses only that line.
+
+CSV header (English or Japanese)::
+
+    meter_id,timestamp,count,coefficient,unit,digits
+    計器ID,日時,積算値,係数,単位,有効桁数
+
+JSON lines: one object per line with the English keys. ``timestamp`` is ISO 8601 with
+its offset (``2026-04-01T00:30:00+09:00``) and must fall on a fixed half hour;
+``count`` is the raw 0xEA value, ``coefficient`` 0xD3, ``unit`` 0xE1 (``0x01`` or
+``1``), ``digits`` 0xD7.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import time
+from dataclasses import dataclass
+from datetime import datetime
+from pathlib import Path
+from typing import Any
+
+from oracle.echonet import MAX_COUNT, MeterSpecError, check_spec, counter_modulus
+
+FIELDS = ("meter_id", "timestamp", "count", "coefficient", "unit", "digits")
+JAPANESE = {
+    "計器ID": "meter_id",
+    "日時": "timestamp",
+    "積算値": "count",
+    "係数": "coefficient",
+    "単位": "unit",
+    "有効桁数": "digits",
+}
+HALF_HOUR = 1800
+FUTURE_TOLERANCE = 300
+
+
+@dataclass(frozen=True)
+class Reading:
+    meter_id: str
+    time: int  # unix seconds, on a half hour
+    count: int
+    coefficient: int
+    unit: int
+    digits: int
+    source: str  # file:line
+
+
+@dataclass(frozen=True)
+class RowError:
+    source: str
+    reason: str
+
+    def __str__(self) -> str:
+        return f"{self.source}: {self.reason}"
+
+
+def decode_text(raw: bytes) -> tuple[str, str]:
+    """The text of a file and its encoding: UTF-8 (BOM optional), else Shift_JIS (cp932)."""
+    if raw.startswith(b"\xef\xbb\xbf"):
+        return raw[3:].decode("utf-8"), "utf-8-sig"
+    try:
+        return raw.decode("utf-8"), "utf-8"
+    except UnicodeDecodeError:
+        pass
+    try:
+        return raw.decode("cp932"), "cp932"
+    except UnicodeDecodeError as exc:
+        raise ValueError(f"neither UTF-8 nor Shift_JIS (byte {exc.start})") from None
+
+
+def _int(value: Any, name: str) -> int:
+    if isinstance(value, bool):
+        raise ValueError(f"{name} must be a whole number")
+    if isinstance(value, int):
+        return value
+    text = str(value).strip()
+    try:
+        return int(text, 16) if text.lower().startswith("0x") else int(text)
+    except ValueError:
+        raise ValueError(f"{name} must be a whole number, not {text[:20]!r}") from None
+
+
+def _timestamp(value: Any) -> int:
+    text = str(value).strip()
+    try:
+        moment = datetime.fromisoformat(text)
+    except ValueError:
+        raise ValueError(f"timestamp {text[:40]!r} is not ISO 8601") from None
+    if moment.tzinfo is None:
+        raise ValueError(f"timestamp {text[:40]!r} has no UTC offset (write +09:00 for JST)")
+    seconds = int(moment.timestamp())
+    if seconds % HALF_HOUR or moment.microsecond:
+        raise ValueError(f"timestamp {text[:40]!r} is not on a fixed half hour")
+    return seconds
+
+
+def reading_from(row: dict[str, Any], source: str, now: float) -> Reading:
+    missing = [f for f in FIELDS if row.get(f) in (None, "")]
+    if missing:
+        raise ValueError(f"missing {', '.join(missing)}")
+    meter_id = str(row["meter_id"]).strip()
+    if not 1 <= len(meter_id) <= 64 or not meter_id.isprintable():
+        raise ValueError("meter_id must be 1 to 64 printable characters")
+    moment = _timestamp(row["timestamp"])
+    if moment > now + FUTURE_TOLERANCE:
+        raise ValueError("reading from the future")
+    count, coefficient, unit, digits = (_int(row[f], f) for f in ("count", "coefficient", "unit", "digits"))
+    try:
+        check_spec(coefficient, unit, digits)
+    except MeterSpecError as exc:
+        raise ValueError(str(exc)) from None
+    if not 0 <= count <= MAX_COUNT or count >= counter_modulus(digits):
+        raise ValueError(f"count {count} is outside 0..{min(MAX_COUNT, counter_modulus(digits) - 1)}")
+    return Reading(meter_id, moment, count, coefficient, unit, digits, source)
+
+
+def parse_readings(name: str, raw: bytes, now: float | None = None) -> tuple[list[Reading], list[RowError]]:
+    """Readings and row errors from one file's bytes (``name`` ending .csv or .jsonl)."""
+    now = time.time() if now is None else now
+    try:
+        text, _ = decode_text(raw)
+    except ValueError as exc:
+        return [], [RowError(name, str(exc))]
+    complete = text.endswith("\n")
+    lines = text.splitlines()
+    readings: list[Reading] = []
+    errors: list[RowError] = []
+    if name.endswith(".jsonl") or name.endswith(".json"):
+        for number, line in enumerate(lines, start=1):
+            if not line.strip():
+                continue
+            source = f"{name}:{number}"
+            try:
+                document = json.loads(line)
+                if not isinstance(document, dict):
+                    raise ValueError("each line must be a JSON object")
+                readings.append(reading_from(document, source, now))
+            except ValueError as exc:
+                cut = number == len(lines) and not complete
+                errors.append(RowError(source, "incomplete last line (file cut off)" if cut else str(exc)))
+        return readings, errors
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = [JAPANESE.get(h.strip(), h.strip()) for h in next(reader)]
+    except StopIteration:
+        return [], [RowError(name, "empty file")]
+    if sorted(header) != sorted(FIELDS):
+        return [], [RowError(f"{name}:1", f"expected the columns {', '.join(FIELDS)}")]
+    for number, row in enumerate(reader, start=2):
+        if not row:
+            continue
+        source = f"{name}:{number}"
+        if len(row) != len(header):
+            cut = number == len(lines) and not complete
+            errors.append(
+                RowError(
+                    source,
+                    "incomplete last line (file cut off)" if cut else f"{len(row)} fields, expected {len(header)}",
+                )
+            )
+            continue
+        try:
+            readings.append(reading_from(dict(zip(header, row, strict=True)), source, now))
+        except ValueError as exc:
+            errors.append(RowError(source, str(exc)))
+    return readings, errors
+
+
+def read_file(path: Path, now: float | None = None) -> tuple[list[Reading], list[RowError]]:
+    try:
+        raw = path.read_bytes()
+    except OSError as exc:
+        return [], [RowError(str(path), f"cannot read: {exc.strerror}")]
+    return parse_readings(path.name, raw, now)
