@@ -174,7 +174,9 @@ class Report:
     @classmethod
     def from_json(cls, text: str) -> Report:
         document = json.loads(text)
-        leaves = [(int(x["index"]), str(to_checksum_address(x["address"])), int(x["units"])) for x in document["leaves"]]
+        leaves = [
+            (int(x["index"]), str(to_checksum_address(x["address"])), int(x["units"])) for x in document["leaves"]
+        ]
         report = cls(
             int(document["programmeId"]),
             int(document["period"]),
