@@ -13,6 +13,7 @@ from scripts import (
     indexer_commands,
     mint_commands,
     node_commands,
+    oracle_commands,
     programme_commands,
     report_commands,
     wallet_commands,
@@ -32,6 +33,7 @@ app.add_typer(programme_commands.programmes, name="programme")
 app.add_typer(wallet_commands.wallet, name="wallet")
 app.add_typer(indexer_commands.indexer, name="indexer")
 app.add_typer(indexer_commands.audit, name="audit")
+app.add_typer(oracle_commands.oracle, name="oracle")
 app.command("mint")(mint_commands.mint)
 app.command("pause")(programme_commands.pause)
 app.command("unpause")(programme_commands.unpause)

@@ -1,0 +1,30 @@
+"""Configuration of the oracle service, from ``TAKASAGO_ORACLE_*`` variables."""
+
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Annotated
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+
+class OracleSettings(BaseSettings):
+    model_config = SettingsConfigDict(env_prefix="TAKASAGO_ORACLE_", extra="ignore")
+
+    data_dir: Path = Path(".takasago/oracle")
+    gateways_file: Path | None = None
+    host: str = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8800
+
+    @property
+    def inbox(self) -> Path:
+        return self.data_dir / "inbox"
+
+    @property
+    def reports(self) -> Path:
+        return self.data_dir / "reports"
+
+    @property
+    def gateways(self) -> Path:
+        return self.gateways_file or self.data_dir / "gateways.json"

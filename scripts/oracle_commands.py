@@ -1,0 +1,274 @@
+"""``takasago oracle …``: the CO2 oracle's service and its operators' commands.
+
+    takasago oracle serve                        the ingest endpoint for gateways (127.0.0.1:8800)
+    takasago oracle gateway-key GATEWAY          a gateway's Ed25519 key pair; registers its public key
+    takasago oracle sign-batch FILE --key PEM    a gateway's signature of a batch (for tools and tests)
+    takasago oracle generate --households N --month 2026-04 --out DIR   synthetic meters for tests/demos
+    takasago oracle settle --programme ID --month 2026-04 …              verify, report, sign, post, grant
+    takasago oracle proof --report FILE --household 0x…                 a household's own Merkle proof
+
+Exit codes: 0 done; 2 bad input; 3 refused on-chain; 4 the node cannot be reached.
+"""
+
+from __future__ import annotations
+
+import functools
+import json
+import os
+import re
+from collections.abc import Callable
+from datetime import datetime
+from pathlib import Path
+from typing import Annotated, Any, ParamSpec, TypeVar
+
+import typer
+from rich.console import Console
+
+oracle = typer.Typer(
+    no_args_is_help=True, help="The CO2 oracle: meter evidence in, verified reductions and grants out."
+)
+out = Console()
+err = Console(stderr=True)
+P = ParamSpec("P")
+R = TypeVar("R")
+DataDir = Annotated[Path | None, typer.Option(help="Oracle data directory [env TAKASAGO_ORACLE_DATA_DIR].")]
+
+
+def _errors(fn: Callable[P, R]) -> Callable[P, R]:
+    @functools.wraps(fn)
+    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+        from requests.exceptions import ConnectionError as RequestsConnectionError
+
+        from contracts.deployment import DeploymentError
+        from contracts.transactions import TransactionFailed
+        from oracle.settlement import SettlementError
+
+        try:
+            return fn(*args, **kwargs)
+        except TransactionFailed as exc:
+            err.print(f"error: refused on-chain: {exc}")
+            raise typer.Exit(3) from None
+        except RequestsConnectionError:
+            err.print("error: cannot reach the node")
+            raise typer.Exit(4) from None
+        except (SettlementError, DeploymentError, ValueError, OSError) as exc:
+            err.print(f"error: {exc}")
+            raise typer.Exit(2) from None
+
+    return wrapper
+
+
+def _settings(data_dir: Path | None) -> Any:
+    from oracle.settings import OracleSettings
+
+    return OracleSettings(**({"data_dir": data_dir} if data_dir else {}))
+
+
+def _month(text: str) -> tuple[int, int, int, int]:
+    from oracle.generator import JST
+
+    match = re.fullmatch(r"(\d{4})-(\d{2})", text)
+    if not match or not 1 <= int(match[2]) <= 12:
+        raise ValueError(f"--month must be YYYY-MM, not {text!r}")
+    year, month = int(match[1]), int(match[2])
+    start = int(datetime(year, month, 1, tzinfo=JST).timestamp())
+    end = int(datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=JST).timestamp())
+    return year, month, start, end
+
+
+@oracle.command()
+@_errors
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
+    port: Annotated[int | None, typer.Option(help="Port [default 8800].", min=1, max=65535)] = None,
+) -> None:
+    """Run the ingest endpoint for home gateways, and the public totals and proofs."""
+    import uvicorn
+
+    settings = _settings(data_dir)
+    settings.inbox.mkdir(parents=True, exist_ok=True)
+    os.environ["TAKASAGO_ORACLE_DATA_DIR"] = str(settings.data_dir)
+    uvicorn.run(
+        "oracle.main:app", host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
+    )
+
+
+@oracle.command("gateway-key")
+@_errors
+def gateway_key(
+    gateway: Annotated[str, typer.Argument(help="The gateway's id (e.g. its serial number).")],
+    key_out: Annotated[Path, typer.Option(help="Where to write the gateway's private key (PEM, 0600).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a gateway's Ed25519 key pair and register its public key with this oracle."""
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from oracle.gateways import new_gateway_key
+
+    if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", gateway):
+        raise ValueError("a gateway id is 1 to 64 letters, digits or ._-")
+    settings = _settings(data_dir)
+    registry = json.loads(settings.gateways.read_text(encoding="utf-8")) if settings.gateways.exists() else {}
+    if gateway in registry:
+        raise ValueError(f"gateway {gateway} is already registered")
+    key, public = new_gateway_key()
+    pem = key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption())
+    fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(pem)
+    registry[gateway] = public
+    settings.gateways.parent.mkdir(parents=True, exist_ok=True)
+    settings.gateways.write_text(json.dumps(registry, indent=1), encoding="utf-8")
+    out.print(f"gateway {gateway}: public key {public}")
+
+
+@oracle.command("sign-batch")
+@_errors
+def sign_batch_command(
+    batch: Annotated[Path, typer.Argument(help="The batch file, exactly as it will be sent.")],
+    key: Annotated[Path, typer.Option(help="The gateway's private key (PEM).")],
+) -> None:
+    """Print a gateway's base64 Ed25519 signature of BATCH (the X-Signature header)."""
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import load_pem_private_key
+
+    from oracle.gateways import sign_batch
+
+    private = load_pem_private_key(key.read_bytes(), password=None)
+    if not isinstance(private, Ed25519PrivateKey):
+        raise ValueError(f"{key} is not an Ed25519 private key")
+    typer.echo(sign_batch(private, batch.read_bytes()))
+
+
+@oracle.command()
+@_errors
+def generate(
+    households: Annotated[int, typer.Option(help="How many homes.", min=1, max=100_000)],
+    month: Annotated[str, typer.Option(help="The JST month, YYYY-MM.")],
+    out_dir: Annotated[
+        Path, typer.Option("--out", help="Directory for readings.jsonl, households.csv and history.json.")
+    ],
+    seed: Annotated[int, typer.Option(help="Random seed (the same seed gives the same data).")] = 1,
+    fault_rate: Annotated[float, typer.Option(help="Share of homes with one injected fault.", min=0, max=1)] = 0.1,
+) -> None:
+    """Synthetic smart-meter data with known answers (and a baseline history), for tests and demos."""
+    import random
+    import secrets
+
+    from eth_account import Account
+
+    from oracle.generator import FAULTS, write_jsonl
+    from oracle.generator import generate as make
+
+    year, number, _, _ = _month(month)
+    rng = random.Random(seed)
+    faults = {i: {rng.choice(FAULTS)} for i in range(households) if rng.random() < fault_rate}
+    homes = make(households, year, number, seed=seed, faults=faults)
+    out_dir.mkdir(parents=True, exist_ok=True)
+    write_jsonl(homes, out_dir / "readings.jsonl")
+    lines = ["household_id,meter_ids,address,salt"]
+    lines += [
+        f"{h.household_id},{h.meter_id};{h.meter_id}-NEW,{Account.create().address},{secrets.token_hex(32)}"
+        for h in homes
+    ]
+    (out_dir / "households.csv").write_text("\n".join(lines) + "\n", encoding="utf-8")
+    history = {h.household_id: {f"{year - 1}-{number:02d}": h.true_wh * rng.randint(95, 115) // 100} for h in homes}
+    (out_dir / "history.json").write_text(json.dumps(history, indent=1), encoding="utf-8")
+    truth = {h.household_id: {"true_wh": h.true_wh, "faults": sorted(h.faults)} for h in homes}
+    (out_dir / "truth.json").write_text(json.dumps(truth, indent=1), encoding="utf-8")
+    out.print(f"{households} homes, {sum(len(h.rows) for h in homes)} readings, {len(faults)} with a fault → {out_dir}")
+
+
+@oracle.command()
+@_errors
+def settle(
+    programme: Annotated[int, typer.Option(help="The CO2 reward programme's id.", min=1)],
+    month: Annotated[str, typer.Option(help="The JST month to settle, YYYY-MM (period YYYYMM).")],
+    households_file: Annotated[Path, typer.Option("--households", help="household_id,meter_ids,address,salt")],
+    history_file: Annotated[
+        Path, typer.Option("--history", help='JSON {household: {"YYYY-MM": Wh}} of verified months.')
+    ],
+    readings: Annotated[
+        list[Path], typer.Option("--readings", help="Readings files (repeatable); default: the inbox.")
+    ] = [],  # noqa: B006
+    factor: Annotated[int, typer.Option(help="Emission factor, g-CO2 per kWh.", min=1, max=2000)] = 350,
+    factor_source: Annotated[
+        str, typer.Option(help="Where the factor is published.")
+    ] = "Kansai Electric Power FY2018 basic, 0.35 kg-CO2/kWh",
+    operator_keys: Annotated[
+        list[Path], typer.Option("--operator-key", help="An operator's key file (hex, 0600); repeat k times.")
+    ] = [],  # noqa: B006
+    rpc_url: Annotated[str, typer.Option(help="Node JSON-RPC URL.")] = "http://127.0.0.1:8545",
+    deployments_dir: Annotated[Path, typer.Option(help="Deployment files.")] = Path(".takasago/deployments"),
+    batch_size: Annotated[int, typer.Option(help="Households per grant transaction.", min=1, max=500)] = 100,
+    dry_run: Annotated[
+        bool, typer.Option("--dry-run", help="Verify and build the report; sign and send nothing.")
+    ] = False,
+    data_dir: DataDir = None,
+) -> None:
+    """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once)."""
+    from eth_account import Account
+
+    from contracts.deployment import load_deployment
+    from contracts.transactions import Sender
+    from oracle.readings import read_file
+    from oracle.reduction import EmissionFactor
+    from oracle.settlement import build_report, compute_period, load_households, post, save, sign_report
+    from scripts.connection import connect
+
+    year, number, start, end = _month(month)
+    settings = _settings(data_dir)
+    homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
+    history_doc = json.loads(history_file.read_text(encoding="utf-8"))
+    history = {h: {(int(k[:4]), int(k[5:7])): int(v) for k, v in months.items()} for h, months in history_doc.items()}
+    files = readings or [p for p in sorted(settings.inbox.glob("*")) if p.suffix in (".jsonl", ".csv")]
+    all_readings, problems = [], []
+    for path in files:
+        rows, errors = read_file(path)
+        all_readings += rows
+        problems += errors
+    for problem in problems[:50]:
+        err.print(f"skipped {problem}")
+    results = compute_period(
+        homes, all_readings, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
+    )
+    report = build_report(results, programme, year * 100 + number)
+    path = save(report, settings.reports)
+    totals = report.totals
+    out.print(
+        f"period {report.period}: {totals['households_verified']} verified, {totals['households_excluded']} excluded, "
+        f"{len(report.leaves)} with a reduction; {totals['co2_g']:,} g CO2; report {path}"
+    )
+    for key, value in totals.items():
+        if key.startswith("excluded_"):
+            out.print(f"  {key.removeprefix('excluded_')}: {value}")
+    if dry_run:
+        return
+    if not operator_keys:
+        raise ValueError("give the operators' keys (--operator-key, k times) or use --dry-run")
+    operators = []
+    for key_path in operator_keys:
+        if key_path.stat().st_mode & 0o077:
+            raise ValueError(f"{key_path} is readable by other users; chmod 600 it")
+        operators.append(Account.from_key(key_path.read_text(encoding="ascii").strip()))
+    w3 = connect(rpc_url)
+    reports = load_deployment(w3, deployments_dir).contract(w3, "OracleReports")
+    signatures = sign_report(report, operators, w3.eth.chain_id, reports.address)
+    result = post(Sender(w3, operators[0]), reports, report, signatures, batch_size=batch_size)
+    state = "accepted now" if result.accepted_now else "already accepted"
+    out.print(f"report {state}; {result.batches} grant batch(es) sent; each household is paid at most once")
+
+
+@oracle.command()
+@_errors
+def proof(
+    report_file: Annotated[Path, typer.Option("--report", help="A saved report (report-<programme>-<period>.json).")],
+    household: Annotated[str, typer.Option(help="The household's salted hash (0x + 64 hex).")],
+) -> None:
+    """Print a household's leaf and Merkle proof, to check against the root accepted on-chain."""
+    from oracle.settlement import Report, proof_of
+
+    if not re.fullmatch(r"0x[0-9a-f]{64}", household):
+        raise ValueError("--household is the salted hash: 0x and 64 lowercase hex digits")
+    typer.echo(json.dumps(proof_of(Report.from_json(report_file.read_text(encoding="utf-8")), household), indent=1))
