@@ -61,7 +61,7 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
 def _settings(data_dir: Path | None) -> Any:
     from oracle.settings import OracleSettings
 
-    return OracleSettings(**({"data_dir": data_dir} if data_dir else {}))
+    return OracleSettings(data_dir=data_dir) if data_dir else OracleSettings()
 
 
 def _month(text: str) -> tuple[int, int, int, int]:
