@@ -47,6 +47,7 @@ def up(
     rpc_port: Annotated[int, typer.Option(help="Node JSON-RPC port.", min=1, max=65535)] = 8545,
     wallet_port: Annotated[int, typer.Option(help="Wallet API port.", min=1, max=65535)] = 8600,
     explorer_port: Annotated[int, typer.Option(help="Explorer port.", min=1, max=65535)] = 8700,
+    oracle_port: Annotated[int, typer.Option(help="CO2 oracle ingest port.", min=1, max=65535)] = 8800,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
     """Start the whole system on embedded defaults and keep it running until Ctrl-C.
@@ -64,7 +65,7 @@ def up(
     from contracts.deployment import DeploymentError
     from contracts.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
-    from scripts.supervisor import StartupError, Supervisor, start_indexer, start_wallet
+    from scripts.supervisor import StartupError, Supervisor, start_indexer, start_oracle, start_wallet
 
     if mode not in ("instant", "interval"):
         typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
@@ -84,6 +85,7 @@ def up(
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
         explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
+        oracle_url = start_oracle(supervisor, data_dir, oracle_port)
     except (
         StartupError,
         ConnectionError_,
@@ -104,6 +106,9 @@ def up(
     typer.echo(f"apps     {wallet_url}/app/ (residents), {wallet_url}/till/ (shops), {wallet_url}/officer/ (city)")
     explorer_log = data_dir / "logs" / "indexer.log"
     typer.echo(f"explorer {explorer_url} (Etherscan-style API at {explorer_url}/api), log {explorer_log}")
+    typer.echo(
+        f"oracle   {oracle_url} (signed meter batches: POST /v1/batches), log {data_dir / 'logs' / 'oracle.log'}"
+    )
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")
     typer.echo("running; Ctrl-C stops everything")

@@ -228,8 +228,15 @@ def settle(
         rows, errors = read_file(path)
         all_readings += rows
         problems += errors
+    known = {meter for home in homes.values() for meter in home.meters}
+    unknown: dict[str, int] = {}
+    for reading in all_readings:
+        if reading.meter_id not in known:
+            unknown[reading.meter_id] = unknown.get(reading.meter_id, 0) + 1
     for problem in problems[:50]:
         err.print(f"skipped {problem}")
+    for meter, count in sorted(unknown.items())[:50]:
+        err.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
     results = compute_period(
         homes, all_readings, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
     )

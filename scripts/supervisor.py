@@ -135,3 +135,11 @@ def start_indexer(supervisor: Supervisor, data_dir: Path, rpc_url: str, port: in
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("indexer", url + "/health")
     return url
+
+
+def start_oracle(supervisor: Supervisor, data_dir: Path, port: int) -> str:
+    """Starts the oracle's ingest endpoint (gateways registered in DATA_DIR/oracle/gateways.json)."""
+    supervisor.start("oracle", ["oracle", "serve", "--data-dir", str(data_dir / "oracle"), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http("oracle", url + "/health")
+    return url
