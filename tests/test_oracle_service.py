@@ -110,9 +110,8 @@ def test_settle_from_the_command_line_twice_pays_once(
     (tmp_path / "history.json").write_text(json.dumps({h.household_id: {"2025-04": h.true_wh + 30_000} for h in homes}))
     readings = write_jsonl(homes, tmp_path / "april.jsonl")
     with readings.open("a", encoding="utf-8") as extra:  # a stray meter and a corrupt row
-        extra.write(
-            '{"meter_id": "STRAY-1", "timestamp": "2026-04-02T00:00:00+09:00", "count": 5, "coefficient": 1, "unit": 2, "digits": 6}\n'
-        )
+        stray = {"meter_id": "STRAY-1", "timestamp": "2026-04-02T00:00:00+09:00", "count": 5, "coefficient": 1}
+        extra.write(json.dumps({**stray, "unit": 2, "digits": 6}) + "\n")
         extra.write('{"meter_id": "M1", "timestamp": "yesterday"}\n')
     operators = [points.new_account() for _ in range(2)]
     points.register(ORACLE, *operators)
