@@ -286,7 +286,7 @@ def follow_forever(follower: Follower, ws_url: str | None, stop: Any, idle_secon
         except NodeUnavailable as exc:
             log.warning("%s; retrying in %.1f s", exc, pause)
             stop.wait(pause)
-            pause = min(pause * 2, 10)
+            pause = min(pause * 2, 4)
             continue
         except Exception:  # noqa: BLE001 - the follower must outlive one bad batch
             log.exception("indexing pass failed; retrying")

@@ -58,4 +58,4 @@ class HeadListener:
             except (aiohttp.ClientError, OSError, TimeoutError) as exc:
                 log.info("head subscription lost (%s); reconnecting in %.1f s", type(exc).__name__, pause)
             await asyncio.sleep(pause)
-            pause = min(pause * 2, 10)
+            pause = min(pause * 2, 4)

@@ -173,5 +173,6 @@ async def serve(
         log.info("stopping: finishing the block in progress")
         await service.stop()
         admission.shutdown()
+        await server.close_websockets()
         await runner.cleanup()
         ledger.close()

@@ -16,7 +16,7 @@ import secrets
 from typing import Any
 
 import orjson
-from aiohttp import WSMsgType, web
+from aiohttp import WSCloseCode, WSMsgType, web
 
 from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, InvalidParams, RPCError
 from node.records import block_json, hex_bytes
@@ -62,6 +62,12 @@ class RPCServer:
         self.auth_token = auth_token
         self._sockets: set[_Connection] = set()
         api.service.add_listener(self._on_block)
+
+    async def close_websockets(self) -> None:
+        """Says goodbye (1001 going away) to every WebSocket client, so shutting down never waits on them."""
+        for connection in list(self._sockets):
+            if not connection.ws.closed:
+                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"node shutting down")
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
