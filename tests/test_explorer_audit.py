@@ -9,16 +9,36 @@ from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 import schemathesis
 from hypothesis import HealthCheck, given, settings
 from schemathesis import GenerationMode
 from sqlalchemy import create_engine, text
 
+from oracle.settlement import Report, post, sign_report
 from tests.browser_support import browser, open_page, screen
 from tests.explorer_support import ExplorerServer, running_explorer
-from tests.points import PointsSystem
+from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
 from tests.test_indexer import activity
+
+
+def co2_report(points: PointsSystem) -> dict[str, Any]:
+    """An accepted oracle report with grants (2 of 3 operators), as the CO2 oracle posts it."""
+    operators = [points.new_account() for _ in range(2)]
+    points.register(ORACLE, *operators)
+    for operator in operators:
+        points.grant(ORACLE_ROLE, operator)
+    programme = points.create_programme(
+        name="CO2 reduction", verifierRole=QUORUM_REPORTER_ROLE, rewardPoints=10, rewardUnits=1000,
+        capPerPeriod=10**6, capPeriod=CAP_MONTH, budget=10**9,
+    )  # fmt: skip
+    residents = [points.resident() for _ in range(3)]
+    leaves = [(i, r.address, 12_000 + i) for i, r in enumerate(residents)]
+    report = Report(programme, 202604, leaves, ["0x" + f"{i:064x}" for i in range(3)])
+    signatures = sign_report(report, operators, points.w3.eth.chain_id, points.reports.address)
+    post(points.sender(operators[0]), points.reports, report, signatures)
+    return {"programme": programme, "units": report.total_units}
 
 
 @pytest.fixture(scope="module")
@@ -26,6 +46,7 @@ def world(
     points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ExplorerServer, dict[str, Any]]]:
     who = activity(points)
+    who["co2"] = co2_report(points)
     directory = tmp_path_factory.mktemp("audit")
     labels = {who["shop"]: "高砂ベーカリー"}
     for server in running_explorer(points, directory, f"sqlite:///{directory / 'indexer.db'}", labels):
@@ -66,6 +87,22 @@ def test_audit_verify_passes_and_catches_a_row_altered_in_the_index(
     assert bad.returncode == 1 and "beyond the indexed" in bad.stdout
     missing = server.cli("audit", "verify", "--data-dir", "/nonexistent", "--rpc-url", server.points.node.url)
     assert missing.returncode == 2 and "no index" in missing.stderr and "Traceback" not in missing.stderr
+
+
+def test_co2_reports_and_programmes_appear_with_budget_used(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    server, who = world
+    co2 = who["co2"]
+    rows = list(csv.DictReader(io.StringIO(httpx.get(server.url + "/co2.csv", timeout=30).text)))
+    mine = [r for r in rows if int(r["programme_id"]) == co2["programme"]]
+    assert (
+        mine and int(mine[0]["units"]) == co2["units"] and mine[0]["period"] == "202604" and mine[0]["signers"] == "2"
+    )
+    page = httpx.get(server.url + "/co2", timeout=30).text
+    assert "<svg" in page and f"{co2['units']:,}" in page
+    programmes = list(csv.DictReader(io.StringIO(httpx.get(server.url + "/programmes.csv", timeout=30).text)))
+    entry = next(p for p in programmes if int(p["id"]) == co2["programme"])
+    assert int(entry["granted"]) == sum((12_000 + i) * 10 // 1000 for i in range(3)) and int(entry["grants"]) == 3
+    assert server.cli("audit", "verify", *server.args()).returncode == 0
 
 
 def test_the_explorer_in_a_real_browser(
