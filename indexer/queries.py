@@ -82,15 +82,15 @@ def latest_blocks(db: Session, limit: int = 10, page: int = 1) -> list[Block]:
     return list(db.scalars(select(Block).order_by(Block.number.desc()).limit(limit).offset((page - 1) * limit)))
 
 
-def latest_transactions(db: Session, limit: int = 10, page: int = 1) -> list[Transaction]:
-    return list(
-        db.scalars(
-            select(Transaction)
-            .order_by(Transaction.block_number.desc(), Transaction.tx_index.desc())
-            .limit(limit)
-            .offset((page - 1) * limit)
-        )
-    )
+TimeRange = tuple[int, int] | None  # [from, to) in unix seconds
+
+
+def latest_transactions(db: Session, limit: int = 10, page: int = 1, period: TimeRange = None) -> list[Transaction]:
+    query = select(Transaction)
+    if period is not None:
+        query = query.where(Transaction.timestamp >= period[0], Transaction.timestamp < period[1])
+    query = query.order_by(Transaction.block_number.desc(), Transaction.tx_index.desc())
+    return list(db.scalars(query.limit(limit).offset((page - 1) * limit)))
 
 
 def jst_day_start(now: datetime | None = None) -> int:
@@ -139,11 +139,13 @@ def daily_series(db: Session, days: int = 30) -> list[dict[str, Any]]:
 
 
 def address_history(
-    db: Session, address: str, kind: str | None = None, page: int = 1, size: int = PAGE_SIZE
+    db: Session, address: str, kind: str | None = None, page: int = 1, size: int = PAGE_SIZE, period: TimeRange = None
 ) -> list[PointMovement]:
     query = select(PointMovement).where(or_(PointMovement.from_address == address, PointMovement.to_address == address))
     if kind:
         query = query.where(PointMovement.kind == kind)
+    if period is not None:
+        query = query.where(PointMovement.timestamp >= period[0], PointMovement.timestamp < period[1])
     query = query.order_by(PointMovement.block_number.desc(), PointMovement.log_index.desc())
     return list(db.scalars(query.limit(size).offset((page - 1) * size)))
 

@@ -76,6 +76,11 @@ def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]])
     merchant_rows = list(csv.DictReader(io.StringIO(get(server, "/merchants.csv").text)))
     shop = next(r for r in merchant_rows if r["address"] == who["shop"])
     assert shop["label"] == "高砂ベーカリー" and int(shop["received"]) >= 250
+    none = list(csv.DictReader(io.StringIO(get(server, "/txs.csv?from=2001-01-01&to=2001-12-31").text)))
+    assert none == []
+    today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
+    todays = list(csv.DictReader(io.StringIO(get(server, f"/txs.csv?from={today}&to={today}").text)))
+    assert todays and len(todays) <= len(list(csv.DictReader(io.StringIO(get(server, "/txs.csv").text))))
     mine = list(csv.DictReader(io.StringIO(get(server, f"/address/{who['alice']}/history.csv").text)))
     assert {r["kind"] for r in mine} >= {"issued", "thanks", "payment", "refund"}
 
@@ -126,11 +131,15 @@ def test_bad_input_gets_friendly_pages_never_a_500(world: tuple[ExplorerServer, 
         "/search?q=0x" + "ab" * 32: 404,
         "/no/such/page": 404,
         "/address/zzz/history.csv": 400,
+        "/txs?from=2026-13-01": 400,
+        "/txs?from=2026-02-30": 400,
+        "/txs?from=2026-05-01&to=2026-04-01": 400,
+        "/txs.csv?from=yesterday": 400,
     }
     for path, status in cases.items():
         response = get(server, path)
         assert response.status_code == status, (path, response.status_code)
-        if not path.endswith(".csv"):
+        if ".csv" not in path:
             assert '<a href="/">' in response.text, path
     assert "<script>" not in get(server, "/search?q=%3Cscript%3E").text
 

@@ -65,6 +65,26 @@ def page_number(value: str | None) -> int:
     return int(value)
 
 
+def date_range(start: str | None, end: str | None) -> queries.TimeRange:
+    """``from``/``to`` as JST dates (YYYY-MM-DD, ``to`` inclusive); None when neither is given."""
+    if not start and not end:
+        return None
+
+    def day(value: str, name: str) -> datetime:
+        if not re.fullmatch(r"\d{4}-\d{2}-\d{2}", value):
+            raise BadInput(f"{name} must be a date, YYYY-MM-DD")
+        try:
+            return datetime.fromisoformat(value).replace(tzinfo=queries.JST)
+        except ValueError:
+            raise BadInput(f"{name} {value} is not a real date") from None
+
+    low = day(start, "from") if start else datetime(2000, 1, 1, tzinfo=queries.JST)
+    high = day(end, "to") if end else datetime(2999, 12, 31, tzinfo=queries.JST)
+    if high < low:
+        raise BadInput("the date range ends before it starts")
+    return int(low.timestamp()), int(high.timestamp()) + 86400
+
+
 def address_param(value: str) -> str:
     if not is_hex_address(value):
         raise BadInput("not an address (0x followed by 40 hex digits)")
@@ -290,8 +310,9 @@ def create_explorer(
     @app.get("/txs", response_class=HTMLResponse, include_in_schema=False)
     def txs(request: Request, page: str | None = None) -> HTMLResponse:
         number = page_number(page)
+        period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
-            rows = queries.latest_transactions(db, queries.PAGE_SIZE, number)
+            rows = queries.latest_transactions(db, queries.PAGE_SIZE, number, period)
             kinds = queries.account_kinds(db)
         return render(
             request, "txs.html", txs=rows, page=number, name=lambda a: explorer.name(a, kinds, lang_of(request))
@@ -319,9 +340,10 @@ def create_explorer(
         if kind not in (None, "", *SENTENCES["en"]):
             raise BadInput(f"unknown kind {kind!r}")
         number = page_number(page)
+        period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
             derived = queries.balances(db).get(checksum, 0)
-            history = queries.address_history(db, checksum, kind or None, number)
+            history = queries.address_history(db, checksum, kind or None, number, queries.PAGE_SIZE, period)
             kinds = queries.account_kinds(db)
         node_balance: int | None = None
         buckets: list[tuple[int, int]] = []
@@ -417,11 +439,12 @@ def create_explorer(
         )
 
     @app.get("/txs.csv", include_in_schema=False)
-    def txs_csv() -> StreamingResponse:
+    def txs_csv(request: Request) -> StreamingResponse:
+        period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
             rows = [
                 (t.hash, t.block_number, t.tx_index, t.timestamp, t.sender, t.to, t.status, t.method, t.kind, t.amount)
-                for t in queries.latest_transactions(db, 10**9)
+                for t in queries.latest_transactions(db, 10**9, 1, period)
             ]
         return csv_response(
             "transactions",
@@ -430,8 +453,9 @@ def create_explorer(
         )
 
     @app.get("/address/{address}/history.csv", include_in_schema=False)
-    def address_csv(address: str) -> StreamingResponse:
+    def address_csv(request: Request, address: str) -> StreamingResponse:
         checksum = address_param(address)
+        period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
             rows = [
                 (
@@ -445,7 +469,7 @@ def create_explorer(
                     m.amount,
                     m.request_id or "",
                 )
-                for m in queries.address_history(db, checksum, None, 1, 10**9)
+                for m in queries.address_history(db, checksum, None, 1, 10**9, period)
             ]
         return csv_response(
             f"points-{checksum}",

@@ -89,6 +89,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "contract": "コントラクト",
         "account": "アカウント",
         "language": "English",
+        "from_date": "開始日",
+        "to_date": "終了日",
+        "filter": "絞り込み",
         "node_unavailable": "ノードに接続できないため、索引の値のみ表示しています",
     },
     "en": {
@@ -177,6 +180,9 @@ TEXTS: dict[str, dict[str, str]] = {
         "contract": "Contract",
         "account": "Account",
         "language": "日本語",
+        "from_date": "From",
+        "to_date": "To",
+        "filter": "Filter",
         "node_unavailable": "The node cannot be reached; showing indexed figures only",
     },
 }
