@@ -80,25 +80,31 @@ class Follower:
     def sync(self, max_blocks: int | None = None) -> SyncReport:
         """Indexes up to the node's head (or ``max_blocks`` blocks); raises NodeUnavailable if the node is gone."""
         report = SyncReport()
-        chain_id = hex_int(self.rpc.call("eth_chainId"))
-        genesis = self.rpc.call("eth_getBlockByNumber", "0x0", False)
         with self.sessions() as db:
             cp = self.checkpoint(db)
+        # one round trip for what every pass must know (this runs on every new head)
+        calls: list[tuple[str, list[Any]]] = [
+            ("eth_chainId", []),
+            ("eth_getBlockByNumber", ["0x0", False]),
+            ("eth_blockNumber", []),
+        ]
+        if cp is not None:
+            calls.append(("eth_getBlockByNumber", [hex(cp.block_number), False]))
+        chain_hex, genesis, head_hex, *ours = self.rpc.batch(calls)
+        chain_id, head = hex_int(chain_hex), hex_int(head_hex)
         if cp is not None and (cp.chain_id != chain_id or cp.genesis_hash != genesis["hash"]):
             raise RuntimeError(
                 f"this database indexes chain {cp.chain_id} with genesis {cp.genesis_hash}; the node serves chain "
                 f"{chain_id} with genesis {genesis['hash']}: use another database"
             )
         if cp is not None:  # is the indexed head still on the node's chain? (it may have rewound below it)
-            ours = self.rpc.call("eth_getBlockByNumber", hex(cp.block_number), False)
-            if ours is None or ours["hash"] != cp.block_hash:
+            if ours[0] is None or ours[0]["hash"] != cp.block_hash:
                 report.rolled_back += self.rewind(cp.block_number)
         restart = self.refresh_contracts(chain_id, genesis["hash"])
         with self.sessions() as db:
             cp = self.checkpoint(db)
         if restart is not None and cp is not None and cp.block_number >= restart:
             report.rolled_back += self.rollback_to(restart - 1)
-        head = hex_int(self.rpc.call("eth_blockNumber"))
         while True:
             with self.sessions() as db:
                 cp = self.checkpoint(db)

@@ -61,6 +61,17 @@ def balances(db: Session, at_block: int | None = None) -> dict[str, int]:
     return dict(result)
 
 
+def balance_of(db: Session, address: str) -> int:
+    """One address's points derived from the movements (what ``balances`` gives for it, without the rest)."""
+    received = db.scalar(
+        select(func.coalesce(func.sum(PointMovement.amount), 0)).where(PointMovement.to_address == address)
+    )
+    sent = db.scalar(
+        select(func.coalesce(func.sum(PointMovement.amount), 0)).where(PointMovement.from_address == address)
+    )
+    return 0 if address == ZERO else int(received or 0) - int(sent or 0)
+
+
 def account_kinds(db: Session) -> dict[str, tuple[str, str]]:
     """address → (kind, status) from the registry's events."""
     accounts: dict[str, tuple[str, str]] = {}

@@ -111,10 +111,14 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
-    from wallet_api.services import Services
+    from wallet_api.db.engine import migrate
+    from wallet_api.keyring import load_keyring
 
-    services = Services.build(settings, create_secrets=True)
-    services.close()
+    # Once, before any worker starts: secrets on first use, and the schema (workers migrating
+    # concurrently would race). Each worker (wallet_api.main) then only opens what is there.
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    load_keyring(settings, create=True)
+    migrate(settings.database)
     os.environ.update(
         {
             "TAKASAGO_WALLET_DATA_DIR": str(settings.data_dir),

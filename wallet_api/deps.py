@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from collections.abc import Callable
 from typing import Annotated
 
@@ -73,8 +74,6 @@ IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 def operation_out(op: Operation, language: str = "ja") -> OperationOut:
     error = None
     if op.status == "failed" and op.error_code in MESSAGES:
-        import json
-
         try:
             detail = json.loads(op.error_detail or "{}")
         except ValueError:

@@ -47,6 +47,7 @@ class Ledger:
         self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         self.deployments_dir = deployments_dir
         self._deployment: Deployment | None = None
+        self._contracts: dict[str, Contract] = {}
 
     @property
     def deployment(self) -> Deployment:
@@ -59,7 +60,10 @@ class Ledger:
         return self.deployment.chainId
 
     def contract(self, name: str) -> Contract:
-        return self.deployment.contract(self.w3, name)
+        """The deployed contract ``name`` (built once: every payment encodes calls with it)."""
+        if name not in self._contracts:
+            self._contracts[name] = self.deployment.contract(self.w3, name)
+        return self._contracts[name]
 
     @property
     def token(self) -> Contract:

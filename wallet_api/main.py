@@ -13,7 +13,8 @@ from wallet_api.settings import WalletSettings
 
 
 def _app() -> FastAPI:
-    return create_app(Services.build(WalletSettings(), create_secrets=False))
+    # `takasago wallet serve` has migrated the database before starting the workers
+    return create_app(Services.build(WalletSettings(), create_secrets=False, run_migrations=False))
 
 
 def openapi_document() -> dict[str, Any]:

@@ -120,7 +120,7 @@ def _pay(
 
 def _retry_of(services: Services, user: User, key: str) -> Operation | None:
     with services.sessions() as db:
-        return db.scalar(select(Operation).where(Operation.user_id == user.id, Operation.idempotency_key == key))
+        return services.pipeline.find(db, user.id, key)
 
 
 def resolve_uri(services: Services, uri: str) -> tuple[PaymentRequest, User]:

@@ -88,9 +88,14 @@ class Pipeline:
         self._thread: threading.Thread | None = None
 
     # -- 1. accept ---------------------------------------------------------------------
+    @staticmethod
+    def find(db: DbSession, user_id: int, key: str) -> Operation | None:
+        """The operation ``user_id`` sent under idempotency ``key``, if any."""
+        return db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
+
     def existing(self, db: DbSession, user_id: int, key: str, digest: str) -> Operation | None:
         """The operation already accepted under ``key``; IDEMPOTENCY_KEY_REUSED if it was another request."""
-        op = db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
+        op = self.find(db, user_id, key)
         if op is not None and op.request_hash != digest:
             raise ApiError("IDEMPOTENCY_KEY_REUSED")
         return op

@@ -6,7 +6,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
-from sqlalchemy import Engine, select
+from sqlalchemy import Engine
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -94,9 +94,7 @@ class Services:
                         found = op
             except IntegrityError:  # the same key accepted concurrently by another request
                 with self.sessions() as db:
-                    found = db.scalar(
-                        select(Operation).where(Operation.user_id == user.id, Operation.idempotency_key == key)
-                    )
+                    found = self.pipeline.find(db, user.id, key)
                 if found is None:
                     raise
                 if found.request_hash != digest:

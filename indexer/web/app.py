@@ -101,6 +101,17 @@ class Explorer:
         self.rpc = rpc
         self.labels = labels
         self.contracts: dict[str, str] = {str(to_checksum_address(a)): n for n, a in deployment.items()}
+        self._kinds: tuple[tuple[int, str] | None, dict[str, tuple[str, str]]] = (None, {})
+
+    def kinds(self, db: Session) -> dict[str, tuple[str, str]]:
+        """The registry's kinds and statuses, recomputed only when the indexed head has moved."""
+        cp = queries.head(db)
+        at = (cp.block_number, cp.block_hash) if cp is not None else None
+        cached_at, cached = self._kinds
+        if at is None or at != cached_at:
+            cached = queries.account_kinds(db)
+            self._kinds = (at, cached)
+        return cached
 
     def name(self, address: str | None, kinds: dict[str, tuple[str, str]], lang: str) -> str:
         if not address or address == ZERO:
@@ -270,7 +281,7 @@ def create_explorer(
     @app.get("/", response_class=HTMLResponse, include_in_schema=False)
     def home(request: Request) -> HTMLResponse:
         with sessions() as db:
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
             series = queries.daily_series(db)
             co2 = queries.co2_reports(db)
             context: dict[str, Any] = {
@@ -300,7 +311,7 @@ def create_explorer(
         with sessions() as db:
             found = queries.block_by_number(db, int(number))
             txs = queries.transactions_in_block(db, int(number)) if found else []
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         if found is None:
             raise NotFound(f"block {number} is not indexed (yet)")
         return render(
@@ -313,7 +324,7 @@ def create_explorer(
         period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
             rows = queries.latest_transactions(db, queries.PAGE_SIZE, number, period)
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         return render(
             request, "txs.html", txs=rows, page=number, name=lambda a: explorer.name(a, kinds, lang_of(request))
         )
@@ -324,7 +335,7 @@ def create_explorer(
             raise BadInput("a transaction hash is 0x followed by 64 hex digits")
         with sessions() as db:
             found, events, moves = queries.transaction(db, tx_hash.lower())
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         if found is None:
             raise NotFound(f"transaction {tx_hash} is not indexed")
         lang = lang_of(request)
@@ -342,9 +353,9 @@ def create_explorer(
         number = page_number(page)
         period = date_range(request.query_params.get("from"), request.query_params.get("to"))
         with sessions() as db:
-            derived = queries.balances(db).get(checksum, 0)
+            derived = queries.balance_of(db, checksum)
             history = queries.address_history(db, checksum, kind or None, number, queries.PAGE_SIZE, period)
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         node_balance: int | None = None
         buckets: list[tuple[int, int]] = []
         node_error = False
@@ -368,7 +379,7 @@ def create_explorer(
         number = page_number(page)
         with sessions() as db:
             rows = queries.holders(db, number)
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         offset = (number - 1) * queries.PAGE_SIZE
         return render(
             request,
@@ -384,7 +395,7 @@ def create_explorer(
         with sessions() as db:
             rows = queries.merchants(db)
             settled = queries.settlements(db)
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         return render(
             request,
             "merchants.html",
@@ -481,7 +492,7 @@ def create_explorer(
     def holders_csv() -> StreamingResponse:
         with sessions() as db:
             rows = queries.holders(db, 1, 10**9)
-            kinds = queries.account_kinds(db)
+            kinds = explorer.kinds(db)
         return csv_response(
             "holders", ["address", "kind", "points"], ((a, kinds.get(a, ("", ""))[0], b) for a, b in rows)
         )

@@ -103,7 +103,7 @@ def etherscan_api(sessions: sessionmaker[Session]) -> APIRouter:
                         _address(contractaddress, "contractaddress")
                     if tag not in (None, "", "latest"):
                         raise ApiInputError("only tag=latest is supported")
-                    return ok(str(queries.balances(db).get(_address(address), 0)))
+                    return ok(str(queries.balance_of(db, _address(address))))
                 if module == "logs" and action == "getLogs":
                     start, end = _int(fromBlock, "fromBlock", 0), _int(toBlock, "toBlock", head)
                     if start > end:

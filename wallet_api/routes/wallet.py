@@ -57,8 +57,6 @@ OUTGOING = {"thanks_sent", "paid", "refund_sent", "settlement", "expired", "sent
 def _name(user: User | None, address: str | None) -> str | None:
     if user is None:
         return (address[:6] + "…" + address[-4:]) if address else None
-    if user.role == "merchant":
-        return user.display_name or user.short_code
     return user.display_name or user.short_code
 
 
