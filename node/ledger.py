@@ -18,6 +18,7 @@ from typing import Any, cast
 
 import orjson
 import rlp
+from eth._utils.rlp import validate_imported_block_unchanged
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
@@ -43,6 +44,7 @@ PREFIX_TX = b"t:x:"
 PREFIX_LOGS = b"t:l:"
 PREFIX_TX_HASHES = b"t:h:"
 PREFIX_BLOCK_SIZE = b"t:s:"
+PREFIX_CERTIFICATE = b"t:c:"
 # A block stamped further ahead than this is refused (as Clique does): block.timestamp
 # drives point expiry, so a validator must not be able to move time forward.
 MAX_CLOCK_DRIFT_SECONDS = 15
@@ -82,6 +84,7 @@ class BuiltBlock:
     included: list[PendingTransaction]
     dropped: list[tuple[PendingTransaction, str]]
     persisted: bool = False  # py-evm's import already wrote header, body and indices
+    generation: int = -1  # the store's buffer generation its state was written in (-1: built here)
 
 
 @dataclass
@@ -201,6 +204,10 @@ class Ledger:
         raw = self.raw_receipt_record(tx_hash)
         return orjson.loads(raw) if raw else None
 
+    def certificate(self, number: int) -> bytes | None:
+        """The commit certificate (QBFT commit seals) stored with block ``number``, if any."""
+        return self.store.get_durable(PREFIX_CERTIFICATE + _num(number))
+
     def block_logs(self, number: int) -> list[JSON]:
         raw = self.store.get_durable(PREFIX_LOGS + _num(number))
         return orjson.loads(raw) if raw else []
@@ -263,11 +270,13 @@ class Ledger:
 
     # -- import (validation of a block sealed elsewhere) -----------------------
     def import_block(self, block: BlockAPI) -> BuiltBlock:
-        """Fully validate a block that extends the head, then execute it.
+        """Fully validate a block that extends the head, then execute it (not yet committed).
 
         Checks, in order: it extends our head; it is sealed by a validator
         authorised at the parent; every sender is permitted at the parent; executing
-        it reproduces its state root, receipts root and gas used.
+        it reproduces its state root, receipts root and gas used. Nothing becomes
+        canonical until :meth:`commit`, so a QBFT proposal that is never decided leaves
+        only unreferenced trie nodes behind.
         """
         parent = self.head
         if block.header.parent_hash != parent.hash:
@@ -293,23 +302,28 @@ class Ledger:
                     f"transaction {index} (0x{tx.hash.hex()}) is from 0x{sender.hex()}, which is not permitted"
                 )
             senders.append(sender)
+        generation = self.store.generation
+        base = self.chain.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
         try:
-            result = self.chain.import_block(block, perform_validation=True)
-        except Exception:
-            self.store.discard()
+            imported = self.chain.get_vm(base).import_block(block).block
+            validate_imported_block_unchanged(imported, block)
+            self.chain.validate_block(imported)
+        except ValidationError:
             raise
-        imported = result.imported_block
+        except Exception as exc:  # py-evm signals some malformed blocks with other types
+            raise ValidationError(f"block #{block.number} cannot be executed: {exc}") from None
         receipts = imported.get_receipts(self.chain.chaindb)
-        return BuiltBlock(imported, tuple(receipts), senders, [], [], persisted=True)
+        return BuiltBlock(imported, tuple(receipts), senders, [], [], generation=generation)
 
     # -- commit ----------------------------------------------------------------
-    def commit(self, built: BuiltBlock) -> CommittedBlock:
-        """Write the block and its records durably; only then move the head."""
+    def commit(self, built: BuiltBlock, certificate: bytes | None = None) -> CommittedBlock:
+        """Write the block, its records and its commit certificate durably; only then move the head."""
         with self._write_lock:
             block = built.block
             if block.header.parent_hash != self.head.hash:
-                self.store.discard()
                 raise ValidationError("head moved while the block was being built")
+            if built.generation >= 0 and built.generation != self.store.generation:
+                raise ValidationError("the block's executed state was discarded; execute it again")
             try:
                 if not built.persisted:
                     self.chain.chaindb.persist_block(block)
@@ -323,6 +337,8 @@ class Ledger:
                     self.store[PREFIX_TX_HASHES + number] = b"".join(tx.hash for tx in block.transactions)
                 if logs:
                     self.store[PREFIX_LOGS + number] = orjson.dumps(logs)
+                if certificate is not None:
+                    self.store[PREFIX_CERTIFICATE + number] = certificate
                 self.store[KEY_HEAD] = block.hash
                 self.store.flush()
             except Exception:
@@ -333,6 +349,8 @@ class Ledger:
             touched = any(entry["address"].lower() == registry_hex for entry in logs)
             self.registry.on_new_head(block.header, touched)
             self.pool.remove_included(built.included, [p for p, _ in built.dropped])
+            if not built.included and block.transactions:  # built elsewhere: our pool may hold the same ones
+                self.pool.remove_mined([(s, tx.nonce) for s, tx in zip(built.senders, block.transactions, strict=True)])
             return CommittedBlock(block.header, txs, rcpts, logs, built.included, built.dropped)
 
     def close(self) -> None:

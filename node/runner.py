@@ -23,6 +23,8 @@ from node.dev_clock import DevClock
 from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis, parse_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
+from node.qbft.engine import ConsensusEngine
+from node.qbft.network import PeerAddress, PeerNetwork
 from node.rpc.methods import EthAPI
 from node.rpc.server import RPCServer
 from node.service import NodeService
@@ -101,6 +103,16 @@ def init_data_dir(
     return InitResult(data_dir, chain_id, validator_address, admin_address, dev_addresses)
 
 
+def unlock_node_key(config: NodeConfig, password_file: Path | None) -> PrivateKey | None:
+    """An observer's link key (validators link with their validator key)."""
+    if config.network is None or config.network.node_keystore is None:
+        return None
+    if config.dev:
+        return PrivateKey(bytes.fromhex(load_dev_keys(config)["node"]["privateKey"][2:]))
+    passphrase = resolve_passphrase(password_file, "TAKASAGO_VALIDATOR_PASSWORD", "Node key passphrase: ")
+    return read_keystore(config.network.node_keystore, passphrase)
+
+
 def unlock_validator(config: NodeConfig, password_file: Path | None) -> PrivateKey | None:
     if config.validator_keystore is None:
         return None
@@ -137,13 +149,38 @@ async def serve(
     config = load_node_config(data_dir)
     genesis = load_genesis(config.genesis_path)
     validator_key = unlock_validator(config, password_file)
+    link_key = validator_key or unlock_node_key(config, password_file)
+    if config.network is not None:
+        if link_key is None:
+            raise ValueError("a network node needs a validator key or network.nodeKeystore to authenticate its links")
+        mode = "qbft"
     with exclusive_data_dir(data_dir):
         ledger = Ledger(data_dir, genesis, validator_key)
-        clock = DevClock() if config.dev else None
+        clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(ledger, mode=mode, block_period=block_period, dev_clock=clock)
+        engine = network = None
+        if config.network is not None and link_key is not None:
+            settings = config.network
+            network = PeerNetwork(
+                link_key,
+                genesis.chain_id,
+                set(),
+                [PeerAddress(p.address, p.url) for p in settings.peers],
+                settings.host,
+                settings.port,
+            )
+            engine = ConsensusEngine(
+                service,
+                validator_key,
+                network,
+                observers=set(settings.observers),
+                request_timeout=settings.request_timeout,
+                block_period=service.block_period,
+                max_block_transactions=settings.max_block_transactions,
+            )
         admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
-        api = EthAPI(service, admission=admission)
+        api = EthAPI(service, admission=admission, consensus=engine)
         # Long-lived state (caches, tries) makes CPython's default collector thresholds
         # rescan a large heap many times per block; collect less often, skip the boot heap.
         gc.collect()
@@ -155,6 +192,10 @@ async def serve(
         site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)
         await site.start()
         service.start()
+        p2p_port = None
+        if network is not None and engine is not None:
+            p2p_port = await network.start()
+            engine.start()
         actual_port = port
         sockets = getattr(site._server, "sockets", None)  # noqa: SLF001 - port 0 support
         if sockets:
@@ -164,13 +205,17 @@ async def serve(
             genesis.chain_id, ledger.head.block_number, mode, host, actual_port,
         )  # fmt: skip
         if ready_file is not None:
-            ready_file.write_text(json.dumps({"port": actual_port, "pid": os.getpid()}), encoding="utf-8")
+            ready = {"port": actual_port, "pid": os.getpid(), "p2pPort": p2p_port}
+            ready_file.write_text(json.dumps(ready), encoding="utf-8")
         stop = asyncio.Event()
         loop = asyncio.get_running_loop()
         for sig in (signal.SIGINT, signal.SIGTERM):
             loop.add_signal_handler(sig, stop.set)
         await stop.wait()
         log.info("stopping: finishing the block in progress")
+        if engine is not None and network is not None:
+            await engine.stop()
+            await network.stop()
         await service.stop()
         admission.shutdown()
         await server.close_websockets()

@@ -7,6 +7,8 @@ Block production modes:
   with the load (natural batching) and an idle chain produces no empty blocks.
 * ``interval`` — seal every ``block_period`` seconds, with or without transactions
   (as QBFT and Clique do), so the chain's clock advances predictably.
+* ``qbft`` — this node does not seal alone: the consensus engine (``node/qbft/engine.py``)
+  agrees on every block with the other validators and commits it through this service.
 """
 
 from __future__ import annotations
@@ -46,8 +48,8 @@ class NodeService:
         block_period: float | None = None,
         dev_clock: DevClock | None = None,
     ) -> None:
-        if mode not in ("instant", "interval"):
-            raise ValueError(f"unknown block production mode {mode!r} (instant or interval)")
+        if mode not in ("instant", "interval", "qbft"):
+            raise ValueError(f"unknown block production mode {mode!r} (instant, interval or qbft)")
         self.ledger = ledger
         self.mode = mode
         self.block_period = float(block_period if block_period is not None else ledger.genesis.block_period)
@@ -67,7 +69,29 @@ class NodeService:
 
     @property
     def can_seal(self) -> bool:
-        return self.ledger.validator_key is not None
+        """True when this node seals blocks on its own (not when it takes part in QBFT)."""
+        return self.ledger.validator_key is not None and self.mode != "qbft"
+
+    async def wait_for_transactions(self, seconds: float) -> bool:
+        """Wait up to ``seconds`` for a ready transaction in the pool; True if there is one."""
+        if self.ledger.pool.ready_count:
+            return True
+        self._ready.clear()
+        try:
+            await asyncio.wait_for(self._ready.wait(), max(0.0, seconds))
+        except TimeoutError:
+            pass
+        return self.ledger.pool.ready_count > 0
+
+    async def on_writer(self, work: Callable[[], Any]) -> Any:
+        """Run ``work`` on the block-writer thread (everything that executes or writes blocks does)."""
+        return await asyncio.get_running_loop().run_in_executor(self.writer, work)
+
+    async def commit_block(self, built: BuiltBlock, certificate: bytes | None = None) -> CommittedBlock:
+        """Commit a block agreed elsewhere (consensus or sync) and tell the listeners."""
+        committed: CommittedBlock = await self.on_writer(lambda: self.ledger.commit(built, certificate))
+        await self._announce(committed)
+        return committed
 
     def add_listener(self, listener: BlockListener) -> None:
         self._listeners.append(listener)

@@ -51,6 +51,8 @@ class LMDBStore(BaseDB):
         )
         self._buffer: dict[bytes, bytes | None] = {}
         self._lock = threading.Lock()
+        # Bumped by every discard: a block executed under an older generation lost its state.
+        self.generation = 0
 
     # -- reads ---------------------------------------------------------------
     def __getitem__(self, key: bytes) -> bytes:
@@ -107,6 +109,7 @@ class LMDBStore(BaseDB):
     def discard(self) -> None:
         """Drop buffered writes (a block that failed half-way)."""
         self._buffer = {}
+        self.generation += 1
 
     def disk_bytes(self) -> int:
         return sum(f.stat().st_size for f in self.path.iterdir() if f.is_file())

@@ -128,6 +128,8 @@ class TransactionPool:
         # ready transactions in arrival order (the order blocks take them)
         self._ready: OrderedDict[Hash32, PendingTransaction] = OrderedDict()
         self.on_ready: Callable[[], None] = lambda: None
+        # Told about every transaction admitted from a client (not from a peer), to gossip it.
+        self.on_admitted: Callable[[bytes], None] = lambda raw: None
 
     def __len__(self) -> int:
         return len(self._by_hash)
@@ -175,7 +177,7 @@ class TransactionPool:
                 )
         return PendingTransaction(tx, sender, raw, checked.hash)
 
-    def add(self, raw: bytes, checked: CheckedTransaction | None = None) -> Hash32:
+    def add(self, raw: bytes, checked: CheckedTransaction | None = None, from_peer: bool = False) -> Hash32:
         pending = self.validate(raw, checked)
         with self._lock:
             if pending.hash in self._by_hash:
@@ -207,6 +209,8 @@ class TransactionPool:
                 self.on_ready()
             else:
                 queue.queued[nonce] = pending
+        if not from_peer:
+            self.on_admitted(raw)
         return pending.hash
 
     def _make_ready(self, queue: _SenderQueue, pending: PendingTransaction) -> None:
@@ -253,6 +257,31 @@ class TransactionPool:
             for sender in {p.sender for p in included} | {p.sender for p in dropped}:
                 queue = self._senders.get(sender)
                 if queue is not None and not queue.ready and not queue.queued:
+                    del self._senders[sender]
+
+    def remove_mined(self, mined: list[tuple[Address, int]]) -> None:
+        """Forget what a block built elsewhere consumed: per sender, every nonce up to the highest it used.
+
+        A pending transaction with a nonce the block used is gone either way: included,
+        or replaced by another transaction with the same nonce.
+        """
+        highest: dict[Address, int] = {}
+        for sender, nonce in mined:
+            highest[sender] = max(nonce, highest.get(sender, -1))
+        with self._lock:
+            for sender, nonce in highest.items():
+                queue = self._senders.get(sender)
+                if queue is None:
+                    continue
+                for stale in [p for n, p in [*queue.ready.items(), *queue.queued.items()] if n <= nonce]:
+                    self._forget(stale)
+                    queue.ready.pop(stale.tx.nonce, None)
+                    queue.queued.pop(stale.tx.nonce, None)
+                if queue.next_nonce <= nonce:
+                    queue.next_nonce = nonce + 1
+                    while queue.next_nonce in queue.queued:
+                        self._make_ready(queue, queue.queued.pop(queue.next_nonce))
+                if not queue.ready and not queue.queued:
                     del self._senders[sender]
 
     def _forget(self, pending: PendingTransaction) -> None:

@@ -12,6 +12,7 @@ from scripts import (
     deploy_commands,
     indexer_commands,
     mint_commands,
+    network_commands,
     node_commands,
     oracle_commands,
     programme_commands,
@@ -25,6 +26,7 @@ app = typer.Typer(
     pretty_exceptions_enable=False,
 )
 app.add_typer(node_commands.app, name="node")
+app.add_typer(network_commands.network, name="network")
 deploy_commands.register(app)
 app.add_typer(account_commands.accounts, name="account")
 app.add_typer(account_commands.merchants, name="merchant")

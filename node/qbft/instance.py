@@ -57,7 +57,7 @@ class Decided:
 
 
 Action = Broadcast | StartTimer | Decided
-ProposeFn = Callable[[int, int], bytes]  # (height, round) → a new block
+ProposeFn = Callable[[int, int], bytes | None]  # (height, round) → a new block, or None if none is ready yet
 ValidateFn = Callable[[bytes], bytes | None]  # block → its digest if valid for this height, else None
 
 
@@ -120,19 +120,27 @@ class Instance:
 
     # -- entry points ----------------------------------------------------------------------------
     def start(self) -> list[Action]:
-        actions: list[Action] = [StartTimer(self.height, 0, self.base_timeout)]
-        if proposer(self.validators, self.height, 0) == self.me:
-            block = self.propose(self.height, 0)
-            digest = self.validate(block)
-            if digest is not None:
-                actions += self._send(Code.PROPOSAL, 0, digest, block)
-        return actions
+        return [StartTimer(self.height, 0, self.base_timeout), *self.lead()]
 
     def timeout(self, round_: int) -> list[Action]:
         """The timer of ``round_`` expired: move to the next round (unless already decided or moved on)."""
         if self.decided is not None or round_ != self.round:
             return []
         return self._enter_round(round_ + 1)
+
+    def lead(self) -> list[Action]:
+        """Try again to propose in the current round (the caller now has a block ready)."""
+        if self.decided is not None:
+            return []
+        if self.round == 0:
+            if proposer(self.validators, self.height, 0) != self.me or (Code.PROPOSAL, 0) in self._sent:
+                return []
+            block = self.propose(self.height, 0)
+            digest = self.validate(block) if block is not None else None
+            if block is None or digest is None:
+                return []
+            return self._send(Code.PROPOSAL, 0, digest, block)
+        return self._maybe_lead(self.round)
 
     def handle(self, signed: SignedMessage) -> list[Action]:
         message = signed.message
@@ -275,9 +283,9 @@ class Instance:
             _, digest, block, prepares = highest
             justification += prepares
         else:
-            block = self.propose(self.height, round_)
-            found = self.validate(block)
-            if found is None:
+            proposed = self.propose(self.height, round_)
+            found = self.validate(proposed) if proposed is not None else None
+            if proposed is None or found is None:
                 return []
-            digest = found
+            block, digest = proposed, found
         return self._send(Code.PROPOSAL, round_, digest, block, justification)

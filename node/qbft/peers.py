@@ -81,11 +81,19 @@ class Gossip:
 class PeerNode:
     """One node's end: listens for peers, dials peers, authenticates both ways, then gossips."""
 
-    def __init__(self, key: PrivateKey, chain_id: int, allowed: set[bytes], gossip: Gossip) -> None:
+    def __init__(
+        self,
+        key: PrivateKey,
+        chain_id: int,
+        allowed: set[bytes],
+        gossip: Gossip,
+        on_link: Callable[[bytes], Awaitable[None]] | None = None,
+    ) -> None:
         self.key = key
         self.chain_id = chain_id
-        self.allowed = allowed
+        self.allowed = allowed  # may change while running (validator-set votes)
         self.gossip = gossip
+        self.on_link = on_link  # told about every new authenticated link
         self.address = key.public_key.to_canonical_address()
 
     def _check(self, peer: bytes) -> None:
@@ -135,6 +143,8 @@ class PeerNode:
 
     async def _serve(self, peer: bytes, send: Callable[[bytes], Awaitable[None]], ws: object) -> None:
         self.gossip.peers[peer] = Peer(peer, send)
+        if self.on_link is not None:
+            await self.on_link(peer)
         try:
             async for message in ws:  # type: ignore[attr-defined]
                 if message.type == aiohttp.WSMsgType.BINARY:

@@ -11,7 +11,7 @@ import asyncio
 import dataclasses
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import orjson
 import rlp
@@ -30,10 +30,16 @@ from node.errors import (
     TransactionRejected,
 )
 from node.ledger import decode_block
+from node.qbft.certificate import certificate_summary
+from node.qbft.messages import quorum
 from node.records import JSON, block_json, hex_bytes, hex_int, transaction_json
 from node.rpc import params as p
 from node.rpc.filters import Filter, FilterRegistry, LogCriteria, parse_criteria
 from node.service import NodeService
+
+if TYPE_CHECKING:
+    from node.qbft.engine import ConsensusEngine
+from node.seal import decode_extra_data
 from node.txpool import CheckedTransaction
 
 # Stateless admission results for the transactions of the JSON-RPC batch being served.
@@ -50,9 +56,14 @@ Handler = Callable[[Any], Awaitable[Any]]
 
 class EthAPI:
     def __init__(
-        self, service: NodeService, rpc_gas_cap: int | None = None, admission: AdmissionWorkers | None = None
+        self,
+        service: NodeService,
+        rpc_gas_cap: int | None = None,
+        admission: AdmissionWorkers | None = None,
+        consensus: ConsensusEngine | None = None,
     ) -> None:
         self.service = service
+        self.consensus = consensus
         self.admission = admission
         self.ledger = service.ledger
         self.filters = FilterRegistry()
@@ -60,7 +71,7 @@ class EthAPI:
         self.methods: dict[str, Handler] = {
             name.replace("__", "_"): getattr(self, name)
             for name in dir(self)
-            if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago", "debug")
+            if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago", "debug", "qbft")
             and callable(getattr(self, name))
         }
         if service.dev_clock is not None:
@@ -128,7 +139,7 @@ class EthAPI:
 
     async def net_peerCount(self, params: Any) -> str:
         p.expect(params, 0, 0)
-        return "0x0"
+        return hex_int(len(self.consensus.network.peers())) if self.consensus is not None else "0x0"
 
     async def eth_syncing(self, params: Any) -> bool:
         p.expect(params, 0, 0)
@@ -529,6 +540,37 @@ class EthAPI:
             "head": {"number": ledger.head.block_number, "hash": hex_bytes(ledger.head.hash)},
             "pool": {"ready": ledger.pool.ready_count, "total": len(ledger.pool)},
             "stats": dataclasses.asdict(self.service.stats),
+            "consensus": self.consensus.status() if self.consensus is not None else None,
+        }
+
+    async def qbft_getValidatorsByBlockNumber(self, params: Any) -> list[str]:
+        """Besu's method: the validators that were authorised to agree on this block (its header's list)."""
+        (block,) = p.expect(params, 1, 1)
+        header = self._require_header(p.block_ref(block))
+        if header.block_number == 0:
+            return [to_checksum_address(v) for v in self.ledger.genesis.validators]
+        return [to_checksum_address(v) for v in decode_extra_data(header.extra_data).validators]
+
+    async def takasago_getCommitCertificate(self, params: Any) -> JSON | None:
+        """The commit seals that made a block final, who signed them, and in which round."""
+        (block,) = p.expect(params, 1, 1)
+        header = self._header(p.block_ref(block))
+        if header is None or header.block_number == 0:
+            return None
+        raw = self.ledger.certificate(header.block_number)
+        if raw is None:
+            return None
+        parent = self.ledger.header_by_number(header.block_number - 1)
+        assert parent is not None
+        validators = list(self.ledger.registry.validators(parent))
+        summary = certificate_summary(raw, header.hash, validators)
+        return {
+            "blockNumber": hex_int(header.block_number),
+            "blockHash": hex_bytes(header.hash),
+            "round": hex_int(summary["round"]),
+            "signers": [to_checksum_address(s) for s in summary["signers"]],
+            "seals": [hex_bytes(s) for s in summary["seals"]],
+            "quorum": hex_int(quorum(len(validators))),
         }
 
     async def takasago_importBlock(self, params: Any) -> JSON:

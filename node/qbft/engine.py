@@ -1,0 +1,533 @@
+"""QBFT inside the node: runs one ``Instance`` per height over the peer network and commits decided blocks.
+
+Each height, in order:
+
+1. Read the validator set the registry authorised at the parent (votes change it there).
+2. The round-0 proposer waits for transactions (or the block period, for an empty
+   block), builds and seals a block on the writer thread and proposes it.
+3. Every block that arrives in a PROPOSAL (or as a prepared block in a ROUND-CHANGE) is
+   executed on the writer thread *before* the instance sees the message, so the
+   instance's ``validate`` is a lookup: a block is valid when it extends our head, is
+   sealed by an authorised validator, every sender is permitted, and re-executing it
+   reproduces its state root, receipts and gas.
+4. When the instance decides, the block is committed with its commit certificate (the
+   quorum of commit seals) in the same durable write, and the head moves.
+
+Alongside consensus, the engine keeps nodes level: every commit is announced with a
+STATUS frame; a node that sees a peer ahead asks for the missing blocks (GET_BLOCKS) and
+imports each only after checking its certificate against the validator set at its parent
+and re-executing it, so a syncing node, auditor or validator, trusts no peer. A
+transaction a client gives any node is passed to every peer, so whoever proposes next
+has it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import os
+import time
+from collections import defaultdict
+from typing import Any
+
+import rlp
+from eth_keys.datatypes import PrivateKey
+from eth_utils import ValidationError, keccak
+
+from node.ledger import BuiltBlock, CommittedBlock, decode_block
+from node.qbft.certificate import certificate_signers, encode_certificate
+from node.qbft.instance import Action, Broadcast, Decided, Instance, StartTimer, round_change_prepared
+from node.qbft.messages import Code, InvalidMessage, Message, SignedMessage, decode, proposer, sign
+from node.qbft.network import Kind, PeerNetwork
+from node.seal import sign_seal, unsealed_extra_data
+from node.service import NodeService
+from node.txpool import TransactionRejected
+
+log = logging.getLogger("takasago.qbft")
+
+SYNC_BATCH = 64
+SYNC_REPLY_BYTES = 3 * 1024 * 1024
+SYNC_TIMEOUT_SECONDS = 15.0
+FUTURE_HEIGHTS = 64  # messages this far ahead are kept until we get there
+FUTURE_MESSAGES_PER_HEIGHT = 2_000
+TX_GOSSIP_DELAY_SECONDS = 0.005
+# Test-only misbehaviour (docs/consensus.md): "equivocate" sends two different proposals
+# for one round to two halves of the peers; "invalid-block" proposes a block whose state
+# root is wrong; "silent" never proposes.
+FAULT_ENV = "TAKASAGO_QBFT_FAULT"
+
+
+class ConsensusEngine:
+    def __init__(
+        self,
+        service: NodeService,
+        key: PrivateKey | None,
+        network: PeerNetwork,
+        *,
+        observers: set[bytes] | None = None,
+        request_timeout: float = 4.0,
+        block_period: float = 1.0,
+        max_block_transactions: int = 2_000,
+    ) -> None:
+        self.service = service
+        self.ledger = service.ledger
+        self.key = key
+        self.network = network
+        self.observers = observers or set()
+        self.request_timeout = request_timeout
+        self.block_period = block_period
+        self.max_block_transactions = max_block_transactions
+        self.fault = os.environ.get(FAULT_ENV) or None
+        self.me = key.public_key.to_canonical_address() if key is not None else None
+
+        self.height = 0
+        self.instance: Instance | None = None
+        self.validators: list[bytes] = []
+        self._moved = asyncio.Event()
+        self._timers: list[asyncio.TimerHandle] = []
+        self._future: dict[int, list[SignedMessage]] = defaultdict(list)
+        self._checked: dict[bytes, bytes | None] = {}  # keccak(raw block) → its hash if valid here, else None
+        self._checking: dict[bytes, asyncio.Future[None]] = {}
+        self._executed: dict[bytes, BuiltBlock] = {}  # block hash → executed, ready to commit
+        self._my_block: bytes | None = None
+        self._alternative: bytes | None = None  # the second block an equivocating proposer shows
+        self._building = False
+        self._peer_heads: dict[bytes, int] = {}
+        self._block_replies: dict[bytes, asyncio.Future[list[Any]]] = {}
+        self._syncing: asyncio.Task[None] | None = None
+        self._tx_out: list[bytes] = []
+        self._tx_flush_pending = False
+        self._task: asyncio.Task[None] | None = None
+        self._stopping = False
+        self._tasks: set[asyncio.Task[Any]] = set()
+        self.stats = {"decided": 0, "synced": 0, "round_changes": 0, "invalid_proposals": 0}
+
+        network.handlers[Kind.CONSENSUS] = self._on_consensus
+        network.handlers[Kind.TRANSACTIONS] = self._on_transactions
+        network.handlers[Kind.STATUS] = self._on_status
+        network.handlers[Kind.GET_BLOCKS] = self._on_get_blocks
+        network.handlers[Kind.BLOCKS] = self._on_blocks
+        network.on_link = self._on_link
+        service.add_listener(self._on_commit)
+        self.ledger.pool.on_admitted = self._queue_transaction
+
+    # -- lifecycle -------------------------------------------------------------------------------
+    def start(self) -> None:
+        self._loop = asyncio.get_running_loop()
+        self._task = self._loop.create_task(self._run(), name="qbft")
+
+    async def stop(self) -> None:
+        self._stopping = True
+        self._moved.set()
+        self._cancel_timers()
+        for task in [self._task, self._syncing, *self._tasks]:
+            if task is not None:
+                task.cancel()
+        for task in [self._task, self._syncing]:
+            if task is not None:
+                try:
+                    await asyncio.wait_for(task, 30)
+                except (asyncio.CancelledError, TimeoutError):
+                    pass
+
+    def _spawn(self, coro: Any) -> None:
+        task = asyncio.get_running_loop().create_task(coro)
+        self._tasks.add(task)
+        task.add_done_callback(self._tasks.discard)
+
+    def status(self) -> dict[str, Any]:
+        instance = self.instance
+        return {
+            "height": self.height,
+            "round": instance.round if instance is not None else None,
+            "validator": self.me is not None and self.me in self.validators,
+            "peers": ["0x" + p.hex() for p in self.network.peers()],
+            **self.stats,
+        }
+
+    # -- heights ---------------------------------------------------------------------------------
+    async def _run(self) -> None:
+        while not self._stopping:
+            try:
+                await self._run_height()
+            except asyncio.CancelledError:
+                raise
+            except Exception:
+                log.exception("consensus height %d failed; starting it again", self.height)
+                await asyncio.sleep(0.5)
+
+    async def _run_height(self) -> None:
+        parent = self.ledger.head
+        height = parent.block_number + 1
+        validators: list[bytes] = list(self.ledger.registry.validators(parent))
+        allowed = self.network.node.allowed
+        allowed.clear()
+        allowed.update(validators)
+        allowed.update(self.observers)
+        self._moved = moved = asyncio.Event()
+        self._cancel_timers()
+        self.height, self.validators = height, validators
+        self._checked, self._executed = {}, {}
+        self._my_block = self._alternative = None
+        for old in [h for h in self._future if h < height]:
+            del self._future[old]
+        if self.me is None or self.me not in validators:
+            self.instance = None
+            await moved.wait()
+            return
+        instance = Instance(
+            height, validators, self._signing_key(), self._propose, self._validate, base_timeout=self.request_timeout
+        )
+        self.instance = instance
+        for message in self._future.pop(height, []):
+            self._spawn(self._handle(message))
+        if proposer(validators, height, 0) == self.me and self.fault != "silent":
+            await self._await_content(moved)
+            if moved.is_set():
+                return
+            await self._build()
+        if self.instance is instance and not moved.is_set():
+            self._apply(instance.start())
+        await moved.wait()
+        self._cancel_timers()
+
+    def _signing_key(self) -> PrivateKey:
+        assert self.key is not None
+        return self.key
+
+    async def _await_content(self, moved: asyncio.Event) -> None:
+        """Propose as soon as transactions are ready, or an empty block after the block period."""
+        deadline = time.monotonic() + self.block_period
+        while not moved.is_set():
+            remaining = deadline - time.monotonic()
+            if await self.service.wait_for_transactions(min(0.05, remaining)) or remaining <= 0:
+                return
+
+    async def _build(self) -> None:
+        parent_hash = self.ledger.head.hash
+        candidates = self.ledger.pool.take_ready(self.ledger.head.gas_limit, self.max_block_transactions)
+        self._building = True
+        try:
+            built: BuiltBlock = await self.service.on_writer(lambda: self.ledger.build_block(candidates))
+            alternative = None
+            if self.fault == "equivocate":
+                later = built.block.header.timestamp + 1
+                alternative = await self.service.on_writer(lambda: self.ledger.build_block(candidates, later))
+        finally:
+            self._building = False
+        if self.ledger.head.hash != parent_hash:
+            return
+        block = built.block
+        if self.fault == "invalid-block":
+            header = block.header.copy(state_root=keccak(b"not the state root"))
+            header = header.copy(extra_data=unsealed_extra_data(tuple(self.validators)))  # type: ignore[arg-type]
+            block = block.copy(header=sign_seal(header, self._signing_key()))
+        raw = rlp.encode(block)
+        self._checked[keccak(raw)] = block.hash
+        self._executed[block.hash] = built
+        self._my_block = raw
+        if alternative is not None:
+            self._alternative = rlp.encode(alternative.block)
+            self._checked[keccak(self._alternative)] = alternative.block.hash
+            self._executed[alternative.block.hash] = alternative
+
+    def _propose(self, height: int, round_: int) -> bytes | None:
+        return self._my_block if height == self.height else None
+
+    def _validate(self, raw: bytes) -> bytes | None:
+        return self._checked.get(keccak(raw))
+
+    # -- consensus messages ----------------------------------------------------------------------
+    async def _on_consensus(self, payload: bytes, origin: bytes) -> None:
+        try:
+            signed = decode(payload)
+        except InvalidMessage as exc:
+            log.debug("peer 0x%s sent an invalid consensus message: %s", origin.hex(), exc)
+            return
+        await self._handle(signed)
+
+    async def _handle(self, signed: SignedMessage) -> None:
+        height = signed.message.height
+        if height > self.height:
+            if height <= self.height + FUTURE_HEIGHTS and len(self._future[height]) < FUTURE_MESSAGES_PER_HEIGHT:
+                self._future[height].append(signed)
+            return
+        instance = self.instance
+        if instance is None or height < self.height:
+            return
+        for raw in _blocks_in(signed):
+            await self._check_block(raw)
+        if self.instance is instance:
+            self._apply(instance.handle(signed))
+
+    async def _check_block(self, raw: bytes) -> None:
+        """Execute a proposed block once, so ``_validate`` can answer without blocking."""
+        key = keccak(raw)
+        if key in self._checked:
+            return
+        waiting = self._checking.get(key)
+        if waiting is not None:
+            await waiting
+            return
+        done: asyncio.Future[None] = asyncio.get_running_loop().create_future()
+        self._checking[key] = done
+        checked = self._checked
+        try:
+            block = decode_block(raw)
+            if block.header.parent_hash != self.ledger.head.hash:
+                checked[key] = None
+                return
+            built: BuiltBlock = await self.service.on_writer(lambda: self.ledger.import_block(block))
+            if checked is self._checked:
+                self._executed[built.block.hash] = built
+            checked[key] = built.block.hash
+        except ValidationError as exc:
+            self.stats["invalid_proposals"] += 1
+            log.warning("rejected a proposed block at height %d: %s", self.height, exc)
+            checked[key] = None
+        finally:
+            self._checking.pop(key, None)
+            done.set_result(None)
+
+    def _apply(self, actions: list[Action]) -> None:
+        instance = self.instance
+        for action in actions:
+            if isinstance(action, Broadcast):
+                self._broadcast(action.message)
+                if instance is not None and self.instance is instance:
+                    self._apply(instance.handle(action.message))  # a validator counts its own messages
+            elif isinstance(action, StartTimer):
+                seconds = action.seconds + (self.block_period if action.round == 0 else 0.0)
+                if action.round > 0:
+                    self.stats["round_changes"] += 1
+                    log.info("height %d: round %d", action.height, action.round)
+                self._timers.append(self._loop.call_later(seconds, self._timeout, action.height, action.round))
+            elif isinstance(action, Decided):
+                self._spawn(self._finalise(action))
+        self._maybe_build_for_round()
+
+    def _broadcast(self, message: SignedMessage) -> None:
+        if message.message.code == Code.PROPOSAL and self._alternative is not None and self.fault == "equivocate":
+            peers = sorted(self.network.peers())
+            first = message.message
+            digest = decode_block(self._alternative).hash
+            other = Message(Code.PROPOSAL, first.height, first.round, digest, self._alternative, first.justification)
+            self.network.broadcast(Kind.CONSENSUS, message.encode(), only=peers[0::2])
+            self.network.broadcast(Kind.CONSENSUS, sign(other, self._signing_key()).encode(), only=peers[1::2])
+            log.warning("fault injection: equivocating at height %d", message.message.height)
+            return
+        self.network.broadcast(Kind.CONSENSUS, message.encode())
+
+    def _maybe_build_for_round(self) -> None:
+        """Leading a later round without a block of our own (we did not lead round 0): build one."""
+        instance = self.instance
+        if (
+            instance is None
+            or instance.decided is not None
+            or self._my_block is not None
+            or self._building
+            or self.fault == "silent"
+            or proposer(self.validators, self.height, instance.round) != self.me
+        ):
+            return
+
+        async def build_and_lead() -> None:
+            await self._build()
+            if self.instance is instance:
+                self._apply(instance.lead())
+
+        self._building = True
+        self._spawn(build_and_lead())
+
+    def _timeout(self, height: int, round_: int) -> None:
+        instance = self.instance
+        if instance is not None and instance.height == height:
+            self._apply(instance.timeout(round_))
+
+    def _cancel_timers(self) -> None:
+        for timer in self._timers:
+            timer.cancel()
+        self._timers = []
+
+    async def _finalise(self, decided: Decided) -> None:
+        built = self._executed.get(decided.digest)
+        if built is None:
+            log.error("decided block 0x%s at height %d was never executed here", decided.digest.hex(), decided.height)
+            return
+        certificate = encode_certificate(decided.round, [seal for _author, seal in decided.seals])
+        await self._commit(built, certificate)
+        self.stats["decided"] += 1
+
+    async def _commit(self, built: BuiltBlock, certificate: bytes) -> bool:
+        block = built.block
+        for _attempt in range(2):
+            if self.ledger.head.block_number >= block.number:
+                return self.ledger.head.block_number > block.number or self.ledger.head.hash == block.hash
+            try:
+                await self.service.commit_block(built, certificate)
+                return True
+            except ValidationError as exc:
+                if "discarded" not in str(exc):
+                    log.warning("could not commit block #%d: %s", block.number, exc)
+                    return False
+                built = await self.service.on_writer(lambda: self.ledger.import_block(block))
+        return False
+
+    async def _on_commit(self, committed: CommittedBlock) -> None:
+        self._moved.set()
+        header = committed.header
+        self.network.broadcast(Kind.STATUS, rlp.encode([header.block_number, header.hash]))
+
+    # -- transactions --------------------------------------------------------------------------
+    def _queue_transaction(self, raw: bytes) -> None:
+        """Called for every transaction a client gave this node; sent on in small batches."""
+        self._tx_out.append(raw)
+        if not self._tx_flush_pending:
+            self._tx_flush_pending = True
+            self._loop.call_soon_threadsafe(self._loop.call_later, TX_GOSSIP_DELAY_SECONDS, self._flush_transactions)
+
+    def _flush_transactions(self) -> None:
+        self._tx_flush_pending = False
+        batch, self._tx_out = self._tx_out, []
+        if batch:
+            self.network.broadcast(Kind.TRANSACTIONS, rlp.encode(batch))
+
+    async def _on_transactions(self, payload: bytes, origin: bytes) -> None:
+        try:
+            raws = rlp.decode(payload)
+        except rlp.DecodingError:
+            return
+        if not isinstance(raws, list):
+            return
+        pool = self.ledger.pool
+        for raw in raws:
+            if not isinstance(raw, bytes):
+                continue
+            try:
+                pool.add(raw, from_peer=True)
+            except TransactionRejected:
+                pass  # already known, or not valid here: the sender's node told its client
+
+    # -- keeping level: status and block sync --------------------------------------------------------
+    async def _on_link(self, peer: bytes) -> None:
+        head = self.ledger.head
+        self.network.send(peer, Kind.STATUS, rlp.encode([head.block_number, head.hash]))
+
+    async def _on_status(self, payload: bytes, origin: bytes) -> None:
+        try:
+            number, _hash = rlp.decode(payload)
+        except (rlp.DecodingError, ValueError):
+            return
+        self._peer_heads[origin] = int.from_bytes(number, "big")
+        if self._peer_heads[origin] > self.ledger.head.block_number and (self._syncing is None or self._syncing.done()):
+            self._syncing = asyncio.get_running_loop().create_task(self._sync(), name="qbft-sync")
+
+    async def _sync(self) -> None:
+        while not self._stopping:
+            head = self.ledger.head.block_number
+            ahead = [(n, p) for p, n in self._peer_heads.items() if n > head and p in self.network.links.peers]
+            if not ahead:
+                return
+            best, peer = max(ahead)
+            reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
+            self._block_replies[peer] = reply
+            self.network.send(peer, Kind.GET_BLOCKS, rlp.encode([head + 1, min(SYNC_BATCH, best - head)]))
+            try:
+                items = await asyncio.wait_for(reply, SYNC_TIMEOUT_SECONDS)
+            except TimeoutError:
+                log.warning("peer 0x%s did not answer a block request", peer.hex())
+                self._peer_heads.pop(peer, None)
+                continue
+            finally:
+                self._block_replies.pop(peer, None)
+            if not items:
+                self._peer_heads.pop(peer, None)
+                continue
+            for item in items:
+                if not await self._import_synced(item, peer):
+                    self._peer_heads.pop(peer, None)
+                    break
+
+    async def _import_synced(self, item: Any, peer: bytes) -> bool:
+        try:
+            raw_block, certificate = item
+            block = decode_block(raw_block)
+        except (ValueError, TypeError, ValidationError) as exc:
+            log.warning("peer 0x%s sent a malformed block: %s", peer.hex(), exc)
+            return False
+        head = self.ledger.head
+        if block.number <= head.block_number:
+            return True  # consensus got there first
+        if block.number != head.block_number + 1:
+            return False
+        try:
+            validators = self.ledger.registry.validators(head)
+            if certificate:
+                certificate_signers(block.hash, certificate, validators)
+            elif len(validators) != 1:
+                raise ValidationError("no commit certificate")  # one validator: its header seal is the quorum
+            built = await self.service.on_writer(lambda: self.ledger.import_block(block))
+        except ValidationError as exc:
+            log.warning("refused block #%d from peer 0x%s: %s", block.number, peer.hex(), exc)
+            return False
+        if await self._commit(built, certificate or b""):
+            self.stats["synced"] += 1
+            return True
+        return self.ledger.head.block_number >= block.number
+
+    async def _on_get_blocks(self, payload: bytes, origin: bytes) -> None:
+        try:
+            first_raw, count_raw = rlp.decode(payload)
+            first, count = int.from_bytes(first_raw, "big"), min(int.from_bytes(count_raw, "big"), SYNC_BATCH)
+        except (rlp.DecodingError, ValueError, TypeError):
+            return
+        ledger = self.ledger
+
+        def read() -> list[list[bytes]]:
+            items: list[list[bytes]] = []
+            size = 0
+            for number in range(max(first, 1), first + count):
+                header = ledger.header_by_number(number)
+                if header is None:
+                    break
+                raw = rlp.encode(ledger.chain.get_block_by_header(header))
+                certificate = ledger.certificate(number) or b""
+                size += len(raw) + len(certificate)
+                if items and size > SYNC_REPLY_BYTES:
+                    break
+                items.append([raw, certificate])
+            return items
+
+        items = await asyncio.get_running_loop().run_in_executor(self.service.readers, read)
+        self.network.send(origin, Kind.BLOCKS, rlp.encode(items))
+
+    async def _on_blocks(self, payload: bytes, origin: bytes) -> None:
+        reply = self._block_replies.get(origin)
+        if reply is None or reply.done():
+            return
+        try:
+            items = rlp.decode(payload)
+        except rlp.DecodingError:
+            items = []
+        reply.set_result(items if isinstance(items, list) else [])
+
+
+def _blocks_in(signed: SignedMessage) -> list[bytes]:
+    """The blocks a message asks us to judge: a proposal's, and prepared blocks in round changes."""
+    message = signed.message
+    found: list[bytes] = []
+    if message.code == Code.PROPOSAL:
+        found.append(message.body)
+        candidates = [m.message for m in message.justification if m.message.code == Code.ROUND_CHANGE]
+    elif message.code == Code.ROUND_CHANGE:
+        candidates = [message]
+    else:
+        return found
+    for candidate in candidates:
+        try:
+            prepared = round_change_prepared(candidate)
+        except InvalidMessage:
+            continue
+        if prepared is not None and prepared[1] not in found:
+            found.append(prepared[1])
+    return found

@@ -1,0 +1,106 @@
+"""``takasago network …``: create and run a local QBFT network of several validators."""
+
+from __future__ import annotations
+
+import json
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+
+network = typer.Typer(help="A local network of validators (QBFT) for demos and tests.", no_args_is_help=True)
+console = Console(stderr=True)
+
+NetworkDir = Annotated[Path, typer.Option("--dir", help="The network's directory.")]
+DEFAULT_DIR = Path(".takasago/network")
+
+
+def fail(message: str) -> None:
+    console.print(f"[red]error:[/red] {message}")
+    raise typer.Exit(2)
+
+
+@network.command("init")
+def init(
+    directory: NetworkDir = DEFAULT_DIR,
+    validators: Annotated[int, typer.Option(help="Number of validators (4 tolerates one faulty).", min=1, max=64)] = 4,
+    observers: Annotated[int, typer.Option(help="Non-validating nodes (an auditor's own node).", min=0, max=16)] = 1,
+    chain_id: Annotated[int, typer.Option(help="Chain id (EIP-155).", min=1)] = 1337,
+    rpc_port: Annotated[int, typer.Option(help="First node's JSON-RPC port; the others follow.", min=1)] = 8545,
+    p2p_port: Annotated[int, typer.Option(help="First node's peer port; the others follow.", min=1)] = 30400,
+    block_period: Annotated[int, typer.Option(help="Seconds before an empty block.", min=1, max=3600)] = 1,
+    request_timeout: Annotated[
+        float, typer.Option(help="QBFT round-0 timeout in seconds (doubles each round).", min=0.1, max=600)
+    ] = 4.0,
+) -> None:
+    """Write one genesis and a data directory per node (development keys, INSECURE) into DIR."""
+    from node.network_setup import init_network
+
+    try:
+        entries = init_network(
+            directory,
+            validators=validators,
+            observers=observers,
+            chain_id=chain_id,
+            rpc_port=rpc_port,
+            p2p_port=p2p_port,
+            block_period=block_period,
+            request_timeout=request_timeout,
+        )
+    except (FileExistsError, ValueError, OSError) as exc:
+        fail(str(exc))
+        return
+    console.print(f"[green]initialised[/green] a {validators}-validator network (chain {chain_id}) in {directory}")
+    for entry in entries:
+        console.print(
+            f"  {entry.name:12} {entry.role:9} {entry.address}  rpc 127.0.0.1:{entry.rpc_port}  "
+            f"peers 127.0.0.1:{entry.p2p_port}"
+        )
+    console.print(
+        "  [yellow]development keys in each node's dev-keys.json (INSECURE); start with "
+        f"`takasago network up --dir {directory}`[/yellow]"
+    )
+
+
+def load_network(directory: Path) -> dict[str, Any]:
+    path = directory / "network.json"
+    try:
+        document = json.loads(path.read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        fail(f"{path} not found: run `takasago network init --dir {directory}` first")
+    except (json.JSONDecodeError, UnicodeDecodeError) as exc:
+        fail(f"{path}: not valid JSON: {exc}")
+    if not isinstance(document, dict) or not isinstance(document.get("nodes"), list):
+        fail(f"{path}: expected an object with a nodes list")
+    return document  # type: ignore[no-any-return]
+
+
+@network.command("up")
+def up(directory: NetworkDir = DEFAULT_DIR) -> None:
+    """Start every node of the network in DIR and keep them running until Ctrl-C."""
+    from scripts.supervisor import StartupError, Supervisor
+
+    document = load_network(directory)
+    supervisor = Supervisor(directory / "logs")
+    supervisor.catch_signals()
+    try:
+        for node in document["nodes"]:
+            args = ["node", "run", "--data-dir", str(directory / node["name"]), "--rpc-port", str(node["rpcPort"])]
+            supervisor.start(node["name"], args)
+        for node in document["nodes"]:
+            supervisor.wait_http(node["name"], f"http://127.0.0.1:{node['rpcPort']}/health")
+    except (StartupError, OSError, KeyError, TypeError) as exc:
+        supervisor.stop()
+        fail(str(exc))
+    for node in document["nodes"]:
+        typer.echo(
+            f"{node['name']:12} {node['role']:9} http://127.0.0.1:{node['rpcPort']}  "
+            f"log {directory / 'logs' / (node['name'] + '.log')}"
+        )
+    typer.echo("running; Ctrl-C stops every node")
+    reason = supervisor.wait_any()
+    typer.echo(f"stopping: {reason}")
+    supervisor.stop()
+    if not reason.startswith("received"):
+        raise typer.Exit(1)
