@@ -65,10 +65,20 @@ class Sender:
         return self._chain_id
 
     def _fees(self) -> dict[str, int]:
+        """Zero fees on a zero-base-fee network (city accounts never hold ether), else the node's suggestion.
+
+        Our node answers ``eth_gasPrice`` 0. Other clients may suggest a price even when every
+        block's base fee is 0 (anvil suggests its 1 gwei default tip; Besu's suggestion depends
+        on recent blocks and ``--min-gas-price``), so a non-zero suggestion is checked against
+        the latest block's ``baseFeePerGas`` (standard JSON-RPC) before it is used.
+        """
         price = self.w3.eth.gas_price
-        if price == 0:
+        if price == 0 or self._zero_base_fee():
             return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
         return {"maxFeePerGas": price * 2, "maxPriorityFeePerGas": min(price, 10**9)}
+
+    def _zero_base_fee(self) -> bool:
+        return int(self.w3.eth.get_block("latest").get("baseFeePerGas", -1)) == 0
 
     def estimate(self, to: str | None, data: bytes) -> int:
         """Gas for the transaction; raises TransactionFailed with the decoded revert."""
