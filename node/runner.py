@@ -154,6 +154,7 @@ async def serve(
         if link_key is None:
             raise ValueError("a network node needs a validator key or network.nodeKeystore to authenticate its links")
         mode = "qbft"
+        validator_key = link_key  # an observer voted into the validator set takes part with its link key
     with exclusive_data_dir(data_dir):
         ledger = Ledger(data_dir, genesis, validator_key)
         clock = DevClock() if config.dev and config.network is None else None

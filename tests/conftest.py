@@ -41,6 +41,7 @@ class NodeProcess:
     log_path: Path | None = None
     mode: str = "instant"
     extra_args: tuple[str, ...] = ()
+    env: dict[str, str] | None = None  # extra environment (e.g. a test-only fault to inject)
 
     @property
     def url(self) -> str:
@@ -55,13 +56,20 @@ class NodeProcess:
         return json.loads((self.data_dir / "dev-keys.json").read_text())
 
     def start(self, timeout: float = 60) -> None:
+        self.launch()
+        self.wait_ready(timeout)
+
+    def launch(self) -> None:
         self.log_path = self.data_dir.parent / f"node-{self.port}.log"
         log = open(self.log_path, "ab")  # noqa: SIM115 - closed with the process
         self.process = subprocess.Popen(
             [sys.executable, "-m", "scripts.cli", "node", "run", "--data-dir", str(self.data_dir),
              "--rpc-port", str(self.port), "--mode", self.mode, *self.extra_args],
-            cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
+            cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env={**os.environ, **(self.env or {})},
         )  # fmt: skip
+
+    def wait_ready(self, timeout: float = 60) -> None:
+        assert self.process is not None and self.log_path is not None
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

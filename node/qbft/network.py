@@ -106,7 +106,7 @@ class PeerNetwork:
         app.router.add_get(PATH, self.node.handle)
         self._runner = web.AppRunner(app, access_log=None, handle_signals=False)
         await self._runner.setup()
-        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True)
+        site = web.TCPSite(self._runner, self.host, self.port, reuse_address=True, shutdown_timeout=2.0)
         await site.start()
         sockets = getattr(site._server, "sockets", None)  # noqa: SLF001 - port 0 support
         if sockets:
@@ -122,6 +122,7 @@ class PeerNetwork:
                 await self._dialer
         for outbox in self._outboxes.values():
             outbox.task.cancel()
+        await self.node.close()
         if self._session is not None:
             await self._session.close()
         if self._runner is not None:

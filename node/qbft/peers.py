@@ -14,6 +14,7 @@ import asyncio
 import secrets
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
+from typing import Any
 
 import aiohttp
 from aiohttp import web
@@ -95,6 +96,7 @@ class PeerNode:
         self.gossip = gossip
         self.on_link = on_link  # told about every new authenticated link
         self.address = key.public_key.to_canonical_address()
+        self.sockets: set[Any] = set()  # open links, closed on shutdown
 
     def _check(self, peer: bytes) -> None:
         if peer not in self.allowed:
@@ -141,16 +143,27 @@ class PeerNode:
         asyncio.get_running_loop().create_task(self._serve(peer, ws.send_bytes, ws))
         return peer
 
-    async def _serve(self, peer: bytes, send: Callable[[bytes], Awaitable[None]], ws: object) -> None:
+    async def close(self) -> None:
+        """Close every link (a peer sees the close at once instead of waiting for a heartbeat)."""
+        for ws in list(self.sockets):
+            try:
+                await asyncio.wait_for(ws.close(code=1001, message=b"node stopping"), 2)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                pass
+        self.sockets.clear()
+
+    async def _serve(self, peer: bytes, send: Callable[[bytes], Awaitable[None]], ws: Any) -> None:
+        self.sockets.add(ws)
         self.gossip.peers[peer] = Peer(peer, send)
         if self.on_link is not None:
             await self.on_link(peer)
         try:
-            async for message in ws:  # type: ignore[attr-defined]
+            async for message in ws:
                 if message.type == aiohttp.WSMsgType.BINARY:
                     await self.gossip.receive(message.data, peer)
                 elif message.type in (aiohttp.WSMsgType.CLOSE, aiohttp.WSMsgType.ERROR):
                     break
         finally:
+            self.sockets.discard(ws)
             if self.gossip.peers.get(peer) is not None and self.gossip.peers[peer].send == send:
                 self.gossip.peers.pop(peer, None)

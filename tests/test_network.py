@@ -1,0 +1,148 @@
+"""Four validator processes agreeing by QBFT on loopback: crashes, restarts, a halt without quorum,
+dishonest validators, and an auditor's node that syncs from genesis trusting no one.
+
+Each node is a real ``takasago node run`` process created by ``takasago network init``'s code;
+the load is signed ERC-20 transfers over JSON-RPC; every check compares what the nodes
+themselves answer.
+"""
+
+from __future__ import annotations
+
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from eth_account import Account
+
+from tests.network_support import Network, Token, result, wait_receipt, wait_until
+
+
+@pytest.fixture(scope="module")
+def network(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Network]:
+    net = Network(tmp_path_factory.mktemp("qbft") / "net")
+    net.init()
+    net.start(*net.validator_names)
+    try:
+        yield net
+    finally:
+        net.stop_all()
+
+
+def node_info(net: Network, name: str) -> dict:  # type: ignore[type-arg]
+    return result(net.url(name), "takasago_nodeInfo")  # type: ignore[no-any-return]
+
+
+def test_four_validators_agree_survive_crashes_and_halt_safely_without_quorum(network: Network) -> None:
+    net = network
+    v0, v1, v2, v3 = net.validator_names
+    net.wait_for_height(3)
+    net.assert_same_chain()
+    certificate = result(net.url(v1), "takasago_getCommitCertificate", ["0x2"])
+    validators = {net.address(v).lower() for v in net.validator_names}
+    assert len(certificate["signers"]) >= 3 and {s.lower() for s in certificate["signers"]} <= validators
+    assert {v.lower() for v in result(net.url(v2), "qbft_getValidatorsByBlockNumber", ["0x2"])} == validators
+    assert int(result(net.url(v0), "net_peerCount"), 16) == 3
+
+    token = Token.deploy(net.url(v0), net.dev_keys())
+    recipient = Account.create().address
+    senders = token.accounts[1:]
+    live = [net.url(v) for v in (v0, v1, v2)]
+
+    # Load through the three validators that stay up; the fourth is killed half-way.
+    acknowledged: list[str] = []
+    count = 150
+
+    def load() -> None:
+        for i in range(count):
+            acknowledged.append(token.send(live[i % 3], senders[i % len(senders)], recipient, 1))
+            time.sleep(0.02)
+
+    sender = threading.Thread(target=load)
+    sender.start()
+    wait_until(lambda: len(acknowledged) >= count // 3, 30, "load to start")
+    killed_at = net.head(v3)
+    net.nodes[v3].kill()
+    sender.join()
+    for tx_hash in acknowledged:
+        wait_receipt(net.url(v0), tx_hash)
+    assert token.balance(net.url(v1), recipient) == count  # nothing acknowledged was lost
+    net.wait_for_height(killed_at + 3, [v0, v1, v2])
+    net.assert_same_chain([v0, v1, v2])
+
+    # The crashed validator restarts and catches up: same blocks, including those it had committed.
+    net.start(v3)
+    head = net.head(v0)
+    net.wait_for_height(head, [v3])
+    net.assert_same_chain([v0, v1, v2, v3], upto=head)
+    assert token.balance(net.url(v3), recipient) == count
+
+    # Two of four down: no quorum, so nothing is finalised (and nothing conflicting).
+    net.nodes[v2].kill()
+    net.nodes[v3].kill()
+    time.sleep(2 * net.request_timeout + 1)
+    stalled = {v: net.head(v) for v in (v0, v1)}
+    pending = token.send(net.url(v0), senders[0], recipient, 1)
+    time.sleep(4 * net.request_timeout + 2)
+    assert {v: net.head(v) for v in (v0, v1)} == stalled
+    assert result(net.url(v1), "eth_getTransactionReceipt", [pending]) is None
+    net.assert_same_chain([v0, v1])
+
+    # One returns: quorum again, the chain resumes and the waiting transfer is included.
+    net.start(v2)
+    wait_receipt(net.url(v1), pending, timeout=90)
+    net.start(v3)
+    head = net.head(v0)
+    net.wait_for_height(head, [v2, v3], timeout=90)
+    net.assert_same_chain([v0, v1, v2, v3], upto=head)
+    assert token.balance(net.url(v2), recipient) == count + 1
+
+    # An auditor's node started only now syncs from genesis, checking every certificate and re-executing.
+    observer = next(e["name"] for e in net.entries if e["role"] == "observer")
+    net.start(observer)
+    head = net.head(v0)
+    net.wait_for_height(head, [observer], timeout=90)
+    net.assert_same_chain([v0, observer], upto=head)
+    assert token.balance(net.url(observer), recipient, hex(head)) == token.balance(net.url(v0), recipient, hex(head))
+    info = node_info(net, observer)["consensus"]
+    assert info["validator"] is False and info["synced"] >= head - 1
+    assert result(net.url(observer), "takasago_getCommitCertificate", [hex(head)])["blockHash"] == net.block_hash(
+        v0, head
+    )
+
+
+def proposer_of(net: Network, number: int) -> str:
+    """The validator proposing round 0 at ``number`` (round robin over the registry's order)."""
+    validators = result(net.url(net.validator_names[0]), "qbft_getValidatorsByBlockNumber", [hex(number - 1)])
+    return str(validators[number % len(validators)]).lower()
+
+
+def test_an_equivocating_or_invalid_proposer_is_ignored(network: Network) -> None:
+    net = network
+    v0, v1, v2, v3 = net.validator_names
+    bad = net.address(v3).lower()
+    honest = [v0, v1, v2]
+    for fault in ("equivocate", "invalid-block"):
+        net.nodes[v3].stop()
+        net.start(v3, env={"TAKASAGO_QBFT_FAULT": fault})
+        start = net.head(v0)
+        net.wait_for_height(start + 9, honest, timeout=120)
+        net.assert_same_chain(honest)
+        faulty_heights = [n for n in range(start + 2, start + 9) if proposer_of(net, n) == bad]
+        assert faulty_heights, "the faulty validator never led round 0"
+        log = Path(str(net.nodes[v3].log_path)).read_text()
+        if fault == "equivocate":
+            assert "equivocating at height" in log
+        else:
+            invalid = sum(node_info(net, v)["consensus"]["invalid_proposals"] for v in honest)
+            assert invalid >= len(faulty_heights)
+            for n in faulty_heights:  # decided in a later round, proposed by someone honest
+                block = result(net.url(v0), "eth_getBlockByNumber", [hex(n), False])
+                assert block["miner"].lower() != bad
+                assert int(result(net.url(v1), "takasago_getCommitCertificate", [hex(n)])["round"], 16) >= 1
+    net.nodes[v3].stop()
+    net.start(v3)
+    head = net.head(v0)
+    net.wait_for_height(head, [v3], timeout=60)
+    net.assert_same_chain(upto=head)
