@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import pytest
+from eth_account import Account
 from eth_utils import keccak
 
 from contracts.transactions import TransactionFailed
@@ -19,6 +20,8 @@ from tests.points import (
     VALIDATOR,
     PointsSystem,
 )
+
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def test_registrar_registers_residents_and_merchants_with_a_record_hash_only(points: PointsSystem) -> None:
@@ -168,14 +171,43 @@ def test_active_kinds_view_reports_none_for_inactive_accounts(points: PointsSyst
     assert points.registry.functions.activeKindsOfBatch([resident.address, merchant.address]).call() == [RESIDENT, 0]
 
 
-def test_validator_set_changes_are_admin_only_and_validated(points: PointsSystem) -> None:
-    current = points.registry.functions.validators().call()
-    resident = points.resident()
-    points.reverts(resident, points.registry.functions.setValidators(current), "AccessControlUnauthorizedAccount")
-    points.reverts(points.admin, points.registry.functions.setValidators([]), "InvalidValidatorSet")
-    points.reverts(points.admin, points.registry.functions.setValidators(current + current), "InvalidValidatorSet")
-    receipt = points.send(points.admin, points.registry.functions.setValidators(current))
-    assert points.events(receipt, points.registry, "ValidatorsChanged")[0]["args"]["validators"] == current
+def test_the_validator_set_changes_only_by_a_majority_vote_of_the_validators(fresh_points: PointsSystem) -> None:
+    points = fresh_points
+    registry = points.registry.functions
+    validator = Account.from_key(points.node.dev_keys["validator"]["privateKey"])
+    assert registry.validators().call() == [validator.address] == registry.getValidators().call()
+    resident, newcomer = points.resident(), points.new_account()
+    points.reverts(resident, registry.voteValidator(newcomer.address, True), "NotAValidator")
+    points.reverts(points.admin, registry.voteValidator(newcomer.address, True), "NotAValidator")
+    points.reverts(validator, registry.voteValidator(validator.address, True), "NoValidatorChange")
+    points.reverts(validator, registry.voteValidator(validator.address, False), "NoValidatorChange")  # the last one
+    points.reverts(validator, registry.voteValidator(ZERO_ADDRESS, True), "NoValidatorChange")
+
+    receipt = points.send(validator, registry.voteValidator(newcomer.address, True))  # 1 of 1: decided
+    vote = points.events(receipt, points.registry, "ValidatorVoteCast")[0]["args"]
+    assert (vote["voter"], vote["candidate"], vote["add"], vote["votes"], vote["needed"]) == (
+        validator.address, newcomer.address, True, 1, 1,
+    )  # fmt: skip
+    changed = [validator.address, newcomer.address]
+    assert points.events(receipt, points.registry, "ValidatorsChanged")[0]["args"]["validators"] == changed
+    assert registry.validators().call() == changed
+    assert registry.accountOf(newcomer.address).call()[:2] == (VALIDATOR, ACTIVE)
+    # Takes effect from the next block: its header lists the new set (this node still seals alone).
+    after = points.send(points.admin, registry.setStatus(resident.address, SUSPENDED))
+    header_set = points.w3.provider.make_request("qbft_getValidatorsByBlockNumber", [hex(after["blockNumber"])])
+    assert header_set["result"] == changed
+    assert points.w3.provider.make_request("qbft_getValidatorsByBlockNumber", [hex(receipt["blockNumber"])])[
+        "result"
+    ] == [validator.address]
+
+    # Removing now needs 2 of 2; one vote is recorded, a repeat is refused, the second decides.
+    receipt = points.send(validator, registry.voteValidator(newcomer.address, False))
+    assert not points.events(receipt, points.registry, "ValidatorsChanged")
+    assert registry.validatorVotes(newcomer.address, False).call() == [1, 2]
+    points.reverts(validator, registry.voteValidator(newcomer.address, False), "ValidatorVoteAlreadyCast")
+    points.send(newcomer, registry.voteValidator(newcomer.address, False))
+    assert registry.validators().call() == [validator.address]
+    assert registry.validatorVotes(newcomer.address, False).call() == [0, 1]  # a new round of voting
 
 
 def test_an_account_is_recovered_once_and_a_lost_successor_is_recovered_in_turn(points: PointsSystem) -> None:

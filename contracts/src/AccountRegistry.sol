@@ -39,6 +39,10 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         mapping(address account => Account) accounts;
         mapping(address account => address) successors;
         address[] validators;
+        // Validator votes: a proposal is keccak(set version, candidate, add); a set change bumps the version.
+        uint256 validatorSetVersion;
+        mapping(bytes32 proposal => mapping(address voter => bool)) validatorVoted;
+        mapping(bytes32 proposal => uint256) validatorVotes;
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.AccountRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -52,8 +56,10 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     event RecordHashChanged(address indexed account, bytes32 previousHash, bytes32 newHash);
     /// @notice A lost account was revoked and replaced; balances follow via the token's recovery.
     event AccountRecovered(address indexed lostAccount, address indexed newAccount, address indexed officer);
-    /// @notice The validator set was replaced.
+    /// @notice The validator set changed (at genesis, or by a vote of the validators).
     event ValidatorsChanged(address[] validators);
+    /// @notice A validator voted to add (`add`) or remove `candidate`; the set changes once `votes` reaches `needed`.
+    event ValidatorVoteCast(address indexed voter, address indexed candidate, bool add, uint256 votes, uint256 needed);
 
     /// @dev The account is already registered.
     error AccountAlreadyRegistered(address account);
@@ -73,6 +79,13 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     error LengthMismatch(uint256 expected, uint256 actual);
     /// @dev The validator set may not be empty or contain duplicates / the zero address.
     error InvalidValidatorSet();
+    /// @dev Only a current validator votes on the validator set.
+    error NotAValidator(address account);
+    /// @dev This validator already cast this vote for the current set.
+    error ValidatorVoteAlreadyCast(address voter, address candidate, bool add);
+    /// @dev The vote would change nothing (already in / not in the set), remove the last validator,
+    /// or add the zero address or a revoked account.
+    error NoValidatorChange(address candidate, bool add);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -189,12 +202,39 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     }
 
     /**
-     * @notice Replaces the validator set; unknown validators are registered as Validator.
-     * @dev ADMIN only (the validator network issue moves this to a vote of the validators).
-     * Emits {ValidatorsChanged}.
+     * @notice A current validator votes to add `candidate` to the validator set (`add`) or to remove it.
+     * @dev Like Besu's QBFT validator votes, a change needs more than half of the current validators
+     * (`n / 2 + 1`). The deciding vote changes the set in its own transaction; the node reads the set at
+     * each block's parent, so the change governs every block after the one that includes that vote.
+     * A change starts a new round of voting (votes cast for the old set no longer count). An added
+     * account that was never registered is registered active as Validator.
+     * Emits {ValidatorVoteCast}, and {ValidatorsChanged} when the set changes.
      */
-    function setValidators(address[] calldata validators_) external onlyRole(DEFAULT_ADMIN_ROLE) {
-        _setValidators(validators_);
+    function voteValidator(address candidate, bool add) external {
+        RegistryStorage storage $ = _storage();
+        address voter = _msgSender();
+        if (!_isValidator(voter)) revert NotAValidator(voter);
+        if (
+            candidate == address(0) ||
+            _isValidator(candidate) == add ||
+            (!add && $.validators.length == 1) ||
+            (add && $.accounts[candidate].status == Status.Revoked)
+        ) revert NoValidatorChange(candidate, add);
+        bytes32 proposal = keccak256(abi.encode($.validatorSetVersion, candidate, add));
+        if ($.validatorVoted[proposal][voter]) revert ValidatorVoteAlreadyCast(voter, candidate, add);
+        $.validatorVoted[proposal][voter] = true;
+        uint256 votes = ++$.validatorVotes[proposal];
+        uint256 needed = $.validators.length / 2 + 1;
+        emit ValidatorVoteCast(voter, candidate, add, votes, needed);
+        if (votes < needed) return;
+        if (add) {
+            if ($.accounts[candidate].kind == Kind.None) _register(candidate, Kind.Validator, bytes32(0));
+            $.validators.push(candidate);
+        } else {
+            _removeValidator($.validators, candidate);
+        }
+        ++$.validatorSetVersion;
+        emit ValidatorsChanged($.validators);
     }
 
     // ---------------------------------------------------------------- views
@@ -230,9 +270,21 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         return _storage().successors[account];
     }
 
-    /// @notice The current validator set.
+    /// @notice The current validator set, in proposer order.
     function validators() external view returns (address[] memory) {
         return _storage().validators;
+    }
+
+    /// @notice The same set under the name Besu's contract-based validator selection calls.
+    function getValidators() external view returns (address[] memory) {
+        return _storage().validators;
+    }
+
+    /// @notice Votes cast so far for adding (`add`) or removing `candidate`, and how many change the set.
+    function validatorVotes(address candidate, bool add) external view returns (uint256 votes, uint256 needed) {
+        RegistryStorage storage $ = _storage();
+        votes = $.validatorVotes[keccak256(abi.encode($.validatorSetVersion, candidate, add))];
+        needed = $.validators.length / 2 + 1;
     }
 
     /// @inheritdoc IAccountRegistry
@@ -279,6 +331,23 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         }
         $.validators = validators_;
         emit ValidatorsChanged(validators_);
+    }
+
+    function _isValidator(address account) private view returns (bool) {
+        address[] storage set = _storage().validators;
+        for (uint256 i = 0; i < set.length; ++i) {
+            if (set[i] == account) return true;
+        }
+        return false;
+    }
+
+    /// @dev Removes `account` keeping the others in order (the order is the proposer rotation).
+    function _removeValidator(address[] storage set, address account) private {
+        uint256 last = set.length - 1;
+        uint256 i = 0;
+        while (set[i] != account) ++i;
+        for (; i < last; ++i) set[i] = set[i + 1];
+        set.pop();
     }
 
     function _storage() private pure returns (RegistryStorage storage $) {
