@@ -9,6 +9,8 @@ from typing import Annotated, Any
 import typer
 from rich.console import Console
 
+from scripts.connection import DEFAULT_RPC_URL, DevKeys, Keystore, PasswordFile, RpcUrl, connect, load_signer
+
 network = typer.Typer(help="A local network of validators (QBFT) for demos and tests.", no_args_is_help=True)
 console = Console(stderr=True)
 
@@ -104,3 +106,74 @@ def up(directory: NetworkDir = DEFAULT_DIR) -> None:
     supervisor.stop()
     if not reason.startswith("received"):
         raise typer.Exit(1)
+
+
+def _registry(w3: Any) -> Any:
+    """The AccountRegistry at the address the node reports (genesis default when it does not say)."""
+    from contracts.artifacts import load_artifact
+    from node.genesis import DEFAULT_REGISTRY_ADDRESS
+
+    try:
+        address = w3.provider.make_request("takasago_nodeInfo", [])["result"]["registryAddress"]
+    except (KeyError, TypeError):
+        address = w3.to_checksum_address(DEFAULT_REGISTRY_ADDRESS)
+    return w3.eth.contract(address=address, abi=load_artifact("AccountRegistry").abi)
+
+
+@network.command("validators")
+def validators(rpc_url: RpcUrl = DEFAULT_RPC_URL) -> None:
+    """The validator set now (in proposer order) and the node's view of the network."""
+    from scripts.officer import handle_errors
+
+    @handle_errors
+    def show() -> None:
+        w3: Any = connect(rpc_url)
+        registry = _registry(w3)
+        current = registry.functions.validators().call()
+        typer.echo(f"{len(current)} validators (a block needs {-(-2 * len(current) // 3)} commit seals):")
+        for address in current:
+            typer.echo(f"  {address}")
+        info = w3.provider.make_request("takasago_nodeInfo", [])["result"]
+        consensus = info.get("consensus")
+        if consensus:
+            typer.echo(f"this node: height {consensus['height']}, round {consensus['round']}, "
+                       f"{len(consensus['peers'])} peers linked")  # fmt: skip
+
+    show()
+
+
+@network.command("vote")
+def vote(
+    candidate: Annotated[str, typer.Argument(help="The validator to add or remove (EIP-55 address).")],
+    add: Annotated[bool, typer.Option("--add/--remove", help="Vote to add CANDIDATE, or to remove it.")] = True,
+    rpc_url: RpcUrl = DEFAULT_RPC_URL,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    dev_keys: DevKeys = None,
+) -> None:
+    """Cast this validator's vote on the validator set (signed with the validator key).
+
+    More than half of the current validators must cast the same vote; the deciding vote
+    changes the set for every block after the one that includes it.
+    """
+    from contracts.transactions import Sender
+    from scripts.officer import checksum_address, handle_errors
+
+    @handle_errors
+    def cast() -> None:
+        address = checksum_address(candidate, "candidate")
+        w3 = connect(rpc_url)
+        signer = load_signer(keystore, password_file, dev_keys, "validator")
+        registry = _registry(w3)
+        receipt = Sender(w3, signer).call_function(registry.functions.voteValidator(address, add))
+        verb = "add" if add else "remove"
+        from web3.logs import DISCARD
+
+        (cast_event,) = registry.events.ValidatorVoteCast().process_receipt(receipt, errors=DISCARD)
+        votes, needed = cast_event["args"]["votes"], cast_event["args"]["needed"]
+        typer.echo(f"voted to {verb} {address}: {votes} of {needed} votes (block {receipt['blockNumber']})")
+        if registry.events.ValidatorsChanged().process_receipt(receipt, errors=DISCARD):
+            current = registry.functions.validators().call()
+            typer.echo(f"the validator set changed; from block {receipt['blockNumber'] + 1}: {', '.join(current)}")
+
+    cast()

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import random
 import socket
 import threading
 import time
@@ -24,13 +25,13 @@ BALANCE_OF = keccak(text="balanceOf(address)")[:4]
 
 
 def free_port_run(count: int) -> int:
-    """A first port of ``count`` consecutive free loopback ports."""
+    """A first port of ``count`` consecutive free loopback ports, below the ephemeral range.
+
+    Nodes are killed and restarted on the same ports; a port from the ephemeral range
+    (32768+) could meanwhile be taken as the local end of some outgoing connection.
+    """
     for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65000:
-            continue
+        base = random.randrange(20_000, 32_000 - count)
         sockets = []
         try:
             for port in range(base, base + count):

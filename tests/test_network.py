@@ -8,15 +8,24 @@ themselves answer.
 
 from __future__ import annotations
 
+import json
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_utils import keccak, to_checksum_address
 
+from node.genesis import DEFAULT_REGISTRY_ADDRESS
+from tests.conftest import REPO
 from tests.network_support import Network, Token, result, wait_receipt, wait_until
+
+REGISTRY = to_checksum_address(DEFAULT_REGISTRY_ADDRESS)
 
 
 @pytest.fixture(scope="module")
@@ -146,3 +155,71 @@ def test_an_equivocating_or_invalid_proposer_is_ignored(network: Network) -> Non
     head = net.head(v0)
     net.wait_for_height(head, [v3], timeout=60)
     net.assert_same_chain(upto=head)
+
+
+def vote(net: Network, voter: str, candidate: str, add: bool) -> dict:  # type: ignore[type-arg]
+    """``voter`` (a validator) signs voteValidator directly, as `takasago network vote` does."""
+    key = json.loads((net.directory / voter / "dev-keys.json").read_text())["validator"]["privateKey"]
+    account = Account.from_key(key)
+    url = net.url(voter)
+    data = keccak(text="voteValidator(address,bool)")[:4] + abi_encode(["address", "bool"], [candidate, add])
+    tx = {
+        "to": REGISTRY, "data": data, "gas": 300_000, "gasPrice": 0, "value": 0,
+        "nonce": int(result(url, "eth_getTransactionCount", [account.address, "pending"]), 16),
+        "chainId": int(result(url, "eth_chainId"), 16),
+    }  # fmt: skip
+    tx_hash = result(url, "eth_sendRawTransaction", ["0x" + account.sign_transaction(tx).raw_transaction.hex()])
+    return wait_receipt(url, tx_hash)
+
+
+def header_set(net: Network, name: str, number: int) -> list[str]:
+    """The validator list in block ``number``'s header: the set that agreed on it."""
+    return [a.lower() for a in result(net.url(name), "qbft_getValidatorsByBlockNumber", [hex(number)])]
+
+
+def test_validators_vote_a_new_member_in_and_an_old_one_out(network: Network) -> None:
+    net = network
+    v0, v1, v2, v3 = net.validator_names
+    observer = next(e["name"] for e in net.entries if e["role"] == "observer")
+    newcomer = net.address(observer)
+    if net.nodes[observer].process is None:
+        net.start(observer)
+    before = header_set(net, v0, net.head(v0))
+
+    # The CLI casts the first vote; 3 of 4 are needed, so nothing changes until the third.
+    cli = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "network", "vote", newcomer, "--add", "--rpc-url", net.url(v1),
+         "--dev-keys", str(net.directory / v1 / "dev-keys.json")],
+        cwd=REPO, capture_output=True, text=True, timeout=120,
+    )  # fmt: skip
+    assert cli.returncode == 0, cli.stderr
+    assert "1 of 3 votes" in cli.stdout
+    vote(net, v2, newcomer, True)
+    deciding = vote(net, v0, newcomer, True)
+    changed_from = int(deciding["blockNumber"], 16) + 1
+    net.wait_for_height(changed_from + 6, [v0, v1, v2, v3, observer])
+    in_header = result(net.url(v3), "qbft_getValidatorsByBlockNumber", [hex(changed_from)])
+    assert [a.lower() for a in in_header] == [*before, newcomer.lower()]
+    assert [
+        a.lower() for a in result(net.url(v3), "qbft_getValidatorsByBlockNumber", [hex(changed_from - 1)])
+    ] == before
+    assert node_info(net, observer)["consensus"]["validator"] is True
+    proposers = {
+        result(net.url(v0), "eth_getBlockByNumber", [hex(n), False])["miner"].lower()
+        for n in range(changed_from, changed_from + 6)
+    }
+    assert newcomer.lower() in proposers  # the newcomer now takes its turn proposing
+    signers = result(net.url(observer), "takasago_getCommitCertificate", [hex(changed_from + 5)])["signers"]
+    assert len(signers) >= 4  # ⌈2·5/3⌉ of the five
+
+    # Now five: removing validator-3 needs 3 votes. Once out, stopping it costs nothing.
+    bad = net.address(v3).lower()
+    for voter in (v0, v1, v2):
+        receipt = vote(net, voter, net.address(v3), False)
+    removed_from = int(receipt["blockNumber"], 16) + 1
+    net.wait_for_height(removed_from + 1, [v0])
+    assert header_set(net, v0, removed_from) == [a for a in header_set(net, v0, removed_from - 1) if a != bad]
+    net.nodes[v3].stop()
+    head = net.head(v0)
+    net.wait_for_height(head + 4, [v0, v1, v2, observer], timeout=60)
+    net.assert_same_chain([v0, v1, v2, observer])

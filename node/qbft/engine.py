@@ -468,6 +468,8 @@ class ConsensusEngine:
                 raise ValidationError("no commit certificate")  # one validator: its header seal is the quorum
             built = await self.service.on_writer(lambda: self.ledger.import_block(block))
         except ValidationError as exc:
+            if self.ledger.head.block_number >= block.number:
+                return True  # consensus committed it while we were checking
             log.warning("refused block #%d from peer 0x%s: %s", block.number, peer.hex(), exc)
             return False
         if await self._commit(built, certificate or b""):
