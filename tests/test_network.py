@@ -23,7 +23,8 @@ from eth_utils import keccak, to_checksum_address
 
 from node.genesis import DEFAULT_REGISTRY_ADDRESS
 from tests.conftest import REPO
-from tests.network_support import Network, Token, result, wait_receipt, wait_until
+from tests.fault_proxy import FaultProxy
+from tests.network_support import Network, Token, free_port_run, result, wait_receipt, wait_until
 
 REGISTRY = to_checksum_address(DEFAULT_REGISTRY_ADDRESS)
 
@@ -223,3 +224,52 @@ def test_validators_vote_a_new_member_in_and_an_old_one_out(network: Network) ->
     head = net.head(v0)
     net.wait_for_height(head + 4, [v0, v1, v2, observer], timeout=60)
     net.assert_same_chain([v0, v1, v2, observer])
+
+
+def test_delayed_cut_and_partitioned_links_do_not_break_safety(tmp_path: Path) -> None:
+    """Every link between validators runs through a proxy that delays each chunk up to 150 ms and
+    cuts links at random (losing what was in flight); then one validator is cut off entirely."""
+    net = Network(tmp_path / "net", observers=0)
+    net.init()
+    proxy = FaultProxy(seed=8)
+    names = [e["name"] for e in net.entries]
+    real = {e["name"]: e["p2pPort"] for e in net.entries}
+    by_address = {e["address"].lower(): e["name"] for e in net.entries}
+    first = free_port_run(len(names) * len(names))
+    for i, dialer in enumerate(names):  # each dialer reaches each listener through its own proxy port
+        config_path = net.directory / dialer / "node.json"
+        config = json.loads(config_path.read_text())
+        for peer in config["network"]["peers"]:
+            listener = by_address[peer["address"].lower()]
+            port = first + i * len(names) + names.index(listener)
+            proxy.add(port, real[listener], (dialer, listener))
+            peer["url"] = f"ws://127.0.0.1:{port}/p2p"
+        config_path.write_text(json.dumps(config))
+    proxy.faults.max_delay = 0.15
+    proxy.faults.cut_probability = 0.01
+    try:
+        net.start(*net.validator_names)
+        v0, v1, v2, v3 = net.validator_names
+        token = Token.deploy(net.url(v0), net.dev_keys(), holders=3)
+        recipient = Account.create().address
+        hashes = [token.send(net.url(net.validator_names[i % 4]), token.accounts[1 + i % 2], recipient, 1)
+                  for i in range(40)]  # fmt: skip
+        for tx_hash in hashes:
+            wait_receipt(net.url(v1), tx_hash, timeout=120)
+        net.wait_for_height(net.head(v0) + 5, timeout=120)
+        net.assert_same_chain()
+        assert proxy.counters.cuts > 0 and proxy.counters.delayed > 100
+
+        # A partition: validator-3 hears nothing and is heard by no one; the other three go on.
+        proxy.isolate(v3)
+        isolated_at = net.head(v3)
+        net.wait_for_height(isolated_at + 4, [v0, v1, v2], timeout=120)
+        assert net.head(v3) <= isolated_at + 1
+        proxy.heal()
+        head = net.head(v0)
+        net.wait_for_height(head, [v3], timeout=120)
+        net.assert_same_chain(upto=head)
+        assert token.balance(net.url(v3), recipient) == 40
+    finally:
+        net.stop_all()
+        proxy.close()
