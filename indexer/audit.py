@@ -4,8 +4,11 @@
    transactions root is recomputed from the raw transactions; every block after
    genesis carries a seal by a validator authorised at its parent (the registry's
    ``validators()`` called at that height), the first seal is the proposer's (the
-   coinbase), and the header's validator list equals the authorised set. This is
-   written from the QBFT extraData specification, not by reusing the node's code.
+   coinbase), and the header's validator list equals the authorised set; and the block
+   is final: its commit certificate (``takasago_getCommitCertificate``) holds seals over
+   the block hash from at least ⌈2n/3⌉ distinct validators authorised at its parent (a
+   one-validator chain's header seal is its quorum). This is written from the QBFT
+   specification, not by reusing the node's code.
 2. **Index**: every indexed block hash equals the node's; at the chosen block, each
    account's balance derived from the indexed movements equals what the token holds
    for it (``balanceOf`` plus expired, not yet swept points); and the supply derived
@@ -33,7 +36,7 @@ from contracts.deployment import deployment_path, read_deployment
 from indexer import queries
 from indexer.db.models import Block, Event
 from indexer.follower import REGISTRY
-from indexer.rpc import Rpc
+from indexer.rpc import Rpc, RpcError
 
 BATCH = 100
 
@@ -48,6 +51,7 @@ class AuditReport:
     blocks_checked: int = 0
     transactions_checked: int = 0
     accounts_checked: int = 0
+    finality_checked: int = 0  # blocks whose commit certificate was verified (0: the node serves none)
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -72,6 +76,7 @@ class Auditor:
     def verify_chain(self, report: AuditReport, upto: int) -> dict[int, str]:
         hashes: dict[int, str] = {}
         previous: str | None = None
+        certificates = self._serves_certificates()
         for start in range(0, upto + 1, BATCH):
             numbers = list(range(start, min(upto, start + BATCH - 1) + 1))
             calls: list[tuple[str, list[Any]]] = [("debug_getRawHeader", [hex(n)]) for n in numbers]
@@ -79,9 +84,13 @@ class Auditor:
             calls += [
                 ("eth_call", [{"to": REGISTRY, "data": selector("validators()")}, hex(n - 1)]) for n in numbers if n > 0
             ]
+            later = [n for n in numbers if n > 0]
+            if certificates:
+                calls += [("takasago_getCommitCertificate", [hex(n)]) for n in later]
             results = self.rpc.batch(calls)
             raws, blocks = results[: len(numbers)], results[len(numbers) : 2 * len(numbers)]
-            authorised = iter(results[2 * len(numbers) :])
+            authorised = iter(results[2 * len(numbers) : 2 * len(numbers) + len(later)])
+            found = dict(zip(later, results[2 * len(numbers) + len(later) :], strict=False))
             for n, raw_hex, block in zip(numbers, raws, blocks, strict=True):
                 report.blocks_checked += 1
                 if raw_hex is None or block is None:
@@ -104,7 +113,43 @@ class Auditor:
                         for a in abi_decode(["address[]"], bytes.fromhex(next(authorised)[2:]))[0]
                     ]
                     self._verify_seal(report, n, fields, validators)
+                    if certificates:
+                        self._verify_finality(report, n, keccak(raw), found.get(n), validators)
         return hashes
+
+    def _serves_certificates(self) -> bool:
+        """Our node serves commit certificates; another client (anvil, Besu) does not."""
+        try:
+            self.rpc.call("takasago_getCommitCertificate", "0x0")
+        except RpcError:
+            return False
+        return True
+
+    def _verify_finality(
+        self, report: AuditReport, n: int, block_hash: bytes, certificate: Any, authorised: Sequence[str]
+    ) -> None:
+        if certificate is None:
+            if len(authorised) != 1:
+                report.problem(f"block {n}: no commit certificate, so nothing shows it is final")
+            return
+        if certificate.get("blockHash") != "0x" + block_hash.hex():
+            report.problem(f"block {n}: the commit certificate is for {certificate.get('blockHash')}")
+            return
+        signers: set[str] = set()
+        for seal in certificate.get("seals", []):
+            try:
+                signer = keys.Signature(bytes.fromhex(seal[2:])).recover_public_key_from_msg_hash(block_hash)
+            except (BadSignature, ValueError):
+                report.problem(f"block {n}: a commit seal is not a valid signature")
+                return
+            address = signer.to_checksum_address()
+            if address not in authorised:
+                report.problem(f"block {n}: commit seal by {address}, which was not an authorised validator")
+            signers.add(address)
+        needed = -(-2 * len(authorised) // 3)
+        if len(signers & set(authorised)) < needed:
+            report.problem(f"block {n}: {len(signers)} commit seals, {needed} of {len(authorised)} needed to be final")
+        report.finality_checked += 1
 
     def _verify_transactions(self, report: AuditReport, n: int, fields: list[bytes], block: dict[str, Any]) -> None:
         tx_hashes = block["transactions"]

@@ -9,6 +9,8 @@ themselves answer.
 from __future__ import annotations
 
 import json
+import os
+import re
 import subprocess
 import sys
 import threading
@@ -120,6 +122,14 @@ def test_four_validators_agree_survive_crashes_and_halt_safely_without_quorum(ne
     assert result(net.url(observer), "takasago_getCommitCertificate", [hex(head)])["blockHash"] == net.block_hash(
         v0, head
     )
+    # The auditors' own check, from the specification: header hashes, seals and a commit quorum per block.
+    audit = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "audit", "verify", "--chain-only", "--rpc-url", net.url(observer)],
+        cwd=REPO, capture_output=True, text=True, timeout=120, env={**os.environ, "COLUMNS": "200"},
+    )  # fmt: skip
+    assert audit.returncode == 0, audit.stdout + audit.stderr
+    summary = re.search(r"audit at block (\d+): .* (\d+) commit certificates verified", " ".join(audit.stdout.split()))
+    assert summary is not None and int(summary[1]) >= head and int(summary[2]) == int(summary[1]), audit.stdout
 
 
 def proposer_of(net: Network, number: int) -> str:

@@ -341,8 +341,14 @@ class ConsensusEngine:
 
     def _timeout(self, height: int, round_: int) -> None:
         instance = self.instance
-        if instance is not None and instance.height == height:
-            self._apply(instance.timeout(round_))
+        if instance is None or instance.height != height:
+            return
+        if self._checking and instance.round == round_:
+            # A proposal is still being executed: a large block on busy cores must not cost a
+            # round change. Only liveness depends on timers, so waiting is safe.
+            self._timers.append(self._loop.call_later(0.1, self._timeout, height, round_))
+            return
+        self._apply(instance.timeout(round_))
 
     def _cancel_timers(self) -> None:
         for timer in self._timers:
