@@ -22,7 +22,9 @@ ODD_VALUES: list[Any] = [
 
 def _methods() -> list[str]:
     return sorted(
-        name for name in dir(EthAPI) if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago")
+        name
+        for name in dir(EthAPI)
+        if name.split("_")[0] in ("eth", "net", "web3", "txpool", "takasago", "debug", "qbft")
     ) + ["eth_subscribe", "eth_unsubscribe"]
 
 
