@@ -12,6 +12,9 @@ from __future__ import annotations
 import asyncio
 import logging
 import multiprocessing
+import os
+import threading
+import time
 from concurrent.futures import ProcessPoolExecutor
 from concurrent.futures.process import BrokenProcessPool
 
@@ -29,11 +32,20 @@ _chain_id = 0
 _gas_limit = 0
 
 
-def _init_worker(chain_id: int, gas_limit: int) -> None:
+def _init_worker(chain_id: int, gas_limit: int, watch_parent: bool = False) -> None:
     import node  # noqa: F401  (selects the fast keccak backend before eth imports)
 
     global _chain_id, _gas_limit
     _chain_id, _gas_limit = chain_id, gas_limit
+    if watch_parent:
+        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+
+
+def _exit_with_parent(parent: int) -> None:
+    """A node killed with SIGKILL cannot stop its worker: the worker notices it was orphaned and exits."""
+    while os.getppid() == parent:
+        time.sleep(1)
+    os._exit(0)
 
 
 def _check_batch(raws: list[bytes]) -> list[Outcome]:
@@ -55,7 +67,7 @@ class AdmissionWorkers:
         self.gas_limit = gas_limit
         context = multiprocessing.get_context("spawn")  # never fork a threaded process
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=processes, mp_context=context, initializer=_init_worker, initargs=(chain_id, gas_limit)
+            max_workers=processes, mp_context=context, initializer=_init_worker, initargs=(chain_id, gas_limit, True)
         )
 
     async def check(self, raws: list[bytes]) -> list[CheckedTransaction | TransactionRejected]:

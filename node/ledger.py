@@ -18,7 +18,6 @@ from typing import Any, cast
 
 import orjson
 import rlp
-from eth._utils.rlp import validate_imported_block_unchanged
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
@@ -290,11 +289,17 @@ class Ledger:
             )
         verify_seal(block.header, self.registry.validators(parent))
         senders = []
+        candidates: list[Any] = []
         for index, tx in enumerate(block.transactions):
-            try:
-                sender = Address(tx.sender)
-            except Exception as exc:  # eth_keys raises several types for bad signatures
-                raise ValidationError(f"transaction {index} has an invalid signature: {exc}") from None
+            pooled = self.pool.get(tx.hash)
+            candidate: Any
+            if pooled is not None:  # admitted here already: signature and fields checked, sender known
+                sender, candidate = pooled.sender, _prevalidated(pooled)
+            else:
+                try:
+                    sender, candidate = Address(tx.sender), tx
+                except Exception as exc:  # eth_keys raises several types for bad signatures
+                    raise ValidationError(f"transaction {index} has an invalid signature: {exc}") from None
             if tx.chain_id != self.genesis.chain_id:
                 raise ValidationError(f"transaction {index} is not for this chain")
             if not self.registry.is_allowed(parent, sender):
@@ -302,18 +307,60 @@ class Ledger:
                     f"transaction {index} (0x{tx.hash.hex()}) is from 0x{sender.hex()}, which is not permitted"
                 )
             senders.append(sender)
+            candidates.append(candidate)
         generation = self.store.generation
-        base = self.chain.create_header_from_parent(parent).copy(gas_used=block.header.gas_used)
         try:
-            imported = self.chain.get_vm(base).import_block(block).block
-            validate_imported_block_unchanged(imported, block)
-            self.chain.validate_block(imported)
+            executed, receipts = self._execute(parent, block, candidates)
+            self.chain.validate_block(executed)
         except ValidationError:
             raise
         except Exception as exc:  # py-evm signals some malformed blocks with other types
             raise ValidationError(f"block #{block.number} cannot be executed: {exc}") from None
-        receipts = imported.get_receipts(self.chain.chaindb)
-        return BuiltBlock(imported, tuple(receipts), senders, [], [], generation=generation)
+        return BuiltBlock(executed, tuple(receipts), senders, [], [], generation=generation)
+
+    def _execute(self, parent: BlockHeaderAPI, block: BlockAPI, candidates: list[Any]) -> tuple[BlockAPI, list[Any]]:
+        """Re-execute ``block`` on ``parent`` the way ``build_block`` builds one; it must come out identical.
+
+        Rebuilding from the same header fields and transactions and comparing the result
+        checks every field execution determines (state, receipts and transactions roots,
+        gas used, logs bloom) in one comparison, and lets admitted transactions skip a second
+        signature recovery, as they do when this node proposes.
+        """
+        received = block.header
+        header = self.chain.create_header_from_parent(
+            parent,
+            coinbase=received.coinbase,
+            timestamp=received.timestamp,
+            gas_limit=received.gas_limit,
+            extra_data=received.extra_data,
+            mix_hash=received.mix_hash,
+        )
+        vm: Any = self.chain.get_vm(header)
+        vm.block_preprocessing(vm.get_block())
+        receipts: list[ReceiptAPI] = []
+        result_header = header
+        for index, candidate in enumerate(candidates):
+            try:
+                receipt, _computation = vm.apply_transaction(result_header, candidate)
+            except ValidationError as exc:
+                raise ValidationError(f"transaction {index} cannot be applied: {exc}") from None
+            result_header = vm.add_receipt_to_header(result_header, receipt)
+            receipts.append(receipt)
+        filled = vm.set_block_transactions_and_withdrawals(
+            vm.get_block(), result_header, list(block.transactions), receipts
+        )
+        executed = vm.finalize_block(vm.pack_block(vm.block_postprocessing(filled))).block
+        if executed.header.hash != received.hash:
+            differing = [
+                name for name in ("state_root", "receipt_root", "transaction_root", "gas_used", "bloom", "timestamp",
+                                  "gas_limit", "base_fee_per_gas", "withdrawals_root", "parent_beacon_block_root",
+                                  "requests_hash", "nonce", "difficulty", "uncles_hash")
+                if getattr(executed.header, name, None) != getattr(received, name, None)
+            ]  # fmt: skip
+            raise ValidationError(
+                f"block #{block.number} does not match its execution: {', '.join(differing) or 'header'} differ"
+            )
+        return executed, receipts
 
     # -- commit ----------------------------------------------------------------
     def commit(self, built: BuiltBlock, certificate: bytes | None = None) -> CommittedBlock:

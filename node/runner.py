@@ -159,6 +159,7 @@ async def serve(
         ledger = Ledger(data_dir, genesis, validator_key)
         clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(ledger, mode=mode, block_period=block_period, dev_clock=clock)
+        admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
         engine = network = None
         if config.network is not None and link_key is not None:
             settings = config.network
@@ -178,8 +179,8 @@ async def serve(
                 request_timeout=settings.request_timeout,
                 block_period=service.block_period,
                 max_block_transactions=settings.max_block_transactions,
+                admission=admission,
             )
-        admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
         api = EthAPI(service, admission=admission, consensus=engine)
         # Long-lived state (caches, tries) makes CPython's default collector thresholds

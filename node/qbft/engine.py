@@ -34,6 +34,7 @@ import rlp
 from eth_keys.datatypes import PrivateKey
 from eth_utils import ValidationError, keccak
 
+from node.admission import AdmissionWorkers
 from node.ledger import BuiltBlock, CommittedBlock, decode_block
 from node.qbft.certificate import certificate_signers, encode_certificate
 from node.qbft.instance import Action, Broadcast, Decided, Instance, StartTimer, round_change_prepared
@@ -68,6 +69,7 @@ class ConsensusEngine:
         request_timeout: float = 4.0,
         block_period: float = 1.0,
         max_block_transactions: int = 2_000,
+        admission: AdmissionWorkers | None = None,
     ) -> None:
         self.service = service
         self.ledger = service.ledger
@@ -77,6 +79,7 @@ class ConsensusEngine:
         self.request_timeout = request_timeout
         self.block_period = block_period
         self.max_block_transactions = max_block_transactions
+        self.admission = admission
         self.fault = os.environ.get(FAULT_ENV) or None
         self.me = key.public_key.to_canonical_address() if key is not None else None
 
@@ -366,13 +369,15 @@ class ConsensusEngine:
 
     async def _commit(self, built: BuiltBlock, certificate: bytes) -> bool:
         block = built.block
-        for _attempt in range(2):
+        for _attempt in range(3):
             if self.ledger.head.block_number >= block.number:
                 return self.ledger.head.block_number > block.number or self.ledger.head.hash == block.hash
             try:
                 await self.service.commit_block(built, certificate)
                 return True
             except ValidationError as exc:
+                if self.ledger.head.block_number >= block.number:
+                    continue  # sync and consensus raced to commit it: the check above answers
                 if "discarded" not in str(exc):
                     log.warning("could not commit block #%d: %s", block.number, exc)
                     return False
@@ -406,11 +411,16 @@ class ConsensusEngine:
         if not isinstance(raws, list):
             return
         pool = self.ledger.pool
-        for raw in raws:
-            if not isinstance(raw, bytes):
+        fresh = [raw for raw in raws if isinstance(raw, bytes) and pool.get(keccak(raw)) is None]
+        if not fresh:
+            return
+        # Signatures are checked in the admission worker process, off the core that executes blocks.
+        checks: list[Any] = await self.admission.check(fresh) if self.admission is not None else [None] * len(fresh)
+        for raw, checked in zip(fresh, checks, strict=True):
+            if isinstance(checked, TransactionRejected):
                 continue
             try:
-                pool.add(raw, from_peer=True)
+                pool.add(raw, checked, from_peer=True)
             except TransactionRejected:
                 pass  # already known, or not valid here: the sender's node told its client
 

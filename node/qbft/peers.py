@@ -107,9 +107,9 @@ class PeerNode:
     # -- listening side --------------------------------------------------------------------
     async def handle(self, request: web.Request) -> web.WebSocketResponse:
         ws = web.WebSocketResponse(max_msg_size=MAX_FRAME, heartbeat=20)
-        await ws.prepare(request)
         nonce = secrets.token_bytes(32)
         try:
+            await ws.prepare(request)
             await ws.send_bytes(nonce)
             hello = await asyncio.wait_for(ws.receive_bytes(), HANDSHAKE_SECONDS)
             if len(hello) != 32 + 65:
@@ -119,6 +119,8 @@ class PeerNode:
             self._check(peer)
             mine = self.key.sign_msg_hash(transcript(self.chain_id, dialer_nonce, nonce, b"listener")).to_bytes()
             await ws.send_bytes(mine)
+        except ConnectionError:
+            return ws  # the dialer went away mid-handshake (e.g. both ends stopping)
         except (HandshakeRefused, TimeoutError, TypeError):
             await ws.close(code=4401, message=b"handshake refused")
             return ws
