@@ -41,6 +41,7 @@ def test_home_block_and_transaction_pages_in_plain_words(world: tuple[ExplorerSe
     assert "paid Merchant 高砂ベーカリー 250 pt" in get(server, str(payment.url.path) + "?lang=en").text
     block = get(server, "/block/1")
     assert block.status_code == 200 and "#1" in block.text
+    assert "単独の検証者の封印で確定" in block.text  # one validator: its seal is the quorum
 
 
 def test_address_holders_merchants_programmes(world: tuple[ExplorerServer, dict[str, Any]]) -> None:

@@ -19,12 +19,13 @@ from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
+import requests
 from eth_abi import encode as abi_encode
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from node.genesis import DEFAULT_REGISTRY_ADDRESS
-from tests.conftest import REPO
+from tests.conftest import REPO, free_port
 from tests.fault_proxy import FaultProxy
 from tests.network_support import Network, Token, free_port_run, result, wait_receipt, wait_until
 
@@ -130,6 +131,28 @@ def test_four_validators_agree_survive_crashes_and_halt_safely_without_quorum(ne
     assert audit.returncode == 0, audit.stdout + audit.stderr
     summary = re.search(r"audit at block (\d+): .* (\d+) commit certificates verified", " ".join(audit.stdout.split()))
     assert summary is not None and int(summary[1]) >= head and int(summary[2]) == int(summary[1]), audit.stdout
+
+    # The explorer, following the auditor's node, shows who made each block final.
+    port = free_port()
+    explorer = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "indexer", "serve", "--data-dir", str(net.directory / "explorer"),
+         "--rpc-url", net.url(observer), "--deployments-dir", str(net.directory / "deployments"), "--port", str(port)],
+        cwd=REPO, stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL,
+    )  # fmt: skip
+    try:
+        page: dict[str, str] = {}
+
+        def block_page() -> bool:
+            response = requests.get(f"http://127.0.0.1:{port}/block/{head}?lang=en", timeout=5)
+            page["text"] = response.text
+            return response.status_code == 200
+
+        wait_until(block_page, 60, "the explorer's block page")
+        finality = re.search(r'<dd id="finality">final: commit seals from (\d) of 4 validators', page["text"])
+        assert finality is not None and int(finality[1]) >= 3, page["text"][-2000:]
+    finally:
+        explorer.terminate()
+        explorer.wait(30)
 
 
 def proposer_of(net: Network, number: int) -> str:

@@ -123,6 +123,24 @@ class Explorer:
         words = TEXTS[lang]
         return f"{words.get(kind, kind)} {label}" if label else f"{words.get(kind, kind)} {short(address)}"
 
+    def finality(self, number: int) -> dict[str, Any] | None:
+        """What makes the block final, as the node proves it (QBFT commit certificate), for the block page."""
+        if number == 0:
+            return None
+        try:
+            validators = self.rpc.call("qbft_getValidatorsByBlockNumber", hex(number))
+            certificate = self.rpc.call("takasago_getCommitCertificate", hex(number))
+        except (NodeUnavailable, RpcError, ValueError):
+            return {"kind": "unknown"}
+        if certificate is None:
+            return {"kind": "single" if len(validators) == 1 else "unknown"}
+        return {
+            "kind": "quorum",
+            "signers": certificate["signers"],
+            "validators": len(validators),
+            "round": int(certificate["round"], 16),
+        }
+
     def points_on_node(self, token: str, address: str) -> tuple[int, list[tuple[int, int]]]:
         """Unexpired balance and expiry buckets of ``address``, read from the node (not the index)."""
         argument = address[2:].lower().rjust(64, "0")
@@ -315,8 +333,9 @@ def create_explorer(
         if found is None:
             raise NotFound(f"block {number} is not indexed (yet)")
         return render(
-            request, "block.html", block=found, txs=txs, name=lambda a: explorer.name(a, kinds, lang_of(request))
-        )
+            request, "block.html", block=found, txs=txs, finality=explorer.finality(int(number)),
+            name=lambda a: explorer.name(a, kinds, lang_of(request)),
+        )  # fmt: skip
 
     @app.get("/txs", response_class=HTMLResponse, include_in_schema=False)
     def txs(request: Request, page: str | None = None) -> HTMLResponse:
