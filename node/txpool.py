@@ -18,6 +18,7 @@ from dataclasses import dataclass, field
 
 import rlp
 from eth.abc import SignedTransactionAPI
+from eth.exceptions import UnrecognizedTransactionType
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
@@ -58,6 +59,8 @@ def decode_raw_transaction(raw: bytes) -> SignedTransactionAPI:
         raise TransactionRejected("set-code transactions (EIP-7702) are not accepted on this chain")
     try:
         return TakasagoVM.get_transaction_builder().decode(raw)
+    except UnrecognizedTransactionType:
+        raise TransactionRejected(f"unknown transaction type 0x{raw[0]:02x}") from None
     except (rlp.DecodingError, rlp.DeserializationError, ValidationError, ValueError, TypeError, IndexError) as exc:
         raise TransactionRejected(f"invalid transaction encoding: {exc}") from None
 

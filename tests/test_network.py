@@ -8,6 +8,7 @@ themselves answer.
 
 from __future__ import annotations
 
+import asyncio
 import json
 import os
 import re
@@ -18,13 +19,17 @@ import time
 from collections.abc import Iterator
 from pathlib import Path
 
+import aiohttp
 import pytest
 import requests
+import rlp
 from eth_abi import encode as abi_encode
 from eth_account import Account
+from eth_keys import keys
 from eth_utils import keccak, to_checksum_address
 
 from node.genesis import DEFAULT_REGISTRY_ADDRESS
+from node.qbft.peers import Gossip, PeerNode
 from tests.conftest import REPO, free_port
 from tests.fault_proxy import FaultProxy
 from tests.network_support import Network, Token, free_port_run, result, wait_receipt, wait_until
@@ -118,6 +123,7 @@ def test_four_validators_agree_survive_crashes_and_halt_safely_without_quorum(ne
     net.wait_for_height(head, [observer], timeout=90)
     net.assert_same_chain([v0, observer], upto=head)
     assert token.balance(net.url(observer), recipient, hex(head)) == token.balance(net.url(v0), recipient, hex(head))
+    assert result(net.url(observer), "eth_syncing") is False  # level with its peers again
     info = node_info(net, observer)["consensus"]
     assert info["validator"] is False and info["synced"] >= head - 1
     assert result(net.url(observer), "takasago_getCommitCertificate", [hex(head)])["blockHash"] == net.block_hash(
@@ -189,6 +195,50 @@ def test_an_equivocating_or_invalid_proposer_is_ignored(network: Network) -> Non
     head = net.head(v0)
     net.wait_for_height(head, [v3], timeout=60)
     net.assert_same_chain(upto=head)
+
+
+def test_malformed_frames_from_an_authenticated_peer_change_nothing(network: Network) -> None:
+    """An allowed peer (the observer's key) sends every kind of broken frame; the validator shrugs them off."""
+    net = network
+    v0 = net.validator_names[0]
+    observer = next(e for e in net.entries if e["role"] == "observer")
+    key = keys.PrivateKey(bytes.fromhex(
+        json.loads((net.directory / observer["name"] / "dev-keys.json").read_text())["node"]["privateKey"][2:]
+    ))  # fmt: skip
+    target = next(e for e in net.entries if e["name"] == v0)
+    chain_id = int(result(net.url(v0), "eth_chainId"), 16)
+    head = net.head(v0)
+    garbage = [
+        b"", b"\x00", b"\x09junk", b"\x01", b"\x01" + b"\xc0", b"\x01" + b"\xff" * 100,
+        b"\x02" + b"\xc3\x01\x02\x03", b"\x02" + rlp.encode([b"\x00" * 200]), b"\x02not rlp",
+        b"\x03" + rlp.encode([10**12, b"\x00" * 32]), b"\x03" + b"\x80", b"\x04" + rlp.encode([1, 10**9]),
+        b"\x04" + rlp.encode([10**15, 5]), b"\x05" + rlp.encode([[b"not a block", b""]]), b"\x05\xff",
+        b"\x01" + rlp.encode([rlp.encode([0x12, head + 1, 0, b"\x00" * 32, b"x", []]), b"\x00" * 65]),
+    ]  # fmt: skip
+
+    async def send_all() -> None:
+        received: list[bytes] = []
+
+        async def handler(frame: bytes, _origin: bytes) -> None:
+            received.append(frame)
+
+        validators = {bytes.fromhex(net.address(v)[2:]) for v in net.validator_names}
+        node = PeerNode(key, chain_id, validators, Gossip(handler))
+        async with aiohttp.ClientSession() as session:
+            await node.dial(session, f"ws://127.0.0.1:{target['p2pPort']}/p2p")
+            while not node.gossip.peers:  # the link registers on its own task
+                await asyncio.sleep(0.01)
+            peer = next(iter(node.gossip.peers.values()))
+            for frame in garbage * 5:
+                await peer.send(frame)
+            await asyncio.sleep(1.0)
+            await node.close()
+
+    asyncio.run(send_all())
+    net.wait_for_height(head + 3, [v0])
+    net.assert_same_chain(net.validator_names)
+    log = Path(str(net.nodes[v0].log_path)).read_text()
+    assert "Traceback" not in log
 
 
 def vote(net: Network, voter: str, candidate: str, add: bool) -> dict:  # type: ignore[type-arg]

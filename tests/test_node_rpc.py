@@ -300,6 +300,8 @@ def test_admission_errors(chain: dict[str, Any]) -> None:
     low = send()
     assert "nonce too low" in low["error"]["message"] or "already known" in low["error"]["message"]
     assert "invalid transaction encoding" in node.call("eth_sendRawTransaction", ["0x02deadbeef"])["error"]["message"]
+    for unknown in ("0x00c0", "0x7fc0"):  # typed-transaction envelopes py-evm has no codec for
+        assert node.call("eth_sendRawTransaction", [unknown])["error"]["message"].startswith("unknown transaction type")
 
 
 def test_malleable_high_s_signatures_are_refused_for_every_type(chain: dict[str, Any]) -> None:

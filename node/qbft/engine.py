@@ -98,6 +98,7 @@ class ConsensusEngine:
         self._peer_heads: dict[bytes, int] = {}
         self._block_replies: dict[bytes, asyncio.Future[list[Any]]] = {}
         self._syncing: asyncio.Task[None] | None = None
+        self._sync_started: int | None = None
         self._tx_out: list[bytes] = []
         self._tx_flush_pending = False
         self._task: asyncio.Task[None] | None = None
@@ -138,6 +139,17 @@ class ConsensusEngine:
         self._tasks.add(task)
         task.add_done_callback(self._tasks.discard)
 
+    def sync_progress(self) -> tuple[int, int, int] | None:
+        """(first block of this catch-up, head, highest a peer announced) while more than one block behind."""
+        head = self.ledger.head.block_number
+        highest = max(self._peer_heads.values(), default=head)
+        if highest <= head + 1:
+            self._sync_started = None
+            return None
+        if self._sync_started is None:
+            self._sync_started = head
+        return self._sync_started, head, highest
+
     def status(self) -> dict[str, Any]:
         instance = self.instance
         return {
@@ -167,6 +179,9 @@ class ConsensusEngine:
         allowed.clear()
         allowed.update(validators)
         allowed.update(self.observers)
+        for peer in self.network.peers():
+            if peer not in allowed:
+                self._spawn(self.network.node.drop(peer))
         self._moved = moved = asyncio.Event()
         self._cancel_timers()
         self.height, self.validators = height, validators

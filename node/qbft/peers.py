@@ -97,6 +97,7 @@ class PeerNode:
         self.on_link = on_link  # told about every new authenticated link
         self.address = key.public_key.to_canonical_address()
         self.sockets: set[Any] = set()  # open links, closed on shutdown
+        self._socket_of: dict[bytes, Any] = {}
 
     def _check(self, peer: bytes) -> None:
         if peer not in self.allowed:
@@ -154,8 +155,18 @@ class PeerNode:
                 pass
         self.sockets.clear()
 
+    async def drop(self, peer: bytes) -> None:
+        """Close the link to ``peer`` (it is no longer allowed: voted out of the validator set)."""
+        ws = self._socket_of.get(peer)
+        if ws is not None:
+            try:
+                await asyncio.wait_for(ws.close(code=4403, message=b"no longer an allowed peer"), 2)
+            except (TimeoutError, ConnectionError, RuntimeError):
+                pass
+
     async def _serve(self, peer: bytes, send: Callable[[bytes], Awaitable[None]], ws: Any) -> None:
         self.sockets.add(ws)
+        self._socket_of[peer] = ws
         self.gossip.peers[peer] = Peer(peer, send)
         if self.on_link is not None:
             await self.on_link(peer)
@@ -167,5 +178,7 @@ class PeerNode:
                     break
         finally:
             self.sockets.discard(ws)
+            if self._socket_of.get(peer) is ws:
+                del self._socket_of[peer]
             if self.gossip.peers.get(peer) is not None and self.gossip.peers[peer].send == send:
                 self.gossip.peers.pop(peer, None)

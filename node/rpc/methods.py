@@ -141,9 +141,14 @@ class EthAPI:
         p.expect(params, 0, 0)
         return hex_int(len(self.consensus.network.peers())) if self.consensus is not None else "0x0"
 
-    async def eth_syncing(self, params: Any) -> bool:
+    async def eth_syncing(self, params: Any) -> bool | JSON:
+        """False when level with its peers; while catching up, how far (geth's shape)."""
         p.expect(params, 0, 0)
-        return False
+        progress = self.consensus.sync_progress() if self.consensus is not None else None
+        if progress is None:
+            return False
+        starting, current, highest = progress
+        return {"startingBlock": hex_int(starting), "currentBlock": hex_int(current), "highestBlock": hex_int(highest)}
 
     async def eth_accounts(self, params: Any) -> list[str]:
         p.expect(params, 0, 0)
