@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import os
+import random
 import shutil
 import signal
 import socket
@@ -20,11 +21,26 @@ import requests
 
 REPO = Path(__file__).resolve().parents[1]
 
+# Rich wraps CLI output at the terminal width; long temporary paths (two test workers) must not
+# break a message in two. Set before any command module creates its console.
+os.environ.setdefault("COLUMNS", "400")
+
 
 def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return int(s.getsockname()[1])
+    """A free loopback port below the ephemeral range (32768+).
+
+    Tests restart nodes on the same port; a port from the ephemeral range could meanwhile
+    become the local end of some outgoing connection (tests run in two workers).
+    """
+    for _ in range(500):
+        port = random.randrange(20_000, 32_000)
+        with socket.socket() as s:
+            try:
+                s.bind(("127.0.0.1", port))
+            except OSError:
+                continue
+            return port
+    raise RuntimeError("no free port below the ephemeral range")
 
 
 def rpc(url: str, method: str, params: list[Any] | None = None, **kwargs: Any) -> Any:

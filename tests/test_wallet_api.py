@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 import subprocess
+import time
 import uuid
 from collections.abc import Iterator
 from pathlib import Path
@@ -223,6 +224,9 @@ def test_the_till_is_told_by_server_sent_events(wallet: WalletServer) -> None:
 
     listener = threading.Thread(target=listen)
     listener.start()
+    deadline = time.monotonic() + 20
+    while not events and time.monotonic() < deadline:  # subscribed: the till has heard "open"
+        time.sleep(0.02)
     assert resident.post("/v1/payments", {"uri": request["uri"]}).status_code == 200
     listener.join(timeout=30)
     assert [e["status"] for e in events][0] == "open" and events[-1]["status"] == "paid"
