@@ -180,9 +180,10 @@ def test_qr_decodes_to_the_uri_and_that_uri_pays_through_the_api(wallet: WalletS
     png = shop.get(f"/v1/payment-requests/{request['id']}/qr.png")
     assert png.status_code == 200 and png.headers["content-type"] == "image/png"
     (tmp_path / "qr.png").write_bytes(png.content)
-    decoded = subprocess.run(
-        ["zbarimg", "--raw", "-q", str(tmp_path / "qr.png")], capture_output=True, text=True, check=True
-    )
+    decoded = subprocess.run(  # QR only: zbar's other decoders now and then "see" a barcode in the modules
+        ["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(tmp_path / "qr.png")],
+        capture_output=True, text=True, check=True,
+    )  # fmt: skip
     uri = decoded.stdout.strip()
     assert uri == request["uri"]
     svg = shop.get(f"/v1/payment-requests/{request['id']}/qr.svg")
