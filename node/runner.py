@@ -24,6 +24,7 @@ from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
 from node.qbft.engine import ConsensusEngine
+from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
 from node.rpc.methods import EthAPI
 from node.rpc.server import RPCServer
@@ -180,6 +181,7 @@ async def serve(
                 block_period=service.block_period,
                 max_block_transactions=settings.max_block_transactions,
                 admission=admission,
+                journal=VoteJournal(data_dir / "consensus-journal.rlp"),
             )
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
         api = EthAPI(service, admission=admission, consensus=engine)

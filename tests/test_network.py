@@ -191,11 +191,19 @@ def test_an_equivocating_or_invalid_proposer_is_ignored(network: Network) -> Non
                 block = result(net.url(v0), "eth_getBlockByNumber", [hex(n), False])
                 assert block["miner"].lower() != bad
                 assert int(result(net.url(v1), "takasago_getCommitCertificate", [hex(n)])["round"], 16) >= 1
+    # A power cut the moment a COMMIT is journaled: on restart the validator resumes that height
+    # from its vote journal (what it sent and prepared) instead of starting it afresh.
     net.nodes[v3].stop()
+    net.start(v3, env={"TAKASAGO_QBFT_FAILPOINT": "exit-after-commit"})
+    process = net.nodes[v3].process
+    assert process is not None
+    wait_until(lambda: process.poll() is not None, 60, "the failpoint to stop validator-3")
+    assert process.returncode == 3
     net.start(v3)
     head = net.head(v0)
     net.wait_for_height(head, [v3], timeout=60)
     net.assert_same_chain(upto=head)
+    assert "resuming height" in Path(str(net.nodes[v3].log_path)).read_text()
 
 
 def test_malformed_frames_from_an_authenticated_peer_change_nothing(network: Network) -> None:

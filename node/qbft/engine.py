@@ -38,6 +38,7 @@ from node.admission import AdmissionWorkers
 from node.ledger import BuiltBlock, CommittedBlock, decode_block
 from node.qbft.certificate import certificate_signers, encode_certificate
 from node.qbft.instance import Action, Broadcast, Decided, Instance, StartTimer, round_change_prepared
+from node.qbft.journal import HeightRecord, VoteJournal
 from node.qbft.messages import Code, InvalidMessage, Message, SignedMessage, decode, proposer, sign
 from node.qbft.network import Kind, PeerNetwork
 from node.seal import sign_seal, unsealed_extra_data
@@ -56,6 +57,9 @@ TX_GOSSIP_DELAY_SECONDS = 0.005
 # for one round to two halves of the peers; "invalid-block" proposes a block whose state
 # root is wrong; "silent" never proposes.
 FAULT_ENV = "TAKASAGO_QBFT_FAULT"
+# Test-only: "exit-after-commit" ends the process the moment its first COMMIT is journaled,
+# before it reaches any peer, as a power cut would (docs/consensus.md, "the vote journal").
+FAILPOINT_ENV = "TAKASAGO_QBFT_FAILPOINT"
 
 
 class ConsensusEngine:
@@ -70,6 +74,7 @@ class ConsensusEngine:
         block_period: float = 1.0,
         max_block_transactions: int = 2_000,
         admission: AdmissionWorkers | None = None,
+        journal: VoteJournal | None = None,
     ) -> None:
         self.service = service
         self.ledger = service.ledger
@@ -80,6 +85,9 @@ class ConsensusEngine:
         self.block_period = block_period
         self.max_block_transactions = max_block_transactions
         self.admission = admission
+        self.journal = journal
+        self._record = HeightRecord(0)
+        self.failpoint = os.environ.get(FAILPOINT_ENV) or None
         self.fault = os.environ.get(FAULT_ENV) or None
         self.me = key.public_key.to_canonical_address() if key is not None else None
 
@@ -197,6 +205,13 @@ class ConsensusEngine:
             height, validators, self._signing_key(), self._propose, self._validate, base_timeout=self.request_timeout
         )
         self.instance = instance
+        self._record = HeightRecord(height)
+        saved = self.journal.load(height) if self.journal is not None else None
+        if saved is not None and saved.said:
+            await self._resume(instance, saved)
+            await moved.wait()
+            self._cancel_timers()
+            return
         for message in self._future.pop(height, []):
             self._spawn(self._handle(message))
         if proposer(validators, height, 0) == self.me and self.fault != "silent":
@@ -208,6 +223,51 @@ class ConsensusEngine:
             self._apply(instance.start())
         await moved.wait()
         self._cancel_timers()
+
+    async def _resume(self, instance: Instance, saved: HeightRecord) -> None:
+        """Restarted mid-height: take up what the journal says we sent and prepared, and say it again."""
+        sent = []
+        for raw in saved.said:
+            try:
+                sent.append(decode(raw))
+            except InvalidMessage:
+                continue
+        prepared = None
+        if saved.prepared_round is not None:
+            await self._check_block(saved.prepared_block)
+            digest = self._validate(saved.prepared_block)
+            if digest is not None:
+                prepares = tuple(decode(raw) for raw in saved.prepares)
+                prepared = (saved.prepared_round, digest, saved.prepared_block, prepares)
+        for message in sent:
+            if message.message.code == Code.PROPOSAL:
+                await self._check_block(message.message.body)
+                self._my_block = message.message.body
+        self._record = saved
+        log.info(
+            "resuming height %d from the vote journal: %d messages sent, prepared in round %s",
+            instance.height, len(sent), saved.prepared_round,
+        )  # fmt: skip
+        self._apply(instance.restore(sent, prepared))
+        for message in sent:  # peers may have missed them when we stopped
+            self.network.broadcast(Kind.CONSENSUS, message.encode())
+            await self._handle(message)
+        for message in self._future.pop(instance.height, []):
+            self._spawn(self._handle(message))
+
+    def _journal(self, message: SignedMessage) -> None:
+        """Write-ahead: the message (and what we prepared) is on disk before any peer can hear it."""
+        record = self._record
+        record.said.append(message.encode())
+        if self.journal is None:
+            return
+        instance = self.instance
+        if instance is not None and instance.prepared is not None:
+            prepared_round, _digest, block, prepares = instance.prepared
+            if record.prepared_round is None or record.prepared_round < prepared_round:
+                record.prepared_round, record.prepared_block = prepared_round, block
+                record.prepares = [p.encode() for p in prepares]
+        self.journal.write(record)
 
     def _signing_key(self) -> PrivateKey:
         assert self.key is not None
@@ -311,7 +371,12 @@ class ConsensusEngine:
         instance = self.instance
         for action in actions:
             if isinstance(action, Broadcast):
+                self._journal(action.message)
                 self._broadcast(action.message)
+                if self.failpoint == "exit-after-commit" and action.message.message.code == Code.COMMIT:
+                    log.warning("failpoint: power cut right after journaling a COMMIT")
+                    logging.shutdown()
+                    os._exit(3)
                 if instance is not None and self.instance is instance:
                     self._apply(instance.handle(action.message))  # a validator counts its own messages
             elif isinstance(action, StartTimer):
@@ -443,6 +508,9 @@ class ConsensusEngine:
     async def _on_link(self, peer: bytes) -> None:
         head = self.ledger.head
         self.network.send(peer, Kind.STATUS, rlp.encode([head.block_number, head.hash]))
+        if self._record.height == self.height:  # a new or restored link hears what we said at this height
+            for raw in self._record.said:
+                self.network.send(peer, Kind.CONSENSUS, raw)
 
     async def _on_status(self, payload: bytes, origin: bytes) -> None:
         try:

@@ -128,6 +128,24 @@ class Instance:
             return []
         return self._enter_round(round_ + 1)
 
+    def restore(
+        self,
+        sent: list[SignedMessage],
+        prepared: tuple[int, bytes, bytes, tuple[SignedMessage, ...]] | None,
+    ) -> list[Action]:
+        """Resume after a restart from what the journal says this validator already sent and prepared.
+
+        Nothing already said is said again differently: every (message kind, round) sent is
+        marked, the round is the highest one spoken in, and a prepared block is reported by
+        later ROUND-CHANGEs.
+        """
+        self._sent |= {(m.message.code, m.message.round) for m in sent}
+        self.round = max([self.round, *(m.message.round for m in sent)])
+        if prepared is not None and (self.prepared is None or self.prepared[0] < prepared[0]):
+            self.prepared = prepared
+        seconds = self.base_timeout * 2**self.round
+        return [StartTimer(self.height, self.round, seconds)]
+
     def lead(self) -> list[Action]:
         """Try again to propose in the current round (the caller now has a block ready)."""
         if self.decided is not None:
