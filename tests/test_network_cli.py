@@ -3,13 +3,19 @@
 from __future__ import annotations
 
 import json
+import signal
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
+import requests
 from typer.testing import CliRunner
 
 from node.config import ConfigError, load_node_config
 from scripts.cli import app
+from tests.conftest import REPO
+from tests.network_support import free_port_run, result, wait_until
 
 runner = CliRunner()
 
@@ -73,3 +79,33 @@ def test_vote_refuses_a_bad_candidate_before_touching_the_node(tmp_path: Path) -
     lower = "0x" + "ab" * 20
     code, text = invoke("network", "vote", lower, "--rpc-url", "http://127.0.0.1:9")
     assert code == 2 and "checksummed" in text
+
+
+def test_network_up_runs_every_node_until_told_to_stop(tmp_path: Path) -> None:
+    """The demo commands as a city would type them: init, up, a moving chain on every node, Ctrl-C."""
+    base = free_port_run(4)
+    code, text = invoke("network", "init", "--dir", str(tmp_path / "net"), "--validators", "3", "--observers", "1",
+                        "--rpc-port", str(base), "--p2p-port", str(free_port_run(4)))  # fmt: skip
+    assert code == 0, text
+    up = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "network", "up", "--dir", str(tmp_path / "net")],
+        cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
+    )  # fmt: skip
+    try:
+        urls = [f"http://127.0.0.1:{base + i}" for i in range(4)]
+
+        def heads() -> list[int]:
+            return [int(result(url, "eth_blockNumber"), 16) for url in urls]
+
+        wait_until(lambda: min(heads()) >= 2, 90, "every node to follow a moving chain")
+        cli = runner.invoke(app, ["network", "validators", "--rpc-url", urls[3]], env={"COLUMNS": "300"})
+        assert cli.exit_code == 0, cli.output
+        assert "3 validators (a block needs 2 commit seals)" in cli.output and "3 peers linked" in cli.output
+    finally:
+        up.send_signal(signal.SIGINT)
+        output, _ = up.communicate(timeout=60)
+    assert up.returncode == 0, output
+    assert "received SIGINT" in output
+    for url in urls:  # every node stopped with it
+        with pytest.raises(requests.ConnectionError):
+            requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_chainId"}, timeout=2)
