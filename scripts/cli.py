@@ -114,10 +114,7 @@ def up(
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")
     typer.echo("running; Ctrl-C stops everything")
-    reason = supervisor.wait_any()
-    typer.echo(f"stopping: {reason}")
-    supervisor.stop()
-    if not reason.startswith("received"):
+    if not supervisor.run_until_stopped(typer.echo):
         raise typer.Exit(1)
 
 

@@ -7,20 +7,14 @@ from pathlib import Path
 from typing import Annotated, Any
 
 import typer
-from rich.console import Console
 
 from scripts.connection import DEFAULT_RPC_URL, DevKeys, Keystore, PasswordFile, RpcUrl, connect, load_signer
+from scripts.node_commands import console, fail
 
 network = typer.Typer(help="A local network of validators (QBFT) for demos and tests.", no_args_is_help=True)
-console = Console(stderr=True)
 
 NetworkDir = Annotated[Path, typer.Option("--dir", help="The network's directory.")]
 DEFAULT_DIR = Path(".takasago/network")
-
-
-def fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
 
 
 @network.command("init")
@@ -101,10 +95,7 @@ def up(directory: NetworkDir = DEFAULT_DIR) -> None:
             f"log {directory / 'logs' / (node['name'] + '.log')}"
         )
     typer.echo("running; Ctrl-C stops every node")
-    reason = supervisor.wait_any()
-    typer.echo(f"stopping: {reason}")
-    supervisor.stop()
-    if not reason.startswith("received"):
+    if not supervisor.run_until_stopped(typer.echo):
         raise typer.Exit(1)
 
 

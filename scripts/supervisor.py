@@ -13,6 +13,7 @@ import signal
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import FrameType
@@ -84,6 +85,13 @@ class Supervisor:
 
         signal.signal(signal.SIGINT, on_signal)
         signal.signal(signal.SIGTERM, on_signal)
+
+    def run_until_stopped(self, say: Callable[[str], Any]) -> bool:
+        """Supervise until Ctrl-C/SIGTERM or a child dies, then stop every child; True if asked to stop."""
+        reason = self.wait_any()
+        say(f"stopping: {reason}")
+        self.stop()
+        return reason.startswith("received")
 
     def wait_any(self) -> str:
         """Blocks until SIGINT/SIGTERM or a child exits; returns why."""
