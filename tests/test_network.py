@@ -99,8 +99,18 @@ def test_four_validators_agree_survive_crashes_and_halt_safely_without_quorum(ne
     # Two of four down: no quorum, so nothing is finalised (and nothing conflicting).
     net.nodes[v2].kill()
     net.nodes[v3].kill()
-    time.sleep(net.request_timeout + 0.5)  # a block already holding its commits may still land
-    stalled = {v: net.head(v) for v in (v0, v1)}
+    settled: dict[str, dict[str, int]] = {}
+
+    def settled_heads() -> bool:  # a block already holding its commits may still land; then nothing
+        heads = {v: net.head(v) for v in (v0, v1)}
+        unchanged = heads == settled.get("last")
+        settled["last"] = heads
+        if not unchanged:
+            time.sleep(net.request_timeout + 0.5)
+        return unchanged
+
+    wait_until(settled_heads, 60, "the two survivors to stop moving")
+    stalled = settled["last"]
     pending = token.send(net.url(v0), senders[0], recipient, 1)
     time.sleep(3 * net.request_timeout + 1)  # several rounds: none can gather a quorum
     assert {v: net.head(v) for v in (v0, v1)} == stalled
@@ -290,7 +300,7 @@ def test_validators_vote_a_new_member_in_and_an_old_one_out(network: Network) ->
     vote(net, v2, newcomer, True)
     deciding = vote(net, v0, newcomer, True)
     changed_from = int(deciding["blockNumber"], 16) + 1
-    net.wait_for_height(changed_from + 6, [v0, v1, v2, v3, observer])
+    net.wait_for_height(changed_from + 10, [v0, v1, v2, v3, observer])
     in_header = result(net.url(v3), "qbft_getValidatorsByBlockNumber", [hex(changed_from)])
     assert [a.lower() for a in in_header] == [*before, newcomer.lower()]
     assert [
@@ -299,7 +309,7 @@ def test_validators_vote_a_new_member_in_and_an_old_one_out(network: Network) ->
     assert node_info(net, observer)["consensus"]["validator"] is True
     proposers = {
         result(net.url(v0), "eth_getBlockByNumber", [hex(n), False])["miner"].lower()
-        for n in range(changed_from, changed_from + 6)
+        for n in range(changed_from, changed_from + 10)  # its round-0 turn comes twice
     }
     assert newcomer.lower() in proposers  # the newcomer now takes its turn proposing
     signers = result(net.url(observer), "takasago_getCommitCertificate", [hex(changed_from + 5)])["signers"]
