@@ -32,13 +32,13 @@ _chain_id = 0
 _gas_limit = 0
 
 
-def _init_worker(chain_id: int, gas_limit: int, watch_parent: bool = False) -> None:
+def _init_worker(chain_id: int, gas_limit: int, node_pid: int | None = None) -> None:
     import node  # noqa: F401  (selects the fast keccak backend before eth imports)
 
     global _chain_id, _gas_limit
     _chain_id, _gas_limit = chain_id, gas_limit
-    if watch_parent:
-        threading.Thread(target=_exit_with_parent, args=(os.getppid(),), daemon=True).start()
+    if node_pid is not None:  # the node's pid, not getppid(): the node may already be gone by now
+        threading.Thread(target=_exit_with_parent, args=(node_pid,), daemon=True).start()
 
 
 def _exit_with_parent(parent: int) -> None:
@@ -67,7 +67,10 @@ class AdmissionWorkers:
         self.gas_limit = gas_limit
         context = multiprocessing.get_context("spawn")  # never fork a threaded process
         self._pool: ProcessPoolExecutor | None = ProcessPoolExecutor(
-            max_workers=processes, mp_context=context, initializer=_init_worker, initargs=(chain_id, gas_limit, True)
+            max_workers=processes,
+            mp_context=context,
+            initializer=_init_worker,
+            initargs=(chain_id, gas_limit, os.getpid()),
         )
 
     async def check(self, raws: list[bytes]) -> list[CheckedTransaction | TransactionRejected]:
