@@ -82,7 +82,6 @@ class BuiltBlock:
     senders: list[Address]
     included: list[PendingTransaction]
     dropped: list[tuple[PendingTransaction, str]]
-    persisted: bool = False  # py-evm's import already wrote header, body and indices
     generation: int = -1  # the store's buffer generation its state was written in (-1: built here)
 
 
@@ -372,8 +371,7 @@ class Ledger:
             if built.generation >= 0 and built.generation != self.store.generation:
                 raise ValidationError("the block's executed state was discarded; execute it again")
             try:
-                if not built.persisted:
-                    self.chain.chaindb.persist_block(block)
+                self.chain.chaindb.persist_block(block)
                 txs, rcpts, logs = block_records(block, built.receipts, built.senders)
                 number = _num(block.number)
                 for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):

@@ -46,7 +46,10 @@ def decode_certificate(raw: bytes) -> tuple[int, tuple[bytes, ...]]:
 
 def certificate_signers(block_hash: bytes, raw: bytes, validators: Sequence[bytes]) -> tuple[bytes, ...]:
     """The validators whose seals make ``block_hash`` final; ``ValidationError`` if they are not a quorum."""
-    _round, seals = decode_certificate(raw)
+    return _quorum_of(block_hash, decode_certificate(raw)[1], validators)
+
+
+def _quorum_of(block_hash: bytes, seals: Sequence[bytes], validators: Sequence[bytes]) -> tuple[bytes, ...]:
     signers: list[bytes] = []
     for seal in seals:
         author = seal_author(block_hash, seal)
@@ -66,4 +69,4 @@ def certificate_signers(block_hash: bytes, raw: bytes, validators: Sequence[byte
 def certificate_summary(raw: bytes, block_hash: bytes, validators: Sequence[bytes]) -> dict[str, Any]:
     """The round a block was decided in, its seals and who made them (checked)."""
     round_, seals = decode_certificate(raw)
-    return {"round": round_, "signers": certificate_signers(block_hash, raw, validators), "seals": seals}
+    return {"round": round_, "signers": _quorum_of(block_hash, seals, validators), "seals": seals}

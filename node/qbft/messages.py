@@ -42,18 +42,13 @@ class Message:
     height: int
     round: int
     digest: bytes  # the block's hash (PROPOSAL/PREPARE/COMMIT); the prepared digest or b"" (ROUND-CHANGE)
-    body: bytes = b""  # PROPOSAL: the block; COMMIT: the commit seal; ROUND-CHANGE: prepared round (big-endian)
+    body: bytes = b""  # PROPOSAL: the block; COMMIT: the commit seal; ROUND-CHANGE: RLP [prepared round, block] or b""
     justification: tuple[SignedMessage, ...] = field(default=())
 
     def payload(self) -> bytes:
         return rlp.encode(
             [int(self.code), self.height, self.round, self.digest, self.body, [m.encode() for m in self.justification]]
         )
-
-    @property
-    def prepared_round(self) -> int | None:
-        """ROUND-CHANGE only: the round the sender prepared in, if it prepared."""
-        return int.from_bytes(self.body, "big") if self.code == Code.ROUND_CHANGE and self.digest else None
 
 
 @dataclass(frozen=True)
