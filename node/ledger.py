@@ -29,6 +29,7 @@ from eth_utils import ValidationError
 from node.execution import chain_class_for
 from node.genesis import Genesis
 from node.permissions import Registry
+from node.qbft.certificate import certificate_signers
 from node.records import JSON, block_records
 from node.seal import BFT_MIX_HASH, sign_seal, unsealed_extra_data, verify_seal
 from node.storage import open_database
@@ -115,6 +116,9 @@ class Ledger:
         )
         self._head_state: tuple[bytes, StateAPI] | None = None
         self._write_lock = threading.Lock()
+        # Set by the QBFT engine: from then on no block reaches the chain without a quorum's
+        # commit certificate, whichever path (consensus, sync, RPC) hands it to ``commit``.
+        self.require_certificates = False
 
     # -- opening ---------------------------------------------------------------
     def _open_chain(self) -> Chain:
@@ -370,6 +374,8 @@ class Ledger:
                 raise ValidationError("head moved while the block was being built")
             if built.generation >= 0 and built.generation != self.store.generation:
                 raise ValidationError("the block's executed state was discarded; execute it again")
+            if self.require_certificates:
+                self._check_finality(block.header, certificate)
             try:
                 self.chain.chaindb.persist_block(block)
                 txs, rcpts, logs = block_records(block, built.receipts, built.senders)
@@ -397,6 +403,25 @@ class Ledger:
             if not built.included and block.transactions:  # built elsewhere: our pool may hold the same ones
                 self.pool.remove_mined([(s, tx.nonce) for s, tx in zip(built.senders, block.transactions, strict=True)])
             return CommittedBlock(block.header, txs, rcpts, logs, built.included, built.dropped)
+
+    def _check_finality(self, header: BlockHeaderAPI, certificate: bytes | None) -> None:
+        """On a QBFT node, refuse a block that a quorum of validators did not commit.
+
+        Checked here, in the one place every block passes on its way to disk, rather than in
+        each caller: a single validator's header seal proves only that one validator sealed
+        it, and a path that forgot the check (an RPC method, a future tool) would otherwise
+        let one key rewrite the chain. With one validator its seal is the whole quorum.
+        """
+        validators = self.registry.validators(self.head)
+        if certificate:
+            certificate_signers(header.hash, certificate, validators)
+        elif len(validators) == 1:
+            verify_seal(header, validators)
+        else:
+            raise ValidationError(
+                f"block #{header.block_number} has no commit certificate: on a QBFT network a block is "
+                f"committed only with the commit seals of a quorum of the {len(validators)} validators"
+            )
 
     def close(self) -> None:
         self.store.close()

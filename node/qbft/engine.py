@@ -78,6 +78,9 @@ class ConsensusEngine:
     ) -> None:
         self.service = service
         self.ledger = service.ledger
+        # Defence in depth: whatever path offers a block (consensus, sync, an RPC method), the
+        # ledger itself now refuses to commit one without a quorum's commit certificate.
+        self.ledger.require_certificates = True
         self.key = key
         self.network = network
         self.observers = observers or set()

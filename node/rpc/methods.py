@@ -579,7 +579,25 @@ class EthAPI:
         }
 
     async def takasago_importBlock(self, params: Any) -> JSON:
-        """Validate and import an RLP-encoded block sealed elsewhere (followers, tests)."""
+        """Validate and import an RLP-encoded block sealed elsewhere (development chains only).
+
+        A block's header seal proves only that one validator sealed it. On a QBFT network
+        finality needs a quorum's commit certificate, which only consensus and sync carry, so
+        the method is refused there (and the ledger would refuse the block anyway). On a
+        single-validator chain it is a development tool, gated like the ``evm_*`` methods.
+        """
+        if self.consensus is not None or self.service.mode == "qbft":
+            raise RPCError(
+                METHOD_NOT_FOUND,
+                "takasago_importBlock is refused on a QBFT node: blocks are committed only by consensus or sync, "
+                "with a quorum's commit certificate / QBFT ノードではブロックを直接取り込めません",
+            )
+        if self.service.dev_clock is None:
+            raise RPCError(
+                METHOD_NOT_FOUND,
+                "takasago_importBlock is available on development chains only (node init --dev) "
+                "/ 開発用チェーンでのみ利用できます",
+            )
         (raw,) = p.expect(params, 1, 1)
         from eth_utils import ValidationError
 
