@@ -306,7 +306,8 @@ class Takasago(System):
                 "--rpc-port",
                 str(port),
                 "--mode",
-                "instant",
+                self.extra.get("mode", "instant"),
+                *(["--block-period", str(self.extra["block_period"])] if "block_period" in self.extra else []),
                 "--log-level",
                 os.environ.get("TAKASAGO_BENCH_LOG_LEVEL", "WARNING"),
             ]
