@@ -6,6 +6,15 @@ checkpoint with no gap and no duplicate. Every block's parent hash is checked ag
 block before it; when the node's chain no longer contains the indexed head (a rewind),
 the indexer walks back to the last block both agree on and deletes everything after it
 (rows cascade from their block), then follows the node's chain again.
+
+Logs are read from the blocks' receipts (``eth_getBlockReceipts``), never from
+``eth_getLogs``: nodes cap ``eth_getLogs`` answers (ours at 10,000 logs), and an indexer
+that asked for a busy range at once was refused forever (issue 15: 126,094 logs in 93
+blocks). A batch of blocks is first read as headers, then written in slices of at most
+``WRITE_MAX_TXS`` transactions and ``WRITE_MAX_GAS`` gas (a log costs gas, so this bounds
+the logs held in memory), each slice committed with its checkpoint; a slice is never
+smaller than one block, whatever that block holds. So a backlog only ever slows the
+indexer down, and every slice is progress that a restart keeps.
 """
 
 from __future__ import annotations
@@ -26,6 +35,8 @@ from indexer.rpc import NodeUnavailable, Rpc
 
 log = logging.getLogger("indexer.follower")
 REGISTRY = "0x0000000000000000000000000000000054a5A600"
+WRITE_MAX_TXS = 1_000  # transactions (and their receipts) read and written in one database transaction
+WRITE_MAX_GAS = 30_000_000  # ... and gas: a log costs at least 375 gas, a points Transfer far more
 
 
 def hex_int(value: str) -> int:
@@ -114,18 +125,23 @@ class Follower:
             end = min(head, start + self.batch_blocks - 1)
             if max_blocks is not None:
                 end = min(end, start + max_blocks - report.blocks - 1)
-            blocks = self.rpc.batch([("eth_getBlockByNumber", [hex(n), True]) for n in range(start, end + 1)])
-            if any(b is None for b in blocks):  # the node's head moved back while we read
+            headers = self.rpc.batch_within_limits(
+                [("eth_getBlockByNumber", [hex(n), False]) for n in range(start, end + 1)]
+            )
+            if any(b is None for b in headers):  # the node's head moved back while we read
                 head = hex_int(self.rpc.call("eth_blockNumber"))
                 continue
             expected_parent = cp.block_hash if cp is not None else None
-            if expected_parent is not None and blocks[0]["parentHash"] != expected_parent:
+            if expected_parent is not None and headers[0]["parentHash"] != expected_parent:
                 report.rolled_back += self.rewind(cp.block_number)  # type: ignore[union-attr]
                 continue
-            if any(blocks[i]["parentHash"] != blocks[i - 1]["hash"] for i in range(1, len(blocks))):
+            if any(headers[i]["parentHash"] != headers[i - 1]["hash"] for i in range(1, len(headers))):
                 continue  # the chain changed while we read this batch: read it again
-            self._write(chain_id, genesis["hash"], blocks)
-            report.blocks += len(blocks)
+            for part in slices(headers):
+                written = self._write_slice(chain_id, genesis["hash"], part)
+                report.blocks += written
+                if written < len(part):
+                    break  # the chain moved under us: start again from the checkpoint
 
     # -- rewinds ----------------------------------------------------------------------------
     def rewind(self, from_number: int) -> int:
@@ -163,29 +179,49 @@ class Follower:
         log.warning("rolled back %d blocks to %d (the node's chain changed)", dropped, number)
         return dropped
 
-    # -- writing a batch ----------------------------------------------------------------------
-    def _write(self, chain_id: int, genesis_hash: str, blocks: list[dict[str, Any]]) -> None:
-        first, last = hex_int(blocks[0]["number"]), hex_int(blocks[-1]["number"])
-        with_txs = [b for b in blocks if b["transactions"]]
-        receipts = self.rpc.batch([("eth_getBlockReceipts", [b["number"]]) for b in with_txs])
-        logs = self.rpc.call("eth_getLogs", {"fromBlock": hex(first), "toBlock": hex(last)}) if with_txs else []
-        status = {r["transactionHash"]: r for block_receipts in receipts for r in (block_receipts or [])}
-        timestamps = {b["hash"]: hex_int(b["timestamp"]) for b in blocks}
+    # -- writing a slice ----------------------------------------------------------------------
+    def _write_slice(self, chain_id: int, genesis_hash: str, headers: list[dict[str, Any]]) -> int:
+        """Reads a slice's transactions and receipts and writes it; 0 if the chain changed under us."""
+        with_txs = [h for h in headers if h["transactions"]]
+        full = self.rpc.batch_within_limits([("eth_getBlockByNumber", [h["number"], True]) for h in with_txs])
+        receipts = self.rpc.batch_within_limits([("eth_getBlockReceipts", [h["number"]]) for h in with_txs])
+        by_hash = {b["hash"]: b for b in full if b is not None}
+        for header, block_receipts in zip(with_txs, receipts, strict=True):
+            block = by_hash.get(header["hash"])
+            if (
+                block is None
+                or block_receipts is None
+                or len(block_receipts) != len(block["transactions"])
+                or any(r["blockHash"] != header["hash"] for r in block_receipts)
+            ):
+                log.info("block %s changed while it was read; reading again", int(header["number"], 16))
+                return 0
+        self._write(chain_id, genesis_hash, headers, by_hash, [r for rs in receipts for r in rs])
+        return len(headers)
+
+    def _write(
+        self,
+        chain_id: int,
+        genesis_hash: str,
+        headers: list[dict[str, Any]],
+        full: dict[str, dict[str, Any]],
+        receipts: list[dict[str, Any]],
+    ) -> None:
+        status = {r["transactionHash"]: r for r in receipts}
+        timestamps = {b["hash"]: hex_int(b["timestamp"]) for b in headers}
         decoded: dict[str, list[tuple[dict[str, Any], str, str, dict[str, Any]]]] = defaultdict(list)
-        for entry in logs:
-            if entry.get("removed"):
-                continue
-            if entry["blockHash"] not in timestamps:  # the chain moved under us
-                raise NodeUnavailable("logs do not match the blocks read; retrying")
-            event = self.decoder.event(entry)
-            if event is not None:
-                decoded[entry["transactionHash"]].append((entry, *event))
+        for receipt in receipts:
+            for entry in receipt.get("logs") or []:
+                if entry.get("removed"):
+                    continue
+                event = self.decoder.event(entry)
+                if event is not None:
+                    decoded[entry["transactionHash"]].append((entry, *event))
         with self.sessions.begin() as db:
-            for b in blocks:
-                number = hex_int(b["number"])
+            for b in headers:
                 db.add(
                     Block(
-                        number=number,
+                        number=hex_int(b["number"]),
                         hash=b["hash"],
                         parent_hash=b["parentHash"],
                         timestamp=hex_int(b["timestamp"]),
@@ -196,8 +232,8 @@ class Follower:
                     )
                 )
             db.flush()
-            for b in with_txs:
-                for tx in b["transactions"]:
+            for b in headers:
+                for tx in full[b["hash"]]["transactions"] if b["transactions"] else []:
                     self._write_transaction(
                         db, tx, status.get(tx["hash"]), decoded.get(tx["hash"], []), timestamps[b["hash"]]
                     )
@@ -205,8 +241,8 @@ class Follower:
             if cp is None:
                 cp = Checkpoint(id=1, chain_id=chain_id, genesis_hash=genesis_hash, rolled_back=0)
                 db.add(cp)
-            cp.block_number = last
-            cp.block_hash = blocks[-1]["hash"]
+            cp.block_number = hex_int(headers[-1]["number"])
+            cp.block_hash = headers[-1]["hash"]
 
     def _write_transaction(
         self,
@@ -271,6 +307,23 @@ class Follower:
                 timestamp=timestamp,
             )
         )
+
+
+def slices(headers: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
+    """Consecutive runs of blocks within ``WRITE_MAX_TXS`` and ``WRITE_MAX_GAS`` (never less than one block)."""
+    parts: list[list[dict[str, Any]]] = []
+    current: list[dict[str, Any]] = []
+    txs = gas = 0
+    for header in headers:
+        block_txs, block_gas = len(header["transactions"]), hex_int(header["gasUsed"])
+        if current and (txs + block_txs > WRITE_MAX_TXS or gas + block_gas > WRITE_MAX_GAS):
+            parts.append(current)
+            current, txs, gas = [], 0, 0
+        current.append(header)
+        txs, gas = txs + block_txs, gas + block_gas
+    if current:
+        parts.append(current)
+    return parts
 
 
 def follow_forever(follower: Follower, ws_url: str | None, stop: Any, idle_seconds: float = 1.0) -> None:

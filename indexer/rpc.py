@@ -1,11 +1,25 @@
-"""A small JSON-RPC client with batches: the indexer reads the node only through this."""
+"""A small JSON-RPC client with batches: the indexer reads the node only through this.
+
+Nodes refuse answers that are too big (ours: more than 10,000 logs, batches over 1,000
+calls or 8 MiB; geth, Besu and anvil have their own caps and their own wording).
+``batch_within_limits`` splits a refused batch in halves until each part is answered, so
+a limit slows the indexer down but never stops it.
+"""
 
 from __future__ import annotations
 
 import itertools
+import re
 from typing import Any
 
 import requests
+
+# Our node: -32005 "query returned more than 10000 results" / "batch too large";
+# geth: "query returned more than 10000 results", "batch too large", "response too large";
+# Besu: -32005 "Requested range exceeds maximum range limit"; anvil: "query exceeds max results";
+# Infura/Alchemy style: "log response size exceeded", "query timeout exceeded".
+LIMIT_CODES = {-32005, -32011, 413}
+LIMIT_WORDS = re.compile(r"too many|too large|too big|more than|exceed|limit|max(imum)? (results|range|block)", re.I)
 
 
 class NodeUnavailable(ConnectionError):
@@ -16,6 +30,12 @@ class RpcError(RuntimeError):
     def __init__(self, method: str, error: dict[str, Any]) -> None:
         super().__init__(f"{method}: {error.get('message', error)}")
         self.code = error.get("code")
+        self.reason = str(error.get("message", ""))
+
+    @property
+    def is_limit(self) -> bool:
+        """True when the node refused because the request or its answer was too big (splitting may help)."""
+        return self.code in LIMIT_CODES or bool(LIMIT_WORDS.search(self.reason))
 
 
 class Rpc:
@@ -28,6 +48,8 @@ class Rpc:
     def _post(self, body: Any) -> Any:
         try:
             response = self.session.post(self.url, json=body, timeout=self.timeout)
+            if response.status_code == 413:
+                return {"error": {"code": 413, "message": "request too large (HTTP 413)"}}
             return response.json()
         except (requests.ConnectionError, requests.Timeout) as exc:
             raise NodeUnavailable(f"node at {self.url} unreachable: {type(exc).__name__}") from None
@@ -61,3 +83,13 @@ class Rpc:
                 raise RpcError(method, reply["error"])
             results.append(reply.get("result"))
         return results
+
+    def batch_within_limits(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Like ``batch``, but a batch the node refuses as too big is split in halves (down to single calls)."""
+        try:
+            return self.batch(calls)
+        except RpcError as exc:
+            if len(calls) < 2 or not exc.is_limit:
+                raise
+        middle = len(calls) // 2
+        return self.batch_within_limits(calls[:middle]) + self.batch_within_limits(calls[middle:])
