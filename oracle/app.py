@@ -1,24 +1,69 @@
-"""The oracle's HTTP side: signed batches in from home gateways, public totals and Merkle proofs out."""
+"""The oracle's HTTP side: signed batches in from home gateways, public totals and Merkle proofs out.
+
+Ingest order (issue 15, finding 18): the gateway named in the header must be registered
+and the signature header well formed before a byte of the body is read; the body is
+then read into a ``bytearray`` with a hard cap (no quadratic ``bytes +=``), and the
+signature check, the parse and the meter check run in a worker thread, so a large batch
+never blocks the event loop (``/health`` and other gateways keep being answered). At
+most ``MAX_BATCHES_IN_FLIGHT`` batches are read at once, which bounds memory.
+"""
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
+import logging
+import math
 import re
+import time
 from pathlib import Path
 from typing import Annotated
 
 from fastapi import FastAPI, Header, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
-from oracle.gateways import BatchRefused, Inbox
-from oracle.readings import parse_readings
+from oracle.gateways import Accepted, BatchRefused, Inbox
+from oracle.readings import Reading, RowError, drop_future, parse_readings
 from oracle.settlement import Report, SettlementError, proof_of
 
 MAX_BATCH_BYTES = 8 * 1024 * 1024
+MAX_BATCHES_IN_FLIGHT = 4
 SALTED = re.compile(r"^0x[0-9a-f]{64}$")
+log = logging.getLogger("oracle.ingest")
 
 
 def error(status: int, code: str, message: str) -> JSONResponse:
     return JSONResponse({"error": {"code": code, "message": message}}, status_code=status)
+
+
+def too_large() -> JSONResponse:
+    return error(
+        413,
+        "BATCH_TOO_LARGE",
+        f"a batch is at most {MAX_BATCH_BYTES} bytes / バッチは最大 {MAX_BATCH_BYTES} バイトです",
+    )
+
+
+def well_formed_signature(signature: str) -> bool:
+    try:
+        return len(base64.b64decode(signature, validate=True)) == 64
+    except (binascii.Error, ValueError):
+        return False
+
+
+def admit(
+    inbox: Inbox, gateway: str, payload: bytes, signature: str, suffix: str
+) -> tuple[Accepted, list[Reading], list[RowError]]:
+    """Verifies, parses, checks the meters and stores one batch (CPU-bound: runs in a worker thread)."""
+    inbox.verify(gateway, payload, signature)  # nothing unauthenticated is parsed
+    name = hashlib.sha256(payload).hexdigest() + suffix
+    every, errors = parse_readings(name, payload, now=math.inf)  # every row that could ever count
+    inbox.check_meters(gateway, {r.meter_id for r in every})
+    readings, future = drop_future(every, time.time())
+    accepted = inbox.accept(gateway, payload, signature, {r.meter_id for r in every}, suffix)
+    return accepted, readings, errors + future
 
 
 def create_oracle_app(inbox: Inbox, reports_dir: Path) -> FastAPI:
@@ -27,6 +72,7 @@ def create_oracle_app(inbox: Inbox, reports_dir: Path) -> FastAPI:
         version="1.0.0",
         description="Signed meter batches in; public totals and proofs out.",
     )
+    in_flight = [0]
 
     @app.get("/health")
     def health() -> dict[str, object]:
@@ -40,26 +86,55 @@ def create_oracle_app(inbox: Inbox, reports_dir: Path) -> FastAPI:
     ) -> JSONResponse:
         """Accepts a gateway's signed batch of readings (JSON lines or CSV, UTF-8 or Shift_JIS)."""
         if not x_gateway_id or not x_signature:
-            return error(401, "UNSIGNED_BATCH", "a batch needs the X-Gateway-Id and X-Signature headers")
+            return error(
+                401,
+                "UNSIGNED_BATCH",
+                "a batch needs the X-Gateway-Id and X-Signature headers / "
+                "X-Gateway-Id と X-Signature ヘッダーが必要です",
+            )
+        try:
+            inbox.gateway(x_gateway_id)  # from the header alone: an unknown gateway's body is never read
+        except BatchRefused as exc:
+            log.warning("batch refused before reading: %s from gateway %r", exc.code, x_gateway_id[:64])
+            return error(401, exc.code, str(exc))
+        if not well_formed_signature(x_signature):
+            log.warning("batch refused before reading: malformed signature from gateway %r", x_gateway_id)
+            return error(
+                401, "BAD_SIGNATURE", "X-Signature is not a base64 Ed25519 signature / X-Signature の形式が不正です"
+            )
         declared = request.headers.get("content-length")
         if declared is not None and (not declared.isdigit() or int(declared) > MAX_BATCH_BYTES):
-            return error(413, "BATCH_TOO_LARGE", f"a batch is at most {MAX_BATCH_BYTES} bytes")
-        payload = b""
-        async for chunk in request.stream():
-            payload += chunk
-            if len(payload) > MAX_BATCH_BYTES:
-                return error(413, "BATCH_TOO_LARGE", f"a batch is at most {MAX_BATCH_BYTES} bytes")
-        suffix = ".csv" if "csv" in request.headers.get("content-type", "") else ".jsonl"
+            return too_large()
+        if in_flight[0] >= MAX_BATCHES_IN_FLIGHT:
+            return error(
+                503,
+                "BUSY",
+                "too many batches are being received; retry shortly / "
+                "受信中のバッチが多すぎます。少し後で再送してください",
+            )
+        in_flight[0] += 1
         try:
-            accepted = inbox.accept(x_gateway_id, payload, x_signature, suffix)
-        except BatchRefused as exc:
-            return error(401, exc.code, str(exc))
-        readings, errors = parse_readings(accepted.path.name, payload)
-        body = {
+            body = bytearray()
+            async for chunk in request.stream():
+                body += chunk
+                if len(body) > MAX_BATCH_BYTES:
+                    return too_large()
+            suffix = ".csv" if "csv" in request.headers.get("content-type", "") else ".jsonl"
+            try:
+                accepted, readings, errors = await run_in_threadpool(
+                    admit, inbox, x_gateway_id, bytes(body), x_signature, suffix
+                )
+            except BatchRefused as exc:
+                log.warning("batch refused: %s from gateway %r (%d bytes)", exc.code, x_gateway_id, len(body))
+                return error(403 if exc.code == "METER_NOT_BOUND" else 401, exc.code, str(exc))
+        finally:
+            in_flight[0] -= 1
+        log.info("batch %s from gateway %r: %d readings", accepted.digest[:16], x_gateway_id, len(readings))
+        result = {
             "batch": accepted.digest, "replay": accepted.replay, "readings": len(readings),
             "rejected": [{"row": e.source, "reason": e.reason} for e in errors[:200]],
         }  # fmt: skip
-        return JSONResponse(body, status_code=200 if accepted.replay else 201)
+        return JSONResponse(result, status_code=200 if accepted.replay else 201)
 
     def load(programme: int, period: int) -> Report | None:
         path = reports_dir / f"report-{programme}-{period}.json"

@@ -1,7 +1,15 @@
 """Home gateways sign each batch of readings with Ed25519; unsigned, tampered or replayed batches are refused.
 
-A gateway's public key is registered with the oracle (a JSON file ``{"gateway id":
-"<base64 raw public key>"}``); the gateway signs the exact bytes of the batch it sends.
+A gateway is registered with the oracle with its public key and the meters it serves (a
+JSON file ``{"gateway id": {"key": "<base64 raw public key>", "meters": ["M-1", …]}}``);
+the gateway signs the exact bytes of the batch it sends. A gateway may only speak for its
+own meters: a batch with a reading for any other meter is refused whole (issue 15,
+finding 12 — a gateway that could write a neighbour's meter could get that household
+excluded with a conflicting duplicate). Whole, not row by row, because a batch is signed
+and kept as one piece of evidence: storing it would keep the foreign rows for settlement.
+An entry in the older form ``{"gateway id": "<base64 key>"}`` has no meters and so may
+submit nothing until its meters are registered.
+
 Accepted batches are kept in the inbox under their SHA-256, so the same batch sent again
 (a replay, or a retry) is recognised and not counted twice.
 """
@@ -14,6 +22,7 @@ import hashlib
 import json
 import os
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -40,21 +49,39 @@ def sign_batch(key: Ed25519PrivateKey, payload: bytes) -> str:
     return base64.b64encode(key.sign(payload)).decode()
 
 
-def load_gateways(path: Path) -> dict[str, Ed25519PublicKey]:
+@dataclass(frozen=True)
+class Gateway:
+    """A registered gateway: the key its batches are signed with and the meters it may report."""
+
+    key: Ed25519PublicKey
+    meters: frozenset[str]
+
+
+def gateway_entry(public_key: str, meters: Iterable[str]) -> dict[str, object]:
+    """The registry's JSON entry for one gateway (what ``takasago oracle gateway-key`` writes)."""
+    return {"key": public_key, "meters": sorted({m.strip() for m in meters if m.strip()})}
+
+
+def load_gateways(path: Path) -> dict[str, Gateway]:
     try:
         document = json.loads(path.read_text(encoding="utf-8"))
     except (OSError, ValueError) as exc:
-        raise ValueError(f"{path}: not a JSON object of gateway id → base64 public key ({exc})") from None
+        raise ValueError(f"{path}: not a JSON object of gateway id → key and meters ({exc})") from None
     if not isinstance(document, dict):
         raise ValueError(f"{path}: expected a JSON object")
-    keys = {}
-    for gateway, encoded in document.items():
+    gateways = {}
+    for gateway, entry in document.items():
+        encoded, meters = (entry, []) if isinstance(entry, str) else (dict(entry).get("key"), dict(entry).get("meters"))
+        if not isinstance(meters, list) or not all(isinstance(m, str) and 1 <= len(m) <= 64 for m in meters):
+            raise ValueError(
+                f"{path}: the meters of gateway {gateway!r} must be a list of meter ids (1 to 64 characters)"
+            )
         try:
             raw = base64.b64decode(str(encoded), validate=True)
-            keys[str(gateway)] = Ed25519PublicKey.from_public_bytes(raw)
+            gateways[str(gateway)] = Gateway(Ed25519PublicKey.from_public_bytes(raw), frozenset(meters))
         except (binascii.Error, ValueError):
             raise ValueError(f"{path}: the key of gateway {gateway!r} is not a base64 Ed25519 public key") from None
-    return keys
+    return gateways
 
 
 @dataclass(frozen=True)
@@ -67,24 +94,50 @@ class Accepted:
 class Inbox:
     """Accepted batches on disk, one file per batch, named by its SHA-256 (written atomically)."""
 
-    def __init__(self, directory: Path, gateways: dict[str, Ed25519PublicKey]) -> None:
+    def __init__(self, directory: Path, gateways: dict[str, Gateway]) -> None:
         self.directory = directory
         self.gateways = gateways
         directory.mkdir(parents=True, exist_ok=True)
 
+    def gateway(self, gateway: str) -> Gateway:
+        """The registered gateway, checked from the header alone (before any of the body is read)."""
+        found = self.gateways.get(gateway)
+        if found is None:
+            raise BatchRefused(
+                "UNKNOWN_GATEWAY",
+                f"gateway {gateway[:40]!r} is not registered / ゲートウェイ {gateway[:40]!r} は登録されていません",
+            )
+        return found
+
     def verify(self, gateway: str, payload: bytes, signature: str) -> None:
-        key = self.gateways.get(gateway)
-        if key is None:
-            raise BatchRefused("UNKNOWN_GATEWAY", f"gateway {gateway[:40]!r} is not registered")
+        key = self.gateway(gateway).key
         try:
             key.verify(base64.b64decode(signature, validate=True), payload)
         except (binascii.Error, ValueError, InvalidSignature):
             raise BatchRefused(
-                "BAD_SIGNATURE", "the batch's signature does not verify (unsigned or tampered)"
+                "BAD_SIGNATURE",
+                "the batch's signature does not verify (unsigned or tampered) / バッチの署名を検証できません",
             ) from None
 
-    def accept(self, gateway: str, payload: bytes, signature: str, suffix: str = ".jsonl") -> Accepted:
+    def check_meters(self, gateway: str, meter_ids: Iterable[str]) -> None:
+        """Refuses the batch if it reports any meter not bound to ``gateway`` (finding 12)."""
+        bound = self.gateway(gateway).meters
+        foreign = sorted(set(meter_ids) - bound)
+        if foreign:
+            shown = ", ".join(m[:64] for m in foreign[:10]) + (f" (+{len(foreign) - 10})" if len(foreign) > 10 else "")
+            raise BatchRefused(
+                "METER_NOT_BOUND",
+                f"gateway {gateway[:40]!r} may not report meter(s) {shown}: the whole batch is refused / "
+                f"ゲートウェイ {gateway[:40]!r} に登録されていない計器 {shown} の値が含まれるため、"
+                "バッチ全体を受け付けません",
+            )
+
+    def accept(
+        self, gateway: str, payload: bytes, signature: str, meter_ids: Iterable[str], suffix: str = ".jsonl"
+    ) -> Accepted:
+        """Stores a verified batch whose readings (``meter_ids``, from parsing it) are all the gateway's own."""
         self.verify(gateway, payload, signature)
+        self.check_meters(gateway, meter_ids)
         digest = hashlib.sha256(payload).hexdigest()
         path = self.directory / f"{digest}{suffix}"
         if path.exists():

@@ -173,6 +173,17 @@ def parse_readings(name: str, raw: bytes, now: float | None = None) -> tuple[lis
     return readings, errors
 
 
+def drop_future(readings: list[Reading], now: float) -> tuple[list[Reading], list[RowError]]:
+    """Splits readings parsed with ``now=math.inf`` into those valid at ``now`` and "from the future" errors.
+
+    The ingest checks a batch's meters on every row that could ever count (a row from the
+    future is refused today but would be read at settlement), then reports the rest as usual.
+    """
+    kept = [r for r in readings if r.time <= now + FUTURE_TOLERANCE]
+    future = [RowError(r.source, "reading from the future") for r in readings if r.time > now + FUTURE_TOLERANCE]
+    return kept, future
+
+
 def read_file(path: Path, now: float | None = None) -> tuple[list[Reading], list[RowError]]:
     try:
         raw = path.read_bytes()

@@ -99,12 +99,15 @@ def serve(
 def gateway_key(
     gateway: Annotated[str, typer.Argument(help="The gateway's id (e.g. its serial number).")],
     key_out: Annotated[Path, typer.Option(help="Where to write the gateway's private key (PEM, 0600).")],
+    meters: Annotated[
+        list[str], typer.Option("--meter", help="A meter this gateway reports (repeatable); it may report no other.")
+    ] = [],  # noqa: B006
     data_dir: DataDir = None,
 ) -> None:
-    """Create a gateway's Ed25519 key pair and register its public key with this oracle."""
+    """Create a gateway's Ed25519 key pair and register its public key and meters with this oracle."""
     from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
 
-    from oracle.gateways import new_gateway_key
+    from oracle.gateways import gateway_entry, new_gateway_key
 
     if not re.fullmatch(r"[A-Za-z0-9._-]{1,64}", gateway):
         raise ValueError("a gateway id is 1 to 64 letters, digits or ._-")
@@ -117,7 +120,7 @@ def gateway_key(
     fd = os.open(key_out, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "wb") as handle:
         handle.write(pem)
-    registry[gateway] = public
+    registry[gateway] = gateway_entry(public, meters)
     settings.gateways.parent.mkdir(parents=True, exist_ok=True)
     settings.gateways.write_text(json.dumps(registry, indent=1), encoding="utf-8")
     out.print(f"gateway {gateway}: public key {public}")

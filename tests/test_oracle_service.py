@@ -30,7 +30,10 @@ def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedPr
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, object]]:
     data = tmp_path_factory.mktemp("oracle")
     key = data / "gateway-1.pem"
-    made = cli("gateway-key", "GW-0001", "--key-out", str(key), "--data-dir", str(data))
+    made = cli(
+        "gateway-key", "GW-0001", "--key-out", str(key), "--data-dir", str(data),
+        "--meter", "M01100000", "--meter", "M01100001", "--meter", "M01200000",
+    )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert key.stat().st_mode & 0o077 == 0
     port = free_port()
