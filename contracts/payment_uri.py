@@ -1,9 +1,15 @@
 """EIP-681 payment URIs for merchants' payment requests (the text in the till's QR code).
 
-A request to pay ``amount`` points to ``merchant`` against request id ``requestId``
-is a call of ``RegionalPoints.pay(address,uint256,bytes32)``::
+A request to pay ``amount`` points to ``merchant`` against the merchant's printed
+``reference`` is a call of ``RegionalPoints.pay(address,uint256,bytes32)``::
 
-    ethereum:<token>@<chainId>/pay?address=<merchant>&uint256=<amount>&bytes32=<requestId>
+    ethereum:<token>@<chainId>/pay?address=<merchant>&uint256=<amount>&bytes32=<reference>
+
+The contract records the payment under a request id it derives from all three,
+:func:`payment_request_id` (``keccak256(abi.encode(merchant, amount, reference))``):
+a payment of another amount against the same reference lands under another id, so it
+can never satisfy the merchant's request. ``paymentOf``, ``refund`` and the ``Paid``
+event use the derived id.
 
 See ``docs/payment-uri.md``. Parsing is strict: a QR code scanned at a till is
 untrusted input, and a wrong chain, token or amount must never be paid.
@@ -16,7 +22,8 @@ from dataclasses import dataclass
 from decimal import Decimal, InvalidOperation
 from urllib.parse import parse_qsl
 
-from eth_utils import is_checksum_address, is_hex_address, to_checksum_address
+from eth_abi import encode as abi_encode
+from eth_utils import is_checksum_address, is_hex_address, keccak, to_checksum_address
 
 MAX_AMOUNT = 2**40 - 1  # RegionalPoints.pay refuses larger amounts
 _URI = re.compile(
@@ -31,11 +38,19 @@ class PaymentUriError(ValueError):
 
 @dataclass(frozen=True)
 class PaymentRequest:
+    """A merchant's request: ``reference`` is the ``bytes32`` printed in the QR code (the
+    third argument of ``pay``), not the on-chain request id (:attr:`request_id`)."""
+
     token: str
     chain_id: int
     merchant: str
     amount: int
-    request_id: bytes
+    reference: bytes
+
+    @property
+    def request_id(self) -> bytes:
+        """The on-chain request id a payment of this request is recorded under."""
+        return payment_request_id(self.merchant, self.amount, self.reference)
 
 
 def _address(value: str, what: str) -> str:
@@ -49,12 +64,12 @@ def _address(value: str, what: str) -> str:
 def build_payment_uri(request: PaymentRequest) -> str:
     if not 1 <= request.amount <= MAX_AMOUNT:
         raise PaymentUriError(f"amount must be between 1 and {MAX_AMOUNT} points, not {request.amount}")
-    if len(request.request_id) != 32 or request.request_id == b"\0" * 32:
-        raise PaymentUriError("the request id must be 32 bytes and not zero")
+    if len(request.reference) != 32 or request.reference == b"\0" * 32:
+        raise PaymentUriError("the payment reference must be 32 bytes and not zero")
     return (
         f"ethereum:{to_checksum_address(request.token)}@{request.chain_id}/pay"
         f"?address={to_checksum_address(request.merchant)}&uint256={request.amount}"
-        f"&bytes32=0x{request.request_id.hex()}"
+        f"&bytes32=0x{request.reference.hex()}"
     )
 
 
@@ -91,16 +106,30 @@ def parse_payment_uri(uri: str, *, token: str | None = None, chain_id: int | Non
     values = dict(pairs)
     merchant = _address(values["address"], "the merchant address")
     amount = _amount(values["uint256"])
-    raw_id = values["bytes32"]
-    if not re.fullmatch(r"0x[0-9a-fA-F]{64}", raw_id):
-        raise PaymentUriError("the request id must be 0x followed by 64 hex digits")
-    request_id = bytes.fromhex(raw_id[2:])
-    if request_id == b"\0" * 32:
-        raise PaymentUriError("the request id must not be zero")
+    raw_reference = values["bytes32"]
+    if not re.fullmatch(r"0x[0-9a-fA-F]{64}", raw_reference):
+        raise PaymentUriError("the payment reference must be 0x followed by 64 hex digits")
+    reference = bytes.fromhex(raw_reference[2:])
+    if reference == b"\0" * 32:
+        raise PaymentUriError("the payment reference must not be zero")
     if token is not None and target != to_checksum_address(token):
         raise PaymentUriError(
             f"the request is for token {target}, not this city's points ({to_checksum_address(token)})"
         )
     if chain_id is not None and uri_chain != chain_id:
         raise PaymentUriError(f"the request is for chain {uri_chain}, not this ledger (chain {chain_id})")
-    return PaymentRequest(target, uri_chain, merchant, amount, request_id)
+    return PaymentRequest(target, uri_chain, merchant, amount, reference)
+
+
+def payment_request_id(merchant: str, amount: int, reference: bytes) -> bytes:
+    """The id ``RegionalPoints.pay(merchant, amount, reference)`` records its payment under.
+
+    ``keccak256(abi.encode(merchant, amount, reference))``, as the contract's
+    ``paymentRequestId`` computes it: the QR carries the ``reference``, and the chain's
+    record (``paymentOf``, ``Paid``, ``refund``) is keyed by this id, which commits to the
+    amount, so a payment of another amount against the same printed reference can never
+    be taken for the merchant's request. Computed locally to spare a node round trip.
+    """
+    if len(reference) != 32:
+        raise PaymentUriError("the payment reference must be 32 bytes")
+    return keccak(abi_encode(["address", "uint256", "bytes32"], [to_checksum_address(merchant), amount, reference]))

@@ -19,6 +19,7 @@ from contracts import jst
 from contracts.deploy import DeploySettings, deploy
 from contracts.deployment import Deployment
 from contracts.errors import ContractError
+from contracts.payment_uri import payment_request_id
 from contracts.transactions import Sender, TransactionFailed
 from tests.conftest import NodeProcess
 from tests.support import web3_for
@@ -27,6 +28,7 @@ RESIDENT, MERCHANT, CITY, ORACLE, VALIDATOR = 1, 2, 3, 4, 5
 ACTIVE, SUSPENDED, REVOKED = 1, 2, 3
 ADMIN_ROLE = b"\0" * 32
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+ENROLLER_ROLE = keccak(text="ENROLLER_ROLE")
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 ORACLE_ROLE = keccak(text="ORACLE_ROLE")
 PAUSER_ROLE = keccak(text="PAUSER_ROLE")
@@ -121,6 +123,16 @@ class PointsSystem:
         address = account if isinstance(account, str) else account.address
         self.send(self.admin, self.registry.functions.grantRole(role, address))
 
+    def recover(self, lost: LocalAccount | str, new: LocalAccount | str) -> TxReceipt:
+        """An officer's (the admin's) whole recovery: announce, let the registry's recovery
+        delay pass on the chain's clock, complete it. Returns the completing receipt."""
+        lost_address = lost if isinstance(lost, str) else lost.address
+        new_address = new if isinstance(new, str) else new.address
+        self.send(self.admin, self.registry.functions.announceRecovery(lost_address, new_address))
+        _, executable_at = self.registry.functions.recoveryOf(lost_address).call()
+        self.mine_at(max(int(executable_at), self.now() + 1))  # estimates run at the head's time
+        return self.send(self.admin, self.registry.functions.recover(lost_address, new_address))
+
     # -- time -----------------------------------------------------------------------
     def now(self) -> int:
         return int(self.w3.eth.get_block("latest")["timestamp"])
@@ -171,10 +183,12 @@ class PointsSystem:
     def thank(self, sender: LocalAccount, to: LocalAccount, amount: int, category: str = "help") -> TxReceipt:
         return self.send(sender, self.token.functions.thank(to.address, amount, text32(category), keccak(b"memo")))
 
-    def pay(self, payer: LocalAccount, merchant: LocalAccount, amount: int, request_id: bytes | None = None) -> bytes:
-        request_id = request_id or secrets.token_bytes(32)
-        self.send(payer, self.token.functions.pay(merchant.address, amount, request_id))
-        return request_id
+    def pay(self, payer: LocalAccount, merchant: LocalAccount, amount: int, reference: bytes | None = None) -> bytes:
+        """Pays ``amount`` against the printed ``reference`` (random when None); returns the
+        request id the payment is recorded under (``paymentOf``, ``refund``, ``Paid``)."""
+        reference = reference or secrets.token_bytes(32)
+        self.send(payer, self.token.functions.pay(merchant.address, amount, reference))
+        return payment_request_id(merchant.address, amount, reference)
 
 
 def start_points_system(data_dir: Path, port: int, deployments_dir: Path) -> PointsSystem:

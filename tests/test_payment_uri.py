@@ -63,5 +63,7 @@ def test_paying_a_parsed_request_on_the_node(points: PointsSystem) -> None:
     chain_id = points.w3.eth.chain_id
     uri = build_payment_uri(PaymentRequest(points.token.address, chain_id, shop.address, 420, secrets.token_bytes(32)))
     request = parse_payment_uri(uri, token=points.token.address, chain_id=chain_id)
-    points.send(payer, points.token.functions.pay(request.merchant, request.amount, request.request_id))
+    points.send(payer, points.token.functions.pay(request.merchant, request.amount, request.reference))
+    # The chain records it under the id derived from (merchant, amount, reference), not the printed reference.
+    assert request.request_id == points.token.functions.paymentRequestId(shop.address, 420, request.reference).call()
     assert points.token.functions.paymentOf(shop.address, request.request_id).call() == [payer.address, 420, 0]

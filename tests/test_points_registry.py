@@ -10,6 +10,7 @@ from contracts.transactions import TransactionFailed
 from tests.points import (
     ACTIVE,
     CITY,
+    ENROLLER_ROLE,
     MERCHANT,
     MINTER_ROLE,
     ORACLE,
@@ -126,24 +127,20 @@ def test_revoked_is_final(points: PointsSystem) -> None:
 def test_recover_registers_successor_with_same_kind_and_record(points: PointsSystem) -> None:
     lost, replacement = points.resident(), points.new_account()
     record = points.registry.functions.accountOf(lost.address).call()[2]
-    receipt = points.send(points.admin, points.registry.functions.recover(lost.address, replacement.address))
+    receipt = points.recover(lost, replacement)
     (event,) = points.events(receipt, points.registry, "AccountRecovered")
     assert event["args"]["lostAccount"] == lost.address and event["args"]["newAccount"] == replacement.address
     assert points.registry.functions.accountOf(lost.address).call()[1] == REVOKED
     assert points.registry.functions.accountOf(replacement.address).call() == (RESIDENT, ACTIVE, record)
     assert points.registry.functions.successorOf(lost.address).call() == replacement.address
+    assert points.registry.functions.recoveryOf(lost.address).call() == [ZERO_ADDRESS, 0]  # the announcement is used
     # Only residents and merchants are recovered; a registered address cannot be the successor.
-    points.reverts(
-        points.admin,
-        points.registry.functions.recover(points.admin.address, points.new_account().address),
-        "NotRecoverable",
-    )
+    announce = points.registry.functions.announceRecovery
+    points.reverts(points.admin, announce(points.admin.address, points.new_account().address), "NotRecoverable")
     merchant = points.merchant()
-    points.reverts(
-        points.admin,
-        points.registry.functions.recover(merchant.address, replacement.address),
-        "AccountAlreadyRegistered",
-    )
+    points.reverts(points.admin, announce(merchant.address, replacement.address), "AccountAlreadyRegistered")
+    points.reverts(points.admin, announce(merchant.address, merchant.address), "InvalidSuccessor")
+    points.reverts(points.admin, announce(merchant.address, ZERO_ADDRESS), "InvalidSuccessor")
 
 
 def test_record_hash_can_be_corrected_with_an_event(points: PointsSystem) -> None:
@@ -213,13 +210,15 @@ def test_the_validator_set_changes_only_by_a_majority_vote_of_the_validators(fre
 def test_an_account_is_recovered_once_and_a_lost_successor_is_recovered_in_turn(points: PointsSystem) -> None:
     lost, first, second = points.resident(), points.new_account(), points.new_account()
     points.mint(lost, 70)
-    points.send(points.admin, points.registry.functions.recover(lost.address, first.address))
+    points.recover(lost, first)
     error = points.reverts(
-        points.admin, points.registry.functions.recover(lost.address, second.address), "AccountAlreadyRecovered"
+        points.admin,
+        points.registry.functions.announceRecovery(lost.address, second.address),
+        "AccountAlreadyRecovered",
     )
     assert error.args["successor"] == first.address
     # The first replacement phone is lost too, before the balance was moved.
-    points.send(points.admin, points.registry.functions.recover(first.address, second.address))
+    points.recover(first, second)
     receipt = points.send(points.admin, points.token.functions.recoverBalance(lost.address))
     assert points.events(receipt, points.token, "BalanceRecovered")[0]["args"]["newAccount"] == second.address
     assert points.balance(second) == 70
@@ -237,3 +236,98 @@ def test_registrars_cannot_change_records_of_privileged_accounts(points: PointsS
         points.registry.functions.setRecordHash(points.new_account().address, keccak(text="x")),
         "AccountNotRegistered",
     )
+
+
+def test_finding15_service_key_cannot_recover_accounts(points: PointsSystem) -> None:
+    """Issue 15, finding 15: the wallet service's online key holds ENROLLER_ROLE, which only
+    registers new residents and merchants; recovery, balance moves, status and record
+    changes need an officer's own key (REGISTRAR_ROLE)."""
+    service = points.new_account()
+    points.register(CITY, service)
+    points.grant(ENROLLER_ROLE, service)
+    assert points.registry.functions.ENROLLER_ROLE().call() == ENROLLER_ROLE
+    registry, token = points.registry.functions, points.token.functions
+    # What the wallet's approval does: register a verified resident (and merchant).
+    resident, shop = points.new_account(), points.new_account()
+    points.send(service, registry.register(resident.address, RESIDENT, keccak(text="record")))
+    points.send(service, registry.registerBatch([shop.address], MERCHANT, [keccak(text="shop record")]))
+    assert registry.accountOf(resident.address).call()[:2] == (RESIDENT, ACTIVE)
+    assert registry.accountOf(shop.address).call()[:2] == (MERCHANT, ACTIVE)
+    points.mint(resident, 500)
+    thief = points.new_account()
+    for fn in (
+        registry.announceRecovery(resident.address, thief.address),
+        registry.recover(resident.address, thief.address),
+        registry.setStatus(resident.address, SUSPENDED),
+        registry.setStatus(resident.address, REVOKED),
+        registry.setRecordHash(resident.address, keccak(text="forged")),
+        token.recoverBalance(resident.address),
+    ):
+        error = points.reverts(service, fn, "AccessControlUnauthorizedAccount")
+        assert error.args["account"] == service.address and error.args["neededRole"] == REGISTRAR_ROLE
+    points.reverts(service, registry.register(thief.address, CITY, keccak(text="x")), "KindRequiresAdmin")
+    points.reverts(service, registry.grantRole(REGISTRAR_ROLE, service.address), "AccessControlUnauthorizedAccount")
+    assert registry.accountOf(resident.address).call()[:2] == (RESIDENT, ACTIVE)
+    assert registry.recoveryOf(resident.address).call() == [ZERO_ADDRESS, 0]
+    assert points.balance(resident) == 500 and registry.accountOf(thief.address).call()[0] == 0
+
+
+def test_finding15_recovery_takes_effect_only_after_its_announced_delay(points: PointsSystem) -> None:
+    """An officer announces a recovery; it completes only once the delay (72 h by default)
+    has passed, only to the announced address, and the account itself or another officer
+    can cancel it meanwhile."""
+    registry = points.registry.functions
+    lost, new, other = points.resident(), points.new_account(), points.new_account()
+    points.mint(lost, 300)
+    assert registry.recoveryDelay().call() == 72 * 3600
+    receipt = points.send(points.admin, registry.announceRecovery(lost.address, new.address))
+    (announced,) = points.events(receipt, points.registry, "RecoveryAnnounced")
+    executable_at = announced["args"]["executableAt"]
+    assert executable_at == points.w3.eth.get_block(receipt["blockNumber"])["timestamp"] + 72 * 3600
+    assert announced["args"]["officer"] == points.admin.address
+    assert registry.recoveryOf(lost.address).call() == [new.address, executable_at]
+    # Nothing has changed yet: the account still works, its holder can see and stop this.
+    assert registry.accountOf(lost.address).call()[1] == ACTIVE and registry.accountOf(new.address).call()[0] == 0
+    error = points.reverts(points.admin, registry.recover(lost.address, new.address), "RecoveryDelayNotElapsed")
+    assert error.args["executableAt"] == executable_at
+    points.reverts(points.admin, registry.recover(lost.address, other.address), "RecoveryNotAnnounced")
+    points.reverts(points.admin, registry.announceRecovery(lost.address, other.address), "RecoveryAlreadyAnnounced")
+    stranger = points.resident()
+    points.reverts(stranger, registry.cancelRecovery(lost.address), "NotAllowedToCancel")
+    # The account itself cancels; even after the delay the recovery can no longer complete.
+    receipt = points.send(lost, registry.cancelRecovery(lost.address))
+    (cancelled,) = points.events(receipt, points.registry, "RecoveryCancelled")
+    assert (cancelled["args"]["newAccount"], cancelled["args"]["by"]) == (new.address, lost.address)
+    points.mine_at(executable_at + 1)
+    points.reverts(points.admin, registry.recover(lost.address, new.address), "RecoveryNotAnnounced")
+    points.reverts(points.admin, registry.cancelRecovery(lost.address), "RecoveryNotAnnounced")
+    # Announced again: refused one second before the delay ends, done at its end.
+    receipt = points.send(points.admin, registry.announceRecovery(lost.address, new.address))
+    _, executable_at = registry.recoveryOf(lost.address).call()
+    points.mine_at(executable_at - 2)
+    points.next_block_at(executable_at - 1)
+    points.reverts(points.admin, registry.recover(lost.address, new.address), "RecoveryDelayNotElapsed")
+    points.mine_at(executable_at)
+    points.send(points.admin, registry.recover(lost.address, new.address))
+    points.send(points.admin, points.token.functions.recoverBalance(lost.address))
+    assert registry.accountOf(lost.address).call()[1] == REVOKED and points.balance(new) == 300
+
+
+def test_recovery_delay_is_set_by_the_admin_within_bounds(fresh_points: PointsSystem) -> None:
+    points = fresh_points
+    registry = points.registry.functions
+    officer = points.new_account()
+    points.register(CITY, officer)
+    points.grant(REGISTRAR_ROLE, officer)
+    points.reverts(officer, registry.setRecoveryDelay(3600), "AccessControlUnauthorizedAccount")
+    points.reverts(points.admin, registry.setRecoveryDelay(3599), "RecoveryDelayOutOfRange")
+    points.reverts(points.admin, registry.setRecoveryDelay(30 * 86400 + 1), "RecoveryDelayOutOfRange")
+    receipt = points.send(points.admin, registry.setRecoveryDelay(3600))
+    assert points.events(receipt, points.registry, "RecoveryDelayChanged")[0]["args"]["delay"] == 3600
+    assert registry.recoveryDelay().call() == 3600
+    # Another officer cancels a recovery announced by the first.
+    lost = points.resident()
+    points.send(officer, registry.announceRecovery(lost.address, points.new_account().address))
+    assert registry.recoveryOf(lost.address).call()[1] <= points.now() + 3600
+    points.send(points.admin, registry.cancelRecovery(lost.address))
+    assert registry.recoveryOf(lost.address).call() == [ZERO_ADDRESS, 0]

@@ -4,12 +4,15 @@ from __future__ import annotations
 
 import secrets
 
+from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
+from contracts.payment_uri import payment_request_id
 from tests.points import MERCHANT, PAUSER_ROLE, RESIDENT, REVOKED, SUSPENDED, PointsSystem, text32
 
 HELP = text32("help")
 NO_MEMO = b"\0" * 32
+ZERO_ADDRESS = "0x" + "00" * 20
 
 
 def test_erc20_metadata_whole_points(points: PointsSystem) -> None:
@@ -174,15 +177,18 @@ def test_payment_request_is_paid_once(points: PointsSystem) -> None:
     shop = points.merchant()
     points.mint(payer, 1_000)
     points.mint(other, 1_000)
-    request = secrets.token_bytes(32)
-    receipt = points.send(payer, points.token.functions.pay(shop.address, 420, request))
+    reference = secrets.token_bytes(32)
+    request = payment_request_id(shop.address, 420, reference)
+    assert points.token.functions.paymentRequestId(shop.address, 420, reference).call() == request
+    receipt = points.send(payer, points.token.functions.pay(shop.address, 420, reference))
     (paid,) = points.events(receipt, points.token, "Paid")
     assert paid["args"]["requestId"] == request and paid["args"]["payer"] == payer.address
     assert points.token.functions.paymentOf(shop.address, request).call() == [payer.address, 420, 0]
-    error = points.reverts(other, points.token.functions.pay(shop.address, 420, request), "PaymentRequestAlreadyPaid")
-    assert error.args["payer"] == payer.address
-    # The same id at another merchant is another request.
-    points.pay(other, points.merchant(), 1, request)
+    assert points.token.functions.paymentOf(shop.address, reference).call()[0] == ZERO_ADDRESS
+    error = points.reverts(other, points.token.functions.pay(shop.address, 420, reference), "PaymentRequestAlreadyPaid")
+    assert error.args["payer"] == payer.address and error.args["requestId"] == request
+    # The same reference at another merchant is another request.
+    points.pay(other, points.merchant(), 1, reference)
     pay = points.token.functions.pay
     points.reverts(payer, pay(shop.address, 1, b"\0" * 32), "InvalidRequestId")
     points.reverts(payer, pay(shop.address, 0, secrets.token_bytes(32)), "InvalidAmount")
@@ -190,6 +196,35 @@ def test_payment_request_is_paid_once(points: PointsSystem) -> None:
     points.reverts(payer, pay(other.address, 1, secrets.token_bytes(32)), "TransferNotPermitted")
     error = points.reverts(payer, pay(shop.address, 581, secrets.token_bytes(32)), "InsufficientUnexpiredBalance")
     assert (error.args["available"], error.args["needed"]) == (580, 581)
+
+
+def test_finding03_payment_of_other_amount_cannot_satisfy_request(points: PointsSystem) -> None:
+    """Issue 15, finding 3: a 1-point payment against a printed reference must not take the
+    merchant's 420-point request. The request id is derived from (merchant, amount,
+    reference), so the squatter's payment lands elsewhere and the customer still pays."""
+    squatter, customer, shop = points.resident(), points.resident(), points.merchant()
+    points.mint(squatter, 10)
+    points.mint(customer, 1_000)
+    reference = secrets.token_bytes(32)  # printed in the till's QR for 420 points
+    # Computed here from the agreed formula, not through the contract or the helpers under test.
+    wanted = keccak(abi_encode(["address", "uint256", "bytes32"], [shop.address, 420, reference]))
+    squat = points.send(squatter, points.token.functions.pay(shop.address, 1, reference))
+    (squatted,) = points.events(squat, points.token, "Paid")
+    assert squatted["args"]["requestId"] != wanted
+    assert points.token.functions.paymentOf(shop.address, wanted).call() == [ZERO_ADDRESS, 0, 0]
+    # The customer's payment of the requested amount still goes through, under the request's id.
+    receipt = points.send(customer, points.token.functions.pay(shop.address, 420, reference))
+    (paid,) = points.events(receipt, points.token, "Paid")
+    assert (paid["args"]["requestId"], paid["args"]["payer"], paid["args"]["amount"]) == (
+        wanted,
+        customer.address,
+        420,
+    )
+    assert points.token.functions.paymentOf(shop.address, wanted).call() == [customer.address, 420, 0]
+    # And the squatter can no longer take that request with the right amount either.
+    points.mint(squatter, 1_000)
+    points.reverts(squatter, points.token.functions.pay(shop.address, 420, reference), "PaymentRequestAlreadyPaid")
+    assert points.balance(shop) == 421
 
 
 def test_refunds_partial_full_and_never_more_than_paid(points: PointsSystem) -> None:
@@ -222,7 +257,7 @@ def test_refund_reaches_a_recovered_payer(points: PointsSystem) -> None:
     points.mint(payer, 100)
     request = points.pay(payer, shop, 60)
     replacement = points.new_account()
-    points.send(points.admin, points.registry.functions.recover(payer.address, replacement.address))
+    points.recover(payer, replacement)
     points.send(points.admin, points.token.functions.recoverBalance(payer.address))
     receipt = points.send(shop, points.token.functions.refund(request, 60))
     assert points.events(receipt, points.token, "Refunded")[0]["args"]["payer"] == replacement.address
@@ -259,7 +294,7 @@ def test_recovery_moves_every_bucket_to_the_successor(points: PointsSystem) -> N
     buckets = points.token.functions.bucketsOf(lost.address).call()
     replacement = points.new_account()
     points.reverts(points.admin, points.token.functions.recoverBalance(lost.address), "NoSuccessor")
-    points.send(points.admin, points.registry.functions.recover(lost.address, replacement.address))
+    points.recover(lost, replacement)
     officer = points.resident()
     points.reverts(officer, points.token.functions.recoverBalance(lost.address), "AccessControlUnauthorizedAccount")
     receipt = points.send(points.admin, points.token.functions.recoverBalance(lost.address))
@@ -275,7 +310,7 @@ def test_merchant_recovery_keeps_its_settleable_balance(points: PointsSystem) ->
     points.mint(payer, 100)
     points.pay(payer, shop, 80)
     replacement = points.new_account()
-    points.send(points.admin, points.registry.functions.recover(shop.address, replacement.address))
+    points.recover(shop, replacement)
     points.send(points.admin, points.token.functions.recoverBalance(shop.address))
     assert points.balance(replacement) == 80
     points.send(replacement, points.token.functions.requestSettlement(80, text32("after recovery")))

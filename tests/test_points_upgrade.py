@@ -66,7 +66,8 @@ def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSy
     p.mint(a, 300, month + 2)
     p.mint(a, 200, month + 9)
     p.thank(a, b, 50)
-    request = p.pay(a, shop, 120)
+    reference = b"receipt 0001".ljust(32, b"\0")
+    request = p.pay(a, shop, 120, reference)
     p.send(shop, p.token.functions.requestSettlement(20, text32("INV-1")))
     token = p.token.functions
     snapshot = {
@@ -101,7 +102,7 @@ def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSy
     } == snapshot
     # The upgraded token keeps working under the same rules.
     p.send(shop, upgraded.refund(request, 100))
-    p.reverts(a, upgraded.pay(shop.address, 1, request), "PaymentRequestAlreadyPaid")
+    p.reverts(a, upgraded.pay(shop.address, 120, reference), "PaymentRequestAlreadyPaid")
     assert p.balance(a) == 300 + 200 - 50 - 120 + 100
     # An implementation cannot be initialised or used directly.
     direct = p.w3.eth.contract(address=implementation, abi=v2.abi).functions

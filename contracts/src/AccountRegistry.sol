@@ -23,8 +23,10 @@ import {Roles} from "./utils/Roles.sol";
  * event from this address). Storage follows ERC-7201 so upgrades cannot collide.
  */
 contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgradeable, UUPSUpgradeable {
-    /// @notice Officers who register residents and merchants and recover lost accounts.
+    /// @notice Officers who register residents and merchants, change their status and recover lost accounts.
     bytes32 public constant REGISTRAR_ROLE = Roles.REGISTRAR;
+    /// @notice May only register new residents and merchants (the wallet service's online key).
+    bytes32 public constant ENROLLER_ROLE = Roles.ENROLLER;
     /// @notice May mint points (the RewardProgrammes contract; officers for administrative points).
     bytes32 public constant MINTER_ROLE = Roles.MINTER;
     /// @notice Oracle operators who sign CO2 reports.
@@ -33,6 +35,20 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     bytes32 public constant PAUSER_ROLE = Roles.PAUSER;
     /// @notice Held by the OracleReports contract.
     bytes32 public constant QUORUM_REPORTER_ROLE = Roles.QUORUM_REPORTER;
+
+    /// @notice How long an announced recovery waits before {recover} may complete it,
+    /// unless the admin set another delay ({setRecoveryDelay}).
+    uint256 public constant DEFAULT_RECOVERY_DELAY = 72 hours;
+    /// @notice The shortest delay {setRecoveryDelay} accepts.
+    uint256 public constant MIN_RECOVERY_DELAY = 1 hours;
+    /// @notice The longest delay {setRecoveryDelay} accepts.
+    uint256 public constant MAX_RECOVERY_DELAY = 30 days;
+
+    /// @dev A recovery announced by an officer: `lost` may be replaced by `newAccount` from `executableAt`.
+    struct RecoveryAnnouncement {
+        address newAccount;
+        uint64 executableAt;
+    }
 
     /// @custom:storage-location erc7201:takasago.storage.AccountRegistry
     struct RegistryStorage {
@@ -43,6 +59,9 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         uint256 validatorSetVersion;
         mapping(bytes32 proposal => mapping(address voter => bool)) validatorVoted;
         mapping(bytes32 proposal => uint256) validatorVotes;
+        // Appended (upgrade-safe): announced recoveries and the delay before they take effect (0: the default).
+        mapping(address lostAccount => RecoveryAnnouncement) recoveries;
+        uint64 recoveryDelay;
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.AccountRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -56,6 +75,18 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     event RecordHashChanged(address indexed account, bytes32 previousHash, bytes32 newHash);
     /// @notice A lost account was revoked and replaced; balances follow via the token's recovery.
     event AccountRecovered(address indexed lostAccount, address indexed newAccount, address indexed officer);
+    /// @notice An officer announced that `lostAccount` will be replaced by `newAccount`; {recover}
+    /// may complete it from `executableAt`, unless the account or an officer cancels it first.
+    event RecoveryAnnounced(
+        address indexed lostAccount,
+        address indexed newAccount,
+        address indexed officer,
+        uint256 executableAt
+    );
+    /// @notice An announced recovery was cancelled by `by` (the account itself or an officer).
+    event RecoveryCancelled(address indexed lostAccount, address indexed newAccount, address indexed by);
+    /// @notice The delay between announcing a recovery and completing it changed.
+    event RecoveryDelayChanged(uint256 delay);
     /// @notice The validator set changed (at genesis, or by a vote of the validators).
     event ValidatorsChanged(address[] validators);
     /// @notice A validator voted to add (`add`) or remove `candidate`; the set changes once `votes` reaches `needed`.
@@ -73,6 +104,18 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     error NotRecoverable(address account, Kind kind);
     /// @dev The account was already recovered to `successor` (recover the successor instead).
     error AccountAlreadyRecovered(address account, address successor);
+    /// @dev `newAccount` may not replace `lostAccount` (zero, the same address, or not fresh).
+    error InvalidSuccessor(address lostAccount, address newAccount);
+    /// @dev A recovery of `lostAccount` (to `newAccount`) is already announced; cancel it first.
+    error RecoveryAlreadyAnnounced(address lostAccount, address newAccount, uint256 executableAt);
+    /// @dev No recovery of `lostAccount` to `newAccount` was announced (zero: none at all).
+    error RecoveryNotAnnounced(address lostAccount, address newAccount);
+    /// @dev The announced recovery may only be completed from `executableAt`.
+    error RecoveryDelayNotElapsed(address lostAccount, uint256 executableAt, uint256 now_);
+    /// @dev Only the account itself or an officer (REGISTRAR) cancels a recovery.
+    error NotAllowedToCancel(address lostAccount, address caller);
+    /// @dev A recovery delay outside [MIN_RECOVERY_DELAY, MAX_RECOVERY_DELAY].
+    error RecoveryDelayOutOfRange(uint256 delay);
     /// @dev Registrars register residents and merchants; other kinds need the admin.
     error KindRequiresAdmin(Kind kind);
     /// @dev Array arguments of different lengths.
@@ -119,11 +162,11 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /**
      * @notice Registers `account` as an active `kind` account whose off-chain record hashes to `recordHash`.
-     * @dev REGISTRAR_ROLE for residents and merchants; the admin for every other kind.
-     * Emits {AccountRegistered} and {AccountStatusChanged}.
+     * @dev ENROLLER_ROLE or REGISTRAR_ROLE for residents and merchants; the admin for every
+     * other kind. Emits {AccountRegistered} and {AccountStatusChanged}.
      */
     function register(address account, Kind kind, bytes32 recordHash) external {
-        _checkMayRegister(kind);
+        _checkMayEnrol(kind);
         if (_storage().accounts[account].kind != Kind.None) revert AccountAlreadyRegistered(account);
         _register(account, kind, recordHash);
     }
@@ -134,7 +177,7 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
      * hash are skipped, so a re-sent batch is harmless.
      */
     function registerBatch(address[] calldata accounts, Kind kind, bytes32[] calldata recordHashes) external {
-        _checkMayRegister(kind);
+        _checkMayEnrol(kind);
         if (accounts.length != recordHashes.length) revert LengthMismatch(accounts.length, recordHashes.length);
         RegistryStorage storage $ = _storage();
         for (uint256 i = 0; i < accounts.length; ++i) {
@@ -149,13 +192,14 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /**
      * @notice Suspends, reactivates or revokes a registered account.
-     * @dev REGISTRAR_ROLE (the admin for accounts that are not residents or merchants).
+     * @dev REGISTRAR_ROLE, an officer's own key (the admin for accounts that are not
+     * residents or merchants); ENROLLER_ROLE may not.
      * A revoked account can never change status again. Emits {AccountStatusChanged}.
      */
     function setStatus(address account, Status status) external {
         Account storage a = _storage().accounts[account];
         if (a.kind == Kind.None) revert AccountNotRegistered(account);
-        _checkMayRegister(a.kind);
+        _checkMayManage(a.kind);
         if (status == Status.None) revert InvalidAccount(account);
         Status previous = a.status;
         if (previous == Status.Revoked) revert AccountIsRevoked(account);
@@ -172,26 +216,69 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     function setRecordHash(address account, bytes32 recordHash) external {
         Account storage a = _storage().accounts[account];
         if (a.kind == Kind.None) revert AccountNotRegistered(account);
-        _checkMayRegister(a.kind);
+        _checkMayManage(a.kind);
         emit RecordHashChanged(account, a.recordHash, recordHash);
         a.recordHash = recordHash;
     }
 
     /**
-     * @notice Recovery after a lost phone: revokes `lostAccount` and registers
-     * `newAccount` with the same kind and record. The token then moves the balance
-     * ({RegionalPoints-recoverBalance}).
-     * @dev REGISTRAR_ROLE; residents and merchants only; an account is recovered once
-     * (a successor that is lost in turn is recovered itself). Emits {AccountStatusChanged}
+     * @notice First step of a recovery after a lost phone or key: an officer announces that
+     * `lostAccount` will be replaced by `newAccount`. Nothing changes yet; {recover}
+     * completes it once {recoveryDelay} has passed, unless the account itself or an officer
+     * cancels it ({cancelRecovery}) in the meantime. The delay gives the resident, the
+     * wallet and the other officers time to see the announcement (an event) and stop a
+     * recovery made with a stolen or misused officer key.
+     * @dev REGISTRAR_ROLE; residents and merchants only; one announcement per account at a
+     * time. Emits {RecoveryAnnounced}.
+     */
+    function announceRecovery(address lostAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
+        RegistryStorage storage $ = _storage();
+        _checkRecoverable($, lostAccount, newAccount);
+        RecoveryAnnouncement memory pending = $.recoveries[lostAccount];
+        if (pending.newAccount != address(0)) {
+            revert RecoveryAlreadyAnnounced(lostAccount, pending.newAccount, pending.executableAt);
+        }
+        uint64 executableAt = uint64(block.timestamp + recoveryDelay());
+        $.recoveries[lostAccount] = RecoveryAnnouncement({newAccount: newAccount, executableAt: executableAt});
+        emit RecoveryAnnounced(lostAccount, newAccount, _msgSender(), executableAt);
+    }
+
+    /**
+     * @notice Cancels the announced recovery of `lostAccount`.
+     * @dev The account itself (while it can still send transactions) or REGISTRAR_ROLE.
+     * Emits {RecoveryCancelled}.
+     */
+    function cancelRecovery(address lostAccount) external {
+        address caller = _msgSender();
+        if (caller != lostAccount && !hasRole(REGISTRAR_ROLE, caller)) revert NotAllowedToCancel(lostAccount, caller);
+        RegistryStorage storage $ = _storage();
+        address newAccount = $.recoveries[lostAccount].newAccount;
+        if (newAccount == address(0)) revert RecoveryNotAnnounced(lostAccount, address(0));
+        delete $.recoveries[lostAccount];
+        emit RecoveryCancelled(lostAccount, newAccount, caller);
+    }
+
+    /**
+     * @notice Completes an announced recovery once its delay has passed: revokes
+     * `lostAccount` and registers `newAccount` with the same kind and record. The token
+     * then moves the balance ({RegionalPoints-recoverBalance}).
+     * @dev REGISTRAR_ROLE (any officer); only the recovery announced by {announceRecovery}
+     * for exactly this pair, from its `executableAt`. An account is recovered once (a
+     * successor that is lost in turn is recovered itself). Emits {AccountStatusChanged}
      * (for both accounts), {AccountRegistered} and {AccountRecovered}.
      */
     function recover(address lostAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
         RegistryStorage storage $ = _storage();
+        RecoveryAnnouncement memory pending = $.recoveries[lostAccount];
+        if (pending.newAccount != newAccount || newAccount == address(0)) {
+            revert RecoveryNotAnnounced(lostAccount, newAccount);
+        }
+        if (block.timestamp < pending.executableAt) {
+            revert RecoveryDelayNotElapsed(lostAccount, pending.executableAt, block.timestamp);
+        }
+        _checkRecoverable($, lostAccount, newAccount);
+        delete $.recoveries[lostAccount];
         Account storage lost = $.accounts[lostAccount];
-        if (lost.kind != Kind.Resident && lost.kind != Kind.Merchant) revert NotRecoverable(lostAccount, lost.kind);
-        address previousSuccessor = $.successors[lostAccount];
-        if (previousSuccessor != address(0)) revert AccountAlreadyRecovered(lostAccount, previousSuccessor);
-        if ($.accounts[newAccount].kind != Kind.None) revert AccountAlreadyRegistered(newAccount);
         if (lost.status != Status.Revoked) {
             emit AccountStatusChanged(lostAccount, lost.status, Status.Revoked);
             lost.status = Status.Revoked;
@@ -199,6 +286,17 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         _register(newAccount, lost.kind, lost.recordHash);
         $.successors[lostAccount] = newAccount;
         emit AccountRecovered(lostAccount, newAccount, _msgSender());
+    }
+
+    /**
+     * @notice Sets the delay between announcing a recovery and completing it.
+     * @dev ADMIN; between {MIN_RECOVERY_DELAY} and {MAX_RECOVERY_DELAY}. Applies to
+     * recoveries announced afterwards. Emits {RecoveryDelayChanged}.
+     */
+    function setRecoveryDelay(uint256 delay) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        if (delay < MIN_RECOVERY_DELAY || delay > MAX_RECOVERY_DELAY) revert RecoveryDelayOutOfRange(delay);
+        _storage().recoveryDelay = uint64(delay);
+        emit RecoveryDelayChanged(delay);
     }
 
     /**
@@ -270,6 +368,18 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         return _storage().successors[account];
     }
 
+    /// @notice The seconds between announcing a recovery and completing it ({DEFAULT_RECOVERY_DELAY} unless set).
+    function recoveryDelay() public view returns (uint256) {
+        uint256 delay = _storage().recoveryDelay;
+        return delay == 0 ? DEFAULT_RECOVERY_DELAY : delay;
+    }
+
+    /// @notice The announced, not yet completed recovery of `lostAccount` (zero address: none).
+    function recoveryOf(address lostAccount) external view returns (address newAccount, uint256 executableAt) {
+        RecoveryAnnouncement memory pending = _storage().recoveries[lostAccount];
+        return (pending.newAccount, pending.executableAt);
+    }
+
     /// @notice The current validator set, in proposer order.
     function validators() external view returns (address[] memory) {
         return _storage().validators;
@@ -299,12 +409,35 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}
 
-    function _checkMayRegister(Kind kind) private view {
+    /// @dev New residents and merchants: an enroller (the wallet service) or an officer; other kinds: the admin.
+    function _checkMayEnrol(Kind kind) private view {
+        if (kind == Kind.Resident || kind == Kind.Merchant) {
+            address sender = _msgSender();
+            if (!hasRole(ENROLLER_ROLE, sender) && !hasRole(REGISTRAR_ROLE, sender)) {
+                revert AccessControlUnauthorizedAccount(sender, REGISTRAR_ROLE);
+            }
+        } else if (!hasRole(DEFAULT_ADMIN_ROLE, _msgSender())) {
+            revert KindRequiresAdmin(kind);
+        }
+    }
+
+    /// @dev Changing an existing resident or merchant: an officer (REGISTRAR); other kinds: the admin.
+    function _checkMayManage(Kind kind) private view {
         if (kind == Kind.Resident || kind == Kind.Merchant) {
             _checkRole(REGISTRAR_ROLE);
         } else if (!hasRole(DEFAULT_ADMIN_ROLE, _msgSender())) {
             revert KindRequiresAdmin(kind);
         }
+    }
+
+    /// @dev A resident or merchant not recovered yet, replaced by a fresh, distinct, non-zero address.
+    function _checkRecoverable(RegistryStorage storage $, address lostAccount, address newAccount) private view {
+        Kind kind = $.accounts[lostAccount].kind;
+        if (kind != Kind.Resident && kind != Kind.Merchant) revert NotRecoverable(lostAccount, kind);
+        address previousSuccessor = $.successors[lostAccount];
+        if (previousSuccessor != address(0)) revert AccountAlreadyRecovered(lostAccount, previousSuccessor);
+        if (newAccount == address(0) || newAccount == lostAccount) revert InvalidSuccessor(lostAccount, newAccount);
+        if ($.accounts[newAccount].kind != Kind.None) revert AccountAlreadyRegistered(newAccount);
     }
 
     function _activeKind(Account storage account) private view returns (Kind) {

@@ -17,7 +17,8 @@ import {Roles} from "./utils/Roles.sol";
  * What may move where is decided in one place, {_update}:
  * - minting (programmes and administrative points) credits residents only;
  * - resident -> resident only as thanks ({thank}), within a daily cap per sender;
- * - resident -> merchant is a payment ({pay}; a plain ERC-20 transfer to a merchant
+ * - resident -> merchant is a payment ({pay}, recorded under a request id that commits
+ *   to the merchant, the amount and the printed reference; a plain ERC-20 transfer to a merchant
  *   is an untagged payment);
  * - merchant -> resident only as a refund of a payment ({refund});
  * - merchant -> burn is a settlement into yen ({requestSettlement});
@@ -116,7 +117,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     event PointsIssuedBatch(uint256 expiresAt, uint256 recipients, uint256 total);
     /// @notice A resident thanked another resident.
     event Thanked(address indexed from, address indexed to, uint256 amount, bytes32 category, bytes32 memoHash);
-    /// @notice A resident paid a merchant's payment request.
+    /// @notice A resident paid a merchant's payment request; `requestId` is {paymentRequestId}
+    /// of the merchant, the amount and the printed reference, so it commits to `amount`.
     event Paid(address indexed merchant, address indexed payer, bytes32 indexed requestId, uint256 amount);
     /// @notice A merchant refunded (part of) a payment; `totalRefunded` is for that request so far.
     event Refunded(
@@ -172,7 +174,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     error CannotThankYourself(address account);
     /// @dev A thanks needs a category.
     error InvalidCategory();
-    /// @dev A payment needs a non-zero request id.
+    /// @dev A payment needs a non-zero reference (the merchant's printed request).
     error InvalidRequestId();
     /// @dev This merchant's request was already paid.
     error PaymentRequestAlreadyPaid(address merchant, bytes32 requestId, address payer);
@@ -321,7 +323,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         return (m.balance, m.received, m.refunded, $.settled[merchant]);
     }
 
-    /// @notice The payment made against `merchant`'s `requestId` (payer zero when unpaid).
+    /// @notice The payment recorded under `merchant`'s `requestId` (payer zero when unpaid);
+    /// `requestId` is {paymentRequestId}(merchant, amount, paymentReference), not the printed reference.
     function paymentOf(
         address merchant,
         bytes32 requestId
@@ -434,13 +437,19 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     }
 
     /**
-     * @notice Pays `amount` points to `merchant` against its payment request `requestId`
-     * (the id in the QR code, see docs/payment-uri.md). Each request id is paid once.
-     * @dev Any active resident, to an active merchant. Emits {Transfer} and {Paid}.
+     * @notice Pays `amount` points to `merchant` against the merchant's payment request
+     * printed as `paymentReference` (the `bytes32` of the QR code, see docs/payment-uri.md).
+     * The payment is recorded under the request id {paymentRequestId}`(merchant, amount,
+     * paymentReference)`, which commits to the amount: paying another amount against the same
+     * printed reference lands under another request id and can never satisfy the
+     * merchant's request. Each request id is paid once.
+     * @dev Any active resident, to an active merchant. Emits {Transfer} and {Paid} (with
+     * the derived request id, the one {paymentOf} and {refund} take).
      */
-    function pay(address merchant, uint256 amount, bytes32 requestId) external {
-        if (requestId == bytes32(0)) revert InvalidRequestId();
+    function pay(address merchant, uint256 amount, bytes32 paymentReference) external {
+        if (paymentReference == bytes32(0)) revert InvalidRequestId();
         if (amount == 0 || amount > type(uint40).max) revert InvalidAmount(amount);
+        bytes32 requestId = _paymentRequestId(merchant, amount, paymentReference);
         address payer = _msgSender();
         Payment storage payment = _storage().payments[merchant][requestId];
         if (payment.payer != address(0)) revert PaymentRequestAlreadyPaid(merchant, requestId, payment.payer);
@@ -457,10 +466,25 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         emit Paid(merchant, payer, requestId, amount);
     }
 
+    /**
+     * @notice The request id under which {pay}`(merchant, amount, paymentReference)` records its
+     * payment: `keccak256(abi.encode(merchant, amount, paymentReference))`. A till that printed
+     * `paymentReference` for `amount` points looks its request up with {paymentOf}`(merchant,
+     * paymentRequestId(merchant, amount, paymentReference))`.
+     */
+    function paymentRequestId(
+        address merchant,
+        uint256 amount,
+        bytes32 paymentReference
+    ) external pure returns (bytes32) {
+        return _paymentRequestId(merchant, amount, paymentReference);
+    }
+
     // ================================================================ merchants
 
     /**
-     * @notice Refunds `amount` of the payment made against the caller's `requestId`
+     * @notice Refunds `amount` of the payment recorded under the caller's `requestId`
+     * (the derived id of {Paid} and {paymentRequestId}, not the printed reference)
      * (full or partial; never more than was paid). The points return to the payer
      * (or the account that replaced it) with the expiry of the points the payment
      * spent, or the end of this month if those have expired since.
@@ -817,6 +841,15 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         }
         if (isRefund) m.refunded += uint80(amount);
         $.merchants[merchant] = m;
+    }
+
+    /// @dev The request id a payment of `amount` to `merchant` against `paymentReference` is recorded under.
+    function _paymentRequestId(
+        address merchant,
+        uint256 amount,
+        bytes32 paymentReference
+    ) private pure returns (bytes32) {
+        return keccak256(abi.encode(merchant, amount, paymentReference));
     }
 
     /// @dev The account now holding a (possibly recovered) payer's points.

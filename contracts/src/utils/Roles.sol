@@ -9,8 +9,12 @@ pragma solidity ^0.8.24;
 library Roles {
     /// @notice The city: grants roles, upgrades contracts, defines programmes.
     bytes32 internal constant ADMIN = 0x00;
-    /// @notice Officers who register residents and merchants and recover lost accounts.
+    /// @notice Officers who register residents and merchants, change their status and
+    /// recover lost accounts (announced, then completed after the recovery delay).
     bytes32 internal constant REGISTRAR = keccak256("REGISTRAR_ROLE");
+    /// @notice An online service (the wallet API's key) that only registers new residents
+    /// and merchants an officer verified: no status changes, no recovery, no balances.
+    bytes32 internal constant ENROLLER = keccak256("ENROLLER_ROLE");
     /// @notice May mint points; held by the RewardProgrammes contract, and by officers
     /// for the administrative-points programme.
     bytes32 internal constant MINTER = keccak256("MINTER_ROLE");
