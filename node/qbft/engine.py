@@ -53,6 +53,8 @@ SYNC_TIMEOUT_SECONDS = 15.0
 FUTURE_HEIGHTS = 64  # messages this far ahead are kept until we get there
 FUTURE_MESSAGES_PER_HEIGHT = 2_000
 TX_GOSSIP_DELAY_SECONDS = 0.005
+LINK_GOSSIP_MAX = 8_192  # pending transactions offered to a peer when its link comes up
+LINK_GOSSIP_CHUNK_BYTES = 1024 * 1024  # well under the 4 MiB frame limit
 # Test-only misbehaviour (docs/consensus.md): "equivocate" sends two different proposals
 # for one round to two halves of the peers; "invalid-block" proposes a block whose state
 # root is wrong; "silent" never proposes.
@@ -514,6 +516,18 @@ class ConsensusEngine:
         if self._record.height == self.height:  # a new or restored link hears what we said at this height
             for raw in self._record.said:
                 self.network.send(peer, Kind.CONSENSUS, raw)
+        # ...and our pending transactions: those re-admitted from the pool journal after a restart
+        # (or gossiped while the link was down) must reach whoever proposes next.
+        chunk: list[bytes] = []
+        size = 0
+        for pending in self.ledger.pool.pending_transactions()[:LINK_GOSSIP_MAX]:
+            chunk.append(pending.raw)
+            size += len(pending.raw)
+            if size >= LINK_GOSSIP_CHUNK_BYTES:
+                self.network.send(peer, Kind.TRANSACTIONS, rlp.encode(chunk))
+                chunk, size = [], 0
+        if chunk:
+            self.network.send(peer, Kind.TRANSACTIONS, rlp.encode(chunk))
 
     async def _on_status(self, payload: bytes, origin: bytes) -> None:
         try:

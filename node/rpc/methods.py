@@ -30,6 +30,7 @@ from node.errors import (
     TransactionRejected,
 )
 from node.ledger import decode_block
+from node.pool_journal import TransactionJournal
 from node.qbft.certificate import certificate_summary
 from node.qbft.messages import quorum
 from node.records import JSON, block_json, hex_bytes, hex_int, transaction_json
@@ -41,6 +42,20 @@ if TYPE_CHECKING:
     from node.qbft.engine import ConsensusEngine
 from node.seal import decode_extra_data
 from node.txpool import CheckedTransaction
+
+
+class BatchChecks(dict[str, "CheckedTransaction | TransactionRejected"]):
+    """Stateless admission results for a batch's transactions, and how many are still to be answered.
+
+    The batch's answer leaves only after its last ``eth_sendRawTransaction`` is handled, so that
+    one waits for the journal's fsync on behalf of all of them: one fsync per batch.
+    """
+
+    def __init__(self, remaining: int) -> None:
+        super().__init__()
+        self.remaining = remaining
+        self.sequence = 0  # the last journal record this batch appended
+
 
 # Stateless admission results for the transactions of the JSON-RPC batch being served.
 PRECHECKED: ContextVar[dict[str, CheckedTransaction | TransactionRejected] | None] = ContextVar(
@@ -66,6 +81,8 @@ class EthAPI:
         self.consensus = consensus
         self.admission = admission
         self.ledger = service.ledger
+        # Acknowledged transactions survive a crash: replayed into the pool now, before any client is served.
+        self.journal = TransactionJournal(self.ledger.pool, self.ledger.data_dir)
         self.filters = FilterRegistry()
         self.gas_cap = rpc_gas_cap or max(self.ledger.head.gas_limit, 50_000_000)
         self.methods: dict[str, Handler] = {
@@ -294,22 +311,38 @@ class EthAPI:
 
     # -- transactions ----------------------------------------------------------
     async def eth_sendRawTransaction(self, params: Any) -> str:
-        (raw,) = p.expect(params, 1, 1)
-        data = p.data(raw, "transaction")
+        """Admit a signed transaction; answer only once it is in the pool *and* fsync'd in its journal."""
         prechecked = PRECHECKED.get()
-        checked: CheckedTransaction | TransactionRejected | None = None
-        if prechecked is not None and raw in prechecked:
-            checked = prechecked[raw]
-        elif self.admission is not None:
-            checked = (await self.admission.check([data]))[0]
-        if isinstance(checked, TransactionRejected):
-            raise checked
-        return hex_bytes(self.ledger.pool.add(data, checked))
+        batch = prechecked if isinstance(prechecked, BatchChecks) else None
+        sequence = 0
+        try:
+            (raw,) = p.expect(params, 1, 1)
+            data = p.data(raw, "transaction")
+            checked: CheckedTransaction | TransactionRejected | None = None
+            if prechecked is not None and raw in prechecked:
+                checked = prechecked[raw]
+            elif self.admission is not None:
+                checked = (await self.admission.check([data]))[0]
+            if isinstance(checked, TransactionRejected):
+                raise checked
+            tx_hash = self.ledger.pool.add(data, checked)
+            sequence = self.journal.admitted(tx_hash, data)
+            return hex_bytes(tx_hash)
+        finally:
+            if batch is None:
+                if sequence:
+                    await self.journal.durable(sequence)
+            else:
+                batch.sequence = max(batch.sequence, sequence)
+                batch.remaining -= 1
+                if batch.remaining <= 0 and batch.sequence:
+                    await self.journal.durable(batch.sequence)
 
     async def precheck_batch(self, raws: list[str]) -> dict[str, CheckedTransaction | TransactionRejected]:
         """Run the stateless checks of a batch's transactions in one worker call."""
+        checks = BatchChecks(len(raws))
         if self.admission is None:
-            return {}
+            return checks
         keys, datas = [], []
         for raw in raws:
             try:
@@ -317,7 +350,8 @@ class EthAPI:
             except InvalidParams:
                 continue  # reported precisely when the request itself is handled
             keys.append(raw)
-        return dict(zip(keys, await self.admission.check(datas), strict=True))
+        checks.update(zip(keys, await self.admission.check(datas), strict=True))
+        return checks
 
     async def eth_sendTransaction(self, params: Any) -> str:
         raise RPCError(
@@ -508,6 +542,7 @@ class EthAPI:
         return self.filters.uninstall(filter_id)
 
     async def _on_block(self, committed: Any) -> None:
+        self.journal.on_block(committed)
         header = committed.header
         for flt in self.filters.all():
             if flt.kind == "blocks":
