@@ -58,6 +58,7 @@ from hypothesis.stateful import (
 from web3.types import TxReceipt
 
 from contracts import jst
+from contracts.payment_uri import payment_request_id
 from tests.points import (
     ACTIVE,
     CAP_DAY,
@@ -204,7 +205,8 @@ class Merchant(Member):
 class Payment:
     merchant: Merchant
     payer: Resident
-    request_id: bytes
+    reference: bytes  # the bytes32 printed in the QR, the third argument of pay
+    request_id: bytes  # what the contract records it under: keccak(merchant, amount, reference)
     amount: int
     month: int  # the latest bucket month the payment spent from
     refunded: int = 0
@@ -357,6 +359,12 @@ class PointsMachine(RuleBasedStateMachine):
         if replacing is None:
             self.tx(self.points.admin, registry.register(account.address, kind, keccak(account.key)))
         else:
+            # Announced first; completed only once the registry's recovery delay has passed.
+            self.tx(self.points.admin, registry.announceRecovery(replacing.address, account.address))
+            self.refused(
+                self.points.admin, registry.recover(replacing.address, account.address), "RecoveryDelayNotElapsed"
+            )
+            self.set_clock(self.t + int(registry.recoveryDelay().call()))
             self.tx(self.points.admin, registry.recover(replacing.address, account.address))
         new: Resident | Merchant
         if kind == RESIDENT:
@@ -474,7 +482,7 @@ class PointsMachine(RuleBasedStateMachine):
         full = len(self.merchants) >= MAX_MERCHANTS if merchant else len(self.residents) >= MAX_RESIDENTS
         if action == "recover" and account.successor is not None:
             # An account is recovered once; a successor that is lost in turn is recovered itself.
-            fn = registry.recover(account.address, self.points.new_account().address)
+            fn = registry.announceRecovery(account.address, self.points.new_account().address)
             self.refused(self.points.admin, fn, "AccountAlreadyRecovered")
         elif action == "recover" and not full:
             new = self.register(MERCHANT if merchant else RESIDENT, replacing=account)
@@ -785,14 +793,19 @@ class PointsMachine(RuleBasedStateMachine):
         elif how == "over_balance":
             amount = available + 1
         earlier = [p for p in self.payments if p.merchant is merchant]
-        if request == "repeat" and earlier:
-            request_id = earlier[-1].request_id
+        if request in ("repeat", "repeat_other_amount") and earlier:
+            # The same printed reference again: with the amount it was paid with (the same
+            # request), or with another amount (another request id, issue 15 finding 3).
+            reference = earlier[-1].reference
+            if request == "repeat":
+                amount = earlier[-1].amount
         elif request == "zero":
-            request_id = b"\0" * 32
+            reference = b"\0" * 32
         else:
-            request_id = secrets.token_bytes(32)
-        fn = self.points.token.functions.pay(merchant.address, amount, request_id)
-        if request_id == b"\0" * 32:
+            reference = secrets.token_bytes(32)
+        request_id = payment_request_id(merchant.address, amount, reference)
+        fn = self.points.token.functions.pay(merchant.address, amount, reference)
+        if reference == b"\0" * 32:
             self.refused(resident.account, fn, "InvalidRequestId")
         elif amount == 0:
             self.refused(resident.account, fn, "InvalidAmount")
@@ -809,14 +822,14 @@ class PointsMachine(RuleBasedStateMachine):
             _, last = resident.spend(self.month, amount)
             merchant.balance += amount
             merchant.received += amount
-            self.payments.append(Payment(merchant, resident, request_id, amount, last))
+            self.payments.append(Payment(merchant, resident, reference, request_id, amount, last))
 
     @rule(
         payer=INDEX,
         shop=INDEX,
         amount=st.integers(0, 1_500),
         how=st.sampled_from(["part", "any", "part", "whole_balance", "over_balance"]),
-        request=st.sampled_from(["new", "new", "new", "new", "repeat", "zero"]),
+        request=st.sampled_from(["new", "new", "new", "new", "repeat", "repeat_other_amount", "zero"]),
     )
     def pay(self, payer: int, shop: int, amount: int, how: str, request: str) -> None:
         self.pay_merchant(payer, shop, amount, how, request)
