@@ -103,7 +103,7 @@ def serve(
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes sharing the database.", min=1, max=32)] = 1,
 ) -> None:
-    """Run the wallet API (migrates the database first; generates secrets on first use)."""
+    """Run the wallet API (migrates the database first; never creates a KEK: run `wallet init` once)."""
     import uvicorn
 
     settings = _settings(data_dir, database_url, rpc_url, deployments_dir)
@@ -111,14 +111,14 @@ def serve(
         settings.host = host
     if port is not None:
         settings.port = port
-    from wallet_api.db.engine import migrate
-    from wallet_api.keyring import load_keyring
+    from wallet_api.app import configure_logging
+    from wallet_api.services import Services
 
-    # Once, before any worker starts: secrets on first use, and the schema (workers migrating
-    # concurrently would race). Each worker (wallet_api.main) then only opens what is there.
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    load_keyring(settings, create=True)
-    migrate(settings.database)
+    # Once, before any worker starts: the schema (workers migrating concurrently would race),
+    # file modes, and the KEK, which serve never creates (`wallet init` does) and which must
+    # be the one the database is sealed under (issue 15). Workers then only open what is there.
+    configure_logging()
+    Services.build(settings).close()
     os.environ.update(
         {
             "TAKASAGO_WALLET_DATA_DIR": str(settings.data_dir),
@@ -133,7 +133,8 @@ def serve(
         port=settings.port,
         workers=workers,
         log_level="info",
-        access_log=False,
+        access_log=False,  # wallet_api.app.AccessLog writes one line per request instead
+        proxy_headers=False,  # X-Forwarded-For only from TAKASAGO_WALLET_TRUSTED_PROXIES (wallet_api.limits)
         timeout_graceful_shutdown=5,
     )
 

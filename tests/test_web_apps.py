@@ -169,7 +169,7 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
         visible(app, "home")
         app.click("#go-card")
         visible(app, "card")
-        app.fill("#card-form [name=pin]", "2580")
+        app.fill("#card-form [name=pin]", "258046")
         app.click("#card-form button[type=submit]")
         app.wait_for_selector("#printable-card:not([hidden])")
         app.wait_for_function("document.getElementById('card-qr').naturalWidth > 0")
@@ -185,7 +185,7 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
         till.click("#scan-customer")
         visible(till, "pin", timeout=30_000)
         screen(till, "till-pin")
-        till.fill("#pin-input", "2580")
+        till.fill("#pin-input", "258046")
         till.click("#pin-form button[type=submit]")
         visible(till, "paid")
         assert resident.balance() == 850
@@ -202,7 +202,7 @@ def test_printed_card_and_pin_and_the_lock_after_three_wrong_pins(
             codes.append(till.get_attribute("#pin-error", "data-code"))
             till.evaluate("document.getElementById('pin-error').hidden = true")
         assert codes == ["PIN_INCORRECT", "PIN_INCORRECT", "CARD_LOCKED"]
-        till.fill("#pin-input", "2580")  # even the right PIN waits out the lock
+        till.fill("#pin-input", "258046")  # even the right PIN waits out the lock
         till.click("#pin-form button[type=submit]")
         till.wait_for_selector("#pin-error:not([hidden])")
         assert till.get_attribute("#pin-error", "data-code") == "CARD_LOCKED"

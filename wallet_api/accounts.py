@@ -10,8 +10,10 @@ registrar key) with only a salted hash of the record, so nothing personal is on-
 from __future__ import annotations
 
 import json
+import logging
 import secrets
 import uuid
+from collections.abc import Sequence
 from datetime import date
 from typing import TYPE_CHECKING, Any
 
@@ -23,12 +25,13 @@ from sqlalchemy.orm import Session as DbSession
 
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
-from wallet_api.db.models import Operation, ServiceKey, User
+from wallet_api.db.models import OfficerRead, Operation, ServiceKey, User
 from wallet_api.errors import ApiError
 
 if TYPE_CHECKING:
     from wallet_api.services import Services
 
+log = logging.getLogger("wallet_api.officer")
 KIND_OF_ROLE = {"resident": 1, "merchant": 2}
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed from paper
 
@@ -90,13 +93,42 @@ def _insert(services: Services, user: User) -> User:
     return user
 
 
-def personal_record(services: Services, user: User) -> dict[str, Any]:
-    """The decrypted real-name record, for the officer who verifies the person (never logged)."""
-    if user.sealed_personal is None:
-        return {}
-    record: dict[str, Any] = json.loads(services.keyring.open(user.sealed_personal, personal_context(user.public_id)))
-    record.pop("salt", None)
-    return record
+def personal_records(
+    services: Services, users: Sequence[User], reader: User | None, reason: str
+) -> list[dict[str, Any]]:
+    """The decrypted real-name records, each read recorded first (who read whose record, why, when).
+
+    The audit rows are committed before anything is decrypted, so no record is ever
+    shown without its trail (issue 15); the officer desk lists the trail. ``reader`` is
+    None for the command line (``takasago wallet pending``, run by an operator).
+    """
+    sealed = [u for u in users if u.sealed_personal is not None]
+    if sealed:
+        moment = now()
+        with services.sessions.begin() as db:
+            db.add_all(
+                OfficerRead(
+                    officer_id=reader.id if reader else None, account_id=u.id, reason=reason[:80], read_at=moment
+                )
+                for u in sealed
+            )
+        who = f"officer {reader.login} ({reader.public_id})" if reader else "the command line"
+        log.info("%s opened %d personal record(s): %s", who, len(sealed), reason[:80])
+    records = []
+    for user in users:
+        record: dict[str, Any] = {}
+        if user.sealed_personal is not None:
+            record = json.loads(services.keyring.open(user.sealed_personal, personal_context(user.public_id)))
+            record.pop("salt", None)
+        records.append(record)
+    return records
+
+
+def personal_record(
+    services: Services, user: User, reader: User | None = None, reason: str = "command line: takasago wallet pending"
+) -> dict[str, Any]:
+    """One decrypted real-name record (audited like :func:`personal_records`; never logged)."""
+    return personal_records(services, [user], reader, reason)[0]
 
 
 def create_officer(services: Services, login: str, password: str, display_name: str) -> User:

@@ -3,8 +3,9 @@
 from __future__ import annotations
 
 import logging
+import re
 import time
-from collections import defaultdict, deque
+import uuid
 from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 from typing import Any
@@ -12,16 +13,20 @@ from typing import Any
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_api.errors import ApiError, error_body, preferred_language
+from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
 from wallet_api.routes import auth, merchant, officer, wallet, web
 from wallet_api.services import Services
 
 log = logging.getLogger("wallet_api")
+access = logging.getLogger("wallet_api.access")
 RATE_LIMITED_PATHS = ("/v1/auth/", "/v1/merchant/charges")
+_REQUEST_ID = re.compile(r"[A-Za-z0-9._-]{8,64}")
 
 
 class BodyLimit:
@@ -70,22 +75,51 @@ async def _empty_receive() -> Message:
     return {"type": "http.disconnect"}
 
 
-class RateLimiter:
-    """A sliding one-minute window per client address, for log-in, sign-up and charges."""
+class AccessLog:
+    """One line per request in the wallet log: who (a pseudonym), what (the route), how it went.
 
-    def __init__(self, per_minute: int) -> None:
-        self.per_minute = per_minute
-        self.hits: dict[str, deque[float]] = defaultdict(deque)
+    Method, route template (never the raw path, which can carry ids), status, duration,
+    request id (the caller's ``X-Request-ID`` if well-formed, else a fresh one, echoed
+    back) and the account's keyed pseudonym. Never bodies, tokens, names or addresses.
+    Refusals on the officer routes are logged again as failed privileged attempts.
+    """
 
-    def allow(self, client: str) -> bool:
-        now = time.monotonic()
-        window = self.hits[client]
-        while window and window[0] <= now - 60:
-            window.popleft()
-        if len(window) >= self.per_minute:
-            return False
-        window.append(now)
-        return True
+    def __init__(self, app: ASGIApp) -> None:
+        self.app = app
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        incoming = dict(scope.get("headers") or []).get(b"x-request-id", b"").decode("latin-1")
+        request_id = incoming if _REQUEST_ID.fullmatch(incoming) else uuid.uuid4().hex
+        scope.setdefault("state", {})["request_id"] = request_id
+        started = time.perf_counter()
+        status = 500
+
+        async def send_with_id(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+                message = {**message, "headers": [*message.get("headers", []), (b"x-request-id", request_id.encode())]}
+            await send(message)
+
+        try:
+            await self.app(scope, receive, send_with_id)
+        finally:
+            route = getattr(scope.get("route"), "path", None) or "(no route)"
+            who = scope.get("state", {}).get("pseudonym", "-")
+            took = (time.perf_counter() - started) * 1000
+            access.info("%s %s %d %.1fms id=%s account=%s", scope["method"], route, status, took, request_id, who)
+            if status in (401, 403) and route.startswith("/v1/officer"):
+                access.warning(
+                    "refused privileged attempt: %s %s %d id=%s account=%s",
+                    scope["method"],
+                    route,
+                    status,
+                    request_id,
+                    who,
+                )
 
 
 def _language(request: Request) -> str:
@@ -111,15 +145,33 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         lifespan=lifespan,
     )
     app.state.services = services
-    limiter = RateLimiter(services.settings.requests_per_minute_per_ip)
+    settings = services.settings
+    networks = settings.proxy_networks
+    limiters: list[SharedRateLimiter] = []
+
+    def limiter() -> SharedRateLimiter:  # made on first use: the OpenAPI build has no database
+        if not limiters:
+            idle = settings.login_max_delay_seconds + 3600
+            limiters.append(SharedRateLimiter(services.sessions, services.keyring.token_secret, idle))
+        return limiters[0]
 
     @app.middleware("http")
     async def rate_limit(request: Request, call_next: Callable[[Request], Awaitable[Any]]) -> Any:
+        peer = request.client.host if request.client else None
+        client = client_address(peer, request.headers.get("x-forwarded-for"), networks)
+        request.state.client = client
         if request.method == "POST" and request.url.path.startswith(RATE_LIMITED_PATHS):
-            client = request.client.host if request.client else "unknown"
-            if not limiter.allow(client):
-                body = error_body("TOO_MANY_REQUESTS", {"per_minute": limiter.per_minute}, _language(request))
-                return JSONResponse(body, status_code=429, headers={"Retry-After": "60"})
+            shared = limiter()
+            budgets = [(shared.key("client", client), settings.requests_per_minute_per_ip)]
+            scheme, _, token = request.headers.get("authorization", "").partition(" ")
+            subject = services.auth.subject(token.strip()) if scheme.lower() == "bearer" else None
+            if subject is not None:
+                budgets.append((shared.key("account", subject), settings.requests_per_minute_per_account))
+            wait = await run_in_threadpool(shared.hit, budgets)
+            if wait is not None:
+                limit = settings.requests_per_minute_per_ip
+                body = error_body("TOO_MANY_REQUESTS", {"per_minute": limit}, _language(request))
+                return JSONResponse(body, status_code=429, headers={"Retry-After": str(wait)})
         return await call_next(request)
 
     @app.exception_handler(ApiError)
@@ -169,4 +221,20 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     for module in (auth, wallet, merchant, officer, web):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]
+    app.add_middleware(AccessLog)  # type: ignore[arg-type]
     return app
+
+
+def configure_logging() -> None:
+    """The service's own lines (requests, decisions, refusals) to stderr, i.e. the wallet log.
+
+    uvicorn configures only its own loggers; without this, INFO lines of ``wallet_api``
+    would be dropped and the operators' trail would stay empty.
+    """
+    logger = logging.getLogger("wallet_api")
+    if not logger.handlers:
+        handler = logging.StreamHandler()
+        handler.setFormatter(logging.Formatter("%(asctime)s %(levelname)s %(name)s %(message)s"))
+        logger.addHandler(handler)
+        logger.setLevel(logging.INFO)
+        logger.propagate = False

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import logging
 from collections.abc import Callable
 from typing import Annotated
 
@@ -17,6 +18,7 @@ from wallet_api.schemas import ErrorOut, OperationOut
 from wallet_api.services import Services
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
+log = logging.getLogger("wallet_api.access")
 
 
 def services(request: Request) -> Services:
@@ -24,6 +26,11 @@ def services(request: Request) -> Services:
 
 
 ServicesDep = Annotated[Services, Depends(services)]
+
+
+def client_of(request: Request) -> str:
+    """The client address the rate-limit middleware resolved (trusted proxies only)."""
+    return str(getattr(request.state, "client", None) or (request.client.host if request.client else "unknown"))
 
 
 def current_user(
@@ -35,6 +42,7 @@ def current_user(
         principal = svc.auth.principal(db, credentials.credentials)
         user = db.get(User, principal.user_id)
     request.state.session_id = principal.session_id
+    request.state.pseudonym = svc.auth.pseudonym(principal.public_id)  # for the access log
     if user is None:
         raise ApiError("TOKEN_INVALID")
     return user
@@ -43,8 +51,17 @@ def current_user(
 def role(*allowed: str, active: bool = True) -> Callable[..., User]:
     """A dependency admitting only ``allowed`` roles (and, by default, only verified accounts)."""
 
-    def check(user: Annotated[User, Depends(current_user)]) -> User:
+    def check(request: Request, user: Annotated[User, Depends(current_user)]) -> User:
         if user.role not in allowed:
+            route = getattr(request.scope.get("route"), "path", "?")
+            log.warning(
+                "refused privileged attempt: %s (%s) is not %s: %s %s",
+                request.state.pseudonym,
+                user.role,
+                "/".join(allowed),
+                request.method,
+                route,
+            )
             raise ApiError("FORBIDDEN", {"allowed_roles": list(allowed)})
         if active and user.status != "active":
             raise ApiError("ACCOUNT_PENDING" if user.status in ("pending", "approving") else "ACCOUNT_NOT_ACTIVE")

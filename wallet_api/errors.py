@@ -39,6 +39,16 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "Too many failed attempts. Please wait and try again later.",
         "失敗が続いたため一時的にロックしました。しばらくしてからお試しください。",
     ),
+    "LOGIN_THROTTLED": (
+        429,
+        "Too many failed log-ins from this device. Please wait a little and try again.",
+        "この端末からのログイン失敗が続いています。少し待ってからお試しください。",
+    ),
+    "PIN_TOO_SHORT": (
+        422,
+        "A new card needs a 6-digit PIN.",
+        "新しいカードの暗証番号は6桁の数字にしてください。",
+    ),
     "ACCOUNT_PENDING": (
         403,
         "Your account is waiting for the city's confirmation.",

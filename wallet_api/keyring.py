@@ -1,8 +1,8 @@
 """The service's secrets: the key-encryption key and the access-token signing secret.
 
 Both come from the environment or from files outside the database. For the embedded
-default (``takasago up``) they are generated on first start as 0600 files in the data
-directory; a production deployment supplies them (``TAKASAGO_WALLET_KEK``, a KEK file
+default (``takasago up``) ``takasago wallet init`` generates them as 0600 files in the data
+directory (``wallet serve`` never does); a production deployment supplies them (``TAKASAGO_WALLET_KEK``, a KEK file
 on another volume or from a secrets manager) so a copied database opens nothing.
 Older KEKs (``TAKASAGO_WALLET_OLD_KEKS``, comma-separated base64) still open values
 until ``takasago wallet rotate-kek`` has re-wrapped them.
@@ -23,7 +23,7 @@ from wallet_api.settings import WalletSettings
 
 
 def _write_private(path: Path, text: str) -> None:
-    path.parent.mkdir(parents=True, exist_ok=True)
+    path.parent.mkdir(parents=True, exist_ok=True, mode=0o700)
     fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
     with os.fdopen(fd, "w", encoding="ascii") as handle:
         handle.write(text + "\n")
@@ -56,13 +56,27 @@ class Keyring:
 
 
 def load_keyring(settings: WalletSettings, create: bool = False) -> Keyring:
-    """The KEK from ``TAKASAGO_WALLET_KEK`` or the KEK file (created when ``create``), and the token secret."""
+    """The KEK from ``TAKASAGO_WALLET_KEK`` or the KEK file, and the token secret.
+
+    Only ``create`` (``takasago wallet init``, which ``takasago up`` runs first) writes new
+    ones. ``wallet serve`` never does: a KEK missing because the service was started from
+    another directory or with another setting would otherwise be silently replaced, and
+    every key sealed under the old one would stop opening (issue 15, finding 13).
+    """
     if os.environ.get("TAKASAGO_WALLET_KEK"):
         kek = KeyEncryptionKey.from_env()
     else:
         path = settings.kek_path
         if create and not path.exists():
             _write_private(path, KeyEncryptionKey.generate().to_base64())
+        if not path.exists():
+            raise EnvelopeError(
+                f"鍵暗号化鍵 (KEK) {path} がありません。初回は `takasago wallet init` で作成し、既存のデータには"
+                "元の KEK を TAKASAGO_WALLET_KEK_FILE で指定してください。 / "
+                f"No key-encryption key at {path}: create one with `takasago wallet init` on first setup, "
+                "or point TAKASAGO_WALLET_KEK_FILE (or TAKASAGO_WALLET_KEK) at the existing one. "
+                "The service never creates one by itself."
+            )
         kek = KeyEncryptionKey.from_file(path)
     old = tuple(
         KeyEncryptionKey.from_base64(item) for item in os.environ.get("TAKASAGO_WALLET_OLD_KEKS", "").split(",") if item

@@ -7,13 +7,14 @@ from typing import Any, cast
 
 from fastapi import FastAPI
 
-from wallet_api.app import create_app
+from wallet_api.app import configure_logging, create_app
 from wallet_api.services import Services
 from wallet_api.settings import WalletSettings
 
 
 def _app() -> FastAPI:
-    # `takasago wallet serve` has migrated the database before starting the workers
+    # `takasago wallet serve` has migrated the database and checked the KEK before starting the workers
+    configure_logging()
     return create_app(Services.build(WalletSettings(), create_secrets=False, run_migrations=False))
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api.accounts import personal_context
 from wallet_api.crypto.envelope import KeyEncryptionKey, kek_id_of, rewrap
 from wallet_api.db.models import ServiceKey, User
+from wallet_api.storage import record_kek
 
 
 @dataclass
@@ -61,4 +62,5 @@ def rotate(
             key = db.get(ServiceKey, name, with_for_update=True)
             if key is not None:
                 key.sealed_key = one(key.sealed_key, _key_context(key.address)) or key.sealed_key
+    record_kek(sessions, new.key_id)  # the service now refuses to start without the new KEK
     return report

@@ -230,3 +230,14 @@ class AccountDecisionOut(BaseModel):
     id: str
     status: str
     operation: OperationOut | None = None
+
+
+class RecordReadOut(BaseModel):
+    """One audited read of a sealed personal record (issue 15): who, whose, why, when."""
+
+    officer: str
+    officer_name: str | None
+    account: str
+    account_login: str
+    reason: str
+    read_at: str

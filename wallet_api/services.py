@@ -11,6 +11,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from wallet_api import storage
 from wallet_api.auth import Authenticator
 from wallet_api.db.engine import make_engine, make_sessions, migrate
 from wallet_api.db.models import Operation, User
@@ -33,12 +34,13 @@ class Services:
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
-        settings.data_dir.mkdir(parents=True, exist_ok=True)
+        storage.prepare(settings)  # private files (umask 0077), tightened modes, KEK placement (issue 15)
         if run_migrations:
             migrate(settings.database)
         keyring = load_keyring(settings, create=create_secrets)
         engine = make_engine(settings.database)
         sessions = make_sessions(engine)
+        storage.check_kek(sessions, keyring)  # refuses a KEK the database was not sealed under
         ledger = Ledger(settings.rpc_url, settings.deployments_dir)
         pipeline = Pipeline(sessions, ledger, keyring)
         services = cls(

@@ -63,6 +63,9 @@ class Session(Base):
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     revoked_reason: Mapped[str | None] = mapped_column(String(32))
+    # the token rotated away last, still honoured for a few seconds (two tabs refreshing at once)
+    previous_hash: Mapped[str | None] = mapped_column(String(64))
+    rotated_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
 
 
 class Operation(Base):
@@ -178,3 +181,50 @@ class ServiceKey(Base):
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     address: Mapped[str] = mapped_column(String(42), unique=True)
     sealed_key: Mapped[bytes] = mapped_column(LargeBinary)
+
+
+class LoginThrottle(Base):
+    """Failed log-ins of one (log-in, client) pair: progressive delay instead of a lock.
+
+    ``key`` is a keyed hash of the pair, so neither the log-in ID nor the address is
+    stored. Rows exist for unknown log-ins too: known and unknown ones answer alike.
+    """
+
+    __tablename__ = "login_throttle"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    failures: Mapped[int] = mapped_column(Integer, default=0)
+    blocked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class RateLimit(Base):
+    """Requests per key and minute, shared by every worker process (atomic upserts)."""
+
+    __tablename__ = "rate_limits"
+
+    key: Mapped[str] = mapped_column(String(64), primary_key=True)
+    minute: Mapped[int] = mapped_column(BigInteger, primary_key=True, index=True)
+    hits: Mapped[int] = mapped_column(Integer, default=0)
+
+
+class OfficerRead(Base):
+    """An officer (or the command line, ``officer_id`` empty) opened a person's sealed record."""
+
+    __tablename__ = "officer_reads"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    officer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    account_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    reason: Mapped[str] = mapped_column(String(80))
+    read_at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+
+
+class WalletMeta(Base):
+    """Facts about this database, e.g. the id of the KEK its values are sealed under."""
+
+    __tablename__ = "wallet_meta"
+
+    name: Mapped[str] = mapped_column(String(32), primary_key=True)
+    value: Mapped[str] = mapped_column(String(200))

@@ -1,21 +1,33 @@
-"""City officers: verify pending accounts (real-name check) and decide programme claims."""
+"""City officers: verify pending accounts (real-name check) and decide programme claims.
+
+Every decision is logged with the officer's identity, and every opening of a sealed
+personal record is recorded (who read whose record, why, when) and listed on the desk.
+"""
 
 from __future__ import annotations
 
+import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from sqlalchemy import select
+from sqlalchemy.orm import aliased
 
 from wallet_api import accounts, claims
 from wallet_api.auth import aware
-from wallet_api.db.models import Claim, User
+from wallet_api.db.models import Claim, OfficerRead, User
 from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out
 from wallet_api.errors import ApiError, preferred_language
-from wallet_api.schemas import AccountDecisionOut, ClaimOut, PendingAccountOut
+from wallet_api.schemas import AccountDecisionOut, ClaimOut, PendingAccountOut, RecordReadOut
 
 router = APIRouter(prefix="/v1/officer", tags=["officer"])
 PublicId = Annotated[str, Path(max_length=36)]
+log = logging.getLogger("wallet_api.officer")
+Reason = Annotated[str, Query(min_length=1, max_length=80, description="Why the records are opened (audited)")]
+
+
+def _decision(officer: User, what: str, target: str, outcome: str) -> None:
+    log.info("officer %s (%s) %s %s: %s", officer.login, officer.public_id, what, target, outcome)
 
 
 @router.get("/accounts", response_model=list[PendingAccountOut])
@@ -24,8 +36,12 @@ def list_accounts(
     svc: ServicesDep,
     status: Annotated[Literal["pending", "approving", "active", "rejected"], Query()] = "pending",
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    reason: Reason = "identity verification",
 ) -> list[PendingAccountOut]:
-    """Accounts by status, with the real-name record the officer checks against an ID document."""
+    """Accounts by status, with the real-name record the officer checks against an ID document.
+
+    Each record shown is an audited read (``GET /v1/officer/reads``).
+    """
     with svc.sessions() as db:
         rows = db.scalars(
             select(User)
@@ -33,6 +49,7 @@ def list_accounts(
             .order_by(User.id)
             .limit(limit)
         ).all()
+    records = accounts.personal_records(svc, rows, officer, reason)
     return [
         PendingAccountOut(
             id=u.public_id,
@@ -42,9 +59,36 @@ def list_accounts(
             address=u.address,
             display_name=u.display_name,
             created_at=aware(u.created_at).isoformat(),  # type: ignore[union-attr]
-            record=accounts.personal_record(svc, u),
+            record=record,
         )
-        for u in rows
+        for u, record in zip(rows, records, strict=True)
+    ]
+
+
+@router.get("/reads", response_model=list[RecordReadOut])
+def record_reads(
+    officer: Officer, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[RecordReadOut]:
+    """The trail of personal-record reads, newest first: which officer read whose record, why, when."""
+    reader, account = aliased(User), aliased(User)
+    with svc.sessions() as db:
+        rows = db.execute(
+            select(OfficerRead, reader, account)
+            .join(account, account.id == OfficerRead.account_id)
+            .outerjoin(reader, reader.id == OfficerRead.officer_id)
+            .order_by(OfficerRead.id.desc())
+            .limit(limit)
+        ).all()
+    return [
+        RecordReadOut(
+            officer=r.login if r is not None else "(command line)",
+            officer_name=r.display_name if r is not None else None,
+            account=a.public_id,
+            account_login=a.login,
+            reason=read.reason,
+            read_at=aware(read.read_at).isoformat(),  # type: ignore[union-attr]
+        )
+        for read, r, a in rows
     ]
 
 
@@ -57,9 +101,12 @@ def approve(
         op = accounts.approve(svc, officer, public_id, key)
     except ApiError as exc:
         if exc.code != "ACCOUNT_ALREADY_REGISTERED":
+            _decision(officer, "could not approve account", public_id, exc.code)
             raise
         accounts.mark_active(svc, public_id)
+        _decision(officer, "approved account", public_id, "already registered on-chain; active")
         return AccountDecisionOut(id=public_id, status="active")
+    _decision(officer, "approved account", public_id, f"registration {op.status} (operation {op.id})")
     with svc.sessions() as db:
         user = db.scalar(select(User).where(User.public_id == public_id))
     language = preferred_language(request.headers.get("accept-language"))
@@ -70,7 +117,12 @@ def approve(
 
 @router.post("/accounts/{public_id}/reject", response_model=AccountDecisionOut)
 def reject(public_id: PublicId, officer: Officer, svc: ServicesDep) -> AccountDecisionOut:
-    accounts.reject(svc, officer, public_id)
+    try:
+        accounts.reject(svc, officer, public_id)
+    except ApiError as exc:
+        _decision(officer, "could not reject account", public_id, exc.code)
+        raise
+    _decision(officer, "rejected account", public_id, "rejected")
     return AccountDecisionOut(id=public_id, status="rejected")
 
 
@@ -102,5 +154,10 @@ def decide(
     svc: ServicesDep,
 ) -> ClaimOut:
     """Approving attests the claim on-chain (the programme pays it at most once)."""
-    claim, _ = claims.decide_claim(svc, officer, public_id, decision == "approve", key)
+    try:
+        claim, _ = claims.decide_claim(svc, officer, public_id, decision == "approve", key)
+    except ApiError as exc:
+        _decision(officer, f"could not {decision} claim", public_id, exc.code)
+        raise
+    _decision(officer, f"{decision}d claim", public_id, claim.status)
     return ClaimOut.of(claim)

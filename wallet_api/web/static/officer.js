@@ -1,5 +1,6 @@
 /* The city officer's desk: verify pending people against their ID documents (approving
-   registers the account on-chain) and decide programme claims (approving attests them). */
+   registers the account on-chain) and decide programme claims (approving attests them).
+   Every opening of a personal record is audited; the trail is listed at the bottom. */
 "use strict";
 
 (() => {
@@ -66,6 +67,18 @@
         c.id,
       )));
       $("claims-empty").hidden = claims.length > 0;
+      // read after the accounts above: the list just shown is itself in the trail
+      const reads = await T.call("GET", "/v1/officer/reads?limit=50");
+      $("reads").replaceChildren(...reads.map((r) => {
+        const li = document.createElement("li");
+        li.dataset.officer = r.officer;
+        li.dataset.account = r.account;
+        const when = new Date(r.read_at).toLocaleString(document.documentElement.lang);
+        const who = r.officer_name ? `${r.officer_name} (${r.officer})` : T.t("command_line");
+        li.textContent = [when, who, r.account_login, r.reason].join(" ／ ");
+        return li;
+      }));
+      $("reads-empty").hidden = reads.length > 0;
     } catch (e) {
       T.showError("desk-error", e);
     }
