@@ -1,7 +1,8 @@
 """A node's data directory: what ``takasago node init`` writes and ``run`` reads.
 
 <data dir>/genesis.json        the chain definition (docs/genesis.md)
-<data dir>/node.json           this node's settings (validator keystore, dev flag)
+<data dir>/node.json           this node's settings (validator keystore, dev flag, optional
+                               ``network``, ``rpc`` and ``log`` objects: docs/genesis.md)
 <data dir>/keys/*.json         Web3 Secret Storage keystores
 <data dir>/dev-keys.json       --dev only: plain-text keys, INSECURE, for tests and demos
 <data dir>/chaindata/          LMDB database
@@ -10,9 +11,11 @@
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
+
+from node.rpc.limits import RPCLimits
 
 
 class ConfigError(ValueError):
@@ -39,11 +42,24 @@ class NetworkConfig:
 
 
 @dataclass(frozen=True)
+class LogConfig:
+    """The ``log`` object of node.json: where the node logs and how the file is rotated."""
+
+    file: Path | None = None  # None: standard error only (``takasago node run --log-file`` may set one)
+    max_bytes: int = 10 * 1024 * 1024
+    backup_count: int = 5
+    summary_every_blocks: int = 600
+
+
+@dataclass(frozen=True)
 class NodeConfig:
     data_dir: Path
     validator_keystore: Path | None
     dev: bool
     network: NetworkConfig | None = None
+    rpc: RPCLimits = field(default_factory=RPCLimits)
+    rpc_gas_cap: int | None = None
+    log: LogConfig = field(default_factory=LogConfig)
 
     @property
     def genesis_path(self) -> Path:
@@ -82,7 +98,124 @@ def load_node_config(data_dir: Path) -> NodeConfig:
     if not isinstance(dev, bool):
         raise ConfigError(f"{path}: dev must be true or false")
     network = _network(document.get("network"), data_dir, path)
-    return NodeConfig(data_dir, data_dir / keystore if keystore else None, dev, network)
+    rpc, gas_cap = _rpc(document.get("rpc"), data_dir, path)
+    return NodeConfig(
+        data_dir,
+        data_dir / keystore if keystore else None,
+        dev,
+        network,
+        rpc,
+        gas_cap,
+        _log(document.get("log"), data_dir, path),
+    )
+
+
+# node.json ``rpc`` keys -> RPCLimits fields, with the allowed range of each number.
+_RPC_NUMBERS: dict[str, tuple[str, float, float]] = {
+    "maxWebSockets": ("max_websockets", 1, 100_000),
+    "maxWebSocketsPerClient": ("max_websockets_per_client", 1, 100_000),
+    "maxSubscriptionsPerConnection": ("max_subscriptions_per_connection", 1, 100_000),
+    "maxFilters": ("max_filters", 1, 1_000_000),
+    "maxFiltersPerClient": ("max_filters_per_client", 1, 1_000_000),
+    "wsQueueMessages": ("ws_queue_messages", 16, 1_000_000),
+    "wsQueueBytes": ("ws_queue_bytes", 65_536, 1 << 30),
+    "wsSendTimeoutSeconds": ("ws_send_timeout", 0.1, 600),
+    "executionThreads": ("execution_threads", 1, 64),
+    "executionQueue": ("execution_queue", 0, 100_000),
+    "heavyThreads": ("heavy_threads", 1, 64),
+    "heavyQueue": ("heavy_queue", 0, 100_000),
+    "serviceThreads": ("service_threads", 1, 64),
+    "serviceQueue": ("service_queue", 0, 100_000),
+    "maxExecutionPerBatch": ("max_execution_per_batch", 1, 100_000),
+    "maxHeavyUnitsPerBatch": ("max_heavy_units_per_batch", 1, 100_000_000),
+    "batchSeconds": ("batch_seconds", 0.1, 3600),
+}
+_FLOAT_FIELDS = {f.name for f in fields(RPCLimits) if f.type in ("float", float)}
+
+
+def _number(value: Any, where: str, low: float, high: float, integer: bool) -> int | float:
+    kinds = int if integer else (int, float)
+    if isinstance(value, bool) or not isinstance(value, kinds) or not low <= value <= high:
+        raise ConfigError(f"{where} must be {'an integer' if integer else 'a number'} between {low:g} and {high:g}")
+    return value
+
+
+def _strings(value: Any, where: str) -> tuple[str, ...]:
+    if not isinstance(value, list) or not all(isinstance(v, str) and v for v in value):
+        raise ConfigError(f"{where} must be a list of strings")
+    return tuple(value)
+
+
+def _rpc(value: Any, data_dir: Path, path: Path) -> tuple[RPCLimits, int | None]:
+    """The ``rpc`` object: caps, lanes and browser rules (issue 15); every key optional."""
+    if value is None:
+        return RPCLimits(), None
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: rpc must be an object")
+    known = set(_RPC_NUMBERS) | {"allowedOrigins", "allowedHosts", "serviceTokenFile", "gasCap"}
+    unknown = set(value) - known
+    if unknown:
+        raise ConfigError(f"{path}: rpc: unknown setting(s) {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
+    for key, (name, low, high) in _RPC_NUMBERS.items():
+        if key in value:
+            changes[name] = _number(value[key], f"{path}: rpc.{key}", low, high, name not in _FLOAT_FIELDS)
+    if "allowedOrigins" in value:
+        changes["allowed_origins"] = _strings(value["allowedOrigins"], f"{path}: rpc.allowedOrigins")
+    if "allowedHosts" in value:
+        changes["allowed_hosts"] = _strings(value["allowedHosts"], f"{path}: rpc.allowedHosts")
+    token_file = value.get("serviceTokenFile")
+    if token_file is not None:
+        if not isinstance(token_file, str) or not token_file:
+            raise ConfigError(f"{path}: rpc.serviceTokenFile must be a path")
+        changes["service_token"] = _read_secret(data_dir / token_file, f"{path}: rpc.serviceTokenFile")
+    gas_cap = value.get("gasCap")
+    if gas_cap is not None:
+        gas_cap = int(_number(gas_cap, f"{path}: rpc.gasCap", 21_000, 10**12, True))
+    return replace(RPCLimits(), **changes), gas_cap
+
+
+def _read_secret(secret_path: Path, where: str) -> str:
+    """A token file: readable, at least 16 characters, and not readable by other users."""
+    try:
+        token = secret_path.read_text(encoding="utf-8").strip()
+    except OSError as exc:
+        raise ConfigError(f"{where}: cannot read {secret_path}: {exc.strerror}") from None
+    if len(token) < 16:
+        raise ConfigError(f"{where}: the token in {secret_path} must be at least 16 characters")
+    if secret_path.stat().st_mode & 0o077:
+        raise ConfigError(f"{where}: {secret_path} is readable by other users; chmod 600 it")
+    return token
+
+
+def _log(value: Any, data_dir: Path, path: Path) -> LogConfig:
+    if value is None:
+        return LogConfig()
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: log must be an object")
+    unknown = set(value) - {"file", "maxBytes", "backupCount", "summaryEveryBlocks"}
+    if unknown:
+        raise ConfigError(f"{path}: log: unknown setting(s) {', '.join(sorted(unknown))}")
+    file = value.get("file")
+    if file is not None and (not isinstance(file, str) or not file):
+        raise ConfigError(f"{path}: log.file must be a path")
+    default = LogConfig()
+    return LogConfig(
+        file=data_dir / file if file else None,
+        max_bytes=int(_number(value.get("maxBytes", default.max_bytes), f"{path}: log.maxBytes", 4096, 1 << 40, True)),
+        backup_count=int(
+            _number(value.get("backupCount", default.backup_count), f"{path}: log.backupCount", 0, 1000, True)
+        ),
+        summary_every_blocks=int(
+            _number(
+                value.get("summaryEveryBlocks", default.summary_every_blocks),
+                f"{path}: log.summaryEveryBlocks",
+                1,
+                10**9,
+                True,
+            )
+        ),
+    )
 
 
 def _address(value: Any, where: str) -> bytes:

@@ -23,6 +23,7 @@ from node.dev_clock import DevClock
 from node.genesis import DEFAULT_GAS_LIMIT, build_genesis_document, load_genesis, parse_genesis
 from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
+from node.logfile import use_rotating_log
 from node.qbft.engine import ConsensusEngine
 from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
@@ -145,9 +146,13 @@ async def serve(
     token: str | None = None,
     password_file: Path | None = None,
     ready_file: Path | None = None,
+    log_file: Path | None = None,
 ) -> None:
     check_bind(host, token)
     config = load_node_config(data_dir)
+    log_path = log_file or config.log.file
+    if log_path is not None:
+        use_rotating_log(log_path, config.log.max_bytes, config.log.backup_count)
     genesis = load_genesis(config.genesis_path)
     validator_key = unlock_validator(config, password_file)
     link_key = validator_key or unlock_node_key(config, password_file)
@@ -159,7 +164,14 @@ async def serve(
     with exclusive_data_dir(data_dir):
         ledger = Ledger(data_dir, genesis, validator_key)
         clock = DevClock() if config.dev and config.network is None else None
-        service = NodeService(ledger, mode=mode, block_period=block_period, dev_clock=clock)
+        service = NodeService(
+            ledger,
+            mode=mode,
+            block_period=block_period,
+            dev_clock=clock,
+            read_limits=config.rpc,
+            summary_every=config.log.summary_every_blocks,
+        )
         admission = AdmissionWorkers(genesis.chain_id, ledger.head.gas_limit)
         engine = network = None
         if config.network is not None and link_key is not None:
@@ -184,13 +196,13 @@ async def serve(
                 journal=VoteJournal(data_dir / "consensus-journal.rlp"),
             )
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
-        api = EthAPI(service, admission=admission, consensus=engine)
+        api = EthAPI(service, rpc_gas_cap=config.rpc_gas_cap, admission=admission, consensus=engine)
         # Long-lived state (caches, tries) makes CPython's default collector thresholds
         # rescan a large heap many times per block; collect less often, skip the boot heap.
         gc.collect()
         gc.freeze()
         gc.set_threshold(50_000, 50, 1000)
-        server = RPCServer(api, auth_token=token)
+        server = RPCServer(api, auth_token=token, limits=config.rpc, bind_host=host)
         runner = web.AppRunner(server.app(), access_log=None, handle_signals=False)
         await runner.setup()
         site = web.TCPSite(runner, host, port, backlog=1024, reuse_address=True)

@@ -25,8 +25,15 @@ import lmdb
 
 from node.dev_clock import DevClock
 from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger
+from node.rpc.limits import RPCLimits, WorkLanes
 
 log = logging.getLogger("takasago.node")
+
+# One INFO line per this many blocks (each block's own line is DEBUG): a line per block
+# at 1-second blocks is ~0.9 GB of log a year (issue 15, finding 27).
+SUMMARY_EVERY_BLOCKS = 600
+# A block listener slower than this is reported: listeners sit on the block path.
+SLOW_LISTENER_SECONDS = 0.5
 
 BlockListener = Callable[[CommittedBlock], Awaitable[None] | None]
 
@@ -40,6 +47,15 @@ class NodeStats:
     started_at: float = field(default_factory=time.time)
 
 
+@dataclass
+class _Window:
+    """Blocks sealed since the last summary line (see SUMMARY_EVERY_BLOCKS)."""
+
+    blocks: int = 0
+    transactions: int = 0
+    seconds: float = 0.0
+
+
 class NodeService:
     def __init__(
         self,
@@ -47,6 +63,8 @@ class NodeService:
         mode: str = "instant",
         block_period: float | None = None,
         dev_clock: DevClock | None = None,
+        read_limits: RPCLimits | None = None,
+        summary_every: int = SUMMARY_EVERY_BLOCKS,
     ) -> None:
         if mode not in ("instant", "interval", "qbft"):
             raise ValueError(f"unknown block production mode {mode!r} (instant, interval or qbft)")
@@ -63,8 +81,11 @@ class NodeService:
         self._task: asyncio.Task[None] | None = None
         # One writer thread: building, importing and committing blocks never overlap.
         self.writer = ThreadPoolExecutor(max_workers=1, thread_name_prefix="block-writer")
-        # Reads that execute code (eth_call, estimateGas) must not stall the RPC loop.
-        self.readers = ThreadPoolExecutor(max_workers=2, thread_name_prefix="state-reader")
+        # Reads that execute code (eth_call, estimateGas) must not stall the RPC loop; they
+        # run in the caller's lane (anonymous clients, or the trusted services), bounded.
+        self.readers = WorkLanes(read_limits)
+        self.summary_every = max(1, summary_every)
+        self._window = _Window()
         self.drop_reasons: dict[bytes, str] = {}
 
     @property
@@ -178,13 +199,29 @@ class NodeService:
         started = time.perf_counter()
         committed = await loop.run_in_executor(self.writer, self._build_and_commit, candidates)
         self.stats.last_block_seconds = time.perf_counter() - started
-        log.info(
+        log.debug(
             "sealed block #%d: %d transactions, %d dropped, %.0f ms",
             committed.header.block_number, len(committed.transactions), len(committed.dropped),
             self.stats.last_block_seconds * 1000,
         )  # fmt: skip
+        self._summarise(committed)
         await self._announce(committed)
         return committed
+
+    def _summarise(self, committed: CommittedBlock) -> None:
+        """Every ``summary_every`` sealed blocks, one INFO line for all of them."""
+        window = self._window
+        window.blocks += 1
+        window.transactions += len(committed.transactions)
+        window.seconds += self.stats.last_block_seconds
+        if window.blocks < self.summary_every:
+            return
+        log.info(
+            "sealed blocks #%d to #%d: %d transactions, %.0f ms per block on average",
+            committed.header.block_number - window.blocks + 1, committed.header.block_number, window.transactions,
+            window.seconds * 1000 / window.blocks,
+        )  # fmt: skip
+        self._window = _Window()
 
     def _drop_unproducible(self) -> None:
         pool = self.ledger.pool
@@ -218,9 +255,13 @@ class NodeService:
         if len(self.drop_reasons) > 10_000:
             self.drop_reasons.clear()
         for listener in list(self._listeners):
+            started = time.monotonic()
             try:
                 result = listener(committed)
                 if result is not None:
                     await result
             except Exception:
                 log.exception("block listener failed")
+            spent = time.monotonic() - started
+            if spent > SLOW_LISTENER_SECONDS:
+                log.warning("block listener %s took %.1f s (it delays the next block)", listener, spent)

@@ -1,4 +1,9 @@
-"""Log criteria and polling filters (eth_newFilter, eth_newBlockFilter, ...)."""
+"""Log criteria and polling filters (eth_newFilter, eth_newBlockFilter, ...).
+
+Filters are counted per client as well as in total (issue 15, finding 24): one client that
+installs filters in a loop gets -32005 once it holds its share, while others can still
+install theirs. The client is the one the RPC server is serving (``limits.CALLER``).
+"""
 
 from __future__ import annotations
 
@@ -10,9 +15,11 @@ from typing import Any
 
 from node.errors import RESOURCE_NOT_FOUND, InvalidParams, RPCError
 from node.rpc import params as p
+from node.rpc.limits import CALLER, ClientCounter
 
 FILTER_TIMEOUT_SECONDS = 300
 MAX_FILTERS = 1_000
+MAX_FILTERS_PER_CLIENT = 100
 MAX_BUFFERED = 10_000
 
 
@@ -86,16 +93,22 @@ class Filter:
     criteria: LogCriteria | None = None
     buffer: deque[Any] = field(default_factory=lambda: deque(maxlen=MAX_BUFFERED))
     last_poll: float = field(default_factory=time.monotonic)
+    owner: str | None = None  # the client key it is counted under
 
 
 class FilterRegistry:
-    def __init__(self) -> None:
+    def __init__(self, max_filters: int = MAX_FILTERS, per_client: int = MAX_FILTERS_PER_CLIENT) -> None:
         self._filters: dict[str, Filter] = {}
+        self.counter = ClientCounter("filters installed", max_filters, per_client)
+
+    def configure(self, max_filters: int, per_client: int) -> None:
+        """Applies node.json's caps (the registry is created before the settings are known)."""
+        self.counter.total = max_filters
+        self.counter.per_client = per_client
 
     def install(self, flt: Filter) -> str:
         self.expire()
-        if len(self._filters) >= MAX_FILTERS:
-            raise RPCError(-32005, f"too many filters installed (limit {MAX_FILTERS})")
+        flt.owner = self.counter.acquire(CALLER.get())
         filter_id = "0x" + secrets.token_hex(16)
         self._filters[filter_id] = flt
         return filter_id
@@ -112,12 +125,16 @@ class FilterRegistry:
     def uninstall(self, filter_id: Any) -> bool:
         if not isinstance(filter_id, str):
             raise InvalidParams("filter id: expected a hex string")
-        return self._filters.pop(filter_id.lower(), None) is not None
+        flt = self._filters.pop(filter_id.lower(), None)
+        if flt is None:
+            return False
+        self.counter.release(flt.owner)
+        return True
 
     def expire(self) -> None:
         deadline = time.monotonic() - FILTER_TIMEOUT_SECONDS
         for filter_id in [k for k, f in self._filters.items() if f.last_poll < deadline]:
-            del self._filters[filter_id]
+            self.counter.release(self._filters.pop(filter_id).owner)
 
     def all(self) -> list[Filter]:
         return list(self._filters.values())

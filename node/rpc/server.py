@@ -5,11 +5,18 @@ too, malformed JSON and absurd nesting get -32700, malformed request objects
 -32600, and an unexpected failure inside a method is logged and reported as
 -32603 without internals. With ``auth_token`` set every request needs
 ``Authorization: Bearer <token>``.
+
+Issue 15 hardening: WebSocket clients are written to through bounded per-connection
+queues (``outbox.py``), so no client I/O sits on the block path; code execution and
+heavy reads run off the event loop in lanes with fast refusal, batches have a work
+budget, and WebSockets and filters are capped per client (``limits.py``); browsers'
+cross-origin and DNS-rebinding requests are refused (``origin.py``).
 """
 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import hmac
 import logging
 import secrets
@@ -22,15 +29,27 @@ from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, InvalidPar
 from node.records import block_json, hex_bytes
 from node.rpc import params as p
 from node.rpc.filters import parse_criteria
+from node.rpc.limits import (
+    CALLER,
+    HEAVY_METHODS,
+    SERVICE_TOKEN_HEADER,
+    BatchBudget,
+    Caller,
+    ClientCounter,
+    RPCLimits,
+    WorkLanes,
+)
 from node.rpc.methods import PRECHECKED, EthAPI
+from node.rpc.origin import RequestGuard
+from node.rpc.outbox import Outbox
 
 log = logging.getLogger("takasago.rpc")
 
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 1_000
 MAX_NESTING = 64
-MAX_SUBSCRIPTIONS_PER_CONNECTION = 128
-MAX_WEBSOCKETS = 512
+MAX_SUBSCRIPTIONS_PER_CONNECTION = RPCLimits.max_subscriptions_per_connection
+MAX_WEBSOCKETS = RPCLimits.max_websockets
 
 
 def _dumps(value: Any) -> bytes:
@@ -57,17 +76,38 @@ def _too_deep(value: Any, limit: int) -> bool:
 
 
 class RPCServer:
-    def __init__(self, api: EthAPI, auth_token: str | None = None) -> None:
+    def __init__(
+        self,
+        api: EthAPI,
+        auth_token: str | None = None,
+        limits: RPCLimits | None = None,
+        bind_host: str = "127.0.0.1",
+    ) -> None:
         self.api = api
         self.auth_token = auth_token
+        self.limits = limits or RPCLimits()
+        self.guard = RequestGuard(bind_host, self.limits.allowed_origins, self.limits.allowed_hosts)
+        readers = api.service.readers
+        self.lanes = readers if isinstance(readers, WorkLanes) else WorkLanes(self.limits)
+        self.websockets = ClientCounter(
+            "WebSocket connections", self.limits.max_websockets, self.limits.max_websockets_per_client
+        )
+        api.filters.configure(self.limits.max_filters, self.limits.max_filters_per_client)
         self._sockets: set[_Connection] = set()
+        self.disconnected_slow = 0
         api.service.add_listener(self._on_block)
 
     async def close_websockets(self) -> None:
         """Says goodbye (1001 going away) to every WebSocket client, so shutting down never waits on them."""
         for connection in list(self._sockets):
+            await connection.outbox.stop()
             if not connection.ws.closed:
-                await connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"node shutting down")
+                try:
+                    await asyncio.wait_for(
+                        connection.ws.close(code=WSCloseCode.GOING_AWAY, message=b"node shutting down"), 2
+                    )
+                except (TimeoutError, ConnectionError, RuntimeError):
+                    connection.abort()
 
     def app(self) -> web.Application:
         app = web.Application(client_max_size=MAX_BODY_BYTES)
@@ -83,9 +123,32 @@ class RPCServer:
         scheme, _, token = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.auth_token)
 
+    def _caller(self, request: web.Request) -> Caller:
+        """The client a request is counted under: the trusted services, or its remote address."""
+        if self.limits.is_service(request.headers.get(SERVICE_TOKEN_HEADER)):
+            return Caller("service", True)
+        return Caller(f"addr:{request.remote or '?'}", False)
+
+    def _refused(self, request: web.Request, post: bool) -> web.Response | None:
+        """A browser-borne request the node must not serve (finding 19), or None."""
+        problem = self.guard.host_problem(request)
+        status = 403
+        if problem is None:
+            problem = self.guard.origin_problem(request)
+        if problem is None and post:
+            problem = self.guard.content_type_problem(request)
+            status = 415
+        if problem is None:
+            return None
+        log.warning("refused %s request from %s: %s", request.method, request.remote, problem)
+        return web.json_response(_error(None, RPCError(INVALID_REQUEST, problem)), status=status)
+
     async def handle_health(self, request: web.Request) -> web.Response:
+        problem = self.guard.host_problem(request)
+        if problem is not None:
+            return web.json_response(_error(None, RPCError(INVALID_REQUEST, problem)), status=403)
         head = self.api.ledger.head
-        return web.json_response({"status": "ok", "head": head.block_number})
+        return web.json_response({"status": "ok", "head": head.block_number, "websockets": len(self._sockets)})
 
     async def handle_get(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -93,35 +156,49 @@ class RPCServer:
                 _error(None, RPCError(INVALID_REQUEST, "send JSON-RPC requests with POST, or open a WebSocket")),
                 status=405,
             )
+        refused = self._refused(request, post=False)
+        if refused is not None:
+            return refused
         if not self._authorised(request):
             return web.json_response(
                 _error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401
             )
-        if len(self._sockets) >= MAX_WEBSOCKETS:
-            return web.json_response(
-                _error(None, RPCError(-32005, f"too many WebSocket connections (limit {MAX_WEBSOCKETS})")), status=503
-            )
-        ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES, heartbeat=30)
-        await ws.prepare(request)
-        connection = _Connection(self, ws)
-        self._sockets.add(connection)
+        caller = self._caller(request)
         try:
-            async for message in ws:
-                if message.type == WSMsgType.TEXT:
-                    response = await self.process_text(message.data, connection)
-                    if response is not None:
-                        await connection.send(response.decode())
-                elif message.type == WSMsgType.BINARY:
-                    response = await self.process_text(message.data, connection)
-                    if response is not None:
-                        await connection.send(response.decode())
-                elif message.type == WSMsgType.ERROR:
-                    break
+            slot = self.websockets.acquire(caller)
+        except RPCError as error:
+            log.warning("refused a WebSocket from %s: %s", request.remote, error.message)
+            return web.json_response(_error(None, error), status=503)
+        try:
+            CALLER.set(caller)
+            transport = request.transport
+            ws = web.WebSocketResponse(max_msg_size=MAX_BODY_BYTES, heartbeat=30)
+            await ws.prepare(request)
+            connection = _Connection(self, ws, transport, request.remote or "?")
+            self._sockets.add(connection)
+            try:
+                async for message in ws:
+                    if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
+                        response = await self.process_text(message.data, connection)
+                        if response is not None:
+                            connection.outbox.offer(response.decode())
+                    elif message.type == WSMsgType.ERROR:
+                        break
+                    if connection.outbox.closed and connection.outbox.close_reason is not None:
+                        break
+            finally:
+                self._sockets.discard(connection)
+                if connection.outbox.close_reason is not None:
+                    self.disconnected_slow += 1
+                await connection.outbox.stop()
         finally:
-            self._sockets.discard(connection)
+            self.websockets.release(slot)
         return ws
 
     async def handle_http(self, request: web.Request) -> web.Response:
+        refused = self._refused(request, post=True)
+        if refused is not None:
+            return refused
         if not self._authorised(request):
             return web.json_response(
                 _error(None, RPCError(-32001, "unauthorized: missing or wrong bearer token")), status=401
@@ -131,6 +208,7 @@ class RPCServer:
             if too_large:
                 raise web.HTTPRequestEntityTooLarge(max_size=MAX_BODY_BYTES, actual_size=request.content_length or 0)
             body = await request.read()
+            CALLER.set(self._caller(request))
         except web.HTTPRequestEntityTooLarge:
             return web.json_response(
                 _error(None, RPCError(INVALID_REQUEST, f"request body too large (limit {MAX_BODY_BYTES} bytes)")),
@@ -171,10 +249,11 @@ class RPCServer:
                 and isinstance(item["params"][0], str)
             ]
             token = PRECHECKED.set(await self.api.precheck_batch(raws) if len(raws) > 1 else None)
+            budget = BatchBudget(self.limits)
             try:
                 results = []
                 for item in document:
-                    result = await self.process_one(item, connection)
+                    result = await self.process_one(item, connection, budget)
                     if result is not None:
                         results.append(result)
             finally:
@@ -183,7 +262,9 @@ class RPCServer:
         result = await self.process_one(document, connection)
         return None if result is None else _dumps(result)
 
-    async def process_one(self, request: Any, connection: _Connection | None) -> dict[str, Any] | None:
+    async def process_one(
+        self, request: Any, connection: _Connection | None, budget: BatchBudget | None = None
+    ) -> dict[str, Any] | None:
         if not isinstance(request, dict):
             return _error(None, RPCError(INVALID_REQUEST, "invalid request: expected a JSON object"))
         request_id = request.get("id")
@@ -203,7 +284,14 @@ class RPCServer:
                     request.get("params")
                 )
             else:
-                result = await self.api.dispatch(method, request.get("params"))
+                params = request.get("params")
+                if budget is not None:
+                    budget.charge(method, params)
+                if method in HEAVY_METHODS and method in self.api.methods:
+                    # Off the event loop (finding 8): block reads must not delay other clients.
+                    result = await self.lanes.run_heavy(lambda: self.api.dispatch(method, params))
+                else:
+                    result = await self.api.dispatch(method, params)
         except RPCError as error:
             return None if is_notification else _error(request_id, error)
         except Exception:
@@ -217,41 +305,51 @@ class RPCServer:
         return {"jsonrpc": "2.0", "id": request_id, "result": result}
 
     async def _on_block(self, committed: Any) -> None:
+        """Queues the block's notifications for every subscriber; never waits on a client (finding 1)."""
         if not self._sockets:
             return
         head = block_json(committed.header, 0, [])
         head.pop("transactions")
         head.pop("size")
+        head_json = orjson.Fragment(orjson.dumps(head))
         for connection in list(self._sockets):
-            await connection.notify_block(head, committed.logs)
+            connection.notify_block(head_json, committed.logs)
 
 
 class _Connection:
-    """One WebSocket client and its subscriptions."""
+    """One WebSocket client, its subscriptions and its outgoing queue."""
 
-    def __init__(self, server: RPCServer, ws: web.WebSocketResponse) -> None:
+    def __init__(self, server: RPCServer, ws: web.WebSocketResponse, transport: Any, peer: str) -> None:
         self.server = server
         self.ws = ws
+        self._transport = transport
         self.subscriptions: dict[str, tuple[str, Any]] = {}
-        self._send_lock = asyncio.Lock()
+        limits = server.limits
+        self.outbox = Outbox(
+            ws,
+            self.abort,
+            peer=peer,
+            max_messages=limits.ws_queue_messages,
+            max_bytes=limits.ws_queue_bytes,
+            send_timeout=limits.ws_send_timeout,
+        )
 
-    async def send(self, text: str) -> None:
-        async with self._send_lock:
-            if not self.ws.closed:
-                try:
-                    await self.ws.send_str(text)
-                except (ConnectionError, RuntimeError):
-                    pass
+    def abort(self) -> None:
+        """Drops the TCP connection at once (a stalled reader would never finish a close handshake)."""
+        if self._transport is not None:
+            self._transport.abort()
+        else:  # pragma: no cover - aiohttp always has a transport for a live request
+            with contextlib.suppress(Exception):
+                asyncio.get_running_loop().create_task(self.ws.close(code=WSCloseCode.POLICY_VIOLATION))
 
     async def subscribe(self, params: Any) -> str:
         args = p.expect(params, 1, 2)
         kind = args[0]
         if kind not in ("newHeads", "logs", "newPendingTransactions"):
             raise InvalidParams(f"unsupported subscription type {kind!r} (newHeads, logs, newPendingTransactions)")
-        if len(self.subscriptions) >= MAX_SUBSCRIPTIONS_PER_CONNECTION:
-            raise RPCError(
-                -32005, f"too many subscriptions on this connection (limit {MAX_SUBSCRIPTIONS_PER_CONNECTION})"
-            )
+        limit = self.server.limits.max_subscriptions_per_connection
+        if len(self.subscriptions) >= limit:
+            raise RPCError(-32005, f"too many subscriptions on this connection (limit {limit})")
         criteria = parse_criteria(args[1]) if kind == "logs" else None
         subscription_id = "0x" + secrets.token_hex(16)
         self.subscriptions[subscription_id] = (kind, criteria)
@@ -272,19 +370,20 @@ class _Connection:
             }
         ).decode()
 
-    async def notify_block(self, head: dict[str, Any], logs: list[dict[str, Any]]) -> None:
+    def notify_block(self, head: Any, logs: list[dict[str, Any]]) -> None:
         for subscription_id, (kind, criteria) in list(self.subscriptions.items()):
             if kind == "newHeads":
-                await self.send(self._message(subscription_id, head))
+                if not self.outbox.offer(self._message(subscription_id, head)):
+                    return
             elif kind == "logs":
                 for entry in logs:
-                    if criteria.matches(entry):
-                        await self.send(self._message(subscription_id, entry))
+                    if criteria.matches(entry) and not self.outbox.offer(self._message(subscription_id, entry)):
+                        return
 
     def notify_pending(self, tx_hash: Any) -> None:
         for subscription_id, (kind, _) in list(self.subscriptions.items()):
-            if kind == "newPendingTransactions":
-                asyncio.get_running_loop().create_task(self.send(self._message(subscription_id, tx_hash)))
+            if kind == "newPendingTransactions" and not self.outbox.offer(self._message(subscription_id, tx_hash)):
+                return
 
 
 __all__ = ["RPCServer", "hex_bytes"]
