@@ -80,6 +80,7 @@ def up(
     url = f"http://127.0.0.1:{rpc_port}"
     try:
         node_args = ["node", "run", "--data-dir", str(node_dir), "--rpc-port", str(rpc_port), "--mode", mode]
+        node_args += ["--log-file", str(data_dir / "logs" / "node.log")]  # rotated by the node (issue 15, #27)
         supervisor.start("node", node_args)
         supervisor.wait_http("node", url + "/health")
         w3 = connect(url)

@@ -74,6 +74,9 @@ def run(
     password_file: Annotated[Path | None, typer.Option(help="File holding the validator keystore passphrase.")] = None,
     ready_file: Annotated[Path | None, typer.Option(help="Write {port, pid} here once RPC is serving.")] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
+    log_file: Annotated[
+        Path | None, typer.Option(help="Log to this file, rotated by size (node.json log.maxBytes/backupCount).")
+    ] = None,
 ) -> None:
     """Run the node in DATA_DIR until interrupted."""
     from node.config import ConfigError
@@ -95,6 +98,6 @@ def run(
         if not token or len(token) < 16:
             fail("the RPC token must be at least 16 characters")
     try:
-        asyncio.run(serve(data_dir, rpc_host, rpc_port, mode, block_period, token, password_file, ready_file))
+        asyncio.run(serve(data_dir, rpc_host, rpc_port, mode, block_period, token, password_file, ready_file, log_file))
     except (ConfigError, GenesisError, KeystoreError, ValueError, RuntimeError, OSError) as exc:
         fail(str(exc))
