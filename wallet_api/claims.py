@@ -7,6 +7,9 @@ with the claim's row id as the claim id, so the programme pays it at most once.
 
 from __future__ import annotations
 
+import hashlib
+import hmac
+import secrets
 import uuid
 from typing import TYPE_CHECKING
 
@@ -39,11 +42,36 @@ def find_member(services: Services, who: str) -> User:
     return user
 
 
+def memo_hash(message: str, salt: bytes) -> bytes:
+    """The on-chain ``memoHash`` of a thanks message: HMAC-SHA256 keyed by a random per-message salt.
+
+    A plain hash of a short message ("ありがとう") is guessed by hashing candidates; the
+    salt stays off-chain with the message (in the wallet's database, shown to sender and
+    recipient), so whoever holds both can check them against the chain and nobody else
+    can test guesses.
+    """
+    return hmac.new(salt, message.encode(), hashlib.sha256).digest()
+
+
+def thanks_notes(db: DbSession, tx_hashes: set[str]) -> dict[str, dict[str, str]]:
+    """The off-chain message and salt of thanks sent through this wallet, by transaction hash."""
+    if not tx_hashes:
+        return {}
+    rows = db.scalars(select(Operation).where(Operation.tx_hash.in_(tx_hashes), Operation.kind == "thank")).all()
+    notes: dict[str, dict[str, str]] = {}
+    for op in rows:
+        message, salt = op.summary.get("message"), op.summary.get("message_salt")
+        if op.tx_hash and isinstance(message, str) and message and isinstance(salt, str):
+            notes[op.tx_hash] = {"message": message, "message_salt": salt}
+    return notes
+
+
 def thank(services: Services, sender: User, to: str, amount: int, category: str, message: str, key: str) -> Operation:
     recipient = find_member(services, to)
-    memo_hash = keccak(text=message) if message else b"\0" * 32
+    salt = secrets.token_bytes(16)
+    memo = memo_hash(message, salt) if message else b"\0" * 32
     target, calldata = services.ledger.calldata(
-        "RegionalPoints", "thank", recipient.address, amount, category.encode().ljust(32, b"\0"), memo_hash
+        "RegionalPoints", "thank", recipient.address, amount, category.encode().ljust(32, b"\0"), memo
     )
     return services.submit(
         sender,
@@ -53,7 +81,13 @@ def thank(services: Services, sender: User, to: str, amount: int, category: str,
         sender=sender.address or "",
         target=target,
         calldata=calldata,
-        summary={"to": recipient.short_code, "amount": amount, "category": category, "message": message},
+        summary={
+            "to": recipient.short_code,
+            "amount": amount,
+            "category": category,
+            "message": message,
+            **({"message_salt": "0x" + salt.hex()} if message else {}),
+        },
     )
 
 

@@ -157,6 +157,17 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "The ledger cannot be reached now; your request is kept and will be sent.",
         "台帳に接続できません。リクエストは保存され、後で送信されます。",
     ),
+    "HISTORY_UNAVAILABLE": (
+        503,
+        "Your history cannot be read from the ledger right now. Please try again shortly.",
+        "現在、台帳から履歴を読み込めません。しばらくしてからお試しください。",
+    ),
+    "CHARGE_DECLINED": (409, "The customer declined this charge.", "お客様がこの請求を承認しませんでした。"),
+    "CHARGE_NOT_AWAITING_CONFIRMATION": (
+        409,
+        "This charge is not waiting for your confirmation.",
+        "この請求は承認待ちではありません。",
+    ),
     "INTERNAL_ERROR": (500, "Something went wrong on our side.", "システムエラーが発生しました。"),
 }
 

@@ -2,19 +2,24 @@
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
+from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware
 
 from contracts.deployment import Deployment, load_deployment
+from contracts.payment_uri import payment_request_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
+MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)
+HISTORY_FIRST_WINDOW = 2_000  # a busy account fills a page from the latest blocks
+HISTORY_SCAN_BLOCKS = 200_000  # blocks one history page may scan (about 2 days at 1-second blocks)
 
 
 def _topic(address: str) -> str:
@@ -36,8 +41,16 @@ class HistoryEntry:
     category: str | None = None
 
     @property
-    def cursor(self) -> str:
-        return f"{self.block}:{self.log_index}"
+    def position(self) -> tuple[int, int]:
+        return (self.block, self.log_index)
+
+
+@dataclass(frozen=True)
+class HistoryPage:
+    """One page of history and where the next one starts (block, log index), None at the beginning."""
+
+    entries: list[HistoryEntry]
+    next_before: tuple[int, int] | None
 
 
 class Ledger:
@@ -105,94 +118,148 @@ class Ledger:
         per_day, points = self.token.functions.thanksLimits().call()
         return int(per_day), int(points)
 
+    # -- payments ----------------------------------------------------------------------
+    def payment_record(self, merchant: str, amount: int, reference: bytes) -> tuple[str | None, int]:
+        """(payer, amount) the chain recorded for ``merchant``'s request printed as ``reference`` for ``amount``.
+
+        Looked up under the id the contract derives from all three (``paymentRequestId``), so
+        a payment of another amount against the same printed reference is never found here.
+        Payer is None when nothing was paid.
+        """
+        request_id = payment_request_id(merchant, amount, reference)
+        payer, paid, _refunded = self.token.functions.paymentOf(merchant, request_id).call()
+        return (None if int(payer, 16) == 0 else to_checksum_address(payer)), int(paid)
+
     # -- history -----------------------------------------------------------------------
-    def history(self, address: str) -> list[HistoryEntry]:
-        """Every movement of ``address``'s points, newest first, decoded from the token's events."""
-        token = self.token
-        start = self.deployment.contracts["RegionalPoints"].block
-        me = _topic(address)
-        transfer = token.events.Transfer()
+    def history_page(self, address: str, before: tuple[int, int] | None, limit: int) -> HistoryPage:
+        """Up to ``limit`` movements of ``address``'s points before ``before`` (block, log index), newest first.
 
-        def logs(event: Any, *topics: str | None) -> list[Any]:
-            signature = event.topic
-            raw = self.w3.eth.get_logs(
-                {"address": token.address, "fromBlock": start, "toBlock": "latest", "topics": [signature, *topics]}
-            )
-            return [event.process_log(log) for log in raw]
-
-        labels: dict[str, tuple[str, str | None, str | None, str | None]] = {}
-        for log in logs(token.events.Thanked(), me):
-            labels[log.transactionHash.hex() + "out"] = ("thanks_sent", log.args.to, None, _text32(log.args.category))
-        for log in logs(token.events.Thanked(), None, me):
-            labels[log.transactionHash.hex() + "in"] = (
-                "thanks_received",
-                log.args["from"],
-                None,
-                _text32(log.args.category),
-            )
-        for log in logs(token.events.Paid(), None, me):
-            labels[log.transactionHash.hex() + "out"] = (
-                "paid",
-                log.args.merchant,
-                "0x" + log.args.requestId.hex(),
-                None,
-            )
-        for log in logs(token.events.Paid(), me):
-            labels[log.transactionHash.hex() + "in"] = (
-                "payment_received",
-                log.args.payer,
-                "0x" + log.args.requestId.hex(),
-                None,
-            )
-        for log in logs(token.events.Refunded(), None, me):
-            labels[log.transactionHash.hex() + "in"] = (
-                "refund_received",
-                log.args.merchant,
-                "0x" + log.args.requestId.hex(),
-                None,
-            )
-        for log in logs(token.events.Refunded(), me):
-            labels[log.transactionHash.hex() + "out"] = (
-                "refund_sent",
-                log.args.payer,
-                "0x" + log.args.requestId.hex(),
-                None,
-            )
-        for log in logs(token.events.SettlementRequested(), None, me):
-            labels[log.transactionHash.hex() + "out"] = ("settlement", None, None, None)
-        for log in logs(token.events.ExpiredPointsSwept(), me):
-            labels[log.transactionHash.hex() + "out"] = ("expired", None, None, None)
-
+        Walks back from the head (or ``before``) in block windows the node accepts, at most
+        :data:`HISTORY_SCAN_BLOCKS` blocks per call: the work of one page is bounded
+        whatever the account's age or the chain's length. ``next_before`` says where the
+        next page starts: after a full page, the oldest entry shown; after a scan budget
+        spent on quiet blocks, the oldest block scanned (the page may then hold fewer
+        entries, even none); None once the deployment block is reached.
+        """
+        floor = self.deployment.contracts["RegionalPoints"].block
+        head = int(self.w3.eth.block_number)
+        upper = head if before is None else min(head, before[0])
         entries: list[HistoryEntry] = []
-        blocks: dict[int, int] = {}
-        for direction, topics in (("in", (None, me)), ("out", (me,))):
-            for log in logs(transfer, *topics):
-                args = log.args
-                tx = log.transactionHash.hex()
-                other = args["from"] if direction == "in" else args.to
-                default = ("issued" if args["from"] == ZERO else "received") if direction == "in" else "sent"
-                kind, counterparty, request_id, category = labels.get(tx + direction, (default, other, None, None))
-                if kind == "issued":
-                    counterparty = None
-                if log.blockNumber not in blocks:
-                    blocks[log.blockNumber] = int(self.w3.eth.get_block(log.blockNumber)["timestamp"])
-                entries.append(
-                    HistoryEntry(
-                        kind=kind,
-                        amount=int(args.value),
-                        counterparty=to_checksum_address(counterparty)
-                        if counterparty and counterparty != ZERO
-                        else None,
-                        tx_hash="0x" + tx.removeprefix("0x"),
-                        block=int(log.blockNumber),
-                        log_index=int(log.logIndex),
-                        timestamp=blocks[log.blockNumber],
-                        request_id=request_id,
-                        category=category,
-                    )
+        scanned = 0
+        window = HISTORY_FIRST_WINDOW
+        while upper >= floor and scanned < HISTORY_SCAN_BLOCKS:
+            lower = max(floor, upper - window + 1)
+            found = [e for e in self._window(address, lower, upper) if before is None or e.position < before]
+            entries.extend(found)
+            scanned += upper - lower + 1
+            upper = lower - 1
+            if len(entries) > limit:
+                break
+            window = min(window * 4, MAX_LOG_BLOCKS)  # quiet stretch: take bigger steps
+        entries.sort(key=lambda e: e.position, reverse=True)
+        page = entries[:limit]
+        if len(entries) > limit:
+            next_before: tuple[int, int] | None = page[-1].position
+        elif upper >= floor:
+            next_before = (upper + 1, 0)  # everything at and after upper + 1 was scanned
+        else:
+            next_before = None
+        timestamps = self._timestamps({e.block for e in page})
+        return HistoryPage([replace(e, timestamp=timestamps[e.block]) for e in page], next_before)
+
+    def _logs(self, lower: int, upper: int, topics: list[str | None]) -> list[Any]:
+        """The token's logs in [lower, upper] matching ``topics``; halves the range when the node says too many."""
+        try:
+            return list(
+                self.w3.eth.get_logs(
+                    {"address": self.token.address, "fromBlock": lower, "toBlock": upper, "topics": topics}  # type: ignore[typeddict-item]
                 )
-        entries.sort(key=lambda e: (e.block, e.log_index), reverse=True)
+            )
+        except Web3RPCError as exc:
+            if lower == upper or "more than" not in str(exc):
+                raise
+        middle = (lower + upper) // 2
+        return self._logs(middle + 1, upper, topics) + self._logs(lower, middle, topics)
+
+    def _window(self, address: str, lower: int, upper: int) -> list[HistoryEntry]:
+        """The movements of ``address`` in blocks [lower, upper]: two log queries (it as first or second topic)."""
+        me = _topic(address)
+        raw = self._logs(lower, upper, [None, me]) + self._logs(lower, upper, [None, None, me])
+        events = self._history_events()
+        labels: dict[str, tuple[str, str | None, str | None, str | None]] = {}
+        transfers: list[tuple[str, Any]] = []
+        for log in raw:
+            topic0 = "0x" + bytes(log["topics"][0]).hex() if log["topics"] else ""
+            event = events.get(topic0)
+            if event is None:
+                continue
+            decoded = event.process_log(log)
+            args, tx = decoded.args, decoded.transactionHash.hex()
+            name = decoded.event
+            mine_first = bytes(log["topics"][1]).hex()[-40:] == me[-40:] if len(log["topics"]) > 1 else False
+            if name == "Transfer":
+                transfers.append(("out" if args["from"] == to_checksum_address(address) else "in", decoded))
+            elif name == "Thanked":
+                if mine_first:
+                    labels[tx + "out"] = ("thanks_sent", args.to, None, _text32(args.category))
+                else:
+                    labels[tx + "in"] = ("thanks_received", args["from"], None, _text32(args.category))
+            elif name == "Paid":
+                request_id = "0x" + args.requestId.hex()
+                if mine_first:
+                    labels[tx + "in"] = ("payment_received", args.payer, request_id, None)
+                else:
+                    labels[tx + "out"] = ("paid", args.merchant, request_id, None)
+            elif name == "Refunded":
+                request_id = "0x" + args.requestId.hex()
+                if mine_first:
+                    labels[tx + "out"] = ("refund_sent", args.payer, request_id, None)
+                else:
+                    labels[tx + "in"] = ("refund_received", args.merchant, request_id, None)
+            elif name == "SettlementRequested":
+                labels[tx + "out"] = ("settlement", None, None, None)
+            elif name == "ExpiredPointsSwept":
+                labels[tx + "out"] = ("expired", None, None, None)
+        seen: set[tuple[int, int, str]] = set()
+        entries: list[HistoryEntry] = []
+        for direction, log in transfers:
+            key = (int(log.blockNumber), int(log.logIndex), direction)
+            if key in seen:  # the same log from both queries
+                continue
+            seen.add(key)
+            args, tx = log.args, log.transactionHash.hex()
+            other = args["from"] if direction == "in" else args.to
+            default = ("issued" if args["from"] == ZERO else "received") if direction == "in" else "sent"
+            kind, counterparty, request_id, category = labels.get(tx + direction, (default, other, None, None))
+            if kind == "issued":
+                counterparty = None
+            entries.append(
+                HistoryEntry(
+                    kind=kind,
+                    amount=int(args.value),
+                    counterparty=to_checksum_address(counterparty) if counterparty and counterparty != ZERO else None,
+                    tx_hash="0x" + tx.removeprefix("0x"),
+                    block=int(log.blockNumber),
+                    log_index=int(log.logIndex),
+                    timestamp=0,
+                    request_id=request_id,
+                    category=category,
+                )
+            )
         return entries
+
+    def _history_events(self) -> dict[str, Any]:
+        """The token events history reads, by topic 0."""
+        token = self.token
+        names = ("Transfer", "Thanked", "Paid", "Refunded", "SettlementRequested", "ExpiredPointsSwept")
+        out: dict[str, Any] = {}
+        for name in names:
+            event = getattr(token.events, name)()
+            out[str(event.topic).lower()] = event
+        return out
+
+    def _timestamps(self, blocks: set[int]) -> dict[int, int]:
+        return {number: int(self.w3.eth.get_block(number)["timestamp"]) for number in sorted(blocks)}
 
     def receipt_events(self, receipt: Any, contract: str, event: str) -> list[Any]:
         return list(getattr(self.contract(contract).events, event)().process_receipt(receipt, errors=DISCARD))

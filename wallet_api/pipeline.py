@@ -10,7 +10,13 @@
    node, the worker re-broadcasts it unchanged: same nonce, same hash, so the ledger
    applies it at most once; "already known" means it is already on its way.
 4. *Confirm*: the receipt settles the operation (``confirmed`` or ``failed`` with a
-   decoded reason) and runs the kind's hook (a payment request becomes paid, …).
+   decoded reason) and runs the kind's hook (a payment request becomes paid, …). A
+   kind's *inspector* may first read the chain's own record of what happened (a
+   payment's payer and amount), so the hook never trusts a revert reason alone.
+5. *Re-send*: a ``sent`` transaction with no receipt after :data:`REBROADCAST_SECONDS`
+   is looked up on the node (``takasago_transactionStatus``): one the node no longer
+   knows (its pool was lost in a restart) is re-broadcast from the stored bytes; one the
+   node dropped is failed and its nonce given back if no later one was taken.
 
 Several API processes can share one database: leases keep two of them from signing
 the same operation, and the nonce row lock keeps nonces unique per address.
@@ -18,6 +24,7 @@ the same operation, and the nonce row lock keeps nonces unique per address.
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import json
 import logging
@@ -30,14 +37,14 @@ from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select, update
+from sqlalchemy import event, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
 from contracts.transactions import explain
-from wallet_api.auth import now
+from wallet_api.auth import aware, now
 from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error
 from wallet_api.keyring import Keyring
@@ -47,10 +54,72 @@ log = logging.getLogger("wallet_api.pipeline")
 
 FINAL = ("confirmed", "failed")
 LEASE_SECONDS = 30
+REBROADCAST_SECONDS = 5.0
+CHANGED_REQUESTS = "changed_payment_requests"  # Session.info key: request ids to announce after commit
 GAS_HEADROOM_PERCENT = 25
 NODE_ERRORS = (ConnectionError, OSError, TimeoutError)
 
 Hook = Callable[[DbSession, Operation], None]
+Inspector = Callable[[Operation], dict[str, Any]]
+
+
+class Notifier:
+    """Wakes the event streams of payment requests that changed in this process.
+
+    Published after the database commit (see :meth:`Pipeline.watch_commits`), so a
+    woken stream reads the new state. Other worker processes' changes are not seen
+    here: streams also re-read on a slow timer.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._subscribers: dict[str, set[Subscription]] = {}
+
+    def subscribe(self, key: str) -> Subscription:
+        subscription = Subscription(self, key)
+        with self._lock:
+            self._subscribers.setdefault(key, set()).add(subscription)
+        return subscription
+
+    def _remove(self, subscription: Subscription) -> None:
+        with self._lock:
+            subscribers = self._subscribers.get(subscription.key)
+            if subscribers is not None:
+                subscribers.discard(subscription)
+                if not subscribers:
+                    del self._subscribers[subscription.key]
+
+    def publish(self, keys: set[str]) -> None:
+        with self._lock:
+            woken = [s for key in keys for s in self._subscribers.get(key, ())]
+        for subscription in woken:
+            subscription.wake()
+
+
+class Subscription:
+    """One event stream's interest in one payment request; :meth:`wait` returns on a change or a timeout."""
+
+    def __init__(self, notifier: Notifier, key: str) -> None:
+        self.notifier = notifier
+        self.key = key
+        self._loop = asyncio.get_running_loop()
+        self._event = asyncio.Event()
+
+    def wake(self) -> None:
+        self._loop.call_soon_threadsafe(self._event.set)
+
+    async def wait(self, timeout: float) -> bool:
+        """True if woken by a change, False after ``timeout`` seconds."""
+        try:
+            await asyncio.wait_for(self._event.wait(), timeout)
+            return True
+        except TimeoutError:
+            return False
+        finally:
+            self._event.clear()
+
+    def close(self) -> None:
+        self.notifier._remove(self)
 
 
 def failpoint(name: str) -> None:
@@ -84,8 +153,24 @@ class Pipeline:
         self.ledger = ledger
         self.keyring = keyring
         self.hooks: dict[str, Hook] = {}
+        self.inspectors: dict[str, Inspector] = {}
+        self.notifier = Notifier()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
+
+    def watch_commits(self) -> None:
+        """Announces payment requests changed in a transaction once it commits (hooks mark them in ``info``)."""
+
+        def committed(db: DbSession) -> None:
+            changed = db.info.pop(CHANGED_REQUESTS, None)
+            if changed:
+                self.notifier.publish(changed)
+
+        def rolled_back(db: DbSession, _transaction: Any = None) -> None:
+            db.info.pop(CHANGED_REQUESTS, None)
+
+        event.listen(self.sessions, "after_commit", committed)
+        event.listen(self.sessions, "after_rollback", rolled_back)
 
     # -- 1. accept ---------------------------------------------------------------------
     @staticmethod
@@ -247,7 +332,8 @@ class Pipeline:
             op = db.get(Operation, op_id)
             if op is not None and op.status == "signed":
                 op.status = "sent"
-                op.updated_at = now()
+                op.sent_at = op.updated_at = now()
+                op.broadcasts = (op.broadcasts or 0) + 1
 
     def _rejected(self, op_id: str, message: str) -> None:
         """The node refused the signed transaction outright: fail it and give its nonce back if still the last."""
@@ -302,10 +388,14 @@ class Pipeline:
         failure: ApiError | None = None
         if receipt["status"] != 1:
             failure = self._why_failed(op, int(receipt["blockNumber"]))
+        inspector = self.inspectors.get(op.kind)
+        findings = inspector(op) if inspector is not None else {}
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
             if op is None or op.status in FINAL:
                 return op
+            if findings:
+                op.summary = {**op.summary, **findings}
             op.block_number = int(receipt["blockNumber"])
             op.status = "confirmed" if failure is None else "failed"
             if failure is not None:
@@ -314,6 +404,79 @@ class Pipeline:
             op.updated_at = now()
             self._run_hook(db, op)
         return op
+
+    # -- 5. re-send what the node lost -----------------------------------------------
+    def _node_status(self, tx_hash: str) -> tuple[str, str]:
+        """(status, reason) from ``takasago_transactionStatus``; ``unknown`` from a node without it."""
+        response = self.ledger.w3.provider.make_request("takasago_transactionStatus", [tx_hash])  # type: ignore[arg-type]
+        result = response.get("result")
+        if not isinstance(result, dict):
+            return "unknown", ""
+        return str(result.get("status", "unknown")), str(result.get("reason", ""))
+
+    def resend_if_lost(self, op_id: str) -> None:
+        """A ``sent`` operation with no receipt for a while: re-broadcast it if the node lost it, fail it if dropped.
+
+        Re-broadcasting the stored bytes is safe: same nonce, same hash, so the ledger
+        applies the transaction at most once whatever happened to the first copy.
+        """
+        with self.sessions() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != "sent" or op.raw_tx is None or op.tx_hash is None:
+                return
+            sent_at = aware(op.sent_at) or aware(op.updated_at)
+            if sent_at is not None and sent_at > now() - timedelta(seconds=REBROADCAST_SECONDS):
+                return
+            raw, tx_hash, broadcasts = op.raw_tx, op.tx_hash, op.broadcasts or 0
+        status, reason = self._node_status(tx_hash)
+        if status in ("included", "pending"):
+            return
+        if status == "dropped":
+            self._dropped(op_id, reason)
+            return
+        log.warning(
+            "operation %s had no receipt after %.0f s and the node does not know its transaction: "
+            "re-broadcast %d from the stored bytes",
+            op_id,
+            REBROADCAST_SECONDS,
+            broadcasts + 1,
+        )
+        try:
+            self.ledger.w3.eth.send_raw_transaction(raw)
+        except Web3RPCError as exc:
+            message = str(getattr(exc, "message", None) or exc)
+            if "nonce too low" in message and self._receipt(tx_hash) is None:
+                # the nonce was used by another transaction of this address: this one can never be mined
+                self._finish_lost(op_id, "TRANSACTION_REJECTED", message, release_nonce=False)
+                return
+            if "already known" not in message and "already pending" not in message and "nonce too low" not in message:
+                self._finish_lost(op_id, "TRANSACTION_REJECTED", message, release_nonce=True)
+                return
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is not None and op.status == "sent":
+                op.sent_at = op.updated_at = now()
+                op.broadcasts = (op.broadcasts or 0) + 1
+
+    def _dropped(self, op_id: str, reason: str) -> None:
+        log.warning("operation %s: the node dropped its transaction (%s)", op_id, reason[:200])
+        self._finish_lost(op_id, "TRANSACTION_REJECTED", reason or "dropped by the node", release_nonce=True)
+
+    def _finish_lost(self, op_id: str, code: str, message: str, *, release_nonce: bool) -> None:
+        """Fails a sent operation whose transaction will never be mined; gives its nonce back if it was the last."""
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != "sent":
+                return
+            if release_nonce:
+                row = self._nonce_row(db, op.sender)
+                if op.nonce is not None and row.next_nonce == op.nonce + 1:
+                    row.next_nonce = op.nonce
+            op.status = "failed"
+            op.error_code = code
+            op.error_detail = json.dumps({"reason": message[:200]})
+            op.updated_at = now()
+            self._run_hook(db, op)
 
     def _why_failed(self, op: Operation, block: int) -> ApiError:
         """Re-runs the reverted call on the state after its block to decode why."""
@@ -359,6 +522,8 @@ class Pipeline:
             elif status == "signed":
                 self.broadcast(op_id)
             self.confirm(op_id)
+            if status == "sent":
+                self.resend_if_lost(op_id)
             with self.sessions.begin() as db:
                 op = db.get(Operation, op_id)
                 if op is not None and op.status not in FINAL:

@@ -83,6 +83,10 @@ class HistoryItem(BaseModel):
     timestamp: int
     request_id: str | None = None
     category: str | None = None
+    message: str | None = Field(None, description="A thanks' message, kept off-chain")
+    message_salt: str | None = Field(
+        None, description="Key of the on-chain memoHash = HMAC-SHA256(message_salt, message), to verify the message"
+    )
 
 
 class HistoryOut(BaseModel):
@@ -130,6 +134,9 @@ class PaymentRequestOut(BaseModel):
     expires_at: str
     paid_at: str | None
     refunded: int
+    review: dict[str, Any] | None = Field(
+        None, description="status review: what the chain recorded instead (chain_payer, chain_amount)"
+    )
 
 
 class PayIn(Strict):
@@ -152,6 +159,30 @@ class PaymentOut(BaseModel):
 
 class CardIn(Strict):
     pin: Annotated[StrictStr, Field(pattern=r"^[0-9]{4,6}$")]
+    max_amount: Annotated[
+        StrictInt | None, Field(gt=0, le=MAX_POINTS, description="Above it a charge waits for your confirmation")
+    ] = None
+
+
+class LimitIn(Strict):
+    max_amount: Annotated[StrictInt | None, Field(gt=0, le=MAX_POINTS)] = None
+
+
+class CardLimitOut(BaseModel):
+    has_card: bool
+    max_amount: int | None
+
+
+class ConfirmationIn(Strict):
+    approve: bool
+
+
+class ConfirmationOut(BaseModel):
+    payment_request_id: str
+    amount: int
+    merchant: str
+    merchant_name: str | None
+    expires_at: str
 
 
 class CardOut(BaseModel):

@@ -43,6 +43,7 @@ class Services:
         storage.check_kek(sessions, keyring)  # refuses a KEK the database was not sealed under
         ledger = Ledger(settings.rpc_url, settings.deployments_dir)
         pipeline = Pipeline(sessions, ledger, keyring)
+        pipeline.watch_commits()
         services = cls(
             settings, engine, sessions, keyring, ledger, Authenticator(settings, keyring.token_secret), pipeline
         )

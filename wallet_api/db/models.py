@@ -102,6 +102,9 @@ class Operation(Base):
     lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    # issue 15 (0003): when the raw transaction was last handed to the node, and how often
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    broadcasts: Mapped[int] = mapped_column(Integer, default=0, server_default="0")
 
 
 class AccountNonce(Base):
@@ -114,9 +117,16 @@ class AccountNonce(Base):
 
 
 class PaymentRequest(Base):
-    """A merchant's request to be paid (the QR at the till). ``status``: open, paying, paid, expired."""
+    """A merchant's request to be paid (the QR at the till).
+
+    ``status``: open, paying, paid, expired; ``review`` when the chain's record of the
+    request is not this payer's payment of this amount; ``confirming`` while a charge
+    above the resident's limit waits for the resident, ``declined`` if refused, and
+    ``cancelled`` for a charge refused before anything was sent.
+    """
 
     __tablename__ = "payment_requests"
+    __table_args__ = (Index("ix_payment_requests_payer_status", "payer_id", "status"),)
 
     id: Mapped[str] = mapped_column(String(36), primary_key=True)
     merchant_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
@@ -130,6 +140,8 @@ class PaymentRequest(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     paid_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    # issue 15 (0003): why the chain's record did not match (status "review")
+    review_reason: Mapped[str | None] = mapped_column(String(200))
 
 
 class Card(Base):
@@ -143,6 +155,7 @@ class Card(Base):
     failed_pins: Mapped[int] = mapped_column(Integer, default=0)
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    max_amount: Mapped[int | None] = mapped_column(BigInteger)  # above it the resident confirms (0003)
 
 
 class PaymentCode(Base):
@@ -154,6 +167,7 @@ class PaymentCode(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    max_amount: Mapped[int | None] = mapped_column(BigInteger)  # above it the resident confirms (0003)
 
 
 class Claim(Base):

@@ -32,6 +32,7 @@ from wallet_api.services import Services
 router = APIRouter(prefix="/v1", tags=["merchant"])
 JST = timezone(timedelta(hours=9))
 RequestId = Annotated[str, Path(max_length=36)]
+RECHECK_SECONDS = 1.0  # event streams re-read this often besides being woken (other workers' changes)
 
 
 def request_out(svc: Services, merchant: User, request: PaymentRequest) -> PaymentRequestOut:
@@ -47,6 +48,7 @@ def request_out(svc: Services, merchant: User, request: PaymentRequest) -> Payme
         expires_at=aware(request.expires_at).isoformat(),  # type: ignore[union-attr]
         paid_at=paid.isoformat() if paid else None,
         refunded=request.refunded,
+        review=json.loads(request.review_reason) if request.status == "review" and request.review_reason else None,
     )
 
 
@@ -90,29 +92,39 @@ def request_qr(
 
 @router.get("/payment-requests/{request_pk}/events", response_class=StreamingResponse)
 async def request_events(request: Request, request_pk: RequestId, user: AnyUser, svc: ServicesDep) -> StreamingResponse:
-    """Server-sent events: the request's status each time it changes, until paid or expired."""
+    """Server-sent events: the request's status each time it changes, until it is final (paid, review, expired, …).
+
+    Pushed: the pipeline wakes the stream when this process changes the request. A
+    change made by another worker process is read on the next slow re-check
+    (:data:`RECHECK_SECONDS`), which also drives a payment's receipt while it is paying.
+    """
     await run_in_threadpool(_visible_request, svc, user, request_pk)
 
     async def stream() -> AsyncIterator[str]:
+        subscription = svc.pipeline.notifier.subscribe(request_pk)  # before the first read: no change is missed
         last = None
         idle = 0.0
-        while not await request.is_disconnected():
-            current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
-            if current.status == "paying" and current.operation_id:
-                await run_in_threadpool(svc.pipeline.confirm, current.operation_id)
+        try:
+            while not await request.is_disconnected():
                 current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
-            out = request_out(svc, merchant, current)
-            if out.status != last:
-                last = out.status
-                idle = 0.0
-                yield f"event: status\ndata: {json.dumps(out.model_dump())}\n\n"
-                if out.status in ("paid", "expired"):
-                    return
-            elif idle >= 15:
-                idle = 0.0
-                yield ": keep-alive\n\n"
-            await asyncio.sleep(0.1)
-            idle += 0.1
+                if current.status == "paying" and current.operation_id:
+                    await run_in_threadpool(svc.pipeline.confirm, current.operation_id)
+                    current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
+                out = request_out(svc, merchant, current)
+                if out.status != last:
+                    last = out.status
+                    idle = 0.0
+                    yield f"event: status\ndata: {json.dumps(out.model_dump())}\n\n"
+                    if out.status in payments.FINAL_REQUEST:
+                        return
+                elif idle >= 15:
+                    idle = 0.0
+                    yield ": keep-alive\n\n"
+                started = asyncio.get_running_loop().time()
+                await subscription.wait(RECHECK_SECONDS)
+                idle += asyncio.get_running_loop().time() - started
+        finally:
+            subscription.close()
 
     headers = {"Cache-Control": "no-store", "X-Accel-Buffering": "no"}
     return StreamingResponse(stream(), media_type="text/event-stream", headers=headers)
@@ -120,7 +132,14 @@ async def request_events(request: Request, request_pk: RequestId, user: AnyUser,
 
 @router.post("/merchant/charges", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
 def charge(request: Request, body: ChargeIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
-    """Charges a resident who shows a one-time code, or a printed card with the PIN typed at the till."""
+    """Charges a resident who shows a one-time code, or a printed card with the PIN typed at the till.
+
+    The answer's ``operation`` is the merchant's own charge: poll it at
+    ``GET /v1/operations/{id}`` (or follow the payment request) and retry a charge that
+    timed out under the same Idempotency-Key, which never charges twice. Above the
+    resident's limit for the card or code the charge is ``awaiting_confirmation`` until
+    the resident approves it in the app.
+    """
     if (body.card is None) == (body.code is None):
         raise ApiError("VALIDATION_ERROR", {"card": "give either card (with pin) or code"})
     payment_request, op = payments.charge(svc, user, body.amount, key, card=body.card, pin=body.pin, code=body.code)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import logging
 import re
 import time
 from typing import Annotated
@@ -9,8 +10,10 @@ from typing import Annotated
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from sqlalchemy import select
+from web3.exceptions import Web3RPCError
 
 from wallet_api import claims, payments, qr
+from wallet_api.auth import aware
 from wallet_api.db.models import Claim, Operation, PaymentRequest, User
 from wallet_api.deps import AnyUser, IdempotencyKey, Member, Resident, ServicesDep, operation_out, operation_response
 from wallet_api.errors import ApiError, preferred_language
@@ -19,12 +22,16 @@ from wallet_api.schemas import (
     BalanceOut,
     Bucket,
     CardIn,
+    CardLimitOut,
     CardOut,
     ClaimIn,
     ClaimOut,
     CodeOut,
+    ConfirmationIn,
+    ConfirmationOut,
     HistoryItem,
     HistoryOut,
+    LimitIn,
     OperationOut,
     PayIn,
     PaymentOut,
@@ -33,6 +40,7 @@ from wallet_api.schemas import (
 )
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
+log = logging.getLogger("wallet_api.wallet")
 
 SOON_SECONDS = 60 * 86400
 MEMBER_PREFIX = "takasago-member:"
@@ -82,16 +90,27 @@ def history(
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
     before: Annotated[str | None, Query(max_length=20, description="next_cursor of the previous page")] = None,
 ) -> HistoryOut:
+    """A page of movements, newest first; follow ``next_cursor`` (it may come with a short or empty page).
+
+    Read from the node in bounded windows of blocks, so a page costs the same on a chain
+    of any length; a node that refuses or fails the query is a 503, never a 500.
+    """
     if before is not None and not _CURSOR.match(before):
         raise ApiError("VALIDATION_ERROR", {"before": "a cursor from next_cursor (block:index)"})
-    entries = svc.ledger.history(user.address or "")
-    if before is not None:
-        block, index = (int(x) for x in before.split(":"))
-        entries = [e for e in entries if (e.block, e.log_index) < (block, index)]
-    page = entries[:limit]
+    position = tuple(int(x) for x in before.split(":")) if before is not None else None
+    try:
+        result = svc.ledger.history_page(user.address or "", position, limit)  # type: ignore[arg-type]
+    except Web3RPCError as exc:
+        log.warning("history: the node refused a log query: %s", str(exc)[:200])
+        raise ApiError("HISTORY_UNAVAILABLE") from None
+    except (ConnectionError, OSError, TimeoutError):
+        raise ApiError("NODE_UNAVAILABLE", status=503) from None
+    page = result.entries
     addresses = {e.counterparty for e in page if e.counterparty}
+    thanks_txs = {e.tx_hash for e in page if e.kind in ("thanks_sent", "thanks_received")}
     with svc.sessions() as db:
         users = {u.address: u for u in db.scalars(select(User).where(User.address.in_(addresses)))} if addresses else {}
+        notes = claims.thanks_notes(db, thanks_txs)
     items = []
     for e in page:
         name = _name(users.get(e.counterparty or ""), e.counterparty) or ""
@@ -110,9 +129,10 @@ def history(
                 timestamp=e.timestamp,
                 request_id=e.request_id,
                 category=e.category,
+                **notes.get(e.tx_hash, {}),
             )
         )
-    next_cursor = page[-1].cursor if len(entries) > limit else None
+    next_cursor = f"{result.next_before[0]}:{result.next_before[1]}" if result.next_before is not None else None
     return HistoryOut(items=items, next_cursor=next_cursor)
 
 
@@ -167,26 +187,90 @@ def operation(request: Request, operation_id: str, user: AnyUser, svc: ServicesD
     """The state of an accepted operation (poll this after a 202)."""
     if len(operation_id) > 36:
         raise ApiError("NOT_FOUND")
-    op = svc.pipeline.confirm(operation_id)
-    if op is None or op.user_id != user.id:
+    with svc.sessions() as db:
+        stored = db.get(Operation, operation_id)
+    if stored is None or stored.user_id != user.id:  # ownership first: another's id touches nothing
         raise ApiError("NOT_FOUND")
-    return operation_out(op, preferred_language(request.headers.get("accept-language")))
+    language = preferred_language(request.headers.get("accept-language"))
+    if stored.kind == "charge":  # the till's own charge: the state of the payment it started
+        return operation_out(payments.charge_state(svc, stored)[1], language)
+    op = svc.pipeline.confirm(operation_id)
+    if op is None:
+        raise ApiError("NOT_FOUND")
+    return operation_out(op, language)
 
 
 @router.post("/me/card", response_model=CardOut, status_code=201)
 def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
-    """Issues a printable QR card with a PIN (for paying without a smartphone); replaces the old card."""
-    token = payments.issue_card(svc, user, body.pin)
+    """Issues a printable QR card with a PIN (for paying without a smartphone); replaces the old card.
+
+    ``max_amount``: a charge above it waits for the resident's confirmation in the app.
+    """
+    token = payments.issue_card(svc, user, body.pin, body.max_amount)
     svg, _ = qr.render(token, "svg", 4)
     return CardOut(card=token, qr_svg=svg.decode())
 
 
+@router.get("/me/card", response_model=CardLimitOut)
+def card_settings(user: Resident, svc: ServicesDep) -> CardLimitOut:
+    """Whether the resident has a card, and its limit per charge (null: none)."""
+    has_card, limit = payments.card_limit(svc, user)
+    return CardLimitOut(has_card=has_card, max_amount=limit)
+
+
+@router.put("/me/card/limit", response_model=CardLimitOut)
+def set_card_limit(body: LimitIn, user: Resident, svc: ServicesDep) -> CardLimitOut:
+    """Sets the most a shop may charge the card without the resident's confirmation (null: no limit)."""
+    payments.set_card_limit(svc, user, body.max_amount)
+    return CardLimitOut(has_card=True, max_amount=body.max_amount)
+
+
 @router.post("/me/payment-codes", response_model=CodeOut, status_code=201)
-def payment_code(user: Resident, svc: ServicesDep) -> CodeOut:
-    """A one-time code for a shop to scan; it works once and expires after ``expires_in`` seconds."""
-    code, seconds = payments.issue_code(svc, user)
+def payment_code(user: Resident, svc: ServicesDep, body: LimitIn | None = None) -> CodeOut:
+    """A one-time code for a shop to scan; it works once and expires after ``expires_in`` seconds.
+
+    With ``max_amount``, a charge above it waits for the resident's confirmation in the app.
+    """
+    code, seconds = payments.issue_code(svc, user, body.max_amount if body is not None else None)
     svg, _ = qr.render(code, "svg", 4)
     return CodeOut(code=code, expires_in=seconds, qr_svg=svg.decode())
+
+
+@router.get("/me/confirmations", response_model=list[ConfirmationOut])
+def confirmations(user: Resident, svc: ServicesDep) -> list[ConfirmationOut]:
+    """Charges above the resident's card or code limit that wait for their confirmation."""
+    return [
+        ConfirmationOut(
+            payment_request_id=r.id,
+            amount=r.amount,
+            merchant=m.address or "",
+            merchant_name=m.display_name or m.short_code,
+            expires_at=aware(r.expires_at).isoformat(),  # type: ignore[union-attr]
+        )
+        for r, m in payments.awaiting_confirmation(svc, user)
+    ]
+
+
+@router.post(
+    "/me/confirmations/{request_pk}",
+    responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}},
+)
+def decide_confirmation(
+    request: Request,
+    request_pk: Annotated[str, Path(max_length=36)],
+    body: ConfirmationIn,
+    user: Resident,
+    svc: ServicesDep,
+) -> JSONResponse:
+    """Approves (pays) or declines a shop's charge above the resident's limit; approving twice pays once."""
+    payment_request, op = payments.decide_charge(svc, user, request_pk, body.approve)
+    with svc.sessions() as db:
+        merchant = db.get(User, payment_request.merchant_id)
+    assert merchant is not None
+    extra = {"payment_request": request_out(svc, merchant, payment_request).model_dump()}
+    if op is None:
+        return JSONResponse(extra)
+    return operation_response(request, op, extra)
 
 
 @router.post("/claims", response_model=ClaimOut, status_code=201)
