@@ -28,6 +28,7 @@ from eth_utils import ValidationError
 
 from node.execution import chain_class_for
 from node.genesis import Genesis
+from node.ordered_trie import ordered_trie_root_and_nodes
 from node.permissions import Registry
 from node.qbft.certificate import certificate_signers
 from node.records import JSON, block_records
@@ -48,6 +49,8 @@ PREFIX_CERTIFICATE = b"t:c:"
 # A block stamped further ahead than this is refused (as Clique does): block.timestamp
 # drives point expiry, so a validator must not be able to move time forward.
 MAX_CLOCK_DRIFT_SECONDS = 15
+# eth_getBlockByNumber("pending") executes at most this many pooled transactions per request.
+PENDING_BLOCK_MAX_TRANSACTIONS = 2_000
 
 
 def _noop() -> None:
@@ -240,6 +243,20 @@ class Ledger:
         )
         vm: Any = self.chain.get_vm(header)
         vm.block_preprocessing(vm.get_block())
+        result_header, receipts, included, dropped = self._apply_candidates(vm, parent, header, candidates)
+        txs = [p.tx for p in included]
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), result_header, txs, receipts)
+        processed = vm.block_postprocessing(filled)
+        # finalize (state root) without mine_block's validate_block: that would only
+        # recompute the transaction root of the block we just assembled ourselves.
+        block = vm.finalize_block(vm.pack_block(processed)).block
+        sealed = block.copy(header=sign_seal(block.header, self.validator_key))
+        return BuiltBlock(sealed, tuple(receipts), [p.sender for p in included], included, dropped)
+
+    def _apply_candidates(
+        self, vm: Any, parent: BlockHeaderAPI, header: BlockHeaderAPI, candidates: list[PendingTransaction]
+    ) -> tuple[BlockHeaderAPI, list[ReceiptAPI], list[PendingTransaction], list[tuple[PendingTransaction, str]]]:
+        """Execute the pool's candidates in order on ``vm``: what fits and is valid, and what was dropped (why)."""
         included: list[PendingTransaction] = []
         dropped: list[tuple[PendingTransaction, str]] = []
         receipts: list[ReceiptAPI] = []
@@ -261,14 +278,42 @@ class Ledger:
             result_header = vm.add_receipt_to_header(result_header, receipt)
             receipts.append(receipt)
             included.append(pending)
+        return result_header, receipts, included, dropped
+
+    def pending_block(self, max_count: int = PENDING_BLOCK_MAX_TRANSACTIONS) -> tuple[BlockAPI, list[Address]]:
+        """The block the pool's ready transactions would make on the head now (geth's ``pending``).
+
+        Executed like ``build_block`` but never sealed and never written: the state, transaction
+        and receipt roots are computed in memory (py-evm's own block assembly would persist trie
+        nodes for a block that will never exist). Returns the block and its transactions' senders.
+        """
+        parent = self.head
+        validators = self.registry.validators(parent)
+        coinbase = (
+            Address(self.validator_key.public_key.to_canonical_address())
+            if self.validator_key is not None
+            else Address(b"\0" * 20)
+        )
+        header = self.chain.create_header_from_parent(
+            parent,
+            coinbase=coinbase,
+            timestamp=max(int(time.time()), parent.timestamp),
+            gas_limit=parent.gas_limit,
+            extra_data=unsealed_extra_data(validators),
+            mix_hash=BFT_MIX_HASH,
+        )
+        vm: Any = self.chain.get_vm(header)
+        vm.block_preprocessing(vm.get_block())
+        candidates = self.pool.take_ready(parent.gas_limit, max_count)
+        result_header, receipts, included, _dropped = self._apply_candidates(vm, parent, header, candidates)
         txs = [p.tx for p in included]
-        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), result_header, txs, receipts)
-        processed = vm.block_postprocessing(filled)
-        # finalize (state root) without mine_block's validate_block: that would only
-        # recompute the transaction root of the block we just assembled ourselves.
-        block = vm.finalize_block(vm.pack_block(processed)).block
-        sealed = block.copy(header=sign_seal(block.header, self.validator_key))
-        return BuiltBlock(sealed, tuple(receipts), [p.sender for p in included], included, dropped)
+        pending_header = result_header.copy(
+            state_root=vm.state.make_state_root(),
+            transaction_root=ordered_trie_root_and_nodes([tx.encode() for tx in txs])[0],
+            receipt_root=ordered_trie_root_and_nodes([r.encode() for r in receipts])[0],
+        )
+        block = vm.get_block_class()(pending_header, txs, [], [])
+        return block, [p.sender for p in included]
 
     # -- import (validation of a block sealed elsewhere) -----------------------
     def import_block(self, block: BlockAPI) -> BuiltBlock:

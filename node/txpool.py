@@ -31,6 +31,7 @@ MAX_PER_SENDER = 4_096
 MAX_TX_BYTES = 128 * 1024
 BLOB_TX_TYPE = 3
 SET_CODE_TX_TYPE = 4
+REPLACEMENT_UNDERPRICED = "replacement transaction underpriced"
 
 
 @dataclass
@@ -175,8 +176,8 @@ class TransactionPool:
             balance = self._state_balance(sender)
             if balance < cost:
                 raise TransactionRejected(
-                    f"insufficient funds for gas * price + value: balance {balance}, tx cost {cost} "
-                    "(gas is free on this chain: send with a gas price of 0)"
+                    f"insufficient funds for gas * price + value: balance {balance}, tx cost {cost}, "
+                    f"overshot {cost - balance} (gas is free on this chain: send with a gas price of 0)"
                 )
         return PendingTransaction(tx, sender, raw, checked.hash)
 
@@ -194,8 +195,10 @@ class TransactionPool:
             if nonce < queue.next_nonce and nonce not in queue.ready:
                 raise TransactionRejected(f"nonce too low: next nonce {queue.next_nonce}, tx nonce {nonce}")
             if nonce in queue.ready or nonce in queue.queued:
+                # geth's answer for a same-nonce transaction that does not outbid the pending one by
+                # 10%; with free gas every replacement is one (docs/rpc.md): the first stays.
                 raise TransactionRejected(
-                    f"a transaction with nonce {nonce} from this sender is already pending (replacement not supported)"
+                    f"{REPLACEMENT_UNDERPRICED}: a transaction with nonce {nonce} from this sender is already pending"
                 )
             if nonce > queue.next_nonce + MAX_NONCE_GAP:
                 raise TransactionRejected(

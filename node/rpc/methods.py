@@ -20,7 +20,7 @@ from eth_utils import keccak, to_checksum_address
 
 from node import CLIENT_VERSION
 from node.admission import AdmissionWorkers
-from node.calls import CallRequest, call, estimate_gas
+from node.calls import CallRequest, StateOverrides, call, create_access_list, estimate_gas
 from node.errors import (
     LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
@@ -292,22 +292,38 @@ class EthAPI:
             access_list=_access_list(value.get("accessList")),
         )
 
-    def _call_params(self, params: Any) -> tuple[CallRequest, BlockHeaderAPI]:
-        """``[transaction, block, stateOverrides]`` of eth_call and eth_estimateGas."""
+    def _call_params(self, params: Any) -> tuple[CallRequest, BlockHeaderAPI, StateOverrides | None]:
+        """``[transaction, block, stateOverrides]`` of eth_call, eth_estimateGas and eth_createAccessList."""
         tx, block, overrides = p.expect(params, 1, 3)
-        if overrides is not None:
-            raise InvalidParams("state overrides are not supported by this node")
-        return self._call_request(tx), self._require_header(p.block_ref(block))
+        return self._call_request(tx), self._require_header(p.block_ref(block)), p.state_overrides(overrides)
 
     async def eth_call(self, params: Any) -> str:
-        request, header = self._call_params(params)
-        output = await self._read(call, self.ledger.chain, header, request, self.gas_cap)
+        request, header, overrides = self._call_params(params)
+        output = await self._read(call, self.ledger.chain, header, request, self.gas_cap, overrides)
         return hex_bytes(output)
 
     async def eth_estimateGas(self, params: Any) -> str:
-        request, header = self._call_params(params)
+        request, header, overrides = self._call_params(params)
         cap = min(self.gas_cap, header.gas_limit)
-        return hex_int(await self._read(estimate_gas, self.ledger.chain, header, request, cap))
+        return hex_int(await self._read(estimate_gas, self.ledger.chain, header, request, cap, overrides))
+
+    async def eth_createAccessList(self, params: Any) -> JSON:
+        """geth's: the EIP-2930 access list the call would use, and its gas with that list."""
+        request, header, overrides = self._call_params(params)
+        cap = min(self.gas_cap, header.gas_limit)
+        entries, gas_used, error = await self._read(
+            create_access_list, self.ledger.chain, header, request, cap, overrides
+        )
+        result: JSON = {
+            "accessList": [
+                {"address": hex_bytes(address), "storageKeys": [hex_bytes(k.to_bytes(32, "big")) for k in slots]}
+                for address, slots in entries
+            ],
+            "gasUsed": hex_int(gas_used),
+        }
+        if error is not None:
+            result["error"] = error
+        return result
 
     # -- transactions ----------------------------------------------------------
     async def eth_sendRawTransaction(self, params: Any) -> str:
@@ -369,7 +385,7 @@ class EthAPI:
             return orjson.Fragment(record)
         pending = self.ledger.pool.get(tx_hash)
         if pending is not None:
-            return transaction_json(pending.tx, pending.sender, None, None)
+            return _pending_transaction_json(pending.tx, pending.sender, None, None)
         return None
 
     async def eth_getTransactionReceipt(self, params: Any) -> orjson.Fragment | None:
@@ -414,7 +430,29 @@ class EthAPI:
 
     async def eth_getBlockByNumber(self, params: Any) -> JSON | None:
         block, full = p.expect(params, 1, 2)
-        return self._block(self._header(p.block_ref(block)), p.boolean(full, "full") if full is not None else False)
+        ref = p.block_ref(block)
+        full_transactions = p.boolean(full, "full") if full is not None else False
+        if ref.tag == "pending":
+            return await self._pending_block(full_transactions)
+        return self._block(self._header(ref), full_transactions)
+
+    async def _pending_block(self, full: bool) -> JSON:
+        """geth's pending block: the pool's ready transactions executed on the head, never sealed.
+
+        As in geth, ``hash``, ``nonce`` and ``miner`` are null: the block does not exist yet.
+        """
+        block, senders = await self._read(self.ledger.pending_block)
+        header = block.header
+        if full:
+            transactions: list[Any] = [
+                _pending_transaction_json(tx, sender, header, i)
+                for i, (tx, sender) in enumerate(zip(block.transactions, senders, strict=True))
+            ]
+        else:
+            transactions = [hex_bytes(tx.hash) for tx in block.transactions]
+        result = block_json(header, len(rlp.encode(block)), transactions)
+        result.update(hash=None, nonce=None, miner=None)
+        return result
 
     async def eth_getBlockByHash(self, params: Any) -> JSON | None:
         block_hash, full = p.expect(params, 1, 2)
@@ -447,6 +485,20 @@ class EthAPI:
 
     async def eth_getRawTransactionByHash(self, params: Any) -> str | None:
         return await self.debug_getRawTransaction(params)
+
+    def _raw_tx_by_index(self, header: BlockHeaderAPI | None, index: Any) -> str | None:
+        position = p.quantity(index, "index", 2**63 - 1)
+        if header is None or position >= len(self.ledger.block_tx_hashes(header.block_number)):
+            return None
+        return hex_bytes(self.ledger.chain.get_block_by_header(header).transactions[position].encode())
+
+    async def eth_getRawTransactionByBlockNumberAndIndex(self, params: Any) -> str | None:
+        block, index = p.expect(params, 2, 2)
+        return self._raw_tx_by_index(self._header(p.block_ref(block)), index)
+
+    async def eth_getRawTransactionByBlockHashAndIndex(self, params: Any) -> str | None:
+        block_hash, index = p.expect(params, 2, 2)
+        return self._raw_tx_by_index(self.ledger.header_by_hash(p.data(block_hash, "block hash", 32)), index)
 
     async def eth_getBlockTransactionCountByNumber(self, params: Any) -> str | None:
         (block,) = p.expect(params, 1, 1)
@@ -687,6 +739,19 @@ class EthAPI:
             await self._evm_set_next_block_timestamp([value])
         await self.service.produce_block(allow_empty=True)
         return "0x0"
+
+
+def _pending_transaction_json(tx: Any, sender: Any, header: BlockHeaderAPI | None, index: int | None) -> JSON:
+    """A transaction not yet in a block: ``gasPrice`` is its fee cap, as geth reports it.
+
+    Once mined, the effective price is ``min(tip + base fee, cap)``; until then geth shows the
+    most the transaction may pay (``maxFeePerGas``), not the tip.
+    """
+    record = transaction_json(tx, sender, header, index)
+    fee_cap = getattr(tx, "max_fee_per_gas", None)
+    if fee_cap is not None:
+        record["gasPrice"] = hex_int(fee_cap)
+    return record
 
 
 def _access_list(value: Any) -> tuple[tuple[Any, tuple[int, ...]], ...] | None:

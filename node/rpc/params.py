@@ -9,6 +9,7 @@ from typing import Any
 from eth_typing import Address
 from eth_utils import is_hex_address, to_canonical_address
 
+from node.calls import AccountOverride, StateOverrides
 from node.errors import InvalidParams
 
 MAX_QUANTITY = 2**256 - 1
@@ -107,3 +108,56 @@ def expect(params: Any, minimum: int, maximum: int) -> list[Any]:
 def _show(value: Any) -> str:
     text = repr(value)
     return text if len(text) <= 80 else text[:77] + "..."
+
+
+MAX_OVERRIDDEN_ACCOUNTS = 1_000
+MAX_OVERRIDDEN_SLOTS = 10_000
+OVERRIDE_FIELDS = frozenset({"balance", "nonce", "code", "state", "stateDiff"})
+
+
+def state_overrides(value: Any, name: str = "stateOverrides") -> StateOverrides | None:
+    """geth's state-override set ``{address: {balance, nonce, code, state | stateDiff}}``."""
+    if value is None:
+        return None
+    if not isinstance(value, dict):
+        raise InvalidParams(f"{name}: expected an object keyed by address")
+    if len(value) > MAX_OVERRIDDEN_ACCOUNTS:
+        raise InvalidParams(f"{name}: at most {MAX_OVERRIDDEN_ACCOUNTS} accounts")
+    result: StateOverrides = {}
+    slots = 0
+    for key, fields in value.items():
+        account = address(key, f"{name} key")
+        where = f"{name}[{key}]"
+        if not isinstance(fields, dict):
+            raise InvalidParams(f"{where}: expected an object")
+        unknown = set(fields) - OVERRIDE_FIELDS
+        if unknown:
+            raise InvalidParams(f"{where}: unsupported field(s) {', '.join(sorted(unknown))}")
+        if fields.get("state") is not None and fields.get("stateDiff") is not None:
+            raise InvalidParams(f"account {key} has both 'state' and 'stateDiff'")
+        storage = {}
+        for kind in ("state", "stateDiff"):
+            entries = fields.get(kind)
+            if entries is None:
+                continue
+            if not isinstance(entries, dict):
+                raise InvalidParams(f"{where}.{kind}: expected an object of slot: value")
+            slots += len(entries)
+            if slots > MAX_OVERRIDDEN_SLOTS:
+                raise InvalidParams(f"{name}: at most {MAX_OVERRIDDEN_SLOTS} storage slots")
+            storage[kind] = {
+                int.from_bytes(data(slot, f"{where}.{kind} key", 32), "big"): int.from_bytes(
+                    data(word, f"{where}.{kind}[{slot}]", 32), "big"
+                )
+                for slot, word in entries.items()
+            }
+        result[account] = AccountOverride(
+            balance=quantity(fields["balance"], f"{where}.balance") if fields.get("balance") is not None else None,
+            nonce=quantity(fields["nonce"], f"{where}.nonce", 2**64 - 1) if fields.get("nonce") is not None else None,
+            code=data(fields["code"], f"{where}.code", max_length=0x6000 * 2)
+            if fields.get("code") is not None
+            else None,
+            state=storage.get("state"),
+            state_diff=storage.get("stateDiff"),
+        )
+    return result
