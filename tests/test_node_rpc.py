@@ -225,8 +225,9 @@ def test_invalid_params(chain: dict[str, Any], method: str, params: list[Any], f
 
 def test_protocol_errors(chain: dict[str, Any]) -> None:
     url = chain["node"].url
-    assert requests.post(url, data="{not json", timeout=10).json()["error"]["code"] == -32700
-    assert requests.post(url, data="[]", timeout=10).json()["error"]["code"] == -32600
+    as_json = {"Content-Type": "application/json"}  # the node refuses other content types (issue 15, #19)
+    assert requests.post(url, data="{not json", headers=as_json, timeout=10).json()["error"]["code"] == -32700
+    assert requests.post(url, data="[]", headers=as_json, timeout=10).json()["error"]["code"] == -32600
     assert requests.post(url, json={"id": 1, "method": "eth_chainId"}, timeout=10).json()["error"]["code"] == -32600
     assert (
         requests.post(url, json={"jsonrpc": "2.0", "id": 1, "method": 5}, timeout=10).json()["error"]["code"] == -32600
@@ -234,7 +235,7 @@ def test_protocol_errors(chain: dict[str, Any]) -> None:
     unknown = rpc(url, "eth_doesNotExist")["error"]
     assert unknown["code"] == -32601 and "eth_doesNotExist" in unknown["message"]
     deep = "[" * 100_000 + "]" * 100_000
-    assert requests.post(url, data=deep, timeout=10).json()["error"]["code"] in (-32700, -32600)
+    assert requests.post(url, data=deep, headers=as_json, timeout=10).json()["error"]["code"] in (-32700, -32600)
     nested = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [json.loads("[" * 80 + "]" * 80)]}
     assert requests.post(url, json=nested, timeout=10).json()["error"]["code"] == -32600
     assert _status_of_oversized_post(chain["node"].port) == 413
@@ -251,7 +252,8 @@ def _status_of_oversized_post(port: int) -> int:
 
     with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
         head = (
-            f"POST / HTTP/1.1\r\nHost: x\r\nContent-Type: application/json\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"
+            "POST / HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+            f"Content-Type: application/json\r\nContent-Length: {9 * 1024 * 1024}\r\n\r\n"
         )
         sock.sendall(head.encode() + b"[" * 1024)
         status_line = sock.recv(4096).split(b"\r\n", 1)[0]
