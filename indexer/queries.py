@@ -1,14 +1,23 @@
-"""What the explorer and the audit read from the indexed chain (no node access here)."""
+"""What the explorer and the audit read from the indexed chain (no node access here).
+
+Filters, grouping and paging happen in SQL, so a page or an API answer costs what it
+shows, not the size of the tables (issue 15, finding 16). Listings that export every row
+come as iterators over a streamed query (``yield_per``: a server-side cursor on
+PostgreSQL). The registry's account kinds, which every page needs, are kept by
+``AccountKinds`` and brought up to date with only the events indexed since the last view.
+"""
 
 from __future__ import annotations
 
+import threading
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import case, func, or_, select
-from sqlalchemy.orm import Session
+from sqlalchemy import Select, case, func, or_, select, tuple_, union_all
+from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import KIND_NAMES, STATUS_NAMES, ZERO
@@ -16,6 +25,8 @@ from indexer.decode import KIND_NAMES, STATUS_NAMES, ZERO
 JST = timezone(timedelta(hours=9))
 PAGE_SIZE = 25
 MAX_PAGE = 10_000
+AnySelect = Select[*tuple[Any, ...]]  # any select, whatever its columns
+STREAM_ROWS = 500  # rows fetched at a time when a listing is exported whole
 
 
 @dataclass(frozen=True)
@@ -72,21 +83,72 @@ def balance_of(db: Session, address: str) -> int:
     return 0 if address == ZERO else int(received or 0) - int(sent or 0)
 
 
+REGISTRY_EVENTS = (
+    Event.contract == "AccountRegistry",
+    Event.name.in_(("AccountRegistered", "AccountStatusChanged")),
+)
+
+
+def _apply_registry(accounts: dict[str, tuple[str, str]], name: str, args: dict[str, Any]) -> None:
+    address = str(args["account"])
+    if name == "AccountRegistered":
+        accounts[address] = (KIND_NAMES.get(int(args["kind"]), "?"), "active")
+    elif address in accounts:
+        accounts[address] = (accounts[address][0], STATUS_NAMES.get(int(args["newStatus"]), "?"))
+
+
 def account_kinds(db: Session) -> dict[str, tuple[str, str]]:
     """address → (kind, status) from the registry's events."""
     accounts: dict[str, tuple[str, str]] = {}
     rows = db.execute(
-        select(Event.name, Event.args)
-        .where(Event.contract == "AccountRegistry", Event.name.in_(("AccountRegistered", "AccountStatusChanged")))
-        .order_by(Event.block_number, Event.log_index)
+        select(Event.name, Event.args).where(*REGISTRY_EVENTS).order_by(Event.block_number, Event.log_index)
     )
     for name, args in rows:
-        address = str(args["account"])
-        if name == "AccountRegistered":
-            accounts[address] = (KIND_NAMES.get(int(args["kind"]), "?"), "active")
-        elif address in accounts:
-            accounts[address] = (accounts[address][0], STATUS_NAMES.get(int(args["newStatus"]), "?"))
+        _apply_registry(accounts, name, args)
     return accounts
+
+
+class AccountKinds:
+    """``account_kinds``, kept up to date incrementally: each call reads only the registry events
+    indexed since the previous one. A rewind (the block it last read is gone or changed) starts over.
+
+    The returned dict is never modified afterwards (a change makes a new one), so pages may
+    iterate it while another request brings the cache up to date.
+    """
+
+    def __init__(self) -> None:
+        self._lock = threading.Lock()
+        self._kinds: dict[str, tuple[str, str]] = {}
+        self._position: tuple[int, int] = (-1, -1)  # last (block, log index) applied
+        self._anchor: tuple[int, str] | None = None  # (number, hash) of the head it was read at
+
+    def get(self, db: Session) -> dict[str, tuple[str, str]]:
+        cp = head(db)
+        with self._lock:
+            if self._anchor is not None:
+                number, block_hash = self._anchor
+                if cp is None or db.scalar(select(Block.hash).where(Block.number == number)) != block_hash:
+                    self._kinds, self._position, self._anchor = {}, (-1, -1), None  # rewound: start over
+            if cp is None:
+                return self._kinds
+            if self._anchor == (cp.block_number, cp.block_hash):
+                return self._kinds
+            rows = db.execute(
+                select(Event.block_number, Event.log_index, Event.name, Event.args)
+                .where(
+                    *REGISTRY_EVENTS,
+                    Event.block_number <= cp.block_number,
+                    tuple_(Event.block_number, Event.log_index) > tuple_(*self._position),
+                )
+                .order_by(Event.block_number, Event.log_index)
+            ).all()
+            if rows:
+                kinds = dict(self._kinds)
+                for _number, _index, name, args in rows:
+                    _apply_registry(kinds, name, args)
+                self._kinds, self._position = kinds, (rows[-1][0], rows[-1][1])
+            self._anchor = (cp.block_number, cp.block_hash)
+            return self._kinds
 
 
 def latest_blocks(db: Session, limit: int = 10, page: int = 1) -> list[Block]:
@@ -125,27 +187,37 @@ def today(db: Session) -> dict[str, int]:
 
 
 def daily_series(db: Session, days: int = 30) -> list[dict[str, Any]]:
-    """Per JST day for the last ``days`` days: transactions, points issued, points in circulation at the end."""
+    """Per JST day for the last ``days`` days: transactions, points issued, points in circulation at the end.
+
+    Grouped by day in SQL: the database returns at most ``days`` rows per series.
+    """
     end = jst_day_start() + 86400
     start = end - days * 86400
-    counts: dict[int, int] = defaultdict(int)
-    for (timestamp,) in db.execute(select(Transaction.timestamp).where(Transaction.timestamp >= start)):
-        counts[(timestamp - start) // 86400] += 1
-    deltas: dict[int, int] = defaultdict(int)
-    base = 0
+    tx_day = ((Transaction.timestamp - start) // 86400).label("day")
+    counts: dict[int, int] = {
+        int(day): int(n)
+        for day, n in db.execute(select(tx_day, func.count()).where(Transaction.timestamp >= start).group_by(tx_day))
+    }
     sign = case(
         (PointMovement.kind == "issued", PointMovement.amount),
         (PointMovement.kind.in_(("settled", "swept")), -PointMovement.amount),
         else_=0,
     )
     base = int(db.scalar(select(func.coalesce(func.sum(sign), 0)).where(PointMovement.timestamp < start)) or 0)
-    for timestamp, delta in db.execute(select(PointMovement.timestamp, sign).where(PointMovement.timestamp >= start)):
-        deltas[(timestamp - start) // 86400] += int(delta)
+    move_day = ((PointMovement.timestamp - start) // 86400).label("day")
+    deltas: dict[int, int] = {
+        int(day): int(total)
+        for day, total in db.execute(
+            select(move_day, func.coalesce(func.sum(sign), 0))
+            .where(PointMovement.timestamp >= start)
+            .group_by(move_day)
+        )
+    }
     series, running = [], base
     for day in range(days):
-        running += deltas[day]
+        running += deltas.get(day, 0)
         label = datetime.fromtimestamp(start + day * 86400, JST).strftime("%m/%d")
-        series.append({"day": label, "transactions": counts[day], "circulating": running})
+        series.append({"day": label, "transactions": counts.get(day, 0), "circulating": running})
     return series
 
 
@@ -161,29 +233,88 @@ def address_history(
     return list(db.scalars(query.limit(size).offset((page - 1) * size)))
 
 
+def _holder_balances() -> AnySelect:
+    """(address, points) of every holder with points, largest first, computed by the database."""
+    legs = union_all(
+        select(PointMovement.to_address.label("address"), PointMovement.amount.label("delta")),
+        select(PointMovement.from_address.label("address"), (-PointMovement.amount).label("delta")),
+    ).subquery()
+    total = func.sum(legs.c.delta)
+    return (
+        select(legs.c.address, total.label("points"))
+        .where(legs.c.address != ZERO)
+        .group_by(legs.c.address)
+        .having(total > 0)
+        .order_by(total.desc(), legs.c.address)
+    )
+
+
 def holders(db: Session, page: int = 1, size: int = PAGE_SIZE) -> list[tuple[str, int]]:
-    ranked = sorted(((a, b) for a, b in balances(db).items() if b > 0), key=lambda item: (-item[1], item[0]))
-    return ranked[(page - 1) * size : page * size]
+    query = _holder_balances().limit(size).offset((page - 1) * size)
+    return [(str(address), int(points)) for address, points in db.execute(query)]
 
 
-def merchants(db: Session) -> list[dict[str, Any]]:
-    kinds = account_kinds(db)
+def stream(sessions: sessionmaker[Session], query: AnySelect) -> Iterator[Any]:
+    """Every row of ``query``, fetched ``STREAM_ROWS`` at a time (a server-side cursor on PostgreSQL).
+
+    Opens its own session, so a CSV export can be a generator that outlives the request
+    handler. Exports select plain columns (rows, not ORM objects), so a batch stays small.
+    """
+    with sessions() as db:
+        yield from db.execute(query.execution_options(yield_per=STREAM_ROWS))
+
+
+def all_holders() -> AnySelect:
+    return _holder_balances()
+
+
+def all_blocks() -> AnySelect:
+    b = Block
+    return select(b.number, b.hash, b.parent_hash, b.timestamp, b.proposer, b.tx_count, b.gas_used).order_by(
+        b.number.desc()
+    )
+
+
+def all_transactions(period: TimeRange = None) -> AnySelect:
+    t = Transaction
+    query = select(
+        t.hash, t.block_number, t.tx_index, t.timestamp, t.sender, t.to, t.status, t.method, t.kind, t.amount
+    )
+    if period is not None:
+        query = query.where(t.timestamp >= period[0], t.timestamp < period[1])
+    return query.order_by(t.block_number.desc(), t.tx_index.desc())
+
+
+def all_history(address: str, period: TimeRange = None) -> AnySelect:
+    m = PointMovement
+    query = select(
+        m.block_number, m.log_index, m.tx_hash, m.timestamp, m.kind, m.from_address, m.to_address, m.amount,
+        func.coalesce(m.request_id, ""),
+    ).where(or_(m.from_address == address, m.to_address == address))  # fmt: skip
+    if period is not None:
+        query = query.where(m.timestamp >= period[0], m.timestamp < period[1])
+    return query.order_by(m.block_number.desc(), m.log_index.desc())
+
+
+def merchants(db: Session, kinds: dict[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    kinds = account_kinds(db) if kinds is None else kinds
     received: dict[str, int] = defaultdict(int)
     refunded: dict[str, int] = defaultdict(int)
     settled: dict[str, int] = defaultdict(int)
     payments: dict[str, int] = defaultdict(int)
-    for kind, frm, to, amount in db.execute(
-        select(PointMovement.kind, PointMovement.from_address, PointMovement.to_address, PointMovement.amount).where(
-            PointMovement.kind.in_(("payment", "refund", "settled"))
-        )
+    who = case((PointMovement.kind == "payment", PointMovement.to_address), else_=PointMovement.from_address)
+    for kind, address, count, amount in db.execute(
+        select(PointMovement.kind, who, func.count(), func.sum(PointMovement.amount))
+        .where(PointMovement.kind.in_(("payment", "refund", "settled")))
+        .group_by(PointMovement.kind, who)
     ):
         if kind == "payment":
-            received[to] += amount
-            payments[to] += 1
+            received[address] += int(amount)
+            payments[address] += int(count)
         elif kind == "refund":
-            refunded[frm] += amount
+            refunded[address] += int(amount)
         else:
-            settled[frm] += amount
+            settled[address] += int(amount)
     rows = []
     for address, (kind, status) in kinds.items():
         if kind != "merchant":
@@ -257,8 +388,13 @@ def programmes(db: Session) -> list[dict[str, Any]]:
     return [found[k] for k in sorted(found)]
 
 
+def programme_names(db: Session) -> dict[int, str]:
+    rows = db.execute(select(Event.args).where(Event.contract == "RewardProgrammes", Event.name == "ProgrammeCreated"))
+    return {int(args["programmeId"]): str(args["name"]) for (args,) in rows}
+
+
 def co2_reports(db: Session) -> list[dict[str, Any]]:
-    names = {p["id"]: p["name"] for p in programmes(db)}
+    names = programme_names(db)
     rows = []
     for event in db.scalars(
         select(Event)
@@ -323,14 +459,14 @@ def token_transfers(
 def logs(
     db: Session, address: str | None, from_block: int, to_block: int, topics: dict[int, str], page: int, offset: int
 ) -> list[Event]:
+    """One page of events, filtered and paged by the database (addresses are stored checksummed)."""
     query = select(Event).where(Event.block_number >= from_block, Event.block_number <= to_block)
     if address is not None:
-        query = query.where(func.lower(Event.address) == address.lower())
-    rows = db.scalars(query.order_by(Event.block_number, Event.log_index)).all()
-    matched = [
-        e for e in rows if all(len(e.topics) > i and e.topics[i].lower() == t.lower() for i, t in topics.items())
-    ]
-    return matched[(page - 1) * offset : page * offset]
+        query = query.where(Event.address == address)
+    for position, topic in topics.items():
+        query = query.where(func.lower(Event.topics[position].as_string()) == topic.lower())
+    query = query.order_by(Event.block_number, Event.log_index)
+    return list(db.scalars(query.limit(offset).offset((page - 1) * offset)))
 
 
 def block_by_time(db: Session, timestamp: int, closest: str) -> Block | None:
