@@ -18,15 +18,20 @@ roles = typer.Typer(help="Grant and revoke roles (admin only).", no_args_is_help
 KINDS = {"resident": 1, "merchant": 2}
 KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
 STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
+ZERO_ADDRESS = "0x" + "00" * 20
 ROLE_NAMES = {
     "admin": b"\0" * 32,
     "registrar": keccak(text="REGISTRAR_ROLE"),
+    "enroller": keccak(text="ENROLLER_ROLE"),
     "minter": keccak(text="MINTER_ROLE"),
     "oracle": keccak(text="ORACLE_ROLE"),
     "pauser": keccak(text="PAUSER_ROLE"),
     "quorum-reporter": keccak(text="QUORUM_REPORTER_ROLE"),
     "community-verifier": keccak(text="COMMUNITY_VERIFIER_ROLE"),
 }
+
+# What the wallet service's online key needs: register verified people, attest approved claims.
+SERVICE_ROLES = ("enroller", "community-verifier")
 
 Address = Annotated[str, typer.Argument(help="The account's EIP-55 address.")]
 RecordHash = Annotated[
@@ -79,8 +84,11 @@ def merchant_register(officer: Officer, address: Address, record_hash_: RecordHa
 def account_authorise_service(officer: Officer, address: Address) -> None:
     """Let a city service key (the wallet API's, from `takasago wallet init`) act for the city (admin only).
 
-    Registers ADDRESS as a city account and grants it the registrar role (to register the
-    people officers verify) and community-verifier (to attest approved programme claims).
+    Registers ADDRESS as a city account and grants it the enroller role (only to register
+    the people officers verify) and community-verifier (to attest approved programme
+    claims). An online key never holds registrar: recovery and status changes need an
+    officer's own key. A service key that still holds registrar (granted by an older
+    version) loses it here.
     """
     address = checksum_address(address)
     kind, status = _standing(officer, address)
@@ -92,7 +100,7 @@ def account_authorise_service(officer: Officer, address: Address) -> None:
         raise BadInput(
             f"{address} is already registered ({KIND_NAMES[kind]}, {STATUS_NAMES[status]}), not an active city account"
         )
-    for role in ("registrar", "community-verifier"):
+    for role in SERVICE_ROLES:
         if officer.registry.functions.hasRole(ROLE_NAMES[role], address).call():
             out.print(f"{address} already holds {role}")
             continue
@@ -100,6 +108,12 @@ def account_authorise_service(officer: Officer, address: Address) -> None:
             "roles grant",
             {"role": role, "account": address},
             officer.registry.functions.grantRole(ROLE_NAMES[role], address),
+        )
+    if officer.registry.functions.hasRole(ROLE_NAMES["registrar"], address).call():
+        officer.write(
+            "roles revoke",
+            {"role": "registrar", "account": address, "reason": "a service key only enrols"},
+            officer.registry.functions.revokeRole(ROLE_NAMES["registrar"], address),
         )
 
 
@@ -137,26 +151,76 @@ def account_revoke(officer: Officer, address: Address) -> None:
     _set_status(officer, address, 3, "revoke")
 
 
+def _jst(timestamp: int) -> str:
+    return f"{datetime.fromtimestamp(timestamp, JST):%Y-%m-%d %H:%M:%S} JST"
+
+
 @accounts.command("recover")
 @officer_command
 def account_recover(
     officer: Officer,
     lost: Annotated[str, typer.Argument(help="The lost account.")],
     new: Annotated[str, typer.Argument(help="The resident's new address (unregistered).")],
+    execute: Annotated[
+        bool, typer.Option("--execute", help="Complete a recovery announced at least the recovery delay ago.")
+    ] = False,
+    cancel: Annotated[bool, typer.Option("--cancel", help="Cancel the announced recovery of LOST.")] = False,
 ) -> None:
-    """Recovery after a lost phone: revoke LOST, register NEW in its place, move LOST's points to NEW."""
+    """Recovery after a lost phone, in two steps: announce, then (after the delay) --execute.
+
+    Without options: announce that LOST will be replaced by NEW. The registry lets it be
+    completed only after its recovery delay (72 h unless the city set another), so the
+    resident and the other officers can see it and stop it (`--cancel`). With --execute:
+    revoke LOST, register NEW in its place and move LOST's points to NEW.
+    """
     lost = checksum_address(lost, "lost account")
     new = checksum_address(new, "new account")
+    if execute and cancel:
+        raise BadInput("give --execute or --cancel, not both")
+    registry = officer.registry.functions
     kind, _ = _standing(officer, lost)
     if kind not in (1, 2):
         raise BadInput(f"{lost} is {KIND_NAMES[kind]}: only residents and merchants are recovered")
-    successor = officer.registry.functions.successorOf(lost).call()
-    if successor == "0x" + "00" * 20:
-        if _standing(officer, new)[0] != 0:
-            raise BadInput(f"{new} is already registered; the new address must be fresh")
-        officer.write("account recover", {"lost": lost, "new": new}, officer.registry.functions.recover(lost, new))
+    successor = registry.successorOf(lost).call()
+    announced, executable_at = registry.recoveryOf(lost).call()
+    if cancel:
+        if announced == ZERO_ADDRESS:
+            raise BadInput(f"no recovery of {lost} is announced; nothing to cancel")
+        if announced != new:
+            raise BadInput(f"the announced recovery of {lost} is to {announced}, not {new}")
+        officer.write("account recover-cancel", {"lost": lost, "new": new}, registry.cancelRecovery(lost))
+        return
+    if successor == ZERO_ADDRESS:
+        if announced not in (ZERO_ADDRESS, new):
+            raise BadInput(f"a recovery of {lost} to {announced} is already announced; cancel it first (--cancel)")
+        if not execute:
+            if announced == new:
+                raise BadInput(
+                    f"the recovery of {lost} to {new} is already announced; complete it from"
+                    f" {_jst(executable_at)} with --execute"
+                )
+            if _standing(officer, new)[0] != 0:
+                raise BadInput(f"{new} is already registered; the new address must be fresh")
+            receipt = officer.write(
+                "account recover-announce", {"lost": lost, "new": new}, registry.announceRecovery(lost, new)
+            )
+            if receipt is not None:
+                _, executable_at = registry.recoveryOf(lost).call()
+                out.print(
+                    f"recovery announced; it can be completed from {_jst(executable_at)} with"
+                    f" `takasago account recover {lost} {new} --execute`"
+                )
+            return
+        if announced == ZERO_ADDRESS:
+            raise BadInput(f"no recovery of {lost} to {new} is announced: announce it first (without --execute)")
+        now = int(officer.w3.eth.get_block("latest")["timestamp"])
+        if now < executable_at:
+            raise BadInput(f"the recovery of {lost} can be completed from {_jst(executable_at)}, not before")
+        officer.write("account recover", {"lost": lost, "new": new}, registry.recover(lost, new))
     elif successor != new:
         raise BadInput(f"{lost} was already recovered to {successor}")
+    elif not execute:
+        raise BadInput(f"{lost} was already recovered to {new}; --execute moves any points left")
     balance = int(officer.token.functions.balanceOf(lost).call())
     if balance == 0:
         out.print(f"{lost} holds no unexpired points; nothing to move")

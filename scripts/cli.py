@@ -58,8 +58,8 @@ def up(
     and the point contracts deployed on it (first start; later starts check them).
     Deployment addresses: DATA_DIR/deployments/<chainId>.json; logs: DATA_DIR/logs.
     The wallet API runs on 127.0.0.1:WALLET_PORT with its SQLite database and secrets
-    under DATA_DIR/wallet; its service key is granted the registrar and
-    community-verifier roles on first start. The indexer follows the chain into SQLite
+    under DATA_DIR/wallet; its service key is granted the enroller (register verified
+    people only) and community-verifier roles on first start, never registrar. The indexer follows the chain into SQLite
     under DATA_DIR/indexer and serves the auditors' explorer on 127.0.0.1:EXPLORER_PORT
     (shop names from DATA_DIR/labels.json when present).
     """

@@ -14,6 +14,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
+import click
 import requests
 import typer
 from eth_utils import is_checksum_address, is_hex_address
@@ -25,7 +26,7 @@ from web3.types import TxReceipt
 
 from contracts.deployment import Deployment, DeploymentError, load_deployment
 from contracts.transactions import Sender, TransactionFailed
-from scripts.audit_log import DEFAULT_AUDIT_LOG, AuditLog
+from scripts.audit_log import DEFAULT_AUDIT_LOG, AuditLog, OfficerNameError, officer_identity
 from scripts.connection import (
     DEFAULT_DEPLOYMENTS,
     DEFAULT_RPC_URL,
@@ -52,6 +53,15 @@ Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmat
 AuditLogPath = Annotated[
     Path, typer.Option("--audit-log", envvar="TAKASAGO_AUDIT_LOG", help="Append-only log of every write.")
 ]
+OfficerName = Annotated[
+    str | None,
+    typer.Option(
+        "--officer",
+        envvar="TAKASAGO_OFFICER",
+        help="Who is acting (name or staff id), recorded in the audit log with every write and every "
+        "failed attempt. Default: the OS login.",
+    ),
+]
 ConfirmAbove = Annotated[
     int,
     typer.Option(
@@ -63,6 +73,12 @@ DEFAULT_CONFIRM_ABOVE = 100_000
 
 class BadInput(Exception):
     """The officer's input is wrong; the message says where and how."""
+
+
+def _audited(exc: BaseException) -> BaseException:
+    """Marks ``exc`` as already in the audit log (so the command wrapper does not log it twice)."""
+    exc.audited = True  # type: ignore[attr-defined]
+    return exc
 
 
 @dataclass
@@ -106,7 +122,11 @@ class Officer:
         In a dry run only the estimate runs. ``points`` above ``--confirm-above`` asks first.
         """
         data = bytes.fromhex(fn._encode_transaction_data()[2:])
-        gas = self.sender.estimate(fn.address, data)
+        try:
+            gas = self.sender.estimate(fn.address, data)
+        except TransactionFailed as exc:  # refused by a role or a rule: nothing was sent
+            self.audit.record(command, details, {"status": "refused", "error": str(exc), "dry_run": self.dry_run})
+            raise _audited(exc) from None
         if self.dry_run:
             out.print(f"[yellow]dry run[/yellow]: {command} would succeed (gas {gas:,}); nothing sent")
             return None
@@ -116,7 +136,7 @@ class Officer:
             receipt = self.sender.send(fn.address, data, gas * 12 // 10)
         except TransactionFailed as exc:
             self.audit.record(command, details, {"status": "refused", "error": str(exc), "tx": exc.tx_hash})
-            raise
+            raise _audited(exc) from None
         tx = "0x" + bytes(receipt["transactionHash"]).hex()
         self.audit.record(command, details, {"status": "done", "tx": tx, "block": receipt["blockNumber"]})
         out.print(f"[green]✓[/green] {command}: tx {tx} in block {receipt['blockNumber']}")
@@ -133,12 +153,15 @@ def open_officer(
     dry_run: bool = False,
     yes: bool = False,
     confirm_above: int = DEFAULT_CONFIRM_ABOVE,
+    officer_name: str | None = None,
     key_role: str = "admin",
 ) -> Officer:
+    identity = officer_identity(officer_name)
     w3 = connect(rpc_url)
     deployment = load_deployment(w3, deployments)
     signer = load_signer(keystore, password_file, dev_keys, key_role)
-    return Officer(w3, deployment, Sender(w3, signer), AuditLog(audit_log, signer.address), dry_run, yes, confirm_above)
+    audit = AuditLog(audit_log, identity, signer.address)
+    return Officer(w3, deployment, Sender(w3, signer), audit, dry_run, yes, confirm_above)
 
 
 def checksum_address(value: str, what: str = "address") -> str:
@@ -165,7 +188,7 @@ def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
             # Before OSError: requests' errors are OSErrors too.
             console.print(f"[red]cannot reach the node:[/red] {exc}; re-run the same command once it is back")
             raise typer.Exit(EXIT_CONNECTION) from None
-        except (BadInput, DeploymentError, SignerError, OSError) as exc:
+        except (BadInput, DeploymentError, SignerError, OfficerNameError, OSError) as exc:
             console.print(f"[red]error:[/red] {exc}")
             raise typer.Exit(EXIT_BAD_INPUT) from None
         except TransactionFailed as exc:
@@ -214,21 +237,73 @@ _COMMON = [
     inspect.Parameter(
         "confirm_above", inspect.Parameter.KEYWORD_ONLY, default=DEFAULT_CONFIRM_ABOVE, annotation=ConfirmAbove
     ),
+    inspect.Parameter("officer_name", inspect.Parameter.KEYWORD_ONLY, default=None, annotation=OfficerName),
 ]
 
 
+_FAILURE_STATUS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
+    (SignerError, "authentication failed"),
+    (TransactionFailed, "refused"),
+    (Web3RPCError, "refused"),
+    (BadInput, "bad input"),
+    ((ConnectionError_, requests.ConnectionError, requests.Timeout), "node unreachable"),
+]
+
+
+def _command_name(func: Callable[..., Any]) -> str:
+    """``account_authorise_service`` -> ``account authorise-service`` (the command as typed)."""
+    group, _, rest = func.__name__.partition("_")
+    return f"{group} {rest.replace('_', '-')}" if rest else group
+
+
+def _record_failure(command: str, common: dict[str, Any], own: dict[str, Any], exc: Exception) -> None:
+    """Writes a failed privileged attempt to the audit log (who, what, why), unless
+    :meth:`Officer.write` already did. Never raises: the original error is what the officer sees."""
+    if getattr(exc, "audited", False):
+        return
+    if isinstance(exc, click.exceptions.Exit) and exc.exit_code == 0:
+        return
+    try:
+        identity = officer_identity(common.get("officer_name"))
+    except OfficerNameError:
+        return  # no identity to record; the officer is told what is wrong with --officer
+    status = next((name for kinds, name in _FAILURE_STATUS if isinstance(exc, kinds)), "failed")
+    error = f"exit code {exc.exit_code}" if isinstance(exc, click.exceptions.Exit) else str(exc)[:500]
+    details = {key: value for key, value in own.items() if value is not None}
+    try:
+        AuditLog(Path(common["audit_log"]), identity, getattr(exc, "signer", None)).record(
+            command, details, {"status": status, "error": error}
+        )
+    except OSError as log_error:
+        console.print(f"[red]could not write the audit log:[/red] {log_error}")
+
+
 def _with_options(
-    func: Callable[..., None], context_name: str, options: list[inspect.Parameter], open_context: Callable[..., Any]
+    func: Callable[..., None],
+    context_name: str,
+    options: list[inspect.Parameter],
+    open_context: Callable[..., Any],
+    audit_failures: bool = False,
 ) -> Callable[..., None]:
     """A typer command taking ``func``'s own options plus ``options``; the latter open the
-    context passed to ``func`` as its first argument. Failures map to exit codes."""
+    context passed to ``func`` as its first argument. Failures map to exit codes; with
+    ``audit_failures`` every failed attempt is also written to the audit log."""
     own = [p for name, p in inspect.signature(func, eval_str=True).parameters.items() if name != context_name]
     names = [p.name for p in options]
 
     @functools.wraps(func)
     def wrapper(**kwargs: Any) -> None:
-        context = open_context(**{name: kwargs.pop(name) for name in names})
-        func(context, **kwargs)
+        common = {name: kwargs.pop(name) for name in names}
+        context = None
+        try:
+            context = open_context(**common)
+            func(context, **kwargs)
+        except Exception as exc:
+            if audit_failures:
+                if context is not None:
+                    exc.signer = context.address  # type: ignore[attr-defined]
+                _record_failure(_command_name(func), common, kwargs, exc)
+            raise
 
     wrapper.__signature__ = inspect.Signature([*own, *options])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *options]}
@@ -239,8 +314,10 @@ def _with_options(
 def officer_command(func: Callable[..., None]) -> Callable[..., None]:
     """Turns ``func(officer, **own_options)`` into a typer command that also takes the
     common options (node URL, deployment, signing key, audit log, --dry-run, --yes,
-    --confirm-above), opens the officer context and maps failures to exit codes."""
-    return _with_options(func, "officer", _COMMON, open_officer)
+    --confirm-above, --officer), opens the officer context and maps failures to exit codes.
+    Every failed attempt (refused on-chain, bad input, a key that does not unlock) is
+    written to the audit log with the officer's identity, as every write is."""
+    return _with_options(func, "officer", _COMMON, open_officer, audit_failures=True)
 
 
 @dataclass

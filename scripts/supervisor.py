@@ -2,13 +2,15 @@
 
 Today: the single-validator dev node, then the contract deployment (idempotent,
 so every start checks it and the first start performs it). Each later service
-(indexer, wallet API, oracle) is another child process started here. Children
-are stopped with SIGTERM (then SIGKILL) when ``up`` is interrupted, and ``up``
-exits if one of them dies.
+(indexer, wallet API, oracle) is another child process started here, by
+:func:`cli_command` in an explicit working directory, so nothing in that directory
+can shadow the project's packages. Children are stopped with SIGTERM (then SIGKILL)
+when ``up`` is interrupted, and ``up`` exits if one of them dies.
 """
 
 from __future__ import annotations
 
+import os
 import signal
 import subprocess
 import sys
@@ -22,6 +24,29 @@ from typing import Any
 import requests
 
 CITY_KIND = 3  # AccountRegistry.Kind.City: the wallet service acts for the city
+# The wallet service's online key may only enrol verified people and attest approved
+# claims; REGISTRAR (recovery, status changes) stays with officers' own keys (issue 15, finding 15).
+SERVICE_ROLES = ("ENROLLER_ROLE", "COMMUNITY_VERIFIER_ROLE")
+# The project root holding the packages this process runs (``scripts``, ``node``, …).
+PROJECT_ROOT = Path(__file__).resolve().parent.parent
+
+
+def cli_command(*args: str) -> list[str]:
+    """The command line that runs ``takasago ARGS`` as a child, whatever its working directory.
+
+    ``python -m scripts.cli`` would put the working directory first on ``sys.path``, so a
+    ``scripts/`` or ``node/`` directory there (a data directory, a checkout) would shadow
+    the real packages. ``-P`` (Python 3.11) does not prepend it; the packages come from
+    :data:`PROJECT_ROOT` (see :func:`child_environment`), i.e. the same code as this process.
+    """
+    return [sys.executable, "-P", "-m", "scripts.cli", *args]
+
+
+def child_environment() -> dict[str, str]:
+    """This process's environment with :data:`PROJECT_ROOT` first on ``PYTHONPATH``."""
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (str(PROJECT_ROOT), env.get("PYTHONPATH", "")) if p)
+    return env
 
 
 class StartupError(Exception):
@@ -30,14 +55,19 @@ class StartupError(Exception):
 
 @dataclass
 class Supervisor:
+    """Starts ``takasago`` children (:func:`cli_command`) in ``cwd``, logging to ``log_dir``."""
+
     log_dir: Path
+    cwd: Path = field(default_factory=Path.cwd)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     stopping: list[str] = field(default_factory=list)
 
     def start(self, name: str, args: list[str]) -> subprocess.Popen[bytes]:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
-        child = subprocess.Popen([sys.executable, "-m", "scripts.cli", *args], stdout=log, stderr=subprocess.STDOUT)
+        child = subprocess.Popen(
+            cli_command(*args), stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd, env=child_environment()
+        )
         self.children[name] = child
         return child
 
@@ -104,7 +134,7 @@ class Supervisor:
 
 
 def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rpc_url: str, port: int) -> str:
-    """Initialises the wallet service, grants its key the roles it needs, and starts the API."""
+    """Initialises the wallet service, grants its key the roles it needs (and no more), and starts the API."""
     from eth_utils import keccak
 
     from contracts.deployment import load_deployment
@@ -112,7 +142,12 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     wallet_dir = data_dir / "wallet"
     common = ["--data-dir", str(wallet_dir), "--rpc-url", rpc_url, "--deployments-dir", str(data_dir / "deployments")]
     init = subprocess.run(
-        [sys.executable, "-m", "scripts.cli", "wallet", "init", *common], capture_output=True, text=True, timeout=120
+        cli_command("wallet", "init", *common),
+        capture_output=True,
+        text=True,
+        timeout=120,
+        cwd=supervisor.cwd,
+        env=child_environment(),
     )
     if init.returncode != 0:
         raise StartupError(f"wallet init failed: {init.stderr.strip()[-2000:]}")
@@ -120,10 +155,13 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     registry = load_deployment(w3, data_dir / "deployments").contract(w3, "AccountRegistry")
     if not registry.functions.isAllowed(address).call():  # the node admits only registered senders
         admin.call_function(registry.functions.register(address, CITY_KIND, keccak(text="takasago-wallet-service")))
-    for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
+    for role in SERVICE_ROLES:
         role_id = keccak(text=role)
         if not registry.functions.hasRole(role_id, address).call():
             admin.call_function(registry.functions.grantRole(role_id, address))
+    registrar = keccak(text="REGISTRAR_ROLE")
+    if registry.functions.hasRole(registrar, address).call():  # granted by an older `takasago up`
+        admin.call_function(registry.functions.revokeRole(registrar, address))
     supervisor.start("wallet", ["wallet", "serve", *common, "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("wallet", url + "/health")

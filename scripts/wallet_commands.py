@@ -149,8 +149,9 @@ def init(
 ) -> None:
     """Create (or check) the database, the secrets and the service's on-chain key; print its address.
 
-    Grant that address the registrar role (and community-verifier, to attest claims):
-    ``takasago roles grant registrar <address>``.
+    Let that address act for the city (the enroller role, to register the people officers
+    verify, and community-verifier, to attest claims; never registrar):
+    ``takasago account authorise-service <address>``.
     """
     from wallet_api.accounts import service_address
     from wallet_api.services import Services

@@ -102,7 +102,7 @@ class WalletServer:
              "--audit-log", str(self.data_dir / "audit.log")],
             cwd=REPO, check=True, capture_output=True, timeout=120,
         )  # fmt: skip
-        for role in ("REGISTRAR_ROLE", "COMMUNITY_VERIFIER_ROLE"):
+        for role in ("ENROLLER_ROLE", "COMMUNITY_VERIFIER_ROLE"):  # never REGISTRAR (issue 15, finding 15)
             assert self.points.registry.functions.hasRole(keccak(text=role), self.service_address).call()
         self.cli(
             "add-officer",
