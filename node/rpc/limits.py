@@ -104,7 +104,7 @@ class RPCLimits:
     heavy_queue: int = 32
     service_threads: int = 2
     service_queue: int = 64
-    max_execution_per_batch: int = 32
+    max_execution_per_batch: int = 256  # `takasago audit verify` sends 200 eth_calls a batch
     max_heavy_units_per_batch: int = 10_000
     batch_seconds: float = 10.0
     allowed_origins: tuple[str, ...] = ()
