@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 import dataclasses
+import itertools
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from typing import Any
 
+import rlp as _rlp
 from eth.abc import BlockHeaderAPI, ComputationAPI, StateAPI
 from eth.chains.base import Chain
 from eth.constants import CREATE_CONTRACT_ADDRESS
@@ -21,6 +23,7 @@ from eth_utils import ValidationError, to_checksum_address
 from node.errors import EXECUTION_REVERTED, SERVER_ERROR, RPCError
 from node.evm_speedups import ExecutionTimeout, set_call_deadline
 from node.execution import TX_BASE_GAS, TakasagoVM, data_floor_gas
+from node.ordered_trie import ordered_trie_root_and_nodes
 
 ERROR_SELECTOR = bytes.fromhex("08c379a0")
 PANIC_SELECTOR = bytes.fromhex("4e487b71")
@@ -330,3 +333,141 @@ def _warm_sets(state: StateAPI, excluded: set[Address]) -> dict[Address, set[int
         else:
             found.setdefault(address, set()).add(int.from_bytes(key[20:], "big"))
     return found
+
+
+# -- eth_simulateV1 ----------------------------------------------------------------------------------
+MAX_SIMULATED_BLOCKS = 256  # geth's limit
+MAX_SIMULATED_CALLS = 1_000
+SIMULATED_BLOCK_SECONDS = 12  # geth's default step between simulated blocks' timestamps
+SIMULATION_VM_ERROR = -32015  # geth: a call failed in the EVM (other than a revert)
+
+
+@dataclass(frozen=True)
+class SimulatedBlock:
+    """One entry of ``blockStateCalls``: optional header fields, state overrides, and the calls."""
+
+    calls: list[CallRequest]
+    overrides: StateOverrides | None = None
+    number: int | None = None
+    timestamp: int | None = None
+    gas_limit: int | None = None
+    coinbase: Address | None = None
+
+
+@dataclass
+class SimulatedResult:
+    """A simulated block's header and body, and what each call did (rendered by the RPC layer)."""
+
+    header: BlockHeaderAPI
+    block: Any
+    calls: list[dict[str, Any]]
+
+
+def simulate(chain: Chain, at: BlockHeaderAPI, blocks: list[SimulatedBlock], gas_cap: int) -> list[SimulatedResult]:
+    """geth's ``eth_simulateV1`` without validation: calls run in order, each block on the previous one's state.
+
+    One scratch VM state carries through every simulated block (its execution context is
+    swapped per block); nothing is ever persisted. Roots and hashes are computed in memory.
+    """
+    results: list[SimulatedResult] = []
+    parent = at
+    vm: Any = None
+    with _time_budget(ESTIMATE_TIMEOUT_SECONDS):
+        for spec in blocks:
+            number = parent.block_number + 1
+            if spec.number is not None and spec.number != number:  # geth would fill the gap with empty blocks
+                raise RPCError(
+                    -38020, f"simulated blocks must be consecutive: expected number {number}, got {spec.number}"
+                )
+            timestamp = spec.timestamp if spec.timestamp is not None else parent.timestamp + SIMULATED_BLOCK_SECONDS
+            if timestamp < parent.timestamp:
+                raise RPCError(-38021, f"block timestamps must not decrease: {timestamp} after {parent.timestamp}")
+            header = chain.create_header_from_parent(
+                parent,
+                coinbase=spec.coinbase if spec.coinbase is not None else at.coinbase,
+                timestamp=timestamp,
+                gas_limit=spec.gas_limit if spec.gas_limit is not None else parent.gas_limit,
+            )
+            if vm is None:
+                vm = chain.get_vm(header)
+                chain_hashes = vm.state.execution_context.prev_hashes
+            else:  # BLOCKHASH sees the simulated blocks first, then the real chain
+                vm.state.execution_context = vm.create_execution_context(
+                    header, itertools.chain(reversed([r.header.hash for r in results]), chain_hashes), vm.chain_context
+                )
+            state = vm.state
+            state.lock_changes()
+            apply_overrides(state, spec.overrides)
+            results.append(_simulate_block(vm, header, spec.calls, gas_cap, chain.chain_id))
+            parent = results[-1].header
+    return results
+
+
+def _simulate_block(vm: Any, header: BlockHeaderAPI, calls: list[CallRequest], gas_cap: int, chain_id: int) -> Any:
+    state = vm.state
+    receipts: list[Any] = []
+    transactions: list[Any] = []
+    outcomes: list[dict[str, Any]] = []
+    result_header = header
+    for request in calls:
+        remaining = result_header.gas_limit - result_header.gas_used
+        gas = min(request.gas, gas_cap) if request.gas is not None else min(remaining, gas_cap)
+        if gas > remaining:
+            raise RPCError(-38015, f"block gas limit reached: call wants {gas}, {remaining} left")
+        _check_funds(state, request, gas)
+        unsigned = _zero_signature(request, state.get_nonce(request.sender), gas, chain_id)
+        sender = request.sender
+        spoofed: Any = SpoofTransaction(
+            unsigned,
+            sender=sender,
+            get_sender=lambda s=sender: s,
+            validate=_skip,
+            check_signature_validity=_skip,
+            r=1,  # py-evm checks the signature's range before execution; the encoding keeps zeros
+            s=1,
+        )
+        spoofed.overrides["from_"] = sender  # marks a call: the zero signature is not checked (TakasagoState)
+        try:
+            receipt, computation = vm.apply_transaction(result_header, spoofed)
+        except ValidationError as exc:
+            raise RPCError(SERVER_ERROR, _validation_message(str(exc))) from None
+        used = receipt.gas_used - result_header.gas_used
+        result_header = vm.add_receipt_to_header(result_header, receipt)
+        receipts.append(receipt)
+        transactions.append(unsigned)
+        outcome: dict[str, Any] = {"status": 0 if computation.is_error else 1, "gasUsed": used}
+        outcome["returnData"] = bytes(computation.output)
+        outcome["logs"] = [(address, topics, bytes(data)) for address, topics, data in receipt.logs]
+        if computation.is_error:
+            try:
+                raise_for_computation(computation)
+            except RPCError as exc:
+                code = exc.code if exc.code == EXECUTION_REVERTED else SIMULATION_VM_ERROR
+                outcome["error"] = {"code": code, "message": exc.message, "data": exc.data}
+        outcomes.append(outcome)
+    encoded = [tx.encode() for tx in transactions]
+    final = result_header.copy(
+        state_root=state.make_state_root(),
+        transaction_root=ordered_trie_root_and_nodes(encoded)[0],
+        receipt_root=ordered_trie_root_and_nodes([r.encode() for r in receipts])[0],
+    )
+    block = {"encoded_transactions": encoded, "size": len(_rlp.encode(final)) + sum(len(e) for e in encoded)}
+    return SimulatedResult(final, block, outcomes)
+
+
+def _zero_signature(request: CallRequest, nonce: int, gas: int, chain_id: int) -> Any:
+    """The call as a transaction with an all-zero signature (as geth's simulated transactions).
+
+    It executes as its ``from`` (spoofed), can make a receipt, and has an encoding to hash.
+    """
+    builder: Any = TakasagoVM.get_transaction_builder()
+    to = request.to if request.to is not None else CREATE_CONTRACT_ADDRESS
+    if request.access_list is not None:
+        return builder.new_access_list_transaction(
+            chain_id, nonce, request.gas_price, gas, to, request.value, request.data, request.access_list, 0, 0, 0
+        )
+    return builder.new_transaction(nonce, request.gas_price, gas, to, request.value, request.data, 0, 0, 0)
+
+
+def _skip() -> None:
+    """Stands in for a signature check on a simulated call (it has none to check)."""

@@ -230,3 +230,45 @@ def test_conformance_same_nonce_replacement_is_underpriced(funded_node: NodeProc
 @contextmanager
 def _nothing() -> Iterator[None]:
     yield None
+
+
+COUNTER = "0x600054600101806000556000526020" + "6000f3"  # slot0 += 1; return slot0
+REVERTS = "0x60006000fd"
+
+
+def test_conformance_simulate_v1_blocks_carry_state(shared_node: NodeProcess, anvil: str | None) -> None:
+    counter, reverter = "0x" + "c0" * 20, "0x" + "de" * 20
+    sender = shared_node.dev_keys["accounts"][3]["address"]
+    options = {
+        "blockStateCalls": [
+            {
+                "stateOverrides": {counter: {"code": COUNTER}, reverter: {"code": REVERTS}},
+                "calls": [
+                    {"from": sender, "to": counter},
+                    {"from": sender, "to": counter},
+                    {"from": sender, "to": reverter},
+                ],
+            },
+            {"blockOverrides": {"time": hex(4_000_000_000)}, "calls": [{"from": sender, "to": counter}]},
+        ]
+    }
+    answers = {}
+    for url in _urls(shared_node, anvil):
+        head = int(_result(url, "eth_blockNumber", []), 16)
+        blocks = _result(url, "eth_simulateV1", [options, "latest"])
+        numbers = [int(b["number"], 16) for b in blocks]
+        assert numbers[1] == numbers[0] + 1, url
+        if url == shared_node.url:  # (anvil 1.x numbers the first one as the head, and leaves parentHash zero)
+            assert numbers == [head + 1, head + 2] and blocks[1]["parentHash"] == blocks[0]["hash"]
+        assert int(blocks[1]["timestamp"], 16) == 4_000_000_000
+        calls = [c for b in blocks for c in b["calls"]]
+        assert [int(c["returnData"], 16) if c["returnData"] != "0x" else None for c in calls] == [1, 2, None, 3], url
+        assert [c["status"] for c in calls] == ["0x1", "0x1", "0x0", "0x1"]
+        assert "error" in calls[2] and (url != shared_node.url or calls[2]["error"]["code"] == 3), calls[2]  # geth: 3
+        assert len(blocks[0]["transactions"]) == 3
+        answers[url] = [(c["status"], c["returnData"], c["gasUsed"]) for c in calls]
+        assert _result(url, "eth_blockNumber", []) == hex(head)  # nothing sealed or written
+        assert _result(url, "eth_getCode", [counter, "latest"]) == "0x"
+    assert len({json.dumps(a) for a in answers.values()}) == 1, answers  # node and anvil agree, gas included
+    refused = _error(shared_node.url, "eth_simulateV1", [{**options, "validation": True}, "latest"])
+    assert refused["code"] == -32602 and "validation" in refused["message"]

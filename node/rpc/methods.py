@@ -20,7 +20,18 @@ from eth_utils import keccak, to_checksum_address
 
 from node import CLIENT_VERSION
 from node.admission import AdmissionWorkers
-from node.calls import CallRequest, StateOverrides, call, create_access_list, estimate_gas
+from node.calls import (
+    MAX_SIMULATED_BLOCKS,
+    MAX_SIMULATED_CALLS,
+    CallRequest,
+    SimulatedBlock,
+    SimulatedResult,
+    StateOverrides,
+    call,
+    create_access_list,
+    estimate_gas,
+    simulate,
+)
 from node.errors import (
     LIMIT_EXCEEDED,
     METHOD_NOT_FOUND,
@@ -324,6 +335,18 @@ class EthAPI:
         if error is not None:
             result["error"] = error
         return result
+
+    async def eth_simulateV1(self, params: Any) -> list[JSON]:
+        """geth's ``eth_simulateV1``, the subset without validation (docs/rpc.md lists what is refused).
+
+        Blocks are simulated on the given block in order, each on the state the previous one
+        left; calls in a block see the calls before them. Nothing is written.
+        """
+        options, block = p.expect(params, 1, 2)
+        blocks = _simulation(options, self._call_request)
+        header = self._require_header(p.block_ref(block))
+        results = await self._read(simulate, self.ledger.chain, header, blocks, self.gas_cap)
+        return [_simulated_block_json(result) for result in results]
 
     # -- transactions ----------------------------------------------------------
     async def eth_sendRawTransaction(self, params: Any) -> str:
@@ -739,6 +762,99 @@ class EthAPI:
             await self._evm_set_next_block_timestamp([value])
         await self.service.produce_block(allow_empty=True)
         return "0x0"
+
+
+def _simulation(options: Any, call_request: Callable[[Any], CallRequest]) -> list[SimulatedBlock]:
+    """The ``eth_simulateV1`` options: ``blockStateCalls`` with the supported overrides."""
+    if not isinstance(options, dict):
+        raise InvalidParams("simulation options: expected an object with blockStateCalls")
+    unknown = set(options) - {"blockStateCalls", "validation", "traceTransfers", "returnFullTransactions"}
+    if unknown:
+        raise InvalidParams(f"simulation options: unknown field(s) {', '.join(sorted(unknown))}")
+    for flag in ("validation", "traceTransfers", "returnFullTransactions"):
+        if options.get(flag) is not None and p.boolean(options[flag], flag):
+            raise InvalidParams(f"{flag}: true is not supported by this node (docs/rpc.md)")
+    entries = options.get("blockStateCalls")
+    if not isinstance(entries, list) or not entries:
+        raise InvalidParams("blockStateCalls: expected a non-empty array")
+    if len(entries) > MAX_SIMULATED_BLOCKS:
+        raise RPCError(-38026, f"too many blocks: at most {MAX_SIMULATED_BLOCKS}")
+    blocks: list[SimulatedBlock] = []
+    total = 0
+    for i, entry in enumerate(entries):
+        where = f"blockStateCalls[{i}]"
+        if not isinstance(entry, dict) or set(entry) - {"blockOverrides", "stateOverrides", "calls"}:
+            raise InvalidParams(f"{where}: expected {{blockOverrides, stateOverrides, calls}}")
+        calls = entry.get("calls") or []
+        if not isinstance(calls, list):
+            raise InvalidParams(f"{where}.calls: expected an array")
+        total += len(calls)
+        if total > MAX_SIMULATED_CALLS:
+            raise RPCError(LIMIT_EXCEEDED, f"too many calls: at most {MAX_SIMULATED_CALLS} in one simulation")
+        overrides = entry.get("blockOverrides") or {}
+        if not isinstance(overrides, dict):
+            raise InvalidParams(f"{where}.blockOverrides: expected an object")
+        unsupported = set(overrides) - {"number", "time", "gasLimit", "feeRecipient", "baseFeePerGas"}
+        if unsupported:
+            raise InvalidParams(f"{where}.blockOverrides: unsupported field(s) {', '.join(sorted(unsupported))}")
+        if overrides.get("baseFeePerGas") is not None and p.quantity(overrides["baseFeePerGas"], "baseFeePerGas"):
+            raise InvalidParams(f"{where}.blockOverrides.baseFeePerGas: the base fee is always 0 on this chain")
+
+        def field(name: str, maximum: int = 2**63 - 1) -> int | None:
+            value = overrides.get(name)  # noqa: B023 - used at once, inside this iteration
+            return None if value is None else p.quantity(value, f"{where}.blockOverrides.{name}", maximum)  # noqa: B023
+
+        blocks.append(
+            SimulatedBlock(
+                calls=[call_request(c) for c in calls],
+                overrides=p.state_overrides(entry.get("stateOverrides"), f"{where}.stateOverrides"),
+                number=field("number"),
+                timestamp=field("time"),
+                gas_limit=field("gasLimit"),
+                coinbase=p.address(overrides["feeRecipient"], f"{where}.blockOverrides.feeRecipient")
+                if overrides.get("feeRecipient") is not None
+                else None,
+            )
+        )
+    return blocks
+
+
+def _simulated_block_json(result: SimulatedResult) -> JSON:
+    header = result.header
+    encoded = result.block["encoded_transactions"]
+    hashes = [keccak(e) for e in encoded]
+    rendered = block_json(header, result.block["size"], [hex_bytes(h) for h in hashes])
+    calls: list[JSON] = []
+    log_index = 0
+    for index, outcome in enumerate(result.calls):
+        logs = []
+        for address, topics, data in outcome["logs"]:
+            logs.append(
+                {
+                    "address": to_checksum_address(address),
+                    "topics": [hex_bytes(t.to_bytes(32, "big")) for t in topics],
+                    "data": hex_bytes(data),
+                    "blockNumber": hex_int(header.block_number),
+                    "blockHash": hex_bytes(header.hash),
+                    "transactionHash": hex_bytes(hashes[index]),
+                    "transactionIndex": hex_int(index),
+                    "logIndex": hex_int(log_index),
+                    "removed": False,
+                }
+            )
+            log_index += 1
+        call_json: JSON = {
+            "status": hex_int(outcome["status"]),
+            "returnData": hex_bytes(outcome["returnData"]),
+            "gasUsed": hex_int(outcome["gasUsed"]),
+            "logs": logs,
+        }
+        if "error" in outcome:
+            error = outcome["error"]
+            call_json["error"] = {k: v for k, v in error.items() if v is not None}
+        calls.append(call_json)
+    rendered["calls"] = calls
+    return rendered
 
 
 def _pending_transaction_json(tx: Any, sender: Any, header: BlockHeaderAPI | None, index: int | None) -> JSON:
