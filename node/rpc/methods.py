@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import asyncio
 import dataclasses
+import time
 from collections.abc import Awaitable, Callable
 from contextvars import ContextVar
 from typing import TYPE_CHECKING, Any
@@ -76,6 +77,7 @@ PRECHECKED: ContextVar[dict[str, CheckedTransaction | TransactionRejected] | Non
 MAX_LOG_BLOCK_RANGE = 10_000
 MAX_LOG_RESULTS = 10_000
 MAX_FEE_HISTORY_BLOCKS = 1_024
+PENDING_BLOCK_CACHE_SECONDS = 1.0
 
 Handler = Callable[[Any], Awaitable[Any]]
 
@@ -95,6 +97,7 @@ class EthAPI:
         # Acknowledged transactions survive a crash: replayed into the pool now, before any client is served.
         self.journal = TransactionJournal(self.ledger.pool, self.ledger.data_dir)
         self.filters = FilterRegistry()
+        self._pending_cache: tuple[tuple[bytes, int, int], float, tuple[Any, list[Any]]] | None = None
         self.gas_cap = rpc_gas_cap or max(self.ledger.head.gas_limit, 50_000_000)
         self.methods: dict[str, Handler] = {
             name.replace("__", "_"): getattr(self, name)
@@ -464,7 +467,14 @@ class EthAPI:
 
         As in geth, ``hash``, ``nonce`` and ``miner`` are null: the block does not exist yet.
         """
-        block, senders = await self._read(self.ledger.pending_block)
+        ledger = self.ledger
+        key = (ledger.head.hash, len(ledger.pool), ledger.pool.ready_count)
+        cached = self._pending_cache
+        if cached is not None and cached[0] == key and time.monotonic() - cached[1] < PENDING_BLOCK_CACHE_SECONDS:
+            block, senders = cached[2]
+        else:  # executing the pool is real work: many clients polling "pending" share one build a second
+            block, senders = await self._read(ledger.pending_block)
+            self._pending_cache = (key, time.monotonic(), (block, senders))
         header = block.header
         if full:
             transactions: list[Any] = [
