@@ -52,6 +52,7 @@ from contracts.artifacts import load_artifact
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS, DeploySettings, deploy
 from contracts.deployment import Deployment
 from contracts.merkle import StandardMerkleTree, leaf_hash
+from contracts.payment_uri import payment_request_id
 from contracts.transactions import Sender, TransactionFailed
 
 REPO = Path(__file__).resolve().parent.parent
@@ -296,9 +297,10 @@ class Scenario:
                      self.erc20.functions.transfer(fresh.address, PAY_AMOUNT))  # fmt: skip
         self.measure("points_transfer", "RegionalPoints transfer, resident→merchant", payer,
                      self.token.functions.transfer(merchant.address, PAY_AMOUNT))  # fmt: skip
-        request = keccak(text="payment 1")
+        reference = keccak(text="payment 1")  # printed in the QR; the chain keys the payment by the derived id
+        request = payment_request_id(merchant.address, PAY_AMOUNT, reference)
         self.measure("pay", "pay (merchant has a balance)", payer,
-                     self.token.functions.pay(merchant.address, PAY_AMOUNT, request))  # fmt: skip
+                     self.token.functions.pay(merchant.address, PAY_AMOUNT, reference))  # fmt: skip
         self.measure("pay_far", "pay, payer's points 12 months ahead (3 empty bucket groups read)", far_payer,
                      self.token.functions.pay(merchant.address, PAY_AMOUNT, keccak(text="payment 2")))  # fmt: skip
         self.measure("refund", "refund, partial (200 of 500)", merchant,

@@ -15,7 +15,7 @@ and a wallet API server (``python -m scripts.cli wallet serve``) on it, driven o
 2. **API, concurrent.** ``--concurrency`` residents, each paying its own pre-created
    requests one after the other, all at once (one thread and HTTP session each), ``--payments``
    in total. Reported: confirmed payments/s (first POST sent -> last payment confirmed).
-3. **Direct reference.** ``RegionalPoints.pay(merchant, amount, requestId)`` signed locally
+3. **Direct reference.** ``RegionalPoints.pay(merchant, amount, reference)`` signed locally
    (eth-account; gas price 0 on our node), as a wallet app would: pending nonce, sign,
    ``eth_sendRawTransaction``, receipt polled every 10 ms; ``--payments`` times sequentially,
    to our node (to the API's merchant) and, unless ``--no-anvil``, to anvil (automine, its own
@@ -158,8 +158,8 @@ class Points:
         return int(self.token.functions.balanceOf(address).call())
 
 
-def pay_data(merchant: str, amount: int, request_id: bytes) -> bytes:
-    return SEL_PAY + encode_address(merchant) + amount.to_bytes(32, "big") + request_id
+def pay_data(merchant: str, amount: int, reference: bytes) -> bytes:
+    return SEL_PAY + encode_address(merchant) + amount.to_bytes(32, "big") + reference
 
 
 def direct_payments(system: System, points: Points, payer: LocalAccount, merchant: str, count: int) -> Timings:
