@@ -96,7 +96,7 @@ def test_finding09_failed_logins_do_not_stall_other_requests(wallet: WalletServe
     p90 = statistics.quantiles(busy, n=10)[-1]
     print(f"GET /v1/me quiet median {statistics.median(quiet) * 1000:.1f} ms; under {attempts[0]} failed log-ins "
           f"p90 {p90 * 1000:.1f} ms, max {max(busy) * 1000:.1f} ms over {len(busy)} calls")  # fmt: skip
-    assert attempts[0] >= 20, "the burst did not run"
+    assert attempts[0] >= 6, "the burst did not run"
     assert p90 < 0.5, f"GET /v1/me p90 {p90:.2f} s while log-ins failed"
 
 
@@ -107,11 +107,14 @@ def test_finding10_a_stranger_cannot_lock_the_owner_out_and_unknown_logins_answe
     resident = member(wallet)
     known, unknown = [], []
     with client_from(wallet, "127.0.0.2") as stranger:
-        for login, out in ((resident.login_id, known), ("nobody-like-this", unknown)):
+        for login, out in (("nobody-like-this", unknown), (resident.login_id, known)):
             for _ in range(LOGIN_FAILURES_BEFORE_DELAY + 2):
                 started = time.perf_counter()
                 response = stranger.post("/v1/auth/login", json={"login": login, "password": "guess-password-1"})
                 out.append((response.status_code, error_code(response), time.perf_counter() - started))
+        # the stranger now waits (2 s, then 4 s, …: progressive, never a hard lock), even with the right password
+        waiting = stranger.post("/v1/auth/login", json={"login": resident.login_id, "password": PASSWORD})
+    assert waiting.status_code == 429 and 1 <= int(waiting.headers["Retry-After"]) <= 4, waiting.text
     # the same answers, in the same order, for a log-in that exists and one that does not
     assert [r[:2] for r in known] == [r[:2] for r in unknown]
     assert [r[1] for r in known] == ["LOGIN_FAILED"] * LOGIN_FAILURES_BEFORE_DELAY + ["LOGIN_THROTTLED"] * 2
@@ -122,10 +125,6 @@ def test_finding10_a_stranger_cannot_lock_the_owner_out_and_unknown_logins_answe
     # the owner, from their own device, is not locked out by the stranger's guesses
     owner = resident.login()
     assert owner.status_code == 200, owner.text
-    # the stranger waits progressively longer (2 s, 4 s, …), never a hard lock
-    with client_from(wallet, "127.0.0.2") as stranger:
-        waiting = stranger.post("/v1/auth/login", json={"login": resident.login_id, "password": PASSWORD})
-    assert waiting.status_code == 429 and 1 <= int(waiting.headers["Retry-After"]) <= 4
     time.sleep(int(waiting.headers["Retry-After"]))
     with client_from(wallet, "127.0.0.2") as stranger:
         again = stranger.post("/v1/auth/login", json={"login": resident.login_id, "password": PASSWORD})
@@ -148,37 +147,63 @@ def test_finding11_forwarded_for_is_believed_only_from_trusted_proxies_and_limit
     server = TwoWorkers(points, tmp_path, database_url("sqlite", tmp_path), env=env)
     server.init()
     engine = engine_of(server)
-    with engine.begin() as conn:  # a stale row from long ago: pruned by the first limited request
-        conn.execute(text("INSERT INTO rate_limits (key, minute, hits) VALUES ('stale', 1, 5)"))
     server.start()
     try:
         assert "--workers" in " ".join(server.process.args)  # type: ignore[union-attr]
         body = {"login": "nobody-at-all", "password": "wrong-password"}
         # a spoofed X-Forwarded-For from an untrusted peer changes nothing: one client, one budget,
-        # counted across both workers (each request on a new connection lands on either)
+        # counted across both workers (each request on a new connection lands on either); each
+        # request names another log-in, so the per-log-in throttle (finding 10) stays out of it
         codes = []
         for n in range(limit + 3):
             with client_from(server, "127.0.0.5") as c:
-                codes.append(c.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": f"10.0.0.{n}"}))
+                spoofed = {"X-Forwarded-For": f"10.0.0.{n}"}
+                codes.append(c.post("/v1/auth/login", json={**body, "login": f"nobody-{n}"}, headers=spoofed))
         assert [r.status_code for r in codes] == [401] * limit + [429] * 3, [r.status_code for r in codes]
         assert error_code(codes[-1]) == "TOO_MANY_REQUESTS" and int(codes[-1].headers["Retry-After"]) <= 60
         # a trusted proxy's X-Forwarded-For names the client: each forwarded client has its own budget
         with client_from(server, "127.0.0.9") as proxy:
-            for _ in range(limit):
-                forwarded = proxy.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.1"})
+            for n in range(limit):
+                one = {**body, "login": f"someone-{n}"}
+                forwarded = proxy.post("/v1/auth/login", json=one, headers={"X-Forwarded-For": "198.51.100.1"})
                 assert forwarded.status_code == 401
-            assert (
-                proxy.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.1"}).status_code == 429
-            )
+            over = proxy.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.1"})
+            assert over.status_code == 429 and error_code(over) == "TOO_MANY_REQUESTS"
             other = proxy.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.2"})
             assert other.status_code == 401
         with engine.connect() as conn:
-            assert conn.execute(text("SELECT count(*) FROM rate_limits WHERE key = 'stale'")).scalar() == 0
             keys = [row[0] for row in conn.execute(text("SELECT key FROM rate_limits"))]
         assert keys and all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys)  # no address stored in clear
     finally:
         server.stop()
         engine.dispose()
+
+
+def test_finding11_idle_rate_limit_keys_and_log_in_throttles_are_pruned(tmp_path: Path) -> None:
+    from datetime import UTC, datetime, timedelta
+
+    from wallet_api.db.engine import make_engine, make_sessions, migrate
+    from wallet_api.limits import SharedRateLimiter
+
+    url = f"sqlite:///{tmp_path / 'wallet.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    long_ago = datetime.now(UTC) - timedelta(days=2)
+    with engine.begin() as conn:
+        conn.execute(text("INSERT INTO rate_limits (key, minute, hits) VALUES ('stale', 1, 5)"))
+        conn.execute(
+            text("INSERT INTO login_throttle (key, attempts, failures, updated_at) VALUES ('idle', 9, 9, :t)"),
+            {"t": long_ago},
+        )
+    limiter = SharedRateLimiter(make_sessions(engine), b"k" * 32, login_idle_seconds=3600)
+    assert limiter.hit([(limiter.key("client", "192.0.2.1"), 2)]) is None
+    assert limiter.hit([(limiter.key("client", "192.0.2.1"), 2)]) is None
+    assert limiter.hit([(limiter.key("client", "192.0.2.1"), 2)]) is not None  # the third in a minute: over
+    with engine.connect() as conn:
+        assert conn.execute(text("SELECT count(*) FROM rate_limits WHERE key = 'stale'")).scalar() == 0
+        assert conn.execute(text("SELECT count(*) FROM login_throttle")).scalar() == 0
+        assert conn.execute(text("SELECT hits FROM rate_limits")).scalar() == 3
+    engine.dispose()
 
 
 # -- finding 13: the KEK --------------------------------------------------------------------------------

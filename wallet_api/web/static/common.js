@@ -42,7 +42,7 @@ const TAKASAGO = (() => {
       verify_hint: "本人確認書類と照合してから承認してください。承認すると台帳に登録されます（個人情報は台帳に載りません）。",
       pending_claims: "審査待ちの申請", none_pending: "ありません", approve: "承認", reject: "却下", refresh: "更新",
       record_reads: "個人情報の閲覧記録", reads_hint: "誰が、いつ、誰の個人情報を、何のために開いたかの記録です（最新順）。",
-      command_line: "コマンドライン",
+      command_line: "コマンドライン", read_reason: "本人確認（市職員デスク）",
       resident: "住民", merchant: "加盟店",
     },
     en: {
@@ -78,7 +78,7 @@ const TAKASAGO = (() => {
       verify_hint: "Check against an ID document before approving. Approval registers the account on the ledger (no personal data goes on it).",
       pending_claims: "Claims waiting for a decision", none_pending: "None", approve: "Approve", reject: "Reject", refresh: "Refresh",
       record_reads: "Personal-record reads", reads_hint: "Who opened whose personal record, when and why (newest first).",
-      command_line: "command line",
+      command_line: "command line", read_reason: "identity check at the officer desk",
       resident: "Resident", merchant: "Merchant",
     },
   };

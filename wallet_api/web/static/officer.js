@@ -47,7 +47,9 @@
   async function desk() {
     T.show("desk");
     try {
-      const accounts = await T.call("GET", "/v1/officer/accounts?status=pending");
+      // the records shown are audited reads: say why they are opened
+      const reason = encodeURIComponent(T.t("read_reason"));
+      const accounts = await T.call("GET", `/v1/officer/accounts?status=pending&reason=${reason}`);
       $("accounts").replaceChildren(...accounts.map((a) => row(
         [a.record.name || "", a.record.date_of_birth || "", a.record.address || "", `${T.t(a.role)} (${a.login})`],
         [
