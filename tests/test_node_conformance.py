@@ -207,6 +207,10 @@ def test_conformance_pending_block_and_pending_fee_cap(funded_node: NodeProcess)
     full = _result(node.url, "eth_getBlockByNumber", ["pending", True])
     assert [t["hash"] for t in full["transactions"]] == [tx_hash]
     assert int(full["transactions"][0]["gasPrice"], 16) == cap
+    assert _result(node.url, "eth_getBlockTransactionCountByNumber", ["pending"]) == "0x1"
+    assert _result(node.url, "eth_getTransactionByBlockNumberAndIndex", ["pending", "0x0"])["hash"] == tx_hash
+    assert _result(node.url, "eth_getRawTransactionByBlockNumberAndIndex", ["pending", "0x0"]) == raw
+    assert _result(node.url, "eth_getTransactionByBlockNumberAndIndex", ["pending", "0x1"]) is None
     assert _result(node.url, "eth_blockNumber", []) == latest["number"]  # nothing was sealed or written
 
 

@@ -437,7 +437,16 @@ class EthAPI:
 
     async def eth_getTransactionByBlockNumberAndIndex(self, params: Any) -> JSON | None:
         block, index = p.expect(params, 2, 2)
-        return self._tx_by_index(self._header(p.block_ref(block)), index)
+        ref = p.block_ref(block)
+        if ref.tag == "pending":
+            position = p.quantity(index, "index", 2**32)
+            pending, senders = await self._pending()
+            if position >= len(pending.transactions):
+                return None
+            return _pending_transaction_json(
+                pending.transactions[position], senders[position], pending.header, position
+            )
+        return self._tx_by_index(self._header(ref), index)
 
     async def eth_getTransactionByBlockHashAndIndex(self, params: Any) -> JSON | None:
         block_hash, index = p.expect(params, 2, 2)
@@ -462,19 +471,26 @@ class EthAPI:
             return await self._pending_block(full_transactions)
         return self._block(self._header(ref), full_transactions)
 
-    async def _pending_block(self, full: bool) -> JSON:
-        """geth's pending block: the pool's ready transactions executed on the head, never sealed.
+    async def _pending(self) -> tuple[Any, list[Any]]:
+        """The pending block and its senders, built at most once a second per head and pool size.
 
-        As in geth, ``hash``, ``nonce`` and ``miner`` are null: the block does not exist yet.
+        Executing the pool is real work: many clients polling ``pending`` share one build.
         """
         ledger = self.ledger
         key = (ledger.head.hash, len(ledger.pool), ledger.pool.ready_count)
         cached = self._pending_cache
         if cached is not None and cached[0] == key and time.monotonic() - cached[1] < PENDING_BLOCK_CACHE_SECONDS:
-            block, senders = cached[2]
-        else:  # executing the pool is real work: many clients polling "pending" share one build a second
-            block, senders = await self._read(ledger.pending_block)
-            self._pending_cache = (key, time.monotonic(), (block, senders))
+            return cached[2]
+        built: tuple[Any, list[Any]] = await self._read(ledger.pending_block)
+        self._pending_cache = (key, time.monotonic(), built)
+        return built
+
+    async def _pending_block(self, full: bool) -> JSON:
+        """geth's pending block: the pool's ready transactions executed on the head, never sealed.
+
+        As in geth, ``hash``, ``nonce`` and ``miner`` are null: the block does not exist yet.
+        """
+        block, senders = await self._pending()
         header = block.header
         if full:
             transactions: list[Any] = [
@@ -527,7 +543,12 @@ class EthAPI:
 
     async def eth_getRawTransactionByBlockNumberAndIndex(self, params: Any) -> str | None:
         block, index = p.expect(params, 2, 2)
-        return self._raw_tx_by_index(self._header(p.block_ref(block)), index)
+        ref = p.block_ref(block)
+        if ref.tag == "pending":
+            position = p.quantity(index, "index", 2**63 - 1)
+            transactions = (await self._pending())[0].transactions
+            return hex_bytes(transactions[position].encode()) if position < len(transactions) else None
+        return self._raw_tx_by_index(self._header(ref), index)
 
     async def eth_getRawTransactionByBlockHashAndIndex(self, params: Any) -> str | None:
         block_hash, index = p.expect(params, 2, 2)
@@ -535,7 +556,10 @@ class EthAPI:
 
     async def eth_getBlockTransactionCountByNumber(self, params: Any) -> str | None:
         (block,) = p.expect(params, 1, 1)
-        header = self._header(p.block_ref(block))
+        ref = p.block_ref(block)
+        if ref.tag == "pending":
+            return hex_int(len((await self._pending())[0].transactions))
+        header = self._header(ref)
         return None if header is None else hex_int(len(self.ledger.block_tx_hashes(header.block_number)))
 
     async def eth_getBlockTransactionCountByHash(self, params: Any) -> str | None:
