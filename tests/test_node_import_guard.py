@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import shutil
 from pathlib import Path
+from typing import Any
 
 import pytest
 import rlp
@@ -102,3 +103,17 @@ def _block_class() -> type:
     from node.execution import TakasagoVM
 
     return TakasagoVM.get_block_class()  # type: ignore[no-any-return]
+
+
+def test_finding02_import_block_is_a_development_method_on_a_single_validator_chain(node_factory: Any) -> None:
+    """Outside a --dev chain the method is gated like evm_*: a production node takes blocks from no one."""
+    node = node_factory(start=False)
+    config_path = node.data_dir / "node.json"
+    config = json.loads(config_path.read_text())
+    config["dev"] = False  # the same chain and keystore, run as production (passphrase from the environment)
+    config_path.write_text(json.dumps(config))
+    node.env = {"TAKASAGO_VALIDATOR_PASSWORD": node.dev_keys["passphrase"]}
+    node.start()
+    refused = node.call("takasago_importBlock", ["0xc0ffee"])
+    assert refused["error"]["code"] == -32601 and "development chains only" in refused["error"]["message"]
+    assert node.call("evm_mine")["error"]["code"] == -32601
