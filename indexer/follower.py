@@ -31,12 +31,13 @@ from sqlalchemy.orm import Session, sessionmaker
 from contracts.deployment import DeploymentError, deployment_path, read_deployment
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import METHOD_KINDS, ZERO, Decoder, classify
-from indexer.rpc import NodeUnavailable, Rpc
+from indexer.rpc import NodeUnavailable, Rpc, RpcError
 
 log = logging.getLogger("indexer.follower")
 REGISTRY = "0x0000000000000000000000000000000054a5A600"
 WRITE_MAX_TXS = 1_000  # transactions (and their receipts) read and written in one database transaction
 WRITE_MAX_GAS = 30_000_000  # ... and gas: a log costs at least 375 gas, a points Transfer far more
+METHOD_NOT_FOUND = -32601
 
 
 def hex_int(value: str) -> int:
@@ -184,7 +185,7 @@ class Follower:
         """Reads a slice's transactions and receipts and writes it; 0 if the chain changed under us."""
         with_txs = [h for h in headers if h["transactions"]]
         full = self.rpc.batch_within_limits([("eth_getBlockByNumber", [h["number"], True]) for h in with_txs])
-        receipts = self.rpc.batch_within_limits([("eth_getBlockReceipts", [h["number"]]) for h in with_txs])
+        receipts = self._receipts(with_txs)
         by_hash = {b["hash"]: b for b in full if b is not None}
         for header, block_receipts in zip(with_txs, receipts, strict=True):
             block = by_hash.get(header["hash"])
@@ -196,8 +197,28 @@ class Follower:
             ):
                 log.info("block %s changed while it was read; reading again", int(header["number"], 16))
                 return 0
-        self._write(chain_id, genesis_hash, headers, by_hash, [r for rs in receipts for r in rs])
+        self._write(chain_id, genesis_hash, headers, by_hash, [r for rs in receipts for r in rs or []])
         return len(headers)
+
+    def _receipts(self, headers: list[dict[str, Any]]) -> list[list[dict[str, Any]] | None]:
+        """Each block's receipts: ``eth_getBlockReceipts``, or one ``eth_getTransactionReceipt`` per
+        transaction for a block the node will not answer whole (too big) or a node without the method."""
+        try:
+            return list(self.rpc.batch_within_limits([("eth_getBlockReceipts", [h["number"]]) for h in headers]))
+        except RpcError as exc:
+            if not (exc.is_limit or exc.code == METHOD_NOT_FOUND):
+                raise
+        found: list[list[dict[str, Any]] | None] = []
+        for header in headers:
+            try:
+                found.append(self.rpc.call("eth_getBlockReceipts", header["number"]))
+            except RpcError as exc:
+                if not (exc.is_limit or exc.code == METHOD_NOT_FOUND):
+                    raise
+                calls = [("eth_getTransactionReceipt", [h]) for h in header["transactions"]]
+                each = self.rpc.batch_within_limits(calls)
+                found.append(None if any(r is None for r in each) else each)
+        return found
 
     def _write(
         self,
