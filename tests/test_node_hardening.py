@@ -252,12 +252,6 @@ def test_finding08_block_number_answers_while_heavy_batches_run(node_factory: An
         post(node.url, [request("evm_mine", [], i) for i in range(350)], timeout=300)
     assert head(node) >= 1_024
     heavy = [request("eth_feeHistory", ["0x400", "latest", [50]], i) for i in range(100)]
-    first = sorted(post(node.url, heavy, timeout=120), key=lambda a: a["id"])
-    served = [a for a in first if "result" in a]
-    refused = [a for a in first if "error" in a]
-    assert served and len(served[0]["result"]["gasUsedRatio"]) == 1_024
-    assert refused and all(a["error"]["code"] == -32005 and "limit" in a["error"]["message"] for a in refused)
-
     stop = threading.Event()
 
     def flood() -> None:
@@ -281,7 +275,14 @@ def test_finding08_block_number_answers_while_heavy_batches_run(node_factory: An
         for thread in threads:
             thread.join(timeout=120)
     latencies.sort()
+    print(f"finding 8: eth_blockNumber under heavy batches, median {latencies[15]:.3f} s, max {latencies[-1]:.3f} s")
     assert latencies[-1] < 1.0 and latencies[len(latencies) // 2] < 0.2, latencies
+    # one batch's work is capped: the first calls are answered, the rest refused with -32005
+    first = sorted(post(node.url, heavy, timeout=120), key=lambda a: a["id"])
+    served = [a for a in first if "result" in a]
+    refused = [a for a in first if "error" in a]
+    assert served and len(served[0]["result"]["gasUsedRatio"]) == 1_024
+    assert refused and all(a["error"]["code"] == -32005 and "limit" in a["error"]["message"] for a in refused)
 
 
 # -- finding 19 ---------------------------------------------------------------------------------

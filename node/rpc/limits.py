@@ -25,6 +25,7 @@ arrives from 127.0.0.1 too.
 from __future__ import annotations
 
 import asyncio
+import contextvars
 import hmac
 import logging
 import threading
@@ -32,7 +33,6 @@ import time
 from collections import Counter
 from collections.abc import Callable, Coroutine
 from concurrent.futures import Executor, Future, ThreadPoolExecutor
-from contextvars import ContextVar
 from dataclasses import dataclass
 from typing import Any
 
@@ -83,7 +83,7 @@ class Caller:
 
 
 # The caller of the request being handled (set by the server for each request's task).
-CALLER: ContextVar[Caller | None] = ContextVar("rpc_caller", default=None)
+CALLER: contextvars.ContextVar[Caller | None] = contextvars.ContextVar("rpc_caller", default=None)
 
 
 @dataclass(frozen=True)
@@ -196,7 +196,9 @@ class WorkLanes(Executor):
         timers. Each pool thread keeps one loop, reused across calls.
         """
         lane = self.lane_for(CALLER.get(), heavy=True)
-        future = lane.submit(self._drive, factory)
+        # The caller's context goes along, so work the handler hands on (``_read``) stays in its lane.
+        context = contextvars.copy_context()
+        future = lane.submit(context.run, self._drive, factory)
         return await asyncio.wrap_future(future)
 
     def _drive(self, factory: Callable[[], Coroutine[Any, Any, Any]]) -> Any:
