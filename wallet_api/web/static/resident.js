@@ -50,9 +50,38 @@
         return li;
       }));
       $("member-qr").src = await T.imageUrl("/v1/me/member-qr.svg");
+      await confirmations();
     } catch (e) {
       T.showError("history-error", e);
     }
+  }
+
+  // ---- charges above my card or code limit wait for me -----------------------------------------
+  async function confirmations() {
+    const waiting = await T.call("GET", "/v1/me/confirmations");
+    $("confirmations").hidden = waiting.length === 0;
+    $("confirmation-list").replaceChildren(...waiting.map((c) => {
+      const li = document.createElement("li");
+      const what = document.createElement("span");
+      what.textContent = `${c.merchant_name || ""} ${T.formatPoints(c.amount)}`;
+      li.append(what);
+      for (const [key, approve] of [["approve_charge", true], ["decline_charge", false]]) {
+        const button = document.createElement("button");
+        button.type = "button";
+        button.textContent = T.t(key);
+        button.className = approve ? "primary" : "";
+        button.addEventListener("click", async () => {
+          try {
+            await T.call("POST", `/v1/me/confirmations/${c.payment_request_id}`, { approve });
+            await home();
+          } catch (e) {
+            T.showError("confirmation-error", e);
+          }
+        });
+        li.append(button);
+      }
+      return li;
+    }));
   }
 
   // ---- log in, sign up, log out ------------------------------------------------------------
@@ -124,7 +153,8 @@
   async function newCode() {
     if (codeTimer) clearInterval(codeTimer);
     try {
-      const code = await T.call("POST", "/v1/me/payment-codes");
+      const limit = Number($("code-limit").value);
+      const code = await T.call("POST", "/v1/me/payment-codes", Number.isInteger(limit) && limit > 0 ? { max_amount: limit } : {});
       $("code-qr").src = T.svgUrl(code.qr_svg);
       $("code-qr").dataset.code = code.code;
       let left = code.expires_in;
@@ -170,10 +200,18 @@
   });
 
   // ---- history -------------------------------------------------------------------------------
+  /* A page may come back short, even empty, when the wallet scanned a long quiet stretch of the
+     ledger: keep following next_cursor (a few times) before showing it. */
   async function loadHistory(more) {
-    const path = "/v1/me/history?limit=20" + (more && historyCursor ? `&before=${encodeURIComponent(historyCursor)}` : "");
     try {
-      const page = await T.call("GET", path);
+      let cursor = more ? historyCursor : null;
+      let page = { items: [], next_cursor: null };
+      for (let tries = 0; tries < 5; tries += 1) {
+        const next = await T.call("GET", "/v1/me/history?limit=20" + (cursor ? `&before=${encodeURIComponent(cursor)}` : ""));
+        page = { items: page.items.concat(next.items), next_cursor: next.next_cursor };
+        cursor = next.next_cursor;
+        if (page.items.length || !cursor) break;
+      }
       const items = page.items.map((item) => {
         const li = document.createElement("li");
         li.className = item.direction;
@@ -184,6 +222,11 @@
         const when = document.createElement("small");
         when.textContent = T.formatDate(item.timestamp);
         li.append(what, amount, when);
+        if (item.message) {
+          const note = document.createElement("q");
+          note.textContent = item.message; // kept off-chain; only its salted hash is on the ledger
+          li.append(note);
+        }
         return li;
       });
       if (more) $("history-list").append(...items); else $("history-list").replaceChildren(...items);
@@ -198,13 +241,35 @@
   $("history-more").addEventListener("click", () => loadHistory(true));
 
   // ---- printable card ------------------------------------------------------------------------
-  $("go-card").addEventListener("click", () => { go("card"); $("printable-card").hidden = true; });
+  async function cardSettings() {
+    try {
+      const card = await T.call("GET", "/v1/me/card");
+      $("card-limit-form").hidden = !card.has_card;
+      $("card-limit").value = card.max_amount || "";
+    } catch (e) {
+      T.showError("card-error", e);
+    }
+  }
+  $("go-card").addEventListener("click", () => { go("card"); $("printable-card").hidden = true; cardSettings(); });
+  $("card-limit-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const limit = Number($("card-limit").value);
+    try {
+      await T.call("PUT", "/v1/me/card/limit", { max_amount: Number.isInteger(limit) && limit > 0 ? limit : null });
+      $("card-limit-saved").textContent = T.t("limit_saved");
+      $("card-limit-saved").hidden = false;
+    } catch (e) {
+      T.showError("card-error", e);
+    }
+  });
   $("card-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     try {
-      const card = await T.call("POST", "/v1/me/card", { pin: form.get("pin") });
+      const limit = Number(form.get("max_amount"));
+      const card = await T.call("POST", "/v1/me/card", { pin: form.get("pin"), max_amount: Number.isInteger(limit) && limit > 0 ? limit : null });
       event.target.reset();
+      await cardSettings();
       $("card-qr").src = T.svgUrl(card.qr_svg);
       $("card-qr").dataset.card = card.card;
       $("card-code").textContent = me.short_code;

@@ -72,17 +72,74 @@
       T.events(`/v1/payment-requests/${request.id}/events`, (update) => {
         if (update.status === "paid") paid(update.amount);
         else if (update.status === "expired") $("request-status").textContent = T.t("expired");
+        else if (update.status === "review") review("request-status");
       }, signal).catch((e) => { if (!signal.aborted) T.showError("request-error", e); });
     } catch (e) {
       T.showError("entry-error", e);
     }
   });
 
+  /** The ledger records another payer or amount for this request: never "paid"; the clerk checks. */
+  function review(statusId) {
+    const el = $(statusId);
+    el.textContent = T.t("review_till");
+    el.dataset.status = "review";
+    el.classList.add("error");
+  }
+
   // ---- the shop scans the customer's code or card (CPM) ------------------------------------------
-  async function submitCharge(body) {
-    const result = await T.move("/v1/merchant/charges", body, charge.key);
-    charge = null;
-    paid(result.payment_request.amount);
+  /* A charge keeps its idempotency key until it has a definite outcome: a retry after a timeout
+     or a network error is the same charge (the server never charges twice). The till follows
+     the charge's payment request, which it can always read, until it is final. */
+  const FINAL_REFUSALS = ["declined", "cancelled", "expired"];
+
+  async function follow(requestId, statusId) {
+    const current = await T.call("GET", `/v1/payment-requests/${requestId}`);
+    if (current.status === "paid") return current;
+    listening = new AbortController();
+    const signal = listening.signal;
+    return new Promise((resolve, reject) => {
+      T.events(`/v1/payment-requests/${requestId}/events`, (update) => {
+        if (update.status === "confirming") $(statusId).textContent = T.t("awaiting_customer");
+        if (update.status === "paid" || update.status === "review" || FINAL_REFUSALS.includes(update.status)) {
+          resolve(update);
+        }
+      }, signal).then(() => reject(new Error("stream ended")), reject);
+    });
+  }
+
+  async function submitCharge(body, statusId, errorId) {
+    $(statusId).textContent = T.t("charge_pending");
+    $(statusId).hidden = false;
+    let result;
+    try {
+      result = await T.call("POST", "/v1/merchant/charges", body, charge.key);
+    } catch (e) {
+      // a refusal before anything was accepted (wrong PIN, used code…): a new attempt is a new charge;
+      // a timeout, a network error or a server error keeps the key, so pressing again is safe
+      if (e instanceof T.ApiFailure && e.status >= 400 && e.status < 500 && e.error.code !== "IDEMPOTENCY_KEY_REUSED") {
+        charge.key = crypto.randomUUID();
+      }
+      throw e;
+    }
+    if (result.operation.status === "failed") {
+      charge.key = crypto.randomUUID();
+      throw new T.ApiFailure(result.operation.error || { code: "TRANSACTION_REJECTED" }, 409);
+    }
+    const outcome = result.operation.status === "confirmed" ? result.payment_request
+      : await follow(result.payment_request.id, statusId);
+    if (outcome.status === "paid") {
+      charge = null;
+      paid(outcome.amount);
+    } else if (outcome.status === "review") {
+      charge = null;
+      review(errorId);
+      $(errorId).hidden = false;
+    } else {
+      charge.key = crypto.randomUUID();
+      const op = await T.call("GET", `/v1/operations/${result.operation.id}`);
+      throw new T.ApiFailure(op.error || { code: "CHARGE_FAILED", messages: { ja: T.t("charge_failed"), en: T.t("charge_failed") } }, 409);
+    }
   }
 
   async function scanned(text) {
@@ -96,12 +153,11 @@
       return;
     }
     try {
-      await submitCharge({ amount: points, code: text });
+      await submitCharge({ amount: points, code: text }, "scan-status", "scan-error");
     } catch (e) {
       go("scan");
       $("scan-amount").textContent = T.formatPoints(points);
       T.showError("scan-error", e);
-      charge.key = crypto.randomUUID();
       startScanner();
     }
   }
@@ -130,9 +186,8 @@
     const pin = $("pin-input").value;
     $("pin-input").value = "";
     try {
-      await submitCharge({ amount: charge.amount, card: charge.card, pin });
+      await submitCharge({ amount: charge.amount, card: charge.card, pin }, "pin-status", "pin-error");
     } catch (e) {
-      charge.key = crypto.randomUUID();
       T.showError("pin-error", e);
     }
   });
