@@ -171,6 +171,30 @@ def test_finding01_stalled_subscriber_never_halts_instant_blocks(node_factory: A
             sock.close()
 
 
+def test_finding01_a_reading_subscriber_gets_every_log_of_a_big_block(node_factory: Any) -> None:
+    """The bounds do not drop a client that reads: 2,000 logs in one block all arrive."""
+    node: NodeProcess = node_factory()
+    w3 = web3_for(node.url)
+    admin = node.dev_keys["admin"]
+    emit_2000_logs = "0x6107d05b60006000a0600190038060035700"  # init code: LOG0 in a loop, 2,000 times
+    with websockets.sync.client.connect(node.ws_url, open_timeout=10) as ws:
+        ws.send(json.dumps(request("eth_subscribe", ["logs", {}])))
+        assert json.loads(ws.recv(timeout=10))["result"].startswith("0x")
+        signed = w3.eth.account.sign_transaction(
+            {"data": emit_2000_logs, "value": 0, "gas": 2_000_000, "gasPrice": 0, "chainId": 1337,
+             "nonce": w3.eth.get_transaction_count(admin["address"])},
+            admin["privateKey"],
+        )  # fmt: skip
+        w3.eth.send_raw_transaction(signed.raw_transaction)
+        received = 0
+        while received < 2_000:
+            message = json.loads(ws.recv(timeout=20))
+            assert message["method"] == "eth_subscription"
+            received += 1
+        ws.send(json.dumps(request("eth_chainId", [])))
+        assert json.loads(ws.recv(timeout=10))["result"] == "0x539"
+
+
 # -- finding 7 ----------------------------------------------------------------------------------
 def test_finding07_looping_calls_cannot_starve_a_trusted_service(node_factory: Any) -> None:
     """Eight clients looping eth_call: the service's eth_estimateGas still answers quickly, and

@@ -20,6 +20,8 @@ import contextlib
 import hmac
 import logging
 import secrets
+import time
+from collections.abc import Iterator
 from typing import Any
 
 import orjson
@@ -50,6 +52,7 @@ MAX_BATCH = 1_000
 MAX_NESTING = 64
 MAX_SUBSCRIPTIONS_PER_CONNECTION = RPCLimits.max_subscriptions_per_connection
 MAX_WEBSOCKETS = RPCLimits.max_websockets
+WARN_INTERVAL_SECONDS = 60.0
 
 
 def _dumps(value: Any) -> bytes:
@@ -95,6 +98,7 @@ class RPCServer:
         api.filters.configure(self.limits.max_filters, self.limits.max_filters_per_client)
         self._sockets: set[_Connection] = set()
         self.disconnected_slow = 0
+        self._warned: dict[str, float] = {}
         api.service.add_listener(self._on_block)
 
     async def close_websockets(self) -> None:
@@ -123,6 +127,16 @@ class RPCServer:
         scheme, _, token = header.partition(" ")
         return scheme.lower() == "bearer" and hmac.compare_digest(token.strip(), self.auth_token)
 
+    def _warn(self, message: str) -> None:
+        """Logs a refusal, at most once a minute for the same text (refusals must not flood the log)."""
+        now = time.monotonic()
+        if now - self._warned.get(message, -WARN_INTERVAL_SECONDS) < WARN_INTERVAL_SECONDS:
+            return
+        if len(self._warned) > 1_000:
+            self._warned.clear()
+        self._warned[message] = now
+        log.warning("%s", message)
+
     def _caller(self, request: web.Request) -> Caller:
         """The client a request is counted under: the trusted services, or its remote address."""
         if self.limits.is_service(request.headers.get(SERVICE_TOKEN_HEADER)):
@@ -140,7 +154,7 @@ class RPCServer:
             status = 415
         if problem is None:
             return None
-        log.warning("refused %s request from %s: %s", request.method, request.remote, problem)
+        self._warn(f"refused {request.method} request from {request.remote}: {problem}")
         return web.json_response(_error(None, RPCError(INVALID_REQUEST, problem)), status=status)
 
     async def handle_health(self, request: web.Request) -> web.Response:
@@ -148,7 +162,14 @@ class RPCServer:
         if problem is not None:
             return web.json_response(_error(None, RPCError(INVALID_REQUEST, problem)), status=403)
         head = self.api.ledger.head
-        return web.json_response({"status": "ok", "head": head.block_number, "websockets": len(self._sockets)})
+        return web.json_response(
+            {
+                "status": "ok",
+                "head": head.block_number,
+                "websockets": len(self._sockets),
+                "websocketsDropped": self.disconnected_slow,  # clients closed for not reading
+            }
+        )
 
     async def handle_get(self, request: web.Request) -> web.StreamResponse:
         if request.headers.get("Upgrade", "").lower() != "websocket":
@@ -167,7 +188,7 @@ class RPCServer:
         try:
             slot = self.websockets.acquire(caller)
         except RPCError as error:
-            log.warning("refused a WebSocket from %s: %s", request.remote, error.message)
+            self._warn(f"refused a WebSocket from {request.remote}: {error.message}")
             return web.json_response(_error(None, error), status=503)
         try:
             CALLER.set(caller)
@@ -181,7 +202,7 @@ class RPCServer:
                     if message.type in (WSMsgType.TEXT, WSMsgType.BINARY):
                         response = await self.process_text(message.data, connection)
                         if response is not None:
-                            connection.outbox.offer(response.decode())
+                            await connection.outbox.answer(response.decode())
                     elif message.type == WSMsgType.ERROR:
                         break
                     if connection.outbox.closed and connection.outbox.close_reason is not None:
@@ -375,10 +396,15 @@ class _Connection:
             if kind == "newHeads":
                 if not self.outbox.offer(self._message(subscription_id, head)):
                     return
-            elif kind == "logs":
-                for entry in logs:
-                    if criteria.matches(entry) and not self.outbox.offer(self._message(subscription_id, entry)):
-                        return
+            elif kind == "logs" and logs:
+                # One lazy entry per block: the writer formats the matching logs as it sends them.
+                if not self.outbox.offer(self._log_messages(subscription_id, criteria, logs)):
+                    return
+
+    def _log_messages(self, subscription_id: str, criteria: Any, logs: list[dict[str, Any]]) -> Iterator[str]:
+        for entry in logs:
+            if criteria.matches(entry):
+                yield self._message(subscription_id, entry)
 
     def notify_pending(self, tx_hash: Any) -> None:
         for subscription_id, (kind, _) in list(self.subscriptions.items()):
