@@ -75,8 +75,9 @@ def ws_frame(payload: bytes) -> bytes:
     return header + mask + bytes(b ^ mask[i % 4] for i, b in enumerate(payload))
 
 
-def stalled_subscriber(port: int, subscriptions: int = 128) -> socket.socket:
-    """A WebSocket client with a tiny receive buffer that subscribes to newHeads and never reads."""
+def stalled_subscriber(port: int, subscriptions: int = 128, pending: int = 0) -> socket.socket:
+    """A WebSocket client with a tiny receive buffer that subscribes to newHeads (and to
+    ``pending`` newPendingTransactions) and never reads."""
     sock = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
     sock.setsockopt(socket.SOL_SOCKET, socket.SO_RCVBUF, 1024)  # before connect: a small window
     sock.connect(("127.0.0.1", port))
@@ -92,7 +93,8 @@ def stalled_subscriber(port: int, subscriptions: int = 128) -> socket.socket:
         answer += sock.recv(1)
     assert answer.startswith(b"HTTP/1.1 101"), answer
     for i in range(subscriptions):
-        sock.sendall(ws_frame(json.dumps(request("eth_subscribe", ["newHeads"], i)).encode()))
+        kind = "newPendingTransactions" if i < pending else "newHeads"
+        sock.sendall(ws_frame(json.dumps(request("eth_subscribe", [kind], i)).encode()))
     return sock
 
 
@@ -152,7 +154,8 @@ def test_finding01_stalled_subscriber_never_halts_instant_blocks(node_factory: A
     w3 = web3_for(node.url)
     admin = node.dev_keys["admin"]
     sender = node.dev_keys["accounts"][0]["address"]
-    stalled = [stalled_subscriber(node.port), stalled_subscriber(node.port)]
+    # pending-transaction notifications are bounded the same way
+    stalled = [stalled_subscriber(node.port, pending=64), stalled_subscriber(node.port, pending=64)]
     try:
         nonce = w3.eth.get_transaction_count(admin["address"])
         started = time.monotonic()
