@@ -19,6 +19,7 @@ A torn or corrupt tail (power cut mid-write) ends the journal; it is cut off on 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import logging
 import os
 import struct
@@ -72,7 +73,14 @@ def _open_private(path: Path, flags: int, mode: str) -> BinaryIO:
     """Open for writing, created 0600: pending transactions are nobody else's business."""
     fd = os.open(path, flags, 0o600)
     os.fchmod(fd, 0o600)  # also when an older file was created with wider rights
-    return os.fdopen(fd, mode)
+    return os.fdopen(fd, mode, buffering=0)
+
+
+def _write_all(fd: int, data: bytes) -> None:
+    """Unbuffered, so a failed write leaves nothing behind in a buffer to be written later."""
+    view = memoryview(data)
+    while view:
+        view = view[os.write(fd, view) :]
 
 
 def _fsync_directory(directory: Path) -> None:
@@ -144,7 +152,7 @@ class PoolJournal:
 
     def _written(self, done: asyncio.Future[None], sequence: int, appended: int, rewrite: list[bytes] | None) -> None:
         self._flushing = False
-        error = done.exception()
+        error = None if done.cancelled() else done.exception()
         if error is not None:
             # The transactions stay in the pool and will most likely be mined; only a crash
             # before that would lose them, as it did before the journal existed.
@@ -167,9 +175,15 @@ class PoolJournal:
         if rewrite is not None:
             self._replace([encode_record(raw) for raw in rewrite])
         if records:
-            self._file.write(b"".join(records))
-            self._file.flush()
-            os.fdatasync(self._file.fileno())
+            end = self._file.tell()
+            try:
+                _write_all(self._file.fileno(), b"".join(records))
+                os.fdatasync(self._file.fileno())
+            except OSError:
+                # A half-written record would hide every later one from the reader: cut it off.
+                with contextlib.suppress(OSError):
+                    self._file.truncate(end)
+                raise
 
     def _replace(self, records: list[bytes]) -> None:
         """Atomically swap in a journal holding ``records`` (write, fsync, rename, fsync the directory).
@@ -184,8 +198,7 @@ class PoolJournal:
             return
         temporary = self.path.with_suffix(".tmp")
         with _open_private(temporary, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, "wb") as out:
-            out.write(b"".join(records))
-            out.flush()
+            _write_all(out.fileno(), b"".join(records))
             os.fsync(out.fileno())
         os.replace(temporary, self.path)
         _fsync_directory(self.path.parent)
