@@ -448,17 +448,77 @@ def test_finding25_charge_above_the_residents_limit_waits_for_their_confirmation
 
 # -- also: operation lookups check ownership first ----------------------------------------------
 def test_also_operation_lookup_checks_ownership_before_touching_the_chain(wallet: WalletServer) -> None:
+    points = wallet.points
     resident = member(wallet, points=100)
     stranger = member(wallet)
     shop = member(wallet, "merchant")
     request = new_request(shop, 10)
-    op = final(resident, resident.post("/v1/payments", {"uri": request["uri"]}).json()["operation"])
-    wallet.points.node.kill()
+    restart_node(points, "interval", 3600)  # the payment stays on its way
     try:
+        sent = resident.post("/v1/payments", {"uri": request["uri"]})
+        assert sent.status_code == 202, sent.text
+        op = sent.json()["operation"]
+        points.node.kill()
         # the stranger learns nothing and the wallet does not even ask the node (it used to: a 503)
         peek = stranger.get(f"/v1/operations/{op['id']}")
-        assert peek.status_code == 404 and error(peek)["code"] == "NOT_FOUND"
+        assert peek.status_code == 404 and error(peek)["code"] == "NOT_FOUND", peek.text
         assert shop.get(f"/v1/operations/{op['id']}").status_code == 404
+        # the owner's own look-up does ask the node, and says it cannot be reached
+        assert resident.get(f"/v1/operations/{op['id']}").status_code == 503
     finally:
-        wallet.points.node.start()
-    assert resident.get(f"/v1/operations/{op['id']}").json()["status"] == "confirmed"
+        restart_node(points)
+    assert final(resident, op)["status"] == "confirmed"
+
+
+# -- the till page (Chromium): a slow charge, and a request the chain records differently --------
+def test_finding06_till_page_follows_a_slow_card_charge_and_says_check_needed(
+    wallet: WalletServer, playwright: Any, tmp_path: Path
+) -> None:
+    from tests.browser_support import browser, open_page
+    from tests.qr_video import write_qr_video
+
+    points = wallet.points
+    resident = member(wallet, points=1_000)
+    shop = member(wallet, "merchant", shop="高砂鮮魚")
+    card = resident.post("/v1/me/card", {"pin": PIN}, key=None).json()["card"]
+    video = write_qr_video(card, tmp_path / "card.y4m")
+    with browser(playwright, video) as camera:
+        till = open_page(camera, wallet.url, "/till/")
+        till.wait_for_selector("section#login:not([hidden])")
+        till.fill("#login-form [name=login]", shop.login_id)  # type: ignore[arg-type]
+        till.fill("#login-form [name=password]", shop.password)
+        till.click("#login-form button[type=submit]")
+        till.wait_for_selector("section#entry:not([hidden])")
+
+        # a card charge slower than the till's wait: the page follows it to "paid", charging once
+        restart_node(points, "interval", 4)
+        try:
+            till.fill("#amount", "150")
+            till.click("#scan-customer")
+            till.wait_for_selector("section#pin:not([hidden])", timeout=30_000)
+            till.fill("#pin-input", PIN)
+            till.click("#pin-form button[type=submit]")
+            till.wait_for_selector("section#paid:not([hidden])", timeout=30_000)
+        finally:
+            restart_node(points)
+        assert not till.is_visible("#pin-error")
+        assert points.balance(resident.info["address"]) == 850
+        paid = points.token.events.Paid().get_logs(from_block=0, argument_filters={"merchant": shop.info["address"]})
+        assert [e.args.amount for e in paid] == [150]
+
+        # the shop shows a QR; someone pays its printed reference outside the wallet first
+        till.click("#paid button.back")
+        till.fill("#amount", "80")
+        till.click("#amount-form button[type=submit]")
+        till.wait_for_selector("section#request:not([hidden])")
+        till.wait_for_function("document.getElementById('request-qr').dataset.uri")
+        uri = till.get_attribute("#request-qr", "data-uri")
+        reference = bytes.fromhex(uri.rsplit("bytes32=0x", 1)[1])  # type: ignore[union-attr]
+        thief = attacker(points, 100)
+        points.send(thief, points.token.functions.pay(shop.info["address"], 80, reference))
+        refused = resident.post("/v1/payments", {"uri": uri})
+        assert error(refused)["code"] == "REQUEST_ALREADY_PAID"
+        till.wait_for_selector("#request-status[data-status=review]", timeout=15_000)
+        assert "要確認" in till.inner_text("#request-status")
+        assert not till.is_visible("section#paid")
+        assert not till.errors, till.errors
