@@ -9,8 +9,8 @@ transactions (checked again against the head, so ones already included or no lon
 fall away); the file is rewritten with only the still-pending ones as blocks include them.
 
 Costs are kept off the hot path by group commit: appends go to a buffer on the event loop,
-and one writer thread writes and fsyncs whatever accumulated, so the transactions of a
-JSON-RPC batch (and of concurrent requests) share one fsync.
+and one writer thread writes and fsyncs whatever accumulated when a request waits for it, so
+the transactions of a JSON-RPC batch (and of concurrent requests) share one fsync.
 
 File format: records of ``length (4 bytes, big-endian) · crc32 (4 bytes) · raw transaction``.
 A torn or corrupt tail (power cut mid-write) ends the journal; it is cut off on open.
@@ -41,6 +41,7 @@ _HEADER = struct.Struct(">II")
 MAX_RECORD_BYTES = 1024 * 1024  # far above the pool's 128 KiB transaction limit: a larger length is corruption
 # Rewrite the file when it holds this many more records than the pool still has pending.
 COMPACT_SLACK = 4_096
+UNWAITED_FLUSH_SECONDS = 0.05
 
 
 def encode_record(raw: bytes) -> bytes:
@@ -94,7 +95,7 @@ def _fsync_directory(directory: Path) -> None:
 class PoolJournal:
     """Append-only, fsync'd record of the transactions this node acknowledged to clients.
 
-    Loop-thread API: :meth:`append` (buffer a record, start a flush), :meth:`durable` (wait
+    Loop-thread API: :meth:`append` (buffer a record), :meth:`durable` (wait
     until a record is on disk), :meth:`rewrite` (replace the contents by the still-pending
     transactions). Disk work runs on one writer thread, one job at a time, in order.
     """
@@ -116,14 +117,27 @@ class PoolJournal:
         self._rewrite_with: list[bytes] | None = None
         self._flushing = False
         self._waiters: list[tuple[int, asyncio.Future[None]]] = []
+        self._timer: asyncio.TimerHandle | None = None
 
     # -- loop thread -------------------------------------------------------------------------------
     def append(self, raw: bytes) -> int:
-        """Buffer ``raw`` for the journal and start writing it; returns its sequence number."""
+        """Buffer ``raw`` for the journal; returns its sequence number.
+
+        Writing starts when someone waits for it (:meth:`durable`): a batch's transactions are
+        appended one by one and its last one waits, so the batch costs one write and one fsync.
+        Starting a flush at every append would instead fsync each transaction of a batch on
+        its own (admitting one takes longer than an fsync). A timer flushes records nobody
+        waits for soon after anyway.
+        """
         self._buffer.append(encode_record(raw))
         self._appended += 1
-        self._kick()
+        if self._timer is None:
+            self._timer = asyncio.get_running_loop().call_later(UNWAITED_FLUSH_SECONDS, self._timed_flush)
         return self._appended
+
+    def _timed_flush(self) -> None:
+        self._timer = None
+        self._kick()
 
     async def durable(self, sequence: int) -> None:
         """Return once the record ``sequence`` (and every earlier one) is fsync'd."""
@@ -212,6 +226,8 @@ class PoolJournal:
         self.records = []
 
     def close(self) -> None:
+        if self._timer is not None:
+            self._timer.cancel()
         self._writer.shutdown(wait=True)
         self._file.close()
 
