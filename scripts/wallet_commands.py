@@ -291,6 +291,10 @@ def rotate_kek(
     from wallet_api.services import Services
 
     new = KeyEncryptionKey.from_file(new_kek_file)
+    # a re-run after a finished rotation holds the KEK the database now records (issue 15 KEK check)
+    os.environ["TAKASAGO_WALLET_OLD_KEKS"] = ",".join(
+        filter(None, [os.environ.get("TAKASAGO_WALLET_OLD_KEKS"), new.to_base64()])
+    )
     services = Services.build(_settings(data_dir, database_url, None, None))
     try:
         report = rotate(services.sessions, services.keyring.all_keks, new)

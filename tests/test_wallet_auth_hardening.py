@@ -143,7 +143,11 @@ def test_finding11_forwarded_for_is_believed_only_from_trusted_proxies_and_limit
     points: PointsSystem, tmp_path: Path
 ) -> None:
     limit = 6
-    env = {"TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_IP": str(limit), "TAKASAGO_WALLET_TRUSTED_PROXIES": "127.0.0.9"}
+    env = {
+        "TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_IP": str(limit),
+        "TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_ACCOUNT": "3",
+        "TAKASAGO_WALLET_TRUSTED_PROXIES": "127.0.0.9",
+    }
     server = TwoWorkers(points, tmp_path, database_url("sqlite", tmp_path), env=env)
     server.init()
     engine = engine_of(server)
@@ -171,6 +175,15 @@ def test_finding11_forwarded_for_is_believed_only_from_trusted_proxies_and_limit
             assert over.status_code == 429 and error_code(over) == "TOO_MANY_REQUESTS"
             other = proxy.post("/v1/auth/login", json=body, headers={"X-Forwarded-For": "198.51.100.2"})
             assert other.status_code == 401
+        # one account is limited however many addresses it comes from (a pending merchant: refused
+        # anyway, but counted first)
+        shop = signup(server, "merchant", shop="limit test")
+        answers = []
+        for n in range(4):
+            with client_from(server, f"127.0.1.{n + 1}") as c:
+                charge = c.post("/v1/merchant/charges", json={"amount": 1, "code": "x"}, headers=shop.headers(f"k{n}"))
+                answers.append(charge.status_code)
+        assert answers == [403, 403, 403, 429], answers
         with engine.connect() as conn:
             keys = [row[0] for row in conn.execute(text("SELECT key FROM rate_limits"))]
         assert keys and all(re.fullmatch(r"[0-9a-f]{64}", k) for k in keys)  # no address stored in clear

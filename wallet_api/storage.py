@@ -78,7 +78,7 @@ def prepare(settings: WalletSettings) -> None:
         _tighten(database.parent, 0o700)
     _tighten_stdio()
     if not os.environ.get("TAKASAGO_WALLET_KEK") and _inside(settings.kek_path, settings.data_dir):
-        log.warning(
+        log.info(
             "KEK %s is inside the data directory (embedded mode, as `takasago up` sets it up): "
             "not for production; set TAKASAGO_WALLET_KEK_FILE outside it and TAKASAGO_WALLET_ENV=production",
             settings.kek_path,
