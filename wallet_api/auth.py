@@ -34,6 +34,7 @@ import jwt
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
+from starlette.concurrency import run_in_threadpool
 
 from wallet_api.crypto.passwords import hash_secret, needs_rehash, verify_secret_async
 from wallet_api.db.models import LoginThrottle, Session, User
@@ -102,8 +103,6 @@ class Authenticator:
         The two database steps are short and run on worker threads (see the route);
         ``login`` itself only awaits, so a queue of log-ins holds no thread and no lock.
         """
-        from starlette.concurrency import run_in_threadpool
-
         attempt = await run_in_threadpool(self.count_attempt, sessions, login, client)
         ok = await verify_secret_async(attempt.stored_hash, password)
         if not ok or attempt.user_id is None:

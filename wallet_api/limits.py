@@ -23,6 +23,7 @@ from datetime import timedelta
 from sqlalchemy import delete, or_
 from sqlalchemy.orm import Session, sessionmaker
 
+from wallet_api.auth import now
 from wallet_api.db.models import LoginThrottle, RateLimit
 from wallet_api.db.upsert import add_hit
 
@@ -77,8 +78,6 @@ class SharedRateLimiter:
         return 60 - int(time.time() % 60) if over else None
 
     def prune(self, minute: int) -> None:
-        from wallet_api.auth import now
-
         idle_since = now() - timedelta(seconds=self.login_idle_seconds)
         with self.sessions.begin() as db:
             stale = db.execute(delete(RateLimit).where(RateLimit.minute < minute - 1)).rowcount  # type: ignore[attr-defined]
