@@ -2,16 +2,18 @@
 
 from __future__ import annotations
 
+import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
-from web3 import Web3
+from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware
+from web3.types import RPCEndpoint, RPCResponse
 
 from contracts.deployment import Deployment, load_deployment
 from contracts.payment_uri import payment_request_id
@@ -19,7 +21,9 @@ from contracts.payment_uri import payment_request_id
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)
 HISTORY_FIRST_WINDOW = 2_000  # a busy account fills a page from the latest blocks
-HISTORY_SCAN_BLOCKS = 200_000  # blocks one history page may scan (about 2 days at 1-second blocks)
+HISTORY_SCAN_BLOCKS = 200_000
+BUSY_CODE = -32005  # the node's "server busy" (also its "limit exceeded"; only busy answers are retried)
+BUSY_RETRY_SECONDS = 3.0  # blocks one history page may scan (about 2 days at 1-second blocks)
 
 
 def _topic(address: str) -> str:
@@ -53,9 +57,39 @@ class HistoryPage:
     next_before: tuple[int, int] | None
 
 
+class NodeBusy(TimeoutError):
+    """The node kept answering "server busy" (-32005) past :data:`BUSY_RETRY_SECONDS`.
+
+    A ``TimeoutError``, so every caller treats it like an unreachable node: a request is
+    answered 503 ``NODE_UNAVAILABLE`` and the outbox worker retries later, never a 500.
+    """
+
+
+class PatientProvider(HTTPProvider):
+    """JSON-RPC over HTTP that waits out the node's fast "server busy" refusals.
+
+    The node refuses execution requests (``eth_call``, ``eth_estimateGas``) at once when
+    its lane is full (issue 15, finding 7), expecting clients to retry; a burst of
+    payments must not turn that into refusals or 500s.
+    """
+
+    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
+        deadline = time.monotonic() + BUSY_RETRY_SECONDS
+        delay = 0.05
+        while True:
+            response = super().make_request(method, params)
+            error = response.get("error") if isinstance(response, dict) else None
+            if not isinstance(error, dict) or error.get("code") != BUSY_CODE or "busy" not in str(error.get("message")):
+                return response  # (-32005 also answers a query that is too big: that is not retried)
+            if time.monotonic() + delay > deadline:
+                raise NodeBusy(str(error.get("message", "server busy"))[:200])
+            time.sleep(delay)
+            delay = min(delay * 2, 0.4)
+
+
 class Ledger:
     def __init__(self, rpc_url: str, deployments_dir: Path, timeout: float = 10) -> None:
-        self.w3 = Web3(Web3.HTTPProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        self.w3 = Web3(PatientProvider(rpc_url, request_kwargs={"timeout": timeout}))
         # blocks carry the validator's seal in extraData (proof of authority)
         self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         self.deployments_dir = deployments_dir
