@@ -99,7 +99,7 @@ class RPCLimits:
     ws_queue_bytes: int = 4 * 1024 * 1024
     ws_send_timeout: float = 5.0
     execution_threads: int = 2
-    execution_queue: int = 4
+    execution_queue: int = 16  # a burst of the wallet's gas checks fits; loops past it are refused
     heavy_threads: int = 2
     heavy_queue: int = 32
     service_threads: int = 2
