@@ -26,7 +26,7 @@ import struct
 import zlib
 from concurrent.futures import ThreadPoolExecutor
 from pathlib import Path
-from typing import TYPE_CHECKING, BinaryIO
+from typing import IO, TYPE_CHECKING, Any
 
 from node.errors import TransactionRejected
 
@@ -70,7 +70,7 @@ def read_records(path: Path) -> tuple[list[bytes], int]:
     return records, offset
 
 
-def _open_private(path: Path, flags: int, mode: str) -> BinaryIO:
+def _open_private(path: Path, flags: int, mode: str) -> IO[Any]:
     """Open for writing, created 0600: pending transactions are nobody else's business."""
     fd = os.open(path, flags, 0o600)
     os.fchmod(fd, 0o600)  # also when an older file was created with wider rights

@@ -16,7 +16,7 @@ from typing import Any
 
 import pytest
 import rlp
-from eth_keys import keys
+from eth_keys.datatypes import PrivateKey
 from eth_utils import ValidationError
 
 from node.genesis import load_genesis
@@ -25,12 +25,12 @@ from node.qbft.certificate import encode_certificate
 from tests.network_support import Network, result
 
 
-def _key(net: Network, name: str) -> keys.PrivateKey:
+def _key(net: Network, name: str) -> PrivateKey:
     document = json.loads((net.directory / name / "dev-keys.json").read_text())
-    return keys.PrivateKey(bytes.fromhex(document["validator"]["privateKey"][2:]))
+    return PrivateKey(bytes.fromhex(document["validator"]["privateKey"][2:]))
 
 
-def _offline_block(net: Network, data_dir: Path, sealer: keys.PrivateKey) -> bytes:
+def _offline_block(net: Network, data_dir: Path, sealer: PrivateKey) -> bytes:
     """A block sealed by one real validator on a copy of the chain, as a rogue validator could make."""
     ledger = Ledger(data_dir, load_genesis(data_dir / "genesis.json"), sealer)
     try:
@@ -87,7 +87,7 @@ def test_finding02_ledger_commits_on_a_qbft_node_only_with_a_quorum_certificate(
         one = encode_certificate(0, [_key(net, names[1]).sign_msg_hash(digest).to_bytes()])
         with pytest.raises(ValidationError, match="1 seals; 3 of 4"):
             ledger.commit(built, one)
-        outsider = keys.PrivateKey(b"\x09" * 32).sign_msg_hash(digest).to_bytes()
+        outsider = PrivateKey(b"\x09" * 32).sign_msg_hash(digest).to_bytes()
         seals = [_key(net, n).sign_msg_hash(digest).to_bytes() for n in names[:2]]
         with pytest.raises(ValidationError, match="not a validator"):
             ledger.commit(built, encode_certificate(0, [*seals, outsider]))
