@@ -2,6 +2,8 @@
 
 Runs in its own thread with its own event loop and reconnects when the node goes away;
 the follower also polls, so a lost subscription only delays indexing, never loses blocks.
+The upgrade request carries the node's service token when one is configured, so the
+node's per-client WebSocket and subscription caps never apply to the indexer.
 """
 
 from __future__ import annotations
@@ -12,12 +14,15 @@ import threading
 
 import aiohttp
 
+from contracts.node_access import service_headers
+
 log = logging.getLogger("indexer.heads")
 
 
 class HeadListener:
-    def __init__(self, ws_url: str) -> None:
+    def __init__(self, ws_url: str, headers: dict[str, str] | None = None) -> None:
         self.ws_url = ws_url
+        self.headers = service_headers() if headers is None else headers
         self._arrived = threading.Event()
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
@@ -42,7 +47,10 @@ class HeadListener:
         pause = 0.5
         while not self._stop.is_set():
             try:
-                async with aiohttp.ClientSession() as session, session.ws_connect(self.ws_url, heartbeat=20) as ws:
+                async with (
+                    aiohttp.ClientSession() as session,
+                    session.ws_connect(self.ws_url, heartbeat=20, headers=self.headers) as ws,
+                ):
                     await ws.send_json({"jsonrpc": "2.0", "id": 1, "method": "eth_subscribe", "params": ["newHeads"]})
                     pause = 0.5
                     while not self._stop.is_set():

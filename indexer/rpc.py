@@ -4,6 +4,10 @@ Nodes refuse answers that are too big (ours: more than 10,000 logs, batches over
 calls or 8 MiB; geth, Besu and anvil have their own caps and their own wording).
 ``batch_within_limits`` splits a refused batch in halves until each part is answered, so
 a limit slows the indexer down but never stops it.
+
+Every request carries the node's service token when one is configured
+(``TAKASAGO_NODE_SERVICE_TOKEN_FILE``, see ``contracts.node_access``): the indexer's reads
+then run in the node's trusted lane, which anonymous clients cannot fill (issue 15, finding 7).
 """
 
 from __future__ import annotations
@@ -13,6 +17,8 @@ import re
 from typing import Any
 
 import requests
+
+from contracts.node_access import service_headers
 
 # Our node: -32005 "query returned more than 10000 results" / "batch too large";
 # geth: "query returned more than 10000 results", "batch too large", "response too large";
@@ -39,10 +45,12 @@ class RpcError(RuntimeError):
 
 
 class Rpc:
-    def __init__(self, url: str, timeout: float = 30) -> None:
+    def __init__(self, url: str, timeout: float = 30, headers: dict[str, str] | None = None) -> None:
+        """``headers`` default to the service token's (none when not configured); never logged."""
         self.url = url
         self.timeout = timeout
         self.session = requests.Session()
+        self.session.headers.update(service_headers() if headers is None else headers)
         self._ids = itertools.count(1)
 
     def _post(self, body: Any) -> Any:

@@ -61,13 +61,24 @@ def up(
     under DATA_DIR/wallet; its service key is granted the enroller (register verified
     people only) and community-verifier roles on first start, never registrar. The indexer follows the chain into SQLite
     under DATA_DIR/indexer and serves the auditors' explorer on 127.0.0.1:EXPLORER_PORT
-    (shop names from DATA_DIR/labels.json when present).
+    (shop names from DATA_DIR/labels.json when present). The wallet, indexer and oracle
+    prove themselves to the node with a secret in DATA_DIR/node/service-token (0600, made on
+    first start, named in node.json as rpc.serviceTokenFile), so they keep a lane of their own
+    however busy anonymous clients keep the node.
     """
     from contracts.deploy import deploy as run_deploy
     from contracts.deployment import DeploymentError
+    from contracts.node_access import TOKEN_FILE_ENV
     from contracts.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
-    from scripts.supervisor import StartupError, Supervisor, start_indexer, start_oracle, start_wallet
+    from scripts.supervisor import (
+        StartupError,
+        Supervisor,
+        ensure_service_token,
+        start_indexer,
+        start_oracle,
+        start_wallet,
+    )
 
     if mode not in ("instant", "interval"):
         typer.echo(f"error: --mode must be instant or interval, not {mode!r}", err=True)
@@ -79,11 +90,14 @@ def up(
     supervisor.catch_signals()
     url = f"http://127.0.0.1:{rpc_port}"
     try:
+        # the services' own lane on the node (issue 15, finding 7): a secret, not their IP address
+        token_file = ensure_service_token(node_dir)
+        supervisor.env[TOKEN_FILE_ENV] = str(token_file)
         node_args = ["node", "run", "--data-dir", str(node_dir), "--rpc-port", str(rpc_port), "--mode", mode]
         node_args += ["--log-file", str(data_dir / "logs" / "node.log")]  # rotated by the node (issue 15, #27)
         supervisor.start("node", node_args)
         supervisor.wait_http("node", url + "/health")
-        w3 = connect(url)
+        w3 = connect(url, token_file)
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)

@@ -4,6 +4,11 @@ Keys: an encrypted keystore (``--keystore``, unlocked by ``--password-file``, th
 ``TAKASAGO_KEYSTORE_PASSWORD`` environment variable or a prompt), or, on a
 development chain only, a named key from its ``dev-keys.json``. Keys are never
 printed or logged.
+
+The node: a trusted service (the oracle's ``settle``, ``takasago up``) proves itself with the
+node's service token (``contracts.node_access``) when ``TAKASAGO_NODE_SERVICE_TOKEN_FILE``
+or ``--node-token-file`` names it; an officer's command without either connects as any
+other client does.
 """
 
 from __future__ import annotations
@@ -34,6 +39,15 @@ DevKeys = Annotated[
     typer.Option("--dev-keys", envvar="TAKASAGO_DEV_KEYS", help="Development chains only: dev-keys.json to sign with."),
 ]
 
+NodeTokenFile = Annotated[
+    Path | None,
+    typer.Option(
+        "--node-token-file",
+        envvar="TAKASAGO_NODE_SERVICE_TOKEN_FILE",
+        help="File (0600) holding the node's service token: this service's requests get the node's trusted lane.",
+    ),
+]
+
 DEFAULT_RPC_URL = "http://127.0.0.1:8545"
 DEFAULT_DEPLOYMENTS = Path(".takasago/deployments")
 
@@ -46,8 +60,19 @@ class SignerError(Exception):
     """The signing key cannot be loaded (no key given, wrong passphrase, bad file)."""
 
 
-def connect(url: str) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 60}))
+def connect(url: str, token_file: Path | None = None) -> Web3:
+    """A Web3 for the node at ``url``; with the service token header when one is configured.
+
+    ``token_file``, else ``TAKASAGO_NODE_SERVICE_TOKEN_FILE``. A bad token file is a
+    :class:`ConnectionError_` naming the file (every command already reports that one cleanly).
+    """
+    from contracts.node_access import NodeAccessError, web3_request_kwargs
+
+    try:
+        request_kwargs = web3_request_kwargs(60, token_file)
+    except NodeAccessError as exc:
+        raise ConnectionError_(str(exc)) from None
+    w3 = Web3(Web3.HTTPProvider(url, request_kwargs=request_kwargs))
     # PoA chains carry seals in extraData (> 32 bytes), as Besu QBFT and Clique do.
     w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
     try:

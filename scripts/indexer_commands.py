@@ -14,6 +14,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from scripts.connection import NodeTokenFile
+
 indexer = typer.Typer(no_args_is_help=True, help="The indexer and the auditors' explorer.")
 audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger for auditors.")
 out = Console()
@@ -72,12 +74,14 @@ def serve(
     ] = None,
     host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
     port: Annotated[int | None, typer.Option(help="Port [default 8700].", min=1, max=65535)] = None,
+    node_token_file: NodeTokenFile = None,
 ) -> None:
     """Follow the node into SQL (backfill from genesis, then the tail) and serve the explorer."""
     import os
 
     import uvicorn
 
+    from contracts.node_access import use_token_file
     from indexer.labels import load_labels
 
     settings = _settings(
@@ -85,6 +89,7 @@ def serve(
         labels_file=labels_file, host=host, port=port,
     )  # fmt: skip
     load_labels(settings.labels_file)  # refuse a bad labels file before starting
+    use_token_file(node_token_file)  # and a bad service token file (a ValueError naming it)
     for name in ("data_dir", "database_url", "rpc_url", "deployments_dir", "labels_file"):
         value = getattr(settings, name)
         if value is not None:

@@ -24,6 +24,8 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
+from scripts.connection import NodeTokenFile
+
 oracle = typer.Typer(
     no_args_is_help=True, help="The CO2 oracle: meter evidence in, verified reductions and grants out."
 )
@@ -42,6 +44,7 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         from contracts.deployment import DeploymentError
         from contracts.transactions import TransactionFailed
         from oracle.settlement import SettlementError
+        from scripts.connection import ConnectionError_
 
         try:
             return fn(*args, **kwargs)
@@ -50,6 +53,9 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
             raise typer.Exit(3) from None
         except RequestsConnectionError:
             err.print("error: cannot reach the node")
+            raise typer.Exit(4) from None
+        except ConnectionError_ as exc:  # unreachable, or a bad --node-token-file (the message says which)
+            err.print(f"error: {exc}")
             raise typer.Exit(4) from None
         except (SettlementError, DeploymentError, ValueError, OSError) as exc:
             err.print(f"error: {exc}")
@@ -203,6 +209,7 @@ def settle(
         list[Path], typer.Option("--operator-key", help="An operator's key file (hex, 0600); repeat k times.")
     ] = [],  # noqa: B006
     rpc_url: Annotated[str, typer.Option(help="Node JSON-RPC URL.")] = "http://127.0.0.1:8545",
+    node_token_file: NodeTokenFile = None,
     deployments_dir: Annotated[Path, typer.Option(help="Deployment files.")] = Path(".takasago/deployments"),
     batch_size: Annotated[int, typer.Option(help="Households per grant transaction.", min=1, max=500)] = 100,
     dry_run: Annotated[
@@ -262,7 +269,7 @@ def settle(
         if key_path.stat().st_mode & 0o077:
             raise ValueError(f"{key_path} is readable by other users; chmod 600 it")
         operators.append(Account.from_key(key_path.read_text(encoding="ascii").strip()))
-    w3 = connect(rpc_url)
+    w3 = connect(rpc_url, node_token_file)
     reports = load_deployment(w3, deployments_dir).contract(w3, "OracleReports")
     signatures = sign_report(report, operators, w3.eth.chain_id, reports.address)
     result = post(Sender(w3, operators[0]), reports, report, signatures, batch_size=batch_size)

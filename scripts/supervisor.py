@@ -10,7 +10,10 @@ when ``up`` is interrupted, and ``up`` exits if one of them dies.
 
 from __future__ import annotations
 
+import json
 import os
+import secrets
+import shutil
 import signal
 import subprocess
 import sys
@@ -53,12 +56,46 @@ class StartupError(Exception):
     """A child process did not come up; the message includes its last log lines."""
 
 
+SERVICE_TOKEN_NAME = "service-token"  # in the node's data directory, mode 0600
+
+
+def ensure_service_token(node_dir: Path) -> Path:
+    """The node's service token file, created on first start and named in its node.json.
+
+    The node gives requests carrying this secret (``X-Takasago-Service-Token``) an execution
+    lane of their own (issue 15, finding 7); the wallet, indexer and oracle started here send
+    it (``contracts.node_access``), so anonymous clients on the host cannot starve them.
+    Idempotent: an existing token is kept (services restarted alone still hold it), and
+    ``rpc.serviceTokenFile`` is merged into node.json without touching any other setting.
+    """
+    config_path = node_dir / "node.json"
+    document = json.loads(config_path.read_text(encoding="utf-8"))
+    rpc = document.setdefault("rpc", {})
+    if not isinstance(rpc, dict):
+        raise ValueError(f"{config_path}: rpc must be an object")
+    name = rpc.get("serviceTokenFile") or SERVICE_TOKEN_NAME  # an operator's own choice is kept
+    token_file = node_dir / name
+    if not token_file.exists():
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    if rpc.get("serviceTokenFile") != name:
+        rpc["serviceTokenFile"] = name
+        temporary = config_path.with_name("node.json.tmp")
+        temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
+        shutil.copymode(config_path, temporary)
+        os.replace(temporary, config_path)
+    return token_file.resolve()
+
+
 @dataclass
 class Supervisor:
     """Starts ``takasago`` children (:func:`cli_command`) in ``cwd``, logging to ``log_dir``."""
 
     log_dir: Path
     cwd: Path = field(default_factory=Path.cwd)
+    # added to every child's environment (TAKASAGO_NODE_SERVICE_TOKEN_FILE: see ensure_service_token)
+    env: dict[str, str] = field(default_factory=dict)
     children: dict[str, subprocess.Popen[bytes]] = field(default_factory=dict)
     stopping: list[str] = field(default_factory=list)
 
@@ -66,10 +103,13 @@ class Supervisor:
         self.log_dir.mkdir(parents=True, exist_ok=True)
         log = open(self.log_dir / f"{name}.log", "ab")  # noqa: SIM115 - owned by the child's lifetime
         child = subprocess.Popen(
-            cli_command(*args), stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd, env=child_environment()
+            cli_command(*args), stdout=log, stderr=subprocess.STDOUT, cwd=self.cwd, env=self.environment()
         )
         self.children[name] = child
         return child
+
+    def environment(self) -> dict[str, str]:
+        return {**child_environment(), **self.env}
 
     def tail(self, name: str, lines: int = 20) -> str:
         try:
@@ -147,7 +187,7 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
         text=True,
         timeout=120,
         cwd=supervisor.cwd,
-        env=child_environment(),
+        env=supervisor.environment(),
     )
     if init.returncode != 0:
         raise StartupError(f"wallet init failed: {init.stderr.strip()[-2000:]}")

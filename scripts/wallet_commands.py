@@ -26,6 +26,8 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
+from scripts.connection import NodeTokenFile
+
 wallet = typer.Typer(no_args_is_help=True, help="The custodial wallet API (residents' and merchants' keys).")
 out = Console()
 err = Console(stderr=True)
@@ -102,10 +104,14 @@ def serve(
         int | None, typer.Option(help="Port [env TAKASAGO_WALLET_PORT, default 8600].", min=1, max=65535)
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes sharing the database.", min=1, max=32)] = 1,
+    node_token_file: NodeTokenFile = None,
 ) -> None:
     """Run the wallet API (migrates the database first; never creates a KEK: run `wallet init` once)."""
     import uvicorn
 
+    from contracts.node_access import use_token_file
+
+    use_token_file(node_token_file)  # refuse a bad service token file before starting; workers inherit it
     settings = _settings(data_dir, database_url, rpc_url, deployments_dir)
     if host is not None:
         settings.host = host

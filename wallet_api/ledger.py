@@ -16,6 +16,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint, RPCResponse
 
 from contracts.deployment import Deployment, load_deployment
+from contracts.node_access import web3_request_kwargs
 from contracts.payment_uri import payment_request_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
@@ -89,7 +90,8 @@ class PatientProvider(HTTPProvider):
 
 class Ledger:
     def __init__(self, rpc_url: str, deployments_dir: Path, timeout: float = 10) -> None:
-        self.w3 = Web3(PatientProvider(rpc_url, request_kwargs={"timeout": timeout}))
+        # the node's trusted lane when TAKASAGO_NODE_SERVICE_TOKEN_FILE names its token (issue 15, finding 7)
+        self.w3 = Web3(PatientProvider(rpc_url, request_kwargs=web3_request_kwargs(timeout)))
         # blocks carry the validator's seal in extraData (proof of authority)
         self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
         self.deployments_dir = deployments_dir
