@@ -514,6 +514,22 @@ def test_finding06_till_page_follows_a_slow_card_charge_and_says_check_needed(
         paid = paid_to(points, shop)
         assert [e.args.amount for e in paid] == [150]
 
+        # above the card's limit the till waits for the customer's approval in the app (finding 25)
+        limit = resident.client.put("/v1/me/card/limit", json={"max_amount": 100}, headers=resident.headers())
+        assert limit.status_code == 200, limit.text
+        till.click("#paid button.back")
+        till.fill("#amount", "200")
+        till.click("#scan-customer")
+        till.wait_for_selector("section#pin:not([hidden])", timeout=30_000)
+        till.fill("#pin-input", PIN)
+        till.click("#pin-form button[type=submit]")
+        till.wait_for_function("document.getElementById('pin-status').textContent.includes('承認')", timeout=15_000)
+        (waiting,) = resident.get("/v1/me/confirmations").json()
+        assert waiting["amount"] == 200 and points.balance(resident.info["address"]) == 850
+        resident.post(f"/v1/me/confirmations/{waiting['payment_request_id']}", {"approve": True}, key=None)
+        till.wait_for_selector("section#paid:not([hidden])", timeout=30_000)
+        assert points.balance(resident.info["address"]) == 650
+
         # the shop shows a QR; someone pays its printed reference outside the wallet first
         till.click("#paid button.back")
         till.fill("#amount", "80")
