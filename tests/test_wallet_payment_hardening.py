@@ -39,6 +39,19 @@ def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> It
     )
 
 
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def db_wallet(
+    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WalletServer]:
+    """The module's wallet on SQLite, or one on PostgreSQL: charges and confirmations lock rows on both."""
+    if request.param == "sqlite":
+        yield request.getfixturevalue("wallet")
+        return
+    yield from running_wallet(
+        points, tmp_path_factory.mktemp("payment-hardening-pg"), "postgresql", TAKASAGO_WALLET_CONFIRM_WAIT_SECONDS="1"
+    )
+
+
 # -- helpers ------------------------------------------------------------------------------------
 def final(api: Api, op: dict[str, Any], timeout: float = 60) -> dict[str, Any]:
     deadline = time.monotonic() + timeout
@@ -354,7 +367,8 @@ def test_finding06_slow_card_charge_is_followed_and_retried_without_charging_twi
 
 
 # -- finding 17 ---------------------------------------------------------------------------------
-def test_finding17_idempotency_key_reused_for_another_request_is_refused(wallet: WalletServer) -> None:
+def test_finding17_idempotency_key_reused_for_another_request_is_refused(db_wallet: WalletServer) -> None:
+    wallet = db_wallet
     resident = member(wallet, points=1_000)
     neighbour = member(wallet)
     shop = member(wallet, "merchant")
@@ -405,7 +419,8 @@ def test_finding23_thanks_message_is_keyed_with_an_off_chain_salt(wallet: Wallet
 
 
 # -- finding 25 ---------------------------------------------------------------------------------
-def test_finding25_charge_above_the_residents_limit_waits_for_their_confirmation(wallet: WalletServer) -> None:
+def test_finding25_charge_above_the_residents_limit_waits_for_their_confirmation(db_wallet: WalletServer) -> None:
+    wallet = db_wallet
     points = wallet.points
     resident = member(wallet, points=1_000)
     shop = member(wallet, "merchant", shop="魚屋")
