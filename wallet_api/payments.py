@@ -428,16 +428,18 @@ def _run_charge(
         )
     except ApiError as exc:
         with services.sessions.begin() as db:
-            row = db.get(Operation, record.id)
-            if row is not None and row.status == "linked" and not row.summary.get("operation"):
-                row.status = "failed"
-                row.error_code = exc.code
-                row.error_detail = json.dumps(exc.detail)[:500]
-                row.updated_at = now()
             latest = db.get(PaymentRequest, request.id, with_for_update=True)
             if latest is not None and latest.status in ("open", "confirming"):
+                # refused before any payment claimed the request: the charge is over
                 latest.status = "cancelled"
                 changed(db, latest.id)
+                row = db.get(Operation, record.id)
+                if row is not None and row.status == "linked":
+                    row.status = "failed"
+                    row.error_code = exc.code
+                    row.error_detail = json.dumps(exc.detail)[:500]
+                    row.updated_at = now()
+            # else a concurrent attempt (a double tap) claimed it: the charge follows that payment
         raise
     with services.sessions.begin() as db:
         row = db.get(Operation, record.id)
@@ -549,7 +551,15 @@ def decide_charge(
             changed(db, row.id)
         with services.sessions() as db:
             return db.get(PaymentRequest, request.id) or request, None
-    op = _run_charge(services, record, request, user, merchant, ("confirming",))
+    try:
+        op = _run_charge(services, record, request, user, merchant, ("confirming",))
+    except ApiError as exc:
+        with services.sessions() as db:
+            latest = db.get(PaymentRequest, request.id)
+            claimed = db.get(Operation, latest.operation_id) if latest is not None and latest.operation_id else None
+        if exc.code != "REQUEST_ALREADY_PAID" or claimed is None or claimed.user_id != user.id:
+            raise
+        op = claimed  # approved twice at once: the same payment
     with services.sessions() as db:
         return db.get(PaymentRequest, request.id) or request, op
 
