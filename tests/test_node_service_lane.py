@@ -23,7 +23,7 @@ import websockets.sync.client
 
 from contracts.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from indexer.heads import HeadListener
-from indexer.rpc import Rpc, RpcError
+from indexer.rpc import Rpc
 from tests.conftest import free_port
 from tests.points import PointsSystem, start_points_system
 from tests.wallet_support import Api, WalletServer, member, running_wallet
@@ -34,9 +34,11 @@ SERVICE_TOKEN = "lane-test-service-token-0123456789"
 LOOP_FOREVER = "0x5b600056"
 LOOP_GAS = hex(1_500_000)
 # The anonymous lane: 2 threads and (here) 2 waiting places, so that the loops still queued
-# when a test ends drain in a second or two; 8 clients keep it full.
+# when a test ends drain in a second or two; 16 clients retrying at once keep it full, so a
+# client without the token waits out its refusals (the wallet: up to 3 s, then 503).
 EXECUTION_QUEUE = 2
-LOOPING_CLIENTS = 8
+LOOPING_CLIENTS = 16
+PAYMENT_SECONDS = 2.5  # with the token: ~0.5 s on a busy 2-core machine; without: 3 s or more, or a 503
 
 
 @pytest.fixture(scope="module")
@@ -85,7 +87,7 @@ class Loopers:
                 continue
             if answer.get("error", {}).get("code") == -32005:
                 self.refused += 1
-                time.sleep(0.05)
+                time.sleep(0.01)
 
     def __enter__(self) -> Loopers:
         for thread in self.threads:
@@ -130,11 +132,9 @@ def test_finding07_indexer_reads_in_the_service_lane_while_loops_fill_the_node(
     lane_points: PointsSystem, token_env: Path
 ) -> None:
     """The indexer's JSON-RPC client (token from the environment) is served at once under load,
-    while the same call without the token is refused; its WebSocket tail is exempt from the
-    per-client WebSocket cap an anonymous socket already fills."""
+    while the same call without the token is refused."""
     url = lane_points.node.url
     indexer_rpc = Rpc(url)  # headers from TAKASAGO_NODE_SERVICE_TOKEN_FILE, as `indexer serve` runs it
-    anonymous_rpc = Rpc(url, headers={})
     token_address = lane_points.token.address
     supply_call = {"to": token_address, "data": "0x18160ddd"}  # totalSupply()
     with Loopers(url) as loopers:
@@ -145,15 +145,18 @@ def test_finding07_indexer_reads_in_the_service_lane_while_loops_fill_the_node(
             logs = indexer_rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": token_address})
             assert isinstance(logs, list)
             timings.append(time.monotonic() - began)
-        with pytest.raises(RpcError) as refused:
-            anonymous_rpc.call("eth_call", supply_call, "latest")
-        assert refused.value.code == -32005 and "busy" in refused.value.reason
+        assert anonymous_call_is_refused(url), "the same call without the token should find the lane full"
     print(f"finding 7: indexer eth_call+eth_getLogs under {LOOPING_CLIENTS} looping clients: {timings}")
     assert max(timings) < 3.0, timings
     assert loopers.refused, "the anonymous lane was never full"
 
-    # the WebSocket tail: one anonymous socket from 127.0.0.1 fills the per-client cap (1 here)
-    ws_url = "ws" + url.removeprefix("http")
+
+def test_finding07_indexer_head_tail_is_exempt_from_the_per_client_websocket_cap(
+    lane_points: PointsSystem, token_env: Path
+) -> None:
+    """One anonymous socket from 127.0.0.1 fills the per-client WebSocket cap (1 here); the
+    indexer's newHeads tail (token from the environment) still subscribes and hears blocks."""
+    ws_url = "ws" + lane_points.node.url.removeprefix("http")
     with websockets.sync.client.connect(ws_url, open_timeout=10):
         listener = HeadListener(ws_url)
         listener.start()
@@ -191,13 +194,10 @@ def test_finding07_wallet_pays_while_looping_calls_fill_the_node(
     shop = member(lane_wallet, "merchant", shop="高砂ベーカリー")
     with Loopers(lane_points.node.url) as loopers:
         assert anonymous_call_is_refused(lane_points.node.url), "the anonymous lane is not full"
-        status, seconds, body = pay(resident, shop, 120)
-        assert status == 200, body
-        second_status, second_seconds, second_body = pay(resident, shop, 80)
-    print(
-        f"finding 7: wallet payments under {LOOPING_CLIENTS} looping clients: {seconds:.2f} s, {second_seconds:.2f} s"
-    )
-    assert second_status == 200, second_body
-    assert max(seconds, second_seconds) < 5.0, (seconds, second_seconds)
-    assert resident.balance() == 800
+        payments = [pay(resident, shop, amount) for amount in (120, 80, 50)]
+    print(f"finding 7: wallet payments under {LOOPING_CLIENTS} looping clients: {[p[:2] for p in payments]}")
+    for status, seconds, body in payments:
+        assert status == 200, body  # without the token: 503 NODE_UNAVAILABLE once the node refused for 3 s
+        assert seconds < PAYMENT_SECONDS, [p[:2] for p in payments]
+    assert resident.balance() == 750
     assert loopers.refused
