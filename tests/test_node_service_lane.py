@@ -101,13 +101,16 @@ class Loopers:
             thread.join(timeout=60)
 
 
-def anonymous_call_is_refused(url: str) -> bool:
-    """True if an anonymous eth_call is refused at once with -32005 "server busy": the lane is full."""
+def anonymous_calls_are_refused(url: str, tries: int = 10) -> bool:
+    """True if anonymous eth_calls are refused with -32005 "server busy" (one of ``tries`` may slip
+    into a slot a loop just freed; the others find the lane full)."""
     transfer = {"to": "0x" + "11" * 20, "data": "0x"}
-    answer = requests.post(
-        url, json={"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [transfer, "latest"]}, timeout=60
-    ).json()
-    return answer.get("error", {}).get("code") == -32005
+    body = {"jsonrpc": "2.0", "id": 1, "method": "eth_call", "params": [transfer, "latest"]}
+    refused = 0
+    for _ in range(tries):
+        answer = requests.post(url, json=body, timeout=60).json()
+        refused += answer.get("error", {}).get("code") == -32005
+    return refused > tries // 2
 
 
 def test_finding07_service_token_helper_refuses_unsafe_files(tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> None:
@@ -145,7 +148,7 @@ def test_finding07_indexer_reads_in_the_service_lane_while_loops_fill_the_node(
             logs = indexer_rpc.call("eth_getLogs", {"fromBlock": "0x0", "toBlock": "latest", "address": token_address})
             assert isinstance(logs, list)
             timings.append(time.monotonic() - began)
-        assert anonymous_call_is_refused(url), "the same call without the token should find the lane full"
+        assert anonymous_calls_are_refused(url), "the same call without the token should find the lane full"
     print(f"finding 7: indexer eth_call+eth_getLogs under {LOOPING_CLIENTS} looping clients: {timings}")
     assert max(timings) < 3.0, timings
     assert loopers.refused, "the anonymous lane was never full"
@@ -193,7 +196,7 @@ def test_finding07_wallet_pays_while_looping_calls_fill_the_node(
     resident = member(lane_wallet, points=1_000)
     shop = member(lane_wallet, "merchant", shop="高砂ベーカリー")
     with Loopers(lane_points.node.url) as loopers:
-        assert anonymous_call_is_refused(lane_points.node.url), "the anonymous lane is not full"
+        assert anonymous_calls_are_refused(lane_points.node.url), "the anonymous lane is not full"
         payments = [pay(resident, shop, amount) for amount in (120, 80, 50)]
     print(f"finding 7: wallet payments under {LOOPING_CLIENTS} looping clients: {[p[:2] for p in payments]}")
     for status, seconds, body in payments:
