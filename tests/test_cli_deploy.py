@@ -96,6 +96,36 @@ def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[st
     raise AssertionError("takasago up did not come up:\n" + "\n".join(lines))
 
 
+def child_environments(parent: int) -> dict[str, dict[str, str]]:
+    """The environment of each ``takasago <service> serve`` child of ``parent``, by service name."""
+    found: dict[str, dict[str, str]] = {}
+    for entry in Path("/proc").iterdir():
+        try:
+            if not entry.name.isdigit() or int((entry / "stat").read_text().rsplit(")", 1)[1].split()[1]) != parent:
+                continue
+            argv = (entry / "cmdline").read_bytes().split(b"\0")
+            raw = (entry / "environ").read_bytes().split(b"\0")
+        except (OSError, IndexError, ValueError):
+            continue  # a process that ended meanwhile
+        if b"serve" in argv:
+            name = argv[argv.index(b"serve") - 1].decode()
+            found[name] = dict(item.decode().partition("=")[::2] for item in raw if b"=" in item)
+    return found
+
+
+def assert_services_hold_the_node_token(data_dir: Path, up_pid: int) -> str:
+    """`up` made the node's service token (0600, in node.json) and gave it to each service (finding 7)."""
+    node_dir = data_dir / "node"
+    assert json.loads((node_dir / "node.json").read_text())["rpc"]["serviceTokenFile"] == "service-token"
+    token = node_dir / "service-token"
+    assert token.stat().st_mode & 0o777 == 0o600
+    environments = child_environments(up_pid)
+    assert set(environments) >= {"wallet", "indexer", "oracle"}, environments.keys()
+    for name in ("wallet", "indexer", "oracle"):
+        assert environments[name].get("TAKASAGO_NODE_SERVICE_TOKEN_FILE") == str(token.resolve()), name
+    return token.read_text()
+
+
 def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) -> None:
     data_dir, port = tmp_path / "system", free_port()
     process, lines = _start_up(data_dir, port)
@@ -113,12 +143,14 @@ def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) ->
         assert requests.get(explorer_url + "/health", timeout=5).json()["status"] == "ok"
         oracle_url = next(line for line in lines if line.startswith("oracle ")).split()[1]
         assert requests.get(oracle_url + "/health", timeout=5).json()["status"] == "ok"
+        token = assert_services_hold_the_node_token(data_dir, process.pid)
     finally:
         process.send_signal(signal.SIGINT)
         assert process.wait(timeout=60) == 0
     process, lines = _start_up(data_dir, port)
     try:
         assert not any(line.startswith("deploy:") for line in lines), lines
+        assert assert_services_hold_the_node_token(data_dir, process.pid) == token  # kept across restarts
     finally:
         process.send_signal(signal.SIGTERM)
         assert process.wait(timeout=60) == 0
