@@ -11,7 +11,10 @@ JSON-RPC client and its WebSocket tail, while 24 threads loop ``eth_call`` at th
 from __future__ import annotations
 
 import json
+import os
 import shutil
+import subprocess
+import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -24,7 +27,7 @@ import websockets.sync.client
 from contracts.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from indexer.heads import HeadListener
 from indexer.rpc import Rpc
-from tests.conftest import free_port
+from tests.conftest import REPO, free_port
 from tests.points import PointsSystem, start_points_system
 from tests.wallet_support import Api, WalletServer, member, running_wallet
 
@@ -204,3 +207,25 @@ def test_finding07_wallet_pays_while_looping_calls_fill_the_node(
         assert seconds < PAYMENT_SECONDS, [p[:2] for p in payments]
     assert resident.balance() == 750
     assert loopers.refused
+
+
+def test_finding07_serve_commands_refuse_an_unsafe_token_file(tmp_path: Path) -> None:
+    """`--node-token-file` (or the variable) naming a file others can read: a clear error, exit 2, before serving."""
+    token = tmp_path / "service-token"
+    token.write_text(SERVICE_TOKEN + "\n")
+    token.chmod(0o644)
+    env = {k: v for k, v in os.environ.items() if k != TOKEN_FILE_ENV}
+    for service in ("wallet", "indexer"):
+        result = subprocess.run(
+            [sys.executable, "-m", "scripts.cli", service, "serve", "--data-dir", str(tmp_path / service),
+             "--node-token-file", str(token), "--port", str(free_port())],
+            cwd=REPO, capture_output=True, text=True, timeout=60, env=env,
+        )  # fmt: skip
+        assert result.returncode == 2, (service, result.stdout, result.stderr)
+        assert "readable by other users; chmod 600" in result.stderr and "Traceback" not in result.stderr
+        assert SERVICE_TOKEN not in result.stderr + result.stdout
+    result = subprocess.run(
+        [sys.executable, "-m", "scripts.cli", "indexer", "serve", "--data-dir", str(tmp_path / "indexer")],
+        cwd=REPO, capture_output=True, text=True, timeout=60, env={**env, TOKEN_FILE_ENV: str(tmp_path / "missing")},
+    )  # fmt: skip
+    assert result.returncode == 2 and "cannot read the node service token file" in result.stderr, result.stderr
