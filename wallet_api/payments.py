@@ -29,7 +29,7 @@ from datetime import timedelta
 from typing import TYPE_CHECKING, Any
 
 from eth_utils import keccak
-from sqlalchemy import select, update
+from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
@@ -179,9 +179,9 @@ def _pay(
     )
 
     def claim(db: DbSession, op: Operation) -> None:
-        condition = PaymentRequest.status.in_(allowed)
-        if "confirming" in allowed:
-            condition = condition & (PaymentRequest.payer_id == payer.id)
+        condition: ColumnElement[bool] = PaymentRequest.status.in_(allowed)
+        if "confirming" in allowed:  # a charge waiting for this resident only
+            condition = and_(condition, PaymentRequest.payer_id == payer.id)
         result = db.execute(
             update(PaymentRequest)
             .where(PaymentRequest.id == request.id, condition, PaymentRequest.expires_at > now())

@@ -267,7 +267,7 @@ def decide_confirmation(
     with svc.sessions() as db:
         merchant = db.get(User, payment_request.merchant_id)
     assert merchant is not None
-    extra = {"payment_request": request_out(svc, merchant, payment_request).model_dump()}
+    extra: dict[str, object] = {"payment_request": request_out(svc, merchant, payment_request).model_dump()}
     if op is None:
         return JSONResponse(extra)
     return operation_response(request, op, extra)
