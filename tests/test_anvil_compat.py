@@ -351,7 +351,7 @@ def test_deploy_mint_and_pay_through_the_wallet_on_anvil(city: City, tmp_path: P
     with made() as db:
         assert queries.balance_of(db, payer_address) == 520 and queries.balance_of(db, merchant_address) == 480
         assert queries.supply(db).issued == 1700
-        payment = queries.payment_by_request(db, request.json()["request_id"])
+        payment = queries.payment_by_request(db, request.json()["chain_request_id"])
         assert payment is not None and payment.amount == 480 and payment.from_address == payer_address
         kinds = queries.account_kinds(db)
         assert kinds[payer_address] == ("resident", "active") and kinds[merchant_address] == ("merchant", "active")

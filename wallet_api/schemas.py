@@ -125,7 +125,11 @@ class PaymentRequestIn(Strict):
 
 class PaymentRequestOut(BaseModel):
     id: str
-    request_id: str
+    request_id: str = Field(description="the reference printed in the QR (EIP-681 `requestId`)")
+    chain_request_id: str = Field(
+        description="the id the chain and the explorer record the payment under: "
+        "keccak256(abi.encode(merchant, amount, reference))"
+    )
     amount: int
     status: str
     uri: str

@@ -40,6 +40,7 @@ def request_out(svc: Services, merchant: User, request: PaymentRequest) -> Payme
     return PaymentRequestOut(
         id=request.id,
         request_id=request.request_id,
+        chain_request_id="0x" + payments.chain_request_id(merchant.address or "", request).hex(),
         amount=request.amount,
         status=payments.current_status(request),
         uri=payments.request_uri(svc, merchant, request),
