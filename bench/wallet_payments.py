@@ -89,7 +89,7 @@ WARMUP = 3  # uncounted payments per path
 POLL_SECONDS = 0.01
 KIND_RESIDENT, KIND_MERCHANT, KIND_CITY = 1, 2, 3
 MINTER_ROLE = keccak(text="MINTER_ROLE")
-REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
+ENROLLER_ROLE = keccak(text="ENROLLER_ROLE")  # what the wallet's service key holds (issue 15, finding 15)
 SEL_PAY = keccak(text="pay(address,uint256,bytes32)")[:4]
 OFFICER_LOGIN = "bench-officer"
 OFFICER_PASSWORD = "bench-officer-password"
@@ -235,10 +235,10 @@ class WalletServer(System):
         return result.stdout
 
     def setup(self, points: Points) -> None:
-        """Database, secrets and service key; the city registers that key and makes it a registrar."""
+        """Database, secrets and service key; the city registers that key and lets it enrol residents."""
         service = self.cli("init", *self._options()).strip().splitlines()[-1].strip()
         points.register(service, KIND_CITY)
-        points.sender.call_function(points.registry.functions.grantRole(REGISTRAR_ROLE, service))
+        points.sender.call_function(points.registry.functions.grantRole(ENROLLER_ROLE, service))
         self.cli("add-officer", OFFICER_LOGIN, "--name", "Bench Officer", *self._options(chain=False))
 
     def start(self) -> None:
