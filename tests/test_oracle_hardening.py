@@ -10,8 +10,6 @@ import base64
 import json
 import os
 import socket
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -23,7 +21,7 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from oracle.gateways import gateway_entry, new_gateway_key, sign_batch
 from oracle.generator import generate, write_jsonl
-from tests.conftest import REPO, free_port
+from tests.oracle_support import running_oracle
 
 NEIGHBOUR_METER = "M03100000"  # generate(1, …, seed=31)
 OWN_METER = "M03200000"  # generate(1, …, seed=32)
@@ -41,24 +39,8 @@ def oracle(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, objec
         registry[gateway] = gateway_entry(public, meters)
     keys["GW-OLD"], registry["GW-OLD"] = new_gateway_key()  # the registry's older form: a key, no meters
     (data / "gateways.json").write_text(json.dumps(registry), encoding="utf-8")
-    port = free_port()
-    log_path = data / "oracle.log"
-    log = open(log_path, "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "oracle", "serve", "--data-dir", str(data), "--port", str(port)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield {"url": url, "port": port, "data": data, "keys": keys, "log": log_path}
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    with running_oracle(data) as (url, port):
+        yield {"url": url, "port": port, "data": data, "keys": keys, "log": data / "oracle.log"}
 
 
 def post(url: str, gateway: str, key: Ed25519PrivateKey, payload: bytes) -> httpx.Response:

@@ -7,7 +7,6 @@ import json
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,7 +14,8 @@ import httpx
 import pytest
 
 from oracle.generator import generate, write_csv, write_jsonl
-from tests.conftest import REPO, free_port
+from tests.conftest import REPO
+from tests.oracle_support import running_oracle
 from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
 
 
@@ -36,22 +36,8 @@ def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[dict[str, obje
     )  # fmt: skip
     assert made.returncode == 0, made.stderr
     assert key.stat().st_mode & 0o077 == 0
-    port = free_port()
-    log = open(data / "oracle.log", "ab")  # noqa: SIM115
-    process = subprocess.Popen(
-        [sys.executable, "-m", "scripts.cli", "oracle", "serve", "--data-dir", str(data), "--port", str(port)],
-        cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-    )  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    for _ in range(300):
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            time.sleep(0.1)
-    yield {"url": url, "data": data, "key": key}
-    process.terminate()
-    process.wait(timeout=15)
+    with running_oracle(data) as (url, _port):
+        yield {"url": url, "data": data, "key": key}
 
 
 def send(
