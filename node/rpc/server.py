@@ -20,6 +20,8 @@ import contextlib
 import hmac
 import logging
 import secrets
+import socket
+import struct
 import time
 from collections.abc import Iterator
 from typing import Any
@@ -356,8 +358,17 @@ class _Connection:
         )
 
     def abort(self) -> None:
-        """Drops the TCP connection at once (a stalled reader would never finish a close handshake)."""
+        """Drops the TCP connection at once (a stalled reader would never finish a close handshake).
+
+        With linger 0 the kernel answers with a reset and frees the socket's unsent data at
+        once; a plain close would queue the FIN behind data the client never reads, leaving
+        the socket (and its send buffer) orphaned in the kernel and the client never told.
+        """
         if self._transport is not None:
+            sock = self._transport.get_extra_info("socket")
+            if sock is not None:
+                with contextlib.suppress(OSError):
+                    sock.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
             self._transport.abort()
         else:  # pragma: no cover - aiohttp always has a transport for a live request
             with contextlib.suppress(Exception):
