@@ -41,7 +41,11 @@ LOOP_GAS = hex(1_500_000)
 # client without the token waits out its refusals (the wallet: up to 3 s, then 503).
 EXECUTION_QUEUE = 2
 LOOPING_CLIENTS = 16
-PAYMENT_SECONDS = 2.5  # with the token: ~0.5 s on a busy 2-core machine; without: 3 s or more, or a 503
+# With the token: 0.6-0.9 s alone, 2-2.7 s beside the rest of the suite on 2 cores (the 16
+# loopers share this process's GIL with the test's own HTTP client). Without it the wallet
+# waits out "server busy" for 3 s and then answers 503, so the statuses are what tell the
+# two apart; the time bound only catches a lane that stopped working.
+PAYMENT_SECONDS = 5.0
 
 
 @pytest.fixture(scope="module")
@@ -205,9 +209,7 @@ def test_finding07_wallet_pays_while_looping_calls_fill_the_node(
     print(f"finding 7: wallet payments under {LOOPING_CLIENTS} looping clients: {[p[:2] for p in payments]}")
     for status, _seconds, body in payments:
         assert status == 200, body  # without the token: 503 NODE_UNAVAILABLE once the node refused for 3 s
-    # the median, not the max: on a machine shared with the rest of the suite one payment may
-    # wait for a core (seen: 2.53 s beside 1.23 s); without the token they take 3 s or more
-    assert sorted(p[1] for p in payments)[1] < PAYMENT_SECONDS, [p[:2] for p in payments]
+    assert sorted(p[1] for p in payments)[1] < PAYMENT_SECONDS, [p[:2] for p in payments]  # the median
     assert resident.balance() == 750
     assert loopers.refused
 
