@@ -20,10 +20,9 @@ from pathlib import Path
 
 from eth_account import Account
 from sqlalchemy import func, select
-from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 
-from bench.city_mint import register
+from bench.city_mint import MINTER_ROLE, register
+from bench.gas import web3_for
 from bench.node_throughput import Takasago, log
 from contracts.deploy import DeploySettings, deploy
 from contracts.transactions import Sender
@@ -32,8 +31,6 @@ from indexer.db.models import Checkpoint, Event
 from indexer.follower import Follower
 from indexer.rpc import Rpc
 from indexer.settings import IndexerSettings
-
-MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -46,8 +43,7 @@ def main(argv: list[str] | None = None) -> int:
         node = Takasago(name="takasago", workdir=workdir)
         node.start()
         try:
-            w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
-            w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+            w3 = web3_for(node.url)
             admin = Account.from_key(node.funder_key)
             sender = Sender(w3, admin)
             deployment = deploy(w3, sender, workdir / "deployments", DeploySettings()).deployment

@@ -206,18 +206,21 @@ class Follower:
         try:
             return list(self.rpc.batch_within_limits([("eth_getBlockReceipts", [h["number"]]) for h in headers]))
         except RpcError as exc:
-            if not (exc.is_limit or exc.code == METHOD_NOT_FOUND):
+            if not _receipts_refused(exc):
                 raise
+            whole_blocks = exc.code != METHOD_NOT_FOUND  # a node without the method: straight to per transaction
         found: list[list[dict[str, Any]] | None] = []
         for header in headers:
-            try:
-                found.append(self.rpc.call("eth_getBlockReceipts", header["number"]))
-            except RpcError as exc:
-                if not (exc.is_limit or exc.code == METHOD_NOT_FOUND):
-                    raise
-                calls = [("eth_getTransactionReceipt", [h]) for h in header["transactions"]]
-                each = self.rpc.batch_within_limits(calls)
-                found.append(None if any(r is None for r in each) else each)
+            if whole_blocks:
+                try:
+                    found.append(self.rpc.call("eth_getBlockReceipts", header["number"]))
+                    continue
+                except RpcError as exc:
+                    if not _receipts_refused(exc):
+                        raise
+            calls = [("eth_getTransactionReceipt", [h]) for h in header["transactions"]]
+            each = self.rpc.batch_within_limits(calls)
+            found.append(None if any(r is None for r in each) else each)
         return found
 
     def _write(
@@ -378,3 +381,8 @@ def follow_forever(follower: Follower, ws_url: str | None, stop: Any, idle_secon
             stop.wait(idle_seconds)
     if listener is not None:
         listener.stop()
+
+
+def _receipts_refused(exc: RpcError) -> bool:
+    """The node will not give these receipts whole (too big) or lacks ``eth_getBlockReceipts``."""
+    return exc.is_limit or exc.code == METHOD_NOT_FOUND

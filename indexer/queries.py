@@ -233,7 +233,7 @@ def address_history(
     return list(db.scalars(query.limit(size).offset((page - 1) * size)))
 
 
-def _holder_balances() -> AnySelect:
+def all_holders() -> AnySelect:
     """(address, points) of every holder with points, largest first, computed by the database."""
     legs = union_all(
         select(PointMovement.to_address.label("address"), PointMovement.amount.label("delta")),
@@ -250,7 +250,7 @@ def _holder_balances() -> AnySelect:
 
 
 def holders(db: Session, page: int = 1, size: int = PAGE_SIZE) -> list[tuple[str, int]]:
-    query = _holder_balances().limit(size).offset((page - 1) * size)
+    query = all_holders().limit(size).offset((page - 1) * size)
     return [(str(address), int(points)) for address, points in db.execute(query)]
 
 
@@ -262,10 +262,6 @@ def stream(sessions: sessionmaker[Session], query: AnySelect) -> Iterator[Any]:
     """
     with sessions() as db:
         yield from db.execute(query.execution_options(yield_per=STREAM_ROWS))
-
-
-def all_holders() -> AnySelect:
-    return _holder_balances()
 
 
 def all_blocks() -> AnySelect:

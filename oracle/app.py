@@ -60,8 +60,8 @@ def admit(
     inbox.verify(gateway, payload, signature)  # nothing unauthenticated is parsed
     name = hashlib.sha256(payload).hexdigest() + suffix
     every, errors = parse_readings(name, payload, now=math.inf)  # every row that could ever count
-    inbox.check_meters(gateway, {r.meter_id for r in every})
     readings, future = drop_future(every, time.time())
+    # accept() refuses the whole batch if any meter is not bound to this gateway, before storing it
     accepted = inbox.accept(gateway, payload, signature, {r.meter_id for r in every}, suffix)
     return accepted, readings, errors + future
 

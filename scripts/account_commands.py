@@ -240,7 +240,7 @@ def account_show(officer: Officer, address: Address) -> None:
     expires, amounts = officer.token.functions.bucketsOf(address).call()
 
     for when, amount in zip(expires, amounts, strict=True):
-        out.print(f"  {amount:>12,} expire after {datetime.fromtimestamp(when, JST):%Y-%m-%d %H:%M:%S} JST")
+        out.print(f"  {amount:>12,} expire after {_jst(when)}")
 
 
 def _role(name: str) -> bytes:

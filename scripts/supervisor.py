@@ -27,9 +27,6 @@ from typing import Any
 import requests
 
 CITY_KIND = 3  # AccountRegistry.Kind.City: the wallet service acts for the city
-# The wallet service's online key may only enrol verified people and attest approved
-# claims; REGISTRAR (recovery, status changes) stays with officers' own keys (issue 15, finding 15).
-SERVICE_ROLES = ("ENROLLER_ROLE", "COMMUNITY_VERIFIER_ROLE")
 # The project root holding the packages this process runs (``scripts``, ``node``, …).
 PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
@@ -178,6 +175,7 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     from eth_utils import keccak
 
     from contracts.deployment import load_deployment
+    from scripts.account_commands import ROLE_NAMES, SERVICE_ROLES
 
     wallet_dir = data_dir / "wallet"
     common = ["--data-dir", str(wallet_dir), "--rpc-url", rpc_url, "--deployments-dir", str(data_dir / "deployments")]
@@ -195,11 +193,13 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     registry = load_deployment(w3, data_dir / "deployments").contract(w3, "AccountRegistry")
     if not registry.functions.isAllowed(address).call():  # the node admits only registered senders
         admin.call_function(registry.functions.register(address, CITY_KIND, keccak(text="takasago-wallet-service")))
+    # the online key may only enrol verified people and attest approved claims; REGISTRAR
+    # (recovery, status changes) stays with officers' own keys (issue 15, finding 15)
     for role in SERVICE_ROLES:
-        role_id = keccak(text=role)
+        role_id = ROLE_NAMES[role]
         if not registry.functions.hasRole(role_id, address).call():
             admin.call_function(registry.functions.grantRole(role_id, address))
-    registrar = keccak(text="REGISTRAR_ROLE")
+    registrar = ROLE_NAMES["registrar"]
     if registry.functions.hasRole(registrar, address).call():  # granted by an older `takasago up`
         admin.call_function(registry.functions.revokeRole(registrar, address))
     supervisor.start("wallet", ["wallet", "serve", *common, "--port", str(port)])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import functools
 import time
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -22,9 +23,9 @@ from contracts.payment_uri import payment_request_id
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)
 HISTORY_FIRST_WINDOW = 2_000  # a busy account fills a page from the latest blocks
-HISTORY_SCAN_BLOCKS = 200_000
+HISTORY_SCAN_BLOCKS = 200_000  # blocks one history page may scan (about 2 days at 1-second blocks)
 BUSY_CODE = -32005  # the node's "server busy" (also its "limit exceeded"; only busy answers are retried)
-BUSY_RETRY_SECONDS = 3.0  # blocks one history page may scan (about 2 days at 1-second blocks)
+BUSY_RETRY_SECONDS = 3.0  # how long a "server busy" refusal is waited out before the caller gets a 503
 
 
 def _topic(address: str) -> str:
@@ -221,7 +222,7 @@ class Ledger:
         """The movements of ``address`` in blocks [lower, upper]: two log queries (it as first or second topic)."""
         me = _topic(address)
         raw = self._logs(lower, upper, [None, me]) + self._logs(lower, upper, [None, None, me])
-        events = self._history_events()
+        events = self._history_events
         labels: dict[str, tuple[str, str | None, str | None, str | None]] = {}
         transfers: list[tuple[str, Any]] = []
         for log in raw:
@@ -284,8 +285,9 @@ class Ledger:
             )
         return entries
 
+    @functools.cached_property
     def _history_events(self) -> dict[str, Any]:
-        """The token events history reads, by topic 0."""
+        """The token events history reads, by topic 0 (built once: a page reads many block windows)."""
         token = self.token
         names = ("Transfer", "Thanked", "Paid", "Refunded", "SettlementRequested", "ExpiredPointsSwept")
         out: dict[str, Any] = {}

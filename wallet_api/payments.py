@@ -196,8 +196,8 @@ def _pay(
 
     with services.sessions() as db:
         latest = db.get(PaymentRequest, request.id)
-        status = current_status(latest) if latest is not None else "open"
-    existing = _retry_of(services, payer, key)
+        existing = services.pipeline.find(db, payer.id, key)
+    status = current_status(latest) if latest is not None else "open"
     if existing is None:
         if status == "expired":
             raise ApiError("PAYMENT_REQUEST_EXPIRED")

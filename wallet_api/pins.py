@@ -62,7 +62,7 @@ def card_holder(services: Services, card_token_hash: str, pin: str) -> tuple[Use
         if card is None or card.pin_hash != pin_hash:  # replaced meanwhile: this PIN no longer opens it
             raise ApiError("CARD_UNKNOWN")
         card.failed_pins, card.locked_until = 0, None
-        limit = getattr(card, "max_amount", None)
+        limit = card.max_amount
         holder = db.get(User, user_id)
     if holder is None:
         raise ApiError("CARD_UNKNOWN")

@@ -62,8 +62,8 @@ class BatchChecks(dict[str, "CheckedTransaction | TransactionRejected"]):
     The batch's answer leaves only after its last ``eth_sendRawTransaction`` is handled, so that
     one waits for the journal's fsync on behalf of all of them: one fsync per batch. (An item
     the server refuses before dispatch, e.g. one with an invalid id, is never handled; the
-    count then stays above zero and the batch's records are fsync'd by the flush every append
-    starts at once, typically within a millisecond of the answer instead of before it.)
+    count then stays above zero and the batch's records are fsync'd by the journal's timed
+    flush (``UNWAITED_FLUSH_SECONDS``) shortly after the answer instead of before it.)
     """
 
     def __init__(self, remaining: int) -> None:

@@ -52,8 +52,6 @@ log = logging.getLogger("takasago.rpc")
 MAX_BODY_BYTES = 8 * 1024 * 1024
 MAX_BATCH = 1_000
 MAX_NESTING = 64
-MAX_SUBSCRIPTIONS_PER_CONNECTION = RPCLimits.max_subscriptions_per_connection
-MAX_WEBSOCKETS = RPCLimits.max_websockets
 WARN_INTERVAL_SECONDS = 60.0
 
 

@@ -111,12 +111,13 @@ async def request_events(request: Request, request_pk: RequestId, user: AnyUser,
                 if current.status == "paying" and current.operation_id:
                     await run_in_threadpool(svc.pipeline.confirm, current.operation_id)
                     current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
-                out = request_out(svc, merchant, current)
-                if out.status != last:
-                    last = out.status
+                status = payments.current_status(current)
+                if status != last:  # the whole answer (URI, derived request id) only when it is sent
+                    last = status
                     idle = 0.0
+                    out = request_out(svc, merchant, current)
                     yield f"event: status\ndata: {json.dumps(out.model_dump())}\n\n"
-                    if out.status in payments.FINAL_REQUEST:
+                    if status in payments.FINAL_REQUEST:
                         return
                 elif idle >= 15:
                     idle = 0.0
