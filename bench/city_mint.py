@@ -37,7 +37,7 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from bench.node_throughput import Takasago, log
 from contracts.deploy import DeploySettings, deploy
-from contracts.transactions import Sender
+from ledger_client.transactions import Sender
 from scripts.event_logs import all_logs
 
 REPO = Path(__file__).resolve().parent.parent

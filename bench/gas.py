@@ -47,13 +47,13 @@ from web3.middleware import ExtraDataToPOAMiddleware
 
 from bench.differential import anvil_process
 from bench.node_throughput import Takasago, log
-from contracts import jst
 from contracts.artifacts import load_artifact
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS, DeploySettings, deploy
-from contracts.deployment import Deployment
-from contracts.merkle import StandardMerkleTree, leaf_hash
-from contracts.payment_uri import payment_request_id
-from contracts.transactions import Sender, TransactionFailed
+from ledger_client import jst
+from ledger_client.deployment import Deployment
+from ledger_client.merkle import StandardMerkleTree, leaf_hash
+from ledger_client.payment_uri import payment_request_id
+from ledger_client.transactions import Sender, TransactionFailed
 
 REPO = Path(__file__).resolve().parent.parent
 

@@ -25,12 +25,12 @@ from bench.city_mint import MINTER_ROLE, register
 from bench.gas import web3_for
 from bench.node_throughput import Takasago, log
 from contracts.deploy import DeploySettings, deploy
-from contracts.transactions import Sender
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Checkpoint, Event
 from indexer.follower import Follower
 from indexer.rpc import Rpc
 from indexer.settings import IndexerSettings
+from ledger_client.transactions import Sender
 
 
 def main(argv: list[str] | None = None) -> int:

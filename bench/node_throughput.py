@@ -50,10 +50,10 @@ from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
 from contracts.artifacts import load_artifact
+from contracts.predeploys import REGISTRY_ADDRESS
 
 REPO = Path(__file__).resolve().parent.parent
 BENCH_DIR = Path(__file__).resolve().parent
-REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5A600"
 KIND_RESIDENT = 1
 # Account #0 of the standard "test test ... junk" mnemonic: funded by anvil and hardhat.
 PEER_FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"

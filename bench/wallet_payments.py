@@ -82,7 +82,7 @@ from bench.node_throughput import (
     sign,
 )
 from contracts.deploy import DeploySettings, deploy
-from contracts.transactions import Sender
+from ledger_client.transactions import Sender
 
 AMOUNT = 10  # points per payment
 WARMUP = 3  # uncounted payments per path

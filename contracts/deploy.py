@@ -1,7 +1,7 @@
 """Idempotent deployment of the point contracts (``takasago deploy``).
 
 Re-running changes nothing: each step first looks at the chain and the deployment
-file (:mod:`contracts.deployment`) and acts only on what is missing. The file is
+file (:mod:`ledger_client.deployment`) and acts only on what is missing. The file is
 rewritten after every contract, so an interrupted run resumes where it stopped.
 An implementation that differs from ``contracts/build`` is reported, and replaced
 through the proxy's UUPS upgrade only when ``upgrade=True``.
@@ -23,7 +23,8 @@ from web3 import Web3
 from web3.exceptions import Web3RPCError
 
 from contracts.artifacts import load_artifact
-from contracts.deployment import (
+from contracts.predeploys import REGISTRY_ADDRESS
+from ledger_client.deployment import (
     DeployedContract,
     Deployment,
     check_same_chain,
@@ -32,11 +33,11 @@ from contracts.deployment import (
     read_deployment,
     write_deployment,
 )
-from contracts.transactions import Sender
+from ledger_client.transactions import Sender
 
 # ERC-1967: bytes32(uint256(keccak256("eip1967.proxy.implementation")) - 1)
 IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA505D382BBC
-TAKASAGO_REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5A600"
+TAKASAGO_REGISTRY_ADDRESS = REGISTRY_ADDRESS
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 QUORUM_REPORTER_ROLE = keccak(text="QUORUM_REPORTER_ROLE")
 

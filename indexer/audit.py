@@ -32,11 +32,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from trie import HexaryTrie
 
-from contracts.deployment import deployment_path, read_deployment
 from indexer import queries
 from indexer.db.models import Block, Event
 from indexer.follower import REGISTRY
 from indexer.rpc import Rpc, RpcError
+from ledger_client.deployment import deployment_path, read_deployment
 
 BATCH = 100
 

@@ -28,10 +28,10 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
-from contracts.deployment import DeploymentError, deployment_path, read_deployment
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import METHOD_KINDS, ZERO, Decoder, classify
 from indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 
 log = logging.getLogger("indexer.follower")
 REGISTRY = "0x0000000000000000000000000000000054a5A600"

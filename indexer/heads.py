@@ -14,7 +14,7 @@ import threading
 
 import aiohttp
 
-from contracts.node_access import service_headers
+from ledger_client.node_access import service_headers
 
 log = logging.getLogger("indexer.heads")
 

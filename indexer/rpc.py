@@ -6,7 +6,7 @@ calls or 8 MiB; geth, Besu and anvil have their own caps and their own wording).
 a limit slows the indexer down but never stops it.
 
 Every request carries the node's service token when one is configured
-(``TAKASAGO_NODE_SERVICE_TOKEN_FILE``, see ``contracts.node_access``): the indexer's reads
+(``TAKASAGO_NODE_SERVICE_TOKEN_FILE``, see ``ledger_client.node_access``): the indexer's reads
 then run in the node's trusted lane, which anonymous clients cannot fill (issue 15, finding 7).
 """
 
@@ -18,7 +18,7 @@ from typing import Any
 
 import requests
 
-from contracts.node_access import service_headers
+from ledger_client.node_access import service_headers
 
 # Our node: -32005 "query returned more than 10000 results" / "batch too large";
 # geth: "query returned more than 10000 results", "batch too large", "response too large";

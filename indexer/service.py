@@ -4,13 +4,13 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
-from contracts.deployment import DeploymentError, deployment_path, read_deployment
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import REGISTRY, Follower
 from indexer.labels import load_labels
 from indexer.rpc import NodeUnavailable, Rpc
 from indexer.settings import IndexerSettings
 from indexer.web.app import create_explorer
+from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 
 
 def known_contracts(settings: IndexerSettings, rpc: Rpc) -> dict[str, str]:

@@ -40,6 +40,7 @@ from eth_abi import encode as abi_encode
 from eth_typing import Address
 from eth_utils import is_hex_address, keccak, to_canonical_address, to_checksum_address
 
+from contracts.predeploys import REGISTRY_ADDRESS
 from node.execution import chain_class_for
 from node.seal import BFT_MIX_HASH, unsealed_extra_data
 
@@ -47,7 +48,7 @@ DEFAULT_CHAIN_ID = 1337
 DEFAULT_GAS_LIMIT = 100_000_000
 DEFAULT_BLOCK_PERIOD = 1
 # An address no key controls, so only genesis can put code there.
-DEFAULT_REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5a600"
+DEFAULT_REGISTRY_ADDRESS = REGISTRY_ADDRESS.lower()
 DEFAULT_REGISTRY_IMPLEMENTATION_ADDRESS = "0x0000000000000000000000000000000054a5a601"
 
 

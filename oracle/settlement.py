@@ -28,8 +28,8 @@ from eth_account.signers.local import LocalAccount
 from eth_utils import is_hex_address, keccak, to_checksum_address
 from web3.logs import DISCARD
 
-from contracts.merkle import StandardMerkleTree
-from contracts.transactions import Sender, TransactionFailed
+from ledger_client.merkle import StandardMerkleTree
+from ledger_client.transactions import Sender, TransactionFailed
 from oracle.readings import Reading
 from oracle.reduction import EmissionFactor, baseline, reduce
 from oracle.verify import verify_household

@@ -8,7 +8,7 @@ from typing import Annotated
 import typer
 from eth_utils import keccak
 
-from contracts.jst import JST
+from ledger_client.jst import JST
 from scripts.officer import BadInput, Officer, checksum_address, officer_command, out
 
 accounts = typer.Typer(help="Register, suspend, revoke and recover residents' accounts.", no_args_is_help=True)

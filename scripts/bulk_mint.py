@@ -17,7 +17,7 @@ from typing import Any
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from contracts.transactions import TransactionFailed
+from ledger_client.transactions import TransactionFailed
 from scripts.account_commands import KIND_NAMES, STATUS_NAMES
 from scripts.mint_csv import MintRow, RowProblem
 from scripts.officer import BadInput, Officer

@@ -67,9 +67,9 @@ def up(
     however busy anonymous clients keep the node.
     """
     from contracts.deploy import deploy as run_deploy
-    from contracts.deployment import DeploymentError
-    from contracts.node_access import TOKEN_FILE_ENV
-    from contracts.transactions import Sender, TransactionFailed
+    from ledger_client.deployment import DeploymentError
+    from ledger_client.node_access import TOKEN_FILE_ENV
+    from ledger_client.transactions import Sender, TransactionFailed
     from scripts.connection import ConnectionError_, SignerError, connect, load_signer
     from scripts.supervisor import (
         StartupError,

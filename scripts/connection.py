@@ -6,7 +6,7 @@ development chain only, a named key from its ``dev-keys.json``. Keys are never
 printed or logged.
 
 The node: a trusted service (the oracle's ``settle``, ``takasago up``) proves itself with the
-node's service token (``contracts.node_access``) when ``TAKASAGO_NODE_SERVICE_TOKEN_FILE``
+node's service token (``ledger_client.node_access``) when ``TAKASAGO_NODE_SERVICE_TOKEN_FILE``
 or ``--node-token-file`` names it; an officer's command without either connects as any
 other client does.
 """
@@ -66,7 +66,7 @@ def connect(url: str, token_file: Path | None = None) -> Web3:
     ``token_file``, else ``TAKASAGO_NODE_SERVICE_TOKEN_FILE``. A bad token file is a
     :class:`ConnectionError_` naming the file (every command already reports that one cleanly).
     """
-    from contracts.node_access import NodeAccessError, web3_request_kwargs
+    from ledger_client.node_access import NodeAccessError, web3_request_kwargs
 
     try:
         request_kwargs = web3_request_kwargs(60, token_file)

@@ -40,8 +40,8 @@ def deploy(
     """
     from contracts.deploy import DeploySettings
     from contracts.deploy import deploy as run_deploy
-    from contracts.deployment import DeploymentError
-    from contracts.transactions import Sender, TransactionFailed
+    from ledger_client.deployment import DeploymentError
+    from ledger_client.transactions import Sender, TransactionFailed
 
     try:
         w3 = connect(rpc_url)

@@ -81,8 +81,8 @@ def serve(
 
     import uvicorn
 
-    from contracts.node_access import use_token_file
     from indexer.labels import load_labels
+    from ledger_client.node_access import use_token_file
 
     settings = _settings(
         data_dir=data_dir, database_url=database_url, rpc_url=rpc_url, deployments_dir=deployments_dir,

@@ -11,7 +11,7 @@ import typer
 from eth_utils import keccak
 from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, TimeElapsedColumn
 
-from contracts.jst import JST
+from ledger_client.jst import JST
 from scripts.bulk_mint import (
     DEFAULT_BATCH_SIZE,
     BatchResult,

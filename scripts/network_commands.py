@@ -147,7 +147,7 @@ def vote(
     More than half of the current validators must cast the same vote; the deciding vote
     changes the set for every block after the one that includes it.
     """
-    from contracts.transactions import Sender
+    from ledger_client.transactions import Sender
     from scripts.officer import checksum_address, handle_errors
 
     @handle_errors

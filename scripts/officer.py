@@ -24,8 +24,8 @@ from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.types import TxReceipt
 
-from contracts.deployment import Deployment, DeploymentError, load_deployment
-from contracts.transactions import Sender, TransactionFailed
+from ledger_client.deployment import Deployment, DeploymentError, load_deployment
+from ledger_client.transactions import Sender, TransactionFailed
 from scripts.audit_log import DEFAULT_AUDIT_LOG, AuditLog, OfficerNameError, officer_identity
 from scripts.connection import (
     DEFAULT_DEPLOYMENTS,

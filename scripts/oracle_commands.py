@@ -41,8 +41,8 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from requests.exceptions import ConnectionError as RequestsConnectionError
 
-        from contracts.deployment import DeploymentError
-        from contracts.transactions import TransactionFailed
+        from ledger_client.deployment import DeploymentError
+        from ledger_client.transactions import TransactionFailed
         from oracle.settlement import SettlementError
         from scripts.connection import ConnectionError_
 
@@ -220,8 +220,8 @@ def settle(
     """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once)."""
     from eth_account import Account
 
-    from contracts.deployment import load_deployment
-    from contracts.transactions import Sender
+    from ledger_client.deployment import load_deployment
+    from ledger_client.transactions import Sender
     from oracle.readings import read_file
     from oracle.reduction import EmissionFactor
     from oracle.settlement import build_report, compute_period, load_households, post, save, sign_report

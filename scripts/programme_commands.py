@@ -10,7 +10,7 @@ import typer
 from rich.table import Table
 from web3.logs import DISCARD
 
-from contracts.jst import JST
+from ledger_client.jst import JST
 from scripts.account_commands import ROLE_NAMES
 from scripts.officer import BadInput, Officer, officer_command, out
 

@@ -12,8 +12,8 @@ from typing import Annotated, Any
 import typer
 from rich.table import Table
 
-from contracts import jst
-from contracts.jst import JST
+from ledger_client import jst
+from ledger_client.jst import JST
 from scripts.event_logs import all_logs
 from scripts.officer import BadInput, Reader, out, reader_command
 from scripts.programme_commands import parse_date

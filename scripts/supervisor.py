@@ -61,7 +61,7 @@ def ensure_service_token(node_dir: Path) -> Path:
 
     The node gives requests carrying this secret (``X-Takasago-Service-Token``) an execution
     lane of their own (issue 15, finding 7); the wallet, indexer and oracle started here send
-    it (``contracts.node_access``), so anonymous clients on the host cannot starve them.
+    it (``ledger_client.node_access``), so anonymous clients on the host cannot starve them.
     Idempotent: an existing token is kept (services restarted alone still hold it), and
     ``rpc.serviceTokenFile`` is merged into node.json without touching any other setting.
     """
@@ -174,7 +174,7 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     """Initialises the wallet service, grants its key the roles it needs (and no more), and starts the API."""
     from eth_utils import keccak
 
-    from contracts.deployment import load_deployment
+    from ledger_client.deployment import load_deployment
     from scripts.account_commands import ROLE_NAMES, SERVICE_ROLES
 
     wallet_dir = data_dir / "wallet"

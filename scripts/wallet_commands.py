@@ -68,7 +68,7 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         from pydantic import ValidationError
         from sqlalchemy.exc import SQLAlchemyError
 
-        from contracts.deployment import DeploymentError
+        from ledger_client.deployment import DeploymentError
         from wallet_api.crypto.envelope import EnvelopeError
         from wallet_api.errors import ApiError
 
@@ -109,7 +109,7 @@ def serve(
     """Run the wallet API (migrates the database first; never creates a KEK: run `wallet init` once)."""
     import uvicorn
 
-    from contracts.node_access import use_token_file
+    from ledger_client.node_access import use_token_file
 
     use_token_file(node_token_file)  # refuse a bad service token file before starting; workers inherit it
     settings = _settings(data_dir, database_url, rpc_url, deployments_dir)

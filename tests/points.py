@@ -15,12 +15,12 @@ from web3 import Web3
 from web3.contract import Contract
 from web3.types import TxReceipt
 
-from contracts import jst
 from contracts.deploy import DeploySettings, deploy
-from contracts.deployment import Deployment
-from contracts.errors import ContractError
-from contracts.payment_uri import payment_request_id
-from contracts.transactions import Sender, TransactionFailed
+from ledger_client import jst
+from ledger_client.deployment import Deployment
+from ledger_client.errors import ContractError
+from ledger_client.payment_uri import payment_request_id
+from ledger_client.transactions import Sender, TransactionFailed
 from tests.conftest import NodeProcess
 from tests.support import web3_for
 

@@ -11,8 +11,8 @@ from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import TxReceipt
 
 from contracts.artifacts import load_artifact
+from contracts.predeploys import REGISTRY_ADDRESS
 
-REGISTRY_ADDRESS = "0x0000000000000000000000000000000054a5A600"
 KIND_RESIDENT = 1
 
 

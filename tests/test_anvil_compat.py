@@ -39,11 +39,11 @@ from eth_utils import to_checksum_address
 from web3.logs import DISCARD
 
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS
-from contracts.deployment import load_deployment
 from indexer import queries
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import Follower
 from indexer.rpc import Rpc
+from ledger_client.deployment import load_deployment
 from tests.conftest import REPO, NodeProcess, free_port, rpc
 from tests.points import MERCHANT, RESIDENT, PointsSystem
 from tests.support import web3_for

@@ -8,8 +8,8 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from eth_account import Account
 from click.testing import CliRunner
+from eth_account import Account
 from typer.main import get_command
 
 from scripts.cli import app as typer_app
@@ -269,7 +269,7 @@ def test_budget_is_checked_before_sending(points: PointsSystem, tmp_path: Path) 
 def test_settle_lists_and_exports_a_periods_settlements(points: PointsSystem, tmp_path: Path) -> None:
     from datetime import datetime
 
-    from contracts.jst import JST
+    from ledger_client.jst import JST
 
     payer, bakery, grocer = points.resident(), points.merchant(), points.merchant()
     points.mint(payer, 5_000)

@@ -3,7 +3,7 @@ clients hold every execution thread of the node.
 
 The node gives requests carrying its service token (``rpc.serviceTokenFile``) a lane of
 their own; these tests check that the real services actually send it
-(``TAKASAGO_NODE_SERVICE_TOKEN_FILE``, ``contracts.node_access``): a real node, real
+(``TAKASAGO_NODE_SERVICE_TOKEN_FILE``, ``ledger_client.node_access``): a real node, real
 contracts, a real wallet API process paying a real payment request, the indexer's own
 JSON-RPC client and its WebSocket tail, while 24 threads loop ``eth_call`` at the node.
 """
@@ -24,9 +24,9 @@ import pytest
 import requests
 import websockets.sync.client
 
-from contracts.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from indexer.heads import HeadListener
 from indexer.rpc import Rpc
+from ledger_client.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from tests.conftest import REPO, free_port
 from tests.points import PointsSystem, start_points_system
 from tests.wallet_support import Api, WalletServer, member, running_wallet

@@ -14,8 +14,8 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from contracts.merkle import leaf_hash, node_hash
-from contracts.transactions import Sender
+from ledger_client.merkle import leaf_hash, node_hash
+from ledger_client.transactions import Sender
 from oracle.generator import JST, generate, write_jsonl
 from oracle.readings import read_file
 from oracle.reduction import EmissionFactor

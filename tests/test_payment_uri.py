@@ -6,7 +6,7 @@ import secrets
 
 import pytest
 
-from contracts.payment_uri import PaymentRequest, PaymentUriError, build_payment_uri, parse_payment_uri
+from ledger_client.payment_uri import PaymentRequest, PaymentUriError, build_payment_uri, parse_payment_uri
 from tests.points import PointsSystem
 
 TOKEN = "0x330b75Fb42d5354c9c4704a463846d479006F28A"

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from contracts import jst
+from ledger_client import jst
 from tests.points import PointsSystem, text32
 
 HELP = text32("help")

@@ -11,7 +11,7 @@ from eth_account import Account
 from eth_account.messages import encode_typed_data
 from eth_account.signers.local import LocalAccount
 
-from contracts.merkle import StandardMerkleTree, verify_multiproof
+from ledger_client.merkle import StandardMerkleTree, verify_multiproof
 from tests.conftest import REPO
 from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
 
@@ -217,7 +217,7 @@ def test_merkle_multiproofs_match_openzeppelins_javascript_library(tmp_path: Any
     assert js["proof"] == ["0x" + h.hex() for h in multi.proof]
     assert js["flags"] == multi.proof_flags
     assert [[int(v[0]), v[1], int(v[2])] for v in js["leaves"]] == [list(tree.values[i]) for i in multi.leaf_indices]
-    from contracts.merkle import leaf_hash
+    from ledger_client.merkle import leaf_hash
 
     assert verify_multiproof(
         tree.root, [leaf_hash(LEAF_TYPES, tree.values[i]) for i in multi.leaf_indices], multi.proof, multi.proof_flags

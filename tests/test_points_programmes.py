@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-from contracts import jst
+from ledger_client import jst
 from tests.points import (
     CAP_DAY,
     CAP_MONTH,

@@ -57,8 +57,8 @@ from hypothesis.stateful import (
 )
 from web3.types import TxReceipt
 
-from contracts import jst
-from contracts.payment_uri import payment_request_id
+from ledger_client import jst
+from ledger_client.payment_uri import payment_request_id
 from tests.points import (
     ACTIVE,
     CAP_DAY,

@@ -6,7 +6,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak
 
-from contracts.transactions import TransactionFailed
+from ledger_client.transactions import TransactionFailed
 from tests.points import (
     ACTIVE,
     CITY,

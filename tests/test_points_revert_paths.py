@@ -5,9 +5,9 @@ from __future__ import annotations
 from eth_abi import encode as abi_encode
 from eth_account import Account
 
-from contracts import jst
 from contracts.artifacts import load_artifact
-from contracts.transactions import TransactionFailed
+from ledger_client import jst
+from ledger_client.transactions import TransactionFailed
 from tests.points import MINTER_ROLE, PointsSystem, text32
 
 ZERO = "0x" + "00" * 20

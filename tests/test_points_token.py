@@ -7,7 +7,7 @@ import secrets
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
 
-from contracts.payment_uri import payment_request_id
+from ledger_client.payment_uri import payment_request_id
 from tests.points import MERCHANT, PAUSER_ROLE, RESIDENT, REVOKED, SUSPENDED, PointsSystem, text32
 
 HELP = text32("help")

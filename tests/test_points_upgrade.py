@@ -9,7 +9,7 @@ import pytest
 
 from contracts.artifacts import load_artifact
 from contracts.deploy import DeploySettings, deploy, implementation_of
-from contracts.deployment import DeploymentError, read_deployment, write_deployment
+from ledger_client.deployment import DeploymentError, read_deployment, write_deployment
 from tests.points import PointsSystem, text32
 
 UPGRADEABLE = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports")

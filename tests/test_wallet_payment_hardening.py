@@ -24,7 +24,7 @@ import pytest
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
 
-from contracts.payment_uri import payment_request_id
+from ledger_client.payment_uri import payment_request_id
 from tests.points import PointsSystem, text32
 from tests.wallet_support import Api, WalletServer, member, running_wallet
 

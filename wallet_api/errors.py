@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from typing import Any
 
-from contracts.errors import ContractError
+from ledger_client.errors import ContractError
 
 # code: (HTTP status, English, Japanese)
 MESSAGES: dict[str, tuple[int, str, str]] = {

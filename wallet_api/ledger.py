@@ -16,9 +16,9 @@ from web3.logs import DISCARD
 from web3.middleware import ExtraDataToPOAMiddleware
 from web3.types import RPCEndpoint, RPCResponse
 
-from contracts.deployment import Deployment, load_deployment
-from contracts.node_access import web3_request_kwargs
-from contracts.payment_uri import payment_request_id
+from ledger_client.deployment import Deployment, load_deployment
+from ledger_client.node_access import web3_request_kwargs
+from ledger_client.payment_uri import payment_request_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)

@@ -33,8 +33,8 @@ from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 
-from contracts.payment_uri import PaymentRequest as UriRequest
-from contracts.payment_uri import PaymentUriError, build_payment_uri, parse_payment_uri, payment_request_id
+from ledger_client.payment_uri import PaymentRequest as UriRequest
+from ledger_client.payment_uri import PaymentUriError, build_payment_uri, parse_payment_uri, payment_request_id
 from wallet_api import pins
 from wallet_api.auth import aware, now
 from wallet_api.crypto.passwords import hash_secret

@@ -43,7 +43,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
 
-from contracts.transactions import explain
+from ledger_client.transactions import explain
 from wallet_api.auth import aware, now
 from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error

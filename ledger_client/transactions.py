@@ -2,7 +2,7 @@
 
 Shared by the deployment, the CLI and the services: every transaction is
 estimated first (so a revert is reported before anything is sent, decoded by
-:mod:`contracts.errors`), signed locally (keys never leave the process), sent as
+:mod:`ledger_client.errors`), signed locally (keys never leave the process), sent as
 raw bytes over standard JSON-RPC, and confirmed by its receipt.
 """
 
@@ -15,7 +15,7 @@ from web3 import Web3
 from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxReceipt
 
-from contracts.errors import ContractError, decode_revert
+from ledger_client.errors import ContractError, decode_revert
 
 GAS_HEADROOM_PERCENT = 20
 RECEIPT_TIMEOUT_SECONDS = 120
