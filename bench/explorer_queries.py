@@ -28,7 +28,7 @@ from fastapi.testclient import TestClient
 
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from indexer.web.app import create_explorer
 
 TOKEN = "0x" + "11" * 20

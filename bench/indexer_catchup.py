@@ -28,7 +28,7 @@ from contracts.deploy import DeploySettings, deploy
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Checkpoint, Event
 from indexer.follower import Follower
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from indexer.settings import IndexerSettings
 from ledger_client.transactions import Sender
 

@@ -35,7 +35,7 @@ from trie import HexaryTrie
 from indexer import queries
 from indexer.db.models import Block, Event
 from indexer.follower import REGISTRY
-from indexer.rpc import Rpc, RpcError
+from ledger_client.rpc import Rpc, RpcError
 from ledger_client.deployment import deployment_path, read_deployment
 
 BATCH = 100

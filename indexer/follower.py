@@ -30,7 +30,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import METHOD_KINDS, ZERO, Decoder, classify
-from indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 
 log = logging.getLogger("indexer.follower")

@@ -7,7 +7,7 @@ from fastapi import FastAPI
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import REGISTRY, Follower
 from indexer.labels import load_labels
-from indexer.rpc import NodeUnavailable, Rpc
+from ledger_client.rpc import NodeUnavailable, Rpc
 from indexer.settings import IndexerSettings
 from indexer.web.app import create_explorer
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment

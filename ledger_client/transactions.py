@@ -16,8 +16,8 @@ from web3.exceptions import ContractLogicError, TimeExhausted, Web3RPCError
 from web3.types import TxReceipt
 
 from ledger_client.errors import ContractError, decode_revert
+from ledger_client.fees import fee_fields, with_headroom
 
-GAS_HEADROOM_PERCENT = 20
 RECEIPT_TIMEOUT_SECONDS = 120
 
 
@@ -64,22 +64,6 @@ class Sender:
             self._chain_id = self.w3.eth.chain_id
         return self._chain_id
 
-    def _fees(self) -> dict[str, int]:
-        """Zero fees on a zero-base-fee network (city accounts never hold ether), else the node's suggestion.
-
-        Our node answers ``eth_gasPrice`` 0. Other clients may suggest a price even when every
-        block's base fee is 0 (anvil suggests its 1 gwei default tip; Besu's suggestion depends
-        on recent blocks and ``--min-gas-price``), so a non-zero suggestion is checked against
-        the latest block's ``baseFeePerGas`` (standard JSON-RPC) before it is used.
-        """
-        price = self.w3.eth.gas_price
-        if price == 0 or self._zero_base_fee():
-            return {"maxFeePerGas": 0, "maxPriorityFeePerGas": 0}
-        return {"maxFeePerGas": price * 2, "maxPriorityFeePerGas": min(price, 10**9)}
-
-    def _zero_base_fee(self) -> bool:
-        return int(self.w3.eth.get_block("latest").get("baseFeePerGas", -1)) == 0
-
     def estimate(self, to: str | None, data: bytes) -> int:
         """Gas for the transaction; raises TransactionFailed with the decoded revert."""
         request: dict[str, Any] = {"from": self.address, "data": data}
@@ -93,14 +77,14 @@ class Sender:
     def submit(self, to: str | None, data: bytes, gas: int | None = None, nonce: int | None = None) -> str:
         """Signs and sends without waiting; returns the transaction hash."""
         if gas is None:
-            gas = self.estimate(to, data) * (100 + GAS_HEADROOM_PERCENT) // 100
+            gas = with_headroom(self.estimate(to, data))
         tx: dict[str, Any] = {
             "from": self.address,
             "data": data,
             "gas": gas,
             "nonce": self.w3.eth.get_transaction_count(self.address, "pending") if nonce is None else nonce,
             "chainId": self.chain_id,
-            **self._fees(),
+            **fee_fields(self.w3),
         }
         if to is not None:
             tx["to"] = to

@@ -45,7 +45,7 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         from sqlalchemy.exc import SQLAlchemyError
 
         from indexer.labels import LabelError
-        from indexer.rpc import NodeUnavailable, RpcError
+        from ledger_client.rpc import NodeUnavailable, RpcError
 
         try:
             return fn(*args, **kwargs)
@@ -112,7 +112,7 @@ def verify(
     """Re-check seals, parent links and transaction roots of every block, and the index's balances and supply."""
     from indexer.audit import Auditor
     from indexer.db.engine import engine_for, sessions_for
-    from indexer.rpc import Rpc
+    from ledger_client.rpc import Rpc
 
     settings = _settings(data_dir=data_dir, database_url=database_url, rpc_url=rpc_url, deployments_dir=deployments_dir)
     sessions = None

@@ -42,7 +42,7 @@ from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS
 from indexer import queries
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import Follower
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from ledger_client.deployment import load_deployment
 from tests.conftest import REPO, NodeProcess, free_port, rpc
 from tests.points import MERCHANT, RESIDENT, PointsSystem

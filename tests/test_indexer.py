@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, PointMovement, Transaction
 from indexer.follower import Follower
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from tests.conftest import free_port
 from tests.points import MERCHANT, PointsSystem, start_points_system
 from tests.wallet_support import postgres_database

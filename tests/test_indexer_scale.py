@@ -25,7 +25,7 @@ from sqlalchemy import func, select
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, PointMovement
 from indexer.follower import Follower
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from indexer.settings import IndexerSettings
 from tests.conftest import free_port
 from tests.points import PointsSystem

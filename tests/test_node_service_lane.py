@@ -25,7 +25,7 @@ import requests
 import websockets.sync.client
 
 from indexer.heads import HeadListener
-from indexer.rpc import Rpc
+from ledger_client.rpc import Rpc
 from ledger_client.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from tests.conftest import REPO, free_port
 from tests.points import PointsSystem, start_points_system

@@ -29,7 +29,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from indexer import queries
 from indexer.decode import ZERO
 from indexer.labels import short
-from indexer.rpc import NodeUnavailable, Rpc, RpcError
+from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 from indexer.web.etherscan import etherscan_api
 from indexer.web.texts import SENTENCES, TEXTS
 

@@ -1,4 +1,4 @@
-"""A small JSON-RPC client with batches: the indexer reads the node only through this.
+"""Batched JSON-RPC with typed errors: the indexer (and any reader of many blocks) uses this.
 
 Nodes refuse answers that are too big (ours: more than 10,000 logs, batches over 1,000
 calls or 8 MiB; geth, Besu and anvil have their own caps and their own wording).
