@@ -2,11 +2,14 @@
 
 from __future__ import annotations
 
+import os
 import shutil
+import tempfile
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
+from urllib.parse import urlsplit
 
 import pytest
 
@@ -14,7 +17,11 @@ from tests.conftest import REPO
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"
-SCREENS = REPO / "docs" / "screens"
+DOCS_SCREENS = REPO / "docs" / "screens"
+SCREENS_ENV = "TAKASAGO_SCREENS_DIR"
+# A test run must leave a clone as it found it: screenshots go to a temporary folder unless
+# `python -m tests.screens` (which sets TAKASAGO_SCREENS_DIR to docs/screens) refreshes the committed ones.
+SCREENS = Path(os.environ.get(SCREENS_ENV) or Path(tempfile.gettempdir()) / "takasago-screens")
 
 
 @contextmanager
@@ -30,14 +37,40 @@ def browser(playwright: Any, video: Path | None = None) -> Iterator[Any]:
         instance.close()
 
 
+LOCAL_HOSTS = frozenset({"127.0.0.1", "localhost", "::1", "[::1]"})
+
+
+def refuse_outside_hosts(context: Any) -> list[str]:
+    """Aborts every request of ``context`` to a host other than this machine; returns the list of them.
+
+    The city runs these services on a closed network: a page that loads anything from the
+    internet (a CDN script, a web font) is blank or broken there, so the browser tests
+    behave as that network does and :func:`screen` fails when a page tried.
+    """
+    outside: list[str] = []
+
+    def route(route: Any) -> None:
+        host = urlsplit(route.request.url).hostname or ""
+        if host in LOCAL_HOSTS:
+            route.continue_()
+        else:
+            outside.append(route.request.url)
+            route.abort()
+
+    context.route("**/*", route)
+    return outside
+
+
 def open_page(instance: Any, base_url: str, path: str, width: int = 360) -> Any:
     # bypass_csp: Playwright's wait_for_function polls with eval, which the pages' CSP forbids
     context = instance.new_context(viewport={"width": width, "height": 760}, locale="ja-JP", bypass_csp=True)
     context.grant_permissions(["camera"], origin=base_url)
+    outside = refuse_outside_hosts(context)
     page = context.new_page()
     errors: list[str] = []
     page.on("pageerror", lambda exc: errors.append(str(exc)))
     page.errors = errors
+    page.outside_requests = outside
     response = page.goto(base_url + path)
     assert "script-src" in response.headers["content-security-policy"]  # every page carries a CSP
     return page
@@ -55,3 +88,4 @@ def screen(page: Any, name: str) -> None:
         page.screenshot(path=str(SCREENS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 760})
     assert not page.errors, page.errors
+    assert not page.outside_requests, f"{name}: the page asked hosts outside this machine: {page.outside_requests}"
