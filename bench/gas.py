@@ -45,7 +45,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.middleware import ExtraDataToPOAMiddleware
 
-from bench.differential import anvil_process
+from bench.harness.anvil import anvil_process
 from bench.node_throughput import Takasago, log
 from contracts.artifacts import load_artifact
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS, DeploySettings, deploy

@@ -1,6 +1,6 @@
 """Differential test: the same signed transactions on anvil (reference EVM) and on our node.
 
-See bench/differential.py for the sequence and what is compared. Skipped only when
+See tests/differential for the sequence and what is compared. Skipped only when
 no anvil binary is available.
 """
 
@@ -14,17 +14,17 @@ from typing import Any
 import pytest
 from eth_account import Account
 
-from bench.differential import (
+from tests.differential import (
     CHAIN_ID,
     Chain,
     Report,
     Step,
-    _compare_step,
-    _encoder,
     anvil_process,
+    compare_step,
+    encoder,
     find_anvil,
     format_report,
-    run_differential_report,
+    run_sequence,
 )
 
 ANVIL = find_anvil()
@@ -46,7 +46,7 @@ PANIC_1 = "0x4e487b71" + "00" * 31 + "01"  # Panic(0x01)
 def report(shared_node: Any) -> Iterator[Report]:
     keys = shared_node.dev_keys
     with anvil_process(binary=ANVIL) as anvil_url:
-        result = run_differential_report(
+        result = run_sequence(
             shared_node.url, anvil_url, keys["admin"]["privateKey"], keys["accounts"][0]["privateKey"]
         )
     print(format_report(result))
@@ -114,14 +114,14 @@ def test_comparison_detects_a_difference(report: Report) -> None:
     node, anvil = report.node_results[4], report.anvil_results[4]
     step = Step(node.step, b"", "@token")
     fresh = Report()
-    _compare_step(step, node, anvil, fresh)
+    compare_step(step, node, anvil, fresh)
     assert not [d for d in fresh.differences if not d.field.startswith("eth_estimateGas")]
 
     doctored = copy.deepcopy(anvil)
     doctored.receipt["gasUsed"] = hex(int(doctored.receipt["gasUsed"], 16) + 1)
     doctored.receipt["logs"][0]["data"] = "0x" + "00" * 32
     fresh = Report()
-    _compare_step(step, node, doctored, fresh)
+    compare_step(step, node, doctored, fresh)
     fields = {d.field for d in fresh.differences}
     assert {"receipt.gasUsed", "receipt.logs"} <= fields, fields
 
@@ -130,7 +130,7 @@ def test_comparison_detects_a_difference(report: Report) -> None:
     doctored = copy.deepcopy(report.anvil_results[i])
     doctored.call["error"]["data"] = "0x8d41f44f" + "00" * 31 + "08"
     fresh = Report()
-    _compare_step(Step("probe.fail(7)", b"", "@probe", expect_success=False), report.node_results[i], doctored, fresh)
+    compare_step(Step("probe.fail(7)", b"", "@probe", expect_success=False), report.node_results[i], doctored, fresh)
     assert "eth_call.error.data" in {d.field for d in fresh.differences}
 
 
@@ -144,7 +144,7 @@ def test_gas_limit_below_calldata_floor_is_not_mined(shared_node: Any) -> None:
     """
     key = shared_node.dev_keys["accounts"][1]["privateKey"]
     account = Account.from_key(key)
-    data = bytes.fromhex(_encoder("Probe").encode_abi("echo", [b"hello takasago"])[2:])
+    data = bytes.fromhex(encoder("Probe").encode_abi("echo", [b"hello takasago"])[2:])
     with anvil_process(binary=ANVIL) as anvil_url:
         outcomes = {}
         for chain in (Chain("node", shared_node.url), Chain("anvil", anvil_url)):

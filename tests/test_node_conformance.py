@@ -17,7 +17,7 @@ import pytest
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 
-from bench.differential import anvil_process, find_anvil
+from bench.harness.anvil import anvil_process, find_anvil
 from tests.conftest import NodeProcess, rpc
 
 ANVIL = find_anvil()
