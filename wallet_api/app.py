@@ -20,7 +20,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_api.errors import ApiError, error_body, preferred_language
 from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
-from wallet_api.routes import auth, merchant, officer, wallet, web
+from wallet_api.routes import auth, docs, merchant, officer, wallet, web
 from wallet_api.services import Services
 
 log = logging.getLogger("wallet_api")
@@ -132,7 +132,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if run_worker:
             services.pipeline.start()
         yield
-        services.pipeline.stop()
+        if run_worker:
+            services.pipeline.stop()
 
     app = FastAPI(
         title="Takasago wallet API",
@@ -143,6 +144,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             "stable code and messages in Japanese and English."
         ),
         lifespan=lifespan,
+        docs_url=None,  # served by routes/docs.py from this service, not from a CDN
+        redoc_url=None,
     )
     app.state.services = services
     settings = services.settings
@@ -218,7 +221,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             return {"status": "degraded", "node": "unreachable"}
         return {"status": "ok", "block": block}
 
-    for module in (auth, wallet, merchant, officer, web):
+    for module in (auth, wallet, merchant, officer, web, docs):
         app.include_router(module.router)
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]
     app.add_middleware(AccessLog)  # type: ignore[arg-type]
