@@ -1,6 +1,7 @@
 """Half-hourly meter readings from CSV or JSON-lines files, checked row by row.
 
-A file is UTF-8 (with or without BOM) or Shift_JIS (cp932), as Japanese tools write it.
+A file is UTF-8 (with or without BOM) or Shift_JIS (cp932), as Japanese tools write it
+(detected by :func:`ledger_client.text_files.decode_text`, as the CLI's mint CSV is).
 Every bad row is reported with its file and line and skipped; the rest of the file is
 used. A half-written file (its last line cut off) loses only that line.
 
@@ -26,6 +27,7 @@ from datetime import datetime
 from pathlib import Path
 from typing import Any
 
+from ledger_client.text_files import TextDecodeError, decode_text
 from oracle.echonet import MAX_COUNT, MeterSpecError, check_spec, counter_modulus
 
 FIELDS = ("meter_id", "timestamp", "count", "coefficient", "unit", "digits")
@@ -59,20 +61,6 @@ class RowError:
 
     def __str__(self) -> str:
         return f"{self.source}: {self.reason}"
-
-
-def decode_text(raw: bytes) -> tuple[str, str]:
-    """The text of a file and its encoding: UTF-8 (BOM optional), else Shift_JIS (cp932)."""
-    if raw.startswith(b"\xef\xbb\xbf"):
-        return raw[3:].decode("utf-8"), "utf-8-sig"
-    try:
-        return raw.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return raw.decode("cp932"), "cp932"
-    except UnicodeDecodeError as exc:
-        raise ValueError(f"neither UTF-8 nor Shift_JIS (byte {exc.start})") from None
 
 
 def _int(value: Any, name: str) -> int:
@@ -126,8 +114,8 @@ def parse_readings(name: str, raw: bytes, now: float | None = None) -> tuple[lis
     now = time.time() if now is None else now
     try:
         text, _ = decode_text(raw)
-    except ValueError as exc:
-        return [], [RowError(name, str(exc))]
+    except TextDecodeError as exc:  # "line N: neither UTF-8 nor Shift_JIS (cp932)", told as file:line
+        return [], [RowError(f"{name}:{exc.line}", str(exc).removeprefix(f"line {exc.line}: "))]
     complete = text.endswith("\n")
     lines = text.splitlines()
     readings: list[Reading] = []

@@ -298,9 +298,19 @@ def proof_of(report: Report, salted_hash: str) -> dict[str, Any]:
     }  # fmt: skip
 
 
+def report_path(directory: Path, programme_id: int, period: int) -> Path:
+    return directory / f"report-{programme_id}-{period}.json"
+
+
+def load(directory: Path, programme_id: int, period: int) -> Report | None:
+    """The saved report of a period, or None if the oracle has not settled it."""
+    path = report_path(directory, programme_id, period)
+    return Report.from_json(path.read_text(encoding="utf-8")) if path.exists() else None
+
+
 def save(report: Report, directory: Path) -> Path:
     directory.mkdir(parents=True, exist_ok=True)
-    path = directory / f"report-{report.programme_id}-{report.period}.json"
+    path = report_path(directory, report.programme_id, report.period)
     temporary = path.with_suffix(".tmp")
     temporary.write_text(report.to_json(), encoding="utf-8")
     temporary.replace(path)

@@ -1,0 +1,1 @@
+"""The explorer's routers: pages, CSV exports, the Etherscan-compatible ``/api`` and health."""

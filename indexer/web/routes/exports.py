@@ -1,0 +1,90 @@
+"""CSV twins of the explorer's listings.
+
+Listings exported whole are streamed from the database as the client reads them
+(finding 16); a bad ``from``/``to`` is answered in JSON (``indexer.web.errors``).
+"""
+
+from __future__ import annotations
+
+from fastapi import APIRouter
+from fastapi.responses import StreamingResponse
+
+from indexer import queries
+from indexer.web.deps import Address, ExplorerDep, Period, SessionsDep
+from indexer.web.rendering import csv_response
+
+router = APIRouter(include_in_schema=False)
+MERCHANT_COLUMNS = ["address", "label", "status", "payments", "received", "refunded", "settled", "balance"]
+SETTLEMENT_COLUMNS = ["settlement_id", "merchant", "amount", "reference", "block", "tx_hash", "timestamp"]
+PROGRAMME_COLUMNS = ["id", "name", "budget", "granted", "grants", "closed", "starts_at", "ends_at"]
+CO2_COLUMNS = [
+    "programme_id", "programme", "period", "households", "units", "merkle_root", "signers", "block", "tx_hash",
+]  # fmt: skip
+
+
+@router.get("/blocks.csv")
+def blocks_csv(sessions: SessionsDep) -> StreamingResponse:
+    return csv_response(
+        "blocks",
+        ["number", "hash", "parent_hash", "timestamp", "proposer", "transactions", "gas_used"],
+        queries.stream(sessions, queries.all_blocks()),
+    )
+
+
+@router.get("/txs.csv")
+def txs_csv(sessions: SessionsDep, period: Period) -> StreamingResponse:
+    return csv_response(
+        "transactions",
+        ["hash", "block", "index", "timestamp", "from", "to", "status", "method", "kind", "points"],
+        queries.stream(sessions, queries.all_transactions(period)),
+    )
+
+
+@router.get("/address/{address}/history.csv")
+def address_csv(sessions: SessionsDep, checksum: Address, period: Period) -> StreamingResponse:
+    return csv_response(
+        f"points-{checksum}",
+        ["block", "log_index", "tx_hash", "timestamp", "kind", "from", "to", "points", "request_id"],
+        queries.stream(sessions, queries.all_history(checksum, period)),
+    )
+
+
+@router.get("/holders.csv")
+def holders_csv(explorer: ExplorerDep) -> StreamingResponse:
+    with explorer.sessions() as db:
+        kinds = explorer.kinds(db)
+    holders = queries.stream(explorer.sessions, queries.all_holders())
+    rows = ((a, kinds.get(a, ("", ""))[0], int(b)) for a, b in holders)
+    return csv_response("holders", ["address", "kind", "points"], rows)
+
+
+@router.get("/merchants.csv")
+def merchants_csv(explorer: ExplorerDep) -> StreamingResponse:
+    with explorer.sessions() as db:
+        rows = queries.merchants(db, explorer.kinds(db))
+    return csv_response(
+        "merchants",
+        MERCHANT_COLUMNS,
+        ([r["address"], explorer.labels.get(r["address"], ""), *[r[k] for k in MERCHANT_COLUMNS[2:]]] for r in rows),
+    )
+
+
+@router.get("/settlements.csv")
+def settlements_csv(sessions: SessionsDep) -> StreamingResponse:
+    with sessions() as db:
+        rows = queries.settlements(db)
+    return csv_response("settlements", SETTLEMENT_COLUMNS, ([r[k] for k in SETTLEMENT_COLUMNS] for r in rows))
+
+
+@router.get("/programmes.csv")
+def programmes_csv(sessions: SessionsDep) -> StreamingResponse:
+    with sessions() as db:
+        rows = queries.programmes(db)
+    return csv_response("programmes", PROGRAMME_COLUMNS, ([r[k] for k in PROGRAMME_COLUMNS] for r in rows))
+
+
+@router.get("/co2.csv")
+def co2_csv(sessions: SessionsDep) -> StreamingResponse:
+    with sessions() as db:
+        rows = queries.co2_reports(db)
+    return csv_response("co2", CO2_COLUMNS, ([r[k] for k in CO2_COLUMNS] for r in rows))

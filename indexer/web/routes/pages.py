@@ -1,0 +1,198 @@
+"""The explorer's HTML pages (Japanese/English): blocks, transactions, addresses, holders,
+merchants, programmes, CO2 reports and search. Every listing has a CSV twin (``exports``)."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+from eth_utils import is_hex_address, to_checksum_address
+from fastapi import APIRouter, Request
+from fastapi.responses import HTMLResponse, RedirectResponse, Response
+
+from indexer import queries
+from indexer.web.deps import Address, ExplorerDep, Lang, MovementKind, Page, PagesDep, Period
+from indexer.web.explorer import NODE_ERRORS, Explorer, Kinds
+from indexer.web.inputs import HASH, BadInput, NotFound
+from indexer.web.rendering import bar_chart
+from indexer.web.texts import SENTENCES
+
+STATIC = Path(__file__).resolve().parent.parent / "static"
+router = APIRouter(include_in_schema=False)
+
+
+def namer(explorer: Explorer, kinds: Kinds, lang: str) -> Callable[[str | None], str]:
+    """The templates' ``name(address)``: a contract, a label, or the account's kind and short address."""
+    return lambda address: explorer.name(address, kinds, lang)
+
+
+@router.get("/static/explorer.css")
+def stylesheet() -> Response:
+    return Response(
+        (STATIC / "explorer.css").read_bytes(), media_type="text/css", headers={"Cache-Control": "max-age=3600"}
+    )
+
+
+@router.get("/", response_class=HTMLResponse)
+def home(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -> HTMLResponse:
+    with explorer.sessions() as db:
+        kinds = explorer.kinds(db)
+        figures = explorer.home_figures(db)
+        series, co2 = figures["series"], figures["co2"]
+        days = [d["day"] for d in series]
+        context: dict[str, Any] = {
+            "supply": figures["supply"],
+            "today": figures["today"],
+            "blocks": queries.latest_blocks(db),
+            "txs": queries.latest_transactions(db),
+            "daily_chart": bar_chart([d["transactions"] for d in series], days),
+            "circulation_chart": bar_chart([d["circulating"] for d in series], days),
+            "co2_chart": bar_chart([r["units"] for r in co2][-24:], [str(r["period"]) for r in co2][-24:])
+            if co2
+            else None,
+        }
+    return pages.render(request, "home.html", name=namer(explorer, kinds, lang), **context)
+
+
+@router.get("/blocks", response_class=HTMLResponse)
+def blocks(request: Request, explorer: ExplorerDep, pages: PagesDep, number: Page) -> HTMLResponse:
+    with explorer.sessions() as db:
+        rows = queries.latest_blocks(db, queries.PAGE_SIZE, number)
+    return pages.render(request, "blocks.html", blocks=rows, page=number)
+
+
+@router.get("/block/{number}", response_class=HTMLResponse)
+def block(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: str) -> HTMLResponse:
+    if not number.isdigit() or len(number) > 18:
+        raise BadInput("a block number is a whole number")
+    with explorer.sessions() as db:
+        found = queries.block_by_number(db, int(number))
+        txs = queries.transactions_in_block(db, int(number)) if found else []
+        kinds = explorer.kinds(db)
+    if found is None:
+        raise NotFound(f"block {number} is not indexed (yet)")
+    return pages.render(
+        request, "block.html", block=found, txs=txs, finality=explorer.finality(int(number)),
+        name=namer(explorer, kinds, lang),
+    )  # fmt: skip
+
+
+@router.get("/txs", response_class=HTMLResponse)
+def txs(
+    request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: Page, period: Period
+) -> HTMLResponse:
+    with explorer.sessions() as db:
+        rows = queries.latest_transactions(db, queries.PAGE_SIZE, number, period)
+        kinds = explorer.kinds(db)
+    return pages.render(request, "txs.html", txs=rows, page=number, name=namer(explorer, kinds, lang))
+
+
+@router.get("/tx/{tx_hash}", response_class=HTMLResponse)
+def tx(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, tx_hash: str) -> HTMLResponse:
+    if not HASH.match(tx_hash):
+        raise BadInput("a transaction hash is 0x followed by 64 hex digits")
+    with explorer.sessions() as db:
+        found, events, moves = queries.transaction(db, tx_hash.lower())
+        kinds = explorer.kinds(db)
+    if found is None:
+        raise NotFound(f"transaction {tx_hash} is not indexed")
+    sentences = [explorer.sentence(m, kinds, lang) for m in moves]
+    return pages.render(
+        request, "tx.html", tx=found, events=events, moves=moves, sentences=sentences,
+        name=namer(explorer, kinds, lang),
+    )  # fmt: skip
+
+
+@router.get("/address/{address}", response_class=HTMLResponse)
+def address(
+    request: Request,
+    explorer: ExplorerDep,
+    pages: PagesDep,
+    lang: Lang,
+    checksum: Address,
+    kind: MovementKind,
+    number: Page,
+    period: Period,
+) -> HTMLResponse:
+    with explorer.sessions() as db:
+        derived = queries.balance_of(db, checksum)
+        history = queries.address_history(db, checksum, kind or None, number, queries.PAGE_SIZE, period)
+        kinds = explorer.kinds(db)
+    node_balance, buckets, node_error = _points_on_node(explorer, checksum)
+    return pages.render(
+        request, "address.html", address=checksum, derived=derived, node_balance=node_balance,
+        node_error=node_error, buckets=buckets, history=history, page=number, kind=kind,
+        account=kinds.get(checksum),
+        label=explorer.labels.get(checksum) or explorer.contracts.get(checksum),
+        sentence=lambda m: explorer.sentence(m, kinds, lang), kinds_available=list(SENTENCES["en"]),
+    )  # fmt: skip
+
+
+def _points_on_node(explorer: Explorer, address: str) -> tuple[int | None, list[tuple[int, int]], bool]:
+    """The node's own balance and expiry buckets for the address page; (None, [], True) if the node cannot say."""
+    token = explorer.token
+    if token is None:
+        return None, [], False
+    try:
+        balance, buckets = explorer.points_on_node(token, address)
+    except NODE_ERRORS:
+        return None, [], True
+    return balance, buckets, False
+
+
+@router.get("/holders", response_class=HTMLResponse)
+def holders(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: Page) -> HTMLResponse:
+    with explorer.sessions() as db:
+        rows = queries.holders(db, number)
+        kinds = explorer.kinds(db)
+    offset = (number - 1) * queries.PAGE_SIZE
+    return pages.render(
+        request, "holders.html", rows=rows, page=number, offset=offset, name=namer(explorer, kinds, lang)
+    )
+
+
+@router.get("/merchants", response_class=HTMLResponse)
+def merchants(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -> HTMLResponse:
+    with explorer.sessions() as db:
+        kinds = explorer.kinds(db)
+        rows = queries.merchants(db, kinds)
+        settled = queries.settlements(db)
+    return pages.render(request, "merchants.html", rows=rows, settlements=settled, name=namer(explorer, kinds, lang))
+
+
+@router.get("/programmes", response_class=HTMLResponse)
+def programmes(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTMLResponse:
+    with explorer.sessions() as db:
+        rows = queries.programmes(db)
+    return pages.render(request, "programmes.html", rows=rows)
+
+
+@router.get("/co2", response_class=HTMLResponse)
+def co2(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTMLResponse:
+    with explorer.sessions() as db:
+        rows = queries.co2_reports(db)
+    chart = bar_chart([r["units"] for r in rows], [str(r["period"]) for r in rows]) if rows else None
+    return pages.render(request, "co2.html", rows=rows, chart=chart)
+
+
+@router.get("/search")
+def search(explorer: ExplorerDep, q: str = "") -> Response:
+    """A block number, an address, a transaction hash or a payment request id, to its page."""
+    text = q.strip()
+    if not text or len(text) > 100:
+        raise BadInput("type a block number, a transaction hash, an address or a payment request id")
+    if text.isdigit():
+        return RedirectResponse(f"/block/{int(text)}", status_code=303)
+    if is_hex_address(text):
+        return RedirectResponse(f"/address/{to_checksum_address(text)}", status_code=303)
+    if not HASH.match(text):
+        raise BadInput(f"{text[:40]!r} is not a block number, hash or address")
+    with explorer.sessions() as db:
+        found, _, _ = queries.transaction(db, text.lower())
+        payment = queries.payment_by_request(db, text.lower()) if found is None else None
+    if found is not None:
+        return RedirectResponse(f"/tx/{text.lower()}", status_code=303)
+    if payment is not None:
+        return RedirectResponse(f"/tx/{payment.tx_hash}", status_code=303)
+    raise NotFound(f"no transaction or payment request {text}")

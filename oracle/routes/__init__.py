@@ -1,0 +1,1 @@
+"""The oracle's routers: batch ingest, public reports and proofs, health."""
