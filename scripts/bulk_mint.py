@@ -6,27 +6,68 @@ a claim id at most once, so a run that is interrupted (Ctrl-C, a crash, the node
 restarting) and started again with the same file and batch id mints every remaining
 row exactly once and nothing twice. Before sending, one call per 256 rows reads which
 claim ids are already paid, so a resumed run only sends what is left.
+
+A library, not a command: it needs a :class:`MintSession` (the CLI's officer is one) and
+reports refused checks as :class:`MintCheckError`, which the ``mint`` command turns into
+its messages and exit codes.
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak
+from web3 import Web3
+from web3.contract import Contract
 
-from ledger_client.transactions import TransactionFailed
-from scripts.account_commands import KIND_NAMES, STATUS_NAMES
+from ledger_client.transactions import Sender, TransactionFailed
+from scripts.audit_log import AuditLog
 from scripts.mint_csv import MintRow, RowProblem
-from scripts.officer import BadInput, Officer
-from scripts.programme_commands import load_programme
+from scripts.programme_fields import programme_fields
+from scripts.registry_names import KIND_NAMES, STATUS_NAMES
 
 ROW_GAS = 90_000  # measured ≤ 80k per first-time beneficiary (docs/benchmarks.md), with room
 BATCH_OVERHEAD_GAS = 400_000
 DEFAULT_BATCH_SIZE = 400
 MAX_IN_FLIGHT = 4
+
+
+class MintSession(Protocol):
+    """What minting needs: the chain, the contracts, the signer and the audit log."""
+
+    @property
+    def w3(self) -> Web3: ...
+
+    @property
+    def registry(self) -> Contract: ...
+
+    @property
+    def programmes(self) -> Contract: ...
+
+    @property
+    def address(self) -> str: ...
+
+    @property
+    def sender(self) -> Sender: ...
+
+    @property
+    def audit(self) -> AuditLog: ...
+
+
+class MintCheckError(ValueError):
+    """A check before sending refused the mint (closed programme, budget); nothing was sent."""
+
+
+class LacksVerifierRole(MintCheckError):
+    """The signer does not hold the role that attests for the programme."""
+
+    def __init__(self, programme_id: int, account: str, role_id: bytes) -> None:
+        super().__init__(f"{account} does not hold the role that attests for programme {programme_id}")
+        self.account = account
+        self.role_id = bytes(role_id)
 
 
 def claim_id(batch_id: int, line: int) -> int:
@@ -60,20 +101,21 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def check_programme(officer: Officer, programme_id: int) -> Any:
-    p = load_programme(officer, programme_id)
+def check_programme(officer: MintSession, programme_id: int) -> Any:
+    """The programme's fields, if it is open now and the signer may attest for it."""
+    p = programme_fields(officer, programme_id)
     closed, starts, ends, verifier_role = p[6], p[7], p[8], p[11]
     now = int(officer.w3.eth.get_block("latest")["timestamp"])
     if closed:
-        raise BadInput(f"programme {programme_id} ({p[12]}) is closed")
+        raise MintCheckError(f"programme {programme_id} ({p[12]}) is closed")
     if not starts <= now <= ends:
-        raise BadInput(f"programme {programme_id} ({p[12]}) is outside its validity window")
+        raise MintCheckError(f"programme {programme_id} ({p[12]}) is outside its validity window")
     if not officer.registry.functions.hasRole(verifier_role, officer.address).call():
-        raise BadInput(f"{officer.address} does not hold the role that attests for programme {programme_id}")
+        raise LacksVerifierRole(programme_id, officer.address, verifier_role)
     return p
 
 
-def check_accounts(officer: Officer, rows: list[MintRow]) -> list[RowProblem]:
+def check_accounts(officer: MintSession, rows: list[MintRow]) -> list[RowProblem]:
     """Rows whose address is not an active resident (unknown, suspended, revoked, or a shop)."""
     problems = []
     for chunk in _chunks(rows, 1000):
@@ -90,7 +132,7 @@ def check_accounts(officer: Officer, rows: list[MintRow]) -> list[RowProblem]:
     return problems
 
 
-def already_paid(officer: Officer, programme_id: int, batch_id: int, rows: list[MintRow]) -> set[int]:
+def already_paid(officer: MintSession, programme_id: int, batch_id: int, rows: list[MintRow]) -> set[int]:
     """Lines of ``rows`` whose claim id the programme already paid (one call per 256 × 1000 lines)."""
     if not rows:
         return set()
@@ -113,7 +155,7 @@ def check_budget(plan: MintPlan, programme: Any) -> None:
     budget, issued = programme[9], programme[10]
     needed = sum(plan.points(r) for r in plan.pending)
     if needed > budget - issued:
-        raise BadInput(
+        raise MintCheckError(
             f"programme {plan.programme_id} has {budget - issued:,} points of budget left;"
             f" the remaining rows need {needed:,}"
         )
@@ -156,7 +198,7 @@ class BatchResult:
 
 
 def submit(
-    officer: Officer,
+    officer: MintSession,
     plan: MintPlan,
     batch_size: int = DEFAULT_BATCH_SIZE,
     on_batch: Callable[[int, BatchResult], None] | None = None,

@@ -18,6 +18,8 @@ from dataclasses import dataclass
 
 from eth_utils import is_checksum_address, is_hex_address
 
+from ledger_client.text_files import TextDecodeError, decode_text
+
 MAX_POINTS_PER_ROW = 2**40 - 1
 ADDRESS_HEADERS = ("address", "account", "wallet", "アドレス", "ウォレット", "ウォレットアドレス")
 AMOUNT_HEADERS = ("points", "amount", "units", "ポイント", "付与ポイント", "ポイント数", "数量")
@@ -46,27 +48,14 @@ class CsvError(ValueError):
 
 
 def decode(data: bytes, encoding: str | None = None) -> tuple[str, str]:
-    """The file's text and the encoding used: ``encoding`` if given, else UTF-8 (with or
-    without BOM) when it decodes, else cp932 (Shift_JIS as Windows writes it)."""
-    if encoding is not None:
-        try:
-            return data.decode(encoding), encoding
-        except LookupError:
-            raise CsvError(f"unknown encoding {encoding!r} (try utf-8, utf-8-sig or cp932)") from None
-        except UnicodeDecodeError as exc:
-            line = data[: exc.start].count(b"\n") + 1
-            raise CsvError(f"line {line}: not valid {encoding} ({exc.reason}); check --encoding") from None
-    if data.startswith(b"\xef\xbb\xbf"):
-        return decode(data, "utf-8-sig")
+    """The file's text and the encoding used (:func:`ledger_client.text_files.decode_text`:
+    ``encoding`` if given, else UTF-8 with or without BOM, else cp932), or a CsvError that
+    says what to do about ``--encoding``."""
     try:
-        return data.decode("utf-8"), "utf-8"
-    except UnicodeDecodeError:
-        pass
-    try:
-        return data.decode("cp932"), "cp932"
-    except UnicodeDecodeError as exc:
-        line = data[: exc.start].count(b"\n") + 1
-        raise CsvError(f"line {line}: neither UTF-8 nor Shift_JIS (cp932); pass --encoding") from None
+        return decode_text(data, encoding)
+    except TextDecodeError as exc:
+        hint = "check --encoding" if encoding is not None else "pass --encoding"
+        raise CsvError(f"{exc}; {hint}") from None
 
 
 def _column(header: list[str], names: tuple[str, ...]) -> int | None:

@@ -175,7 +175,7 @@ def start_wallet(supervisor: Supervisor, w3: Any, admin: Any, data_dir: Path, rp
     from eth_utils import keccak
 
     from ledger_client.deployment import load_deployment
-    from scripts.account_commands import ROLE_NAMES, SERVICE_ROLES
+    from scripts.registry_names import ROLE_NAMES, SERVICE_ROLES
 
     wallet_dir = data_dir / "wallet"
     common = ["--data-dir", str(wallet_dir), "--rpc-url", rpc_url, "--deployments-dir", str(data_dir / "deployments")]

@@ -66,7 +66,9 @@ def test_finding15_recover_is_announced_then_executed_after_the_delay(points: Po
     assert done.exit_code == 0, done.text
     assert points.balance(new) == 700 and points.balance(lost) == 0
     assert points.registry.functions.accountOf(lost.address).call()[1] == REVOKED
-    show = run(points, tmp_path, "account", "show", new)
+    reader = ["--rpc-url", points.node.url, "--deployments", str(points.deployments_dir)]  # no key: it only reads
+    show = runner.invoke(app, ["account", "show", new, *reader], env={"COLUMNS": "300", "TERM": "dumb"})
+    show.text = " ".join((show.stdout + show.stderr).split())
     assert "resident, active" in show.text and "700 points" in show.text
     steps = [(e["command"], e["status"], e["officer"]) for e in audit(tmp_path)]
     assert steps[0] == ("account recover-announce", "done", "Tanaka (recovery desk)")

@@ -1,4 +1,8 @@
-"""The ``takasago`` console entry point: one command for the whole project."""
+"""The ``takasago`` root command: composes each command group's sub-app, and ``up``.
+
+The composition root of the project: the only place that wires the node, the services and
+the city's tools together (``takasago up`` starts them as child processes).
+"""
 
 from __future__ import annotations
 
@@ -7,40 +11,29 @@ from typing import Annotated
 
 import typer
 
-from scripts import (
-    account_commands,
-    deploy_commands,
-    indexer_commands,
-    mint_commands,
-    network_commands,
-    node_commands,
-    oracle_commands,
-    programme_commands,
-    report_commands,
-    wallet_commands,
-)
+from scripts.cli import accounts, deploy, indexer, mint, network, node, oracle, programmes, reports, wallet
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
     no_args_is_help=True,
     pretty_exceptions_enable=False,
 )
-app.add_typer(node_commands.app, name="node")
-app.add_typer(network_commands.network, name="network")
-deploy_commands.register(app)
-app.add_typer(account_commands.accounts, name="account")
-app.add_typer(account_commands.merchants, name="merchant")
-app.add_typer(account_commands.roles, name="roles")
-app.add_typer(programme_commands.programmes, name="programme")
-app.add_typer(wallet_commands.wallet, name="wallet")
-app.add_typer(indexer_commands.indexer, name="indexer")
-app.add_typer(indexer_commands.audit, name="audit")
-app.add_typer(oracle_commands.oracle, name="oracle")
-app.command("mint")(mint_commands.mint)
-app.command("pause")(programme_commands.pause)
-app.command("unpause")(programme_commands.unpause)
-app.command("settle")(report_commands.settle)
-app.command("status")(report_commands.status)
+app.add_typer(node.app, name="node")
+app.add_typer(network.network, name="network")
+app.command("deploy")(deploy.deploy)
+app.add_typer(accounts.accounts, name="account")
+app.add_typer(accounts.merchants, name="merchant")
+app.add_typer(accounts.roles, name="roles")
+app.add_typer(programmes.programmes, name="programme")
+app.add_typer(wallet.wallet, name="wallet")
+app.add_typer(indexer.indexer, name="indexer")
+app.add_typer(indexer.audit, name="audit")
+app.add_typer(oracle.oracle, name="oracle")
+app.command("mint")(mint.mint)
+app.command("pause")(programmes.pause)
+app.command("unpause")(programmes.unpause)
+app.command("settle")(reports.settle)
+app.command("status")(reports.status)
 
 
 @app.command("up")
@@ -67,10 +60,12 @@ def up(
     however busy anonymous clients keep the node.
     """
     from contracts.deploy import deploy as run_deploy
+    from ledger_client.connection import NodeUnreachable
     from ledger_client.deployment import DeploymentError
     from ledger_client.node_access import TOKEN_FILE_ENV
     from ledger_client.transactions import Sender, TransactionFailed
-    from scripts.connection import ConnectionError_, SignerError, connect, load_signer
+    from scripts.cli.common import connect_node
+    from scripts.cli.signing import SignerError, load_signer
     from scripts.supervisor import (
         StartupError,
         Supervisor,
@@ -85,7 +80,7 @@ def up(
         raise typer.Exit(2)
     node_dir = data_dir / "node"
     if not (node_dir / "genesis.json").exists():
-        node_commands.init(data_dir=node_dir, dev=True)
+        node.init(data_dir=node_dir, dev=True)
     supervisor = Supervisor(data_dir / "logs")
     supervisor.catch_signals()
     url = f"http://127.0.0.1:{rpc_port}"
@@ -97,7 +92,7 @@ def up(
         node_args += ["--log-file", str(data_dir / "logs" / "node.log")]  # rotated by the node (issue 15, #27)
         supervisor.start("node", node_args)
         supervisor.wait_http("node", url + "/health")
-        w3 = connect(url, token_file)
+        w3 = connect_node(url, token_file)
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
@@ -105,7 +100,7 @@ def up(
         oracle_url = start_oracle(supervisor, data_dir, oracle_port)
     except (
         StartupError,
-        ConnectionError_,
+        NodeUnreachable,
         SignerError,
         DeploymentError,
         TransactionFailed,
@@ -131,7 +126,3 @@ def up(
     typer.echo("running; Ctrl-C stops everything")
     if not supervisor.run_until_stopped(typer.echo):
         raise typer.Exit(1)
-
-
-if __name__ == "__main__":
-    app()

@@ -1,8 +1,9 @@
-"""What every city-officer command shares: connection, signer, contracts, dry runs,
-confirmation, the audit log, and one mapping from failures to messages and exit codes.
+"""The two contexts a chain-facing command runs in: an :class:`Officer` (signs, writes,
+audits) or a reader (:class:`~ledger_client.contract_set.ContractSet`: no key asked for).
 
-Exit codes: 0 done; 2 bad input (arguments, files, rows); 3 refused on-chain (a revert
-or the node refusing the transaction); 4 the node cannot be reached.
+``officer_command`` and ``reader_command`` turn ``func(context, **own_options)`` into a
+typer command that also takes the common options (:mod:`scripts.cli.common`), opens the
+context and maps failures to exit codes; an officer's failed attempts are audited too.
 """
 
 from __future__ import annotations
@@ -10,69 +11,47 @@ from __future__ import annotations
 import functools
 import inspect
 from collections.abc import Callable
-from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Any
 
 import click
 import requests
 import typer
-from eth_utils import is_checksum_address, is_hex_address
-from rich.console import Console
 from web3 import Web3
-from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.types import TxReceipt
 
-from ledger_client.deployment import Deployment, DeploymentError, load_deployment
+from ledger_client.connection import NodeUnreachable
+from ledger_client.contract_set import ContractSet
+from ledger_client.deployment import Deployment, load_deployment
+from ledger_client.fees import with_headroom
 from ledger_client.transactions import Sender, TransactionFailed
 from scripts.audit_log import DEFAULT_AUDIT_LOG, AuditLog, OfficerNameError, officer_identity
-from scripts.connection import (
+from scripts.cli.common import (
+    DEFAULT_CONFIRM_ABOVE,
     DEFAULT_DEPLOYMENTS,
     DEFAULT_RPC_URL,
-    ConnectionError_,
+    AuditLogPath,
+    BadInput,
+    ConfirmAbove,
     DeploymentsDir,
     DevKeys,
+    DryRun,
     Keystore,
+    MissingRole,
+    OfficerName,
     PasswordFile,
     RpcUrl,
-    SignerError,
-    connect,
-    load_signer,
+    Yes,
+    connect_node,
+    console,
+    handle_errors,
+    out,
 )
+from scripts.cli.signing import SignerError, load_signer
 
-EXIT_BAD_INPUT = 2
-EXIT_REJECTED = 3
-EXIT_CONNECTION = 4
-
-console = Console(stderr=True)
-out = Console()
-
-DryRun = Annotated[bool, typer.Option("--dry-run", help="Check and show what would be sent; send nothing.")]
-Yes = Annotated[bool, typer.Option("--yes", "-y", help="Do not ask for confirmation.")]
-AuditLogPath = Annotated[
-    Path, typer.Option("--audit-log", envvar="TAKASAGO_AUDIT_LOG", help="Append-only log of every write.")
-]
-OfficerName = Annotated[
-    str | None,
-    typer.Option(
-        "--officer",
-        envvar="TAKASAGO_OFFICER",
-        help="Who is acting (name or staff id), recorded in the audit log with every write and every "
-        "failed attempt. Default: the OS login.",
-    ),
-]
-ConfirmAbove = Annotated[
-    int,
-    typer.Option(
-        "--confirm-above", envvar="TAKASAGO_CONFIRM_ABOVE", help="Ask before writes moving more points than this."
-    ),
-]
-DEFAULT_CONFIRM_ABOVE = 100_000
-
-
-class BadInput(Exception):
-    """The officer's input is wrong; the message says where and how."""
+Reader = ContractSet
+"""What a listing or reporting command reads through: the node and the deployment, no key."""
 
 
 def _audited(exc: BaseException) -> BaseException:
@@ -81,34 +60,34 @@ def _audited(exc: BaseException) -> BaseException:
     return exc
 
 
-@dataclass
-class Officer:
-    w3: Web3
-    deployment: Deployment
-    sender: Sender
-    audit: AuditLog
-    dry_run: bool
-    yes: bool
-    confirm_above: int
+class Officer(ContractSet):
+    """An officer's session: the contracts, the signer, the audit log and the --dry-run/--yes choices."""
+
+    def __init__(
+        self,
+        w3: Web3,
+        deployment: Deployment,
+        sender: Sender,
+        audit: AuditLog,
+        dry_run: bool = False,
+        yes: bool = False,
+        confirm_above: int = DEFAULT_CONFIRM_ABOVE,
+    ) -> None:
+        super().__init__(w3, deployment)
+        self.sender = sender
+        self.audit = audit
+        self.dry_run = dry_run
+        self.yes = yes
+        self.confirm_above = confirm_above
 
     @property
     def address(self) -> str:
         return str(self.sender.address)
 
-    def contract(self, name: str) -> Contract:
-        return self.deployment.contract(self.w3, name)
-
-    @property
-    def registry(self) -> Contract:
-        return self.contract("AccountRegistry")
-
-    @property
-    def token(self) -> Contract:
-        return self.contract("RegionalPoints")
-
-    @property
-    def programmes(self) -> Contract:
-        return self.contract("RewardProgrammes")
+    def require_role(self, role_id: bytes) -> None:
+        """:class:`MissingRole` unless the signer holds ``role_id`` (checked before anything is sent)."""
+        if not self.registry.functions.hasRole(role_id, self.address).call():
+            raise MissingRole(self.address, role_id)
 
     def confirm(self, question: str, points: int | None) -> None:
         if self.yes or self.dry_run or points is None or points <= self.confirm_above:
@@ -133,7 +112,7 @@ class Officer:
         if points is not None:
             self.confirm(f"{command}: move {points:,} points?", points)
         try:
-            receipt = self.sender.send(fn.address, data, gas * 12 // 10)
+            receipt = self.sender.send(fn.address, data, with_headroom(gas))
         except TransactionFailed as exc:
             self.audit.record(command, details, {"status": "refused", "error": str(exc), "tx": exc.tx_hash})
             raise _audited(exc) from None
@@ -157,70 +136,11 @@ def open_officer(
     key_role: str = "admin",
 ) -> Officer:
     identity = officer_identity(officer_name)
-    w3 = connect(rpc_url)
+    w3 = connect_node(rpc_url)
     deployment = load_deployment(w3, deployments)
     signer = load_signer(keystore, password_file, dev_keys, key_role)
     audit = AuditLog(audit_log, identity, signer.address)
     return Officer(w3, deployment, Sender(w3, signer), audit, dry_run, yes, confirm_above)
-
-
-def checksum_address(value: str, what: str = "address") -> str:
-    """An EIP-55 address, or BadInput saying what is wrong (non-checksummed addresses are refused)."""
-    if not is_hex_address(value):
-        raise BadInput(f"{what} {value!r} is not a 20-byte hex address (0x + 40 hex digits)")
-    if not is_checksum_address(value):
-        raise BadInput(f"{what} {value} is not EIP-55 checksummed (mistyped, or lower-case): copy it from the wallet")
-    return value
-
-
-P = ParamSpec("P")
-R = TypeVar("R")
-
-
-def handle_errors(func: Callable[P, R]) -> Callable[P, R]:
-    """Maps failures to one clear message and an exit code (never a traceback)."""
-
-    @functools.wraps(func)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        try:
-            return func(*args, **kwargs)
-        except (ConnectionError_, requests.ConnectionError, requests.Timeout) as exc:
-            # Before OSError: requests' errors are OSErrors too.
-            console.print(f"[red]cannot reach the node:[/red] {exc}; re-run the same command once it is back")
-            raise typer.Exit(EXIT_CONNECTION) from None
-        except (BadInput, DeploymentError, SignerError, OfficerNameError, OSError) as exc:
-            console.print(f"[red]error:[/red] {exc}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except TransactionFailed as exc:
-            console.print(f"[red]refused on-chain:[/red] {exc}")
-            raise typer.Exit(EXIT_REJECTED) from None
-        except Web3RPCError as exc:
-            console.print(f"[red]node error:[/red] {exc}")
-            raise typer.Exit(EXIT_REJECTED) from None
-
-    return wrapper
-
-
-# Re-exported for the command modules' signatures.
-__all__ = [
-    "DEFAULT_AUDIT_LOG",
-    "DEFAULT_DEPLOYMENTS",
-    "DEFAULT_RPC_URL",
-    "AuditLogPath",
-    "BadInput",
-    "ConfirmAbove",
-    "DeploymentsDir",
-    "DevKeys",
-    "DryRun",
-    "Keystore",
-    "Officer",
-    "PasswordFile",
-    "RpcUrl",
-    "Yes",
-    "checksum_address",
-    "handle_errors",
-    "open_officer",
-]
 
 
 _COMMON = [
@@ -243,10 +163,10 @@ _COMMON = [
 
 _FAILURE_STATUS: list[tuple[type[BaseException] | tuple[type[BaseException], ...], str]] = [
     (SignerError, "authentication failed"),
-    (TransactionFailed, "refused"),
+    ((TransactionFailed, MissingRole), "refused"),
     (Web3RPCError, "refused"),
     (BadInput, "bad input"),
-    ((ConnectionError_, requests.ConnectionError, requests.Timeout), "node unreachable"),
+    ((NodeUnreachable, requests.ConnectionError, requests.Timeout), "node unreachable"),
 ]
 
 
@@ -308,7 +228,7 @@ def _with_options(
     wrapper.__signature__ = inspect.Signature([*own, *options])  # type: ignore[attr-defined]
     wrapper.__annotations__ = {p.name: p.annotation for p in [*own, *options]}
     del wrapper.__wrapped__  # typer must see the merged signature, not the original
-    return handle_errors(wrapper)
+    return handle_errors(wrapper, _command_name(func))
 
 
 def officer_command(func: Callable[..., None]) -> Callable[..., None]:
@@ -320,22 +240,11 @@ def officer_command(func: Callable[..., None]) -> Callable[..., None]:
     return _with_options(func, "officer", _COMMON, open_officer, audit_failures=True)
 
 
-@dataclass
-class Reader:
-    """Read-only access for listing and reporting commands (no key needed)."""
-
-    w3: Web3
-    deployment: Deployment
-
-    def contract(self, name: str) -> Contract:
-        return self.deployment.contract(self.w3, name)
-
-
 def open_reader(rpc_url: str, deployments: Path) -> Reader:
-    w3 = connect(rpc_url)
+    w3 = connect_node(rpc_url)
     return Reader(w3, load_deployment(w3, deployments))
 
 
 def reader_command(func: Callable[..., None]) -> Callable[..., None]:
-    """Like :func:`officer_command` for commands that only read: node URL and deployment."""
+    """Like :func:`officer_command` for commands that only read: node URL and deployment, no key."""
     return _with_options(func, "reader", _COMMON[:2], open_reader)

@@ -5,6 +5,7 @@
     takasago wallet add-officer LOGIN     create a city officer's log-in
     takasago wallet pending               accounts waiting for verification
     takasago wallet approve ID --officer LOGIN   verify a person: register the account on-chain
+    takasago wallet reject ID --officer LOGIN    turn a sign-up down (nothing goes on-chain)
     takasago wallet rotate-kek --new-kek-file F  re-wrap every sealed key under a new KEK
     takasago wallet openapi               print the OpenAPI document
 
@@ -26,18 +27,33 @@ import typer
 from rich.console import Console
 from rich.table import Table
 
-from scripts.connection import NodeTokenFile
+from scripts.cli.common import NodeTokenFile
 
 wallet = typer.Typer(no_args_is_help=True, help="The custodial wallet API (residents' and merchants' keys).")
 out = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(help="Wallet data directory [env TAKASAGO_WALLET_DATA_DIR].")]
-DatabaseUrl = Annotated[
-    str | None, typer.Option(help="SQLAlchemy URL (sqlite:///… or postgresql://…) [env TAKASAGO_WALLET_DATABASE_URL].")
+# Defaults come from wallet_api.settings.WalletSettings (TAKASAGO_WALLET_* variables); None here means "the setting".
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Wallet data directory (env TAKASAGO_WALLET_DATA_DIR).", show_default=".takasago/wallet"),
 ]
-RpcUrl = Annotated[str | None, typer.Option(help="Node JSON-RPC URL [env TAKASAGO_WALLET_RPC_URL].")]
-DeploymentsDir = Annotated[Path | None, typer.Option(help="Deployment files [env TAKASAGO_WALLET_DEPLOYMENTS_DIR].")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="SQLAlchemy URL, sqlite:///… or postgresql://… (env TAKASAGO_WALLET_DATABASE_URL).",
+        show_default="sqlite:///DATA_DIR/wallet.db",
+    ),
+]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option(help="Node JSON-RPC URL (env TAKASAGO_WALLET_RPC_URL).", show_default="http://127.0.0.1:8545"),
+]
+DeploymentsDir = Annotated[
+    Path | None,
+    typer.Option(help="Deployment files (env TAKASAGO_WALLET_DEPLOYMENTS_DIR).", show_default=".takasago/deployments"),
+]
+OfficerLogin = Annotated[str, typer.Option(help="Your officer log-in (recorded as the one who decided).")]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -92,6 +108,19 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
     return wrapper
 
 
+def _officer_user(services: Any, login: str) -> Any:
+    """The officer with log-in ``login``, or a ValueError saying how to create one."""
+    from sqlalchemy import select
+
+    from wallet_api.db.models import User
+
+    with services.sessions() as db:
+        user = db.scalar(select(User).where(User.login == login.lower(), User.role == "officer"))
+    if user is None:
+        raise ValueError(f"no officer with log-in {login!r} (create one with `takasago wallet add-officer`)")
+    return user
+
+
 @wallet.command()
 @_errors
 def serve(
@@ -99,9 +128,11 @@ def serve(
     database_url: DatabaseUrl = None,
     rpc_url: RpcUrl = None,
     deployments_dir: DeploymentsDir = None,
-    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
+    host: Annotated[
+        str | None, typer.Option(help="Bind address (env TAKASAGO_WALLET_HOST).", show_default="127.0.0.1")
+    ] = None,
     port: Annotated[
-        int | None, typer.Option(help="Port [env TAKASAGO_WALLET_PORT, default 8600].", min=1, max=65535)
+        int | None, typer.Option(help="Port (env TAKASAGO_WALLET_PORT).", min=1, max=65535, show_default="8600")
     ] = None,
     workers: Annotated[int, typer.Option(help="Worker processes sharing the database.", min=1, max=32)] = 1,
     node_token_file: NodeTokenFile = None,
@@ -175,7 +206,8 @@ def add_officer(
     login: Annotated[str, typer.Argument(help="The officer's log-in ID.")],
     name: Annotated[str, typer.Option(help="The officer's name as shown in the app.")],
     password_file: Annotated[
-        Path | None, typer.Option(help="File holding the password (else TAKASAGO_OFFICER_PASSWORD or a prompt).")
+        Path | None,
+        typer.Option(help="File holding the password.", show_default="TAKASAGO_OFFICER_PASSWORD, else a prompt"),
     ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
@@ -205,9 +237,15 @@ def add_officer(
 def pending(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
-    as_json: Annotated[bool, typer.Option("--json", help="One JSON object per line instead of a table.")] = False,
+    as_json: Annotated[
+        bool, typer.Option("--json", help="One JSON object per line instead of a table.", show_default="off")
+    ] = False,
 ) -> None:
-    """Accounts waiting for a city officer's verification, with their real-name records."""
+    """Accounts waiting for a city officer's verification, with their real-name records.
+
+    Ids are printed whole on one line (never wrapped or cut), to copy into `wallet approve` or
+    `wallet reject`; on a narrow terminal the other columns wrap instead.
+    """
     from sqlalchemy import select
 
     from wallet_api.accounts import personal_record
@@ -219,7 +257,9 @@ def pending(
         with services.sessions() as db:
             users = db.scalars(select(User).where(User.status == "pending").order_by(User.id)).all()
         table = Table("id", "role", "login", "name", "date of birth", "address")
-        table.columns[0].overflow = "fold"
+        table.columns[0].no_wrap = True  # an id is copied whole: never folded, wrapped or cut
+        table.columns[0].overflow = "ignore"
+        table.columns[0].min_width = 36
         for user in users:
             record = personal_record(services, user)
             if as_json:
@@ -244,26 +284,20 @@ def pending(
 @_errors
 def approve(
     account_id: Annotated[str, typer.Argument(help="The account's id (from `takasago wallet pending`).")],
-    officer: Annotated[str, typer.Option(help="Your officer log-in (recorded as the verifier).")],
+    officer: OfficerLogin,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     rpc_url: RpcUrl = None,
     deployments_dir: DeploymentsDir = None,
 ) -> None:
     """Verify a pending person: register their account on-chain (it becomes active when confirmed)."""
-    from sqlalchemy import select
-
     from wallet_api import accounts
-    from wallet_api.db.models import User
     from wallet_api.errors import ApiError
     from wallet_api.services import Services
 
     services = Services.build(_settings(data_dir, database_url, rpc_url, deployments_dir))
     try:
-        with services.sessions() as db:
-            officer_user = db.scalar(select(User).where(User.login == officer.lower(), User.role == "officer"))
-        if officer_user is None:
-            raise ValueError(f"no officer with log-in {officer!r} (create one with `takasago wallet add-officer`)")
+        officer_user = _officer_user(services, officer)
         try:
             op = accounts.approve(services, officer_user, account_id, f"cli-approve:{account_id}")
         except ApiError as exc:
@@ -278,6 +312,30 @@ def approve(
         out.print(f"{account_id} registered on-chain in block {op.block_number} (tx {op.tx_hash}); active")
     finally:
         services.close()
+
+
+@wallet.command()
+@_errors
+def reject(
+    account_id: Annotated[str, typer.Argument(help="The account's id (from `takasago wallet pending`).")],
+    officer: OfficerLogin,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Turn down a pending sign-up (the person is not who they claim, or the record is wrong).
+
+    Nothing is sent on-chain; the account stays unregistered and can no longer be approved.
+    The same decision as the officer desk's "reject", recorded with your log-in.
+    """
+    from wallet_api import accounts
+    from wallet_api.services import Services
+
+    services = Services.build(_settings(data_dir, database_url, None, None))
+    try:
+        accounts.reject(services, _officer_user(services, officer), account_id)
+    finally:
+        services.close()
+    out.print(f"{account_id} rejected; it will not be registered")
 
 
 @wallet.command("rotate-kek")

@@ -10,9 +10,12 @@ import typer
 from rich.table import Table
 from web3.logs import DISCARD
 
+from ledger_client.contract_set import ContractSet
 from ledger_client.jst import JST
-from scripts.account_commands import ROLE_NAMES
-from scripts.officer import BadInput, Officer, officer_command, out
+from scripts.cli.common import BadInput, out
+from scripts.cli.officer import Officer, Reader, officer_command, reader_command
+from scripts.programme_fields import UnknownProgramme, programme_fields
+from scripts.registry_names import ROLE_NAMES
 
 programmes = typer.Typer(help="Create, list and close reward programmes.", no_args_is_help=True)
 
@@ -49,12 +52,12 @@ def role_id(value: str) -> bytes:
     raise BadInput(f"--verifier-role {value!r}: one of {', '.join(ROLE_NAMES)} or a 0x-prefixed 32-byte role id")
 
 
-def load_programme(officer: Officer, programme_id: int) -> Any:
+def load_programme(chain: ContractSet, programme_id: int) -> Any:
     """The programme's stored fields, or BadInput naming the valid ids."""
-    count = int(officer.programmes.functions.programmeCount().call())
-    if not 1 <= programme_id <= count:
-        raise BadInput(f"unknown programme {programme_id} (programmes are 1 to {count}; see `takasago programme list`)")
-    return officer.programmes.functions.programme(programme_id).call()
+    try:
+        return programme_fields(chain, programme_id)
+    except UnknownProgramme as exc:
+        raise BadInput(f"{exc}; see `takasago programme list`") from None
 
 
 @programmes.command("create")
@@ -67,8 +70,8 @@ def programme_create(
     reward_units: Annotated[int, typer.Option(help="Units of activity per REWARD_POINTS points.", min=1)] = 1,
     cap: Annotated[int, typer.Option(help="Per-person cap per period (0: none).", min=0)] = 0,
     cap_period: Annotated[str, typer.Option(help="day, month, fiscal-year or programme.")] = "month",
-    starts: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, JST); default now.")] = None,
-    ends: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, JST); default open-ended.")] = None,
+    starts: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, JST).", show_default="now")] = None,
+    ends: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, JST).", show_default="open-ended")] = None,
     expiry: Annotated[
         str, typer.Option(help="fiscal-year, or days:N (end of the month N days after).")
     ] = "fiscal-year",
@@ -100,14 +103,14 @@ def programme_create(
 
 
 @programmes.command("list")
-@officer_command
-def programme_list(officer: Officer) -> None:
-    """List programmes with their reward, cap, budget used and window."""
-    count = int(officer.programmes.functions.programmeCount().call())
+@reader_command
+def programme_list(reader: Reader) -> None:
+    """List programmes with their reward, cap, budget used and window (no key needed)."""
+    count = int(reader.programmes.functions.programmeCount().call())
     table = Table("id", "name", "reward", "cap", "budget used", "window (JST)", "state")
-    now = int(officer.w3.eth.get_block("latest")["timestamp"])
+    now = int(reader.w3.eth.get_block("latest")["timestamp"])
     for pid in range(1, count + 1):
-        p = officer.programmes.functions.programme(pid).call()
+        p = reader.programmes.functions.programme(pid).call()
         reward_points, reward_units, cap, cap_period, _policy, _days, closed, starts, ends, budget, issued = p[:11]
         window = f"{datetime.fromtimestamp(starts, JST):%Y-%m-%d} → " + (
             "open" if ends >= FAR_FUTURE else f"{datetime.fromtimestamp(ends, JST):%Y-%m-%d}"

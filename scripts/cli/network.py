@@ -2,14 +2,25 @@
 
 from __future__ import annotations
 
+import functools
 import json
 from pathlib import Path
 from typing import Annotated, Any
 
 import typer
 
-from scripts.connection import DEFAULT_RPC_URL, DevKeys, Keystore, PasswordFile, RpcUrl, connect, load_signer
-from scripts.node_commands import console, fail
+from scripts.cli.common import (
+    DEFAULT_RPC_URL,
+    DevKeys,
+    Keystore,
+    PasswordFile,
+    RpcUrl,
+    checksum_address,
+    connect_node,
+    handle_errors,
+)
+from scripts.cli.node import console, fail
+from scripts.cli.signing import load_signer
 
 network = typer.Typer(help="A local network of validators (QBFT) for demos and tests.", no_args_is_help=True)
 
@@ -100,25 +111,24 @@ def up(directory: NetworkDir = DEFAULT_DIR) -> None:
 
 
 def _registry(w3: Any) -> Any:
-    """The AccountRegistry at the address the node reports (genesis default when it does not say)."""
-    from contracts.artifacts import load_artifact
-    from node.genesis import DEFAULT_REGISTRY_ADDRESS
+    """The AccountRegistry at the address the node reports (the genesis predeploy when it does not say)."""
+    from ledger_client.contract_set import predeployed_registry
 
+    registry = predeployed_registry(w3)
     try:
         address = w3.provider.make_request("takasago_nodeInfo", [])["result"]["registryAddress"]
     except (KeyError, TypeError):
-        address = w3.to_checksum_address(DEFAULT_REGISTRY_ADDRESS)
-    return w3.eth.contract(address=address, abi=load_artifact("AccountRegistry").abi)
+        return registry
+    return w3.eth.contract(address=w3.to_checksum_address(address), abi=registry.abi)
 
 
 @network.command("validators")
 def validators(rpc_url: RpcUrl = DEFAULT_RPC_URL) -> None:
     """The validator set now (in proposer order) and the node's view of the network."""
-    from scripts.officer import handle_errors
 
-    @handle_errors
+    @functools.partial(handle_errors, command="network validators")
     def show() -> None:
-        w3: Any = connect(rpc_url)
+        w3: Any = connect_node(rpc_url)
         registry = _registry(w3)
         current = registry.functions.validators().call()
         typer.echo(f"{len(current)} validators (a block needs {-(-2 * len(current) // 3)} commit seals):")
@@ -148,12 +158,11 @@ def vote(
     changes the set for every block after the one that includes it.
     """
     from ledger_client.transactions import Sender
-    from scripts.officer import checksum_address, handle_errors
 
-    @handle_errors
+    @functools.partial(handle_errors, command="network vote")
     def cast() -> None:
         address = checksum_address(candidate, "candidate")
-        w3 = connect(rpc_url)
+        w3 = connect_node(rpc_url)
         signer = load_signer(keystore, password_file, dev_keys, "validator")
         registry = _registry(w3)
         receipt = Sender(w3, signer).call_function(registry.functions.voteValidator(address, add))

@@ -8,35 +8,28 @@ from typing import Annotated
 import typer
 from eth_utils import keccak
 
+from ledger_client.contract_set import ContractSet
 from ledger_client.jst import JST
-from scripts.officer import BadInput, Officer, checksum_address, officer_command, out
+from scripts.cli.common import BadInput, checksum_address, out
+from scripts.cli.officer import Officer, Reader, officer_command, reader_command
+from scripts.event_logs import all_logs
+from scripts.registry_names import KIND_NAMES, ROLE_NAMES, SERVICE_ROLES, STATUS_NAMES, role_label, role_name
 
 accounts = typer.Typer(help="Register, suspend, revoke and recover residents' accounts.", no_args_is_help=True)
 merchants = typer.Typer(help="Register merchants (shops that accept points).", no_args_is_help=True)
-roles = typer.Typer(help="Grant and revoke roles (admin only).", no_args_is_help=True)
+roles = typer.Typer(help="Who holds which role; grant and revoke them (admin only).", no_args_is_help=True)
 
 KINDS = {"resident": 1, "merchant": 2}
-KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
-STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
 ZERO_ADDRESS = "0x" + "00" * 20
-ROLE_NAMES = {
-    "admin": b"\0" * 32,
-    "registrar": keccak(text="REGISTRAR_ROLE"),
-    "enroller": keccak(text="ENROLLER_ROLE"),
-    "minter": keccak(text="MINTER_ROLE"),
-    "oracle": keccak(text="ORACLE_ROLE"),
-    "pauser": keccak(text="PAUSER_ROLE"),
-    "quorum-reporter": keccak(text="QUORUM_REPORTER_ROLE"),
-    "community-verifier": keccak(text="COMMUNITY_VERIFIER_ROLE"),
-}
-
-# What the wallet service's online key needs: register verified people, attest approved claims.
-SERVICE_ROLES = ("enroller", "community-verifier")
 
 Address = Annotated[str, typer.Argument(help="The account's EIP-55 address.")]
 RecordHash = Annotated[
     str | None,
-    typer.Option("--record-hash", help="0x + 64 hex: hash of the off-chain real-name record (from the wallet API)."),
+    typer.Option(
+        "--record-hash",
+        help="0x + 64 hex: hash of the off-chain real-name record (from the wallet API).",
+        show_default="none (zero hash)",
+    ),
 ]
 
 
@@ -51,8 +44,8 @@ def record_hash(value: str | None) -> bytes:
         raise BadInput(f"--record-hash {value[:70]!r} is not hex") from None
 
 
-def _standing(officer: Officer, address: str) -> tuple[int, int]:
-    kind, status, _ = officer.registry.functions.accountOf(address).call()
+def _standing(chain: ContractSet, address: str) -> tuple[int, int]:
+    kind, status, _ = chain.registry.functions.accountOf(address).call()
     return int(kind), int(status)
 
 
@@ -162,9 +155,14 @@ def account_recover(
     lost: Annotated[str, typer.Argument(help="The lost account.")],
     new: Annotated[str, typer.Argument(help="The resident's new address (unregistered).")],
     execute: Annotated[
-        bool, typer.Option("--execute", help="Complete a recovery announced at least the recovery delay ago.")
+        bool,
+        typer.Option(
+            "--execute", help="Complete a recovery announced at least the recovery delay ago.", show_default="off"
+        ),
     ] = False,
-    cancel: Annotated[bool, typer.Option("--cancel", help="Cancel the announced recovery of LOST.")] = False,
+    cancel: Annotated[
+        bool, typer.Option("--cancel", help="Cancel the announced recovery of LOST.", show_default="off")
+    ] = False,
 ) -> None:
     """Recovery after a lost phone, in two steps: announce, then (after the delay) --execute.
 
@@ -230,14 +228,14 @@ def account_recover(
 
 
 @accounts.command("show")
-@officer_command
-def account_show(officer: Officer, address: Address) -> None:
-    """Show an account's kind, status, balance and live expiry buckets."""
+@reader_command
+def account_show(reader: Reader, address: Address) -> None:
+    """Show an account's kind, status, balance and live expiry buckets (no key needed)."""
     address = checksum_address(address)
-    kind, status = _standing(officer, address)
+    kind, status = _standing(reader, address)
     out.print(f"{address}: {KIND_NAMES[kind]}, {STATUS_NAMES[status]}")
-    out.print(f"  balance {int(officer.token.functions.balanceOf(address).call()):,} points")
-    expires, amounts = officer.token.functions.bucketsOf(address).call()
+    out.print(f"  balance {int(reader.token.functions.balanceOf(address).call()):,} points")
+    expires, amounts = reader.token.functions.bucketsOf(address).call()
 
     for when, amount in zip(expires, amounts, strict=True):
         out.print(f"  {amount:>12,} expire after {_jst(when)}")
@@ -251,6 +249,47 @@ def _role(name: str) -> bytes:
 
 
 RoleName = Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLE_NAMES)}.")]
+
+
+def role_holders(reader: ContractSet) -> dict[bytes, list[str]]:
+    """Who holds each role now: every account a ``RoleGranted`` event named, still holding it
+    (``hasRole`` asked at the head, so later revocations and renouncements drop out).
+
+    The registry is OpenZeppelin's AccessControl (not enumerable), so its events are the
+    only list of members; they are read in chunks within the node's log limits.
+    """
+    head = int(reader.w3.eth.block_number)
+    candidates: dict[bytes, list[str]] = {}
+    for log in all_logs(reader.registry.events.RoleGranted, 0, head):
+        role, account = bytes(log["args"]["role"]), str(log["args"]["account"])
+        if account not in candidates.setdefault(role, []):
+            candidates[role].append(account)
+    has_role = reader.registry.functions.hasRole
+    holders = {role: [a for a in accounts if has_role(role, a).call()] for role, accounts in candidates.items()}
+    return {role: accounts for role, accounts in holders.items() if accounts}
+
+
+@roles.command("list")
+@reader_command
+def roles_list(
+    reader: Reader,
+    role: Annotated[
+        str | None, typer.Argument(help=f"Only this role (one of: {', '.join(ROLE_NAMES)}).", show_default="all")
+    ] = None,
+) -> None:
+    """Who holds which role now, from the registry's role events (no key needed)."""
+    wanted = _role(role) if role is not None else None
+    holders = role_holders(reader)
+    known = [ROLE_NAMES[name] for name in ROLE_NAMES] + [r for r in holders if role_name(r) is None]
+    for role_id in known:
+        if wanted is not None and role_id != wanted:
+            continue
+        accounts = holders.get(role_id, [])
+        name = role_name(role_id) or "(unknown)"
+        out.print(f"{name} ({role_label(role_id)}): {len(accounts)} holder{'s' if len(accounts) != 1 else ''}")
+        for account in accounts:
+            kind, status = _standing(reader, account)
+            out.print(f"  {account}  {KIND_NAMES[kind]}, {STATUS_NAMES[status]}", soft_wrap=True)
 
 
 @roles.command("grant")

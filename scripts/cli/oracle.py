@@ -24,7 +24,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from scripts.connection import NodeTokenFile
+from scripts.cli.common import NodeTokenFile
 
 oracle = typer.Typer(
     no_args_is_help=True, help="The CO2 oracle: meter evidence in, verified reductions and grants out."
@@ -41,10 +41,10 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
         from requests.exceptions import ConnectionError as RequestsConnectionError
 
+        from ledger_client.connection import NodeUnreachable
         from ledger_client.deployment import DeploymentError
         from ledger_client.transactions import TransactionFailed
         from oracle.settlement import SettlementError
-        from scripts.connection import ConnectionError_
 
         try:
             return fn(*args, **kwargs)
@@ -54,7 +54,7 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         except RequestsConnectionError:
             err.print("error: cannot reach the node")
             raise typer.Exit(4) from None
-        except ConnectionError_ as exc:  # unreachable, or a bad --node-token-file (the message says which)
+        except NodeUnreachable as exc:  # unreachable, or a bad --node-token-file (the message says which)
             err.print(f"error: {exc}")
             raise typer.Exit(4) from None
         except (SettlementError, DeploymentError, ValueError, OSError) as exc:
@@ -220,12 +220,12 @@ def settle(
     """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once)."""
     from eth_account import Account
 
-    from ledger_client.deployment import load_deployment
+    from ledger_client.contract_set import ContractSet
     from ledger_client.transactions import Sender
     from oracle.readings import read_file
     from oracle.reduction import EmissionFactor
     from oracle.settlement import build_report, compute_period, load_households, post, save, sign_report
-    from scripts.connection import connect
+    from scripts.cli.common import connect_node
 
     year, number, start, end = _month(month)
     settings = _settings(data_dir)
@@ -269,8 +269,8 @@ def settle(
         if key_path.stat().st_mode & 0o077:
             raise ValueError(f"{key_path} is readable by other users; chmod 600 it")
         operators.append(Account.from_key(key_path.read_text(encoding="ascii").strip()))
-    w3 = connect(rpc_url, node_token_file)
-    reports = load_deployment(w3, deployments_dir).contract(w3, "OracleReports")
+    w3 = connect_node(rpc_url, node_token_file)
+    reports = ContractSet.load(w3, deployments_dir).oracle_reports
     signatures = sign_report(report, operators, w3.eth.chain_id, reports.address)
     result = post(Sender(w3, operators[0]), reports, report, signatures, batch_size=batch_size)
     state = "accepted now" if result.accepted_now else "already accepted"

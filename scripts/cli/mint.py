@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 import typer
 from eth_utils import keccak
@@ -15,6 +16,8 @@ from ledger_client.jst import JST
 from scripts.bulk_mint import (
     DEFAULT_BATCH_SIZE,
     BatchResult,
+    LacksVerifierRole,
+    MintCheckError,
     MintPlan,
     already_paid,
     check_accounts,
@@ -22,17 +25,40 @@ from scripts.bulk_mint import (
     check_programme,
     submit,
 )
+from scripts.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_INTERRUPTED,
+    BadInput,
+    MissingRole,
+    checksum_address,
+    console,
+    out,
+)
+from scripts.cli.officer import Officer, officer_command
 from scripts.mint_csv import CsvError, MintRow, decode, parse_amount, parse_mint_csv
-from scripts.officer import EXIT_BAD_INPUT, BadInput, Officer, checksum_address, console, officer_command, out
+from scripts.programme_fields import UnknownProgramme
 
-EXIT_INTERRUPTED = 130
+T = TypeVar("T")
 
 
-def default_claim_id(programme_id: int, address: str, units: int) -> int:
+def default_claim_id(programme_id: int, address: str, units: int, repeat: int = 0) -> int:
     """Same resident, amount, programme and JST day → same claim id: a command run twice by
-    mistake mints once. Pass --claim-id to mint the same amount twice on one day."""
+    mistake mints once. ``repeat`` n > 0 (``--again``) is the day's (n+1)-th deliberate mint."""
     day = datetime.now(JST).strftime("%Y-%m-%d")
-    return int.from_bytes(keccak(text=f"{programme_id}|{address}|{units}|{day}")[:8], "big")
+    suffix = f"|again {repeat}" if repeat else ""
+    return int.from_bytes(keccak(text=f"{programme_id}|{address}|{units}|{day}{suffix}")[:8], "big")
+
+
+def _checked(check: Callable[[], T]) -> T:
+    """Runs a bulk-mint check, turning its refusals into the CLI's errors (a missing role is named)."""
+    try:
+        return check()
+    except LacksVerifierRole as exc:
+        raise MissingRole(exc.account, exc.role_id) from None
+    except MintCheckError as exc:
+        raise BadInput(str(exc)) from None
+    except UnknownProgramme as exc:
+        raise BadInput(f"{exc}; see `takasago programme list`") from None
 
 
 @officer_command
@@ -40,17 +66,39 @@ def mint(
     officer: Officer,
     address: Annotated[str | None, typer.Argument(help="The resident (EIP-55 address).")] = None,
     points: Annotated[str | None, typer.Argument(help="Points (units of the programme) to grant.")] = None,
-    programme: Annotated[int, typer.Option("--programme", help="Programme to grant from (see `programme list`).")] = 0,
-    csv_file: Annotated[Path | None, typer.Option("--csv", help="CSV of rows: address, points[, note].")] = None,
+    programme: Annotated[
+        int,
+        typer.Option(
+            "--programme", help="Programme to grant from (see `programme list`); required.", show_default="none"
+        ),
+    ] = 0,
+    csv_file: Annotated[
+        Path | None, typer.Option("--csv", help="CSV of rows: address, points[, note].", show_default="none")
+    ] = None,
     batch_id: Annotated[
-        int | None, typer.Option(help="With --csv: this file's batch number; re-run with the same to resume.")
+        int | None,
+        typer.Option(
+            help="With --csv (required there): this file's batch number; re-run with the same to resume.",
+            show_default="none",
+        ),
     ] = None,
     claim_id: Annotated[
-        int | None, typer.Option(help="Single mint: claim id (default: one per day and amount).")
+        int | None,
+        typer.Option(help="Single mint: claim id.", show_default="one per resident, amount and JST day"),
     ] = None,
-    encoding: Annotated[str | None, typer.Option(help="CSV encoding (default: detect UTF-8 / cp932).")] = None,
+    again: Annotated[
+        bool,
+        typer.Option(
+            "--again",
+            help="Single mint: mint again although the same amount went to the same resident today.",
+            show_default="off",
+        ),
+    ] = False,
+    encoding: Annotated[
+        str | None, typer.Option(help="CSV encoding: utf-8, utf-8-sig or cp932.", show_default="detect UTF-8 / cp932")
+    ] = None,
     skip_invalid: Annotated[
-        bool, typer.Option("--skip-invalid", help="Send the valid rows even if some are bad.")
+        bool, typer.Option("--skip-invalid", help="Send the valid rows even if some are bad.", show_default="off")
     ] = False,
     batch_size: Annotated[int, typer.Option(help="Rows per transaction.", min=1, max=2000)] = DEFAULT_BATCH_SIZE,
 ) -> None:
@@ -72,26 +120,56 @@ def mint(
         return
     if address is None or points is None:
         raise BadInput("give ADDRESS and POINTS, or --csv FILE")
-    _mint_one(officer, programme, address, points, claim_id)
+    if again and claim_id is not None:
+        raise BadInput("give --again or --claim-id, not both")
+    _mint_one(officer, programme, address, points, claim_id, again)
 
 
-def _mint_one(officer: Officer, programme: int, address: str, raw_points: str, claim_id: int | None) -> None:
+def _mint_one(
+    officer: Officer, programme: int, address: str, raw_points: str, claim_id: int | None, again: bool
+) -> None:
     address = checksum_address(address)
     units = parse_amount(raw_points)
     if isinstance(units, str):
         raise BadInput(units)
-    check_programme(officer, programme)
+    _checked(lambda: check_programme(officer, programme))
     problems = check_accounts(officer, [MintRow(0, address, units, "")])
     if problems:
         raise BadInput(problems[0].message)
-    cid = default_claim_id(programme, address, units) if claim_id is None else claim_id
-    if officer.programmes.functions.isClaimed(programme, cid).call():
-        out.print(f"claim {cid} of programme {programme} was already paid; nothing to do")
-        return
+    is_claimed = officer.programmes.functions.isClaimed
+    if claim_id is not None:
+        cid = claim_id
+        if is_claimed(programme, cid).call():
+            out.print(f"claim {cid} of programme {programme} was already paid; nothing to do")
+            return
+    else:
+        repeat = 0
+        cid = default_claim_id(programme, address, units)
+        while is_claimed(programme, cid).call():
+            if not again:
+                _say_already_minted(programme, address, units, cid)
+                return
+            repeat += 1
+            cid = default_claim_id(programme, address, units, repeat)
     evidence = keccak(text=f"cli|{address}|{units}")
     fn = officer.programmes.functions.attest(programme, address, units, evidence, cid)
     details = {"programme": programme, "account": address, "units": units, "claim": cid}
     officer.write("mint", details, fn, units)
+
+
+def _say_already_minted(programme: int, address: str, units: int, cid: int) -> None:
+    """A repeated same-day mint exits 0 (a command run twice by mistake is not an error), but says
+    plainly that nothing was sent, under which claim the first one was paid, and how to mint again."""
+    out.print(
+        f"already minted today: {units:,} units of programme {programme} to {address}; claim {cid} was"
+        " already paid, nothing sent. To mint the same amount again deliberately, pass --again (or a claim id of"
+        " your own with --claim-id)",
+        soft_wrap=True,
+    )
+    out.print(
+        f"本日すでに付与済みです（請求ID {cid}）。同じ量を意図して再度付与する場合は --again を付けてください",
+        soft_wrap=True,
+    )
 
 
 def _mint_csv(
@@ -108,7 +186,7 @@ def _mint_csv(
         rows, problems = parse_mint_csv(text)
     except CsvError as exc:
         raise BadInput(f"{path}: {exc}") from None
-    programme = check_programme(officer, programme_id)
+    programme = _checked(lambda: check_programme(officer, programme_id))
     problems += check_accounts(officer, rows)
     bad_lines = {p.line for p in problems}
     rows = [r for r in rows if r.line not in bad_lines]
@@ -128,7 +206,7 @@ def _mint_csv(
     if not pending:
         out.print("nothing to do")
         return
-    check_budget(plan, programme)
+    _checked(lambda: check_budget(plan, programme))
     out.print(f"{len(pending)} rows, {total:,} points (before per-person caps) from programme {programme_id}")
     if officer.dry_run:
         out.print("[yellow]dry run[/yellow]: every row checked; nothing sent")

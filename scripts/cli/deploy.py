@@ -5,23 +5,22 @@ from __future__ import annotations
 from typing import Annotated
 
 import typer
-from rich.console import Console
 
-from scripts.connection import (
+from ledger_client.connection import NodeUnreachable
+from scripts.cli.common import (
     DEFAULT_DEPLOYMENTS,
     DEFAULT_RPC_URL,
-    ConnectionError_,
     DeploymentsDir,
     DevKeys,
+    DryRun,
     Keystore,
     PasswordFile,
     RpcUrl,
-    SignerError,
-    connect,
-    load_signer,
+    connect_node,
+    console,
+    say,
 )
-
-console = Console(stderr=True)
+from scripts.cli.signing import SignerError, load_signer
 
 
 def deploy(
@@ -30,9 +29,11 @@ def deploy(
     keystore: Keystore = None,
     password_file: PasswordFile = None,
     dev_keys: DevKeys = None,
-    upgrade: Annotated[bool, typer.Option("--upgrade", help="Upgrade proxies whose implementation changed.")] = False,
+    upgrade: Annotated[
+        bool, typer.Option("--upgrade", help="Upgrade proxies whose implementation changed.", show_default="off")
+    ] = False,
     oracle_quorum: Annotated[int, typer.Option(help="Oracle signatures a report needs (first deploy).", min=1)] = 2,
-    dry_run: Annotated[bool, typer.Option("--dry-run", help="Show what would be done; send nothing.")] = False,
+    dry_run: DryRun = False,
 ) -> None:
     """Deploy (or complete the deployment of) the point contracts; re-running changes nothing.
 
@@ -44,12 +45,12 @@ def deploy(
     from ledger_client.transactions import Sender, TransactionFailed
 
     try:
-        w3 = connect(rpc_url)
+        w3 = connect_node(rpc_url)
         signer = load_signer(keystore, password_file, dev_keys, "admin")
         settings = DeploySettings(oracle_quorum=oracle_quorum)
         report = run_deploy(w3, Sender(w3, signer), deployments, settings, upgrade, dry_run)
-    except (ConnectionError_, SignerError, DeploymentError, TransactionFailed, OSError) as exc:
-        console.print(f"[red]error:[/red] {exc}")
+    except (NodeUnreachable, SignerError, DeploymentError, TransactionFailed, OSError) as exc:
+        say("bad input", str(exc))  # exit 2 for every failure here, as before (scripts rely on it)
         raise typer.Exit(2) from None
     for action in report.actions:
         console.print(f"[green]✓[/green] {action}")
@@ -63,7 +64,3 @@ def deploy(
     console.print(f"deployment file: {report.path}")
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:18} {record.address}")
-
-
-def register(app: typer.Typer) -> None:
-    app.command("deploy")(deploy)

@@ -14,7 +14,7 @@ from typing import Annotated, Any, ParamSpec, TypeVar
 import typer
 from rich.console import Console
 
-from scripts.connection import NodeTokenFile
+from scripts.cli.common import NodeTokenFile
 
 indexer = typer.Typer(no_args_is_help=True, help="The indexer and the auditors' explorer.")
 audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger for auditors.")

@@ -14,9 +14,10 @@ from rich.table import Table
 
 from ledger_client import jst
 from ledger_client.jst import JST
+from scripts.cli.common import BadInput, out
+from scripts.cli.officer import Reader, reader_command
+from scripts.cli.programmes import parse_date
 from scripts.event_logs import all_logs
-from scripts.officer import BadInput, Reader, out, reader_command
-from scripts.programme_commands import parse_date
 
 
 def block_at_or_after(reader: Reader, timestamp: int) -> int:
@@ -42,8 +43,7 @@ def _reference_text(value: bytes) -> str:
 
 
 def settlements(reader: Reader, first_block: int, last_block: int) -> list[dict[str, Any]]:
-    token = reader.contract("RegionalPoints")
-    event = token.events.SettlementRequested
+    event = reader.token.events.SettlementRequested
     rows: list[dict[str, Any]] = []
     times: dict[int, int] = {}
     for log in all_logs(event, first_block, last_block):
@@ -68,9 +68,10 @@ def settle(
     reader: Reader,
     period_from: Annotated[str, typer.Option("--from", help="First day (YYYY-MM-DD, JST).")],
     period_to: Annotated[str, typer.Option("--to", help="Last day (YYYY-MM-DD, JST), included.")],
-    merchant: Annotated[str | None, typer.Option(help="Only this merchant.")] = None,
+    merchant: Annotated[str | None, typer.Option(help="Only this merchant.", show_default="every merchant")] = None,
     csv_out: Annotated[
-        Path | None, typer.Option("--csv", help="Write the settlements here for the payment system.")
+        Path | None,
+        typer.Option("--csv", help="Write the settlements here for the payment system.", show_default="none"),
     ] = None,
     encoding: Annotated[str, typer.Option(help="CSV encoding: utf-8-sig (Excel) or cp932.")] = "utf-8-sig",
 ) -> None:
@@ -109,9 +110,7 @@ def status(reader: Reader) -> None:
     """The ledger at a glance: head, validators, supply, points in circulation and expiring, programme budgets."""
     w3 = reader.w3
     head = w3.eth.get_block("latest")
-    registry = reader.contract("AccountRegistry")
-    token = reader.contract("RegionalPoints")
-    programmes = reader.contract("RewardProgrammes")
+    registry, token, programmes = reader.registry, reader.token, reader.programmes
     now = int(head["timestamp"])
     month = jst.month_index(now)
     out.print(
