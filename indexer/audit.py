@@ -32,11 +32,11 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session, sessionmaker
 from trie import HexaryTrie
 
+from contracts.predeploys import REGISTRY_ADDRESS
 from indexer import queries
 from indexer.db.models import Block, Event
-from indexer.follower import REGISTRY
-from ledger_client.rpc import Rpc, RpcError
 from ledger_client.deployment import deployment_path, read_deployment
+from ledger_client.rpc import Rpc, RpcError
 
 BATCH = 100
 
@@ -82,7 +82,9 @@ class Auditor:
             calls: list[tuple[str, list[Any]]] = [("debug_getRawHeader", [hex(n)]) for n in numbers]
             calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
             calls += [
-                ("eth_call", [{"to": REGISTRY, "data": selector("validators()")}, hex(n - 1)]) for n in numbers if n > 0
+                ("eth_call", [{"to": REGISTRY_ADDRESS, "data": selector("validators()")}, hex(n - 1)])
+                for n in numbers
+                if n > 0
             ]
             later = [n for n in numbers if n > 0]
             if certificates:

@@ -28,13 +28,13 @@ from typing import Any
 from sqlalchemy import delete, select
 from sqlalchemy.orm import Session, sessionmaker
 
+from contracts.predeploys import REGISTRY_ADDRESS
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import METHOD_KINDS, ZERO, Decoder, classify
-from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
+from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
 log = logging.getLogger("indexer.follower")
-REGISTRY = "0x0000000000000000000000000000000054a5A600"
 WRITE_MAX_TXS = 1_000  # transactions (and their receipts) read and written in one database transaction
 WRITE_MAX_GAS = 30_000_000  # ... and gas: a log costs at least 375 gas, a points Transfer far more
 METHOD_NOT_FOUND = -32601
@@ -58,7 +58,7 @@ class Follower:
         self.sessions = sessions
         self.deployments_dir = deployments_dir
         self.batch_blocks = batch_blocks
-        self.decoder = Decoder({"AccountRegistry": REGISTRY})
+        self.decoder = Decoder({"AccountRegistry": REGISTRY_ADDRESS})
         self._deployment_mtime: float | None = None
 
     # -- which contracts to decode ----------------------------------------------------------

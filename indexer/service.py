@@ -4,17 +4,18 @@ from __future__ import annotations
 
 from fastapi import FastAPI
 
+from contracts.predeploys import REGISTRY_ADDRESS
 from indexer.db.engine import engine_for, sessions_for, upgrade
-from indexer.follower import REGISTRY, Follower
+from indexer.follower import Follower
 from indexer.labels import load_labels
-from ledger_client.rpc import NodeUnavailable, Rpc
 from indexer.settings import IndexerSettings
 from indexer.web.app import create_explorer
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
+from ledger_client.rpc import NodeUnavailable, Rpc
 
 
 def known_contracts(settings: IndexerSettings, rpc: Rpc) -> dict[str, str]:
-    contracts = {"AccountRegistry": REGISTRY}
+    contracts = {"AccountRegistry": REGISTRY_ADDRESS}
     try:
         chain_id = int(rpc.call("eth_chainId"), 16)
         deployment = read_deployment(deployment_path(settings.deployments_dir, chain_id))
