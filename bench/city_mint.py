@@ -29,25 +29,18 @@ import sys
 import tempfile
 import time
 from pathlib import Path
-from typing import Any
 
 from eth_account import Account
-from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 
-from bench.node_throughput import Takasago, log
+from bench.harness.points import MINTER_ROLE, register_residents
+from bench.harness.report import log
+from bench.harness.systems import Takasago
 from contracts.deploy import DeploySettings, deploy
+from ledger_client.connection import connect
 from ledger_client.transactions import Sender
 from scripts.event_logs import all_logs
 
 REPO = Path(__file__).resolve().parent.parent
-MINTER_ROLE = Web3.keccak(text="MINTER_ROLE")
-
-
-def register(sender: Sender, registry: Any, addresses: list[str]) -> None:
-    for start in range(0, len(addresses), 500):
-        chunk = addresses[start : start + 500]
-        sender.call_function(registry.functions.registerBatch(chunk, 1, [b"\0" * 32] * len(chunk)), gas=60_000_000)
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -68,8 +61,7 @@ def main(argv: list[str] | None = None) -> int:
 
 def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, json_path: Path | None) -> int:
     assert node.data_dir is not None
-    w3 = Web3(Web3.HTTPProvider(node.url, request_kwargs={"timeout": 120}))
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+    w3 = connect(node.url, timeout=120)
     admin = Account.from_key(node.funder_key)
     sender = Sender(w3, admin)
     deployments = workdir / "deployments"
@@ -85,7 +77,7 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, json_path: Pa
     households = [Account.create().address for _ in range(rows)]
     naive_households = [Account.create().address for _ in range(naive_rows)]
     started = time.monotonic()
-    register(sender, registry, households + naive_households)
+    register_residents(sender, registry, households + naive_households)
     log(f"registered in {time.monotonic() - started:.0f} s")
     csv_path = workdir / "households.csv"
     lines = ["アドレス,付与ポイント,備考"] + [f"{a},{500 + i % 500},世帯" for i, a in enumerate(households)]

@@ -28,8 +28,8 @@ from fastapi.testclient import TestClient
 
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
-from ledger_client.rpc import Rpc
 from indexer.web.app import create_explorer
+from ledger_client.rpc import Rpc
 
 TOKEN = "0x" + "11" * 20
 REGISTRY = "0x0000000000000000000000000000000054a5A600"

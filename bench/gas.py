@@ -29,7 +29,6 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import subprocess
 import sys
 import tempfile
 from collections import defaultdict
@@ -43,19 +42,19 @@ from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
-from web3.middleware import ExtraDataToPOAMiddleware
 
 from bench.harness.anvil import anvil_process
-from bench.node_throughput import Takasago, log
+from bench.harness.report import git_commit, log
+from bench.harness.stats import ratio
+from bench.harness.systems import Takasago
 from contracts.artifacts import load_artifact
 from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS, DeploySettings, deploy
 from ledger_client import jst
+from ledger_client.connection import connect
 from ledger_client.deployment import Deployment
 from ledger_client.merkle import StandardMerkleTree, leaf_hash
 from ledger_client.payment_uri import payment_request_id
 from ledger_client.transactions import Sender, TransactionFailed
-
-REPO = Path(__file__).resolve().parent.parent
 
 RESIDENT, MERCHANT, CITY, ORACLE = 1, 2, 3, 4
 ADMIN_ROLE = b"\0" * 32
@@ -87,13 +86,6 @@ BREAKDOWN_KEYS = (
 
 
 # --------------------------------------------------------------------------- chain access
-def web3_for(url: str) -> Web3:
-    w3 = Web3(Web3.HTTPProvider(url, request_kwargs={"timeout": 120}))
-    # Our blocks carry the seal in extraData (> 32 bytes), as Besu QBFT and Clique do.
-    w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
-    return w3
-
-
 @dataclass
 class Chain:
     name: str
@@ -504,19 +496,6 @@ def print_breakdown(label: str, b: dict[str, Any]) -> None:
 
 
 # --------------------------------------------------------------------------- report
-def git_commit() -> str:
-    try:
-        out = subprocess.run(["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True)
-        dirty = subprocess.run(["git", "status", "--porcelain"], cwd=REPO, capture_output=True, text=True).stdout
-        return out.stdout.strip() + (" (modified)" if dirty.strip() else "")
-    except OSError:
-        return "unknown"
-
-
-def fmt_ratio(value: float | None, base: int | None) -> str:
-    return "—" if value is None or not base else f"{value / base:.2f}x"
-
-
 def table(result: ScenarioResult) -> list[str]:
     holder = result.row("erc20_oz_holder")
     fresh = result.row("erc20_oz_fresh")
@@ -532,7 +511,7 @@ def table(result: ScenarioResult) -> list[str]:
             continue
         per = f"{r.per_item:,.0f} / {r.unit}" if r.items > 1 else ""
         note = f" ({r.note})" if r.note else ""
-        ratios = f"{fmt_ratio(r.per_item, base_h)} | {fmt_ratio(r.per_item, base_f)}"
+        ratios = f"{ratio(r.per_item, base_h)} | {ratio(r.per_item, base_f)}"
         lines.append(f"| {r.label}{note} | {r.gas:,} | {per} | {ratios} |")
     return lines
 
@@ -587,7 +566,7 @@ def run_takasago(workdir: Path) -> ScenarioResult:
     node = Takasago("takasago", workdir)
     node.start()
     try:
-        w3 = web3_for(node.url)
+        w3 = connect(node.url, timeout=120)
         # `node init --dev` makes a new admin key each time; deploying from a fixed key instead keeps
         # every contract address, and so every calldata byte (the report digest), the same run to run.
         genesis_admin = Sender(w3, Account.from_key(node.funder_key))
@@ -606,7 +585,7 @@ def run_takasago(workdir: Path) -> ScenarioResult:
 
 def run_anvil(workdir: Path) -> tuple[ScenarioResult, dict[str, Any]]:
     with anvil_process(extra_args=("--steps-tracing",)) as url:
-        chain = Chain("anvil", url, web3_for(url), bench_account("deployer"), fund=True)
+        chain = Chain("anvil", url, connect(url, timeout=120), bench_account("deployer"), fund=True)
         result = Scenario(chain, workdir / "deployments-anvil").run()
         traces = {}
         for key in BREAKDOWN_KEYS:

@@ -21,15 +21,16 @@ from pathlib import Path
 from eth_account import Account
 from sqlalchemy import func, select
 
-from bench.city_mint import MINTER_ROLE, register
-from bench.gas import web3_for
-from bench.node_throughput import Takasago, log
+from bench.harness.points import MINTER_ROLE, register_residents
+from bench.harness.report import log
+from bench.harness.systems import Takasago
 from contracts.deploy import DeploySettings, deploy
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Checkpoint, Event
 from indexer.follower import Follower
-from ledger_client.rpc import Rpc
 from indexer.settings import IndexerSettings
+from ledger_client.connection import connect
+from ledger_client.rpc import Rpc
 from ledger_client.transactions import Sender
 
 
@@ -43,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
         node = Takasago(name="takasago", workdir=workdir)
         node.start()
         try:
-            w3 = web3_for(node.url)
+            w3 = connect(node.url, timeout=120)
             admin = Account.from_key(node.funder_key)
             sender = Sender(w3, admin)
             deployment = deploy(w3, sender, workdir / "deployments", DeploySettings()).deployment
@@ -51,7 +52,7 @@ def main(argv: list[str] | None = None) -> int:
             sender.call_function(registry.functions.grantRole(MINTER_ROLE, admin.address))
             residents = [Account.create().address for _ in range(args.residents)]
             started = time.monotonic()
-            register(sender, registry, residents)
+            register_residents(sender, registry, residents)
             month = int(token.functions.currentMonth().call()) + 6
             for start in range(0, len(residents), 500):
                 chunk = residents[start : start + 500]

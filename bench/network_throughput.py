@@ -53,17 +53,13 @@ temporary directory removed, also on an error or Ctrl-C.
 from __future__ import annotations
 
 import argparse
-import atexit
 import collections
 import datetime as dt
 import json
 import os
-import platform
 import re
 import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
@@ -74,34 +70,32 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-import requests
 from eth_account import Account
 from eth_utils import keccak, to_checksum_address
 from websockets.sync.client import connect as ws_connect
 
-from bench.node_throughput import (
+from bench.harness import processes
+from bench.harness.erc20 import (
     DEPLOY_GAS,
     ERC20,
-    KIND_RESIDENT,
     RECIPIENTS,
-    REGISTRY_ADDRESS,
-    REPO,
-    RPC,
-    SEL_REGISTER,
     SENDER_TOKENS,
     SETUP_GAS,
     TOKEN_SUPPLY,
     TRANSFER_GAS,
-    RPCError,
     encode_address,
-    hex_int,
-    log,
     sign,
     token_balances,
     transfer_data,
     wait_receipts,
 )
-from bench.wallet_payments import git_commit, pct
+from bench.harness.ports import free_port_run
+from bench.harness.processes import group_members, machine_busy
+from bench.harness.report import REPO, git_commit, log, machine
+from bench.harness.rpc import BenchRpc, RpcError, hex_int
+from bench.harness.stats import pct
+from bench.harness.systems import KIND_RESIDENT, SEL_REGISTER, wait_healthy
+from contracts.predeploys import REGISTRY_ADDRESS
 from node.network_setup import init_network
 
 GOAL_TPS = 600.0
@@ -110,7 +104,6 @@ GOAL_LINE = "goal: >= 600 transfers/s with finality p99 <= 2 s (Besu published 5
 STOP_GRACE = 10.0  # seconds between SIGTERM and SIGKILL
 STALL_SECONDS = 90.0  # the timed run fails when no transfer is included for this long
 LOG_LEVEL = "INFO"  # round changes are logged at INFO
-CLK_TCK = os.sysconf("SC_CLK_TCK")
 
 
 # --------------------------------------------------------------------------- processes
@@ -133,122 +126,27 @@ class NodeProc:
         return f"ws://127.0.0.1:{self.port}"
 
     def launch(self, *extra: str) -> None:
-        handle = open(self.log_path, "ab")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
+        self.proc = processes.spawn(
             [sys.executable, "-m", "scripts.cli", "node", "run", "--data-dir", str(self.data_dir),
              "--rpc-host", "127.0.0.1", "--rpc-port", str(self.port), "--log-level", LOG_LEVEL, *extra],
-            cwd=REPO, stdout=handle, stderr=subprocess.STDOUT, stdin=subprocess.DEVNULL, start_new_session=True,
+            self.log_path, cwd=REPO, append=True,
         )  # fmt: skip
-        handle.close()
-        _LIVE.add(self)
 
     def wait_healthy(self, timeout: float = 120.0) -> None:
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"{self.name}: /health not 200 after {timeout:.0f}s:\n{self.log_tail()}")
+        wait_healthy(self.url, self.proc, self.name, self.log_path, timeout)
 
     def log_tail(self, n: int = 30) -> str:
-        if not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-
-_LIVE: set[NodeProc] = set()
-
-
-def group_members(pgid: int) -> dict[int, float]:
-    """pid -> CPU seconds (user + system) of every process in process group ``pgid``."""
-    out: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        fields = stat[stat.rfind(")") + 2 :].split()  # state, ppid, pgrp, ... (utime, stime at 11, 12)
-        if int(fields[2]) == pgid:
-            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
-
-
-def machine_busy() -> float:
-    """Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait)."""
-    fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]
-    return (sum(fields) - fields[3] - fields[4]) / CLK_TCK
+        return processes.log_tail(self.log_path, n)
 
 
 def stop_nodes(nodes: list[NodeProc]) -> None:
     """SIGTERM every node's process group at once; SIGKILL what is left of a group after 10 s."""
-    running = [n for n in nodes if n.proc is not None]
-    for node in running:
-        assert node.proc is not None
-        try:
-            os.killpg(node.proc.pid, signal.SIGTERM)  # its own session: pgid == pid
-        except ProcessLookupError:
-            pass
-    deadline = time.monotonic() + STOP_GRACE
-    for node in running:
-        assert node.proc is not None
-        try:
-            node.proc.wait(timeout=max(0.1, deadline - time.monotonic()))
-        except subprocess.TimeoutExpired:
-            log(f"{node.name}: still running {STOP_GRACE:.0f}s after SIGTERM; SIGKILL")
-        # the node, or a worker it left behind, still in the group: kill the group
-        while group_members(node.proc.pid) and time.monotonic() < deadline:
-            time.sleep(0.1)
-        if group_members(node.proc.pid):
-            try:
-                os.killpg(node.proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-        try:
-            node.proc.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            log(f"{node.name}: pid {node.proc.pid} did not exit even after SIGKILL")
-        _LIVE.discard(node)
-
-
-def _stop_live() -> None:
-    stop_nodes(list(_LIVE))
-
-
-atexit.register(_stop_live)
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # unwinds through the finally blocks
-
-
-def free_port_run(count: int) -> int:
-    """The first of ``count`` consecutive free loopback ports."""
-    for _ in range(200):
-        with socket.socket() as probe:
-            probe.bind(("127.0.0.1", 0))
-            base = int(probe.getsockname()[1])
-        if base + count > 65000:
-            continue
-        sockets = []
-        try:
-            for port in range(base, base + count):
-                s = socket.socket()
-                sockets.append(s)
-                s.bind(("127.0.0.1", port))
-            return base
-        except OSError:
-            continue
-        finally:
-            for s in sockets:
-                s.close()
-    raise RuntimeError("no run of free ports")
+    names = {n.proc.pid: n.name for n in nodes if n.proc is not None}
+    processes.stop_groups(
+        [n.proc for n in nodes if n.proc is not None],
+        STOP_GRACE,
+        on_slow=lambda proc, what: log(f"{names.get(proc.pid, proc.pid)}: {what}"),
+    )
 
 
 def takasago_cli(*args: str) -> None:
@@ -270,8 +168,8 @@ class System:
     validator_names: dict[str, str] = field(default_factory=dict)  # address (lower case) -> node name
 
     @property
-    def rpc(self) -> RPC:
-        return RPC(self.nodes[0].url)
+    def rpc(self) -> BenchRpc:
+        return BenchRpc(self.nodes[0].url)
 
 
 def start_network(system: System, workdir: Path, args: argparse.Namespace) -> None:
@@ -303,7 +201,7 @@ def start_network(system: System, workdir: Path, args: argparse.Namespace) -> No
     # consensus is running once every validator is linked to all the others and the chain moves
     deadline = time.monotonic() + 120
     while True:
-        infos = [RPC(n.url).call("takasago_nodeInfo") for n in system.nodes]
+        infos = [BenchRpc(n.url).call("takasago_nodeInfo") for n in system.nodes]
         linked = [len(i["consensus"]["peers"]) for i in infos]
         heads = [i["head"]["number"] for i in infos]
         if all(p == count - 1 for p in linked) and min(heads) >= 2:
@@ -326,11 +224,11 @@ def start_single(system: System, workdir: Path) -> None:
 
 # --------------------------------------------------------------------------- setup and signing
 def send_from(
-    rpc: RPC, key: Any, calls: Sequence[tuple[str | None, bytes]], gas: int = SETUP_GAS
+    rpc: BenchRpc, key: Any, calls: Sequence[tuple[str | None, bytes]], gas: int = SETUP_GAS
 ) -> list[dict[str, Any]]:
     """Send (to, data) from ``key`` at gas price 0, in batches of 100; require status 1."""
     chain_id = hex_int(rpc.call("eth_chainId"))
-    nonce = hex_int(rpc.call("eth_getTransactionCount", [key.address, "pending"]))
+    nonce = hex_int(rpc.call("eth_getTransactionCount", key.address, "pending"))
     signed = [sign(key, chain_id, nonce + i, to, data, 0, gas, 0) for i, (to, data) in enumerate(calls)]
     for i in range(0, len(signed), 100):
         rpc.batch([("eth_sendRawTransaction", [raw]) for raw, _ in signed[i : i + 100]])
@@ -375,7 +273,7 @@ def prepare(system: System, args: argparse.Namespace) -> Workload:
     estimate = hex_int(
         rpc.call(
             "eth_estimateGas",
-            [{"from": senders[1].address, "to": token, "data": "0x" + transfer_data(recipients[0], 5).hex()}],
+            {"from": senders[1].address, "to": token, "data": "0x" + transfer_data(recipients[0], 5).hex()},
         )
     )
     if estimate > TRANSFER_GAS:
@@ -481,7 +379,7 @@ class RunResult:
 
 
 def node_infos(system: System) -> dict[str, dict[str, Any]]:
-    return {n.name: RPC(n.url).call("takasago_nodeInfo") for n in system.nodes}
+    return {n.name: BenchRpc(n.url).call("takasago_nodeInfo") for n in system.nodes}
 
 
 def cpu_snapshot(system: System) -> dict[str, dict[int, float]]:
@@ -510,7 +408,7 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
     for w in watchers:
         if not w.subscribed.wait(60) or w.error is not None:
             raise RuntimeError(f"{w.node.name}: newHeads subscription failed: {w.error!r}")
-    rpc0 = RPC(nodes[0].url)
+    rpc0 = BenchRpc(nodes[0].url)
     next_block = hex_int(rpc0.call("eth_blockNumber")) + 1
     infos_before = node_infos(system)
     cpu_before = cpu_snapshot(system)
@@ -519,7 +417,7 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
     rate = args.rate
 
     def submitter(j: int) -> None:
-        rpc = RPC(target[j].url)
+        rpc = BenchRpc(target[j].url)
         try:
             for k, chunk in enumerate(work.plans[j]):
                 if stop.is_set():
@@ -532,8 +430,8 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
                 with lock:
                     for _, h in chunk:
                         sent_at[h] = t
-                results = rpc.batch([("eth_sendRawTransaction", [raw]) for raw, _ in chunk], raise_errors=False)
-                bad = [f"{h}: {r}" for (_, h), r in zip(chunk, results, strict=True) if isinstance(r, RPCError)]
+                results = rpc.send_batch([("eth_sendRawTransaction", [raw]) for raw, _ in chunk])
+                bad = [f"{h}: {r}" for (_, h), r in zip(chunk, results, strict=True) if isinstance(r, RpcError)]
                 if bad:
                     with lock:
                         errors.extend(f"sent to {target[j].name}: {b}" for b in bad)
@@ -574,7 +472,7 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
                 if next_block not in watchers[0].seen:
                     watchers[0].cond.wait(0.5)
                     continue
-            block = rpc0.call("eth_getBlockByNumber", [hex(next_block), False])
+            block = rpc0.call("eth_getBlockByNumber", hex(next_block), False)
             mine = [h for h in block["transactions"] if h in ours]
             if mine:
                 proposers[next_block] = system.validator_names.get(block["miner"].lower(), block["miner"])
@@ -656,11 +554,11 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
     result.balances_ok = check_balances(system, work)
     if len(nodes) > 1:
         top = min(i["head"]["number"] for i in infos_after.values())
-        heads = {RPC(nd.url).call("eth_getBlockByNumber", [hex(top), False])["hash"] for nd in nodes}
+        heads = {BenchRpc(nd.url).call("eth_getBlockByNumber", hex(top), False)["hash"] for nd in nodes}
         result.same_head = len(heads) == 1
     if system.consensus:
         for number in result.block_sizes:
-            certificate = rpc0.call("takasago_getCommitCertificate", [hex(number)])
+            certificate = rpc0.call("takasago_getCommitCertificate", hex(number))
             result.decided_rounds[number] = hex_int(certificate["round"])
     return result
 
@@ -668,7 +566,7 @@ def timed_run(system: System, work: Workload, args: argparse.Namespace) -> RunRe
 def check_balances(system: System, work: Workload) -> bool:
     ok = True
     for node in system.nodes:
-        actual = token_balances(RPC(node.url), work.token, list(work.expected))
+        actual = token_balances(BenchRpc(node.url), work.token, list(work.expected))
         wrong = {o: (actual[o], e) for o, e in work.expected.items() if actual[o] != e}
         if wrong:
             log(f"{node.name}: {len(wrong)} token balances differ, e.g. {list(wrong.items())[:2]}")
@@ -909,8 +807,7 @@ def main(argv: list[str] | None = None) -> int:
         parser.error("need --senders >= 2 and --transactions >= --senders")
     if not 1 <= args.batch <= 1000:
         parser.error("--batch must be between 1 and 1000")
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    processes.exit_on_signals()
 
     started = dt.datetime.now(dt.UTC)
     commit = git_commit()
@@ -927,8 +824,7 @@ def main(argv: list[str] | None = None) -> int:
         f"recipients, batches of {args.batch} from {args.validators} submitter threads "
         f"({'unpaced' if args.rate <= 0 else f'paced to {args.rate:.0f} tx/s'}); "
         f"requestTimeoutSeconds {args.request_timeout:g}, maxBlockTransactions {args.max_block_transactions}; "
-        f"{started:%Y-%m-%d %H:%M} UTC, commit {commit}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}"
+        f"{started:%Y-%m-%d %H:%M} UTC, commit {commit}, {machine()}"
     )
     print(table(network, single, args))
     print()

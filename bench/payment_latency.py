@@ -16,23 +16,25 @@ import tempfile
 import time
 from pathlib import Path
 
-from bench.node_throughput import RPC, Anvil, System, Takasago, hex_int, setup_system, sign, transfer_data
+from bench.harness.erc20 import setup_system, sign, transfer_data
+from bench.harness.rpc import BenchRpc, hex_int
+from bench.harness.systems import Anvil, System, Takasago
 
 
 def measure(system: System, payments: int) -> list[float]:
-    rpc = RPC(system.url)
+    rpc = BenchRpc(system.url)
     work = setup_system(system, rpc, senders=1)
     payer = work.sender_keys[0]
     latencies = []
     for i in range(payments):
         started = time.perf_counter()
-        nonce = hex_int(rpc.call("eth_getTransactionCount", [payer.address, "pending"]))
+        nonce = hex_int(rpc.call("eth_getTransactionCount", payer.address, "pending"))
         raw, tx_hash = sign(
             payer, work.chain_id, nonce, work.token, transfer_data(work.recipients[i % 10], 1), 0, 60_000, work.fee_cap
         )
-        rpc.call("eth_sendRawTransaction", [raw])
+        rpc.call("eth_sendRawTransaction", raw)
         while True:
-            receipt = rpc.call("eth_getTransactionReceipt", [tx_hash])
+            receipt = rpc.call("eth_getTransactionReceipt", tx_hash)
             if receipt is not None:
                 break
             time.sleep(0.01)

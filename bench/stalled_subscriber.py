@@ -35,17 +35,20 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from bench.node_throughput import RPC, Takasago, hex_int, log
-from bench.wallet_payments import (
+from bench.harness.points import Points
+from bench.harness.processes import rss_bytes
+from bench.harness.report import log
+from bench.harness.rpc import BenchRpc, hex_int
+from bench.harness.stats import pct
+from bench.harness.systems import Takasago
+from bench.harness.wallet import (
     OFFICER_LOGIN,
     OFFICER_PASSWORD,
     Client,
-    Points,
     WalletServer,
     api_pay,
     member,
     new_request,
-    pct,
 )
 
 MINTED = 1_000_000
@@ -159,7 +162,7 @@ def _masked_text_frame(payload: bytes) -> bytes:
 
 
 def _watch_heads(url: str, phase: Phase, stop: threading.Event) -> None:
-    rpc = RPC(url)
+    rpc = BenchRpc(url)
     last = -1
     while not stop.is_set():
         try:
@@ -171,13 +174,6 @@ def _watch_heads(url: str, phase: Phase, stop: threading.Event) -> None:
             last = head
         time.sleep(0.05)
     phase.heads.append((time.monotonic(), last))
-
-
-def _rss_kib(pid: int) -> int:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmRSS:"):
-            return int(line.split()[1])
-    return 0
 
 
 def run_phase(name: str, node: Takasago, merchant: Client, payer: Client, seconds: float) -> Phase:
@@ -198,7 +194,7 @@ def run_phase(name: str, node: Takasago, merchant: Client, payer: Client, second
     stop.set()
     watcher.join()
     assert node.proc is not None
-    phase.rss_kib = _rss_kib(node.proc.pid)
+    phase.rss_kib = (rss_bytes(node.proc.pid) or 0) // 1024
     return phase
 
 

@@ -45,69 +45,49 @@ from __future__ import annotations
 import argparse
 import datetime as dt
 import json
-import os
-import platform
 import secrets
-import signal
-import subprocess
 import sys
 import tempfile
 import threading
 import time
-import uuid
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
 
 import requests
 from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
-from web3 import Web3
-from web3.contract import Contract
 
-from bench.gas import web3_for
-from bench.node_throughput import (
-    ANVIL,
-    PEER_FEE_CAP,
-    REPO,
-    RPC,
-    Anvil,
-    System,
-    Takasago,
-    encode_address,
-    free_port,
-    hex_int,
-    log,
-    sign,
+from bench.harness import processes
+from bench.harness.erc20 import PEER_FEE_CAP, encode_address, sign
+from bench.harness.points import Points
+from bench.harness.report import REPO, git_commit, log, machine
+from bench.harness.rpc import BenchRpc, hex_int
+from bench.harness.stats import ms, pct
+from bench.harness.systems import ANVIL, Anvil, System, Takasago
+from bench.harness.wallet import (
+    AMOUNT,
+    CONFIRM_TIMEOUT,
+    HTTP_TIMEOUT,
+    KIND_MERCHANT,
+    KIND_RESIDENT,
+    OFFICER_LOGIN,
+    OFFICER_PASSWORD,
+    POLL_SECONDS,
+    Client,
+    WalletServer,
+    api_pay,
+    expect,
+    member,
+    new_request,
 )
-from contracts.deploy import DeploySettings, deploy
-from ledger_client.transactions import Sender
 
-AMOUNT = 10  # points per payment
 WARMUP = 3  # uncounted payments per path
-POLL_SECONDS = 0.01
-KIND_RESIDENT, KIND_MERCHANT, KIND_CITY = 1, 2, 3
-MINTER_ROLE = keccak(text="MINTER_ROLE")
-ENROLLER_ROLE = keccak(text="ENROLLER_ROLE")  # what the wallet's service key holds (issue 15, finding 15)
 SEL_PAY = keccak(text="pay(address,uint256,bytes32)")[:4]
-OFFICER_LOGIN = "bench-officer"
-OFFICER_PASSWORD = "bench-officer-password"
-MEMBER_PASSWORD = "bench-member-password"
-HTTP_TIMEOUT = 60.0
-CONFIRM_TIMEOUT = 60.0
 TILL_OPEN_TIMEOUT = 30.0  # the till's stream must deliver ``open`` within this before the resident pays
 
 
 # --------------------------------------------------------------------------- figures
-def pct(values: list[float], q: float) -> float:
-    """Nearest-rank percentile (q in 0..1) of ``values``; NaN when empty."""
-    if not values:
-        return float("nan")
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, max(0, round(q * (len(ordered) - 1))))]
-
-
 @dataclass
 class Timings:
     latencies: list[float] = field(default_factory=list)
@@ -119,59 +99,21 @@ class Timings:
         return len(self.latencies) / self.seconds if self.seconds > 0 else 0.0
 
 
-def ms(seconds: float) -> str:
-    return f"{seconds * 1000:.1f} ms"
-
-
 # --------------------------------------------------------------------------- chain helpers
-@dataclass
-class Points:
-    """The deployed point contracts on one chain and the admin who sets them up."""
-
-    name: str
-    w3: Web3
-    admin: LocalAccount
-    sender: Sender
-    registry: Contract
-    token: Contract
-
-    @classmethod
-    def deploy(cls, name: str, url: str, admin_key: str, deployments_dir: Path) -> Points:
-        w3 = web3_for(url)
-        admin = Account.from_key(admin_key)
-        sender = Sender(w3, admin)
-        report = deploy(w3, sender, deployments_dir, DeploySettings())
-        d = report.deployment
-        points = cls(name, w3, admin, sender, d.contract(w3, "AccountRegistry"), d.contract(w3, "RegionalPoints"))
-        sender.call_function(points.registry.functions.grantRole(MINTER_ROLE, admin.address))
-        log(f"{name}: contracts deployed ({'; '.join(report.actions)})")
-        return points
-
-    def register(self, address: str, kind: int) -> None:
-        self.sender.call_function(self.registry.functions.register(address, kind, keccak(text=f"bench {address}")))
-
-    def mint(self, address: str, amount: int) -> None:
-        month = int(self.token.functions.currentMonth().call()) + 6
-        self.sender.call_function(self.token.functions.mint(address, amount, month))
-
-    def balance(self, address: str) -> int:
-        return int(self.token.functions.balanceOf(address).call())
-
-
 def pay_data(merchant: str, amount: int, reference: bytes) -> bytes:
     return SEL_PAY + encode_address(merchant) + amount.to_bytes(32, "big") + reference
 
 
 def direct_payments(system: System, points: Points, payer: LocalAccount, merchant: str, count: int) -> Timings:
     """``count`` + WARMUP sequential pays (pending nonce, sign, send, poll every 10 ms)."""
-    rpc = RPC(system.url)
+    rpc = BenchRpc(system.url)
     chain_id = hex_int(rpc.call("eth_chainId"))
     token = points.token.address
     fee_cap = 0 if system.free_gas else PEER_FEE_CAP
     estimate = hex_int(
         rpc.call(
             "eth_estimateGas",
-            [{"from": payer.address, "to": token, "data": "0x" + pay_data(merchant, AMOUNT, b"\1" * 32).hex()}],
+            {"from": payer.address, "to": token, "data": "0x" + pay_data(merchant, AMOUNT, b"\1" * 32).hex()},
         )
     )
     gas = estimate * 125 // 100  # the headroom the wallet API adds too
@@ -179,11 +121,11 @@ def direct_payments(system: System, points: Points, payer: LocalAccount, merchan
     for i in range(WARMUP + count):
         data = pay_data(merchant, AMOUNT, secrets.token_bytes(32))
         started = time.perf_counter()
-        nonce = hex_int(rpc.call("eth_getTransactionCount", [payer.address, "pending"]))
+        nonce = hex_int(rpc.call("eth_getTransactionCount", payer.address, "pending"))
         raw, tx_hash = sign(payer, chain_id, nonce, token, data, 0, gas, fee_cap)
-        rpc.call("eth_sendRawTransaction", [raw])
+        rpc.call("eth_sendRawTransaction", raw)
         deadline = started + CONFIRM_TIMEOUT
-        while (receipt := rpc.call("eth_getTransactionReceipt", [tx_hash])) is None:
+        while (receipt := rpc.call("eth_getTransactionReceipt", tx_hash)) is None:
             if time.perf_counter() > deadline:
                 raise TimeoutError(f"{system.name}: no receipt for {tx_hash} after {CONFIRM_TIMEOUT:.0f}s")
             time.sleep(POLL_SECONDS)
@@ -194,163 +136,6 @@ def direct_payments(system: System, points: Points, payer: LocalAccount, merchan
             out.latencies.append(done - started)
     out.seconds = sum(out.latencies)
     return out
-
-
-# --------------------------------------------------------------------------- the wallet API
-class WalletServer(System):
-    """``scripts.cli wallet serve`` on a free port; its state in ``workdir/wallet``."""
-
-    def __init__(self, workdir: Path, rpc_url: str, deployments_dir: Path, database_url: str) -> None:
-        super().__init__("wallet-api", workdir)
-        self.data_dir = workdir / "wallet"
-        self.rpc_url = rpc_url
-        self.deployments_dir = deployments_dir
-        self.database_url = database_url
-
-    def _options(self, chain: bool = True) -> list[str]:
-        assert self.data_dir is not None
-        options = ["--data-dir", str(self.data_dir), "--database-url", self.database_url]
-        if chain:
-            options += ["--rpc-url", self.rpc_url, "--deployments-dir", str(self.deployments_dir)]
-        return options
-
-    def _env(self) -> dict[str, str]:
-        return {
-            **os.environ,
-            "TAKASAGO_OFFICER_PASSWORD": OFFICER_PASSWORD,
-            "TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_IP": "100000",
-        }
-
-    def cli(self, *args: str) -> str:
-        result = subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "wallet", *args],
-            cwd=REPO,
-            env=self._env(),
-            capture_output=True,
-            text=True,
-            timeout=180,
-        )
-        if result.returncode:
-            raise RuntimeError(f"wallet {args[0]} failed ({result.returncode}):\n{result.stdout}\n{result.stderr}")
-        return result.stdout
-
-    def setup(self, points: Points) -> None:
-        """Database, secrets and service key; the city registers that key and lets it enrol residents."""
-        service = self.cli("init", *self._options()).strip().splitlines()[-1].strip()
-        points.register(service, KIND_CITY)
-        points.sender.call_function(points.registry.functions.grantRole(ENROLLER_ROLE, service))
-        self.cli("add-officer", OFFICER_LOGIN, "--name", "Bench Officer", *self._options(chain=False))
-
-    def start(self) -> None:
-        port = free_port()
-        self._spawn(
-            [sys.executable, "-m", "scripts.cli", "wallet", "serve", *self._options(), "--port", str(port)],
-            cwd=REPO,
-            env=self._env(),
-        )
-        self.url = f"http://127.0.0.1:{port}"
-        deadline = time.monotonic() + 90
-        while time.monotonic() < deadline:
-            if self.proc is not None and self.proc.poll() is not None:
-                raise RuntimeError(f"wallet API exited with {self.proc.returncode}:\n{self.log_tail()}")
-            try:
-                if requests.get(self.url + "/health", timeout=2).status_code == 200:
-                    return
-            except requests.RequestException:
-                pass
-            time.sleep(0.2)
-        raise TimeoutError(f"wallet API /health not 200 after 90s:\n{self.log_tail()}")
-
-    def unexpected_errors(self) -> int:
-        if self.log_path is None or not self.log_path.exists():
-            return 0
-        return self.log_path.read_text(errors="replace").count("unexpected")
-
-
-class Client:
-    """One app user over HTTP: a keep-alive session with a bearer token."""
-
-    def __init__(self, base_url: str, login: str, password: str) -> None:
-        self.base_url = base_url
-        self.login_id = login
-        self.password = password
-        self.session = requests.Session()
-        self.info: dict[str, Any] = {}
-
-    def login(self) -> None:
-        body = {"login": self.login_id, "password": self.password}
-        response = self.session.post(self.base_url + "/v1/auth/login", json=body, timeout=HTTP_TIMEOUT)
-        expect(response, 200, "log-in")
-        self.session.headers["Authorization"] = f"Bearer {response.json()['access_token']}"
-
-    def post(self, path: str, body: Any = None, key: str | None = None) -> requests.Response:
-        headers = {"Idempotency-Key": key} if key is not None else {}
-        return self.session.post(self.base_url + path, json=body, headers=headers, timeout=HTTP_TIMEOUT)
-
-    def get(self, path: str) -> requests.Response:
-        return self.session.get(self.base_url + path, timeout=HTTP_TIMEOUT)
-
-    @property
-    def address(self) -> str:
-        return str(self.info["address"])
-
-
-def expect(response: requests.Response, status: int, what: str) -> dict[str, Any]:
-    if response.status_code != status:
-        raise RuntimeError(f"{what}: HTTP {response.status_code} (expected {status}): {response.text[:500]}")
-    return dict(response.json())
-
-
-def member(server: WalletServer, officer: Client, role: str) -> Client:
-    """Signs up, is approved by the officer (registered on-chain) and logs in."""
-    login = f"bench-{role}-{secrets.token_hex(4)}"
-    body = {
-        "login": login,
-        "password": MEMBER_PASSWORD,
-        "role": role,
-        "full_name": "高砂 花子" if role == "resident" else "高砂商店",
-        "postal_address": "兵庫県高砂市高砂町1-1",
-        "date_of_birth": "1985-06-01",
-        "display_name": "Bench Shop" if role == "merchant" else None,
-    }
-    signup = expect(requests.post(server.url + "/v1/auth/signup", json=body, timeout=HTTP_TIMEOUT), 201, "sign-up")
-    expect(officer.post(f"/v1/officer/accounts/{signup['id']}/approve", key=f"approve-{signup['id']}"), 200, "approve")
-    client = Client(server.url, login, MEMBER_PASSWORD)
-    client.login()
-    deadline = time.monotonic() + CONFIRM_TIMEOUT
-    while True:
-        client.info = expect(client.get("/v1/me"), 200, "me")
-        if client.info["status"] == "active":
-            return client
-        if time.monotonic() > deadline:
-            raise TimeoutError(f"{login} still {client.info['status']} after {CONFIRM_TIMEOUT:.0f}s")
-        time.sleep(0.1)
-
-
-def new_request(merchant: Client) -> tuple[str, float]:
-    """A payment request at the till: its URI and the seconds ``POST /v1/payment-requests`` took."""
-    started = time.perf_counter()
-    response = merchant.post("/v1/payment-requests", {"amount": AMOUNT})
-    took = time.perf_counter() - started
-    return str(expect(response, 201, "payment request")["uri"]), took
-
-
-def api_pay(resident: Client, uri: str) -> tuple[float, float, bool]:
-    """Pays ``uri``: (sent, confirmed) perf_counter times and whether the API answered 202 first."""
-    key = str(uuid.uuid4())
-    started = time.perf_counter()
-    response = resident.post("/v1/payments", {"uri": uri}, key=key)
-    if response.status_code == 200 and response.json()["operation"]["status"] == "confirmed":
-        return started, time.perf_counter(), False
-    body = expect(response, 202, "payment")
-    op = body["operation"]
-    deadline = started + CONFIRM_TIMEOUT
-    while op["status"] != "confirmed":
-        if op["status"] == "failed" or time.perf_counter() > deadline:
-            raise RuntimeError(f"payment {op['id']} ended {op['status']}: {op.get('error')}")
-        time.sleep(POLL_SECONDS)
-        op = expect(resident.get(f"/v1/operations/{op['id']}"), 200, "operation")
-    return started, time.perf_counter(), True
 
 
 def api_sequential(merchant: Client, resident: Client, count: int) -> tuple[Timings, list[float]]:
@@ -527,7 +312,7 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         for resident, share in zip(residents, shares, strict=True):
             minted[resident.address] = AMOUNT * (WARMUP + len(share))
         direct_payer = Account.from_key(secrets.token_bytes(32))
-        node.prepare(RPC(node.url), [direct_payer.address])  # registers it as a resident
+        node.prepare(BenchRpc(node.url), [direct_payer.address])  # registers it as a resident
         minted[direct_payer.address] = AMOUNT * (WARMUP + args.payments)
         for address, amount in minted.items():
             points.mint(address, amount)
@@ -583,7 +368,7 @@ def run_anvil(args: argparse.Namespace, workdir: Path, results: Results) -> None
         merchant = Account.from_key(secrets.token_bytes(32))
         points.register(payer.address, KIND_RESIDENT)
         points.register(merchant.address, KIND_MERCHANT)
-        anvil.prepare(RPC(anvil.url), [payer.address])  # ether for its (zero-priced) gas
+        anvil.prepare(BenchRpc(anvil.url), [payer.address])  # ether for its (zero-priced) gas
         points.mint(payer.address, AMOUNT * (WARMUP + args.payments))
         log(f"direct to anvil: {args.payments} payments (+{WARMUP} warm-up)")
         results.direct_anvil = direct_payments(anvil, points, payer, merchant.address, args.payments)
@@ -605,7 +390,7 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
     lines = [
         f"wallet payments: {args.payments} payments of {AMOUNT} points per path (+{WARMUP} warm-up each); "
         f"{started:%Y-%m-%d %H:%M:%S} UTC; commit {commit}; wallet DB {database}; "
-        f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}",
+        f"{machine()}",
         "",
         "| path | payments | p50 | p90 | p99 | max | API p50 / this p50 | API p99 / this p99 |",
         "| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: |",
@@ -671,28 +456,6 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
     return "\n".join(lines)
 
 
-def git_commit() -> str:
-    try:
-        out = subprocess.run(
-            ["git", "rev-parse", "--short", "HEAD"], cwd=REPO, capture_output=True, text=True, timeout=10
-        )
-        dirty = subprocess.run(
-            ["git", "status", "--porcelain", "--untracked-files=no"],
-            cwd=REPO,
-            capture_output=True,
-            text=True,
-            timeout=10,
-        )
-    except (OSError, subprocess.SubprocessError):
-        return "unknown"
-    commit = out.stdout.strip() or "unknown"
-    return commit + (" (with uncommitted changes)" if dirty.stdout.strip() else "")
-
-
-def _on_signal(signum: int, _frame: Any) -> None:
-    raise SystemExit(128 + signum)  # runs the finally blocks and node_throughput's atexit clean-up
-
-
 def main(argv: list[str] | None = None) -> int:
     parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--payments", type=int, default=100, help="payments per path (default 100)")
@@ -721,8 +484,7 @@ def main(argv: list[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
-    signal.signal(signal.SIGTERM, _on_signal)
-    signal.signal(signal.SIGHUP, _on_signal)
+    processes.exit_on_signals()
 
     started = dt.datetime.now(dt.UTC)
     commit = git_commit()
