@@ -27,7 +27,7 @@ from node.logfile import use_rotating_log
 from node.qbft.engine import ConsensusEngine
 from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
-from node.rpc.methods import EthAPI
+from node.rpc.api import EthAPI
 from node.rpc.server import RPCServer
 from node.service import NodeService
 from node.storage import exclusive_data_dir

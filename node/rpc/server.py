@@ -32,6 +32,8 @@ from aiohttp import WSCloseCode, WSMsgType, web
 from node.errors import INTERNAL_ERROR, INVALID_REQUEST, PARSE_ERROR, InvalidParams, RPCError
 from node.records import block_json, hex_bytes
 from node.rpc import params as p
+from node.rpc.api import EthAPI
+from node.rpc.eth.transactions import PRECHECKED, precheck_batch
 from node.rpc.filters import parse_criteria
 from node.rpc.limits import (
     CALLER,
@@ -43,7 +45,6 @@ from node.rpc.limits import (
     RPCLimits,
     WorkLanes,
 )
-from node.rpc.methods import PRECHECKED, EthAPI
 from node.rpc.origin import RequestGuard
 from node.rpc.outbox import Outbox
 
@@ -269,7 +270,7 @@ class RPCServer:
                 and len(item["params"]) == 1
                 and isinstance(item["params"][0], str)
             ]
-            token = PRECHECKED.set(await self.api.precheck_batch(raws) if len(raws) > 1 else None)
+            token = PRECHECKED.set(await precheck_batch(self.api, raws) if len(raws) > 1 else None)
             budget = BatchBudget(self.limits)
             try:
                 results = []
