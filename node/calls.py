@@ -20,8 +20,8 @@ from eth_abi import decode as abi_decode
 from eth_typing import Address
 from eth_utils import ValidationError, to_checksum_address
 
+from node.call_deadline import ExecutionTimeout, set_call_deadline
 from node.errors import EXECUTION_REVERTED, SERVER_ERROR, RPCError
-from node.evm_speedups import ExecutionTimeout, set_call_deadline
 from node.execution import TX_BASE_GAS, TakasagoVM, data_floor_gas
 from node.ordered_trie import ordered_trie_root_and_nodes
 

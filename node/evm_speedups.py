@@ -1,17 +1,24 @@
-"""Hot-path replacements for py-evm internals whose results we reproduce exactly.
+"""Faster equivalents of py-evm methods, used only by the node's VM classes.
 
-Each replacement computes the same thing with less Python work; the differential
-test against anvil (tests/test_differential_anvil.py) and the unit tests beside
-each guard that they agree with the original.
+Each piece here computes exactly what the py-evm method it stands in for computes,
+with less Python work, and reaches py-evm only through subclassing: ``execution.py``
+mixes them into ``TakasagoComputation``, ``TakasagoTransactionExecutor`` and
+``TakasagoVM``; py-evm's own classes are left untouched. Each is a copy of a py-evm
+0.12.1b1 method (or reproduces its result), so ``evm_patches.py`` lists it with a
+fingerprint of the original and ``evm_patches.install()`` refuses to run the node
+when py-evm has changed underneath. ``tests/test_evm_equivalence.py`` runs stock
+py-evm and the node's VM side by side; ``tests/test_ordered_trie.py`` checks the
+jump analysis and trie roots against py-evm's own.
 """
 
 from __future__ import annotations
 
-import threading
 import time
+from collections.abc import Sequence
 from typing import Any
 
 from eth._utils.address import generate_contract_address
+from eth.abc import BlockAPI, BlockHeaderAPI, CodeStreamAPI, ReceiptAPI, SignedTransactionAPI, WithdrawalAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import Halt
 from eth.vm.code_stream import CodeStream
@@ -22,7 +29,10 @@ from eth.vm.opcode import _FastOpcode
 from eth.vm.opcode_values import PUSH1, PUSH32, STOP
 from eth_utils import ValidationError
 
-ORIGINAL_IS_VALID_OPCODE = CodeStream.is_valid_opcode
+from node.call_deadline import CHECK_EVERY_INSTRUCTIONS, ExecutionTimeout, current_call_deadline
+from node.ordered_trie import ordered_trie_root_and_nodes
+
+# -- jump analysis --------------------------------------------------------------
 _ANALYSIS_CACHE: dict[bytes, bytes] = {}
 _ANALYSIS_CACHE_LIMIT = 512
 
@@ -50,31 +60,30 @@ def code_start_bitmap(code: bytes) -> bytes:
     return result
 
 
-def _is_valid_opcode(self: CodeStream, position: int) -> bool:
-    if position >= self._length_cache:
-        return False
-    return code_start_bitmap(self._raw_code_bytes)[position] == 1
+class AnalysedCodeStream(CodeStream):
+    """py-evm's ``CodeStream`` answering JUMP/JUMPI's "is this an instruction start?" from the bitmap."""
+
+    __slots__ = ()
+
+    def is_valid_opcode(self, position: int) -> bool:
+        if position >= self._length_cache:
+            return False
+        return code_start_bitmap(self._raw_code_bytes)[position] == 1
 
 
-def install() -> None:
-    CodeStream.is_valid_opcode = _is_valid_opcode  # type: ignore[method-assign]
+class AnalysedJumpsMixin:
+    """A computation whose code is an :class:`AnalysedCodeStream` (py-evm builds a plain ``CodeStream``)."""
+
+    code: CodeStreamAPI
+
+    def __init__(self, state: Any, message: Any, transaction_context: Any) -> None:
+        super().__init__(state, message, transaction_context)  # type: ignore[call-arg]
+        self.code = AnalysedCodeStream(message.code)
 
 
-class ExecutionTimeout(Exception):
-    """A read-only call ran past its wall-clock budget (see :func:`call_deadline`)."""
-
-
-_deadline = threading.local()
-_DEADLINE_CHECK_EVERY = 4096  # instructions between clock reads
-
-
-def set_call_deadline(deadline: float | None) -> None:
-    """Abort EVM execution on this thread after ``deadline`` (time.monotonic()).
-
-    Only eth_call/eth_estimateGas set one (as geth's RPCEVMTimeout); block execution
-    never does, so consensus results cannot depend on timing.
-    """
-    _deadline.value = deadline
+# -- interpreter loop ---------------------------------------------------------------
+def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESULT
+    return None
 
 
 class LeanInterpreterMixin:
@@ -82,10 +91,11 @@ class LeanInterpreterMixin:
 
     Same semantics as ``BaseComputation.apply_computation`` (py-evm 0.12.1b1), minus
     its per-instruction debug logging: instructions are read straight from the code
-    bytes instead of through a generator, and for ordinary opcodes the constant gas
-    is charged here (raising the same ``OutOfGas`` through the meter when short)
-    before the opcode's logic runs, instead of via ``Opcode.__call__`` →
-    ``computation.consume_gas`` → ``GasMeter.consume_gas``.
+    bytes instead of through ``CodeStream.__iter__``, and for ordinary opcodes the
+    constant gas is charged here (raising the same ``OutOfGas`` through the meter when
+    short) before the opcode's logic runs, instead of via ``_FastOpcode.__call__`` →
+    ``computation.consume_gas`` → ``GasMeter.consume_gas``. Also honours the
+    read-only call deadline (``call_deadline.py``).
     """
 
     @classmethod
@@ -114,14 +124,14 @@ class LeanInterpreterMixin:
             length = len(raw)
             meter = computation._gas_meter
             fast = _FastOpcode
-            deadline = getattr(_deadline, "value", None)
-            countdown = _DEADLINE_CHECK_EVERY
+            deadline = current_call_deadline()
+            countdown = CHECK_EVERY_INSTRUCTIONS
             try:
                 while True:
                     if deadline is not None:
                         countdown -= 1
                         if not countdown:
-                            countdown = _DEADLINE_CHECK_EVERY
+                            countdown = CHECK_EVERY_INSTRUCTIONS
                             if time.monotonic() > deadline:
                                 raise ExecutionTimeout()
                     pc = code.program_counter
@@ -147,10 +157,7 @@ class LeanInterpreterMixin:
         return computation
 
 
-def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESULT
-    return None
-
-
+# -- transaction messages ----------------------------------------------------------------
 class QuietMessageBuilderMixin:
     """Cancun/Prague ``build_evm_message`` without its unconditional debug line.
 
@@ -193,3 +200,54 @@ class QuietMessageBuilderMixin:
             refund=msg_refund,
             is_delegation=is_delegation,
         )
+
+
+# -- block assembly ------------------------------------------------------------------------
+def ordered_trie_root(items: Sequence[Any]) -> tuple[bytes, dict[bytes, bytes]]:
+    """``eth.db.trie.make_trie_root_and_nodes`` by the one-pass builder (same root, same nodes)."""
+    return ordered_trie_root_and_nodes([item.encode() for item in items])
+
+
+class OrderedTrieRootsMixin:
+    """``VM.set_block_transactions_and_withdrawals`` with one-pass trie roots.
+
+    py-evm 0.12.1b1's method, line for line, except that the transaction, receipt and
+    withdrawal roots come from :func:`ordered_trie_root` (~8x faster than inserting one
+    key at a time into a ``HexaryTrie``; byte-identical roots and nodes). This is the
+    only place the node's block building computes those roots; ``VM.validate_block``
+    (not on the node's path: ``ledger.py`` re-executes a received block and compares
+    headers) keeps py-evm's builder.
+    """
+
+    chaindb: Any
+
+    def set_block_transactions_and_withdrawals(
+        self,
+        base_block: BlockAPI,
+        new_header: BlockHeaderAPI,
+        transactions: Sequence[SignedTransactionAPI],
+        receipts: Sequence[ReceiptAPI],
+        withdrawals: Sequence[WithdrawalAPI] | None = None,
+    ) -> BlockAPI:
+        tx_root_hash, tx_kv_nodes = ordered_trie_root(transactions)
+        self.chaindb.persist_trie_data_dict(tx_kv_nodes)
+
+        receipt_root_hash, receipt_kv_nodes = ordered_trie_root(receipts)
+        self.chaindb.persist_trie_data_dict(receipt_kv_nodes)
+
+        block_fields: dict[str, Any] = {"transactions": transactions}
+        block_header_fields = {
+            "transaction_root": tx_root_hash,
+            "receipt_root": receipt_root_hash,
+        }
+
+        if withdrawals:
+            withdrawals_root_hash, withdrawal_kv_nodes = ordered_trie_root(withdrawals)
+            self.chaindb.persist_trie_data_dict(withdrawal_kv_nodes)
+
+            block_fields["withdrawals"] = withdrawals
+            block_header_fields["withdrawals_root"] = withdrawals_root_hash
+
+        block_fields["header"] = new_header.copy(**block_header_fields)
+
+        return base_block.copy(**block_fields)

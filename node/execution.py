@@ -18,15 +18,15 @@ Differences from Ethereum mainnet's Prague, each deliberate:
   transactions with a high (malleable) ``s`` are refused here too, as geth does.
 * **No deposit contract**: EIP-6110 deposit requests come from the mainnet deposit
   contract, which does not exist here; the deposit request list is always empty.
+
+Faster equivalents of some py-evm methods (``evm_speedups.py``) are mixed into the
+classes below; they change no result, and ``evm_patches.py`` lists and guards them.
 """
 
 from __future__ import annotations
 
-from collections.abc import Sequence
 from typing import Any
 
-import eth.vm.base as _vm_base  # noqa: E402
-import rlp.sedes.serializable as _rlp_serializable  # noqa: E402
 from eth.abc import BlockAPI, BlockHeaderAPI, SignedTransactionAPI
 from eth.chains.base import Chain
 from eth.constants import POST_MERGE_DIFFICULTY, POST_MERGE_NONCE, POST_MERGE_OMMERS_HASH, SECPK1_N
@@ -38,33 +38,13 @@ from eth.vm.forks.prague.headers import create_prague_header_from_parent
 from eth.vm.forks.prague.state import PragueState, PragueTransactionExecutor
 from eth_utils import ValidationError
 
-from node import evm_speedups  # noqa: E402
-from node.ordered_trie import ordered_trie_root_and_nodes  # noqa: E402
-
-
-def _fast_trie_root_and_nodes(items: Sequence[Any]) -> tuple[bytes, dict[bytes, bytes]]:
-    return ordered_trie_root_and_nodes([item.encode() for item in items])
-
-
-# py-evm builds and checks transaction/receipt roots through this module-level
-# function; the one-pass builder gives byte-identical roots and nodes ~8x faster.
-_vm_base.make_trie_root_and_nodes = _fast_trie_root_and_nodes  # type: ignore[assignment]
-evm_speedups.install()
-
-
-def _copy_sharing_unchanged_fields(self: Any, *args: Any, **kwargs: Any) -> Any:
-    """rlp objects are immutable (lists become tuples), so unchanged fields can be
-    shared. pyrlp's ``copy`` deep-copies them: every ``block.copy(header=...)`` that
-    py-evm makes while finishing a block re-created all of its transactions."""
-    if args:
-        return _deep_copy(self, *args, **kwargs)
-    values = dict(zip(self._meta.field_names, self, strict=True))
-    values.update(kwargs)
-    return type(self)(**values)
-
-
-_deep_copy = _rlp_serializable.BaseSerializable.copy
-_rlp_serializable.BaseSerializable.copy = _copy_sharing_unchanged_fields  # type: ignore[method-assign]
+from node import evm_patches
+from node.evm_speedups import (
+    AnalysedJumpsMixin,
+    LeanInterpreterMixin,
+    OrderedTrieRootsMixin,
+    QuietMessageBuilderMixin,
+)
 
 MAX_EXTRA_DATA_BYTES = 32 * 1024
 TX_BASE_GAS = 21_000
@@ -94,11 +74,11 @@ def data_floor_gas(data: bytes) -> int:
     return TX_BASE_GAS + TOTAL_COST_FLOOR_PER_TOKEN * tokens
 
 
-class TakasagoComputation(evm_speedups.LeanInterpreterMixin, PragueComputation):
-    """Prague's opcodes and precompiles, run by the leaner interpreter loop."""
+class TakasagoComputation(LeanInterpreterMixin, AnalysedJumpsMixin, PragueComputation):
+    """Prague's opcodes and precompiles, run by the leaner interpreter loop with cached jump analysis."""
 
 
-class TakasagoTransactionExecutor(evm_speedups.QuietMessageBuilderMixin, PragueTransactionExecutor):
+class TakasagoTransactionExecutor(QuietMessageBuilderMixin, PragueTransactionExecutor):
     """Prague's transaction executor without per-transaction debug formatting."""
 
 
@@ -125,8 +105,8 @@ def _create_zero_fee_header_from_parent(parent_header: BlockHeaderAPI | None, **
     return header.copy(base_fee_per_gas=0)
 
 
-class TakasagoVM(PragueVM):
-    """Prague with a zero base fee, same-second blocks and seals in extraData."""
+class TakasagoVM(OrderedTrieRootsMixin, PragueVM):
+    """Prague with a zero base fee, same-second blocks and seals in extraData (one-pass trie roots)."""
 
     fork = "takasago-prague"
     extra_data_max_bytes = MAX_EXTRA_DATA_BYTES
@@ -165,7 +145,14 @@ class TakasagoVM(PragueVM):
 
 
 def chain_class_for(chain_id: int) -> type[Chain]:
-    """A py-evm ``Chain`` class bound to ``chain_id`` running :class:`TakasagoVM`."""
+    """A py-evm ``Chain`` class bound to ``chain_id`` running :class:`TakasagoVM`.
+
+    Every chain the node builds in-process (the ledger, genesis building; tests and
+    benchmarks that construct a ``Ledger``) comes from here, so this is where the node's
+    changes to py-evm are checked and installed (``evm_patches.install``, idempotent):
+    the node's VM never runs without them, nor with them on a py-evm they do not fit.
+    """
+    evm_patches.install()
     return type(
         "TakasagoChain",
         (Chain,),

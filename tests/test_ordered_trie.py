@@ -24,13 +24,15 @@ def test_code_bitmap_matches_py_evm_jump_analysis() -> None:
 
     from eth.vm.code_stream import CodeStream
 
-    from node.evm_speedups import ORIGINAL_IS_VALID_OPCODE, code_start_bitmap
+    from node.evm_speedups import AnalysedCodeStream, code_start_bitmap
 
     rng = random.Random(7)
     for _ in range(40):
         code = bytes(rng.choice([0x60, 0x61, 0x7F, 0x5B, 0x00, 0x56, rng.randrange(256)]) for _ in range(300))
         bitmap = code_start_bitmap(code)
         stream = CodeStream(code)
+        analysed = AnalysedCodeStream(code)
         for position in range(len(code) + 2):
             ours = position < len(code) and bitmap[position] == 1
-            assert ours == ORIGINAL_IS_VALID_OPCODE(stream, position), (code.hex(), position)
+            assert ours == stream.is_valid_opcode(position), (code.hex(), position)
+            assert analysed.is_valid_opcode(position) == ours
