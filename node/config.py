@@ -188,34 +188,33 @@ def _read_secret(secret_path: Path, where: str) -> str:
     return token
 
 
+# node.json ``log`` keys -> LogConfig fields, with the allowed range of each (all integers).
+_LOG_NUMBERS: dict[str, tuple[str, float, float]] = {
+    "maxBytes": ("max_bytes", 4096, 1 << 40),
+    "backupCount": ("backup_count", 0, 1000),
+    "summaryEveryBlocks": ("summary_every_blocks", 1, 10**9),
+}
+
+
 def _log(value: Any, data_dir: Path, path: Path) -> LogConfig:
+    """The ``log`` object: the log file and its rotation; every key optional (validated like ``rpc``)."""
     if value is None:
         return LogConfig()
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: log must be an object")
-    unknown = set(value) - {"file", "maxBytes", "backupCount", "summaryEveryBlocks"}
+    unknown = set(value) - set(_LOG_NUMBERS) - {"file"}
     if unknown:
         raise ConfigError(f"{path}: log: unknown setting(s) {', '.join(sorted(unknown))}")
+    changes: dict[str, Any] = {}
     file = value.get("file")
-    if file is not None and (not isinstance(file, str) or not file):
-        raise ConfigError(f"{path}: log.file must be a path")
-    default = LogConfig()
-    return LogConfig(
-        file=data_dir / file if file else None,
-        max_bytes=int(_number(value.get("maxBytes", default.max_bytes), f"{path}: log.maxBytes", 4096, 1 << 40, True)),
-        backup_count=int(
-            _number(value.get("backupCount", default.backup_count), f"{path}: log.backupCount", 0, 1000, True)
-        ),
-        summary_every_blocks=int(
-            _number(
-                value.get("summaryEveryBlocks", default.summary_every_blocks),
-                f"{path}: log.summaryEveryBlocks",
-                1,
-                10**9,
-                True,
-            )
-        ),
-    )
+    if file is not None:
+        if not isinstance(file, str) or not file:
+            raise ConfigError(f"{path}: log.file must be a path")
+        changes["file"] = data_dir / file
+    for key, (name, low, high) in _LOG_NUMBERS.items():
+        if key in value:
+            changes[name] = int(_number(value[key], f"{path}: log.{key}", low, high, True))
+    return replace(LogConfig(), **changes)
 
 
 def _address(value: Any, where: str) -> bytes:
