@@ -223,23 +223,24 @@ class Auditor:
             if indexed.get(n) != block_hash:
                 report.problem(f"index: block {n} is {indexed.get(n)} in the index, {block_hash} on the node")
         first_month = int.from_bytes(self.call(token.address, selector("currentMonth()"), max(token.block, 0)), "big")
-        ordered = sorted(accounts)
-        for start in range(0, len(ordered), BATCH):
-            chunk = ordered[start : start + BATCH]
+        self._verify_balances(report, token.address, at, first_month, derived, sorted(accounts))
+        self._verify_supply(report, token.address, at, supply)
+
+    def _verify_balances(
+        self, report: AuditReport, token: str, at: int, first_month: int, derived: dict[str, int], accounts: list[str]
+    ) -> None:
+        """Each account's balance from the index equals what the token holds for it (spendable plus expired)."""
+        for start in range(0, len(accounts), BATCH):
+            chunk = accounts[start : start + BATCH]
             calls = []
             for account in chunk:
                 argument = abi_encode(["address"], [account]).hex()
-                calls.append(
-                    ("eth_call", [{"to": token.address, "data": selector("balanceOf(address)") + argument}, hex(at)])
-                )
+                calls.append(("eth_call", [{"to": token, "data": selector("balanceOf(address)") + argument}, hex(at)]))
                 expired = abi_encode(["address", "uint256"], [account, max(first_month - 1, 0)]).hex()
                 calls.append(
                     (
                         "eth_call",
-                        [
-                            {"to": token.address, "data": selector("expiredBalanceOf(address,uint256)") + expired},
-                            hex(at),
-                        ],
+                        [{"to": token, "data": selector("expiredBalanceOf(address,uint256)") + expired}, hex(at)],
                     )
                 )
             results = self.rpc.batch(calls)
@@ -251,9 +252,12 @@ class Auditor:
                         f"balance of {account} at block {at}: {derived.get(account, 0)} from the index, "
                         f"{held} on the node"
                     )
-        total = int.from_bytes(self.call(token.address, selector("totalSupply()"), at), "big")
+
+    def _verify_supply(self, report: AuditReport, token: str, at: int, supply: queries.Supply) -> None:
+        """The index's supply equals ``totalSupply`` and the token's issued − settled − swept."""
+        total = int.from_bytes(self.call(token, selector("totalSupply()"), at), "big")
         issued, settled, swept = abi_decode(
-            ["uint256", "uint256", "uint256"], self.call(token.address, selector("totals()"), at)
+            ["uint256", "uint256", "uint256"], self.call(token, selector("totals()"), at)
         )
         if total != issued - settled - swept:
             report.problem(f"totalSupply {total} ≠ issued {issued} − settled {settled} − swept {swept} on the node")

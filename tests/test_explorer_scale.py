@@ -24,8 +24,8 @@ from bench.explorer_queries import PAID, REGISTERED, TOKEN, TRANSFER, fill, topi
 from indexer.db.engine import engine_for, sessions_for
 from indexer.db.models import Block, Checkpoint, Event, Transaction
 from indexer.queries import AccountKinds
-from ledger_client.rpc import Rpc
 from indexer.web.app import create_explorer
+from ledger_client.rpc import Rpc
 
 EVENTS, ACCOUNTS = 8_000, 500
 

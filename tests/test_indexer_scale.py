@@ -25,15 +25,15 @@ from sqlalchemy import func, select
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, PointMovement
 from indexer.follower import Follower
-from ledger_client.rpc import Rpc
 from indexer.settings import IndexerSettings
+from ledger_client.rpc import Rpc
 from tests.conftest import free_port
 from tests.points import PointsSystem
 
 # runtime: n = calldataload(0); while n != 0 { log0(0, 0); n -= 1 }  (421 gas a log)
 LOOP_RUNTIME = bytes.fromhex("6000355b801560155760006000a0600190036003565b00")
 SPAMMER_INIT = bytes.fromhex("6017600c60003960176000f3") + LOOP_RUNTIME
-NODE_LOG_CAP = 10_000  # node/rpc/methods.py MAX_LOG_RESULTS (not configurable in node.json)
+NODE_LOG_CAP = 10_000  # node/rpc/eth/logs.py MAX_LOG_RESULTS (not configurable in node.json)
 
 
 def build_chain(points: PointsSystem) -> tuple[str, list[Any]]:
