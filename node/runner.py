@@ -17,7 +17,6 @@ from aiohttp import web
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 
-from node import evm_patches
 from node.admission import AdmissionWorkers
 from node.config import NodeConfig, load_dev_keys, load_node_config
 from node.dev_clock import DevClock
@@ -26,9 +25,10 @@ from node.keys import read_keystore, resolve_passphrase, write_keystore
 from node.ledger import Ledger
 from node.logfile import use_rotating_log
 from node.qbft.engine import ConsensusEngine
+from node.qbft.faults import FaultInjection
 from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
-from node.rpc.api import EthAPI
+from node.rpc.methods import EthAPI
 from node.rpc.server import RPCServer
 from node.service import NodeService
 from node.storage import exclusive_data_dir
@@ -149,7 +149,6 @@ async def serve(
     ready_file: Path | None = None,
     log_file: Path | None = None,
 ) -> None:
-    evm_patches.install()  # refuses (PatchTargetChanged) on a py-evm the node's changes were not written for
     check_bind(host, token)
     config = load_node_config(data_dir)
     log_path = log_file or config.log.file
@@ -196,6 +195,7 @@ async def serve(
                 max_block_transactions=settings.max_block_transactions,
                 admission=admission,
                 journal=VoteJournal(data_dir / "consensus-journal.rlp"),
+                faults=FaultInjection.from_environment(),  # none unless a test's environment asks
             )
         await asyncio.get_running_loop().run_in_executor(None, admission.warm_up)
         api = EthAPI(service, rpc_gas_cap=config.rpc_gas_cap, admission=admission, consensus=engine)

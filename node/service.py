@@ -22,6 +22,7 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lmdb
+from eth_utils import ValidationError
 
 from node.dev_clock import DevClock
 from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger
@@ -113,6 +114,34 @@ class NodeService:
         committed: CommittedBlock = await self.on_writer(lambda: self.ledger.commit(built, certificate))
         await self._announce(committed)
         return committed
+
+    async def execute_block(self, block: Any) -> BuiltBlock:
+        """Validate and execute a block made elsewhere on the writer thread (not yet committed)."""
+        built: BuiltBlock = await self.on_writer(lambda: self.ledger.import_block(block))
+        return built
+
+    async def commit_agreed(self, built: BuiltBlock, certificate: bytes) -> bool:
+        """Commit a block consensus decided or sync fetched; True once it (or a later block) is the head.
+
+        Consensus and sync may race to commit the same block: whichever loses finds it
+        already there. A block whose executed state the store discarded meanwhile (another
+        block's failed write) is executed again and retried.
+        """
+        block = built.block
+        for _attempt in range(3):
+            if self.ledger.head.block_number >= block.number:
+                return self.ledger.head.block_number > block.number or self.ledger.head.hash == block.hash
+            try:
+                await self.commit_block(built, certificate)
+                return True
+            except ValidationError as exc:
+                if self.ledger.head.block_number >= block.number:
+                    continue  # sync and consensus raced to commit it: the check above answers
+                if "discarded" not in str(exc):
+                    log.warning("could not commit block #%d: %s", block.number, exc)
+                    return False
+                built = await self.execute_block(block)
+        return False
 
     def add_listener(self, listener: BlockListener) -> None:
         self._listeners.append(listener)

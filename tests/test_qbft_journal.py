@@ -7,7 +7,7 @@ from pathlib import Path
 from eth_keys import keys
 from eth_utils import keccak
 
-from node.qbft.instance import Broadcast, Instance, round_change_prepared
+from node.qbft.instance import Broadcast, Instance, PreparedCertificate, round_change_prepared
 from node.qbft.journal import HeightRecord, VoteJournal
 from node.qbft.messages import Code, Message, SignedMessage, decode, proposer, sign
 from tests.test_qbft_simulation import block_for, validate_for
@@ -59,15 +59,21 @@ def test_a_restored_validator_keeps_its_prepared_block_and_never_votes_for_anoth
 
     # What the engine journals, written and read back as after a power cut.
     journal = VoteJournal(tmp_path / "journal.rlp")
-    prepared_round, _digest, block, quorum = first.prepared
-    journal.write(HeightRecord(HEIGHT, [m.encode() for m in said], prepared_round, block, [p.encode() for p in quorum]))
+    prepared = first.prepared
+    journal.write(
+        HeightRecord(
+            HEIGHT, [m.encode() for m in said], prepared.round, prepared.block, [p.encode() for p in prepared.prepares]
+        )
+    )
     saved = journal.load(HEIGHT)
     assert saved is not None
 
     restarted = instance_for(me, order)
     restarted.restore(
         [decode(raw) for raw in saved.said],
-        (saved.prepared_round or 0, digest_x, saved.prepared_block, tuple(decode(p) for p in saved.prepares)),
+        PreparedCertificate(
+            saved.prepared_round or 0, digest_x, saved.prepared_block, tuple(decode(p) for p in saved.prepares)
+        ),
     )
     # The leader equivocates with another round-0 block: the restarted validator stays silent.
     block_y = block_for(HEIGHT, 0, leader.public_key.to_canonical_address(), b"other")

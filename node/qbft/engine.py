@@ -1,4 +1,4 @@
-"""QBFT inside the node: runs one ``Instance`` per height over the peer network and commits decided blocks.
+"""QBFT inside the node: the height driver, running one ``Instance`` per height and committing decided blocks.
 
 Each height, in order:
 
@@ -13,19 +13,16 @@ Each height, in order:
 4. When the instance decides, the block is committed with its commit certificate (the
    quorum of commit seals) in the same durable write, and the head moves.
 
-Alongside consensus, the engine keeps nodes level: every commit is announced with a
-STATUS frame; a node that sees a peer ahead asks for the missing blocks (GET_BLOCKS) and
-imports each only after checking its certificate against the validator set at its parent
-and re-executing it, so a syncing node, auditor or validator, trusts no peer. A
-transaction a client gives any node is passed to every peer, so whoever proposes next
-has it.
+Beside the driver, each in its own module: keeping nodes level (``sync.py``: STATUS on
+every commit, GET_BLOCKS from a peer ahead, each block checked before import), passing
+clients' transactions to every peer (``gossip.py``), and the misbehaviour tests can switch
+on (``faults.py``, a no-op otherwise).
 """
 
 from __future__ import annotations
 
 import asyncio
 import logging
-import os
 import time
 from collections import defaultdict
 from typing import Any
@@ -36,32 +33,28 @@ from eth_utils import ValidationError, keccak
 
 from node.admission import AdmissionWorkers
 from node.ledger import BuiltBlock, CommittedBlock, decode_block
-from node.qbft.certificate import certificate_signers, encode_certificate
-from node.qbft.instance import Action, Broadcast, Decided, Instance, StartTimer, round_change_prepared
+from node.qbft.certificate import encode_certificate
+from node.qbft.faults import FaultInjection
+from node.qbft.gossip import TransactionGossip
+from node.qbft.instance import (
+    Action,
+    Broadcast,
+    Decided,
+    Instance,
+    PreparedCertificate,
+    StartTimer,
+    round_change_prepared,
+)
 from node.qbft.journal import HeightRecord, VoteJournal
-from node.qbft.messages import Code, InvalidMessage, Message, SignedMessage, decode, proposer, sign
+from node.qbft.messages import Code, InvalidMessage, SignedMessage, decode, proposer
 from node.qbft.network import Kind, PeerNetwork
-from node.seal import sign_seal, unsealed_extra_data
+from node.qbft.sync import BlockSync
 from node.service import NodeService
-from node.txpool import TransactionRejected
 
 log = logging.getLogger("takasago.qbft")
 
-SYNC_BATCH = 64
-SYNC_REPLY_BYTES = 3 * 1024 * 1024
-SYNC_TIMEOUT_SECONDS = 15.0
 FUTURE_HEIGHTS = 64  # messages this far ahead are kept until we get there
 FUTURE_MESSAGES_PER_HEIGHT = 2_000
-TX_GOSSIP_DELAY_SECONDS = 0.005
-LINK_GOSSIP_MAX = 8_192  # pending transactions offered to a peer when its link comes up
-LINK_GOSSIP_CHUNK_BYTES = 1024 * 1024  # well under the 4 MiB frame limit
-# Test-only misbehaviour (docs/consensus.md): "equivocate" sends two different proposals
-# for one round to two halves of the peers; "invalid-block" proposes a block whose state
-# root is wrong; "silent" never proposes.
-FAULT_ENV = "TAKASAGO_QBFT_FAULT"
-# Test-only: "exit-after-commit" ends the process the moment its first COMMIT is journaled,
-# before it reaches any peer, as a power cut would (docs/consensus.md, "the vote journal").
-FAILPOINT_ENV = "TAKASAGO_QBFT_FAILPOINT"
 
 
 class ConsensusEngine:
@@ -77,6 +70,7 @@ class ConsensusEngine:
         max_block_transactions: int = 2_000,
         admission: AdmissionWorkers | None = None,
         journal: VoteJournal | None = None,
+        faults: FaultInjection | None = None,
     ) -> None:
         self.service = service
         self.ledger = service.ledger
@@ -89,12 +83,12 @@ class ConsensusEngine:
         self.request_timeout = request_timeout
         self.block_period = block_period
         self.max_block_transactions = max_block_transactions
-        self.admission = admission
         self.journal = journal
         self._record = HeightRecord(0)
-        self.failpoint = os.environ.get(FAILPOINT_ENV) or None
-        self.fault = os.environ.get(FAULT_ENV) or None
+        self.faults = faults if faults is not None else FaultInjection()
         self.me = key.public_key.to_canonical_address() if key is not None else None
+        self.sync = BlockSync(service, network)
+        self.gossip = TransactionGossip(self.ledger.pool, network, admission)
 
         self.height = 0
         self.instance: Instance | None = None
@@ -108,39 +102,29 @@ class ConsensusEngine:
         self._my_block: bytes | None = None
         self._alternative: bytes | None = None  # the second block an equivocating proposer shows
         self._building = False
-        self._peer_heads: dict[bytes, int] = {}
-        self._block_replies: dict[bytes, asyncio.Future[list[Any]]] = {}
-        self._syncing: asyncio.Task[None] | None = None
-        self._sync_started: int | None = None
-        self._tx_out: list[bytes] = []
-        self._tx_flush_pending = False
         self._task: asyncio.Task[None] | None = None
         self._stopping = False
         self._tasks: set[asyncio.Task[Any]] = set()
-        self.stats = {"decided": 0, "synced": 0, "round_changes": 0, "invalid_proposals": 0}
+        self.stats = {"decided": 0, "round_changes": 0, "invalid_proposals": 0}
 
         network.handlers[Kind.CONSENSUS] = self._on_consensus
-        network.handlers[Kind.TRANSACTIONS] = self._on_transactions
-        network.handlers[Kind.STATUS] = self._on_status
-        network.handlers[Kind.GET_BLOCKS] = self._on_get_blocks
-        network.handlers[Kind.BLOCKS] = self._on_blocks
         network.on_link = self._on_link
         service.add_listener(self._on_commit)
-        self.ledger.pool.on_admitted = self._queue_transaction
 
     # -- lifecycle -------------------------------------------------------------------------------
     def start(self) -> None:
         self._loop = asyncio.get_running_loop()
+        self.gossip.start(self._loop)
         self._task = self._loop.create_task(self._run(), name="qbft")
 
     async def stop(self) -> None:
-        self._stopping = True
+        self._stopping = self.sync.stopping = True
         self._moved.set()
         self._cancel_timers()
-        for task in [self._task, self._syncing, *self._tasks]:
+        for task in [self._task, self.sync.task, *self._tasks]:
             if task is not None:
                 task.cancel()
-        for task in [self._task, self._syncing]:
+        for task in [self._task, self.sync.task]:
             if task is not None:
                 try:
                     await asyncio.wait_for(task, 30)
@@ -154,23 +138,20 @@ class ConsensusEngine:
 
     def sync_progress(self) -> tuple[int, int, int] | None:
         """(first block of this catch-up, head, highest a peer announced) while more than one block behind."""
-        head = self.ledger.head.block_number
-        highest = max(self._peer_heads.values(), default=head)
-        if highest <= head + 1:
-            self._sync_started = None
-            return None
-        if self._sync_started is None:
-            self._sync_started = head
-        return self._sync_started, head, highest
+        return self.sync.progress()
 
     def status(self) -> dict[str, Any]:
         instance = self.instance
+        stats = self.stats
         return {
             "height": self.height,
             "round": instance.round if instance is not None else None,
             "validator": self.me is not None and self.me in self.validators,
             "peers": ["0x" + p.hex() for p in self.network.peers()],
-            **self.stats,
+            "decided": stats["decided"],
+            "synced": self.sync.synced,
+            "round_changes": stats["round_changes"],
+            "invalid_proposals": stats["invalid_proposals"],
         }
 
     # -- heights ---------------------------------------------------------------------------------
@@ -219,7 +200,7 @@ class ConsensusEngine:
             return
         for message in self._future.pop(height, []):
             self._spawn(self._handle(message))
-        if proposer(validators, height, 0) == self.me and self.fault != "silent":
+        if proposer(validators, height, 0) == self.me and not self.faults.withholds_proposals:
             await self._await_content(moved)
             if moved.is_set():
                 return
@@ -243,7 +224,7 @@ class ConsensusEngine:
             digest = self._validate(saved.prepared_block)
             if digest is not None:
                 prepares = tuple(decode(raw) for raw in saved.prepares)
-                prepared = (saved.prepared_round, digest, saved.prepared_block, prepares)
+                prepared = PreparedCertificate(saved.prepared_round, digest, saved.prepared_block, prepares)
         for message in sent:
             if message.message.code == Code.PROPOSAL:
                 await self._check_block(message.message.body)
@@ -268,10 +249,7 @@ class ConsensusEngine:
             return
         instance = self.instance
         if instance is not None and instance.prepared is not None:
-            prepared_round, _digest, block, prepares = instance.prepared
-            if record.prepared_round is None or record.prepared_round < prepared_round:
-                record.prepared_round, record.prepared_block = prepared_round, block
-                record.prepares = [p.encode() for p in prepares]
+            record.note_prepared(instance.prepared)
         self.journal.write(record)
 
     def _signing_key(self) -> PrivateKey:
@@ -293,7 +271,7 @@ class ConsensusEngine:
         try:
             built: BuiltBlock = await self.service.on_writer(lambda: self.ledger.build_block(candidates))
             alternative = None
-            if self.fault == "equivocate":
+            if self.faults.equivocates:
                 later = built.block.header.timestamp + 1
                 alternative = await self.service.on_writer(lambda: self.ledger.build_block(candidates, later))
         finally:
@@ -301,10 +279,7 @@ class ConsensusEngine:
         if self.ledger.head.hash != parent_hash:
             return
         block = built.block
-        if self.fault == "invalid-block":
-            header = block.header.copy(state_root=keccak(b"not the state root"))
-            header = header.copy(extra_data=unsealed_extra_data(tuple(self.validators)))  # type: ignore[arg-type]
-            block = block.copy(header=sign_seal(header, self._signing_key()))
+        block = self.faults.corrupt(block, tuple(self.validators), self._signing_key())
         raw = rlp.encode(block)
         self._checked[keccak(raw)] = block.hash
         self._executed[block.hash] = built
@@ -360,7 +335,7 @@ class ConsensusEngine:
             if block.header.parent_hash != self.ledger.head.hash:
                 checked[key] = None
                 return
-            built: BuiltBlock = await self.service.on_writer(lambda: self.ledger.import_block(block))
+            built = await self.service.execute_block(block)
             if checked is self._checked:
                 self._executed[built.block.hash] = built
             checked[key] = built.block.hash
@@ -378,10 +353,7 @@ class ConsensusEngine:
             if isinstance(action, Broadcast):
                 self._journal(action.message)
                 self._broadcast(action.message)
-                if self.failpoint == "exit-after-commit" and action.message.message.code == Code.COMMIT:
-                    log.warning("failpoint: power cut right after journaling a COMMIT")
-                    logging.shutdown()
-                    os._exit(3)
+                self.faults.after_journaled(action.message)
                 if instance is not None and self.instance is instance:
                     self._apply(instance.handle(action.message))  # a validator counts its own messages
             elif isinstance(action, StartTimer):
@@ -395,14 +367,7 @@ class ConsensusEngine:
         self._maybe_build_for_round()
 
     def _broadcast(self, message: SignedMessage) -> None:
-        if message.message.code == Code.PROPOSAL and self._alternative is not None and self.fault == "equivocate":
-            peers = sorted(self.network.peers())
-            first = message.message
-            digest = decode_block(self._alternative).hash
-            other = Message(Code.PROPOSAL, first.height, first.round, digest, self._alternative, first.justification)
-            self.network.broadcast(Kind.CONSENSUS, message.encode(), only=peers[0::2])
-            self.network.broadcast(Kind.CONSENSUS, sign(other, self._signing_key()).encode(), only=peers[1::2])
-            log.warning("fault injection: equivocating at height %d", message.message.height)
+        if self.faults.split_proposal(message, self._alternative, self.network, self._signing_key()):
             return
         self.network.broadcast(Kind.CONSENSUS, message.encode())
 
@@ -414,7 +379,7 @@ class ConsensusEngine:
             or instance.decided is not None
             or self._my_block is not None
             or self._building
-            or self.fault == "silent"
+            or self.faults.withholds_proposals
             or proposer(self.validators, self.height, instance.round) != self.me
         ):
             return
@@ -449,185 +414,20 @@ class ConsensusEngine:
             log.error("decided block 0x%s at height %d was never executed here", decided.digest.hex(), decided.height)
             return
         certificate = encode_certificate(decided.round, [seal for _author, seal in decided.seals])
-        await self._commit(built, certificate)
+        await self.service.commit_agreed(built, certificate)
         self.stats["decided"] += 1
-
-    async def _commit(self, built: BuiltBlock, certificate: bytes) -> bool:
-        block = built.block
-        for _attempt in range(3):
-            if self.ledger.head.block_number >= block.number:
-                return self.ledger.head.block_number > block.number or self.ledger.head.hash == block.hash
-            try:
-                await self.service.commit_block(built, certificate)
-                return True
-            except ValidationError as exc:
-                if self.ledger.head.block_number >= block.number:
-                    continue  # sync and consensus raced to commit it: the check above answers
-                if "discarded" not in str(exc):
-                    log.warning("could not commit block #%d: %s", block.number, exc)
-                    return False
-                built = await self.service.on_writer(lambda: self.ledger.import_block(block))
-        return False
 
     async def _on_commit(self, committed: CommittedBlock) -> None:
         self._moved.set()
-        header = committed.header
-        self.network.broadcast(Kind.STATUS, rlp.encode([header.block_number, header.hash]))
+        self.sync.announce(committed.header)
 
-    # -- transactions --------------------------------------------------------------------------
-    def _queue_transaction(self, raw: bytes) -> None:
-        """Called for every transaction a client gave this node; sent on in small batches."""
-        self._tx_out.append(raw)
-        if not self._tx_flush_pending:
-            self._tx_flush_pending = True
-            self._loop.call_soon_threadsafe(self._loop.call_later, TX_GOSSIP_DELAY_SECONDS, self._flush_transactions)
-
-    def _flush_transactions(self) -> None:
-        self._tx_flush_pending = False
-        batch, self._tx_out = self._tx_out, []
-        if batch:
-            self.network.broadcast(Kind.TRANSACTIONS, rlp.encode(batch))
-
-    async def _on_transactions(self, payload: bytes, origin: bytes) -> None:
-        try:
-            raws = rlp.decode(payload)
-        except rlp.DecodingError:
-            return
-        if not isinstance(raws, list):
-            return
-        pool = self.ledger.pool
-        fresh = [raw for raw in raws if isinstance(raw, bytes) and pool.get(keccak(raw)) is None]
-        if not fresh:
-            return
-        # Signatures are checked in the admission worker process, off the core that executes blocks.
-        checks: list[Any] = await self.admission.check(fresh) if self.admission is not None else [None] * len(fresh)
-        for raw, checked in zip(fresh, checks, strict=True):
-            if isinstance(checked, TransactionRejected):
-                continue
-            try:
-                pool.add(raw, checked, from_peer=True)
-            except TransactionRejected:
-                pass  # already known, or not valid here: the sender's node told its client
-
-    # -- keeping level: status and block sync --------------------------------------------------------
+    # -- links -----------------------------------------------------------------------------------
     async def _on_link(self, peer: bytes) -> None:
-        head = self.ledger.head
-        self.network.send(peer, Kind.STATUS, rlp.encode([head.block_number, head.hash]))
+        self.sync.greet(peer)
         if self._record.height == self.height:  # a new or restored link hears what we said at this height
             for raw in self._record.said:
                 self.network.send(peer, Kind.CONSENSUS, raw)
-        # ...and our pending transactions: those re-admitted from the pool journal after a restart
-        # (or gossiped while the link was down) must reach whoever proposes next.
-        chunk: list[bytes] = []
-        size = 0
-        for pending in self.ledger.pool.pending_transactions()[:LINK_GOSSIP_MAX]:
-            chunk.append(pending.raw)
-            size += len(pending.raw)
-            if size >= LINK_GOSSIP_CHUNK_BYTES:
-                self.network.send(peer, Kind.TRANSACTIONS, rlp.encode(chunk))
-                chunk, size = [], 0
-        if chunk:
-            self.network.send(peer, Kind.TRANSACTIONS, rlp.encode(chunk))
-
-    async def _on_status(self, payload: bytes, origin: bytes) -> None:
-        try:
-            number, _hash = rlp.decode(payload)
-        except (rlp.DecodingError, ValueError):
-            return
-        self._peer_heads[origin] = int.from_bytes(number, "big")
-        if self._peer_heads[origin] > self.ledger.head.block_number and (self._syncing is None or self._syncing.done()):
-            self._syncing = asyncio.get_running_loop().create_task(self._sync(), name="qbft-sync")
-
-    async def _sync(self) -> None:
-        while not self._stopping:
-            head = self.ledger.head.block_number
-            ahead = [(n, p) for p, n in self._peer_heads.items() if n > head and p in self.network.links.peers]
-            if not ahead:
-                return
-            best, peer = max(ahead)
-            reply: asyncio.Future[list[Any]] = asyncio.get_running_loop().create_future()
-            self._block_replies[peer] = reply
-            self.network.send(peer, Kind.GET_BLOCKS, rlp.encode([head + 1, min(SYNC_BATCH, best - head)]))
-            try:
-                items = await asyncio.wait_for(reply, SYNC_TIMEOUT_SECONDS)
-            except TimeoutError:
-                log.warning("peer 0x%s did not answer a block request", peer.hex())
-                self._peer_heads.pop(peer, None)
-                continue
-            finally:
-                self._block_replies.pop(peer, None)
-            if not items:
-                self._peer_heads.pop(peer, None)
-                continue
-            for item in items:
-                if not await self._import_synced(item, peer):
-                    self._peer_heads.pop(peer, None)
-                    break
-
-    async def _import_synced(self, item: Any, peer: bytes) -> bool:
-        try:
-            raw_block, certificate = item
-            block = decode_block(raw_block)
-        except (ValueError, TypeError, ValidationError) as exc:
-            log.warning("peer 0x%s sent a malformed block: %s", peer.hex(), exc)
-            return False
-        head = self.ledger.head
-        if block.number <= head.block_number:
-            return True  # consensus got there first
-        if block.number != head.block_number + 1:
-            return False
-        try:
-            validators = self.ledger.registry.validators(head)
-            if certificate:
-                certificate_signers(block.hash, certificate, validators)
-            elif len(validators) != 1:
-                raise ValidationError("no commit certificate")  # one validator: its header seal is the quorum
-            built = await self.service.on_writer(lambda: self.ledger.import_block(block))
-        except ValidationError as exc:
-            if self.ledger.head.block_number >= block.number:
-                return True  # consensus committed it while we were checking
-            log.warning("refused block #%d from peer 0x%s: %s", block.number, peer.hex(), exc)
-            return False
-        if await self._commit(built, certificate or b""):
-            self.stats["synced"] += 1
-            return True
-        return self.ledger.head.block_number >= block.number
-
-    async def _on_get_blocks(self, payload: bytes, origin: bytes) -> None:
-        try:
-            first_raw, count_raw = rlp.decode(payload)
-            first, count = int.from_bytes(first_raw, "big"), min(int.from_bytes(count_raw, "big"), SYNC_BATCH)
-        except (rlp.DecodingError, ValueError, TypeError):
-            return
-        ledger = self.ledger
-
-        def read() -> list[list[bytes]]:
-            items: list[list[bytes]] = []
-            size = 0
-            for number in range(max(first, 1), first + count):
-                header = ledger.header_by_number(number)
-                if header is None:
-                    break
-                raw = rlp.encode(ledger.chain.get_block_by_header(header))
-                certificate = ledger.certificate(number) or b""
-                size += len(raw) + len(certificate)
-                if items and size > SYNC_REPLY_BYTES:
-                    break
-                items.append([raw, certificate])
-            return items
-
-        items = await asyncio.get_running_loop().run_in_executor(self.service.readers, read)
-        self.network.send(origin, Kind.BLOCKS, rlp.encode(items))
-
-    async def _on_blocks(self, payload: bytes, origin: bytes) -> None:
-        reply = self._block_replies.get(origin)
-        if reply is None or reply.done():
-            return
-        try:
-            items = rlp.decode(payload)
-        except rlp.DecodingError:
-            items = []
-        reply.set_result(items if isinstance(items, list) else [])
+        self.gossip.offer_pending(peer)
 
 
 def _blocks_in(signed: SignedMessage) -> list[bytes]:

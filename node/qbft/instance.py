@@ -56,6 +56,20 @@ class Decided:
     seals: tuple[tuple[bytes, bytes], ...]  # (validator, commit seal), ordered by validator
 
 
+@dataclass(frozen=True)
+class PreparedCertificate:
+    """A block this validator prepared, with the PREPARE quorum that proves it.
+
+    Reported in every later ROUND-CHANGE (so a later round re-proposes this block rather
+    than deciding another one) and kept in the vote journal across a restart.
+    """
+
+    round: int
+    digest: bytes
+    block: bytes
+    prepares: tuple[SignedMessage, ...]
+
+
 Action = Broadcast | StartTimer | Decided
 ProposeFn = Callable[[int, int], bytes | None]  # (height, round) → a new block, or None if none is ready yet
 ValidateFn = Callable[[bytes], bytes | None]  # block → its digest if valid for this height, else None
@@ -92,7 +106,7 @@ class Instance:
     validate: ValidateFn
     base_timeout: float = 1.0
     round: int = 0
-    prepared: tuple[int, bytes, bytes, tuple[SignedMessage, ...]] | None = None  # round, digest, block, prepares
+    prepared: PreparedCertificate | None = None
     decided: Decided | None = None
     equivocations: set[bytes] = field(default_factory=set)
     _proposals: dict[int, tuple[bytes, bytes]] = field(default_factory=dict)  # round → (digest, block)
@@ -131,7 +145,7 @@ class Instance:
     def restore(
         self,
         sent: list[SignedMessage],
-        prepared: tuple[int, bytes, bytes, tuple[SignedMessage, ...]] | None,
+        prepared: PreparedCertificate | None,
     ) -> list[Action]:
         """Resume after a restart from what the journal says this validator already sent and prepared.
 
@@ -141,7 +155,7 @@ class Instance:
         """
         self._sent |= {(m.message.code, m.message.round) for m in sent}
         self.round = max([self.round, *(m.message.round for m in sent)])
-        if prepared is not None and (self.prepared is None or self.prepared[0] < prepared[0]):
+        if prepared is not None and (self.prepared is None or self.prepared.round < prepared.round):
             self.prepared = prepared
         seconds = self.base_timeout * 2**self.round
         return [StartTimer(self.height, self.round, seconds)]
@@ -185,8 +199,9 @@ class Instance:
         body, digest = b"", b""
         justification: tuple[SignedMessage, ...] = ()
         if self.prepared is not None:
-            prepared_round, digest, block, prepares = self.prepared
-            body, justification = round_change_body(prepared_round, block), prepares
+            digest = self.prepared.digest
+            body = round_change_body(self.prepared.round, self.prepared.block)
+            justification = self.prepared.prepares
         actions: list[Action] = [StartTimer(self.height, round_, self.base_timeout * 2**round_)]
         actions += self._send(Code.ROUND_CHANGE, round_, digest, body, justification)
         return actions + self._maybe_lead(round_)
@@ -215,14 +230,12 @@ class Instance:
             and self._valid_prepares(message.justification, prepared_round, message.digest)
         )
 
-    def _highest_prepared(
-        self, round_changes: list[SignedMessage]
-    ) -> tuple[int, bytes, bytes, tuple[SignedMessage, ...]] | None:
+    def _highest_prepared(self, round_changes: list[SignedMessage]) -> PreparedCertificate | None:
         best = None
         for rc in round_changes:
             prepared = round_change_prepared(rc.message)
-            if prepared is not None and (best is None or prepared[0] > best[0]):
-                best = (prepared[0], rc.message.digest, prepared[1], rc.message.justification)
+            if prepared is not None and (best is None or prepared[0] > best.round):
+                best = PreparedCertificate(prepared[0], rc.message.digest, prepared[1], rc.message.justification)
         return best
 
     def _on_proposal(self, signed: SignedMessage) -> list[Action]:
@@ -243,7 +256,7 @@ class Instance:
             if len(valid) < self.q:
                 return []
             highest = self._highest_prepared(list(valid.values()))
-            if highest is not None and highest[1] != message.digest:
+            if highest is not None and highest.digest != message.digest:
                 return []  # a value may have been decided: the leader must re-propose it
         self._proposals[r] = (message.digest, message.body)
         actions: list[Action] = []
@@ -258,8 +271,8 @@ class Instance:
         prepares = self._prepares.get((round_, digest), {})
         if proposal is None or proposal[0] != digest or len(prepares) < self.q or round_ != self.round:
             return []
-        if self.prepared is None or self.prepared[0] < round_:
-            self.prepared = (round_, digest, proposal[1], tuple(prepares.values()))
+        if self.prepared is None or self.prepared.round < round_:
+            self.prepared = PreparedCertificate(round_, digest, proposal[1], tuple(prepares.values()))
         seal = self.key.sign_msg_hash(digest).to_bytes()
         return self._send(Code.COMMIT, round_, digest, seal) + self._check_decided(round_, digest)
 
@@ -298,8 +311,8 @@ class Instance:
         justification = tuple(round_changes[: self.q])
         highest = self._highest_prepared(list(justification))
         if highest is not None:
-            _, digest, block, prepares = highest
-            justification += prepares
+            digest, block = highest.digest, highest.block
+            justification += highest.prepares
         else:
             proposed = self.propose(self.height, round_)
             found = self.validate(proposed) if proposed is not None else None

@@ -17,6 +17,8 @@ from pathlib import Path
 
 import rlp
 
+from node.qbft.instance import PreparedCertificate
+
 
 @dataclass
 class HeightRecord:
@@ -25,6 +27,12 @@ class HeightRecord:
     prepared_round: int | None = None
     prepared_block: bytes = b""
     prepares: list[bytes] = field(default_factory=list)  # the PREPARE quorum, encoded
+
+    def note_prepared(self, prepared: PreparedCertificate) -> None:
+        """Keep the highest-round prepared certificate (a later one supersedes an earlier one)."""
+        if self.prepared_round is None or self.prepared_round < prepared.round:
+            self.prepared_round, self.prepared_block = prepared.round, prepared.block
+            self.prepares = [p.encode() for p in prepared.prepares]
 
     def encode(self) -> bytes:
         prepared = [] if self.prepared_round is None else [self.prepared_round, self.prepared_block, self.prepares]
