@@ -17,6 +17,7 @@ from aiohttp import web
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
 
+from node import evm_patches
 from node.admission import AdmissionWorkers
 from node.config import NodeConfig, load_dev_keys, load_node_config
 from node.dev_clock import DevClock
@@ -28,7 +29,7 @@ from node.qbft.engine import ConsensusEngine
 from node.qbft.faults import FaultInjection
 from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
-from node.rpc.methods import EthAPI
+from node.rpc.api import EthAPI
 from node.rpc.server import RPCServer
 from node.service import NodeService
 from node.storage import exclusive_data_dir
@@ -149,6 +150,7 @@ async def serve(
     ready_file: Path | None = None,
     log_file: Path | None = None,
 ) -> None:
+    evm_patches.install()  # refuses (PatchTargetChanged) on a py-evm the node's changes were not written for
     check_bind(host, token)
     config = load_node_config(data_dir)
     log_path = log_file or config.log.file
