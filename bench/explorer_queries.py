@@ -26,13 +26,14 @@ from typing import Any
 from eth_utils import keccak, to_checksum_address
 from fastapi.testclient import TestClient
 
+from contracts.predeploys import REGISTRY_ADDRESS
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.web.app import create_explorer
 from ledger_client.rpc import Rpc
 
 TOKEN = "0x" + "11" * 20
-REGISTRY = "0x0000000000000000000000000000000054a5A600"
+REGISTRY = REGISTRY_ADDRESS
 TRANSFER = "0x" + keccak(text="Transfer(address,address,uint256)").hex()
 PAID = "0x" + keccak(text="Paid(address,address,bytes32,uint256)").hex()
 REGISTERED = "0x" + keccak(text="AccountRegistered(address,uint8)").hex()
