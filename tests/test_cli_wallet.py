@@ -50,6 +50,42 @@ def test_cli_bad_input_is_one_clear_line(wallet: WalletServer, tmp_path: Path) -
         assert "Traceback" not in result.stderr
 
 
+def test_an_officer_rejects_a_sign_up_from_the_command_line(wallet: WalletServer) -> None:
+    resident = signup(wallet, name="偽名 太郎")
+    store = ("--data-dir", str(wallet.data_dir), "--database-url", wallet.database_url)
+    rejected = wallet.cli("reject", resident.info["id"], "--officer", "officer1", *store)
+    assert f"{resident.info['id']} rejected" in rejected.stdout
+    engine = create_engine(wallet.database_url)
+    with engine.connect() as conn:
+        status = conn.execute(text("SELECT status FROM users WHERE public_id = :id"), {"id": resident.info["id"]})
+        assert status.scalar_one() == "rejected"
+    engine.dispose()
+    listing = wallet.cli("pending", "--json", *store)
+    assert resident.info["id"] not in listing.stdout
+    later = wallet.cli("approve", resident.info["id"], "--officer", "officer1", *wallet._args(), check=False)
+    assert later.returncode == 3 and "ACCOUNT_NOT_PENDING" in later.stderr  # a rejected sign-up is never registered
+    twice = wallet.cli("reject", resident.info["id"], "--officer", "officer1", *store, check=False)
+    assert twice.returncode == 3 and "ACCOUNT_NOT_PENDING" in twice.stderr
+    nobody = wallet.cli("reject", "not-an-id", "--officer", "officer1", *store, check=False)
+    assert nobody.returncode == 2 and "NOT_FOUND" in nobody.stderr
+    ghost = wallet.cli("reject", resident.info["id"], "--officer", "ghost", *store, check=False)
+    assert ghost.returncode == 2 and "no officer with log-in 'ghost'" in ghost.stderr
+    for result in (twice, nobody, ghost):
+        assert "Traceback" not in result.stderr
+
+
+def test_pending_prints_each_id_whole_on_one_line_even_on_a_narrow_terminal(wallet: WalletServer) -> None:
+    people = [signup(wallet, name="長い 名前の 住民 " * 3) for _ in range(2)]
+    wallet.env["COLUMNS"] = "60"  # narrower than the table: other columns wrap, ids never do
+    try:
+        table = wallet.cli("pending", "--data-dir", str(wallet.data_dir), "--database-url", wallet.database_url)
+    finally:
+        wallet.env.pop("COLUMNS")
+    lines = table.stdout.splitlines()
+    for person in people:
+        assert any(person.info["id"] in line for line in lines), table.stdout
+
+
 def test_kek_rotation_rewraps_every_sealed_value_and_payments_keep_working(
     wallet: WalletServer, tmp_path: Path
 ) -> None:

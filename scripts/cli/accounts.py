@@ -252,21 +252,28 @@ RoleName = Annotated[str, typer.Argument(help=f"One of: {', '.join(ROLE_NAMES)}.
 
 
 def role_holders(reader: ContractSet) -> dict[bytes, list[str]]:
-    """Who holds each role now: every account a ``RoleGranted`` event named, still holding it
-    (``hasRole`` asked at the head, so later revocations and renouncements drop out).
+    """Who holds each known role now, in the order they were first seen.
 
-    The registry is OpenZeppelin's AccessControl (not enumerable), so its events are the
-    only list of members; they are read in chunks within the node's log limits.
+    The registry is OpenZeppelin's AccessControl (not enumerable), so the candidates come from
+    its ``RoleGranted`` events: each granted account, and each granting sender (that is how
+    the genesis admin, whose role is in the genesis state rather than in an event, appears),
+    plus the current validators. Every candidate is then asked ``hasRole`` at the head, so
+    revoked and renounced roles drop out. Logs are read in chunks within the node's limits.
     """
     head = int(reader.w3.eth.block_number)
-    candidates: dict[bytes, list[str]] = {}
+    granted: dict[bytes, list[str]] = {}
+    candidates: list[str] = []
     for log in all_logs(reader.registry.events.RoleGranted, 0, head):
-        role, account = bytes(log["args"]["role"]), str(log["args"]["account"])
-        if account not in candidates.setdefault(role, []):
-            candidates[role].append(account)
+        role, account, sender = bytes(log["args"]["role"]), str(log["args"]["account"]), str(log["args"]["sender"])
+        for address in (sender, account):
+            if address not in candidates:
+                candidates.append(address)
+        granted.setdefault(role, [])
+    candidates += [v for v in reader.registry.functions.validators().call() if v not in candidates]
     has_role = reader.registry.functions.hasRole
-    holders = {role: [a for a in accounts if has_role(role, a).call()] for role, accounts in candidates.items()}
-    return {role: accounts for role, accounts in holders.items() if accounts}
+    roles = list(ROLE_NAMES.values()) + [r for r in granted if role_name(r) is None]
+    holders = {role: [a for a in candidates if has_role(role, a).call()] for role in roles}
+    return holders
 
 
 @roles.command("list")
@@ -279,12 +286,9 @@ def roles_list(
 ) -> None:
     """Who holds which role now, from the registry's role events (no key needed)."""
     wanted = _role(role) if role is not None else None
-    holders = role_holders(reader)
-    known = [ROLE_NAMES[name] for name in ROLE_NAMES] + [r for r in holders if role_name(r) is None]
-    for role_id in known:
+    for role_id, accounts in role_holders(reader).items():
         if wanted is not None and role_id != wanted:
             continue
-        accounts = holders.get(role_id, [])
         name = role_name(role_id) or "(unknown)"
         out.print(f"{name} ({role_label(role_id)}): {len(accounts)} holder{'s' if len(accounts) != 1 else ''}")
         for account in accounts:

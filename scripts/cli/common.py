@@ -82,7 +82,7 @@ NodeTokenFile = Annotated[
         "--node-token-file",
         envvar="TAKASAGO_NODE_SERVICE_TOKEN_FILE",
         help="File (0600) holding the node's service token: this service's requests get the node's trusted lane.",
-        show_default="none (the anonymous lane)",
+        show_default="none: the anonymous lane",
     ),
 ]
 DryRun = Annotated[
@@ -205,7 +205,10 @@ def handle_errors(func: Callable[P, R], command: str | None = None) -> Callable[
                 say("refused", str(exc))
             else:
                 english, japanese = missing_role_message(lacking.account, lacking.role_id, command or "this command")
-                say("refused", f"{exc}\n{english}\n{japanese}")
+                say("refused", english)
+                console.print(escape(japanese))
+                if not isinstance(exc, MissingRole):  # the revert itself, for whoever reads the node's logs
+                    console.print(f"  ({escape(str(exc))})")
             raise typer.Exit(EXIT_REJECTED) from None
         except (BadInput, DeploymentError, SignerError, OfficerNameError, OSError) as exc:
             say("bad input", str(exc))

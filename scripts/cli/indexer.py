@@ -21,12 +21,26 @@ audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger
 out = Console()
 err = Console(stderr=True)
 
-DataDir = Annotated[Path | None, typer.Option(help="Indexer data directory [env TAKASAGO_INDEXER_DATA_DIR].")]
-DatabaseUrl = Annotated[
-    str | None, typer.Option(help="sqlite:///… or postgresql://… [env TAKASAGO_INDEXER_DATABASE_URL].")
+# Defaults come from indexer.settings.IndexerSettings (TAKASAGO_INDEXER_* variables); None here means "the setting".
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Indexer data directory (env TAKASAGO_INDEXER_DATA_DIR).", show_default=".takasago/indexer"),
 ]
-RpcUrl = Annotated[str | None, typer.Option(help="Node JSON-RPC URL [env TAKASAGO_INDEXER_RPC_URL].")]
-DeploymentsDir = Annotated[Path | None, typer.Option(help="Deployment files [env TAKASAGO_INDEXER_DEPLOYMENTS_DIR].")]
+DatabaseUrl = Annotated[
+    str | None,
+    typer.Option(
+        help="sqlite:///… or postgresql://… (env TAKASAGO_INDEXER_DATABASE_URL).",
+        show_default="SQLite in DATA_DIR",
+    ),
+]
+RpcUrl = Annotated[
+    str | None,
+    typer.Option(help="Node JSON-RPC URL (env TAKASAGO_INDEXER_RPC_URL).", show_default="http://127.0.0.1:8545"),
+]
+DeploymentsDir = Annotated[
+    Path | None,
+    typer.Option(help="Deployment files (env TAKASAGO_INDEXER_DEPLOYMENTS_DIR).", show_default=".takasago/deployments"),
+]
 
 P = ParamSpec("P")
 R = TypeVar("R")
@@ -70,10 +84,10 @@ def serve(
     rpc_url: RpcUrl = None,
     deployments_dir: DeploymentsDir = None,
     labels_file: Annotated[
-        Path | None, typer.Option(help="Public labels: JSON of address → shop or city name.")
+        Path | None, typer.Option(help="Public labels: JSON of address → shop or city name.", show_default="none")
     ] = None,
-    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8700].", min=1, max=65535)] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.", min=1, max=65535, show_default="8700")] = None,
     node_token_file: NodeTokenFile = None,
 ) -> None:
     """Follow the node into SQL (backfill from genesis, then the tail) and serve the explorer."""
@@ -101,13 +115,16 @@ def serve(
 @_errors
 def verify(
     at: Annotated[
-        int | None, typer.Option(help="Check balances and supply at this block (default: the indexed head).", min=0)
+        int | None,
+        typer.Option(help="Check balances and supply at this block.", min=0, show_default="the indexed head"),
     ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     rpc_url: RpcUrl = None,
     deployments_dir: DeploymentsDir = None,
-    chain_only: Annotated[bool, typer.Option("--chain-only", help="Check the chain only (no index database).")] = False,
+    chain_only: Annotated[
+        bool, typer.Option("--chain-only", help="Check the chain only (no index database).", show_default="off")
+    ] = False,
 ) -> None:
     """Re-check seals, parent links and transaction roots of every block, and the index's balances and supply."""
     from indexer.audit import Auditor

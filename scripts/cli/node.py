@@ -27,11 +27,19 @@ def init(
     data_dir: DataDir = DEFAULT_DATA_DIR,
     chain_id: Annotated[int, typer.Option(help="Chain id (EIP-155).", min=1)] = 1337,
     dev: Annotated[
-        bool, typer.Option("--dev", help="Development chain: plain-text keys in dev-keys.json (INSECURE).")
+        bool,
+        typer.Option(
+            "--dev", help="Development chain: plain-text keys in dev-keys.json (INSECURE).", show_default="off"
+        ),
     ] = False,
     block_period: Annotated[int, typer.Option(help="Seconds between blocks in interval mode.", min=1, max=3600)] = 1,
     gas_limit: Annotated[int, typer.Option(help="Block gas limit.", min=5000)] = 100_000_000,
-    password_file: Annotated[Path | None, typer.Option(help="File holding the keystore passphrase.")] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the keystore passphrase.", show_default="TAKASAGO_KEYSTORE_PASSWORD, else a prompt"
+        ),
+    ] = None,
 ) -> None:
     """Create a validator key, a city admin key and a genesis in DATA_DIR."""
     from node.keys import KeystoreError, resolve_passphrase
@@ -66,16 +74,29 @@ def run(
     rpc_port: Annotated[int, typer.Option(help="JSON-RPC port (HTTP and WebSocket).", min=0, max=65535)] = 8545,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
     block_period: Annotated[
-        float | None, typer.Option(help="Override the genesis block period (interval mode).")
+        float | None,
+        typer.Option(help="Override the genesis block period (interval mode).", show_default="the genesis period"),
     ] = None,
     rpc_token_file: Annotated[
-        Path | None, typer.Option(help="File with a bearer token required on every RPC request.")
+        Path | None,
+        typer.Option(help="File with a bearer token required on every RPC request.", show_default="no token"),
     ] = None,
-    password_file: Annotated[Path | None, typer.Option(help="File holding the validator keystore passphrase.")] = None,
-    ready_file: Annotated[Path | None, typer.Option(help="Write {port, pid} here once RPC is serving.")] = None,
+    password_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="File holding the validator keystore passphrase.",
+            show_default="TAKASAGO_KEYSTORE_PASSWORD, else a prompt",
+        ),
+    ] = None,
+    ready_file: Annotated[
+        Path | None, typer.Option(help="Write {port, pid} here once RPC is serving.", show_default="none")
+    ] = None,
     log_level: Annotated[str, typer.Option(help="Logging level.")] = "INFO",
     log_file: Annotated[
-        Path | None, typer.Option(help="Log to this file, rotated by size (node.json log.maxBytes/backupCount).")
+        Path | None,
+        typer.Option(
+            help="Log to this file, rotated by size (node.json log.maxBytes/backupCount).", show_default="stderr"
+        ),
     ] = None,
 ) -> None:
     """Run the node in DATA_DIR until interrupted."""

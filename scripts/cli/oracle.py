@@ -33,7 +33,10 @@ out = Console()
 err = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
-DataDir = Annotated[Path | None, typer.Option(help="Oracle data directory [env TAKASAGO_ORACLE_DATA_DIR].")]
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Oracle data directory (env TAKASAGO_ORACLE_DATA_DIR).", show_default=".takasago/oracle"),
+]
 
 
 def _errors(fn: Callable[P, R]) -> Callable[P, R]:
@@ -86,8 +89,8 @@ def _month(text: str) -> tuple[int, int, int, int]:
 @_errors
 def serve(
     data_dir: DataDir = None,
-    host: Annotated[str | None, typer.Option(help="Bind address (127.0.0.1 unless told otherwise).")] = None,
-    port: Annotated[int | None, typer.Option(help="Port [default 8800].", min=1, max=65535)] = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.", min=1, max=65535, show_default="8800")] = None,
 ) -> None:
     """Run the ingest endpoint for home gateways, and the public totals and proofs."""
     import uvicorn
@@ -106,7 +109,10 @@ def gateway_key(
     gateway: Annotated[str, typer.Argument(help="The gateway's id (e.g. its serial number).")],
     key_out: Annotated[Path, typer.Option(help="Where to write the gateway's private key (PEM, 0600).")],
     meters: Annotated[
-        list[str], typer.Option("--meter", help="A meter this gateway reports (repeatable); it may report no other.")
+        list[str],
+        typer.Option(
+            "--meter", help="A meter this gateway reports (repeatable); it may report no other.", show_default="none"
+        ),
     ] = [],  # noqa: B006
     data_dir: DataDir = None,
 ) -> None:
@@ -199,21 +205,23 @@ def settle(
         Path, typer.Option("--history", help='JSON {household: {"YYYY-MM": Wh}} of verified months.')
     ],
     readings: Annotated[
-        list[Path], typer.Option("--readings", help="Readings files (repeatable); default: the inbox.")
+        list[Path], typer.Option("--readings", help="Readings files (repeatable).", show_default="the inbox")
     ] = [],  # noqa: B006
     factor: Annotated[int, typer.Option(help="Emission factor, g-CO2 per kWh.", min=1, max=2000)] = 350,
     factor_source: Annotated[
         str, typer.Option(help="Where the factor is published.")
     ] = "Kansai Electric Power FY2018 basic, 0.35 kg-CO2/kWh",
     operator_keys: Annotated[
-        list[Path], typer.Option("--operator-key", help="An operator's key file (hex, 0600); repeat k times.")
+        list[Path],
+        typer.Option("--operator-key", help="An operator's key file (hex, 0600); repeat k times.", show_default="none"),
     ] = [],  # noqa: B006
     rpc_url: Annotated[str, typer.Option(help="Node JSON-RPC URL.")] = "http://127.0.0.1:8545",
     node_token_file: NodeTokenFile = None,
     deployments_dir: Annotated[Path, typer.Option(help="Deployment files.")] = Path(".takasago/deployments"),
     batch_size: Annotated[int, typer.Option(help="Households per grant transaction.", min=1, max=500)] = 100,
     dry_run: Annotated[
-        bool, typer.Option("--dry-run", help="Verify and build the report; sign and send nothing.")
+        bool,
+        typer.Option("--dry-run", help="Verify and build the report; sign and send nothing.", show_default="off"),
     ] = False,
     data_dir: DataDir = None,
 ) -> None:

@@ -190,12 +190,11 @@ def init(
     verify, and community-verifier, to attest claims; never registrar):
     ``takasago account authorise-service <address>``.
     """
-    from wallet_api.accounts import service_address
     from wallet_api.services import Services
 
     services = Services.build(_settings(data_dir, database_url, rpc_url, deployments_dir), create_secrets=True)
     try:
-        out.print(service_address(services, create=True))
+        out.print(services.accounts.service_address(create=True))
     finally:
         services.close()
 
@@ -213,7 +212,6 @@ def add_officer(
     database_url: DatabaseUrl = None,
 ) -> None:
     """Create a city officer's log-in (officers verify accounts and claims)."""
-    from wallet_api.accounts import create_officer
     from wallet_api.services import Services
 
     if password_file is not None:
@@ -226,7 +224,7 @@ def add_officer(
         raise ValueError("the log-in ID must be 3 to 64 letters, digits or ._@+-")
     services = Services.build(_settings(data_dir, database_url, None, None), create_secrets=True)
     try:
-        user = create_officer(services, login, password, name)
+        user = services.accounts.create_officer(login, password, name)
     finally:
         services.close()
     out.print(f"officer {user.login} created ({user.public_id})")
@@ -248,7 +246,6 @@ def pending(
     """
     from sqlalchemy import select
 
-    from wallet_api.accounts import personal_record
     from wallet_api.db.models import User
     from wallet_api.services import Services
 
@@ -261,7 +258,7 @@ def pending(
         table.columns[0].overflow = "ignore"
         table.columns[0].min_width = 36
         for user in users:
-            record = personal_record(services, user)
+            record = services.accounts.personal_record(user)
             if as_json:
                 row = {"id": user.public_id, "role": user.role, "login": user.login, **record}
                 typer.echo(json.dumps(row, ensure_ascii=False))
@@ -291,7 +288,6 @@ def approve(
     deployments_dir: DeploymentsDir = None,
 ) -> None:
     """Verify a pending person: register their account on-chain (it becomes active when confirmed)."""
-    from wallet_api import accounts
     from wallet_api.errors import ApiError
     from wallet_api.services import Services
 
@@ -299,14 +295,14 @@ def approve(
     try:
         officer_user = _officer_user(services, officer)
         try:
-            op = accounts.approve(services, officer_user, account_id, f"cli-approve:{account_id}")
+            op = services.accounts.approve(officer_user, account_id, f"cli-approve:{account_id}")
         except ApiError as exc:
             if exc.code != "ACCOUNT_ALREADY_REGISTERED":
                 raise
-            accounts.mark_active(services, account_id)
+            services.accounts.mark_active(account_id)
             out.print(f"{account_id} was already registered on-chain; now active")
             return
-        op = services.pipeline.wait(op.id, 60) or op
+        op = services.outbox.wait(op.id, 60) or op
         if op.status != "confirmed":
             raise ApiError(op.error_code or "TRANSACTION_REJECTED", {"operation": op.id, "status": op.status})
         out.print(f"{account_id} registered on-chain in block {op.block_number} (tx {op.tx_hash}); active")
@@ -327,12 +323,11 @@ def reject(
     Nothing is sent on-chain; the account stays unregistered and can no longer be approved.
     The same decision as the officer desk's "reject", recorded with your log-in.
     """
-    from wallet_api import accounts
     from wallet_api.services import Services
 
     services = Services.build(_settings(data_dir, database_url, None, None))
     try:
-        accounts.reject(services, _officer_user(services, officer), account_id)
+        services.accounts.reject(_officer_user(services, officer), account_id)
     finally:
         services.close()
     out.print(f"{account_id} rejected; it will not be registered")
