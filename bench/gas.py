@@ -44,7 +44,7 @@ from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 
 from bench.harness.anvil import anvil_process
-from bench.harness.report import git_commit, log
+from bench.harness.report import git_commit, log, markdown_table
 from bench.harness.stats import ratio
 from bench.harness.systems import Takasago
 from contracts.artifacts import load_artifact
@@ -501,19 +501,16 @@ def table(result: ScenarioResult) -> list[str]:
     fresh = result.row("erc20_oz_fresh")
     base_h = holder.gas if holder else None
     base_f = fresh.gas if fresh else None
-    lines = [
-        "| operation | gasUsed | per item | × OZ transfer to holder | × OZ transfer to fresh address |",
-        "| --- | ---: | ---: | ---: | ---: |",
-    ]
+    head = ["operation", "gasUsed", "per item", "× OZ transfer to holder", "× OZ transfer to fresh address"]
+    rows: list[list[str]] = []
     for r in result.rows:
         if r.gas is None:
-            lines.append(f"| {r.label} | reverted: {r.error} | | | |")
+            rows.append([r.label, f"reverted: {r.error}", "", "", ""])
             continue
         per = f"{r.per_item:,.0f} / {r.unit}" if r.items > 1 else ""
         note = f" ({r.note})" if r.note else ""
-        ratios = f"{ratio(r.per_item, base_h)} | {ratio(r.per_item, base_f)}"
-        lines.append(f"| {r.label}{note} | {r.gas:,} | {per} | {ratios} |")
-    return lines
+        rows.append([f"{r.label}{note}", f"{r.gas:,}", per, ratio(r.per_item, base_h), ratio(r.per_item, base_f)])
+    return markdown_table(head, rows, align=["---", "---:", "---:", "---:", "---:"]).split("\n")
 
 
 def goals(result: ScenarioResult) -> list[dict[str, Any]]:

@@ -40,7 +40,7 @@ from pathlib import Path
 from bench.harness import processes
 from bench.harness.erc20 import RECIPIENTS, SENDER_TOKENS, Workload, setup_system, token_balances
 from bench.harness.processes import proc_memory, rss_bytes
-from bench.harness.report import fmt_bytes, log, machine
+from bench.harness.report import fmt_bytes, log, machine, markdown_table
 from bench.harness.rpc import BenchRpc, RpcError, hex_int
 from bench.harness.stats import pct
 from bench.harness.systems import Anvil, Hardhat, System, Takasago
@@ -389,36 +389,32 @@ def table(reports: list[SystemReport]) -> str:
         "RSS after",
         "ours / this",
     ]
-    rows = ["| " + " | ".join(head) + " |", "| " + " | ".join("---" for _ in head) + " |"]
+    rows: list[list[str]] = []
     notes: list[str] = []
     for r in reports:
         if r.run is None:
-            rows.append(f"| {r.name} | failed: {r.error} |" + " |" * (len(head) - 2))
+            rows.append([r.name, f"failed: {r.error}"] + [""] * (len(head) - 2))
             continue
         if r.error:
             notes.append(f"{r.name}: {r.error}")
-            rows.append(f"| {r.name} | failed after {r.run.count} confirmed (see error) |" + " |" * (len(head) - 2))
+            rows.append([r.name, f"failed after {r.run.count} confirmed (see error)"] + [""] * (len(head) - 2))
             continue
         ratio = f"{ours.run.tps / r.run.tps:.2f}x" if ours and ours.run and r.run.tps else "—"  # type: ignore[union-attr]
         rows.append(
-            "| "
-            + " | ".join(
-                [
-                    r.name,
-                    f"{r.run.tps:.0f}",
-                    f"{r.run.pct(0.5) * 1000:.0f} ms",
-                    f"{r.run.pct(0.99) * 1000:.0f} ms",
-                    str(r.run.blocks),
-                    "yes" if r.run.status_failures == 0 and r.run.count else f"no ({r.run.status_failures} failed)",
-                    "ok" if r.balances_ok else "WRONG",
-                    f"{r.sign_rate:.0f}",
-                    fmt_bytes(r.rss_after),
-                    ratio,
-                ]
-            )
-            + " |"
+            [
+                r.name,
+                f"{r.run.tps:.0f}",
+                f"{r.run.pct(0.5) * 1000:.0f} ms",
+                f"{r.run.pct(0.99) * 1000:.0f} ms",
+                str(r.run.blocks),
+                "yes" if r.run.status_failures == 0 and r.run.count else f"no ({r.run.status_failures} failed)",
+                "ok" if r.balances_ok else "WRONG",
+                f"{r.sign_rate:.0f}",
+                fmt_bytes(r.rss_after),
+                ratio,
+            ]
         )
-    return "\n".join(rows + [f"\nerror: {n}" for n in notes])
+    return "\n".join([markdown_table(head, rows)] + [f"\nerror: {n}" for n in notes])
 
 
 def node_lines(reports: list[SystemReport]) -> str:

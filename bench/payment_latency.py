@@ -17,6 +17,7 @@ import time
 from pathlib import Path
 
 from bench.harness.erc20 import setup_system, sign, transfer_data
+from bench.harness.report import markdown_table
 from bench.harness.rpc import BenchRpc, hex_int
 from bench.harness.systems import Anvil, System, Takasago
 
@@ -70,10 +71,12 @@ def main() -> int:
             )
     ours = rows[0][1]
     print(f"single-payment latency, {args.payments} sequential ERC-20 transfers, receipt polled every 10 ms")
-    print("| system | p50 | p90 | max | our p50 / this p50 (above 1: we are slower) |")
-    print("| --- | --- | --- | --- | --- |")
-    for name, p50, p90, worst in rows:
-        print(f"| {name} | {p50:.0f} ms | {p90:.0f} ms | {worst:.0f} ms | {ours / p50:.2f}x |")
+    head = ["system", "p50", "p90", "max", "our p50 / this p50 (above 1: we are slower)"]
+    cells = [
+        [name, f"{p50:.0f} ms", f"{p90:.0f} ms", f"{worst:.0f} ms", f"{ours / p50:.2f}x"]
+        for name, p50, p90, worst in rows
+    ]
+    print(markdown_table(head, cells))
     return 0
 
 

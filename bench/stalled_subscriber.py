@@ -37,7 +37,7 @@ from pathlib import Path
 
 from bench.harness.points import Points
 from bench.harness.processes import rss_bytes
-from bench.harness.report import log
+from bench.harness.report import log, markdown_table
 from bench.harness.rpc import BenchRpc, hex_int
 from bench.harness.stats import pct
 from bench.harness.systems import Takasago
@@ -250,26 +250,23 @@ def main(argv: list[str] | None = None) -> int:
         f"wallet API payments for {args.seconds:.0f} s per phase, one resident, sequential; "
         f"stalled client: {args.subscriptions} newHeads subscriptions, 1 KiB receive buffer, never reads"
     )
-    print(
-        "| mode | phase | payments | p50 | p99 | p99 / unloaded p99 | blocks | longest head gap | node RSS "
-        "| stalled client closed by node |"
-    )
-    print("| --- | --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | --- |")
+    head = ["mode", "phase", "payments", "p50", "p99", "p99 / unloaded p99", "blocks", "longest head gap", "node RSS",
+            "stalled client closed by node"]  # fmt: skip
+    table: list[list[str]] = []
     failures = []
     base: dict[str, float] = {}
     for mode, phase in rows:
         p50, p99 = pct(phase.latencies, 0.5) * 1000, pct(phase.latencies, 0.99) * 1000
         base.setdefault(mode, p99)
         ratio = p99 / base[mode]
-        print(
-            f"| {mode} | {phase.name} | {len(phase.latencies)} | {p50:.0f} ms | {p99:.0f} ms | {ratio:.2f}x | "
-            f"{phase.blocks} | {phase.longest_gap:.2f} s | {phase.rss_kib / 1024:.0f} MiB "
-            f"| {phase.disconnected or '-'} |"
-        )
+        latency = [str(len(phase.latencies)), f"{p50:.0f} ms", f"{p99:.0f} ms", f"{ratio:.2f}x"]
+        chain = [str(phase.blocks), f"{phase.longest_gap:.2f} s", f"{phase.rss_kib / 1024:.0f} MiB"]
+        table.append([mode, phase.name, *latency, *chain, phase.disconnected or "-"])
         if phase.stuck:
             failures.append(f"{mode}/{phase.name}: a payment never confirmed ({phase.stuck})")
         if phase.disconnected and (ratio > 2.0 or phase.blocks == 0 or not phase.disconnected.startswith("yes")):
             failures.append(f"{mode}: p99 ratio {ratio:.2f}, {phase.blocks} blocks, closed={phase.disconnected}")
+    print(markdown_table(head, table, align=["---", "---"] + ["---:"] * 7 + ["---"]))
     print(
         "goal: blocks keep coming, stalled p99 within 2x of unloaded, stalled client closed: "
         + ("met" if not failures else "NOT met: " + "; ".join(failures))

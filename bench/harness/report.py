@@ -6,14 +6,12 @@ and whether the tree had uncommitted changes), when, and on what machine.
 
 from __future__ import annotations
 
-import datetime as dt
 import os
 import platform
 import subprocess
 import sys
 import time
 from collections.abc import Sequence
-from dataclasses import dataclass
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parents[2]
@@ -46,22 +44,6 @@ def git_commit() -> str:
 def machine() -> str:
     """``"2 cores, CPython 3.12.3"``."""
     return f"{os.cpu_count()} cores, {platform.python_implementation()} {platform.python_version()}"
-
-
-@dataclass(frozen=True)
-class RunStamp:
-    """Commit (with the dirty flag), start time and machine of one benchmark run."""
-
-    commit: str
-    started: dt.datetime
-    machine: str
-
-    def __str__(self) -> str:
-        return f"{self.started:%Y-%m-%d %H:%M} UTC, commit {self.commit}, {self.machine}"
-
-
-def run_stamp() -> RunStamp:
-    return RunStamp(git_commit(), dt.datetime.now(dt.UTC), machine())
 
 
 def markdown_table(head: Sequence[str], rows: Sequence[Sequence[str]], align: Sequence[str] | None = None) -> str:
