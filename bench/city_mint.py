@@ -33,14 +33,12 @@ from pathlib import Path
 from eth_account import Account
 
 from bench.harness.points import MINTER_ROLE, register_residents
-from bench.harness.report import log
+from bench.harness.report import REPO, log
 from bench.harness.systems import Takasago
 from contracts.deploy import DeploySettings, deploy
 from ledger_client.connection import connect
 from ledger_client.transactions import Sender
 from scripts.event_logs import all_logs
-
-REPO = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:

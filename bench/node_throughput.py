@@ -40,12 +40,11 @@ from pathlib import Path
 from bench.harness import processes
 from bench.harness.erc20 import RECIPIENTS, SENDER_TOKENS, Workload, setup_system, token_balances
 from bench.harness.processes import proc_memory, rss_bytes
-from bench.harness.report import fmt_bytes, log, machine, markdown_table
+from bench.harness.report import REPO, fmt_bytes, log, machine, markdown_table
 from bench.harness.rpc import BenchRpc, RpcError, hex_int
 from bench.harness.stats import pct
 from bench.harness.systems import Anvil, Hardhat, System, Takasago
 
-REPO = Path(__file__).resolve().parent.parent
 STALL_SECONDS = 60  # a timed run gives up when no receipt appears for this long
 
 

@@ -12,13 +12,12 @@ import shutil
 import subprocess
 import time
 from collections.abc import Iterator
-from pathlib import Path
 
 import requests
 
 from bench.harness.ports import free_port
+from bench.harness.report import REPO
 
-REPO = Path(__file__).resolve().parents[2]
 CHAIN_ID = 1337
 
 

@@ -22,11 +22,10 @@ from eth_utils import keccak
 from bench.harness import processes
 from bench.harness.erc20 import SENDER_ETHER, encode_address, send_setup
 from bench.harness.ports import free_port
-from bench.harness.report import log
+from bench.harness.report import REPO, log
 from bench.harness.rpc import BenchRpc, NodeUnavailable, RpcError
 from contracts.predeploys import REGISTRY_ADDRESS
 
-REPO = Path(__file__).resolve().parents[2]
 BENCH_DIR = REPO / "bench"
 KIND_RESIDENT = 1
 SEL_REGISTER = keccak(text="register(address,uint8,bytes32)")[:4]
