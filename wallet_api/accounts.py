@@ -15,24 +15,26 @@ import secrets
 import uuid
 from collections.abc import Sequence
 from datetime import date
-from typing import TYPE_CHECKING, Any
+from typing import Any
 
 from eth_account import Account
-from eth_utils import keccak
+from eth_utils import is_hex_address, keccak, to_checksum_address
 from sqlalchemy import select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
 from wallet_api.db.models import OfficerRead, Operation, ServiceKey, User
 from wallet_api.errors import ApiError
-
-if TYPE_CHECKING:
-    from wallet_api.services import Services
+from wallet_api.keyring import Keyring
+from wallet_api.ledger import Ledger
+from wallet_api.outbox import Outbox
+from wallet_api.statuses import MEMBER_ROLES, AccountStatus, OperationKind, OperationStatus, Role
 
 log = logging.getLogger("wallet_api.officer")
-KIND_OF_ROLE = {"resident": 1, "merchant": 2}
+KIND_OF_ROLE = {Role.RESIDENT: 1, Role.MERCHANT: 2}  # AccountRegistry kinds
 SHORT_CODE_ALPHABET = "23456789ABCDEFGHJKMNPQRSTUVWXYZ"  # no 0/O, 1/I/L: read aloud or typed from paper
 
 
@@ -44,194 +46,209 @@ def personal_context(public_id: str) -> bytes:
     return b"personal:" + public_id.encode()
 
 
-def signup(
-    services: Services,
-    *,
-    login: str,
-    password: str,
-    role: str,
-    full_name: str,
-    postal_address: str,
-    date_of_birth: date,
-    display_name: str | None,
-) -> User:
-    """Creates a pending account with a fresh custodial key; LOGIN_TAKEN if the login exists."""
-    if role not in KIND_OF_ROLE:
-        raise ApiError("VALIDATION_ERROR", {"role": "must be resident or merchant"})
-    account = Account.create()
-    public_id = str(uuid.uuid4())
-    salt = secrets.token_hex(16)
-    personal = {"name": full_name, "address": postal_address, "date_of_birth": date_of_birth.isoformat(), "salt": salt}
-    canonical = json.dumps(personal, sort_keys=True, ensure_ascii=False).encode()
-    user = User(
-        public_id=public_id,
-        login=login.strip().lower(),
-        role=role,
-        status="pending",
-        password_hash=hash_secret(password),
-        address=account.address,
-        sealed_key=services.keyring.seal_private_key(account.address, account),
-        sealed_personal=services.keyring.seal(canonical, personal_context(public_id)),
-        record_hash="0x" + keccak(canonical).hex(),
-        display_name=display_name,
-        short_code=new_short_code(),
-        failed_logins=0,
-        created_at=now(),
-    )
-    return _insert(services, user)
+class Accounts:
+    """People and the service's own key: what sign-up, the officer desk and the CLI ask of accounts."""
 
+    def __init__(self, sessions: sessionmaker[DbSession], keyring: Keyring, ledger: Ledger, outbox: Outbox) -> None:
+        self.sessions = sessions
+        self.keyring = keyring
+        self.ledger = ledger
+        self.outbox = outbox
 
-def _insert(services: Services, user: User) -> User:
-    """Stores a new user; LOGIN_TAKEN if the log-in exists (also when two sign-ups race)."""
-    try:
-        with services.sessions.begin() as db:
-            if db.scalar(select(User.id).where(User.login == user.login)) is not None:
-                raise ApiError("LOGIN_TAKEN")
-            db.add(user)
-    except IntegrityError:
-        raise ApiError("LOGIN_TAKEN") from None
-    return user
+    def signup(
+        self,
+        *,
+        login: str,
+        password: str,
+        role: str,
+        full_name: str,
+        postal_address: str,
+        date_of_birth: date,
+        display_name: str | None,
+    ) -> User:
+        """Creates a pending account with a fresh custodial key; LOGIN_TAKEN if the login exists."""
+        if role not in KIND_OF_ROLE:
+            raise ApiError("VALIDATION_ERROR", {"role": "must be resident or merchant"})
+        account = Account.create()
+        public_id = str(uuid.uuid4())
+        salt = secrets.token_hex(16)
+        personal = {
+            "name": full_name,
+            "address": postal_address,
+            "date_of_birth": date_of_birth.isoformat(),
+            "salt": salt,
+        }
+        canonical = json.dumps(personal, sort_keys=True, ensure_ascii=False).encode()
+        user = User(
+            public_id=public_id,
+            login=login.strip().lower(),
+            role=Role(role),
+            status=AccountStatus.PENDING,
+            password_hash=hash_secret(password),
+            address=account.address,
+            sealed_key=self.keyring.seal_private_key(account.address, account),
+            sealed_personal=self.keyring.seal(canonical, personal_context(public_id)),
+            record_hash="0x" + keccak(canonical).hex(),
+            display_name=display_name,
+            short_code=new_short_code(),
+            failed_logins=0,
+            created_at=now(),
+        )
+        return self._insert(user)
 
+    def _insert(self, user: User) -> User:
+        """Stores a new user; LOGIN_TAKEN if the log-in exists (also when two sign-ups race)."""
+        try:
+            with self.sessions.begin() as db:
+                if db.scalar(select(User.id).where(User.login == user.login)) is not None:
+                    raise ApiError("LOGIN_TAKEN")
+                db.add(user)
+        except IntegrityError:
+            raise ApiError("LOGIN_TAKEN") from None
+        return user
 
-def personal_records(
-    services: Services, users: Sequence[User], reader: User | None, reason: str
-) -> list[dict[str, Any]]:
-    """The decrypted real-name records, each read recorded first (who read whose record, why, when).
+    def create_officer(self, login: str, password: str, display_name: str) -> User:
+        """A city officer (no on-chain key: officers act through the service's registrar key)."""
+        user = User(
+            public_id=str(uuid.uuid4()),
+            login=login.strip().lower(),
+            role=Role.OFFICER,
+            status=AccountStatus.ACTIVE,
+            password_hash=hash_secret(password),
+            display_name=display_name,
+            short_code=new_short_code(),
+            failed_logins=0,
+            created_at=now(),
+        )
+        return self._insert(user)
 
-    The audit rows are committed before anything is decrypted, so no record is ever
-    shown without its trail (issue 15); the officer desk lists the trail. ``reader`` is
-    None for the command line (``takasago wallet pending``, run by an operator).
-    """
-    sealed = [u for u in users if u.sealed_personal is not None]
-    if sealed:
-        moment = now()
-        with services.sessions.begin() as db:
-            db.add_all(
-                OfficerRead(
-                    officer_id=reader.id if reader else None, account_id=u.id, reason=reason[:80], read_at=moment
+    def find_member(self, who: str) -> User:
+        """A resident or merchant by short code or address (UNKNOWN_RECIPIENT otherwise)."""
+        who = who.strip().removeprefix("takasago-member:")
+        with self.sessions() as db:
+            if is_hex_address(who):
+                user = db.scalar(select(User).where(User.address == to_checksum_address(who)))
+            else:
+                user = db.scalar(select(User).where(User.short_code == who.upper()))
+        if user is None or user.role not in MEMBER_ROLES:
+            raise ApiError("UNKNOWN_RECIPIENT")
+        return user
+
+    # -- personal records ------------------------------------------------------------
+    def personal_records(self, users: Sequence[User], reader: User | None, reason: str) -> list[dict[str, Any]]:
+        """The decrypted real-name records, each read recorded first (who read whose record, why, when).
+
+        The audit rows are committed before anything is decrypted, so no record is ever
+        shown without its trail (issue 15); the officer desk lists the trail. ``reader`` is
+        None for the command line (``takasago wallet pending``, run by an operator).
+        """
+        sealed = [u for u in users if u.sealed_personal is not None]
+        if sealed:
+            moment = now()
+            with self.sessions.begin() as db:
+                db.add_all(
+                    OfficerRead(
+                        officer_id=reader.id if reader else None, account_id=u.id, reason=reason[:80], read_at=moment
+                    )
+                    for u in sealed
                 )
-                for u in sealed
-            )
-        who = f"officer {reader.login} ({reader.public_id})" if reader else "the command line"
-        log.info("%s opened %d personal record(s): %s", who, len(sealed), reason[:80])
-    records = []
-    for user in users:
-        record: dict[str, Any] = {}
-        if user.sealed_personal is not None:
-            record = json.loads(services.keyring.open(user.sealed_personal, personal_context(user.public_id)))
-            record.pop("salt", None)
-        records.append(record)
-    return records
+            who = f"officer {reader.login} ({reader.public_id})" if reader else "the command line"
+            log.info("%s opened %d personal record(s): %s", who, len(sealed), reason[:80])
+        records = []
+        for user in users:
+            record: dict[str, Any] = {}
+            if user.sealed_personal is not None:
+                record = json.loads(self.keyring.open(user.sealed_personal, personal_context(user.public_id)))
+                record.pop("salt", None)
+            records.append(record)
+        return records
 
+    def personal_record(
+        self, user: User, reader: User | None = None, reason: str = "command line: takasago wallet pending"
+    ) -> dict[str, Any]:
+        """One decrypted real-name record (audited like :meth:`personal_records`; never logged)."""
+        return self.personal_records([user], reader, reason)[0]
 
-def personal_record(
-    services: Services, user: User, reader: User | None = None, reason: str = "command line: takasago wallet pending"
-) -> dict[str, Any]:
-    """One decrypted real-name record (audited like :func:`personal_records`; never logged)."""
-    return personal_records(services, [user], reader, reason)[0]
+    # -- the service's key and the officer's decisions ----------------------------------
+    def service_address(self, create: bool = False) -> str:
+        """The service's registrar/verifier account (created, sealed, on first use when ``create``)."""
+        with self.sessions.begin() as db:
+            key = db.get(ServiceKey, "operator")
+            if key is None:
+                if not create:
+                    raise RuntimeError("the wallet service has no operator key yet: run `takasago wallet init`")
+                account = Account.create()
+                key = ServiceKey(
+                    name="operator",
+                    address=account.address,
+                    sealed_key=self.keyring.seal_private_key(account.address, account),
+                )
+                db.add(key)
+            return key.address
 
-
-def create_officer(services: Services, login: str, password: str, display_name: str) -> User:
-    """A city officer (no on-chain key: officers act through the service's registrar key)."""
-    user = User(
-        public_id=str(uuid.uuid4()),
-        login=login.strip().lower(),
-        role="officer",
-        status="active",
-        password_hash=hash_secret(password),
-        display_name=display_name,
-        short_code=new_short_code(),
-        failed_logins=0,
-        created_at=now(),
-    )
-    return _insert(services, user)
-
-
-def service_address(services: Services, create: bool = False) -> str:
-    """The service's registrar/verifier account (created, sealed, on first use when ``create``)."""
-    with services.sessions.begin() as db:
-        key = db.get(ServiceKey, "operator")
-        if key is None:
-            if not create:
-                raise RuntimeError("the wallet service has no operator key yet: run `takasago wallet init`")
-            account = Account.create()
-            key = ServiceKey(
-                name="operator",
-                address=account.address,
-                sealed_key=services.keyring.seal_private_key(account.address, account),
-            )
-            db.add(key)
-        return key.address
-
-
-def approve(services: Services, officer: User, public_id: str, key: str) -> Operation:
-    """Registers a pending account on-chain; the account becomes active when the registration confirms."""
-    with services.sessions() as db:
-        user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(tuple(KIND_OF_ROLE))))
-    if user is None:
-        raise ApiError("NOT_FOUND")
-    if user.status not in ("pending", "approving"):
-        raise ApiError("ACCOUNT_NOT_PENDING", {"status": user.status})
-    operator = service_address(services)
-    target, calldata = services.ledger.calldata(
-        "AccountRegistry",
-        "register",
-        user.address,
-        KIND_OF_ROLE[user.role],
-        bytes.fromhex(user.record_hash[2:]),  # type: ignore[index]
-    )
-
-    def mark(db: DbSession, op: Operation) -> None:
-        row = db.get(User, user.id, with_for_update=True)
-        if row is None or row.status != "pending":
-            raise ApiError("ACCOUNT_NOT_PENDING")
-        row.status = "approving"
-        row.decided_by = officer.id
-
-    return services.submit(
-        officer,
-        key,
-        {"approve": public_id},
-        kind="register",
-        sender=operator,
-        target=target,
-        calldata=calldata,
-        summary={"user": public_id},
-        before_commit=mark,
-    )
-
-
-def reject(services: Services, officer: User, public_id: str) -> None:
-    with services.sessions.begin() as db:
-        user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(tuple(KIND_OF_ROLE))))
+    def approve(self, officer: User, public_id: str, key: str) -> Operation:
+        """Registers a pending account on-chain; the account becomes active when the registration confirms."""
+        with self.sessions() as db:
+            user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(MEMBER_ROLES)))
         if user is None:
             raise ApiError("NOT_FOUND")
-        if user.status != "pending":
+        if user.status not in (AccountStatus.PENDING, AccountStatus.APPROVING):
             raise ApiError("ACCOUNT_NOT_PENDING", {"status": user.status})
-        user.status = "rejected"
-        user.decided_by = officer.id
-        user.decided_at = now()
+        operator = self.service_address()
+        target, calldata = self.ledger.calldata(
+            "AccountRegistry",
+            "register",
+            user.address,
+            KIND_OF_ROLE[user.role],
+            bytes.fromhex(user.record_hash[2:]),  # type: ignore[index]
+        )
+
+        def mark(db: DbSession, op: Operation) -> None:
+            row = db.get(User, user.id, with_for_update=True)
+            if row is None or row.status != AccountStatus.PENDING:
+                raise ApiError("ACCOUNT_NOT_PENDING")
+            row.status = AccountStatus.APPROVING
+            row.decided_by = officer.id
+
+        return self.outbox.submit(
+            officer,
+            key,
+            {"approve": public_id},
+            kind=OperationKind.REGISTER,
+            sender=operator,
+            target=target,
+            calldata=calldata,
+            summary={"user": public_id},
+            before_commit=mark,
+        )
+
+    def reject(self, officer: User, public_id: str) -> None:
+        with self.sessions.begin() as db:
+            user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(MEMBER_ROLES)))
+            if user is None:
+                raise ApiError("NOT_FOUND")
+            if user.status != AccountStatus.PENDING:
+                raise ApiError("ACCOUNT_NOT_PENDING", {"status": user.status})
+            user.status = AccountStatus.REJECTED
+            user.decided_by = officer.id
+            user.decided_at = now()
+
+    def mark_active(self, public_id: str) -> None:
+        """The account is already registered on-chain (a retried approval): record it as active."""
+        with self.sessions.begin() as db:
+            user = db.scalar(select(User).where(User.public_id == public_id))
+            if user is not None and user.status in (AccountStatus.PENDING, AccountStatus.APPROVING):
+                user.status = AccountStatus.ACTIVE
+                user.decided_at = now()
 
 
-def _on_register(db: DbSession, op: Operation) -> None:
+def on_register(db: DbSession, op: Operation) -> None:
+    """A registration settled: the account is active, or back to pending for the officer to retry."""
     user = db.scalar(select(User).where(User.public_id == op.summary["user"]))
     if user is None:
         return
-    if op.status == "confirmed" or op.error_code == "ACCOUNT_ALREADY_REGISTERED":
-        user.status = "active"
+    if op.status == OperationStatus.CONFIRMED or op.error_code == "ACCOUNT_ALREADY_REGISTERED":
+        user.status = AccountStatus.ACTIVE
         user.decided_at = now()
-    elif user.status == "approving":
-        user.status = "pending"
-
-
-def register_hooks(services: Services) -> None:
-    services.pipeline.hooks["register"] = _on_register
-
-
-def mark_active(services: Services, public_id: str) -> None:
-    """The account is already registered on-chain (a retried approval): record it as active."""
-    with services.sessions.begin() as db:
-        user = db.scalar(select(User).where(User.public_id == public_id))
-        if user is not None and user.status in ("pending", "approving"):
-            user.status = "active"
-            user.decided_at = now()
+    elif user.status == AccountStatus.APPROVING:
+        user.status = AccountStatus.PENDING

@@ -31,7 +31,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 import jwt
-from sqlalchemy import delete, select
+from sqlalchemy import delete, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
@@ -41,10 +41,11 @@ from wallet_api.db.models import LoginThrottle, Session, User
 from wallet_api.db.upsert import insert_ignore
 from wallet_api.errors import ApiError
 from wallet_api.settings import WalletSettings
+from wallet_api.statuses import AccountStatus
 
 log = logging.getLogger("wallet_api.auth")
 _DUMMY_HASH = hash_secret("takasago-dummy-password-for-timing")
-INACTIVE = ("rejected", "suspended")
+INACTIVE = (AccountStatus.REJECTED, AccountStatus.SUSPENDED)
 
 
 def now() -> datetime:
@@ -221,12 +222,14 @@ class Authenticator:
             and moment - rotated <= timedelta(seconds=self.settings.refresh_grace_seconds)
         )
 
-    def logout(self, db: DbSession, principal: Principal) -> None:
-        session = db.get(Session, principal.session_id)
-        if session is not None and session.revoked_at is None:
-            session.revoked_at = now()
-            session.revoked_reason = "logout"
-            db.commit()
+    def logout(self, sessions: sessionmaker[DbSession], session_id: str, user_id: int) -> None:
+        """Closes ``user_id``'s session: its access and refresh tokens stop working at once."""
+        with sessions.begin() as db:
+            db.execute(
+                update(Session)
+                .where(Session.id == session_id, Session.user_id == user_id, Session.revoked_at.is_(None))
+                .values(revoked_at=now(), revoked_reason="logout")
+            )
 
     def _tokens(self, user: User, session_id: str, secret: str) -> Tokens:
         issued = now()

@@ -13,9 +13,11 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wallet_api.db.models import Operation, User
 from wallet_api.errors import MESSAGES, ApiError, error_body, preferred_language
-from wallet_api.pipeline import validate_idempotency_key
+from wallet_api.outbox import validate_idempotency_key
+from wallet_api.payments import ChargeView
 from wallet_api.schemas import ErrorOut, OperationOut
 from wallet_api.services import Services
+from wallet_api.statuses import AccountStatus, OperationStatus
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
 log = logging.getLogger("wallet_api.access")
@@ -63,8 +65,9 @@ def role(*allowed: str, active: bool = True) -> Callable[..., User]:
                 route,
             )
             raise ApiError("FORBIDDEN", {"allowed_roles": list(allowed)})
-        if active and user.status != "active":
-            raise ApiError("ACCOUNT_PENDING" if user.status in ("pending", "approving") else "ACCOUNT_NOT_ACTIVE")
+        if active and user.status != AccountStatus.ACTIVE:
+            pending = user.status in (AccountStatus.PENDING, AccountStatus.APPROVING)
+            raise ApiError("ACCOUNT_PENDING" if pending else "ACCOUNT_NOT_ACTIVE")
         return user
 
     return check
@@ -88,9 +91,9 @@ def idempotency_key(
 IdempotencyKey = Annotated[str, Depends(idempotency_key)]
 
 
-def operation_out(op: Operation, language: str = "ja") -> OperationOut:
+def operation_out(op: Operation | ChargeView, language: str = "ja") -> OperationOut:
     error = None
-    if op.status == "failed" and op.error_code in MESSAGES:
+    if op.status == OperationStatus.FAILED and op.error_code in MESSAGES:
         try:
             detail = json.loads(op.error_detail or "{}")
         except ValueError:
@@ -109,19 +112,21 @@ def operation_out(op: Operation, language: str = "ja") -> OperationOut:
     )
 
 
-def operation_status(op: Operation) -> int:
+def operation_status(op: Operation | ChargeView) -> int:
     """200 when confirmed, 202 while on its way, the error's status when it failed."""
-    if op.status == "confirmed":
+    if op.status == OperationStatus.CONFIRMED:
         return 200
-    if op.status == "failed" and op.error_code in MESSAGES:
+    if op.status == OperationStatus.FAILED and op.error_code in MESSAGES:
         return MESSAGES[op.error_code][0]
     return 202
 
 
-def operation_response(request: Request, op: Operation, extra: dict[str, object] | None = None) -> JSONResponse:
+def operation_response(
+    request: Request, op: Operation | ChargeView, extra: dict[str, object] | None = None
+) -> JSONResponse:
     language = preferred_language(request.headers.get("accept-language"))
     body = {"operation": operation_out(op, language).model_dump(), **(extra or {})}
-    if op.status == "failed":
+    if op.status == OperationStatus.FAILED:
         error = body["operation"]["error"] or error_body("TRANSACTION_REJECTED", {}, language)["error"]  # type: ignore[index]
         body["error"] = error
     return JSONResponse(body, status_code=operation_status(op))

@@ -3,29 +3,25 @@
 from __future__ import annotations
 
 import functools
-import time
 from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from eth_utils import to_checksum_address
-from web3 import HTTPProvider, Web3
 from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
-from web3.middleware import ExtraDataToPOAMiddleware
-from web3.types import RPCEndpoint, RPCResponse
 
-from ledger_client.deployment import Deployment, load_deployment
-from ledger_client.node_access import web3_request_kwargs
+from ledger_client.connection import connect
+from ledger_client.contract_set import ContractSet
+from ledger_client.deployment import Deployment
+from ledger_client.fees import fee_fields, zero_fees
 from ledger_client.payment_uri import payment_request_id
 
 ZERO = "0x0000000000000000000000000000000000000000"
 MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)
 HISTORY_FIRST_WINDOW = 2_000  # a busy account fills a page from the latest blocks
 HISTORY_SCAN_BLOCKS = 200_000  # blocks one history page may scan (about 2 days at 1-second blocks)
-BUSY_CODE = -32005  # the node's "server busy" (also its "limit exceeded"; only busy answers are retried)
-BUSY_RETRY_SECONDS = 3.0  # how long a "server busy" refusal is waited out before the caller gets a 503
 
 
 def _topic(address: str) -> str:
@@ -59,51 +55,30 @@ class HistoryPage:
     next_before: tuple[int, int] | None
 
 
-class NodeBusy(TimeoutError):
-    """The node kept answering "server busy" (-32005) past :data:`BUSY_RETRY_SECONDS`.
-
-    A ``TimeoutError``, so every caller treats it like an unreachable node: a request is
-    answered 503 ``NODE_UNAVAILABLE`` and the outbox worker retries later, never a 500.
-    """
-
-
-class PatientProvider(HTTPProvider):
-    """JSON-RPC over HTTP that waits out the node's fast "server busy" refusals.
-
-    The node refuses execution requests (``eth_call``, ``eth_estimateGas``) at once when
-    its lane is full (issue 15, finding 7), expecting clients to retry; a burst of
-    payments must not turn that into refusals or 500s.
-    """
-
-    def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        deadline = time.monotonic() + BUSY_RETRY_SECONDS
-        delay = 0.05
-        while True:
-            response = super().make_request(method, params)
-            error = response.get("error") if isinstance(response, dict) else None
-            if not isinstance(error, dict) or error.get("code") != BUSY_CODE or "busy" not in str(error.get("message")):
-                return response  # (-32005 also answers a query that is too big: that is not retried)
-            if time.monotonic() + delay > deadline:
-                raise NodeBusy(str(error.get("message", "server busy"))[:200])
-            time.sleep(delay)
-            delay = min(delay * 2, 0.4)
-
-
 class Ledger:
+    """The wallet's connection to the node and the deployment's contracts, both from ``ledger_client``.
+
+    The connection is :func:`ledger_client.connection.connect` (service token, "server busy"
+    waited out, then :class:`~ledger_client.connection.NodeBusy`, a ``TimeoutError`` the API
+    answers 503). The contracts are loaded on first use, so the service starts before the
+    node answers.
+    """
+
     def __init__(self, rpc_url: str, deployments_dir: Path, timeout: float = 10) -> None:
-        # the node's trusted lane when TAKASAGO_NODE_SERVICE_TOKEN_FILE names its token (issue 15, finding 7)
-        self.w3 = Web3(PatientProvider(rpc_url, request_kwargs=web3_request_kwargs(timeout)))
-        # blocks carry the validator's seal in extraData (proof of authority)
-        self.w3.middleware_onion.inject(ExtraDataToPOAMiddleware, layer=0)
+        self.w3 = connect(rpc_url, timeout=timeout)
         self.deployments_dir = deployments_dir
-        self._deployment: Deployment | None = None
-        self._contracts: dict[str, Contract] = {}
+        self._contracts: ContractSet | None = None
+        self._free = False  # the network charges nothing (our node: zero base fee from genesis)
+
+    @property
+    def contracts(self) -> ContractSet:
+        if self._contracts is None:
+            self._contracts = ContractSet.load(self.w3, self.deployments_dir)
+        return self._contracts
 
     @property
     def deployment(self) -> Deployment:
-        if self._deployment is None:
-            self._deployment = load_deployment(self.w3, self.deployments_dir)
-        return self._deployment
+        return self.contracts.deployment
 
     @property
     def chain_id(self) -> int:
@@ -111,27 +86,37 @@ class Ledger:
 
     def contract(self, name: str) -> Contract:
         """The deployed contract ``name`` (built once: every payment encodes calls with it)."""
-        if name not in self._contracts:
-            self._contracts[name] = self.deployment.contract(self.w3, name)
-        return self._contracts[name]
+        return self.contracts.contract(name)
 
     @property
     def token(self) -> Contract:
-        return self.contract("RegionalPoints")
+        return self.contracts.token
 
     @property
     def registry(self) -> Contract:
-        return self.contract("AccountRegistry")
+        return self.contracts.registry
 
     @property
     def programmes(self) -> Contract:
-        return self.contract("RewardProgrammes")
+        return self.contracts.programmes
 
     def calldata(self, contract: str, function: str, *args: Any) -> tuple[str, bytes]:
         """(target address, ABI-encoded call) for ``contract.function(*args)``."""
         c = self.contract(contract)
         data = c.encode_abi(function, args=list(args))
         return c.address, bytes.fromhex(data[2:])
+
+    def fee_fields(self) -> dict[str, int]:
+        """The EIP-1559 fee fields to sign with (:func:`ledger_client.fees.fee_fields`).
+
+        A network found free stays free (its base fee is fixed at genesis), so it is asked
+        once per process, not once per payment; a priced network is asked every time.
+        """
+        if self._free:
+            return zero_fees()
+        fields = fee_fields(self.w3)
+        self._free = fields == zero_fees()
+        return fields
 
     # -- reads -------------------------------------------------------------------------
     def balance(self, address: str) -> tuple[int, list[tuple[int, int]]]:

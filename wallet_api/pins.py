@@ -11,17 +11,16 @@ Cards issued before six digits were required keep their 4- or 5-digit PINs.
 from __future__ import annotations
 
 from datetime import timedelta
-from typing import TYPE_CHECKING
 
 from sqlalchemy import select
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
 
 from wallet_api.auth import aware, now
 from wallet_api.crypto.passwords import verify_secret
 from wallet_api.db.models import Card, User
 from wallet_api.errors import ApiError
-
-if TYPE_CHECKING:
-    from wallet_api.services import Services
+from wallet_api.settings import WalletSettings
 
 PIN_DIGITS = 6
 
@@ -32,11 +31,12 @@ def require_new_pin(pin: str) -> None:
         raise ApiError("PIN_TOO_SHORT", {"pin": f"{PIN_DIGITS} digits"})
 
 
-def card_holder(services: Services, card_token_hash: str, pin: str) -> tuple[User, int | None]:
+def card_holder(
+    sessions: sessionmaker[DbSession], settings: WalletSettings, card_token_hash: str, pin: str
+) -> tuple[User, int | None]:
     """The holder of the card (and its per-charge limit) if ``pin`` is right; counts every attempt."""
-    settings = services.settings
     retry_after, remaining = 0, settings.pin_failures_before_lock
-    with services.sessions.begin() as db:
+    with sessions.begin() as db:
         card = db.scalar(select(Card).where(Card.card_hash == card_token_hash).with_for_update())
         if card is None:
             raise ApiError("CARD_UNKNOWN")
@@ -57,7 +57,7 @@ def card_holder(services: Services, card_token_hash: str, pin: str) -> tuple[Use
         if remaining <= 0:
             raise ApiError("CARD_LOCKED", {"retry_after_seconds": settings.pin_lock_seconds})
         raise ApiError("PIN_INCORRECT", {"attempts_left": remaining})
-    with services.sessions.begin() as db:
+    with sessions.begin() as db:
         card = db.get(Card, user_id, with_for_update=True)
         if card is None or card.pin_hash != pin_hash:  # replaced meanwhile: this PIN no longer opens it
             raise ApiError("CARD_UNKNOWN")

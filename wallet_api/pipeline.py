@@ -1,9 +1,7 @@
 """The transaction pipeline: an outbox of accepted operations, sent exactly once.
 
-1. *Accept*: a money-moving request is checked against the ledger (``eth_estimateGas``;
-   a revert becomes a 4xx with its code and nothing is stored), then stored as an
-   :class:`Operation` under the client's idempotency key. A retried request returns the
-   stored operation instead of paying again.
+1. *Accept* (:mod:`wallet_api.outbox`): a money-moving request is checked against the
+   ledger and stored as an :class:`Operation` under the client's idempotency key.
 2. *Sign*: under the address's nonce-row lock the next nonce is taken, the transaction
    signed and the raw bytes stored (status ``signed``) in one database transaction.
 3. *Send*: the stored raw transaction is broadcast. After a crash of the API or the
@@ -24,20 +22,17 @@ the same operation, and the nonce row lock keeps nonces unique per address.
 
 from __future__ import annotations
 
-import asyncio
-import hashlib
 import json
 import logging
 import os
 import threading
 import time
-import uuid
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import event, select, update
+from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -49,77 +44,17 @@ from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
+from wallet_api.statuses import FINAL_OPERATION, OperationKind, OperationStatus
 
 log = logging.getLogger("wallet_api.pipeline")
 
-FINAL = ("confirmed", "failed")
 LEASE_SECONDS = 30
 REBROADCAST_SECONDS = 5.0
-CHANGED_REQUESTS = "changed_payment_requests"  # Session.info key: request ids to announce after commit
-GAS_HEADROOM_PERCENT = 25
-NODE_ERRORS = (ConnectionError, OSError, TimeoutError)
+UNFINISHED = (OperationStatus.ACCEPTED, OperationStatus.SIGNED, OperationStatus.SENT)
+NODE_ERRORS = (ConnectionError, OSError, TimeoutError)  # TimeoutError covers ledger_client's NodeBusy: a 503
 
 Hook = Callable[[DbSession, Operation], None]
 Inspector = Callable[[Operation], dict[str, Any]]
-
-
-class Notifier:
-    """Wakes the event streams of payment requests that changed in this process.
-
-    Published after the database commit (see :meth:`Pipeline.watch_commits`), so a
-    woken stream reads the new state. Other worker processes' changes are not seen
-    here: streams also re-read on a slow timer.
-    """
-
-    def __init__(self) -> None:
-        self._lock = threading.Lock()
-        self._subscribers: dict[str, set[Subscription]] = {}
-
-    def subscribe(self, key: str) -> Subscription:
-        subscription = Subscription(self, key)
-        with self._lock:
-            self._subscribers.setdefault(key, set()).add(subscription)
-        return subscription
-
-    def _remove(self, subscription: Subscription) -> None:
-        with self._lock:
-            subscribers = self._subscribers.get(subscription.key)
-            if subscribers is not None:
-                subscribers.discard(subscription)
-                if not subscribers:
-                    del self._subscribers[subscription.key]
-
-    def publish(self, keys: set[str]) -> None:
-        with self._lock:
-            woken = [s for key in keys for s in self._subscribers.get(key, ())]
-        for subscription in woken:
-            subscription.wake()
-
-
-class Subscription:
-    """One event stream's interest in one payment request; :meth:`wait` returns on a change or a timeout."""
-
-    def __init__(self, notifier: Notifier, key: str) -> None:
-        self.notifier = notifier
-        self.key = key
-        self._loop = asyncio.get_running_loop()
-        self._event = asyncio.Event()
-
-    def wake(self) -> None:
-        self._loop.call_soon_threadsafe(self._event.set)
-
-    async def wait(self, timeout: float) -> bool:
-        """True if woken by a change, False after ``timeout`` seconds."""
-        try:
-            await asyncio.wait_for(self._event.wait(), timeout)
-            return True
-        except TimeoutError:
-            return False
-        finally:
-            self._event.clear()
-
-    def close(self) -> None:
-        self.notifier._remove(self)
 
 
 def failpoint(name: str) -> None:
@@ -133,117 +68,34 @@ def failpoint(name: str) -> None:
         os._exit(86)
 
 
-def request_hash(payload: dict[str, Any]) -> str:
-    """A stable digest of a request body, to tell a retry from a different request under the same key."""
-    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
-
-
-def validate_idempotency_key(key: str | None) -> str:
-    if key is None or not key.strip():
-        raise ApiError("IDEMPOTENCY_KEY_REQUIRED")
-    key = key.strip()
-    if len(key) > 100 or not key.isprintable():
-        raise ApiError("VALIDATION_ERROR", {"Idempotency-Key": "at most 100 printable characters"})
-    return key
+def refusal(ledger: Ledger, sender: str, error: Any, text: str) -> ApiError:
+    """The ApiError a resident understands for a refused call (``error``: the decoded custom error, if any)."""
+    code = code_for_contract_error(error, sender)
+    detail: dict[str, Any] = {"reason": error.name if error is not None else text[:200]}
+    if error is not None and error.name == "InsufficientUnexpiredBalance":
+        available, needed = int(error.args["available"]), int(error.args["needed"])
+        detail.update(available=available, needed=needed)
+        try:
+            if available + ledger.expired_unswept(sender) >= needed:
+                code = "POINTS_EXPIRED"
+        except NODE_ERRORS:
+            pass
+    if error is not None and error.name in ("DailyThanksLimitReached", "DailyThanksPointsExceeded"):
+        detail["limit"] = int(error.args.get("limit", 0))
+    return ApiError(code, detail)
 
 
 class Pipeline:
+    """Steps 2 to 5 for operations the :class:`~wallet_api.outbox.Outbox` accepted, and the worker that retries them."""
+
     def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger, keyring: Keyring) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.keyring = keyring
-        self.hooks: dict[str, Hook] = {}
-        self.inspectors: dict[str, Inspector] = {}
-        self.notifier = Notifier()
+        self.hooks: dict[OperationKind, Hook] = {}
+        self.inspectors: dict[OperationKind, Inspector] = {}
         self._stop = threading.Event()
         self._thread: threading.Thread | None = None
-
-    def watch_commits(self) -> None:
-        """Announces payment requests changed in a transaction once it commits (hooks mark them in ``info``)."""
-
-        def committed(db: DbSession) -> None:
-            changed = db.info.pop(CHANGED_REQUESTS, None)
-            if changed:
-                self.notifier.publish(changed)
-
-        def rolled_back(db: DbSession, _transaction: Any = None) -> None:
-            db.info.pop(CHANGED_REQUESTS, None)
-
-        event.listen(self.sessions, "after_commit", committed)
-        event.listen(self.sessions, "after_rollback", rolled_back)
-
-    # -- 1. accept ---------------------------------------------------------------------
-    @staticmethod
-    def find(db: DbSession, user_id: int, key: str) -> Operation | None:
-        """The operation ``user_id`` sent under idempotency ``key``, if any."""
-        return db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
-
-    def existing(self, db: DbSession, user_id: int, key: str, digest: str) -> Operation | None:
-        """The operation already accepted under ``key``; IDEMPOTENCY_KEY_REUSED if it was another request."""
-        op = self.find(db, user_id, key)
-        if op is not None and op.request_hash != digest:
-            raise ApiError("IDEMPOTENCY_KEY_REUSED")
-        return op
-
-    def precheck(self, sender: str, target: str, calldata: bytes) -> int:
-        """Gas for the call; a revert raises the ApiError a resident understands."""
-        try:
-            gas = int(self.ledger.w3.eth.estimate_gas({"from": sender, "to": target, "data": calldata}))  # type: ignore[typeddict-item]
-        except (ContractLogicError, Web3RPCError) as exc:
-            failure = explain(exc)
-            raise self._refusal(sender, failure.error, str(failure)) from None
-        except NODE_ERRORS:
-            raise ApiError("NODE_UNAVAILABLE", status=503) from None
-        return gas * (100 + GAS_HEADROOM_PERCENT) // 100
-
-    def _refusal(self, sender: str, error: Any, text: str) -> ApiError:
-        code = code_for_contract_error(error, sender)
-        detail: dict[str, Any] = {"reason": error.name if error is not None else text[:200]}
-        if error is not None and error.name == "InsufficientUnexpiredBalance":
-            available, needed = int(error.args["available"]), int(error.args["needed"])
-            detail.update(available=available, needed=needed)
-            try:
-                if available + self.ledger.expired_unswept(sender) >= needed:
-                    code = "POINTS_EXPIRED"
-            except NODE_ERRORS:
-                pass
-        if error is not None and error.name in ("DailyThanksLimitReached", "DailyThanksPointsExceeded"):
-            detail["limit"] = int(error.args.get("limit", 0))
-        return ApiError(code, detail)
-
-    def add(
-        self,
-        db: DbSession,
-        *,
-        user_id: int,
-        key: str,
-        digest: str,
-        kind: str,
-        sender: str,
-        target: str,
-        calldata: bytes,
-        gas: int,
-        summary: dict[str, Any],
-    ) -> Operation:
-        """Stores an accepted operation in ``db``'s transaction (the caller commits)."""
-        op = Operation(
-            id=str(uuid.uuid4()),
-            user_id=user_id,
-            idempotency_key=key,
-            request_hash=digest,
-            kind=kind,
-            sender=sender,
-            target=target,
-            calldata=calldata,
-            summary={**summary, "gas": gas},
-            status="accepted",
-            attempts=0,
-            created_at=now(),
-            updated_at=now(),
-        )
-        db.add(op)
-        db.flush()
-        return op
 
     # -- 2. sign and 3. send -----------------------------------------------------------
     def _signer(self, db: DbSession, address: str) -> LocalAccount:
@@ -261,7 +113,7 @@ class Pipeline:
                 update(Operation)
                 .where(
                     Operation.id == op_id,
-                    Operation.status == "accepted",
+                    Operation.status == OperationStatus.ACCEPTED,
                     (Operation.lease_until.is_(None)) | (Operation.lease_until < now()),
                 )
                 .values(lease_until=now() + timedelta(seconds=LEASE_SECONDS), attempts=Operation.attempts + 1)
@@ -279,13 +131,14 @@ class Pipeline:
 
     def sign(self, op_id: str) -> bool:
         """Takes the next nonce, signs and stores the raw transaction; False if another worker has it."""
+        fees = self.ledger.fee_fields()  # before leasing and locking anything (asked once per process on our node)
         if not self._claim(op_id):
             return False
         for attempt in range(3):
             try:
                 with self.sessions.begin() as db:
                     op = db.get(Operation, op_id)
-                    if op is None or op.status != "accepted":
+                    if op is None or op.status != OperationStatus.ACCEPTED:
                         return False
                     row = self._nonce_row(db, op.sender)
                     account = self._signer(db, op.sender)
@@ -293,7 +146,7 @@ class Pipeline:
                         "to": op.target,
                         "data": op.calldata,
                         "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
-                        "gasPrice": 0,
+                        **fees,  # EIP-1559 (type 2); zero on our zero-base-fee network
                         "nonce": row.next_nonce,
                         "chainId": self.ledger.chain_id,
                         "value": 0,
@@ -302,7 +155,7 @@ class Pipeline:
                     op.nonce = row.next_nonce
                     op.raw_tx = bytes(signed.raw_transaction)
                     op.tx_hash = "0x" + bytes(signed.hash).hex()
-                    op.status = "signed"
+                    op.status = OperationStatus.SIGNED
                     op.updated_at = now()
                     row.next_nonce += 1
                 return True
@@ -314,7 +167,7 @@ class Pipeline:
     def broadcast(self, op_id: str) -> None:
         with self.sessions() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status != "signed" or op.raw_tx is None:
+            if op is None or op.status != OperationStatus.SIGNED or op.raw_tx is None:
                 return
             raw, tx_hash = op.raw_tx, op.tx_hash
         try:
@@ -330,8 +183,8 @@ class Pipeline:
                 return
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
-            if op is not None and op.status == "signed":
-                op.status = "sent"
+            if op is not None and op.status == OperationStatus.SIGNED:
+                op.status = OperationStatus.SENT
                 op.sent_at = op.updated_at = now()
                 op.broadcasts = (op.broadcasts or 0) + 1
 
@@ -340,12 +193,12 @@ class Pipeline:
         log.warning("operation %s refused by the node: %s", op_id, message[:200])
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status != "signed":
+            if op is None or op.status != OperationStatus.SIGNED:
                 return
             row = self._nonce_row(db, op.sender)
             if op.nonce is not None and row.next_nonce == op.nonce + 1:
                 row.next_nonce = op.nonce
-            op.status = "failed"
+            op.status = OperationStatus.FAILED
             code = "TRANSACTION_REJECTED"
             if "not permitted" in message:
                 is_service = db.scalar(select(ServiceKey.name).where(ServiceKey.address == op.sender)) is not None
@@ -379,7 +232,7 @@ class Pipeline:
         """Settles the operation if its receipt is there; returns it (final or not)."""
         with self.sessions() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status in FINAL or op.status == "accepted":
+            if op is None or op.status in FINAL_OPERATION or op.status == OperationStatus.ACCEPTED:
                 return op
             tx_hash = op.tx_hash
         receipt = self._receipt(tx_hash)
@@ -392,12 +245,12 @@ class Pipeline:
         findings = inspector(op) if inspector is not None else {}
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status in FINAL:
+            if op is None or op.status in FINAL_OPERATION:
                 return op
             if findings:
                 op.summary = {**op.summary, **findings}
             op.block_number = int(receipt["blockNumber"])
-            op.status = "confirmed" if failure is None else "failed"
+            op.status = OperationStatus.CONFIRMED if failure is None else OperationStatus.FAILED
             if failure is not None:
                 op.error_code = failure.code
                 op.error_detail = json.dumps(failure.detail)[:500]
@@ -422,7 +275,7 @@ class Pipeline:
         """
         with self.sessions() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status != "sent" or op.raw_tx is None or op.tx_hash is None:
+            if op is None or op.status != OperationStatus.SENT or op.raw_tx is None or op.tx_hash is None:
                 return
             sent_at = aware(op.sent_at) or aware(op.created_at)
             if sent_at is not None and sent_at > now() - timedelta(seconds=REBROADCAST_SECONDS):
@@ -454,7 +307,7 @@ class Pipeline:
                 return
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
-            if op is not None and op.status == "sent":
+            if op is not None and op.status == OperationStatus.SENT:
                 op.sent_at = op.updated_at = now()
                 op.broadcasts = (op.broadcasts or 0) + 1
 
@@ -466,13 +319,13 @@ class Pipeline:
         """Fails a sent operation whose transaction will never be mined; gives its nonce back if it was the last."""
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
-            if op is None or op.status != "sent":
+            if op is None or op.status != OperationStatus.SENT:
                 return
             if release_nonce:
                 row = self._nonce_row(db, op.sender)
                 if op.nonce is not None and row.next_nonce == op.nonce + 1:
                     row.next_nonce = op.nonce
-            op.status = "failed"
+            op.status = OperationStatus.FAILED
             op.error_code = code
             op.error_detail = json.dumps({"reason": message[:200]})
             op.updated_at = now()
@@ -484,7 +337,7 @@ class Pipeline:
             self.ledger.w3.eth.call({"from": op.sender, "to": op.target, "data": op.calldata}, block)  # type: ignore[typeddict-item]
         except (ContractLogicError, Web3RPCError) as exc:
             failure = explain(exc)
-            return self._refusal(op.sender, failure.error, str(failure))
+            return refusal(self.ledger, op.sender, failure.error, str(failure))
         return ApiError("TRANSACTION_REJECTED", {"reason": "reverted on the ledger"})
 
     def _run_hook(self, db: DbSession, op: Operation) -> None:
@@ -501,7 +354,7 @@ class Pipeline:
                 op = self.confirm(op_id)
             except NODE_ERRORS:
                 pass
-            if op is None or op.status in FINAL or time.monotonic() >= deadline:
+            if op is None or op.status in FINAL_OPERATION or time.monotonic() >= deadline:
                 return op
             time.sleep(0.02)
 
@@ -512,21 +365,21 @@ class Pipeline:
         with self.sessions() as db:
             rows = db.execute(
                 select(Operation.id, Operation.status)
-                .where(Operation.status.in_(("accepted", "signed", "sent")), Operation.updated_at < stale)
+                .where(Operation.status.in_(UNFINISHED), Operation.updated_at < stale)
                 .order_by(Operation.sender, Operation.nonce, Operation.created_at)
                 .limit(500)
             ).all()
         for op_id, status in rows:
-            if status == "accepted":
+            if status == OperationStatus.ACCEPTED:
                 self.execute(op_id)
-            elif status == "signed":
+            elif status == OperationStatus.SIGNED:
                 self.broadcast(op_id)
             self.confirm(op_id)
-            if status == "sent":
+            if status == OperationStatus.SENT:
                 self.resend_if_lost(op_id)
             with self.sessions.begin() as db:
                 op = db.get(Operation, op_id)
-                if op is not None and op.status not in FINAL:
+                if op is not None and op.status not in FINAL_OPERATION:
                     op.updated_at = now()
         return len(rows)
 

@@ -1,25 +1,34 @@
-"""Everything a request handler needs, built once per process from the settings."""
+"""The wiring: every part of the service built once per process from the settings, and nothing else.
+
+Each domain part receives only the collaborators it uses (a session factory, the ledger,
+the outbox, the settings, another domain part), so none of them imports this module;
+routes reach them through :class:`Services` (``deps.ServicesDep``), the CLI through
+:meth:`Services.build`. Which hook runs when an operation of a kind settles is written
+here, in one place.
+"""
 
 from __future__ import annotations
 
-from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Any
 
 from sqlalchemy import Engine
-from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from wallet_api import storage
+from wallet_api import accounts, claims, payments, storage
+from wallet_api.accounts import Accounts
 from wallet_api.auth import Authenticator
+from wallet_api.claims import Claims
 from wallet_api.db.engine import make_engine, make_sessions, migrate
-from wallet_api.db.models import Operation, User
-from wallet_api.errors import ApiError
 from wallet_api.keyring import Keyring, load_keyring
 from wallet_api.ledger import Ledger
-from wallet_api.pipeline import Pipeline, request_hash
+from wallet_api.notifier import Notifier, announce_commits
+from wallet_api.outbox import Outbox
+from wallet_api.payments import Payments
+from wallet_api.pipeline import Pipeline
 from wallet_api.settings import WalletSettings
+from wallet_api.statuses import OperationKind
+from wallet_api.thanks import Thanks
 
 
 @dataclass
@@ -31,6 +40,12 @@ class Services:
     ledger: Ledger
     auth: Authenticator
     pipeline: Pipeline
+    notifier: Notifier
+    outbox: Outbox
+    accounts: Accounts
+    payments: Payments
+    claims: Claims
+    thanks: Thanks
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -42,72 +57,32 @@ class Services:
         sessions = make_sessions(engine)
         storage.check_kek(sessions, keyring)  # refuses a KEK the database was not sealed under
         ledger = Ledger(settings.rpc_url, settings.deployments_dir)
+        notifier = Notifier()
+        announce_commits(sessions, notifier)
         pipeline = Pipeline(sessions, ledger, keyring)
-        pipeline.watch_commits()
-        services = cls(
-            settings, engine, sessions, keyring, ledger, Authenticator(settings, keyring.token_secret), pipeline
+        outbox = Outbox(sessions, ledger, pipeline, settings.confirm_wait_seconds)
+        account_part = Accounts(sessions, keyring, ledger, outbox)
+        payment_part = Payments(sessions, settings, ledger, outbox)
+        outbox.when_settled(OperationKind.REGISTER, accounts.on_register)
+        outbox.when_settled(OperationKind.ATTEST, claims.on_attest)
+        outbox.when_settled(OperationKind.PAY, payments.on_pay, inspector=payment_part.inspect_payment)
+        outbox.when_settled(OperationKind.REFUND, payments.on_refund)
+        return cls(
+            settings=settings,
+            engine=engine,
+            sessions=sessions,
+            keyring=keyring,
+            ledger=ledger,
+            auth=Authenticator(settings, keyring.token_secret),
+            pipeline=pipeline,
+            notifier=notifier,
+            outbox=outbox,
+            accounts=account_part,
+            payments=payment_part,
+            claims=Claims(sessions, ledger, outbox, account_part),
+            thanks=Thanks(ledger, outbox, account_part),
         )
-        from wallet_api import accounts, claims, payments
-
-        for module in (accounts, payments, claims):
-            module.register_hooks(services)
-        return services
 
     def close(self) -> None:
         self.pipeline.stop()
         self.engine.dispose()
-
-    def submit(
-        self,
-        user: User,
-        key: str,
-        body: dict[str, Any],
-        *,
-        kind: str,
-        sender: str,
-        target: str,
-        calldata: bytes,
-        summary: dict[str, Any],
-        before_commit: Callable[[DbSession, Operation], None] | None = None,
-    ) -> Operation:
-        """Accepts (or finds, for a retry) one operation, sends it, and waits briefly for its receipt."""
-        digest = request_hash({"kind": kind, **body})
-        with self.sessions() as db:
-            found = self.pipeline.existing(db, user.id, key, digest)
-        if found is None:
-            gas = self.pipeline.precheck(sender, target, calldata)
-            try:
-                with self.sessions.begin() as db:
-                    found = self.pipeline.existing(db, user.id, key, digest)
-                    if found is None:
-                        op = self.pipeline.add(
-                            db,
-                            user_id=user.id,
-                            key=key,
-                            digest=digest,
-                            kind=kind,
-                            sender=sender,
-                            target=target,
-                            calldata=calldata,
-                            gas=gas,
-                            summary=summary,
-                        )
-                        if before_commit is not None:
-                            before_commit(db, op)
-                        found = op
-            except IntegrityError:  # the same key accepted concurrently by another request
-                with self.sessions() as db:
-                    found = self.pipeline.find(db, user.id, key)
-                if found is None:
-                    raise
-                if found.request_hash != digest:
-                    raise ApiError("IDEMPOTENCY_KEY_REUSED") from None
-            self.pipeline.execute(found.id)
-        elif found.status in ("accepted", "signed"):  # a retry of something a crash left half-way
-            self.pipeline.execute(found.id)
-        latest = self.pipeline.wait(found.id, self.settings.confirm_wait_seconds)
-        return latest or found
-
-
-def build_services(settings: WalletSettings | None = None, create_secrets: bool = False) -> Services:
-    return Services.build(settings or WalletSettings(), create_secrets=create_secrets)

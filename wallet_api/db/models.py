@@ -7,11 +7,13 @@ envelope-sealed blobs; amounts are integers (points have no decimals). Times are
 from __future__ import annotations
 
 from datetime import datetime
+from enum import StrEnum
 
 from sqlalchemy import (
     JSON,
     BigInteger,
     DateTime,
+    Enum,
     ForeignKey,
     Index,
     Integer,
@@ -22,21 +24,40 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
+from wallet_api.statuses import AccountStatus, ClaimStatus, OperationKind, OperationStatus, PaymentRequestStatus, Role
+
 
 class Base(DeclarativeBase):
     pass
 
 
+def stored_enum(values: type[StrEnum], constraint: str) -> Enum:
+    """``values`` stored as their text (VARCHAR(16)) under a CHECK constraint named ``constraint``.
+
+    Read back as enum members; writing a value not in the enum fails in Python and, for
+    any other writer, in the database (the constraints come from migration 0004).
+    """
+    return Enum(
+        values,
+        name=constraint,
+        native_enum=False,
+        create_constraint=True,
+        length=16,
+        validate_strings=True,
+        values_callable=lambda members: [m.value for m in members],
+    )
+
+
 class User(Base):
-    """A resident, merchant or city officer. ``status``: pending, active, rejected, suspended."""
+    """A resident, merchant or city officer (:class:`Role`); ``status``: :class:`AccountStatus`."""
 
     __tablename__ = "users"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     public_id: Mapped[str] = mapped_column(String(36), unique=True)
     login: Mapped[str] = mapped_column(String(64), unique=True)
-    role: Mapped[str] = mapped_column(String(16))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    role: Mapped[Role] = mapped_column(stored_enum(Role, "ck_users_role"))
+    status: Mapped[AccountStatus] = mapped_column(stored_enum(AccountStatus, "ck_users_status"), index=True)
     password_hash: Mapped[str] = mapped_column(String(200))
     address: Mapped[str | None] = mapped_column(String(42), unique=True)
     sealed_key: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -71,7 +92,7 @@ class Session(Base):
 class Operation(Base):
     """The outbox: one accepted money-moving (or registering) request and its transaction.
 
-    ``status``: accepted → signed → sent → confirmed | failed. The signed raw transaction
+    ``status`` (:class:`OperationStatus`): accepted → signed → sent → confirmed | failed. The signed raw transaction
     is stored before it is broadcast, so after a crash it is re-sent unchanged (same
     nonce, same hash): the ledger applies it at most once.
     """
@@ -86,12 +107,12 @@ class Operation(Base):
     user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
     idempotency_key: Mapped[str] = mapped_column(String(100))
     request_hash: Mapped[str] = mapped_column(String(64))
-    kind: Mapped[str] = mapped_column(String(16))
+    kind: Mapped[OperationKind] = mapped_column(stored_enum(OperationKind, "ck_operations_kind"))
     sender: Mapped[str] = mapped_column(String(42), index=True)
     target: Mapped[str] = mapped_column(String(42))
     calldata: Mapped[bytes] = mapped_column(LargeBinary)
     summary: Mapped[dict[str, object]] = mapped_column(JSON)
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[OperationStatus] = mapped_column(stored_enum(OperationStatus, "ck_operations_status"))
     nonce: Mapped[int | None] = mapped_column(BigInteger)
     tx_hash: Mapped[str | None] = mapped_column(String(66), index=True)
     raw_tx: Mapped[bytes | None] = mapped_column(LargeBinary)
@@ -133,7 +154,9 @@ class PaymentRequest(Base):
     request_id: Mapped[str] = mapped_column(String(66), unique=True)
     amount: Mapped[int] = mapped_column(BigInteger)
     memo: Mapped[str | None] = mapped_column(String(80))
-    status: Mapped[str] = mapped_column(String(16))
+    status: Mapped[PaymentRequestStatus] = mapped_column(
+        stored_enum(PaymentRequestStatus, "ck_payment_requests_status")
+    )
     payer_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
     refunded: Mapped[int] = mapped_column(BigInteger, default=0)
@@ -181,7 +204,7 @@ class Claim(Base):
     programme_id: Mapped[int] = mapped_column(BigInteger)
     units: Mapped[int] = mapped_column(BigInteger)
     evidence: Mapped[str] = mapped_column(String(500))
-    status: Mapped[str] = mapped_column(String(16), index=True)
+    status: Mapped[ClaimStatus] = mapped_column(stored_enum(ClaimStatus, "ck_claims_status"), index=True)
     operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
     decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -3,11 +3,7 @@
 from __future__ import annotations
 
 from fastapi import APIRouter, Request, Response
-from sqlalchemy import update
 
-from wallet_api import accounts
-from wallet_api.auth import now
-from wallet_api.db.models import Session
 from wallet_api.deps import AnyUser, ServicesDep, client_of
 from wallet_api.schemas import LoginIn, MeOut, RefreshIn, SignupIn, SignupOut, TokensOut
 
@@ -17,8 +13,7 @@ router = APIRouter(prefix="/v1", tags=["auth"])
 @router.post("/auth/signup", status_code=201, response_model=SignupOut)
 def signup(body: SignupIn, svc: ServicesDep) -> SignupOut:
     """Creates a pending account; a city officer verifies the person before it can hold points."""
-    user = accounts.signup(
-        svc,
+    user = svc.accounts.signup(
         login=body.login,
         password=body.password,
         role=body.role,
@@ -48,12 +43,7 @@ def refresh(body: RefreshIn, svc: ServicesDep) -> TokensOut:
 @router.post("/auth/logout", status_code=204)
 def logout(request: Request, user: AnyUser, svc: ServicesDep) -> Response:
     """Closes this session: its access and refresh tokens stop working at once."""
-    with svc.sessions.begin() as db:
-        db.execute(
-            update(Session)
-            .where(Session.id == request.state.session_id, Session.user_id == user.id, Session.revoked_at.is_(None))
-            .values(revoked_at=now(), revoked_reason="logout")
-        )
+    svc.auth.logout(svc.sessions, request.state.session_id, user.id)
     return Response(status_code=204)
 
 

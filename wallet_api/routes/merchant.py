@@ -10,10 +10,9 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from sqlalchemy import select
 from starlette.concurrency import run_in_threadpool
 
-from wallet_api import payments, qr
+from wallet_api import payments, qr, queries
 from wallet_api.auth import aware
 from wallet_api.db.models import PaymentRequest, User
 from wallet_api.deps import AnyUser, IdempotencyKey, Merchant, ServicesDep, operation_response
@@ -28,6 +27,7 @@ from wallet_api.schemas import (
     TakingsOut,
 )
 from wallet_api.services import Services
+from wallet_api.statuses import FINAL_REQUEST, PaymentRequestStatus
 
 router = APIRouter(prefix="/v1", tags=["merchant"])
 JST = timezone(timedelta(hours=9))
@@ -43,7 +43,7 @@ def request_out(svc: Services, merchant: User, request: PaymentRequest) -> Payme
         chain_request_id="0x" + payments.chain_request_id(merchant.address or "", request).hex(),
         amount=request.amount,
         status=payments.current_status(request),
-        uri=payments.request_uri(svc, merchant, request),
+        uri=svc.payments.request_uri(merchant, request),
         merchant=merchant.address or "",
         merchant_name=merchant.display_name,
         expires_at=aware(request.expires_at).isoformat(),  # type: ignore[union-attr]
@@ -55,25 +55,24 @@ def request_out(svc: Services, merchant: User, request: PaymentRequest) -> Payme
 
 def _visible_request(svc: Services, user: User, request_pk: str) -> tuple[PaymentRequest, User]:
     with svc.sessions() as db:
-        request = db.get(PaymentRequest, request_pk)
-        merchant = db.get(User, request.merchant_id) if request is not None else None
-    if request is None or merchant is None or user.id not in (request.merchant_id, request.payer_id):
+        found = queries.request_and_merchant(db, request_pk)
+    if found is None or user.id not in (found[0].merchant_id, found[0].payer_id):
         raise ApiError("NOT_FOUND")
-    return request, merchant
+    return found
 
 
 @router.post("/payment-requests", response_model=PaymentRequestOut, status_code=201)
 def create_request(body: PaymentRequestIn, user: Merchant, svc: ServicesDep) -> PaymentRequestOut:
     """A payment request for the till: show its QR (``/qr.png`` or ``/qr.svg``) to the customer."""
-    request = payments.create_request(svc, user, body.amount, body.memo)
+    request = svc.payments.create_request(user, body.amount, body.memo)
     return request_out(svc, user, request)
 
 
 @router.get("/payment-requests/{request_pk}", response_model=PaymentRequestOut)
 def get_request(request_pk: RequestId, user: AnyUser, svc: ServicesDep) -> PaymentRequestOut:
     request, merchant = _visible_request(svc, user, request_pk)
-    if request.operation_id is not None and request.status == "paying":
-        svc.pipeline.confirm(request.operation_id)
+    if request.operation_id is not None and request.status == PaymentRequestStatus.PAYING:
+        svc.outbox.confirm(request.operation_id)
         request, merchant = _visible_request(svc, user, request_pk)
     return request_out(svc, merchant, request)
 
@@ -87,7 +86,7 @@ def request_qr(
     scale: Annotated[int, Query(ge=1, le=40)] = 8,
 ) -> Response:
     request, merchant = _visible_request(svc, user, request_pk)
-    content, media_type = qr.render(payments.request_uri(svc, merchant, request), fmt, scale)
+    content, media_type = qr.render(svc.payments.request_uri(merchant, request), fmt, scale)
     return Response(content, media_type=media_type, headers={"Cache-Control": "no-store"})
 
 
@@ -102,14 +101,14 @@ async def request_events(request: Request, request_pk: RequestId, user: AnyUser,
     await run_in_threadpool(_visible_request, svc, user, request_pk)
 
     async def stream() -> AsyncIterator[str]:
-        subscription = svc.pipeline.notifier.subscribe(request_pk)  # before the first read: no change is missed
+        subscription = svc.notifier.subscribe(request_pk)  # before the first read: no change is missed
         last = None
         idle = 0.0
         try:
             while not await request.is_disconnected():
                 current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
-                if current.status == "paying" and current.operation_id:
-                    await run_in_threadpool(svc.pipeline.confirm, current.operation_id)
+                if current.status == PaymentRequestStatus.PAYING and current.operation_id:
+                    await run_in_threadpool(svc.outbox.confirm, current.operation_id)
                     current, merchant = await run_in_threadpool(_visible_request, svc, user, request_pk)
                 status = payments.current_status(current)
                 if status != last:  # the whole answer (URI, derived request id) only when it is sent
@@ -117,7 +116,7 @@ async def request_events(request: Request, request_pk: RequestId, user: AnyUser,
                     idle = 0.0
                     out = request_out(svc, merchant, current)
                     yield f"event: status\ndata: {json.dumps(out.model_dump())}\n\n"
-                    if status in payments.FINAL_REQUEST:
+                    if status in FINAL_REQUEST:
                         return
                 elif idle >= 15:
                     idle = 0.0
@@ -144,21 +143,21 @@ def charge(request: Request, body: ChargeIn, user: Merchant, key: IdempotencyKey
     """
     if (body.card is None) == (body.code is None):
         raise ApiError("VALIDATION_ERROR", {"card": "give either card (with pin) or code"})
-    payment_request, op = payments.charge(svc, user, body.amount, key, card=body.card, pin=body.pin, code=body.code)
+    payment_request, op = svc.payments.charge(user, body.amount, key, card=body.card, pin=body.pin, code=body.code)
     return operation_response(request, op, {"payment_request": request_out(svc, user, payment_request).model_dump()})
 
 
 @router.post("/merchant/refunds", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
 def refund(request: Request, body: RefundIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Refunds (part of) a paid request to the resident who paid it."""
-    op = payments.refund(svc, user, body.payment_request_id, body.amount, key)
+    op = svc.payments.refund(user, body.payment_request_id, body.amount, key)
     return operation_response(request, op)
 
 
 @router.post("/merchant/settlements", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
 def settle(request: Request, body: SettlementIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Asks the city to pay ``amount`` points out in yen (the points are burned on-chain)."""
-    op = payments.settle(svc, user, body.amount, key)
+    op = svc.payments.settle(user, body.amount, key)
     return operation_response(request, op)
 
 
@@ -176,16 +175,7 @@ def takings(
     start_jst = start_local.replace(hour=0, minute=0, second=0, microsecond=0)
     start, end = start_jst.astimezone(UTC), (start_jst + timedelta(days=1)).astimezone(UTC)
     with svc.sessions() as db:
-        rows = db.scalars(
-            select(PaymentRequest)
-            .where(
-                PaymentRequest.merchant_id == user.id,
-                PaymentRequest.status == "paid",
-                PaymentRequest.paid_at >= start,
-                PaymentRequest.paid_at < end,
-            )
-            .order_by(PaymentRequest.paid_at.desc())
-        ).all()
+        rows = queries.paid_requests(db, user.id, start, end)
     out = [request_out(svc, user, r) for r in rows]
     return TakingsOut(
         date=start_jst.date().isoformat(),

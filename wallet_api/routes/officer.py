@@ -10,15 +10,14 @@ import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from sqlalchemy import select
-from sqlalchemy.orm import aliased
 
-from wallet_api import accounts, claims
+from wallet_api import queries
 from wallet_api.auth import aware
-from wallet_api.db.models import Claim, OfficerRead, User
+from wallet_api.db.models import User
 from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out
 from wallet_api.errors import ApiError, preferred_language
 from wallet_api.schemas import AccountDecisionOut, ClaimOut, PendingAccountOut, RecordReadOut
+from wallet_api.statuses import AccountStatus, ClaimStatus
 
 router = APIRouter(prefix="/v1/officer", tags=["officer"])
 PublicId = Annotated[str, Path(max_length=36)]
@@ -43,13 +42,8 @@ def list_accounts(
     Each record shown is an audited read (``GET /v1/officer/reads``).
     """
     with svc.sessions() as db:
-        rows = db.scalars(
-            select(User)
-            .where(User.status == status, User.role.in_(("resident", "merchant")))
-            .order_by(User.id)
-            .limit(limit)
-        ).all()
-    records = accounts.personal_records(svc, rows, officer, reason)
+        rows = queries.members_by_status(db, AccountStatus(status), limit)
+    records = svc.accounts.personal_records(rows, officer, reason)
     return [
         PendingAccountOut(
             id=u.public_id,
@@ -70,15 +64,8 @@ def record_reads(
     officer: Officer, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
 ) -> list[RecordReadOut]:
     """The trail of personal-record reads, newest first: which officer read whose record, why, when."""
-    reader, account = aliased(User), aliased(User)
     with svc.sessions() as db:
-        rows = db.execute(
-            select(OfficerRead, reader, account)
-            .join(account, account.id == OfficerRead.account_id)
-            .outerjoin(reader, reader.id == OfficerRead.officer_id)
-            .order_by(OfficerRead.id.desc())
-            .limit(limit)
-        ).all()
+        rows = queries.record_reads(db, limit)
     return [
         RecordReadOut(
             officer=r.login if r is not None else "(command line)",
@@ -98,17 +85,17 @@ def approve(
 ) -> AccountDecisionOut:
     """Registers the verified person's account on-chain; it is active once the registration confirms."""
     try:
-        op = accounts.approve(svc, officer, public_id, key)
+        op = svc.accounts.approve(officer, public_id, key)
     except ApiError as exc:
         if exc.code != "ACCOUNT_ALREADY_REGISTERED":
             _decision(officer, "could not approve account", public_id, exc.code)
             raise
-        accounts.mark_active(svc, public_id)
+        svc.accounts.mark_active(public_id)
         _decision(officer, "approved account", public_id, "already registered on-chain; active")
-        return AccountDecisionOut(id=public_id, status="active")
+        return AccountDecisionOut(id=public_id, status=AccountStatus.ACTIVE)
     _decision(officer, "approved account", public_id, f"registration {op.status} (operation {op.id})")
     with svc.sessions() as db:
-        user = db.scalar(select(User).where(User.public_id == public_id))
+        user = queries.user_by_public_id(db, public_id)
     language = preferred_language(request.headers.get("accept-language"))
     return AccountDecisionOut(
         id=public_id, status=user.status if user else "unknown", operation=operation_out(op, language)
@@ -118,12 +105,12 @@ def approve(
 @router.post("/accounts/{public_id}/reject", response_model=AccountDecisionOut)
 def reject(public_id: PublicId, officer: Officer, svc: ServicesDep) -> AccountDecisionOut:
     try:
-        accounts.reject(svc, officer, public_id)
+        svc.accounts.reject(officer, public_id)
     except ApiError as exc:
         _decision(officer, "could not reject account", public_id, exc.code)
         raise
     _decision(officer, "rejected account", public_id, "rejected")
-    return AccountDecisionOut(id=public_id, status="rejected")
+    return AccountDecisionOut(id=public_id, status=AccountStatus.REJECTED)
 
 
 @router.get("/claims", response_model=list[ClaimOut])
@@ -134,13 +121,7 @@ def list_claims(
     limit: Annotated[int, Query(ge=1, le=200)] = 50,
 ) -> list[ClaimOut]:
     with svc.sessions() as db:
-        rows = db.execute(
-            select(Claim, User.address)
-            .join(User, User.id == Claim.user_id)
-            .where(Claim.status == status)
-            .order_by(Claim.id)
-            .limit(limit)
-        ).all()
+        rows = queries.claims_by_status(db, ClaimStatus(status), limit)
     return [ClaimOut.of(c, a) for c, a in rows]
 
 
@@ -155,7 +136,7 @@ def decide(
 ) -> ClaimOut:
     """Approving attests the claim on-chain (the programme pays it at most once)."""
     try:
-        claim, _ = claims.decide_claim(svc, officer, public_id, decision == "approve", key)
+        claim, _ = svc.claims.decide(officer, public_id, decision == "approve", key)
     except ApiError as exc:
         _decision(officer, f"could not {decision} claim", public_id, exc.code)
         raise

@@ -9,12 +9,11 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
-from sqlalchemy import select
 from web3.exceptions import Web3RPCError
 
-from wallet_api import claims, payments, qr
+from wallet_api import payments, qr, queries
 from wallet_api.auth import aware
-from wallet_api.db.models import Claim, Operation, PaymentRequest, User
+from wallet_api.db.models import Operation, User
 from wallet_api.deps import AnyUser, IdempotencyKey, Member, Resident, ServicesDep, operation_out, operation_response
 from wallet_api.errors import ApiError, preferred_language
 from wallet_api.routes.merchant import request_out
@@ -38,6 +37,8 @@ from wallet_api.schemas import (
     PaymentPreviewOut,
     ThanksIn,
 )
+from wallet_api.statuses import OperationKind
+from wallet_api.thanks import thanks_notes
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
 log = logging.getLogger("wallet_api.wallet")
@@ -109,8 +110,8 @@ def history(
     addresses = {e.counterparty for e in page if e.counterparty}
     thanks_txs = {e.tx_hash for e in page if e.kind in ("thanks_sent", "thanks_received")}
     with svc.sessions() as db:
-        users = {u.address: u for u in db.scalars(select(User).where(User.address.in_(addresses)))} if addresses else {}
-        notes = claims.thanks_notes(db, thanks_txs)
+        users = queries.users_by_address(db, addresses)
+        notes = thanks_notes(db, thanks_txs)
     items = []
     for e in page:
         name = _name(users.get(e.counterparty or ""), e.counterparty) or ""
@@ -141,14 +142,14 @@ def send_thanks(
     request: Request, body: ThanksIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
 ) -> JSONResponse:
     """Sends thank-you points to a neighbour (by short code or address), within the daily limits."""
-    op = claims.thank(svc, user, body.to, body.amount, body.category, body.message, key)
+    op = svc.thanks.thank(user, body.to, body.amount, body.category, body.message, key)
     return operation_response(request, op)
 
 
 @router.post("/payments/preview", response_model=PaymentPreviewOut)
 def preview_payment(body: PayIn, user: Resident, svc: ServicesDep) -> PaymentPreviewOut:
     """What a scanned QR asks for (shop, amount, status), to confirm before paying; nothing is paid."""
-    request, merchant = payments.resolve_uri(svc, body.uri)
+    request, merchant = svc.payments.resolve_uri(body.uri)
     return PaymentPreviewOut(
         payment_request_id=request.id,
         amount=request.amount,
@@ -169,16 +170,16 @@ def member_qr(fmt: Annotated[str, Path(pattern="^(png|svg)$")], user: Member) ->
 @router.post("/payments", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
 def pay(request: Request, body: PayIn, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Pays a merchant's payment request scanned from its QR code (the EIP-681 URI)."""
-    op = payments.pay_uri(svc, user, body.uri, key)
+    op = svc.payments.pay_uri(user, body.uri, key)
     return operation_response(request, op, {"payment_request": _request_of(svc, op)})
 
 
 def _request_of(svc: ServicesDep, op: Operation) -> dict[str, object] | None:
     with svc.sessions() as db:
-        request = db.get(PaymentRequest, op.summary.get("payment_request"))
-        merchant = db.get(User, request.merchant_id) if request is not None else None
-    if request is None or merchant is None:
+        found = queries.request_and_merchant(db, str(op.summary.get("payment_request") or ""))
+    if found is None:
         return None
+    request, merchant = found
     return request_out(svc, merchant, request).model_dump()
 
 
@@ -188,13 +189,13 @@ def operation(request: Request, operation_id: str, user: AnyUser, svc: ServicesD
     if len(operation_id) > 36:
         raise ApiError("NOT_FOUND")
     with svc.sessions() as db:
-        stored = db.get(Operation, operation_id)
+        stored = queries.operation(db, operation_id)
     if stored is None or stored.user_id != user.id:  # ownership first: another's id touches nothing
         raise ApiError("NOT_FOUND")
     language = preferred_language(request.headers.get("accept-language"))
-    if stored.kind == "charge":  # the till's own charge: the state of the payment it started
-        return operation_out(payments.charge_state(svc, stored)[1], language)
-    op = svc.pipeline.confirm(operation_id)
+    if stored.kind == OperationKind.CHARGE:  # the till's own charge: the state of the payment it started
+        return operation_out(svc.payments.charge_state(stored)[1], language)
+    op = svc.outbox.confirm(operation_id)
     if op is None:
         raise ApiError("NOT_FOUND")
     return operation_out(op, language)
@@ -206,7 +207,7 @@ def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
 
     ``max_amount``: a charge above it waits for the resident's confirmation in the app.
     """
-    token = payments.issue_card(svc, user, body.pin, body.max_amount)
+    token = svc.payments.issue_card(user, body.pin, body.max_amount)
     svg, _ = qr.render(token, "svg", 4)
     return CardOut(card=token, qr_svg=svg.decode())
 
@@ -214,14 +215,14 @@ def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
 @router.get("/me/card", response_model=CardLimitOut)
 def card_settings(user: Resident, svc: ServicesDep) -> CardLimitOut:
     """Whether the resident has a card, and its limit per charge (null: none)."""
-    has_card, limit = payments.card_limit(svc, user)
+    has_card, limit = svc.payments.card_limit(user)
     return CardLimitOut(has_card=has_card, max_amount=limit)
 
 
 @router.put("/me/card/limit", response_model=CardLimitOut)
 def set_card_limit(body: LimitIn, user: Resident, svc: ServicesDep) -> CardLimitOut:
     """Sets the most a shop may charge the card without the resident's confirmation (null: no limit)."""
-    payments.set_card_limit(svc, user, body.max_amount)
+    svc.payments.set_card_limit(user, body.max_amount)
     return CardLimitOut(has_card=True, max_amount=body.max_amount)
 
 
@@ -231,7 +232,7 @@ def payment_code(user: Resident, svc: ServicesDep, body: LimitIn | None = None) 
 
     With ``max_amount``, a charge above it waits for the resident's confirmation in the app.
     """
-    code, seconds = payments.issue_code(svc, user, body.max_amount if body is not None else None)
+    code, seconds = svc.payments.issue_code(user, body.max_amount if body is not None else None)
     svg, _ = qr.render(code, "svg", 4)
     return CodeOut(code=code, expires_in=seconds, qr_svg=svg.decode())
 
@@ -247,7 +248,7 @@ def confirmations(user: Resident, svc: ServicesDep) -> list[ConfirmationOut]:
             merchant_name=m.display_name or m.short_code,
             expires_at=aware(r.expires_at).isoformat(),  # type: ignore[union-attr]
         )
-        for r, m in payments.awaiting_confirmation(svc, user)
+        for r, m in svc.payments.awaiting_confirmation(user)
     ]
 
 
@@ -263,10 +264,11 @@ def decide_confirmation(
     svc: ServicesDep,
 ) -> JSONResponse:
     """Approves (pays) or declines a shop's charge above the resident's limit; approving twice pays once."""
-    payment_request, op = payments.decide_charge(svc, user, request_pk, body.approve)
+    payment_request, op = svc.payments.decide_charge(user, request_pk, body.approve)
     with svc.sessions() as db:
-        merchant = db.get(User, payment_request.merchant_id)
-    assert merchant is not None
+        found = queries.request_and_merchant(db, payment_request.id)
+    assert found is not None
+    merchant = found[1]
     extra: dict[str, object] = {"payment_request": request_out(svc, merchant, payment_request).model_dump()}
     if op is None:
         return JSONResponse(extra)
@@ -276,12 +278,12 @@ def decide_confirmation(
 @router.post("/claims", response_model=ClaimOut, status_code=201)
 def submit_claim(body: ClaimIn, user: Resident, svc: ServicesDep) -> ClaimOut:
     """Claims a reward programme's points (e.g. for volunteering); an officer verifies it."""
-    claim = claims.submit_claim(svc, user, body.programme_id, body.units, body.evidence)
+    claim = svc.claims.submit(user, body.programme_id, body.units, body.evidence)
     return ClaimOut.of(claim)
 
 
 @router.get("/claims", response_model=list[ClaimOut])
 def my_claims(user: Resident, svc: ServicesDep) -> list[ClaimOut]:
     with svc.sessions() as db:
-        rows = db.scalars(select(Claim).where(Claim.user_id == user.id).order_by(Claim.id.desc()).limit(200)).all()
+        rows = queries.claims_of(db, user.id)
     return [ClaimOut.of(c) for c in rows]

@@ -1,0 +1,158 @@
+"""The outbox's front door: accepting an operation once per idempotency key, and following it.
+
+Step 1 of the pipeline (:mod:`wallet_api.pipeline` runs steps 2-5): a money-moving
+request is checked against the ledger (``eth_estimateGas``; a revert becomes a 4xx with
+its code and nothing is stored), then stored as an :class:`Operation` under the client's
+idempotency key, in the same database transaction as the domain's own change
+(``before_commit``: a payment request claimed, a claim marked approving). A retry under
+the same key returns the stored operation instead of paying again; the same key for
+another request is refused. Domain modules (accounts, payments, claims, thanks) reach the
+chain only through :meth:`Outbox.submit` and follow operations with :meth:`confirm` and
+:meth:`wait`; the hooks they give :meth:`when_settled` run when an operation settles.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import uuid
+from collections.abc import Callable
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+from web3.exceptions import ContractLogicError, Web3RPCError
+
+from ledger_client.fees import with_headroom
+from ledger_client.transactions import explain
+from wallet_api.auth import now
+from wallet_api.db.models import Operation, User
+from wallet_api.errors import ApiError
+from wallet_api.ledger import Ledger
+from wallet_api.pipeline import NODE_ERRORS, Hook, Inspector, Pipeline, refusal
+from wallet_api.statuses import OperationKind, OperationStatus
+
+BeforeCommit = Callable[[DbSession, Operation], None]
+
+
+def request_hash(payload: dict[str, Any]) -> str:
+    """A stable digest of a request body, to tell a retry from a different request under the same key."""
+    return hashlib.sha256(json.dumps(payload, sort_keys=True, separators=(",", ":")).encode()).hexdigest()
+
+
+def validate_idempotency_key(key: str | None) -> str:
+    if key is None or not key.strip():
+        raise ApiError("IDEMPOTENCY_KEY_REQUIRED")
+    key = key.strip()
+    if len(key) > 100 or not key.isprintable():
+        raise ApiError("VALIDATION_ERROR", {"Idempotency-Key": "at most 100 printable characters"})
+    return key
+
+
+def find(db: DbSession, user_id: int, key: str) -> Operation | None:
+    """The operation ``user_id`` sent under idempotency ``key``, if any."""
+    return db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
+
+
+def existing(db: DbSession, user_id: int, key: str, digest: str) -> Operation | None:
+    """The operation already accepted under ``key``; IDEMPOTENCY_KEY_REUSED if it was another request."""
+    op = find(db, user_id, key)
+    if op is not None and op.request_hash != digest:
+        raise ApiError("IDEMPOTENCY_KEY_REUSED")
+    return op
+
+
+class Outbox:
+    def __init__(
+        self, sessions: sessionmaker[DbSession], ledger: Ledger, pipeline: Pipeline, confirm_wait_seconds: float
+    ) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.pipeline = pipeline
+        self.confirm_wait_seconds = confirm_wait_seconds
+
+    def when_settled(self, kind: OperationKind, hook: Hook, inspector: Inspector | None = None) -> None:
+        """Runs ``hook`` in the transaction that settles an operation of ``kind`` (after ``inspector``'s chain read)."""
+        self.pipeline.hooks[kind] = hook
+        if inspector is not None:
+            self.pipeline.inspectors[kind] = inspector
+
+    def find(self, user: User, key: str) -> Operation | None:
+        with self.sessions() as db:
+            return find(db, user.id, key)
+
+    def confirm(self, op_id: str) -> Operation | None:
+        """The operation, settled first if its receipt is there."""
+        return self.pipeline.confirm(op_id)
+
+    def wait(self, op_id: str, timeout: float) -> Operation | None:
+        """Drives the operation until it is final or ``timeout`` passes; its latest state."""
+        return self.pipeline.wait(op_id, timeout)
+
+    def precheck(self, sender: str, target: str, calldata: bytes) -> int:
+        """The gas to sign for the call; a revert raises the ApiError a resident understands."""
+        try:
+            gas = int(self.ledger.w3.eth.estimate_gas({"from": sender, "to": target, "data": calldata}))  # type: ignore[typeddict-item]
+        except (ContractLogicError, Web3RPCError) as exc:
+            failure = explain(exc)
+            raise refusal(self.ledger, sender, failure.error, str(failure)) from None
+        except NODE_ERRORS:
+            raise ApiError("NODE_UNAVAILABLE", status=503) from None
+        return with_headroom(gas)
+
+    def submit(
+        self,
+        user: User,
+        key: str,
+        body: dict[str, Any],
+        *,
+        kind: OperationKind,
+        sender: str,
+        target: str,
+        calldata: bytes,
+        summary: dict[str, Any],
+        before_commit: BeforeCommit | None = None,
+    ) -> Operation:
+        """Accepts (or finds, for a retry) one operation, sends it, and waits briefly for its receipt."""
+        digest = request_hash({"kind": kind, **body})
+        with self.sessions() as db:
+            found = existing(db, user.id, key, digest)
+        if found is None:
+            gas = self.precheck(sender, target, calldata)
+            try:
+                with self.sessions.begin() as db:
+                    found = existing(db, user.id, key, digest)
+                    if found is None:
+                        op = Operation(
+                            id=str(uuid.uuid4()),
+                            user_id=user.id,
+                            idempotency_key=key,
+                            request_hash=digest,
+                            kind=kind,
+                            sender=sender,
+                            target=target,
+                            calldata=calldata,
+                            summary={**summary, "gas": gas},
+                            status=OperationStatus.ACCEPTED,
+                            attempts=0,
+                            created_at=now(),
+                            updated_at=now(),
+                        )
+                        db.add(op)
+                        db.flush()
+                        if before_commit is not None:
+                            before_commit(db, op)
+                        found = op
+            except IntegrityError:  # the same key accepted concurrently by another request
+                found = self.find(user, key)
+                if found is None:
+                    raise
+                if found.request_hash != digest:
+                    raise ApiError("IDEMPOTENCY_KEY_REUSED") from None
+            self.pipeline.execute(found.id)
+        elif found.status in (OperationStatus.ACCEPTED, OperationStatus.SIGNED):  # a crash left it half-way
+            self.pipeline.execute(found.id)
+        latest = self.pipeline.wait(found.id, self.confirm_wait_seconds)
+        return latest or found

@@ -1,0 +1,94 @@
+"""Every state and kind the wallet stores, as enums: one list each, checked by the database too.
+
+Before, these were free strings written in many modules; a typo ("aproving") was a new
+state nobody handled. Each enum is a ``StrEnum``, so the stored text is unchanged (the
+API, the apps and old rows read the same words), and each column carries a CHECK
+constraint listing the same values (migration ``0004_status_checks``): a value not
+listed here cannot be written, whoever writes it.
+"""
+
+from __future__ import annotations
+
+from enum import StrEnum
+
+
+class Role(StrEnum):
+    RESIDENT = "resident"
+    MERCHANT = "merchant"
+    OFFICER = "officer"
+
+
+MEMBER_ROLES = (Role.RESIDENT, Role.MERCHANT)
+"""Roles with an on-chain account (officers act through the service's key)."""
+
+
+class AccountStatus(StrEnum):
+    """pending → approving (registration sent) → active; or rejected. Suspended on-chain by the city."""
+
+    PENDING = "pending"
+    APPROVING = "approving"
+    ACTIVE = "active"
+    REJECTED = "rejected"
+    SUSPENDED = "suspended"
+
+
+class OperationKind(StrEnum):
+    """What an outbox operation does; each kind may have a hook run when it settles."""
+
+    REGISTER = "register"
+    ATTEST = "attest"
+    THANK = "thank"
+    PAY = "pay"
+    REFUND = "refund"
+    SETTLE = "settle"
+    CHARGE = "charge"  # the till's record of a charge: follows its payment, never sent itself
+
+
+class OperationStatus(StrEnum):
+    """accepted → signed → sent → confirmed | failed; ``linked`` for a charge, which follows its payment."""
+
+    ACCEPTED = "accepted"
+    SIGNED = "signed"
+    SENT = "sent"
+    CONFIRMED = "confirmed"
+    FAILED = "failed"
+    LINKED = "linked"
+
+
+FINAL_OPERATION = (OperationStatus.CONFIRMED, OperationStatus.FAILED)
+
+
+class PaymentRequestStatus(StrEnum):
+    """A till's request: open → paying → paid; see :mod:`wallet_api.payments` for the rest.
+
+    ``expired`` is what an open request past its time is shown as (computed, not written
+    today; kept allowed for rows written by earlier versions).
+    """
+
+    OPEN = "open"
+    CONFIRMING = "confirming"  # a charge above the resident's limit waits for the resident
+    PAYING = "paying"
+    PAID = "paid"
+    REVIEW = "review"  # the chain recorded another payer or amount
+    DECLINED = "declined"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+
+
+FINAL_REQUEST = (
+    PaymentRequestStatus.PAID,
+    PaymentRequestStatus.EXPIRED,
+    PaymentRequestStatus.REVIEW,
+    PaymentRequestStatus.DECLINED,
+    PaymentRequestStatus.CANCELLED,
+)
+
+
+class ClaimStatus(StrEnum):
+    """pending → approving (attestation sent) → granted | failed; or rejected by the officer."""
+
+    PENDING = "pending"
+    APPROVING = "approving"
+    GRANTED = "granted"
+    REJECTED = "rejected"
+    FAILED = "failed"
