@@ -108,6 +108,10 @@ def mint(
     `takasago mint --csv residents.csv --programme 1 --batch-id 20261101`. Every row is
     checked before anything is sent; an interrupted run resumes when re-run with the
     same file and batch id, and never mints a row twice.
+
+    The same amount to the same resident from the same programme mints once per JST day:
+    a repeat says "already minted today" with the claim id and sends nothing (exit 0);
+    `--again` mints it once more on purpose.
     """
     if programme <= 0:
         raise BadInput("--programme is required (see `takasago programme list`)")

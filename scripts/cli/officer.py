@@ -84,11 +84,6 @@ class Officer(ContractSet):
     def address(self) -> str:
         return str(self.sender.address)
 
-    def require_role(self, role_id: bytes) -> None:
-        """:class:`MissingRole` unless the signer holds ``role_id`` (checked before anything is sent)."""
-        if not self.registry.functions.hasRole(role_id, self.address).call():
-            raise MissingRole(self.address, role_id)
-
     def confirm(self, question: str, points: int | None) -> None:
         if self.yes or self.dry_run or points is None or points <= self.confirm_above:
             return
