@@ -23,6 +23,10 @@ def create_oracle_app(inbox: Inbox, reports_dir: Path) -> FastAPI:
         title="Takasago CO2 oracle",
         version="1.0.0",
         description="Signed meter batches in; public totals and proofs out.",
+        # FastAPI's /docs and /redoc load Swagger UI / ReDoc from a CDN, blank on the city's closed
+        # network; the API is described in docs/ and by /openapi.json, which needs nothing from outside.
+        docs_url=None,
+        redoc_url=None,
     )
     app.state.inbox = inbox
     app.state.reports_dir = reports_dir

@@ -58,6 +58,10 @@ def create_explorer(
         title="Takasago Points explorer",
         version="1.0.0",
         description="Pages, CSV exports and an Etherscan-compatible API over the indexed ledger.",
+        # FastAPI's /docs and /redoc load Swagger UI / ReDoc from a CDN, blank on the city's closed
+        # network; the API is described in docs/ and by /openapi.json, which needs nothing from outside.
+        docs_url=None,
+        redoc_url=None,
         lifespan=following(follower, rpc.url),
     )
     app.state.explorer = Explorer(sessions, rpc, labels, deployment)
