@@ -123,4 +123,4 @@ def test_readme_may_import_matches_the_code(graph: grimp.ImportGraph, package: s
                 continue
             if not any(imported == a or imported.startswith(a + ".") for a in allowed):
                 outside.add(f"{module} -> {imported}")
-    assert not outside, f"{package}/README.md 'May import:' allows {allowed}, but the code also imports: {sorted(outside)}"
+    assert not outside, f"{package}/README.md 'May import:' allows {allowed}; the code also imports {sorted(outside)}"
