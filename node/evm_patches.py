@@ -22,8 +22,8 @@ The changes (details in :data:`CHANGES`):
   leaner interpreter loop, the quiet message builder;
 * process-wide, applied by :func:`install` — pyrlp's ``copy`` sharing unchanged fields,
   on py-evm's Prague block and header classes and its account class only (the rlp
-  classes the node copies);
-  the keccak backend (``safe-pysha3``, ~3x faster than pycryptodome's).
+  classes the node copies); the keccak backend (``safe-pysha3``, ~3x faster than
+  pycryptodome's).
 
 ``python -m node.evm_patches`` prints the installed versions and current fingerprints
 (for re-deriving the changes after an upgrade).
@@ -52,13 +52,16 @@ PINNED_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "5.0.0", "eth-ha
 KECCAK_BACKEND = "pysha3"
 """eth-hash backend the node hashes with (``ETH_HASH_BACKEND`` in the environment wins)."""
 
-REMEDY = (
-    "The node replaces some of this library's internals (node/evm_patches.py) and will not run them "
-    "against code they were not written for. Install the pinned version (pip install -e '.[test]' "
-    "restores it), or, when upgrading on purpose, re-check each change listed in node/evm_patches.py "
-    "against the new code and update PINNED_VERSIONS and the fingerprints (python -m node.evm_patches "
-    "prints the current ones)."
-)
+
+def remedy(package: str) -> str:
+    """What to do when ``package`` is not what the node's changes were written against."""
+    return (
+        f"The node replaces some internals of {package} (node/evm_patches.py) and will not run them against code "
+        f"they were not written for. Install {package}=={PINNED_VERSIONS[package]} (pip install "
+        f"'{package}=={PINNED_VERSIONS[package]}'), or, when upgrading on purpose, re-check each change listed in "
+        "node/evm_patches.py against the new code and update PINNED_VERSIONS and the fingerprints "
+        "(python -m node.evm_patches prints the current ones)."
+    )
 
 
 class PatchTargetChanged(RuntimeError):
@@ -70,7 +73,7 @@ class Original:
     """A library function a change stands in for, and the sha256 of its source when the change was written."""
 
     package: str  # distribution name, as in PINNED_VERSIONS
-    path: str  # importable dotted path: module, then attributes
+    path: str  # "module:Class.attribute", as the function is found today
     sha256: str
 
     def resolve(self) -> Callable[..., Any]:
@@ -87,6 +90,8 @@ class Original:
 
 @dataclass(frozen=True)
 class Change:
+    """One change to a library's internals: where it lives, what it does, why, and what it stands in for."""
+
     name: str
     where: str  # "node classes" (evm_speedups.py, by subclassing) or "process-wide" (applied by install)
     what: str
@@ -272,7 +277,7 @@ def verify() -> None:
         if found != expected:
             raise PatchTargetChanged(
                 f"{package} {found} is installed, but the node's changes to it were written against "
-                f"{package} {expected}. {REMEDY}"
+                f"{package} {expected}. {remedy(package)}"
             )
     for change in CHANGES:
         for original in change.originals:
@@ -281,20 +286,20 @@ def verify() -> None:
             except (ImportError, AttributeError, OSError, TypeError) as exc:
                 raise PatchTargetChanged(
                     f"{original.name} ({original.package} {PINNED_VERSIONS[original.package]}), which the node's "
-                    f"change {change.name!r} stands in for, cannot be found or read: {exc}. {REMEDY}"
+                    f"change {change.name!r} stands in for, cannot be found or read: {exc}. {remedy(original.package)}"
                 ) from None
             if actual != original.sha256:
                 raise PatchTargetChanged(
                     f"{original.name} is not the code the node's change {change.name!r} was written against "
                     f"(source sha256 {actual[:16]}…, expected {original.sha256[:16]}…): {original.package} was "
-                    f"modified or replaced. {REMEDY}"
+                    f"modified or replaced. {remedy(original.package)}"
                 )
     for cls in SHARING_COPY_CLASSES:
         own = cls.__dict__.get("copy")
         if own is not None and own is not _copy_sharing_unchanged_fields:
             raise PatchTargetChanged(
                 f"{cls.__module__}.{cls.__qualname__} now defines its own copy(); the node's change "
-                f"'sharing rlp copy' would replace it. {REMEDY}"
+                f"'sharing rlp copy' would replace it. {remedy('py-evm')}"
             )
 
 

@@ -78,7 +78,7 @@ def test_another_py_evm_version_is_refused(monkeypatch: pytest.MonkeyPatch) -> N
         evm_patches.verify()
     message = str(refused.value)
     assert "py-evm 0.13.0 is installed" in message and "written against py-evm 0.12.1b1" in message
-    assert "Install the pinned version" in message
+    assert "Install py-evm==0.12.1b1" in message
 
 
 def test_a_refused_install_changes_nothing() -> None:
