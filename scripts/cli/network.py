@@ -55,7 +55,7 @@ def init(
             block_period=block_period,
             request_timeout=request_timeout,
         )
-    except (FileExistsError, ValueError, OSError) as exc:
+    except (FileExistsError, ValueError, RuntimeError, OSError) as exc:  # RuntimeError: py-evm the node cannot patch
         fail(str(exc))
         return
     console.print(f"[green]initialised[/green] a {validators}-validator network (chain {chain_id}) in {directory}")

@@ -54,7 +54,13 @@ def init(
         result = init_data_dir(
             data_dir, chain_id=chain_id, dev=dev, passphrase=passphrase, block_period=block_period, gas_limit=gas_limit
         )
-    except (FileExistsError, KeystoreError, ValueError, OSError) as exc:
+    except (
+        FileExistsError,
+        KeystoreError,
+        ValueError,
+        RuntimeError,
+        OSError,
+    ) as exc:  # RuntimeError: py-evm the node cannot patch
         fail(str(exc))
         return
     console.print(f"[green]initialised[/green] chain {result.chain_id} in {result.data_dir}")
