@@ -53,9 +53,13 @@ class Rpc:
         self.session.headers.update(service_headers() if headers is None else headers)
         self._ids = itertools.count(1)
 
+    def _session(self) -> requests.Session:
+        """The HTTP session a request goes out on (a subclass may keep one per thread)."""
+        return self.session
+
     def _post(self, body: Any) -> Any:
         try:
-            response = self.session.post(self.url, json=body, timeout=self.timeout)
+            response = self._session().post(self.url, json=body, timeout=self.timeout)
             if response.status_code == 413:
                 return {"error": {"code": 413, "message": "request too large (HTTP 413)"}}
             return response.json()
@@ -70,26 +74,37 @@ class Rpc:
             raise RpcError(method, reply["error"])
         return reply.get("result")
 
-    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
-        """Results in call order; any error raises (a batch is all or nothing for the indexer)."""
+    def batch_results(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Results in call order, an :class:`RpcError` in place of each call the node refused.
+
+        For callers that count refusals (a load generator sending 100 transactions at once);
+        a batch refused as a whole still raises.
+        """
         if not calls:
             return []
-        first = next(self._ids)
-        body = [{"jsonrpc": "2.0", "id": first + i, "method": m, "params": p} for i, (m, p) in enumerate(calls)]
-        for _ in range(len(calls) - 1):
-            next(self._ids)
+        ids = [next(self._ids) for _ in calls]
+        body = [{"jsonrpc": "2.0", "id": i, "method": m, "params": p} for i, (m, p) in zip(ids, calls, strict=True)]
         replies = self._post(body)
         if not isinstance(replies, list):
             raise RpcError("batch", replies.get("error", {"message": "not a batch answer"}))
         by_id = {r.get("id"): r for r in replies}
-        results = []
-        for i, (method, _) in enumerate(calls):
-            reply = by_id.get(first + i)
+        out: list[Any] = []
+        for i, (method, _) in zip(ids, calls, strict=True):
+            reply = by_id.get(i)
             if reply is None:
-                raise RpcError(method, {"message": "missing from the batch answer"})
-            if "error" in reply:
-                raise RpcError(method, reply["error"])
-            results.append(reply.get("result"))
+                out.append(RpcError(method, {"message": "missing from the batch answer"}))
+            elif "error" in reply:
+                out.append(RpcError(method, reply["error"]))
+            else:
+                out.append(reply.get("result"))
+        return out
+
+    def batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
+        """Results in call order; any error raises (a batch is all or nothing for the indexer)."""
+        results = self.batch_results(calls)
+        for result in results:
+            if isinstance(result, RpcError):
+                raise result
         return results
 
     def batch_within_limits(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
