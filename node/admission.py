@@ -33,7 +33,9 @@ _gas_limit = 0
 
 
 def _init_worker(chain_id: int, gas_limit: int, node_pid: int | None = None) -> None:
-    import node  # noqa: F401  (selects the fast keccak backend before eth imports)
+    from node import evm_patches
+
+    evm_patches.install()  # the node's checked py-evm changes and keccak backend, in this spawned worker too
 
     global _chain_id, _gas_limit
     _chain_id, _gas_limit = chain_id, gas_limit
