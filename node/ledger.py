@@ -1,10 +1,12 @@
-"""The ledger: the chain's state machine, owning py-evm, storage and the pool.
+"""The ledger: the chain's state machine, owning py-evm and storage.
 
 Reads top-down like the protocol: ``build_block`` (proposer) or ``import_block``
-(validation of a block made elsewhere) produce a sealed, executed block; ``commit``
-writes it and everything derived from it in one durable transaction; only then do
-``head`` and the RPC-visible records move. Block building and import run on one
-worker thread; RPC reads use the committed head only.
+(validation of a block made elsewhere) produce a sealed, executed block, both applying
+its body with ``apply_body``; ``commit`` writes it and everything derived from it in one
+durable transaction; only then do ``head`` and the RPC-visible records move, and the
+head listeners hear of it (the transaction pool resets itself on each new head, as geth's
+does on chain-head events; the ledger never reaches into the pool). Block building and
+import run on one worker thread; RPC reads use the committed head only.
 """
 
 from __future__ import annotations
@@ -12,6 +14,7 @@ from __future__ import annotations
 import logging
 import threading
 import time
+from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
@@ -21,11 +24,12 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
-from eth.vm.spoof import SpoofTransaction
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
+from node import storage_keys as keys
+from node.block_body import AppliedBody, apply_body, prevalidated
 from node.execution import chain_class_for
 from node.genesis import Genesis
 from node.ordered_trie import ordered_trie_root_and_nodes
@@ -34,49 +38,25 @@ from node.qbft.certificate import certificate_signers
 from node.records import JSON, block_records
 from node.seal import BFT_MIX_HASH, sign_seal, unsealed_extra_data, verify_seal
 from node.storage import open_database
-from node.txpool import PendingTransaction, TransactionPool
+from node.txpool import PendingTransaction
 
 log = logging.getLogger("takasago.node")
 
-KEY_GENESIS = b"t:genesis"
-KEY_HEAD = b"t:head"
-PREFIX_RECEIPT = b"t:r:"
-PREFIX_TX = b"t:x:"
-PREFIX_LOGS = b"t:l:"
-PREFIX_TX_HASHES = b"t:h:"
-PREFIX_BLOCK_SIZE = b"t:s:"
-PREFIX_CERTIFICATE = b"t:c:"
 # A block stamped further ahead than this is refused (as Clique does): block.timestamp
 # drives point expiry, so a validator must not be able to move time forward.
 MAX_CLOCK_DRIFT_SECONDS = 15
-# eth_getBlockByNumber("pending") executes at most this many pooled transactions per request.
-PENDING_BLOCK_MAX_TRANSACTIONS = 2_000
-
-
-def _noop() -> None:
-    return None
-
-
-def _prevalidated(pending: PendingTransaction) -> SpoofTransaction:
-    """The pooled transaction, with the checks admission already made skipped.
-
-    Admission (``txpool.stateless_checks``) ran py-evm's ``validate()``, the EIP-2
-    signature bounds, and recovered the sender; re-running them for every transaction
-    of every block would cost more elliptic-curve operations each. Everything else delegates to the real
-    transaction, and the block body is built from the real transactions.
-    """
-    sender = pending.sender
-    return SpoofTransaction(
-        pending.tx, sender=sender, get_sender=lambda: sender, validate=_noop, check_signature_validity=_noop
-    )
-
-
-def _num(n: int) -> bytes:
-    return n.to_bytes(8, "big")
 
 
 class CannotSeal(RuntimeError):
     """This node may not produce blocks now (no key, or not an authorised validator)."""
+
+
+class StaleExecution(ValidationError):
+    """The block's executed state was discarded from the write buffer (another block's write failed).
+
+    Nothing is wrong with the block: executing it again on the same head and committing
+    that succeeds. Consensus and sync do exactly that.
+    """
 
 
 @dataclass
@@ -87,6 +67,24 @@ class BuiltBlock:
     included: list[PendingTransaction]
     dropped: list[tuple[PendingTransaction, str]]
     generation: int = -1  # the store's buffer generation its state was written in (-1: built here)
+
+
+@dataclass(frozen=True)
+class NewHead:
+    """A block just became the head: what a listener keeping state derived from the head needs."""
+
+    block: BlockAPI
+    senders: list[Address]
+    included: list[PendingTransaction]  # pooled transactions this node built it from (empty if built elsewhere)
+    dropped: list[tuple[PendingTransaction, str]]  # pooled transactions the builder left out, and why
+
+
+HeadListener = Callable[[NewHead], None]
+AdmittedLookup = Callable[[bytes], PendingTransaction | None]  # transaction hash → admitted here already, or None
+
+
+def _none_admitted(_tx_hash: bytes) -> PendingTransaction | None:
+    return None
 
 
 @dataclass
@@ -110,29 +108,27 @@ class Ledger:
         self.head: BlockHeaderAPI = self.chain.get_canonical_head()
         self.registry = Registry(self.chain, genesis.registry_address)
         self.registry.on_new_head(self.head, True)
-        self.pool = TransactionPool(
-            genesis.chain_id,
-            block_gas_limit=lambda: self.head.gas_limit,
-            state_nonce=lambda a: self.head_state().get_nonce(a),
-            state_balance=lambda a: self.head_state().get_balance(a),
-            is_allowed=lambda a: self.registry.is_allowed(self.head, a),
-        )
+        self._head_listeners: list[HeadListener] = []
         self._head_state: tuple[bytes, StateAPI] | None = None
         self._write_lock = threading.Lock()
         # Set by the QBFT engine: from then on no block reaches the chain without a quorum's
         # commit certificate, whichever path (consensus, sync, RPC) hands it to ``commit``.
         self.require_certificates = False
 
+    def add_head_listener(self, listener: HeadListener) -> None:
+        """Call ``listener`` on the writer thread with every block committed, once it is the head."""
+        self._head_listeners.append(listener)
+
     # -- opening ---------------------------------------------------------------
     def _open_chain(self) -> Chain:
-        stored = self.store.get_durable(KEY_GENESIS)
+        stored = self.store.get_durable(keys.GENESIS)
         if stored is None:
             chain = self.chain_class.from_genesis(
                 self.db, self.genesis.header_params(), cast(Any, self.genesis.state_dict())
             )
             genesis_hash = chain.get_canonical_head().hash
-            self.store[KEY_GENESIS] = genesis_hash
-            self.store[KEY_HEAD] = genesis_hash
+            self.store[keys.GENESIS] = genesis_hash
+            self.store[keys.HEAD] = genesis_hash
             self.store.flush()
             log.info("initialised chain %d with genesis 0x%s", self.genesis.chain_id, genesis_hash.hex())
             return cast(Chain, chain)
@@ -181,14 +177,14 @@ class Ledger:
         return header if canonical is not None and canonical.hash == header.hash else None
 
     def block_tx_hashes(self, number: int) -> list[bytes]:
-        raw = self.store.get_durable(PREFIX_TX_HASHES + _num(number))
+        raw = self.store.get_durable(keys.block_transaction_hashes(number))
         if not raw:
             return []
         return [raw[i : i + 32] for i in range(0, len(raw), 32)]
 
     def block_size(self, header: BlockHeaderAPI) -> int:
         """RLP size of the whole block (recorded at commit; recomputed for genesis)."""
-        stored = self.store.get_durable(PREFIX_BLOCK_SIZE + _num(header.block_number))
+        stored = self.store.get_durable(keys.block_size(header.block_number))
         if stored is not None:
             return int.from_bytes(stored, "big")
         return len(rlp.encode(self.chain.get_block_by_header(header)))
@@ -199,11 +195,11 @@ class Ledger:
 
     def raw_transaction_record(self, tx_hash: bytes) -> bytes | None:
         """The committed transaction as stored JSON bytes (served without re-encoding)."""
-        return self.store.get_durable(PREFIX_TX + tx_hash)
+        return self.store.get_durable(keys.transaction(tx_hash))
 
     def raw_receipt_record(self, tx_hash: bytes) -> bytes | None:
         """The committed receipt as stored JSON bytes (served without re-encoding)."""
-        return self.store.get_durable(PREFIX_RECEIPT + tx_hash)
+        return self.store.get_durable(keys.receipt(tx_hash))
 
     def receipt_record(self, tx_hash: bytes) -> JSON | None:
         raw = self.raw_receipt_record(tx_hash)
@@ -211,10 +207,10 @@ class Ledger:
 
     def certificate(self, number: int) -> bytes | None:
         """The commit certificate (QBFT commit seals) stored with block ``number``, if any."""
-        return self.store.get_durable(PREFIX_CERTIFICATE + _num(number))
+        return self.store.get_durable(keys.certificate(number))
 
     def block_logs(self, number: int) -> list[JSON]:
-        raw = self.store.get_durable(PREFIX_LOGS + _num(number))
+        raw = self.store.get_durable(keys.block_logs(number))
         return orjson.loads(raw) if raw else []
 
     # -- building (proposer) ---------------------------------------------------
@@ -233,55 +229,18 @@ class Ledger:
         if proposer not in validators:
             raise CannotSeal(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
         now = int(time.time()) if timestamp is None else timestamp
-        header = self.chain.create_header_from_parent(
-            parent,
-            coinbase=proposer,
-            timestamp=max(now, parent.timestamp),
-            gas_limit=parent.gas_limit,
-            extra_data=unsealed_extra_data(validators),
-            mix_hash=BFT_MIX_HASH,
-        )
-        vm: Any = self.chain.get_vm(header)
-        vm.block_preprocessing(vm.get_block())
-        result_header, receipts, included, dropped = self._apply_candidates(vm, parent, header, candidates)
-        txs = [p.tx for p in included]
-        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), result_header, txs, receipts)
+        vm, body = self._fill_block(parent, validators, proposer, now, candidates)
+        txs = [p.tx for p in body.applied]
+        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), body.header, txs, body.receipts)
         processed = vm.block_postprocessing(filled)
         # finalize (state root) without mine_block's validate_block: that would only
         # recompute the transaction root of the block we just assembled ourselves.
         block = vm.finalize_block(vm.pack_block(processed)).block
         sealed = block.copy(header=sign_seal(block.header, self.validator_key))
-        return BuiltBlock(sealed, tuple(receipts), [p.sender for p in included], included, dropped)
+        return BuiltBlock(sealed, tuple(body.receipts), [p.sender for p in body.applied], body.applied, body.dropped)
 
-    def _apply_candidates(
-        self, vm: Any, parent: BlockHeaderAPI, header: BlockHeaderAPI, candidates: list[PendingTransaction]
-    ) -> tuple[BlockHeaderAPI, list[ReceiptAPI], list[PendingTransaction], list[tuple[PendingTransaction, str]]]:
-        """Execute the pool's candidates in order on ``vm``: what fits and is valid, and what was dropped (why)."""
-        included: list[PendingTransaction] = []
-        dropped: list[tuple[PendingTransaction, str]] = []
-        receipts: list[ReceiptAPI] = []
-        result_header = header
-        is_allowed = self.registry.is_allowed
-        for pending in candidates:
-            if not is_allowed(parent, pending.sender):
-                dropped.append((pending, "sender is no longer permitted"))
-                continue
-            if result_header.gas_used + pending.tx.gas > result_header.gas_limit:
-                break
-            try:
-                # py-evm validates (nonce, balance, gas) before touching state, so a
-                # ValidationError here leaves the block's state as it was.
-                receipt, _computation = vm.apply_transaction(result_header, _prevalidated(pending))
-            except ValidationError as exc:
-                dropped.append((pending, str(exc)))
-                continue
-            result_header = vm.add_receipt_to_header(result_header, receipt)
-            receipts.append(receipt)
-            included.append(pending)
-        return result_header, receipts, included, dropped
-
-    def pending_block(self, max_count: int = PENDING_BLOCK_MAX_TRANSACTIONS) -> tuple[BlockAPI, list[Address]]:
-        """The block the pool's ready transactions would make on the head now (geth's ``pending``).
+    def pending_block(self, candidates: list[PendingTransaction]) -> tuple[BlockAPI, list[Address]]:
+        """The block ``candidates`` (the pool's ready transactions) would make on the head now (geth's ``pending``).
 
         Executed like ``build_block`` but never sealed and never written: the state, transaction
         and receipt roots are computed in memory (py-evm's own block assembly would persist trie
@@ -294,36 +253,57 @@ class Ledger:
             if self.validator_key is not None
             else Address(b"\0" * 20)
         )
-        header = self.chain.create_header_from_parent(
+        vm, body = self._fill_block(parent, validators, coinbase, int(time.time()), candidates)
+        txs = [p.tx for p in body.applied]
+        pending_header = body.header.copy(
+            state_root=vm.state.make_state_root(),
+            transaction_root=ordered_trie_root_and_nodes([tx.encode() for tx in txs])[0],
+            receipt_root=ordered_trie_root_and_nodes([r.encode() for r in body.receipts])[0],
+        )
+        block = vm.get_block_class()(pending_header, txs, [], [])
+        return block, [p.sender for p in body.applied]
+
+    def _fill_block(
+        self,
+        parent: BlockHeaderAPI,
+        validators: tuple[Address, ...],
+        coinbase: Address,
+        now: int,
+        candidates: list[PendingTransaction],
+    ) -> tuple[Any, AppliedBody[PendingTransaction]]:
+        """A new block on ``parent`` filled from pool candidates: what fits and is valid, and what was dropped (why)."""
+        vm, header = self._open_block(
             parent,
             coinbase=coinbase,
-            timestamp=max(int(time.time()), parent.timestamp),
+            timestamp=max(now, parent.timestamp),
             gas_limit=parent.gas_limit,
             extra_data=unsealed_extra_data(validators),
             mix_hash=BFT_MIX_HASH,
         )
+        is_allowed = self.registry.is_allowed
+
+        def refuse(pending: PendingTransaction) -> str | None:
+            return None if is_allowed(parent, pending.sender) else "sender is no longer permitted"
+
+        return vm, apply_body(vm, header, candidates, prevalidated, building=True, refuse=refuse)
+
+    def _open_block(self, parent: BlockHeaderAPI, **fields: Any) -> tuple[Any, BlockHeaderAPI]:
+        """A VM positioned at a new block on ``parent`` with the given header fields, before any transaction."""
+        header = self.chain.create_header_from_parent(parent, **fields)
         vm: Any = self.chain.get_vm(header)
         vm.block_preprocessing(vm.get_block())
-        candidates = self.pool.take_ready(parent.gas_limit, max_count)
-        result_header, receipts, included, _dropped = self._apply_candidates(vm, parent, header, candidates)
-        txs = [p.tx for p in included]
-        pending_header = result_header.copy(
-            state_root=vm.state.make_state_root(),
-            transaction_root=ordered_trie_root_and_nodes([tx.encode() for tx in txs])[0],
-            receipt_root=ordered_trie_root_and_nodes([r.encode() for r in receipts])[0],
-        )
-        block = vm.get_block_class()(pending_header, txs, [], [])
-        return block, [p.sender for p in included]
+        return vm, header
 
     # -- import (validation of a block sealed elsewhere) -----------------------
-    def import_block(self, block: BlockAPI) -> BuiltBlock:
+    def import_block(self, block: BlockAPI, admitted: AdmittedLookup = _none_admitted) -> BuiltBlock:
         """Fully validate a block that extends the head, then execute it (not yet committed).
 
         Checks, in order: it extends our head; it is sealed by a validator
         authorised at the parent; every sender is permitted at the parent; executing
         it reproduces its state root, receipts root and gas used. Nothing becomes
         canonical until :meth:`commit`, so a QBFT proposal that is never decided leaves
-        only unreferenced trie nodes behind.
+        only unreferenced trie nodes behind. ``admitted`` finds transactions this node's pool
+        admitted already, whose signatures and fields need no second check.
         """
         parent = self.head
         if block.header.parent_hash != parent.hash:
@@ -339,10 +319,10 @@ class Ledger:
         senders = []
         candidates: list[Any] = []
         for index, tx in enumerate(block.transactions):
-            pooled = self.pool.get(tx.hash)
+            pooled = admitted(tx.hash)
             candidate: Any
             if pooled is not None:  # admitted here already: signature and fields checked, sender known
-                sender, candidate = pooled.sender, _prevalidated(pooled)
+                sender, candidate = pooled.sender, prevalidated(pooled)
             else:
                 try:
                     sender, candidate = Address(tx.sender), tx
@@ -366,7 +346,9 @@ class Ledger:
             raise ValidationError(f"block #{block.number} cannot be executed: {exc}") from None
         return BuiltBlock(executed, tuple(receipts), senders, [], [], generation=generation)
 
-    def _execute(self, parent: BlockHeaderAPI, block: BlockAPI, candidates: list[Any]) -> tuple[BlockAPI, list[Any]]:
+    def _execute(
+        self, parent: BlockHeaderAPI, block: BlockAPI, candidates: list[Any]
+    ) -> tuple[BlockAPI, list[ReceiptAPI]]:
         """Re-execute ``block`` on ``parent`` the way ``build_block`` builds one; it must come out identical.
 
         Rebuilding from the same header fields and transactions and comparing the result
@@ -375,7 +357,7 @@ class Ledger:
         signature recovery, as they do when this node proposes.
         """
         received = block.header
-        header = self.chain.create_header_from_parent(
+        vm, header = self._open_block(
             parent,
             coinbase=received.coinbase,
             timestamp=received.timestamp,
@@ -383,19 +365,10 @@ class Ledger:
             extra_data=received.extra_data,
             mix_hash=received.mix_hash,
         )
-        vm: Any = self.chain.get_vm(header)
-        vm.block_preprocessing(vm.get_block())
-        receipts: list[ReceiptAPI] = []
-        result_header = header
-        for index, candidate in enumerate(candidates):
-            try:
-                receipt, _computation = vm.apply_transaction(result_header, candidate)
-            except ValidationError as exc:
-                raise ValidationError(f"transaction {index} cannot be applied: {exc}") from None
-            result_header = vm.add_receipt_to_header(result_header, receipt)
-            receipts.append(receipt)
+        body = apply_body(vm, header, candidates, _as_is, building=False)
+        receipts = body.receipts
         filled = vm.set_block_transactions_and_withdrawals(
-            vm.get_block(), result_header, list(block.transactions), receipts
+            vm.get_block(), body.header, list(block.transactions), receipts
         )
         executed = vm.finalize_block(vm.pack_block(vm.block_postprocessing(filled))).block
         if executed.header.hash != received.hash:
@@ -418,24 +391,24 @@ class Ledger:
             if block.header.parent_hash != self.head.hash:
                 raise ValidationError("head moved while the block was being built")
             if built.generation >= 0 and built.generation != self.store.generation:
-                raise ValidationError("the block's executed state was discarded; execute it again")
+                raise StaleExecution("the block's executed state was discarded; execute it again")
             if self.require_certificates:
                 self._check_finality(block.header, certificate)
             try:
                 self.chain.chaindb.persist_block(block)
                 txs, rcpts, logs = block_records(block, built.receipts, built.senders)
-                number = _num(block.number)
+                number = block.number
                 for tx_json, rcpt_json, tx in zip(txs, rcpts, block.transactions, strict=True):
-                    self.store[PREFIX_TX + tx.hash] = orjson.dumps(tx_json)
-                    self.store[PREFIX_RECEIPT + tx.hash] = orjson.dumps(rcpt_json)
-                self.store[PREFIX_BLOCK_SIZE + number] = len(rlp.encode(block)).to_bytes(8, "big")
+                    self.store[keys.transaction(tx.hash)] = orjson.dumps(tx_json)
+                    self.store[keys.receipt(tx.hash)] = orjson.dumps(rcpt_json)
+                self.store[keys.block_size(number)] = keys.block_number(len(rlp.encode(block)))
                 if block.transactions:
-                    self.store[PREFIX_TX_HASHES + number] = b"".join(tx.hash for tx in block.transactions)
+                    self.store[keys.block_transaction_hashes(number)] = b"".join(tx.hash for tx in block.transactions)
                 if logs:
-                    self.store[PREFIX_LOGS + number] = orjson.dumps(logs)
+                    self.store[keys.block_logs(number)] = orjson.dumps(logs)
                 if certificate is not None:
-                    self.store[PREFIX_CERTIFICATE + number] = certificate
-                self.store[KEY_HEAD] = block.hash
+                    self.store[keys.certificate(number)] = certificate
+                self.store[keys.HEAD] = block.hash
                 self.store.flush()
             except Exception:
                 self.store.discard()
@@ -444,9 +417,9 @@ class Ledger:
             registry_hex = "0x" + self.registry.address.hex()
             touched = any(entry["address"].lower() == registry_hex for entry in logs)
             self.registry.on_new_head(block.header, touched)
-            self.pool.remove_included(built.included, [p for p, _ in built.dropped])
-            if not built.included and block.transactions:  # built elsewhere: our pool may hold the same ones
-                self.pool.remove_mined([(s, tx.nonce) for s, tx in zip(built.senders, block.transactions, strict=True)])
+            new_head = NewHead(block, built.senders, built.included, built.dropped)
+            for listener in self._head_listeners:
+                listener(new_head)
             return CommittedBlock(block.header, txs, rcpts, logs, built.included, built.dropped)
 
     def _check_finality(self, header: BlockHeaderAPI, certificate: bytes | None) -> None:
@@ -470,6 +443,10 @@ class Ledger:
 
     def close(self) -> None:
         self.store.close()
+
+
+def _as_is(transaction: Any) -> Any:
+    return transaction
 
 
 def decode_block(raw: bytes) -> BlockAPI:

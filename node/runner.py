@@ -31,7 +31,7 @@ from node.qbft.journal import VoteJournal
 from node.qbft.network import PeerAddress, PeerNetwork
 from node.rpc.api import EthAPI
 from node.rpc.server import RPCServer
-from node.service import NodeService
+from node.service import NodeService, pool_following
 from node.storage import exclusive_data_dir
 
 log = logging.getLogger("takasago.node")
@@ -169,6 +169,7 @@ async def serve(
         clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(
             ledger,
+            pool_following(ledger),
             mode=mode,
             block_period=block_period,
             dev_clock=clock,

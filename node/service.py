@@ -1,4 +1,4 @@
-"""The running node: the ledger, its block producer, and who to tell about new blocks.
+"""The running node: the ledger, its transaction pool, its block producer, and who to tell about new blocks.
 
 Block production modes:
 
@@ -22,11 +22,14 @@ from dataclasses import dataclass, field
 from typing import Any
 
 import lmdb
+from eth.abc import BlockAPI
+from eth_typing import Address
 from eth_utils import ValidationError
 
 from node.dev_clock import DevClock
-from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger
+from node.ledger import BuiltBlock, CannotSeal, CommittedBlock, Ledger, StaleExecution
 from node.rpc.limits import RPCLimits, WorkLanes
+from node.txpool import TransactionPool
 
 log = logging.getLogger("takasago.node")
 
@@ -35,6 +38,8 @@ log = logging.getLogger("takasago.node")
 SUMMARY_EVERY_BLOCKS = 600
 # A block listener slower than this is reported: listeners sit on the block path.
 SLOW_LISTENER_SECONDS = 0.5
+# eth_getBlockByNumber("pending") executes at most this many pooled transactions per request.
+PENDING_BLOCK_MAX_TRANSACTIONS = 2_000
 
 BlockListener = Callable[[CommittedBlock], Awaitable[None] | None]
 
@@ -57,10 +62,28 @@ class _Window:
     seconds: float = 0.0
 
 
+def pool_following(ledger: Ledger) -> TransactionPool:
+    """A transaction pool that admits against the ledger's head and resets itself on each new head.
+
+    The pool listens to the chain, as geth's does to chain-head events: the ledger publishes
+    every committed block and never reaches into the pool.
+    """
+    pool = TransactionPool(
+        ledger.genesis.chain_id,
+        block_gas_limit=lambda: ledger.head.gas_limit,
+        state_nonce=lambda a: ledger.head_state().get_nonce(a),
+        state_balance=lambda a: ledger.head_state().get_balance(a),
+        is_allowed=lambda a: ledger.registry.is_allowed(ledger.head, a),
+    )
+    ledger.add_head_listener(pool.on_new_head)
+    return pool
+
+
 class NodeService:
     def __init__(
         self,
         ledger: Ledger,
+        pool: TransactionPool,
         mode: str = "instant",
         block_period: float | None = None,
         dev_clock: DevClock | None = None,
@@ -70,6 +93,7 @@ class NodeService:
         if mode not in ("instant", "interval", "qbft"):
             raise ValueError(f"unknown block production mode {mode!r} (instant, interval or qbft)")
         self.ledger = ledger
+        self.pool = pool
         self.mode = mode
         self.block_period = float(block_period if block_period is not None else ledger.genesis.block_period)
         self.stats = NodeStats()
@@ -96,14 +120,14 @@ class NodeService:
 
     async def wait_for_transactions(self, seconds: float) -> bool:
         """Wait up to ``seconds`` for a ready transaction in the pool; True if there is one."""
-        if self.ledger.pool.ready_count:
+        if self.pool.ready_count:
             return True
         self._ready.clear()
         try:
             await asyncio.wait_for(self._ready.wait(), max(0.0, seconds))
         except TimeoutError:
             pass
-        return self.ledger.pool.ready_count > 0
+        return self.pool.ready_count > 0
 
     async def on_writer(self, work: Callable[[], Any]) -> Any:
         """Run ``work`` on the block-writer thread (everything that executes or writes blocks does)."""
@@ -117,7 +141,7 @@ class NodeService:
 
     async def execute_block(self, block: Any) -> BuiltBlock:
         """Validate and execute a block made elsewhere on the writer thread (not yet committed)."""
-        built: BuiltBlock = await self.on_writer(lambda: self.ledger.import_block(block))
+        built: BuiltBlock = await self.on_writer(lambda: self.ledger.import_block(block, self.pool.get))
         return built
 
     async def commit_agreed(self, built: BuiltBlock, certificate: bytes) -> bool:
@@ -137,7 +161,7 @@ class NodeService:
             except ValidationError as exc:
                 if self.ledger.head.block_number >= block.number:
                     continue  # sync and consensus raced to commit it: the check above answers
-                if "discarded" not in str(exc):
+                if not isinstance(exc, StaleExecution):
                     log.warning("could not commit block #%d: %s", block.number, exc)
                     return False
                 built = await self.execute_block(block)
@@ -163,10 +187,10 @@ class NodeService:
             else:
                 loop.call_soon_threadsafe(self._ready.set)
 
-        self.ledger.pool.on_ready = wake
+        self.pool.on_ready = wake
         if self.can_seal:
             self._task = asyncio.create_task(self._produce_forever(), name="block-producer")
-            if self.ledger.pool.ready_count:
+            if self.pool.ready_count:
                 self._ready.set()
 
     async def stop(self) -> None:
@@ -217,12 +241,12 @@ class NodeService:
                     self._drop_unproducible()
                     failures = 0
                 await asyncio.sleep(0.1)
-            if self.mode == "instant" and self.ledger.pool.ready_count:
+            if self.mode == "instant" and self.pool.ready_count:
                 self._ready.set()
 
     async def produce_block(self, allow_empty: bool = False) -> CommittedBlock | None:
         loop = asyncio.get_running_loop()
-        candidates = self.ledger.pool.take_ready(self.ledger.head.gas_limit)
+        candidates = self.pool.take_ready(self.ledger.head.gas_limit)
         if not candidates and not allow_empty:
             return None
         started = time.perf_counter()
@@ -253,7 +277,7 @@ class NodeService:
         self._window = _Window()
 
     def _drop_unproducible(self) -> None:
-        pool = self.ledger.pool
+        pool = self.pool
         candidates = pool.take_ready(self.ledger.head.gas_limit)
         for pending in candidates:
             self.drop_reasons[pending.hash] = "internal error while building the block"
@@ -264,11 +288,16 @@ class NodeService:
         built: BuiltBlock = self.ledger.build_block(candidates, timestamp)
         return self.ledger.commit(built)
 
+    def pending_block(self) -> tuple[BlockAPI, list[Address]]:
+        """The block the pool's ready transactions would make on the head now (geth's ``pending``)."""
+        candidates = self.pool.take_ready(self.ledger.head.gas_limit, PENDING_BLOCK_MAX_TRANSACTIONS)
+        return self.ledger.pending_block(candidates)
+
     async def import_block(self, block: Any) -> CommittedBlock:
         loop = asyncio.get_running_loop()
 
         def work() -> CommittedBlock:
-            return self.ledger.commit(self.ledger.import_block(block))
+            return self.ledger.commit(self.ledger.import_block(block, self.pool.get))
 
         committed = await loop.run_in_executor(self.writer, work)
         await self._announce(committed)

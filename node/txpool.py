@@ -7,6 +7,10 @@ gas, and funds for ``gas * price + value``. A transaction whose nonce is the
 sender's next becomes *ready*; one with a gap waits (*queued*, at most
 ``MAX_NONCE_GAP`` ahead) until the gap fills. Block building takes ready
 transactions in arrival order, which keeps each sender's nonces in order.
+
+The pool follows the chain rather than the chain managing the pool: subscribed to the
+ledger's new heads (``on_new_head``), it forgets what each committed block included or
+refused, as geth's pool resets on chain-head events.
 """
 
 from __future__ import annotations
@@ -15,6 +19,7 @@ import threading
 from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 import rlp
 from eth.abc import SignedTransactionAPI
@@ -24,6 +29,9 @@ from eth_utils import ValidationError
 
 from node.errors import TRANSACTION_REJECTED, TransactionRejected
 from node.execution import TakasagoVM, data_floor_gas, signature_values_error
+
+if TYPE_CHECKING:
+    from node.ledger import NewHead
 
 MAX_NONCE_GAP = 64
 MAX_POOL_SIZE = 200_000
@@ -235,6 +243,13 @@ class TransactionPool:
                 gas += pending.tx.gas
                 chosen.append(pending)
         return chosen
+
+    def on_new_head(self, head: NewHead) -> None:
+        """A block was committed: forget what it included or its builder refused."""
+        self.remove_included(head.included, [p for p, _ in head.dropped])
+        transactions = head.block.transactions
+        if not head.included and transactions:  # built elsewhere: the pool may hold the same ones
+            self.remove_mined([(s, tx.nonce) for s, tx in zip(head.senders, transactions, strict=True)])
 
     def remove_included(self, included: list[PendingTransaction], dropped: list[PendingTransaction]) -> None:
         """Forget transactions a committed block included or refused.

@@ -88,7 +88,7 @@ class ConsensusEngine:
         self.faults = faults if faults is not None else FaultInjection()
         self.me = key.public_key.to_canonical_address() if key is not None else None
         self.sync = BlockSync(service, network)
-        self.gossip = TransactionGossip(self.ledger.pool, network, admission)
+        self.gossip = TransactionGossip(service.pool, network, admission)
 
         self.height = 0
         self.instance: Instance | None = None
@@ -266,7 +266,7 @@ class ConsensusEngine:
 
     async def _build(self) -> None:
         parent_hash = self.ledger.head.hash
-        candidates = self.ledger.pool.take_ready(self.ledger.head.gas_limit, self.max_block_transactions)
+        candidates = self.service.pool.take_ready(self.ledger.head.gas_limit, self.max_block_transactions)
         self._building = True
         try:
             built: BuiltBlock = await self.service.on_writer(lambda: self.ledger.build_block(candidates))

@@ -50,8 +50,11 @@ class EthAPI:
         self.consensus = consensus
         self.admission = admission
         self.ledger = service.ledger
+        # The pool comes with the service that composed it (node/service.py: pool_following); the
+        # ledger does not own it. Handlers read and admit through ``api.pool``.
+        self.pool = service.pool
         # Acknowledged transactions survive a crash: replayed into the pool now, before any client is served.
-        self.journal = TransactionJournal(self.ledger.pool, self.ledger.data_dir)
+        self.journal = TransactionJournal(self.pool, self.ledger.data_dir)
         self.filters = FilterRegistry()
         self._pending_cache: tuple[tuple[bytes, int, int], float, tuple[Any, list[Any]]] | None = None
         self.gas_cap = rpc_gas_cap or max(self.ledger.head.gas_limit, 50_000_000)
@@ -108,10 +111,10 @@ class EthAPI:
         Executing the pool is real work: many clients polling ``pending`` share one build.
         """
         ledger = self.ledger
-        key = (ledger.head.hash, len(ledger.pool), ledger.pool.ready_count)
+        key = (ledger.head.hash, len(self.pool), self.pool.ready_count)
         cached = self._pending_cache
         if cached is not None and cached[0] == key and time.monotonic() - cached[1] < PENDING_BLOCK_CACHE_SECONDS:
             return cached[2]
-        built: tuple[Any, list[Any]] = await self.read(ledger.pending_block)
+        built: tuple[Any, list[Any]] = await self.read(self.service.pending_block)
         self._pending_cache = (key, time.monotonic(), built)
         return built

@@ -36,7 +36,7 @@ async def node_info(api: EthAPI, params: Any) -> JSON:
         "validators": [to_checksum_address(v) for v in ledger.registry.validators(ledger.head)],
         "registryAddress": to_checksum_address(ledger.genesis.registry_address),
         "head": {"number": ledger.head.block_number, "hash": hex_bytes(ledger.head.hash)},
-        "pool": {"ready": ledger.pool.ready_count, "total": len(ledger.pool)},
+        "pool": {"ready": api.pool.ready_count, "total": len(api.pool)},
         "stats": dataclasses.asdict(api.service.stats),
         "consensus": api.consensus.status() if api.consensus is not None else None,
     }
@@ -101,7 +101,7 @@ async def transaction_status(api: EthAPI, params: Any) -> JSON:
     tx_hash = p.data(value, "transaction hash", 32)
     if api.ledger.receipt_record(tx_hash) is not None:
         return {"status": "included"}
-    if api.ledger.pool.get(tx_hash) is not None:
+    if api.pool.get(tx_hash) is not None:
         return {"status": "pending"}
     reason = api.service.drop_reasons.get(tx_hash)
     if reason is not None:

@@ -13,5 +13,5 @@ if TYPE_CHECKING:
 
 async def status(api: EthAPI, params: Any) -> JSON:
     p.expect(params, 0, 0)
-    pool = api.ledger.pool
+    pool = api.pool
     return {"pending": hex_int(pool.ready_count), "queued": hex_int(len(pool) - pool.ready_count)}

@@ -29,7 +29,7 @@ async def get_transaction_count(api: EthAPI, params: Any) -> str:
     account = p.address(address, "address")
     ref = p.block_ref(block)
     if ref.tag == "pending":
-        return hex_int(api.ledger.pool.pending_nonce(account))
+        return hex_int(api.pool.pending_nonce(account))
     header = api.require_header(ref)
     return hex_int(api.ledger.state_at(header).get_nonce(account))
 

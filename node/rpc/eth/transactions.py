@@ -74,7 +74,7 @@ async def send_raw_transaction(api: EthAPI, params: Any) -> str:
             checked = (await api.admission.check([data]))[0]
         if isinstance(checked, TransactionRejected):
             raise checked
-        tx_hash = api.ledger.pool.add(data, checked)
+        tx_hash = api.pool.add(data, checked)
         sequence = api.journal.admitted(tx_hash, data)
         return hex_bytes(tx_hash)
     finally:
@@ -104,7 +104,7 @@ async def get_transaction_by_hash(api: EthAPI, params: Any) -> JSON | orjson.Fra
     record = api.ledger.raw_transaction_record(tx_hash)
     if record is not None:  # written in the same durable commit as its block
         return orjson.Fragment(record)
-    pending = api.ledger.pool.get(tx_hash)
+    pending = api.pool.get(tx_hash)
     if pending is not None:
         return pending_transaction_json(pending.tx, pending.sender, None, None)
     return None

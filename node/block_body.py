@@ -1,0 +1,92 @@
+"""Applying a block body: its transactions executed in order on a VM (execution-specs' ``apply_body``).
+
+Building a block (the proposer's, or the ``pending`` block RPC shows) and importing one made
+elsewhere run the same loop; they differ only in what a transaction that cannot be applied
+means. A builder fills a block from pool candidates: it leaves such a transaction out and
+says why (its sender lost permission, a nonce or balance changed), and stops at the first
+candidate that would not fit the block's gas. An imported block containing one is invalid.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any, Generic, TypeVar
+
+from eth.abc import BlockHeaderAPI, ReceiptAPI
+from eth.vm.spoof import SpoofTransaction
+from eth_utils import ValidationError
+
+from node.txpool import PendingTransaction
+
+T = TypeVar("T")
+
+
+@dataclass
+class AppliedBody(Generic[T]):
+    header: BlockHeaderAPI  # the block's header after the last applied transaction (gas used, bloom)
+    receipts: list[ReceiptAPI]
+    applied: list[T]  # the candidates executed, in order
+    dropped: list[tuple[T, str]]  # building only: candidates left out, with the reason
+
+
+def apply_body(
+    vm: Any,
+    header: BlockHeaderAPI,
+    candidates: Sequence[T],
+    executable: Callable[[T], Any],
+    *,
+    building: bool,
+    refuse: Callable[[T], str | None] = lambda _candidate: None,
+) -> AppliedBody[T]:
+    """Execute ``candidates`` in order on ``vm``, starting from ``header``.
+
+    ``executable`` turns a candidate into the transaction py-evm applies. When ``building``,
+    a candidate ``refuse`` names a reason for, or that py-evm refuses, is dropped, and
+    filling stops before the first one whose gas limit would overflow the block; otherwise
+    (importing) any transaction py-evm refuses makes the whole block invalid.
+    """
+    applied: list[T] = []
+    dropped: list[tuple[T, str]] = []
+    receipts: list[ReceiptAPI] = []
+    result_header = header
+    for index, candidate in enumerate(candidates):
+        if building:
+            reason = refuse(candidate)
+            if reason is not None:
+                dropped.append((candidate, reason))
+                continue
+        transaction = executable(candidate)
+        if building and result_header.gas_used + transaction.gas > result_header.gas_limit:
+            break
+        try:
+            # py-evm validates (nonce, balance, gas) before touching state, so a
+            # ValidationError here leaves the block's state as it was.
+            receipt, _computation = vm.apply_transaction(result_header, transaction)
+        except ValidationError as exc:
+            if not building:
+                raise ValidationError(f"transaction {index} cannot be applied: {exc}") from None
+            dropped.append((candidate, str(exc)))
+            continue
+        result_header = vm.add_receipt_to_header(result_header, receipt)
+        receipts.append(receipt)
+        applied.append(candidate)
+    return AppliedBody(result_header, receipts, applied, dropped)
+
+
+def _noop() -> None:
+    return None
+
+
+def prevalidated(pending: PendingTransaction) -> SpoofTransaction:
+    """The pooled transaction, with the checks admission already made skipped.
+
+    Admission (``txpool.stateless_checks``) ran py-evm's ``validate()``, the EIP-2
+    signature bounds, and recovered the sender; re-running them for every transaction
+    of every block would cost more elliptic-curve operations each. Everything else delegates to the real
+    transaction, and the block body is built from the real transactions.
+    """
+    sender = pending.sender
+    return SpoofTransaction(
+        pending.tx, sender=sender, get_sender=lambda: sender, validate=_noop, check_signature_validity=_noop
+    )
