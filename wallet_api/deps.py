@@ -11,13 +11,13 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from wallet_api.charges import ChargeView
 from wallet_api.db.models import Operation, User
 from wallet_api.errors import MESSAGES, ApiError, error_body, preferred_language
 from wallet_api.outbox import validate_idempotency_key
-from wallet_api.payments import ChargeView
 from wallet_api.schemas import ErrorOut, OperationOut
 from wallet_api.services import Services
-from wallet_api.statuses import AccountStatus, OperationStatus
+from wallet_api.statuses import AccountStatus, OperationStatus, Role
 
 bearer = HTTPBearer(auto_error=False, description="Access token from /v1/auth/login")
 log = logging.getLogger("wallet_api.access")
@@ -73,10 +73,10 @@ def role(*allowed: str, active: bool = True) -> Callable[..., User]:
     return check
 
 
-Member = Annotated[User, Depends(role("resident", "merchant"))]
-Resident = Annotated[User, Depends(role("resident"))]
-Merchant = Annotated[User, Depends(role("merchant"))]
-Officer = Annotated[User, Depends(role("officer"))]
+Member = Annotated[User, Depends(role(Role.RESIDENT, Role.MERCHANT))]
+Resident = Annotated[User, Depends(role(Role.RESIDENT))]
+Merchant = Annotated[User, Depends(role(Role.MERCHANT))]
+Officer = Annotated[User, Depends(role(Role.OFFICER))]
 AnyUser = Annotated[User, Depends(current_user)]
 
 

@@ -18,6 +18,7 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api import accounts, claims, payments, storage
 from wallet_api.accounts import Accounts
 from wallet_api.auth import Authenticator
+from wallet_api.charges import Charges
 from wallet_api.claims import Claims
 from wallet_api.db.engine import make_engine, make_sessions, migrate
 from wallet_api.keyring import Keyring, load_keyring
@@ -44,6 +45,7 @@ class Services:
     outbox: Outbox
     accounts: Accounts
     payments: Payments
+    charges: Charges
     claims: Claims
     thanks: Thanks
 
@@ -79,6 +81,7 @@ class Services:
             outbox=outbox,
             accounts=account_part,
             payments=payment_part,
+            charges=Charges(sessions, settings, ledger, outbox, payment_part),
             claims=Claims(sessions, ledger, outbox, account_part),
             thanks=Thanks(ledger, outbox, account_part),
         )

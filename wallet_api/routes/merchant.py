@@ -49,7 +49,9 @@ def request_out(svc: Services, merchant: User, request: PaymentRequest) -> Payme
         expires_at=aware(request.expires_at).isoformat(),  # type: ignore[union-attr]
         paid_at=paid.isoformat() if paid else None,
         refunded=request.refunded,
-        review=json.loads(request.review_reason) if request.status == "review" and request.review_reason else None,
+        review=json.loads(request.review_reason)
+        if request.status == PaymentRequestStatus.REVIEW and request.review_reason
+        else None,
     )
 
 
@@ -143,7 +145,7 @@ def charge(request: Request, body: ChargeIn, user: Merchant, key: IdempotencyKey
     """
     if (body.card is None) == (body.code is None):
         raise ApiError("VALIDATION_ERROR", {"card": "give either card (with pin) or code"})
-    payment_request, op = svc.payments.charge(user, body.amount, key, card=body.card, pin=body.pin, code=body.code)
+    payment_request, op = svc.charges.charge(user, body.amount, key, card=body.card, pin=body.pin, code=body.code)
     return operation_response(request, op, {"payment_request": request_out(svc, user, payment_request).model_dump()})
 
 

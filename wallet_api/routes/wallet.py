@@ -37,7 +37,7 @@ from wallet_api.schemas import (
     PaymentPreviewOut,
     ThanksIn,
 )
-from wallet_api.statuses import OperationKind
+from wallet_api.statuses import OperationKind, Role
 from wallet_api.thanks import thanks_notes
 
 router = APIRouter(prefix="/v1", tags=["wallet"])
@@ -74,7 +74,7 @@ def balance(user: Member, svc: ServicesDep) -> BalanceOut:
     """Spendable points now, and the months in which they expire (soonest first)."""
     amount, buckets = svc.ledger.balance(user.address or "")
     horizon = int(time.time()) + SOON_SECONDS
-    merchant = svc.ledger.merchant_ledger(user.address or "") if user.role == "merchant" else None
+    merchant = svc.ledger.merchant_ledger(user.address or "") if user.role == Role.MERCHANT else None
     return BalanceOut(
         balance=amount if merchant is None else merchant["balance"],
         expiring_soon=sum(a for e, a in buckets if e <= horizon),
@@ -194,7 +194,7 @@ def operation(request: Request, operation_id: str, user: AnyUser, svc: ServicesD
         raise ApiError("NOT_FOUND")
     language = preferred_language(request.headers.get("accept-language"))
     if stored.kind == OperationKind.CHARGE:  # the till's own charge: the state of the payment it started
-        return operation_out(svc.payments.charge_state(stored)[1], language)
+        return operation_out(svc.charges.charge_state(stored)[1], language)
     op = svc.outbox.confirm(operation_id)
     if op is None:
         raise ApiError("NOT_FOUND")
@@ -207,7 +207,7 @@ def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
 
     ``max_amount``: a charge above it waits for the resident's confirmation in the app.
     """
-    token = svc.payments.issue_card(user, body.pin, body.max_amount)
+    token = svc.charges.issue_card(user, body.pin, body.max_amount)
     svg, _ = qr.render(token, "svg", 4)
     return CardOut(card=token, qr_svg=svg.decode())
 
@@ -215,14 +215,14 @@ def issue_card(body: CardIn, user: Resident, svc: ServicesDep) -> CardOut:
 @router.get("/me/card", response_model=CardLimitOut)
 def card_settings(user: Resident, svc: ServicesDep) -> CardLimitOut:
     """Whether the resident has a card, and its limit per charge (null: none)."""
-    has_card, limit = svc.payments.card_limit(user)
+    has_card, limit = svc.charges.card_limit(user)
     return CardLimitOut(has_card=has_card, max_amount=limit)
 
 
 @router.put("/me/card/limit", response_model=CardLimitOut)
 def set_card_limit(body: LimitIn, user: Resident, svc: ServicesDep) -> CardLimitOut:
     """Sets the most a shop may charge the card without the resident's confirmation (null: no limit)."""
-    svc.payments.set_card_limit(user, body.max_amount)
+    svc.charges.set_card_limit(user, body.max_amount)
     return CardLimitOut(has_card=True, max_amount=body.max_amount)
 
 
@@ -232,7 +232,7 @@ def payment_code(user: Resident, svc: ServicesDep, body: LimitIn | None = None) 
 
     With ``max_amount``, a charge above it waits for the resident's confirmation in the app.
     """
-    code, seconds = svc.payments.issue_code(user, body.max_amount if body is not None else None)
+    code, seconds = svc.charges.issue_code(user, body.max_amount if body is not None else None)
     svg, _ = qr.render(code, "svg", 4)
     return CodeOut(code=code, expires_in=seconds, qr_svg=svg.decode())
 
@@ -248,7 +248,7 @@ def confirmations(user: Resident, svc: ServicesDep) -> list[ConfirmationOut]:
             merchant_name=m.display_name or m.short_code,
             expires_at=aware(r.expires_at).isoformat(),  # type: ignore[union-attr]
         )
-        for r, m in svc.payments.awaiting_confirmation(user)
+        for r, m in svc.charges.awaiting_confirmation(user)
     ]
 
 
@@ -264,7 +264,7 @@ def decide_confirmation(
     svc: ServicesDep,
 ) -> JSONResponse:
     """Approves (pays) or declines a shop's charge above the resident's limit; approving twice pays once."""
-    payment_request, op = svc.payments.decide_charge(user, request_pk, body.approve)
+    payment_request, op = svc.charges.decide_charge(user, request_pk, body.approve)
     with svc.sessions() as db:
         found = queries.request_and_merchant(db, payment_request.id)
     assert found is not None
