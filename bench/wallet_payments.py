@@ -81,6 +81,7 @@ from bench.harness.wallet import (
     member,
     new_request,
 )
+from ledger_client.fees import with_headroom
 
 WARMUP = 3  # uncounted payments per path
 SEL_PAY = keccak(text="pay(address,uint256,bytes32)")[:4]
@@ -116,7 +117,7 @@ def direct_payments(system: System, points: Points, payer: LocalAccount, merchan
             {"from": payer.address, "to": token, "data": "0x" + pay_data(merchant, AMOUNT, b"\1" * 32).hex()},
         )
     )
-    gas = estimate * 125 // 100  # the headroom the wallet API adds too
+    gas = with_headroom(estimate)  # the headroom every signer of this project adds (the wallet API too)
     out = Timings()
     for i in range(WARMUP + count):
         data = pay_data(merchant, AMOUNT, secrets.token_bytes(32))

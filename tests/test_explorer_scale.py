@@ -21,6 +21,7 @@ from sqlalchemy import Engine, delete, event, func, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from bench.explorer_queries import PAID, REGISTERED, TOKEN, TRANSFER, fill, topic_of
+from contracts.predeploys import REGISTRY_ADDRESS
 from indexer.db.engine import engine_for, sessions_for
 from indexer.db.models import Block, Checkpoint, Event, Transaction
 from indexer.queries import AccountKinds
@@ -127,7 +128,7 @@ def test_account_kinds_follow_new_blocks_and_rewinds(big: dict[str, Any], tmp_pa
                      proposer=newcomer, tx_count=0, gas_used=0, transactions_root="0x" + "00" * 32))  # fmt: skip
         db.flush()
         db.add(Event(block_number=number, log_index=0, tx_hash="0x" + "aa" * 32, contract="AccountRegistry",
-                     address="0x0000000000000000000000000000000054a5A600", name="AccountRegistered",
+                     address=REGISTRY_ADDRESS, name="AccountRegistered",
                      args={"account": newcomer, "kind": 1}, topics=[REGISTERED, topic_of(newcomer)], data="0x",
                      timestamp=int(time.time())))  # fmt: skip
         cp.block_number, cp.block_hash, previous_hash = number, block_hash, cp.block_hash
