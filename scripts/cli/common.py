@@ -28,7 +28,8 @@ from web3.exceptions import Web3RPCError
 from ledger_client.connection import NodeUnreachable, connect
 from ledger_client.deployment import DeploymentError
 from ledger_client.transactions import TransactionFailed
-from scripts.audit_log import DEFAULT_AUDIT_LOG, OfficerNameError
+from scripts.audit_log import OfficerNameError
+from scripts.cli.signing import SignerError
 from scripts.registry_names import role_label, role_name
 
 EXIT_DISCREPANCY = 1
@@ -108,8 +109,6 @@ ConfirmAbove = Annotated[
     ),
 ]
 
-__all__ = ["DEFAULT_AUDIT_LOG"]  # re-exported with the options above for the command modules
-
 # ---------------------------------------------------------------- messages
 
 MESSAGES: dict[str, tuple[str, str]] = {
@@ -117,15 +116,21 @@ MESSAGES: dict[str, tuple[str, str]] = {
     "unreachable": ("cannot reach the node", "ノードに接続できません"),
     "bad input": ("error", "入力エラー"),
     "refused": ("refused on-chain", "チェーン上で拒否されました"),
+    "not accepted": ("refused", "受け付けられませんでした"),
     "node error": ("node error", "ノードのエラー"),
     "retry": ("re-run the same command once it is back", "復旧後に同じコマンドを再実行してください"),
+    "database": ("database error", "データベースのエラー"),
+    "unreachable or file": ("cannot reach the node or a file", "ノードまたはファイルにアクセスできません"),
 }
 
 
 def say(kind: str, detail: str) -> None:
-    """One error line on stderr: the kind in English and Japanese, then the detail."""
+    """One error line on stderr: the kind in English and Japanese, then the detail.
+
+    Never hard-wrapped (the terminal wraps it), so addresses, ids and commands stay copyable.
+    """
     english, japanese = MESSAGES[kind]
-    console.print(f"[red]{english}[/red]（{japanese}）: {escape(detail)}")
+    console.print(f"[red]{english}[/red]（{japanese}）: {escape(detail)}", soft_wrap=True)
 
 
 def missing_role_message(account: str, role_id: bytes, command: str) -> tuple[str, str]:
@@ -189,7 +194,6 @@ def handle_errors(func: Callable[P, R], command: str | None = None) -> Callable[
 
     ``command`` (as typed, e.g. ``roles grant``) names the command in a missing-role message.
     """
-    from scripts.cli.signing import SignerError
 
     @functools.wraps(func)
     def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
@@ -206,9 +210,9 @@ def handle_errors(func: Callable[P, R], command: str | None = None) -> Callable[
             else:
                 english, japanese = missing_role_message(lacking.account, lacking.role_id, command or "this command")
                 say("refused", english)
-                console.print(escape(japanese))
+                console.print(escape(japanese), soft_wrap=True)
                 if not isinstance(exc, MissingRole):  # the revert itself, for whoever reads the node's logs
-                    console.print(f"  ({escape(str(exc))})")
+                    console.print(f"  ({escape(str(exc))})", soft_wrap=True)
             raise typer.Exit(EXIT_REJECTED) from None
         except (BadInput, DeploymentError, SignerError, OfficerNameError, OSError) as exc:
             say("bad input", str(exc))

@@ -12,14 +12,11 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
-from scripts.cli.common import NodeTokenFile
+from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_DISCREPANCY, NodeTokenFile, out, say
 
 indexer = typer.Typer(no_args_is_help=True, help="The indexer and the auditors' explorer.")
 audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger for auditors.")
-out = Console()
-err = Console(stderr=True)
 
 # Defaults come from indexer.settings.IndexerSettings (TAKASAGO_INDEXER_* variables); None here means "the setting".
 DataDir = Annotated[
@@ -64,14 +61,14 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except NodeUnavailable as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(4) from None
+            say("unreachable", str(exc))
+            raise typer.Exit(EXIT_CONNECTION) from None
         except (RpcError, LabelError, ValidationError, ValueError) as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(2) from None
+            say("bad input", str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except SQLAlchemyError as exc:
-            err.print(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-            raise typer.Exit(2) from None
+            say("database", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
@@ -155,4 +152,4 @@ def verify(
         return
     for problem in report.problems:
         out.print(f"DISCREPANCY: {problem}")
-    raise typer.Exit(1)
+    raise typer.Exit(EXIT_DISCREPANCY)

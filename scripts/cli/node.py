@@ -8,18 +8,19 @@ from pathlib import Path
 from typing import Annotated
 
 import typer
-from rich.console import Console
+
+from scripts.cli.common import EXIT_BAD_INPUT, console, say
 
 app = typer.Typer(help="Create and run a ledger node.", no_args_is_help=True)
-console = Console(stderr=True)
 
 DataDir = Annotated[Path, typer.Option("--data-dir", help="Node data directory.")]
 DEFAULT_DATA_DIR = Path(".takasago/node")
 
 
 def fail(message: str) -> None:
-    console.print(f"[red]error:[/red] {message}")
-    raise typer.Exit(2)
+    """One error line (English and Japanese) and exit code 2, for the node's and the network's set-up."""
+    say("bad input", message)
+    raise typer.Exit(EXIT_BAD_INPUT)
 
 
 @app.command("init")

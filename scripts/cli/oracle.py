@@ -22,15 +22,12 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 
-from scripts.cli.common import NodeTokenFile
+from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_REJECTED, NodeTokenFile, console, out, say
 
 oracle = typer.Typer(
     no_args_is_help=True, help="The CO2 oracle: meter evidence in, verified reductions and grants out."
 )
-out = Console()
-err = Console(stderr=True)
 P = ParamSpec("P")
 R = TypeVar("R")
 DataDir = Annotated[
@@ -52,17 +49,17 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         try:
             return fn(*args, **kwargs)
         except TransactionFailed as exc:
-            err.print(f"error: refused on-chain: {exc}")
-            raise typer.Exit(3) from None
-        except RequestsConnectionError:
-            err.print("error: cannot reach the node")
-            raise typer.Exit(4) from None
+            say("refused", str(exc))
+            raise typer.Exit(EXIT_REJECTED) from None
+        except RequestsConnectionError as exc:
+            say("unreachable", str(exc))
+            raise typer.Exit(EXIT_CONNECTION) from None
         except NodeUnreachable as exc:  # unreachable, or a bad --node-token-file (the message says which)
-            err.print(f"error: {exc}")
-            raise typer.Exit(4) from None
+            say("unreachable", str(exc))
+            raise typer.Exit(EXIT_CONNECTION) from None
         except (SettlementError, DeploymentError, ValueError, OSError) as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(2) from None
+            say("bad input", str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
 
     return wrapper
 
@@ -252,9 +249,9 @@ def settle(
         if reading.meter_id not in known:
             unknown[reading.meter_id] = unknown.get(reading.meter_id, 0) + 1
     for problem in problems[:50]:
-        err.print(f"skipped {problem}")
+        console.print(f"skipped {problem}")
     for meter, count in sorted(unknown.items())[:50]:
-        err.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
+        console.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
     results = compute_period(
         homes, all_readings, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
     )

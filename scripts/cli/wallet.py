@@ -24,14 +24,11 @@ from pathlib import Path
 from typing import Annotated, Any, ParamSpec, TypeVar
 
 import typer
-from rich.console import Console
 from rich.table import Table
 
-from scripts.cli.common import NodeTokenFile
+from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_REJECTED, NodeTokenFile, out, say
 
 wallet = typer.Typer(no_args_is_help=True, help="The custodial wallet API (residents' and merchants' keys).")
-out = Console()
-err = Console(stderr=True)
 
 # Defaults come from wallet_api.settings.WalletSettings (TAKASAGO_WALLET_* variables); None here means "the setting".
 DataDir = Annotated[
@@ -93,17 +90,21 @@ def _errors(fn: Callable[P, R]) -> Callable[P, R]:
         except ApiError as exc:
             from wallet_api.errors import MESSAGES
 
-            err.print(f"error: {exc.code}: {MESSAGES[exc.code][1]} {exc.detail or ''}".rstrip())
-            raise typer.Exit(3 if exc.status in (409, 423) else 2) from None
+            refused = exc.status in (409, 423)
+            say(
+                "not accepted" if refused else "bad input",
+                f"{exc.code}: {MESSAGES[exc.code][1]} {exc.detail or ''}".rstrip(),
+            )
+            raise typer.Exit(EXIT_REJECTED if refused else EXIT_BAD_INPUT) from None
         except (EnvelopeError, DeploymentError, ValidationError, ValueError) as exc:
-            err.print(f"error: {exc}")
-            raise typer.Exit(2) from None
+            say("bad input", str(exc))
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except SQLAlchemyError as exc:
-            err.print(f"error: database: {type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-            raise typer.Exit(2) from None
+            say("database", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
+            raise typer.Exit(EXIT_BAD_INPUT) from None
         except (ConnectionError, OSError) as exc:
-            err.print(f"error: cannot reach the node or a file: {exc}")
-            raise typer.Exit(4) from None
+            say("unreachable or file", str(exc))
+            raise typer.Exit(EXIT_CONNECTION) from None
 
     return wrapper
 
