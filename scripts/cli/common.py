@@ -187,6 +187,7 @@ def connect_node(url: str, token_file: Path | None = None) -> Web3:
 
 P = ParamSpec("P")
 R = TypeVar("R")
+S = TypeVar("S")
 
 
 def handle_errors(func: Callable[P, R], command: str | None = None) -> Callable[P, R]:
@@ -222,3 +223,51 @@ def handle_errors(func: Callable[P, R], command: str | None = None) -> Callable[
             raise typer.Exit(EXIT_REJECTED) from None
 
     return wrapper
+
+
+# ---------------------------------------------------------------- the services' commands
+
+ErrorRule = tuple[tuple[type[BaseException], ...], Callable[[BaseException], tuple[str, str, int]]]
+"""Exception types, and what they become: (message kind, detail, exit code)."""
+
+
+def plain(kind: str, code: int) -> Callable[[BaseException], tuple[str, str, int]]:
+    """A rule's answer that shows the exception's own message."""
+    return lambda exc: (kind, str(exc), code)
+
+
+def database_failure(exc: BaseException) -> tuple[str, str, int]:
+    """SQLAlchemy errors carry the whole statement; the first line of the message says enough."""
+    return "database", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}", EXIT_BAD_INPUT
+
+
+def exits_on(rules: Callable[[], list[ErrorRule]]) -> Callable[[Callable[P, R]], Callable[P, R]]:
+    """Decorates a service command (``wallet``, ``indexer``, ``oracle``) so that the failures its
+    ``rules`` list become one ``say`` line and their exit code, never a traceback.
+
+    ``rules`` is called only when something failed, so a command does not import its service's
+    exception types (and so the service) before it runs; the first matching rule wins.
+    """
+
+    def decorate(fn: Callable[P, R]) -> Callable[P, R]:
+        @functools.wraps(fn)
+        def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
+            try:
+                return fn(*args, **kwargs)
+            except Exception as exc:
+                for types, answer in rules():
+                    if isinstance(exc, types):
+                        kind, detail, code = answer(exc)
+                        say(kind, detail)
+                        raise typer.Exit(code) from None
+                raise
+
+        return wrapper
+
+    return decorate
+
+
+def service_settings(settings_class: Callable[..., S], **overrides: object) -> S:
+    """A service's settings (its ``TAKASAGO_<SERVICE>_*`` variables and defaults), with the
+    options given on the command line (None: not given) taking precedence."""
+    return settings_class(**{name: value for name, value in overrides.items() if value is not None})

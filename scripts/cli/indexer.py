@@ -6,14 +6,23 @@ report lists each); 2 bad input; 4 the node cannot be reached.
 
 from __future__ import annotations
 
-import functools
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_DISCREPANCY, NodeTokenFile, out, say
+from scripts.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CONNECTION,
+    EXIT_DISCREPANCY,
+    ErrorRule,
+    NodeTokenFile,
+    database_failure,
+    exits_on,
+    out,
+    plain,
+    service_settings,
+)
 
 indexer = typer.Typer(no_args_is_help=True, help="The indexer and the auditors' explorer.")
 audit = typer.Typer(no_args_is_help=True, help="Independent checks of the ledger for auditors.")
@@ -39,38 +48,28 @@ DeploymentsDir = Annotated[
     typer.Option(help="Deployment files (env TAKASAGO_INDEXER_DEPLOYMENTS_DIR).", show_default=".takasago/deployments"),
 ]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 
 def _settings(**overrides: Any) -> Any:
     from indexer.settings import IndexerSettings
 
-    return IndexerSettings(**{k: v for k, v in overrides.items() if v is not None})
+    return service_settings(IndexerSettings, **overrides)
 
 
-def _errors(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from pydantic import ValidationError
-        from sqlalchemy.exc import SQLAlchemyError
+def _error_rules() -> list[ErrorRule]:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
 
-        from indexer.labels import LabelError
-        from ledger_client.rpc import NodeUnavailable, RpcError
+    from indexer.labels import LabelError
+    from ledger_client.rpc import NodeUnavailable, RpcError
 
-        try:
-            return fn(*args, **kwargs)
-        except NodeUnavailable as exc:
-            say("unreachable", str(exc))
-            raise typer.Exit(EXIT_CONNECTION) from None
-        except (RpcError, LabelError, ValidationError, ValueError) as exc:
-            say("bad input", str(exc))
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except SQLAlchemyError as exc:
-            say("database", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return [
+        ((NodeUnavailable,), plain("unreachable", EXIT_CONNECTION)),
+        ((RpcError, LabelError, ValidationError, ValueError), plain("bad input", EXIT_BAD_INPUT)),
+        ((SQLAlchemyError,), database_failure),
+    ]
 
-    return wrapper
+
+_errors = exits_on(_error_rules)
 
 
 @indexer.command()

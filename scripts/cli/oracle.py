@@ -12,62 +12,60 @@ Exit codes: 0 done; 2 bad input; 3 refused on-chain; 4 the node cannot be reache
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-from collections.abc import Callable
 from datetime import datetime
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 
-from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_REJECTED, NodeTokenFile, console, out, say
+from scripts.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CONNECTION,
+    EXIT_REJECTED,
+    ErrorRule,
+    NodeTokenFile,
+    console,
+    exits_on,
+    out,
+    plain,
+    service_settings,
+)
 
 oracle = typer.Typer(
     no_args_is_help=True, help="The CO2 oracle: meter evidence in, verified reductions and grants out."
 )
-P = ParamSpec("P")
-R = TypeVar("R")
 DataDir = Annotated[
     Path | None,
     typer.Option(help="Oracle data directory (env TAKASAGO_ORACLE_DATA_DIR).", show_default=".takasago/oracle"),
 ]
 
 
-def _errors(fn: Callable[P, R]) -> Callable[P, R]:
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from requests.exceptions import ConnectionError as RequestsConnectionError
+def _error_rules() -> list[ErrorRule]:
+    from requests.exceptions import ConnectionError as RequestsConnectionError
 
-        from ledger_client.connection import NodeUnreachable
-        from ledger_client.deployment import DeploymentError
-        from ledger_client.transactions import TransactionFailed
-        from oracle.settlement import SettlementError
+    from ledger_client.connection import NodeUnreachable
+    from ledger_client.deployment import DeploymentError
+    from ledger_client.transactions import TransactionFailed
+    from oracle.settlement import SettlementError
 
-        try:
-            return fn(*args, **kwargs)
-        except TransactionFailed as exc:
-            say("refused", str(exc))
-            raise typer.Exit(EXIT_REJECTED) from None
-        except RequestsConnectionError as exc:
-            say("unreachable", str(exc))
-            raise typer.Exit(EXIT_CONNECTION) from None
-        except NodeUnreachable as exc:  # unreachable, or a bad --node-token-file (the message says which)
-            say("unreachable", str(exc))
-            raise typer.Exit(EXIT_CONNECTION) from None
-        except (SettlementError, DeploymentError, ValueError, OSError) as exc:
-            say("bad input", str(exc))
-            raise typer.Exit(EXIT_BAD_INPUT) from None
+    return [
+        ((TransactionFailed,), plain("refused", EXIT_REJECTED)),
+        # unreachable, or a bad --node-token-file (the message says which)
+        ((RequestsConnectionError, NodeUnreachable), plain("unreachable", EXIT_CONNECTION)),
+        ((SettlementError, DeploymentError, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
+    ]
 
-    return wrapper
+
+_errors = exits_on(_error_rules)
 
 
 def _settings(data_dir: Path | None) -> Any:
     from oracle.settings import OracleSettings
 
-    return OracleSettings(data_dir=data_dir) if data_dir else OracleSettings()
+    return service_settings(OracleSettings, data_dir=data_dir)
 
 
 def _month(text: str) -> tuple[int, int, int, int]:

@@ -15,18 +15,27 @@ the options below. Exit codes: 0 done; 2 bad input; 3 refused; 4 node unreachabl
 
 from __future__ import annotations
 
-import functools
 import json
 import os
 import re
-from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated, Any, ParamSpec, TypeVar
+from typing import Annotated, Any
 
 import typer
 from rich.table import Table
 
-from scripts.cli.common import EXIT_BAD_INPUT, EXIT_CONNECTION, EXIT_REJECTED, NodeTokenFile, out, say
+from scripts.cli.common import (
+    EXIT_BAD_INPUT,
+    EXIT_CONNECTION,
+    EXIT_REJECTED,
+    ErrorRule,
+    NodeTokenFile,
+    database_failure,
+    exits_on,
+    out,
+    plain,
+    service_settings,
+)
 
 wallet = typer.Typer(no_args_is_help=True, help="The custodial wallet API (residents' and merchants' keys).")
 
@@ -52,61 +61,43 @@ DeploymentsDir = Annotated[
 ]
 OfficerLogin = Annotated[str, typer.Option(help="Your officer log-in (recorded as the one who decided).")]
 
-P = ParamSpec("P")
-R = TypeVar("R")
-
 
 def _settings(
     data_dir: Path | None, database_url: str | None, rpc_url: str | None, deployments_dir: Path | None
 ) -> Any:
     from wallet_api.settings import WalletSettings
 
-    overrides: dict[str, Any] = {}
-    if data_dir is not None:
-        overrides["data_dir"] = data_dir
-    if database_url is not None:
-        overrides["database_url"] = database_url
-    if rpc_url is not None:
-        overrides["rpc_url"] = rpc_url
-    if deployments_dir is not None:
-        overrides["deployments_dir"] = deployments_dir
-    return WalletSettings(**overrides)
+    return service_settings(
+        WalletSettings, data_dir=data_dir, database_url=database_url, rpc_url=rpc_url, deployments_dir=deployments_dir
+    )
 
 
-def _errors(fn: Callable[P, R]) -> Callable[P, R]:
-    """Precise one-line errors and exit codes instead of tracebacks."""
+def _api_error(exc: BaseException) -> tuple[str, str, int]:
+    from wallet_api.errors import MESSAGES
 
-    @functools.wraps(fn)
-    def wrapper(*args: P.args, **kwargs: P.kwargs) -> R:
-        from pydantic import ValidationError
-        from sqlalchemy.exc import SQLAlchemyError
+    code, status, detail = getattr(exc, "code", ""), getattr(exc, "status", 400), getattr(exc, "detail", None)
+    refused = status in (409, 423)
+    message = f"{code}: {MESSAGES[code][1]} {detail or ''}".rstrip()
+    return ("not accepted" if refused else "bad input"), message, (EXIT_REJECTED if refused else EXIT_BAD_INPUT)
 
-        from ledger_client.deployment import DeploymentError
-        from wallet_api.crypto.envelope import EnvelopeError
-        from wallet_api.errors import ApiError
 
-        try:
-            return fn(*args, **kwargs)
-        except ApiError as exc:
-            from wallet_api.errors import MESSAGES
+def _error_rules() -> list[ErrorRule]:
+    from pydantic import ValidationError
+    from sqlalchemy.exc import SQLAlchemyError
 
-            refused = exc.status in (409, 423)
-            say(
-                "not accepted" if refused else "bad input",
-                f"{exc.code}: {MESSAGES[exc.code][1]} {exc.detail or ''}".rstrip(),
-            )
-            raise typer.Exit(EXIT_REJECTED if refused else EXIT_BAD_INPUT) from None
-        except (EnvelopeError, DeploymentError, ValidationError, ValueError) as exc:
-            say("bad input", str(exc))
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except SQLAlchemyError as exc:
-            say("database", f"{type(exc).__name__}: {str(exc).splitlines()[0][:300]}")
-            raise typer.Exit(EXIT_BAD_INPUT) from None
-        except (ConnectionError, OSError) as exc:
-            say("unreachable or file", str(exc))
-            raise typer.Exit(EXIT_CONNECTION) from None
+    from ledger_client.deployment import DeploymentError
+    from wallet_api.crypto.envelope import EnvelopeError
+    from wallet_api.errors import ApiError
 
-    return wrapper
+    return [
+        ((ApiError,), _api_error),
+        ((EnvelopeError, DeploymentError, ValidationError, ValueError), plain("bad input", EXIT_BAD_INPUT)),
+        ((SQLAlchemyError,), database_failure),
+        ((ConnectionError, OSError), plain("unreachable or file", EXIT_CONNECTION)),
+    ]
+
+
+_errors = exits_on(_error_rules)
 
 
 def _officer_user(services: Any, login: str) -> Any:
