@@ -34,6 +34,7 @@ from web3 import Web3
 
 from contracts.artifacts import load_artifact
 from ledger_client import jst
+from tests.differential import build_sequence
 from tests.evm_equivalence_support import CHAIN_ID, GENESIS_TIMESTAMP
 
 REPO = Path(__file__).resolve().parents[1]
@@ -236,6 +237,43 @@ def test_project_contracts_run_identically(sides: tuple[Side, Side]) -> None:
     assert sum(len(tx["logs"]) for tx in succeeded) >= 10
     assert any(tx["error"] == "Revert" and tx["output"] for tx in outcomes)  # custom errors with data
     assert any(tx["error"] == "OutOfGas" for tx in outcomes)
+
+
+# -- (a') the anvil differential sequence, in process ----------------------------------------------------
+def differential_scenario() -> dict[str, Any]:
+    """``tests.differential``'s sequence (run against anvil by test_differential_anvil.py), one
+    transaction per block as there, with its ``@token``/``@probe`` targets resolved to the
+    addresses the creations make."""
+    main, spender = (Account.from_key(keccak(text=name)) for name in ("differential main", "differential spender"))
+    builder = ScenarioBuilder()
+    builder.fund(main)
+    builder.fund(spender)
+    created: dict[str, str] = {}
+
+    def resolve(target: str) -> str:
+        return created.get(target, target) if target.startswith("@") else target
+
+    for step in build_sequence(main.address, spender.address):
+        builder.new_block()
+        to = None if step.to is None else bytes.fromhex(resolve(step.to)[2:])
+        access_list = [{**entry, "address": resolve(entry["address"])} for entry in step.access_list or []]
+        account = main if step.sender == "main" else spender
+        address = builder.send(
+            account, to, step.data, gas=step.gas, tx_type=step.tx_type, access_list=access_list or None
+        )
+        if address is not None and step.expect_success:
+            for prefix, name in (("deploy TestToken", "@token"), ("deploy Probe", "@probe")):
+                if step.name.startswith(prefix):
+                    created.setdefault(name, Web3.to_checksum_address(address))
+    return builder.scenario()
+
+
+def test_the_differential_sequence_runs_identically(sides: tuple[Side, Side]) -> None:
+    blocks = run_both(sides, differential_scenario())
+    outcomes = [tx for block in blocks for tx in block["transactions"]]
+    assert len(outcomes) == len(build_sequence("0x" + "11" * 20, "0x" + "22" * 20))
+    assert all("invalid" not in tx for tx in outcomes), outcomes
+    assert sum(tx["status"] == "01" for tx in outcomes) >= 20
 
 
 # -- (b) generated programs -----------------------------------------------------------------------------
