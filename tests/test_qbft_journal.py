@@ -7,7 +7,7 @@ from pathlib import Path
 from eth_keys import keys
 from eth_utils import keccak
 
-from node.qbft.instance import Broadcast, Instance, PreparedCertificate, round_change_prepared
+from node.qbft.instance import Broadcast, Instance, PreparedCertificate, PreparedClaim, round_change_prepared
 from node.qbft.journal import HeightRecord, VoteJournal
 from node.qbft.messages import Code, Message, SignedMessage, decode, proposer, sign
 from tests.test_qbft_simulation import block_for, validate_for
@@ -82,7 +82,7 @@ def test_a_restored_validator_keeps_its_prepared_block_and_never_votes_for_anoth
     # Its round change still reports X, with the PREPARE quorum that proves it.
     (round_change,) = broadcasts(restarted.timeout(0))
     assert round_change.message.code == Code.ROUND_CHANGE and round_change.message.digest == digest_x
-    assert round_change_prepared(round_change.message) == (0, block_x)
+    assert round_change_prepared(round_change.message) == PreparedClaim(0, block_x)
     assert len(round_change.message.justification) >= 3
 
     # Without the journal the same restart would have voted for Y: the test can fail.

@@ -446,6 +446,6 @@ def _blocks_in(signed: SignedMessage) -> list[bytes]:
             prepared = round_change_prepared(candidate)
         except InvalidMessage:
             continue
-        if prepared is not None and prepared[1] not in found:
-            found.append(prepared[1])
+        if prepared is not None and prepared.block not in found:
+            found.append(prepared.block)
     return found

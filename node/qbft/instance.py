@@ -86,15 +86,24 @@ def round_change_body(prepared_round: int | None, block: bytes | None) -> bytes:
     return rlp.encode([prepared_round or 0, block or b""]) if prepared_round is not None else b""
 
 
-def round_change_prepared(message: Message) -> tuple[int, bytes] | None:
-    """(prepared round, prepared block) a ROUND-CHANGE reports, if it reports one."""
+@dataclass(frozen=True)
+class PreparedClaim:
+    """What a ROUND-CHANGE says its author prepared: the round and the block (its proof,
+    the PREPARE quorum, travels as the message's justification and is checked separately)."""
+
+    round: int
+    block: bytes
+
+
+def round_change_prepared(message: Message) -> PreparedClaim | None:
+    """The prepared round and block a ROUND-CHANGE reports, if it reports one."""
     if not message.body:
         return None
     try:
         prepared_round, block = rlp.decode(message.body)
     except (rlp.DecodingError, ValueError):
         raise InvalidMessage("malformed ROUND-CHANGE body") from None
-    return int.from_bytes(prepared_round, "big"), block
+    return PreparedClaim(int.from_bytes(prepared_round, "big"), block)
 
 
 @dataclass
@@ -223,19 +232,18 @@ class Instance:
         prepared = round_change_prepared(message)
         if prepared is None:
             return True
-        prepared_round, block = prepared
         return (
-            prepared_round < round_
-            and self.validate(block) == message.digest
-            and self._valid_prepares(message.justification, prepared_round, message.digest)
+            prepared.round < round_
+            and self.validate(prepared.block) == message.digest
+            and self._valid_prepares(message.justification, prepared.round, message.digest)
         )
 
     def _highest_prepared(self, round_changes: list[SignedMessage]) -> PreparedCertificate | None:
         best = None
         for rc in round_changes:
             prepared = round_change_prepared(rc.message)
-            if prepared is not None and (best is None or prepared[0] > best.round):
-                best = PreparedCertificate(prepared[0], rc.message.digest, prepared[1], rc.message.justification)
+            if prepared is not None and (best is None or prepared.round > best.round):
+                best = PreparedCertificate(prepared.round, rc.message.digest, prepared.block, rc.message.justification)
         return best
 
     def _on_proposal(self, signed: SignedMessage) -> list[Action]:
