@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import csv
 import io
+import json
 import time
 import tracemalloc
 from collections.abc import Iterator
@@ -16,17 +17,21 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from alembic import command
+from alembic.config import Config
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, delete, event, func, select
+from sqlalchemy import Engine, delete, event, func, select, text
 from sqlalchemy.orm import Session, sessionmaker
 
-from bench.explorer_queries import PAID, REGISTERED, TOKEN, TRANSFER, fill, topic_of
+from bench.explorer_queries import PAID, REGISTERED, TOKEN, TRANSFER, ZERO, fill, topic_of
 from contracts.predeploys import REGISTRY_ADDRESS
-from indexer.db.engine import engine_for, sessions_for
+from indexer import queries
+from indexer.db.engine import MIGRATIONS, engine_for, sessions_for, upgrade
 from indexer.db.models import Block, Checkpoint, Event, Transaction
 from indexer.queries import AccountKinds
 from indexer.web.app import create_explorer
 from ledger_client.rpc import Rpc
+from tests.wallet_support import postgres_database
 
 EVENTS, ACCOUNTS = 8_000, 500
 
@@ -143,3 +148,30 @@ def test_account_kinds_follow_new_blocks_and_rewinds(big: dict[str, Any], tmp_pa
         cp.block_number, cp.block_hash = tip, previous_hash
     with sessions() as db:
         assert newcomer not in kinds.get(db) and len(kinds.get(db)) == ACCOUNTS
+
+
+@pytest.mark.parametrize("kind", ["sqlite", "postgresql"])
+def test_migration_0002_fills_the_topic_columns_of_existing_events(kind: str, tmp_path: Path) -> None:
+    url = f"sqlite:///{tmp_path / 'indexer.db'}" if kind == "sqlite" else postgres_database()
+    config = Config()
+    config.set_main_option("script_location", str(MIGRATIONS))
+    config.set_main_option("sqlalchemy.url", url.replace("%", "%%"))
+    command.upgrade(config, "0001")
+    engine = engine_for(url)
+    someone = "0x" + "Ab" * 20
+    topics = json.dumps(["0x" + TRANSFER[2:].upper(), topic_of(someone)])  # stored as the node sent them
+    with engine.begin() as conn:  # an index written before the topic columns existed
+        conn.execute(text("INSERT INTO blocks VALUES (0, :h, :h, 0, :z, 0, 0, :h)"), {"h": "0x" + "00" * 32, "z": ZERO})
+        conn.execute(
+            text("INSERT INTO events (id, block_number, log_index, tx_hash, contract, address, name, args, topics,"
+                 " data, timestamp) VALUES (1, 0, 0, :t, 'RegionalPoints', :a, 'Transfer', '{}', :topics, '0x', 0)"),
+            {"t": "0x" + "aa" * 32, "a": TOKEN, "topics": topics},
+        )  # fmt: skip
+    engine.dispose()
+    upgrade(url)
+    engine = engine_for(url)
+    with sessions_for(engine)() as db:
+        found = db.scalars(select(Event)).one()
+        assert (found.topic0, found.topic1, found.topic2, found.topic3) == (TRANSFER, topic_of(someone), None, None)
+        assert [e.id for e in queries.logs(db, None, 0, 0, {1: topic_of(someone).upper()}, 1, 10)] == [1]
+    engine.dispose()
