@@ -16,7 +16,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 
-from sqlalchemy import Select, case, func, or_, select, tuple_, union_all
+from sqlalchemy import BigInteger, Select, case, cast, func, or_, select, tuple_, union_all
 from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
@@ -350,15 +350,17 @@ def settlements(db: Session, merchant: str | None = None) -> list[dict[str, Any]
 
 
 def programmes(db: Session) -> list[dict[str, Any]]:
+    """Every programme with its budget, points granted and grants.
+
+    The grants (one ``Attested`` per resident thanked or minted to: the many events) are
+    counted and summed by the database per programme; only the few lifecycle events are read.
+    """
     found: dict[int, dict[str, Any]] = {}
-    for event in db.scalars(
-        select(Event)
-        .where(
-            Event.contract == "RewardProgrammes",
-            Event.name.in_(("ProgrammeCreated", "BudgetChanged", "ProgrammeClosed", "Attested")),
-        )
-        .order_by(Event.block_number, Event.log_index)
-    ):
+    lifecycle = select(Event).where(
+        Event.contract == "RewardProgrammes",
+        Event.name.in_(("ProgrammeCreated", "BudgetChanged", "ProgrammeClosed")),
+    )
+    for event in db.scalars(lifecycle.order_by(Event.block_number, Event.log_index)):
         pid = int(event.args["programmeId"])
         if event.name == "ProgrammeCreated":
             params = event.args["params"]
@@ -373,14 +375,19 @@ def programmes(db: Session) -> list[dict[str, Any]]:
                 "ends_at": int(params[8]),
             }
         elif pid in found:
-            entry = found[pid]
             if event.name == "BudgetChanged":
-                entry["budget"] = int(event.args["newBudget"])
-            elif event.name == "ProgrammeClosed":
-                entry["closed"] = True
+                found[pid]["budget"] = int(event.args["newBudget"])
             else:
-                entry["granted"] += int(event.args["points"])
-                entry["grants"] += 1
+                found[pid]["closed"] = True
+    programme = cast(Event.args["programmeId"].as_string(), BigInteger)
+    points = cast(Event.args["points"].as_string(), BigInteger)
+    for pid, grants, granted in db.execute(
+        select(programme, func.count(), func.coalesce(func.sum(points), 0))
+        .where(Event.contract == "RewardProgrammes", Event.name == "Attested")
+        .group_by(programme)
+    ):
+        if int(pid) in found:  # an attestation always follows its programme's creation on chain
+            found[int(pid)]["granted"], found[int(pid)]["grants"] = int(granted), int(grants)
     return [found[k] for k in sorted(found)]
 
 
@@ -461,13 +468,21 @@ def logs(
     """One page of events, filtered and paged by the database (addresses are stored checksummed).
 
     Topics are matched on their own lowercase columns (``topic0``…``topic3``), each indexed with
-    the block number, so a filter reads the matching rows only.
+    the block number, so a filter reads the matching rows only. SQLite keeps no statistics of
+    how skewed a column is (one token address, a few event signatures, many payers) and may
+    walk the index of a filter half the table matches, so there the other filters are written
+    so that no index serves them (``column || ''``): the last topic given (an event's argument:
+    an account, an id) leads, else the address, else ``topic0``. PostgreSQL's planner knows.
     """
+    filters: list[tuple[Any, str]] = [
+        *((TOPIC_COLUMNS[p], topics[p].lower()) for p in sorted(topics, reverse=True) if p > 0),
+        *([(Event.address, address)] if address is not None else []),
+        *([(Event.topic0, topics[0].lower())] if 0 in topics else []),
+    ]  # the most selective first
+    by_rule = db.get_bind().dialect.name == "sqlite"
     query = select(Event).where(Event.block_number >= from_block, Event.block_number <= to_block)
-    if address is not None:
-        query = query.where(Event.address == address)
-    for position, topic in topics.items():
-        query = query.where(TOPIC_COLUMNS[position] == topic.lower())
+    for rank, (column, value) in enumerate(filters):
+        query = query.where((column.concat("") if by_rule and rank > 0 else column) == value)
     query = query.order_by(Event.block_number, Event.log_index)
     return list(db.scalars(query.limit(offset).offset((page - 1) * offset)))
 

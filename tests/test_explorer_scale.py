@@ -27,7 +27,7 @@ from bench.explorer_queries import PAID, REGISTERED, TOKEN, TRANSFER, ZERO, fill
 from contracts.predeploys import REGISTRY_ADDRESS
 from indexer import queries
 from indexer.db.engine import MIGRATIONS, engine_for, sessions_for, upgrade
-from indexer.db.models import Block, Checkpoint, Event, Transaction
+from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.queries import AccountKinds
 from indexer.web.app import create_explorer
 from ledger_client.rpc import Rpc
@@ -175,3 +175,117 @@ def test_migration_0002_fills_the_topic_columns_of_existing_events(kind: str, tm
         assert (found.topic0, found.topic1, found.topic2, found.topic3) == (TRANSFER, topic_of(someone), None, None)
         assert [e.id for e in queries.logs(db, None, 0, 0, {1: topic_of(someone).upper()}, 1, 10)] == [1]
     engine.dispose()
+
+
+class VmSteps:
+    """Counts SQLite virtual-machine steps (in hundreds) on every connection a request uses: a statement that
+    visits every row of a table takes at least one step per row, so a small count proves a bounded read."""
+
+    def __init__(self, engine: Engine) -> None:
+        self.engine, self.hundreds, self.connections = engine, 0, set[Any]()
+
+    def _tick(self) -> int:
+        self.hundreds += 1
+        return 0
+
+    def _attach(self, conn: Any, *_: Any) -> None:
+        raw = conn.connection.dbapi_connection
+        if raw not in self.connections:
+            raw.set_progress_handler(self._tick, 100)
+            self.connections.add(raw)
+
+    def __enter__(self) -> VmSteps:
+        event.listen(self.engine, "before_cursor_execute", self._attach)
+        return self
+
+    def __exit__(self, *_: Any) -> None:
+        event.remove(self.engine, "before_cursor_execute", self._attach)
+        for raw in self.connections:
+            raw.set_progress_handler(None, 0)
+
+    @property
+    def steps(self) -> int:
+        return self.hundreds * 100
+
+
+def add_block(sessions: sessionmaker[Session], rows: Any) -> tuple[int, str]:
+    """Indexes one more block holding ``rows(number, timestamp)``; returns the head it replaced."""
+    with sessions.begin() as db:
+        cp = db.get(Checkpoint, 1)
+        assert cp is not None
+        previous = (cp.block_number, cp.block_hash)
+        number, block_hash, now = cp.block_number + 1, "0x" + f"{cp.block_number + 1:064x}", int(time.time())
+        db.add(Block(number=number, hash=block_hash, parent_hash=cp.block_hash, timestamp=now, proposer=ZERO,
+                     tx_count=0, gas_used=0, transactions_root="0x" + "00" * 32))  # fmt: skip
+        db.flush()
+        db.add_all(rows(number, now))
+        cp.block_number, cp.block_hash = number, block_hash
+    return previous
+
+
+def rewind_to(sessions: sessionmaker[Session], head: tuple[int, str]) -> None:
+    with sessions.begin() as db:
+        db.execute(delete(Block).where(Block.number > head[0]))
+        cp = db.get(Checkpoint, 1)
+        assert cp is not None
+        cp.block_number, cp.block_hash = head
+
+
+def programme_events(number: int, now: int) -> list[Any]:
+    def programme_event(index: int, name: str, args: dict[str, Any]) -> Event:
+        return Event(block_number=number, log_index=index, tx_hash="0x" + f"{index:064x}", contract="RewardProgrammes",
+                     address="0x" + "22" * 20, name=name, args=args, topics=["0x" + "33" * 32], data="0x",
+                     timestamp=now)  # fmt: skip
+
+    params = ["thanks", "0x" + "00" * 32, 1, 1, 0, 3, 1_000, now - 60, now + 86400, 0, 0]
+    return [
+        programme_event(0, "ProgrammeCreated", {"programmeId": 4, "name": "thanks", "params": params}),
+        programme_event(1, "BudgetChanged", {"programmeId": 4, "previousBudget": 1_000, "newBudget": 5_000}),
+        *(programme_event(2 + i, "Attested", {"programmeId": 4, "points": p}) for i, p in enumerate((5, 6, 2**40))),
+        programme_event(9, "Attested", {"programmeId": 8, "points": 1}),  # no such programme: not shown
+        PointMovement(block_number=number, log_index=20, tx_hash="0x" + "ab" * 32, from_address=ZERO,
+                      to_address=ZERO[:-1] + "1", amount=7, kind="issued", request_id=None, timestamp=now),
+        Transaction(hash="0x" + "ab" * 32, block_number=number, tx_index=0, sender=ZERO, to=TOKEN, status=1,
+                    gas_used=1, method="mint", kind="issued", amount=7, counterparty=None, timestamp=now),
+    ]  # fmt: skip
+
+
+def test_issue17_home_getlogs_and_programmes_read_what_changed_not_the_whole_index(big: dict[str, Any]) -> None:
+    """Before issue 17, every new head made the home page sum every movement again (143,100 SQLite steps
+    here) and a getLogs filtered on a payer read the JSON topics of every event in range (96,300; 64,100 on
+    topic1 alone): more steps than there are events. Now each reads what changed or what matches (300-500).
+    /programmes sums the grants in SQL (the same figures; this index holds only a few of them)."""
+    client: TestClient = big["client"]
+    sessions: sessionmaker[Session] = big["sessions"]
+    someone = big["accounts"][60]
+    assert client.get("/").status_code == 200  # the totals read once, as at start-up
+    before = add_block(sessions, programme_events)
+    try:
+        with VmSteps(big["engine"]) as counter:
+            home = client.get("/")
+        assert home.status_code == 200 and counter.steps < EVENTS, f"home page: {counter.steps:,} steps"
+        explorer = client.app.state.explorer  # type: ignore[attr-defined]
+        with sessions() as db:  # the same figures as summing everything again
+            figures = explorer.home_figures(db)
+            assert figures["supply"] == queries.supply(db)
+            assert figures["today"] == queries.today(db)
+            assert figures["series"] == queries.daily_series(db)
+        for path in (
+            f"/api?module=logs&action=getLogs&address={TOKEN}&topic0={PAID}&topic2={topic_of(someone)}&offset=100",
+            f"/api?module=logs&action=getLogs&topic1={topic_of(someone)}&offset=100",
+            "/programmes",
+        ):
+            with VmSteps(big["engine"]) as counter:
+                assert client.get(path).status_code == 200
+            assert counter.steps < EVENTS, f"{path}: {counter.steps:,} steps"
+        with sessions() as db:
+            assert queries.programmes(db) == [
+                {"id": 4, "name": "thanks", "budget": 5_000, "granted": 11 + 2**40, "grants": 3, "closed": False,
+                 "starts_at": int(time.time()) - 60 - (int(time.time()) - db.get(Block, before[0] + 1).timestamp),
+                 "ends_at": db.get(Block, before[0] + 1).timestamp + 86400}
+            ]  # fmt: skip
+    finally:
+        rewind_to(sessions, before)
+    with sessions() as db:  # a rewind: the totals start over
+        assert explorer.home_figures(db)["supply"] == queries.supply(db)
+        assert queries.programmes(db) == []

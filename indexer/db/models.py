@@ -63,7 +63,7 @@ class Event(Base):
     __tablename__ = "events"
     __table_args__ = (
         UniqueConstraint("block_number", "log_index", name="uq_events_position"),
-        Index("ix_events_contract_name", "contract", "name"),
+        Index("ix_events_contract_name_position", "contract", "name", "block_number", "log_index"),
         Index("ix_events_address_position", "address", "block_number", "log_index"),
         Index("ix_events_topic0_position", "topic0", "block_number", "log_index"),
         Index("ix_events_topic1_block", "topic1", "block_number"),

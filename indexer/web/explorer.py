@@ -17,6 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from indexer import queries
 from indexer.decode import ZERO
 from indexer.labels import short
+from indexer.running_totals import RunningTotals
 from indexer.web.texts import SENTENCES, TEXTS
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -37,6 +38,7 @@ class Explorer:
         self.labels = labels
         self.contracts: dict[str, str] = {str(to_checksum_address(a)): n for n, a in deployment.items()}
         self._kinds = queries.AccountKinds()
+        self._totals = RunningTotals()
         self._home: tuple[tuple[int, str, int] | None, dict[str, Any]] = (None, {})
         self._home_lock = threading.Lock()
 
@@ -52,7 +54,8 @@ class Explorer:
     def home_figures(self, db: Session) -> dict[str, Any]:
         """The home page's aggregates (supply, today, 30-day series, CO2), computed once per indexed head and day.
 
-        On a live chain many views share a head; each aggregate is one grouped SQL query.
+        On a live chain many views share a head; when it moves, the per-day totals add only the
+        new blocks' movements and transactions (``RunningTotals``); the CO2 reports are few.
         """
         cp = queries.head(db)
         at = (cp.block_number, cp.block_hash, queries.jst_day_start()) if cp is not None else None
@@ -60,10 +63,11 @@ class Explorer:
             cached_at, figures = self._home
             if at is not None and at == cached_at:
                 return figures
+            totals, day_start = self._totals.get(db), queries.jst_day_start()
             figures = {
-                "supply": queries.supply(db),
-                "today": queries.today(db),
-                "series": queries.daily_series(db),
+                "supply": totals.supply(),
+                "today": totals.today(day_start),
+                "series": totals.series(day_start),
                 "co2": queries.co2_reports(db),
             }
             self._home = (at, figures)
