@@ -14,7 +14,6 @@ from rich.progress import BarColumn, MofNCompleteColumn, Progress, TextColumn, T
 
 from ledger_client.jst import JST
 from scripts.bulk_mint import (
-    DEFAULT_BATCH_SIZE,
     BatchResult,
     LacksVerifierRole,
     MintCheckError,
@@ -100,7 +99,10 @@ def mint(
     skip_invalid: Annotated[
         bool, typer.Option("--skip-invalid", help="Send the valid rows even if some are bad.", show_default="off")
     ] = False,
-    batch_size: Annotated[int, typer.Option(help="Rows per transaction.", min=1, max=2000)] = DEFAULT_BATCH_SIZE,
+    batch_size: Annotated[
+        int | None,
+        typer.Option(help="Rows per transaction.", min=1, max=2000, show_default="by the block gas limit"),
+    ] = None,
 ) -> None:
     """Grant administrative points from a programme the officer attests for.
 
@@ -183,7 +185,7 @@ def _mint_csv(
     batch_id: int,
     encoding: str | None,
     skip_invalid: bool,
-    batch_size: int,
+    batch_size: int | None,
 ) -> None:
     try:
         text, used_encoding = decode(path.read_bytes(), encoding)
