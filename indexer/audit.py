@@ -1,8 +1,10 @@
 """``takasago audit verify``: re-check the chain and the index against the node, independently.
 
-1. **Chain**: every block's raw header hashes to its id; parent links hold; the
-   transactions root is recomputed from the raw transactions; every block after
-   genesis carries a seal by a validator authorised at its parent (the registry's
+1. **Chain** (from genesis, or ``--from`` a later block, whose parent link is checked
+   against the node's header of the block before it, so a long-lived chain's auditor
+   need not start at genesis each time): every block's raw header hashes to its id;
+   parent links hold; the transactions root is recomputed from the raw transactions;
+   every block after genesis carries a seal by a validator authorised at its parent (the registry's
    ``validators()`` called at that height), the first seal is the proposer's (the
    coinbase), and the header's validator list equals the authorised set; and the block
    is final: its commit certificate (``takasago_getCommitCertificate``) holds seals over
@@ -73,11 +75,19 @@ class Auditor:
         return bytes.fromhex(self.rpc.call("eth_call", {"to": to, "data": data}, hex(block))[2:])
 
     # -- 1. the chain ----------------------------------------------------------------------------
-    def verify_chain(self, report: AuditReport, upto: int) -> dict[int, str]:
+    def verify_chain(self, report: AuditReport, upto: int, first: int = 0) -> dict[int, str]:
+        """Blocks ``first``..``upto``; from a later block than genesis, its parent link is checked
+        against the hash of the node's raw header of the block before it."""
         hashes: dict[int, str] = {}
         previous: str | None = None
         certificates = self._serves_certificates()
-        for start in range(0, upto + 1, BATCH):
+        if first > 0:
+            raw_parent = self.rpc.call("debug_getRawHeader", hex(first - 1))
+            if raw_parent is None:
+                report.problem(f"block {first - 1}: the node does not have it")
+            else:
+                previous = "0x" + keccak(bytes.fromhex(raw_parent[2:])).hex()
+        for start in range(first, upto + 1, BATCH):
             numbers = list(range(start, min(upto, start + BATCH - 1) + 1))
             calls: list[tuple[str, list[Any]]] = [("debug_getRawHeader", [hex(n)]) for n in numbers]
             calls += [("eth_getBlockByNumber", [hex(n), False]) for n in numbers]
@@ -269,7 +279,9 @@ class Auditor:
         if supply.circulating != total:
             report.problem(f"points in circulation from the index {supply.circulating} ≠ totalSupply {total}")
 
-    def verify(self, at: int | None = None) -> AuditReport:
+    def verify(self, at: int | None = None, first: int = 0) -> AuditReport:
+        """The chain from block ``first`` (genesis by default; a later block for an auditor who
+        verified the blocks before it already) up to ``at``, then the index at ``at``."""
         head = int(self.rpc.call("eth_blockNumber"), 16)
         if self.sessions is not None:
             with self.sessions() as db:
@@ -284,7 +296,10 @@ class Auditor:
         if at > head:
             report.problem(f"block {at} is beyond the indexed and sealed head ({head})")
             return report
-        hashes = self.verify_chain(report, at)
+        if first > at:
+            report.problem(f"block {first} to start from is after block {at}")
+            return report
+        hashes = self.verify_chain(report, at, first)
         if self.sessions is not None:
             self.verify_index(report, at, hashes)
         return report

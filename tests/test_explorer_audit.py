@@ -83,6 +83,12 @@ def test_audit_verify_passes_and_catches_a_row_altered_in_the_index(
             )
         engine.dispose()
     assert server.cli("audit", "verify", *server.args()).returncode == 0
+    head = int(clean.stdout.split("audit at block ")[1].split(":")[0])
+    recent = server.cli("audit", "verify", "--from", str(head - 2), "--at", str(head), *server.args())  # 3 blocks
+    assert recent.returncode == 0, recent.stdout + recent.stderr
+    assert f"audit at block {head}: 3 blocks" in recent.stdout and "balances and supply all agree" in recent.stdout
+    late = server.cli("audit", "verify", "--from", str(head + 1), "--at", str(head), *server.args())
+    assert late.returncode == 1 and "after block" in late.stdout
     bad = server.cli("audit", "verify", "--at", "99999999", *server.args())
     assert bad.returncode == 1 and "beyond the indexed" in bad.stdout
     missing = server.cli("audit", "verify", "--data-dir", "/nonexistent", "--rpc-url", server.points.node.url)

@@ -114,6 +114,15 @@ def verify(
         int | None,
         typer.Option(help="Check balances and supply at this block.", min=0, show_default="the indexed head"),
     ] = None,
+    first: Annotated[
+        int,
+        typer.Option(
+            "--from",
+            help="Check the chain from this block (its parent link against the node), not from genesis: "
+            "for an auditor who verified the blocks before it already.",
+            min=0,
+        ),
+    ] = 0,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
     rpc_url: RpcUrl = None,
@@ -136,7 +145,7 @@ def verify(
         ):
             raise ValueError(f"no index at {settings.database} (run `takasago indexer serve`, or use --chain-only)")
         sessions = sessions_for(engine_for(settings.database))
-    report = Auditor(Rpc(settings.rpc_url), sessions, settings.deployments_dir).verify(at)
+    report = Auditor(Rpc(settings.rpc_url), sessions, settings.deployments_dir).verify(at, first)
     out.print(
         f"audit at block {report.at_block}: {report.blocks_checked} blocks, "
         f"{report.transactions_checked} transactions, {report.accounts_checked} accounts checked, "
