@@ -6,6 +6,7 @@ with 66,081 events). :class:`RunningTotals` keeps, per JST day, the transactions
 movements' count and points per kind, and on a new head reads only the blocks indexed
 since the head it last read (``ix_movements_block``, ``ix_transactions_block_index``). A
 rewind (the block it last read is gone or has another hash) starts over from nothing.
+:class:`RunningHolders` keeps every address's points the same way, for ``/holders``.
 
 Supply, today's figures and the 30-day series are then sums over these few hundred
 entries, the same numbers ``queries.supply``, ``queries.today`` and ``queries.daily_series``
@@ -17,13 +18,14 @@ from __future__ import annotations
 import threading
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Any
+from typing import Any, Generic, TypeVar
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from indexer import queries
 from indexer.db.models import Block, PointMovement, Transaction
+from indexer.decode import ZERO
 
 DAY = 86400
 JST_OFFSET = 9 * 3600
@@ -79,35 +81,52 @@ class DailyTotals:
         return series
 
 
-class RunningTotals:
-    """:class:`DailyTotals` at the indexed head, each call reading only the blocks indexed since the last."""
+T = TypeVar("T")
+
+
+class FollowsHead(Generic[T]):
+    """A value derived from every indexed block, kept at the indexed head: each call adds only the
+    blocks indexed since the head it last read (``_add``). A rewind below that head (its block is
+    gone or has another hash) starts over from ``_empty``. Values handed out are never modified."""
 
     def __init__(self) -> None:
         self._lock = threading.Lock()
-        self._totals = DailyTotals()
+        self._value = self._empty()
         self._anchor: Anchor | None = None
 
-    def get(self, db: Session) -> DailyTotals:
+    def _empty(self) -> T:
+        raise NotImplementedError
+
+    def _add(self, db: Session, value: T, after: int, upto: int) -> T:
+        """``value`` plus the blocks ``after`` < number <= ``upto`` (a new value; ``value`` stays as it was)."""
+        raise NotImplementedError
+
+    def get(self, db: Session) -> T:
         cp = queries.head(db)
         with self._lock:
             if self._anchor is not None and (cp is None or not self._still_indexed(db, self._anchor, cp.block_number)):
-                self._totals, self._anchor = DailyTotals(), None  # rewound below it: start over
+                self._value, self._anchor = self._empty(), None  # rewound below it: start over
             if cp is None or self._anchor == (cp.block_number, cp.block_hash):
-                return self._totals
+                return self._value
             after = -1 if self._anchor is None else self._anchor[0]
-            self._totals = self._add(db, self._totals, after, cp.block_number)
+            self._value = self._add(db, self._value, after, cp.block_number)
             self._anchor = (cp.block_number, cp.block_hash)
-            return self._totals
+            return self._value
 
     @staticmethod
     def _still_indexed(db: Session, anchor: Anchor, head: int) -> bool:
         number, block_hash = anchor
         return number <= head and db.scalar(select(Block.hash).where(Block.number == number)) == block_hash
 
-    @staticmethod
-    def _add(db: Session, totals: DailyTotals, after: int, upto: int) -> DailyTotals:
-        """``totals`` plus the movements and transactions of blocks ``after`` < number <= ``upto``."""
-        moves, txs = dict(totals.moves), dict(totals.txs)
+
+class RunningTotals(FollowsHead[DailyTotals]):
+    """:class:`DailyTotals` at the indexed head."""
+
+    def _empty(self) -> DailyTotals:
+        return DailyTotals()
+
+    def _add(self, db: Session, value: DailyTotals, after: int, upto: int) -> DailyTotals:
+        moves, txs = dict(value.moves), dict(value.txs)
         move_day = (PointMovement.timestamp + JST_OFFSET) // DAY
         for day, kind, count, amount in db.execute(
             select(move_day, PointMovement.kind, func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
@@ -124,3 +143,38 @@ class RunningTotals:
         ):
             txs[int(day)] = txs.get(int(day), 0) + int(count)
         return DailyTotals(moves, txs)
+
+
+@dataclass(frozen=True)
+class Holders:
+    """Every address's points (``balances``) and the holders with points, largest first (``ranked``)."""
+
+    balances: dict[str, int] = field(default_factory=dict)
+    ranked: list[tuple[str, int]] = field(default_factory=list)
+
+    def page(self, page: int = 1, size: int = queries.PAGE_SIZE) -> list[tuple[str, int]]:
+        """``queries.holders``: points desc, then address (by code point; PostgreSQL's collation may
+        order equal holders of ``holders.csv`` otherwise)."""
+        return self.ranked[(page - 1) * size : page * size]
+
+
+class RunningHolders(FollowsHead[Holders]):
+    """:class:`Holders` at the indexed head: the ``/holders`` page without summing every movement per view."""
+
+    def _empty(self) -> Holders:
+        return Holders()
+
+    def _add(self, db: Session, value: Holders, after: int, upto: int) -> Holders:
+        balances = dict(value.balances)
+        in_range = (PointMovement.block_number > after, PointMovement.block_number <= upto)
+        changed = False
+        for column, sign in ((PointMovement.to_address, 1), (PointMovement.from_address, -1)):
+            for address, total in db.execute(
+                select(column, func.sum(PointMovement.amount)).where(*in_range).group_by(column)
+            ):
+                balances[address] = balances.get(address, 0) + sign * int(total)
+                changed = True
+        if not changed:
+            return Holders(balances, value.ranked)
+        ranked = sorted(((a, b) for a, b in balances.items() if b > 0 and a != ZERO), key=lambda r: (-r[1], r[0]))
+        return Holders(balances, ranked)

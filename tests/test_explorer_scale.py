@@ -253,8 +253,9 @@ def programme_events(number: int, now: int) -> list[Any]:
 def test_issue17_home_getlogs_and_programmes_read_what_changed_not_the_whole_index(big: dict[str, Any]) -> None:
     """Before issue 17, every new head made the home page sum every movement again (143,100 SQLite steps
     here) and a getLogs filtered on a payer read the JSON topics of every event in range (96,300; 64,100 on
-    topic1 alone): more steps than there are events. Now each reads what changed or what matches (300-500).
-    /programmes sums the grants in SQL (the same figures; this index holds only a few of them)."""
+    topic1 alone) and /holders summed every movement (158,800): more steps than there are events. Now each
+    reads what changed or what matches (300-500). /programmes sums the grants in SQL (the same figures;
+    this index holds only a few of them)."""
     client: TestClient = big["client"]
     sessions: sessionmaker[Session] = big["sessions"]
     someone = big["accounts"][60]
@@ -270,10 +271,12 @@ def test_issue17_home_getlogs_and_programmes_read_what_changed_not_the_whole_ind
             assert figures["supply"] == queries.supply(db)
             assert figures["today"] == queries.today(db)
             assert figures["series"] == queries.daily_series(db)
+            assert [explorer.holders(db, n) for n in (1, 2, 40)] == [queries.holders(db, n) for n in (1, 2, 40)]
         for path in (
             f"/api?module=logs&action=getLogs&address={TOKEN}&topic0={PAID}&topic2={topic_of(someone)}&offset=100",
             f"/api?module=logs&action=getLogs&topic1={topic_of(someone)}&offset=100",
             "/programmes",
+            "/holders?page=2",
         ):
             with VmSteps(big["engine"]) as counter:
                 assert client.get(path).status_code == 200
@@ -288,4 +291,5 @@ def test_issue17_home_getlogs_and_programmes_read_what_changed_not_the_whole_ind
         rewind_to(sessions, before)
     with sessions() as db:  # a rewind: the totals start over
         assert explorer.home_figures(db)["supply"] == queries.supply(db)
+        assert explorer.holders(db, 1) == queries.holders(db, 1)
         assert queries.programmes(db) == []

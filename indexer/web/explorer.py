@@ -1,8 +1,8 @@
 """The explorer's state shared by every request: the database, the node (optional reads), labels.
 
 One :class:`Explorer` per app (``app.state.explorer``, reached by routes through
-``indexer.web.deps``). It caches what many views share: the registry's account kinds
-and the home page's aggregates, both brought up to date with the indexed head.
+``indexer.web.deps``). It caches what many views share: the registry's account kinds,
+the home page's aggregates and the holders, all brought up to date with the indexed head.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from indexer import queries
 from indexer.decode import ZERO
 from indexer.labels import short
-from indexer.running_totals import RunningTotals
+from indexer.running_totals import RunningHolders, RunningTotals
 from indexer.web.texts import SENTENCES, TEXTS
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -39,6 +39,7 @@ class Explorer:
         self.contracts: dict[str, str] = {str(to_checksum_address(a)): n for n, a in deployment.items()}
         self._kinds = queries.AccountKinds()
         self._totals = RunningTotals()
+        self._holders = RunningHolders()
         self._home: tuple[tuple[int, str, int] | None, dict[str, Any]] = (None, {})
         self._home_lock = threading.Lock()
 
@@ -50,6 +51,10 @@ class Explorer:
     def kinds(self, db: Session) -> Kinds:
         """The registry's kinds and statuses, brought up to date with the events indexed since the last view."""
         return self._kinds.get(db)
+
+    def holders(self, db: Session, page: int) -> list[tuple[str, int]]:
+        """One page of holders, largest first, from every address's points kept at the indexed head."""
+        return self._holders.get(db).page(page)
 
     def home_figures(self, db: Session) -> dict[str, Any]:
         """The home page's aggregates (supply, today, 30-day series, CO2), computed once per indexed head and day.

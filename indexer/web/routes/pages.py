@@ -144,7 +144,7 @@ def _points_on_node(explorer: Explorer, address: str) -> tuple[int | None, list[
 @router.get("/holders", response_class=HTMLResponse)
 def holders(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: Page) -> HTMLResponse:
     with explorer.sessions() as db:
-        rows = queries.holders(db, number)
+        rows = explorer.holders(db, number)
         kinds = explorer.kinds(db)
     offset = (number - 1) * queries.PAGE_SIZE
     return pages.render(
