@@ -31,6 +31,12 @@ BUSY_RETRY_SECONDS = 3.0  # how long a "server busy" refusal is waited out befor
 DEFAULT_TIMEOUT_SECONDS = 60.0
 
 
+def is_busy(error: object) -> bool:
+    """True for the node's "server busy" refusal, which is worth retrying (-32005 also answers
+    a query that is too big: that one is not)."""
+    return isinstance(error, dict) and error.get("code") == BUSY_CODE and "busy" in str(error.get("message"))
+
+
 class NodeUnreachable(ConnectionError):
     """The node cannot be reached, or its token file cannot be read; the message says which."""
 
@@ -57,8 +63,9 @@ class PatientProvider(HTTPProvider):
         while True:
             response = super().make_request(method, params)
             error = response.get("error") if isinstance(response, dict) else None
-            if not isinstance(error, dict) or error.get("code") != BUSY_CODE or "busy" not in str(error.get("message")):
-                return response  # (-32005 also answers a query that is too big: that is not retried)
+            if not is_busy(error):
+                return response
+            assert isinstance(error, dict)
             if time.monotonic() + delay > deadline:
                 raise NodeBusy(str(error.get("message", "server busy"))[:200])
             time.sleep(delay)

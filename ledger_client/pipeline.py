@@ -19,7 +19,7 @@ from __future__ import annotations
 import time
 from typing import Any
 
-from ledger_client.connection import BUSY_CODE
+from ledger_client.connection import is_busy
 from ledger_client.errors import decode_revert
 from ledger_client.fees import fee_fields
 from ledger_client.transactions import RECEIPT_TIMEOUT_SECONDS, Sender, TransactionFailed
@@ -27,10 +27,6 @@ from ledger_client.transactions import RECEIPT_TIMEOUT_SECONDS, Sender, Transact
 POLL_SECONDS = 0.1
 """Between receipt polls: a bulk job keeps the node busy with the transactions behind, so a
 later look costs nothing, while each poll takes the node's time from executing them."""
-
-
-def _is_busy(error: Any) -> bool:
-    return isinstance(error, dict) and error.get("code") == BUSY_CODE and "busy" in str(error.get("message"))
 
 
 class TransactionPipeline:
@@ -67,7 +63,7 @@ class TransactionPipeline:
         out: list[TransactionFailed | None] = []
         for raw, response in zip(raws, responses, strict=True):
             error = response.get("error")
-            if _is_busy(error):  # the node's lane was full: once more alone, with the provider's patience
+            if is_busy(error):  # the node's lane was full: once more alone, with the provider's patience
                 error = self.w3.provider.make_request("eth_sendRawTransaction", ["0x" + raw.hex()]).get("error")  # type: ignore[arg-type]
             if error is None:
                 out.append(None)
