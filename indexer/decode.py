@@ -6,7 +6,9 @@ transaction: issued, thanks, payment, refund, settled, swept, recovered (or tran
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from functools import cached_property, lru_cache
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -54,6 +56,45 @@ def _plain(value: Any, abi_type: str) -> Any:
     return value
 
 
+@lru_cache(maxsize=1 << 16)
+def checksum_address(hex40: str) -> str:
+    """EIP-55 checksum of 40 hex digits (what ``to_checksum_address`` gives, without its input checks:
+    the caller has a well-formed word). Cached: a backfill sees the same residents again and again."""
+    lower = hex40.lower()
+    digest = keccak(text=lower).hex()
+    return "0x" + "".join(c.upper() if d in "89abcdef" else c for c, d in zip(lower, digest, strict=False))
+
+
+WORD_TYPES = re.compile(r"^(address|bool|u?int\d*|bytes([1-9]|[12]\d|3[0-2]))$")
+
+
+def _one_word(abi_type: str) -> bool:
+    return bool(WORD_TYPES.match(abi_type))
+
+
+def _word(abi_type: str, word: str) -> Any:
+    """One 32-byte word (64 hex digits) as ``eth_abi`` + ``_plain`` give it; None if the word is not
+    a valid encoding of ``abi_type`` (the caller then lets ``eth_abi`` refuse it)."""
+    if len(word) != 64:
+        return None
+    try:
+        number = int(word, 16)
+    except ValueError:
+        return None
+    if abi_type == "address":
+        return checksum_address(word[24:]) if number >> 160 == 0 else None
+    if abi_type == "bool":
+        return bool(number) if number in (0, 1) else None
+    if abi_type.startswith("bytes"):
+        size = int(abi_type[5:])
+        return "0x" + word[: 2 * size].lower() if number & ((1 << (256 - 8 * size)) - 1) == 0 else None
+    bits = int(abi_type.lstrip("uint") or 256)
+    if abi_type.startswith("uint"):
+        return number if number >> bits == 0 else None
+    signed = number - (1 << 256) if number >> 255 else number  # intN: two's complement, sign-extended
+    return signed if -(1 << (bits - 1)) <= signed < 1 << (bits - 1) else None
+
+
 @dataclass(frozen=True)
 class EventSpec:
     contract: str
@@ -61,6 +102,43 @@ class EventSpec:
     inputs: list[dict[str, Any]]
 
     def decode(self, topics: list[str], data: str) -> dict[str, Any]:
+        """The event's arguments by name (addresses checksummed, bytes as 0x hex, integers as int).
+
+        Events whose arguments are all one-word static types (most of ours: ``Transfer``,
+        ``Paid``, ``AccountRegistered``…) are read word by word from the hex; anything else, or
+        a word that is not what its type allows, goes through ``eth_abi`` (which refuses it).
+        """
+        fast = self._decode_words(topics, data)
+        return fast if fast is not None else self._decode_abi(topics, data)
+
+    @cached_property
+    def _word_types(self) -> tuple[list[tuple[str, str]], list[tuple[str, str]]] | None:
+        """(indexed, plain) (name, type) pairs when every argument is one static word, else None."""
+        if not all(_one_word(i["type"]) for i in self.inputs):
+            return None
+        indexed = [(i["name"], i["type"]) for i in self.inputs if i.get("indexed")]
+        plain = [(i["name"], i["type"]) for i in self.inputs if not i.get("indexed")]
+        return indexed, plain
+
+    def _decode_words(self, topics: list[str], data: str) -> dict[str, Any] | None:
+        types = self._word_types
+        if types is None:
+            return None
+        indexed, plain = types
+        body = data[2:]
+        if len(body) != 64 * len(plain) or len(topics) - 1 < len(indexed):
+            return None
+        args: dict[str, Any] = {}
+        words = [(item, topic[2:]) for item, topic in zip(indexed, topics[1:], strict=False)]
+        words += [(item, body[64 * k : 64 * (k + 1)]) for k, item in enumerate(plain)]
+        for (name, abi_type), word in words:
+            value = _word(abi_type, word)
+            if value is None:
+                return None
+            args[name] = value
+        return args
+
+    def _decode_abi(self, topics: list[str], data: str) -> dict[str, Any]:
         indexed = [i for i in self.inputs if i.get("indexed")]
         plain = [i for i in self.inputs if not i.get("indexed")]
         args: dict[str, Any] = {}
@@ -113,6 +191,10 @@ class Decoder:
         if to is None or self.contract_of(to) is None or len(data) < 10:
             return None
         return self.functions.get(bytes.fromhex(data[2:10]))
+
+
+CLASSIFYING_EVENTS = frozenset({"Paid", "Refunded", "Thanked", "BalanceRecovered", "SettlementRequested"})
+"""The events ``classify`` looks at; a transaction's other events (its many Transfers) never change a kind."""
 
 
 def classify(transfer: dict[str, Any], siblings: list[tuple[str, dict[str, Any]]]) -> tuple[str, str | None]:

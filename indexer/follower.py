@@ -21,16 +21,16 @@ from __future__ import annotations
 
 import logging
 from collections import defaultdict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-from sqlalchemy import delete, select
+from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.predeploys import REGISTRY_ADDRESS
-from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
-from indexer.decode import METHOD_KINDS, ZERO, Decoder, classify
+from indexer.db.models import TOPIC_SLOTS, Block, Checkpoint, Event, PointMovement, Transaction
+from indexer.decode import CLASSIFYING_EVENTS, METHOD_KINDS, ZERO, Decoder, classify
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -231,8 +231,14 @@ class Follower:
         full: dict[str, dict[str, Any]],
         receipts: list[dict[str, Any]],
     ) -> None:
+        """Writes a slice as a few multi-row INSERTs (one per table) in one transaction with its checkpoint.
+
+        Rows are built as plain dicts and inserted in bulk (SQLAlchemy's ``insertmanyvalues``:
+        multi-row ``INSERT … VALUES`` on SQLite and PostgreSQL), not added object by object
+        (issue 17: the unit of work cost more than reading the node).
+        """
+        rows = SliceRows()
         status = {r["transactionHash"]: r for r in receipts}
-        timestamps = {b["hash"]: hex_int(b["timestamp"]) for b in headers}
         decoded: dict[str, list[tuple[dict[str, Any], str, str, dict[str, Any]]]] = defaultdict(list)
         for receipt in receipts:
             for entry in receipt.get("logs") or []:
@@ -241,26 +247,31 @@ class Follower:
                 event = self.decoder.event(entry)
                 if event is not None:
                     decoded[entry["transactionHash"]].append((entry, *event))
+        for b in headers:
+            timestamp = hex_int(b["timestamp"])
+            rows.blocks.append(
+                {
+                    "number": hex_int(b["number"]),
+                    "hash": b["hash"],
+                    "parent_hash": b["parentHash"],
+                    "timestamp": timestamp,
+                    "proposer": b["miner"],
+                    "tx_count": len(b["transactions"]),
+                    "gas_used": hex_int(b["gasUsed"]),
+                    "transactions_root": b["transactionsRoot"],
+                }
+            )
+            for tx in full[b["hash"]]["transactions"] if b["transactions"] else []:
+                self._transaction_rows(rows, tx, status.get(tx["hash"]), decoded.get(tx["hash"], []), timestamp)
         with self.sessions.begin() as db:
-            for b in headers:
-                db.add(
-                    Block(
-                        number=hex_int(b["number"]),
-                        hash=b["hash"],
-                        parent_hash=b["parentHash"],
-                        timestamp=hex_int(b["timestamp"]),
-                        proposer=b["miner"],
-                        tx_count=len(b["transactions"]),
-                        gas_used=hex_int(b["gasUsed"]),
-                        transactions_root=b["transactionsRoot"],
-                    )
-                )
-            db.flush()
-            for b in headers:
-                for tx in full[b["hash"]]["transactions"] if b["transactions"] else []:
-                    self._write_transaction(
-                        db, tx, status.get(tx["hash"]), decoded.get(tx["hash"], []), timestamps[b["hash"]]
-                    )
+            for model, table_rows in (
+                (Block, rows.blocks),
+                (Transaction, rows.transactions),
+                (Event, rows.events),
+                (PointMovement, rows.movements),
+            ):
+                if table_rows:
+                    db.execute(insert(model), table_rows)
             cp = self.checkpoint(db)
             if cp is None:
                 cp = Checkpoint(id=1, chain_id=chain_id, genesis_hash=genesis_hash, rolled_back=0)
@@ -268,9 +279,9 @@ class Follower:
             cp.block_number = hex_int(headers[-1]["number"])
             cp.block_hash = headers[-1]["hash"]
 
-    def _write_transaction(
+    def _transaction_rows(
         self,
-        db: Session,
+        rows: SliceRows,
         tx: dict[str, Any],
         receipt: dict[str, Any] | None,
         events: list[tuple[dict[str, Any], str, str, dict[str, Any]]],
@@ -278,59 +289,77 @@ class Follower:
     ) -> None:
         number = hex_int(tx["blockNumber"])
         method = self.decoder.method(tx.get("to"), tx.get("input", "0x"))
-        siblings = [(name, args) for _, _, name, args in events]
+        siblings = [(name, args) for _, _, name, args in events if name in CLASSIFYING_EVENTS]  # what classify reads
         movements = []
         for entry, contract, name, args in events:
-            db.add(
-                Event(
-                    block_number=number,
-                    log_index=hex_int(entry["logIndex"]),
-                    tx_hash=tx["hash"],
-                    contract=contract,
-                    address=entry["address"],
-                    name=name,
-                    args=args,
-                    topics=entry["topics"],
-                    data=entry["data"],
-                    timestamp=timestamp,
-                )
+            topics = entry["topics"]
+            log_index = hex_int(entry["logIndex"])
+            rows.events.append(
+                {
+                    "block_number": number,
+                    "log_index": log_index,
+                    "tx_hash": tx["hash"],
+                    "contract": contract,
+                    "address": entry["address"],
+                    "name": name,
+                    "args": args,
+                    "topics": topics,
+                    "data": entry["data"],
+                    "timestamp": timestamp,
+                    **topic_columns(topics),
+                }
             )
             if contract == "RegionalPoints" and name == "Transfer":
                 kind, request_id = classify(args, siblings)
                 movements.append((kind, args))
-                db.add(
-                    PointMovement(
-                        block_number=number,
-                        log_index=hex_int(entry["logIndex"]),
-                        tx_hash=tx["hash"],
-                        from_address=args["from"],
-                        to_address=args["to"],
-                        amount=int(args["value"]),
-                        kind=kind,
-                        request_id=request_id,
-                        timestamp=timestamp,
-                    )
+                rows.movements.append(
+                    {
+                        "block_number": number,
+                        "log_index": log_index,
+                        "tx_hash": tx["hash"],
+                        "from_address": args["from"],
+                        "to_address": args["to"],
+                        "amount": int(args["value"]),
+                        "kind": kind,
+                        "request_id": request_id,
+                        "timestamp": timestamp,
+                    }
                 )
         main = next((m for m in movements if m[0] not in ("issued",)), movements[0] if movements else None)
         counterparty = None
         if main is not None:
             counterparty = main[1]["to"] if main[1]["to"] != ZERO else None
-        db.add(
-            Transaction(
-                hash=tx["hash"],
-                block_number=number,
-                tx_index=hex_int(tx["transactionIndex"]),
-                sender=tx["from"],
-                to=tx.get("to"),
-                status=hex_int(receipt["status"]) if receipt else 0,
-                gas_used=hex_int(receipt["gasUsed"]) if receipt else 0,
-                method=method,
-                kind=METHOD_KINDS.get(method or "", "contract-call" if method else "other"),
-                amount=sum(int(m[1]["value"]) for m in movements) if movements else None,
-                counterparty=counterparty,
-                timestamp=timestamp,
-            )
+        rows.transactions.append(
+            {
+                "hash": tx["hash"],
+                "block_number": number,
+                "tx_index": hex_int(tx["transactionIndex"]),
+                "sender": tx["from"],
+                "to": tx.get("to"),
+                "status": hex_int(receipt["status"]) if receipt else 0,
+                "gas_used": hex_int(receipt["gasUsed"]) if receipt else 0,
+                "method": method,
+                "kind": METHOD_KINDS.get(method or "", "contract-call" if method else "other"),
+                "amount": sum(int(m[1]["value"]) for m in movements) if movements else None,
+                "counterparty": counterparty,
+                "timestamp": timestamp,
+            }
         )
+
+
+@dataclass
+class SliceRows:
+    """The rows of one slice, per table, as plain dicts for a bulk INSERT."""
+
+    blocks: list[dict[str, Any]] = field(default_factory=list)
+    transactions: list[dict[str, Any]] = field(default_factory=list)
+    events: list[dict[str, Any]] = field(default_factory=list)
+    movements: list[dict[str, Any]] = field(default_factory=list)
+
+
+def topic_columns(topics: list[str]) -> dict[str, str | None]:
+    """``topic0``…``topic3`` of an event row (lowercase; what ``Event``'s validator sets for ORM adds)."""
+    return {f"topic{slot}": topics[slot].lower() if slot < len(topics) else None for slot in range(TOPIC_SLOTS)}
 
 
 def slices(headers: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:
