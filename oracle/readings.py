@@ -109,8 +109,44 @@ def reading_from(row: dict[str, Any], source: str, now: float) -> Reading:
     return Reading(meter_id, moment, count, coefficient, unit, digits, source)
 
 
+def jsonl_line(line: str, source: str, now: float, cut: bool) -> Reading | RowError | None:
+    """One JSON line: its reading, its error, or None for a blank line (``cut``: the file's cut-off last line)."""
+    if not line.strip():
+        return None
+    try:
+        document = json.loads(line)
+        if not isinstance(document, dict):
+            raise ValueError("each line must be a JSON object")
+        return reading_from(document, source, now)
+    except ValueError as exc:
+        return RowError(source, "incomplete last line (file cut off)" if cut else str(exc))
+
+
+def csv_row(row: list[str], header: list[str], source: str, now: float, cut: bool) -> Reading | RowError | None:
+    """One CSV record (already split): its reading, its error, or None for an empty record."""
+    if not row:
+        return None
+    if len(row) != len(header):
+        return RowError(
+            source, "incomplete last line (file cut off)" if cut else f"{len(row)} fields, expected {len(header)}"
+        )
+    try:
+        return reading_from(dict(zip(header, row, strict=True)), source, now)
+    except ValueError as exc:
+        return RowError(source, str(exc))
+
+
+def csv_header(fields: list[str]) -> list[str]:
+    """The header's column names in English (the Japanese names mapped)."""
+    return [JAPANESE.get(h.strip(), h.strip()) for h in fields]
+
+
 def parse_readings(name: str, raw: bytes, now: float | None = None) -> tuple[list[Reading], list[RowError]]:
-    """Readings and row errors from one file's bytes (``name`` ending .csv or .jsonl)."""
+    """Readings and row errors from one file's bytes (``name`` ending .csv or .jsonl).
+
+    This is the row-by-row reference: :mod:`oracle.columnar_readings` reads large months
+    column-wise and hands every row it cannot vouch for to :func:`jsonl_line` / :func:`csv_row`.
+    """
     now = time.time() if now is None else now
     try:
         text, _ = decode_text(raw)
@@ -120,45 +156,31 @@ def parse_readings(name: str, raw: bytes, now: float | None = None) -> tuple[lis
     lines = text.splitlines()
     readings: list[Reading] = []
     errors: list[RowError] = []
-    if name.endswith(".jsonl") or name.endswith(".json"):
+
+    def keep(outcome: Reading | RowError | None) -> None:
+        if isinstance(outcome, Reading):
+            readings.append(outcome)
+        elif outcome is not None:
+            errors.append(outcome)
+
+    if is_jsonl(name):
         for number, line in enumerate(lines, start=1):
-            if not line.strip():
-                continue
-            source = f"{name}:{number}"
-            try:
-                document = json.loads(line)
-                if not isinstance(document, dict):
-                    raise ValueError("each line must be a JSON object")
-                readings.append(reading_from(document, source, now))
-            except ValueError as exc:
-                cut = number == len(lines) and not complete
-                errors.append(RowError(source, "incomplete last line (file cut off)" if cut else str(exc)))
+            keep(jsonl_line(line, f"{name}:{number}", now, number == len(lines) and not complete))
         return readings, errors
     reader = csv.reader(io.StringIO(text))
     try:
-        header = [JAPANESE.get(h.strip(), h.strip()) for h in next(reader)]
+        header = csv_header(next(reader))
     except StopIteration:
         return [], [RowError(name, "empty file")]
     if sorted(header) != sorted(FIELDS):
         return [], [RowError(f"{name}:1", f"expected the columns {', '.join(FIELDS)}")]
     for number, row in enumerate(reader, start=2):
-        if not row:
-            continue
-        source = f"{name}:{number}"
-        if len(row) != len(header):
-            cut = number == len(lines) and not complete
-            errors.append(
-                RowError(
-                    source,
-                    "incomplete last line (file cut off)" if cut else f"{len(row)} fields, expected {len(header)}",
-                )
-            )
-            continue
-        try:
-            readings.append(reading_from(dict(zip(header, row, strict=True)), source, now))
-        except ValueError as exc:
-            errors.append(RowError(source, str(exc)))
+        keep(csv_row(row, header, f"{name}:{number}", now, number == len(lines) and not complete))
     return readings, errors
+
+
+def is_jsonl(name: str) -> bool:
+    return name.endswith(".jsonl") or name.endswith(".json")
 
 
 def drop_future(readings: list[Reading], now: float) -> tuple[list[Reading], list[RowError]]:

@@ -90,6 +90,12 @@ def verify_household(household: str, readings: list[Reading], start: int, end: i
                 return verdict.exclude(
                     "NEGATIVE_DELTA", f"meter {meter_id}: {previous.count} then {current.count} ({current.source})"
                 )
+            if previous.count >= modulus:  # the meter's digits (0xD7) shrank between two readings
+                return verdict.exclude(
+                    "IMPOSSIBLE_DELTA",
+                    f"meter {meter_id}: {previous.count} does not fit the {current.digits}-digit counter "
+                    f"of the next reading ({current.source})",
+                )
             wh = counts_to_wh(
                 delta_counts(previous.count, current.count, current.digits), current.coefficient, current.unit
             )
