@@ -292,41 +292,76 @@ def all_history(address: str, period: TimeRange = None) -> AnySelect:
     return query.order_by(m.block_number.desc(), m.log_index.desc())
 
 
-def merchants(db: Session, kinds: dict[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
-    kinds = account_kinds(db) if kinds is None else kinds
-    received: dict[str, int] = defaultdict(int)
-    refunded: dict[str, int] = defaultdict(int)
-    settled: dict[str, int] = defaultdict(int)
-    payments: dict[str, int] = defaultdict(int)
+@dataclass(frozen=True)
+class MerchantFigures:
+    """What one merchant received, refunded and settled (a sum over its movements)."""
+
+    payments: int = 0
+    received: int = 0
+    refunded: int = 0
+    settled: int = 0
+
+    def __add__(self, other: MerchantFigures) -> MerchantFigures:
+        return MerchantFigures(
+            self.payments + other.payments,
+            self.received + other.received,
+            self.refunded + other.refunded,
+            self.settled + other.settled,
+        )
+
+
+def merchant_figures(db: Session, after: int = -1, upto: int | None = None) -> dict[str, MerchantFigures]:
+    """Per address, payments received, refunds given and settlements, summed by the database over the
+    blocks ``after`` < number <= ``upto`` (every block by default): one row per (kind, merchant)."""
     who = case((PointMovement.kind == "payment", PointMovement.to_address), else_=PointMovement.from_address)
-    for kind, address, count, amount in db.execute(
-        select(PointMovement.kind, who, func.count(), func.sum(PointMovement.amount))
-        .where(PointMovement.kind.in_(("payment", "refund", "settled")))
+    ranged = after >= 0 or upto is not None
+    # over a block range, the kind must not lead (SQLite would walk every payment by ``ix_movements_kind``)
+    kind = PointMovement.kind.concat("") if ranged else PointMovement.kind
+    query = (
+        select(PointMovement.kind, who, func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
+        .where(kind.in_(("payment", "refund", "settled")))
         .group_by(PointMovement.kind, who)
-    ):
+    )
+    if after >= 0:
+        query = query.where(PointMovement.block_number > after)
+    if upto is not None:
+        query = query.where(PointMovement.block_number <= upto)
+    figures: dict[str, MerchantFigures] = {}
+    for kind, address, count, amount in db.execute(query):
         if kind == "payment":
-            received[address] += int(amount)
-            payments[address] += int(count)
+            part = MerchantFigures(payments=int(count), received=int(amount))
         elif kind == "refund":
-            refunded[address] += int(amount)
+            part = MerchantFigures(refunded=int(amount))
         else:
-            settled[address] += int(amount)
+            part = MerchantFigures(settled=int(amount))
+        figures[address] = figures.get(address, MerchantFigures()) + part
+    return figures
+
+
+def merchant_rows(kinds: dict[str, tuple[str, str]], figures: dict[str, MerchantFigures]) -> list[dict[str, Any]]:
+    """Every registered merchant with its figures, most received first (the ``/merchants`` listing)."""
     rows = []
     for address, (kind, status) in kinds.items():
         if kind != "merchant":
             continue
+        f = figures.get(address, MerchantFigures())
         rows.append(
             {
                 "address": address,
                 "status": status,
-                "payments": payments[address],
-                "received": received[address],
-                "refunded": refunded[address],
-                "settled": settled[address],
-                "balance": received[address] - refunded[address] - settled[address],
+                "payments": f.payments,
+                "received": f.received,
+                "refunded": f.refunded,
+                "settled": f.settled,
+                "balance": f.received - f.refunded - f.settled,
             }
         )
     return sorted(rows, key=lambda r: (-r["received"], r["address"]))
+
+
+def merchants(db: Session, kinds: dict[str, tuple[str, str]] | None = None) -> list[dict[str, Any]]:
+    """``merchant_rows`` over every block (the explorer keeps the figures at the head instead: ``RunningMerchants``)."""
+    return merchant_rows(account_kinds(db) if kinds is None else kinds, merchant_figures(db))
 
 
 def settlements(db: Session, merchant: str | None = None) -> list[dict[str, Any]]:

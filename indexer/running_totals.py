@@ -6,7 +6,8 @@ with 66,081 events). :class:`RunningTotals` keeps, per JST day, the transactions
 movements' count and points per kind, and on a new head reads only the blocks indexed
 since the head it last read (``ix_movements_block``, ``ix_transactions_block_index``). A
 rewind (the block it last read is gone or has another hash) starts over from nothing.
-:class:`RunningHolders` keeps every address's points the same way, for ``/holders``.
+:class:`RunningHolders` keeps every address's points the same way, for ``/holders``, and
+:class:`RunningMerchants` every merchant's payments, refunds and settlements, for ``/merchants``.
 
 Supply, today's figures and the 30-day series are then sums over these few hundred
 entries, the same numbers ``queries.supply``, ``queries.today`` and ``queries.daily_series``
@@ -178,3 +179,22 @@ class RunningHolders(FollowsHead[Holders]):
             return Holders(balances, value.ranked)
         ranked = sorted(((a, b) for a, b in balances.items() if b > 0 and a != ZERO), key=lambda r: (-r[1], r[0]))
         return Holders(balances, ranked)
+
+
+class RunningMerchants(FollowsHead[dict[str, queries.MerchantFigures]]):
+    """Every merchant's payments, refunds and settlements at the indexed head (``/merchants``): each
+    new head adds the grouped sums of only the blocks indexed since (``queries.merchant_figures``)."""
+
+    def _empty(self) -> dict[str, queries.MerchantFigures]:
+        return {}
+
+    def _add(
+        self, db: Session, value: dict[str, queries.MerchantFigures], after: int, upto: int
+    ) -> dict[str, queries.MerchantFigures]:
+        new = queries.merchant_figures(db, after, upto)
+        if not new:
+            return value
+        merged = dict(value)
+        for address, figures in new.items():
+            merged[address] = merged.get(address, queries.MerchantFigures()) + figures
+        return merged

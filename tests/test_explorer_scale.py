@@ -293,3 +293,48 @@ def test_issue17_home_getlogs_and_programmes_read_what_changed_not_the_whole_ind
         assert explorer.home_figures(db)["supply"] == queries.supply(db)
         assert explorer.holders(db, 1) == queries.holders(db, 1)
         assert queries.programmes(db) == []
+
+
+def merchant_movements(merchant: str, payer: str) -> Any:
+    def rows(number: int, now: int) -> list[Any]:
+        def move(index: int, frm: str, to: str, amount: int, kind: str) -> PointMovement:
+            return PointMovement(block_number=number, log_index=index, tx_hash="0x" + f"{index:064x}",
+                                 from_address=frm, to_address=to, amount=amount, kind=kind, request_id=None,
+                                 timestamp=now)  # fmt: skip
+
+        return [
+            move(0, payer, merchant, 900, "payment"),
+            move(1, merchant, payer, 40, "refund"),
+            move(2, merchant, ZERO, 300, "settled"),
+        ]
+
+    return rows
+
+
+def test_merchants_figures_are_kept_at_the_head_and_equal_summing_everything(big: dict[str, Any]) -> None:
+    """/merchants used to group every payment, refund and settlement again at each new head; the explorer
+    now adds only the new blocks' sums to the figures it keeps (and starts over on a rewind)."""
+    client: TestClient = big["client"]
+    sessions: sessionmaker[Session] = big["sessions"]
+    explorer = client.app.state.explorer  # type: ignore[attr-defined]
+    merchant, payer = big["accounts"][0], big["accounts"][60]
+    assert client.get("/merchants").status_code == 200  # the figures read once
+    with sessions() as db:
+        assert explorer.merchants(db, explorer.kinds(db)) == queries.merchants(db)
+    before = add_block(sessions, merchant_movements(merchant, payer))
+    try:
+        with VmSteps(big["engine"]) as counter:
+            page = client.get("/merchants")
+        assert page.status_code == 200 and counter.steps < EVENTS, f"/merchants: {counter.steps:,} steps"
+        with sessions() as db:
+            rows = explorer.merchants(db, explorer.kinds(db))
+            assert rows == queries.merchants(db)
+            mine = next(r for r in rows if r["address"] == merchant)
+            assert (mine["refunded"], mine["settled"]) == (40, 300)
+        exported = list(csv.reader(io.StringIO(client.get("/merchants.csv").text)))
+        assert [r[0] for r in exported[1:]] == [r["address"] for r in rows]
+    finally:
+        rewind_to(sessions, before)
+    with sessions() as db:
+        assert explorer.merchants(db, explorer.kinds(db)) == queries.merchants(db)
+        assert next(r for r in queries.merchants(db) if r["address"] == merchant)["settled"] == 0

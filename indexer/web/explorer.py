@@ -2,7 +2,7 @@
 
 One :class:`Explorer` per app (``app.state.explorer``, reached by routes through
 ``indexer.web.deps``). It caches what many views share: the registry's account kinds,
-the home page's aggregates and the holders, all brought up to date with the indexed head.
+the home page's aggregates, the holders and the merchants' figures, all brought up to date with the indexed head.
 """
 
 from __future__ import annotations
@@ -17,7 +17,7 @@ from sqlalchemy.orm import Session, sessionmaker
 from indexer import queries
 from indexer.decode import ZERO
 from indexer.labels import short
-from indexer.running_totals import RunningHolders, RunningTotals
+from indexer.running_totals import RunningHolders, RunningMerchants, RunningTotals
 from indexer.web.texts import SENTENCES, TEXTS
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -40,6 +40,7 @@ class Explorer:
         self._kinds = queries.AccountKinds()
         self._totals = RunningTotals()
         self._holders = RunningHolders()
+        self._merchants = RunningMerchants()
         self._home: tuple[tuple[int, str, int] | None, dict[str, Any]] = (None, {})
         self._home_lock = threading.Lock()
 
@@ -55,6 +56,10 @@ class Explorer:
     def holders(self, db: Session, page: int) -> list[tuple[str, int]]:
         """One page of holders, largest first, from every address's points kept at the indexed head."""
         return self._holders.get(db).page(page)
+
+    def merchants(self, db: Session, kinds: Kinds) -> list[dict[str, Any]]:
+        """Every merchant's figures (``queries.merchants``), from sums kept at the indexed head."""
+        return queries.merchant_rows(kinds, self._merchants.get(db))
 
     def home_figures(self, db: Session) -> dict[str, Any]:
         """The home page's aggregates (supply, today, 30-day series, CO2), computed once per indexed head and day.

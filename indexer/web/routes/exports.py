@@ -61,7 +61,7 @@ def holders_csv(explorer: ExplorerDep) -> StreamingResponse:
 @router.get("/merchants.csv")
 def merchants_csv(explorer: ExplorerDep) -> StreamingResponse:
     with explorer.sessions() as db:
-        rows = queries.merchants(db, explorer.kinds(db))
+        rows = explorer.merchants(db, explorer.kinds(db))
     return csv_response(
         "merchants",
         MERCHANT_COLUMNS,

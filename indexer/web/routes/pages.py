@@ -156,7 +156,7 @@ def holders(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang
 def merchants(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -> HTMLResponse:
     with explorer.sessions() as db:
         kinds = explorer.kinds(db)
-        rows = queries.merchants(db, kinds)
+        rows = explorer.merchants(db, kinds)
         settled = queries.settlements(db)
     return pages.render(request, "merchants.html", rows=rows, settlements=settled, name=namer(explorer, kinds, lang))
 
