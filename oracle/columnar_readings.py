@@ -55,7 +55,7 @@ BLOCK_BYTES = 32 * 1024 * 1024
 _BOM = b"\xef\xbb\xbf"
 # bytes that make a line split differently in the reference (str.splitlines, csv) or that
 # a CSV record may span: such files are read by the reference as a whole
-_UNMODELLED_BYTES = (0x00, 0x0B, 0x0C, 0x1C, 0x1D, 0x1E)
+_UNMODELLED_BYTES = (b"\x00", b"\x0b", b"\x0c", b"\x1c", b"\x1d", b"\x1e")
 _UNMODELLED_TEXT = ("\x85", "\u2028", "\u2029")
 _COUNT = r"^[0-9]{1,9}$"
 _KEY = "(meter_id|timestamp|count|coefficient|unit|digits)"
@@ -167,8 +167,7 @@ def _utf8_blocks(source: Source, encoding: str) -> Iterator[bytes]:
                 raise _Reference
             if encoding == "cp932":
                 block = text.encode("utf-8")
-        counts = np.bincount(np.frombuffer(block, dtype=np.uint8), minlength=256)
-        if any(counts[b] for b in _UNMODELLED_BYTES) or counts[0x0D] != block.count(b"\r\n"):
+        if any(mark in block for mark in _UNMODELLED_BYTES) or block.count(b"\r") != block.count(b"\r\n"):
             raise _Reference
         yield block
 
@@ -257,6 +256,30 @@ class _Reader:
             columns.append(pl.when(once).then(value).alias(f"f{i}"))
         return groups.select(columns)
 
+    def specs(self, parsed: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
+        """Each row's (coefficient, unit, digits) as a spec index and its counter's limit (null: refused).
+
+        The three strings are coded column by column and combined into one integer key, so
+        the reference's check runs once per distinct triple and no string join is needed.
+        """
+        codes, sizes = [], []
+        for name in ("f3", "f4", "f5"):
+            values = parsed[name].unique().drop_nulls().to_list()
+            codes.append(_mapped(parsed[name], {v: i for i, v in enumerate(values)}, pl.Int64))
+            sizes.append(values)
+        width4, width5 = len(sizes[1]) or 1, len(sizes[2]) or 1
+        key = (codes[0] * (width4 * width5) + codes[1] * width5 + codes[2]).rename("key")
+        spec_of: dict[int, int | None] = {}
+        limit_of: dict[int, int | None] = {}
+        for value in key.unique().drop_nulls().to_list():
+            raw = (sizes[0][value // (width4 * width5)], sizes[1][value // width5 % width4], sizes[2][value % width5])
+            index = self.lookups.spec(raw)
+            spec_of[value] = index
+            limit_of[value] = (
+                None if index is None else min(MAX_COUNT + 1, counter_modulus(self.lookups.specs[index][2]))
+            )
+        return _mapped(key, spec_of, pl.UInt16), _mapped(key, limit_of, pl.Int64)
+
     def block(self, block: bytes, jsonl: bool, src: int, first_line: int) -> list[int]:
         """Takes the plain rows of ``block`` into the month; returns the line numbers left to the reference."""
         parsed = self.fields(block, jsonl)
@@ -265,43 +288,31 @@ class _Reader:
         look = self.lookups
         meter_map = {raw: look.meter(raw) for raw in parsed["f0"].unique().drop_nulls().to_list()}
         time_map = {raw: look.time(raw) for raw in parsed["f1"].unique().drop_nulls().to_list()}
-        spec_keys = {row: look.spec(row) for row in parsed.select("f3", "f4", "f5").unique().drop_nulls().iter_rows()}
-        moduli = [
-            None if v is None else min(MAX_COUNT + 1, counter_modulus(look.specs[v][2])) for v in spec_keys.values()
-        ]
-        spec_table = pl.DataFrame(
-            {
-                "f3": [k[0] for k in spec_keys], "f4": [k[1] for k in spec_keys], "f5": [k[2] for k in spec_keys],
-                "spec": pl.Series(list(spec_keys.values()), dtype=pl.UInt16),
-                "modulus": pl.Series(moduli, dtype=pl.Int64),
-            },
-            schema={"f3": pl.String, "f4": pl.String, "f5": pl.String, "spec": pl.UInt16, "modulus": pl.Int64},
-        )  # fmt: skip
-        frame = (
-            parsed.with_columns(
-                _mapped(parsed["f0"], meter_map, pl.Int64).alias("meter"),
-                _mapped(parsed["f1"], time_map, pl.Int64).alias("time"),
-                pl.when(pl.col("f2").str.contains(_COUNT)).then(pl.col("f2")).cast(pl.Int64).alias("count"),
-                pl.int_range(first_line, first_line + parsed.height, dtype=pl.UInt32).alias("line"),
+        spec, modulus = self.specs(parsed)
+        frame = parsed.select(
+            _mapped(parsed["f0"], meter_map, pl.Int64).alias("meter"),
+            _mapped(parsed["f1"], time_map, pl.Int64).alias("time"),
+            pl.when(pl.col("f2").str.contains(_COUNT)).then(pl.col("f2")).cast(pl.Int64).alias("count"),
+            pl.int_range(first_line, first_line + parsed.height, dtype=pl.UInt32).alias("line"),
+            spec.alias("spec"),
+            modulus.alias("modulus"),
+        )
+        frame = frame.with_columns(
+            (
+                pl.col("meter").is_not_null()
+                & pl.col("time").is_not_null()
+                & pl.col("count").is_not_null()
+                & pl.col("spec").is_not_null()
+                & (pl.col("count") < pl.col("modulus"))
+                & (pl.col("time") <= self.now + FUTURE_TOLERANCE)
             )
-            .join(spec_table, on=["f3", "f4", "f5"], how="left", maintain_order="left")
-            .with_columns(
-                (
-                    pl.col("meter").is_not_null()
-                    & pl.col("time").is_not_null()
-                    & pl.col("count").is_not_null()
-                    & pl.col("spec").is_not_null()
-                    & (pl.col("count") < pl.col("modulus"))
-                    & (pl.col("time") <= self.now + FUTURE_TOLERANCE)
-                )
-                .fill_null(False)
-                .alias("plain")
-            )
+            .fill_null(False)
+            .alias("plain")
         )
         self.rows_read += int(frame["plain"].sum())
         unknown = frame.filter(pl.col("plain") & (pl.col("meter") == -1))
         if unknown.height:
-            for raw, count in unknown["f0"].value_counts().iter_rows():
+            for raw, count in parsed.filter(frame["plain"] & (frame["meter"] == -1))["f0"].value_counts().iter_rows():
                 key = str(raw).strip()
                 look.unknown[key] = look.unknown.get(key, 0) + int(count)
         kept = frame.filter(

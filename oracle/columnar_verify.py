@@ -67,9 +67,7 @@ def _pairs(columns: ReadingColumns, start: int) -> tuple[pl.DataFrame, pl.DataFr
         .agg(pl.col("back").sum().alias("out_of_order"))
     )
     del arrival
-    ordered = frame.sort(
-        pl.col("meter").cast(pl.UInt64) * _shift(43) + pl.col("step") * _shift(32) + pl.col("arrival")
-    )
+    ordered = frame.sort(pl.col("meter").cast(pl.UInt64) * _shift(43) + pl.col("step") * _shift(32) + pl.col("arrival"))
     del frame
     same_meter = pl.col("meter") == pl.col("meter").shift(1)
     ordered = ordered.with_columns(

@@ -10,8 +10,9 @@ and kept as one piece of evidence: storing it would keep the foreign rows for se
 An entry in the older form ``{"gateway id": "<base64 key>"}`` has no meters and so may
 submit nothing until its meters are registered.
 
-Accepted batches are kept in the inbox under their SHA-256, so the same batch sent again
-(a replay, or a retry) is recognised and not counted twice.
+Accepted batches are kept in the evidence store (:mod:`oracle.evidence`) under their
+SHA-256, so the same batch sent again (a replay, or a retry) is recognised and not
+counted twice.
 """
 
 from __future__ import annotations
@@ -20,8 +21,6 @@ import base64
 import binascii
 import hashlib
 import json
-import os
-import time
 from collections.abc import Iterable
 from dataclasses import dataclass
 from pathlib import Path
@@ -29,6 +28,8 @@ from pathlib import Path
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey, Ed25519PublicKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+from oracle.evidence import EvidenceStore, Stored
 
 
 class BatchRefused(Exception):
@@ -84,20 +85,12 @@ def load_gateways(path: Path) -> dict[str, Gateway]:
     return gateways
 
 
-@dataclass(frozen=True)
-class Accepted:
-    digest: str
-    path: Path
-    replay: bool
-
-
 class Inbox:
-    """Accepted batches on disk, one file per batch, named by its SHA-256 (written atomically)."""
+    """The ingest's checks (gateway, signature, meter binding) in front of the evidence store."""
 
-    def __init__(self, directory: Path, gateways: dict[str, Gateway]) -> None:
-        self.directory = directory
+    def __init__(self, store: EvidenceStore, gateways: dict[str, Gateway]) -> None:
+        self.store = store
         self.gateways = gateways
-        directory.mkdir(parents=True, exist_ok=True)
 
     def gateway(self, gateway: str) -> Gateway:
         """The registered gateway, checked from the header alone (before any of the body is read)."""
@@ -133,26 +126,24 @@ class Inbox:
             )
 
     def accept(
-        self, gateway: str, payload: bytes, signature: str, meter_ids: Iterable[str], suffix: str = ".jsonl"
-    ) -> Accepted:
-        """Stores a verified batch whose readings (``meter_ids``, from parsing it) are all the gateway's own."""
+        self,
+        gateway: str,
+        payload: bytes,
+        signature: str,
+        meter_ids: Iterable[str],
+        times: tuple[int, int] | None,
+        readings: int,
+        suffix: str = ".jsonl",
+    ) -> Stored:
+        """Stores a verified batch whose readings (``meter_ids``, from parsing it) are all the gateway's own.
+
+        ``times`` is the first and last half hour it reports (None if no row is readable), by
+        which settlement finds a month's batches; ``readings`` how many rows were readable.
+        """
         self.verify(gateway, payload, signature)
         self.check_meters(gateway, meter_ids)
         digest = hashlib.sha256(payload).hexdigest()
-        path = self.directory / f"{digest}{suffix}"
-        if path.exists():
-            return Accepted(digest, path, replay=True)
-        temporary = path.with_name(path.name + ".part")
-        with temporary.open("wb") as out:
-            out.write(payload)
-            out.flush()
-            os.fsync(out.fileno())
-        meta = {"gateway": gateway, "received_at": int(time.time()), "signature": signature}
-        path.with_name(path.name + ".meta.json").write_text(json.dumps(meta), encoding="utf-8")
-        temporary.replace(path)
-        return Accepted(digest, path, replay=False)
+        return self.store.add_batch(digest + suffix, payload, digest, times, readings, gateway, signature)
 
-    def batches(self) -> list[Path]:
-        return sorted(
-            p for p in self.directory.iterdir() if p.suffix in (".jsonl", ".csv") and not p.name.endswith(".part")
-        )
+    def batches(self) -> int:
+        return self.store.batch_count()

@@ -119,3 +119,86 @@ def write_csv(homes: list[Household], path: Path, encoding: str = "utf-8") -> Pa
         ]
     path.write_bytes(("\r\n".join(lines) + "\r\n").encode(encoding))
     return path
+
+
+@dataclass
+class Month:
+    """A generated month written to disk: who is in it and what each home truly used."""
+
+    households: list[tuple[str, tuple[str, ...]]]  # (household id, its meter ids)
+    true_wh: dict[str, int]
+    faults: dict[str, set[str]]
+    rows: int
+
+
+def write_month_csv(
+    path: Path, households: int, year: int, month: int, seed: int = 1, fault_rate: float = 0.1, chunk: int = 2_000
+) -> Month:
+    """A city-sized month as one CSV file, generated column-wise (numpy) for speed.
+
+    Homes without a fault follow the same load model as :func:`generate` (size, season,
+    daily shape, weekends, noise), vectorised; homes with a fault (one of ``FAULTS`` each,
+    ``fault_rate`` of them) are made by :func:`generate` itself, so every fault kind is the
+    one the tests know. Memory stays at one chunk of homes.
+    """
+    import numpy as np
+    import polars as pl
+
+    rng = random.Random(seed)
+    start = datetime(year, month, 1, tzinfo=JST)
+    end = datetime(year + (month == 12), month % 12 + 1, 1, tzinfo=JST)
+    steps = int((end - start).total_seconds()) // 1800
+    moments = [start + timedelta(minutes=30 * step) for step in range(steps + 1)]
+    stamps = pl.Series([m.isoformat() for m in moments])
+    shape = np.array([_shape(m.hour + m.minute / 60) * (1.1 if m.weekday() >= 5 else 1.0) for m in moments[1:]])
+    faulty = {i: {rng.choice(FAULTS)} for i in range(households) if rng.random() < fault_rate}
+    result = Month([], {}, {}, 0)
+    numbers = np.random.default_rng(seed)
+    with path.open("wb") as out:
+        out.write(b"meter_id,timestamp,count,coefficient,unit,digits\n")
+        for first in range(0, households, chunk):
+            ids = [i for i in range(first, min(first + chunk, households)) if i not in faulty]
+            if ids:
+                sizes = numbers.integers(1, 6, size=len(ids))
+                base = (90 + 45 * sizes)[:, None] * _season(month) * shape[None, :]
+                used = (base * numbers.uniform(0.8, 1.2, size=base.shape)).astype(np.int64) // WH_PER_COUNT
+                counts = np.concatenate([numbers.integers(0, 400_000, size=(len(ids), 1)), used], axis=1)
+                counts = np.cumsum(counts, axis=1) % 10**DIGITS
+                meters = [f"M{seed:03d}{i:06d}" for i in ids]
+                frame = pl.DataFrame(
+                    {
+                        "meter_id": pl.Series(meters).gather(np.repeat(np.arange(len(ids)), steps + 1)),
+                        "timestamp": stamps.gather(np.tile(np.arange(steps + 1), len(ids))),
+                        "count": counts.reshape(-1),
+                        "coefficient": COEFFICIENT, "unit": f"0x{UNIT_CODE:02X}", "digits": DIGITS,
+                    }
+                )  # fmt: skip
+                frame.write_csv(out, include_header=False)
+                for i, meter, total in zip(ids, meters, used.sum(axis=1), strict=True):
+                    result.households.append((f"H{i:06d}", (meter,)))
+                    result.true_wh[f"H{i:06d}"] = int(total) * WH_PER_COUNT
+                result.rows += frame.height
+            odd = {i - first: faulty[i] for i in range(first, min(first + chunk, households)) if i in faulty}
+            if odd:
+                kinds_of = list(odd.items())
+                homes = generate(
+                    len(kinds_of),
+                    year,
+                    month,
+                    seed=seed + 1 + first,
+                    faults={j: k for j, (_, k) in enumerate(kinds_of)},
+                )
+                lines = []
+                for home, (offset, kinds) in zip(homes, kinds_of, strict=True):
+                    hid, meter = f"H{first + offset:06d}", f"M{seed:03d}{first + offset:06d}"
+                    for row in home.rows:
+                        name = str(row["meter_id"]).replace(home.meter_id, meter)
+                        lines.append(
+                            f"{name},{row['timestamp']},{row['count']},{row['coefficient']},{row['unit']},{row['digits']}"
+                        )
+                    result.households.append((hid, (meter, meter + "-NEW")))
+                    result.true_wh[hid] = home.true_wh
+                    result.faults[hid] = set(kinds)
+                    result.rows += len(home.rows)
+                out.write(("\n".join(lines) + "\n").encode())
+    return result

@@ -16,9 +16,16 @@ class OracleSettings(BaseSettings):
     gateways_file: Path | None = None
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8800
+    database_url: str | None = None
 
     @property
-    def inbox(self) -> Path:
+    def evidence_url(self) -> str:
+        """The evidence store: ``TAKASAGO_ORACLE_DATABASE_URL``, or SQLite in the data directory."""
+        return self.database_url or f"sqlite:///{(self.data_dir / 'evidence.db').resolve()}"
+
+    @property
+    def old_inbox(self) -> Path:
+        """Where batches were kept before the evidence store; imported into it at start."""
         return self.data_dir / "inbox"
 
     @property

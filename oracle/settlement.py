@@ -18,7 +18,7 @@ from __future__ import annotations
 import csv
 import io
 import json
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -30,9 +30,11 @@ from web3.logs import DISCARD
 
 from ledger_client.merkle import StandardMerkleTree
 from ledger_client.transactions import Sender, TransactionFailed
+from oracle.columnar_readings import ReadingColumns, Source, read_month
+from oracle.columnar_verify import verify_all
 from oracle.readings import Reading
 from oracle.reduction import EmissionFactor, baseline, reduce
-from oracle.verify import verify_household
+from oracle.verify import Verdict, verify_household
 
 LEAF_TYPES = ["uint256", "address", "uint256"]
 REPORT_FIELDS = ("programmeId", "period", "merkleRoot", "households", "totalUnits")
@@ -58,7 +60,8 @@ class Household:
 def load_households(text: str, source: str = "households.csv") -> dict[str, Household]:
     """``household_id,meter_ids,address,salt`` (meters separated by ``;``; salt: 32 hex bytes)."""
     rows = list(csv.DictReader(io.StringIO(text)))
-    households = {}
+    households: dict[str, Household] = {}
+    owners: dict[str, str] = {}  # meter → household: a meter belongs to one household
     for number, row in enumerate(rows, start=2):
         where = f"{source}:{number}"
         try:
@@ -76,6 +79,13 @@ def load_households(text: str, source: str = "households.csv") -> dict[str, Hous
             raise SettlementError(f"{where}: {address!r} is not an address")
         if len(salt) != 64 or any(c not in "0123456789abcdefABCDEF" for c in salt):
             raise SettlementError(f"{where}: the salt must be 32 bytes of hex")
+        if hid in households:
+            raise SettlementError(f"{where}: household {hid} is listed twice")
+        meters = tuple(dict.fromkeys(meters))
+        shared = [m for m in meters if m in owners]
+        if shared:
+            raise SettlementError(f"{where}: meter {shared[0]} is already listed for household {owners[shared[0]]}")
+        owners.update(dict.fromkeys(meters, hid))
         households[hid] = Household(hid, meters, to_checksum_address(address), salt)
     return households
 
@@ -93,6 +103,28 @@ class HouseholdResult:
     detail: str = ""
 
 
+def _result(
+    household: Household,
+    verdict: Verdict,
+    history: dict[str, dict[tuple[int, int], int]],
+    year: int,
+    month: int,
+    factor: EmissionFactor,
+) -> HouseholdResult:
+    result = HouseholdResult(
+        household.salted_hash, household.address, verdict.consumption_wh, None, "", 0, 0, verdict.reason, verdict.detail
+    )
+    if verdict.ok:
+        base = baseline(history.get(household.household_id, {}), year, month)
+        if base is None:
+            result.reason, result.detail = "NO_BASELINE", "no verified history for this household"
+        else:
+            reduction = reduce(verdict.consumption_wh or 0, base, factor)
+            result.baseline_wh, result.baseline_source = reduction.baseline_wh, reduction.baseline_source
+            result.reduction_wh, result.co2_g = reduction.reduction_wh, reduction.co2_g
+    return result
+
+
 def compute_period(
     households: dict[str, Household],
     readings: Sequence[Reading],
@@ -103,7 +135,11 @@ def compute_period(
     end: int,
     factor: EmissionFactor,
 ) -> list[HouseholdResult]:
-    """Verifies every household and computes its reduction; excluded ones carry a reason code."""
+    """Verifies every household and computes its reduction; excluded ones carry a reason code.
+
+    The row-by-row reference (kept for tests and small runs); :func:`settle_month` is the
+    same computation on a month's columns.
+    """
     by_meter: dict[str, list[Reading]] = {}
     for reading in readings:
         by_meter.setdefault(reading.meter_id, []).append(reading)
@@ -111,27 +147,48 @@ def compute_period(
     for household in households.values():
         rows = [r for meter in household.meters for r in by_meter.get(meter, [])]
         verdict = verify_household(household.salted_hash, rows, start, end)
-        result = HouseholdResult(
-            household.salted_hash,
-            household.address,
-            verdict.consumption_wh,
-            None,
-            "",
-            0,
-            0,
-            verdict.reason,
-            verdict.detail,
-        )
-        if verdict.ok:
-            base = baseline(history.get(household.household_id, {}), year, month)
-            if base is None:
-                result.reason, result.detail = "NO_BASELINE", "no verified history for this household"
-            else:
-                reduction = reduce(verdict.consumption_wh or 0, base, factor)
-                result.baseline_wh, result.baseline_source = reduction.baseline_wh, reduction.baseline_source
-                result.reduction_wh, result.co2_g = reduction.reduction_wh, reduction.co2_g
-        results.append(result)
+        results.append(_result(household, verdict, history, year, month, factor))
     return sorted(results, key=lambda r: r.salted_hash)
+
+
+def meter_indices(households: dict[str, Household]) -> dict[str, int]:
+    """Every household's meters, numbered in the order the households list them."""
+    indices: dict[str, int] = {}
+    for household in households.values():
+        for meter in household.meters:
+            indices.setdefault(meter, len(indices))
+    return indices
+
+
+@dataclass
+class Month:
+    """A verified month: each household's verdict and result, and what was left aside while reading."""
+
+    verdicts: dict[str, Verdict]  # by household id
+    results: list[HouseholdResult]
+    columns: ReadingColumns
+
+
+def settle_month(
+    households: dict[str, Household],
+    sources: Iterable[Source],
+    history: dict[str, dict[tuple[int, int], int]],
+    year: int,
+    month: int,
+    start: int,
+    end: int,
+    factor: EmissionFactor,
+    now: float | None = None,
+) -> Month:
+    """:func:`compute_period` for a whole city: the month read in columns and verified at once."""
+    meters = meter_indices(households)
+    columns = read_month(sources, meters, start, end, now)
+    verdicts = verify_all(
+        columns, [(h.salted_hash, [meters[m] for m in h.meters]) for h in households.values()], start, end
+    )
+    by_id = {h.household_id: v for h, v in zip(households.values(), verdicts, strict=True)}
+    results = [_result(h, by_id[h.household_id], history, year, month, factor) for h in households.values()]
+    return Month(by_id, sorted(results, key=lambda r: r.salted_hash), columns)
 
 
 @dataclass

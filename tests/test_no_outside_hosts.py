@@ -27,6 +27,7 @@ from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.web.app import create_explorer
 from ledger_client.rpc import Rpc
 from oracle.app import create_oracle_app
+from oracle.evidence import EvidenceStore
 from oracle.gateways import Inbox
 from tests.conftest import REPO
 
@@ -69,7 +70,7 @@ def explorer_app(tmp_path: Path) -> FastAPI:
 
 
 def oracle_app(tmp_path: Path) -> FastAPI:
-    return create_oracle_app(Inbox(tmp_path / "inbox", {}), tmp_path / "reports")
+    return create_oracle_app(Inbox(EvidenceStore(f"sqlite:///{tmp_path / 'evidence.db'}"), {}), tmp_path / "reports")
 
 
 @pytest.mark.parametrize("make_app", [explorer_app, oracle_app], ids=["explorer", "oracle"])

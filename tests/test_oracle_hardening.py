@@ -19,6 +19,7 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
+from oracle.evidence import EvidenceStore
 from oracle.gateways import gateway_entry, new_gateway_key, sign_batch
 from oracle.generator import generate, write_jsonl
 from tests.oracle_support import running_oracle
@@ -49,8 +50,12 @@ def post(url: str, gateway: str, key: Ed25519PrivateKey, payload: bytes) -> http
 
 
 def inbox_files(data: Path) -> set[str]:
-    inbox = data / "inbox"
-    return {p.name for p in inbox.iterdir()} if inbox.exists() else set()
+    """The batches the oracle has stored (its evidence store, in the data directory)."""
+    store = EvidenceStore(f"sqlite:///{data / 'evidence.db'}")
+    try:
+        return set(store.batch_names())
+    finally:
+        store.close()
 
 
 def test_finding12_gateway_cannot_submit_other_meters(oracle: dict[str, object], tmp_path: Path) -> None:

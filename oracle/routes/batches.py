@@ -26,7 +26,8 @@ from starlette.concurrency import run_in_threadpool
 
 from oracle.deps import InboxDep, InFlightDep
 from oracle.errors import MAX_BATCH_BYTES, Refusal, too_large
-from oracle.gateways import Accepted, BatchRefused, Inbox
+from oracle.evidence import Stored
+from oracle.gateways import BatchRefused, Inbox
 from oracle.readings import Reading, RowError, drop_future, parse_readings
 
 log = logging.getLogger("oracle.ingest")
@@ -85,14 +86,15 @@ async def read_capped(request: Request) -> bytes:
 
 def admit(
     inbox: Inbox, gateway: str, payload: bytes, signature: str, suffix: str
-) -> tuple[Accepted, list[Reading], list[RowError]]:
+) -> tuple[Stored, list[Reading], list[RowError]]:
     """Verifies, parses, checks the meters and stores one batch (CPU-bound: runs in a worker thread)."""
     inbox.verify(gateway, payload, signature)  # nothing unauthenticated is parsed
     name = hashlib.sha256(payload).hexdigest() + suffix
     every, errors = parse_readings(name, payload, now=math.inf)  # every row that could ever count
     readings, future = drop_future(every, time.time())
     # accept() refuses the whole batch if any meter is not bound to this gateway, before storing it
-    accepted = inbox.accept(gateway, payload, signature, {r.meter_id for r in every}, suffix)
+    times = (min(r.time for r in every), max(r.time for r in every)) if every else None
+    accepted = inbox.accept(gateway, payload, signature, {r.meter_id for r in every}, times, len(every), suffix)
     return accepted, readings, errors + future
 
 

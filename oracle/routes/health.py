@@ -1,4 +1,4 @@
-"""``/health``: the service answers, and how many batches its inbox holds."""
+"""``/health``: the service answers, and how many batches its evidence store holds."""
 
 from __future__ import annotations
 
@@ -11,4 +11,4 @@ router = APIRouter()
 
 @router.get("/health")
 def health(inbox: InboxDep) -> dict[str, object]:
-    return {"status": "ok", "batches": len(inbox.batches())}
+    return {"status": "ok", "batches": inbox.batches()}

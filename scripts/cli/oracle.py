@@ -90,8 +90,11 @@ def serve(
     """Run the ingest endpoint for home gateways, and the public totals and proofs."""
     import uvicorn
 
+    from oracle.evidence import upgrade
+
     settings = _settings(data_dir)
-    settings.inbox.mkdir(parents=True, exist_ok=True)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    upgrade(settings.evidence_url)  # a store that cannot be opened is told here, not in the server's log
     os.environ["TAKASAGO_ORACLE_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run(
         "oracle.main:app", host=host or settings.host, port=port or settings.port, log_level="info", access_log=False
@@ -197,10 +200,16 @@ def settle(
     month: Annotated[str, typer.Option(help="The JST month to settle, YYYY-MM (period YYYYMM).")],
     households_file: Annotated[Path, typer.Option("--households", help="household_id,meter_ids,address,salt")],
     history_file: Annotated[
-        Path, typer.Option("--history", help='JSON {household: {"YYYY-MM": Wh}} of verified months.')
-    ],
+        Path | None,
+        typer.Option(
+            "--history",
+            help='JSON {household: {"YYYY-MM": Wh}} of verified months, imported into the evidence store first.',
+            show_default="the store's verified months",
+        ),
+    ] = None,
     readings: Annotated[
-        list[Path], typer.Option("--readings", help="Readings files (repeatable).", show_default="the inbox")
+        list[Path],
+        typer.Option("--readings", help="Readings files (repeatable).", show_default="the evidence store's batches"),
     ] = [],  # noqa: B006
     factor: Annotated[int, typer.Option(help="Emission factor, g-CO2 per kWh.", min=1, max=2000)] = 350,
     factor_source: Annotated[
@@ -220,41 +229,47 @@ def settle(
     ] = False,
     data_dir: DataDir = None,
 ) -> None:
-    """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once)."""
+    """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once).
+
+    The month is read in columns and every household verified at once (``oracle.settle_month``);
+    baselines come from the evidence store's verified months, and this month's verified
+    figures go back into it once the report is saved (not on a dry run).
+    """
     from eth_account import Account
 
     from ledger_client.contract_set import ContractSet
     from ledger_client.transactions import Sender
-    from oracle.readings import read_file
+    from oracle.columnar_readings import Source
+    from oracle.evidence import EvidenceStore
     from oracle.reduction import EmissionFactor
-    from oracle.settlement import build_report, compute_period, load_households, post, save, sign_report
+    from oracle.settlement import build_report, load_households, post, save, settle_month, sign_report
     from scripts.cli.common import connect_node
 
     year, number, start, end = _month(month)
     settings = _settings(data_dir)
     homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
-    history_doc = json.loads(history_file.read_text(encoding="utf-8"))
-    history = {h: {(int(k[:4]), int(k[5:7])): int(v) for k, v in months.items()} for h, months in history_doc.items()}
-    files = readings or [p for p in sorted(settings.inbox.glob("*")) if p.suffix in (".jsonl", ".csv")]
-    all_readings, problems = [], []
-    for path in files:
-        rows, errors = read_file(path)
-        all_readings += rows
-        problems += errors
-    known = {meter for home in homes.values() for meter in home.meters}
-    unknown: dict[str, int] = {}
-    for reading in all_readings:
-        if reading.meter_id not in known:
-            unknown[reading.meter_id] = unknown.get(reading.meter_id, 0) + 1
-    for problem in problems[:50]:
-        console.print(f"skipped {problem}")
-    for meter, count in sorted(unknown.items())[:50]:
-        console.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
-    results = compute_period(
-        homes, all_readings, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
+    store = EvidenceStore(settings.evidence_url)
+    if history_file is not None:
+        store.import_history(json.loads(history_file.read_text(encoding="utf-8")))
+    history = store.history([h.household_id for h in homes.values()], year * 100 + number)
+    sources = (
+        [Source(p.name, path=p) for p in readings] if readings else store.sources_between(start, end)
+    )  # fmt: skip
+    settled = settle_month(
+        homes, sources, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
     )
+    results, columns = settled.results, settled.columns
+    for problem in columns.errors[:50]:
+        console.print(f"skipped {problem}")
+    if len(columns.errors) > 50:
+        console.print(f"… and {len(columns.errors) - 50} more rows skipped")
+    for meter, count in sorted(columns.unknown.items())[:50]:
+        console.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
     report = build_report(results, programme, year * 100 + number)
     path = save(report, settings.reports)
+    if not dry_run:
+        verified = {(hid, year * 100 + number): v.consumption_wh for hid, v in settled.verdicts.items() if v.ok}
+        store.record_months({key: wh for key, wh in verified.items() if wh is not None}, "settled")
     totals = report.totals
     out.print(
         f"period {report.period}: {totals['households_verified']} verified, {totals['households_excluded']} excluded, "
