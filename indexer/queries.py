@@ -523,6 +523,14 @@ def logs(
 
 
 def block_by_time(db: Session, timestamp: int, closest: str) -> Block | None:
+    """The last block at or before ``timestamp`` (``closest="before"``), else the first at or after it.
+
+    Ordered by time first, so the database reads one entry of ``blocks.timestamp``'s index instead
+    of walking blocks by number until one qualifies (a chain's timestamps never go down, so it is the
+    same block; among blocks of one second, the highest number before, the lowest after).
+    """
     if closest == "before":
-        return db.scalar(select(Block).where(Block.timestamp <= timestamp).order_by(Block.number.desc()).limit(1))
-    return db.scalar(select(Block).where(Block.timestamp >= timestamp).order_by(Block.number).limit(1))
+        query = select(Block).where(Block.timestamp <= timestamp).order_by(Block.timestamp.desc(), Block.number.desc())
+    else:
+        query = select(Block).where(Block.timestamp >= timestamp).order_by(Block.timestamp, Block.number)
+    return db.scalar(query.limit(1))

@@ -153,11 +153,8 @@ def naive_backfill(chain: PointChain, sessions: sessionmaker[Session], budget_se
     Stops after ``budget_seconds`` (the rate is then measured on the blocks it finished).
     """
     w3 = chain.w3
-    contracts = {
-        name: chain.deployment.contract(w3, name)
-        for name in ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports")
-        if name in chain.deployment.contracts
-    }
+    names = sorted({"AccountRegistry", *chain.deployment.contracts})  # what the indexer decodes
+    contracts = {name: chain.deployment.contract(w3, name) for name in names}
     by_topic: dict[tuple[str, str], tuple[str, Any]] = {}
     for name, contract in contracts.items():
         abi: list[dict[str, Any]] = list(contract.abi)  # type: ignore[arg-type]
