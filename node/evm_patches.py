@@ -19,7 +19,7 @@ The changes (details in :data:`CHANGES`):
 * node classes only, nothing outside the node's VM is affected — the faster methods
   in ``evm_speedups.py`` mixed into ``TakasagoVM``/``TakasagoComputation``/
   ``TakasagoTransactionExecutor``: one-pass trie roots, cached jump analysis, the
-  leaner interpreter loop, the quiet message builder;
+  leaner interpreter loop and the common opcodes it runs itself, the quiet message builder;
 * process-wide, applied by :func:`install` — pyrlp's ``copy`` sharing unchanged fields,
   on py-evm's Prague block and header classes and its account class only (the rlp
   classes the node copies); the keccak backend (``safe-pysha3``, ~3x faster than
@@ -104,6 +104,110 @@ def fingerprint(function: Callable[..., Any]) -> str:
     return hashlib.sha256(textwrap.dedent(inspect.getsource(function)).encode()).hexdigest()
 
 
+_INLINED_OPCODE_LOGIC: dict[str, str] = {
+    "eth.vm.logic.stack:push_XX": "c5728997298cad50a63f8852821c3292b24d96c70bd01f41c2d797ab85ac8235",
+    "eth.vm.logic.stack:push0": "36e0be2dcc68260f879b103a26dbc01eab6bcaf83844f2ebe6b4967f04a02ecd",
+    "eth.vm.logic.stack:pop": "e7824deb555b5e4042a077ab38070086471bb538ca98a7c5c6dbbbd032d61b5b",
+    "eth.vm.stack:Stack.push_int": "521967e0ba527de11f7570500dd1c91d6bbeccc881879b8295ef865ec4112a2a",
+    "eth.vm.stack:Stack.push_bytes": "0652f438f022a963d96e24701b9c3e0c5990664e4f7baa39fef6335ac110daca",
+    "eth.vm.stack:Stack.pop1_any": "16a76884ff5add7726a9c835c651274b7a5dc769bec37ddb03b765309a5181c3",
+    "eth.vm.stack:Stack.pop_ints": "06b1b70cdbecb63b7e29d0ec2566a941b68e7583064501ac871ea34a6817be87",
+    "eth.vm.stack:Stack.dup": "06254da488482a2558d98eec15e27d1475fb181a99000fe6cbeba71672bb4511",
+    "eth.vm.stack:Stack.swap": "97292b196045565d15f90dc8b3f9973f508a712de88b7e6d40f6f3ab0521bbc0",
+    "eth.vm.stack:to_int": "601803a4d1d1cb60456649d0d64bc43a04e62829201431075d10f52c2baab1d3",
+    "eth.vm.stack:to_bytes": "b3ef78c682e03f1eb81328e3bcd04a5d9becb55a1e71daaf6c7df78b2780a702",
+    "eth.vm.logic.flow:jump": "e485eaf21a89997c576fae30c3b1420b563b3ddd37b530c48ca6605a85626ca2",
+    "eth.vm.logic.flow:jumpi": "9d327be693b81546d1bf8a548df76b566a7721936ca122809e919d5820a02c73",
+    "eth.vm.logic.flow:jumpdest": "ff5fba369ec92e8075667009f80e50e66622091d02808149ca8b322a8540074a",
+    "eth.vm.logic.arithmetic:add": "6dae97c9e21b2908fcffb3034360697c17b0e1140c4f32fafbdd2c1efdf44ed1",
+    "eth.vm.logic.arithmetic:sub": "393381378771ee00fcd22d80e88904f244aa86aed3f51343075abc496f5ab333",
+    "eth.vm.logic.arithmetic:mul": "78ee111b98757e93b0215d4abab8f70166b4eafb2193014149acf02ae5daa9d5",
+    "eth.vm.logic.arithmetic:div": "8eaae7dae3e31eab8a8dff680555fdaa1ff7cd4d5f998b0590467f1c262dcf4b",
+    "eth.vm.logic.arithmetic:shl": "c5033adc4618c6b46566a7924d579817536d5852f6c41091da66e0dd89376fd2",
+    "eth.vm.logic.arithmetic:shr": "393b861d0c24b8e5a182146c6278b3eb229eb52f2bd8f848b03aedfff3d6e9b1",
+    "eth.vm.logic.comparison:lt": "2deeb6801fc1b1c97ff5935ba092248eef7d820312cb79df3c8b4bdb0d7ec50c",
+    "eth.vm.logic.comparison:gt": "9e1f4a5263d11ccbaaa5668eb445cdc98d4a6a2bb32debe1d8d9dd26cb9c3171",
+    "eth.vm.logic.comparison:eq": "0dc0c34bea5f70f6c969499c19a6b13d1421dc76682f8c9a562f11bd450bf31a",
+    "eth.vm.logic.comparison:iszero": "8e6befd39d40b88e1fbbe58249b605302695b84591c82866fc1600b76d68b696",
+    "eth.vm.logic.comparison:and_op": "7bebc3d311c09a9e56e0907fec389d76a2fdcd0cd57be2c95b01bcf7de780a94",
+    "eth.vm.logic.comparison:or_op": "d37809e5b7850370621bfd6e80cbca56aa2edfcd2f77153866cae927cdd82bd9",
+    "eth.vm.logic.comparison:not_op": "4e70c2b4b54e56e9f135480554275f82dc053fe8fbee1e044196b06355709be4",
+    "eth.vm.logic.memory:mstore": "48141b996f20ebe0b5085048c652ae48d208fe66bcbb41a9619e6a0edc83f00e",
+    "eth.vm.logic.memory:mload": "aac2f52fcf9eca42c85c02e4446bc97fc4bb9aaf9b6a8e37a74c90975934d477",
+    "eth.vm.computation:BaseComputation.extend_memory": (
+        "5908d9c26e1d9e5c727ef1b4a384cdfa7cb0069645f61256be0a8c5f5060d754"
+    ),
+    "eth.vm.memory:Memory.write": "f8bd5237b9d714af4ddc89dc47c518d50e38ed9a784c31215083946f2f05ff7a",
+    "eth.vm.memory:Memory.read_bytes": "ab70d61124479803d0023d43693964c0b14634ca633c589462b5fe7ff09aa824",
+    "eth.vm.memory:Memory.extend": "90b4d822463fd3c2b162e2517ba1e08fbf1449fe35a7f6a326aca05e057c4ab4",
+    "eth.vm.logic.stack:push1": "82377d6db7622d670de059955b7cd2e0465905091f161b0b87ccd48b5de69ac6",
+    "eth.vm.logic.stack:push2": "24533ca60dcb15a57b296c000261e5e9582a41b167e9f953273fc381b370d7bc",
+    "eth.vm.logic.stack:push3": "f45db6f5dccfa02f3d9219cef431ae5dc28c637f87620e834af0ce535a55373a",
+    "eth.vm.logic.stack:push4": "d569bf4615852bfa91e45731a9eac201caf7f19b14f689445add92f4dcbca828",
+    "eth.vm.logic.stack:push5": "bed3c294cc99b0d255c49f98d980f8cefa4497c8238f50a110500395a52b9d43",
+    "eth.vm.logic.stack:push6": "39fc378ac685648b1d9d00e19bd5dea4dfd03959a956ef603b1b9b12960a64fc",
+    "eth.vm.logic.stack:push7": "b1605769d50f4b7a773f1e6bd0d59f6a70ae6ebcc3033edd0c55b2c616293a4f",
+    "eth.vm.logic.stack:push8": "74b477a377bd8d6067b374b6480deb1e7836660f58834db33755993d778fc061",
+    "eth.vm.logic.stack:push9": "3d85be32b9c5c2ef2d9d1f36a5ab383653cba52456e8d8f4dbc4efc87dd4df09",
+    "eth.vm.logic.stack:push10": "44d8d0d6ab7eff52274b4f6f425b2995d376ae3cb933eb2ef15b64626c8dfc3d",
+    "eth.vm.logic.stack:push11": "78015cdff993e9f1e7a096967893800e8360ee75b7eca77d7c32a4ec5b289ec7",
+    "eth.vm.logic.stack:push12": "aa71ad4d141fcc238af2038971e380ae5f00054d64f1b4d6d443cbb90e49b42e",
+    "eth.vm.logic.stack:push13": "9317e6f253782b2d3d3feb09823c24328d30ccef738c30d3196740a25ba2e3b2",
+    "eth.vm.logic.stack:push14": "c70b8e3377969ffe61d8885b7eb75e5358db8c61bfe5a1fe7a7c3aa9082227cb",
+    "eth.vm.logic.stack:push15": "579724807d7777477ac0e3a6dad97cc826c182324688fda03095a90827b7f28b",
+    "eth.vm.logic.stack:push16": "eda7d6398011e3b1e61aee7ee581868dc89ab8fdef04726c02055c2e4423b252",
+    "eth.vm.logic.stack:push17": "543703367d5923919dd5010e6b8e2b2ae9369fffe2c6d92bff5c533293dee73a",
+    "eth.vm.logic.stack:push18": "0ba5dd02b81f1bec6f9aadf8a32b8e0c39b4a3de85257092134e0ddefdbd93ad",
+    "eth.vm.logic.stack:push19": "157e47b5a4160cda031368a70fd6a0be26eec277dfc4d3f9501346876bd41fbf",
+    "eth.vm.logic.stack:push20": "69f439d2791ca1fe65a54e00930878a6fec4181797c2c6e1e872c1638318cc40",
+    "eth.vm.logic.stack:push21": "f675120a0732430cca70851e5bedf6c2014e59dd1fcb7f58f0d352acd258e8c7",
+    "eth.vm.logic.stack:push22": "28c80644ae934f66d9dcdbea7671e92f22c8b06a2a79235e8cba5855f0c27aba",
+    "eth.vm.logic.stack:push23": "6c46182f13939f20715161c164ffbf7391b2107a298b1ad42de0b886f79d1282",
+    "eth.vm.logic.stack:push24": "c3777b2013ba5b2246a64aad7899c6ff28554863bb651a05c400bbac9ca90968",
+    "eth.vm.logic.stack:push25": "b21fa59e230c9a31d1dbfff9d02dd0f2ccc0f3518a46358d0962999848b76ade",
+    "eth.vm.logic.stack:push26": "2c220606a7794b98c9e5163812b7cc3517c58dfba2bf418b592507a3d8b2d757",
+    "eth.vm.logic.stack:push27": "04556083a1f5bccfe8966520d69f489b863b0663eaa53c51c5f1dfa44c9aa6a1",
+    "eth.vm.logic.stack:push28": "ecae36213f23b0dff12c02108f24d9d55c875fb0503eca2a4a0aa9625c71b631",
+    "eth.vm.logic.stack:push29": "bd995b64c209fa06480f254139ce420f81758814d7cb03ecf275ee34c1f1950e",
+    "eth.vm.logic.stack:push30": "47537bfdd521c9a6217d25bee3a42e68240e934c66d3aa28cc89a9f862c96d26",
+    "eth.vm.logic.stack:push31": "45e1e6ceff235e439c9d9645b54348b60fa84d7961599f5508d579395a595681",
+    "eth.vm.logic.stack:push32": "404cad0c6aa21ee7195368d3da9aad1f4a084772fc863c644e5e1ff17d70e4cd",
+    "eth.vm.logic.duplication:dup1": "03d4a9b2c38ede86dcc3c1b8761396ed3dbc75dd3c29196995cd813bbf1691af",
+    "eth.vm.logic.duplication:dup2": "3e3e1e166cd80d15200214f1e28ca108a99d8e41b2dd910e3e19051f285b0e30",
+    "eth.vm.logic.duplication:dup3": "705feba8f2257fbe77f357d5569d0e0ab0dcbae5d8ff4a20579735e9dba592fb",
+    "eth.vm.logic.duplication:dup4": "c1da6078743fe0e43192c40d258e190f99d092ca2f9f4feb32344069556b7f7b",
+    "eth.vm.logic.duplication:dup5": "d08da303e7dbec31db3b1e2c8311fa9d106975a0c85e2a80b0e7fdcda69286c3",
+    "eth.vm.logic.duplication:dup6": "2365dfbab2f7a406eeea5690af01572fff31e06a6c027b5d944baaad3921a3b6",
+    "eth.vm.logic.duplication:dup7": "a747206efb10280a786856598af6b8b5337c517bb6c904a3f9f3757138892a3f",
+    "eth.vm.logic.duplication:dup8": "b5673e98725a09cf24ccef2e9446772c7d7d1408f8db49d6626fe7edeab17944",
+    "eth.vm.logic.duplication:dup9": "1bddee7f5d9262d0f82e3a3cb4229be95780f4bed6841d8879e09f2f1c1ff864",
+    "eth.vm.logic.duplication:dup10": "cb4d26fae71018335fcee06b908a3739396a4dcc317f71b6454f3584eaadde25",
+    "eth.vm.logic.duplication:dup11": "0b638654ae9ea59657319c33d20dfd3ae1d3d5748d3641aa9b1201f4ba67bd29",
+    "eth.vm.logic.duplication:dup12": "5199c82b3556cd586dd2892fce0a2a20914b7c21dc162b65fdd8703a18b033fb",
+    "eth.vm.logic.duplication:dup13": "38dc179116124aa3914de5ab1e72cacbf6fdb0463510e2b90da0c66492844c0c",
+    "eth.vm.logic.duplication:dup14": "b125624781b3ce5eea97f9d4af2dcdb008392a116081ea262523aa69230d8da6",
+    "eth.vm.logic.duplication:dup15": "a5031cf7174902b557e1c05432330814d14a354b0ce2b91f2a7d3f7aa290581e",
+    "eth.vm.logic.duplication:dup16": "6cb734767c8372d68dc11161dce12ae583f93dbd452d8e63d8cb5137ba6ea7a1",
+    "eth.vm.logic.swap:swap1": "f4475c700e304f4a1414e0b222bfc699a14c09180630f9f66e11495525b204bd",
+    "eth.vm.logic.swap:swap2": "24c490b72093217872829dfafea789673aaa12d3b92dffc95c7acc8c348eb82b",
+    "eth.vm.logic.swap:swap3": "089536e65e6d45375d5e2629648ad795f4b2d407bcd11d6e3d9d50af1fa9d0b0",
+    "eth.vm.logic.swap:swap4": "29e9f15f853f1ad4a94a96cba3740149cf48afdd715ab16eefa42394a6eead43",
+    "eth.vm.logic.swap:swap5": "5db8876c2806176c123e346de5273572449db991399727941045c2d674d515e5",
+    "eth.vm.logic.swap:swap6": "86acb1376cd4a07030f6b07cafe41e3c5c5a5e4d361b246427613a05a25e5db7",
+    "eth.vm.logic.swap:swap7": "a8d67df02c150ec2312c9c8fde544f83a08695d1338510948c26a4a47a540a65",
+    "eth.vm.logic.swap:swap8": "4b71115255e6d76d18c4e287bb6a8c7bd56bbf24a72d58b1692c4358448ae636",
+    "eth.vm.logic.swap:swap9": "dbd5ed8b53796c7058229e6f4d85fc66da5aad6f1bdf4a38f4b41081442d40ea",
+    "eth.vm.logic.swap:swap10": "8df1d90f6abbfc621f8da80897963fbfed29d9a7b90c8280215c040866f34178",
+    "eth.vm.logic.swap:swap11": "eedb6f93945eb824511b34b118e6ea71571d6fa94430012c9f66472aefb64291",
+    "eth.vm.logic.swap:swap12": "5707cb318853a18d0e3e47b85eb1d7e2eb7f2ef794be1ccab725aedf13f29b70",
+    "eth.vm.logic.swap:swap13": "5d00fd70f2186eb8114a02494939d7efafd137552b7a648c3bb5c578bb27ffe2",
+    "eth.vm.logic.swap:swap14": "fc5a97a6d35e795bfaf0c1592ef5b643fbc5449aad07238408fdbc4417fb3bbd",
+    "eth.vm.logic.swap:swap15": "31e1373118f340440774709838767d857a4d8804c3578a93d684722324c75a3b",
+    "eth.vm.logic.swap:swap16": "602f02972651350473fe2ebdd296ea6cc80babf71a25d2cf0702f9cc597b6fd0",
+}
+"""py-evm functions whose effect the interpreter loop reproduces for the opcodes it runs itself (sha256 of each)."""
+
+
 CHANGES: tuple[Change, ...] = (
     Change(
         name="one-pass trie roots",
@@ -186,6 +290,17 @@ CHANGES: tuple[Change, ...] = (
                 "251db89822497b13eb431eb3f4ef571308cfb9578d6ae9519234674adbc59b3a",
             ),
         ),
+    ),
+    Change(
+        name="inlined common opcodes",
+        where="node classes: evm_speedups.LeanInterpreterMixin in TakasagoComputation",
+        what="PUSHn, DUPn, SWAPn, POP, JUMPDEST, JUMP, JUMPI, ADD, SUB, MUL, DIV, AND, OR, LT, GT, EQ, ISZERO, "
+        "NOT, SHL, SHR, and MSTORE/MLOAD within existing memory, run by the loop on the stack's list; py-evm's "
+        "logic function whenever one would fail (underflow, overflow, bad jump) or memory must grow",
+        why="each of these goes through 4-6 Python calls in py-evm (logic function, computation proxy, Stack "
+        "method, to_int, validation); they are ~85% of the instructions of a Solidity contract, and the bulk "
+        "mint's 40,000 first-time grants were bound by the node's execution (docs/benchmarks.md)",
+        originals=tuple(Original("py-evm", path, sha256) for path, sha256 in _INLINED_OPCODE_LOGIC.items()),
     ),
     Change(
         name="quiet message builder",

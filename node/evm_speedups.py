@@ -14,19 +14,24 @@ jump analysis and trie roots against py-evm's own.
 from __future__ import annotations
 
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import Any
 
 from eth._utils.address import generate_contract_address
 from eth.abc import BlockAPI, BlockHeaderAPI, CodeStreamAPI, ReceiptAPI, SignedTransactionAPI, WithdrawalAPI
 from eth.constants import CREATE_CONTRACT_ADDRESS
 from eth.exceptions import Halt
+from eth.vm import opcode_values
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
+from eth.vm.logic import arithmetic, comparison, duplication, flow, swap
+from eth.vm.logic import memory as memory_logic
+from eth.vm.logic import stack as stack_logic
 from eth.vm.logic.invalid import InvalidOpcode
 from eth.vm.message import Message
 from eth.vm.opcode import _FastOpcode
-from eth.vm.opcode_values import PUSH1, PUSH32, STOP
+from eth.vm.opcode_values import DUP1, JUMPDEST, PUSH1, PUSH32, STOP, SWAP1
+from eth.vm.stack import to_bytes, to_int
 from eth_utils import ValidationError
 
 from node.call_deadline import CHECK_EVERY_INSTRUCTIONS, ExecutionTimeout, current_call_deadline
@@ -60,6 +65,37 @@ def code_start_bitmap(code: bytes) -> bytes:
     return result
 
 
+_IMMEDIATES_CACHE: dict[bytes, list[int]] = {}
+_IMMEDIATES_CACHE_LIMIT = 64  # a list entry per code byte: ~8 bytes x code size each
+
+
+def push_immediates(code: bytes) -> list[int]:
+    """At each PUSHn position, the word it pushes as an int (0 elsewhere), cached per code.
+
+    The word is what ``push_XX`` pushes: the n bytes after the opcode, zero-padded on the
+    right where the code ends early.
+    """
+    cached = _IMMEDIATES_CACHE.get(code)
+    if cached is not None:
+        return cached
+    immediates = [0] * len(code)
+    position = 0
+    length = len(code)
+    while position < length:
+        opcode = code[position]
+        if PUSH1 <= opcode <= PUSH32:
+            size = opcode - PUSH1 + 1
+            word = code[position + 1 : position + 1 + size]
+            immediates[position] = int.from_bytes(word.ljust(size, b"\x00"), "big")
+            position += size + 1
+        else:
+            position += 1
+    if len(_IMMEDIATES_CACHE) >= _IMMEDIATES_CACHE_LIMIT:
+        _IMMEDIATES_CACHE.clear()
+    _IMMEDIATES_CACHE[code] = immediates
+    return immediates
+
+
 class AnalysedCodeStream(CodeStream):
     """py-evm's ``CodeStream`` answering JUMP/JUMPI's "is this an instruction start?" from the bitmap."""
 
@@ -86,8 +122,70 @@ def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESU
     return None
 
 
+# What the loop does itself for an opcode (see ``inline_kinds``); GENERIC runs py-evm's logic function.
+GENERIC, PUSH, DUP, SWAP, POP, JUMPDEST_OP, JUMP_OP, JUMPI_OP, PUSH_ZERO, MSTORE_OP, MLOAD_OP = range(11)
+ADD, SUB, MUL, DIV, AND, OR, LT, GT, EQ, SHL, SHR, ISZERO, NOT = range(11, 24)
+_STACK_LIMIT = 1024
+_UINT_256_MAX = 2**256 - 1
+
+
+def _expected_logic() -> dict[int, tuple[Callable[..., Any], int]]:
+    """opcode -> (the py-evm logic function it must run for the loop to inline it, inline kind)."""
+    expected: dict[int, tuple[Callable[..., Any], int]] = {
+        opcode_values.PUSH0: (stack_logic.push0, PUSH_ZERO),
+        opcode_values.POP: (stack_logic.pop, POP),
+        opcode_values.JUMPDEST: (flow.jumpdest, JUMPDEST_OP),
+        opcode_values.JUMP: (flow.jump, JUMP_OP),
+        opcode_values.JUMPI: (flow.jumpi, JUMPI_OP),
+        opcode_values.MSTORE: (memory_logic.mstore, MSTORE_OP),
+        opcode_values.MLOAD: (memory_logic.mload, MLOAD_OP),
+        opcode_values.ADD: (arithmetic.add, ADD),
+        opcode_values.SUB: (arithmetic.sub, SUB),
+        opcode_values.MUL: (arithmetic.mul, MUL),
+        opcode_values.DIV: (arithmetic.div, DIV),
+        opcode_values.SHL: (arithmetic.shl, SHL),
+        opcode_values.SHR: (arithmetic.shr, SHR),
+        opcode_values.AND: (comparison.and_op, AND),
+        opcode_values.OR: (comparison.or_op, OR),
+        opcode_values.LT: (comparison.lt, LT),
+        opcode_values.GT: (comparison.gt, GT),
+        opcode_values.EQ: (comparison.eq, EQ),
+        opcode_values.ISZERO: (comparison.iszero, ISZERO),
+        opcode_values.NOT: (comparison.not_op, NOT),
+    }
+    for n in range(1, 33):
+        expected[PUSH1 + n - 1] = (getattr(stack_logic, f"push{n}"), PUSH)
+    for n in range(1, 17):
+        expected[opcode_values.DUP1 + n - 1] = (getattr(duplication, f"dup{n}"), DUP)
+        expected[opcode_values.SWAP1 + n - 1] = (getattr(swap, f"swap{n}"), SWAP)
+    return expected
+
+
+_KINDS_CACHE: dict[int, tuple[dict[int, Any], list[int]]] = {}
+
+
+def inline_kinds(opcodes: dict[int, Any]) -> list[int]:
+    """For each of the 256 opcodes, what the loop runs itself (GENERIC: py-evm's logic function).
+
+    An opcode is inlined only if this VM's table maps it to a ``_FastOpcode`` running exactly
+    the py-evm logic function whose effect the loop reproduces (``logic/stack.py``,
+    ``duplication.py``, ``swap.py``, ``flow.py``, ``arithmetic.py``, ``comparison.py``), so a
+    fork that changes an opcode keeps py-evm's own code for it. Cached per opcode table.
+    """
+    cached = _KINDS_CACHE.get(id(opcodes))
+    if cached is not None and cached[0] is opcodes:
+        return cached[1]
+    kinds = [GENERIC] * 256
+    for opcode, (logic_fn, kind) in _expected_logic().items():
+        entry = opcodes.get(opcode)
+        if type(entry) is _FastOpcode and entry.logic_fn is logic_fn:
+            kinds[opcode] = kind
+    _KINDS_CACHE[id(opcodes)] = (opcodes, kinds)
+    return kinds
+
+
 class LeanInterpreterMixin:
-    """py-evm's interpreter loop with two call layers per instruction removed.
+    """py-evm's interpreter loop with the call layers of the commonest instructions removed.
 
     Same semantics as ``BaseComputation.apply_computation`` (py-evm 0.12.1b1), minus
     its per-instruction debug logging: instructions are read straight from the code
@@ -96,6 +194,17 @@ class LeanInterpreterMixin:
     short) before the opcode's logic runs, instead of via ``_FastOpcode.__call__`` →
     ``computation.consume_gas`` → ``GasMeter.consume_gas``. Also honours the
     read-only call deadline (``call_deadline.py``).
+
+    The stack, jump and integer opcodes that make up ~85% of the instructions a Solidity
+    contract executes (PUSHn, DUPn, SWAPn, POP, JUMPDEST, JUMP, JUMPI, ADD, SUB, MUL, DIV,
+    AND, OR, LT, GT, EQ, ISZERO, NOT, SHL, SHR; :func:`inline_kinds`) run here on the
+    stack's list directly, instead of through four to six Python calls each (logic function
+    → computation proxy → ``Stack`` method → ``to_int``/validation). They leave the stack
+    as py-evm's code does: PUSHn pushes the code bytes, results are ints (an int or a
+    bytes entry stands for the same word: every consumer converts with ``to_int``/
+    ``to_bytes``). Whenever an inlined instruction would fail (stack underflow or overflow,
+    a jump to a non-JUMPDEST), the loop does nothing itself and calls py-evm's logic
+    function, which raises exactly as it does on stock py-evm.
     """
 
     @classmethod
@@ -119,9 +228,16 @@ class LeanInterpreterMixin:
                 return computation
 
             opcode_lookup = computation.opcodes
+            kinds = inline_kinds(opcode_lookup)
             code = computation.code
             raw = code._raw_code_bytes
             length = len(raw)
+            starts = code_start_bitmap(raw)
+            immediates = push_immediates(raw)
+            memory = computation._memory
+            values = computation._stack.values
+            append = values.append
+            pop = values.pop
             meter = computation._gas_meter
             fast = _FastOpcode
             deadline = current_call_deadline()
@@ -144,14 +260,127 @@ class LeanInterpreterMixin:
                     opcode_fn = opcode_lookup.get(opcode)
                     if opcode_fn is None:
                         opcode_fn = InvalidOpcode(opcode)
-                    if type(opcode_fn) is fast:
-                        cost = opcode_fn.gas_cost
-                        if cost > meter.gas_remaining:
-                            meter.consume_gas(cost, opcode_fn.mnemonic)  # raises OutOfGas
-                        meter.gas_remaining -= cost
-                        opcode_fn.logic_fn(computation)
-                    else:
+                    if type(opcode_fn) is not fast:
                         opcode_fn(computation=computation)
+                        continue
+                    cost = opcode_fn.gas_cost
+                    if cost > meter.gas_remaining:
+                        meter.consume_gas(cost, opcode_fn.mnemonic)  # raises OutOfGas
+                    meter.gas_remaining -= cost
+                    kind = kinds[opcode]
+                    depth = len(values)
+                    if kind == PUSH:  # stack_logic.push_XX (the word as an int: see the class docstring)
+                        if depth < _STACK_LIMIT:
+                            append(immediates[pc])
+                            code.program_counter = pc + opcode - PUSH1 + 2
+                            continue
+                    elif kind == DUP:  # Stack.dup
+                        position = opcode - DUP1 + 1
+                        if position <= depth < _STACK_LIMIT:
+                            append(values[-position])
+                            continue
+                    elif kind == SWAP:  # Stack.swap
+                        position = opcode - SWAP1 + 2
+                        if depth >= position:
+                            values[-1], values[-position] = values[-position], values[-1]
+                            continue
+                    elif kind == JUMPDEST_OP:
+                        continue
+                    elif kind == PUSH_ZERO:  # stack_logic.push0
+                        if depth < _STACK_LIMIT:
+                            append(0)
+                            continue
+                    elif kind == POP:
+                        if depth:
+                            pop()
+                            continue
+                    elif kind == MSTORE_OP:  # memory_logic.mstore when memory need not grow (no gas)
+                        if depth >= 2:
+                            start = values[-1]
+                            if type(start) is not int:
+                                start = to_int(start)
+                            buffer = memory._bytes
+                            if start + 32 <= len(buffer):
+                                word = values[-2]
+                                if type(word) is int:
+                                    buffer[start : start + 32] = word.to_bytes(32, "big")
+                                else:
+                                    buffer[start : start + 32] = to_bytes(word).rjust(32, b"\x00")[-32:]
+                                del values[-2:]
+                                continue
+                    elif kind == MLOAD_OP:  # memory_logic.mload when memory need not grow (no gas)
+                        if depth:
+                            start = values[-1]
+                            if type(start) is not int:
+                                start = to_int(start)
+                            buffer = memory._bytes
+                            if start + 32 <= len(buffer):
+                                values[-1] = int.from_bytes(buffer[start : start + 32], "big")
+                                continue
+                    elif kind == JUMP_OP:  # flow.jump: only to a JUMPDEST that starts an instruction
+                        if depth:
+                            target = values[-1]
+                            if type(target) is not int:
+                                target = to_int(target)
+                            if target < length and raw[target] == JUMPDEST and starts[target]:
+                                pop()
+                                code.program_counter = target
+                                continue
+                    elif kind == JUMPI_OP:  # flow.jumpi
+                        if depth >= 2:
+                            condition = values[-2]
+                            if type(condition) is not int:
+                                condition = to_int(condition)
+                            if not condition:
+                                del values[-2:]
+                                continue
+                            target = values[-1]
+                            if type(target) is not int:
+                                target = to_int(target)
+                            if target < length and raw[target] == JUMPDEST and starts[target]:
+                                del values[-2:]
+                                code.program_counter = target
+                                continue
+                    elif kind >= ADD:
+                        if kind >= ISZERO:  # one operand
+                            if depth:
+                                a = values[-1]
+                                if type(a) is not int:
+                                    a = to_int(a)
+                                values[-1] = (1 if a == 0 else 0) if kind == ISZERO else _UINT_256_MAX - a
+                                continue
+                        elif depth >= 2:  # two operands: a is the top of the stack (py-evm's "left")
+                            a = pop()
+                            b = values[-1]
+                            if type(a) is not int:
+                                a = to_int(a)
+                            if type(b) is not int:
+                                b = to_int(b)
+                            if kind == ADD:
+                                values[-1] = (a + b) & _UINT_256_MAX
+                            elif kind == AND:
+                                values[-1] = a & b
+                            elif kind == LT:
+                                values[-1] = 1 if a < b else 0
+                            elif kind == SUB:
+                                values[-1] = (a - b) & _UINT_256_MAX
+                            elif kind == SHL:
+                                values[-1] = 0 if a >= 256 else (b << a) & _UINT_256_MAX
+                            elif kind == GT:
+                                values[-1] = 1 if a > b else 0
+                            elif kind == EQ:
+                                values[-1] = 1 if a == b else 0
+                            elif kind == MUL:
+                                values[-1] = (a * b) & _UINT_256_MAX
+                            elif kind == DIV:
+                                values[-1] = 0 if b == 0 else (a // b) & _UINT_256_MAX
+                            elif kind == OR:
+                                values[-1] = a | b
+                            else:  # SHR
+                                values[-1] = 0 if a >= 256 else (b >> a) & _UINT_256_MAX
+                            continue
+                    # GENERIC, or an inlined instruction that would fail: py-evm's own logic.
+                    opcode_fn.logic_fn(computation)
             except Halt:
                 pass
         return computation
