@@ -15,6 +15,7 @@ from __future__ import annotations
 import json
 import os
 import re
+import time
 from datetime import datetime
 from pathlib import Path
 from typing import Annotated, Any
@@ -255,10 +256,12 @@ def settle(
     sources = (
         [Source(p.name, path=p) for p in readings] if readings else store.sources_between(start, end)
     )  # fmt: skip
+    started = time.monotonic()
     settled = settle_month(
         homes, sources, history, year, number, start, end, EmissionFactor(year, factor, factor_source)
     )
     results, columns = settled.results, settled.columns
+    verified_in = time.monotonic() - started
     for problem in columns.errors[:50]:
         console.print(f"skipped {problem}")
     if len(columns.errors) > 50:
@@ -278,6 +281,7 @@ def settle(
     for key, value in totals.items():
         if key.startswith("excluded_"):
             out.print(f"  {key.removeprefix('excluded_')}: {value}")
+    out.print(f"{columns.rows_read:,} readings read and {len(homes):,} households verified in {verified_in:.1f} s")
     if dry_run:
         return
     if not operator_keys:
@@ -290,9 +294,13 @@ def settle(
     w3 = connect_node(rpc_url, node_token_file)
     reports = ContractSet.load(w3, deployments_dir).oracle_reports
     signatures = sign_report(report, operators, w3.eth.chain_id, reports.address)
+    started = time.monotonic()
     result = post(Sender(w3, operators[0]), reports, report, signatures, batch_size=batch_size)
     state = "accepted now" if result.accepted_now else "already accepted"
-    out.print(f"report {state}; {result.batches} grant batch(es) sent; each household is paid at most once")
+    out.print(
+        f"report {state}; {result.batches} grant batch(es) sent; each household is paid at most once "
+        f"({result.transactions} transaction(s) in {time.monotonic() - started:.1f} s)"
+    )
 
 
 @oracle.command()
