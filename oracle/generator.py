@@ -129,6 +129,7 @@ class Month:
     true_wh: dict[str, int]
     faults: dict[str, set[str]]
     rows: int
+    chunk_ends: list[int] = field(default_factory=list)  # byte offset after each chunk of homes
 
 
 def write_month_csv(
@@ -201,4 +202,5 @@ def write_month_csv(
                     result.faults[hid] = set(kinds)
                     result.rows += len(home.rows)
                 out.write(("\n".join(lines) + "\n").encode())
+            result.chunk_ends.append(out.tell())
     return result
