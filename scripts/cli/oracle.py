@@ -29,6 +29,7 @@ from scripts.cli.common import (
     ErrorRule,
     NodeTokenFile,
     console,
+    database_failure,
     exits_on,
     out,
     plain,
@@ -46,6 +47,7 @@ DataDir = Annotated[
 
 def _error_rules() -> list[ErrorRule]:
     from requests.exceptions import ConnectionError as RequestsConnectionError
+    from sqlalchemy.exc import SQLAlchemyError
 
     from ledger_client.connection import NodeUnreachable
     from ledger_client.deployment import DeploymentError
@@ -57,6 +59,7 @@ def _error_rules() -> list[ErrorRule]:
         # unreachable, or a bad --node-token-file (the message says which)
         ((RequestsConnectionError, NodeUnreachable), plain("unreachable", EXIT_CONNECTION)),
         ((SettlementError, DeploymentError, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
+        ((SQLAlchemyError,), database_failure),  # the evidence store (TAKASAGO_ORACLE_DATABASE_URL)
     ]
 
 
