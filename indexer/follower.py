@@ -29,7 +29,7 @@ from sqlalchemy import delete, insert, select
 from sqlalchemy.orm import Session, sessionmaker
 
 from contracts.predeploys import REGISTRY_ADDRESS
-from indexer.db.models import TOPIC_SLOTS, Block, Checkpoint, Event, PointMovement, Transaction
+from indexer.db.models import TOPIC_SLOTS, Base, Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import CLASSIFYING_EVENTS, METHOD_KINDS, ZERO, Decoder, classify
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
@@ -270,8 +270,8 @@ class Follower:
                 (Event, rows.events),
                 (PointMovement, rows.movements),
             ):
-                if table_rows:
-                    db.execute(insert(model), table_rows)
+                if table_rows:  # Core, not ORM, bulk insert: the rows are complete and nothing is read back
+                    db.execute(insert(Base.metadata.tables[model.__tablename__]), table_rows)
             cp = self.checkpoint(db)
             if cp is None:
                 cp = Checkpoint(id=1, chain_id=chain_id, genesis_hash=genesis_hash, rolled_back=0)
@@ -347,6 +347,9 @@ class Follower:
         )
 
 
+TOPIC_NAMES = tuple(f"topic{slot}" for slot in range(TOPIC_SLOTS))
+
+
 @dataclass
 class SliceRows:
     """The rows of one slice, per table, as plain dicts for a bulk INSERT."""
@@ -359,7 +362,8 @@ class SliceRows:
 
 def topic_columns(topics: list[str]) -> dict[str, str | None]:
     """``topic0``…``topic3`` of an event row (lowercase; what ``Event``'s validator sets for ORM adds)."""
-    return {f"topic{slot}": topics[slot].lower() if slot < len(topics) else None for slot in range(TOPIC_SLOTS)}
+    padded = [t.lower() for t in topics[:TOPIC_SLOTS]] + [None] * (TOPIC_SLOTS - len(topics))
+    return dict(zip(TOPIC_NAMES, padded, strict=True))
 
 
 def slices(headers: list[dict[str, Any]]) -> list[list[dict[str, Any]]]:

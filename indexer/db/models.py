@@ -100,8 +100,8 @@ class PointMovement(Base):
     __tablename__ = "movements"
     __table_args__ = (
         UniqueConstraint("block_number", "log_index", name="uq_movements_position"),
-        Index("ix_movements_from", "from_address", "block_number"),
-        Index("ix_movements_to", "to_address", "block_number"),
+        Index("ix_movements_from_position", "from_address", "block_number", "log_index"),
+        Index("ix_movements_to_position", "to_address", "block_number", "log_index"),
         Index("ix_movements_block", "block_number", "log_index"),
     )
 

@@ -57,6 +57,16 @@ class Explorer:
         """One page of holders, largest first, from every address's points kept at the indexed head."""
         return self._holders.get(db).page(page)
 
+    def points_of(self, db: Session, address: str) -> int:
+        """An address's points derived from the movements (``queries.balance_of``), from the sums kept at
+        the indexed head instead of summing a busy merchant's movements per view."""
+        return 0 if address == ZERO else self._holders.get(db).balances.get(address, 0)
+
+    def ranked_holders(self, db: Session) -> list[tuple[str, int]]:
+        """Every holder with points, largest first (``holders.csv``): the list kept for ``/holders``, not a
+        grouping of every movement per export. Never modified, so a streamed export may iterate it."""
+        return self._holders.get(db).ranked
+
     def merchants(self, db: Session, kinds: Kinds) -> list[dict[str, Any]]:
         """Every merchant's figures (``queries.merchants``), from sums kept at the indexed head."""
         return queries.merchant_rows(kinds, self._merchants.get(db))

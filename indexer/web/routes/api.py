@@ -18,7 +18,8 @@ from fastapi import APIRouter, Query
 from sqlalchemy.orm import Session
 
 from indexer import queries
-from indexer.web.deps import SessionsDep
+from indexer.web.deps import ExplorerDep
+from indexer.web.explorer import Explorer
 
 MAX_OFFSET = 10_000
 TOPIC = re.compile(r"^0x[0-9a-fA-F]{64}$")
@@ -76,11 +77,13 @@ class ApiQuery:
 
 @dataclass(frozen=True)
 class Window:
-    """What every listing shares: the page asked for, its size and the indexed head (-1 when empty)."""
+    """What every answer shares: the page asked for, its size, the indexed head (-1 when empty) and the
+    explorer, whose figures kept at the head (every address's points) answer without summing movements."""
 
     page: int
     size: int
     head: int
+    explorer: Explorer
 
 
 def token_transfers(db: Session, q: ApiQuery, window: Window) -> Any:
@@ -107,7 +110,7 @@ def balance(db: Session, q: ApiQuery, window: Window) -> Any:
         _address(q.contractaddress, "contractaddress")
     if q.tag not in (None, "", "latest"):
         raise ApiInputError("only tag=latest is supported")
-    return str(queries.balance_of(db, _address(q.address)))
+    return str(window.explorer.points_of(db, _address(q.address)))
 
 
 def _topics(values: tuple[str | None, ...]) -> dict[int, str]:
@@ -160,7 +163,7 @@ ACTIONS: dict[tuple[str, str], Callable[[Session, ApiQuery, Window], Any]] = {
 
 @router.get("/api")
 def api(
-    sessions: SessionsDep,
+    explorer: ExplorerDep,
     module: Annotated[str, Query(max_length=20)] = "",
     action: Annotated[str, Query(max_length=40)] = "",
     address: Annotated[str | None, Query(max_length=64)] = None,
@@ -187,11 +190,11 @@ def api(
     try:
         page_n = _int(page, "page", 1, 1, queries.MAX_PAGE)
         size = _int(offset, "offset", 100, 1, MAX_OFFSET)
-        with sessions() as db:
+        with explorer.sessions() as db:
             cp = queries.head(db)
             answer = ACTIONS.get((module, action))
             if answer is not None:
-                return ok(answer(db, q, Window(page_n, size, cp.block_number if cp else -1)))
+                return ok(answer(db, q, Window(page_n, size, cp.block_number if cp else -1, explorer)))
         return notok(f"unsupported module/action {module[:20]!r}/{action[:40]!r}")
     except ApiInputError as exc:
         return notok(str(exc))

@@ -53,8 +53,8 @@ def address_csv(sessions: SessionsDep, checksum: Address, period: Period) -> Str
 def holders_csv(explorer: ExplorerDep) -> StreamingResponse:
     with explorer.sessions() as db:
         kinds = explorer.kinds(db)
-    holders = queries.stream(explorer.sessions, queries.all_holders())
-    rows = ((a, kinds.get(a, ("", ""))[0], int(b)) for a, b in holders)
+        holders = explorer.ranked_holders(db)
+    rows = ((a, kinds.get(a, ("", ""))[0], b) for a, b in holders)
     return csv_response("holders", ["address", "kind", "points"], rows)
 
 

@@ -116,7 +116,7 @@ def address(
     period: Period,
 ) -> HTMLResponse:
     with explorer.sessions() as db:
-        derived = queries.balance_of(db, checksum)
+        derived = explorer.points_of(db, checksum)
         history = queries.address_history(db, checksum, kind or None, number, queries.PAGE_SIZE, period)
         kinds = explorer.kinds(db)
     node_balance, buckets, node_error = _points_on_node(explorer, checksum)
