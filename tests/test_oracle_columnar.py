@@ -323,3 +323,22 @@ def test_meter_indices_follow_the_households_order() -> None:
     salt, address = secrets.token_hex(32), Account.create().address
     registry = load_households(f"household_id,meter_ids,address,salt\nH2,B;A,{address},{salt}\nH1,C,{address},{salt}\n")
     assert meter_indices(registry) == {"B": 0, "A": 1, "C": 2}
+
+
+def test_the_older_inbox_directory_moves_into_the_store(tmp_path: Path) -> None:
+    inbox = tmp_path / "inbox"
+    inbox.mkdir()
+    payload = write_jsonl(generate(1, 2026, 4, seed=15), tmp_path / "one.jsonl").read_bytes()
+    digest = __import__("hashlib").sha256(payload).hexdigest()
+    (inbox / f"{digest}.jsonl").write_bytes(payload)
+    (inbox / f"{digest}.jsonl.meta.json").write_text(
+        json.dumps({"gateway": "GW-1", "received_at": 1, "signature": "s"})
+    )
+    (inbox / "half-written.jsonl.part").write_bytes(b"{")
+    store = EvidenceStore(f"sqlite:///{tmp_path / 'evidence.db'}")
+    assert store.import_inbox(inbox) == 1 and store.import_inbox(inbox) == 0  # a second run stores nothing twice
+    assert store.batch_names() == [f"{digest}.jsonl"]
+    (source,) = store.sources_between(START, END)
+    assert source.read() == payload
+    assert list(store.sources_between(END + 1800, END + 3600)) == []
+    store.close()
