@@ -1,7 +1,10 @@
 """CSV twins of the explorer's listings.
 
 Listings exported whole are streamed from the database as the client reads them
-(finding 16); a bad ``from``/``to`` is answered in JSON (``indexer.web.errors``).
+(finding 16: ``queries.stream``, ``STREAM_ROWS`` rows at a time, a server-side cursor on
+PostgreSQL), so an export's memory does not grow with its length; ``holders.csv`` streams
+the ranked list the explorer keeps for ``/holders``. A bad ``from``/``to`` is answered in
+JSON (``indexer.web.errors``).
 """
 
 from __future__ import annotations
