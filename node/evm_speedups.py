@@ -184,6 +184,31 @@ def inline_kinds(opcodes: dict[int, Any]) -> list[int]:
     return kinds
 
 
+NOT_FAST = -1  # an opcode that is not a plain _FastOpcode (or none at all): called as py-evm calls it
+_TABLE_CACHE: dict[int, tuple[dict[int, Any], list[tuple[int, int, Any]]]] = {}
+
+
+def dispatch_table(opcodes: dict[int, Any]) -> list[tuple[int, int, Any]]:
+    """(inline kind, constant gas, opcode object) for each of the 256 opcodes, cached per opcode table.
+
+    NOT_FAST for opcodes that are absent (INVALID) or not ``_FastOpcode`` objects (py-evm's
+    ``Opcode`` subclasses such as CALL charge their own gas when called).
+    """
+    cached = _TABLE_CACHE.get(id(opcodes))
+    if cached is not None and cached[0] is opcodes:
+        return cached[1]
+    kinds = inline_kinds(opcodes)
+    table: list[tuple[int, int, Any]] = []
+    for opcode in range(256):
+        entry = opcodes.get(opcode)
+        if type(entry) is _FastOpcode:
+            table.append((kinds[opcode], entry.gas_cost, entry))
+        else:
+            table.append((NOT_FAST, 0, entry))
+    _TABLE_CACHE[id(opcodes)] = (opcodes, table)
+    return table
+
+
 class LeanInterpreterMixin:
     """py-evm's interpreter loop with the call layers of the commonest instructions removed.
 
@@ -228,7 +253,7 @@ class LeanInterpreterMixin:
                 return computation
 
             opcode_lookup = computation.opcodes
-            kinds = inline_kinds(opcode_lookup)
+            table = dispatch_table(opcode_lookup)
             code = computation.code
             raw = code._raw_code_bytes
             length = len(raw)
@@ -239,9 +264,13 @@ class LeanInterpreterMixin:
             append = values.append
             pop = values.pop
             meter = computation._gas_meter
-            fast = _FastOpcode
             deadline = current_call_deadline()
             countdown = CHECK_EVERY_INSTRUCTIONS
+            # The program counter and the gas left live in locals while the loop runs its own
+            # instructions; they are written back to the code stream and the gas meter before
+            # anything else runs (py-evm's logic functions, errors) and read again after it.
+            pc = code.program_counter
+            gas = meter.gas_remaining
             try:
                 while True:
                     if deadline is not None:
@@ -250,29 +279,27 @@ class LeanInterpreterMixin:
                             countdown = CHECK_EVERY_INSTRUCTIONS
                             if time.monotonic() > deadline:
                                 raise ExecutionTimeout()
-                    pc = code.program_counter
-                    if pc < length:
-                        opcode = raw[pc]
-                        code.program_counter = pc + 1
-                    else:
-                        opcode = STOP
-                        code.program_counter = pc + 1
-                    opcode_fn = opcode_lookup.get(opcode)
-                    if opcode_fn is None:
-                        opcode_fn = InvalidOpcode(opcode)
-                    if type(opcode_fn) is not fast:
+                    opcode = raw[pc] if pc < length else STOP
+                    pc += 1
+                    kind, cost, opcode_fn = table[opcode]
+                    if kind == NOT_FAST:  # py-evm's Opcode objects charge their own gas
+                        code.program_counter = pc
+                        meter.gas_remaining = gas
+                        if opcode_fn is None:
+                            opcode_fn = InvalidOpcode(opcode)
                         opcode_fn(computation=computation)
+                        pc = code.program_counter
+                        gas = meter.gas_remaining
                         continue
-                    cost = opcode_fn.gas_cost
-                    if cost > meter.gas_remaining:
+                    if cost > gas:
+                        meter.gas_remaining = gas
                         meter.consume_gas(cost, opcode_fn.mnemonic)  # raises OutOfGas
-                    meter.gas_remaining -= cost
-                    kind = kinds[opcode]
+                    gas -= cost
                     depth = len(values)
                     if kind == PUSH:  # stack_logic.push_XX (the word as an int: see the class docstring)
                         if depth < _STACK_LIMIT:
-                            append(immediates[pc])
-                            code.program_counter = pc + opcode - PUSH1 + 2
+                            append(immediates[pc - 1])
+                            pc += opcode - PUSH1 + 1
                             continue
                     elif kind == DUP:  # Stack.dup
                         position = opcode - DUP1 + 1
@@ -324,7 +351,7 @@ class LeanInterpreterMixin:
                                 target = to_int(target)
                             if target < length and raw[target] == JUMPDEST and starts[target]:
                                 pop()
-                                code.program_counter = target
+                                pc = target
                                 continue
                     elif kind == JUMPI_OP:  # flow.jumpi
                         if depth >= 2:
@@ -339,7 +366,7 @@ class LeanInterpreterMixin:
                                 target = to_int(target)
                             if target < length and raw[target] == JUMPDEST and starts[target]:
                                 del values[-2:]
-                                code.program_counter = target
+                                pc = target
                                 continue
                     elif kind >= ADD:
                         if kind >= ISZERO:  # one operand
@@ -380,7 +407,11 @@ class LeanInterpreterMixin:
                                 values[-1] = 0 if a >= 256 else (b >> a) & _UINT_256_MAX
                             continue
                     # GENERIC, or an inlined instruction that would fail: py-evm's own logic.
+                    code.program_counter = pc
+                    meter.gas_remaining = gas
                     opcode_fn.logic_fn(computation)
+                    pc = code.program_counter
+                    gas = meter.gas_remaining
             except Halt:
                 pass
         return computation
