@@ -59,6 +59,15 @@ class StandardMerkleTree:
     def root(self) -> bytes:
         return self.tree[0]
 
+    def value_order(self) -> list[int]:
+        """Value indices in the order of their leaves in the tree (by leaf hash).
+
+        Leaves next to each other here share most of their path to the root, so a multiproof
+        of a run of them needs a few hashes; the same number of leaves picked by value index
+        are scattered, and their proof grows with every leaf (500 such leaves made a
+        223 kB transaction)."""
+        return sorted(self._tree_index, key=lambda value: -self._tree_index[value])
+
     def proof(self, value_index: int) -> list[bytes]:
         """The sibling hashes from leaf ``value_index`` up to the root."""
         i = self._tree_index[value_index]

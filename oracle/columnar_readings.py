@@ -20,26 +20,29 @@ model (quoted CSV, line breaks other than LF/CRLF, a reordered CSV header, text 
 not valid UTF-8 or Shift_JIS) are read wholly by the reference.
 
 **Memory**: blocks of ``BLOCK_BYTES`` are parsed and reduced at once to the rows of the
-month for known meters, in these columns: ``meter`` (u32), ``time`` (i64), ``count``
-(i32), ``spec`` (u16), ``src`` (u32) and ``line`` (u32). Nothing else grows with the
-number of readings.
+month for known meters, in these columns: ``meter`` (u32), ``step`` (u16, the half hour
+since the period's start), ``count`` (i32), ``spec`` (u16), ``src`` (u32) and ``line``
+(u32) — 20 bytes a reading. Nothing else grows with the number of readings.
 """
 
 from __future__ import annotations
 
 import csv
 import time as clock
-from collections.abc import Iterable, Iterator
+from collections.abc import Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import polars as pl
+from polars._typing import PolarsDataType
 
 from oracle.echonet import MAX_COUNT, MeterSpecError, check_spec, counter_modulus
 from oracle.readings import (
     FIELDS,
     FUTURE_TOLERANCE,
+    HALF_HOUR,
     Reading,
     RowError,
     _int,
@@ -64,7 +67,7 @@ _PAIR = rf'"{_KEY}"[ \t]*:[ \t]*{_VALUE}'
 _JSON_LINE = r"^[ \t]*\{[ \t]*" + r"[ \t]*,[ \t]*".join([_PAIR] * 6) + r"[ \t]*\}[ \t\r]*$"
 _SCHEMA = {
     "meter": pl.UInt32,
-    "time": pl.Int64,
+    "step": pl.UInt16,
     "count": pl.Int32,
     "spec": pl.UInt16,
     "src": pl.UInt32,
@@ -77,6 +80,7 @@ class ReadingColumns:
     """The month's readings of known meters, and everything the reading left aside."""
 
     frame: pl.DataFrame
+    start: int  # step 0: time = start + step × 1800
     meters: list[str]
     specs: list[tuple[int, int, int]]
     sources: list[str]
@@ -216,7 +220,7 @@ class _Lookups:
         return self.spec_index[raw]
 
 
-def _mapped(column: pl.Series, lookup: dict[str, int | None], dtype: pl.DataType) -> pl.Series:
+def _mapped(column: pl.Series, lookup: Mapping[Any, int | None], dtype: PolarsDataType) -> pl.Series:
     return column.replace_strict(lookup, default=None, return_dtype=dtype)
 
 
@@ -318,7 +322,8 @@ class _Reader:
         kept = frame.filter(
             pl.col("plain") & (pl.col("meter") >= 0) & (pl.col("time") >= self.start) & (pl.col("time") <= self.end)
         ).select(
-            pl.col("meter").cast(pl.UInt32), "time", pl.col("count").cast(pl.Int32), "spec",
+            pl.col("meter").cast(pl.UInt32), ((pl.col("time") - self.start) // HALF_HOUR).cast(pl.UInt16).alias("step"),
+            pl.col("count").cast(pl.Int32), "spec",
             pl.lit(src, dtype=pl.UInt32).alias("src"), "line",
         )  # fmt: skip
         if kept.height:
@@ -403,6 +408,8 @@ def read_month(
     sources: Iterable[Source], meters: dict[str, int], start: int, end: int, now: float | None = None
 ) -> ReadingColumns:
     """The readings between ``start`` and ``end`` (inclusive) of the meters in ``meters`` (id → index)."""
+    if start % HALF_HOUR or (end - start) // HALF_HOUR >= 1 << 16:
+        raise ValueError("a period starts on a half hour and spans fewer than 65,536 half hours")
     reader = _Reader(meters, start, end, clock.time() if now is None else now)
     for source in sources:
         reader.source(source)
@@ -416,12 +423,20 @@ def read_month(
             if spec == len(lookups.specs):
                 lookups.specs.append(triple)
             line = int(reading.source.rsplit(":", 1)[1])
-            rows.append((meters[reading.meter_id], reading.time, reading.count, spec, src, line))
+            step = (reading.time - start) // HALF_HOUR
+            rows.append((meters[reading.meter_id], step, reading.count, spec, src, line))
         frames.append(pl.DataFrame(rows, schema=_SCHEMA, orient="row"))
-    frame = pl.concat(frames, rechunk=True) if frames else pl.DataFrame(schema=_SCHEMA)
+    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=_SCHEMA)  # no second copy
     names = [""] * len(meters)
     for meter, index in meters.items():
         names[index] = meter
     return ReadingColumns(
-        frame, names, reader.lookups.specs, reader.sources, reader.errors, reader.lookups.unknown, reader.rows_read
+        frame,
+        start,
+        names,
+        reader.lookups.specs,
+        reader.sources,
+        reader.errors,
+        reader.lookups.unknown,
+        reader.rows_read,
     )

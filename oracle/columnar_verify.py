@@ -33,9 +33,10 @@ from oracle.verify import MAX_WH_PER_INTERVAL, MIN_COMPLETENESS, SPIKE_FACTOR, S
 DECI_WH_PER_UNIT = {code: int(kwh * 10_000) for code, kwh in UNIT_KWH.items()}
 
 
-def _shift(bits: int) -> pl.Expr:
-    """2**bits as a u64 literal: sort keys pack (meter, half hour, arrival) into one integer."""
-    return pl.lit(1 << bits, dtype=pl.UInt64)
+SLICE_ROWS = 4_000_000
+"""Rows verified at a time: a slice holds whole households (their meters are numbered
+together), so every per-meter and per-household figure is complete within it, and the
+columns the checks compute (~60 bytes a row) exist for one slice only."""
 
 
 def _spec_table(columns: ReadingColumns) -> pl.DataFrame:
@@ -46,29 +47,31 @@ def _spec_table(columns: ReadingColumns) -> pl.DataFrame:
             "coefficient": pl.Series([s[0] for s in specs], dtype=pl.Int64),
             "per_count": pl.Series([DECI_WH_PER_UNIT[s[1]] for s in specs], dtype=pl.Int64),
             "modulus": pl.Series([counter_modulus(s[2]) for s in specs], dtype=pl.Int64),
+            "digits": pl.Series([s[2] for s in specs], dtype=pl.Int64),
         }
     )
 
 
-def _pairs(columns: ReadingColumns, start: int) -> tuple[pl.DataFrame, pl.DataFrame, pl.DataFrame, pl.DataFrame]:
-    """Per-meter figures, the first conflicting duplicate and first failing pair of each meter,
-    and every positive single half hour (for the household's spike test)."""
-    frame = columns.frame.sort(["src", "line"]).with_columns(pl.int_range(pl.len(), dtype=pl.UInt64).alias("arrival"))
-    frame = frame.with_columns(((pl.col("time") - start) // HALF_HOUR).cast(pl.UInt64).alias("step"))
-    # rows out of order: consecutive readings of one meter, in arrival order, going back in time
-    arrival = frame.sort(pl.col("meter").cast(pl.UInt64) * _shift(32) + pl.col("arrival"))
-    out_of_order = (
+def _out_of_order(frame: pl.DataFrame) -> pl.DataFrame:
+    """Per meter: consecutive readings, in arrival order, that go back in time.
+
+    ``frame`` is in arrival order (files in the order given, lines in order), so a stable
+    sort by meter alone gives each meter's readings in arrival order."""
+    arrival = frame.select("meter", "step").sort("meter", maintain_order=True)
+    return (
         arrival.with_columns(
-            ((pl.col("meter") == pl.col("meter").shift(1)) & (pl.col("time") < pl.col("time").shift(1)))
+            ((pl.col("meter") == pl.col("meter").shift(1)) & (pl.col("step") < pl.col("step").shift(1)))
             .fill_null(False)
             .alias("back")
         )
         .group_by("meter")
         .agg(pl.col("back").sum().alias("out_of_order"))
     )
-    del arrival
-    ordered = frame.sort(pl.col("meter").cast(pl.UInt64) * _shift(43) + pl.col("step") * _shift(32) + pl.col("arrival"))
-    del frame
+
+
+def _slice_figures(ordered: pl.DataFrame, specs: pl.DataFrame, owner: pl.Series) -> tuple[pl.DataFrame, ...]:
+    """For rows sorted by (meter, half hour, arrival): per-meter figures, each meter's first
+    conflicting duplicate and first failing pair, and each household's spike figures."""
     same_meter = pl.col("meter") == pl.col("meter").shift(1)
     ordered = ordered.with_columns(
         (same_meter & (pl.col("step") == pl.col("step").shift(1))).fill_null(False).alias("dup")
@@ -80,20 +83,20 @@ def _pairs(columns: ReadingColumns, start: int) -> tuple[pl.DataFrame, pl.DataFr
         ordered.filter(pl.col("conflict"))
         .group_by("meter", maintain_order=True)
         .first()
-        .select("meter", "time", "first_count", "count")
+        .select("meter", "step", "first_count", "count")
     )
     per_meter_rows = ordered.group_by("meter").agg(
-        pl.col("time").min().alias("first_time"),
+        pl.col("step").min().alias("first_step"),
         (pl.col("dup") & ~pl.col("conflict")).sum().alias("duplicates"),
     )
     unique = ordered.filter(~pl.col("dup")).select(
-        "meter", "step", "time", pl.col("count").cast(pl.Int64), "spec", "src", "line"
+        "meter", "step", pl.col("count").cast(pl.Int64), "spec", "src", "line"
     )
     del ordered
-    unique = unique.join(_spec_table(columns), on="spec", how="left", maintain_order="left")
     previous = pl.col("count").shift(1)
-    unique = (
-        unique.with_columns(
+    pairs = (
+        unique.join(specs, on="spec", how="left", maintain_order="left")
+        .with_columns(
             same_meter.fill_null(False).alias("pair"),
             previous.alias("previous"),
             (pl.col("step").cast(pl.Int64) - pl.col("step").shift(1).cast(pl.Int64)).alias("steps"),
@@ -125,21 +128,62 @@ def _pairs(columns: ReadingColumns, start: int) -> tuple[pl.DataFrame, pl.DataFr
             (pl.col("negative") | pl.col("beyond") | pl.col("impossible")).alias("fails"),
         )
     )
+    del unique
     failures = (
-        unique.filter(pl.col("fails"))
+        pairs.filter(pl.col("fails"))
         .group_by("meter", maintain_order=True)
         .first()
-        .select("meter", "previous", "count", "steps", "delta", "coefficient", "spec", "src", "line",
+        .select("meter", "previous", "count", "steps", "delta", "coefficient", "spec", "digits", "src", "line",
                 "negative", "beyond")
     )  # fmt: skip
     single = pl.col("steps") == 1
-    per_meter_pairs = unique.group_by("meter").agg(
-        single.sum().alias("intervals"),
-        pl.col("deci_wh").sum().alias("deci_wh"),
+    per_meter = per_meter_rows.join(
+        pairs.group_by("meter").agg(single.sum().alias("intervals"), pl.col("deci_wh").sum().alias("deci_wh")),
+        on="meter",
+        how="left",
     )
-    per_meter = per_meter_rows.join(per_meter_pairs, on="meter", how="left").join(out_of_order, on="meter", how="left")
-    positive = unique.filter(single & (pl.col("deci_wh") > 0)).select("meter", "deci_wh")
-    return per_meter.fill_null(0), conflicts, failures, positive
+    spikes = (
+        pairs.filter(single & (pl.col("deci_wh") > 0))
+        .select(pl.col("meter").map_batches(lambda m: owner.gather(m), return_dtype=pl.UInt32).alias("household"),
+                "deci_wh")
+        .group_by("household")
+        .agg(pl.col("deci_wh").max().alias("worst"), pl.col("deci_wh").median().alias("median"))
+    )  # fmt: skip
+    return per_meter, conflicts, failures, spikes
+
+
+def _household_cuts(sorted_meters: pl.Series, next_household_meter: list[int]) -> list[int]:
+    """Row offsets splitting the rows (sorted by meter) into slices of about ``SLICE_ROWS``
+    that end where a household ends (a household's meters are numbered together)."""
+    cuts, position, total = [0], 0, len(sorted_meters)
+    while position + SLICE_ROWS < total:
+        meter = int(sorted_meters[position + SLICE_ROWS])
+        position = int(sorted_meters.search_sorted(next_household_meter[meter], side="left"))
+        if position >= total:
+            break
+        cuts.append(position)
+    cuts.append(total)
+    return cuts
+
+
+def _figures(columns: ReadingColumns, owner: pl.Series, next_household_meter: list[int]) -> tuple[pl.DataFrame, ...]:
+    """Every figure the household verdicts need, computed slice by slice of whole households.
+
+    The month's frame is taken from ``columns`` (the sorted copy replaces it): holding both
+    would double the memory of a city's month."""
+    frame, columns.frame = columns.frame, columns.frame.clear()
+    out_of_order = _out_of_order(frame)
+    ordered = frame.sort(pl.col("meter").cast(pl.UInt64) * 65_536 + pl.col("step"), maintain_order=True)
+    del frame
+    specs = _spec_table(columns)
+    parts: list[tuple[pl.DataFrame, ...]] = []
+    cuts = _household_cuts(ordered["meter"], next_household_meter)
+    for first, last in zip(cuts, cuts[1:], strict=False):
+        parts.append(_slice_figures(ordered.slice(first, last - first), specs, owner))
+    del ordered
+    per_meter, conflicts, failures, spikes = (pl.concat([p[i] for p in parts]) for i in range(4))
+    per_meter = per_meter.join(out_of_order, on="meter", how="left").fill_null(0)
+    return per_meter, conflicts, failures, spikes
 
 
 def verify_all(
@@ -148,28 +192,28 @@ def verify_all(
     start: int,
     end: int,
 ) -> list[Verdict]:
-    """Verdicts for ``households`` — (name, meter indices in the order the household lists them)."""
-    per_meter, conflicts, failures, positive = _pairs(columns, start)
-    owner = {}
+    """Verdicts for ``households`` — (name, meter indices in the order the household lists them).
+
+    Consumes ``columns.frame`` (see :func:`_figures`). The households' meters must be
+    numbered together, household after household (``settlement.meter_indices`` does).
+    """
+    owner_of = [0] * len(columns.meters)
     for number, (_, meters) in enumerate(households):
         for meter in meters:
-            owner[meter] = number
-    spike = (
-        positive.with_columns(pl.col("meter").replace_strict(owner, return_dtype=pl.Int64).alias("household"))
-        .group_by("household")
-        .agg(pl.col("deci_wh").max().alias("worst"), pl.col("deci_wh").median().alias("median"))
-    )
+            owner_of[meter] = number
+    owner = pl.Series(owner_of, dtype=pl.UInt32)
+    last_meter = [max(meters, default=-1) for _, meters in households]
+    next_household_meter = [last_meter[household] + 1 for household in owner_of]
+    per_meter, conflicts, failures, spike = _figures(columns, owner, next_household_meter)
     figures = {row["meter"]: row for row in per_meter.iter_rows(named=True)}
     conflict_of = {row["meter"]: row for row in conflicts.iter_rows(named=True)}
     failure_of = {row["meter"]: row for row in failures.iter_rows(named=True)}
     spikes = {row["household"]: (row["worst"], row["median"]) for row in spike.iter_rows(named=True)}
     expected = (end - start) // HALF_HOUR
-    verdicts = []
-    for number, (name, meters) in enumerate(households):
-        verdicts.append(
-            _household(columns, name, meters, figures, conflict_of, failure_of, spikes.get(number), expected)
-        )
-    return verdicts
+    return [
+        _household(columns, name, meters, figures, conflict_of, failure_of, spikes.get(number), expected, start)
+        for number, (name, meters) in enumerate(households)
+    ]
 
 
 def _household(
@@ -181,9 +225,10 @@ def _household(
     failure_of: Mapping[int, dict],
     spike: tuple[int, float] | None,
     expected: int,
+    start: int,
 ) -> Verdict:
     verdict = Verdict(name, expected=expected)
-    present = [(figures[m]["first_time"], position, m) for position, m in enumerate(meters) if m in figures]
+    present = [(figures[m]["first_step"], position, m) for position, m in enumerate(meters) if m in figures]
     if not present:
         return verdict.exclude("NO_READINGS", "no reading in the period")
     total = 0
@@ -195,7 +240,8 @@ def _household(
         if conflict is not None:
             return verdict.exclude(
                 "CONFLICTING_DUPLICATE",
-                f"meter {meter_id} at {conflict['time']}: {conflict['first_count']} and {conflict['count']}",
+                f"meter {meter_id} at {start + HALF_HOUR * conflict['step']}: "
+                f"{conflict['first_count']} and {conflict['count']}",
             )
         verdict.duplicates += figures[meter]["duplicates"]
         failure = failure_of.get(meter)
@@ -209,7 +255,7 @@ def _household(
                 return verdict.exclude(
                     "IMPOSSIBLE_DELTA",
                     f"meter {meter_id}: {failure['previous']} does not fit the "
-                    f"{columns.specs[failure['spec']][2]}-digit counter of the next reading ({where})",
+                    f"{failure['digits']}-digit counter of the next reading ({where})",
                 )
             _, unit, _ = columns.specs[failure["spec"]]
             wh = Fraction(failure["delta"] * failure["coefficient"] * DECI_WH_PER_UNIT[unit], 10)

@@ -355,9 +355,10 @@ def post(
             ) from None
         accepted_now = False
     tree = report.tree
-    starts = list(range(0, len(report.leaves), batch_size))
+    order = tree.value_order()  # runs of neighbouring leaves: small multiproofs
+    batches_of = [order[first : first + batch_size] for first in range(0, len(order), batch_size)]
     if max_batches is not None:
-        starts = starts[:max_batches]
+        batches_of = batches_of[:max_batches]
     pipeline = TransactionPipeline(sender)
     pending: list[tuple[str, int]] = []  # (hash, leaves)
     granted = batches = 0
@@ -377,8 +378,7 @@ def post(
             if on_batch is not None:
                 on_batch(batches)
 
-    for start in starts:
-        indices = list(range(start, min(start + batch_size, len(report.leaves))))
+    for indices in batches_of:
         gas = GRANT_GAS_BASE + GRANT_GAS_PER_LEAF * len(indices)
         tx_hash, raw = pipeline.sign(reports.address, _grant_calldata(report, tree, indices), gas)
         (refused,) = pipeline.send([raw])
