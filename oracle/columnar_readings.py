@@ -387,6 +387,8 @@ class _Reader:
                         i = number - line
                         left.append((number, body[starts[i] : starts[i + 1] - 1]))
                 line += body.count(b"\n")
+        if not jsonl and header is None:
+            raise _Reference  # an empty file: the reference says so
         fields = header or list(FIELDS)
         for number, raw in left:
             self.fallback_line(raw, source.name, number, jsonl, fields, False, src)

@@ -205,6 +205,12 @@ def bad_csv(encoding: str) -> bytes:
         ("breaks.jsonl", (GOOD % ("00:00:00", 1) + "\r" + GOOD % ("00:30:00", 2) + "\x0c\n").encode()),
         ("undecodable.csv", b"meter_id,timestamp,count,coefficient,unit,digits\n\xff\xfe,1,2,3,4,5\n"),
         ("empty.csv", b""),
+        ("blank-lines.jsonl", ("\n\n" + GOOD % ("00:00:00", 1) + "\n  \n{bad}\n\n").encode()),
+        (
+            "blank-lines.csv",
+            b"meter_id,timestamp,count,coefficient,unit,digits\r\n\r\n\r\nM1,2026-04-01T00:00:00+09:00,1,1,2,6\r\n"
+            b"\r\nM1,2026-04-01T00:30:00+09:00,x,1,2,6\r\n",
+        ),
         ("header-only.csv", b"meter_id,timestamp,count,coefficient,unit,digits"),
         ("wrong-header.csv", b"meter,when,count\nM1,2026-04-01T00:00:00+09:00,1\n"),
     ],
@@ -323,6 +329,12 @@ def test_meter_indices_follow_the_households_order() -> None:
     salt, address = secrets.token_hex(32), Account.create().address
     registry = load_households(f"household_id,meter_ids,address,salt\nH2,B;A,{address},{salt}\nH1,C,{address},{salt}\n")
     assert meter_indices(registry) == {"B": 0, "A": 1, "C": 2}
+
+
+def test_an_empty_file_on_disk_is_reported(tmp_path: Path) -> None:
+    (tmp_path / "empty.csv").write_bytes(b"")
+    columns = read_month([Source("empty.csv", path=tmp_path / "empty.csv")], {"M1": 0}, START, END)
+    assert [str(e) for e in columns.errors] == ["empty.csv: empty file"]
 
 
 def test_the_older_inbox_directory_moves_into_the_store(tmp_path: Path) -> None:
