@@ -65,6 +65,11 @@ _KEY = "(meter_id|timestamp|count|coefficient|unit|digits)"
 _VALUE = r'(?:"([^"\\\x00-\x1f]*)"|(0|[1-9][0-9]{0,17}))'
 _PAIR = rf'"{_KEY}"[ \t]*:[ \t]*{_VALUE}'
 _JSON_LINE = r"^[ \t]*\{[ \t]*" + r"[ \t]*,[ \t]*".join([_PAIR] * 6) + r"[ \t]*\}[ \t\r]*$"
+_JSON_CANONICAL = (
+    r"^[ \t]*\{[ \t]*"
+    + r"[ \t]*,[ \t]*".join(rf'"{key}"[ \t]*:[ \t]*{_VALUE}' for key in FIELDS)
+    + r"[ \t]*\}[ \t\r]*$"
+)
 _SCHEMA = {
     "meter": pl.UInt32,
     "step": pl.UInt16,
@@ -248,9 +253,20 @@ class _Reader:
         lines = pl.read_csv(
             block, has_header=False, quote_char=None, separator="\x01", schema={"line": pl.String},
             infer_schema=False, raise_if_empty=False,
-        )  # fmt: skip
-        groups = lines.select(pl.col("line").str.extract_groups(_JSON_LINE)).unnest("line")
-        names = groups.columns
+        )["line"]  # fmt: skip
+        # the keys in FIELDS order (what json.dumps of a dict in that order writes): one cheap pattern
+        canonical = lines.str.extract_groups(_JSON_CANONICAL).struct.unnest()
+        names = canonical.columns
+        fields = canonical.select(
+            pl.coalesce(pl.col(names[2 * i]), pl.col(names[2 * i + 1])).alias(f"f{i}") for i in range(6)
+        )
+        other = fields["f0"].is_null() & fields["f1"].is_null()
+        if not other.any():
+            return fields
+        # any other order of the six keys: the general pattern, on those lines only
+        rows = other.arg_true()
+        general = lines.gather(rows).str.extract_groups(_JSON_LINE).struct.unnest()
+        names = general.columns
         keys = [pl.col(names[3 * k]) for k in range(6)]
         values = [pl.coalesce(pl.col(names[3 * k + 1]), pl.col(names[3 * k + 2])) for k in range(6)]
         columns = []
@@ -258,7 +274,8 @@ class _Reader:
             once = pl.sum_horizontal(*((key == name).cast(pl.UInt8) for key in keys)) == 1
             value = pl.coalesce(*(pl.when(key == name).then(value) for key, value in zip(keys, values, strict=True)))
             columns.append(pl.when(once).then(value).alias(f"f{i}"))
-        return groups.select(columns)
+        found = general.select(columns)
+        return fields.with_columns(fields[f"f{i}"].scatter(rows, found[f"f{i}"]) for i in range(6))
 
     def specs(self, parsed: pl.DataFrame) -> tuple[pl.Series, pl.Series]:
         """Each row's (coefficient, unit, digits) as a spec index and its counter's limit (null: refused).
