@@ -86,6 +86,7 @@ from ledger_client.fees import with_headroom
 WARMUP = 3  # uncounted payments per path
 SEL_PAY = keccak(text="pay(address,uint256,bytes32)")[:4]
 TILL_OPEN_TIMEOUT = 30.0  # the till's stream must deliver ``open`` within this before the resident pays
+GOAL_RATE, GOAL_P99 = 100.0, 0.300  # issue 17: confirmed payments/s, p99 latency (s) with 32 residents
 
 
 # --------------------------------------------------------------------------- figures
@@ -105,21 +106,36 @@ def pay_data(merchant: str, amount: int, reference: bytes) -> bytes:
     return SEL_PAY + encode_address(merchant) + amount.to_bytes(32, "big") + reference
 
 
-def direct_payments(system: System, points: Points, payer: LocalAccount, merchant: str, count: int) -> Timings:
-    """``count`` + WARMUP sequential pays (pending nonce, sign, send, poll every 10 ms)."""
+def _direct_client(system: System, points: Points, payer: str, merchant: str) -> tuple[BenchRpc, int, int, int]:
+    """(rpc, chain id, gas, fee cap) for direct pays from ``payer``: gas estimated once, with the usual headroom."""
     rpc = BenchRpc(system.url)
     chain_id = hex_int(rpc.call("eth_chainId"))
-    token = points.token.address
     fee_cap = 0 if system.free_gas else PEER_FEE_CAP
     estimate = hex_int(
         rpc.call(
             "eth_estimateGas",
-            {"from": payer.address, "to": token, "data": "0x" + pay_data(merchant, AMOUNT, b"\1" * 32).hex()},
+            {"from": payer, "to": points.token.address, "data": "0x" + pay_data(merchant, AMOUNT, b"\1" * 32).hex()},
         )
     )
-    gas = with_headroom(estimate)  # the headroom every signer of this project adds (the wallet API too)
-    out = Timings()
-    for i in range(WARMUP + count):
+    return rpc, chain_id, with_headroom(estimate), fee_cap  # the headroom every signer of this project adds
+
+
+def _direct_pays(
+    system: System,
+    points: Points,
+    payer: LocalAccount,
+    merchant: str,
+    count: int,
+    warmup: int = WARMUP,
+    client: tuple[BenchRpc, int, int, int] | None = None,
+) -> list[tuple[float, float]]:
+    """``warmup`` + ``count`` sequential pays (pending nonce, sign, send, poll every 10 ms); counted (sent, done)."""
+    rpc, chain_id, gas, fee_cap = client or _direct_client(system, points, payer.address, merchant)
+    if client is not None:
+        rpc = BenchRpc(system.url)  # a connection of its own (one thread per payer)
+    token = points.token.address
+    spans: list[tuple[float, float]] = []
+    for i in range(warmup + count):
         data = pay_data(merchant, AMOUNT, secrets.token_bytes(32))
         started = time.perf_counter()
         nonce = hex_int(rpc.call("eth_getTransactionCount", payer.address, "pending"))
@@ -133,10 +149,57 @@ def direct_payments(system: System, points: Points, payer: LocalAccount, merchan
         done = time.perf_counter()
         if hex_int(receipt["status"]) != 1:
             raise RuntimeError(f"{system.name}: direct pay {i} reverted: {tx_hash}")
-        if i >= WARMUP:
-            out.latencies.append(done - started)
+        if i >= warmup:
+            spans.append((started, done))
+    return spans
+
+
+def direct_payments(system: System, points: Points, payer: LocalAccount, merchant: str, count: int) -> Timings:
+    """``count`` + WARMUP sequential pays by one payer."""
+    spans = _direct_pays(system, points, payer, merchant, count)
+    out = Timings(latencies=[done - started for started, done in spans])
     out.seconds = sum(out.latencies)
     return out
+
+
+def direct_concurrent(
+    system: System, points: Points, payers: list[LocalAccount], merchant: str, counts: list[int]
+) -> Timings:
+    """Each payer makes its ``counts`` direct pays one after the other (after WARMUP each), all payers at once.
+
+    The same client code as :func:`direct_payments`, one thread per payer: what the node
+    itself confirms under the concurrency the API is driven with.
+    """
+    client = _direct_client(system, points, payers[0].address, merchant)  # every payer pays the same call
+    for payer in payers:  # warm-up first, outside the timed window
+        _direct_pays(system, points, payer, merchant, 0, client=client)
+    gate = threading.Barrier(len(payers))
+    lock = threading.Lock()
+    spans: list[tuple[float, float]] = []
+    errors: list[str] = []
+
+    def run(payer: LocalAccount, count: int) -> None:
+        try:
+            gate.wait(timeout=60)
+            mine = _direct_pays(system, points, payer, merchant, count, warmup=0, client=client)
+            with lock:
+                spans.extend(mine)
+        except Exception as exc:  # noqa: BLE001 - reported after the join
+            with lock:
+                errors.append(f"{payer.address}: {type(exc).__name__}: {exc}")
+            gate.abort()
+
+    threads = [threading.Thread(target=run, args=pair, daemon=True) for pair in zip(payers, counts, strict=True)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError("direct concurrent payments failed: " + "; ".join(errors[:5] or ["a thread did not finish"]))
+    return Timings(
+        latencies=[done - started for started, done in spans],
+        seconds=max(d for _, d in spans) - min(s for s, _ in spans),
+    )
 
 
 def api_sequential(merchant: Client, resident: Client, count: int) -> tuple[Timings, list[float]]:
@@ -282,6 +345,7 @@ class Results:
     creation: list[float] = field(default_factory=list)
     api_conc: Timings | None = None
     direct_node: Timings | None = None
+    direct_conc: Timings | None = None
     direct_anvil: Timings | None = None
     till: TillTimings | None = None
     anvil_error: str | None = None
@@ -296,8 +360,8 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         log("takasago: starting a dev node (instant sealing)")
         node.start()
         points = Points.deploy("takasago", node.url, node.funder_key, workdir / "deployments")
-        server = WalletServer(workdir, node.url, workdir / "deployments", database_url)
-        log(f"wallet API: init and start on {database_url.split('://', 1)[0]}")
+        server = WalletServer(workdir, node.url, workdir / "deployments", database_url, args.workers)
+        log(f"wallet API: init and start {args.workers} worker(s) on {database_url.split('://', 1)[0]}")
         server.setup(points)
         server.start()
         officer = Client(server.url, OFFICER_LOGIN, OFFICER_PASSWORD)
@@ -313,8 +377,11 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         for resident, share in zip(residents, shares, strict=True):
             minted[resident.address] = AMOUNT * (WARMUP + len(share))
         direct_payer = Account.from_key(secrets.token_bytes(32))
-        node.prepare(BenchRpc(node.url), [direct_payer.address])  # registers it as a resident
+        direct_payers = [Account.from_key(secrets.token_bytes(32)) for _ in range(args.concurrency)]
+        node.prepare(BenchRpc(node.url), [a.address for a in [direct_payer, *direct_payers]])  # residents
         minted[direct_payer.address] = AMOUNT * (WARMUP + args.payments)
+        for direct, share in zip(direct_payers, shares, strict=True):
+            minted[direct.address] = AMOUNT * (WARMUP + len(share))
         for address, amount in minted.items():
             points.mint(address, amount)
         merchant_before = points.balance(merchant.address)
@@ -334,6 +401,12 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         log(f"direct to takasago: {args.payments} payments (+{WARMUP} warm-up)")
         results.direct_node = direct_payments(node, points, direct_payer, merchant.address, args.payments)
         log(f"direct to takasago: p50 {ms(pct(results.direct_node.latencies, 0.5))}")
+
+        log(f"direct to takasago, concurrent: {args.concurrency} payers, {args.payments} payments")
+        results.direct_conc = direct_concurrent(
+            node, points, direct_payers, merchant.address, [len(share) for share in shares]
+        )
+        log(f"direct to takasago, concurrent: {results.direct_conc.rate:.1f} confirmed payments/s")
 
         if args.till_payments:
             log(f"till: {args.till_payments} payments watched over server-sent events (+{WARMUP} warm-up)")
@@ -391,6 +464,7 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
     lines = [
         f"wallet payments: {args.payments} payments of {AMOUNT} points per path (+{WARMUP} warm-up each); "
         f"{started:%Y-%m-%d %H:%M:%S} UTC; commit {commit}; wallet DB {database}; "
+        f"{args.workers} API worker(s); "
         f"{machine()}",
         "",
         "| path | payments | p50 | p90 | p99 | max | API p50 / this p50 | API p99 / this p99 |",
@@ -411,6 +485,21 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
             f"| {label} | {len(t.latencies)} | {ms(p50)} | {ms(pct(t.latencies, 0.9))} | {ms(p99)} | "
             f"{ms(max(t.latencies))} | {api_p50 / p50:.2f}x | {api_p99 / p99:.2f}x |"
         )
+    lines += [
+        "",
+        f"| {args.concurrency} payers at once | payments | confirmed/s | p50 | p90 | p99 | max |",
+        "| --- | ---: | ---: | ---: | ---: | ---: | ---: |",
+    ]
+    for label, t in [
+        (f"wallet API ({args.workers} worker{'s' if args.workers > 1 else ''}), `POST /v1/payments` → 200", conc),
+        ("direct web3 → takasago (same client code as above, one thread per payer)", results.direct_conc),
+    ]:
+        if t is None:
+            continue
+        lines.append(
+            f"| {label} | {len(t.latencies)} | {t.rate:.1f} | {ms(pct(t.latencies, 0.5))} | "
+            f"{ms(pct(t.latencies, 0.9))} | {ms(pct(t.latencies, 0.99))} | {ms(max(t.latencies))} |"
+        )
     creation_p50 = pct(results.creation, 0.5)
     node_p50 = pct(results.direct_node.latencies, 0.5)
     lines += [
@@ -427,6 +516,16 @@ def report(args: argparse.Namespace, results: Results, started: dt.datetime, com
         f"p99 {ms(pct(conc.latencies, 0.99))}",
         f"- answered 202 and polled until confirmed: {seq.accepted_202} sequential, {conc.accepted_202} concurrent",
     ]
+    if results.direct_conc is not None:
+        lines.append(
+            f"- concurrent through the API / direct to the node: {conc.rate / results.direct_conc.rate:.2f}x "
+            "the confirmed payments/s"
+        )
+    met = conc.rate >= GOAL_RATE and pct(conc.latencies, 0.99) <= GOAL_P99
+    lines.append(
+        f"- goal (issue 17: ≥ {GOAL_RATE:.0f} confirmed/s with p99 ≤ {ms(GOAL_P99)}, "
+        f"{args.concurrency} residents): {'met' if met else 'NOT met'}"
+    )
     till = results.till
     if till is not None:
         n = len(till.from_post)
@@ -467,6 +566,9 @@ def main(argv: list[str] | None = None) -> int:
         default=50,
         help="payments watched by the till's server-sent events (default 50; 0 skips)",
     )
+    parser.add_argument(
+        "--workers", type=int, default=1, help="wallet API worker processes (`wallet serve --workers`, default 1)"
+    )
     parser.add_argument("--no-anvil", action="store_true", help="skip the direct reference on anvil")
     parser.add_argument(
         "--database-url",
@@ -476,6 +578,8 @@ def main(argv: list[str] | None = None) -> int:
     args = parser.parse_args(argv)
     if args.payments < 1 or not 1 <= args.concurrency <= args.payments:
         parser.error("need --payments >= 1 and 1 <= --concurrency <= --payments")
+    if not 1 <= args.workers <= 32:
+        parser.error("need 1 <= --workers <= 32")
     if args.till_payments < 0:
         parser.error("need --till-payments >= 0")
     if not args.no_anvil and not ANVIL.exists():

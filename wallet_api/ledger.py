@@ -11,6 +11,7 @@ from eth_utils import to_checksum_address
 from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 from web3.logs import DISCARD
+from web3.types import RPCEndpoint
 
 from ledger_client.connection import connect
 from ledger_client.contract_set import ContractSet
@@ -66,6 +67,10 @@ class Ledger:
 
     def __init__(self, rpc_url: str, deployments_dir: Path, timeout: float = 10) -> None:
         self.w3 = connect(rpc_url, timeout=timeout)
+        # web3's validation asks eth_chainId before every eth_call and eth_estimateGas (a second
+        # round trip per call, issue 17); the chain id never changes under a running service.
+        self.w3.provider.cache_allowed_requests = True
+        self.w3.provider.cacheable_requests = {RPCEndpoint("eth_chainId")}
         self.deployments_dir = deployments_dir
         self._contracts: ContractSet | None = None
         self._free = False  # the network charges nothing (our node: zero base fee from genesis)

@@ -6,9 +6,11 @@ its code and nothing is stored), then stored as an :class:`Operation` under the 
 idempotency key, in the same database transaction as the domain's own change
 (``before_commit``: a payment request claimed, a claim marked approving). A retry under
 the same key returns the stored operation instead of paying again; the same key for
-another request is refused. Domain modules (accounts, payments, claims, thanks) reach the
-chain only through :meth:`Outbox.submit` and follow operations with :meth:`confirm` and
-:meth:`wait`; the hooks they give :meth:`when_settled` run when an operation settles.
+another request is refused. The same transaction signs the operation (step 2,
+:meth:`Pipeline.sign_in`), so it commits already ``signed``. Domain modules (accounts,
+payments, claims, thanks) reach the chain only through :meth:`Outbox.submit` and follow
+operations with :meth:`confirm` and :meth:`wait`; the hooks they give :meth:`when_settled`
+run when an operation settles.
 """
 
 from __future__ import annotations
@@ -119,40 +121,48 @@ class Outbox:
         digest = request_hash({"kind": kind, **body})
         with self.sessions() as db:
             found = existing(db, user.id, key, digest)
+        sent = False
         if found is None:
             gas = self.precheck(sender, target, calldata)
+            fees = self.ledger.fee_fields()  # asked once per process on our zero-fee network
+            self.pipeline.ensure_nonce_row(sender)
             try:
-                with self.sessions.begin() as db:
+
+                def accept_and_sign(db: DbSession) -> Operation:
                     found = existing(db, user.id, key, digest)
-                    if found is None:
-                        op = Operation(
-                            id=str(uuid.uuid4()),
-                            user_id=user.id,
-                            idempotency_key=key,
-                            request_hash=digest,
-                            kind=kind,
-                            sender=sender,
-                            target=target,
-                            calldata=calldata,
-                            summary={**summary, "gas": gas},
-                            status=OperationStatus.ACCEPTED,
-                            attempts=0,
-                            created_at=now(),
-                            updated_at=now(),
-                        )
-                        db.add(op)
-                        db.flush()
-                        if before_commit is not None:
-                            before_commit(db, op)
-                        found = op
+                    if found is not None:
+                        return found
+                    op = Operation(
+                        id=str(uuid.uuid4()),
+                        user_id=user.id,
+                        idempotency_key=key,
+                        request_hash=digest,
+                        kind=kind,
+                        sender=sender,
+                        target=target,
+                        calldata=calldata,
+                        summary={**summary, "gas": gas},
+                        status=OperationStatus.ACCEPTED,
+                        attempts=1,
+                        created_at=now(),
+                        updated_at=now(),
+                    )
+                    db.add(op)
+                    db.flush()
+                    if before_commit is not None:
+                        before_commit(db, op)
+                    self.pipeline.sign_in(db, op, fees)
+                    return op
+
+                found = self.pipeline.writes.run(accept_and_sign)
             except IntegrityError:  # the same key accepted concurrently by another request
                 found = self.find(user, key)
                 if found is None:
                     raise
                 if found.request_hash != digest:
                     raise ApiError("IDEMPOTENCY_KEY_REUSED") from None
-            self.pipeline.execute(found.id)
+            sent = self.pipeline.execute(found.id, mark_sent=False)
         elif found.status in (OperationStatus.ACCEPTED, OperationStatus.SIGNED):  # a crash left it half-way
-            self.pipeline.execute(found.id)
-        latest = self.pipeline.wait(found.id, self.confirm_wait_seconds)
+            sent = self.pipeline.execute(found.id, mark_sent=False)
+        latest = self.pipeline.wait(found.id, self.confirm_wait_seconds, sent=sent)
         return latest or found

@@ -24,7 +24,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -41,6 +41,7 @@ from wallet_api.settings import WalletSettings
 from wallet_api.statuses import OperationKind, OperationStatus, PaymentRequestStatus, Role
 
 UNSETTLED = (PaymentRequestStatus.OPEN, PaymentRequestStatus.CONFIRMING, PaymentRequestStatus.PAYING)
+PAID_TOPIC = "0x" + keccak(text="Paid(address,address,bytes32,uint256)").hex()
 
 
 def reference(request: PaymentRequest) -> bytes:
@@ -51,6 +52,22 @@ def reference(request: PaymentRequest) -> bytes:
 def chain_request_id(merchant_address: str, request: PaymentRequest) -> bytes:
     """The id the chain records this request's payment under (``paymentOf``, ``Paid``, ``refund``)."""
     return payment_request_id(merchant_address, request.amount, reference(request))
+
+
+def _paid_event(receipt: dict[str, Any], token: str, merchant: str, request_id: bytes) -> tuple[str, int] | None:
+    """(payer, amount) of the token's ``Paid(merchant, payer, requestId, amount)`` in a raw receipt, if there."""
+    wanted = [PAID_TOPIC, _word(merchant), "0x" + request_id.hex()]
+    for entry in receipt.get("logs") or []:
+        topics = [str(t).lower() for t in entry.get("topics") or []]
+        if str(entry.get("address", "")).lower() != token.lower() or len(topics) != 4:
+            continue
+        if [topics[0], topics[1], topics[3]] == wanted:
+            return to_checksum_address("0x" + topics[2][-40:]), int(str(entry.get("data") or "0x0"), 16)
+    return None
+
+
+def _word(address: str) -> str:
+    return "0x" + "0" * 24 + address.lower().removeprefix("0x")
 
 
 def current_status(request: PaymentRequest) -> str:
@@ -126,10 +143,19 @@ class Payments:
             )
         )
 
-    def inspect_payment(self, op: Operation) -> dict[str, Any]:
-        """The chain's record of the request a ``pay`` operation paid: who paid it and how much (pipeline inspector)."""
+    def inspect_payment(self, op: Operation, receipt: dict[str, Any]) -> dict[str, Any]:
+        """The chain's record of the request a ``pay`` operation paid: who paid it and how much (pipeline inspector).
+
+        A successful receipt carries that record itself: the token's ``Paid`` event for this
+        merchant and request id (which commits to the amount), naming the payer. Otherwise
+        (a revert: someone else may have paid it) the token's ``paymentOf`` is read.
+        """
         args = self.ledger.token.decode_function_input(op.calldata)[1]
         merchant, amount, ref = args["merchant"], int(args["amount"]), bytes(args["paymentReference"])
+        if receipt.get("status") == 1:
+            found = _paid_event(receipt, self.ledger.token.address, merchant, payment_request_id(merchant, amount, ref))
+            if found is not None:
+                return {"chain_payer": found[0], "chain_amount": found[1]}
         payer, paid = self.ledger.payment_record(merchant, amount, ref)
         return {"chain_payer": payer, "chain_amount": paid}
 

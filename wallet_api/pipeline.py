@@ -18,6 +18,17 @@
 
 Several API processes can share one database: leases keep two of them from signing
 the same operation, and the nonce row lock keeps nonces unique per address.
+
+On the request path (issue 17) steps 1 and 2 are one database transaction: the outbox
+accepts the operation and :meth:`Pipeline.sign_in` signs it under the nonce-row lock
+before the commit, so a payment costs two write transactions (accept-and-sign, settle)
+instead of five. The raw transaction is still committed before it is broadcast, so a
+crash at any point leaves bytes to re-send, never a second signature. A broadcast is
+recorded as ``sent`` only when the receipt does not come within the request's wait (the
+settling transaction records it otherwise); until then the worker treats the operation
+as ``signed`` and re-broadcasts the same bytes, which the node answers "already known".
+Receipts come from the process's :class:`~wallet_api.receipts.ReceiptWatcher` (one
+batched poll for every waiting request) instead of one poll loop per request.
 """
 
 from __future__ import annotations
@@ -26,7 +37,6 @@ import json
 import logging
 import os
 import threading
-import time
 from collections.abc import Callable
 from datetime import timedelta
 from typing import Any
@@ -36,14 +46,16 @@ from sqlalchemy import select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
-from web3.exceptions import ContractLogicError, TransactionNotFound, Web3RPCError
+from web3.exceptions import ContractLogicError, Web3RPCError
 
 from ledger_client.transactions import explain
 from wallet_api.auth import aware, now
+from wallet_api.db.group_commit import GroupCommit
 from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
+from wallet_api.receipts import ReceiptWatcher, normalise
 from wallet_api.statuses import FINAL_OPERATION, OperationKind, OperationStatus
 
 log = logging.getLogger("wallet_api.pipeline")
@@ -54,7 +66,7 @@ UNFINISHED = (OperationStatus.ACCEPTED, OperationStatus.SIGNED, OperationStatus.
 NODE_ERRORS = (ConnectionError, OSError, TimeoutError)  # TimeoutError covers ledger_client's NodeBusy: a 503
 
 Hook = Callable[[DbSession, Operation], None]
-Inspector = Callable[[Operation], dict[str, Any]]
+Inspector = Callable[[Operation, dict[str, Any]], dict[str, Any]]  # (operation, its receipt) -> summary findings
 
 
 def failpoint(name: str) -> None:
@@ -88,10 +100,19 @@ def refusal(ledger: Ledger, sender: str, error: Any, text: str) -> ApiError:
 class Pipeline:
     """Steps 2 to 5 for operations the :class:`~wallet_api.outbox.Outbox` accepted, and the worker that retries them."""
 
-    def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger, keyring: Keyring) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[DbSession],
+        ledger: Ledger,
+        keyring: Keyring,
+        receipts: ReceiptWatcher | None = None,
+    ) -> None:
         self.sessions = sessions
         self.ledger = ledger
         self.keyring = keyring
+        self.receipts = receipts or ReceiptWatcher(str(ledger.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
+        self._nonce_rows: set[str] = set()  # addresses whose nonce row exists (rows are never deleted)
+        self.writes = GroupCommit(sessions)  # the request path's writes, one shared transaction at a time on SQLite
         self.hooks: dict[OperationKind, Hook] = {}
         self.inspectors: dict[OperationKind, Inspector] = {}
         self._stop = threading.Event()
@@ -129,46 +150,68 @@ class Pipeline:
             db.flush()
         return row
 
-    def sign(self, op_id: str) -> bool:
-        """Takes the next nonce, signs and stores the raw transaction; False if another worker has it."""
-        fees = self.ledger.fee_fields()  # before leasing and locking anything (asked once per process on our node)
-        if not self._claim(op_id):
-            return False
+    def ensure_nonce_row(self, address: str) -> None:
+        """Creates ``address``'s nonce row (from the node's pending count) if missing, in its own transaction.
+
+        Done before the transaction that signs, so two processes creating the same row at
+        once lose only this small transaction (retried), never an accepted payment.
+        """
+        if address in self._nonce_rows:
+            return
         for attempt in range(3):
             try:
                 with self.sessions.begin() as db:
-                    op = db.get(Operation, op_id)
-                    if op is None or op.status != OperationStatus.ACCEPTED:
-                        return False
-                    row = self._nonce_row(db, op.sender)
-                    account = self._signer(db, op.sender)
-                    tx = {
-                        "to": op.target,
-                        "data": op.calldata,
-                        "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
-                        **fees,  # EIP-1559 (type 2); zero on our zero-base-fee network
-                        "nonce": row.next_nonce,
-                        "chainId": self.ledger.chain_id,
-                        "value": 0,
-                    }
-                    signed = account.sign_transaction(tx)
-                    op.nonce = row.next_nonce
-                    op.raw_tx = bytes(signed.raw_transaction)
-                    op.tx_hash = "0x" + bytes(signed.hash).hex()
-                    op.status = OperationStatus.SIGNED
-                    op.updated_at = now()
-                    row.next_nonce += 1
-                return True
-            except IntegrityError:  # two processes created the same nonce row at once
+                    self._nonce_row(db, address)
+                break
+            except IntegrityError:  # another process created it first
                 if attempt == 2:
                     raise
-        return False
+        self._nonce_rows.add(address)
 
-    def broadcast(self, op_id: str) -> None:
+    def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int]) -> None:
+        """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction."""
+        row = self._nonce_row(db, op.sender)
+        account = self._signer(db, op.sender)
+        tx = {
+            "to": op.target,
+            "data": op.calldata,
+            "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
+            **fees,  # EIP-1559 (type 2); zero on our zero-base-fee network
+            "nonce": row.next_nonce,
+            "chainId": self.ledger.chain_id,
+            "value": 0,
+        }
+        signed = account.sign_transaction(tx)
+        op.nonce = row.next_nonce
+        op.raw_tx = bytes(signed.raw_transaction)
+        op.tx_hash = "0x" + bytes(signed.hash).hex()
+        op.status = OperationStatus.SIGNED
+        op.updated_at = now()
+        row.next_nonce += 1
+
+    def sign(self, op_id: str) -> bool:
+        """Signs an operation left ``accepted`` (by a crash or an older version); False if another worker has it."""
+        fees = self.ledger.fee_fields()  # before leasing and locking anything (asked once per process on our node)
+        with self.sessions() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != OperationStatus.ACCEPTED:
+                return False
+            self.ensure_nonce_row(op.sender)
+        if not self._claim(op_id):
+            return False
+        with self.sessions.begin() as db:
+            op = db.get(Operation, op_id)
+            if op is None or op.status != OperationStatus.ACCEPTED:
+                return False
+            self.sign_in(db, op, fees)
+        return True
+
+    def broadcast(self, op_id: str, *, mark_sent: bool = True) -> bool:
+        """Sends the stored raw transaction; True if the node has it (``mark_sent``: record ``sent`` now)."""
         with self.sessions() as db:
             op = db.get(Operation, op_id)
             if op is None or op.status != OperationStatus.SIGNED or op.raw_tx is None:
-                return
+                return False
             raw, tx_hash = op.raw_tx, op.tx_hash
         try:
             self.ledger.w3.eth.send_raw_transaction(raw)
@@ -180,7 +223,13 @@ class Pipeline:
                 pass
             else:
                 self._rejected(op_id, message)
-                return
+                return False
+        if mark_sent:
+            self.mark_sent(op_id)
+        return True
+
+    def mark_sent(self, op_id: str) -> None:
+        """Records a broadcast of a ``signed`` operation: it is ``sent`` from now."""
         with self.sessions.begin() as db:
             op = db.get(Operation, op_id)
             if op is not None and op.status == OperationStatus.SIGNED:
@@ -208,25 +257,26 @@ class Pipeline:
             op.updated_at = now()
             self._run_hook(db, op)
 
-    def execute(self, op_id: str) -> None:
-        """Signs (if not yet) and sends; node errors leave the operation for the worker to retry."""
+    def execute(self, op_id: str, *, mark_sent: bool = True) -> bool:
+        """Signs (if not yet) and sends; True once the node has it. Node errors leave it for the worker."""
         try:
             failpoint("after-accept")
             self.sign(op_id)  # no-op unless still "accepted" and not leased by another worker
             failpoint("after-sign")
-            self.broadcast(op_id)
+            sent = self.broadcast(op_id, mark_sent=mark_sent)
             failpoint("after-broadcast")
+            return sent
         except NODE_ERRORS as exc:
             log.warning("node unreachable while sending %s: %s", op_id, exc)
+            return False
 
     # -- 4. confirm --------------------------------------------------------------------
-    def _receipt(self, tx_hash: str | None) -> Any:
+    def _receipt(self, tx_hash: str | None) -> dict[str, Any] | None:
+        """The node's receipt (normalised as the watcher's), None while there is none."""
         if tx_hash is None:
             return None
-        try:
-            return self.ledger.w3.eth.get_transaction_receipt(tx_hash)  # type: ignore[arg-type]
-        except TransactionNotFound:
-            return None
+        raw = self.receipts.rpc.call("eth_getTransactionReceipt", tx_hash)
+        return normalise(raw) if isinstance(raw, dict) else None
 
     def confirm(self, op_id: str) -> Operation | None:
         """Settles the operation if its receipt is there; returns it (final or not)."""
@@ -238,17 +288,26 @@ class Pipeline:
         receipt = self._receipt(tx_hash)
         if receipt is None:
             return op
+        return self.settle(op, receipt)
+
+    def settle(self, op: Operation, receipt: dict[str, Any]) -> Operation | None:
+        """Records ``op``'s receipt (confirmed, or failed with a decoded reason) and runs its kind's hook."""
         failure: ApiError | None = None
         if receipt["status"] != 1:
             failure = self._why_failed(op, int(receipt["blockNumber"]))
         inspector = self.inspectors.get(op.kind)
-        findings = inspector(op) if inspector is not None else {}
-        with self.sessions.begin() as db:
+        findings = inspector(op, receipt) if inspector is not None else {}
+        op_id = op.id
+
+        def record(db: DbSession) -> Operation | None:
             op = db.get(Operation, op_id)
             if op is None or op.status in FINAL_OPERATION:
                 return op
             if findings:
                 op.summary = {**op.summary, **findings}
+            if op.status == OperationStatus.SIGNED:  # broadcast by this request, settled before it was marked sent
+                op.sent_at = now()
+                op.broadcasts = (op.broadcasts or 0) + 1
             op.block_number = int(receipt["blockNumber"])
             op.status = OperationStatus.CONFIRMED if failure is None else OperationStatus.FAILED
             if failure is not None:
@@ -256,7 +315,9 @@ class Pipeline:
                 op.error_detail = json.dumps(failure.detail)[:500]
             op.updated_at = now()
             self._run_hook(db, op)
-        return op
+            return op
+
+        return self.writes.run(record)
 
     # -- 5. re-send what the node lost -----------------------------------------------
     def _node_status(self, tx_hash: str) -> tuple[str, str]:
@@ -345,18 +406,26 @@ class Pipeline:
         if hook is not None:
             hook(db, op)
 
-    def wait(self, op_id: str, timeout: float) -> Operation | None:
-        """Drives ``op_id`` until it is final or ``timeout`` passes; returns its latest state."""
-        deadline = time.monotonic() + timeout
-        op = None
-        while True:
+    def wait(self, op_id: str, timeout: float, *, sent: bool = False) -> Operation | None:
+        """Waits up to ``timeout`` for ``op_id``'s receipt and settles it; returns its latest state.
+
+        ``sent``: this request broadcast it without recording ``sent`` (:meth:`execute` with
+        ``mark_sent=False``); recorded here if no receipt came in time.
+        """
+        with self.sessions() as db:
+            op = db.get(Operation, op_id)
+        if op is None or op.status in FINAL_OPERATION or op.tx_hash is None:
+            return op
+        receipt = self.receipts.wait(op.tx_hash, timeout)
+        if receipt is not None:
             try:
-                op = self.confirm(op_id)
-            except NODE_ERRORS:
+                return self.settle(op, receipt)
+            except NODE_ERRORS:  # the inspector's or the revert decoder's call failed: the worker settles it later
                 pass
-            if op is None or op.status in FINAL_OPERATION or time.monotonic() >= deadline:
-                return op
-            time.sleep(0.02)
+        if sent:
+            self.mark_sent(op_id)
+        with self.sessions() as db:
+            return db.get(Operation, op_id)
 
     # -- the worker --------------------------------------------------------------------
     def work_once(self) -> int:

@@ -35,14 +35,15 @@ CONFIRM_TIMEOUT = 60.0
 
 
 class WalletServer(System):
-    """``scripts.cli wallet serve`` on a free port; its state in ``workdir/wallet``."""
+    """``scripts.cli wallet serve`` on a free port with ``workers`` processes; its state in ``workdir/wallet``."""
 
-    def __init__(self, workdir: Path, rpc_url: str, deployments_dir: Path, database_url: str) -> None:
+    def __init__(self, workdir: Path, rpc_url: str, deployments_dir: Path, database_url: str, workers: int = 1) -> None:
         super().__init__("wallet-api", workdir)
         self.data_dir = workdir / "wallet"
         self.rpc_url = rpc_url
         self.deployments_dir = deployments_dir
         self.database_url = database_url
+        self.workers = workers
 
     def _options(self, chain: bool = True) -> list[str]:
         assert self.data_dir is not None
@@ -81,7 +82,18 @@ class WalletServer(System):
     def start(self) -> None:
         port = free_port()
         self._spawn(
-            [sys.executable, "-m", "scripts.cli", "wallet", "serve", *self._options(), "--port", str(port)],
+            [
+                sys.executable,
+                "-m",
+                "scripts.cli",
+                "wallet",
+                "serve",
+                *self._options(),
+                "--port",
+                str(port),
+                "--workers",
+                str(self.workers),
+            ],
             cwd=REPO,
             env=self._env(),
         )
