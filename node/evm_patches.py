@@ -22,8 +22,8 @@ The changes (details in :data:`CHANGES`):
   leaner interpreter loop and the common opcodes it runs itself, the quiet message builder;
 * process-wide, applied by :func:`install` — pyrlp's ``copy`` sharing unchanged fields,
   on py-evm's Prague block and header classes and its account class only (the rlp
-  classes the node copies); the keccak backend (``safe-pysha3``, ~3x faster than
-  pycryptodome's).
+  classes the node copies); trie nodes decoded once per hash (``HexaryTrie.get_node``);
+  the keccak backend (``safe-pysha3``, ~3x faster than pycryptodome's).
 
 ``python -m node.evm_patches`` prints the installed versions and current fingerprints
 (for re-deriving the changes after an upgrade).
@@ -43,10 +43,13 @@ from dataclasses import dataclass
 from typing import Any
 
 import rlp.sedes.serializable as _rlp_serializable
+import trie.hexary as _trie_hexary
 from eth.rlp.accounts import Account
 from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
+from trie.constants import BLANK_NODE, BLANK_NODE_HASH
+from trie.utils.nodes import decode_node
 
-PINNED_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "5.0.0", "eth-hash": "0.8.0"}
+PINNED_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "5.0.0", "eth-hash": "0.8.0", "trie": "3.1.0"}
 """The library versions every change below was written against (distribution name: version)."""
 
 KECCAK_BACKEND = "pysha3"
@@ -332,6 +335,27 @@ CHANGES: tuple[Change, ...] = (
         ),
     ),
     Change(
+        name="decoded trie node cache",
+        where="process-wide: trie.hexary.HexaryTrie.get_node (install)",
+        what="a trie node fetched by its hash is decoded once and kept (up to TRIE_NODE_CACHE_LIMIT nodes); "
+        "each caller gets its own copy of the decoded lists",
+        why="every storage read that misses py-evm's caches walks the trie from the root, reading and "
+        "RLP-decoding (in Python) each node on the way: a fifth of an eth_call over thousands of accounts and "
+        "a tenth of a bulk mint's block building; a node's hash fixes its content, so the decoding can be kept",
+        originals=(
+            Original(
+                "trie",
+                "trie.hexary:HexaryTrie.get_node",
+                "ddd7fab7286b10c0627b2335e0b6121e38f25bdde0f292e12803c447935863ff",
+            ),
+            Original(
+                "trie",
+                "trie.utils.nodes:decode_node",
+                "195c6dd0ec84d8eabfedfec3972423ddb839566a75002478e7861b0a393f3cf2",
+            ),
+        ),
+    ),
+    Change(
         name="keccak backend",
         where="process-wide: eth_hash.auto.keccak (install; ETH_HASH_BACKEND for child processes)",
         what=f"keccak256 by eth-hash's {KECCAK_BACKEND!r} backend, whatever was picked at the first hash",
@@ -360,6 +384,38 @@ CHANGES: tuple[Change, ...] = (
 SHARING_COPY_CLASSES: tuple[type[Any], ...] = (PragueBlock, PragueBlockHeader, Account)
 """The rlp classes whose ``copy`` shares unchanged fields: the ones the node copies (measured: block
 assembly copies blocks and headers, every balance or nonce change copies the account)."""
+
+TRIE_NODE_CACHE_LIMIT = 20_000
+"""Decoded trie nodes kept (~1.5 KB each): the upper levels of every trie the node reads often."""
+
+_ORIGINAL_GET_NODE = _trie_hexary.HexaryTrie.get_node
+_decoded_nodes: dict[bytes, Any] = {}
+
+
+def _copy_node(node: list[Any]) -> list[Any]:
+    """A decoded node is a list of bytes and embedded (short) nodes; the trie edits the lists in place."""
+    return [item if type(item) is bytes else _copy_node(item) for item in node]
+
+
+def _get_node_decoding_once(self: Any, node_hash: Any) -> Any:
+    """``HexaryTrie.get_node`` (trie 3.1.0) with each node hash decoded once: the same node, a fresh copy."""
+    if node_hash == BLANK_NODE:
+        return BLANK_NODE
+    elif node_hash == BLANK_NODE_HASH:
+        return BLANK_NODE
+    if len(node_hash) < 32:
+        return decode_node(node_hash)
+    node = _decoded_nodes.get(node_hash)
+    if node is None:
+        node = decode_node(self.db[node_hash])
+        if len(_decoded_nodes) >= TRIE_NODE_CACHE_LIMIT:
+            _decoded_nodes.clear()
+        _decoded_nodes[node_hash] = node
+    return _copy_node(node) if type(node) is list else node
+
+
+_get_node_decoding_once.__wrapped__ = _ORIGINAL_GET_NODE  # type: ignore[attr-defined]  # verify() checks the original
+
 
 _ORIGINAL_COPY = _rlp_serializable.BaseSerializable.copy
 _install_lock = threading.Lock()
@@ -409,6 +465,12 @@ def verify() -> None:
                     f"(source sha256 {actual[:16]}…, expected {original.sha256[:16]}…): {original.package} was "
                     f"modified or replaced. {remedy(original.package)}"
                 )
+    get_node = _trie_hexary.HexaryTrie.__dict__.get("get_node")
+    if get_node is not _ORIGINAL_GET_NODE and get_node is not _get_node_decoding_once:
+        raise PatchTargetChanged(
+            "trie.hexary.HexaryTrie.get_node was replaced by other code; the node's change 'decoded trie node "
+            f"cache' would replace it. {remedy('trie')}"
+        )
     for cls in SHARING_COPY_CLASSES:
         own = cls.__dict__.get("copy")
         if own is not None and own is not _copy_sharing_unchanged_fields:
@@ -431,6 +493,7 @@ def install() -> None:
             return
         for cls in SHARING_COPY_CLASSES:
             cls.copy = _copy_sharing_unchanged_fields  # type: ignore[method-assign]
+        _trie_hexary.HexaryTrie.get_node = _get_node_decoding_once  # type: ignore[method-assign]
         _use_keccak_backend(os.environ.get("ETH_HASH_BACKEND") or KECCAK_BACKEND)
         _installed = True
 
