@@ -25,7 +25,7 @@ from sqlalchemy import Engine, insert
 from sqlalchemy.orm import Session
 
 from bench.harness.ports import free_port
-from bench.harness.processes import rss_bytes, spawn, stop_group
+from bench.harness.processes import group_members, rss_bytes, spawn, stop_group
 from bench.harness.report import REPO
 from bench.harness.stats import pct
 from bench.harness.synthetic_index import ZERO, ZERO_HASH, block_hash
@@ -58,6 +58,11 @@ class ExplorerProcess:
     def rss(self) -> int:
         return rss_bytes(self.proc.pid) or 0
 
+    def cpu_seconds(self) -> float:
+        """CPU time (user + system) the server has used so far: unlike wall time, not inflated by other
+        processes competing for the machine's cores."""
+        return sum(group_members(self.proc.pid).values())
+
     def stop(self) -> None:
         stop_group(self.proc)
 
@@ -80,13 +85,17 @@ class Latency:
     p50_ms: float
     p95_ms: float
     max_ms: float
+    cpu_ms: float  # the server's CPU time per request, on average
 
 
-def latency(client: httpx.Client, engine: Engine, path: str, runs: int) -> Latency:
+def latency(client: httpx.Client, engine: Engine, server: ExplorerProcess, path: str, runs: int) -> Latency:
     """Times ``runs`` GETs of ``path`` (a new head before each; the first, warm-up, is not counted)."""
     times = []
+    cpu = 0.0
     for i in range(runs + 1):
         new_head(engine)
+        if i == 1:
+            cpu = server.cpu_seconds()
         started = time.perf_counter()
         response = client.get(path)
         elapsed = (time.perf_counter() - started) * 1000
@@ -94,7 +103,8 @@ def latency(client: httpx.Client, engine: Engine, path: str, runs: int) -> Laten
             raise RuntimeError(f"{path}: {response.status_code} {response.text[:300]}")
         if i:
             times.append(elapsed)
-    return Latency(path, pct(times, 0.5), pct(times, 0.95), max(times))
+    cpu = server.cpu_seconds() - cpu
+    return Latency(path, pct(times, 0.5), pct(times, 0.95), max(times), cpu * 1000 / runs)
 
 
 @dataclass(frozen=True)

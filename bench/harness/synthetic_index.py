@@ -15,7 +15,8 @@ from dataclasses import dataclass
 from typing import Any
 
 from eth_utils import keccak
-from sqlalchemy import Connection, event, insert
+from sqlalchemy import Connection, event, func, insert, select
+from sqlalchemy.exc import OperationalError
 
 from contracts.predeploys import REGISTRY_ADDRESS
 from indexer.db.engine import engine_for, upgrade
@@ -65,8 +66,7 @@ def fill(
             dbapi_connection.execute("PRAGMA synchronous=OFF")
             dbapi_connection.execute("PRAGMA cache_size=-262144")
 
-    people = [checksum_address(rng.randbytes(20).hex()) for _ in range(residents)]
-    shops = [checksum_address(rng.randbytes(20).hex()) for _ in range(merchants)]
+    people, shops = accounts(rng, residents, merchants)
     now = int(time.time())
     start = now - days * 86400
     blocks_needed = -(-movements // PER_BLOCK)
@@ -102,6 +102,30 @@ def fill(
             conn.exec_driver_sql("ANALYZE")
     engine.dispose()
     return SyntheticIndex(people, shops, number, written, start)
+
+
+def accounts(rng: random.Random, residents: int, merchants: int) -> tuple[list[str], list[str]]:
+    """(residents, merchants) of a fill, the first draws of its ``seed``."""
+    people = [checksum_address(rng.randbytes(20).hex()) for _ in range(residents)]
+    return people, [checksum_address(rng.randbytes(20).hex()) for _ in range(merchants)]
+
+
+def reopen(url: str, residents: int = 40_000, merchants: int = 200, seed: int = 1) -> SyntheticIndex | None:
+    """What ``fill`` returned for the index at ``url`` (same defaults), or None if it holds none."""
+    engine = engine_for(url)
+    try:
+        with engine.connect() as conn:
+            head = conn.execute(select(Checkpoint.block_number)).scalar()
+            first = conn.execute(select(Block.timestamp).where(Block.number == 0)).scalar()
+            movements = conn.execute(select(func.count()).select_from(PointMovement)).scalar()
+    except OperationalError:
+        return None
+    finally:
+        engine.dispose()
+    if head is None or first is None:
+        return None
+    people, shops = accounts(random.Random(seed), residents, merchants)
+    return SyntheticIndex(people, shops, int(head), int(movements or 0), int(first))
 
 
 def insert_rows(conn: Connection, model: Any, rows: list[dict[str, Any]]) -> None:
