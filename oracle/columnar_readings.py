@@ -29,7 +29,7 @@ from __future__ import annotations
 
 import csv
 import time as clock
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -84,7 +84,7 @@ _SCHEMA = {
 class ReadingColumns:
     """The month's readings of known meters, and everything the reading left aside."""
 
-    frame: pl.DataFrame
+    parts: list[pl.DataFrame]  # one per bucket, each in arrival order
     start: int  # step 0: time = start + step × 1800
     meters: list[str]
     specs: list[tuple[int, int, int]]
@@ -95,6 +95,11 @@ class ReadingColumns:
 
     def source_of(self, src: int, line: int) -> str:
         return f"{self.sources[src]}:{line}"
+
+    @property
+    def frame(self) -> pl.DataFrame:
+        """Every bucket's rows in one frame (a copy: for tests and small months)."""
+        return pl.concat(self.parts) if self.parts else pl.DataFrame(schema=_SCHEMA)
 
 
 @dataclass(frozen=True)
@@ -230,10 +235,11 @@ def _mapped(column: pl.Series, lookup: Mapping[Any, int | None], dtype: PolarsDa
 
 
 class _Reader:
-    def __init__(self, known: dict[str, int], start: int, end: int, now: float) -> None:
+    def __init__(self, known: dict[str, int], start: int, end: int, now: float, buckets: pl.Series | None) -> None:
         self.lookups = _Lookups(known, now)
+        self.buckets = buckets
         self.start, self.end, self.now = start, end, now
-        self.frames: list[pl.DataFrame] = []
+        self.frames: list[tuple[int, pl.DataFrame]] = []  # (bucket, rows)
         self.pending: list[tuple[int, Reading]] = []
         self.errors: list[RowError] = []
         self.sources: list[str] = []
@@ -344,7 +350,13 @@ class _Reader:
             pl.lit(src, dtype=pl.UInt32).alias("src"), "line",
         )  # fmt: skip
         if kept.height:
-            self.frames.append(kept)
+            if self.buckets is None:
+                self.frames.append((0, kept))
+            else:
+                parts = kept.with_columns(self.buckets.gather(kept["meter"]).alias("bucket")).partition_by(
+                    "bucket", as_dict=True, include_key=False
+                )
+                self.frames.extend((int(key[0]), part) for key, part in parts.items())  # type: ignore[call-overload]
         return frame.filter(~pl.col("plain"))["line"].to_list()
 
     # -- the reference, for rows and files the fast path leaves --------------------------
@@ -424,33 +436,54 @@ class _Reader:
 
 
 def read_month(
-    sources: Iterable[Source], meters: dict[str, int], start: int, end: int, now: float | None = None
+    sources: Iterable[Source],
+    meters: dict[str, int],
+    start: int,
+    end: int,
+    now: float | None = None,
+    buckets: Sequence[int] | None = None,
 ) -> ReadingColumns:
-    """The readings between ``start`` and ``end`` (inclusive) of the meters in ``meters`` (id → index)."""
+    """The readings between ``start`` and ``end`` (inclusive) of the meters in ``meters`` (id → index).
+
+    ``buckets`` (one number per meter index, from 0) splits the rows as they are read, so
+    that verification can sort and check one bucket at a time; give whole households the
+    same bucket. Each bucket's rows stay in the order they arrived (file by file, line by line).
+    """
     if start % HALF_HOUR or (end - start) // HALF_HOUR >= 1 << 16:
         raise ValueError("a period starts on a half hour and spans fewer than 65,536 half hours")
-    reader = _Reader(meters, start, end, clock.time() if now is None else now)
+    bucket_series = None if buckets is None else pl.Series(list(buckets), dtype=pl.UInt32)
+    reader = _Reader(meters, start, end, clock.time() if now is None else now, bucket_series)
     for source in sources:
         reader.source(source)
-    frames = reader.frames
-    if reader.pending:
+    count = 1 if buckets is None else max(buckets, default=0) + 1
+    pieces: list[list[pl.DataFrame]] = [[] for _ in range(count)]
+    for bucket, frame in reader.frames:
+        pieces[bucket].append(frame)
+    late: set[int] = set()
+    if reader.pending:  # rows the reference took: into their buckets, then each such bucket back in arrival order
         lookups = reader.lookups
-        rows = []
+        rows: list[list[tuple[int, int, int, int, int, int]]] = [[] for _ in range(count)]
         for src, reading in reader.pending:
             triple = (reading.coefficient, reading.unit, reading.digits)
             spec = lookups.spec_ids.setdefault(triple, len(lookups.specs))
             if spec == len(lookups.specs):
                 lookups.specs.append(triple)
+            index = meters[reading.meter_id]
+            bucket = 0 if buckets is None else buckets[index]
             line = int(reading.source.rsplit(":", 1)[1])
-            step = (reading.time - start) // HALF_HOUR
-            rows.append((meters[reading.meter_id], step, reading.count, spec, src, line))
-        frames.append(pl.DataFrame(rows, schema=_SCHEMA, orient="row"))
-    frame = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=_SCHEMA)  # no second copy
+            rows[bucket].append((index, (reading.time - start) // HALF_HOUR, reading.count, spec, src, line))
+            late.add(bucket)
+        for bucket in late:
+            pieces[bucket].append(pl.DataFrame(rows[bucket], schema=_SCHEMA, orient="row"))
+    parts = []
+    for bucket, frames in enumerate(pieces):
+        part = pl.concat(frames, rechunk=False) if frames else pl.DataFrame(schema=_SCHEMA)  # no second copy
+        parts.append(part.sort(["src", "line"]) if bucket in late else part)
     names = [""] * len(meters)
-    for meter, index in meters.items():
-        names[index] = meter
+    for meter_id, number in meters.items():
+        names[number] = meter_id
     return ReadingColumns(
-        frame,
+        parts,
         start,
         names,
         reader.lookups.specs,

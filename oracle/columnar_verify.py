@@ -167,23 +167,25 @@ def _household_cuts(sorted_meters: pl.Series, next_household_meter: list[int]) -
 
 
 def _figures(columns: ReadingColumns, owner: pl.Series, next_household_meter: list[int]) -> tuple[pl.DataFrame, ...]:
-    """Every figure the household verdicts need, computed slice by slice of whole households.
+    """Every figure the household verdicts need, bucket by bucket, slice by slice of whole households.
 
-    The month's frame is taken from ``columns`` (the sorted copy replaces it): holding both
-    would double the memory of a city's month."""
-    frame, columns.frame = columns.frame, columns.frame.clear()
-    out_of_order = _out_of_order(frame)
-    ordered = frame.sort(pl.col("meter").cast(pl.UInt64) * 65_536 + pl.col("step"), maintain_order=True)
-    del frame
+    Each bucket is taken out of ``columns`` as it is verified (its sorted copy replaces it,
+    then both go): a city's month is ~1.2 GB of rows, and only one bucket's sorted copy
+    and checks exist at a time."""
     specs = _spec_table(columns)
-    parts: list[tuple[pl.DataFrame, ...]] = []
-    cuts = _household_cuts(ordered["meter"], next_household_meter)
-    for first, last in zip(cuts, cuts[1:], strict=False):
-        parts.append(_slice_figures(ordered.slice(first, last - first), specs, owner))
-    del ordered
-    per_meter, conflicts, failures, spikes = (pl.concat([p[i] for p in parts]) for i in range(4))
-    per_meter = per_meter.join(out_of_order, on="meter", how="left").fill_null(0)
-    return per_meter, conflicts, failures, spikes
+    results: list[tuple[pl.DataFrame, ...]] = []
+    for bucket in range(len(columns.parts)):
+        frame, columns.parts[bucket] = columns.parts[bucket], columns.parts[bucket].clear()
+        out_of_order = _out_of_order(frame)
+        ordered = frame.sort(pl.col("meter").cast(pl.UInt64) * 65_536 + pl.col("step"), maintain_order=True)
+        del frame
+        cuts = _household_cuts(ordered["meter"], next_household_meter)
+        for first, last in zip(cuts, cuts[1:], strict=False):
+            per_meter, conflicts, failures, spikes = _slice_figures(ordered.slice(first, last - first), specs, owner)
+            results.append((per_meter.join(out_of_order, on="meter", how="left"), conflicts, failures, spikes))
+        del ordered
+    per_meter, conflicts, failures, spikes = (pl.concat([r[i] for r in results]) for i in range(4))
+    return per_meter.fill_null(0), conflicts, failures, spikes
 
 
 def verify_all(
@@ -194,7 +196,7 @@ def verify_all(
 ) -> list[Verdict]:
     """Verdicts for ``households`` — (name, meter indices in the order the household lists them).
 
-    Consumes ``columns.frame`` (see :func:`_figures`). The households' meters must be
+    Consumes ``columns.parts`` (see :func:`_figures`). The households' meters must be
     numbered together, household after household (``settlement.meter_indices`` does).
     """
     owner_of = [0] * len(columns.meters)

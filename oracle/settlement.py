@@ -162,6 +162,11 @@ def meter_indices(households: dict[str, Household]) -> dict[str, int]:
     return indices
 
 
+HOUSEHOLDS_PER_BUCKET = 2_000
+"""A month's rows are kept in buckets of about this many households (~3 million readings),
+verified one bucket at a time: memory holds the month's rows once plus one bucket's work."""
+
+
 @dataclass
 class Month:
     """A verified month: each household's verdict and result, and what was left aside while reading."""
@@ -184,7 +189,12 @@ def settle_month(
 ) -> Month:
     """:func:`compute_period` for a whole city: the month read in columns and verified at once."""
     meters = meter_indices(households)
-    columns = read_month(sources, meters, start, end, now)
+    bucket_count = max(1, len(households) // HOUSEHOLDS_PER_BUCKET)
+    buckets = [0] * len(meters)
+    for number, household in enumerate(households.values()):
+        for meter in household.meters:
+            buckets[meters[meter]] = number * bucket_count // len(households)
+    columns = read_month(sources, meters, start, end, now, buckets)
     verdicts = verify_all(
         columns, [(h.salted_hash, [meters[m] for m in h.meters]) for h in households.values()], start, end
     )

@@ -370,3 +370,51 @@ def test_verification_in_slices_of_whole_households_gives_the_same_verdicts(
     households = [(h.household_id, (h.meter_id, h.meter_id + "-NEW")) for h in homes]
     readings, _ = parse_readings(path.name, path.read_bytes(), LATER)
     assert_same(reference_verdicts(readings, households), columnar_verdicts([Source(path.name, path=path)], households))
+
+
+@pytest.mark.parametrize("per_bucket", [1, 4, 2_000])
+def test_rows_the_reference_takes_keep_their_place_in_buckets(
+    per_bucket: int, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Rows of an unusual but valid shape (a padded count, keys in another order) are read by
+    the reference and join the column rows afterwards; duplicates and order of arrival must
+    come out as if they had never left their place, in every bucket size."""
+    import oracle.settlement as settlement
+
+    monkeypatch.setattr(settlement, "HOUSEHOLDS_PER_BUCKET", per_bucket)
+    homes = homes_with_every_fault(seed=17)
+    lines = []
+    for home in homes:
+        for number, row in enumerate(home.rows):
+            if number % 7 == 3:
+                lines.append(json.dumps({**row, "count": f" {row['count']} "}))
+            elif number % 11 == 5:
+                lines.append(json.dumps(dict(reversed(list(row.items())))))
+            else:
+                lines.append(json.dumps(row))
+    path = tmp_path / "month.jsonl"
+    path.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    registry = load_households(
+        "household_id,meter_ids,address,salt\n"
+        + "".join(
+            f"{h.household_id},{h.meter_id};{h.meter_id}-NEW,{Account.create().address},{secrets.token_hex(32)}\n"
+            for h in homes
+        )
+    )
+    history = {h.household_id: {(2025, 4): h.true_wh * 110 // 100} for h in homes}
+    readings, errors = parse_readings(path.name, path.read_bytes(), LATER)
+    assert errors == []
+    reference = compute_period(registry, readings, history, 2026, 4, START, END, FACTOR)
+    month = settle_month(registry, [Source(path.name, path=path)], history, 2026, 4, START, END, FACTOR, LATER)
+    assert month.results == reference
+    verdicts = {
+        h.household_id: verify_household(
+            h.household_id, [r for r in readings if r.meter_id.startswith(h.meter_id)], START, END
+        )
+        for h in homes
+    }
+    for hid, verdict in month.verdicts.items():
+        expected = verdicts[hid]
+        assert (verdict.reason, verdict.consumption_wh, verdict.duplicates, verdict.out_of_order) == (
+            expected.reason, expected.consumption_wh, expected.duplicates, expected.out_of_order,
+        ) or verdict.reason is not None  # fmt: skip
