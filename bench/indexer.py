@@ -50,7 +50,7 @@ import httpx
 from bench.harness import explorer_load, indexer_backfill, synthetic_index
 from bench.harness.report import git_commit, log, machine, markdown_table
 from bench.harness.systems import Takasago
-from indexer.db.engine import engine_for
+from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.queries import JST
 from indexer.settings import IndexerSettings
 
@@ -74,6 +74,11 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--workdir", type=Path, help="keep the databases here (default: a temporary directory)")
     parser.add_argument(
         "--reuse-index", action="store_true", help="with --workdir: keep the explorer part's index of an earlier run"
+    )
+    parser.add_argument(
+        "--postgres-url",
+        help="also backfill into a fresh database on this PostgreSQL server (an admin URL, e.g. "
+        "postgresql://USER:PW@HOST:5432/postgres); the database is dropped afterwards",
     )
     parser.add_argument("--json", type=Path, help="also write the figures as JSON")
     args = parser.parse_args(argv)
@@ -99,6 +104,7 @@ def backfill_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         _, sessions = indexer_backfill.fresh_database(workdir / "indexer.db")
         fast, follower = indexer_backfill.indexer_backfill(chain, sessions, IndexerSettings().batch_blocks)
         log(f"indexer: {fast.events:,} events in {fast.seconds:.1f} s ({fast.events_per_second:,.0f}/s)")
+        postgres = postgres_backfill(chain, args.postgres_url) if args.postgres_url else None
         _, naive_sessions = indexer_backfill.fresh_database(workdir / "naive.db")
         naive = indexer_backfill.naive_backfill(chain, naive_sessions, args.naive_seconds)
         log(f"naive loop: {naive.events:,} events in {naive.seconds:.1f} s ({naive.events_per_second:,.0f}/s)")
@@ -109,6 +115,7 @@ def backfill_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
     return {
         "head": chain.head,
         "indexer": asdict(fast) | {"events_per_second": fast.events_per_second},
+        **({"postgres": asdict(postgres) | {"events_per_second": postgres.events_per_second}} if postgres else {}),
         "naive": asdict(naive) | {"events_per_second": naive.events_per_second, "finished": naive.blocks > chain.head},
         "ratio": fast.events_per_second / naive.events_per_second if naive.events_per_second else None,
         "tail": {
@@ -119,6 +126,24 @@ def backfill_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "worst_seconds_to_index": max(lag.seconds_to_index, default=0.0),
         },
     }
+
+
+def postgres_backfill(chain: indexer_backfill.PointChain, admin_url: str) -> indexer_backfill.Backfill:
+    """The same backfill into a fresh PostgreSQL database on the server at ``admin_url`` (dropped after)."""
+    from bench.wallet_payments import create_postgres_database, drop_postgres_database
+
+    url, name = create_postgres_database(admin_url)
+    try:
+        upgrade(url)
+        engine = engine_for(url)
+        try:
+            fast, _ = indexer_backfill.indexer_backfill(chain, sessions_for(engine), IndexerSettings().batch_blocks)
+        finally:
+            engine.dispose()
+    finally:
+        drop_postgres_database(admin_url, name)
+    log(f"indexer into PostgreSQL: {fast.events:,} events in {fast.seconds:.1f} s ({fast.events_per_second:,.0f}/s)")
+    return fast
 
 
 def explorer_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
@@ -239,10 +264,13 @@ def report(figures: dict[str, Any]) -> str:
     if "backfill" in figures:
         b = figures["backfill"]
         rows = []
-        for name, part in (("indexer (Follower.sync)", b["indexer"]), ("naive web3.py loop", b["naive"])):
+        parts = [("indexer (Follower.sync)", b["indexer"])]
+        if "postgres" in b:
+            parts.append(("indexer into PostgreSQL", b["postgres"]))
+        for name, part in [*parts, ("naive web3.py loop", b["naive"])]:
             rows.append([name, f"{part['blocks']:,}", f"{part['events']:,}", f"{part['movements']:,}",
                          f"{part['seconds']:.1f}", f"{part['events_per_second']:,.0f}"])  # fmt: skip
-        lines += [f"Backfill from a real node (head {b['head']:,}), fresh SQLite:", ""]
+        lines += [f"Backfill from a real node (head {b['head']:,}), fresh SQLite (and PostgreSQL when asked):", ""]
         lines.append(markdown_table(["", "blocks", "events", "movements", "s", "events/s"], rows))
         if not b["naive"]["finished"]:
             lines.append(f"\n(the naive loop stopped after its time budget at block {b['naive']['blocks'] - 1:,})")
