@@ -183,18 +183,17 @@ class EvidenceStore:
         if not rows:
             return 0
         insert = pg_insert if self.engine.dialect.name == "postgresql" else sqlite_insert
+        statement = insert(VerifiedMonth)
+        statement = statement.on_conflict_do_update(
+            index_elements=["household_id", "month"],
+            set_={
+                "consumption_wh": statement.excluded.consumption_wh,
+                "source": statement.excluded.source,
+                "recorded_at": statement.excluded.recorded_at,
+            },
+        )
         with Session(self.engine) as session:
-            for first in range(0, len(rows), 5_000):
-                statement = insert(VerifiedMonth).values(rows[first : first + 5_000])
-                statement = statement.on_conflict_do_update(
-                    index_elements=["household_id", "month"],
-                    set_={
-                        "consumption_wh": statement.excluded.consumption_wh,
-                        "source": statement.excluded.source,
-                        "recorded_at": statement.excluded.recorded_at,
-                    },
-                )
-                session.execute(statement)
+            session.execute(statement, rows)  # one statement, executed for many rows (not one huge VALUES list)
             session.commit()
         return len(rows)
 

@@ -54,7 +54,7 @@ class Household:
     address: str
     salt: str
 
-    @property
+    @cached_property
     def salted_hash(self) -> str:
         return "0x" + keccak(bytes.fromhex(self.salt) + self.household_id.encode()).hex()
 
