@@ -28,6 +28,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import subprocess
 import sys
 import tempfile
@@ -36,6 +37,7 @@ from pathlib import Path
 
 from eth_account import Account
 
+from bench.harness import processes
 from bench.harness.points import MINTER_ROLE, register_residents
 from bench.harness.report import REPO, log
 from bench.harness.systems import Takasago
@@ -94,10 +96,17 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, sequential_ro
     argv = [str(REPO / ".venv" / "bin" / "takasago"), "mint", "--csv", str(csv_path), "--programme", str(programme),
             "--batch-id", "1", "--yes", "--rpc-url", node.url, "--deployments", str(deployments),
             "--dev-keys", str(keys), "--audit-log", str(workdir / "audit.log")]  # fmt: skip
+    node_cpu_before = node_cpu_seconds(node)
+    load_before = os.getloadavg()[0]
     started = time.monotonic()
     result = subprocess.run(argv, capture_output=True, text=True, timeout=3600)
     cli_seconds = time.monotonic() - started
-    log(f"CLI done in {cli_seconds:.1f} s")
+    node_cpu = node_cpu_seconds(node) - node_cpu_before
+    load_after = os.getloadavg()[0]
+    log(
+        f"CLI done in {cli_seconds:.1f} s (node process CPU {node_cpu:.1f} s;"
+        f" load average {load_before:.1f} -> {load_after:.1f})"
+    )
     if result.returncode != 0:
         print(result.stdout[-3000:], result.stderr[-3000:], file=sys.stderr)
         return 1
@@ -122,6 +131,8 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, sequential_ro
         "rows": rows,
         "cli_seconds": round(cli_seconds, 1),
         "cli_rows_per_second": round(rows / cli_seconds, 1),
+        "cli_node_cpu_seconds": round(node_cpu, 1),
+        "load_average_before_after": [round(load_before, 2), round(load_after, 2)],
         "naive_rows": naive_rows,
         "naive_seconds": round(naive_seconds, 1),
         "naive_rows_per_second": round(naive_rows / naive_seconds, 1),
@@ -133,7 +144,10 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, sequential_ro
         "sequential_rows_per_second": round(sequential_rows / sequential_seconds, 1) if sequential_rows else None,
     }
     print(json.dumps(figures, indent=2))
-    print(f"takasago mint --csv: {rows:,} rows in {cli_seconds:.1f} s ({rows / cli_seconds:,.0f} rows/s)")
+    print(
+        f"takasago mint --csv: {rows:,} rows in {cli_seconds:.1f} s ({rows / cli_seconds:,.0f} rows/s;"
+        f" node CPU {node_cpu:.1f} s, load average {load_before:.1f} -> {load_after:.1f})"
+    )
     how = "extrapolated from " + f"{naive_rows:,} rows" if naive_rows != rows else "measured"
     print(
         f"naive web3.py loop: {naive_rows / naive_seconds:,.1f} rows/s → {naive_projected:,.0f} s for {rows:,} ({how})"
@@ -148,6 +162,13 @@ def run(node: Takasago, workdir: Path, rows: int, naive_rows: int, sequential_ro
 
 
 SEQUENTIAL_BATCH = 400
+
+
+def node_cpu_seconds(node: Takasago) -> float:
+    """CPU seconds (user + system) the node's process has used: its execution work, which a machine
+    shared with other jobs stretches less than the wall time (the admission workers are not counted)."""
+    assert node.proc is not None
+    return processes.group_members(node.proc.pid).get(node.proc.pid, 0.0)
 
 
 def sequential_batches(sender: Sender, target: str, programme: int, addresses: list[str]) -> float:
