@@ -117,17 +117,8 @@ class Source:
             return
         assert self.path is not None
         with self.path.open("rb") as handle:
-            carry = b""
             while chunk := handle.read(BLOCK_BYTES):
-                chunk = carry + chunk
-                cut = chunk.rfind(b"\n") + 1
-                if cut == 0:
-                    carry = chunk
-                    continue
-                carry = chunk[cut:]
-                yield chunk[:cut]
-            if carry:
-                yield carry
+                yield chunk + handle.readline()  # to the end of the line: one copy of the block
 
     def read(self) -> bytes:
         return self.data if self.data is not None else b"".join(self.blocks())
@@ -168,14 +159,17 @@ def _encoding(source: Source) -> str:
     raise _Reference  # undecodable: the reference reports the line
 
 
-def _utf8_blocks(source: Source, encoding: str) -> Iterator[bytes]:
-    """The source's blocks as UTF-8 bytes (a BOM dropped), refusing shapes the reference splits differently."""
-    first = True
-    for block in source.blocks():
-        if first and block.startswith(_BOM):
-            block = block[3:]
-        first = False
+def _utf8_blocks(source: Source) -> Iterator[bytes]:
+    """The source's blocks as UTF-8 bytes (a BOM dropped), refusing shapes the reference splits differently.
+
+    The encoding is decided (a second pass over the source) only when a block is not
+    plain ASCII: ASCII reads the same in UTF-8 and Shift_JIS, and gateways write ASCII."""
+    encoding: str | None = None
+    for number, block in enumerate(source.blocks()):
         if not block.isascii():
+            encoding = encoding or _encoding(source)
+            if number == 0 and block.startswith(_BOM):
+                block = block[3:]
             text = block.decode("utf-8" if encoding == "utf-8-sig" else encoding)
             if any(mark in text for mark in _UNMODELLED_TEXT):
                 raise _Reference
@@ -389,12 +383,11 @@ class _Reader:
 
     def modelled(self, source: Source, src: int) -> None:
         jsonl = is_jsonl(source.name)
-        encoding = _encoding(source)
         line = 1
         header: list[str] | None = None
         left: list[tuple[int, bytes]] = []
         partial: tuple[int, bytes] | None = None
-        for block in _utf8_blocks(source, encoding):
+        for block in _utf8_blocks(source):
             if not jsonl and b'"' in block:
                 raise _Reference  # quoted CSV: a record may span lines
             if not jsonl and header is None:
