@@ -175,7 +175,8 @@ def _utf8_blocks(source: Source) -> Iterator[bytes]:
                 raise _Reference
             if encoding == "cp932":
                 block = text.encode("utf-8")
-        if any(mark in block for mark in _UNMODELLED_BYTES) or block.count(b"\r") != block.count(b"\r\n"):
+        carriage_returns = b"\r" in block and block.count(b"\r") != block.count(b"\r\n")
+        if carriage_returns or any(mark in block for mark in _UNMODELLED_BYTES):
             raise _Reference
         yield block
 
