@@ -313,37 +313,10 @@ class LeanInterpreterMixin:
                             continue
                     elif kind == JUMPDEST_OP:
                         continue
-                    elif kind == PUSH_ZERO:  # stack_logic.push0
-                        if depth < _STACK_LIMIT:
-                            append(0)
-                            continue
                     elif kind == POP:
                         if depth:
                             pop()
                             continue
-                    elif kind == MSTORE_OP:  # memory_logic.mstore when memory need not grow (no gas)
-                        if depth >= 2:
-                            start = values[-1]
-                            if type(start) is not int:
-                                start = to_int(start)
-                            buffer = memory._bytes
-                            if start + 32 <= len(buffer):
-                                word = values[-2]
-                                if type(word) is int:
-                                    buffer[start : start + 32] = word.to_bytes(32, "big")
-                                else:
-                                    buffer[start : start + 32] = to_bytes(word).rjust(32, b"\x00")[-32:]
-                                del values[-2:]
-                                continue
-                    elif kind == MLOAD_OP:  # memory_logic.mload when memory need not grow (no gas)
-                        if depth:
-                            start = values[-1]
-                            if type(start) is not int:
-                                start = to_int(start)
-                            buffer = memory._bytes
-                            if start + 32 <= len(buffer):
-                                values[-1] = int.from_bytes(buffer[start : start + 32], "big")
-                                continue
                     elif kind == JUMP_OP:  # flow.jump: only to a JUMPDEST that starts an instruction
                         if depth:
                             target = values[-1]
@@ -406,6 +379,33 @@ class LeanInterpreterMixin:
                             else:  # SHR
                                 values[-1] = 0 if a >= 256 else (b >> a) & _UINT_256_MAX
                             continue
+                    elif kind == PUSH_ZERO:  # stack_logic.push0
+                        if depth < _STACK_LIMIT:
+                            append(0)
+                            continue
+                    elif kind == MSTORE_OP:  # memory_logic.mstore when memory need not grow (no gas)
+                        if depth >= 2:
+                            start = values[-1]
+                            if type(start) is not int:
+                                start = to_int(start)
+                            buffer = memory._bytes
+                            if start + 32 <= len(buffer):
+                                word = values[-2]
+                                if type(word) is int:
+                                    buffer[start : start + 32] = word.to_bytes(32, "big")
+                                else:
+                                    buffer[start : start + 32] = to_bytes(word).rjust(32, b"\x00")[-32:]
+                                del values[-2:]
+                                continue
+                    elif kind == MLOAD_OP:  # memory_logic.mload when memory need not grow (no gas)
+                        if depth:
+                            start = values[-1]
+                            if type(start) is not int:
+                                start = to_int(start)
+                            buffer = memory._bytes
+                            if start + 32 <= len(buffer):
+                                values[-1] = int.from_bytes(buffer[start : start + 32], "big")
+                                continue
                     # GENERIC, or an inlined instruction that would fail: py-evm's own logic.
                     code.program_counter = pc
                     meter.gas_remaining = gas
