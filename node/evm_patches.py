@@ -135,6 +135,12 @@ _INLINED_OPCODE_LOGIC: dict[str, str] = {
     "eth.vm.logic.comparison:and_op": "7bebc3d311c09a9e56e0907fec389d76a2fdcd0cd57be2c95b01bcf7de780a94",
     "eth.vm.logic.comparison:or_op": "d37809e5b7850370621bfd6e80cbca56aa2edfcd2f77153866cae927cdd82bd9",
     "eth.vm.logic.comparison:not_op": "4e70c2b4b54e56e9f135480554275f82dc053fe8fbee1e044196b06355709be4",
+    "eth.vm.logic.context:calldataload": "509ad499491021893658f3a3d6d9047ca8f04ad0be22d27009a3e220c8ec5161",
+    "eth.vm.logic.comparison:slt": "a5efd2312122314728a5f2250e8b96f8aaec003e3c5019f60190864adcbbebfe",
+    "eth.vm.logic.comparison:sgt": "904044b9c18150f9d2012e6dfda2ccf31482b55203eabcc60b51d1d93b0f5d1f",
+    "eth.vm.message:Message.data_as_bytes.fget": "40e26c08dc328e01119762a564aed0472e378d9648da31b17ffd7c15d125339c",
+    "eth._utils.numeric:unsigned_to_signed": "02873a56d70e7fa43946c7f01d8617cc5068d009e7d6a2377bde69e3f76547a4",
+    "eth._utils.numeric:signed_to_unsigned": "e06191a23c14b237b17eebd52adf0507f490548a2fff4c4e0d9eab6ee7d02729",
     "eth.vm.logic.memory:mstore": "48141b996f20ebe0b5085048c652ae48d208fe66bcbb41a9619e6a0edc83f00e",
     "eth.vm.logic.memory:mload": "aac2f52fcf9eca42c85c02e4446bc97fc4bb9aaf9b6a8e37a74c90975934d477",
     "eth.vm.computation:BaseComputation.extend_memory": (
@@ -297,9 +303,10 @@ CHANGES: tuple[Change, ...] = (
     Change(
         name="inlined common opcodes",
         where="node classes: evm_speedups.LeanInterpreterMixin in TakasagoComputation",
-        what="PUSHn, DUPn, SWAPn, POP, JUMPDEST, JUMP, JUMPI, ADD, SUB, MUL, DIV, AND, OR, LT, GT, EQ, ISZERO, "
-        "NOT, SHL, SHR, and MSTORE/MLOAD within existing memory, run by the loop on the stack's list; py-evm's "
-        "logic function whenever one would fail (underflow, overflow, bad jump) or memory must grow",
+        what="PUSHn, DUPn, SWAPn, POP, JUMPDEST, JUMP, JUMPI, ADD, SUB, MUL, DIV, AND, OR, LT, GT, SLT, SGT, EQ, "
+        "ISZERO, NOT, SHL, SHR, CALLDATALOAD, and MSTORE/MLOAD within existing memory, run by the loop on the "
+        "stack's list; py-evm's logic function whenever one would fail (underflow, overflow, bad jump) or "
+        "memory must grow",
         why="each of these goes through 4-6 Python calls in py-evm (logic function, computation proxy, Stack "
         "method, to_int, validation); they are ~85% of the instructions of a Solidity contract, and the bulk "
         "mint's 40,000 first-time grants were bound by the node's execution (docs/benchmarks.md)",

@@ -24,7 +24,7 @@ from eth.exceptions import Halt
 from eth.vm import opcode_values
 from eth.vm.code_stream import CodeStream
 from eth.vm.forks.cancun.constants import BLOB_TX_TYPE
-from eth.vm.logic import arithmetic, comparison, duplication, flow, swap
+from eth.vm.logic import arithmetic, comparison, context, duplication, flow, swap
 from eth.vm.logic import memory as memory_logic
 from eth.vm.logic import stack as stack_logic
 from eth.vm.logic.invalid import InvalidOpcode
@@ -123,10 +123,14 @@ def _NO_PRECOMPILE(computation: Any) -> None:  # sentinel, like py-evm's NO_RESU
 
 
 # What the loop does itself for an opcode (see ``inline_kinds``); GENERIC runs py-evm's logic function.
-GENERIC, PUSH, DUP, SWAP, POP, JUMPDEST_OP, JUMP_OP, JUMPI_OP, PUSH_ZERO, MSTORE_OP, MLOAD_OP = range(11)
-ADD, SUB, MUL, DIV, AND, OR, LT, GT, EQ, SHL, SHR, ISZERO, NOT = range(11, 24)
+GENERIC, PUSH, DUP, SWAP, POP, JUMPDEST_OP, JUMP_OP, JUMPI_OP, PUSH_ZERO, MSTORE_OP, MLOAD_OP, CALLDATALOAD_OP = range(
+    12
+)
+ADD, SUB, MUL, DIV, AND, OR, LT, GT, EQ, SHL, SHR, SLT, SGT, ISZERO, NOT = range(12, 27)
 _STACK_LIMIT = 1024
 _UINT_256_MAX = 2**256 - 1
+_UINT_255_MAX = 2**255 - 1
+_UINT_256_CEILING = 2**256
 
 
 def _expected_logic() -> dict[int, tuple[Callable[..., Any], int]]:
@@ -139,6 +143,9 @@ def _expected_logic() -> dict[int, tuple[Callable[..., Any], int]]:
         opcode_values.JUMPI: (flow.jumpi, JUMPI_OP),
         opcode_values.MSTORE: (memory_logic.mstore, MSTORE_OP),
         opcode_values.MLOAD: (memory_logic.mload, MLOAD_OP),
+        opcode_values.CALLDATALOAD: (context.calldataload, CALLDATALOAD_OP),
+        opcode_values.SLT: (comparison.slt, SLT),
+        opcode_values.SGT: (comparison.sgt, SGT),
         opcode_values.ADD: (arithmetic.add, ADD),
         opcode_values.SUB: (arithmetic.sub, SUB),
         opcode_values.MUL: (arithmetic.mul, MUL),
@@ -222,14 +229,16 @@ class LeanInterpreterMixin:
 
     The stack, jump and integer opcodes that make up ~85% of the instructions a Solidity
     contract executes (PUSHn, DUPn, SWAPn, POP, JUMPDEST, JUMP, JUMPI, ADD, SUB, MUL, DIV,
-    AND, OR, LT, GT, EQ, ISZERO, NOT, SHL, SHR; :func:`inline_kinds`) run here on the
-    stack's list directly, instead of through four to six Python calls each (logic function
-    → computation proxy → ``Stack`` method → ``to_int``/validation). They leave the stack
-    as py-evm's code does: PUSHn pushes the code bytes, results are ints (an int or a
-    bytes entry stands for the same word: every consumer converts with ``to_int``/
-    ``to_bytes``). Whenever an inlined instruction would fail (stack underflow or overflow,
-    a jump to a non-JUMPDEST), the loop does nothing itself and calls py-evm's logic
-    function, which raises exactly as it does on stock py-evm.
+    AND, OR, LT, GT, SLT, SGT, EQ, ISZERO, NOT, SHL, SHR, CALLDATALOAD; MSTORE/MLOAD when
+    memory need not grow; :func:`inline_kinds`) run here on the stack's list directly,
+    instead of through four to six Python calls each (logic function → computation proxy →
+    ``Stack`` method → ``to_int``/validation). They leave the same words on the stack as
+    py-evm's code does, always as ints where py-evm sometimes holds bytes (PUSHn, MLOAD,
+    CALLDATALOAD): py-evm's stack holds either for one word, and every consumer converts
+    with ``to_int``/``to_bytes``, which give the same int and the same padded bytes.
+    Whenever an inlined instruction would fail (stack underflow or overflow, a jump to a
+    non-JUMPDEST), the loop does nothing itself and calls py-evm's logic function, which
+    raises exactly as it does on stock py-evm.
     """
 
     @classmethod
@@ -260,6 +269,7 @@ class LeanInterpreterMixin:
             starts = code_start_bitmap(raw)
             immediates = push_immediates(raw)
             memory = computation._memory
+            calldata = message.data_as_bytes  # py-evm's calldataload copies it at every instruction
             values = computation._stack.values
             append = values.append
             pop = values.pop
@@ -376,8 +386,27 @@ class LeanInterpreterMixin:
                                 values[-1] = 0 if b == 0 else (a // b) & _UINT_256_MAX
                             elif kind == OR:
                                 values[-1] = a | b
+                            elif kind == SLT:  # comparison.slt: both as two's-complement signed words
+                                if a > _UINT_255_MAX:
+                                    a -= _UINT_256_CEILING
+                                if b > _UINT_255_MAX:
+                                    b -= _UINT_256_CEILING
+                                values[-1] = 1 if a < b else 0
+                            elif kind == SGT:  # comparison.sgt
+                                if a > _UINT_255_MAX:
+                                    a -= _UINT_256_CEILING
+                                if b > _UINT_255_MAX:
+                                    b -= _UINT_256_CEILING
+                                values[-1] = 1 if a > b else 0
                             else:  # SHR
                                 values[-1] = 0 if a >= 256 else (b >> a) & _UINT_256_MAX
+                            continue
+                    elif kind == CALLDATALOAD_OP:  # context.calldataload: 32 bytes, zero-padded past the end
+                        if depth:
+                            start = values[-1]
+                            if type(start) is not int:
+                                start = to_int(start)
+                            values[-1] = int.from_bytes(calldata[start : start + 32].ljust(32, b"\x00"), "big")
                             continue
                     elif kind == PUSH_ZERO:  # stack_logic.push0
                         if depth < _STACK_LIMIT:
