@@ -27,11 +27,11 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import ContractLogicError, Web3RPCError
 
-from ledger_client.fees import with_headroom
 from ledger_client.transactions import explain
 from wallet_api.auth import now
 from wallet_api.db.models import Operation, User
 from wallet_api.errors import ApiError
+from wallet_api.gas import GasBook
 from wallet_api.ledger import Ledger
 from wallet_api.pipeline import NODE_ERRORS, Hook, Inspector, Pipeline, refusal
 from wallet_api.statuses import OperationKind, OperationStatus
@@ -74,6 +74,7 @@ class Outbox:
         self.ledger = ledger
         self.pipeline = pipeline
         self.confirm_wait_seconds = confirm_wait_seconds
+        self.gas = GasBook()  # the gas to sign per contract function, so most prechecks are one eth_call
 
     def when_settled(self, kind: OperationKind, hook: Hook, inspector: Inspector | None = None) -> None:
         """Runs ``hook`` in the transaction that settles an operation of ``kind`` (after ``inspector``'s chain read)."""
@@ -94,15 +95,24 @@ class Outbox:
         return self.pipeline.wait(op_id, timeout)
 
     def precheck(self, sender: str, target: str, calldata: bytes) -> int:
-        """The gas to sign for the call; a revert raises the ApiError a resident understands."""
+        """The gas to sign for the call; a revert raises the ApiError a resident understands.
+
+        One ``eth_call`` when the gas book knows the function, an ``eth_estimateGas`` otherwise
+        (:mod:`wallet_api.gas`); either refuses a call that would revert, with its reason.
+        """
+        call = {"from": sender, "to": target, "data": calldata}
+        known = self.gas.limit(target, calldata)
         try:
-            gas = int(self.ledger.w3.eth.estimate_gas({"from": sender, "to": target, "data": calldata}))  # type: ignore[typeddict-item]
+            if known is not None:
+                self.ledger.w3.eth.call(call, "latest")  # type: ignore[arg-type]
+                return known
+            estimate = int(self.ledger.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
         except (ContractLogicError, Web3RPCError) as exc:
             failure = explain(exc)
             raise refusal(self.ledger, sender, failure.error, str(failure)) from None
         except NODE_ERRORS:
             raise ApiError("NODE_UNAVAILABLE", status=503) from None
-        return with_headroom(gas)
+        return self.gas.learn(target, calldata, estimate)
 
     def submit(
         self,
