@@ -114,10 +114,11 @@ def backfill_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         node.stop()
     return {
         "head": chain.head,
-        "indexer": asdict(fast) | {"events_per_second": fast.events_per_second},
-        **({"postgres": asdict(postgres) | {"events_per_second": postgres.events_per_second}} if postgres else {}),
-        "naive": asdict(naive) | {"events_per_second": naive.events_per_second, "finished": naive.blocks > chain.head},
+        "indexer": asdict(fast) | rates(fast),
+        **({"postgres": asdict(postgres) | rates(postgres)} if postgres else {}),
+        "naive": asdict(naive) | rates(naive) | {"finished": naive.blocks > chain.head},
         "ratio": fast.events_per_second / naive.events_per_second if naive.events_per_second else None,
+        "cpu_ratio": fast.events_per_cpu_second / naive.events_per_cpu_second if naive.events_per_cpu_second else None,
         "tail": {
             "blocks_added": lag.blocks_added,
             "samples": len(lag.samples),
@@ -126,6 +127,10 @@ def backfill_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
             "worst_seconds_to_index": max(lag.seconds_to_index, default=0.0),
         },
     }
+
+
+def rates(done: indexer_backfill.Backfill) -> dict[str, float]:
+    return {"events_per_second": done.events_per_second, "events_per_cpu_second": done.events_per_cpu_second}
 
 
 def postgres_backfill(chain: indexer_backfill.PointChain, admin_url: str) -> indexer_backfill.Backfill:
@@ -269,9 +274,15 @@ def report(figures: dict[str, Any]) -> str:
             parts.append(("indexer into PostgreSQL", b["postgres"]))
         for name, part in [*parts, ("naive web3.py loop", b["naive"])]:
             rows.append([name, f"{part['blocks']:,}", f"{part['events']:,}", f"{part['movements']:,}",
-                         f"{part['seconds']:.1f}", f"{part['events_per_second']:,.0f}"])  # fmt: skip
+                         f"{part['seconds']:.1f}", f"{part['events_per_second']:,.0f}",
+                         f"{part['events_per_cpu_second']:,.0f}"])  # fmt: skip
         lines += [f"Backfill from a real node (head {b['head']:,}), fresh SQLite (and PostgreSQL when asked):", ""]
-        lines.append(markdown_table(["", "blocks", "events", "movements", "s", "events/s"], rows))
+        head = ["", "blocks", "events", "movements", "s", "events/s", "events per indexer CPU s"]
+        lines.append(markdown_table(head, rows))
+        if b.get("cpu_ratio"):
+            lines.append(
+                f"\nIndexer over naive loop: {b['ratio']:.1f}× in wall time, {b['cpu_ratio']:.1f}× in CPU time."
+            )
         if not b["naive"]["finished"]:
             lines.append(f"\n(the naive loop stopped after its time budget at block {b['naive']['blocks'] - 1:,})")
         t = b["tail"]
