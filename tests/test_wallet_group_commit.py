@@ -41,7 +41,6 @@ def test_concurrent_writes_share_transactions_and_a_failing_one_is_rolled_back_a
     commits: list[int] = []
     event.listen(engine, "commit", lambda _connection: commits.append(1))
     group = GroupCommit(sessions)
-    assert group.batched
     outcomes: dict[int, object] = {}
 
     def pay(i: int) -> None:

@@ -1,4 +1,4 @@
-"""Many requests' small writes in one SQLite transaction: one write lock and one fsync for all of them.
+"""Many requests' small writes in one database transaction: one commit (one fsync, one write lock) for all.
 
 SQLite has one writer at a time. Issue 17 measured 32 residents paying through two workers:
 each payment's two write transactions (accept-and-sign, settle) held the write lock for
@@ -10,8 +10,10 @@ IMMEDIATE`` transaction and commits once. A unit that raises is rolled back to i
 savepoint and its caller gets the exception; the others commit. The units of one batch see
 each other's writes in order, exactly as if they had run one after the other.
 
-PostgreSQL does not need this (row locks let writers proceed side by side), so there a unit
-simply runs in its own transaction in the caller's thread.
+PostgreSQL lets writers proceed side by side (row locks), but each commit is still a WAL
+flush and a few round trips, so units are batched there too. If a batch's transaction
+fails as a whole (a deadlock with another worker's batch, a lost connection), nothing of it
+was stored and each unit is run again alone, in its own transaction.
 """
 
 from __future__ import annotations
@@ -29,20 +31,16 @@ MAX_BATCH = 64  # units per transaction: bounds how long one commit keeps the ot
 
 
 class GroupCommit:
-    """Runs write units, batched into shared transactions on SQLite, one transaction each elsewhere."""
+    """Runs write units batched into shared transactions, one committer thread per process."""
 
     def __init__(self, sessions: sessionmaker[Session]) -> None:
         self.sessions = sessions
-        self.batched = getattr(sessions, "write_lock", None) is not None  # SQLite (wallet_api.db.engine.Sessions)
         self._queue: list[_Unit[Any]] = []
         self._ready = threading.Condition()
         self._thread: threading.Thread | None = None
 
     def run(self, unit: Callable[[Session], T]) -> T:
-        """``unit(db)`` inside a write transaction (shared on SQLite); its result, or its exception raised here."""
-        if not self.batched:
-            with self.sessions.begin() as db:
-                return unit(db)
+        """``unit(db)`` inside a write transaction shared with other units; its result, or its exception raised here."""
         item: _Unit[T] = _Unit(unit)
         with self._ready:
             self._queue.append(item)
@@ -72,11 +70,17 @@ class GroupCommit:
                             item.result = item.unit(db)
                     except Exception as exc:  # noqa: BLE001 - handed to the unit's caller
                         item.error = exc
-        except Exception as exc:  # noqa: BLE001 - the commit itself failed: nothing of the batch was stored
-            log.warning("a group commit of %d writes failed: %s", len(batch), type(exc).__name__)
+        except Exception as exc:  # noqa: BLE001 - the transaction failed as a whole: nothing of it was stored
+            log.warning(
+                "a group commit of %d writes failed (%s): each runs again alone", len(batch), type(exc).__name__
+            )
             for item in batch:
-                if item.error is None:
-                    item.error = exc
+                item.error, item.result = None, None
+                try:
+                    with self.sessions.begin() as db:
+                        item.result = item.unit(db)
+                except Exception as alone:  # noqa: BLE001 - handed to the unit's caller
+                    item.error = alone
         finally:
             for item in batch:
                 item.done.set()
