@@ -48,6 +48,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import ContractLogicError, Web3RPCError
 
+from ledger_client.rpc import RpcError
 from ledger_client.transactions import explain
 from wallet_api.auth import aware, now
 from wallet_api.db.group_commit import GroupCommit
@@ -112,7 +113,7 @@ class Pipeline:
         self.keyring = keyring
         self.receipts = receipts or ReceiptWatcher(str(ledger.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
         self._nonce_rows: set[str] = set()  # addresses whose nonce row exists (rows are never deleted)
-        self.writes = GroupCommit(sessions)  # the request path's writes, one shared transaction at a time on SQLite
+        self.writes = GroupCommit(sessions)  # the request path's writes, committed together (db/group_commit.py)
         self.hooks: dict[OperationKind, Hook] = {}
         self.inspectors: dict[OperationKind, Inspector] = {}
         self._stop = threading.Event()
@@ -275,7 +276,11 @@ class Pipeline:
         """The node's receipt (normalised as the watcher's), None while there is none."""
         if tx_hash is None:
             return None
-        raw = self.receipts.rpc.call("eth_getTransactionReceipt", tx_hash)
+        try:
+            raw = self.receipts.rpc.call("eth_getTransactionReceipt", tx_hash)
+        except RpcError as exc:  # the node refused the query (busy): no receipt yet, asked again later
+            log.warning("receipt of %s not answered: %s", tx_hash, str(exc)[:200])
+            return None
         return normalise(raw) if isinstance(raw, dict) else None
 
     def confirm(self, op_id: str) -> Operation | None:
