@@ -5,6 +5,8 @@ same Merkle root — on generated months with every fault kind, in every file fo
 files full of bad rows. Then the evidence store: a month settled from stored batches with
 baselines from stored months, re-settled to the same root, on SQLite and PostgreSQL."""
 
+# ruff: noqa: E501  (rows of test data are kept one to a line, as a file would have them)
+
 from __future__ import annotations
 
 import json
