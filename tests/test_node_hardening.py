@@ -29,9 +29,12 @@ from tests.conftest import NodeProcess
 from tests.support import web3_for
 
 SERVICE_TOKEN = "test-service-token-0123456789abcdef"
-# Init code that loops forever: JUMPDEST PUSH1 0 JUMP. An eth_call without "to" runs it until
-# the node's gas cap or time budget stops it: the "looping eth_call" of finding 7.
-LOOP_FOREVER = "0x5b600056"
+# Init code that loops forever: JUMPDEST, 100 × (GAS POP), PUSH1 0 JUMP. An eth_call without "to"
+# runs it until the node's gas cap or time budget stops it: the "looping eth_call" of finding 7.
+# GAS/POP make a round slow for its gas (412 gas), so the 5 s budget, not the gas cap, stops it
+# however fast the interpreter runs the jump itself (the plain JUMPDEST PUSH1 0 JUMP loop now
+# spends the 100M-gas cap in under 5 s).
+LOOP_FOREVER = "0x5b" + "5a50" * 100 + "600056"
 
 
 def configure(node: NodeProcess, rpc: dict[str, Any] | None = None, log: dict[str, Any] | None = None) -> None:

@@ -343,9 +343,10 @@ def test_value_transfer_and_pending_nonce(chain: dict[str, Any]) -> None:
 
 def test_runaway_call_is_aborted_and_the_node_goes_on(chain: dict[str, Any]) -> None:
     node = chain["node"]
-    # init code "JUMPDEST PUSH1 0 JUMP": an endless loop at 12 gas a round
+    # init code "JUMPDEST, 100 × (GAS POP), PUSH1 0 JUMP": an endless loop slow enough for its gas
+    # (412 a round) that the 5 s budget stops it before the 100M gas do
     started = time.monotonic()
-    aborted = error(node, "eth_call", [{"data": "0x5b600056", "gas": hex(100_000_000)}])
+    aborted = error(node, "eth_call", [{"data": "0x5b" + "5a50" * 100 + "600056", "gas": hex(100_000_000)}])
     assert aborted == {"code": -32000, "message": "execution aborted (timeout = 5s)"}
     assert time.monotonic() - started < 20
     assert result(node, "eth_chainId") == "0x539"
