@@ -204,7 +204,8 @@ def test_an_equivocating_or_invalid_proposer_is_ignored(network: Network) -> Non
     # A power cut the moment a COMMIT is journaled: on restart the validator resumes that height
     # from its vote journal (what it sent and prepared) instead of starting it afresh.
     net.nodes[v3].stop()
-    net.start(v3, env={"TAKASAGO_QBFT_FAILPOINT": "exit-after-commit"})
+    net.nodes[v3].env = {"TAKASAGO_QBFT_FAILPOINT": "exit-after-commit"}
+    net.nodes[v3].launch()  # not waited for: the failpoint may stop it before its RPC first answers
     process = net.nodes[v3].process
     assert process is not None
     wait_until(lambda: process.poll() is not None, 60, "the failpoint to stop validator-3")
