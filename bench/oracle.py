@@ -54,7 +54,7 @@ from ledger_client.connection import connect
 from ledger_client.transactions import Sender
 from oracle.columnar_readings import Source
 from oracle.evidence import EvidenceStore
-from oracle.generator import JST, write_month_csv
+from oracle.generator import JST, Month, write_month_csv
 from oracle.readings import _timestamp, parse_readings
 from oracle.reduction import EmissionFactor
 from oracle.settlement import compute_period, load_households, settle_month
@@ -165,16 +165,14 @@ def settle_and_compare(
     workdir: Path,
     node: Takasago,
     store: EvidenceStore,
-    month: object,
+    month: Month,
     figures: dict[str, object],
     url: str,
     sample_size: int,
     start: int,
     end: int,
 ) -> int:
-    from oracle.generator import Month
-
-    assert isinstance(month, Month) and node.data_dir is not None
+    assert node.data_dir is not None
     w3 = connect(node.url, timeout=300)
     admin = Account.from_key(node.funder_key)
     sender = Sender(w3, admin)

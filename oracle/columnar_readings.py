@@ -216,13 +216,20 @@ class _Lookups:
                     raise ValueError("missing")
                 coefficient, unit, digits = (_int(v, name) for v, name in zip(raw, FIELDS[3:], strict=True))
                 check_spec(coefficient, unit, digits)
-                triple = (coefficient, unit, digits)
-                self.spec_index[raw] = self.spec_ids.setdefault(triple, len(self.specs))
-                if self.spec_ids[triple] == len(self.specs):
-                    self.specs.append(triple)
+                self.spec_index[raw] = self.spec_id((coefficient, unit, digits))
             except (ValueError, MeterSpecError):
                 self.spec_index[raw] = None
         return self.spec_index[raw]
+
+    def spec_id(self, triple: tuple[int, int, int]) -> int:
+        """The index of a checked (coefficient, unit, digits) triple, numbered as first seen."""
+        if triple not in self.spec_ids:
+            self.spec_ids[triple] = len(self.specs)
+            self.specs.append(triple)
+        return self.spec_ids[triple]
+
+    def count_unknown(self, meter_id: str, readings: int = 1) -> None:
+        self.unknown[meter_id] = self.unknown.get(meter_id, 0) + readings
 
 
 def _mapped(column: pl.Series, lookup: Mapping[Any, int | None], dtype: PolarsDataType) -> pl.Series:
@@ -332,11 +339,10 @@ class _Reader:
             .alias("plain")
         )
         self.rows_read += int(frame["plain"].sum())
-        unknown = frame.filter(pl.col("plain") & (pl.col("meter") == -1))
-        if unknown.height:
-            for raw, count in parsed.filter(frame["plain"] & (frame["meter"] == -1))["f0"].value_counts().iter_rows():
-                key = str(raw).strip()
-                look.unknown[key] = look.unknown.get(key, 0) + int(count)
+        unknown = frame["plain"] & (frame["meter"] == -1)
+        if unknown.any():
+            for raw, count in parsed.filter(unknown)["f0"].value_counts().iter_rows():
+                look.count_unknown(str(raw).strip(), int(count))
         kept = frame.filter(
             pl.col("plain") & (pl.col("meter") >= 0) & (pl.col("time") >= self.start) & (pl.col("time") <= self.end)
         ).select(
@@ -362,7 +368,7 @@ class _Reader:
         elif isinstance(outcome, Reading):
             self.rows_read += 1
             if outcome.meter_id not in self.lookups.known:
-                self.lookups.unknown[outcome.meter_id] = self.lookups.unknown.get(outcome.meter_id, 0) + 1
+                self.lookups.count_unknown(outcome.meter_id)
             elif self.start <= outcome.time <= self.end:
                 self.pending.append((src, outcome))
 
@@ -458,10 +464,7 @@ def read_month(
         lookups = reader.lookups
         rows: list[list[tuple[int, int, int, int, int, int]]] = [[] for _ in range(count)]
         for src, reading in reader.pending:
-            triple = (reading.coefficient, reading.unit, reading.digits)
-            spec = lookups.spec_ids.setdefault(triple, len(lookups.specs))
-            if spec == len(lookups.specs):
-                lookups.specs.append(triple)
+            spec = lookups.spec_id((reading.coefficient, reading.unit, reading.digits))
             index = meters[reading.meter_id]
             bucket = 0 if buckets is None else buckets[index]
             line = int(reading.source.rsplit(":", 1)[1])
