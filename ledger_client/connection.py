@@ -17,6 +17,7 @@ place that decides:
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
@@ -58,18 +59,27 @@ class PatientProvider(HTTPProvider):
     """
 
     def make_request(self, method: RPCEndpoint, params: Any) -> RPCResponse:
-        deadline = time.monotonic() + BUSY_RETRY_SECONDS
-        delay = 0.05
-        while True:
-            response = super().make_request(method, params)
-            error = response.get("error") if isinstance(response, dict) else None
-            if not is_busy(error):
-                return response
-            assert isinstance(error, dict)
-            if time.monotonic() + delay > deadline:
-                raise NodeBusy(str(error.get("message", "server busy"))[:200])
-            time.sleep(delay)
-            delay = min(delay * 2, 0.4)
+        return patiently(lambda: super(PatientProvider, self).make_request(method, params))  # type: ignore[return-value]
+
+
+def patiently(request: Callable[[], Any]) -> Any:
+    """``request()``'s JSON-RPC answer, asked again with backoff while the node answers "server busy".
+
+    Raises :class:`NodeBusy` once :data:`BUSY_RETRY_SECONDS` have passed. Shared by the
+    web3 provider above and by callers that speak JSON-RPC through ``ledger_client.rpc``.
+    """
+    deadline = time.monotonic() + BUSY_RETRY_SECONDS
+    delay = 0.05
+    while True:
+        response = request()
+        error = response.get("error") if isinstance(response, dict) else None
+        if not is_busy(error):
+            return response
+        assert isinstance(error, dict)
+        if time.monotonic() + delay > deadline:
+            raise NodeBusy(str(error.get("message", "server busy"))[:200])
+        time.sleep(delay)
+        delay = min(delay * 2, 0.4)
 
 
 def connect(

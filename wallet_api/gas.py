@@ -40,7 +40,12 @@ class GasBook:
         with self._lock:
             known = self._limits.get(key)
             uses = self._uses.get(key, 0)
-            if known is None or uses >= REESTIMATE_EVERY:
+            if known is None:
+                return None
+            if uses >= REESTIMATE_EVERY:
+                # this caller estimates; the callers arriving meanwhile keep the known limit (32 residents
+                # paying at once would otherwise all estimate together, each one costing the node 4-5 runs)
+                self._uses[key] = 0
                 return None
             self._uses[key] = uses + 1
             return known

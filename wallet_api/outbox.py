@@ -27,6 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 from web3.exceptions import ContractLogicError, Web3RPCError
 
+from ledger_client.rpc import RpcError
 from ledger_client.transactions import explain
 from wallet_api.auth import now
 from wallet_api.db.models import Operation, User
@@ -100,14 +101,14 @@ class Outbox:
         One ``eth_call`` when the gas book knows the function, an ``eth_estimateGas`` otherwise
         (:mod:`wallet_api.gas`); either refuses a call that would revert, with its reason.
         """
-        call = {"from": sender, "to": target, "data": calldata}
         known = self.gas.limit(target, calldata)
         try:
             if known is not None:
-                self.ledger.w3.eth.call(call, "latest")  # type: ignore[arg-type]
+                self.ledger.check_call(sender, target, calldata)
                 return known
+            call = {"from": sender, "to": target, "data": calldata}
             estimate = int(self.ledger.w3.eth.estimate_gas(call))  # type: ignore[arg-type]
-        except (ContractLogicError, Web3RPCError) as exc:
+        except (ContractLogicError, Web3RPCError, RpcError) as exc:
             failure = explain(exc)
             raise refusal(self.ledger, sender, failure.error, str(failure)) from None
         except NODE_ERRORS:
@@ -132,6 +133,7 @@ class Outbox:
         with self.sessions() as db:
             found = existing(db, user.id, key, digest)
         sent = False
+        signed: Operation | None = None  # the operation this request committed signed, not read back
         if found is None:
             gas = self.precheck(sender, target, calldata)
             fees = self.ledger.fee_fields()  # asked once per process on our zero-fee network
@@ -164,15 +166,15 @@ class Outbox:
                     self.pipeline.sign_in(db, op, fees)
                     return op
 
-                found = self.pipeline.writes.run(accept_and_sign)
+                found = signed = self.pipeline.writes.run(accept_and_sign)
             except IntegrityError:  # the same key accepted concurrently by another request
                 found = self.find(user, key)
                 if found is None:
                     raise
                 if found.request_hash != digest:
                     raise ApiError("IDEMPOTENCY_KEY_REUSED") from None
-            sent = self.pipeline.execute(found.id, mark_sent=False)
+            sent = self.pipeline.execute(found.id, mark_sent=False, signed=signed)
         elif found.status in (OperationStatus.ACCEPTED, OperationStatus.SIGNED):  # a crash left it half-way
             sent = self.pipeline.execute(found.id, mark_sent=False)
-        latest = self.pipeline.wait(found.id, self.confirm_wait_seconds, sent=sent)
+        latest = self.pipeline.wait(found.id, self.confirm_wait_seconds, sent=sent, signed=signed if sent else None)
         return latest or found

@@ -24,6 +24,7 @@ import uuid
 from datetime import timedelta
 from typing import Any
 
+from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
 from sqlalchemy import ColumnElement, and_, select, update
 from sqlalchemy.orm import Session as DbSession
@@ -150,8 +151,8 @@ class Payments:
         merchant and request id (which commits to the amount), naming the payer. Otherwise
         (a revert: someone else may have paid it) the token's ``paymentOf`` is read.
         """
-        args = self.ledger.token.decode_function_input(op.calldata)[1]
-        merchant, amount, ref = args["merchant"], int(args["amount"]), bytes(args["paymentReference"])
+        word, amount, ref = decode(["address", "uint256", "bytes32"], bytes(op.calldata)[4:])  # pay(...)
+        merchant = to_checksum_address(word)
         if receipt.get("status") == 1:
             found = _paid_event(receipt, self.ledger.token.address, merchant, payment_request_id(merchant, amount, ref))
             if found is not None:

@@ -207,17 +207,23 @@ class Pipeline:
             self.sign_in(db, op, fees)
         return True
 
-    def broadcast(self, op_id: str, *, mark_sent: bool = True) -> bool:
-        """Sends the stored raw transaction; True if the node has it (``mark_sent``: record ``sent`` now)."""
-        with self.sessions() as db:
-            op = db.get(Operation, op_id)
-            if op is None or op.status != OperationStatus.SIGNED or op.raw_tx is None:
-                return False
-            raw, tx_hash = op.raw_tx, op.tx_hash
+    def broadcast(self, op_id: str, *, mark_sent: bool = True, signed: Operation | None = None) -> bool:
+        """Sends the stored raw transaction; True if the node has it (``mark_sent``: record ``sent`` now).
+
+        ``signed``: the operation as the caller's own transaction just committed it (signed,
+        raw bytes stored), so it is not read back from the database.
+        """
+        op = signed
+        if op is None or op.status != OperationStatus.SIGNED or op.raw_tx is None:
+            with self.sessions() as db:
+                op = db.get(Operation, op_id)
+        if op is None or op.status != OperationStatus.SIGNED or op.raw_tx is None:
+            return False
+        raw, tx_hash = op.raw_tx, op.tx_hash
         try:
-            self.ledger.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            message = str(getattr(exc, "message", None) or exc)
+            self.ledger.send_raw(raw)
+        except RpcError as exc:
+            message = exc.reason
             if "already known" in message or "already pending" in message:
                 pass
             elif "nonce too low" in message and self._receipt(tx_hash) is not None:
@@ -258,13 +264,17 @@ class Pipeline:
             op.updated_at = now()
             self._run_hook(db, op)
 
-    def execute(self, op_id: str, *, mark_sent: bool = True) -> bool:
-        """Signs (if not yet) and sends; True once the node has it. Node errors leave it for the worker."""
+    def execute(self, op_id: str, *, mark_sent: bool = True, signed: Operation | None = None) -> bool:
+        """Signs (if not yet) and sends; True once the node has it. Node errors leave it for the worker.
+
+        ``signed``: the operation just committed signed by the caller (nothing to sign or read back).
+        """
         try:
             failpoint("after-accept")
-            self.sign(op_id)  # no-op unless still "accepted" and not leased by another worker
+            if signed is None or signed.status != OperationStatus.SIGNED:
+                self.sign(op_id)  # no-op unless still "accepted" and not leased by another worker
             failpoint("after-sign")
-            sent = self.broadcast(op_id, mark_sent=mark_sent)
+            sent = self.broadcast(op_id, mark_sent=mark_sent, signed=signed)
             failpoint("after-broadcast")
             return sent
         except NODE_ERRORS as exc:
@@ -361,9 +371,9 @@ class Pipeline:
             broadcasts + 1,
         )
         try:
-            self.ledger.w3.eth.send_raw_transaction(raw)
-        except Web3RPCError as exc:
-            message = str(getattr(exc, "message", None) or exc)
+            self.ledger.send_raw(raw)
+        except RpcError as exc:
+            message = exc.reason
             if "nonce too low" in message and self._receipt(tx_hash) is None:
                 # the nonce was used by another transaction of this address: this one can never be mined
                 self._finish_lost(op_id, "TRANSACTION_REJECTED", message, release_nonce=False)
@@ -411,14 +421,19 @@ class Pipeline:
         if hook is not None:
             hook(db, op)
 
-    def wait(self, op_id: str, timeout: float, *, sent: bool = False) -> Operation | None:
+    def wait(
+        self, op_id: str, timeout: float, *, sent: bool = False, signed: Operation | None = None
+    ) -> Operation | None:
         """Waits up to ``timeout`` for ``op_id``'s receipt and settles it; returns its latest state.
 
         ``sent``: this request broadcast it without recording ``sent`` (:meth:`execute` with
-        ``mark_sent=False``); recorded here if no receipt came in time.
+        ``mark_sent=False``); recorded here if no receipt came in time. ``signed``: as in
+        :meth:`execute`, the operation the caller just committed (not read back).
         """
-        with self.sessions() as db:
-            op = db.get(Operation, op_id)
+        op = signed
+        if op is None:
+            with self.sessions() as db:
+                op = db.get(Operation, op_id)
         if op is None or op.status in FINAL_OPERATION or op.tx_hash is None:
             return op
         receipt = self.receipts.wait(op.tx_hash, timeout)

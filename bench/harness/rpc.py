@@ -1,17 +1,13 @@
 """JSON-RPC for load generators: ``ledger_client``'s ``Rpc`` with what a benchmark adds.
 
-Two additions, both for sending load: a keep-alive session per thread (submitter threads
-share one ``BenchRpc``), and ``send_batch``, whose failed entries come back as values so a
+One addition, for sending load: ``send_batch``, whose failed entries come back as values so a
 rejected transaction in a batch of 100 is counted, not raised. Benchmarks send no service
 token: they measure what an ordinary client sees.
 """
 
 from __future__ import annotations
 
-import threading
 from typing import Any
-
-import requests
 
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -25,13 +21,6 @@ def hex_int(value: str) -> int:
 class BenchRpc(Rpc):
     def __init__(self, url: str, timeout: float = 120.0) -> None:
         super().__init__(url, timeout, headers={})
-        self._local = threading.local()
-
-    def _session(self) -> requests.Session:
-        session: requests.Session | None = getattr(self._local, "session", None)
-        if session is None:
-            session = self._local.session = requests.Session()
-        return session
 
     def send_batch(self, calls: list[tuple[str, list[Any]]]) -> list[Any]:
         """Results in call order, an ``RpcError`` in place of each entry the node refused."""
