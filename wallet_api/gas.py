@@ -5,7 +5,8 @@ by executing the call four or five times (a run at the cap, then a search down t
 1.5%): 35-46 ms of the node's CPU against 8-9 ms for one ``eth_call``, measured on the
 loaded benchmark machine, and the node's CPU is what 32 residents paying at once run out
 of first. So the first call of each (contract, function) in a process, and every
-:data:`REESTIMATE_EVERY`-th after it, is estimated; the others are checked with one
+:data:`REESTIMATE_EVERY`-th after it (by one caller of a burst: an estimate costs four or five
+calls), is estimated; the others are checked with one
 ``eth_call`` (a revert is refused with the same decoded reason) and signed with
 :data:`CEILING_FACTOR` times the largest estimate seen for that function.
 
@@ -23,7 +24,7 @@ import threading
 from ledger_client.fees import with_headroom
 
 CEILING_FACTOR = 2
-REESTIMATE_EVERY = 25  # calls of one function between two real estimates (follows the state as it grows)
+REESTIMATE_EVERY = 100  # calls of one function between two real estimates (follows the state as it grows)
 
 
 class GasBook:

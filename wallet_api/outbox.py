@@ -163,7 +163,7 @@ class Outbox:
                     db.flush()
                     if before_commit is not None:
                         before_commit(db, op)
-                    self.pipeline.sign_in(db, op, fees)
+                    self.pipeline.sign_in(db, op, fees, owner=user)
                     return op
 
                 found = signed = self.pipeline.writes.run(accept_and_sign)

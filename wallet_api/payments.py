@@ -205,6 +205,7 @@ class Payments:
                 update(PaymentRequest)
                 .where(PaymentRequest.id == request.id, condition, PaymentRequest.expires_at > now())
                 .values(status=PaymentRequestStatus.PAYING, payer_id=payer.id, operation_id=op.id)
+                .execution_options(synchronize_session=False)  # no loaded copy in this session to refresh
             )
             if not result.rowcount:  # type: ignore[attr-defined]
                 latest = db.get(PaymentRequest, request.id)

@@ -51,6 +51,7 @@ from web3.exceptions import ContractLogicError, Web3RPCError
 from ledger_client.rpc import RpcError
 from ledger_client.transactions import explain
 from wallet_api.auth import aware, now
+from wallet_api.crypto.envelope import EnvelopeError
 from wallet_api.db.group_commit import GroupCommit
 from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error
@@ -120,7 +121,13 @@ class Pipeline:
         self._thread: threading.Thread | None = None
 
     # -- 2. sign and 3. send -----------------------------------------------------------
-    def _signer(self, db: DbSession, address: str) -> LocalAccount:
+    def _signer(self, db: DbSession, address: str, owner: User | None = None) -> LocalAccount:
+        """The custodial key of ``address``, opened for one signature (``owner``: its user, already loaded)."""
+        if owner is not None and owner.address == address and owner.sealed_key is not None:
+            try:
+                return self.keyring.open_private_key(address, owner.sealed_key)
+            except EnvelopeError:  # re-wrapped by a KEK rotation since the request read it: read it again
+                pass
         user = db.scalar(select(User).where(User.address == address))
         if user is not None and user.sealed_key is not None:
             return self.keyring.open_private_key(address, user.sealed_key)
@@ -169,10 +176,13 @@ class Pipeline:
                     raise
         self._nonce_rows.add(address)
 
-    def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int]) -> None:
-        """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction."""
+    def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int], owner: User | None = None) -> None:
+        """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction.
+
+        ``owner``: the user the request came from, whose sealed key signs when it is the sender's.
+        """
         row = self._nonce_row(db, op.sender)
-        account = self._signer(db, op.sender)
+        account = self._signer(db, op.sender, owner)
         tx = {
             "to": op.target,
             "data": op.calldata,
