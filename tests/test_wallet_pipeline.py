@@ -196,3 +196,29 @@ def test_two_api_processes_share_one_database_without_nonce_clashes(wallet: Wall
     finally:
         second.stop()
     assert "unexpected" not in second.log()
+
+
+def test_a_payment_sent_without_precheck_is_refused_as_the_precheck_would(wallet: WalletServer) -> None:
+    """Once ``pay``'s gas is known, payments skip the ``eth_call`` precheck (issue 17): the ledger's
+    refusal then comes from the failed receipt, with the same code, status and detail, the request
+    opens again, and the failed operation stays on record under its idempotency key."""
+    resident = member(wallet, points=30)
+    shop = member(wallet, "merchant")
+    first = resident.post("/v1/payments", {"uri": _request(shop, 10)["uri"]})  # teaches the gas book, if new
+    assert final(resident, first)["status"] == "confirmed"
+    request = _request(shop, 50)
+    key = str(uuid.uuid4())
+    refused = resident.client.post(
+        "/v1/payments", json={"uri": request["uri"]}, headers=resident.headers(key, **{"Accept-Language": "en"})
+    )
+    assert refused.status_code == 409, refused.text
+    body = refused.json()
+    assert body["error"]["code"] == "INSUFFICIENT_BALANCE" and body["error"]["detail"]["available"] == 20
+    assert body["operation"]["status"] == "failed" and body["error"]["messages"]["en"] == "Not enough points."
+    again = resident.post("/v1/payments", {"uri": request["uri"]}, key=key)
+    assert again.json()["operation"]["id"] == body["operation"]["id"]  # the same failure, not a second attempt
+    till = shop.get(f"/v1/payment-requests/{request['id']}").json()
+    assert till["status"] == "open"  # the shop can be paid by someone else, or by this resident later
+    assert wallet.points.balance(resident.info["address"]) == 20
+    assert not [e for e in paid_events(wallet.points, shop.info["address"]) if e.args.amount == 50]
+    assert final(resident, resident.post("/v1/payments", {"uri": _request(shop, 20)["uri"]}))["status"] == "confirmed"

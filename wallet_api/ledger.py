@@ -134,6 +134,10 @@ class Ledger:
             raise RpcError(method, reply["error"])
         return reply.get("result")
 
+    def ping(self) -> None:
+        """Raises a node error (``ConnectionError``, ``TimeoutError``) unless the node answers; the cheapest call."""
+        self._lean("eth_blockNumber")
+
     def check_call(self, sender: str, target: str, calldata: bytes) -> None:
         """Runs the call on the latest state; a revert raises :class:`RpcError` carrying its reason's data."""
         self._lean("eth_call", {"from": sender, "to": target, "data": "0x" + calldata.hex()}, "latest")

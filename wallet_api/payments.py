@@ -234,6 +234,7 @@ class Payments:
                 calldata=calldata,
                 summary={"payment_request": request.id, "merchant": merchant.public_id, "amount": request.amount},
                 before_commit=claim,
+                optimistic=True,  # the lunchtime rush: a refusal comes from the receipt (Outbox.submit)
             )
         except ApiError as exc:
             if exc.code == "REQUEST_ALREADY_PAID" and existing is None:
