@@ -132,6 +132,7 @@ class Outbox:
         summary: dict[str, Any],
         before_commit: BeforeCommit | None = None,
         optimistic: bool = False,
+        known_new: bool = False,
     ) -> Operation:
         """Accepts (or finds, for a retry) one operation, sends it, and waits briefly for its receipt.
 
@@ -145,10 +146,15 @@ class Outbox:
         precheck would have (``INSUFFICIENT_BALANCE`` with ``available``, ``POINTS_EXPIRED``,
         ...), the payment's hook re-opens the request, and the failed operation stays on
         record under its idempotency key (a retry with the same key returns that failure).
+
+        ``known_new``: the caller has just looked the key up and found nothing, so it is not
+        read again here (the transaction that accepts still checks it, for a concurrent retry).
         """
         digest = request_hash({"kind": kind, **body})
-        with self.sessions() as db:
-            found = existing(db, user.id, key, digest)
+        found: Operation | None = None
+        if not known_new:
+            with self.sessions() as db:
+                found = existing(db, user.id, key, digest)
         sent = False
         signed: Operation | None = None  # the operation this request committed signed, not read back
         if found is None:
@@ -176,11 +182,11 @@ class Outbox:
                         created_at=now(),
                         updated_at=now(),
                     )
+                    self.pipeline.sign_in(db, op, fees, owner=user)  # signed before its row is written: one INSERT
                     db.add(op)
                     db.flush()
                     if before_commit is not None:
                         before_commit(db, op)
-                    self.pipeline.sign_in(db, op, fees, owner=user)
                     return op
 
                 found = signed = self.pipeline.writes.run(accept_and_sign)

@@ -189,8 +189,14 @@ class Payments:
         key: str,
         body: dict[str, object],
         allowed: tuple[PaymentRequestStatus, ...] = (PaymentRequestStatus.OPEN,),
+        *,
+        read: tuple[PaymentRequest | None, Operation | None] | None = None,
     ) -> Operation:
-        """Pays ``request`` from ``payer``: claims the request and accepts the operation together."""
+        """Pays ``request`` from ``payer``: claims the request and accepts the operation together.
+
+        ``read``: the request as just read and the operation already under ``key`` (if any),
+        when the caller read both in its own session (a scanned QR), so they are not read again.
+        """
         if payer.role != Role.RESIDENT:
             raise ApiError("NOT_A_RESIDENT")
         target, calldata = self.ledger.calldata(
@@ -214,9 +220,10 @@ class Payments:
                 raise ApiError("REQUEST_ALREADY_PAID")
             mark_changed(db, request.id)
 
-        with self.sessions() as db:
-            latest = db.get(PaymentRequest, request.id)
-            existing = find(db, payer.id, key)
+        if read is None:
+            with self.sessions() as db:
+                read = db.get(PaymentRequest, request.id), find(db, payer.id, key)
+        latest, existing = read
         status = current_status(latest) if latest is not None else PaymentRequestStatus.OPEN
         if existing is None:
             if status == PaymentRequestStatus.EXPIRED:
@@ -235,6 +242,7 @@ class Payments:
                 summary={"payment_request": request.id, "merchant": merchant.public_id, "amount": request.amount},
                 before_commit=claim,
                 optimistic=True,  # the lunchtime rush: a refusal comes from the receipt (Outbox.submit)
+                known_new=existing is None,
             )
         except ApiError as exc:
             if exc.code == "REQUEST_ALREADY_PAID" and existing is None:
@@ -243,6 +251,11 @@ class Payments:
 
     def resolve_uri(self, uri: str) -> tuple[PaymentRequest, User]:
         """The request and merchant a scanned EIP-681 URI names; refuses another chain, token or an altered QR."""
+        parsed = self._parse(uri)
+        with self.sessions() as db:
+            return self._resolved(db, parsed)
+
+    def _parse(self, uri: str) -> UriRequest:
         try:
             parsed = parse_payment_uri(uri)
         except PaymentUriError as exc:
@@ -251,11 +264,11 @@ class Payments:
             raise ApiError("WRONG_CHAIN", {"chain_id": parsed.chain_id, "expected": self.ledger.chain_id})
         if parsed.token.lower() != self.ledger.deployment.address("RegionalPoints").lower():
             raise ApiError("WRONG_TOKEN", {"token": parsed.token})
-        with self.sessions() as db:
-            request = db.scalar(
-                select(PaymentRequest).where(PaymentRequest.request_id == "0x" + parsed.reference.hex())
-            )
-            merchant = db.get(User, request.merchant_id) if request is not None else None
+        return parsed
+
+    def _resolved(self, db: DbSession, parsed: UriRequest) -> tuple[PaymentRequest, User]:
+        request = db.scalar(select(PaymentRequest).where(PaymentRequest.request_id == "0x" + parsed.reference.hex()))
+        merchant = db.get(User, request.merchant_id) if request is not None else None
         if request is None or merchant is None:
             raise ApiError("UNKNOWN_PAYMENT_REQUEST")
         if (merchant.address or "").lower() != parsed.merchant.lower() or parsed.amount != request.amount:
@@ -264,8 +277,11 @@ class Payments:
 
     def pay_uri(self, payer: User, uri: str, key: str) -> Operation:
         """Pays a scanned EIP-681 request."""
-        request, merchant = self.resolve_uri(uri)
-        return self.pay_request(payer, merchant, request, key, {"uri": uri})
+        parsed = self._parse(uri)
+        with self.sessions() as db:  # the request, its shop and a retry's operation: one read
+            request, merchant = self._resolved(db, parsed)
+            existing = find(db, payer.id, key)
+        return self.pay_request(payer, merchant, request, key, {"uri": uri}, read=(request, existing))
 
     def refund(self, merchant: User, request_pk: str, amount: int, key: str) -> Operation:
         with self.sessions() as db:
