@@ -161,12 +161,19 @@ class Outbox:
             gas = self.precheck(sender, target, calldata, optimistic=optimistic)
             fees = self.ledger.fee_fields()  # asked once per process on our zero-fee network
             self.pipeline.ensure_nonce_row(sender)
+            account = self.pipeline.opened_key(user, sender)
             try:
 
                 def accept_and_sign(db: DbSession) -> Operation:
-                    found = existing(db, user.id, key, digest)
-                    if found is not None:
-                        return found
+                    prior = db.execute(
+                        select(Operation.id, Operation.request_hash).where(
+                            Operation.user_id == user.id, Operation.idempotency_key == key
+                        )
+                    ).first()
+                    if prior is not None:  # the same key accepted meanwhile (a concurrent retry)
+                        if prior.request_hash != digest:
+                            raise ApiError("IDEMPOTENCY_KEY_REUSED")
+                        return db.get_one(Operation, prior.id)
                     op = Operation(
                         id=str(uuid.uuid4()),
                         user_id=user.id,
@@ -182,9 +189,7 @@ class Outbox:
                         created_at=now(),
                         updated_at=now(),
                     )
-                    self.pipeline.sign_in(db, op, fees, owner=user)  # signed before its row is written: one INSERT
-                    db.add(op)
-                    db.flush()
+                    self.pipeline.insert_signed(db, op, fees, account)
                     if before_commit is not None:
                         before_commit(db, op)
                     return op

@@ -42,7 +42,7 @@ from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import select, update
+from sqlalchemy import Table, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -176,28 +176,67 @@ class Pipeline:
                     raise
         self._nonce_rows.add(address)
 
+    def opened_key(self, owner: User, address: str) -> LocalAccount | None:
+        """``owner``'s custodial key when it is ``address``'s, opened now: before the write lock, not under it."""
+        if owner.address != address or owner.sealed_key is None:
+            return None
+        try:
+            return self.keyring.open_private_key(address, owner.sealed_key)
+        except EnvelopeError:  # re-wrapped by a KEK rotation since the request read it: opened from the row later
+            return None
+
+    def insert_signed(
+        self, db: DbSession, op: Operation, fees: dict[str, int], account: LocalAccount | None = None
+    ) -> None:
+        """Signs the new ``op`` with its sender's next nonce and inserts it, in the caller's transaction.
+
+        The request path's form of :meth:`sign_in` (issue 17): on SQLite every write of every
+        worker process queues for one lock, so the statements under it are kept to two Core
+        ones, the nonce taken by ``UPDATE … RETURNING`` (which also row-locks it on PostgreSQL)
+        and the operation written by one ``INSERT``, instead of ORM loads and flushes. ``op``
+        stays a plain object outside the session; ``account``: its sender's key, already opened.
+        """
+        nonces: Table = AccountNonce.__table__  # type: ignore[assignment]
+        taken = db.execute(
+            update(nonces)
+            .where(nonces.c.address == op.sender)
+            .values(next_nonce=nonces.c.next_nonce + 1)
+            .returning(nonces.c.next_nonce)
+        ).scalar_one_or_none()
+        if taken is None:  # no nonce row yet (ensure_nonce_row makes it first): the ORM way creates it
+            self.sign_in(db, op, fees)
+            db.add(op)
+            db.flush()
+            return
+        self._sign(op, int(taken) - 1, fees, account or self._signer(db, op.sender))
+        operations: Table = Operation.__table__  # type: ignore[assignment]
+        values = {c.key: getattr(op, c.key) for c in operations.columns}
+        db.execute(insert(operations).values({k: v for k, v in values.items() if v is not None}))
+
+    def _sign(self, op: Operation, nonce: int, fees: dict[str, int], account: LocalAccount) -> None:
+        tx = {
+            "to": op.target,
+            "data": op.calldata,
+            "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
+            **fees,  # EIP-1559 (type 2); zero on our zero-base-fee network
+            "nonce": nonce,
+            "chainId": self.ledger.chain_id,
+            "value": 0,
+        }
+        signed = account.sign_transaction(tx)
+        op.nonce = nonce
+        op.raw_tx = bytes(signed.raw_transaction)
+        op.tx_hash = "0x" + bytes(signed.hash).hex()
+        op.status = OperationStatus.SIGNED
+        op.updated_at = now()
+
     def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int], owner: User | None = None) -> None:
         """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction.
 
         ``owner``: the user the request came from, whose sealed key signs when it is the sender's.
         """
         row = self._nonce_row(db, op.sender)
-        account = self._signer(db, op.sender, owner)
-        tx = {
-            "to": op.target,
-            "data": op.calldata,
-            "gas": int(op.summary["gas"]),  # type: ignore[call-overload]
-            **fees,  # EIP-1559 (type 2); zero on our zero-base-fee network
-            "nonce": row.next_nonce,
-            "chainId": self.ledger.chain_id,
-            "value": 0,
-        }
-        signed = account.sign_transaction(tx)
-        op.nonce = row.next_nonce
-        op.raw_tx = bytes(signed.raw_transaction)
-        op.tx_hash = "0x" + bytes(signed.hash).hex()
-        op.status = OperationStatus.SIGNED
-        op.updated_at = now()
+        self._sign(op, row.next_nonce, fees, self._signer(db, op.sender, owner))
         row.next_nonce += 1
 
     def sign(self, op_id: str) -> bool:
