@@ -6,7 +6,7 @@ import logging
 import re
 import time
 import uuid
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 
 from fastapi import FastAPI, Request
@@ -129,10 +129,17 @@ class RateLimit:
     an API worker's CPU under the lunchtime rush (issue 17) for a check only a few paths need.
     """
 
-    def __init__(self, app: ASGIApp, services: Services, limiter: Callable[[], SharedRateLimiter]) -> None:
+    def __init__(self, app: ASGIApp, services: Services) -> None:
         self.app = app
         self.services = services
-        self.limiter = limiter
+        self._shared: SharedRateLimiter | None = None  # made on first use: the OpenAPI build has no database
+
+    def limiter(self) -> SharedRateLimiter:
+        if self._shared is None:
+            settings, keyring = self.services.settings, self.services.keyring
+            idle = settings.login_max_delay_seconds + 3600
+            self._shared = SharedRateLimiter(self.services.sessions, keyring.token_secret, idle)
+        return self._shared
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -189,14 +196,6 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         redoc_url=None,
     )
     app.state.services = services
-    settings = services.settings
-    limiters: list[SharedRateLimiter] = []
-
-    def limiter() -> SharedRateLimiter:  # made on first use: the OpenAPI build has no database
-        if not limiters:
-            idle = settings.login_max_delay_seconds + 3600
-            limiters.append(SharedRateLimiter(services.sessions, services.keyring.token_secret, idle))
-        return limiters[0]
 
     @app.exception_handler(ApiError)
     async def api_error(request: Request, exc: ApiError) -> JSONResponse:
@@ -244,7 +243,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
 
     for module in (auth, wallet, merchant, officer, web, docs):
         app.include_router(module.router)
-    app.add_middleware(RateLimit, services=services, limiter=limiter)  # type: ignore[arg-type]
+    app.add_middleware(RateLimit, services=services)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]
     app.add_middleware(AccessLog)  # type: ignore[arg-type]
     return app

@@ -112,7 +112,7 @@ class Pipeline:
         self.sessions = sessions
         self.ledger = ledger
         self.keyring = keyring
-        self.receipts = receipts or ReceiptWatcher(str(ledger.w3.provider.endpoint_uri))  # type: ignore[attr-defined]
+        self.receipts = receipts or ReceiptWatcher(ledger.rpc)  # one keep-alive pool per process
         self._nonce_rows: set[str] = set()  # addresses whose nonce row exists (rows are never deleted)
         self.writes = GroupCommit(sessions)  # the request path's writes, committed together (db/group_commit.py)
         self.hooks: dict[OperationKind, Hook] = {}
@@ -121,13 +121,7 @@ class Pipeline:
         self._thread: threading.Thread | None = None
 
     # -- 2. sign and 3. send -----------------------------------------------------------
-    def _signer(self, db: DbSession, address: str, owner: User | None = None) -> LocalAccount:
-        """The custodial key of ``address``, opened for one signature (``owner``: its user, already loaded)."""
-        if owner is not None and owner.address == address and owner.sealed_key is not None:
-            try:
-                return self.keyring.open_private_key(address, owner.sealed_key)
-            except EnvelopeError:  # re-wrapped by a KEK rotation since the request read it: read it again
-                pass
+    def _signer(self, db: DbSession, address: str) -> LocalAccount:
         user = db.scalar(select(User).where(User.address == address))
         if user is not None and user.sealed_key is not None:
             return self.keyring.open_private_key(address, user.sealed_key)
@@ -230,13 +224,10 @@ class Pipeline:
         op.status = OperationStatus.SIGNED
         op.updated_at = now()
 
-    def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int], owner: User | None = None) -> None:
-        """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction.
-
-        ``owner``: the user the request came from, whose sealed key signs when it is the sender's.
-        """
+    def sign_in(self, db: DbSession, op: Operation, fees: dict[str, int]) -> None:
+        """Takes ``op.sender``'s next nonce, signs ``op`` and stores the raw bytes, in the caller's transaction."""
         row = self._nonce_row(db, op.sender)
-        self._sign(op, row.next_nonce, fees, self._signer(db, op.sender, owner))
+        self._sign(op, row.next_nonce, fees, self._signer(db, op.sender))
         row.next_nonce += 1
 
     def sign(self, op_id: str) -> bool:

@@ -33,8 +33,8 @@ def normalise(raw: dict[str, Any]) -> dict[str, Any]:
 class ReceiptWatcher:
     """Waits for receipts by transaction hash; one batched poll serves every waiting request."""
 
-    def __init__(self, rpc_url: str, timeout: float = 10) -> None:
-        self.rpc = Rpc(rpc_url, timeout=timeout)
+    def __init__(self, rpc: Rpc) -> None:
+        self.rpc = rpc
         self._lock = threading.Condition()
         self._waiting: dict[str, list[_Waiter]] = {}
         self._thread: threading.Thread | None = None
