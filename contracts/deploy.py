@@ -7,8 +7,9 @@ An implementation that differs from ``contracts/build`` is reported, and replace
 through the proxy's UUPS upgrade only when ``upgrade=True``.
 
 Order: AccountRegistry (predeployed in genesis on a Takasago node; deployed here on
-any other EVM node), RegionalPoints, RewardProgrammes, OracleReports; then the
-roles that bind them (MINTER to the programmes, QUORUM_REPORTER to the reports).
+any other EVM node), RegionalPoints, RewardProgrammes, OracleReports, HelpBoard; then
+the roles and links that bind them (MINTER to the programmes, QUORUM_REPORTER to the
+reports, the token's help board), and the help board's task types where none is set.
 """
 
 from __future__ import annotations
@@ -40,6 +41,22 @@ IMPLEMENTATION_SLOT = 0x360894A13BA1A3210667C828492DB98DCA3E2076CC3735A920A3CA50
 TAKASAGO_REGISTRY_ADDRESS = REGISTRY_ADDRESS
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 QUORUM_REPORTER_ROLE = keccak(text="QUORUM_REPORTER_ROLE")
+HELP_MODERATOR_ROLE = keccak(text="HELP_MODERATOR_ROLE")
+
+# Help matching's menu (issue 18): task type -> the city's suggested range of thanks, in points.
+# 0 shopping, 1 garbage out, 2 light housework, 3 garden, 4 moving furniture, 5 accompanying
+# to hospital or city hall, 6 smartphone help, 7 child pick-up, 8 other (names: wallet_api).
+DEFAULT_HELP_TASK_TYPES: tuple[tuple[int, int, int], ...] = (
+    (0, 100, 500),
+    (1, 50, 200),
+    (2, 100, 500),
+    (3, 200, 1_000),
+    (4, 200, 1_000),
+    (5, 200, 1_000),
+    (6, 100, 500),
+    (7, 200, 800),
+    (8, 50, 1_000),
+)
 
 
 @dataclass(frozen=True)
@@ -51,6 +68,9 @@ class DeploySettings:
     thanks_per_day: int = 10
     thanks_points_per_day: int = 1_000
     oracle_quorum: int = 2
+    help_max_open_per_requester: int = 3
+    help_monthly_thanks_cap: int = 3_000
+    help_task_types: tuple[tuple[int, int, int], ...] = DEFAULT_HELP_TASK_TYPES
 
 
 @dataclass
@@ -191,6 +211,29 @@ class _Deployer:
         self.sender.call_function(registry.functions.grantRole(role, account))
         self.report.actions.append(f"granted {role_name} to {contract_name}")
 
+    def ensure_help_board(self) -> None:
+        """The token names the HelpBoard its escrow holder; the board offers the default task types if it has none."""
+        board = self.deployment.address("HelpBoard")
+        if self.dry_run and not self._has_code(board):
+            self.report.actions.append("would set the token's help board and the help task types")
+            return
+        token = self.deployment.contract(self.w3, "RegionalPoints")
+        if to_checksum_address(token.functions.helpBoard().call()) != to_checksum_address(board):
+            if self.dry_run:
+                self.report.actions.append("would set the token's help board")
+            else:
+                self.sender.call_function(token.functions.setHelpBoard(board))
+                self.report.actions.append(f"set the token's help board to {board}")
+        contract = self.deployment.contract(self.w3, "HelpBoard")
+        if any(contract.functions.taskTypeOf(t).call()[1] for t, _, _ in self.settings.help_task_types):
+            return  # the city has set its own menu: left alone
+        if self.dry_run:
+            self.report.actions.append("would set the help task types")
+            return
+        for task_type, low, high in self.settings.help_task_types:
+            self.sender.call_function(contract.functions.setTaskType(task_type, low, high, True))
+        self.report.actions.append(f"set {len(self.settings.help_task_types)} help task types")
+
     def run(self) -> DeployReport:
         s = self.settings
         self.ensure_registry()
@@ -214,8 +257,18 @@ class _Deployer:
             "OracleReports",
             lambda: encode("OracleReports", registry, self.deployment.address("RewardProgrammes"), s.oracle_quorum),
         )
+        self.ensure(
+            "HelpBoard",
+            lambda: encode(
+                "HelpBoard",
+                registry,
+                self.deployment.address("RegionalPoints"),
+                (s.help_max_open_per_requester, s.help_monthly_thanks_cap),
+            ),
+        )
         self.ensure_role(MINTER_ROLE, "MINTER_ROLE", "RewardProgrammes")
         self.ensure_role(QUORUM_REPORTER_ROLE, "QUORUM_REPORTER_ROLE", "OracleReports")
+        self.ensure_help_board()
         if not self.path.exists():
             self._save()
         return self.report

@@ -35,7 +35,7 @@ from web3.contract import Contract
 
 from contracts.artifacts import load_artifact
 
-CONTRACT_NAMES = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports")
+CONTRACT_NAMES = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports", "HelpBoard")
 
 
 class DeploymentError(Exception):

@@ -33,6 +33,7 @@ MINTER_ROLE = keccak(text="MINTER_ROLE")
 ORACLE_ROLE = keccak(text="ORACLE_ROLE")
 PAUSER_ROLE = keccak(text="PAUSER_ROLE")
 QUORUM_REPORTER_ROLE = keccak(text="QUORUM_REPORTER_ROLE")
+HELP_MODERATOR_ROLE = keccak(text="HELP_MODERATOR_ROLE")
 CAP_DAY, CAP_MONTH, CAP_FISCAL_YEAR, CAP_PROGRAMME = 0, 1, 2, 3
 EXPIRY_FISCAL_YEAR_END, EXPIRY_DAYS_AFTER = 0, 1
 FAR_FUTURE = 2**40 - 1
@@ -75,6 +76,7 @@ class PointsSystem:
     token: Contract
     programmes: Contract
     reports: Contract
+    board: Contract
     admin_programme: int = 0
     _senders: dict[str, Sender] = field(default_factory=dict)
 
@@ -210,6 +212,7 @@ def start_points_system(data_dir: Path, port: int, deployments_dir: Path) -> Poi
         token=d.contract(w3, "RegionalPoints"),
         programmes=d.contract(w3, "RewardProgrammes"),
         reports=d.contract(w3, "OracleReports"),
+        board=d.contract(w3, "HelpBoard"),
     )
     system._senders[admin.address] = sender
     system.grant(MINTER_ROLE, admin)

@@ -300,6 +300,7 @@ def test_deploy_mint_and_pay_through_the_wallet_on_anvil(city: City, tmp_path: P
     points = PointsSystem(
         node=city.anvil, w3=w3, deployment=deployment, deployments_dir=city.deployments, admin=city.admin,
         registry=registry, token=token, programmes=programmes, reports=deployment.contract(w3, "OracleReports"),
+        board=deployment.contract(w3, "HelpBoard"),
     )  # fmt: skip
     wallet_dir = tmp_path / "wallet"
     wallet_dir.mkdir()

@@ -22,7 +22,10 @@ import {Roles} from "./utils/Roles.sol";
  *   is an untagged payment);
  * - merchant -> resident only as a refund of a payment ({refund});
  * - merchant -> burn is a settlement into yen ({requestSettlement});
- * - a revoked account's points move only to its successor ({recoverBalance}).
+ * - a revoked account's points move only to its successor ({recoverBalance});
+ * - resident -> escrow and escrow -> resident only through the help board
+ *   ({lockInEscrow}, {releaseEscrow}): the thanks a resident offers for help, held
+ *   under an address derived from the request until it is paid out or returned.
  *
  * Expiry. A resident's points sit in monthly buckets: points in the bucket of month
  * M expire after the last second of M in JST ({expiryOf}). A mint names its bucket
@@ -51,7 +54,9 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         Payment,
         Refund,
         Settlement,
-        Recovery
+        Recovery,
+        Escrow,
+        Release
     }
 
     /// @dev One slot, read by every movement.
@@ -98,6 +103,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         mapping(address merchant => uint256) settled;
         mapping(address resident => ThanksDay) thanksDays;
         mapping(address merchant => mapping(bytes32 requestId => Payment)) payments;
+        address helpBoard; // issue 18: the one contract that may hold residents' points in escrow
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.RegionalPoints")) - 1)) & ~bytes32(uint256(0xff))
@@ -147,6 +153,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     event Paused(address account);
     /// @notice Point movements were resumed.
     event Unpaused(address account);
+    /// @notice The help board that may hold points in escrow was set (zero: none).
+    event HelpBoardChanged(address helpBoard);
 
     /// @dev Spending needs more unexpired points than `account` has.
     error InsufficientUnexpiredBalance(address account, uint256 available, uint256 needed);
@@ -192,6 +200,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     error MonthNotExpired(uint256 month, uint256 currentMonth);
     /// @dev Array arguments of different lengths.
     error LengthMismatch(uint256 expected, uint256 actual);
+    /// @notice Only the help board may move points into or out of escrow.
+    error NotHelpBoard(address caller);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -251,6 +261,20 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     }
 
     // ================================================================ points views
+
+    /// @notice The contract allowed to hold points in escrow ({lockInEscrow}); zero when none.
+    function helpBoard() external view returns (address) {
+        return _storage().helpBoard;
+    }
+
+    /**
+     * @notice The address holding the escrow `escrowId` of `board`:
+     * `address(uint160(uint256(keccak256(abi.encode(board, escrowId)))))`. No key exists
+     * for it and the registry never lists it; {balanceOf} shows the unexpired points held.
+     */
+    function escrowAddress(address board, bytes32 escrowId) public pure returns (address) {
+        return address(uint160(uint256(keccak256(abi.encode(board, escrowId)))));
+    }
 
     /// @notice The AccountRegistry this token obeys.
     function registry() public view override returns (IAccountRegistry) {
@@ -529,6 +553,39 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         emit SettlementRequested(settlementId, merchant, amount, settlementReference);
     }
 
+    // ================================================================ the help board
+
+    /**
+     * @notice Moves `amount` of resident `from`'s unexpired points into escrow `escrowId`,
+     * keeping their expiry months (soonest first, as any spending).
+     * @dev Only the help board ({setHelpBoard}), which passes the resident who posted the
+     * request. Emits {Transfer} to {escrowAddress}.
+     */
+    function lockInEscrow(address from, bytes32 escrowId, uint256 amount) external {
+        address board = _onlyHelpBoard();
+        if (amount == 0) revert InvalidAmount(amount);
+        _intent = Intent.Escrow;
+        _transfer(from, escrowAddress(board, escrowId), amount);
+        _intent = Intent.Transfer;
+    }
+
+    /**
+     * @notice Pays up to `amount` out of escrow `escrowId` to resident `to` (or the account
+     * that replaced it after a lost phone), months kept; only unexpired points move, so an
+     * escrow whose points expired pays what is left.
+     * @return released the points moved (at most `amount`).
+     * @dev Only the help board. Emits {Transfer} when anything moves.
+     */
+    function releaseEscrow(bytes32 escrowId, address to, uint256 amount) external returns (uint256 released) {
+        address escrow = escrowAddress(_onlyHelpBoard(), escrowId);
+        uint256 held = balanceOf(escrow);
+        released = amount < held ? amount : held;
+        if (released == 0) return 0;
+        _intent = Intent.Release;
+        _transfer(escrow, _currentHolder(to), released);
+        _intent = Intent.Transfer;
+    }
+
     // ================================================================ the city
 
     /**
@@ -592,6 +649,15 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         emit ThanksBonusChanged(address(bonus));
     }
 
+    /**
+     * @notice Sets (or clears, with zero) the help board allowed to hold points in escrow.
+     * @dev ADMIN. Emits {HelpBoardChanged}.
+     */
+    function setHelpBoard(address board) external onlyRegistryRole(Roles.ADMIN) {
+        _storage().helpBoard = board;
+        emit HelpBoardChanged(board);
+    }
+
     /// @notice Stops every point movement (emergency). @dev PAUSER_ROLE. Emits {Paused}.
     function pause() external onlyRegistryRole(Roles.PAUSER) {
         Config storage c = _storage().config;
@@ -643,6 +709,15 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
             unchecked {
                 $.totalSupply -= value;
             }
+        } else if (intent == Intent.Escrow) {
+            // A resident's points into an escrow address, which no registry account can be.
+            if (fromKind != IAccountRegistry.Kind.Resident || toKind != IAccountRegistry.Kind.None) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _spendBuckets($, from, value, to);
+        } else if (intent == Intent.Release) {
+            if (toKind != IAccountRegistry.Kind.Resident) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            _spendBuckets($, from, value, to);
         } else if (intent == Intent.Recovery) {
             // The lost account is revoked (not active); its successor must be active.
             if (toKind == IAccountRegistry.Kind.None) _refuse(config.registry, from, to, fromKind, toKind, intent);
@@ -680,7 +755,9 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         IAccountRegistry.Kind toKind,
         Intent intent
     ) private view {
-        if (from != address(0) && fromKind == IAccountRegistry.Kind.None && intent != Intent.Recovery) {
+        // A lost account (recovery) and an escrow address (release) are never active themselves.
+        bool neverActive = intent == Intent.Recovery || intent == Intent.Release;
+        if (from != address(0) && fromKind == IAccountRegistry.Kind.None && !neverActive) {
             revert AccountNotActive(from, registry_.accountOf(from).status);
         }
         if (to != address(0) && toKind == IAccountRegistry.Kind.None) {
@@ -861,6 +938,11 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
             account = next;
         }
         return account;
+    }
+
+    function _onlyHelpBoard() private view returns (address board) {
+        board = _storage().helpBoard;
+        if (board == address(0) || _msgSender() != board) revert NotHelpBoard(_msgSender());
     }
 
     function _storage() private pure returns (PointsStorage storage $) {
