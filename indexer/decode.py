@@ -37,6 +37,16 @@ METHOD_KINDS = {
     "registerBatch": "registration",
     "setStatus": "registration",
     "recover": "recovery",
+    "post": "help",
+    "complete": "help",
+    "withdraw": "help",
+    "choose": "help",
+    "cancel": "help",
+    "stepBack": "help",
+    "expire": "help",
+    "dispute": "help",
+    "resolve": "help",
+    "remove": "help",
 }
 
 
@@ -193,7 +203,19 @@ class Decoder:
         return self.functions.get(bytes.fromhex(data[2:10]))
 
 
-CLASSIFYING_EVENTS = frozenset({"Paid", "Refunded", "Thanked", "BalanceRecovered", "SettlementRequested"})
+CLASSIFYING_EVENTS = frozenset(
+    {
+        "Paid",
+        "Refunded",
+        "Thanked",
+        "BalanceRecovered",
+        "SettlementRequested",
+        "RequestPosted",
+        "HelpCompleted",
+        "EscrowReturned",
+        "DisputeResolved",
+    }
+)
 """The events ``classify`` looks at; a transaction's other events (its many Transfers) never change a kind."""
 
 
@@ -210,6 +232,13 @@ def classify(transfer: dict[str, Any], siblings: list[tuple[str, dict[str, Any]]
             return "thanks", None
         if name == "BalanceRecovered" and args["lostAccount"] == sender and args["newAccount"] == receiver:
             return "recovered", None
+        # help matching (HelpBoard): thanks into escrow, paid to the helper, or returned to the requester
+        if name == "RequestPosted" and args["requester"] == sender:
+            return "help-escrow", None
+        if name in ("HelpCompleted", "DisputeResolved") and args["helper"] == receiver:
+            return "help", None
+        if name in ("EscrowReturned", "DisputeResolved") and args["requester"] == receiver:
+            return "help-return", None
     if sender == ZERO:
         return "issued", None
     if receiver == ZERO:

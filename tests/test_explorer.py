@@ -13,7 +13,7 @@ import pytest
 
 from tests.explorer_support import ExplorerServer, get, running_explorer
 from tests.points import PointsSystem
-from tests.test_indexer import activity, database
+from tests.test_indexer import activity, database, help_activity
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -56,6 +56,19 @@ def test_address_holders_merchants_programmes(world: tuple[ExplorerServer, dict[
     merchants = get(server, "/merchants")
     assert "高砂ベーカリー" in merchants.text
     assert get(server, "/programmes").status_code == 200 and get(server, "/co2").status_code == 200
+
+
+def test_help_matching_reads_in_plain_words(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    """Issue 18: a neighbour paid from a help request's escrow, in words, without personal data."""
+    server, _ = world
+    helped = help_activity(server.points)
+    server.caught_up()
+    page = get(server, f"/address/{helped['helper']}")
+    assert page.status_code == 200 and "がお手伝いのお礼 300 pt を受け取り" in page.text
+    english = get(server, f"/address/{helped['helper']}?lang=en").text
+    assert "received 300 pt of thanks for helping a neighbour" in english
+    requester = get(server, f"/address/{helped['requester']}").text
+    assert "が困りごとのお礼 300 pt を預け入れ" in requester and "困りごとのお礼 120 pt を" in requester
 
 
 def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]]) -> None:

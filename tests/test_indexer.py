@@ -157,3 +157,48 @@ def test_a_chain_rewind_is_rolled_back_and_the_new_chain_indexed(
             assert all(points.balance(a) == b for a, b in balances.items() if a != "0x" + "0" * 40)
     finally:
         points.node.stop()
+
+
+def help_activity(points: PointsSystem) -> dict[str, Any]:
+    """Help matching (issue 18): one request completed by a neighbour, one withdrawn."""
+    requester, helper = points.resident(), points.resident()
+    points.mint(requester, 1_000)
+    board, now = points.board, points.now()
+    ids = []
+    for thanks in (300, 120):
+        receipt = points.send(requester, board.functions.post(0, thanks, now + 3600, now + 7200, b"\x02" * 32))
+        ids.append(int(points.events(receipt, board, "RequestPosted")[0]["args"]["id"]))
+    points.send(requester, board.functions.choose(ids[0], helper.address))
+    points.send(requester, board.functions.complete(ids[0]))
+    points.send(requester, board.functions.withdraw(ids[1]))
+    return {"requester": requester.address, "helper": helper.address}
+
+
+def test_help_matching_movements_are_classified(points: PointsSystem, db_url: str) -> None:
+    who = help_activity(points)
+    made = sessions(db_url)
+    Follower(Rpc(points.node.url), made, points.deployments_dir, batch_blocks=50).sync()
+    with made() as db:
+        moved = {
+            (m.kind, m.amount)
+            for m in db.scalars(
+                select(PointMovement).where(
+                    (PointMovement.from_address == who["requester"])
+                    | (PointMovement.to_address.in_([who["requester"], who["helper"]]))
+                )
+            )
+        }
+        assert moved == {
+            ("issued", 1_000),
+            ("help-escrow", 300),
+            ("help-escrow", 120),
+            ("help", 300),
+            ("help-return", 120),
+        }
+        methods = {
+            t.method: t.kind for t in db.scalars(select(Transaction).where(Transaction.sender == who["requester"]))
+        }
+        assert methods == {"post": "help", "choose": "help", "complete": "help", "withdraw": "help"}
+        balances = derived_balances(db)
+        assert (balances[who["requester"]], balances[who["helper"]]) == (700, 300)
+        assert (points.balance(who["requester"]), points.balance(who["helper"])) == (700, 300)

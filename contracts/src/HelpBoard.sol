@@ -129,7 +129,14 @@ contract HelpBoard is RegistryGoverned {
     /// @notice `by` (requester or helper) disputed the request.
     event RequestDisputed(uint256 indexed id, address indexed by, bytes32 reasonHash);
     /// @notice The city decided a dispute: `toHelper` paid to the helper, `toRequester` returned.
-    event DisputeResolved(uint256 indexed id, uint256 toHelper, uint256 toRequester, bytes32 decisionHash);
+    event DisputeResolved(
+        uint256 indexed id,
+        address indexed requester,
+        address indexed helper,
+        uint256 toHelper,
+        uint256 toRequester,
+        bytes32 decisionHash
+    );
     /// @notice The city took a request down.
     event RequestRemoved(uint256 indexed id, bytes32 reasonHash);
     /// @notice An account was suspended from (or readmitted to) the service.
@@ -419,7 +426,7 @@ contract HelpBoard is RegistryGoverned {
         uint256 returned = $.token.releaseEscrow(escrowId, request.requester, thanks - toHelper);
         $.paid += paid;
         $.returned += returned;
-        emit DisputeResolved(id, paid, returned, decisionHash);
+        emit DisputeResolved(id, request.requester, request.helper, paid, returned, decisionHash);
     }
 
     /**

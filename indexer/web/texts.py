@@ -207,6 +207,9 @@ SENTENCES = {
         "swept": "{amount} pt of {from} expired and were burned",
         "recovered": "{amount} pt moved from lost account {from} to {to}",
         "transfer": "{from} sent {amount} pt to {to}",
+        "help-escrow": "{from} set aside {amount} pt as thanks for help (held in escrow {to})",
+        "help": "{to} received {amount} pt of thanks for helping a neighbour (from escrow {from})",
+        "help-return": "{amount} pt of thanks for help returned to {to} (from escrow {from})",
     },
     "ja": {
         "issued": "{to} に市から {amount} pt を発行",
@@ -217,5 +220,8 @@ SENTENCES = {
         "swept": "{from} の {amount} pt が期限切れで焼却",
         "recovered": "紛失アカウント {from} から {to} へ {amount} pt を移行",
         "transfer": "{from} が {to} に {amount} pt を送付",
+        "help-escrow": "{from} が困りごとのお礼 {amount} pt を預け入れ（預かり {to}）",
+        "help": "{to} がお手伝いのお礼 {amount} pt を受け取り（預かり {from} から）",
+        "help-return": "困りごとのお礼 {amount} pt を {to} に返却（預かり {from} から）",
     },
 }
