@@ -61,3 +61,7 @@ class ContractSet:
     @property
     def oracle_reports(self) -> Contract:
         return self.contract("OracleReports")
+
+    @property
+    def help_board(self) -> Contract:
+        return self.contract("HelpBoard")

@@ -22,6 +22,7 @@ ROLE_NAMES: dict[str, bytes] = {
     "pauser": keccak(text="PAUSER_ROLE"),
     "quorum-reporter": keccak(text="QUORUM_REPORTER_ROLE"),
     "community-verifier": keccak(text="COMMUNITY_VERIFIER_ROLE"),
+    "help-moderator": keccak(text="HELP_MODERATOR_ROLE"),
 }
 
 # What the wallet service's online key needs: register verified people, attest approved claims.

@@ -11,7 +11,7 @@ from typing import Annotated
 
 import typer
 
-from scripts.cli import accounts, deploy, indexer, mint, network, node, oracle, programmes, reports, wallet
+from scripts.cli import accounts, deploy, help_board, indexer, mint, network, node, oracle, programmes, reports, wallet
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
@@ -29,6 +29,7 @@ app.add_typer(wallet.wallet, name="wallet")
 app.add_typer(indexer.indexer, name="indexer")
 app.add_typer(indexer.audit, name="audit")
 app.add_typer(oracle.oracle, name="oracle")
+app.add_typer(help_board.help_board, name="help-board")
 app.command("mint")(mint.mint)
 app.command("pause")(programmes.pause)
 app.command("unpause")(programmes.unpause)
