@@ -21,6 +21,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer.db.models import Block, Checkpoint, Event, PointMovement, Transaction
 from indexer.decode import KIND_NAMES, STATUS_NAMES, ZERO
+from ledger_client.jst import month_index as jst_month_index
 
 JST = timezone(timedelta(hours=9))
 PAGE_SIZE = 25
@@ -455,6 +456,50 @@ def programmes(db: Session) -> list[dict[str, Any]]:
 def programme_names(db: Session) -> dict[int, str]:
     rows = db.execute(select(Event.args).where(Event.contract == "RewardProgrammes", Event.name == "ProgrammeCreated"))
     return {int(args["programmeId"]): str(args["name"]) for (args,) in rows}
+
+
+MIN_PEOPLE = 10  # a published statistic covers at least this many people (docs/help-matching.md)
+
+
+def help_by_month(db: Session) -> list[dict[str, Any]]:
+    """Help completed per JST month (issue 18): completions, thanks paid to helpers, people.
+
+    From the board's ``HelpCompleted`` and the helper's share of ``DisputeResolved``. A month
+    whose helpers or requesters are fewer than :data:`MIN_PEOPLE` is listed as ``published:
+    False`` with no figures, so no one's help can be singled out from the totals.
+    """
+    months: dict[int, dict[str, Any]] = {}
+    rows = db.execute(
+        select(Event.name, Event.args, Event.timestamp).where(
+            Event.contract == "HelpBoard", Event.name.in_(("HelpCompleted", "DisputeResolved"))
+        )
+    )
+    for name, args, timestamp in rows:
+        paid = int(args["paid"] if name == "HelpCompleted" else args["toHelper"])
+        if paid == 0 and name == "DisputeResolved":
+            continue  # decided for the requester: no help was paid for
+        month = months.setdefault(
+            jst_month_index(int(timestamp)), {"completions": 0, "points": 0, "helpers": set(), "requesters": set()}
+        )
+        month["completions"] += 1
+        month["points"] += paid
+        month["helpers"].add(args["helper"])
+        month["requesters"].add(args["requester"])
+    result = []
+    for index in sorted(months, reverse=True):
+        month = months[index]
+        people = min(len(month["helpers"]), len(month["requesters"]))
+        published = people >= MIN_PEOPLE
+        result.append(
+            {
+                "month": f"{index // 12}-{index % 12 + 1:02d}",
+                "published": published,
+                "completions": month["completions"] if published else None,
+                "points": month["points"] if published else None,
+                "helpers": len(month["helpers"]) if published else None,
+            }
+        )
+    return result
 
 
 def co2_reports(db: Session) -> list[dict[str, Any]]:

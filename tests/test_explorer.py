@@ -71,6 +71,31 @@ def test_help_matching_reads_in_plain_words(world: tuple[ExplorerServer, dict[st
     assert "が困りごとのお礼 300 pt を預け入れ" in requester and "困りごとのお礼 120 pt を" in requester
 
 
+def test_help_totals_per_month_cover_at_least_ten_people(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    """The monthly help totals are shown only once a month's helpers and requesters are 10 or more."""
+    server, _ = world
+    points = server.points
+
+    def completed() -> list[Any]:
+        return list(points.board.events.HelpCompleted().get_logs(from_block=0))
+
+    server.caught_up()
+    before = completed()
+    page = get(server, "/help?lang=en").text
+    if len({log["args"]["helper"] for log in before}) < 10:
+        assert "not shown: fewer than 10 people" in page
+    for _ in range(10):
+        help_activity(points)
+    server.caught_up()
+    logs = completed()
+    page = get(server, "/help?lang=en")
+    assert page.status_code == 200 and "not shown" not in page.text
+    paid = sum(int(log["args"]["paid"]) for log in logs)
+    helpers = len({log["args"]["helper"] for log in logs})
+    assert f'<td class="num">{len(logs):,}</td><td class="num">{paid:,}</td><td class="num">{helpers}</td>' in page.text
+    assert "月別のお手伝い" in get(server, "/help?lang=ja").text
+
+
 def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
     server, who = world
     for path in (

@@ -136,8 +136,11 @@ def test_the_explorer_in_a_real_browser(
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8"))))
         assert any(r["label"] == "高砂ベーカリー" for r in rows)
         screen(page, "explorer-merchants")
+        page.click("a[href='/help']")  # issue 18: help per month, shown only for 10 people or more
+        assert "月別のお手伝い" in page.inner_text("main")
+        screen(page, "explorer-help")
         page.click("#lang")
-        assert "Merchants" in page.inner_text("header")
+        assert "Merchants" in page.inner_text("header") and "Help given per month" in page.inner_text("main")
         page.goto(server.url + "/block/not-a-number")
         assert "That request is not valid" in page.inner_text("main")
         screen(page, "explorer-bad-request")

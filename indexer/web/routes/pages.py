@@ -176,6 +176,14 @@ def co2(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTMLRespons
     return pages.render(request, "co2.html", rows=rows, chart=chart)
 
 
+@router.get("/help", response_class=HTMLResponse)
+def help_matching(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTMLResponse:
+    """Help completed per month (issue 18), each month published only if it covers enough people."""
+    with explorer.sessions() as db:
+        rows = queries.help_by_month(db)
+    return pages.render(request, "help.html", rows=rows, min_people=queries.MIN_PEOPLE)
+
+
 @router.get("/search")
 def search(explorer: ExplorerDep, q: str = "") -> Response:
     """A block number, an address, a transaction hash or a payment request id, to its page."""
