@@ -469,8 +469,10 @@ contract HelpBoard is RegistryGoverned {
     // ================================================================ internals
 
     function _checkResident(BoardStorage storage $, address account) private view {
-        (IAccountRegistry.Kind kind, ) = $.registry.activeKindsOf(account, address(0));
-        if (kind != IAccountRegistry.Kind.Resident) revert NotActiveResident(account);
+        IAccountRegistry.Account memory entry = $.registry.accountOf(account);
+        if (entry.kind != IAccountRegistry.Kind.Resident || entry.status != IAccountRegistry.Status.Active) {
+            revert NotActiveResident(account);
+        }
         if ($.suspended[account]) revert SuspendedFromService(account);
     }
 
