@@ -212,18 +212,27 @@ class _Deployer:
         self.report.actions.append(f"granted {role_name} to {contract_name}")
 
     def ensure_help_board(self) -> None:
-        """The token names the HelpBoard its escrow holder; the board offers the default task types if it has none."""
+        """The token names the HelpBoard its escrow holder; the board offers the default task types if it has none.
+
+        A token from before issue 18 has no escrow (no ``helpBoard``/``setHelpBoard``): the
+        link waits, reported as pending, until ``--upgrade`` brings the token up to date.
+        """
         board = self.deployment.address("HelpBoard")
         if self.dry_run and not self._has_code(board):
             self.report.actions.append("would set the token's help board and the help task types")
             return
-        token = self.deployment.contract(self.w3, "RegionalPoints")
-        if to_checksum_address(token.functions.helpBoard().call()) != to_checksum_address(board):
-            if self.dry_run:
-                self.report.actions.append("would set the token's help board")
-            else:
-                self.sender.call_function(token.functions.setHelpBoard(board))
-                self.report.actions.append(f"set the token's help board to {board}")
+        if self.deployment.contracts["RegionalPoints"].bytecodeHash != _bytecode_hash("RegionalPoints"):
+            self.report.pending_upgrades.append(
+                "the help board is linked to RegionalPoints once the token is upgraded (takasago deploy --upgrade)"
+            )
+        else:
+            token = self.deployment.contract(self.w3, "RegionalPoints")
+            if to_checksum_address(token.functions.helpBoard().call()) != to_checksum_address(board):
+                if self.dry_run:
+                    self.report.actions.append("would set the token's help board")
+                else:
+                    self.sender.call_function(token.functions.setHelpBoard(board))
+                    self.report.actions.append(f"set the token's help board to {board}")
         contract = self.deployment.contract(self.w3, "HelpBoard")
         if any(contract.functions.taskTypeOf(t).call()[1] for t, _, _ in self.settings.help_task_types):
             return  # the city has set its own menu: left alone

@@ -12,7 +12,7 @@ from contracts.deploy import DeploySettings, deploy, implementation_of
 from ledger_client.deployment import DeploymentError, read_deployment, write_deployment
 from tests.points import PointsSystem, text32
 
-UPGRADEABLE = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports")
+UPGRADEABLE = ("AccountRegistry", "RegionalPoints", "RewardProgrammes", "OracleReports", "HelpBoard")
 
 
 def test_redeploying_changes_nothing(fresh_points: PointsSystem) -> None:
@@ -52,6 +52,47 @@ def test_a_changed_implementation_is_reported_and_upgraded_only_when_asked(fresh
     assert report.actions and report.actions[0].startswith("upgraded RewardProgrammes")
     assert implementation_of(p.w3, deployment.address("RewardProgrammes")) != old_implementation
     assert deploy(p.w3, p.sender(p.admin), p.deployments_dir).actions == []
+
+
+def test_a_chain_from_before_help_matching_gets_its_board_linked_on_the_token_upgrade(
+    fresh_points: PointsSystem,
+) -> None:
+    """Issue 18 on a running city: deploy adds the HelpBoard; the token (older) is linked only with --upgrade."""
+    p = fresh_points
+    path = p.deployments_dir / f"{p.w3.eth.chain_id}.json"
+    deployment = read_deployment(path)
+    assert deployment is not None
+    old_board = deployment.address("HelpBoard")
+    del deployment.contracts["HelpBoard"]  # as if deployed before issue 18 ...
+    deployment.contracts["RegionalPoints"].bytecodeHash = "0x" + "00" * 32  # ... with the token of then
+    write_deployment(path, deployment)
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir)
+    assert report.actions[0].startswith("deployed HelpBoard") and "set 9 help task types" in report.actions
+    assert any("help board is linked" in pending for pending in report.pending_upgrades)
+    assert p.token.functions.helpBoard().call() == old_board  # untouched until the upgrade
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir, upgrade=True)
+    new_board = read_deployment(path).address("HelpBoard")  # type: ignore[union-attr]
+    assert report.actions[0].startswith("upgraded RegionalPoints")
+    assert f"set the token's help board to {new_board}" in report.actions
+    assert p.token.functions.helpBoard().call() == new_board != old_board
+    assert deploy(p.w3, p.sender(p.admin), p.deployments_dir).actions == []
+
+
+def test_help_board_upgrade_keeps_requests_and_escrow(fresh_points: PointsSystem) -> None:
+    p = fresh_points
+    requester = p.resident()
+    p.mint(requester, 500)
+    now = p.now()
+    p.send(requester, p.board.functions.post(0, 300, now + 3600, now + 7200, b"\x03" * 32))
+    before = p.board.functions.requestOf(1).call()
+    receipt = p.sender(p.admin).send(None, load_artifact("HelpBoard").bytecode)
+    implementation = receipt["contractAddress"]
+    p.reverts(requester, p.board.functions.upgradeToAndCall(implementation, b""), "AccessControlUnauthorizedAccount")
+    p.send(p.admin, p.board.functions.upgradeToAndCall(implementation, b""))
+    assert implementation_of(p.w3, p.board.address) == implementation
+    assert p.board.functions.requestOf(1).call() == before
+    p.send(requester, p.board.functions.withdraw(1))
+    assert p.balance(requester) == 500
 
 
 def test_every_upgradeable_contract_keeps_its_state_in_erc7201_namespaces() -> None:
