@@ -112,7 +112,9 @@ def set_limits(
 @reader_command
 def requests_list(
     reader: Reader,
-    status: Annotated[str | None, typer.Option(help=f"Only this status: {', '.join(STATUS_NAMES[1:])}.")] = None,
+    status: Annotated[
+        str | None, typer.Option(help=f"Only this status: {', '.join(STATUS_NAMES[1:])}.", show_default="all")
+    ] = None,
     last: Annotated[int, typer.Option(help="How many of the newest requests to look at.", min=1, max=10_000)] = 100,
 ) -> None:
     """List the newest help requests: addresses, task, thanks, window and status (no key needed)."""
