@@ -22,6 +22,7 @@ from wallet_api import statuses
 from wallet_api.db.engine import alembic_config, make_engine
 
 checks = importlib.import_module("wallet_api.migrations.versions.0004_status_checks").CHECKS
+help_matching = importlib.import_module("wallet_api.migrations.versions.0005_help_matching")
 
 ROWS = [
     "INSERT INTO users (id, public_id, login, role, status, password_hash, short_code, failed_logins, created_at)"
@@ -95,6 +96,9 @@ def test_the_migration_lists_the_enums_values() -> None:
         ("operations", "status"): statuses.OperationStatus,
         ("payment_requests", "status"): statuses.PaymentRequestStatus,
         ("claims", "status"): statuses.ClaimStatus,
+        ("help_requests", "status"): statuses.HelpStatus,
     }
     listed = {(t, c): set(values) for t, columns in checks.items() for c, values in columns.items()}
+    listed[("operations", "kind")] = set(help_matching.KINDS_AFTER)  # widened by 0005 (issue 18)
+    listed[("help_requests", "status")] = set(help_matching.HELP_STATUSES)
     assert listed == {key: {m.value for m in enum} for key, enum in enums.items()}

@@ -169,6 +169,65 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "この請求は承認待ちではありません。",
     ),
     "INTERNAL_ERROR": (500, "Something went wrong on our side.", "システムエラーが発生しました。"),
+    # help matching (issue 18)
+    "HELP_INVALID_WINDOW": (
+        422,
+        "The time window must end after it starts, in the future, within 7 days.",
+        "日時は開始より後に終わり、未来の、7日以内の範囲にしてください。",
+    ),
+    "HELP_CANNOT_HELP_YOURSELF": (
+        409,
+        "You cannot help with your own request.",
+        "ご自分の困りごとには申し出できません。",
+    ),
+    "HELP_NOT_OPEN": (409, "This request is no longer open.", "この困りごとは募集を終了しています。"),
+    "HELP_ALREADY_OFFERED": (409, "You have already offered to help.", "すでにお手伝いを申し出ています。"),
+    "HELP_NOT_OFFERED": (
+        409,
+        "This person has not offered to help with this request.",
+        "この方はこの困りごとにお手伝いを申し出ていません。",
+    ),
+    "HELP_NOT_YOURS": (
+        403,
+        "Only the person who posted this request can do this.",
+        "この操作は依頼した方のみできます。",
+    ),
+    "HELP_WRONG_STATUS": (
+        409,
+        "This request is not in a state that allows this (already matched, completed or closed).",
+        "この困りごとは現在この操作ができない状態です（マッチング済み・完了・終了など）。",
+    ),
+    "HELP_THANKS_OUT_OF_RANGE": (
+        422,
+        "The thanks must be within the city's range for this kind of help.",
+        "お礼のポイントは、このお手伝いの種類に市が定めた範囲内にしてください。",
+    ),
+    "HELP_TOO_MANY_OPEN": (
+        409,
+        "You have too many requests in progress. Please finish or withdraw one first.",
+        "進行中の困りごとが上限に達しています。完了または取り下げてからお試しください。",
+    ),
+    "HELP_MONTHLY_CAP": (
+        409,
+        "This would pass this month's limit of thanks for help requests.",
+        "今月の困りごとのお礼の上限を超えます。",
+    ),
+    "HELP_SUSPENDED": (
+        403,
+        "This account cannot use help matching now.",
+        "このアカウントは現在、困りごとマッチングを利用できません。",
+    ),
+    "HELP_TASK_NOT_OFFERED": (
+        422,
+        "This kind of help is not offered now.",
+        "この種類のお手伝いは現在受け付けていません。",
+    ),
+    "HELP_WINDOW_OVER": (409, "The time for this request has passed.", "この困りごとの日時は過ぎています。"),
+    "HELP_HELPER_NOT_ACTIVE": (
+        409,
+        "This person cannot be chosen now (not an active resident).",
+        "この方は現在選べません（有効な住民アカウントではありません）。",
+    ),
 }
 
 
@@ -226,6 +285,17 @@ _CONTRACT_CODES = {
     "AccountAlreadyRegistered": "ACCOUNT_ALREADY_REGISTERED",
     "AccessControlUnauthorizedAccount": "SERVICE_NOT_AUTHORISED",
     "UnitsOutOfRange": "INVALID_AMOUNT",
+    "WrongStatus": "HELP_WRONG_STATUS",
+    "ThanksOutOfRange": "HELP_THANKS_OUT_OF_RANGE",
+    "TooManyOpenRequests": "HELP_TOO_MANY_OPEN",
+    "MonthlyCapReached": "HELP_MONTHLY_CAP",
+    "SuspendedFromService": "HELP_SUSPENDED",
+    "TaskTypeNotOffered": "HELP_TASK_NOT_OFFERED",
+    "WindowOver": "HELP_WINDOW_OVER",
+    "InvalidWindow": "HELP_INVALID_WINDOW",
+    "NotActiveResident": "HELP_HELPER_NOT_ACTIVE",
+    "CannotHelpYourself": "HELP_CANNOT_HELP_YOURSELF",
+    "NotRequester": "HELP_NOT_YOURS",
 }
 
 

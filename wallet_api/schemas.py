@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
@@ -276,3 +276,49 @@ class RecordReadOut(BaseModel):
     account_login: str
     reason: str
     read_at: str
+
+
+# -- help matching (issue 18) ------------------------------------------------------------
+District = Annotated[
+    StrictStr, Field(min_length=1, max_length=40, description="District (町名) only, never an address")
+]
+
+
+class HelpRequestIn(Strict):
+    task_type: Annotated[StrictInt, Field(ge=0, le=8, description="0 shopping … 8 other (docs/help-matching.md)")]
+    district: District
+    starts_at: datetime
+    ends_at: datetime
+    thanks: Points
+    details: Annotated[StrictStr, Field(min_length=1, max_length=500, description="Shown to the chosen helper only")]
+    place: Annotated[StrictStr, Field(min_length=1, max_length=200, description="Exact place: chosen helper only")]
+
+
+class HelpOfferIn(Strict):
+    message: Annotated[StrictStr, Field(max_length=200)] = ""
+
+
+class HelpChooseIn(Strict):
+    helper: Annotated[StrictStr, Field(min_length=1, max_length=36, description="The helper id from the offers")]
+
+
+class HelpRequestOut(BaseModel):
+    id: str
+    task_type: int
+    district: str
+    starts_at: str
+    ends_at: str
+    thanks: int
+    status: str
+    role: str | None = None
+    details: str | None = None
+    place: str | None = None
+    counterpart: dict[str, str] | None = None
+    offers: list[dict[str, str]] | None = None
+
+
+class HelpPageOut(BaseModel):
+    items: list[HelpRequestOut]
+    total: int
+    page: int
+    size: int

@@ -15,12 +15,13 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from wallet_api import accounts, claims, payments, storage
+from wallet_api import accounts, claims, help, payments, storage
 from wallet_api.accounts import Accounts
 from wallet_api.auth import Authenticator
 from wallet_api.charges import Charges
 from wallet_api.claims import Claims
 from wallet_api.db.engine import make_engine, make_sessions, migrate
+from wallet_api.help import Help
 from wallet_api.keyring import Keyring, load_keyring
 from wallet_api.ledger import Ledger
 from wallet_api.notifier import Notifier, announce_commits
@@ -48,6 +49,7 @@ class Services:
     charges: Charges
     claims: Claims
     thanks: Thanks
+    help: Help
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -69,6 +71,11 @@ class Services:
         outbox.when_settled(OperationKind.ATTEST, claims.on_attest)
         outbox.when_settled(OperationKind.PAY, payments.on_pay, inspector=payment_part.inspect_payment)
         outbox.when_settled(OperationKind.REFUND, payments.on_refund)
+        help_part = Help(sessions, ledger, outbox)
+        outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
+        outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
+        outbox.when_settled(OperationKind.HELP_COMPLETE, help.on_complete)
+        outbox.when_settled(OperationKind.HELP_WITHDRAW, help.on_withdraw)
         return cls(
             settings=settings,
             engine=engine,
@@ -84,6 +91,7 @@ class Services:
             charges=Charges(sessions, settings, ledger, outbox, payment_part),
             claims=Claims(sessions, ledger, outbox, account_part),
             thanks=Thanks(ledger, outbox, account_part),
+            help=help_part,
         )
 
     def close(self) -> None:

@@ -42,6 +42,10 @@ class OperationKind(StrEnum):
     REFUND = "refund"
     SETTLE = "settle"
     CHARGE = "charge"  # the till's record of a charge: follows its payment, never sent itself
+    HELP_POST = "help-post"  # help matching (issue 18): a request posted with its thanks in escrow
+    HELP_CHOOSE = "help-choose"
+    HELP_COMPLETE = "help-complete"
+    HELP_WITHDRAW = "help-withdraw"
 
 
 class OperationStatus(StrEnum):
@@ -91,4 +95,15 @@ class ClaimStatus(StrEnum):
     APPROVING = "approving"
     GRANTED = "granted"
     REJECTED = "rejected"
+    FAILED = "failed"
+
+
+class HelpStatus(StrEnum):
+    """A help request in the wallet: posting → open → matched → completed; or withdrawn, or failed to post."""
+
+    POSTING = "posting"
+    OPEN = "open"
+    MATCHED = "matched"
+    COMPLETED = "completed"
+    WITHDRAWN = "withdrawn"
     FAILED = "failed"

@@ -24,7 +24,15 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 
-from wallet_api.statuses import AccountStatus, ClaimStatus, OperationKind, OperationStatus, PaymentRequestStatus, Role
+from wallet_api.statuses import (
+    AccountStatus,
+    ClaimStatus,
+    HelpStatus,
+    OperationKind,
+    OperationStatus,
+    PaymentRequestStatus,
+    Role,
+)
 
 
 class Base(DeclarativeBase):
@@ -265,3 +273,43 @@ class WalletMeta(Base):
 
     name: Mapped[str] = mapped_column(String(32), primary_key=True)
     value: Mapped[str] = mapped_column(String(200))
+
+
+class HelpRequest(Base):
+    """A resident's request for help (issue 18): public part (district, task, window, thanks) and private part.
+
+    ``details`` and ``place`` are shown only to the requester and the chosen helper; the
+    chain holds ``chain_id`` and a salted hash of them (``details_salt``), never the text.
+    """
+
+    __tablename__ = "help_requests"
+    __table_args__ = (Index("ix_help_requests_status_district", "status", "district", "starts_at"),)
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    requester_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    task_type: Mapped[int] = mapped_column(Integer)
+    district: Mapped[str] = mapped_column(String(40))
+    starts_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    ends_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    thanks: Mapped[int] = mapped_column(BigInteger)
+    details: Mapped[str] = mapped_column(String(500))
+    place: Mapped[str] = mapped_column(String(200))
+    details_salt: Mapped[str] = mapped_column(String(34))
+    chain_id: Mapped[int | None] = mapped_column(BigInteger, unique=True)
+    helper_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    status: Mapped[HelpStatus] = mapped_column(stored_enum(HelpStatus, "ck_help_requests_status"))
+    operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HelpOffer(Base):
+    """A neighbour's offer to help with a request (off-chain; only the chosen helper goes on-chain)."""
+
+    __tablename__ = "help_offers"
+    __table_args__ = (UniqueConstraint("request_id", "helper_id", name="uq_help_offers_request_helper"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    request_id: Mapped[str] = mapped_column(ForeignKey("help_requests.id"), index=True)
+    helper_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    message: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -1,0 +1,345 @@
+"""Help matching (困りごとマッチング, issue 18): residents post, neighbours offer, the requester chooses and confirms.
+
+The money side is the ``HelpBoard`` contract (``docs/help-matching.md``): posting escrows
+the thanks, choosing names the one helper who can be paid, completing pays them. Each of
+those is an outbox operation (idempotent, crash-safe, settled from its receipt). Offers are
+off-chain. A request's details and exact place stay here: the chain holds only a salted
+hash of them, and this module shows them only to the requester and the chosen helper;
+everyone else sees the district, the task, the window and the thanks.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import json
+import secrets
+import uuid
+from dataclasses import dataclass
+from datetime import datetime, timedelta
+from typing import Any
+
+from eth_utils import keccak
+from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
+from sqlalchemy.orm import Session as DbSession
+from sqlalchemy.orm import sessionmaker
+
+from wallet_api.auth import aware, now
+from wallet_api.db.models import HelpOffer, HelpRequest, Operation, User
+from wallet_api.errors import ApiError
+from wallet_api.ledger import Ledger
+from wallet_api.outbox import Outbox
+from wallet_api.statuses import HelpStatus, OperationKind, OperationStatus, Role
+
+TASK_TYPES = range(0, 9)  # the default menu (contracts/deploy.py); the chain checks each range
+POSTED_TOPIC = "0x" + keccak(text="RequestPosted(uint256,address,uint8,uint256,uint256,uint256,bytes32)").hex()
+PAGE_SIZE = 20
+MAX_PAGE_SIZE = 100
+
+
+def details_hash(salt: bytes, district: str, details: str, place: str) -> bytes:
+    """The on-chain ``detailsHash``: HMAC-SHA256 of the private details under a per-request salt kept here."""
+    canonical = json.dumps({"district": district, "details": details, "place": place}, ensure_ascii=False)
+    return hmac.new(salt, canonical.encode(), hashlib.sha256).digest()
+
+
+@dataclass(frozen=True)
+class HelpQuery:
+    district: str | None = None
+    task_type: int | None = None
+    day: datetime | None = None  # the JST day the window starts on
+    page: int = 1
+    size: int = PAGE_SIZE
+
+
+class Help:
+    """Help requests and offers for residents; requests reach the chain through the outbox."""
+
+    def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger, outbox: Outbox) -> None:
+        self.sessions = sessions
+        self.ledger = ledger
+        self.outbox = outbox
+
+    # -- posting --------------------------------------------------------------------
+    def post(
+        self,
+        user: User,
+        key: str,
+        *,
+        task_type: int,
+        district: str,
+        starts_at: datetime,
+        ends_at: datetime,
+        thanks: int,
+        details: str,
+        place: str,
+    ) -> tuple[HelpRequest | None, Operation]:
+        """Posts a request with ``thanks`` in escrow; (the request, its posting operation)."""
+        _resident(user)
+        if task_type not in TASK_TYPES:
+            raise ApiError("VALIDATION_ERROR", {"task_type": f"one of {TASK_TYPES.start}..{TASK_TYPES.stop - 1}"})
+        if ends_at <= starts_at or ends_at <= now() or ends_at - starts_at > timedelta(days=7):
+            raise ApiError("HELP_INVALID_WINDOW")
+        salt = secrets.token_bytes(16)
+        request_id = str(uuid.uuid4())
+        target, calldata = self.ledger.calldata(
+            "HelpBoard",
+            "post",
+            task_type,
+            thanks,
+            int(starts_at.timestamp()),
+            int(ends_at.timestamp()),
+            details_hash(salt, district, details, place),
+        )
+
+        def record(db: DbSession, op: Operation) -> None:
+            db.add(
+                HelpRequest(
+                    id=request_id,
+                    requester_id=user.id,
+                    task_type=task_type,
+                    district=district,
+                    starts_at=starts_at,
+                    ends_at=ends_at,
+                    thanks=thanks,
+                    details=details,
+                    place=place,
+                    details_salt="0x" + salt.hex(),
+                    status=HelpStatus.POSTING,
+                    operation_id=op.id,
+                    created_at=now(),
+                )
+            )
+            db.flush()
+
+        body = {"task_type": task_type, "district": district, "starts_at": starts_at.isoformat(),
+                "ends_at": ends_at.isoformat(), "thanks": thanks, "details": details, "place": place}  # fmt: skip
+        op = self.outbox.submit(
+            user,
+            key,
+            body,
+            kind=OperationKind.HELP_POST,
+            sender=user.address or "",
+            target=target,
+            calldata=calldata,
+            summary={"help_request": request_id, "thanks": thanks},
+            before_commit=record,
+        )
+        with self.sessions() as db:
+            return db.get(HelpRequest, str(op.summary.get("help_request"))), op
+
+    # -- reading --------------------------------------------------------------------
+    def open_requests(self, viewer: User, query: HelpQuery) -> tuple[list[HelpRequest], int]:
+        """Open requests of others, soonest first, filtered by district, task type and day; (page, total)."""
+        condition = [
+            HelpRequest.status == HelpStatus.OPEN,
+            HelpRequest.ends_at > now(),
+            HelpRequest.requester_id != viewer.id,
+        ]
+        if query.district:
+            condition.append(HelpRequest.district == query.district)
+        if query.task_type is not None:
+            condition.append(HelpRequest.task_type == query.task_type)
+        if query.day is not None:
+            condition += [HelpRequest.starts_at >= query.day, HelpRequest.starts_at < query.day + timedelta(days=1)]
+        with self.sessions() as db:
+            total = int(db.scalar(select(func.count()).select_from(HelpRequest).where(*condition)) or 0)
+            rows = db.scalars(
+                select(HelpRequest)
+                .where(*condition)
+                .order_by(HelpRequest.starts_at, HelpRequest.id)
+                .limit(query.size)
+                .offset((query.page - 1) * query.size)
+            ).all()
+        return list(rows), total
+
+    def mine(self, user: User) -> list[HelpRequest]:
+        """The requests ``user`` posted or was chosen for, newest first."""
+        with self.sessions() as db:
+            rows = db.scalars(
+                select(HelpRequest)
+                .where((HelpRequest.requester_id == user.id) | (HelpRequest.helper_id == user.id))
+                .order_by(HelpRequest.created_at.desc())
+                .limit(200)
+            ).all()
+        return list(rows)
+
+    def view(self, viewer: User, request_id: str) -> dict[str, Any]:
+        """A request as ``viewer`` may see it: everything for the two matched parties, the public part otherwise."""
+        with self.sessions() as db:
+            request = self._settled(db, request_id)
+            role = _role_of(viewer, request)
+            if role is None and request.status != HelpStatus.OPEN:
+                raise ApiError("NOT_FOUND")  # a stranger sees only open requests
+            view = public_view(request)
+            view["role"] = role or "neighbour"
+            if role is not None:
+                view.update(details=request.details, place=request.place)
+                other_id = request.helper_id if role == "requester" else request.requester_id
+                other = db.get(User, other_id) if other_id is not None else None
+                if other is not None and request.status in (HelpStatus.MATCHED, HelpStatus.COMPLETED):
+                    view["counterpart"] = {"name": other.display_name or "", "member": other.short_code}
+            if role == "requester":
+                offers = db.execute(
+                    select(HelpOffer, User)
+                    .join(User, User.id == HelpOffer.helper_id)
+                    .where(HelpOffer.request_id == request.id)
+                    .order_by(HelpOffer.created_at)
+                ).all()
+                view["offers"] = [
+                    {"helper": helper.public_id, "member": helper.short_code, "message": offer.message}
+                    for offer, helper in offers
+                ]
+        return view
+
+    # -- offers and the requester's choices -------------------------------------------
+    def offer(self, helper: User, request_id: str, message: str) -> None:
+        """``helper`` offers to help with an open request (off-chain)."""
+        _resident(helper)
+        with self.sessions.begin() as db:
+            request = self._settled(db, request_id)
+            if request.requester_id == helper.id:
+                raise ApiError("HELP_CANNOT_HELP_YOURSELF")
+            if request.status != HelpStatus.OPEN or aware(request.ends_at) <= now():  # type: ignore[operator]
+                raise ApiError("HELP_NOT_OPEN")
+            db.add(HelpOffer(request_id=request.id, helper_id=helper.id, message=message, created_at=now()))
+            try:
+                db.flush()
+            except IntegrityError:
+                raise ApiError("HELP_ALREADY_OFFERED") from None
+
+    def choose(self, requester: User, request_id: str, helper_public_id: str, key: str) -> Operation:
+        """The requester chooses one of the helpers who offered; the chain records them as the only payee."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+            helper = db.scalar(select(User).where(User.public_id == helper_public_id))
+            offered = helper is not None and db.scalar(
+                select(HelpOffer.id).where(HelpOffer.request_id == request.id, HelpOffer.helper_id == helper.id)
+            )
+        if helper is None or not offered:
+            raise ApiError("HELP_NOT_OFFERED")
+        if request.status != HelpStatus.OPEN:
+            raise ApiError("HELP_NOT_OPEN")
+        target, calldata = self.ledger.calldata("HelpBoard", "choose", request.chain_id, helper.address)
+        return self._submit(requester, key, OperationKind.HELP_CHOOSE, request, target, calldata, {"helper": helper.id})
+
+    def complete(self, requester: User, request_id: str, key: str) -> Operation:
+        """The requester confirms the task done: the escrow pays the chosen helper."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+        target, calldata = self.ledger.calldata("HelpBoard", "complete", request.chain_id)
+        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, {})
+
+    def withdraw(self, requester: User, request_id: str, key: str) -> Operation:
+        """The requester takes back an unmatched request: the escrow returns."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+        target, calldata = self.ledger.calldata("HelpBoard", "withdraw", request.chain_id)
+        return self._submit(requester, key, OperationKind.HELP_WITHDRAW, request, target, calldata, {})
+
+    def _submit(
+        self,
+        user: User,
+        key: str,
+        kind: OperationKind,
+        request: HelpRequest,
+        target: str,
+        calldata: bytes,
+        extra: dict[str, Any],
+    ) -> Operation:
+        return self.outbox.submit(
+            user,
+            key,
+            {"help_request": request.id, "kind": kind.value, **extra},
+            kind=kind,
+            sender=user.address or "",
+            target=target,
+            calldata=calldata,
+            summary={"help_request": request.id, **extra},
+        )
+
+    def _settled(self, db: DbSession, request_id: str) -> HelpRequest:
+        request = db.get(HelpRequest, request_id) if _is_uuid(request_id) else None
+        if request is None or request.status in (HelpStatus.POSTING, HelpStatus.FAILED):
+            raise ApiError("NOT_FOUND")
+        return request
+
+    def _own(self, db: DbSession, requester: User, request_id: str) -> HelpRequest:
+        request = self._settled(db, request_id)
+        if request.requester_id != requester.id:
+            raise ApiError("HELP_NOT_YOURS")
+        return request
+
+    # -- settling (hooks run by the pipeline in the transaction that records a receipt) --
+    def inspect_post(self, op: Operation, receipt: dict[str, Any]) -> dict[str, Any]:
+        """The board's request id, read from the posting receipt's ``RequestPosted`` log."""
+        board = self.ledger.contract("HelpBoard").address.lower()
+        for log in receipt.get("logs") or []:
+            topics = log.get("topics") or []
+            if str(log.get("address", "")).lower() == board and topics and str(topics[0]).lower() == POSTED_TOPIC:
+                return {"chain_id": int(str(topics[1]), 16)}
+        return {}
+
+
+def on_post(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is None or request.status != HelpStatus.POSTING:
+        return
+    chain_id = op.summary.get("chain_id")
+    if op.status == OperationStatus.CONFIRMED and chain_id is not None:
+        request.chain_id, request.status = int(chain_id), HelpStatus.OPEN  # type: ignore[call-overload]
+    else:
+        request.status = HelpStatus.FAILED
+
+
+def on_choose(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is not None and op.status == OperationStatus.CONFIRMED:
+        request.status, request.helper_id = HelpStatus.MATCHED, int(op.summary["helper"])  # type: ignore[call-overload]
+
+
+def on_complete(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is not None and op.status == OperationStatus.CONFIRMED:
+        request.status = HelpStatus.COMPLETED
+
+
+def on_withdraw(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is not None and op.status == OperationStatus.CONFIRMED:
+        request.status = HelpStatus.WITHDRAWN
+
+
+def public_view(request: HelpRequest) -> dict[str, Any]:
+    """What any resident may see of a request: no name, no details, no exact place."""
+    return {
+        "id": request.id,
+        "task_type": request.task_type,
+        "district": request.district,
+        "starts_at": aware(request.starts_at).isoformat(),  # type: ignore[union-attr]
+        "ends_at": aware(request.ends_at).isoformat(),  # type: ignore[union-attr]
+        "thanks": request.thanks,
+        "status": request.status.value,
+    }
+
+
+def _role_of(viewer: User, request: HelpRequest) -> str | None:
+    if viewer.id == request.requester_id:
+        return "requester"
+    if request.helper_id is not None and viewer.id == request.helper_id:
+        return "helper"
+    return None
+
+
+def _resident(user: User) -> None:
+    if user.role != Role.RESIDENT:
+        raise ApiError("NOT_A_RESIDENT")
+
+
+def _is_uuid(value: str) -> bool:
+    try:
+        uuid.UUID(value)
+    except ValueError:
+        return False
+    return True

@@ -1,0 +1,87 @@
+"""help matching (issue 18): requests and offers; the operation kinds that post, choose, complete, withdraw
+
+``help_requests`` keeps each request's public part (district, task type, window, thanks)
+and its private part (details, exact place), shown only to the requester and the chosen
+helper; ``help_offers`` the neighbours' offers (off-chain). The CHECK on
+``operations.kind`` (0004) is widened to the four new kinds; the values are written out
+here, as in 0004.
+
+Revision ID: 0005
+Revises: 0004
+"""
+
+from __future__ import annotations
+
+import sqlalchemy as sa
+from alembic import op
+
+revision = "0005"
+down_revision = "0004"
+branch_labels = None
+depends_on = None
+
+KINDS_BEFORE = ("register", "attest", "thank", "pay", "refund", "settle", "charge")
+KINDS_AFTER = (*KINDS_BEFORE, "help-post", "help-choose", "help-complete", "help-withdraw")
+HELP_STATUSES = ("posting", "open", "matched", "completed", "withdrawn", "failed")
+
+
+def _condition(column: str, values: tuple[str, ...]) -> str:
+    return f"{column} IN ({', '.join(repr(v) for v in values)})"
+
+
+def _kinds(values: tuple[str, ...]) -> None:
+    with op.batch_alter_table("operations", schema=None) as batch_op:
+        batch_op.drop_constraint("ck_operations_kind", type_="check")
+        batch_op.create_check_constraint("ck_operations_kind", _condition("kind", values))
+
+
+def upgrade() -> None:
+    _kinds(KINDS_AFTER)
+    op.create_table(
+        "help_requests",
+        sa.Column("id", sa.String(length=36), nullable=False),
+        sa.Column("requester_id", sa.Integer(), nullable=False),
+        sa.Column("task_type", sa.Integer(), nullable=False),
+        sa.Column("district", sa.String(length=40), nullable=False),
+        sa.Column("starts_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("ends_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("thanks", sa.BigInteger(), nullable=False),
+        sa.Column("details", sa.String(length=500), nullable=False),
+        sa.Column("place", sa.String(length=200), nullable=False),
+        sa.Column("details_salt", sa.String(length=34), nullable=False),
+        sa.Column("chain_id", sa.BigInteger(), nullable=True),
+        sa.Column("helper_id", sa.Integer(), nullable=True),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("operation_id", sa.String(length=36), nullable=True),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.CheckConstraint(_condition("status", HELP_STATUSES), name="ck_help_requests_status"),
+        sa.ForeignKeyConstraint(["requester_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["helper_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["operation_id"], ["operations.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("chain_id"),
+    )
+    op.create_index("ix_help_requests_requester_id", "help_requests", ["requester_id"])
+    op.create_index("ix_help_requests_status_district", "help_requests", ["status", "district", "starts_at"])
+    op.create_table(
+        "help_offers",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=False),
+        sa.Column("helper_id", sa.Integer(), nullable=False),
+        sa.Column("message", sa.String(length=200), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["request_id"], ["help_requests.id"]),
+        sa.ForeignKeyConstraint(["helper_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("request_id", "helper_id", name="uq_help_offers_request_helper"),
+    )
+    op.create_index("ix_help_offers_request_id", "help_offers", ["request_id"])
+
+
+def downgrade() -> None:
+    op.drop_index("ix_help_offers_request_id", table_name="help_offers")
+    op.drop_table("help_offers")
+    op.drop_index("ix_help_requests_status_district", table_name="help_requests")
+    op.drop_index("ix_help_requests_requester_id", table_name="help_requests")
+    op.drop_table("help_requests")
+    _kinds(KINDS_BEFORE)

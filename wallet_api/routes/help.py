@@ -1,0 +1,105 @@
+"""Help matching routes (issue 18): ``/v1/help/…`` for residents; the chain's side is ``HelpBoard``."""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime, timedelta, timezone
+from typing import Annotated
+
+from fastapi import APIRouter, Query, Request
+from fastapi.responses import JSONResponse
+
+from wallet_api.deps import IdempotencyKey, Resident, ServicesDep, operation_response
+from wallet_api.errors import ApiError
+from wallet_api.help import MAX_PAGE_SIZE, PAGE_SIZE, HelpQuery, public_view
+from wallet_api.schemas import HelpChooseIn, HelpOfferIn, HelpPageOut, HelpRequestIn, HelpRequestOut, PaymentOut
+
+router = APIRouter(prefix="/v1/help", tags=["help"])
+JST = timezone(timedelta(hours=9))
+
+
+def _aware(moment: datetime) -> datetime:
+    if moment.tzinfo is None:
+        raise ApiError("VALIDATION_ERROR", {"time": "give a time zone, e.g. 2026-12-05T10:00:00+09:00"})
+    return moment.astimezone(UTC)
+
+
+@router.post("/requests", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def post_request(
+    request: Request, body: HelpRequestIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Posts a request for help; the thanks are held in escrow on the ledger until it is completed or withdrawn."""
+    posted, op = svc.help.post(
+        user,
+        key,
+        task_type=body.task_type,
+        district=body.district.strip(),
+        starts_at=_aware(body.starts_at),
+        ends_at=_aware(body.ends_at),
+        thanks=body.thanks,
+        details=body.details,
+        place=body.place,
+    )
+    view = {**public_view(posted), "role": "requester"} if posted is not None else None
+    return operation_response(request, op, {"help_request": view})
+
+
+@router.get("/requests", response_model=HelpPageOut)
+def open_requests(
+    user: Resident,
+    svc: ServicesDep,
+    district: Annotated[str | None, Query(max_length=40)] = None,
+    task_type: Annotated[int | None, Query(ge=0, le=8)] = None,
+    day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="JST day, YYYY-MM-DD")] = None,
+    page: Annotated[int, Query(ge=1, le=10_000)] = 1,
+    size: Annotated[int, Query(ge=1, le=MAX_PAGE_SIZE)] = PAGE_SIZE,
+) -> HelpPageOut:
+    """Open requests of neighbours (district, task, window and thanks only), soonest first."""
+    start = None
+    if day is not None:
+        try:
+            start = datetime.strptime(day, "%Y-%m-%d").replace(tzinfo=JST)
+        except ValueError:
+            raise ApiError("VALIDATION_ERROR", {"day": "a date like 2026-12-05"}) from None
+    query = HelpQuery(district=district or None, task_type=task_type, day=start, page=page, size=size)
+    rows, total = svc.help.open_requests(user, query)
+    return HelpPageOut(items=[HelpRequestOut(**public_view(r)) for r in rows], total=total, page=page, size=size)
+
+
+@router.get("/mine", response_model=list[HelpRequestOut])
+def my_requests(user: Resident, svc: ServicesDep) -> list[HelpRequestOut]:
+    """Requests this resident posted or was chosen to help with."""
+    return [HelpRequestOut(**svc.help.view(user, r.id)) for r in svc.help.mine(user) if r.status.value not in
+            ("posting", "failed")]  # fmt: skip
+
+
+@router.get("/requests/{request_id}", response_model=HelpRequestOut)
+def request_detail(request_id: str, user: Resident, svc: ServicesDep) -> HelpRequestOut:
+    """One request: details, exact place and the other person's name only for the requester and the chosen helper."""
+    return HelpRequestOut(**svc.help.view(user, request_id))
+
+
+@router.post("/requests/{request_id}/offers", status_code=201)
+def offer(request_id: str, body: HelpOfferIn, user: Resident, svc: ServicesDep) -> dict[str, str]:
+    """Offers to help with an open request (the requester sees the offer and may choose you)."""
+    svc.help.offer(user, request_id, body.message)
+    return {"status": "offered"}
+
+
+@router.post("/requests/{request_id}/choose", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def choose(
+    request: Request, request_id: str, body: HelpChooseIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Chooses one of the neighbours who offered; only they can be paid from this request's escrow."""
+    return operation_response(request, svc.help.choose(user, request_id, body.helper, key))
+
+
+@router.post("/requests/{request_id}/complete", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def complete(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Confirms the help was given: the escrowed thanks go to the chosen helper."""
+    return operation_response(request, svc.help.complete(user, request_id, key))
+
+
+@router.post("/requests/{request_id}/withdraw", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def withdraw(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Takes back a request nobody was chosen for: the escrowed thanks return."""
+    return operation_response(request, svc.help.withdraw(user, request_id, key))
