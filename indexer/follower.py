@@ -389,9 +389,9 @@ def follow_forever(follower: Follower, ws_url: str | None, stop: Any, idle_secon
     A node that goes away is waited for with growing pauses; indexing resumes at the
     checkpoint when it returns.
     """
-    from indexer.heads import HeadListener
+    from ledger_client.heads import HeadListener
 
-    listener = HeadListener(ws_url) if ws_url else None
+    listener = HeadListener(ws_url, name="indexer-heads") if ws_url else None
     if listener is not None:
         listener.start()
     pause = 0.5

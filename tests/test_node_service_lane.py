@@ -24,7 +24,7 @@ import pytest
 import requests
 import websockets.sync.client
 
-from indexer.heads import HeadListener
+from ledger_client.heads import HeadListener
 from ledger_client.rpc import Rpc
 from ledger_client.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
 from tests.conftest import REPO, free_port

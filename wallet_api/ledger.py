@@ -77,6 +77,7 @@ class Ledger:
         # the request path's own calls (the payment's precheck and broadcast) skip web3's request
         # middleware and result formatters: about a fifth of an API worker's CPU per payment (issue 17)
         self.rpc = Rpc(rpc_url, timeout=timeout)
+        self.rpc_url = rpc_url
         self.deployments_dir = deployments_dir
         self._contracts: ContractSet | None = None
         self._encoders: dict[tuple[str, str], tuple[bytes, list[str]] | None] = {}  # see calldata

@@ -57,7 +57,7 @@ from wallet_api.db.models import AccountNonce, Operation, ServiceKey, User
 from wallet_api.errors import ApiError, code_for_contract_error
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
-from wallet_api.receipts import ReceiptWatcher, normalise
+from wallet_api.receipts import ReceiptWatcher, normalise, ws_url_of
 from wallet_api.statuses import FINAL_OPERATION, OperationKind, OperationStatus
 
 log = logging.getLogger("wallet_api.pipeline")
@@ -112,7 +112,7 @@ class Pipeline:
         self.sessions = sessions
         self.ledger = ledger
         self.keyring = keyring
-        self.receipts = receipts or ReceiptWatcher(ledger.rpc)  # one keep-alive pool per process
+        self.receipts = receipts or ReceiptWatcher(ledger.rpc, ws_url_of(ledger.rpc_url))  # one per process
         self._nonce_rows: set[str] = set()  # addresses whose nonce row exists (rows are never deleted)
         self.writes = GroupCommit(sessions)  # the request path's writes, committed together (db/group_commit.py)
         self.hooks: dict[OperationKind, Hook] = {}
