@@ -110,6 +110,11 @@ def test_refusals_and_withdrawal(wallet: WalletServer) -> None:
     posted = requester.post("/v1/help/requests", request_body(thanks=200))
     request_id = posted.json()["help_request"]["id"]
     assert requester.balance() == 50
+    # now the function's gas is known, a post is sent without a precheck: the refusal comes from the receipt
+    poorer = requester.post("/v1/help/requests", request_body(thanks=100))
+    assert poorer.status_code == 409 and code(poorer) == "INSUFFICIENT_BALANCE", poorer.text
+    assert requester.balance() == 50
+    assert [r["id"] for r in requester.get("/v1/help/mine").json()] == [request_id]  # the failed post is not listed
     shop = member(wallet, "merchant", shop="高砂ベーカリー")
     assert shop.get("/v1/help/requests").status_code == 403
     withdrawn = requester.post(f"/v1/help/requests/{request_id}/withdraw", {})

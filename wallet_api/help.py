@@ -125,6 +125,7 @@ class Help:
             calldata=calldata,
             summary={"help_request": request_id, "thanks": thanks},
             before_commit=record,
+            optimistic=True,  # one execution, not two: a refusal comes from the receipt, same code (Outbox.submit)
         )
         with self.sessions() as db:
             return db.get(HelpRequest, str(op.summary.get("help_request"))), op
