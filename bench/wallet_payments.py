@@ -69,6 +69,7 @@ from eth_utils import keccak
 from bench.harness import processes
 from bench.harness.erc20 import PEER_FEE_CAP, encode_address, sign
 from bench.harness.points import Points
+from bench.harness.postgres import create_postgres_database, drop_postgres_database
 from bench.harness.report import REPO, git_commit, log, machine
 from bench.harness.rpc import BenchRpc, hex_int
 from bench.harness.stats import ms, pct
@@ -351,27 +352,6 @@ def till_payments(merchant: Client, resident: Client, count: int) -> TillTimings
             out.sequences[sequence] = out.sequences.get(sequence, 0) + 1
     session.close()
     return out
-
-
-# --------------------------------------------------------------------------- PostgreSQL (optional)
-def create_postgres_database(admin_url: str) -> tuple[str, str]:
-    import psycopg
-
-    name = "takasago_bench_" + secrets.token_hex(4)
-    with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-        conn.execute(f'CREATE DATABASE "{name}"')  # type: ignore[arg-type]
-    base = admin_url.split("?", 1)[0].rsplit("/", 1)[0]
-    return f"{base}/{name}", name
-
-
-def drop_postgres_database(admin_url: str, name: str) -> None:
-    import psycopg
-
-    try:
-        with psycopg.connect(admin_url, autocommit=True, connect_timeout=5) as conn:
-            conn.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')  # type: ignore[arg-type]
-    except psycopg.Error as exc:
-        log(f"could not drop PostgreSQL database {name}: {exc}")
 
 
 # --------------------------------------------------------------------------- the run
