@@ -14,7 +14,7 @@ from typing import Any
 import pytest
 
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, member, running_wallet
+from tests.wallet_support import WalletServer, coordinator, member, officer, running_wallet
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -121,3 +121,74 @@ def test_refusals_and_withdrawal(wallet: WalletServer) -> None:
     assert withdrawn.status_code == 200 and withdrawn.json()["operation"]["status"] == "confirmed", withdrawn.text
     assert requester.balance() == 250
     assert [r["status"] for r in requester.get("/v1/help/mine").json()][:1] == ["withdrawn"]
+
+
+def test_a_coordinator_acts_for_a_resident_who_consented_with_card_and_pin(wallet: WalletServer) -> None:
+    """社協 posts for an elderly resident (card + PIN), chooses a neighbour and confirms: the resident's own points."""
+    elder, helper, other = member(wallet, points=800), member(wallet), member(wallet, points=500)
+    card = elder.post("/v1/me/card", {"pin": "246810"})
+    assert card.status_code == 201, card.text
+    staff = coordinator(wallet)
+    rid = elder.info["id"]
+
+    # no consent yet: refused, and nothing moves
+    early = staff.post(f"/v1/coordinator/residents/{rid}/help/requests", request_body(thanks=200))
+    assert early.status_code == 403 and code(early) == "HELP_NOT_LINKED"
+    assert early.json()["error"]["messages"]["ja"].startswith("この方の代理はできません")
+    # the wrong PIN, someone else's card, a malformed body: clear refusals
+    wrong = staff.post("/v1/coordinator/links", {"member": elder.info["short_code"], "card": card.json()["card"],
+                                                 "pin": "000000"}, key=None)  # fmt: skip
+    assert wrong.status_code in (401, 403, 409, 422) and code(wrong) == "PIN_INCORRECT", wrong.text
+    theirs = staff.post("/v1/coordinator/links", {"member": other.info["short_code"], "card": card.json()["card"],
+                                                  "pin": "246810"}, key=None)  # fmt: skip
+    assert code(theirs) == "HELP_CARD_NOT_THEIRS"
+    assert staff.post("/v1/coordinator/links", {"member": "x"}, key=None).status_code == 422
+    assert other.post("/v1/coordinator/links", {"member": elder.info["short_code"], "card": card.json()["card"],
+                                                "pin": "246810"}, key=None).status_code == 403  # fmt: skip
+    linked = staff.post("/v1/coordinator/links", {"member": elder.info["short_code"], "card": card.json()["card"],
+                                                  "pin": "246810"}, key=None)  # fmt: skip
+    assert linked.status_code == 201 and linked.json()["consent"] == "card_pin", linked.text
+    assert [r["id"] for r in staff.get("/v1/coordinator/residents").json()] == [rid]
+    assert [c["name"] for c in elder.get("/v1/help/coordinators").json()] == ["高砂市社協 山田"]
+
+    posted = staff.post(f"/v1/coordinator/residents/{rid}/help/requests", request_body(thanks=200))
+    assert posted.status_code == 200 and posted.json()["operation"]["status"] == "confirmed", posted.text
+    request_id = posted.json()["help_request"]["id"]
+    assert elder.balance() == 600  # the resident's own points went into escrow
+    assert helper.post(f"/v1/help/requests/{request_id}/offers", {"message": "行けます"}).status_code == 201
+    theirs_view = staff.get(f"/v1/coordinator/residents/{rid}/help").json()
+    assert [r["id"] for r in theirs_view] == [request_id] and theirs_view[0]["offers"][0]["message"] == "行けます"
+    # the coordinator cannot act for someone who has not consented
+    assert code(staff.get(f"/v1/coordinator/residents/{other.info['id']}/help")) == "HELP_NOT_LINKED"
+    chosen = staff.post(f"/v1/coordinator/residents/{rid}/help/requests/{request_id}/choose",
+                        {"helper": theirs_view[0]["offers"][0]["helper"]})  # fmt: skip
+    assert chosen.status_code == 200 and chosen.json()["operation"]["status"] == "confirmed", chosen.text
+    detail = staff.get(f"/v1/coordinator/residents/{rid}/help/requests/{request_id}").json()
+    assert detail["counterpart"]["member"] == helper.info["short_code"] and detail["place"].startswith("荒井町")
+    done = staff.post(f"/v1/coordinator/residents/{rid}/help/requests/{request_id}/complete", {})
+    assert done.status_code == 200 and done.json()["operation"]["status"] == "confirmed", done.text
+    assert (elder.balance(), helper.balance()) == (600, 200)
+    assert wallet.points.token.functions.balanceOf(elder.info["address"]).call() == 600  # reconciled with the chain
+    assert wallet.points.token.functions.balanceOf(helper.info["address"]).call() == 200
+
+    # the resident ends the consent in their app: the coordinator can no longer act
+    coordinators = elder.get("/v1/help/coordinators").json()
+    assert (
+        elder.client.delete(f"/v1/help/coordinators/{coordinators[0]['id']}", headers=elder.headers()).status_code
+        == 204
+    )
+    after = staff.post(f"/v1/coordinator/residents/{rid}/help/requests", request_body(thanks=100))
+    assert code(after) == "HELP_NOT_LINKED" and elder.balance() == 600
+    assert staff.get("/v1/coordinator/residents").json() == []
+    # and may consent again in the app, by the coordinator's code
+    again = elder.post("/v1/help/coordinators", {"coordinator": staff.info["short_code"]}, key=None)
+    assert again.status_code == 201 and again.json()["consent"] == "in_app", again.text
+    unknown = elder.post("/v1/help/coordinators", {"coordinator": helper.info["short_code"]}, key=None)
+    assert code(unknown) == "HELP_COORDINATOR_UNKNOWN"
+
+    # every action taken for the resident is on the city's trail, with who took it
+    trail = officer(wallet).get("/v1/officer/help/actions", params={"limit": 500}).json()
+    theirs = [(a["actor"], a["action"]) for a in reversed(trail) if a["resident"] == elder.info["short_code"]]
+    assert theirs == [("coordinator1", "link"), ("coordinator1", "post"), ("coordinator1", "choose"),
+                      ("coordinator1", "complete"), (elder.login_id, "unlink"), (elder.login_id, "link")]  # fmt: skip
+    assert staff.get("/v1/officer/help/actions").status_code == 403

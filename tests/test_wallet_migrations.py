@@ -97,8 +97,11 @@ def test_the_migration_lists_the_enums_values() -> None:
         ("payment_requests", "status"): statuses.PaymentRequestStatus,
         ("claims", "status"): statuses.ClaimStatus,
         ("help_requests", "status"): statuses.HelpStatus,
+        ("help_links", "consent"): statuses.ConsentMethod,
     }
     listed = {(t, c): set(values) for t, columns in checks.items() for c, values in columns.items()}
     listed[("operations", "kind")] = set(help_matching.KINDS_AFTER)  # widened by 0005 (issue 18)
     listed[("help_requests", "status")] = set(help_matching.HELP_STATUSES)
+    listed[("users", "role")] = set(help_matching.ROLES_AFTER)  # coordinators (0005)
+    listed[("help_links", "consent")] = set(help_matching.CONSENTS)
     assert listed == {key: {m.value for m in enum} for key, enum in enums.items()}

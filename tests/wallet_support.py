@@ -232,6 +232,18 @@ def officer(server: WalletServer) -> Api:
     return api
 
 
+def coordinator(server: WalletServer, login: str = "coordinator1") -> Api:
+    """A help-matching coordinator (社協), created with ``takasago wallet add-coordinator`` on first use."""
+    if server.data_dir.joinpath(f".{login}").exists() is False:
+        server.cli("add-coordinator", login, "--name", "高砂市社協 山田", "--data-dir", str(server.data_dir),
+                   "--database-url", server.database_url)  # fmt: skip
+        server.data_dir.joinpath(f".{login}").touch()
+    api = Api(server, login, OFFICER_PASSWORD)
+    assert api.login().status_code == 200
+    api.info.update(api.me())
+    return api
+
+
 def approve(server: WalletServer, user: Api) -> None:
     response = officer(server).post(f"/v1/officer/accounts/{user.info['id']}/approve", key=f"approve-{user.info['id']}")
     assert response.status_code == 200, response.text

@@ -107,12 +107,15 @@ class Accounts:
             raise ApiError("LOGIN_TAKEN") from None
         return user
 
-    def create_officer(self, login: str, password: str, display_name: str) -> User:
-        """A city officer (no on-chain key: officers act through the service's registrar key)."""
+    def create_officer(self, login: str, password: str, display_name: str, role: Role = Role.OFFICER) -> User:
+        """A city officer, or a help-matching coordinator (``Role.COORDINATOR``); neither has an on-chain key
+        (officers act through the service's registrar key, coordinators with the consenting resident's)."""
+        if role not in (Role.OFFICER, Role.COORDINATOR):
+            raise ValueError(f"not a staff role: {role}")
         user = User(
             public_id=str(uuid.uuid4()),
             login=login.strip().lower(),
-            role=Role.OFFICER,
+            role=role,
             status=AccountStatus.ACTIVE,
             password_hash=hash_secret(password),
             display_name=display_name,

@@ -77,6 +77,7 @@ Member = Annotated[User, Depends(role(Role.RESIDENT, Role.MERCHANT))]
 Resident = Annotated[User, Depends(role(Role.RESIDENT))]
 Merchant = Annotated[User, Depends(role(Role.MERCHANT))]
 Officer = Annotated[User, Depends(role(Role.OFFICER))]
+Coordinator = Annotated[User, Depends(role(Role.COORDINATOR, Role.OFFICER))]
 AnyUser = Annotated[User, Depends(current_user)]
 
 

@@ -228,6 +228,21 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "This person cannot be chosen now (not an active resident).",
         "この方は現在選べません（有効な住民アカウントではありません）。",
     ),
+    "HELP_NOT_LINKED": (
+        403,
+        "You may not act for this resident: they have not consented, or ended their consent.",
+        "この方の代理はできません（ご本人の同意がないか、同意が取り消されています）。",
+    ),
+    "HELP_CARD_NOT_THEIRS": (
+        409,
+        "This card belongs to someone else than the member code given.",
+        "このカードは入力された会員コードの方のものではありません。",
+    ),
+    "HELP_COORDINATOR_UNKNOWN": (
+        404,
+        "No coordinator has this code.",
+        "このコードのコーディネーターは見つかりません。",
+    ),
 }
 
 

@@ -15,6 +15,7 @@ import hmac
 import json
 import secrets
 import uuid
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import datetime, timedelta
 from typing import Any
@@ -26,7 +27,7 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from wallet_api.auth import aware, now
-from wallet_api.db.models import HelpOffer, HelpRequest, Operation, User
+from wallet_api.db.models import HelpAction, HelpOffer, HelpRequest, Operation, User
 from wallet_api.errors import ApiError
 from wallet_api.ledger import Ledger
 from wallet_api.outbox import Outbox
@@ -74,8 +75,12 @@ class Help:
         thanks: int,
         details: str,
         place: str,
+        actor: User | None = None,
     ) -> tuple[HelpRequest | None, Operation]:
-        """Posts a request with ``thanks`` in escrow; (the request, its posting operation)."""
+        """Posts a request with ``thanks`` in escrow; (the request, its posting operation).
+
+        ``actor``: the coordinator posting for ``user`` (recorded on the request and in the trail).
+        """
         _resident(user)
         if task_type not in TASK_TYPES:
             raise ApiError("VALIDATION_ERROR", {"task_type": f"one of {TASK_TYPES.start}..{TASK_TYPES.stop - 1}"})
@@ -109,8 +114,10 @@ class Help:
                     status=HelpStatus.POSTING,
                     operation_id=op.id,
                     created_at=now(),
+                    posted_by_id=actor.id if actor is not None else None,
                 )
             )
+            _record(db, actor, user, request_id, "post", f"{thanks} pt")
             db.flush()
 
         body = {"task_type": task_type, "district": district, "starts_at": starts_at.isoformat(),
@@ -210,8 +217,11 @@ class Help:
             except IntegrityError:
                 raise ApiError("HELP_ALREADY_OFFERED") from None
 
-    def choose(self, requester: User, request_id: str, helper_public_id: str, key: str) -> Operation:
-        """The requester chooses one of the helpers who offered; the chain records them as the only payee."""
+    def choose(
+        self, requester: User, request_id: str, helper_public_id: str, key: str, actor: User | None = None
+    ) -> Operation:
+        """The requester (or ``actor``, their coordinator) chooses one of the helpers who offered; the chain
+        records them as the only payee."""
         with self.sessions() as db:
             request = self._own(db, requester, request_id)
             helper = db.scalar(select(User).where(User.public_id == helper_public_id))
@@ -223,21 +233,22 @@ class Help:
         if request.status != HelpStatus.OPEN:
             raise ApiError("HELP_NOT_OPEN")
         target, calldata = self.ledger.calldata("HelpBoard", "choose", request.chain_id, helper.address)
-        return self._submit(requester, key, OperationKind.HELP_CHOOSE, request, target, calldata, {"helper": helper.id})
+        extra = {"helper": helper.id}
+        return self._submit(requester, key, OperationKind.HELP_CHOOSE, request, target, calldata, extra, actor)
 
-    def complete(self, requester: User, request_id: str, key: str) -> Operation:
-        """The requester confirms the task done: the escrow pays the chosen helper."""
+    def complete(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
+        """The requester (or ``actor``, their coordinator) confirms the task done: the escrow pays the chosen helper."""
         with self.sessions() as db:
             request = self._own(db, requester, request_id)
         target, calldata = self.ledger.calldata("HelpBoard", "complete", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, {})
+        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, {}, actor)
 
-    def withdraw(self, requester: User, request_id: str, key: str) -> Operation:
-        """The requester takes back an unmatched request: the escrow returns."""
+    def withdraw(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
+        """The requester (or ``actor``, their coordinator) takes back an unmatched request: the escrow returns."""
         with self.sessions() as db:
             request = self._own(db, requester, request_id)
         target, calldata = self.ledger.calldata("HelpBoard", "withdraw", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_WITHDRAW, request, target, calldata, {})
+        return self._submit(requester, key, OperationKind.HELP_WITHDRAW, request, target, calldata, {}, actor)
 
     def _submit(
         self,
@@ -248,7 +259,13 @@ class Help:
         target: str,
         calldata: bytes,
         extra: dict[str, Any],
+        actor: User | None,
     ) -> Operation:
+        action = kind.value.removeprefix("help-")
+
+        def record(db: DbSession, op: Operation) -> None:
+            _record(db, actor, user, request.id, action, "")
+
         return self.outbox.submit(
             user,
             key,
@@ -258,6 +275,7 @@ class Help:
             target=target,
             calldata=calldata,
             summary={"help_request": request.id, **extra},
+            before_commit=record if actor is not None else None,
         )
 
     def _settled(self, db: DbSession, request_id: str) -> HelpRequest:
@@ -300,16 +318,26 @@ def on_choose(db: DbSession, op: Operation) -> None:
         request.status, request.helper_id = HelpStatus.MATCHED, int(op.summary["helper"])  # type: ignore[call-overload]
 
 
-def on_complete(db: DbSession, op: Operation) -> None:
-    request = db.get(HelpRequest, str(op.summary["help_request"]))
-    if request is not None and op.status == OperationStatus.CONFIRMED:
-        request.status = HelpStatus.COMPLETED
+def _settles_to(status: HelpStatus) -> Callable[[DbSession, Operation], None]:
+    """The hook of an operation that, once confirmed, leaves its request in ``status``."""
+
+    def hook(db: DbSession, op: Operation) -> None:
+        request = db.get(HelpRequest, str(op.summary["help_request"]))
+        if request is not None and op.status == OperationStatus.CONFIRMED:
+            request.status = status
+
+    return hook
 
 
-def on_withdraw(db: DbSession, op: Operation) -> None:
-    request = db.get(HelpRequest, str(op.summary["help_request"]))
-    if request is not None and op.status == OperationStatus.CONFIRMED:
-        request.status = HelpStatus.WITHDRAWN
+on_complete = _settles_to(HelpStatus.COMPLETED)
+on_withdraw = _settles_to(HelpStatus.WITHDRAWN)
+
+
+def _record(db: DbSession, actor: User | None, resident: User, request_id: str | None, action: str, note: str) -> None:
+    """Adds to the trail an action taken by ``actor`` for ``resident`` (nothing when they act for themselves)."""
+    if actor is not None and actor.id != resident.id:
+        db.add(HelpAction(actor_id=actor.id, resident_id=resident.id, request_id=request_id, action=action,
+                          note=note, at=now()))  # fmt: skip
 
 
 def public_view(request: HelpRequest) -> dict[str, Any]:

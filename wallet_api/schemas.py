@@ -317,6 +317,45 @@ class HelpRequestOut(BaseModel):
     offers: list[dict[str, str]] | None = None
 
 
+class HelpLinkIn(Strict):
+    """The resident, in person, consents with their card and PIN (they type the PIN themselves)."""
+
+    member: Annotated[StrictStr, Field(min_length=4, max_length=64, description="The resident's member code")]
+    card: Annotated[StrictStr, Field(min_length=1, max_length=100, description="The card's code (scanned)")]
+    pin: Annotated[StrictStr, Field(pattern=r"^[0-9]{4,6}$")]
+
+
+class HelpConsentIn(Strict):
+    coordinator: Annotated[StrictStr, Field(min_length=4, max_length=64, description="The coordinator's code")]
+
+
+class LinkedResidentOut(BaseModel):
+    id: str
+    member: str
+    name: str
+    consent: str
+    consented_at: str
+
+
+class CoordinatorOut(BaseModel):
+    id: str
+    member: str
+    name: str
+    consent: str
+    consented_at: str
+
+
+class HelpActionOut(BaseModel):
+    actor: str
+    actor_name: str
+    actor_role: str
+    resident: str | None
+    request: str | None
+    action: str
+    note: str
+    at: str
+
+
 class HelpPageOut(BaseModel):
     items: list[HelpRequestOut]
     total: int

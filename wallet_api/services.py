@@ -22,6 +22,7 @@ from wallet_api.charges import Charges
 from wallet_api.claims import Claims
 from wallet_api.db.engine import make_engine, make_sessions, migrate
 from wallet_api.help import Help
+from wallet_api.help_coordination import Coordination
 from wallet_api.keyring import Keyring, load_keyring
 from wallet_api.ledger import Ledger
 from wallet_api.notifier import Notifier, announce_commits
@@ -50,6 +51,7 @@ class Services:
     claims: Claims
     thanks: Thanks
     help: Help
+    coordination: Coordination
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -92,6 +94,7 @@ class Services:
             claims=Claims(sessions, ledger, outbox, account_part),
             thanks=Thanks(ledger, outbox, account_part),
             help=help_part,
+            coordination=Coordination(sessions, settings),
         )
 
     def close(self) -> None:

@@ -16,6 +16,9 @@ class Role(StrEnum):
     RESIDENT = "resident"
     MERCHANT = "merchant"
     OFFICER = "officer"
+    COORDINATOR = (
+        "coordinator"  # 社会福祉協議会 or 民生委員: acts in help matching for residents who consented (issue 18)
+    )
 
 
 MEMBER_ROLES = (Role.RESIDENT, Role.MERCHANT)
@@ -107,3 +110,10 @@ class HelpStatus(StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     FAILED = "failed"
+
+
+class ConsentMethod(StrEnum):
+    """How a resident agreed that a coordinator may act for them in help matching."""
+
+    CARD_PIN = "card_pin"  # in person: the resident's card and PIN, entered by the resident
+    IN_APP = "in_app"  # in the resident's own app

@@ -203,8 +203,31 @@ def add_officer(
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
-    """Create a city officer's log-in (officers verify accounts and claims)."""
+    """Create a city officer's log-in (officers verify accounts and claims, and may coordinate help)."""
+    _add_staff("officer", login, name, password_file, data_dir, database_url)
+
+
+@wallet.command("add-coordinator")
+@_errors
+def add_coordinator(
+    login: Annotated[str, typer.Argument(help="The coordinator's log-in ID.")],
+    name: Annotated[str, typer.Option(help="The coordinator's name as residents see it (e.g. 高砂市社協 山田).")],
+    password_file: Annotated[
+        Path | None,
+        typer.Option(help="File holding the password.", show_default="TAKASAGO_OFFICER_PASSWORD, else a prompt"),
+    ] = None,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+) -> None:
+    """Create a help-matching coordinator's log-in (社会福祉協議会, 民生委員): they act for residents who consent."""
+    _add_staff("coordinator", login, name, password_file, data_dir, database_url)
+
+
+def _add_staff(
+    role: str, login: str, name: str, password_file: Path | None, data_dir: Path | None, database_url: str | None
+) -> None:
     from wallet_api.services import Services
+    from wallet_api.statuses import Role
 
     if password_file is not None:
         password = password_file.read_text(encoding="utf-8").strip()
@@ -216,10 +239,10 @@ def add_officer(
         raise ValueError("the log-in ID must be 3 to 64 letters, digits or ._@+-")
     services = Services.build(_settings(data_dir, database_url, None, None), create_secrets=True)
     try:
-        user = services.accounts.create_officer(login, password, name)
+        user = services.accounts.create_officer(login, password, name, Role(role))
     finally:
         services.close()
-    out.print(f"officer {user.login} created ({user.public_id})")
+    out.print(f"{role} {user.login} created ({user.public_id}, code {user.short_code})")
 
 
 @wallet.command()

@@ -27,6 +27,7 @@ from sqlalchemy.orm import DeclarativeBase, Mapped, mapped_column
 from wallet_api.statuses import (
     AccountStatus,
     ClaimStatus,
+    ConsentMethod,
     HelpStatus,
     OperationKind,
     OperationStatus,
@@ -300,6 +301,7 @@ class HelpRequest(Base):
     status: Mapped[HelpStatus] = mapped_column(stored_enum(HelpStatus, "ck_help_requests_status"))
     operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    posted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # a coordinator, when not the requester
 
 
 class HelpOffer(Base):
@@ -313,3 +315,32 @@ class HelpOffer(Base):
     helper_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
     message: Mapped[str] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class HelpLink(Base):
+    """A coordinator may act for a resident in help matching: the resident's consent, how and when it was given."""
+
+    __tablename__ = "help_links"
+    __table_args__ = (UniqueConstraint("coordinator_id", "resident_id", name="uq_help_links_pair"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    coordinator_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    resident_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    consent: Mapped[ConsentMethod] = mapped_column(stored_enum(ConsentMethod, "ck_help_links_consent"))
+    consented_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class HelpAction(Base):
+    """Who did what in help matching on someone else's behalf, or as the city (append-only trail)."""
+
+    __tablename__ = "help_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    actor_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    resident_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    request_id: Mapped[str | None] = mapped_column(String(36))
+    action: Mapped[str] = mapped_column(String(32))
+    note: Mapped[str] = mapped_column(String(200), default="")
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))

@@ -6,12 +6,23 @@ from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
 from fastapi import APIRouter, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
+from wallet_api.db.models import User
 from wallet_api.deps import IdempotencyKey, Resident, ServicesDep, operation_response
 from wallet_api.errors import ApiError
 from wallet_api.help import MAX_PAGE_SIZE, PAGE_SIZE, HelpQuery, public_view
-from wallet_api.schemas import HelpChooseIn, HelpOfferIn, HelpPageOut, HelpRequestIn, HelpRequestOut, PaymentOut
+from wallet_api.schemas import (
+    CoordinatorOut,
+    HelpChooseIn,
+    HelpConsentIn,
+    HelpOfferIn,
+    HelpPageOut,
+    HelpRequestIn,
+    HelpRequestOut,
+    PaymentOut,
+)
+from wallet_api.services import Services
 
 router = APIRouter(prefix="/v1/help", tags=["help"])
 JST = timezone(timedelta(hours=9))
@@ -28,6 +39,13 @@ def post_request(
     request: Request, body: HelpRequestIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
 ) -> JSONResponse:
     """Posts a request for help; the thanks are held in escrow on the ledger until it is completed or withdrawn."""
+    return post_for(request, svc, user, key, body, actor=None)
+
+
+def post_for(
+    request: Request, svc: Services, user: User, key: str, body: HelpRequestIn, actor: User | None
+) -> JSONResponse:
+    """Posts ``body`` as ``user``'s request (``actor``: the coordinator doing it for them)."""
     posted, op = svc.help.post(
         user,
         key,
@@ -38,6 +56,7 @@ def post_request(
         thanks=body.thanks,
         details=body.details,
         place=body.place,
+        actor=actor,
     )
     view = {**public_view(posted), "role": "requester"} if posted is not None else None
     return operation_response(request, op, {"help_request": view})
@@ -103,3 +122,37 @@ def complete(request: Request, request_id: str, user: Resident, key: Idempotency
 def withdraw(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Takes back a request nobody was chosen for: the escrowed thanks return."""
     return operation_response(request, svc.help.withdraw(user, request_id, key))
+
+
+# -- the resident's consent to coordinators ------------------------------------------------
+@router.get("/coordinators", response_model=list[CoordinatorOut])
+def my_coordinators(user: Resident, svc: ServicesDep) -> list[CoordinatorOut]:
+    """Who may post and confirm help requests for me (each with how and when I agreed)."""
+    return [
+        CoordinatorOut(
+            id=c.public_id,
+            member=c.short_code,
+            name=c.display_name or "",
+            consent=link.consent.value,
+            consented_at=link.consented_at.isoformat(),
+        )  # fmt: skip
+        for c, link in svc.coordination.coordinators(user)
+    ]
+
+
+@router.post("/coordinators", response_model=CoordinatorOut, status_code=201)
+def consent_to_coordinator(body: HelpConsentIn, user: Resident, svc: ServicesDep) -> CoordinatorOut:
+    """Lets the coordinator with this code post and confirm help requests for me, with my points."""
+    coordinator, linked = svc.coordination.link_in_app(user, body.coordinator)
+    return CoordinatorOut(id=coordinator.public_id, member=coordinator.short_code, name=coordinator.display_name or "",
+                          consent=linked.consent.value, consented_at=linked.consented_at.isoformat())  # fmt: skip
+
+
+@router.delete("/coordinators/{coordinator_id}", status_code=204)
+def end_consent(coordinator_id: str, user: Resident, svc: ServicesDep) -> Response:
+    """Ends my consent: this coordinator can no longer act for me."""
+    found = [c for c, _ in svc.coordination.coordinators(user) if c.public_id == coordinator_id]
+    if not found:
+        raise ApiError("HELP_NOT_LINKED")
+    svc.coordination.unlink(user, found[0].id, user.id)
+    return Response(status_code=204)

@@ -16,7 +16,7 @@ from wallet_api.auth import aware
 from wallet_api.db.models import User
 from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out
 from wallet_api.errors import ApiError, preferred_language
-from wallet_api.schemas import AccountDecisionOut, ClaimOut, PendingAccountOut, RecordReadOut
+from wallet_api.schemas import AccountDecisionOut, ClaimOut, HelpActionOut, PendingAccountOut, RecordReadOut
 from wallet_api.statuses import AccountStatus, ClaimStatus
 
 router = APIRouter(prefix="/v1/officer", tags=["officer"])
@@ -142,3 +142,23 @@ def decide(
         raise
     _decision(officer, f"{decision}d claim", public_id, claim.status)
     return ClaimOut.of(claim)
+
+
+@router.get("/help/actions", response_model=list[HelpActionOut])
+def help_actions(
+    officer: Officer, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[HelpActionOut]:
+    """Help matching's trail, newest first: who acted for which resident (member code), on which request, when."""
+    return [
+        HelpActionOut(
+            actor=actor.login,
+            actor_name=actor.display_name or "",
+            actor_role=actor.role.value,
+            resident=resident.short_code if resident is not None else None,
+            request=action.request_id,
+            action=action.action,
+            note=action.note,
+            at=aware(action.at).isoformat(),  # type: ignore[union-attr]
+        )
+        for action, actor, resident in svc.coordination.trail(limit)
+    ]
