@@ -25,11 +25,13 @@ npm ci --no-audit --no-fund --loglevel=error
 
 if [ "${1:-}" = "--test" ]; then
   # Debian packages the tests use: zbarimg decodes the QR images; PostgreSQL is the
-  # production database the wallet API is tested against; Chromium for the web pages.
+  # production database the wallet API is tested against; Chromium (and an emoji font) for the web pages.
   missing=()
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
   command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # the help menu's task icons are emoji: without this font the screenshots show empty boxes
+  [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
   if [ "${#missing[@]}" -gt 0 ]; then
     apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq "${missing[@]}" >/dev/null
   fi

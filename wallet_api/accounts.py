@@ -155,7 +155,7 @@ class Accounts:
                     )
                     for u in sealed
                 )
-            who = f"officer {reader.login} ({reader.public_id})" if reader else "the command line"
+            who = f"{reader.role.value} {reader.login} ({reader.public_id})" if reader else "the command line"
             log.info("%s opened %d personal record(s): %s", who, len(sealed), reason[:80])
         records = []
         for user in users:

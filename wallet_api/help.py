@@ -31,6 +31,7 @@ from wallet_api.db.models import HelpAction, HelpOffer, HelpRequest, Operation, 
 from wallet_api.errors import ApiError
 from wallet_api.ledger import Ledger
 from wallet_api.outbox import Outbox
+from wallet_api.pipeline import NODE_ERRORS
 from wallet_api.statuses import HelpStatus, OperationKind, OperationStatus, Role
 
 TASK_TYPES = range(0, 9)  # the default menu (contracts/deploy.py); the chain checks each range
@@ -57,10 +58,18 @@ class HelpQuery:
 class Help:
     """Help requests and offers for residents; requests reach the chain through the outbox."""
 
-    def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger, outbox: Outbox) -> None:
+    def __init__(
+        self,
+        sessions: sessionmaker[DbSession],
+        ledger: Ledger,
+        outbox: Outbox,
+        real_name: Callable[[User, User], str] | None = None,
+    ) -> None:
+        """``real_name(person, reader)``: the person's real name from their sealed record, the read audited."""
         self.sessions = sessions
         self.ledger = ledger
         self.outbox = outbox
+        self.real_name = real_name
 
     # -- posting --------------------------------------------------------------------
     def post(
@@ -138,6 +147,16 @@ class Help:
             return db.get(HelpRequest, str(op.summary.get("help_request"))), op
 
     # -- reading --------------------------------------------------------------------
+    def task_types(self) -> list[dict[str, int | bool]]:
+        """The city's menu as the board holds it now: each task type's suggested range and whether it is offered."""
+        board = self.ledger.contract("HelpBoard")
+        try:
+            menu = [board.functions.taskTypeOf(t).call() for t in TASK_TYPES]
+        except NODE_ERRORS:
+            raise ApiError("NODE_UNAVAILABLE", status=503) from None
+        return [{"task_type": t, "min_thanks": int(low), "max_thanks": int(high), "enabled": bool(on)}
+                for t, (low, high, on) in zip(TASK_TYPES, menu, strict=True)]  # fmt: skip
+
     def open_requests(self, viewer: User, query: HelpQuery) -> tuple[list[HelpRequest], int]:
         """Open requests of others, soonest first, filtered by district, task type and day; (page, total)."""
         condition = [
@@ -173,8 +192,15 @@ class Help:
             ).all()
         return list(rows)
 
-    def view(self, viewer: User, request_id: str) -> dict[str, Any]:
-        """A request as ``viewer`` may see it: everything for the two matched parties, the public part otherwise."""
+    def view(
+        self, viewer: User, request_id: str, real_names: bool = False, reader: User | None = None
+    ) -> dict[str, Any]:
+        """A request as ``viewer`` may see it: everything for the two matched parties, the public part otherwise.
+
+        ``real_names``: once matched, the other party's real name (from their sealed record; each
+        read is on the personal-record trail, so it is asked for on a request's own page only);
+        ``reader``: who reads when not ``viewer`` (a coordinator looking on a resident's behalf).
+        """
         with self.sessions() as db:
             request = self._settled(db, request_id)
             role = _role_of(viewer, request)
@@ -187,7 +213,10 @@ class Help:
                 other_id = request.helper_id if role == "requester" else request.requester_id
                 other = db.get(User, other_id) if other_id is not None else None
                 if other is not None and request.status in (HelpStatus.MATCHED, HelpStatus.COMPLETED):
-                    view["counterpart"] = {"name": other.display_name or "", "member": other.short_code}
+                    name = other.display_name or ""
+                    if real_names and self.real_name is not None:
+                        name = self.real_name(other, reader or viewer) or name
+                    view["counterpart"] = {"name": name, "member": other.short_code}
             if role == "requester":
                 offers = db.execute(
                     select(HelpOffer, User)

@@ -356,6 +356,13 @@ class HelpActionOut(BaseModel):
     at: str
 
 
+class HelpTaskOut(BaseModel):
+    task_type: int
+    min_thanks: int
+    max_thanks: int
+    enabled: bool
+
+
 class HelpPageOut(BaseModel):
     items: list[HelpRequestOut]
     total: int

@@ -73,7 +73,14 @@ class Services:
         outbox.when_settled(OperationKind.ATTEST, claims.on_attest)
         outbox.when_settled(OperationKind.PAY, payments.on_pay, inspector=payment_part.inspect_payment)
         outbox.when_settled(OperationKind.REFUND, payments.on_refund)
-        help_part = Help(sessions, ledger, outbox)
+        help_part = Help(
+            sessions,
+            ledger,
+            outbox,
+            lambda person, reader: str(
+                account_part.personal_record(person, reader, "help matching: the matched party's name").get("name", "")
+            ),
+        )
         outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
         outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
         outbox.when_settled(OperationKind.HELP_COMPLETE, help.on_complete)

@@ -66,7 +66,8 @@ def post_request(
 @router.get("/residents/{resident_id}/help/requests/{request_id}", response_model=HelpRequestOut)
 def request_detail(resident_id: str, request_id: str, user: Coordinator, svc: ServicesDep) -> HelpRequestOut:
     """One of the resident's requests, as they would see it."""
-    return HelpRequestOut(**svc.help.view(svc.coordination.acting_for(user, resident_id), request_id))
+    resident = svc.coordination.acting_for(user, resident_id)
+    return HelpRequestOut(**svc.help.view(resident, request_id, real_names=True, reader=user))
 
 
 @router.post("/residents/{resident_id}/help/requests/{request_id}/choose", responses=OPERATION)

@@ -9,7 +9,7 @@ from fastapi import APIRouter, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from wallet_api.db.models import User
-from wallet_api.deps import IdempotencyKey, Resident, ServicesDep, operation_response
+from wallet_api.deps import AnyUser, IdempotencyKey, Resident, ServicesDep, operation_response
 from wallet_api.errors import ApiError
 from wallet_api.help import MAX_PAGE_SIZE, PAGE_SIZE, HelpQuery, public_view
 from wallet_api.schemas import (
@@ -20,6 +20,7 @@ from wallet_api.schemas import (
     HelpPageOut,
     HelpRequestIn,
     HelpRequestOut,
+    HelpTaskOut,
     PaymentOut,
 )
 from wallet_api.services import Services
@@ -62,6 +63,12 @@ def post_for(
     return operation_response(request, op, {"help_request": view})
 
 
+@router.get("/tasks", response_model=list[HelpTaskOut])
+def task_types(user: AnyUser, svc: ServicesDep) -> list[HelpTaskOut]:
+    """The kinds of help one can ask for, with the city's suggested range of thanks (0 shopping … 8 other)."""
+    return [HelpTaskOut(**t) for t in svc.help.task_types()]  # type: ignore[arg-type]
+
+
 @router.get("/requests", response_model=HelpPageOut)
 def open_requests(
     user: Resident,
@@ -94,7 +101,7 @@ def my_requests(user: Resident, svc: ServicesDep) -> list[HelpRequestOut]:
 @router.get("/requests/{request_id}", response_model=HelpRequestOut)
 def request_detail(request_id: str, user: Resident, svc: ServicesDep) -> HelpRequestOut:
     """One request: details, exact place and the other person's name only for the requester and the chosen helper."""
-    return HelpRequestOut(**svc.help.view(user, request_id))
+    return HelpRequestOut(**svc.help.view(user, request_id, real_names=True))
 
 
 @router.post("/requests/{request_id}/offers", status_code=201)

@@ -1,5 +1,5 @@
-"""The residents' app (``/app/``), the merchants' till (``/till/``) and the officers' desk
-(``/officer/``): static pages over the JSON API.
+"""The residents' app (``/app/``), the merchants' till (``/till/``), the officers' desk
+(``/officer/``) and the help coordinators' desk (``/coordinator/``): static pages over the JSON API.
 
 Plain HTML, CSS and a little JavaScript, served by this service with a strict content
 security policy (no inline script, nothing fetched from elsewhere). QR decoding in the
@@ -55,6 +55,12 @@ def merchant_till() -> FileResponse:
 @router.get("/officer/")
 def officer_desk() -> FileResponse:
     return _page("officer.html")
+
+
+@router.get("/coordinator/")
+def coordinator_desk() -> FileResponse:
+    """Help matching's desk for coordinators (社協, 民生委員) and counter officers."""
+    return _page("coordinator.html")
 
 
 @router.get("/{app}/manifest.webmanifest")

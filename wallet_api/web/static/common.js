@@ -96,6 +96,12 @@ const TAKASAGO = (() => {
   };
   let lang = store.getItem("lang") === "en" ? "en" : "ja";
 
+  /** More texts (a feature's own script adds its words in both languages). */
+  function addTexts(more) {
+    for (const l of ["ja", "en"]) Object.assign(TEXTS[l], more[l] || {});
+    if (settingsBound) translate();
+  }
+
   function t(key) {
     return (TEXTS[lang] && TEXTS[lang][key]) || TEXTS.ja[key] || key;
   }
@@ -104,7 +110,7 @@ const TAKASAGO = (() => {
     root.querySelectorAll("[data-t]").forEach((el) => { el.textContent = t(el.dataset.t); });
     root.querySelectorAll("[data-t-placeholder]").forEach((el) => { el.placeholder = t(el.dataset.tPlaceholder); });
     document.documentElement.lang = lang;
-    document.title = t({ till: "title_till", officer: "title_officer" }[APP] || "title_app");
+    document.title = t({ till: "title_till", officer: "title_officer", coordinator: "title_coordinator" }[APP] || "title_app");
   }
 
   function applySettings() {
@@ -342,7 +348,7 @@ const TAKASAGO = (() => {
   }
 
   return {
-    APP, t, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
+    APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
     Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate,
     get lang() { return lang; },
   };
