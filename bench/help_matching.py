@@ -107,6 +107,8 @@ def generate(database_url: str, count: int, helpers: int) -> None:
             for i in range(helpers)
         ]
         conn.execute(insert(User.__table__), users)  # type: ignore[arg-type]
+        if conn.dialect.name == "postgresql":  # ids given explicitly: move the sequence past them for sign-ups
+            conn.execute(text("SELECT setval(pg_get_serial_sequence('users', 'id'), (SELECT MAX(id) FROM users))"))
         rows = []
         for i in range(count):
             starts = now + timedelta(hours=rng.randint(1, 24 * 6))
