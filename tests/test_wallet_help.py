@@ -7,14 +7,15 @@ the exact place reach only the two matched parties; refusals come with codes in 
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
 
-from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, coordinator, member, officer, running_wallet
+from tests.points import HELP_MODERATOR_ROLE, PointsSystem
+from tests.wallet_support import Api, WalletServer, coordinator, member, officer, running_wallet
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -192,3 +193,93 @@ def test_a_coordinator_acts_for_a_resident_who_consented_with_card_and_pin(walle
     assert theirs == [("coordinator1", "link"), ("coordinator1", "post"), ("coordinator1", "choose"),
                       ("coordinator1", "complete"), (elder.login_id, "unlink"), (elder.login_id, "link")]  # fmt: skip
     assert staff.get("/v1/officer/help/actions").status_code == 403
+
+
+def matched(wallet: WalletServer, thanks: int = 200) -> tuple[Api, Api, str]:
+    """A request posted by a new resident, offered by a new neighbour and chosen: (requester, helper, id)."""
+    requester, helper = member(wallet, points=1_000), member(wallet)
+    request_id = requester.post("/v1/help/requests", request_body(thanks=thanks)).json()["help_request"]["id"]
+    assert helper.post(f"/v1/help/requests/{request_id}/offers", {}).status_code == 201
+    chosen = requester.post(f"/v1/help/requests/{request_id}/choose", {"helper": helper.info["id"]})
+    assert chosen.json()["operation"]["status"] == "confirmed", chosen.text
+    return requester, helper, request_id
+
+
+def test_cancel_step_back_and_expiry_return_or_reopen_exactly(wallet: WalletServer) -> None:
+    # the requester cancels before the time starts: every point comes back
+    requester, helper, request_id = matched(wallet)
+    assert code(helper.post(f"/v1/help/requests/{request_id}/cancel", {})) == "HELP_NOT_YOURS"
+    cancelled = requester.post(f"/v1/help/requests/{request_id}/cancel", {})
+    assert cancelled.json()["operation"]["status"] == "confirmed", cancelled.text
+    assert requester.get(f"/v1/help/requests/{request_id}").json()["status"] == "cancelled"
+    assert requester.balance() == 1_000 and helper.balance() == 0
+
+    # the chosen helper steps back: the request is open again for others, the thanks still held
+    requester, helper, request_id = matched(wallet)
+    stranger = member(wallet)
+    refused = stranger.post(f"/v1/help/requests/{request_id}/step-back", {})
+    assert refused.status_code == 403 and code(refused) == "HELP_NOT_THE_HELPER"
+    back = helper.post(f"/v1/help/requests/{request_id}/step-back", {})
+    assert back.json()["operation"]["status"] == "confirmed", back.text
+    again = requester.get(f"/v1/help/requests/{request_id}").json()
+    assert again["status"] == "open" and again.get("counterpart") is None
+    assert requester.balance() == 800
+    assert helper.get(f"/v1/help/requests/{request_id}").json()["role"] == "neighbour"  # no longer told the place
+
+    # a request whose time ends with nobody chosen: its thanks are taken back (not before)
+    late = member(wallet, points=300)
+    now = datetime.now(UTC)
+    body = request_body(thanks=200, starts_at=(now - timedelta(hours=1)).isoformat(),
+                        ends_at=(now + timedelta(seconds=3)).isoformat())  # fmt: skip
+    posted = late.post("/v1/help/requests", body)
+    assert posted.status_code == 200, posted.text
+    late_id = posted.json()["help_request"]["id"]
+    early = late.post(f"/v1/help/requests/{late_id}/expire", {})
+    assert early.status_code == 409 and code(early) == "HELP_NOT_EXPIRED", early.text
+    time.sleep(4)
+    expired = late.post(f"/v1/help/requests/{late_id}/expire", {})
+    assert expired.json()["operation"]["status"] == "confirmed", expired.text
+    assert late.balance() == 300 and late.get(f"/v1/help/requests/{late_id}").json()["status"] == "expired"
+
+
+def test_a_dispute_is_decided_by_the_city_and_moderation_is_recorded(wallet: WalletServer) -> None:
+    requester, helper, request_id = matched(wallet, thanks=300)
+    outsider = member(wallet)
+    assert code(outsider.post(f"/v1/help/requests/{request_id}/dispute", {"reason": "?"})) == "HELP_NOT_A_PARTY"
+    disputed = helper.post(f"/v1/help/requests/{request_id}/dispute", {"reason": "約束の時間に不在でした"})
+    assert disputed.json()["operation"]["status"] == "confirmed", disputed.text
+    paying = requester.post(f"/v1/help/requests/{request_id}/complete", {})
+    assert code(paying) == "HELP_WRONG_STATUS"  # held until the city decides
+
+    desk = officer(wallet)
+    cases = desk.get("/v1/officer/help/requests", params={"status": "disputed"}).json()
+    case = next(c for c in cases if c["request"]["id"] == request_id)
+    assert case["helper"] == helper.info["short_code"] and case["trail"][-1]["note"] == "約束の時間に不在でした"
+    assert "place" not in case["request"] or case["request"].get("place") is None  # the city's list shows no address
+    decision = {"to_helper": 100, "decision": "移動の手間分として100pt"}
+    unauthorised = desk.post(f"/v1/officer/help/requests/{request_id}/resolve", decision)
+    assert code(unauthorised) == "SERVICE_NOT_AUTHORISED", unauthorised.text  # the admin has not granted it yet
+    wallet.points.grant(HELP_MODERATOR_ROLE, wallet.service_address)
+    resolved = desk.post(f"/v1/officer/help/requests/{request_id}/resolve", decision)
+    assert resolved.json()["operation"]["status"] == "confirmed", resolved.text
+    assert (requester.balance(), helper.balance()) == (900, 100)  # 300 held: 100 to the helper, 200 back
+    assert requester.get(f"/v1/help/requests/{request_id}").json()["status"] == "resolved"
+    assert code(desk.post(f"/v1/officer/help/requests/{request_id}/resolve", decision)) == "HELP_WRONG_STATUS"
+    assert helper.post(f"/v1/officer/help/requests/{request_id}/resolve", decision).status_code == 403
+
+    # take a request down; suspend someone from the service, then readmit them
+    poster = member(wallet, points=500)
+    open_id = poster.post("/v1/help/requests", request_body(thanks=100)).json()["help_request"]["id"]
+    removed = desk.post(f"/v1/officer/help/requests/{open_id}/remove", {"reason": "営利目的の依頼"})
+    assert removed.json()["operation"]["status"] == "confirmed", removed.text
+    assert poster.balance() == 500 and poster.get(f"/v1/help/requests/{open_id}").json()["status"] == "removed"
+    suspension = {"member": poster.info["short_code"], "suspended": True, "reason": "繰り返しの不適切な依頼"}
+    assert desk.post("/v1/officer/help/suspensions", suspension).json()["operation"]["status"] == "confirmed"
+    barred = poster.post("/v1/help/requests", request_body(thanks=100))
+    assert barred.status_code == 403 and code(barred) == "HELP_SUSPENDED", barred.text
+    readmit = desk.post("/v1/officer/help/suspensions", {**suspension, "suspended": False, "reason": "面談済み"})
+    assert readmit.json()["operation"]["status"] == "confirmed"
+    assert poster.post("/v1/help/requests", request_body(thanks=100)).status_code == 200
+    trail = [(a["action"], a["resident"]) for a in desk.get("/v1/officer/help/actions").json()]
+    assert ("resolve", requester.info["short_code"]) in trail and ("suspend", poster.info["short_code"]) in trail
+    assert ("readmit", poster.info["short_code"]) in trail and ("dispute", requester.info["short_code"]) in trail

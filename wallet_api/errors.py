@@ -228,6 +228,26 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "This person cannot be chosen now (not an active resident).",
         "この方は現在選べません（有効な住民アカウントではありません）。",
     ),
+    "HELP_NOT_THE_HELPER": (
+        403,
+        "Only the helper chosen for this request can do this.",
+        "この操作は、お手伝いに選ばれた方のみできます。",
+    ),
+    "HELP_NOT_A_PARTY": (
+        403,
+        "Only the person who asked and the chosen helper can do this.",
+        "この操作は、依頼した方とお手伝いに選ばれた方のみできます。",
+    ),
+    "HELP_TOO_LATE_TO_CANCEL": (
+        409,
+        "The help has already started; it can no longer be cancelled (ask the city if something went wrong).",
+        "お手伝いの時間が始まっているため取り消せません（問題があれば市に相談してください）。",
+    ),
+    "HELP_NOT_EXPIRED": (
+        409,
+        "The time for this request has not ended yet.",
+        "この困りごとの日時はまだ終わっていません。",
+    ),
     "HELP_NOT_LINKED": (
         403,
         "You may not act for this resident: they have not consented, or ended their consent.",
@@ -311,6 +331,10 @@ _CONTRACT_CODES = {
     "NotActiveResident": "HELP_HELPER_NOT_ACTIVE",
     "CannotHelpYourself": "HELP_CANNOT_HELP_YOURSELF",
     "NotRequester": "HELP_NOT_YOURS",
+    "NotAParty": "HELP_NOT_A_PARTY",
+    "TooLateToCancel": "HELP_TOO_LATE_TO_CANCEL",
+    "NotExpiredYet": "HELP_NOT_EXPIRED",
+    "ExceedsThanks": "HELP_THANKS_OUT_OF_RANGE",
 }
 
 

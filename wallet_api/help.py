@@ -24,7 +24,7 @@ from eth_utils import keccak
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
-from sqlalchemy.orm import sessionmaker
+from sqlalchemy.orm import aliased, sessionmaker
 
 from wallet_api.auth import aware, now
 from wallet_api.db.models import HelpAction, HelpOffer, HelpRequest, Operation, User
@@ -36,6 +36,7 @@ from wallet_api.statuses import HelpStatus, OperationKind, OperationStatus, Role
 
 TASK_TYPES = range(0, 9)  # the default menu (contracts/deploy.py); the chain checks each range
 POSTED_TOPIC = "0x" + keccak(text="RequestPosted(uint256,address,uint8,uint256,uint256,uint256,bytes32)").hex()
+STEPPED_BACK_TOPIC = "0x" + keccak(text="HelperSteppedBack(uint256,address,bool)").hex()
 PAGE_SIZE = 20
 MAX_PAGE_SIZE = 100
 
@@ -64,12 +65,15 @@ class Help:
         ledger: Ledger,
         outbox: Outbox,
         real_name: Callable[[User, User], str] | None = None,
+        service_address: Callable[[], str] | None = None,
     ) -> None:
-        """``real_name(person, reader)``: the person's real name from their sealed record, the read audited."""
+        """``real_name(person, reader)``: the person's real name from their sealed record, the read audited;
+        ``service_address()``: the wallet's city service key, which sends the city's moderation."""
         self.sessions = sessions
         self.ledger = ledger
         self.outbox = outbox
         self.real_name = real_name
+        self.service_address = service_address
 
     # -- posting --------------------------------------------------------------------
     def post(
@@ -181,6 +185,41 @@ class Help:
             ).all()
         return list(rows), total
 
+    def cases(self, status: HelpStatus, limit: int = 100) -> list[dict[str, Any]]:
+        """Requests in ``status`` for the city's moderation, newest first: public part, parties, trail."""
+        helper = aliased(User)
+        with self.sessions() as db:
+            rows = db.execute(
+                select(HelpRequest, User.short_code, helper.short_code)
+                .join(User, User.id == HelpRequest.requester_id)
+                .outerjoin(helper, helper.id == HelpRequest.helper_id)
+                .where(HelpRequest.status == status)
+                .order_by(HelpRequest.created_at.desc())
+                .limit(limit)
+            ).all()
+            ids = [r.id for r, _, _ in rows]
+            actions = db.execute(
+                select(HelpAction, User.short_code, User.role)
+                .join(User, User.id == HelpAction.actor_id)
+                .where(HelpAction.request_id.in_(ids))
+                .order_by(HelpAction.id)
+            ).all()
+        trail: dict[str, list[dict[str, str]]] = {}
+        for action, code, role in actions:
+            trail.setdefault(str(action.request_id), []).append(
+                {
+                    "by": code,
+                    "role": role.value,
+                    "action": action.action,
+                    "note": action.note,
+                    "at": aware(action.at).isoformat(),  # type: ignore[union-attr]
+                }
+            )
+        return [
+            {"request": public_view(r), "requester": requester, "helper": helper_code, "trail": trail.get(r.id, [])}
+            for r, requester, helper_code in rows
+        ]
+
     def mine(self, user: User) -> list[HelpRequest]:
         """The requests ``user`` posted or was chosen for, newest first."""
         with self.sessions() as db:
@@ -279,6 +318,115 @@ class Help:
         target, calldata = self.ledger.calldata("HelpBoard", "withdraw", request.chain_id)
         return self._submit(requester, key, OperationKind.HELP_WITHDRAW, request, target, calldata, {}, actor)
 
+    def cancel(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
+        """The requester (or their coordinator) cancels a matched request before it starts: the escrow returns."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+        target, calldata = self.ledger.calldata("HelpBoard", "cancel", request.chain_id)
+        return self._submit(requester, key, OperationKind.HELP_CANCEL, request, target, calldata, {}, actor)
+
+    def step_back(self, helper: User, request_id: str, key: str) -> Operation:
+        """The chosen helper steps back: the request reopens (or, once its window is over, the escrow returns)."""
+        with self.sessions() as db:
+            request = self._settled(db, request_id)
+        if request.helper_id != helper.id:
+            raise ApiError("HELP_NOT_THE_HELPER")
+        target, calldata = self.ledger.calldata("HelpBoard", "stepBack", request.chain_id)
+        return self._submit(helper, key, OperationKind.HELP_STEP_BACK, request, target, calldata, {}, None)
+
+    def dispute(self, party: User, request_id: str, reason: str, key: str, actor: User | None = None) -> Operation:
+        """The requester or the chosen helper asks the city to decide (the reason here, its salted hash on-chain)."""
+        with self.sessions() as db:
+            request = self._settled(db, request_id)
+        if _role_of(party, request) is None:
+            raise ApiError("HELP_NOT_A_PARTY")
+        reason_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), reason.encode(), hashlib.sha256).digest()
+        target, calldata = self.ledger.calldata("HelpBoard", "dispute", request.chain_id, reason_hash)
+        return self._submit(party, key, OperationKind.HELP_DISPUTE, request, target, calldata, {}, actor or party,
+                            note=reason)  # fmt: skip
+
+    def expire(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
+        """Returns the escrow of the requester's request whose window ended with nobody chosen."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+        target, calldata = self.ledger.calldata("HelpBoard", "expire", request.chain_id)
+        return self._submit(requester, key, OperationKind.HELP_EXPIRE, request, target, calldata, {}, actor)
+
+    # -- the city's moderation (sent with the service key, which must hold HELP_MODERATOR_ROLE) --
+    def resolve(self, officer: User, request_id: str, to_helper: int, decision: str, key: str) -> Operation:
+        """Decides a dispute: ``to_helper`` points to the helper, the rest back to the requester."""
+        with self.sessions() as db:
+            request = self._settled(db, request_id)
+        if not 0 <= to_helper <= request.thanks:
+            raise ApiError("VALIDATION_ERROR", {"to_helper": f"0..{request.thanks}"})
+        decision_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), decision.encode(), hashlib.sha256).digest()
+        target, calldata = self.ledger.calldata("HelpBoard", "resolve", request.chain_id, to_helper, decision_hash)
+        return self._as_city(officer, key, OperationKind.HELP_RESOLVE, request, target, calldata,
+                             f"{to_helper} pt to the helper: {decision}")  # fmt: skip
+
+    def remove(self, officer: User, request_id: str, reason: str, key: str) -> Operation:
+        """Takes an open or matched request down; its escrow returns to the requester."""
+        with self.sessions() as db:
+            request = self._settled(db, request_id)
+        reason_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), reason.encode(), hashlib.sha256).digest()
+        target, calldata = self.ledger.calldata("HelpBoard", "remove", request.chain_id, reason_hash)
+        return self._as_city(officer, key, OperationKind.HELP_REMOVE, request, target, calldata, reason)
+
+    def suspend(self, officer: User, member: User, suspended: bool, reason: str, key: str) -> Operation:
+        """Suspends a resident from help matching (or readmits them): they can neither post nor be chosen."""
+        if member.role != Role.RESIDENT or member.address is None:
+            raise ApiError("NOT_A_RESIDENT")
+        target, calldata = self.ledger.calldata("HelpBoard", "setSuspended", member.address, suspended)
+        action = "suspend" if suspended else "readmit"
+
+        def record(db: DbSession, op: Operation) -> None:
+            db.add(HelpAction(actor_id=officer.id, resident_id=member.id, action=action, note=reason[:200], at=now()))
+
+        return self.outbox.submit(
+            officer,
+            key,
+            {"member": member.public_id, "suspended": suspended, "reason": reason},
+            kind=OperationKind.HELP_SUSPEND,
+            sender=self._city(),
+            target=target,
+            calldata=calldata,
+            summary={"member": member.public_id, "suspended": suspended},
+            before_commit=record,
+        )
+
+    def _city(self) -> str:
+        if self.service_address is None:
+            raise ApiError("NODE_UNAVAILABLE", status=503)
+        return self.service_address()
+
+    def _as_city(
+        self,
+        officer: User,
+        key: str,
+        kind: OperationKind,
+        request: HelpRequest,
+        target: str,
+        calldata: bytes,
+        note: str,
+    ) -> Operation:
+        action = kind.value.removeprefix("help-")
+
+        def record(db: DbSession, op: Operation) -> None:
+            db.add(HelpAction(actor_id=officer.id, resident_id=request.requester_id, request_id=request.id,
+                              action=action, note=note[:200], at=now()))  # fmt: skip
+
+        return self.outbox.submit(
+            officer,
+            key,
+            {"help_request": request.id, "kind": kind.value, "note": note},
+            kind=kind,
+            sender=self._city(),
+            target=target,
+            calldata=calldata,
+            summary={"help_request": request.id},
+            before_commit=record,
+        )
+
     def _submit(
         self,
         user: User,
@@ -289,16 +437,20 @@ class Help:
         calldata: bytes,
         extra: dict[str, Any],
         actor: User | None,
+        note: str = "",
     ) -> Operation:
+        """Sends ``user``'s call about ``request``; ``actor`` (a coordinator, a disputing party) goes on the trail."""
         action = kind.value.removeprefix("help-")
 
         def record(db: DbSession, op: Operation) -> None:
-            _record(db, actor, user, request.id, action, "")
+            if actor is not None:
+                db.add(HelpAction(actor_id=actor.id, resident_id=request.requester_id, request_id=request.id,
+                                  action=action, note=note[:200], at=now()))  # fmt: skip
 
         return self.outbox.submit(
             user,
             key,
-            {"help_request": request.id, "kind": kind.value, **extra},
+            {"help_request": request.id, "kind": kind.value, "note": note, **extra},
             kind=kind,
             sender=user.address or "",
             target=target,
@@ -322,12 +474,21 @@ class Help:
     # -- settling (hooks run by the pipeline in the transaction that records a receipt) --
     def inspect_post(self, op: Operation, receipt: dict[str, Any]) -> dict[str, Any]:
         """The board's request id, read from the posting receipt's ``RequestPosted`` log."""
+        log = self._board_log(receipt, POSTED_TOPIC)
+        return {"chain_id": int(str(log["topics"][1]), 16)} if log is not None else {}
+
+    def inspect_step_back(self, op: Operation, receipt: dict[str, Any]) -> dict[str, Any]:
+        """Whether the request reopened (``HelperSteppedBack.reopened``) or, its window over, returned its escrow."""
+        log = self._board_log(receipt, STEPPED_BACK_TOPIC)
+        return {"reopened": int(str(log["data"]), 16) == 1} if log is not None else {}
+
+    def _board_log(self, receipt: dict[str, Any], topic: str) -> dict[str, Any] | None:
         board = self.ledger.contract("HelpBoard").address.lower()
         for log in receipt.get("logs") or []:
             topics = log.get("topics") or []
-            if str(log.get("address", "")).lower() == board and topics and str(topics[0]).lower() == POSTED_TOPIC:
-                return {"chain_id": int(str(topics[1]), 16)}
-        return {}
+            if str(log.get("address", "")).lower() == board and topics and str(topics[0]).lower() == topic:
+                return dict(log)
+        return None
 
 
 def on_post(db: DbSession, op: Operation) -> None:
@@ -360,6 +521,19 @@ def _settles_to(status: HelpStatus) -> Callable[[DbSession, Operation], None]:
 
 on_complete = _settles_to(HelpStatus.COMPLETED)
 on_withdraw = _settles_to(HelpStatus.WITHDRAWN)
+on_cancel = _settles_to(HelpStatus.CANCELLED)
+on_dispute = _settles_to(HelpStatus.DISPUTED)
+on_expire = _settles_to(HelpStatus.EXPIRED)
+on_resolve = _settles_to(HelpStatus.RESOLVED)
+on_remove = _settles_to(HelpStatus.REMOVED)
+
+
+def on_step_back(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is not None and op.status == OperationStatus.CONFIRMED:
+        reopened = bool(op.summary.get("reopened"))
+        request.status = HelpStatus.OPEN if reopened else HelpStatus.EXPIRED
+        request.helper_id = None
 
 
 def _record(db: DbSession, actor: User | None, resident: User, request_id: str | None, action: str, note: str) -> None:

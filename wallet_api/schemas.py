@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import date, datetime
 from typing import Annotated, Any, Literal
 
-from pydantic import BaseModel, ConfigDict, Field, StrictInt, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 
 MAX_POINTS = 2**40 - 1
 Points = Annotated[StrictInt, Field(gt=0, le=MAX_POINTS, description="Whole points (no decimals)")]
@@ -315,6 +315,34 @@ class HelpRequestOut(BaseModel):
     place: str | None = None
     counterpart: dict[str, str] | None = None
     offers: list[dict[str, str]] | None = None
+
+
+class HelpDisputeIn(Strict):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200, description="Kept here; a salted hash on-chain")]
+
+
+class HelpResolveIn(Strict):
+    to_helper: Annotated[StrictInt, Field(ge=0, le=MAX_POINTS, description="Points to the helper; the rest return")]
+    decision: Annotated[StrictStr, Field(min_length=1, max_length=200, description="The recorded decision")]
+
+
+class HelpRemoveIn(Strict):
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class HelpSuspendIn(Strict):
+    member: Annotated[StrictStr, Field(min_length=4, max_length=64, description="The resident's member code")]
+    suspended: StrictBool
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+
+
+class HelpCaseOut(BaseModel):
+    """A request as the city sees it for moderation: public part, the parties' member codes, the trail."""
+
+    request: HelpRequestOut
+    requester: str
+    helper: str | None
+    trail: list[dict[str, str]]
 
 
 class HelpLinkIn(Strict):

@@ -80,11 +80,18 @@ class Services:
             lambda person, reader: str(
                 account_part.personal_record(person, reader, "help matching: the matched party's name").get("name", "")
             ),
+            account_part.service_address,
         )
         outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
         outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
         outbox.when_settled(OperationKind.HELP_COMPLETE, help.on_complete)
         outbox.when_settled(OperationKind.HELP_WITHDRAW, help.on_withdraw)
+        outbox.when_settled(OperationKind.HELP_CANCEL, help.on_cancel)
+        outbox.when_settled(OperationKind.HELP_STEP_BACK, help.on_step_back, inspector=help_part.inspect_step_back)
+        outbox.when_settled(OperationKind.HELP_DISPUTE, help.on_dispute)
+        outbox.when_settled(OperationKind.HELP_EXPIRE, help.on_expire)
+        outbox.when_settled(OperationKind.HELP_RESOLVE, help.on_resolve)
+        outbox.when_settled(OperationKind.HELP_REMOVE, help.on_remove)
         return cls(
             settings=settings,
             engine=engine,

@@ -49,6 +49,13 @@ class OperationKind(StrEnum):
     HELP_CHOOSE = "help-choose"
     HELP_COMPLETE = "help-complete"
     HELP_WITHDRAW = "help-withdraw"
+    HELP_CANCEL = "help-cancel"  # the requester cancels a matched request before it starts
+    HELP_STEP_BACK = "help-step-back"  # the chosen helper steps back
+    HELP_DISPUTE = "help-dispute"  # either party asks the city to decide
+    HELP_EXPIRE = "help-expire"  # an unmatched request's window ended: the escrow returns
+    HELP_RESOLVE = "help-resolve"  # the city decides a dispute (the service key, HELP_MODERATOR)
+    HELP_REMOVE = "help-remove"  # the city takes a request down
+    HELP_SUSPEND = "help-suspend"  # the city suspends (or readmits) an account from the service
 
 
 class OperationStatus(StrEnum):
@@ -102,7 +109,12 @@ class ClaimStatus(StrEnum):
 
 
 class HelpStatus(StrEnum):
-    """A help request in the wallet: posting → open → matched → completed; or withdrawn, or failed to post."""
+    """A help request in the wallet: posting → open → matched → completed; or withdrawn, or failed to post.
+
+    Matched may also be cancelled (before it starts), disputed (then resolved by the city), or go
+    back to open when the helper steps back; open or matched may be removed by the city; open
+    expires when its window ends unmatched. The chain's ``HelpBoard.Status`` has the same names.
+    """
 
     POSTING = "posting"
     OPEN = "open"
@@ -110,6 +122,11 @@ class HelpStatus(StrEnum):
     COMPLETED = "completed"
     WITHDRAWN = "withdrawn"
     FAILED = "failed"
+    CANCELLED = "cancelled"
+    EXPIRED = "expired"
+    DISPUTED = "disputed"
+    RESOLVED = "resolved"
+    REMOVED = "removed"
 
 
 class ConsentMethod(StrEnum):

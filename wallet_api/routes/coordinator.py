@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse, Response
 from wallet_api.deps import Coordinator, IdempotencyKey, ServicesDep, operation_response
 from wallet_api.help_coordination import LinkedResident
 from wallet_api.routes.help import post_for
-from wallet_api.schemas import HelpChooseIn, HelpLinkIn, HelpRequestIn, HelpRequestOut, LinkedResidentOut, PaymentOut
+from wallet_api.schemas import (
+    HelpChooseIn,
+    HelpDisputeIn,
+    HelpLinkIn,
+    HelpRequestIn,
+    HelpRequestOut,
+    LinkedResidentOut,
+    PaymentOut,
+)
 
 router = APIRouter(prefix="/v1/coordinator", tags=["help"])
 OPERATION: dict[int | str, dict[str, Any]] = {200: {"model": PaymentOut}, 202: {"model": PaymentOut}}
@@ -101,3 +109,36 @@ def withdraw(
     """Takes back, for the resident, a request nobody was chosen for: the thanks return to them."""
     resident = svc.coordination.acting_for(user, resident_id)
     return operation_response(request, svc.help.withdraw(resident, request_id, key, actor=user))
+
+
+@router.post("/residents/{resident_id}/help/requests/{request_id}/cancel", responses=OPERATION)
+def cancel(
+    request: Request, resident_id: str, request_id: str, user: Coordinator, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Cancels, for the resident, a matched request before its time starts: the thanks return to them."""
+    resident = svc.coordination.acting_for(user, resident_id)
+    return operation_response(request, svc.help.cancel(resident, request_id, key, actor=user))
+
+
+@router.post("/residents/{resident_id}/help/requests/{request_id}/dispute", responses=OPERATION)
+def dispute(
+    request: Request,
+    resident_id: str,
+    request_id: str,
+    body: HelpDisputeIn,
+    user: Coordinator,
+    key: IdempotencyKey,
+    svc: ServicesDep,
+) -> JSONResponse:
+    """Asks the city, for the resident, to decide a matched request."""
+    resident = svc.coordination.acting_for(user, resident_id)
+    return operation_response(request, svc.help.dispute(resident, request_id, body.reason, key, actor=user))
+
+
+@router.post("/residents/{resident_id}/help/requests/{request_id}/expire", responses=OPERATION)
+def expire(
+    request: Request, resident_id: str, request_id: str, user: Coordinator, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Takes back, for the resident, the thanks of a request whose time ended with nobody chosen."""
+    resident = svc.coordination.acting_for(user, resident_id)
+    return operation_response(request, svc.help.expire(resident, request_id, key, actor=user))

@@ -16,6 +16,7 @@ from wallet_api.schemas import (
     CoordinatorOut,
     HelpChooseIn,
     HelpConsentIn,
+    HelpDisputeIn,
     HelpOfferIn,
     HelpPageOut,
     HelpRequestIn,
@@ -123,6 +124,32 @@ def choose(
 def complete(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Confirms the help was given: the escrowed thanks go to the chosen helper."""
     return operation_response(request, svc.help.complete(user, request_id, key))
+
+
+@router.post("/requests/{request_id}/cancel", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def cancel(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Cancels a matched request before its time starts: the escrowed thanks return."""
+    return operation_response(request, svc.help.cancel(user, request_id, key))
+
+
+@router.post("/requests/{request_id}/step-back", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def step_back(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """The chosen helper cannot come after all: the request reopens for others (or returns, if its time is over)."""
+    return operation_response(request, svc.help.step_back(user, request_id, key))
+
+
+@router.post("/requests/{request_id}/dispute", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def dispute(
+    request: Request, request_id: str, body: HelpDisputeIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Asks the city to decide (the requester or the chosen helper): the thanks stay held until it does."""
+    return operation_response(request, svc.help.dispute(user, request_id, body.reason, key))
+
+
+@router.post("/requests/{request_id}/expire", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def expire(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
+    """Takes back the thanks of a request whose time ended with nobody chosen."""
+    return operation_response(request, svc.help.expire(user, request_id, key))
 
 
 @router.post("/requests/{request_id}/withdraw", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})

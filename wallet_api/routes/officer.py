@@ -10,14 +10,26 @@ import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
+from fastapi.responses import JSONResponse
 
 from wallet_api import queries
 from wallet_api.auth import aware
 from wallet_api.db.models import User
-from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out
+from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out, operation_response
 from wallet_api.errors import ApiError, preferred_language
-from wallet_api.schemas import AccountDecisionOut, ClaimOut, HelpActionOut, PendingAccountOut, RecordReadOut
-from wallet_api.statuses import AccountStatus, ClaimStatus
+from wallet_api.schemas import (
+    AccountDecisionOut,
+    ClaimOut,
+    HelpActionOut,
+    HelpCaseOut,
+    HelpRemoveIn,
+    HelpResolveIn,
+    HelpSuspendIn,
+    PaymentOut,
+    PendingAccountOut,
+    RecordReadOut,
+)
+from wallet_api.statuses import AccountStatus, ClaimStatus, HelpStatus
 
 router = APIRouter(prefix="/v1/officer", tags=["officer"])
 PublicId = Annotated[str, Path(max_length=36)]
@@ -162,3 +174,42 @@ def help_actions(
         )
         for action, actor, resident in svc.coordination.trail(limit)
     ]
+
+
+@router.get("/help/requests", response_model=list[HelpCaseOut])
+def help_cases(
+    officer: Officer,
+    svc: ServicesDep,
+    status: Annotated[HelpStatus, Query(description="disputed (default), open, matched, …")] = HelpStatus.DISPUTED,
+    limit: Annotated[int, Query(ge=1, le=500)] = 100,
+) -> list[HelpCaseOut]:
+    """Help requests for moderation, newest first: public part, the parties' member codes, and their trail."""
+    return [HelpCaseOut(**case) for case in svc.help.cases(status, limit)]
+
+
+@router.post("/help/requests/{request_id}/resolve", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def help_resolve(
+    request: Request, request_id: PublicId, body: HelpResolveIn, officer: Officer, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Decides a dispute: ``to_helper`` points go to the helper and the rest back to the requester (recorded)."""
+    _decision(officer, "resolves help request", request_id, f"{body.to_helper} pt to the helper")
+    return operation_response(request, svc.help.resolve(officer, request_id, body.to_helper, body.decision, key))
+
+
+@router.post("/help/requests/{request_id}/remove", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def help_remove(
+    request: Request, request_id: PublicId, body: HelpRemoveIn, officer: Officer, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Takes an open or matched request down (its thanks return to the requester); the reason is recorded."""
+    _decision(officer, "removes help request", request_id, "removed")
+    return operation_response(request, svc.help.remove(officer, request_id, body.reason, key))
+
+
+@router.post("/help/suspensions", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
+def help_suspend(
+    request: Request, body: HelpSuspendIn, officer: Officer, key: IdempotencyKey, svc: ServicesDep
+) -> JSONResponse:
+    """Suspends a resident from help matching, or readmits them (``suspended: false``); the reason is recorded."""
+    member = svc.accounts.find_member(body.member)
+    _decision(officer, "help suspension of", member.public_id, str(body.suspended))
+    return operation_response(request, svc.help.suspend(officer, member, body.suspended, body.reason, key))

@@ -23,8 +23,13 @@ branch_labels = None
 depends_on = None
 
 KINDS_BEFORE = ("register", "attest", "thank", "pay", "refund", "settle", "charge")
-KINDS_AFTER = (*KINDS_BEFORE, "help-post", "help-choose", "help-complete", "help-withdraw")
-HELP_STATUSES = ("posting", "open", "matched", "completed", "withdrawn", "failed")
+KINDS_AFTER = (
+    *KINDS_BEFORE,
+    *("help-post", "help-choose", "help-complete", "help-withdraw", "help-cancel", "help-step-back"),
+    *("help-dispute", "help-expire", "help-resolve", "help-remove", "help-suspend"),
+)
+HELP_STATUSES = ("posting", "open", "matched", "completed", "withdrawn", "failed", "cancelled", "expired", "disputed",
+                 "resolved", "removed")  # fmt: skip
 ROLES_BEFORE = ("resident", "merchant", "officer")
 ROLES_AFTER = (*ROLES_BEFORE, "coordinator")
 CONSENTS = ("card_pin", "in_app")
