@@ -22,7 +22,11 @@ from tests.wallet_support import Api, WalletServer, coordinator, member, officer
 def wallet(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"help-{request.param}"), request.param)
+    directory = tmp_path_factory.mktemp(f"help-{request.param}")
+    yield from running_wallet(points, directory, request.param, TAKASAGO_WALLET_HELP_OFFERS_PER_DAY=str(OFFERS_PER_DAY))
+
+
+OFFERS_PER_DAY = 3
 
 
 def request_body(thanks: int = 300, district: str = "荒井町", **overrides: Any) -> dict[str, Any]:
@@ -283,3 +287,50 @@ def test_a_dispute_is_decided_by_the_city_and_moderation_is_recorded(wallet: Wal
     trail = [(a["action"], a["resident"]) for a in desk.get("/v1/officer/help/actions").json()]
     assert ("resolve", requester.info["short_code"]) in trail and ("suspend", poster.info["short_code"]) in trail
     assert ("readmit", poster.info["short_code"]) in trail and ("dispute", requester.info["short_code"]) in trail
+
+
+def test_blocks_reports_and_the_daily_offer_limit(wallet: WalletServer) -> None:
+    requester, pest, helper = member(wallet, points=2_000), member(wallet), member(wallet)
+    first = requester.post("/v1/help/requests", request_body(thanks=100, district="曽根町")).json()["help_request"][
+        "id"
+    ]
+    assert pest.post(f"/v1/help/requests/{first}/offers", {"message": "しつこい"}).status_code == 201
+    # the requester blocks the pest: their offer disappears, they no longer see her requests or can offer
+    assert requester.post("/v1/help/blocks", {"member": pest.info["short_code"]}, key=None).status_code == 204
+    assert requester.post("/v1/help/blocks", {"member": pest.info["short_code"]}, key=None).status_code == 204  # again
+    assert requester.get(f"/v1/help/requests/{first}").json()["offers"] == []
+    second = requester.post("/v1/help/requests", request_body(thanks=100, district="曽根町")).json()["help_request"]
+    seen = [r["id"] for r in pest.get("/v1/help/requests", params={"district": "曽根町"}).json()["items"]]
+    assert second["id"] not in seen and first not in seen
+    refused = pest.post(f"/v1/help/requests/{second['id']}/offers", {})
+    assert refused.status_code == 409 and code(refused) == "HELP_BLOCKED"
+    chosen = requester.post(f"/v1/help/requests/{first}/choose", {"helper": pest.info["id"]})
+    assert code(chosen) == "HELP_BLOCKED"
+    assert [b["member"] for b in requester.get("/v1/help/blocks").json()] == [pest.info["short_code"]]
+    assert code(requester.post("/v1/help/blocks", {"member": "NOSUCH00"}, key=None)) == "UNKNOWN_RECIPIENT"
+
+    # a report reaches the city without telling the reported person who sent it
+    reported = requester.post("/v1/help/reports", {"member": pest.info["short_code"], "request_id": first,
+                                                   "reason": "夜中に何度も電話がありました"}, key=None)  # fmt: skip
+    assert reported.status_code == 201, reported.text
+    desk = officer(wallet)
+    reports = [r for r in desk.get("/v1/officer/help/reports").json() if r["reported"] == pest.info["short_code"]]
+    assert reports and reports[0]["reason"] == "夜中に何度も電話がありました" and reports[0]["request"] == first
+    handled = desk.client.post(f"/v1/officer/help/reports/{reports[0]['id']}/handled", headers=desk.headers())
+    assert handled.status_code == 204
+    assert all(r["id"] != reports[0]["id"] for r in desk.get("/v1/officer/help/reports").json())
+    assert pest.get("/v1/officer/help/reports").status_code == 403
+
+    # unblocking lets them deal with each other again
+    gone = requester.client.delete(f"/v1/help/blocks/{pest.info['short_code']}", headers=requester.headers())
+    assert gone.status_code == 204
+    assert pest.post(f"/v1/help/requests/{second['id']}/offers", {}).status_code == 201
+
+    # one helper may offer at most OFFERS_PER_DAY times a day
+    posters = [member(wallet, points=100) for _ in range(OFFERS_PER_DAY + 1)]  # the board allows 3 open each
+    ids = [p.post("/v1/help/requests", request_body(thanks=100)).json()["help_request"]["id"] for p in posters]
+    for request_id in ids[:OFFERS_PER_DAY]:
+        assert helper.post(f"/v1/help/requests/{request_id}/offers", {}).status_code == 201
+    limited = helper.post(f"/v1/help/requests/{ids[-1]}/offers", {})
+    assert limited.status_code == 429 and code(limited) == "HELP_OFFER_LIMIT", limited.text
+    assert limited.json()["error"]["messages"]["ja"].startswith("本日のお手伝いの申し出")

@@ -248,6 +248,16 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "The time for this request has not ended yet.",
         "この困りごとの日時はまだ終わっていません。",
     ),
+    "HELP_BLOCKED": (
+        409,
+        "This is not possible between you and this person.",
+        "この方との間ではこの操作はできません。",
+    ),
+    "HELP_OFFER_LIMIT": (
+        429,
+        "You have offered help many times today. Please try again tomorrow.",
+        "本日のお手伝いの申し出が上限に達しました。明日またお試しください。",
+    ),
     "HELP_NOT_LINKED": (
         403,
         "You may not act for this resident: they have not consented, or ended their consent.",

@@ -29,6 +29,7 @@ from sqlalchemy.orm import aliased, sessionmaker
 from wallet_api.auth import aware, now
 from wallet_api.db.models import HelpAction, HelpOffer, HelpRequest, Operation, User
 from wallet_api.errors import ApiError
+from wallet_api.help_safety import blocked_with, check_offer, is_blocked
 from wallet_api.ledger import Ledger
 from wallet_api.outbox import Outbox
 from wallet_api.pipeline import NODE_ERRORS
@@ -66,6 +67,7 @@ class Help:
         outbox: Outbox,
         real_name: Callable[[User, User], str] | None = None,
         service_address: Callable[[], str] | None = None,
+        offers_per_day: int = 10,
     ) -> None:
         """``real_name(person, reader)``: the person's real name from their sealed record, the read audited;
         ``service_address()``: the wallet's city service key, which sends the city's moderation."""
@@ -74,6 +76,7 @@ class Help:
         self.outbox = outbox
         self.real_name = real_name
         self.service_address = service_address
+        self.offers_per_day = offers_per_day
 
     # -- posting --------------------------------------------------------------------
     def post(
@@ -167,6 +170,7 @@ class Help:
             HelpRequest.status == HelpStatus.OPEN,
             HelpRequest.ends_at > now(),
             HelpRequest.requester_id != viewer.id,
+            HelpRequest.requester_id.not_in(blocked_with(viewer.id)),
         ]
         if query.district:
             condition.append(HelpRequest.district == query.district)
@@ -260,7 +264,7 @@ class Help:
                 offers = db.execute(
                     select(HelpOffer, User)
                     .join(User, User.id == HelpOffer.helper_id)
-                    .where(HelpOffer.request_id == request.id)
+                    .where(HelpOffer.request_id == request.id, HelpOffer.helper_id.not_in(blocked_with(viewer.id)))
                     .order_by(HelpOffer.created_at)
                 ).all()
                 view["offers"] = [
@@ -279,6 +283,7 @@ class Help:
                 raise ApiError("HELP_CANNOT_HELP_YOURSELF")
             if request.status != HelpStatus.OPEN or aware(request.ends_at) <= now():  # type: ignore[operator]
                 raise ApiError("HELP_NOT_OPEN")
+            check_offer(db, helper, request.requester_id, self.offers_per_day)
             db.add(HelpOffer(request_id=request.id, helper_id=helper.id, message=message, created_at=now()))
             try:
                 db.flush()
@@ -298,6 +303,9 @@ class Help:
             )
         if helper is None or not offered:
             raise ApiError("HELP_NOT_OFFERED")
+        with self.sessions() as db:
+            if is_blocked(db, requester.id, helper.id):
+                raise ApiError("HELP_BLOCKED")
         if request.status != HelpStatus.OPEN:
             raise ApiError("HELP_NOT_OPEN")
         target, calldata = self.ledger.calldata("HelpBoard", "choose", request.chain_id, helper.address)

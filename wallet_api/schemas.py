@@ -345,6 +345,25 @@ class HelpCaseOut(BaseModel):
     trail: list[dict[str, str]]
 
 
+class HelpMemberIn(Strict):
+    member: Annotated[StrictStr, Field(min_length=4, max_length=64, description="The person's member code")]
+
+
+class HelpReportIn(Strict):
+    member: Annotated[StrictStr, Field(min_length=4, max_length=64, description="Who is reported (member code)")]
+    request_id: Annotated[StrictStr | None, Field(max_length=36)] = None
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=500)]
+
+
+class HelpReportOut(BaseModel):
+    id: str
+    reported: str
+    reporter: str
+    request: str | None
+    reason: str
+    at: str
+
+
 class HelpLinkIn(Strict):
     """The resident, in person, consents with their card and PIN (they type the PIN themselves)."""
 

@@ -23,6 +23,7 @@ from wallet_api.claims import Claims
 from wallet_api.db.engine import make_engine, make_sessions, migrate
 from wallet_api.help import Help
 from wallet_api.help_coordination import Coordination
+from wallet_api.help_safety import Safety
 from wallet_api.keyring import Keyring, load_keyring
 from wallet_api.ledger import Ledger
 from wallet_api.notifier import Notifier, announce_commits
@@ -52,6 +53,7 @@ class Services:
     thanks: Thanks
     help: Help
     coordination: Coordination
+    safety: Safety
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -81,6 +83,7 @@ class Services:
                 account_part.personal_record(person, reader, "help matching: the matched party's name").get("name", "")
             ),
             account_part.service_address,
+            settings.help_offers_per_day,
         )
         outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
         outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
@@ -109,6 +112,7 @@ class Services:
             thanks=Thanks(ledger, outbox, account_part),
             help=help_part,
             coordination=Coordination(sessions, settings),
+            safety=Safety(sessions),
         )
 
     def close(self) -> None:

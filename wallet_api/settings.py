@@ -46,6 +46,8 @@ class WalletSettings(BaseSettings):
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024
     requests_per_minute_per_ip: Annotated[int, Field(ge=1)] = 120
     requests_per_minute_per_account: Annotated[int, Field(ge=1)] = 60
+    # help matching (issue 18): offers one resident may make per JST day (0: no limit)
+    help_offers_per_day: Annotated[int, Field(ge=0)] = 10
     # peers whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default
     trusted_proxies: str = ""
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import UTC, datetime, timedelta, timezone
 from typing import Annotated
 
-from fastapi import APIRouter, Query, Request
+from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
 from wallet_api.db.models import User
@@ -17,8 +17,10 @@ from wallet_api.schemas import (
     HelpChooseIn,
     HelpConsentIn,
     HelpDisputeIn,
+    HelpMemberIn,
     HelpOfferIn,
     HelpPageOut,
+    HelpReportIn,
     HelpRequestIn,
     HelpRequestOut,
     HelpTaskOut,
@@ -190,3 +192,31 @@ def end_consent(coordinator_id: str, user: Resident, svc: ServicesDep) -> Respon
         raise ApiError("HELP_NOT_LINKED")
     svc.coordination.unlink(user, found[0].id, user.id)
     return Response(status_code=204)
+
+
+# -- safety: blocking and reporting -----------------------------------------------------------
+@router.get("/blocks", response_model=list[HelpMemberIn])
+def my_blocks(user: Resident, svc: ServicesDep) -> list[HelpMemberIn]:
+    """The people I blocked (member codes)."""
+    return [HelpMemberIn(member=u.short_code) for u in svc.safety.blocked(user)]
+
+
+@router.post("/blocks", status_code=204)
+def block(body: HelpMemberIn, user: Resident, svc: ServicesDep) -> Response:
+    """Blocks a person: neither of us sees the other's requests, and neither can offer to the other."""
+    svc.safety.block(user, body.member)
+    return Response(status_code=204)
+
+
+@router.delete("/blocks/{member}", status_code=204)
+def unblock(member: Annotated[str, Path(max_length=64)], user: Resident, svc: ServicesDep) -> Response:
+    """Ends a block I made."""
+    svc.safety.unblock(user, member)
+    return Response(status_code=204)
+
+
+@router.post("/reports", status_code=201)
+def report(body: HelpReportIn, user: Resident, svc: ServicesDep) -> dict[str, str]:
+    """Tells the city about a person (and a request, if it is about one); they are not told who reported."""
+    svc.safety.report(user, body.member, body.request_id, body.reason)
+    return {"status": "reported"}

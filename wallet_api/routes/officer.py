@@ -10,7 +10,7 @@ import logging
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 
 from wallet_api import queries
 from wallet_api.auth import aware
@@ -23,6 +23,7 @@ from wallet_api.schemas import (
     HelpActionOut,
     HelpCaseOut,
     HelpRemoveIn,
+    HelpReportOut,
     HelpResolveIn,
     HelpSuspendIn,
     PaymentOut,
@@ -213,3 +214,21 @@ def help_suspend(
     member = svc.accounts.find_member(body.member)
     _decision(officer, "help suspension of", member.public_id, str(body.suspended))
     return operation_response(request, svc.help.suspend(officer, member, body.suspended, body.reason, key))
+
+
+@router.get("/help/reports", response_model=list[HelpReportOut])
+def help_reports(
+    officer: Officer, svc: ServicesDep, limit: Annotated[int, Query(ge=1, le=500)] = 100
+) -> list[HelpReportOut]:
+    """Residents' reports not yet handled, newest first (member codes only)."""
+    return [HelpReportOut(**r) for r in svc.safety.reports(limit)]  # type: ignore[arg-type]
+
+
+@router.post("/help/reports/{report_id}/handled", status_code=204)
+def help_report_handled(
+    report_id: Annotated[int, Path(ge=1, le=2**31 - 1)], officer: Officer, svc: ServicesDep
+) -> Response:
+    """Marks a report as looked at (what was decided goes on the trail through resolve, remove or suspend)."""
+    svc.safety.handle(officer, report_id)
+    _decision(officer, "handled help report", str(report_id), "handled")
+    return Response(status_code=204)

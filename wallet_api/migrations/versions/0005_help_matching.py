@@ -6,7 +6,8 @@ helper; ``help_offers`` the neighbours' offers (off-chain). The CHECK on
 ``operations.kind`` (0004) is widened to the four new kinds; the values are written out
 here, as in 0004. ``users.role`` gains ``coordinator``; ``help_links`` records which
 coordinator may act for which resident and how the resident consented; ``help_actions``
-records every action taken for someone else (coordinators) or as the city (moderation).
+records every action taken for someone else (coordinators) or as the city (moderation);
+``help_blocks`` and ``help_reports`` are residents' blocks of one another and their reports.
 
 Revision ID: 0005
 Revises: 0004
@@ -128,9 +129,43 @@ def upgrade() -> None:
     )
     op.create_index("ix_help_actions_actor_id", "help_actions", ["actor_id"])
     op.create_index("ix_help_actions_resident_id", "help_actions", ["resident_id"])
+    op.create_table(
+        "help_blocks",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("blocker_id", sa.Integer(), nullable=False),
+        sa.Column("blocked_id", sa.Integer(), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.ForeignKeyConstraint(["blocker_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["blocked_id"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+        sa.UniqueConstraint("blocker_id", "blocked_id", name="uq_help_blocks_pair"),
+    )
+    op.create_index("ix_help_blocks_blocker_id", "help_blocks", ["blocker_id"])
+    op.create_index("ix_help_blocks_blocked_id", "help_blocks", ["blocked_id"])
+    op.create_table(
+        "help_reports",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("reporter_id", sa.Integer(), nullable=False),
+        sa.Column("reported_id", sa.Integer(), nullable=False),
+        sa.Column("request_id", sa.String(length=36), nullable=True),
+        sa.Column("reason", sa.String(length=500), nullable=False),
+        sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
+        sa.Column("handled_at", sa.DateTime(timezone=True), nullable=True),
+        sa.Column("handled_by", sa.Integer(), nullable=True),
+        sa.ForeignKeyConstraint(["reporter_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["reported_id"], ["users.id"]),
+        sa.ForeignKeyConstraint(["handled_by"], ["users.id"]),
+        sa.PrimaryKeyConstraint("id"),
+    )
+    op.create_index("ix_help_reports_reported_id", "help_reports", ["reported_id"])
 
 
 def downgrade() -> None:
+    op.drop_index("ix_help_reports_reported_id", table_name="help_reports")
+    op.drop_table("help_reports")
+    op.drop_index("ix_help_blocks_blocked_id", table_name="help_blocks")
+    op.drop_index("ix_help_blocks_blocker_id", table_name="help_blocks")
+    op.drop_table("help_blocks")
     op.drop_index("ix_help_actions_resident_id", table_name="help_actions")
     op.drop_index("ix_help_actions_actor_id", table_name="help_actions")
     op.drop_table("help_actions")
