@@ -17,7 +17,8 @@ from typing import Any
 import pytest
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
-from tests.points import PointsSystem
+from tests.points import HELP_MODERATOR_ROLE, PointsSystem
+from tests.test_wallet_help import matched
 from tests.wallet_support import (
     OFFICER_PASSWORD,
     PASSWORD,
@@ -118,11 +119,14 @@ def test_coordinator_posts_for_an_elder_a_neighbour_helps_and_is_thanked(wallet:
         assert "高砂ハイツ101" in phone.locator("#help-detail-body .place").inner_text()
         counterpart = phone.locator("#help-detail-body .counterpart").inner_text()
         assert elder.info["short_code"] in counterpart and "高砂 太郎" in counterpart  # her real name, once matched
-        assert phone.locator("#help-detail-body button").count() == 0  # a helper cannot pay himself
+        assert phone.locator("#help-detail-body button.primary").count() == 0  # a helper cannot pay himself
+        assert phone.locator("#help-detail-body form.dispute").count() == 1  # but may ask the city
         screen(phone, "help-resident-matched")
 
         # -- done: the coordinator confirms for her; the thanks go to him, exactly once
-        desk.click("#help-detail-body button.primary")
+        desk.fill("#help-detail-body form.complete [name=message]", "ありがとう、助かりました")
+        desk.select_option("#help-detail-body form.complete [name=rating]", "5")
+        desk.click("#help-detail-body form.complete button.primary")
         desk.wait_for_selector("#help-detail-body .status[data-status='completed']", timeout=30_000)
         screen(desk, "help-coordinator-done")
         assert not phone.errors and not desk.errors
@@ -131,7 +135,37 @@ def test_coordinator_posts_for_an_elder_a_neighbour_helps_and_is_thanked(wallet:
     assert after == (before[0] - THANKS, before[1] + THANKS)
     assert (elder.balance(), neighbour.balance()) == after
     assert [r["status"] for r in neighbour.get("/v1/help/mine").json()] == ["completed"]
+    assert neighbour.get(f"/v1/help/requests/{request_id}").json()["thank_message"] == "ありがとう、助かりました"
     # each showing of a real name is on the personal-record trail: who read whose, why
     reads = officer(wallet).get("/v1/officer/reads", params={"limit": 500}).json()
     assert any(r["account"] == elder.info["id"] and r["officer"] == neighbour.login_id
-               and r["reason"].startswith("help matching") for r in reads)  # fmt: skip
+               and r["reason"].startswith("困りごと") for r in reads)  # fmt: skip
+
+
+def test_the_city_decides_a_dispute_and_reads_reports_on_the_officer_desk(
+    wallet: WalletServer, playwright: Any
+) -> None:
+    requester, helper, request_id = matched(wallet, thanks=300)
+    assert (
+        helper.post(f"/v1/help/requests/{request_id}/dispute", {"reason": "鍵が開いていませんでした"}).status_code
+        == 200
+    )
+    assert requester.post("/v1/help/reports", {"member": helper.info["short_code"], "reason": "言葉づかいが乱暴"},
+                          key=None).status_code == 201  # fmt: skip
+    wallet.points.grant(HELP_MODERATOR_ROLE, wallet.service_address)
+    with browser(playwright) as chromium:
+        desk = open_page(chromium, wallet.url, "/officer/", width=1280)
+        log_in(desk, "officer1", OFFICER_PASSWORD, "desk")
+        case = desk.locator(f"#help-disputes li[data-id='{request_id}']")
+        case.wait_for()
+        assert "鍵が開いていませんでした" in case.inner_text()
+        desk.locator("#help-reports li").first.wait_for()
+        assert "言葉づかいが乱暴" in desk.locator("#help-reports").inner_text()
+        screen(desk, "help-officer-moderation")
+        case.locator("[name=to_helper]").fill("100")
+        case.locator("[name=decision]").fill("移動の手間分として100pt")
+        case.locator("button[type=submit]").click()
+        desk.wait_for_selector(f"#help-disputes li[data-id='{request_id}']", state="detached", timeout=30_000)
+        assert not desk.errors
+    assert (requester.balance(), helper.balance()) == (900, 100)  # 300 held: 100 to the helper, 200 back
+    assert requester.get(f"/v1/help/requests/{request_id}").json()["status"] == "resolved"

@@ -84,9 +84,13 @@ def test_post_offer_choose_complete_moves_exactly_the_thanks(wallet: WalletServe
     assert as_helper["counterpart"]["member"] == requester.info["short_code"]
     assert neighbour.get(f"/v1/help/requests/{request_id}").status_code == 404  # no longer open: hidden
 
-    done = requester.post(f"/v1/help/requests/{request_id}/complete", {})
+    bad = requester.post(f"/v1/help/requests/{request_id}/complete", {"message": "ok", "rating": 9})
+    assert bad.status_code == 422  # a rating is 1 to 5
+    done = requester.post(f"/v1/help/requests/{request_id}/complete", {"message": "助かりました！", "rating": 5})
     assert done.status_code == 200 and done.json()["operation"]["status"] == "confirmed", done.text
     assert (requester.balance(), helper.balance()) == (700, 300)
+    thanked = helper.get(f"/v1/help/requests/{request_id}").json()
+    assert thanked["thank_message"] == "助かりました！" and "rating" not in thanked  # the rating is the city's
     twice = requester.post(f"/v1/help/requests/{request_id}/complete", {})  # a second phone, a new key
     assert twice.status_code == 409 and code(twice) == "HELP_WRONG_STATUS"
     assert twice.json()["error"]["messages"]["en"].startswith("This request is not in a state")

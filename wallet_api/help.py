@@ -220,7 +220,13 @@ class Help:
                 }
             )
         return [
-            {"request": public_view(r), "requester": requester, "helper": helper_code, "trail": trail.get(r.id, [])}
+            {
+                "request": public_view(r),
+                "requester": requester,
+                "helper": helper_code,
+                "trail": trail.get(r.id, []),
+                "rating": r.rating,
+            }  # fmt: skip
             for r, requester, helper_code in rows
         ]
 
@@ -252,7 +258,7 @@ class Help:
             view = public_view(request)
             view["role"] = role or "neighbour"
             if role is not None:
-                view.update(details=request.details, place=request.place)
+                view.update(details=request.details, place=request.place, thank_message=request.thank_message)
                 other_id = request.helper_id if role == "requester" else request.requester_id
                 other = db.get(User, other_id) if other_id is not None else None
                 if other is not None and request.status in (HelpStatus.MATCHED, HelpStatus.COMPLETED):
@@ -312,12 +318,24 @@ class Help:
         extra = {"helper": helper.id}
         return self._submit(requester, key, OperationKind.HELP_CHOOSE, request, target, calldata, extra, actor)
 
-    def complete(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
-        """The requester (or ``actor``, their coordinator) confirms the task done: the escrow pays the chosen helper."""
+    def complete(
+        self,
+        requester: User,
+        request_id: str,
+        key: str,
+        actor: User | None = None,
+        message: str = "",
+        rating: int | None = None,
+    ) -> Operation:
+        """The requester (or ``actor``, their coordinator) confirms the task done: the escrow pays the chosen helper.
+
+        ``message`` (to the helper) and ``rating`` (1-5, for the city only) are kept when it confirms.
+        """
         with self.sessions() as db:
             request = self._own(db, requester, request_id)
         target, calldata = self.ledger.calldata("HelpBoard", "complete", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, {}, actor)
+        extra: dict[str, Any] = {"message": message, "rating": rating} if message or rating is not None else {}
+        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, extra, actor)
 
     def withdraw(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
         """The requester (or ``actor``, their coordinator) takes back an unmatched request: the escrow returns."""
@@ -527,7 +545,15 @@ def _settles_to(status: HelpStatus) -> Callable[[DbSession, Operation], None]:
     return hook
 
 
-on_complete = _settles_to(HelpStatus.COMPLETED)
+def on_complete(db: DbSession, op: Operation) -> None:
+    request = db.get(HelpRequest, str(op.summary["help_request"]))
+    if request is not None and op.status == OperationStatus.CONFIRMED:
+        request.status = HelpStatus.COMPLETED
+        request.thank_message = str(op.summary.get("message") or "") or None
+        rating = op.summary.get("rating")
+        request.rating = int(str(rating)) if rating is not None else None
+
+
 on_withdraw = _settles_to(HelpStatus.WITHDRAWN)
 on_cancel = _settles_to(HelpStatus.CANCELLED)
 on_dispute = _settles_to(HelpStatus.DISPUTED)

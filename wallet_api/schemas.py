@@ -315,6 +315,12 @@ class HelpRequestOut(BaseModel):
     place: str | None = None
     counterpart: dict[str, str] | None = None
     offers: list[dict[str, str]] | None = None
+    thank_message: str | None = None
+
+
+class HelpCompleteIn(Strict):
+    message: Annotated[StrictStr, Field(max_length=200, description="A thank-you to the helper (shown to them)")] = ""
+    rating: Annotated[StrictInt | None, Field(ge=1, le=5, description="1-5, seen only by the city")] = None
 
 
 class HelpDisputeIn(Strict):
@@ -343,6 +349,7 @@ class HelpCaseOut(BaseModel):
     requester: str
     helper: str | None
     trail: list[dict[str, str]]
+    rating: int | None = None
 
 
 class HelpMemberIn(Strict):

@@ -80,7 +80,7 @@ class Services:
             ledger,
             outbox,
             lambda person, reader: str(
-                account_part.personal_record(person, reader, "help matching: the matched party's name").get("name", "")
+                account_part.personal_record(person, reader, "困りごと：マッチングした相手の氏名").get("name", "")
             ),
             account_part.service_address,
             settings.help_offers_per_day,

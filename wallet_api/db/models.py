@@ -302,6 +302,8 @@ class HelpRequest(Base):
     operation_id: Mapped[str | None] = mapped_column(ForeignKey("operations.id"))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     posted_by_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"))  # a coordinator, when not the requester
+    thank_message: Mapped[str | None] = mapped_column(String(200))  # the requester's words to the helper on completion
+    rating: Mapped[int | None] = mapped_column(Integer)  # 1-5, for the city only (never shown to the helper)
 
 
 class HelpOffer(Base):

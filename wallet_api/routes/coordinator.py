@@ -17,6 +17,7 @@ from wallet_api.help_coordination import LinkedResident
 from wallet_api.routes.help import post_for
 from wallet_api.schemas import (
     HelpChooseIn,
+    HelpCompleteIn,
     HelpDisputeIn,
     HelpLinkIn,
     HelpRequestIn,
@@ -95,11 +96,18 @@ def choose(
 
 @router.post("/residents/{resident_id}/help/requests/{request_id}/complete", responses=OPERATION)
 def complete(
-    request: Request, resident_id: str, request_id: str, user: Coordinator, key: IdempotencyKey, svc: ServicesDep
+    request: Request,
+    resident_id: str,
+    request_id: str,
+    user: Coordinator,
+    key: IdempotencyKey,
+    svc: ServicesDep,
+    body: HelpCompleteIn | None = None,
 ) -> JSONResponse:
     """Confirms, for the resident, that the help was given: the escrowed thanks go to the helper."""
     resident = svc.coordination.acting_for(user, resident_id)
-    return operation_response(request, svc.help.complete(resident, request_id, key, actor=user))
+    body = body or HelpCompleteIn()
+    return operation_response(request, svc.help.complete(resident, request_id, key, user, body.message, body.rating))
 
 
 @router.post("/residents/{resident_id}/help/requests/{request_id}/withdraw", responses=OPERATION)

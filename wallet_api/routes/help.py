@@ -15,6 +15,7 @@ from wallet_api.help import MAX_PAGE_SIZE, PAGE_SIZE, HelpQuery, public_view
 from wallet_api.schemas import (
     CoordinatorOut,
     HelpChooseIn,
+    HelpCompleteIn,
     HelpConsentIn,
     HelpDisputeIn,
     HelpMemberIn,
@@ -123,9 +124,18 @@ def choose(
 
 
 @router.post("/requests/{request_id}/complete", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
-def complete(request: Request, request_id: str, user: Resident, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
-    """Confirms the help was given: the escrowed thanks go to the chosen helper."""
-    return operation_response(request, svc.help.complete(user, request_id, key))
+def complete(
+    request: Request,
+    request_id: str,
+    user: Resident,
+    key: IdempotencyKey,
+    svc: ServicesDep,
+    body: HelpCompleteIn | None = None,
+) -> JSONResponse:
+    """Confirms the help was given: the escrowed thanks go to the chosen helper (with an optional thank-you
+    message they see, and a rating only the city sees)."""
+    body = body or HelpCompleteIn()
+    return operation_response(request, svc.help.complete(user, request_id, key, None, body.message, body.rating))
 
 
 @router.post("/requests/{request_id}/cancel", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})

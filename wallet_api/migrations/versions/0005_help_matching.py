@@ -73,6 +73,8 @@ def upgrade() -> None:
         sa.Column("operation_id", sa.String(length=36), nullable=True),
         sa.Column("created_at", sa.DateTime(timezone=True), nullable=False),
         sa.Column("posted_by_id", sa.Integer(), nullable=True),
+        sa.Column("thank_message", sa.String(length=200), nullable=True),
+        sa.Column("rating", sa.Integer(), nullable=True),
         sa.CheckConstraint(_condition("status", HELP_STATUSES), name="ck_help_requests_status"),
         sa.ForeignKeyConstraint(["posted_by_id"], ["users.id"]),
         sa.ForeignKeyConstraint(["requester_id"], ["users.id"]),

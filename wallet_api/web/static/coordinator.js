@@ -75,8 +75,11 @@
       const q = await T.call("GET", path);
       H.detail($("help-detail-body"), q, {
         choose: (helper) => T.move(`${path}/choose`, { helper }),
-        complete: () => T.move(`${path}/complete`, {}),
+        complete: (message, rating) => T.move(`${path}/complete`, { message, rating }),
         withdraw: () => T.move(`${path}/withdraw`, {}),
+        cancel: () => T.move(`${path}/cancel`, {}),
+        expire: () => T.move(`${path}/expire`, {}),
+        dispute: (reason) => T.move(`${path}/dispute`, { reason }),
       }, () => detail(id), "help-detail-error");
     } catch (e) {
       T.showError("help-detail-error", e);

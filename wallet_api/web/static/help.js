@@ -32,6 +32,18 @@ const TAKASAGO_HELP = (() => {
       coord_member: "ご本人の会員コード", coord_card: "カードのコード（読み取り）", coord_pin: "暗証番号（ご本人が入力）",
       coord_linked: "同意を記録しました", coord_act: "この方の困りごと", coord_none: "まだいません",
       coord_for: "代理：",
+      help_cancel: "取り消す（ポイントは戻ります）", help_step_back: "行けなくなった（ほかの方に再募集）",
+      help_dispute: "市に相談する", help_dispute_reason: "相談の内容（市だけが読みます）", help_expire: "期限が過ぎたのでポイントを戻す",
+      help_report: "この方について市に知らせる", help_report_reason: "知らせる内容（相手には伝わりません）",
+      help_block: "ブロック", help_blocked: "ブロックしました", help_reported: "市に知らせました",
+      help_status_cancelled: "取り消し", help_status_expired: "期限切れ（ポイント返却）", help_status_disputed: "市が確認中",
+      help_status_resolved: "市が判断しました", help_status_removed: "市が取り下げました",
+      mod_title: "困りごと：相談と報告", mod_disputes: "確認待ちの相談", mod_to_helper: "お手伝いした方へのポイント",
+      mod_decision: "判断の内容（記録されます）", mod_resolve: "判断する", mod_reports: "住民からの報告",
+      mod_handled: "確認済みにする", mod_suspend_title: "利用停止・再開", mod_member: "会員コード",
+      mod_reason: "理由（記録されます）", mod_suspend: "利用を停止", mod_readmit: "利用を再開", mod_done: "記録しました",
+      help_thank_message: "お礼のひとこと（任意・お相手に表示）", help_rating: "評価（任意・市だけが見ます）",
+      help_given: "これまでのお手伝い", help_times: "回",
     },
     en: {
       title_coordinator: "Takasago Points Help Desk",
@@ -56,6 +68,18 @@ const TAKASAGO_HELP = (() => {
       coord_member: "Resident's member code", coord_card: "Card code (scanned)", coord_pin: "PIN (typed by the resident)",
       coord_linked: "Consent recorded", coord_act: "Their requests", coord_none: "None yet",
       coord_for: "For: ",
+      help_cancel: "Cancel (points come back)", help_step_back: "I can't come after all (reopen for others)",
+      help_dispute: "Ask the city", help_dispute_reason: "What happened (only the city reads it)", help_expire: "The time has passed: take the points back",
+      help_report: "Tell the city about this person", help_report_reason: "What to tell (they are not told who)",
+      help_block: "Block", help_blocked: "Blocked", help_reported: "The city has been told",
+      help_status_cancelled: "Cancelled", help_status_expired: "Expired (points returned)", help_status_disputed: "The city is looking at it",
+      help_status_resolved: "Decided by the city", help_status_removed: "Taken down by the city",
+      mod_title: "Help matching: disputes and reports", mod_disputes: "Disputes waiting for a decision", mod_to_helper: "Points to the helper",
+      mod_decision: "The decision (recorded)", mod_resolve: "Decide", mod_reports: "Residents' reports",
+      mod_handled: "Mark as handled", mod_suspend_title: "Suspend or readmit", mod_member: "Member code",
+      mod_reason: "Reason (recorded)", mod_suspend: "Suspend", mod_readmit: "Readmit", mod_done: "Recorded",
+      help_thank_message: "A word of thanks (optional, they see it)", help_rating: "Rating (optional, only the city sees it)",
+      help_given: "Help I have given", help_times: "times",
     },
   });
 
@@ -184,6 +208,7 @@ const TAKASAGO_HELP = (() => {
     ];
     if (r.details) parts.push(el("p", r.details, { class: "notice" }));
     if (r.place) parts.push(el("p", `📍 ${r.place}`, { class: "place" }));
+    if (r.thank_message) parts.push(el("q", r.thank_message, { class: "thank-message" }));
     if (r.counterpart) {
       parts.push(el("p", `${T.t("help_counterpart")}: ${r.counterpart.name || ""} (${r.counterpart.member})`, { class: "counterpart" }));
     }
@@ -195,7 +220,22 @@ const TAKASAGO_HELP = (() => {
       });
       return b;
     };
-    if (api && r.status === "open") {
+    /* a reason typed in place, then sent: disputes and reports */
+    const withReason = (label, placeholder, action, className) => {
+      const form = el("form", null, { class: `reason ${className}` });
+      const input = el("input", null, { name: "reason", required: "", maxlength: "200", placeholder: T.t(placeholder) });
+      const send = el("button", T.t(label), { type: "submit" });
+      form.append(input, send);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        send.disabled = true;
+        try { await action(input.value); await after(); } catch (e) { T.showError(errorId, e); } finally { send.disabled = false; }
+      });
+      return form;
+    };
+    const mine = api && r.role === "requester";
+    const over = new Date(r.ends_at) <= new Date();
+    if (mine && r.status === "open" && !over) {
       parts.push(el("h3", T.t("help_offers")));
       const offers = el("ul", null, { class: "history offers" });
       offers.append(...(r.offers || []).map((o) => {
@@ -203,6 +243,7 @@ const TAKASAGO_HELP = (() => {
         li.append(el("span", `${o.member}${o.message ? " ／ " + o.message : ""}`));
         const row = el("div", null, { class: "decide" });
         row.append(press("help_choose", true, () => api.choose(o.helper)));
+        if (api.block) row.append(press("help_block", false, () => api.block(o.member)));
         li.append(row);
         return li;
       }));
@@ -210,7 +251,33 @@ const TAKASAGO_HELP = (() => {
       if (!(r.offers || []).length) parts.push(el("p", T.t("help_no_offers")));
       parts.push(press("help_withdraw", false, () => api.withdraw()));
     }
-    if (api && r.status === "matched") parts.push(press("help_complete", true, () => api.complete()));
+    if (mine && r.status === "open" && over && api.expire) parts.push(press("help_expire", true, () => api.expire()));
+    if (mine && r.status === "matched") {
+      const form = el("form", null, { class: "complete" });
+      const words = el("input", null, { name: "message", maxlength: "200", placeholder: T.t("help_thank_message") });
+      const rating = el("select", null, { name: "rating", "aria-label": T.t("help_rating") });
+      rating.append(el("option", T.t("help_rating"), { value: "" }),
+        ...[5, 4, 3, 2, 1].map((n) => el("option", "★".repeat(n), { value: String(n) })));
+      const done = el("button", T.t("help_complete"), { type: "submit", class: "primary big" });
+      form.append(words, rating, done);
+      form.addEventListener("submit", async (event) => {
+        event.preventDefault();
+        done.disabled = true;
+        try { await api.complete(words.value, rating.value ? Number(rating.value) : null); await after(); }
+        catch (e) { T.showError(errorId, e); } finally { done.disabled = false; }
+      });
+      parts.push(form);
+      if (new Date(r.starts_at) > new Date() && api.cancel) parts.push(press("help_cancel", false, () => api.cancel()));
+    }
+    if (api && r.role === "helper" && r.status === "matched" && api.stepBack) {
+      parts.push(press("help_step_back", false, () => api.stepBack()));
+    }
+    if (api && r.status === "matched" && api.dispute) {
+      parts.push(withReason("help_dispute", "help_dispute_reason", (reason) => api.dispute(reason), "dispute"));
+    }
+    if (api && r.counterpart && api.report) {
+      parts.push(withReason("help_report", "help_report_reason", (reason) => api.report(r.counterpart.member, reason), "report"));
+    }
     container.replaceChildren(...parts);
   }
 

@@ -24,6 +24,9 @@
         return li;
       }));
       $("help-mine-empty").hidden = mine.length > 0;
+      const given = mine.filter((r) => r.role === "helper" && r.status === "completed");
+      const total = given.reduce((sum, r) => sum + r.thanks, 0);
+      $("help-given").textContent = `${T.t("help_given")}: ${given.length} ${T.t("help_times")} ／ ${T.formatPoints(total)}`;
       const coordinators = await T.call("GET", "/v1/help/coordinators");
       $("help-coordinators").replaceChildren(...coordinators.map((c) => {
         const li = H.el("li", null, { "data-id": c.id });
@@ -47,11 +50,17 @@
     try {
       const r = await T.call("GET", `/v1/help/requests/${id}`);
       const base = `/v1/help/requests/${id}`;
-      const api = r.role === "requester" ? {
+      const api = {
         choose: (helper) => T.move(`${base}/choose`, { helper }),
-        complete: () => T.move(`${base}/complete`, {}),
+        complete: (message, rating) => T.move(`${base}/complete`, { message, rating }),
         withdraw: () => T.move(`${base}/withdraw`, {}),
-      } : null;
+        cancel: () => T.move(`${base}/cancel`, {}),
+        expire: () => T.move(`${base}/expire`, {}),
+        stepBack: () => T.move(`${base}/step-back`, {}),
+        dispute: (reason) => T.move(`${base}/dispute`, { reason }),
+        block: (member) => T.call("POST", "/v1/help/blocks", { member }),
+        report: (member, reason) => T.call("POST", "/v1/help/reports", { member, request_id: id, reason }),
+      };
       H.detail($("help-detail-body"), r, api, () => detail(id), "help-detail-error");
     } catch (e) {
       T.showError("help-detail-error", e);
