@@ -13,6 +13,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import pytest
+from eth_utils import keccak
 
 from tests.points import HELP_MODERATOR_ROLE, PointsSystem
 from tests.wallet_support import Api, WalletServer, coordinator, member, officer, running_wallet
@@ -23,10 +24,22 @@ def wallet(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletServer]:
     directory = tmp_path_factory.mktemp(f"help-{request.param}")
-    yield from running_wallet(points, directory, request.param, TAKASAGO_WALLET_HELP_OFFERS_PER_DAY=str(OFFERS_PER_DAY))
+    # the city funds a helper bonus (50 pt per completion) and help vouchers (100 pt each), verified by the service
+    bonus = points.create_programme(name="お手伝いボーナス", verifierRole=COMMUNITY_VERIFIER, rewardPoints=50)
+    voucher = points.create_programme(name="お手伝い券", verifierRole=COMMUNITY_VERIFIER, rewardPoints=100)
+    env = {
+        "TAKASAGO_WALLET_HELP_OFFERS_PER_DAY": str(OFFERS_PER_DAY),
+        "TAKASAGO_WALLET_HELP_BONUS_PROGRAMME": str(bonus),
+        "TAKASAGO_WALLET_HELP_VOUCHER_PROGRAMME": str(voucher),
+    }
+    server = next(gen := running_wallet(points, directory, request.param, **env))
+    server.programmes = {"bonus": bonus, "voucher": voucher}  # type: ignore[attr-defined]
+    yield server
+    yield from gen
 
 
 OFFERS_PER_DAY = 3
+COMMUNITY_VERIFIER = keccak(text="COMMUNITY_VERIFIER_ROLE")
 
 
 def request_body(thanks: int = 300, district: str = "荒井町", **overrides: Any) -> dict[str, Any]:
@@ -96,6 +109,15 @@ def test_post_offer_choose_complete_moves_exactly_the_thanks(wallet: WalletServe
     assert twice.json()["error"]["messages"]["en"].startswith("This request is not in a state")
     assert (requester.balance(), helper.balance()) == (700, 300)
     assert [r["status"] for r in helper.get("/v1/help/mine").json()] == ["completed"]
+
+    # the city's helper bonus: one claim for the helper, approved by an officer like any claim
+    desk = officer(wallet)
+    pending = desk.get("/v1/officer/claims", params={"status": "pending"}).json()
+    bonus = [c for c in pending if c["programme_id"] == wallet.programmes["bonus"] and request_id in c["evidence"]]
+    assert len(bonus) == 1 and bonus[0]["resident"] == helper.info["address"], pending
+    approved = desk.post(f"/v1/officer/claims/{bonus[0]['id']}/approve", {})
+    assert approved.status_code == 200, approved.text
+    assert helper.balance() == 350 and requester.balance() == 700
 
 
 def test_refusals_and_withdrawal(wallet: WalletServer) -> None:
@@ -180,6 +202,14 @@ def test_a_coordinator_acts_for_a_resident_who_consented_with_card_and_pin(walle
     assert wallet.points.token.functions.balanceOf(elder.info["address"]).call() == 600  # reconciled with the chain
     assert wallet.points.token.functions.balanceOf(helper.info["address"]).call() == 200
 
+    # a help voucher claimed for her by the coordinator, decided by an officer: 2 x 100 pt of her own
+    voucher = staff.post(
+        f"/v1/coordinator/residents/{rid}/vouchers", {"units": 2, "evidence": "通院の付き添い"}, key=None
+    )
+    assert voucher.status_code == 201 and voucher.json()["resident"] == elder.info["address"], voucher.text
+    assert officer(wallet).post(f"/v1/officer/claims/{voucher.json()['id']}/approve", {}).status_code == 200
+    assert elder.balance() == 800
+
     # the resident ends the consent in their app: the coordinator can no longer act
     coordinators = elder.get("/v1/help/coordinators").json()
     assert (
@@ -187,7 +217,7 @@ def test_a_coordinator_acts_for_a_resident_who_consented_with_card_and_pin(walle
         == 204
     )
     after = staff.post(f"/v1/coordinator/residents/{rid}/help/requests", request_body(thanks=100))
-    assert code(after) == "HELP_NOT_LINKED" and elder.balance() == 600
+    assert code(after) == "HELP_NOT_LINKED" and elder.balance() == 800
     assert staff.get("/v1/coordinator/residents").json() == []
     # and may consent again in the app, by the coordinator's code
     again = elder.post("/v1/help/coordinators", {"coordinator": staff.info["short_code"]}, key=None)
@@ -199,7 +229,8 @@ def test_a_coordinator_acts_for_a_resident_who_consented_with_card_and_pin(walle
     trail = officer(wallet).get("/v1/officer/help/actions", params={"limit": 500}).json()
     theirs = [(a["actor"], a["action"]) for a in reversed(trail) if a["resident"] == elder.info["short_code"]]
     assert theirs == [("coordinator1", "link"), ("coordinator1", "post"), ("coordinator1", "choose"),
-                      ("coordinator1", "complete"), (elder.login_id, "unlink"), (elder.login_id, "link")]  # fmt: skip
+                      ("coordinator1", "complete"), ("coordinator1", "voucher"), (elder.login_id, "unlink"),
+                      (elder.login_id, "link")]  # fmt: skip
     assert staff.get("/v1/officer/help/actions").status_code == 403
 
 

@@ -258,6 +258,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "You have offered help many times today. Please try again tomorrow.",
         "本日のお手伝いの申し出が上限に達しました。明日またお試しください。",
     ),
+    "HELP_NO_VOUCHERS": (
+        409,
+        "The city offers no help vouchers on this service.",
+        "このサービスでは市のお手伝い券は用意されていません。",
+    ),
     "HELP_NOT_LINKED": (
         403,
         "You may not act for this resident: they have not consented, or ended their consent.",

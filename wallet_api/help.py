@@ -27,13 +27,13 @@ from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, sessionmaker
 
 from wallet_api.auth import aware, now
-from wallet_api.db.models import HelpAction, HelpOffer, HelpRequest, Operation, User
+from wallet_api.db.models import Claim, HelpAction, HelpOffer, HelpRequest, Operation, User
 from wallet_api.errors import ApiError
 from wallet_api.help_safety import blocked_with, check_offer, is_blocked
 from wallet_api.ledger import Ledger
 from wallet_api.outbox import Outbox
 from wallet_api.pipeline import NODE_ERRORS
-from wallet_api.statuses import HelpStatus, OperationKind, OperationStatus, Role
+from wallet_api.statuses import ClaimStatus, HelpStatus, OperationKind, OperationStatus, Role
 
 TASK_TYPES = range(0, 9)  # the default menu (contracts/deploy.py); the chain checks each range
 POSTED_TOPIC = "0x" + keccak(text="RequestPosted(uint256,address,uint8,uint256,uint256,uint256,bytes32)").hex()
@@ -545,13 +545,28 @@ def _settles_to(status: HelpStatus) -> Callable[[DbSession, Operation], None]:
     return hook
 
 
-def on_complete(db: DbSession, op: Operation) -> None:
-    request = db.get(HelpRequest, str(op.summary["help_request"]))
-    if request is not None and op.status == OperationStatus.CONFIRMED:
+def completion_hook(bonus_programme: int = 0) -> Callable[[DbSession, Operation], None]:
+    """The hook of a confirmed completion: the request is completed, the thanks message and rating kept,
+    and, when the city funds a helper bonus (``bonus_programme``), a claim on it filed for the helper,
+    once per request, for an officer to approve like any other claim."""
+
+    def on_complete(db: DbSession, op: Operation) -> None:
+        request = db.get(HelpRequest, str(op.summary["help_request"]))
+        if request is None or op.status != OperationStatus.CONFIRMED or request.status == HelpStatus.COMPLETED:
+            return
         request.status = HelpStatus.COMPLETED
         request.thank_message = str(op.summary.get("message") or "") or None
         rating = op.summary.get("rating")
         request.rating = int(str(rating)) if rating is not None else None
+        if bonus_programme and request.helper_id is not None:
+            db.add(Claim(public_id=str(uuid.uuid4()), user_id=request.helper_id, programme_id=bonus_programme, units=1,
+                         evidence=f"困りごと #{request.chain_id} のお手伝い完了 (help request {request.id})",
+                         status=ClaimStatus.PENDING, created_at=now()))  # fmt: skip
+
+    return on_complete
+
+
+on_complete = completion_hook()
 
 
 on_withdraw = _settles_to(HelpStatus.WITHDRAWN)

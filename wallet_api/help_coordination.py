@@ -104,6 +104,11 @@ class Coordination:
             ).all()
         return [(user, link) for user, link in rows]
 
+    def record(self, actor: User, resident: User, action: str, note: str) -> None:
+        """Adds an action taken for ``resident`` to the trail (for actions outside help requests)."""
+        with self.sessions.begin() as db:
+            db.add(HelpAction(actor_id=actor.id, resident_id=resident.id, action=action, note=note[:200], at=now()))
+
     def trail(self, limit: int) -> list[tuple[HelpAction, User, User | None]]:
         """The latest actions taken for someone else or as the city, newest first: (action, actor, resident)."""
         resident = aliased(User)

@@ -323,6 +323,11 @@ class HelpCompleteIn(Strict):
     rating: Annotated[StrictInt | None, Field(ge=1, le=5, description="1-5, seen only by the city")] = None
 
 
+class HelpVoucherIn(Strict):
+    units: Annotated[StrictInt, Field(ge=1, le=1000, description="Vouchers asked for (the programme sets points each)")]
+    evidence: Annotated[StrictStr, Field(min_length=1, max_length=500, description="Why (e.g. 通院の付き添いに必要)")]
+
+
 class HelpDisputeIn(Strict):
     reason: Annotated[StrictStr, Field(min_length=1, max_length=200, description="Kept here; a salted hash on-chain")]
 

@@ -87,7 +87,7 @@ class Services:
         )
         outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
         outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
-        outbox.when_settled(OperationKind.HELP_COMPLETE, help.on_complete)
+        outbox.when_settled(OperationKind.HELP_COMPLETE, help.completion_hook(settings.help_bonus_programme))
         outbox.when_settled(OperationKind.HELP_WITHDRAW, help.on_withdraw)
         outbox.when_settled(OperationKind.HELP_CANCEL, help.on_cancel)
         outbox.when_settled(OperationKind.HELP_STEP_BACK, help.on_step_back, inspector=help_part.inspect_step_back)

@@ -48,6 +48,10 @@ class WalletSettings(BaseSettings):
     requests_per_minute_per_account: Annotated[int, Field(ge=1)] = 60
     # help matching (issue 18): offers one resident may make per JST day (0: no limit)
     help_offers_per_day: Annotated[int, Field(ge=0)] = 10
+    # reward programmes the city funds help with (0: none): a bonus claim for the helper on every completion,
+    # and help vouchers a coordinator may claim for a resident without points (each approved by an officer)
+    help_bonus_programme: Annotated[int, Field(ge=0)] = 0
+    help_voucher_programme: Annotated[int, Field(ge=0)] = 0
     # peers whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default
     trusted_proxies: str = ""
 

@@ -13,15 +13,18 @@ from fastapi import APIRouter, Request
 from fastapi.responses import JSONResponse, Response
 
 from wallet_api.deps import Coordinator, IdempotencyKey, ServicesDep, operation_response
+from wallet_api.errors import ApiError
 from wallet_api.help_coordination import LinkedResident
 from wallet_api.routes.help import post_for
 from wallet_api.schemas import (
+    ClaimOut,
     HelpChooseIn,
     HelpCompleteIn,
     HelpDisputeIn,
     HelpLinkIn,
     HelpRequestIn,
     HelpRequestOut,
+    HelpVoucherIn,
     LinkedResidentOut,
     PaymentOut,
 )
@@ -150,3 +153,16 @@ def expire(
     """Takes back, for the resident, the thanks of a request whose time ended with nobody chosen."""
     resident = svc.coordination.acting_for(user, resident_id)
     return operation_response(request, svc.help.expire(resident, request_id, key, actor=user))
+
+
+@router.post("/residents/{resident_id}/vouchers", response_model=ClaimOut, status_code=201)
+def help_voucher(resident_id: str, body: HelpVoucherIn, user: Coordinator, svc: ServicesDep) -> ClaimOut:
+    """Claims the city's help vouchers for a resident who cannot pay the thanks: an officer decides, like any claim;
+    approved, the points are the resident's own to post requests with."""
+    resident = svc.coordination.acting_for(user, resident_id)
+    programme = svc.settings.help_voucher_programme
+    if not programme:
+        raise ApiError("HELP_NO_VOUCHERS")
+    claim = svc.claims.submit(resident, programme, body.units, f"{body.evidence} (coordinator {user.login})")
+    svc.coordination.record(user, resident, "voucher", f"{body.units} unit(s) on programme {programme}")
+    return ClaimOut.of(claim, resident.address)

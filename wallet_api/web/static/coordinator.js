@@ -99,6 +99,18 @@
       T.showError("desk-error", e);
     }
   });
+  $("voucher-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      await T.call("POST", `/v1/coordinator/residents/${current.id}/vouchers`,
+        { units: Number(form.get("units")), evidence: String(form.get("evidence")) });
+      event.target.reset();
+      await resident(null, "coord_voucher_sent");
+    } catch (e) {
+      T.showError("resident-error", e);
+    }
+  });
   document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => desk()));
   $("detail-back").addEventListener("click", () => resident(null));
   T.bindSession(start, () => T.show("login"));

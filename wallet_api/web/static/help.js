@@ -44,6 +44,8 @@ const TAKASAGO_HELP = (() => {
       mod_reason: "理由（記録されます）", mod_suspend: "利用を停止", mod_readmit: "利用を再開", mod_done: "記録しました",
       help_thank_message: "お礼のひとこと（任意・お相手に表示）", help_rating: "評価（任意・市だけが見ます）",
       help_given: "これまでのお手伝い", help_times: "回",
+      coord_voucher: "市のお手伝い券を申請", coord_voucher_units: "枚数", coord_voucher_why: "理由",
+      coord_voucher_send: "申請する（市職員が確認します）", coord_voucher_sent: "お手伝い券を申請しました（市職員の確認待ち）",
     },
     en: {
       title_coordinator: "Takasago Points Help Desk",
@@ -80,6 +82,8 @@ const TAKASAGO_HELP = (() => {
       mod_reason: "Reason (recorded)", mod_suspend: "Suspend", mod_readmit: "Readmit", mod_done: "Recorded",
       help_thank_message: "A word of thanks (optional, they see it)", help_rating: "Rating (optional, only the city sees it)",
       help_given: "Help I have given", help_times: "times",
+      coord_voucher: "Ask the city for help vouchers", coord_voucher_units: "How many", coord_voucher_why: "Why",
+      coord_voucher_send: "Ask (an officer decides)", coord_voucher_sent: "Vouchers asked for (waiting for an officer)",
     },
   });
 
