@@ -178,9 +178,15 @@ def _language(request: Request) -> str:
 def create_app(services: Services, run_worker: bool = True) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        sweeper = None
         if run_worker:
             services.pipeline.start()
+            if services.settings.help_sweep_seconds:
+                settings = services.settings
+                sweeper = services.help.start_sweeper(settings.help_sweep_seconds, settings.help_expiry_grace_seconds)
         yield
+        if sweeper is not None:
+            sweeper.set()
         if run_worker:
             services.pipeline.stop()
 

@@ -13,7 +13,9 @@ from __future__ import annotations
 import hashlib
 import hmac
 import json
+import logging
 import secrets
+import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -39,6 +41,7 @@ TASK_TYPES = range(0, 9)  # the default menu (contracts/deploy.py); the chain ch
 POSTED_TOPIC = "0x" + keccak(text="RequestPosted(uint256,address,uint8,uint256,uint256,uint256,bytes32)").hex()
 STEPPED_BACK_TOPIC = "0x" + keccak(text="HelperSteppedBack(uint256,address,bool)").hex()
 PAGE_SIZE = 20
+log = logging.getLogger("wallet_api.help")
 MAX_PAGE_SIZE = 100
 
 
@@ -377,6 +380,46 @@ class Help:
             request = self._own(db, requester, request_id)
         target, calldata = self.ledger.calldata("HelpBoard", "expire", request.chain_id)
         return self._submit(requester, key, OperationKind.HELP_EXPIRE, request, target, calldata, {}, actor)
+
+    def expire_due(self, grace_seconds: float, limit: int = 20) -> int:
+        """Gives back the thanks of open requests whose window ended ``grace_seconds`` ago; how many were sent.
+
+        Each is the requester's own ``expire`` under the key ``auto-expire-<request>``, so two
+        API processes sweeping at once send it once; the grace keeps the node's block time
+        (which decides) past the window. A refusal is logged and left on its operation.
+        """
+        cutoff = now() - timedelta(seconds=grace_seconds)
+        with self.sessions() as db:
+            rows = db.execute(
+                select(HelpRequest, User)
+                .join(User, User.id == HelpRequest.requester_id)
+                .where(HelpRequest.status == HelpStatus.OPEN, HelpRequest.ends_at < cutoff)
+                .order_by(HelpRequest.ends_at)
+                .limit(limit)
+            ).all()
+        sent = 0
+        for request, requester in rows:
+            try:
+                op = self.expire(requester, request.id, f"auto-expire-{request.id}")
+            except ApiError as exc:
+                log.info("help request %s not expired: %s", request.id, exc.code)
+                continue
+            sent += op.status != OperationStatus.FAILED
+        return sent
+
+    def start_sweeper(self, interval: float, grace_seconds: float) -> threading.Event:
+        """Runs :meth:`expire_due` every ``interval`` seconds in a thread; set the returned event to stop it."""
+        stop = threading.Event()
+
+        def loop() -> None:
+            while not stop.wait(interval):
+                try:
+                    self.expire_due(grace_seconds)
+                except Exception:  # noqa: BLE001 - the sweeper must outlive one bad pass (node down, …)
+                    log.exception("help expiry sweep failed")
+
+        threading.Thread(target=loop, name="help-sweeper", daemon=True).start()
+        return stop
 
     # -- the city's moderation (sent with the service key, which must hold HELP_MODERATOR_ROLE) --
     def resolve(self, officer: User, request_id: str, to_helper: int, decision: str, key: str) -> Operation:

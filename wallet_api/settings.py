@@ -50,6 +50,9 @@ class WalletSettings(BaseSettings):
     help_offers_per_day: Annotated[int, Field(ge=0)] = 10
     # reward programmes the city funds help with (0: none): a bonus claim for the helper on every completion,
     # and help vouchers a coordinator may claim for a resident without points (each approved by an officer)
+    # open requests whose window ended this long ago get their thanks back by themselves (every sweep, 0: never)
+    help_sweep_seconds: Annotated[float, Field(ge=0)] = 60.0
+    help_expiry_grace_seconds: Annotated[float, Field(ge=0)] = 60.0
     help_bonus_programme: Annotated[int, Field(ge=0)] = 0
     help_voucher_programme: Annotated[int, Field(ge=0)] = 0
     # peers whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default
