@@ -1,7 +1,7 @@
 """schemathesis over every wallet API operation: generated and mutated requests never get a 5xx.
 
 Runs against the real server process, the real node and SQLite, as a verified resident,
-a verified merchant and a city officer in turn (and without a token), so the generated
+a verified merchant, a city officer and a help coordinator in turn (and without a token), so the generated
 requests reach the handlers rather than stopping at authentication.
 """
 
@@ -18,7 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, member, officer, running_wallet
+from tests.wallet_support import WalletServer, coordinator, member, officer, running_wallet
 
 EXAMPLES_PER_OPERATION = 12
 STATUSES: dict[int, int] = {}
@@ -40,7 +40,8 @@ def test_no_operation_answers_with_a_server_error(wallet: WalletServer) -> None:
     resident = member(wallet, points=100_000)
     shop = member(wallet, "merchant")
     city = officer(wallet)
-    tokens = [f"Bearer {api.token}" for api in (resident, shop, city)] + [None]
+    helpdesk = coordinator(wallet)  # 社協: reaches the coordinator routes as their own role
+    tokens = [f"Bearer {api.token}" for api in (resident, shop, city, helpdesk)] + [None]
     failures: list[str] = []
     calls = [0]
 
