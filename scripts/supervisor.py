@@ -223,6 +223,14 @@ def start_indexer(supervisor: Supervisor, data_dir: Path, rpc_url: str, port: in
     return url
 
 
+def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
+    """Starts the watch-over service (detectors' signed batches; data and KEK under DATA_DIR/watch)."""
+    supervisor.start("watch", ["watch", "serve", "--data-dir", str(data_dir / "watch"), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http("watch", url + "/health")
+    return url
+
+
 def start_oracle(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     """Starts the oracle's ingest endpoint (gateways registered in DATA_DIR/oracle/gateways.json)."""
     supervisor.start("oracle", ["oracle", "serve", "--data-dir", str(data_dir / "oracle"), "--port", str(port)])

@@ -79,7 +79,8 @@ def test_deploy_command_reports_bad_input_clearly(node_factory: Any, tmp_path: P
 def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[str]]:
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "up", "--data-dir", str(data_dir), "--rpc-port", str(port),
-         "--wallet-port", str(free_port()), "--explorer-port", str(free_port()), "--oracle-port", str(free_port())],
+         "--wallet-port", str(free_port()), "--explorer-port", str(free_port()), "--oracle-port", str(free_port()),
+         "--watch-port", str(free_port())],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []
@@ -138,6 +139,9 @@ def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) ->
         wallet_url = wallet_line.split()[1]
         assert requests.get(wallet_url + "/health", timeout=5).json()["status"] == "ok"
         assert (data_dir / "wallet" / "wallet.db").exists()
+        watch_url = next(line for line in lines if line.startswith("watch ")).split()[1]
+        assert requests.get(watch_url + "/health", timeout=5).json()["status"] == "ok"  # every service is up
+        assert (data_dir / "watch" / "kek").stat().st_mode & 0o777 == 0o600
         assert (data_dir / "wallet" / "kek").stat().st_mode & 0o077 == 0
         explorer_url = next(line for line in lines if line.startswith("explorer ")).split()[1]
         assert requests.get(explorer_url + "/health", timeout=5).json()["status"] == "ok"

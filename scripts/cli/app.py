@@ -11,7 +11,20 @@ from typing import Annotated
 
 import typer
 
-from scripts.cli import accounts, deploy, help_board, indexer, mint, network, node, oracle, programmes, reports, wallet
+from scripts.cli import (
+    accounts,
+    deploy,
+    help_board,
+    indexer,
+    mint,
+    network,
+    node,
+    oracle,
+    programmes,
+    reports,
+    wallet,
+    watch,
+)
 
 app = typer.Typer(
     help="Takasago regional points: ledger node, contracts and city tools.",
@@ -29,6 +42,7 @@ app.add_typer(wallet.wallet, name="wallet")
 app.add_typer(indexer.indexer, name="indexer")
 app.add_typer(indexer.audit, name="audit")
 app.add_typer(oracle.oracle, name="oracle")
+app.add_typer(watch.watch, name="watch")
 app.add_typer(help_board.help_board, name="help-board")
 app.command("mint")(mint.mint)
 app.command("pause")(programmes.pause)
@@ -44,6 +58,7 @@ def up(
     wallet_port: Annotated[int, typer.Option(help="Wallet API port.", min=1, max=65535)] = 8600,
     explorer_port: Annotated[int, typer.Option(help="Explorer port.", min=1, max=65535)] = 8700,
     oracle_port: Annotated[int, typer.Option(help="CO2 oracle ingest port.", min=1, max=65535)] = 8800,
+    watch_port: Annotated[int, typer.Option(help="Watch-over detectors' ingest port.", min=1, max=65535)] = 8900,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
     """Start the whole system on embedded defaults and keep it running until Ctrl-C.
@@ -74,6 +89,7 @@ def up(
         start_indexer,
         start_oracle,
         start_wallet,
+        start_watch,
     )
 
     if mode not in ("instant", "interval"):
@@ -99,6 +115,7 @@ def up(
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
         explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
         oracle_url = start_oracle(supervisor, data_dir, oracle_port)
+        watch_url = start_watch(supervisor, data_dir, watch_port)
     except (
         StartupError,
         NodeUnreachable,
@@ -121,6 +138,9 @@ def up(
     typer.echo(f"explorer {explorer_url} (Etherscan-style API at {explorer_url}/api), log {explorer_log}")
     typer.echo(
         f"oracle   {oracle_url} (signed meter batches: POST /v1/batches), log {data_dir / 'logs' / 'oracle.log'}"
+    )
+    typer.echo(
+        f"watch    {watch_url} (signed detector batches: POST /v1/batches), log {data_dir / 'logs' / 'watch.log'}"
     )
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")

@@ -1,0 +1,139 @@
+"""``takasago watch …``: the watch-over service (issue 19) and its operators' commands.
+
+    takasago watch serve                                   detectors' signed batches in (127.0.0.1:8900)
+    takasago watch enrol-device DEVICE --owner CODE --key-out PEM    a detector's key pair, its public key enrolled
+    takasago watch register-ward --family CODE --secret-out FILE     a tag's secret (to program the tag), sealed here
+    takasago watch purge                                   delete sightings past the retention period now
+
+Exit codes: 0 done; 2 bad input.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import secrets
+import time
+from pathlib import Path
+from typing import Annotated, Any
+
+import typer
+
+from scripts.cli.common import EXIT_BAD_INPUT, ErrorRule, database_failure, exits_on, out, plain, service_settings
+
+watch = typer.Typer(no_args_is_help=True, help="Watch-over (みまもり): tags, detectors, sightings.")
+DataDir = Annotated[
+    Path | None,
+    typer.Option(help="Watch data directory (env TAKASAGO_WATCH_DATA_DIR).", show_default=".takasago/watch"),
+]
+Pseudonym = r"[A-Za-z0-9._-]{1,64}"
+
+
+def _error_rules() -> list[ErrorRule]:
+    from sqlalchemy.exc import SQLAlchemyError
+
+    from watch.batches import BatchRefused
+
+    return [
+        ((BatchRefused, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
+        ((SQLAlchemyError,), database_failure),
+    ]
+
+
+_errors = exits_on(_error_rules)
+
+
+def _settings(data_dir: Path | None) -> Any:
+    from watch.settings import WatchSettings
+
+    return service_settings(WatchSettings, data_dir=data_dir)
+
+
+def _store(data_dir: Path | None) -> Any:
+    from watch.sealing import Sealer
+    from watch.store import WatchStore
+
+    settings = _settings(data_dir)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    return WatchStore(settings.database, Sealer.from_file(settings.kek, create=True),
+                      retention_days=settings.retention_days)  # fmt: skip
+
+
+def _private_file(path: Path, data: bytes) -> None:
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "wb") as handle:
+        handle.write(data)
+
+
+@watch.command()
+@_errors
+def serve(
+    data_dir: DataDir = None,
+    host: Annotated[str | None, typer.Option(help="Bind address.", show_default="127.0.0.1")] = None,
+    port: Annotated[int | None, typer.Option(help="Port.", min=1, max=65535, show_default="8900")] = None,
+) -> None:
+    """Run the watch service: detectors' signed batches in; sightings kept for the retention period."""
+    import uvicorn
+
+    _store(data_dir).close()  # migrates, and a store or KEK that cannot be opened is told here
+    os.environ["TAKASAGO_WATCH_DATA_DIR"] = str(_settings(data_dir).data_dir)
+    settings = _settings(data_dir)
+    uvicorn.run("watch.main:app", host=host or settings.host, port=port or settings.port, log_level="info",
+                access_log=False)  # fmt: skip
+
+
+@watch.command("enrol-device")
+@_errors
+def enrol_device(
+    device: Annotated[str, typer.Argument(help="The detector's id (e.g. gate-takasago-elementary).")],
+    owner: Annotated[str, typer.Option(help="Its owner's member code (a verified resident, or CITY).")],
+    key_out: Annotated[Path, typer.Option(help="Where to write the detector's private key (PEM, 0600).")],
+    data_dir: DataDir = None,
+) -> None:
+    """Create a detector's Ed25519 key pair and enrol its public key (the private key goes to the detector only)."""
+    from cryptography.hazmat.primitives.serialization import Encoding, NoEncryption, PrivateFormat
+
+    from watch.batches import new_device_key
+
+    if not re.fullmatch(Pseudonym, device) or not re.fullmatch(Pseudonym, owner):
+        raise ValueError("a device id and an owner code are 1 to 64 letters, digits or ._-")
+    key, public = new_device_key()
+    store = _store(data_dir)
+    try:
+        store.enrol_device(device, owner.upper(), public, int(time.time()))
+    finally:
+        store.close()
+    _private_file(key_out, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
+    out.print(f"device {device} enrolled; its private key is in {key_out} (0600)")
+
+
+@watch.command("register-ward")
+@_errors
+def register_ward(
+    family: Annotated[str, typer.Option(help="The family's member code (they consented at registration).")],
+    secret_out: Annotated[Path, typer.Option(help="Where to write the tag's secret (hex, 0600) to program the tag.")],
+    data_dir: DataDir = None,
+) -> None:
+    """Make a new tag secret, seal it here, and write it once for the tag; prints the ward's opaque id."""
+    if not re.fullmatch(Pseudonym, family):
+        raise ValueError("a family code is 1 to 64 letters, digits or ._-")
+    secret = secrets.token_bytes(32)
+    store = _store(data_dir)
+    try:
+        ward = store.register_ward(family.upper(), secret, int(time.time()))
+    finally:
+        store.close()
+    _private_file(secret_out, secret.hex().encode() + b"\n")
+    out.print(f"ward {ward} registered for {family.upper()}; program the tag from {secret_out}, then delete the file")
+
+
+@watch.command()
+@_errors
+def purge(data_dir: DataDir = None) -> None:
+    """Delete sightings older than the retention period now (the service also does it every hour)."""
+    store = _store(data_dir)
+    try:
+        removed = store.purge(int(time.time()))
+    finally:
+        store.close()
+    out.print(f"deleted {removed} sightings past {store.retention_days} days")

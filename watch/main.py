@@ -1,0 +1,21 @@
+"""ASGI entry point of the watch service (``uvicorn watch.main:app``), configured from the environment."""
+
+from __future__ import annotations
+
+import logging
+from typing import Any
+
+from watch.app import create_watch_app
+from watch.sealing import Sealer
+from watch.settings import WatchSettings
+from watch.store import WatchStore
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        settings = WatchSettings()
+        logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+        store = WatchStore(settings.database, Sealer.from_file(settings.kek, create=True),
+                           retention_days=settings.retention_days)  # fmt: skip
+        return create_watch_app(store, settings.purge_seconds)
+    raise AttributeError(name)
