@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import time
 from typing import Any
 
 from watch.app import create_watch_app
@@ -17,5 +18,6 @@ def __getattr__(name: str) -> Any:
         logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s: %(message)s")
         store = WatchStore(settings.database, Sealer.from_file(settings.kek, create=True),
                            retention_days=settings.retention_days)  # fmt: skip
+        store.resolver.warm(int(time.time()))  # the current windows' tables, before the first batch waits for them
         return create_watch_app(store, settings.purge_seconds)
     raise AttributeError(name)

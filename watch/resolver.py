@@ -28,6 +28,11 @@ class Resolver:
         with self._lock:
             self._tables.clear()
 
+    def warm(self, at: int) -> None:
+        """Builds the tables a sighting at ``at`` needs (at start, so no batch waits for them)."""
+        for window in candidate_windows(at):
+            self._table(window)
+
     def resolve(self, rotating: bytes, at: int) -> str | None:
         """The ward whose tag broadcast ``rotating`` around ``at`` (its window or a neighbour), or None."""
         for window in candidate_windows(at):

@@ -13,6 +13,7 @@ acknowledged batch is never half kept, and the same batch sent again finds its r
 from __future__ import annotations
 
 import hashlib
+import threading
 import uuid
 from dataclasses import dataclass
 from pathlib import Path
@@ -160,6 +161,7 @@ class WatchStore:
         self.limits = limits or Limits()
         self.retention_days = retention_days
         self.resolver = Resolver(self._secrets)
+        self._writer = threading.Lock()
 
     def close(self) -> None:
         self.engine.dispose()
@@ -200,7 +202,9 @@ class WatchStore:
         """Checks a signed batch, resolves its rotating ids to wards, keeps it whole; or :class:`BatchRefused`."""
         digest = hashlib.sha256(body).hexdigest()
         device = device_of(body)
-        with self.sessions.begin() as db:
+        # one writer at a time in this process: SQLite would otherwise make concurrent read-then-write
+        # transactions wait on each other's locks (and PostgreSQL serialises them on the device row anyway)
+        with self._writer, self.sessions.begin() as db:
             row = db.get(Device, device, with_for_update=True)
             state = _state(row) if row is not None else None
             checked = check(body, signature, state, digest, now, self.limits)
