@@ -57,6 +57,7 @@ class Device(Base):
 
     id: Mapped[str] = mapped_column(String(64), primary_key=True)
     owner: Mapped[str] = mapped_column(String(64), index=True)  # the owner's pseudonym (member code)
+    owner_address: Mapped[str | None] = mapped_column(String(42), index=True)  # where their points go (none: city)
     public_key: Mapped[str] = mapped_column(String(64))
     active: Mapped[bool] = mapped_column(Boolean)
     enrolled_at: Mapped[int] = mapped_column(BigInteger)
@@ -106,6 +107,23 @@ class SightingRow(Base):
     lat: Mapped[float] = mapped_column(Float)
     lon: Mapped[float] = mapped_column(Float)
     batch: Mapped[int] = mapped_column(ForeignKey("batches.id"))
+
+
+class VolunteerDay(Base):
+    """A volunteer's settled day: active minutes, points granted, or why nothing was (``watch.settlement``)."""
+
+    __tablename__ = "volunteer_days"
+    __table_args__ = (UniqueConstraint("address", "day", name="uq_volunteer_days_address_day"),)
+
+    id: Mapped[int] = mapped_column(BIG, primary_key=True)
+    address: Mapped[str] = mapped_column(String(42))
+    day: Mapped[int] = mapped_column(Integer)  # days since 1970-01-01 (JST dates)
+    minutes: Mapped[int] = mapped_column(Integer)
+    units: Mapped[int] = mapped_column(Integer)
+    points: Mapped[int] = mapped_column(BigInteger)
+    status: Mapped[str] = mapped_column(String(16))  # paid, skipped, nothing, pending
+    reason: Mapped[str] = mapped_column(String(200))
+    tx_hash: Mapped[str] = mapped_column(String(66))
 
 
 @dataclass(frozen=True)
@@ -167,14 +185,17 @@ class WatchStore:
         self.engine.dispose()
 
     # -- enrolment ----------------------------------------------------------------------------
-    def enrol_device(self, device: str, owner: str, key: str, now: int) -> None:
-        """A detector's public key, enrolled by its owner (a verified resident or the city)."""
+    def enrol_device(self, device: str, owner: str, key: str, now: int, owner_address: str | None = None) -> None:
+        """A detector's public key, enrolled by its owner (a verified resident, whose points go to
+        ``owner_address``, or the city's fixed detectors, with none)."""
         public_key(key)  # refuses a malformed key
+        if owner_address is not None and not (owner_address.startswith("0x") and len(owner_address) == 42):
+            raise BatchRefused("MALFORMED", "owner_address: a 0x-prefixed 20-byte address")
         with self.sessions.begin() as db:
             if db.get(Device, device) is not None:
                 raise BatchRefused("DEVICE_EXISTS", f"device {device} is already enrolled")
-            db.add(Device(id=device, owner=owner, public_key=key, active=True, enrolled_at=now, last_seq=-1,
-                          last_hash=""))  # fmt: skip
+            db.add(Device(id=device, owner=owner, owner_address=owner_address, public_key=key, active=True,
+                          enrolled_at=now, last_seq=-1, last_hash=""))  # fmt: skip
 
     def set_device_active(self, device: str, active: bool) -> None:
         with self.sessions.begin() as db:

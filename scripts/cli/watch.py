@@ -4,8 +4,9 @@
     takasago watch enrol-device DEVICE --owner CODE --key-out PEM    a detector's key pair, its public key enrolled
     takasago watch register-ward --family CODE --secret-out FILE     a tag's secret (to program the tag), sealed here
     takasago watch purge                                   delete sightings past the retention period now
+    takasago watch settle --day 2026-12-03 --programme ID  volunteers' points for a JST day (attestBatch, once)
 
-Exit codes: 0 done; 2 bad input.
+Exit codes: 0 done; 2 bad input; 3 refused on-chain; 4 the node cannot be reached.
 """
 
 from __future__ import annotations
@@ -19,7 +20,25 @@ from typing import Annotated, Any
 
 import typer
 
-from scripts.cli.common import EXIT_BAD_INPUT, ErrorRule, database_failure, exits_on, out, plain, service_settings
+from scripts.cli.common import (
+    DEFAULT_DEPLOYMENTS,
+    DEFAULT_RPC_URL,
+    EXIT_BAD_INPUT,
+    EXIT_CONNECTION,
+    EXIT_REJECTED,
+    DeploymentsDir,
+    DevKeys,
+    ErrorRule,
+    Keystore,
+    NodeTokenFile,
+    PasswordFile,
+    RpcUrl,
+    database_failure,
+    exits_on,
+    out,
+    plain,
+    service_settings,
+)
 
 watch = typer.Typer(no_args_is_help=True, help="Watch-over (みまもり): tags, detectors, sightings.")
 DataDir = Annotated[
@@ -30,12 +49,19 @@ Pseudonym = r"[A-Za-z0-9._-]{1,64}"
 
 
 def _error_rules() -> list[ErrorRule]:
+    from requests.exceptions import ConnectionError as RequestsConnectionError
     from sqlalchemy.exc import SQLAlchemyError
 
+    from ledger_client.connection import NodeUnreachable
+    from ledger_client.deployment import DeploymentError
+    from ledger_client.transactions import TransactionFailed
+    from scripts.cli.signing import SignerError
     from watch.batches import BatchRefused
 
     return [
-        ((BatchRefused, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
+        ((TransactionFailed,), plain("refused", EXIT_REJECTED)),
+        ((RequestsConnectionError, NodeUnreachable), plain("unreachable", EXIT_CONNECTION)),
+        ((BatchRefused, SignerError, DeploymentError, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
         ((SQLAlchemyError,), database_failure),
     ]
 
@@ -88,6 +114,9 @@ def enrol_device(
     device: Annotated[str, typer.Argument(help="The detector's id (e.g. gate-takasago-elementary).")],
     owner: Annotated[str, typer.Option(help="Its owner's member code (a verified resident, or CITY).")],
     key_out: Annotated[Path, typer.Option(help="Where to write the detector's private key (PEM, 0600).")],
+    owner_address: Annotated[
+        str | None, typer.Option(help="The owner's account, where watch points go.", show_default="none (the city)")
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Create a detector's Ed25519 key pair and enrol its public key (the private key goes to the detector only)."""
@@ -100,7 +129,14 @@ def enrol_device(
     key, public = new_device_key()
     store = _store(data_dir)
     try:
-        store.enrol_device(device, owner.upper(), public, int(time.time()))
+        address = None
+        if owner_address is not None:
+            from eth_utils import is_hex_address, to_checksum_address
+
+            if not is_hex_address(owner_address):
+                raise ValueError(f"--owner-address {owner_address!r} is not an address")
+            address = to_checksum_address(owner_address)
+        store.enrol_device(device, owner.upper(), public, int(time.time()), address)
     finally:
         store.close()
     _private_file(key_out, key.private_bytes(Encoding.PEM, PrivateFormat.PKCS8, NoEncryption()))
@@ -137,3 +173,51 @@ def purge(data_dir: DataDir = None) -> None:
     finally:
         store.close()
     out.print(f"deleted {removed} sightings past {store.retention_days} days")
+
+
+@watch.command()
+@_errors
+def settle(
+    day: Annotated[str, typer.Option(help="The JST day to settle, YYYY-MM-DD (usually yesterday).")],
+    programme: Annotated[int, typer.Option(help="The watch-over reward programme's id.", min=1)],
+    max_minutes: Annotated[int, typer.Option(help="Most minutes a volunteer earns a day.", min=1, max=1440)] = 240,
+    rpc_url: RpcUrl = DEFAULT_RPC_URL,
+    node_token_file: NodeTokenFile = None,
+    deployments: DeploymentsDir = DEFAULT_DEPLOYMENTS,
+    keystore: Keystore = None,
+    password_file: PasswordFile = None,
+    dev_keys: DevKeys = None,
+    data_dir: DataDir = None,
+) -> None:
+    """Attest each volunteer's active watch minutes of DAY (one transaction per 500); a rerun pays nobody twice.
+
+    Signs with a key holding the programme's verifier role. Each volunteer-day's outcome is kept for the app.
+    """
+    from datetime import date
+
+    from ledger_client.contract_set import ContractSet
+    from ledger_client.transactions import Sender
+    from scripts.cli.common import connect_node
+    from scripts.cli.signing import load_signer
+    from watch.chain import attest_batch
+    from watch.settlement import Rules, compute_day, settle_day
+
+    try:
+        settled = date.fromisoformat(day)
+    except ValueError:
+        raise ValueError(f"--day must be YYYY-MM-DD, not {day!r}") from None
+    w3 = connect_node(rpc_url, node_token_file)
+    signer = load_signer(keystore, password_file, dev_keys, "admin")
+    sender = Sender(w3, signer)
+    programmes = ContractSet.load(w3, deployments).programmes
+    store = _store(data_dir)
+    try:
+        results = compute_day(store, settled, Rules(max_minutes_per_day=max_minutes))
+        summary = settle_day(store, settled, programme, results,
+                             lambda items: attest_batch(sender, programmes, programme, items))  # fmt: skip
+    finally:
+        store.close()
+    out.print(
+        f"{settled}: {summary['volunteers']} volunteers, {summary['earning']} with watch time; "
+        f"{summary['transactions']} transaction(s), {summary['paid']} paid, {summary['skipped']} skipped"
+    )

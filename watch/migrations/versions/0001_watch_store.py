@@ -1,4 +1,4 @@
-"""watch-over store (issue 19): devices, wards (sealed tag secrets), accepted batches, sightings
+"""watch-over store (issue 19): devices, wards (sealed tag secrets), accepted batches, sightings, volunteer days
 
 Revision ID: 0001
 Revises:
@@ -22,6 +22,7 @@ def upgrade() -> None:
         "devices",
         sa.Column("id", sa.String(length=64), primary_key=True),
         sa.Column("owner", sa.String(length=64), nullable=False, index=True),
+        sa.Column("owner_address", sa.String(length=42), nullable=True, index=True),
         sa.Column("public_key", sa.String(length=64), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
         sa.Column("enrolled_at", sa.BigInteger(), nullable=False),
@@ -61,8 +62,23 @@ def upgrade() -> None:
         sa.Column("batch", BIG, sa.ForeignKey("batches.id"), nullable=False),
     )
 
+    op.create_table(
+        "volunteer_days",
+        sa.Column("id", BIG, primary_key=True, autoincrement=True),
+        sa.Column("address", sa.String(length=42), nullable=False),
+        sa.Column("day", sa.Integer(), nullable=False),
+        sa.Column("minutes", sa.Integer(), nullable=False),
+        sa.Column("units", sa.Integer(), nullable=False),
+        sa.Column("points", sa.BigInteger(), nullable=False),
+        sa.Column("status", sa.String(length=16), nullable=False),
+        sa.Column("reason", sa.String(length=200), nullable=False),
+        sa.Column("tx_hash", sa.String(length=66), nullable=False),
+        sa.UniqueConstraint("address", "day", name="uq_volunteer_days_address_day"),
+    )
+
 
 def downgrade() -> None:
+    op.drop_table("volunteer_days")
     op.drop_table("sightings")
     op.drop_table("batches")
     op.drop_table("wards")
