@@ -224,8 +224,20 @@ def start_indexer(supervisor: Supervisor, data_dir: Path, rpc_url: str, port: in
 
 
 def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
-    """Starts the watch-over service (detectors' signed batches; data and KEK under DATA_DIR/watch)."""
-    supervisor.start("watch", ["watch", "serve", "--data-dir", str(data_dir / "watch"), "--port", str(port)])
+    """Starts the watch-over service (detectors' signed batches; data and KEK under DATA_DIR/watch).
+
+    Its families' and volunteers' API answers only callers holding DATA_DIR/watch/service-token
+    (0600, made on first start): the wallet, forwarding residents it authenticated.
+    """
+    watch_dir = data_dir / "watch"
+    watch_dir.mkdir(parents=True, exist_ok=True)
+    token_file = watch_dir / "service-token"
+    if not token_file.exists():
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    supervisor.env["TAKASAGO_WATCH_SERVICE_TOKEN_FILE"] = str(token_file.resolve())
+    supervisor.start("watch", ["watch", "serve", "--data-dir", str(watch_dir), "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("watch", url + "/health")
     return url

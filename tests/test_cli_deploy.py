@@ -142,6 +142,7 @@ def test_up_deploys_on_first_start_and_only_checks_afterwards(tmp_path: Path) ->
         watch_url = next(line for line in lines if line.startswith("watch ")).split()[1]
         assert requests.get(watch_url + "/health", timeout=5).json()["status"] == "ok"  # every service is up
         assert (data_dir / "watch" / "kek").stat().st_mode & 0o777 == 0o600
+        assert (data_dir / "watch" / "service-token").stat().st_mode & 0o777 == 0o600
         assert (data_dir / "wallet" / "kek").stat().st_mode & 0o077 == 0
         explorer_url = next(line for line in lines if line.startswith("explorer ")).split()[1]
         assert requests.get(explorer_url + "/health", timeout=5).json()["status"] == "ok"

@@ -6,8 +6,10 @@ ward, a tag or a place in the service's log.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
+import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -20,6 +22,8 @@ from tests.conftest import REPO, free_port
 from watch.batches import sign
 from watch.rotating_id import rotating_id, window_of
 
+TOKEN = "test-service-token-0123456789abcdef"
+
 
 def takasago(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True,
@@ -30,9 +34,13 @@ def takasago(*args: str) -> subprocess.CompletedProcess[str]:
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("watch")
     port = free_port()
+    token = data / "service-token"
+    token.write_text(TOKEN)
+    token.chmod(0o600)
     log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed below
-    process = subprocess.Popen([sys.executable, "-m", "scripts.cli", "watch", "serve", "--data-dir", str(data / "w"),
-                                "--port", str(port)], cwd=REPO, stdout=log, stderr=subprocess.STDOUT)  # fmt: skip
+    env = {**os.environ, "TAKASAGO_WATCH_SERVICE_TOKEN_FILE": str(token)}
+    argv = [sys.executable, "-m", "scripts.cli", "watch", "serve", "--data-dir", str(data / "w"), "--port", str(port)]
+    process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
     url = f"http://127.0.0.1:{port}"
     deadline = time.monotonic() + 60
     while True:
@@ -88,3 +96,82 @@ def test_a_detector_reports_and_is_told_only_counts(service: tuple[str, Path]) -
     assert "Traceback" not in log and "BAD_SIGNATURE" in log
     for secret_thing in (rid, ward_id, tag.hex(), "34.766", "134.79"):
         assert secret_thing not in log, secret_thing  # no tag id, ward, secret or position in the log
+
+
+def as_resident(member: str) -> dict[str, str]:
+    """What the wallet adds when it forwards an authenticated resident."""
+    return {"X-Watch-Service-Token": TOKEN, "X-Watch-Member": member}
+
+
+def test_a_family_sees_its_ward_raises_an_alert_and_a_volunteer_nearby_is_told_without_identity(
+    service: tuple[str, Path],
+) -> None:
+    url, data = service
+    w = str(data / "w")
+    family, other, volunteer = as_resident("FAM100"), as_resident("FAM200"), as_resident("VOL300")
+    anonymous = httpx.post(url + "/v1/families/wards", json={"consent": True})
+    assert anonymous.json()["error"]["code"] == "NOT_AUTHORISED", anonymous.text
+    wrong = {**family, "X-Watch-Service-Token": "guess"}
+    assert httpx.post(url + "/v1/families/wards", json={"consent": True}, headers=wrong).status_code == 401
+    refused = httpx.post(url + "/v1/families/wards", json={"consent": False}, headers=family)
+    assert refused.status_code == 422 and refused.json()["error"]["code"] == "CONSENT_REQUIRED"
+    assert httpx.post(url + "/v1/families/wards", json={"consent": "yes"}, headers=family).status_code == 422
+    made = httpx.post(url + "/v1/families/wards", json={"consent": True}, headers=family)
+    assert made.status_code == 201, made.text
+    ward, tag = made.json()["ward"], bytes.fromhex(made.json()["secret"])
+    # another family cannot read, alert or stream this ward: it does not exist for them
+    for call in (lambda h: httpx.get(f"{url}/v1/families/wards/{ward}/sightings", headers=h),
+                 lambda h: httpx.post(f"{url}/v1/families/wards/{ward}/alert", json={"description": "x"}, headers=h),
+                 lambda h: httpx.get(f"{url}/v1/families/wards/{ward}/events", headers=h)):  # fmt: skip
+        assert call(other).status_code == 404
+
+    key_path = data / "vol.pem"
+    assert takasago("watch", "enrol-device", "vol-phone", "--owner", "VOL300", "--key-out", str(key_path),
+                    "--data-dir", w).returncode == 0  # fmt: skip
+    key = load_pem_private_key(key_path.read_bytes(), None)
+    seq = [0]
+
+    def report(lat: float, lon: float) -> None:
+        now = int(time.time())
+        seq[0] += 1
+        sighting = {"id": rotating_id(tag, window_of(now)).hex(), "at": now, "lat": lat, "lon": lon}
+        body = json.dumps({"device": "vol-phone", "seq": seq[0], "sent_at": now, "sightings": [sighting]}).encode()
+        answer = httpx.post(url + "/v1/batches", content=body, headers={"X-Watch-Signature": sign(key, body)})  # type: ignore[arg-type]
+        assert answer.status_code == 200 and answer.json()["kept"] == 1, answer.text
+
+    report(34.7655, 134.7911)
+    seen = httpx.get(f"{url}/v1/families/wards/{ward}/sightings", headers=family).json()
+    assert [(s["lat"], s["lon"]) for s in seen] == [(34.766, 134.791)]
+    assert httpx.get(url + "/v1/volunteers/notices", headers=volunteer).json() == []  # no alert yet
+    alert = httpx.post(f"{url}/v1/families/wards/{ward}/alert", json={"description": "青い帽子の小学生"},
+                       headers=family)  # fmt: skip
+    assert alert.status_code == 201
+    notices = httpx.get(url + "/v1/volunteers/notices", headers=volunteer).json()
+    assert [n["description"] for n in notices] == ["青い帽子の小学生"]
+    text = json.dumps(notices)
+    assert ward not in text and "FAM100" not in text and tag.hex() not in text  # never who it is
+
+    # the next sighting reaches the family live (server-sent events)
+    lines: list[str] = []
+
+    def listen() -> None:
+        with httpx.stream("GET", f"{url}/v1/families/wards/{ward}/events", headers=family, timeout=20) as events:
+            for line in events.iter_lines():
+                lines.append(line)
+                if sum(1 for x in lines if x.startswith("data: ")) >= 2:
+                    return
+
+    listener = threading.Thread(target=listen, daemon=True)
+    listener.start()
+    time.sleep(1.5)
+    report(34.7671, 134.7923)
+    listener.join(timeout=15)
+    latest = [json.loads(x.removeprefix("data: ")) for x in lines if x.startswith("data: ")]
+    assert (34.767, 134.792) in [(e["lat"], e["lon"]) for e in latest], lines
+    assert httpx.get(url + "/v1/families/wards", headers=family).json()[0]["alert"] is not None
+    assert httpx.delete(f"{url}/v1/families/wards/{ward}/alert", headers=family).status_code == 204
+    assert httpx.get(url + "/v1/volunteers/notices", headers=volunteer).json() == []
+    assert httpx.delete(f"{url}/v1/families/wards/{ward}/alert", headers=family).status_code == 404
+    log = (data / "serve.log").read_text()
+    for secret_thing in (ward, tag.hex(), "34.767", "FAM100", "青い帽子"):
+        assert secret_thing not in log, secret_thing

@@ -19,5 +19,10 @@ def __getattr__(name: str) -> Any:
         store = WatchStore(settings.database, Sealer.from_file(settings.kek, create=True),
                            retention_days=settings.retention_days)  # fmt: skip
         store.resolver.warm(int(time.time()))  # the current windows' tables, before the first batch waits for them
-        return create_watch_app(store, settings.purge_seconds)
+        token = None
+        if settings.service_token_file is not None:
+            if settings.service_token_file.stat().st_mode & 0o077:
+                raise PermissionError(f"{settings.service_token_file} is readable by others: chmod 600 it")
+            token = settings.service_token_file.read_text(encoding="utf-8").strip()
+        return create_watch_app(store, settings.purge_seconds, token)
     raise AttributeError(name)

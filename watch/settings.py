@@ -19,6 +19,8 @@ class WatchSettings(BaseSettings):
     port: Annotated[int, Field(ge=1, le=65535)] = 8900
     retention_days: Annotated[int, Field(ge=1, le=3650)] = 30
     purge_seconds: Annotated[float, Field(ge=0)] = 3600.0
+    # the token the wallet presents when it forwards a resident (0600 file); none: families' API off
+    service_token_file: Path | None = None
 
     @property
     def database(self) -> str:

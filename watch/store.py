@@ -109,6 +109,20 @@ class SightingRow(Base):
     batch: Mapped[int] = mapped_column(ForeignKey("batches.id"))
 
 
+class Alert(Base):
+    """A family's "missing" alert for a ward: raised, and cleared (both recorded, with who)."""
+
+    __tablename__ = "alerts"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    ward: Mapped[str] = mapped_column(ForeignKey("wards.id"), index=True)
+    description: Mapped[str] = mapped_column(String(200))  # what the family chose to share with volunteers
+    raised_by: Mapped[str] = mapped_column(String(64))
+    raised_at: Mapped[int] = mapped_column(BigInteger)
+    cleared_by: Mapped[str | None] = mapped_column(String(64))
+    cleared_at: Mapped[int | None] = mapped_column(BigInteger)
+
+
 class VolunteerDay(Base):
     """A volunteer's settled day: active minutes, points granted, or why nothing was (``watch.settlement``)."""
 

@@ -1,4 +1,4 @@
-"""watch-over store (issue 19): devices, wards (sealed tag secrets), accepted batches, sightings, volunteer days
+"""watch-over store (issue 19): devices, wards (sealed tag secrets), accepted batches, sightings, alerts, volunteer days
 
 Revision ID: 0001
 Revises:
@@ -63,6 +63,16 @@ def upgrade() -> None:
     )
 
     op.create_table(
+        "alerts",
+        sa.Column("id", sa.String(length=36), primary_key=True),
+        sa.Column("ward", sa.String(length=36), sa.ForeignKey("wards.id"), nullable=False, index=True),
+        sa.Column("description", sa.String(length=200), nullable=False),
+        sa.Column("raised_by", sa.String(length=64), nullable=False),
+        sa.Column("raised_at", sa.BigInteger(), nullable=False),
+        sa.Column("cleared_by", sa.String(length=64), nullable=True),
+        sa.Column("cleared_at", sa.BigInteger(), nullable=True),
+    )
+    op.create_table(
         "volunteer_days",
         sa.Column("id", BIG, primary_key=True, autoincrement=True),
         sa.Column("address", sa.String(length=42), nullable=False),
@@ -79,6 +89,7 @@ def upgrade() -> None:
 
 def downgrade() -> None:
     op.drop_table("volunteer_days")
+    op.drop_table("alerts")
     op.drop_table("sightings")
     op.drop_table("batches")
     op.drop_table("wards")

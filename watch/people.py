@@ -1,0 +1,136 @@
+"""Families and volunteers (issue 19): wards, their sightings, missing alerts, and what volunteers may see.
+
+Every call names the resident it is for by member code (``member``): the resident the wallet
+authenticated and forwards (``watch.app`` accepts it only with the service token). A family
+sees only its own wards (another family's ward is "not found", never "forbidden", so its
+existence is not confirmed). A volunteer sees an alert near where their detectors last
+reported, by its description and rough place only — never the ward, the family or the tag.
+"""
+
+from __future__ import annotations
+
+import secrets
+import uuid
+from dataclasses import dataclass
+from typing import Any
+
+from sqlalchemy import select
+
+from watch.batches import BatchRefused, distance_m
+from watch.store import Alert, Device, SightingRow, VolunteerDay, Ward, WatchStore
+
+NEAR_METRES = 2000.0  # volunteers within this of the ward's last sighting get the notice
+NOTICE_HOURS = 6
+
+
+class NotFound(Exception):
+    """No such ward for this family (or no such alert)."""
+
+
+@dataclass(frozen=True)
+class NewWard:
+    ward: str
+    secret: bytes  # shown once, to program the tag; sealed in the store
+
+
+def register(store: WatchStore, member: str, consent: bool, now: int) -> NewWard:
+    """A ward's tag for ``member``'s family; the family must have recorded the ward's (or guardian's) consent."""
+    if not consent:
+        raise BatchRefused("CONSENT_REQUIRED", "the ward's consent (or their guardian's) must be recorded")
+    secret = secrets.token_bytes(32)
+    return NewWard(store.register_ward(member, secret, now), secret)
+
+
+def wards(store: WatchStore, member: str) -> list[dict[str, Any]]:
+    """The family's wards, each with its last sighting and whether an alert is open."""
+    with store.sessions() as db:
+        rows = db.scalars(select(Ward).where(Ward.family == member, Ward.active).order_by(Ward.registered_at)).all()
+        out = []
+        for ward in rows:
+            last = db.execute(
+                select(SightingRow.at, SightingRow.lat, SightingRow.lon)
+                .where(SightingRow.ward == ward.id)
+                .order_by(SightingRow.at.desc())
+                .limit(1)
+            ).first()
+            alert = _open_alert(db, ward.id)
+            out.append({"id": ward.id, "registered_at": ward.registered_at,
+                        "last_seen": {"at": last[0], "lat": last[1], "lon": last[2]} if last else None,
+                        "alert": {"id": alert.id, "raised_at": alert.raised_at} if alert else None})  # fmt: skip
+    return out
+
+
+def sightings(store: WatchStore, member: str, ward: str, since: int) -> list[dict[str, Any]]:
+    _own(store, member, ward)
+    return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in store.sightings_of(ward, since)]
+
+
+def raise_alert(store: WatchStore, member: str, ward: str, description: str, now: int) -> str:
+    """Opens a missing alert (one at a time per ward; raising again returns the open one)."""
+    _own(store, member, ward)
+    with store.sessions.begin() as db:
+        alert = _open_alert(db, ward)
+        if alert is None:
+            alert = Alert(id=str(uuid.uuid4()), ward=ward, description=description, raised_by=member, raised_at=now)
+            db.add(alert)
+        return alert.id
+
+
+def clear_alert(store: WatchStore, member: str, ward: str, now: int) -> None:
+    _own(store, member, ward)
+    with store.sessions.begin() as db:
+        alert = _open_alert(db, ward)
+        if alert is None:
+            raise NotFound(ward)
+        alert.cleared_by, alert.cleared_at = member, now
+
+
+def notices(store: WatchStore, member: str, now: int) -> list[dict[str, Any]]:
+    """Open alerts near where this volunteer's detectors last reported: description and rough place only."""
+    with store.sessions() as db:
+        spots = db.execute(
+            select(Device.last_lat, Device.last_lon).where(
+                Device.owner == member, Device.active, Device.last_at >= now - NOTICE_HOURS * 3600
+            )  # fmt: skip
+        ).all()
+        found = []
+        for alert in db.scalars(select(Alert).where(Alert.cleared_at.is_(None))).all():
+            last = db.execute(
+                select(SightingRow.at, SightingRow.lat, SightingRow.lon)
+                .where(SightingRow.ward == alert.ward)
+                .order_by(SightingRow.at.desc())
+                .limit(1)
+            ).first()
+            if last is None:
+                continue
+            if any(lat is not None and lon is not None and distance_m(lat, lon, last[1], last[2]) <= NEAR_METRES
+                   for lat, lon in spots):  # fmt: skip
+                # an opaque notice: the alert's own id, what the family shared, where and when last seen (~100 m)
+                found.append({"notice": alert.id, "description": alert.description, "raised_at": alert.raised_at,
+                              "last_seen": {"at": last[0], "lat": last[1], "lon": last[2]}})  # fmt: skip
+    return found
+
+
+def volunteer_days(store: WatchStore, member: str, limit: int = 31) -> list[dict[str, Any]]:
+    """This volunteer's settled days, newest first: minutes, points, and why a day earned nothing."""
+    with store.sessions() as db:
+        addresses = {a for (a,) in db.execute(select(Device.owner_address).where(Device.owner == member)) if a}
+        rows = db.scalars(
+            select(VolunteerDay)
+            .where(VolunteerDay.address.in_(addresses))
+            .order_by(VolunteerDay.day.desc())
+            .limit(limit)
+        ).all()
+    return [{"day": r.day, "minutes": r.minutes, "points": r.points, "status": r.status, "reason": r.reason}
+            for r in rows]  # fmt: skip
+
+
+def _own(store: WatchStore, member: str, ward: str) -> None:
+    with store.sessions() as db:
+        row = db.get(Ward, ward)
+    if row is None or row.family != member or not row.active:
+        raise NotFound(ward)
+
+
+def _open_alert(db: Any, ward: str) -> Alert | None:
+    return db.scalar(select(Alert).where(Alert.ward == ward, Alert.cleared_at.is_(None)))  # type: ignore[no-any-return]
