@@ -175,3 +175,26 @@ def test_a_family_sees_its_ward_raises_an_alert_and_a_volunteer_nearby_is_told_w
     log = (data / "serve.log").read_text()
     for secret_thing in (ward, tag.hex(), "34.767", "FAM100", "青い帽子"):
         assert secret_thing not in log, secret_thing
+
+
+def test_a_simulated_volunteer_walks_past_a_ward_and_the_family_sees_where(service: tuple[str, Path]) -> None:
+    """The reference detector's simulation (``takasago watch simulate``) against the running service."""
+    url, data = service
+    w = str(data / "w")
+    family = as_resident("FAM400")
+    made = httpx.post(url + "/v1/families/wards", json={"consent": True}, headers=family).json()
+    secret = data / "walker-tag.hex"
+    secret.write_text(made["secret"])
+    assert takasago("watch", "enrol-device", "sim-phone", "--owner", "VOL500", "--key-out", str(data / "sim.pem"),
+                    "--data-dir", w).returncode == 0  # fmt: skip
+    walked = takasago("watch", "simulate", "--device", "sim-phone", "--key", str(data / "sim.pem"), "--tag-secret",
+                      str(secret), "--minutes", "20", "--url", url)  # fmt: skip
+    assert walked.returncode == 0 and "sightings kept" in walked.stdout, walked.stderr
+    kept = int(walked.stdout.split("sightings kept")[0].split(",")[-1])
+    sightings = httpx.get(f"{url}/v1/families/wards/{made['ward']}/sightings", headers=family).json()
+    assert kept > 0 and len(sightings) == kept  # every sighting heard reached the family, once
+    assert all(34.755 <= s["lat"] <= 34.767 and 134.790 <= s["lon"] <= 134.802 for s in sightings)  # on the route
+    # a restart of the simulator continues its batch numbering (no REPLAYED)
+    again = takasago("watch", "simulate", "--device", "sim-phone", "--key", str(data / "sim.pem"), "--minutes", "1",
+                     "--url", url)  # fmt: skip
+    assert again.returncode == 0 and "refused" not in again.stdout, again.stdout
