@@ -237,6 +237,8 @@ def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
         with os.fdopen(fd, "w", encoding="utf-8") as handle:
             handle.write(secrets.token_urlsafe(32) + "\n")
     supervisor.env["TAKASAGO_WATCH_SERVICE_TOKEN_FILE"] = str(token_file.resolve())
+    supervisor.env["TAKASAGO_WALLET_WATCH_TOKEN_FILE"] = str(token_file.resolve())  # the wallet forwards residents
+    supervisor.env["TAKASAGO_WALLET_WATCH_URL"] = f"http://127.0.0.1:{port}"
     supervisor.start("watch", ["watch", "serve", "--data-dir", str(watch_dir), "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("watch", url + "/health")

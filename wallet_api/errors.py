@@ -258,6 +258,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "You have offered help many times today. Please try again tomorrow.",
         "本日のお手伝いの申し出が上限に達しました。明日またお試しください。",
     ),
+    "WATCH_UNAVAILABLE": (
+        503,
+        "Watch-over is not available right now. Please try again later.",
+        "みまもりは現在ご利用いただけません。しばらくしてからお試しください。",
+    ),
     "HELP_NO_VOUCHERS": (
         409,
         "The city offers no help vouchers on this service.",

@@ -33,6 +33,7 @@ from wallet_api.pipeline import Pipeline
 from wallet_api.settings import WalletSettings
 from wallet_api.statuses import OperationKind
 from wallet_api.thanks import Thanks
+from wallet_api.watch_gateway import WatchGateway
 
 
 @dataclass
@@ -54,6 +55,7 @@ class Services:
     help: Help
     coordination: Coordination
     safety: Safety
+    watch: WatchGateway
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -113,6 +115,7 @@ class Services:
             help=help_part,
             coordination=Coordination(sessions, settings),
             safety=Safety(sessions),
+            watch=WatchGateway(settings.watch_url, settings.watch_token_file),
         )
 
     def close(self) -> None:

@@ -54,6 +54,9 @@ class WalletSettings(BaseSettings):
     help_sweep_seconds: Annotated[float, Field(ge=0)] = 60.0
     help_expiry_grace_seconds: Annotated[float, Field(ge=0)] = 60.0
     help_bonus_programme: Annotated[int, Field(ge=0)] = 0
+    # the watch-over service residents reach through this wallet (issue 19), and the token the two share
+    watch_url: str = "http://127.0.0.1:8900"
+    watch_token_file: Path | None = None
     help_voucher_programme: Annotated[int, Field(ge=0)] = 0
     # peers whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default
     trusted_proxies: str = ""

@@ -112,10 +112,10 @@ def up(
         w3 = connect_node(url, token_file)
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
+        watch_url = start_watch(supervisor, data_dir, watch_port)  # first: the wallet forwards residents to it
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
         explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
         oracle_url = start_oracle(supervisor, data_dir, oracle_port)
-        watch_url = start_watch(supervisor, data_dir, watch_port)
     except (
         StartupError,
         NodeUnreachable,

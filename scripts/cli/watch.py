@@ -183,6 +183,7 @@ def settle(
     day: Annotated[str, typer.Option(help="The JST day to settle, YYYY-MM-DD (usually yesterday).")],
     programme: Annotated[int, typer.Option(help="The watch-over reward programme's id.", min=1)],
     max_minutes: Annotated[int, typer.Option(help="Most minutes a volunteer earns a day.", min=1, max=1440)] = 240,
+    hours: Annotated[str, typer.Option(help="The watch hours (JST), e.g. 7-9,14-18.")] = "7-9,14-18",
     rpc_url: RpcUrl = DEFAULT_RPC_URL,
     node_token_file: NodeTokenFile = None,
     deployments: DeploymentsDir = DEFAULT_DEPLOYMENTS,
@@ -214,7 +215,7 @@ def settle(
     programmes = ContractSet.load(w3, deployments).programmes
     store = _store(data_dir)
     try:
-        results = compute_day(store, settled, Rules(max_minutes_per_day=max_minutes))
+        results = compute_day(store, settled, Rules(hours=_hours(hours), max_minutes_per_day=max_minutes))
         summary = settle_day(store, settled, programme, results,
                              lambda items: attest_batch(sender, programmes, programme, items))  # fmt: skip
     finally:
@@ -223,6 +224,20 @@ def settle(
         f"{settled}: {summary['volunteers']} volunteers, {summary['earning']} with watch time; "
         f"{summary['transactions']} transaction(s), {summary['paid']} paid, {summary['skipped']} skipped"
     )
+
+
+def _hours(text: str) -> tuple[tuple[int, int], ...]:
+    """``7-9,14-18`` as ((7, 9), (14, 18)): whole JST hours, each span start < end ≤ 24."""
+    spans = []
+    for part in text.split(","):
+        try:
+            start, end = (int(x) for x in part.strip().split("-"))
+        except ValueError:
+            raise ValueError(f"--hours {text!r}: spans like 7-9,14-18") from None
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"--hours {text!r}: each span within 0-24, start before end")
+        spans.append((start, end))
+    return tuple(spans)
 
 
 def _sender(url: str, device: str, key: Path, state: Path | None) -> Any:
