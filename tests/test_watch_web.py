@@ -109,7 +109,9 @@ def test_a_family_finds_their_ward_and_a_volunteer_is_thanked(
         home.click("#watch button.back")  # and back in: the list shows where the ward was last seen
         home.click("#go-watch")
         ward = home.locator("#watch-wards li").first
-        home.wait_for_function("(document.querySelector('#watch-wards li') || {}).textContent?.includes('最後に見かけた')")
+        home.wait_for_function(
+            "(document.querySelector('#watch-wards li') || {}).textContent?.includes('最後に見かけた')"
+        )
         assert "最後に見かけた" in ward.inner_text(), walked.stdout
         screen(home, "watch-family")
         ward.click()
@@ -163,3 +165,16 @@ def test_a_family_finds_their_ward_and_a_volunteer_is_thanked(
     earned = wallet.points.balance(volunteer.info["address"])
     assert earned > 0 and f"{earned} pt" in shown, shown
     assert wallet.points.balance(family.info["address"]) == 0
+    # nothing about the ward on the chain: no secret, no rotating id, no place, in any transaction or log
+    w3 = wallet.points.w3
+    chain_text = []
+    for number in range(w3.eth.block_number + 1):
+        block = w3.eth.get_block(number, full_transactions=True)
+        chain_text += [bytes(tx["input"]).hex() for tx in block["transactions"]]
+    chain_text += [bytes(log["data"]).hex() + "".join(bytes(t).hex() for t in log["topics"])
+                   for log in w3.eth.get_logs({"fromBlock": 0, "toBlock": "latest"})]  # fmt: skip
+    everything = " ".join(chain_text)
+    now_window = window_of(int(time.time()))
+    for needle in [secret, rotating_id(bytes.fromhex(secret), now_window).hex(), b"34.7565".hex(),
+                   "青い帽子".encode().hex()]:  # fmt: skip
+        assert needle not in everything
