@@ -6,9 +6,6 @@ ward, a tag or a place in the service's log.
 from __future__ import annotations
 
 import json
-import os
-import subprocess
-import sys
 import threading
 import time
 from collections.abc import Iterator
@@ -18,43 +15,18 @@ import httpx
 import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
-from tests.conftest import REPO, free_port
+from tests.watch_support import takasago, watch_service
 from watch.batches import sign
 from watch.rotating_id import rotating_id, window_of
 
 TOKEN = "test-service-token-0123456789abcdef"
 
 
-def takasago(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def service(tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[str, Path]]:
     data = tmp_path_factory.mktemp("watch")
-    port = free_port()
-    token = data / "service-token"
-    token.write_text(TOKEN)
-    token.chmod(0o600)
-    log = open(data / "serve.log", "wb")  # noqa: SIM115 - closed below
-    env = {**os.environ, "TAKASAGO_WATCH_SERVICE_TOKEN_FILE": str(token)}
-    argv = [sys.executable, "-m", "scripts.cli", "watch", "serve", "--data-dir", str(data / "w"), "--port", str(port)]
-    process = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT, env=env)
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and process.poll() is None, (data / "serve.log").read_text()
-        time.sleep(0.2)
-    yield url, data
-    process.terminate()
-    process.wait(timeout=15)
-    log.close()
+    with watch_service(data, TOKEN) as url:
+        yield url, data
 
 
 def test_a_detector_reports_and_is_told_only_counts(service: tuple[str, Path]) -> None:

@@ -10,8 +10,6 @@ from __future__ import annotations
 
 import json
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from datetime import datetime, timedelta, timezone
@@ -23,9 +21,9 @@ import pytest
 from cryptography.hazmat.primitives.serialization import load_pem_private_key
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
-from tests.conftest import REPO, free_port
 from tests.points import MINTER_ROLE, PointsSystem
 from tests.wallet_support import PASSWORD, WalletServer, member, running_wallet
+from tests.watch_support import takasago, watch_service
 from watch.batches import sign
 from watch.rotating_id import rotating_id, window_of
 
@@ -35,40 +33,15 @@ pytestmark = pytest.mark.skipif(
 JST = timezone(timedelta(hours=9))
 
 
-def takasago(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True,
-                          timeout=120)  # fmt: skip
-
-
 @pytest.fixture(scope="module")
 def system(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[tuple[WalletServer, str, Path]]:
     data = tmp_path_factory.mktemp("watch-web")
-    token = data / "service-token"
-    token.write_text("watch-web-token-0123456789")
-    token.chmod(0o600)
-    port = free_port()
-    log = open(data / "watch.log", "wb")  # noqa: SIM115 - closed below
-    argv = [sys.executable, "-m", "scripts.cli", "watch", "serve", "--data-dir", str(data / "w"), "--port", str(port)]
-    watch = subprocess.Popen(argv, cwd=REPO, stdout=log, stderr=subprocess.STDOUT,
-                             env={**os.environ, "TAKASAGO_WATCH_SERVICE_TOKEN_FILE": str(token)})  # fmt: skip
-    url = f"http://127.0.0.1:{port}"
-    deadline = time.monotonic() + 60
-    while True:
-        try:
-            if httpx.get(url + "/health", timeout=1).status_code == 200:
-                break
-        except httpx.HTTPError:
-            pass
-        assert time.monotonic() < deadline and watch.poll() is None, (data / "watch.log").read_text()
-        time.sleep(0.2)
-    env = {"TAKASAGO_WALLET_WATCH_URL": url, "TAKASAGO_WALLET_WATCH_TOKEN_FILE": str(token)}
-    wallet_gen = running_wallet(points, data / "wallet", "sqlite", **env)
-    wallet = next(wallet_gen)
-    yield wallet, url, data
-    next(wallet_gen, None)
-    watch.terminate()
-    watch.wait(timeout=15)
-    log.close()
+    with watch_service(data, "watch-web-token-0123456789") as url:
+        env = {"TAKASAGO_WALLET_WATCH_URL": url, "TAKASAGO_WALLET_WATCH_TOKEN_FILE": str(data / "service-token")}
+        wallet_gen = running_wallet(points, data / "wallet", "sqlite", **env)
+        wallet = next(wallet_gen)
+        yield wallet, url, data
+        next(wallet_gen, None)
 
 
 def log_in(page: Any, login: str) -> None:

@@ -47,12 +47,7 @@ def wards(store: WatchStore, member: str) -> list[dict[str, Any]]:
         rows = db.scalars(select(Ward).where(Ward.family == member, Ward.active).order_by(Ward.registered_at)).all()
         out = []
         for ward in rows:
-            last = db.execute(
-                select(SightingRow.at, SightingRow.lat, SightingRow.lon)
-                .where(SightingRow.ward == ward.id)
-                .order_by(SightingRow.at.desc())
-                .limit(1)
-            ).first()
+            last = _last_sighting(db, ward.id)
             alert = _open_alert(db, ward.id)
             out.append({"id": ward.id, "registered_at": ward.registered_at,
                         "last_seen": {"at": last[0], "lat": last[1], "lon": last[2]} if last else None,
@@ -95,12 +90,7 @@ def notices(store: WatchStore, member: str, now: int) -> list[dict[str, Any]]:
         ).all()
         found = []
         for alert in db.scalars(select(Alert).where(Alert.cleared_at.is_(None))).all():
-            last = db.execute(
-                select(SightingRow.at, SightingRow.lat, SightingRow.lon)
-                .where(SightingRow.ward == alert.ward)
-                .order_by(SightingRow.at.desc())
-                .limit(1)
-            ).first()
+            last = _last_sighting(db, alert.ward)
             if last is None:
                 continue
             if any(lat is not None and lon is not None and distance_m(lat, lon, last[1], last[2]) <= NEAR_METRES
@@ -130,6 +120,16 @@ def _own(store: WatchStore, member: str, ward: str) -> None:
         row = db.get(Ward, ward)
     if row is None or row.family != member or not row.active:
         raise NotFound(ward)
+
+
+def _last_sighting(db: Any, ward: str) -> Any:
+    """The ward's latest (at, lat, lon), or None."""
+    return db.execute(
+        select(SightingRow.at, SightingRow.lat, SightingRow.lon)
+        .where(SightingRow.ward == ward)
+        .order_by(SightingRow.at.desc())
+        .limit(1)
+    ).first()
 
 
 def _open_alert(db: Any, ward: str) -> Alert | None:
