@@ -51,6 +51,11 @@ def details_hash(salt: bytes, district: str, details: str, place: str) -> bytes:
     return hmac.new(salt, canonical.encode(), hashlib.sha256).digest()
 
 
+def salted_text(request: HelpRequest, text: str) -> bytes:
+    """A dispute's reason or the city's decision as the chain holds it: HMAC under the request's own salt."""
+    return hmac.new(bytes.fromhex(request.details_salt[2:]), text.encode(), hashlib.sha256).digest()
+
+
 @dataclass(frozen=True)
 class HelpQuery:
     district: str | None = None
@@ -233,16 +238,25 @@ class Help:
             for r, requester, helper_code in rows
         ]
 
-    def mine(self, user: User) -> list[HelpRequest]:
+    def mine(self, user: User, db: DbSession) -> list[HelpRequest]:
         """The requests ``user`` posted or was chosen for, newest first."""
-        with self.sessions() as db:
-            rows = db.scalars(
-                select(HelpRequest)
-                .where((HelpRequest.requester_id == user.id) | (HelpRequest.helper_id == user.id))
-                .order_by(HelpRequest.created_at.desc())
-                .limit(200)
-            ).all()
+        rows = db.scalars(
+            select(HelpRequest)
+            .where((HelpRequest.requester_id == user.id) | (HelpRequest.helper_id == user.id))
+            .order_by(HelpRequest.created_at.desc())
+            .limit(200)
+        ).all()
         return list(rows)
+
+    def mine_views(self, user: User, posted_only: bool = False) -> list[dict[str, Any]]:
+        """:meth:`mine` as ``user`` sees each request (settled ones only), read in one session."""
+        with self.sessions() as db:
+            return [
+                self._view(db, user, r, False, None)
+                for r in self.mine(user, db)
+                if r.status not in (HelpStatus.POSTING, HelpStatus.FAILED)
+                and (not posted_only or r.requester_id == user.id)
+            ]
 
     def view(
         self, viewer: User, request_id: str, real_names: bool = False, reader: User | None = None
@@ -255,31 +269,36 @@ class Help:
         """
         with self.sessions() as db:
             request = self._settled(db, request_id)
-            role = _role_of(viewer, request)
-            if role is None and request.status != HelpStatus.OPEN:
-                raise ApiError("NOT_FOUND")  # a stranger sees only open requests
-            view = public_view(request)
-            view["role"] = role or "neighbour"
-            if role is not None:
-                view.update(details=request.details, place=request.place, thank_message=request.thank_message)
-                other_id = request.helper_id if role == "requester" else request.requester_id
-                other = db.get(User, other_id) if other_id is not None else None
-                if other is not None and request.status in (HelpStatus.MATCHED, HelpStatus.COMPLETED):
-                    name = other.display_name or ""
-                    if real_names and self.real_name is not None:
-                        name = self.real_name(other, reader or viewer) or name
-                    view["counterpart"] = {"name": name, "member": other.short_code}
-            if role == "requester":
-                offers = db.execute(
-                    select(HelpOffer, User)
-                    .join(User, User.id == HelpOffer.helper_id)
-                    .where(HelpOffer.request_id == request.id, HelpOffer.helper_id.not_in(blocked_with(viewer.id)))
-                    .order_by(HelpOffer.created_at)
-                ).all()
-                view["offers"] = [
-                    {"helper": helper.public_id, "member": helper.short_code, "message": offer.message}
-                    for offer, helper in offers
-                ]
+            return self._view(db, viewer, request, real_names, reader)
+
+    def _view(
+        self, db: DbSession, viewer: User, request: HelpRequest, real_names: bool, reader: User | None
+    ) -> dict[str, Any]:
+        role = _role_of(viewer, request)
+        if role is None and request.status != HelpStatus.OPEN:
+            raise ApiError("NOT_FOUND")  # a stranger sees only open requests
+        view = public_view(request)
+        view["role"] = role or "neighbour"
+        if role is not None:
+            view.update(details=request.details, place=request.place, thank_message=request.thank_message)
+            other_id = request.helper_id if role == "requester" else request.requester_id
+            other = db.get(User, other_id) if other_id is not None else None
+            if other is not None and request.status in (HelpStatus.MATCHED, HelpStatus.COMPLETED):
+                name = other.display_name or ""
+                if real_names and self.real_name is not None:
+                    name = self.real_name(other, reader or viewer) or name
+                view["counterpart"] = {"name": name, "member": other.short_code}
+        if role == "requester":
+            offers = db.execute(
+                select(HelpOffer, User)
+                .join(User, User.id == HelpOffer.helper_id)
+                .where(HelpOffer.request_id == request.id, HelpOffer.helper_id.not_in(blocked_with(viewer.id)))
+                .order_by(HelpOffer.created_at)
+            ).all()
+            view["offers"] = [
+                {"helper": helper.public_id, "member": helper.short_code, "message": offer.message}
+                for offer, helper in offers
+            ]
         return view
 
     # -- offers and the requester's choices -------------------------------------------
@@ -310,9 +329,8 @@ class Help:
             offered = helper is not None and db.scalar(
                 select(HelpOffer.id).where(HelpOffer.request_id == request.id, HelpOffer.helper_id == helper.id)
             )
-        if helper is None or not offered:
-            raise ApiError("HELP_NOT_OFFERED")
-        with self.sessions() as db:
+            if helper is None or not offered:
+                raise ApiError("HELP_NOT_OFFERED")
             if is_blocked(db, requester.id, helper.id):
                 raise ApiError("HELP_BLOCKED")
         if request.status != HelpStatus.OPEN:
@@ -334,25 +352,16 @@ class Help:
 
         ``message`` (to the helper) and ``rating`` (1-5, for the city only) are kept when it confirms.
         """
-        with self.sessions() as db:
-            request = self._own(db, requester, request_id)
-        target, calldata = self.ledger.calldata("HelpBoard", "complete", request.chain_id)
         extra: dict[str, Any] = {"message": message, "rating": rating} if message or rating is not None else {}
-        return self._submit(requester, key, OperationKind.HELP_COMPLETE, request, target, calldata, extra, actor)
+        return self._requester_call(requester, request_id, key, OperationKind.HELP_COMPLETE, "complete", actor, extra)
 
     def withdraw(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
         """The requester (or ``actor``, their coordinator) takes back an unmatched request: the escrow returns."""
-        with self.sessions() as db:
-            request = self._own(db, requester, request_id)
-        target, calldata = self.ledger.calldata("HelpBoard", "withdraw", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_WITHDRAW, request, target, calldata, {}, actor)
+        return self._requester_call(requester, request_id, key, OperationKind.HELP_WITHDRAW, "withdraw", actor)
 
     def cancel(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
         """The requester (or their coordinator) cancels a matched request before it starts: the escrow returns."""
-        with self.sessions() as db:
-            request = self._own(db, requester, request_id)
-        target, calldata = self.ledger.calldata("HelpBoard", "cancel", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_CANCEL, request, target, calldata, {}, actor)
+        return self._requester_call(requester, request_id, key, OperationKind.HELP_CANCEL, "cancel", actor)
 
     def step_back(self, helper: User, request_id: str, key: str) -> Operation:
         """The chosen helper steps back: the request reopens (or, once its window is over, the escrow returns)."""
@@ -369,17 +378,14 @@ class Help:
             request = self._settled(db, request_id)
         if _role_of(party, request) is None:
             raise ApiError("HELP_NOT_A_PARTY")
-        reason_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), reason.encode(), hashlib.sha256).digest()
+        reason_hash = salted_text(request, reason)
         target, calldata = self.ledger.calldata("HelpBoard", "dispute", request.chain_id, reason_hash)
         return self._submit(party, key, OperationKind.HELP_DISPUTE, request, target, calldata, {}, actor or party,
                             note=reason)  # fmt: skip
 
     def expire(self, requester: User, request_id: str, key: str, actor: User | None = None) -> Operation:
         """Returns the escrow of the requester's request whose window ended with nobody chosen."""
-        with self.sessions() as db:
-            request = self._own(db, requester, request_id)
-        target, calldata = self.ledger.calldata("HelpBoard", "expire", request.chain_id)
-        return self._submit(requester, key, OperationKind.HELP_EXPIRE, request, target, calldata, {}, actor)
+        return self._requester_call(requester, request_id, key, OperationKind.HELP_EXPIRE, "expire", actor)
 
     def expire_due(self, grace_seconds: float, limit: int = 20) -> int:
         """Gives back the thanks of open requests whose window ended ``grace_seconds`` ago; how many were sent.
@@ -428,7 +434,7 @@ class Help:
             request = self._settled(db, request_id)
         if not 0 <= to_helper <= request.thanks:
             raise ApiError("VALIDATION_ERROR", {"to_helper": f"0..{request.thanks}"})
-        decision_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), decision.encode(), hashlib.sha256).digest()
+        decision_hash = salted_text(request, decision)
         target, calldata = self.ledger.calldata("HelpBoard", "resolve", request.chain_id, to_helper, decision_hash)
         return self._as_city(officer, key, OperationKind.HELP_RESOLVE, request, target, calldata,
                              f"{to_helper} pt to the helper: {decision}")  # fmt: skip
@@ -437,7 +443,7 @@ class Help:
         """Takes an open or matched request down; its escrow returns to the requester."""
         with self.sessions() as db:
             request = self._settled(db, request_id)
-        reason_hash = hmac.new(bytes.fromhex(request.details_salt[2:]), reason.encode(), hashlib.sha256).digest()
+        reason_hash = salted_text(request, reason)
         target, calldata = self.ledger.calldata("HelpBoard", "remove", request.chain_id, reason_hash)
         return self._as_city(officer, key, OperationKind.HELP_REMOVE, request, target, calldata, reason)
 
@@ -463,6 +469,22 @@ class Help:
             before_commit=record,
         )
 
+    def _requester_call(
+        self,
+        requester: User,
+        request_id: str,
+        key: str,
+        kind: OperationKind,
+        function: str,
+        actor: User | None,
+        extra: dict[str, Any] | None = None,
+    ) -> Operation:
+        """``HelpBoard.<function>(chain id)`` sent by the requester of ``request_id`` (HELP_NOT_YOURS otherwise)."""
+        with self.sessions() as db:
+            request = self._own(db, requester, request_id)
+        target, calldata = self.ledger.calldata("HelpBoard", function, request.chain_id)
+        return self._submit(requester, key, kind, request, target, calldata, extra or {}, actor)
+
     def _city(self) -> str:
         if self.service_address is None:
             raise ApiError("NODE_UNAVAILABLE", status=503)
@@ -478,12 +500,6 @@ class Help:
         calldata: bytes,
         note: str,
     ) -> Operation:
-        action = kind.value.removeprefix("help-")
-
-        def record(db: DbSession, op: Operation) -> None:
-            db.add(HelpAction(actor_id=officer.id, resident_id=request.requester_id, request_id=request.id,
-                              action=action, note=note[:200], at=now()))  # fmt: skip
-
         return self.outbox.submit(
             officer,
             key,
@@ -493,7 +509,7 @@ class Help:
             target=target,
             calldata=calldata,
             summary={"help_request": request.id},
-            before_commit=record,
+            before_commit=_trail(officer, request, kind, note),
         )
 
     def _submit(
@@ -509,13 +525,6 @@ class Help:
         note: str = "",
     ) -> Operation:
         """Sends ``user``'s call about ``request``; ``actor`` (a coordinator, a disputing party) goes on the trail."""
-        action = kind.value.removeprefix("help-")
-
-        def record(db: DbSession, op: Operation) -> None:
-            if actor is not None:
-                db.add(HelpAction(actor_id=actor.id, resident_id=request.requester_id, request_id=request.id,
-                                  action=action, note=note[:200], at=now()))  # fmt: skip
-
         return self.outbox.submit(
             user,
             key,
@@ -525,7 +534,7 @@ class Help:
             target=target,
             calldata=calldata,
             summary={"help_request": request.id, **extra},
-            before_commit=record if actor is not None else None,
+            before_commit=_trail(actor, request, kind, note) if actor is not None else None,
         )
 
     def _settled(self, db: DbSession, request_id: str) -> HelpRequest:
@@ -626,6 +635,16 @@ def on_step_back(db: DbSession, op: Operation) -> None:
         reopened = bool(op.summary.get("reopened"))
         request.status = HelpStatus.OPEN if reopened else HelpStatus.EXPIRED
         request.helper_id = None
+
+
+def _trail(actor: User, request: HelpRequest, kind: OperationKind, note: str) -> Callable[[DbSession, Operation], None]:
+    """The outbox hook that puts ``actor``'s ``kind`` of action on ``request`` on the trail, with the operation."""
+
+    def record(db: DbSession, op: Operation) -> None:
+        db.add(HelpAction(actor_id=actor.id, resident_id=request.requester_id, request_id=request.id,
+                          action=kind.value.removeprefix("help-"), note=note[:200], at=now()))  # fmt: skip
+
+    return record
 
 
 def _record(db: DbSession, actor: User | None, resident: User, request_id: str | None, action: str, note: str) -> None:

@@ -9,19 +9,18 @@ The offer limit keeps one account from flooding every request in town.
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import datetime
 
 from sqlalchemy import CompoundSelect, func, or_, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, sessionmaker
 
+from ledger_client.jst import JST
 from wallet_api.auth import aware, now
 from wallet_api.db.models import HelpBlock, HelpOffer, HelpReport, User
 from wallet_api.errors import ApiError
 from wallet_api.statuses import AccountStatus, Role
-
-JST = timezone(timedelta(hours=9))
 
 
 def blocked_with(user_id: int) -> CompoundSelect:

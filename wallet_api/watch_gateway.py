@@ -26,12 +26,14 @@ class WatchGateway:
         self.url = url.rstrip("/")
         self.token_file = token_file
         self.pool = urllib3.PoolManager(maxsize=8)
+        self._token: str | None = None  # read once, when first needed (the file may appear after start-up)
 
     def _headers(self, member: str) -> dict[str, str]:
-        if self.token_file is None or not self.token_file.exists():
-            raise ApiError("WATCH_UNAVAILABLE", status=503)
-        token = self.token_file.read_text(encoding="utf-8").strip()
-        return {"X-Watch-Service-Token": token, "X-Watch-Member": member, "Content-Type": "application/json"}
+        if self._token is None:
+            if self.token_file is None or not self.token_file.exists():
+                raise ApiError("WATCH_UNAVAILABLE", status=503)
+            self._token = self.token_file.read_text(encoding="utf-8").strip()
+        return {"X-Watch-Service-Token": self._token, "X-Watch-Member": member, "Content-Type": "application/json"}
 
     def call(self, member: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
         """The watch service's (status, JSON answer) for ``member``; 503 WATCH_UNAVAILABLE if it cannot be reached."""

@@ -28,14 +28,14 @@ import json
 from collections import defaultdict
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import date, datetime
 from typing import Any
 
 from sqlalchemy import select
 
+from ledger_client.jst import JST
 from watch.store import BatchRecord, Device, VolunteerDay, WatchStore
 
-JST = timezone(timedelta(hours=9))
 SLOT_SECONDS = 300
 BATCH = 500
 DEFAULT_HOURS: tuple[tuple[int, int], ...] = ((7, 9), (14, 18))  # JST [start, end) hours

@@ -104,8 +104,8 @@ def serve(
     import uvicorn
 
     _store(data_dir).close()  # migrates, and a store or KEK that cannot be opened is told here
-    os.environ["TAKASAGO_WATCH_DATA_DIR"] = str(_settings(data_dir).data_dir)
     settings = _settings(data_dir)
+    os.environ["TAKASAGO_WATCH_DATA_DIR"] = str(settings.data_dir)
     uvicorn.run("watch.main:app", host=host or settings.host, port=port or settings.port, log_level="info",
                 access_log=False)  # fmt: skip
 

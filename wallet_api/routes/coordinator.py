@@ -63,8 +63,7 @@ def unlink(resident_id: str, user: Coordinator, svc: ServicesDep) -> Response:
 def their_requests(resident_id: str, user: Coordinator, svc: ServicesDep) -> list[HelpRequestOut]:
     """The resident's help requests, as they would see them (offers, the chosen helper's name and place)."""
     resident = svc.coordination.acting_for(user, resident_id)
-    return [HelpRequestOut(**svc.help.view(resident, r.id)) for r in svc.help.mine(resident)
-            if r.status.value not in ("posting", "failed") and r.requester_id == resident.id]  # fmt: skip
+    return [HelpRequestOut(**view) for view in svc.help.mine_views(resident, posted_only=True)]
 
 
 @router.post("/residents/{resident_id}/help/requests", responses=OPERATION)

@@ -2,12 +2,13 @@
 
 from __future__ import annotations
 
-from datetime import UTC, datetime, timedelta, timezone
+from datetime import UTC, datetime
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 
+from ledger_client.jst import JST
 from wallet_api.db.models import User
 from wallet_api.deps import AnyUser, IdempotencyKey, Resident, ServicesDep, operation_response
 from wallet_api.errors import ApiError
@@ -30,7 +31,6 @@ from wallet_api.schemas import (
 from wallet_api.services import Services
 
 router = APIRouter(prefix="/v1/help", tags=["help"])
-JST = timezone(timedelta(hours=9))
 
 
 def _aware(moment: datetime) -> datetime:
@@ -98,8 +98,7 @@ def open_requests(
 @router.get("/mine", response_model=list[HelpRequestOut])
 def my_requests(user: Resident, svc: ServicesDep) -> list[HelpRequestOut]:
     """Requests this resident posted or was chosen to help with."""
-    return [HelpRequestOut(**svc.help.view(user, r.id)) for r in svc.help.mine(user) if r.status.value not in
-            ("posting", "failed")]  # fmt: skip
+    return [HelpRequestOut(**view) for view in svc.help.mine_views(user)]
 
 
 @router.get("/requests/{request_id}", response_model=HelpRequestOut)

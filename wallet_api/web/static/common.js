@@ -339,6 +339,14 @@ const TAKASAGO = (() => {
     if ("serviceWorker" in navigator) navigator.serviceWorker.register(`/${APP}/sw.js`, { scope: `/${APP}/` }).catch(() => {});
   }
 
+  /** An element with text and attributes (text is always set as text, never parsed as HTML). */
+  function el(tag, text, attrs) {
+    const node = document.createElement(tag);
+    if (text !== undefined && text !== null) node.textContent = text;
+    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
+    return node;
+  }
+
   function formatPoints(n) {
     return `${Number(n).toLocaleString(lang === "en" ? "en-GB" : "ja-JP")} ${t("points")}`;
   }
@@ -349,7 +357,7 @@ const TAKASAGO = (() => {
 
   return {
     APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
-    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate,
+    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, el,
     get lang() { return lang; },
   };
 })();

@@ -89,12 +89,7 @@ const TAKASAGO_HELP = (() => {
 
   const taskName = (i) => `${ICONS[i] || ""} ${T.t(`task_${i}`)}`;
 
-  function el(tag, text, attrs) {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    return node;
-  }
+  const el = T.el;
 
   function when(r) {
     const locale = T.lang === "en" ? "en-GB" : "ja-JP";

@@ -35,12 +35,7 @@
     },
   });
 
-  const el = (tag, text, attrs) => {
-    const node = document.createElement(tag);
-    if (text !== undefined && text !== null) node.textContent = text;
-    for (const [k, v] of Object.entries(attrs || {})) node.setAttribute(k, v);
-    return node;
-  };
+  const el = T.el;
   const when = (seconds) => new Date(seconds * 1000).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP",
     { timeZone: "Asia/Tokyo", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
   const place = (s) => `${s.lat.toFixed(3)}, ${s.lon.toFixed(3)}`;
