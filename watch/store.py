@@ -237,6 +237,7 @@ class WatchStore:
         """Checks a signed batch, resolves its rotating ids to wards, keeps it whole; or :class:`BatchRefused`."""
         digest = hashlib.sha256(body).hexdigest()
         device = device_of(body)
+        self.resolver.warm(now)  # a new window's table is built here, not while other batches wait on the writer
         # one writer at a time in this process: SQLite would otherwise make concurrent read-then-write
         # transactions wait on each other's locks (and PostgreSQL serialises them on the device row anyway)
         with self._writer, self.sessions.begin() as db:
