@@ -131,6 +131,14 @@ def test_coordinator_posts_for_an_elder_a_neighbour_helps_and_is_thanked(wallet:
         screen(desk, "help-coordinator-done")
         assert not phone.errors and not desk.errors
 
+    # this city offers no help vouchers: asking for them is refused with a reason, nothing is filed
+    no_vouchers = staff.post(f"/v1/coordinator/residents/{elder.info['id']}/vouchers",
+                             {"units": 1, "evidence": "通院"}, key=None)  # fmt: skip
+    assert no_vouchers.status_code == 409 and no_vouchers.json()["error"]["code"] == "HELP_NO_VOUCHERS"
+    # nor is watch-over set up beside this wallet: its routes say so instead of failing
+    unavailable = elder.get("/v1/watch/wards")
+    assert unavailable.status_code == 503 and unavailable.json()["error"]["code"] == "WATCH_UNAVAILABLE"
+    assert unavailable.json()["error"]["messages"]["ja"].startswith("みまもりは現在")
     after = (token.balanceOf(elder.info["address"]).call(), token.balanceOf(neighbour.info["address"]).call())
     assert after == (before[0] - THANKS, before[1] + THANKS)
     assert (elder.balance(), neighbour.balance()) == after

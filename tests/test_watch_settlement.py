@@ -121,3 +121,6 @@ def test_takasago_watch_settle_pays_a_day_once(store: WatchStore, fresh_points: 
     assert points.balance(walker) == 5
     bad = run("--day", "3 December")
     assert bad.returncode == 2 and "YYYY-MM-DD" in bad.stderr and "Traceback" not in bad.stderr
+    for hours in ("9-7", "7-25", "morning"):
+        wrong = run("--day", DAY.isoformat(), "--hours", hours)
+        assert wrong.returncode == 2 and "--hours" in wrong.stderr and "Traceback" not in wrong.stderr, hours
