@@ -24,6 +24,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from wallet_api import notices
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
 from wallet_api.db.models import OfficerRead, Operation, ServiceKey, User
@@ -235,6 +236,7 @@ class Accounts:
             user.status = AccountStatus.REJECTED
             user.decided_by = officer.id
             user.decided_at = now()
+            notices.signup_rejected(db, user)
 
     def mark_active(self, public_id: str) -> None:
         """The account is already registered on-chain (a retried approval): record it as active."""

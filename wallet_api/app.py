@@ -21,6 +21,7 @@ from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
 from wallet_api.routes import auth, coordinator, docs, merchant, officer, wallet, watch, web
 from wallet_api.routes import help as help_routes
+from wallet_api.routes import notices as notice_routes
 from wallet_api.services import Services
 
 log = logging.getLogger("wallet_api")
@@ -181,6 +182,9 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         sweeper = None
         if run_worker:
             services.pipeline.start()
+            if services.settings.notice_follow_seconds:
+                services.notices.start_follower(services.settings.notice_follow_seconds)
+            services.mailer.start()  # only when an SMTP host is configured
             if services.settings.help_sweep_seconds:
                 settings = services.settings
                 sweeper = services.help.start_sweeper(settings.help_sweep_seconds, settings.help_expiry_grace_seconds)
@@ -188,6 +192,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if sweeper is not None:
             sweeper.set()
         if run_worker:
+            services.notices.stop()
+            services.mailer.stop()
             services.pipeline.stop()
 
     app = FastAPI(
@@ -248,7 +254,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             return {"status": "degraded", "node": "unreachable"}
         return {"status": "ok", "block": block}
 
-    for module in (auth, wallet, help_routes, coordinator, watch, merchant, officer, web, docs):
+    for module in (auth, wallet, help_routes, notice_routes, coordinator, watch, merchant, officer, web, docs):
         app.include_router(module.router)
     app.add_middleware(RateLimit, services=services)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]

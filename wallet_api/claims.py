@@ -14,6 +14,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
+from wallet_api import notices
 from wallet_api.accounts import Accounts
 from wallet_api.auth import now
 from wallet_api.db.models import Claim, Operation, User
@@ -68,6 +69,7 @@ class Claims:
                 assert row is not None
                 row.status = ClaimStatus.REJECTED
                 row.decided_by = officer.id
+                notices.claim_rejected(db, row)
             claim.status = ClaimStatus.REJECTED
             return claim, None
         operator = self.accounts.service_address()

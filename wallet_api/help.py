@@ -28,6 +28,7 @@ from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import aliased, sessionmaker
 
+from wallet_api import notices
 from wallet_api.auth import aware, now
 from wallet_api.db.models import Claim, HelpAction, HelpOffer, HelpRequest, Operation, User
 from wallet_api.errors import ApiError
@@ -317,6 +318,7 @@ class Help:
                 db.flush()
             except IntegrityError:
                 raise ApiError("HELP_ALREADY_OFFERED") from None
+            notices.help_offered(db, request, helper)
 
     def choose(
         self, requester: User, request_id: str, helper_public_id: str, key: str, actor: User | None = None

@@ -15,7 +15,7 @@ from sqlalchemy import Engine
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from wallet_api import accounts, claims, help, payments, storage
+from wallet_api import accounts, claims, help, notices, payments, storage
 from wallet_api.accounts import Accounts
 from wallet_api.auth import Authenticator
 from wallet_api.charges import Charges
@@ -26,6 +26,8 @@ from wallet_api.help_coordination import Coordination
 from wallet_api.help_safety import Safety
 from wallet_api.keyring import Keyring, load_keyring
 from wallet_api.ledger import Ledger
+from wallet_api.mailer import Mailer
+from wallet_api.notices import Notices, then
 from wallet_api.notifier import Notifier, announce_commits
 from wallet_api.outbox import Outbox
 from wallet_api.payments import Payments
@@ -56,6 +58,8 @@ class Services:
     coordination: Coordination
     safety: Safety
     watch: WatchGateway
+    notices: Notices
+    mailer: Mailer
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -73,9 +77,13 @@ class Services:
         outbox = Outbox(sessions, ledger, pipeline, settings.confirm_wait_seconds)
         account_part = Accounts(sessions, keyring, ledger, outbox)
         payment_part = Payments(sessions, settings, ledger, outbox)
-        outbox.when_settled(OperationKind.REGISTER, accounts.on_register)
-        outbox.when_settled(OperationKind.ATTEST, claims.on_attest)
-        outbox.when_settled(OperationKind.PAY, payments.on_pay, inspector=payment_part.inspect_payment)
+        # each domain hook, then its notices (issue 20), in the same settling transaction
+        outbox.when_settled(OperationKind.REGISTER, then(accounts.on_register, notices.on_register))
+        outbox.when_settled(OperationKind.ATTEST, then(claims.on_attest, notices.on_attest))
+        outbox.when_settled(
+            OperationKind.PAY, then(payments.on_pay, notices.on_pay), inspector=payment_part.inspect_payment
+        )
+        outbox.when_settled(OperationKind.THANK, notices.on_thank)
         outbox.when_settled(OperationKind.REFUND, payments.on_refund)
         help_part = Help(
             sessions,
@@ -88,8 +96,11 @@ class Services:
             settings.help_offers_per_day,
         )
         outbox.when_settled(OperationKind.HELP_POST, help.on_post, inspector=help_part.inspect_post)
-        outbox.when_settled(OperationKind.HELP_CHOOSE, help.on_choose)
-        outbox.when_settled(OperationKind.HELP_COMPLETE, help.completion_hook(settings.help_bonus_programme))
+        outbox.when_settled(OperationKind.HELP_CHOOSE, then(help.on_choose, notices.on_help_choose))
+        outbox.when_settled(
+            OperationKind.HELP_COMPLETE,
+            then(help.completion_hook(settings.help_bonus_programme), notices.on_help_complete),
+        )
         outbox.when_settled(OperationKind.HELP_WITHDRAW, help.on_withdraw)
         outbox.when_settled(OperationKind.HELP_CANCEL, help.on_cancel)
         outbox.when_settled(OperationKind.HELP_STEP_BACK, help.on_step_back, inspector=help_part.inspect_step_back)
@@ -97,6 +108,7 @@ class Services:
         outbox.when_settled(OperationKind.HELP_EXPIRE, help.on_expire)
         outbox.when_settled(OperationKind.HELP_RESOLVE, help.on_resolve)
         outbox.when_settled(OperationKind.HELP_REMOVE, help.on_remove)
+        notice_part = Notices(sessions, keyring, ledger)
         return cls(
             settings=settings,
             engine=engine,
@@ -116,8 +128,12 @@ class Services:
             coordination=Coordination(sessions, settings),
             safety=Safety(sessions),
             watch=WatchGateway(settings.watch_url, settings.watch_token_file),
+            notices=notice_part,
+            mailer=Mailer(sessions, settings, notice_part),
         )
 
     def close(self) -> None:
+        self.notices.stop()
+        self.mailer.stop()
         self.pipeline.stop()
         self.engine.dispose()

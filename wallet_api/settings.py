@@ -58,10 +58,24 @@ class WalletSettings(BaseSettings):
     watch_url: str = "http://127.0.0.1:8900"
     watch_token_file: Path | None = None
     help_voucher_programme: Annotated[int, Field(ge=0)] = 0
+    # notices (issue 20): the chain follower's poll for mints to members (0: off), and e-mail over SMTP, off
+    # unless a host is set; security "starttls" (default), "ssl" (implicit TLS, port 465) or "none" (a local relay)
+    notice_follow_seconds: Annotated[float, Field(ge=0)] = 2.0
+    smtp_host: str = ""
+    smtp_port: Annotated[int, Field(ge=1, le=65535)] = 587
+    smtp_security: Literal["starttls", "ssl", "none"] = "starttls"
+    smtp_username: str = ""
+    smtp_password_file: Path | None = None
+    smtp_from: str = "noreply@points.city.takasago.hyogo.jp"
+    smtp_timeout_seconds: Annotated[float, Field(gt=0)] = 20.0
+    smtp_poll_seconds: Annotated[float, Field(gt=0)] = 5.0
+    smtp_retry_seconds: Annotated[float, Field(gt=0)] = 30.0
+    smtp_retry_max_seconds: Annotated[float, Field(gt=0)] = 3600.0
+    smtp_lease_seconds: Annotated[float, Field(gt=0)] = 120.0
     # peers whose X-Forwarded-For is believed (comma-separated addresses or networks); none by default
     trusted_proxies: str = ""
 
-    @field_validator("data_dir", "deployments_dir", "kek_file", "token_secret_file")
+    @field_validator("data_dir", "deployments_dir", "kek_file", "token_secret_file", "smtp_password_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

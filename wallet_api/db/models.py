@@ -373,3 +373,62 @@ class HelpReport(Base):
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     handled_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     handled_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class Notice(Base):
+    """One notice to a member (issue 20): a kind and its parameters, rendered in Japanese or English when read.
+
+    ``dedupe_key`` names the event the notice is about (an operation, a mint's log, an
+    expiring month), unique per member, so a producer run twice adds nothing. No free text
+    is stored except what the member was sent by another resident (a thanks message).
+    """
+
+    __tablename__ = "notices"
+    __table_args__ = (
+        UniqueConstraint("user_id", "dedupe_key", name="uq_notices_user_key"),
+        Index("ix_notices_user_id", "user_id", "id"),
+    )
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    kind: Mapped[str] = mapped_column(String(32))
+    params: Mapped[dict[str, object]] = mapped_column(JSON)
+    dedupe_key: Mapped[str] = mapped_column(String(120))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    read_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class NoticePreference(Base):
+    """A member's e-mail for notices: the address sealed like the real-name record, and whether to send at all."""
+
+    __tablename__ = "notice_preferences"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    email_enabled: Mapped[bool] = mapped_column(default=True)
+    sealed_email: Mapped[bytes | None] = mapped_column(LargeBinary)
+    updated_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class NoticeMail(Base):
+    """The mail outbox: one row per notice to send by e-mail; ``sent_at`` set only after the server accepted it.
+
+    ``status``: pending → sent, or refused (the server refused the address for good). A
+    pending row is leased by one worker while it talks to the server; ``next_attempt_at``
+    backs off exponentially after each failure. ``message_id`` is fixed when the row is
+    made, so a mail sent again after a crash carries the same Message-ID.
+    """
+
+    __tablename__ = "notice_mails"
+    __table_args__ = (Index("ix_notice_mails_due", "status", "next_attempt_at"),)
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    notice_id: Mapped[int] = mapped_column(ForeignKey("notices.id"), unique=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    message_id: Mapped[str] = mapped_column(String(200), unique=True)
+    status: Mapped[str] = mapped_column(String(16))
+    attempts: Mapped[int] = mapped_column(Integer, default=0)
+    next_attempt_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    lease_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    last_error: Mapped[str | None] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
