@@ -25,11 +25,12 @@ from typing import Annotated, Any
 from fastapi import Depends, FastAPI, Header, Path, Query, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictStr
+from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
-from watch import people
+from watch import city, people
 from watch.batches import BatchRefused
+from watch.settlement import minutes_so_far
 from watch.store import WatchStore
 
 log = logging.getLogger("watch")
@@ -65,6 +66,15 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "家族・ボランティア向けの機能は未設定です。",
     ),
     "DEVICE_EXISTS": (409, "This device is already enrolled.", "この端末は登録済みです。"),
+    "TOO_MANY_DEVICES": (409, "No more detectors can be enrolled for you.", "これ以上端末を登録できません。"),
+    "BAD_RULES": (422, "These rules are not valid.", "ルールの設定が正しくありません。"),
+    "REASON_REQUIRED": (422, "Say why you open these sightings.", "閲覧の理由を入力してください。"),
+    "SHARE_NOT_ALLOWED": (
+        403,
+        "The family did not allow sharing this alert outside the city.",
+        "ご家族が市外への共有を許可していません。",
+    ),
+    "ALERT_CLEARED": (409, "This alert has been cleared.", "この警報は解除済みです。"),
 }
 
 
@@ -74,23 +84,39 @@ def refusal(code: str, detail: str) -> JSONResponse:
     return JSONResponse(body, status_code=status)
 
 
-def resident(
-    request: Request,
-    x_watch_service_token: Annotated[str | None, Header(max_length=200)] = None,
-    x_watch_member: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
-) -> str:
-    """The resident the wallet authenticated, forwarded with the service token (no token, no access)."""
+def service(request: Request, x_watch_service_token: Annotated[str | None, Header(max_length=200)] = None) -> None:
+    """The caller holds the service token (the wallet); no token, no access."""
     token: str | None = request.app.state.service_token
     if token is None:
         raise BatchRefused("NOT_CONFIGURED", "no service token configured")
     if not x_watch_service_token or not hmac.compare_digest(x_watch_service_token.encode(), token.encode()):
         raise BatchRefused("NOT_AUTHORISED", "a missing or wrong service token")
+
+
+def resident(
+    _service: Annotated[None, Depends(service)],
+    x_watch_member: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9._-]{1,64}$")] = None,
+) -> str:
+    """The resident the wallet authenticated, forwarded with the service token."""
     if not x_watch_member:
         raise BatchRefused("MALFORMED", "X-Watch-Member: the resident's member code")
     return x_watch_member.upper()
 
 
+def officer(
+    _service: Annotated[None, Depends(service)],
+    x_watch_officer: Annotated[str | None, Header(pattern=r"^[A-Za-z0-9._@-]{1,64}$")] = None,
+) -> str:
+    """The officer the wallet authenticated (by role), forwarded with the service token; named in the trail."""
+    if not x_watch_officer:
+        raise BatchRefused("MALFORMED", "X-Watch-Officer: the officer's code")
+    return x_watch_officer
+
+
 Member = Annotated[str, Depends(resident)]
+Officer = Annotated[str, Depends(officer)]
+Service = Annotated[None, Depends(service)]
+AlertId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 
 
 class WardIn(BaseModel):
@@ -101,6 +127,37 @@ class WardIn(BaseModel):
 class AlertIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
     description: Annotated[StrictStr, Field(min_length=1, max_length=200)]
+    share_outside: StrictBool = False
+
+
+class DeviceIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    public_key: Annotated[StrictStr, Field(min_length=40, max_length=64)]
+    label: Annotated[StrictStr, Field(max_length=40)] = ""
+    address: Annotated[StrictStr, Field(pattern=r"^0x[0-9a-fA-F]{40}$")]
+
+
+class WatchingIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    on: StrictBool
+
+
+class RulesIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    hours: Annotated[StrictStr, Field(min_length=3, max_length=100)]
+    max_minutes_per_day: Annotated[StrictInt, Field(ge=1, le=1440)]
+    programme_id: Annotated[StrictInt | None, Field(ge=1, le=2**63 - 1)] = None
+
+
+class ReasonIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    reason: Annotated[StrictStr, Field(min_length=2, max_length=200)]
+
+
+class ShareIn(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+    granted_to: Annotated[StrictStr, Field(min_length=2, max_length=80)]
+    hours: Annotated[StrictInt, Field(ge=1, le=72)] = 24
 
 
 def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_token: str | None = None) -> FastAPI:
@@ -159,7 +216,9 @@ def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_t
     @app.post("/v1/families/wards/{ward}/alert", status_code=201)
     def raise_alert(ward: Annotated[str, Path(max_length=36)], body: AlertIn, member: Member) -> dict[str, str]:
         """Raises a missing alert: volunteers nearby see the description, never who it is."""
-        return {"alert": people.raise_alert(store, member, ward, body.description, int(time.time()))}
+        return {
+            "alert": people.raise_alert(store, member, ward, body.description, int(time.time()), body.share_outside)
+        }
 
     @app.delete("/v1/families/wards/{ward}/alert", status_code=204)
     def clear_alert(ward: Annotated[str, Path(max_length=36)], member: Member) -> Response:
@@ -195,6 +254,77 @@ def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_t
     def volunteer_days(member: Member) -> list[dict[str, Any]]:
         """My settled days: watch minutes, points, and why a day earned nothing."""
         return people.volunteer_days(store, member)
+
+    @app.post("/v1/volunteers/devices", status_code=201)
+    def enrol_device(body: DeviceIn, member: Member) -> dict[str, str]:
+        """Enrols my detector's public key (the phone app makes the key pair); the device id it signs batches as."""
+        return {"device": people.enrol(store, member, body.address, body.public_key, body.label, int(time.time()))}
+
+    @app.get("/v1/volunteers/devices")
+    def my_devices(member: Member) -> list[dict[str, Any]]:
+        return people.devices(store, member)
+
+    @app.put("/v1/volunteers/devices/{device}/watching", status_code=204)
+    def set_watching(
+        device: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")], body: WatchingIn, member: Member
+    ) -> Response:
+        """Watch mode on or off (off: sightings still reach families, but the time earns no points)."""
+        people.set_watching(store, member, device, body.on)
+        return Response(status_code=204)
+
+    @app.delete("/v1/volunteers/devices/{device}", status_code=204)
+    def retire_device(device: Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")], member: Member) -> Response:
+        """Disables a lost or replaced detector for good."""
+        people.retire(store, member, device)
+        return Response(status_code=204)
+
+    @app.get("/v1/volunteers/today")
+    def today(member: Member) -> dict[str, Any]:
+        """Today's active watch minutes so far, counted as settlement will count them, and the city's hours."""
+        rules, _programme = city.current_rules(store)
+        now = int(time.time())
+        return {"minutes": minutes_so_far(store, member, now, rules), "max_minutes": rules.max_minutes_per_day,
+                "hours": [list(h) for h in rules.hours]}  # fmt: skip
+
+    @app.get("/v1/city/alerts")
+    def city_alerts(officer: Officer, days: Annotated[int, Query(ge=1, le=90)] = 7) -> list[dict[str, Any]]:
+        """Open alerts, and those cleared in the last ``days`` (this reading is recorded)."""
+        return city.alerts(store, officer, int(time.time()), days)
+
+    @app.post("/v1/city/alerts/{alert}/sightings")
+    def city_alert_sightings(alert: AlertId, body: ReasonIn, officer: Officer) -> dict[str, Any]:
+        """One alert's sightings (from 6 h before it was raised until cleared), opened with a reason (recorded)."""
+        return city.alert_sightings(store, officer, alert, body.reason, int(time.time()))
+
+    @app.post("/v1/city/alerts/{alert}/shares", status_code=201)
+    def city_share(alert: AlertId, body: ShareIn, officer: Officer) -> dict[str, Any]:
+        """Shares an alert's sightings with someone the family allowed (the police); the token is shown once."""
+        return city.share(store, officer, alert, body.granted_to, body.hours, int(time.time()))
+
+    @app.get("/v1/city/coverage")
+    def city_coverage(officer: Officer, days: Annotated[int, Query(ge=1, le=90)] = 7) -> dict[str, Any]:
+        """Volunteers watching each district at each hour (cells under 10 people are not published)."""
+        return city.coverage(store, officer, int(time.time()), days)
+
+    @app.get("/v1/city/rules")
+    def city_rules(_officer: Officer) -> dict[str, Any]:
+        return city.rules_view(store)
+
+    @app.put("/v1/city/rules")
+    def city_set_rules(body: RulesIn, officer: Officer) -> dict[str, Any]:
+        """The watch hours, the daily cap and the reward programme for the days settled from now on."""
+        return city.set_rules(store, officer, body.hours, body.max_minutes_per_day, body.programme_id,
+                              int(time.time()))  # fmt: skip
+
+    @app.get("/v1/city/trail")
+    def city_trail(_officer: Officer, limit: Annotated[int, Query(ge=1, le=500)] = 100) -> list[dict[str, Any]]:
+        """Who opened or changed what on the city's side, newest first."""
+        return city.trail(store, limit)
+
+    @app.get("/v1/shared/{token}")
+    def shared(token: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")], _service: Service) -> dict[str, Any]:
+        """A shared alert's sightings for its holder (e.g. the police), until it expires or the alert is cleared."""
+        return city.shared(store, token, int(time.time()))
 
     @app.get("/health")
     def health() -> dict[str, str]:

@@ -88,6 +88,9 @@ class Checked:
     sightings: list[Sighting]
     outside: int
     replay: bool = False  # the very batch kept last time: acknowledge it again, keep nothing new
+    # where the detector itself was (its optional ``lat``/``lon`` when it sent, else its latest sighting),
+    # coarse and inside the city; None when unknown or outside. Feeds coverage, never a ward.
+    place: tuple[float, float] | None = None
 
 
 def new_device_key() -> tuple[Ed25519PrivateKey, str]:
@@ -151,14 +154,34 @@ def check(body: bytes, signature: str, state: DeviceState | None, body_hash: str
         span = max(s.at for s in sightings) - min(s.at for s in sightings) + 1
         if len(sightings) > limits.max_sightings_per_second * span:
             raise BatchRefused("BURST", f"{len(sightings)} sightings in {span} s is more than a detector can hear")
-    _check_speed(sightings, state)
+    own = _own_place(document, sent_at)
+    _check_speed(sightings + ([own] if own else []), state)
     south, west, north, east = limits.city
     inside = [s for s in sightings if south <= s.lat <= north and west <= s.lon <= east]
     coarse = [
         Sighting(s.rotating_id, s.at, round(s.lat, COORDINATE_DECIMALS), round(s.lon, COORDINATE_DECIMALS), s.rssi)
         for s in inside
     ]
-    return Checked(device, seq, coarse, len(sightings) - len(inside))
+    where = own if own is not None else (max(sightings, key=lambda s: s.at) if sightings else None)
+    place = None
+    if where is not None and south <= where.lat <= north and west <= where.lon <= east:
+        place = (round(where.lat, COORDINATE_DECIMALS), round(where.lon, COORDINATE_DECIMALS))
+    return Checked(device, seq, coarse, len(sightings) - len(inside), place=place)
+
+
+def _own_place(document: dict[str, Any], sent_at: int) -> Sighting | None:
+    """The detector's own position when it sent (optional ``lat``/``lon``), as a pseudo-sighting at ``sent_at``.
+
+    A phone that heard nothing still says where it watched, so its watch time counts for the
+    district's coverage; a fixed detector sends its fixed place.
+    """
+    lat, lon = document.get("lat"), document.get("lon")
+    if lat is None and lon is None:
+        return None
+    for name, value, bound in (("lat", lat, 90), ("lon", lon, 180)):
+        if not isinstance(value, (int, float)) or isinstance(value, bool) or not -bound <= value <= bound:
+            raise BatchRefused("MALFORMED", f"{name}: the detector's own position, degrees within ±{bound}")
+    return Sighting(b"", sent_at, float(lat), float(lon), None)  # type: ignore[arg-type]
 
 
 def _fields(document: Any) -> tuple[int, int, list[Any]]:

@@ -47,7 +47,7 @@ def wards(store: WatchStore, member: str) -> list[dict[str, Any]]:
         rows = db.scalars(select(Ward).where(Ward.family == member, Ward.active).order_by(Ward.registered_at)).all()
         out = []
         for ward in rows:
-            last = _last_sighting(db, ward.id)
+            last = last_sighting(db, ward.id)
             alert = _open_alert(db, ward.id)
             out.append({"id": ward.id, "registered_at": ward.registered_at,
                         "last_seen": {"at": last[0], "lat": last[1], "lon": last[2]} if last else None,
@@ -60,14 +60,20 @@ def sightings(store: WatchStore, member: str, ward: str, since: int) -> list[dic
     return [{"at": at, "lat": lat, "lon": lon} for at, lat, lon in store.sightings_of(ward, since)]
 
 
-def raise_alert(store: WatchStore, member: str, ward: str, description: str, now: int) -> str:
-    """Opens a missing alert (one at a time per ward; raising again returns the open one)."""
+def raise_alert(store: WatchStore, member: str, ward: str, description: str, now: int, share: bool = False) -> str:
+    """Opens a missing alert (one at a time per ward; raising again returns the open one).
+
+    ``share``: the family allows the city to share this alert's sightings with others it names (the police).
+    """
     _own(store, member, ward)
     with store.sessions.begin() as db:
         alert = _open_alert(db, ward)
         if alert is None:
-            alert = Alert(id=str(uuid.uuid4()), ward=ward, description=description, raised_by=member, raised_at=now)
+            alert = Alert(id=str(uuid.uuid4()), ward=ward, description=description, raised_by=member, raised_at=now,
+                          share_outside=share)  # fmt: skip
             db.add(alert)
+        elif share and not alert.share_outside:
+            alert.share_outside = True
         return alert.id
 
 
@@ -85,12 +91,12 @@ def notices(store: WatchStore, member: str, now: int) -> list[dict[str, Any]]:
     with store.sessions() as db:
         spots = db.execute(
             select(Device.last_lat, Device.last_lon).where(
-                Device.owner == member, Device.active, Device.last_at >= now - NOTICE_HOURS * 3600
+                Device.owner == member, Device.active, Device.watching, Device.last_at >= now - NOTICE_HOURS * 3600
             )  # fmt: skip
         ).all()
         found = []
         for alert in db.scalars(select(Alert).where(Alert.cleared_at.is_(None))).all():
-            last = _last_sighting(db, alert.ward)
+            last = last_sighting(db, alert.ward)
             if last is None:
                 continue
             if any(lat is not None and lon is not None and distance_m(lat, lon, last[1], last[2]) <= NEAR_METRES
@@ -115,6 +121,52 @@ def volunteer_days(store: WatchStore, member: str, limit: int = 31) -> list[dict
             for r in rows]  # fmt: skip
 
 
+# -- a volunteer's detectors -------------------------------------------------------------------
+def enrol(store: WatchStore, member: str, address: str, key: str, label: str, now: int) -> str:
+    """Enrols a detector (the volunteer's phone app or home/shop detector) by its public key; its new id.
+
+    The key pair is made on the device; only the public half comes here. Points for its watch time
+    go to ``address``, the volunteer's account, given by the wallet that authenticated them.
+    """
+    if len(store_devices(store, member)) >= MAX_DEVICES:
+        raise BatchRefused("TOO_MANY_DEVICES", f"at most {MAX_DEVICES} detectors a volunteer")
+    device = "P-" + secrets.token_hex(5).upper()
+    store.enrol_device(device, member, key, now, address, label)
+    return device
+
+
+MAX_DEVICES = 5
+
+
+def store_devices(store: WatchStore, member: str) -> list[Device]:
+    with store.sessions() as db:
+        return list(db.scalars(select(Device).where(Device.owner == member).order_by(Device.enrolled_at)).all())
+
+
+def devices(store: WatchStore, member: str) -> list[dict[str, Any]]:
+    """The volunteer's detectors: watch mode, whether enabled, when each last reported."""
+    return [{"id": d.id, "label": d.label, "watching": d.watching, "active": d.active, "enrolled_at": d.enrolled_at,
+             "last_report_at": d.last_at} for d in store_devices(store, member)]  # fmt: skip
+
+
+def set_watching(store: WatchStore, member: str, device: str, on: bool) -> None:
+    """Watch mode on or off: batches sent while it is off still find wards, but earn no points."""
+    with store.sessions.begin() as db:
+        row = db.get(Device, device)
+        if row is None or row.owner != member:
+            raise NotFound(device)
+        row.watching = on
+
+
+def retire(store: WatchStore, member: str, device: str) -> None:
+    """Disables a detector for good (a lost or replaced phone): its key is refused from now on."""
+    with store.sessions.begin() as db:
+        row = db.get(Device, device)
+        if row is None or row.owner != member:
+            raise NotFound(device)
+        row.active, row.watching = False, False
+
+
 def _own(store: WatchStore, member: str, ward: str) -> None:
     with store.sessions() as db:
         row = db.get(Ward, ward)
@@ -122,7 +174,7 @@ def _own(store: WatchStore, member: str, ward: str) -> None:
         raise NotFound(ward)
 
 
-def _last_sighting(db: Any, ward: str) -> Any:
+def last_sighting(db: Any, ward: str) -> Any:
     """The ward's latest (at, lat, lon), or None."""
     return db.execute(
         select(SightingRow.at, SightingRow.lat, SightingRow.lon)

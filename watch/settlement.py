@@ -47,6 +47,29 @@ class Rules:
     max_minutes_per_day: int = 240
 
 
+def parse_hours(text: str) -> tuple[tuple[int, int], ...]:
+    """``7-9,14-18`` as ((7, 9), (14, 18)): whole JST hours, each span start < end ≤ 24, no overlaps."""
+    spans = []
+    for part in text.split(","):
+        try:
+            start, end = (int(x) for x in part.strip().split("-"))
+        except ValueError:
+            raise ValueError(f"hours {text!r}: spans like 7-9,14-18") from None
+        if not 0 <= start < end <= 24:
+            raise ValueError(f"hours {text!r}: each span within 0-24, start before end")
+        spans.append((start, end))
+    spans.sort()
+    if any(a[1] > b[0] for a, b in zip(spans, spans[1:], strict=False)):
+        raise ValueError(f"hours {text!r}: spans must not overlap")
+    if len(spans) > 12:
+        raise ValueError(f"hours {text!r}: at most 12 spans")
+    return tuple(spans)
+
+
+def format_hours(hours: tuple[tuple[int, int], ...]) -> str:
+    return ",".join(f"{a}-{b}" for a, b in hours)
+
+
 @dataclass
 class VolunteerResult:
     address: str
@@ -79,7 +102,7 @@ def compute_day(store: WatchStore, day: date, rules: Rules) -> list[VolunteerRes
         rows = db.execute(
             select(Device.owner_address, Device.id, BatchRecord.received_at, BatchRecord.sightings, BatchRecord.outside)
             .join(Device, Device.id == BatchRecord.device)
-            .where(BatchRecord.received_at >= start, BatchRecord.received_at < end)
+            .where(BatchRecord.received_at >= start, BatchRecord.received_at < end, BatchRecord.watching)
         ).all()
         owners = db.execute(select(Device.owner_address, Device.id)).all()
     slots: dict[str, set[int]] = defaultdict(set)
@@ -95,9 +118,33 @@ def compute_day(store: WatchStore, day: date, rules: Rules) -> list[VolunteerRes
     results = []
     for address in sorted({a for a, _ in owners if a is not None}):
         minutes = min(len(slots[address]) * SLOT_SECONDS // 60, rules.max_minutes_per_day)
-        reason = "" if minutes else "no batch from your detectors inside the city during the watch hours"
+        reason = "" if minutes else NOTHING_REASON
         results.append(VolunteerResult(address, minutes, sorted(devices[address]), reason))
     return results
+
+
+NOTHING_REASON = "no batch from your detectors, with watch mode on, inside the city during the watch hours"
+
+
+def minutes_so_far(store: WatchStore, owner: str, now: int, rules: Rules) -> int:
+    """One volunteer's active minutes today (JST) up to ``now``, counted as settlement will count them."""
+    today = datetime.fromtimestamp(now, JST).date()
+    start, end = day_bounds(today)
+    windows = [(start + a * 3600, start + b * 3600) for a, b in rules.hours]
+    with store.sessions() as db:
+        rows = db.execute(
+            select(BatchRecord.received_at, BatchRecord.sightings, BatchRecord.outside)
+            .join(Device, Device.id == BatchRecord.device)
+            .where(
+                Device.owner == owner,
+                BatchRecord.received_at >= start,
+                BatchRecord.received_at < end,
+                BatchRecord.watching,
+            )  # fmt: skip
+        ).all()
+    slots = {at // SLOT_SECONDS for at, kept, outside in rows
+             if not (outside and not kept) and any(a <= at < b for a, b in windows)}  # fmt: skip
+    return min(len(slots) * SLOT_SECONDS // 60, rules.max_minutes_per_day)
 
 
 def settle_day(

@@ -27,8 +27,10 @@ from sqlalchemy import (
     Engine,
     Float,
     ForeignKey,
+    Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
     UniqueConstraint,
     create_engine,
@@ -39,10 +41,12 @@ from sqlalchemy import (
 from sqlalchemy.orm import DeclarativeBase, Mapped, Session, mapped_column, sessionmaker
 
 from watch.batches import BatchRefused, Checked, DeviceState, Limits, check, device_of, public_key
+from watch.districts import DEFAULT_FILE, District, district_of, load
 from watch.resolver import Resolver
 from watch.sealing import Sealer
 
 MIGRATIONS = Path(__file__).resolve().parent / "migrations"
+JST_OFFSET = 9 * 3600  # JST has no daylight saving: a fixed offset gives the hour of day
 BIG = BigInteger().with_variant(Integer, "sqlite")
 
 
@@ -66,6 +70,8 @@ class Device(Base):
     last_at: Mapped[int | None] = mapped_column(BigInteger)
     last_lat: Mapped[float | None] = mapped_column(Float)
     last_lon: Mapped[float | None] = mapped_column(Float)
+    watching: Mapped[bool] = mapped_column(Boolean, default=True)  # the owner's watch mode switch
+    label: Mapped[str] = mapped_column(String(40), default="")  # the owner's own name for it ("my phone")
 
 
 class Ward(Base):
@@ -84,7 +90,10 @@ class BatchRecord(Base):
     """Each accepted batch (its hash, counts) — the acknowledgement a resent batch gets again."""
 
     __tablename__ = "batches"
-    __table_args__ = (UniqueConstraint("device", "seq", name="uq_batches_device_seq"),)
+    __table_args__ = (
+        UniqueConstraint("device", "seq", name="uq_batches_device_seq"),
+        Index("ix_batches_district_hour", "received_at", "district", "hour"),
+    )
 
     id: Mapped[int] = mapped_column(BIG, primary_key=True)
     device: Mapped[str] = mapped_column(ForeignKey("devices.id"), index=True)
@@ -94,6 +103,9 @@ class BatchRecord(Base):
     sightings: Mapped[int] = mapped_column(Integer)
     resolved: Mapped[int] = mapped_column(Integer)
     outside: Mapped[int] = mapped_column(Integer)
+    watching: Mapped[bool] = mapped_column(Boolean, default=True)  # watch mode was on: it counts for points
+    district: Mapped[str | None] = mapped_column(String(24))  # where the detector was (coverage), if known
+    hour: Mapped[int | None] = mapped_column(SmallInteger)  # JST hour of day it arrived (coverage)
 
 
 class SightingRow(Base):
@@ -121,6 +133,50 @@ class Alert(Base):
     raised_at: Mapped[int] = mapped_column(BigInteger)
     cleared_by: Mapped[str | None] = mapped_column(String(64))
     cleared_at: Mapped[int | None] = mapped_column(BigInteger)
+    # the family allows the city to share this alert's sightings with others it names (e.g. the police)
+    share_outside: Mapped[bool] = mapped_column(Boolean, default=False)
+
+
+class RulesRow(Base):
+    """The city's watch-over rules (one row): watch hours, daily cap, the reward programme; who set them."""
+
+    __tablename__ = "rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    hours: Mapped[str] = mapped_column(String(100))  # "7-9,14-18"
+    max_minutes_per_day: Mapped[int] = mapped_column(Integer)
+    programme_id: Mapped[int | None] = mapped_column(BigInteger)
+    updated_by: Mapped[str] = mapped_column(String(64))
+    updated_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class Share(Base):
+    """An alert's sightings shared by the city with someone the family allowed (e.g. the police), until expiry."""
+
+    __tablename__ = "shares"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    token_hash: Mapped[str] = mapped_column(
+        String(64), unique=True
+    )  # sha256 of the link's token; the token is shown once
+    alert: Mapped[str] = mapped_column(ForeignKey("alerts.id"), index=True)
+    granted_to: Mapped[str] = mapped_column(String(80))
+    granted_by: Mapped[str] = mapped_column(String(64))
+    granted_at: Mapped[int] = mapped_column(BigInteger)
+    expires_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class AccessEntry(Base):
+    """Who read or changed what on the city's side (officers, shared links), when and why."""
+
+    __tablename__ = "access_log"
+
+    id: Mapped[int] = mapped_column(BIG, primary_key=True)
+    at: Mapped[int] = mapped_column(BigInteger, index=True)
+    actor: Mapped[str] = mapped_column(String(100))
+    action: Mapped[str] = mapped_column(String(40))
+    target: Mapped[str] = mapped_column(String(64))
+    reason: Mapped[str] = mapped_column(String(200))
 
 
 class VolunteerDay(Base):
@@ -185,8 +241,16 @@ def upgrade(url: str) -> None:
 class WatchStore:
     """Enrolment, ingest (check → resolve → keep, one transaction) and retention."""
 
-    def __init__(self, url: str, sealer: Sealer, limits: Limits | None = None, retention_days: int = 30) -> None:
+    def __init__(
+        self,
+        url: str,
+        sealer: Sealer,
+        limits: Limits | None = None,
+        retention_days: int = 30,
+        districts_file: Path = DEFAULT_FILE,
+    ) -> None:
         upgrade(url)
+        self.districts: tuple[District, ...] = load(districts_file)
         self.engine = engine_for(url)
         self.sessions = sessionmaker(self.engine, expire_on_commit=False)
         self.sealer = sealer
@@ -199,7 +263,9 @@ class WatchStore:
         self.engine.dispose()
 
     # -- enrolment ----------------------------------------------------------------------------
-    def enrol_device(self, device: str, owner: str, key: str, now: int, owner_address: str | None = None) -> None:
+    def enrol_device(
+        self, device: str, owner: str, key: str, now: int, owner_address: str | None = None, label: str = ""
+    ) -> None:
         """A detector's public key, enrolled by its owner (a verified resident, whose points go to
         ``owner_address``, or the city's fixed detectors, with none)."""
         public_key(key)  # refuses a malformed key
@@ -209,7 +275,7 @@ class WatchStore:
             if db.get(Device, device) is not None:
                 raise BatchRefused("DEVICE_EXISTS", f"device {device} is already enrolled")
             db.add(Device(id=device, owner=owner, owner_address=owner_address, public_key=key, active=True,
-                          enrolled_at=now, last_seq=-1, last_hash=""))  # fmt: skip
+                          enrolled_at=now, last_seq=-1, last_hash="", watching=True, label=label))  # fmt: skip
 
     def set_device_active(self, device: str, active: bool) -> None:
         with self.sessions.begin() as db:
@@ -254,9 +320,11 @@ class WatchStore:
 
     def _keep(self, db: Session, row: Device, checked: Checked, digest: str, now: int) -> Ack:
         wards = [self.resolver.resolve(s.rotating_id, s.at) for s in checked.sightings]
+        district = district_of(*checked.place, self.districts) if checked.place else None
         record = BatchRecord(device=row.id, seq=checked.seq, digest=digest, received_at=now,
                              sightings=len(checked.sightings), resolved=sum(w is not None for w in wards),
-                             outside=checked.outside)  # fmt: skip
+                             outside=checked.outside, watching=row.watching, district=district,
+                             hour=(now + JST_OFFSET) // 3600 % 24)  # fmt: skip
         db.add(record)
         db.flush()
         db.add_all(

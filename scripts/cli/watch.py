@@ -181,9 +181,16 @@ def purge(data_dir: DataDir = None) -> None:
 @_errors
 def settle(
     day: Annotated[str, typer.Option(help="The JST day to settle, YYYY-MM-DD (usually yesterday).")],
-    programme: Annotated[int, typer.Option(help="The watch-over reward programme's id.", min=1)],
-    max_minutes: Annotated[int, typer.Option(help="Most minutes a volunteer earns a day.", min=1, max=1440)] = 240,
-    hours: Annotated[str, typer.Option(help="The watch hours (JST), e.g. 7-9,14-18.")] = "7-9,14-18",
+    programme: Annotated[
+        int | None, typer.Option(help="The watch-over reward programme's id.", min=1, show_default="the city's rules")
+    ] = None,
+    max_minutes: Annotated[
+        int | None,
+        typer.Option(help="Most minutes a volunteer earns a day.", min=1, max=1440, show_default="the city's rules"),
+    ] = None,
+    hours: Annotated[
+        str | None, typer.Option(help="The watch hours (JST), e.g. 7-9,14-18.", show_default="the city's rules")
+    ] = None,
     rpc_url: RpcUrl = DEFAULT_RPC_URL,
     node_token_file: NodeTokenFile = None,
     deployments: DeploymentsDir = DEFAULT_DEPLOYMENTS,
@@ -194,8 +201,11 @@ def settle(
 ) -> None:
     """Attest each volunteer's active watch minutes of DAY (one transaction per 500); a rerun pays nobody twice.
 
-    Signs with a key holding the programme's verifier role. Each volunteer-day's outcome is kept for the app.
+    The hours, the daily cap and the programme are the city's rules (set on the officer desk) unless
+    given here. Signs with a key holding the programme's verifier role. Each volunteer-day's outcome is
+    kept for the app.
     """
+    from dataclasses import replace
     from datetime import date
 
     from ledger_client.contract_set import ContractSet
@@ -203,41 +213,40 @@ def settle(
     from scripts.cli.common import connect_node
     from scripts.cli.signing import load_signer
     from watch.chain import attest_batch
-    from watch.settlement import Rules, compute_day, settle_day
+    from watch.city import current_rules
+    from watch.settlement import compute_day, parse_hours, settle_day
 
     try:
         settled = date.fromisoformat(day)
     except ValueError:
         raise ValueError(f"--day must be YYYY-MM-DD, not {day!r}") from None
-    w3 = connect_node(rpc_url, node_token_file)
-    signer = load_signer(keystore, password_file, dev_keys, "admin")
-    sender = Sender(w3, signer)
-    programmes = ContractSet.load(w3, deployments).programmes
+    try:
+        spans = parse_hours(hours) if hours is not None else None
+    except ValueError as exc:
+        raise ValueError(f"--{exc}") from None
     store = _store(data_dir)
     try:
-        results = compute_day(store, settled, Rules(hours=_hours(hours), max_minutes_per_day=max_minutes))
-        summary = settle_day(store, settled, programme, results,
-                             lambda items: attest_batch(sender, programmes, programme, items))  # fmt: skip
+        rules, stored_programme = current_rules(store)
+        if spans is not None:
+            rules = replace(rules, hours=spans)
+        if max_minutes is not None:
+            rules = replace(rules, max_minutes_per_day=max_minutes)
+        programme_id = programme or stored_programme
+        if programme_id is None:
+            raise ValueError("--programme: no watch-over programme is set in the city's rules; give its id")
+        w3 = connect_node(rpc_url, node_token_file)
+        signer = load_signer(keystore, password_file, dev_keys, "admin")
+        sender = Sender(w3, signer)
+        programmes = ContractSet.load(w3, deployments).programmes
+        results = compute_day(store, settled, rules)
+        summary = settle_day(store, settled, programme_id, results,
+                             lambda items: attest_batch(sender, programmes, programme_id, items))  # fmt: skip
     finally:
         store.close()
     out.print(
         f"{settled}: {summary['volunteers']} volunteers, {summary['earning']} with watch time; "
         f"{summary['transactions']} transaction(s), {summary['paid']} paid, {summary['skipped']} skipped"
     )
-
-
-def _hours(text: str) -> tuple[tuple[int, int], ...]:
-    """``7-9,14-18`` as ((7, 9), (14, 18)): whole JST hours, each span start < end ≤ 24."""
-    spans = []
-    for part in text.split(","):
-        try:
-            start, end = (int(x) for x in part.strip().split("-"))
-        except ValueError:
-            raise ValueError(f"--hours {text!r}: spans like 7-9,14-18") from None
-        if not 0 <= start < end <= 24:
-            raise ValueError(f"--hours {text!r}: each span within 0-24, start before end")
-        spans.append((start, end))
-    return tuple(spans)
 
 
 def _sender(url: str, device: str, key: Path, state: Path | None) -> Any:
