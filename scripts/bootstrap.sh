@@ -23,6 +23,11 @@ fi
 # solc (offline compiler), OpenZeppelin sources, ethers/anvil/hardhat for tests and benchmarks
 npm ci --no-audit --no-fund --loglevel=error
 
+# the monthly paper statements embed a Japanese font (IPAex Gothic): wherever statements are made
+if [ ! -e /usr/share/fonts/opentype/ipaexfont-gothic/ipaexg.ttf ] && [ ! -e /usr/share/fonts/truetype/ipaexfont-gothic/ipaexg.ttf ]; then
+  apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq fonts-ipaexfont-gothic >/dev/null
+fi
+
 if [ "${1:-}" = "--test" ]; then
   # Debian packages the tests use: zbarimg decodes the QR images; PostgreSQL is the
   # production database the wallet API is tested against; Chromium (and an emoji font) for the web pages.
@@ -30,6 +35,8 @@ if [ "${1:-}" = "--test" ]; then
   command -v zbarimg >/dev/null 2>&1 || missing+=(zbar-tools)
   command -v pg_ctlcluster >/dev/null 2>&1 || missing+=(postgresql)
   command -v chromium >/dev/null 2>&1 || missing+=(chromium)
+  # pdftoppm and pdftotext read the paper statements back in their tests
+  command -v pdftoppm >/dev/null 2>&1 || missing+=(poppler-utils)
   # the help menu's task icons are emoji: without this font the screenshots show empty boxes
   [ -e /usr/share/fonts/truetype/noto/NotoColorEmoji.ttf ] || missing+=(fonts-noto-color-emoji)
   if [ "${#missing[@]}" -gt 0 ]; then
