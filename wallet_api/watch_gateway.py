@@ -28,19 +28,23 @@ class WatchGateway:
         self.pool = urllib3.PoolManager(maxsize=8)
         self._token: str | None = None  # read once, when first needed (the file may appear after start-up)
 
-    def _headers(self, member: str) -> dict[str, str]:
+    def _headers(self, member: str, officer: str | None = None) -> dict[str, str]:
         if self._token is None:
             if self.token_file is None or not self.token_file.exists():
                 raise ApiError("WATCH_UNAVAILABLE", status=503)
             self._token = self.token_file.read_text(encoding="utf-8").strip()
-        return {"X-Watch-Service-Token": self._token, "X-Watch-Member": member, "Content-Type": "application/json"}
+        who = {"X-Watch-Officer": officer} if officer is not None else {"X-Watch-Member": member}
+        return {"X-Watch-Service-Token": self._token, "Content-Type": "application/json", **who}
 
-    def call(self, member: str, method: str, path: str, body: Any = None) -> tuple[int, Any]:
-        """The watch service's (status, JSON answer) for ``member``; 503 WATCH_UNAVAILABLE if it cannot be reached."""
+    def call(
+        self, member: str, method: str, path: str, body: Any = None, officer: str | None = None
+    ) -> tuple[int, Any]:
+        """The watch service's (status, JSON answer) for ``member`` (or, on the desk, ``officer``);
+        503 WATCH_UNAVAILABLE if it cannot be reached."""
         try:
             payload = None if body is None else json.dumps(body).encode()
-            response = self.pool.request(method, self.url + path, headers=self._headers(member), timeout=TIMEOUT,
-                                         body=payload, retries=False)  # fmt: skip
+            response = self.pool.request(method, self.url + path, headers=self._headers(member, officer),
+                                         timeout=TIMEOUT, body=payload, retries=False)  # fmt: skip
         except urllib3.exceptions.HTTPError:
             raise ApiError("WATCH_UNAVAILABLE", status=503) from None
         if response.status == 204:

@@ -151,7 +151,7 @@ class RulesIn(BaseModel):
 
 class ReasonIn(BaseModel):
     model_config = ConfigDict(extra="forbid")
-    reason: Annotated[StrictStr, Field(min_length=2, max_length=200)]
+    reason: Annotated[StrictStr, Field(min_length=1, max_length=200)]
 
 
 class ShareIn(BaseModel):
