@@ -21,6 +21,12 @@
       watch_clear: "見つかった（連絡を終える）", watch_no_sightings: "この期間に見かけた記録はありません",
       watch_no_notices: "近くで探している人はいません", watch_notice: "近くで探しています",
       watch_minutes: "分", watch_day_nothing: "ポイントなし",
+      watch_today: "きょうのみまもり時間", watch_cap: "上限", watch_hours: "対象の時間帯",
+      watch_no_devices: "検知端末はまだありません（スマホのみまもりアプリ、または自宅・お店の検知器を登録してください）",
+      watch_on: "みまもり中", watch_off: "休止中", watch_last_report: "最終送信",
+      watch_enrol: "検知端末を登録する", watch_public_key: "端末に表示された公開鍵", watch_label: "名前（例：わたしのスマホ）",
+      watch_enrol_button: "登録", watch_enrolled: "登録しました。端末にこの番号を入力してください",
+      watch_share: "市が警察などに見かけた記録を共有することを許可する",
     },
     en: {
       watch: "Watch-over", watch_family: "As a family", watch_volunteer: "As a volunteer",
@@ -32,6 +38,12 @@
       watch_clear: "Found (end the alert)", watch_no_sightings: "Not seen in this period",
       watch_no_notices: "Nobody is being looked for nearby", watch_notice: "Being looked for nearby",
       watch_minutes: "min", watch_day_nothing: "no points",
+      watch_today: "Watch time today", watch_cap: "cap", watch_hours: "counted hours",
+      watch_no_devices: "No detector yet (enrol the watch-over phone app, or a home or shop detector)",
+      watch_on: "Watching", watch_off: "Paused", watch_last_report: "last report",
+      watch_enrol: "Enrol a detector", watch_public_key: "The public key the device shows", watch_label: "Name (e.g. my phone)",
+      watch_enrol_button: "Enrol", watch_enrolled: "Enrolled. Enter this number on the device",
+      watch_share: "The city may share the sightings with the police and others it names",
     },
   });
 
@@ -59,6 +71,7 @@
         return li;
       }));
       $("watch-wards-empty").hidden = wards.length > 0;
+      await volunteering();
       const notices = await T.call("GET", "/v1/watch/notices");
       $("watch-notices").replaceChildren(...notices.map((n) => {
         const li = el("li", null, { "data-notice": n.notice });
@@ -79,6 +92,35 @@
     } catch (e) {
       T.showError("watch-error", e);
     }
+  }
+
+  async function volunteering() {
+    const today = await T.call("GET", "/v1/watch/today");
+    const hours = today.hours.map(([a, b]) => `${a}–${b}`).join(", ");
+    $("watch-today").textContent = `${T.t("watch_today")}: ${today.minutes} ${T.t("watch_minutes")}` +
+      ` （${T.t("watch_cap")} ${today.max_minutes} ${T.t("watch_minutes")} ／ ${T.t("watch_hours")} ${hours}）`;
+    const devices = (await T.call("GET", "/v1/watch/devices")).filter((d) => d.active);
+    $("watch-devices").replaceChildren(...devices.map((d) => {
+      const li = el("li", null, { "data-device": d.id });
+      const box = el("input", null, { type: "checkbox", "aria-label": T.t("watch_on") });
+      box.checked = d.watching;
+      const state = el("strong", T.t(d.watching ? "watch_on" : "watch_off"));
+      box.addEventListener("change", async () => {
+        try {
+          await T.call("PUT", `/v1/watch/devices/${d.id}/watching`, { on: box.checked });
+          state.textContent = T.t(box.checked ? "watch_on" : "watch_off");
+        } catch (e) {
+          box.checked = !box.checked;
+          T.showError("watch-error", e);
+        }
+      });
+      const label = el("label", null, { class: "check" });
+      label.append(box, el("span", `${d.label || d.id}`));
+      li.append(label, state,
+        el("small", d.last_report_at ? `${T.t("watch_last_report")}: ${when(d.last_report_at)}` : d.id));
+      return li;
+    }));
+    $("watch-devices-empty").hidden = devices.length > 0;
   }
 
   function sightingItem(s) {
@@ -135,10 +177,25 @@
       T.showError("watch-error", e);
     }
   });
+  $("watch-enrol-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = event.target.elements;
+    try {
+      const made = await T.call("POST", "/v1/watch/devices", { public_key: f.public_key.value.trim(), label: f.label.value });
+      event.target.reset();
+      $("watch-enrolled").textContent = `${T.t("watch_enrolled")}: ${made.device}`;
+      $("watch-enrolled").hidden = false;
+      await volunteering();
+    } catch (e) {
+      T.showError("watch-error", e);
+    }
+  });
   $("watch-alert-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     try {
-      await T.call("POST", `/v1/watch/wards/${current.id}/alert`, { description: event.target.elements.description.value });
+      const f = event.target.elements;
+      await T.call("POST", `/v1/watch/wards/${current.id}/alert`,
+        { description: f.description.value, share_outside: f.share_outside.checked });
       event.target.reset();
       await refreshWard();
     } catch (e) {
