@@ -151,3 +151,90 @@ def test_a_family_finds_their_ward_and_a_volunteer_is_thanked(
     for needle in [secret, rotating_id(bytes.fromhex(secret), now_window).hex(), b"34.7565".hex(),
                    "青い帽子".encode().hex()]:  # fmt: skip
         assert needle not in everything
+
+
+def test_a_volunteer_enrols_a_detector_and_the_city_reads_an_alert_on_the_officer_desk(
+    system: tuple[WalletServer, str, Path], playwright: Any
+) -> None:
+    """The app enrols a detector by its public key and switches watch mode; the officer desk lists the alert,
+    opens its sightings only with a reason, shares it with the police as the family allowed, shows coverage
+    and sets the rules; every reading is on the desk's trail. A resident cannot reach the desk's API."""
+    import base64
+
+    from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
+    from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
+
+    from tests.wallet_support import OFFICER_PASSWORD
+
+    wallet, watch_url, data = system
+    family, volunteer = member(wallet), member(wallet)
+    phone_key = Ed25519PrivateKey.generate()
+    public = base64.b64encode(phone_key.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)).decode()
+    with browser(playwright) as chromium:
+        app = open_page(chromium, wallet.url, "/app/")
+        log_in(app, volunteer.login_id or "")
+        app.click("#go-watch")
+        app.wait_for_selector("#watch-devices-empty:not([hidden])")
+        app.click("#watch-enrol summary")
+        app.fill("#watch-enrol-form [name=public_key]", public)
+        app.fill("#watch-enrol-form [name=label]", "わたしのスマホ")
+        app.click("#watch-enrol-form button[type=submit]")
+        app.wait_for_selector("#watch-enrolled:not([hidden])")
+        device = (app.text_content("#watch-enrolled") or "").rsplit(": ", 1)[1].strip()
+        row = app.locator(f"#watch-devices li[data-device='{device}']")
+        assert "みまもり中" in row.inner_text() and "わたしのスマホ" in row.inner_text()
+        row.locator("input[type=checkbox]").uncheck()
+        app.wait_for_function(
+            f"document.querySelector(\"#watch-devices li[data-device='{device}']\").innerText.includes('休止中')"
+        )
+        row.locator("input[type=checkbox]").check()
+        app.wait_for_function(
+            f"document.querySelector(\"#watch-devices li[data-device='{device}']\").innerText.includes('みまもり中')"
+        )
+        assert "きょうのみまもり時間" in (app.text_content("#watch-today") or "")
+        screen(app, "watch-volunteer-devices")
+
+        # the family's ward is heard by that phone; the family raises an alert, allowing the police to see it
+        ward = family.post("/v1/watch/wards", {"consent": True}, key=None).json()
+        now = int(time.time())
+        tag = bytes.fromhex(ward["secret"])
+        heard = {"id": rotating_id(tag, window_of(now - 3)).hex(), "at": now - 3, "lat": 34.7545, "lon": 134.7805}
+        body = json.dumps({"device": device, "seq": 1, "sent_at": now, "lat": 34.7545, "lon": 134.7805,
+                           "sightings": [heard]}).encode()  # fmt: skip
+        assert httpx.post(watch_url + "/v1/batches", content=body,
+                          headers={"X-Watch-Signature": sign(phone_key, body)}).json()["kept"] == 1  # fmt: skip
+        raised = family.post(f"/v1/watch/wards/{ward['ward']}/alert",
+                             {"description": "白い帽子の高齢男性", "share_outside": True}, key=None)  # fmt: skip
+        assert raised.status_code == 201, raised.text
+        assert family.get("/v1/officer/watch/alerts").status_code == 403  # a resident is not the city
+
+        desk = open_page(chromium, wallet.url, "/officer/", width=1280)
+        desk.wait_for_selector("section#login:not([hidden])")
+        desk.fill("#login-form [name=login]", "officer1")
+        desk.fill("#login-form [name=password]", OFFICER_PASSWORD)
+        desk.click("#login-form button[type=submit]")
+        alert = desk.locator(f"#ow-alerts li[data-alert='{raised.json()['alert']}']")
+        alert.wait_for()
+        assert "白い帽子の高齢男性" in alert.inner_text() and family.info["short_code"] in alert.inner_text()
+        alert.locator(".ow-open [name=reason]").fill("家族から電話で捜索依頼")
+        alert.locator(".ow-open button").click()
+        desk.wait_for_selector("#ow-sightings:not([hidden]) li")
+        assert desk.locator("#ow-sightings-list li").first.get_attribute("data-at") == str(now - 3)
+        alert.locator(".ow-share [name=granted_to]").fill("高砂警察署")
+        alert.locator(".ow-share button").click()
+        desk.wait_for_selector("#ow-share-link:not([hidden])")
+        link = (desk.text_content("#ow-share-link") or "").split(": ", 1)[1].strip()
+        police = httpx.get(link)  # the police open the link: no log-in, the alert's sightings only
+        assert police.status_code == 200 and police.json()["description"] == "白い帽子の高齢男性"
+        assert family.info["short_code"] not in police.text
+        desk.wait_for_selector("#ow-coverage tr[data-district='arai'] td[data-hour]")
+        desk.fill("#ow-rules-form [name=hours]", "7-9,15-18")
+        desk.fill("#ow-rules-form [name=max_minutes_per_day]", "180")
+        desk.click("#ow-rules-form button[type=submit]")
+        desk.wait_for_selector("#ow-rules-notice:not([hidden])")
+        desk.wait_for_selector("#ow-trail li[data-action='set_rules']")
+        trail = desk.locator("#ow-trail").inner_text()
+        assert "家族から電話で捜索依頼" in trail and "share:高砂警察署" in trail and "officer:officer1" in trail
+        screen(desk, "watch-officer-desk")
+        assert not app.errors and not desk.errors
+    assert volunteer.get("/v1/watch/today").json()["max_minutes"] == 180

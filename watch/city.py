@@ -80,7 +80,7 @@ def set_rules(
         row.hours, row.max_minutes_per_day, row.programme_id = format_hours(spans), max_minutes, programme_id
         row.updated_by, row.updated_at = officer, now
         record(db, f"officer:{officer}", "set_rules", "rules",
-               f"hours {row.hours}; {max_minutes} min/day; programme {programme_id}", now)  # fmt: skip
+               f"hours {row.hours}; {max_minutes} min/day; programme {programme_id or '-'}", now)  # fmt: skip
     return rules_view(store)
 
 

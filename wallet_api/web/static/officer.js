@@ -71,6 +71,7 @@
       )));
       $("claims-empty").hidden = claims.length > 0;
       await moderation();
+      if (T.officerWatch) await T.officerWatch();
       // read after the accounts above: the list just shown is itself in the trail
       const reads = await T.call("GET", "/v1/officer/reads?limit=50");
       $("reads").replaceChildren(...reads.map((r) => {
