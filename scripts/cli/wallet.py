@@ -348,6 +348,29 @@ def reject(
     out.print(f"{account_id} rejected; it will not be registered")
 
 
+@wallet.command("notify-expiring")
+@_errors
+def notify_expiring(
+    days: Annotated[int, typer.Option(min=1, max=366, help="Notify points that expire within this many days.")] = 30,
+    data_dir: DataDir = None,
+    database_url: DatabaseUrl = None,
+    rpc_url: RpcUrl = None,
+    deployments_dir: DeploymentsDir = None,
+) -> None:
+    """Notify residents whose points expire soon: one notice per resident and expiring month (issue 20).
+
+    Meant for a daily job; a second run adds nothing for a month already notified.
+    """
+    from wallet_api.services import Services
+
+    services = Services.build(_settings(data_dir, database_url, rpc_url, deployments_dir))
+    try:
+        added = services.notices.notify_expiring(days=days)
+    finally:
+        services.close()
+    out.print(f"{added} expiring-points notice(s) added")
+
+
 @wallet.command("rotate-kek")
 @_errors
 def rotate_kek(
@@ -383,3 +406,7 @@ def openapi() -> None:
     from wallet_api.main import openapi_document
 
     typer.echo(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
+
+
+# `wallet statements` (issue 20, the paper statements) lives in its own module and adds itself to this group.
+from scripts.cli import wallet_statements  # noqa: E402,F401
