@@ -36,7 +36,7 @@ BODY_PT = 14  # the smallest type anywhere on the page
 HEADING_PT = 18
 NAME_PT = 22
 BALANCE_PT = 40
-LINE_MM = 8.5  # line height of body text (14 pt is about 4.9 mm)
+LINE_MM = 7.5  # line height of body text (14 pt is about 4.9 mm)
 MOVEMENTS_SHOWN = 20  # at most this many of the month's movements; the rest summed up in one line
 
 
@@ -166,8 +166,8 @@ class _Document(FPDF):
         self.multi_cell(0, height, text, align=align, wrapmode=WrapMode.CHAR, new_x=XPos.LMARGIN, new_y=YPos.NEXT)
 
     def heading(self, text: str) -> None:
-        self.ln(4)
-        self.line_of_text("■ " + text, size=HEADING_PT, height=11)
+        self.ln(3)
+        self.line_of_text("■ " + text, size=HEADING_PT, height=10)
 
 
 _PLAIN = FontFace(emphasis="", fill_color=(235, 235, 235))  # the font has no bold: headings are shaded instead
@@ -206,7 +206,7 @@ def _address_sheet(pdf: _Document, batch: DistrictBatch) -> None:
     )
     pdf.ln(3)
     with pdf.table(
-        col_widths=(16, 104, 50),
+        col_widths=(14, 112, 44),
         text_align=(Align.C, Align.L, Align.L),
         headings_style=_PLAIN,
         line_height=LINE_MM,
@@ -232,7 +232,7 @@ def _statement(pdf: _Document, statement: Statement, number: int, contacts: Help
     pdf.line_of_text(statement.postal_address, size=16, height=9)
     pdf.line_of_text(f"{statement.name} 様", size=NAME_PT, height=13)
 
-    pdf.ln(5)
+    pdf.ln(4)
     top = pdf.get_y()
     pdf.set_x(pdf.l_margin + 4)
     pdf.line_of_text(f"ポイント残高（{japanese_date(statement.as_of.date())} 現在）", size=16, height=10)
@@ -241,11 +241,10 @@ def _statement(pdf: _Document, statement: Statement, number: int, contacts: Help
     pdf.rect(pdf.l_margin, top - 2, pdf.epw, pdf.get_y() - top + 4)
     pdf.ln(4)
 
-    pdf.heading("ポイントの有効期限")
+    pdf.heading("ポイントの有効期限（期限を過ぎると使えません）")
     if statement.expiring:
-        pdf.line_of_text("期限の日を過ぎると、そのポイントは使えなくなります。")
         for bucket in statement.expiring:
-            pdf.line_of_text(f"・{japanese_date(bucket.last_day)}まで {points(bucket.amount)}", size=16, height=9.5)
+            pdf.line_of_text(f"・{japanese_date(bucket.last_day)}まで {points(bucket.amount)}", size=16, height=9)
     else:
         pdf.line_of_text("期限のあるポイントはありません。")
 
@@ -272,6 +271,4 @@ def _statement(pdf: _Document, statement: Statement, number: int, contacts: Help
     pdf.line_of_text(contacts.address)
     pdf.line_of_text(f"電話 {contacts.phone}")
     pdf.line_of_text(f"受付 {contacts.hours}")
-    pdf.line_of_text(
-        "カードをなくしたとき、暗証番号を忘れたときも、カードと本人確認書類をお持ちのうえ窓口へお越しください。"
-    )
+    pdf.line_of_text("カードの紛失・暗証番号のお忘れも、本人確認書類をお持ちのうえ窓口へ。")

@@ -134,17 +134,19 @@ def card_only_residents(db: DbSession) -> list[User]:
         .where(User.role == Role.RESIDENT, User.status == AccountStatus.ACTIVE)
         .order_by(User.id)
     ).all()
-    last_use: dict[int, datetime] = {}
+    sessions: dict[int, list[tuple[datetime, datetime | None]]] = {}
     for user_id, created, rotated in db.execute(
         select(Session.user_id, Session.created_at, Session.rotated_at).join(Card, Card.user_id == Session.user_id)
     ):
-        moments = [m for m in (aware(created), aware(rotated)) if m is not None]
-        latest = max(moments)
-        last_use[user_id] = max(latest, last_use.get(user_id, latest))
+        sessions.setdefault(user_id, []).append((aware(created), aware(rotated)))  # type: ignore[arg-type]
     chosen = []
     for user, issued in holders:
-        used = last_use.get(user.id)
-        if used is None or used <= aware(issued) + SET_UP_GRACE:  # type: ignore[operator]
+        card_issued: datetime = aware(issued)  # type: ignore[assignment]  # never None: the column is required
+        used_app = any(
+            created > card_issued or (rotated is not None and rotated > card_issued + SET_UP_GRACE)
+            for created, rotated in sessions.get(user.id, [])
+        )
+        if not used_app:
             chosen.append(user)
     return chosen
 

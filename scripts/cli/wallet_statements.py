@@ -51,7 +51,7 @@ def _failpoint() -> Callable[[str, int], None] | None:
 @wallet.command("statements")
 @exits_on(_statement_rules)
 def statements(
-    month: Annotated[str, typer.Option(help="The month the statements cover, YYYY-MM (JST).", show_default="required")],
+    month: Annotated[str, typer.Option(help="The month the statements cover, YYYY-MM (JST).")],
     out_dir: Annotated[
         Path, typer.Option("--out", help="Where to write: DIR/YYYY-MM/<district>.pdf and the manifests.")
     ] = Path(".takasago/statements"),
