@@ -104,8 +104,7 @@ def sample_batch() -> DistrictBatch:
         as_of=as_of,
         balance=0,
     )
-    contacts = HelpContacts(phone="079-000-0000")
-    return DistrictBatch("荒井町", "2026-11", [ikeda, sato], as_of, contacts)
+    return DistrictBatch("荒井町", "2026-11", [ikeda, sato], as_of, HelpContacts())
 
 
 # -- the renderer ---------------------------------------------------------------------------------------
@@ -125,7 +124,7 @@ def test_a_statement_shows_balance_and_expiry_lines_on_an_address_sheet_and_one_
     assert "・2027年3月31日まで 12,045 ポイント" in text
     assert re.search(r"11月15日 高砂ベーカリーでお支払い -120", text)
     assert re.search(r"11月3日 市からのポイント \+500", text)
-    assert "電話 079-000-0000" in text and "荒井町千鳥1丁目1番1号" in text  # the counter (default address)
+    assert "電話 079-442-2101（代表）" in text and "荒井町千鳥1丁目1番1号" in text  # the city hall's counter
     assert "期限のあるポイントはありません。" in text and "この月のご利用はありませんでした。" in text  # Sato
 
     fonts = subprocess.run(["pdffonts", str(pdf)], capture_output=True, text=True, check=True).stdout
@@ -224,7 +223,7 @@ def snapshot_of(directory: Path) -> dict[str, tuple[bytes, int]]:
 
 
 def test_a_card_only_resident_gets_her_balance_expiry_and_movements_on_paper(town: Town, tmp_path: Path) -> None:
-    run = statements(town, "--month", town.month, "--out", str(tmp_path))
+    run = statements(town, "--month", town.month, "--out", str(tmp_path), "--phone", "079-443-9999")
     assert run.returncode == 0, run.stderr
     month_dir = tmp_path / town.month
     assert sorted(p.name for p in month_dir.glob("*.pdf")) == ["伊保町.pdf", "荒井町.pdf", "高砂町.pdf"]
@@ -234,6 +233,7 @@ def test_a_card_only_resident_gets_her_balance_expiry_and_movements_on_paper(tow
     assert "池田 ハナ 様" in text and "兵庫県高砂市荒井町千鳥2-3-4" in text
     assert "山本 次郎" not in text  # she reads her balance in the app
     assert "1,380 ポイント" in text  # 1,000 + 500 - 120
+    assert "電話 079-443-9999" in text  # the help contacts are the city's to set
     current = town.points.current_month()
     for month, amount in ((current + 1, "880"), (current + 3, "500")):  # spending takes the soonest bucket first
         last = datetime.fromtimestamp(month_end(month), JST)
