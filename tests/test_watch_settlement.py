@@ -114,6 +114,12 @@ def test_takasago_watch_settle_pays_a_day_once(store: WatchStore, fresh_points: 
             cwd=REPO, capture_output=True, text=True, timeout=120,
         )  # fmt: skip
 
+    # the node is down at settlement time: a clear refusal, nothing recorded as paid; the next run pays once
+    from tests.conftest import free_port
+
+    down = run("--day", DAY.isoformat(), "--rpc-url", f"http://127.0.0.1:{free_port()}")
+    assert down.returncode != 0 and "Traceback" not in down.stderr and down.stderr.strip(), down.stderr
+    assert day_of(walker.address, store, DAY) is None or day_of(walker.address, store, DAY)["status"] != "paid"
     first = run("--day", DAY.isoformat())
     assert first.returncode == 0 and "1 paid" in first.stdout, first.stderr
     again = run("--day", DAY.isoformat())

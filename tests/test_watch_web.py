@@ -151,6 +151,27 @@ def test_a_family_finds_their_ward_and_a_volunteer_is_thanked(
     for needle in [secret, rotating_id(bytes.fromhex(secret), now_window).hex(), b"34.7565".hex(),
                    "青い帽子".encode().hex()]:  # fmt: skip
         assert needle not in everything
+    # and nothing in the indexer: index the whole chain, then search every row of its database
+    import sqlite3
+
+    from tests.explorer_support import running_explorer
+
+    index_dir = data / "indexer"
+    index_dir.mkdir()
+    database = index_dir / "index.db"
+    for explorer in running_explorer(wallet.points, index_dir, f"sqlite:///{database}", {}):
+        explorer.caught_up(timeout=120)
+        with sqlite3.connect(database) as db:
+            dump = "\n".join(db.iterdump())
+        log = explorer.log()
+    assert "Attested" in dump or "attest" in dump.lower()  # the volunteer's points were indexed
+    wards = httpx.get(
+        watch_url + "/v1/families/wards",
+        headers={"X-Watch-Service-Token": "watch-web-token-0123456789", "X-Watch-Member": family.info["short_code"]},
+    ).json()
+    for needle in [secret, rotating_id(bytes.fromhex(secret), now_window).hex(), "34.7565", "134.8005", "青い帽子",
+                   wards[0]["id"]]:  # fmt: skip
+        assert needle not in dump and needle not in log, needle
 
 
 def test_a_volunteer_enrols_a_detector_and_the_city_reads_an_alert_on_the_officer_desk(
