@@ -38,7 +38,7 @@ from wallet_api.statement_pdf import (
     StatementFontMissing,
     render_district,
 )
-from wallet_api.statements import district_of, file_name
+from wallet_api.statements import StatementError, district_of, exclusive, file_name
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (bootstrap.sh --test)")
 PIN = "246810"
@@ -156,6 +156,15 @@ def test_the_district_is_the_record_s_or_the_town_at_the_start_of_the_address() 
     assert district_of({"address": "兵庫県高砂市荒井町千鳥1-1-1", "district": "伊保"}) == "伊保"
     assert district_of({"address": ""}) == "その他"
     assert file_name("../..") == "_.pdf" and file_name("a/b") == "a_b.pdf" and file_name(" ") == "district.pdf"
+
+
+def test_two_runs_of_one_month_never_write_at_once(tmp_path: Path) -> None:
+    with exclusive(tmp_path, "2026-11"):
+        with pytest.raises(StatementError) as refused, exclusive(tmp_path, "2026-11"):
+            pass
+    assert "another statement run for 2026-11" in str(refused.value) and "別の実行が作成中" in str(refused.value)
+    with exclusive(tmp_path, "2026-11"):  # released with the first run
+        pass
 
 
 # -- the run, on the real node -------------------------------------------------------------------------

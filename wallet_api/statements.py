@@ -26,13 +26,15 @@ half-written temporary files; a rerun of a finished month changes nothing and op
 from __future__ import annotations
 
 import csv
+import fcntl
 import hashlib
 import io
 import json
 import os
 import re
 import tempfile
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterator, Sequence
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -62,6 +64,7 @@ from wallet_api.statuses import AccountStatus, Role
 
 SET_UP_GRACE = timedelta(hours=1)  # the card's own set-up session may go on this long
 STATE_FILE = ".state.json"
+LOCK_FILE = ".lock"
 UNKNOWN_DISTRICT = "その他"
 READ_REASON = "月次明細（紙）の作成 {month}"
 HISTORY_PAGE = 100
@@ -123,6 +126,20 @@ def prepare_output(out: Path, month: str) -> Path:
             f"出力先 {directory} に明細を書き込めません: {exc.strerror or exc}",
         ) from None
     return directory
+
+
+@contextmanager
+def exclusive(directory: Path, month: str) -> Iterator[None]:
+    """One run per month directory at a time (an advisory lock, released by the kernel even on SIGKILL)."""
+    with open(directory / LOCK_FILE, "a", encoding="utf-8") as handle:
+        try:
+            fcntl.flock(handle, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            raise StatementError(
+                f"another statement run for {month} is writing {directory}; wait for it to end",
+                f"{month} の明細は別の実行が作成中です（{directory}）。終わるまでお待ちください",
+            ) from None
+        yield
 
 
 # -- who, and where --------------------------------------------------------------------------------
@@ -360,29 +377,33 @@ class StatementRun:
         index = parse_month(month)
         month = describe_month(index)
         font_path()  # no font, no statements: say so before any record is opened
-        state = RunState.load(out / month)
-        if state is None:
-            state = RunState(month, self.chain.head())
-            if month_index(state.snapshot.timestamp) < index:
+        known = RunState.load(out / month)
+        if known is None:
+            known = RunState(month, self.chain.head())
+            if month_index(known.snapshot.timestamp) < index:
                 raise StatementError(
-                    f"{month} has not begun on the chain yet (its clock says {state.snapshot.moment:%Y-%m-%d})",
-                    f"{month} はまだ始まっていません（チェーンの日付は {state.snapshot.moment:%Y-%m-%d}）",
+                    f"{month} has not begun on the chain yet (its clock says {known.snapshot.moment:%Y-%m-%d})",
+                    f"{month} はまだ始まっていません（チェーンの日付は {known.snapshot.moment:%Y-%m-%d}）",
                 )
         directory = prepare_output(out, month)
-        if state.complete:
-            return RunResult(directory, [], sorted(state.districts), True, manifest_of(state))
-        for leftover in directory.glob(".*.part"):  # a PDF or manifest cut off by an interruption
-            leftover.unlink()
-        state.save(directory)  # the snapshot first: a rerun reads the same block
-        skipped = sorted(state.districts)
-        written = []
-        for district, people in self._districts(index, state).items():
-            self._write_district(directory, state, index, district, people)
-            written.append(district)
-            self.failpoint("finished", len(state.districts))
-        state.complete = True
-        manifest = write_manifest(directory, state)
-        state.save(directory)
+        if known.complete:
+            return RunResult(directory, [], sorted(known.districts), True, manifest_of(known))
+        with exclusive(directory, month):
+            state = RunState.load(directory) or known  # as left by a run that held the lock before this one
+            if state.complete:
+                return RunResult(directory, [], sorted(state.districts), True, manifest_of(state))
+            for leftover in directory.glob(".*.part"):  # a PDF or manifest cut off by an interruption
+                leftover.unlink()
+            state.save(directory)  # the snapshot first: a rerun reads the same block
+            skipped = sorted(state.districts)
+            written = []
+            for district, people in self._districts(index, state).items():
+                self._write_district(directory, state, index, district, people)
+                written.append(district)
+                self.failpoint("finished", len(state.districts))
+            state.complete = True
+            manifest = write_manifest(directory, state)
+            state.save(directory)
         return RunResult(directory, written, skipped, False, manifest)
 
     def _districts(self, index: int, state: RunState) -> dict[str, list[tuple[User, dict[str, Any]]]]:
