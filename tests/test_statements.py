@@ -307,5 +307,10 @@ def test_bad_input_is_one_clear_line_in_english_and_japanese(town: Town, tmp_pat
     future = statements(town, "--month", "2999-01", "--out", str(tmp_path))
     assert future.returncode == 2 and "has not begun" in future.stderr and "まだ始まっていません" in future.stderr
     assert not (tmp_path / "2999-01").exists()
-    for result in (month, unwritable, future):
+    fontless = statements(town, "--month", town.month, "--out", str(tmp_path), env={FONT_ENV: str(tmp_path / "x.ttf")})
+    assert (
+        fontless.returncode == 2 and "fonts-ipaexfont-gothic" in fontless.stderr and "日本語フォント" in fontless.stderr
+    )
+    assert not (tmp_path / town.month).exists()  # refused before anything was opened or written
+    for result in (month, unwritable, future, fontless):
         assert "Traceback" not in result.stderr

@@ -43,8 +43,8 @@ MOVEMENTS_SHOWN = 20  # at most this many of the month's movements; the rest sum
 class StatementFontMissing(RuntimeError):
     """No Japanese TrueType font to embed: the statement would print as empty boxes."""
 
-    def __init__(self) -> None:
-        tried = ", ".join(str(p) for p in FONT_CANDIDATES)
+    def __init__(self, tried_paths: Sequence[Path] = FONT_CANDIDATES) -> None:
+        tried = ", ".join(str(p) for p in tried_paths)
         super().__init__(
             "no Japanese font for the paper statements: install it with `apt-get install fonts-ipaexfont-gothic` "
             f"(or `bash scripts/bootstrap.sh`), or set {FONT_ENV} to a .ttf file; tried {tried}"
@@ -113,7 +113,7 @@ def font_path() -> Path:
     for candidate in candidates:
         if candidate.is_file():
             return candidate
-    raise StatementFontMissing()
+    raise StatementFontMissing(candidates)
 
 
 def points(amount: int) -> str:

@@ -78,10 +78,11 @@ def statements(
     interruption prints the same figures; finished districts are never written twice.
     """
     from ledger_client.node_access import use_token_file
-    from wallet_api.statement_pdf import HelpContacts
+    from wallet_api.statement_pdf import HelpContacts, font_path
     from wallet_api.statements import StatementRun, parse_month, summary_lines
 
-    parse_month(month)  # bad input is refused before anything is opened
+    parse_month(month)  # bad input and a missing font are refused before anything is opened
+    font_path()
     use_token_file(node_token_file)
     contacts = HelpContacts(counter=counter, address=counter_address, phone=phone, hours=hours)
     from wallet_api.services import Services
