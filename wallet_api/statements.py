@@ -5,7 +5,8 @@ used the app since the card was issued: no app session was started after ``cards
 and none was refreshed more than :data:`SET_UP_GRACE` after it. The session in which the card
 was set up (at the counter, or by a family member on their phone) does not count; a resident
 who logs in again, or keeps an app session alive, reads the balance in the app instead. A
-resident signed up at the counter without ever logging in has no session at all.
+resident signed up at the counter without ever logging in has no session at all. A card blocked as
+lost still counts: the points are on the account, and the statement says where to get a new card.
 
 **What it says.** Balance and expiry buckets are read from the points contract
 (``balanceOf``, ``bucketsOf``) at one *snapshot* block, fixed when the month's run first
