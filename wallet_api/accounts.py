@@ -27,11 +27,12 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api import notices
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
-from wallet_api.db.models import OfficerRead, Operation, ServiceKey, User
+from wallet_api.db.models import OfficerRead, Operation, PersonKeys, ServiceKey, User
 from wallet_api.errors import ApiError
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
 from wallet_api.outbox import Outbox
+from wallet_api.people_index import PeopleIndex
 from wallet_api.statuses import MEMBER_ROLES, AccountStatus, OperationKind, OperationStatus, Role
 
 log = logging.getLogger("wallet_api.officer")
@@ -47,6 +48,18 @@ def personal_context(public_id: str) -> bytes:
     return b"personal:" + public_id.encode()
 
 
+OLDEST_YEARS = 120
+
+
+def check_birth_date(born: date, today: date | None = None) -> None:
+    """Refuses a birth date in the future or more than 120 years ago (BIRTH_DATE_IMPOSSIBLE)."""
+    today = today or now().date()
+    if born > today:
+        raise ApiError("BIRTH_DATE_IMPOSSIBLE", {"date_of_birth": "in the future"})
+    if born < date(today.year - OLDEST_YEARS, today.month, min(today.day, 28)):
+        raise ApiError("BIRTH_DATE_IMPOSSIBLE", {"date_of_birth": f"more than {OLDEST_YEARS} years ago"})
+
+
 class Accounts:
     """People and the service's own key: what sign-up, the officer desk and the CLI ask of accounts."""
 
@@ -55,6 +68,7 @@ class Accounts:
         self.keyring = keyring
         self.ledger = ledger
         self.outbox = outbox
+        self.people = PeopleIndex(keyring.token_secret)
 
     def signup(
         self,
@@ -70,6 +84,7 @@ class Accounts:
         """Creates a pending account with a fresh custodial key; LOGIN_TAKEN if the login exists."""
         if role not in KIND_OF_ROLE:
             raise ApiError("VALIDATION_ERROR", {"role": "must be resident or merchant"})
+        check_birth_date(date_of_birth)
         account = Account.create()
         public_id = str(uuid.uuid4())
         salt = secrets.token_hex(16)
@@ -95,18 +110,56 @@ class Accounts:
             failed_logins=0,
             created_at=now(),
         )
-        return self._insert(user)
+        return self._insert(user, (full_name, postal_address, date_of_birth))
 
-    def _insert(self, user: User) -> User:
-        """Stores a new user; LOGIN_TAKEN if the log-in exists (also when two sign-ups race)."""
+    def _insert(self, user: User, person: tuple[str, str, date] | None = None) -> User:
+        """Stores a new user (and a person's search keys); LOGIN_TAKEN if the log-in exists (also when two race)."""
         try:
             with self.sessions.begin() as db:
                 if db.scalar(select(User.id).where(User.login == user.login)) is not None:
                     raise ApiError("LOGIN_TAKEN")
                 db.add(user)
+                if person is not None:
+                    db.flush()
+                    self.people.store(db, user.id, *person)
         except IntegrityError:
             raise ApiError("LOGIN_TAKEN") from None
         return user
+
+    def likely_duplicates(self, user: User) -> list[User]:
+        """Other members with the same name and birth date, or the same name and address (keys compared only)."""
+        with self.sessions() as db:
+            keys = db.get(PersonKeys, user.id)
+            if keys is None:
+                return []
+            rows = db.scalars(
+                select(User)
+                .join(PersonKeys, PersonKeys.user_id == User.id)
+                .where(
+                    User.id != user.id,
+                    User.status != AccountStatus.REJECTED,
+                    (PersonKeys.name_dob_key == keys.name_dob_key)
+                    | (PersonKeys.name_address_key == keys.name_address_key),
+                )  # fmt: skip
+                .order_by(User.id)
+            ).all()
+        return list(rows)
+
+    def index_people(self) -> int:
+        """Search keys for members signed up before they existed (opening each record once, recorded); how many."""
+        with self.sessions() as db:
+            missing = db.scalars(
+                select(User).outerjoin(PersonKeys, PersonKeys.user_id == User.id)
+                .where(PersonKeys.user_id.is_(None), User.sealed_personal.is_not(None))
+            ).all()  # fmt: skip
+        if not missing:
+            return 0
+        records = self.personal_records(missing, None, "search keys for the counter (issue 20)")
+        with self.sessions.begin() as db:
+            for user, record in zip(missing, records, strict=True):
+                born = date.fromisoformat(record.get("date_of_birth", "1900-01-01"))
+                self.people.store(db, user.id, record.get("name", ""), record.get("address", ""), born)
+        return len(missing)
 
     def create_officer(self, login: str, password: str, display_name: str, role: Role = Role.OFFICER) -> User:
         """A city officer, or a help-matching coordinator (``Role.COORDINATOR``); neither has an on-chain key

@@ -19,7 +19,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 from wallet_api.errors import ApiError, error_body, preferred_language
 from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
-from wallet_api.routes import auth, coordinator, docs, merchant, officer, wallet, watch, web
+from wallet_api.routes import auth, coordinator, counter, docs, merchant, officer, wallet, watch, web
 from wallet_api.routes import help as help_routes
 from wallet_api.routes import notices as notice_routes
 from wallet_api.services import Services
@@ -254,7 +254,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             return {"status": "degraded", "node": "unreachable"}
         return {"status": "ok", "block": block}
 
-    for module in (auth, wallet, help_routes, notice_routes, coordinator, watch, merchant, officer, web, docs):
+    for module in (auth, wallet, help_routes, notice_routes, coordinator, counter, watch, merchant, officer, web, docs):
         app.include_router(module.router)
     app.add_middleware(RateLimit, services=services)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]

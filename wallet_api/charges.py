@@ -100,6 +100,7 @@ class Charges:
             card.pin_hash = hash_secret(pin)
             card.failed_pins = 0
             card.locked_until = None
+            card.blocked_at = None  # a new card replaces a lost one: the old token no longer matches
             card.issued_at = now()
             card.max_amount = max_amount
         return token
@@ -131,6 +132,10 @@ class Charges:
                 )
             )
         return code, self.settings.payment_code_seconds
+
+    def card_holder(self, card_token: str, pin: str) -> tuple[User, int | None]:
+        """The card's holder if the PIN is right (every attempt counts towards the lock), and its limit."""
+        return self._card_holder(card_token.strip(), pin)
 
     def _card_holder(self, card_token: str, pin: str) -> tuple[User, int | None]:
         # counted before checking, under the row lock (issue 15, finding 14): see wallet_api/pins.py

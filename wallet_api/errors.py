@@ -136,6 +136,39 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "暗証番号の誤りが続いたため、カードを一時的にロックしました。",
     ),
     "CARD_UNKNOWN": (404, "This card is not valid.", "このカードは無効です。"),
+    "CARD_BLOCKED": (
+        403,
+        "This card has been reported lost and is blocked. A new card can be issued at the city counter.",
+        "このカードは紛失届により停止されています。市役所の窓口で再発行できます。",
+    ),
+    "NO_CARD": (404, "This resident has no card yet.", "この方にはまだカードがありません。"),
+    "BIRTH_DATE_IMPOSSIBLE": (
+        422,
+        "The date of birth cannot be right (in the future, or more than 120 years ago).",
+        "生年月日が正しくありません（未来の日付、または120年以上前です）。",
+    ),
+    "RESET_CODE_INVALID": (
+        403,
+        "The log-in ID or the reset code is wrong.",
+        "ログインIDまたは再設定コードが違います。",
+    ),
+    "RESET_CODE_USED": (409, "This reset code has already been used.", "この再設定コードは使用済みです。"),
+    "RESET_CODE_EXPIRED": (
+        410,
+        "This reset code has expired. Ask at the city counter for a new one.",
+        "この再設定コードは有効期限が切れています。窓口で新しいコードをお受け取りください。",
+    ),
+    "PIN_ENTRY_INVALID": (
+        409,
+        "This PIN pad entry is over (used, expired or another officer's). Start again.",
+        "この暗証番号入力は終了しています（使用済み・期限切れ・別の職員）。最初からやり直してください。",
+    ),
+    "PIN_MISMATCH": (422, "The two PINs are not the same.", "2回入力した暗証番号が一致しません。"),
+    "SEARCH_EMPTY": (
+        422,
+        "Give a name, a date of birth, a member code or a card to search.",
+        "氏名・生年月日・会員コード・カードのいずれかを入力してください。",
+    ),
     "CODE_INVALID": (
         409,
         "This payment code is not valid (expired or already used).",

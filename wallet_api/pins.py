@@ -40,6 +40,8 @@ def card_holder(
         card = db.scalar(select(Card).where(Card.card_hash == card_token_hash).with_for_update())
         if card is None:
             raise ApiError("CARD_UNKNOWN")
+        if card.blocked_at is not None:  # reported lost: refused before any PIN is tried
+            raise ApiError("CARD_BLOCKED")
         locked = aware(card.locked_until)
         if locked is not None and locked > now():
             retry_after = int((locked - now()).total_seconds()) + 1
@@ -61,6 +63,8 @@ def card_holder(
         card = db.get(Card, user_id, with_for_update=True)
         if card is None or card.pin_hash != pin_hash:  # replaced meanwhile: this PIN no longer opens it
             raise ApiError("CARD_UNKNOWN")
+        if card.blocked_at is not None:
+            raise ApiError("CARD_BLOCKED")
         card.failed_pins, card.locked_until = 0, None
         limit = card.max_amount
         holder = db.get(User, user_id)

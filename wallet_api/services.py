@@ -20,6 +20,7 @@ from wallet_api.accounts import Accounts
 from wallet_api.auth import Authenticator
 from wallet_api.charges import Charges
 from wallet_api.claims import Claims
+from wallet_api.counter import Counter
 from wallet_api.db.engine import make_engine, make_sessions, migrate
 from wallet_api.help import Help
 from wallet_api.help_coordination import Coordination
@@ -60,6 +61,7 @@ class Services:
     watch: WatchGateway
     notices: Notices
     mailer: Mailer
+    counter: Counter
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -109,6 +111,7 @@ class Services:
         outbox.when_settled(OperationKind.HELP_RESOLVE, help.on_resolve)
         outbox.when_settled(OperationKind.HELP_REMOVE, help.on_remove)
         notice_part = Notices(sessions, keyring, ledger)
+        charge_part = Charges(sessions, settings, ledger, outbox, payment_part)
         return cls(
             settings=settings,
             engine=engine,
@@ -121,7 +124,7 @@ class Services:
             outbox=outbox,
             accounts=account_part,
             payments=payment_part,
-            charges=Charges(sessions, settings, ledger, outbox, payment_part),
+            charges=charge_part,
             claims=Claims(sessions, ledger, outbox, account_part),
             thanks=Thanks(ledger, outbox, account_part),
             help=help_part,
@@ -130,6 +133,7 @@ class Services:
             watch=WatchGateway(settings.watch_url, settings.watch_token_file),
             notices=notice_part,
             mailer=Mailer(sessions, settings, notice_part),
+            counter=Counter(sessions, account_part, charge_part, ledger),
         )
 
     def close(self) -> None:

@@ -188,6 +188,7 @@ class Card(Base):
     locked_until: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
     issued_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     max_amount: Mapped[int | None] = mapped_column(BigInteger)  # above it the resident confirms (0003)
+    blocked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))  # lost: refused everywhere (0007)
 
 
 class PaymentCode(Base):
@@ -432,3 +433,56 @@ class NoticeMail(Base):
     last_error: Mapped[str | None] = mapped_column(String(200))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     sent_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class PersonKeys(Base):
+    """Keyed hashes of a person's normalised name, birth date and address (0007): search and duplicate checks
+    at the counter without opening a sealed record (``wallet_api.people_index``)."""
+
+    __tablename__ = "person_keys"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    name_key: Mapped[str] = mapped_column(String(64), index=True)
+    name_dob_key: Mapped[str] = mapped_column(String(64), index=True)
+    name_address_key: Mapped[str] = mapped_column(String(64), index=True)
+    dob_key: Mapped[str] = mapped_column(String(64), index=True)
+
+
+class PinEntry(Base):
+    """A PIN the resident types on the counter's PIN pad, accepted once against this entry (0007)."""
+
+    __tablename__ = "pin_entries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    officer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    purpose: Mapped[str] = mapped_column(String(16))  # new_card | reset_pin
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    done_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class ResetCode(Base):
+    """A one-time code, printed at the counter, for setting a new app password (0007)."""
+
+    __tablename__ = "reset_codes"
+
+    code_hash: Mapped[str] = mapped_column(String(64), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    expires_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    used_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class CounterLogEntry(Base):
+    """Each privileged action at the counter: which officer, for whom, what, why (0007)."""
+
+    __tablename__ = "counter_log"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True), index=True)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
+    action: Mapped[str] = mapped_column(String(32))
+    reason: Mapped[str] = mapped_column(String(200))
