@@ -17,17 +17,17 @@ import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime, timedelta
-from email.message import Message
+from email.message import EmailMessage
 from email.policy import default as default_policy
-from typing import Any, TypeVar
+from typing import Any, TypeVar, cast
 
 import httpx
 import pytest
 from aiosmtpd.controller import Controller
 from click.testing import CliRunner
-from typer.main import get_command
 from eth_utils import keccak
 from sqlalchemy import text
+from typer.main import get_command
 
 from scripts.cli import app as typer_app
 from tests.conftest import free_port
@@ -44,12 +44,12 @@ class Mailbox:
 
     def __init__(self, port: int) -> None:
         self.port = port
-        self.messages: list[tuple[list[str], Message]] = []
+        self.messages: list[tuple[list[str], EmailMessage]] = []
         self._lock = threading.Lock()
         self._controller: Controller | None = None
 
     async def handle_DATA(self, server: Any, session: Any, envelope: Any) -> str:  # noqa: N802 - aiosmtpd's name
-        message = email.message_from_bytes(envelope.content, policy=default_policy)
+        message = cast(EmailMessage, email.message_from_bytes(envelope.content, policy=default_policy))
         with self._lock:
             self.messages.append((list(envelope.rcpt_tos), message))
         return "250 Message accepted for delivery"
@@ -63,7 +63,7 @@ class Mailbox:
             self._controller.stop()
             self._controller = None
 
-    def to(self, address: str) -> list[Message]:
+    def to(self, address: str) -> list[EmailMessage]:
         with self._lock:
             return [m for rcpt, m in self.messages if address in rcpt]
 
@@ -152,7 +152,7 @@ def cli_mint(wallet: WalletServer, address: str, amount: int, tmp: Any) -> None:
     points = wallet.points
     programme = points.create_programme(name="cli mint")
     result = CliRunner(mix_stderr=False).invoke(
-        get_command(typer_app),
+        cast(Any, get_command(typer_app)),
         ["mint", address, str(amount), "--programme", str(programme), "--rpc-url", points.node.url,
          "--deployments", str(points.deployments_dir), "--dev-keys", str(points.node.data_dir / "dev-keys.json"),
          "--audit-log", str(tmp / "audit.log"), "--officer", "Sato Hanako (registry desk)"],

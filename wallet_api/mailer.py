@@ -131,8 +131,12 @@ class Mailer:
             notice = db.get(Notice, row.notice_id) if row is not None else None
             if row is None or notice is None or row.status != "pending":
                 return 0
-            recipient = self.notices.email_of(db, row.user_id)
             message_id = self.message_id(row)
+            try:
+                recipient = self.notices.email_of(db, row.user_id)
+            except Exception as exc:  # noqa: BLE001 - e.g. sealed under a KEK no longer loaded: retry later, log no value
+                self._failed(mail_id, f"address not opened ({type(exc).__name__})", permanent=False)
+                return 0
         if recipient is None:  # the member turned mail off or forgot the address since: nothing to send
             self._finish(mail_id, "refused", "no address or mail turned off")
             return 0
