@@ -57,6 +57,12 @@ def officer_desk() -> FileResponse:
     return _page("officer.html")
 
 
+@router.get("/counter/")
+def counter_desk() -> FileResponse:
+    """The city counter (窓口): residents without a smartphone served by an officer, with the PIN pad."""
+    return _page("counter.html")
+
+
 @router.get("/coordinator/")
 def coordinator_desk() -> FileResponse:
     """Help matching's desk for coordinators (社協, 民生委員) and counter officers."""

@@ -9,7 +9,13 @@
   let me = null;
   let scanner = null;
   let listening = null; // AbortController of the payment request's event stream
-  let charge = null; // {amount, card, key}
+  let charge = null; // {amount, card, key, balanceOnly}
+  T.addTexts({
+    ja: { till_check_balance: "カードの残高照会", till_card_balance: "カードの残高", till_nothing_paid: "お支払いはしていません。",
+      till_expires: "有効期限", till_card_only: "残高照会はカードで行います。カードのQRを読み取ってください。" },
+    en: { till_check_balance: "Card balance", till_card_balance: "Balance on the card", till_nothing_paid: "Nothing has been paid.",
+      till_expires: "expires", till_card_only: "The balance check needs the card: scan the card's QR." },
+  });
 
   function stopAll() {
     if (scanner) scanner.stop();
@@ -148,8 +154,14 @@
     if (text.startsWith("takasago-card:")) {
       charge.card = text;
       go("pin");
-      $("pin-amount").textContent = T.formatPoints(points);
+      $("pin-amount").textContent = charge.balanceOnly ? T.t("till_check_balance") : T.formatPoints(points);
       $("pin-input").focus();
+      return;
+    }
+    if (charge.balanceOnly) {
+      go("scan");
+      T.showError("scan-error", new T.ApiFailure({ code: "CARD_UNKNOWN", messages: { ja: T.t("till_card_only"), en: T.t("till_card_only") } }));
+      startScanner();
       return;
     }
     try {
@@ -186,10 +198,25 @@
     const pin = $("pin-input").value;
     $("pin-input").value = "";
     try {
+      if (charge.balanceOnly) {
+        const seen = await T.call("POST", "/v1/merchant/card-balance", { card: charge.card, pin });
+        go("card-balance");
+        $("card-balance-amount").textContent = T.formatPoints(seen.balance);
+        $("card-balance-buckets").replaceChildren(...seen.buckets.map((b) =>
+          T.el("li", `${T.t("till_expires")} ${T.formatDate(b.expires_at)}: ${T.formatPoints(b.amount)}`)));
+        return;
+      }
       await submitCharge({ amount: charge.amount, card: charge.card, pin }, "pin-status", "pin-error");
     } catch (e) {
       T.showError("pin-error", e);
     }
+  });
+  // a card holder asks what is left on the card: scan it, they type the PIN, nothing is paid
+  $("check-balance").addEventListener("click", async () => {
+    charge = { amount: 0, balanceOnly: true };
+    go("scan");
+    $("scan-amount").textContent = T.t("till_check_balance");
+    await startScanner();
   });
 
   // ---- takings, refunds, settlement -------------------------------------------------------------

@@ -1,0 +1,146 @@
+"""The city counter end to end in real headless Chromium (issue 20), over the real node, wallet and contracts.
+
+An elderly resident with no phone is signed up at the counter after an ID check and gets a card
+once she has typed her PIN twice on the PIN pad (the desk's screen never shows it). She is
+granted points, checks her balance at a shop's till with the card (nothing paid), pays, loses the
+card — blocked at once, refused at the till — and gets a new one at the counter that keeps her
+balance. The officer prints a balance slip. Screens at 360 and 1280 px: the counter desk, the PIN
+pad, the slip, the till's balance.
+"""
+
+from __future__ import annotations
+
+import os
+import subprocess
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from tests.browser_support import CHROMIUM, browser, open_page, screen
+from tests.points import PointsSystem
+from tests.qr_video import write_qr_video
+from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, WalletServer, member, officer, running_wallet
+
+pytestmark = pytest.mark.skipif(
+    not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
+)
+
+
+@pytest.fixture(scope="module")
+def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
+    yield from running_wallet(points, tmp_path_factory.mktemp("counter-web"), "sqlite")
+
+
+def log_in(page: Any, login: str, password: str, ready: str) -> None:
+    page.wait_for_selector("section#login:not([hidden])")
+    page.fill("#login-form [name=login]", login)
+    page.fill("#login-form [name=password]", password)
+    page.click("#login-form button[type=submit]")
+    page.wait_for_selector(f"section#{ready}:not([hidden])")
+
+
+def decode(page: Any, selector: str, tmp_path: Path) -> str:
+    shot = tmp_path / "qr.png"
+    page.locator(selector).screenshot(path=str(shot))
+    result = subprocess.run(["zbarimg", "--raw", "-q", "-Sdisable", "-Sqrcode.enable", str(shot)],
+                            capture_output=True, text=True, check=True)  # fmt: skip
+    return result.stdout.strip()
+
+
+def type_pin(desk: Any, pin: str) -> None:
+    """The resident's fingers on the PIN pad: the PIN twice."""
+    desk.wait_for_selector("section#pinpad:not([hidden])")
+    for _ in range(2):
+        for digit in pin:
+            desk.click(f"#pinpad-keys button[data-key='{digit}']")
+        desk.wait_for_timeout(250)
+
+
+def test_an_elder_without_a_phone_is_served_at_the_counter_and_pays_with_her_card(
+    wallet: WalletServer, playwright: Any, tmp_path: Path
+) -> None:
+    shop = member(wallet, "merchant", shop="高砂食堂")
+    with browser(playwright) as chromium:
+        desk = open_page(chromium, wallet.url, "/counter/", width=1280)
+        log_in(desk, "officer1", OFFICER_PASSWORD, "counter")
+        desk.fill("#signup-form [name=full_name]", "高砂 ふみ")
+        desk.fill("#signup-form [name=postal_address]", "兵庫県高砂市曽根町2-3-4")
+        desk.fill("#signup-form [name=date_of_birth]", "1940-02-11")
+        desk.select_option("#signup-form [name=id_document]", "マイナンバーカード")
+        desk.click("#signup-form button[type=submit]")
+        desk.wait_for_selector("#member:not([hidden])", timeout=60_000)
+        line = desk.inner_text("#member-line")
+        assert "高砂 ふみ" in line and "active" in line, line
+        short_code = line.split(" ／ ")[3]
+        screen(desk, "counter-desk")
+
+        desk.click("#issue-card")
+        desk.wait_for_selector("section#pinpad:not([hidden])")
+        for digit in "24":
+            desk.click(f"#pinpad-keys button[data-key='{digit}']")
+        assert desk.inner_text("#pinpad-dots") == "●●○○○○"  # dots only, never the digits
+        screen(desk, "counter-pinpad")
+        desk.click("#pinpad-keys button[data-key='⌫']")
+        desk.click("#pinpad-keys button[data-key='⌫']")
+        type_pin(desk, "246810")
+        desk.wait_for_selector("#counter-card-qr", timeout=30_000)
+        desk.wait_for_function("document.getElementById('counter-card-qr').naturalWidth > 0")
+        card = decode(desk, "#counter-card-qr", tmp_path)
+        assert card.startswith("takasago-card:") and "246810" not in desk.content()
+        found = officer(wallet).post("/v1/counter/search", {"reason": "試験", "member_code": short_code}, key=None)
+        address = found.json()[0]["address"]
+        wallet.points.mint(address, 1_000)
+
+        # at the shop: the balance with the card and PIN, nothing paid; then a payment
+        with browser(playwright, write_qr_video(card, tmp_path / "card.y4m")) as camera:
+            till = open_page(camera, wallet.url, "/till/")
+            log_in(till, shop.login_id or "", PASSWORD, "entry")
+            till.click("#check-balance")
+            till.wait_for_selector("section#pin:not([hidden])", timeout=30_000)
+            till.fill("#pin-input", "246810")
+            till.click("#pin-form button[type=submit]")
+            till.wait_for_selector("section#card-balance:not([hidden])")
+            assert "1,000" in till.inner_text("#card-balance-amount")
+            screen(till, "till-card-balance")
+            assert wallet.points.balance(address) == 1_000
+            till.click("#card-balance button.back")
+            till.fill("#amount", "300")
+            till.click("#scan-customer")
+            till.wait_for_selector("section#pin:not([hidden])", timeout=30_000)
+            till.fill("#pin-input", "246810")
+            till.click("#pin-form button[type=submit]")
+            till.wait_for_selector("section#paid:not([hidden])", timeout=30_000)
+            assert wallet.points.balance(address) == 700
+
+            # the card is lost: blocked at the counter, refused at the till at once
+            desk.fill("#block-form [name=reason]", "紛失届（本人来庁）")
+            desk.click("#block-form button[type=submit]")
+            desk.wait_for_function("document.getElementById('member-line').innerText.includes('カード停止中')")
+            till.click("#paid button.back")
+            till.click("#check-balance")
+            till.wait_for_selector("section#pin:not([hidden])", timeout=30_000)
+            till.fill("#pin-input", "246810")
+            till.click("#pin-form button[type=submit]")
+            till.wait_for_selector("#pin-error:not([hidden])")
+            assert till.get_attribute("#pin-error", "data-code") == "CARD_BLOCKED"
+            assert not till.errors
+
+        # a new card keeps the balance; the slip shows it
+        desk.click("#issue-card")
+        type_pin(desk, "975310")
+        desk.wait_for_selector("#counter-card-qr", timeout=30_000)
+        desk.wait_for_function("document.getElementById('counter-card-qr').naturalWidth > 0")
+        new_card = decode(desk, "#counter-card-qr", tmp_path)
+        assert new_card.startswith("takasago-card:") and new_card != card
+        desk.fill("#slip-form [name=reason]", "本人の依頼")
+        desk.click("#slip-form button[type=submit]")
+        desk.wait_for_selector("#slip-balance")
+        assert "700" in desk.inner_text("#slip-balance")
+        screen(desk, "counter-slip")
+        desk.wait_for_selector("#trail li[data-action='balance_slip']")
+        assert not desk.errors
+    seen = shop.post("/v1/merchant/card-balance", {"card": new_card, "pin": "975310"}, key=None)
+    assert seen.json()["balance"] == 700
+    assert "975310" not in wallet.log() and "246810" not in wallet.log()
