@@ -12,6 +12,7 @@ from wallet_api.deps import Member, ServicesDep
 from wallet_api.errors import ApiError
 
 router = APIRouter(prefix="/v1/notices", tags=["notices"])
+MAX_ID = 2**31 - 1  # the notices' id column is a 32-bit integer on PostgreSQL
 EMAIL = r"^[^@\s<>\"]+@[^@\s<>\"]+\.[^@\s<>\"]+$"  # enough to catch a typo; the mail server has the last word
 
 
@@ -37,7 +38,7 @@ class NoticesOut(BaseModel):
 
 
 class ReadIn(BaseModel):
-    up_to: int = Field(ge=1, description="marks every notice with this id or lower read")
+    up_to: int = Field(ge=1, le=MAX_ID, description="marks every notice with this id or lower read")
 
 
 class ReadOut(BaseModel):
@@ -63,7 +64,7 @@ class PreferencesOut(BaseModel):
 def notices(
     user: Member,
     svc: ServicesDep,
-    before: Annotated[int | None, Query(ge=1, description="only notices older than this id")] = None,
+    before: Annotated[int | None, Query(ge=1, le=MAX_ID, description="only notices older than this id")] = None,
     limit: Annotated[int, Query(ge=1, le=100)] = 20,
 ) -> NoticesOut:
     """The member's own notices, newest first, with the unread count."""
