@@ -28,6 +28,7 @@ from typing import Any
 from eth_utils import to_checksum_address
 from sqlalchemy import func, select, update
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -412,7 +413,12 @@ class Notices:
 
     def _move_cursor(self, expected: int | None, to: int, mints: Iterable[tuple[str, int, str, int]] = ()) -> int:
         """Adds the mints' notices and moves the cursor in one transaction (nothing repeated, nothing skipped)."""
-        mints = list(mints)
+        try:
+            return self._move_cursor_once(expected, to, list(mints))
+        except IntegrityError:  # two workers' first pass both created the cursor: the other one's stands
+            return 0
+
+    def _move_cursor_once(self, expected: int | None, to: int, mints: list[tuple[str, int, str, int]]) -> int:
         added = 0
         with self.sessions.begin() as db:
             meta = db.get(WalletMeta, CURSOR, with_for_update=True)
