@@ -17,6 +17,7 @@ from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from wallet_api.errors import ApiError, error_body, preferred_language
+from wallet_api.expiry import env_interval as expiry_interval
 from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
 from wallet_api.routes import auth, coordinator, counter, docs, merchant, officer, wallet, watch, web
@@ -185,6 +186,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             if services.settings.notice_follow_seconds:
                 services.notices.start_follower(services.settings.notice_follow_seconds)
             services.mailer.start()  # only when an SMTP host is configured
+            if expiry_interval():
+                services.expiry.start(expiry_interval())  # notices daily, each month's sweep once (issue 20)
             if services.settings.help_sweep_seconds:
                 settings = services.settings
                 sweeper = services.help.start_sweeper(settings.help_sweep_seconds, settings.help_expiry_grace_seconds)
@@ -192,6 +195,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if sweeper is not None:
             sweeper.set()
         if run_worker:
+            services.expiry.stop()
             services.notices.stop()
             services.mailer.stop()
             services.pipeline.stop()

@@ -22,6 +22,7 @@ from wallet_api.charges import Charges
 from wallet_api.claims import Claims
 from wallet_api.counter import Counter
 from wallet_api.db.engine import make_engine, make_sessions, migrate
+from wallet_api.expiry import Expiry
 from wallet_api.help import Help
 from wallet_api.help_coordination import Coordination
 from wallet_api.help_safety import Safety
@@ -62,6 +63,7 @@ class Services:
     notices: Notices
     mailer: Mailer
     counter: Counter
+    expiry: Expiry
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -134,9 +136,11 @@ class Services:
             notices=notice_part,
             mailer=Mailer(sessions, settings, notice_part),
             counter=Counter(sessions, account_part, charge_part, ledger),
+            expiry=Expiry(sessions, ledger, outbox, notice_part, account_part.service_address),  # issue 20
         )
 
     def close(self) -> None:
+        self.expiry.stop()
         self.notices.stop()
         self.mailer.stop()
         self.pipeline.stop()

@@ -56,6 +56,7 @@ class OperationKind(StrEnum):
     HELP_RESOLVE = "help-resolve"  # the city decides a dispute (the service key, HELP_MODERATOR)
     HELP_REMOVE = "help-remove"  # the city takes a request down
     HELP_SUSPEND = "help-suspend"  # the city suspends (or readmits) an account from the service
+    EXPIRY_SWEEP = "expiry-sweep"  # the monthly sweep of expired points, one batch of accounts (issue 20)
 
 
 class OperationStatus(StrEnum):

@@ -408,5 +408,6 @@ def openapi() -> None:
     typer.echo(json.dumps(openapi_document(), indent=2, ensure_ascii=False))
 
 
-# `wallet statements` (issue 20, the paper statements) lives in its own module and adds itself to this group.
-from scripts.cli import wallet_statements  # noqa: E402,F401
+# `wallet statements` (issue 20, the paper statements) lives in its own module and adds itself to this group;
+# so do `wallet sweep-expired` and `wallet expiry-report` (issue 20, the monthly sweep of expired points).
+from scripts.cli import wallet_expiry, wallet_statements  # noqa: E402,F401

@@ -486,3 +486,26 @@ class CounterLogEntry(Base):
     user_id: Mapped[int | None] = mapped_column(ForeignKey("users.id"), index=True)
     action: Mapped[str] = mapped_column(String(32))
     reason: Mapped[str] = mapped_column(String(200))
+
+
+class ExpiryRun(Base):
+    """One month's sweep of expired points (0008): the accounts frozen at its start, its batches' operations and
+    what they burned, so a crash resumes the remaining batches and a second run sends nothing
+    (``wallet_api.expiry``)."""
+
+    __tablename__ = "expiry_runs"
+
+    month: Mapped[str] = mapped_column(String(7), primary_key=True)  # YYYY-MM (JST), the month that ended
+    month_index: Mapped[int] = mapped_column(Integer)  # year * 12 + month - 1, as the token's currentMonth()
+    from_month: Mapped[int] = mapped_column(Integer)  # the sweep's first bucket month
+    state: Mapped[str] = mapped_column(String(16))  # running | finished
+    started_by: Mapped[str] = mapped_column(String(80))  # "scheduler" or "cli:<who>"
+    started_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    accounts: Mapped[list[str]] = mapped_column(JSON)  # addresses with expired points at the start, in batch order
+    batch_size: Mapped[int] = mapped_column(Integer)
+    batches: Mapped[int] = mapped_column(Integer)
+    operation_ids: Mapped[list[str]] = mapped_column(JSON)  # one per batch, in order, as each confirms
+    accounts_swept: Mapped[int | None] = mapped_column(Integer)
+    points_swept: Mapped[int | None] = mapped_column(BigInteger)
+    tx_hashes: Mapped[list[str] | None] = mapped_column(JSON)
