@@ -10,13 +10,17 @@ action is on the counter's trail, every record opened on the officers' read trai
 
 from __future__ import annotations
 
+import subprocess
+import sys
 from collections.abc import Iterator
 from datetime import date, timedelta
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.conftest import REPO
 from tests.points import PointsSystem
 from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, signup
 
@@ -191,3 +195,53 @@ def _parse(text_value: str) -> Any:
     from datetime import datetime
 
     return datetime.fromisoformat(text_value)
+
+
+def test_a_lost_account_is_recovered_at_the_counter_and_the_wallet_follows_the_chain(
+    wallet: WalletServer, tmp_path: Path
+) -> None:
+    desk = officer(wallet)
+    resident = member(wallet, points=800)
+    resident_id, lost = resident.info["id"], resident.info["address"]
+    card = resident.post("/v1/me/card", {"pin": "135790"}, key=None).json()["card"]
+    buckets_before = wallet.points.token.functions.bucketsOf(lost).call()
+
+    started = desk.post(f"/v1/counter/members/{resident_id}/recovery", {"reason": "スマホ紛失・本人来庁"}, key=None)
+    assert started.status_code == 201, started.text
+    plan = started.json()
+    new = plan["new_address"]
+    assert plan["state"] == "prepared" and plan["lost_address"] == lost and not plan["announced"]
+    assert plan["commands"][0] == f"takasago account recover {lost} {new}"
+    again = desk.post(f"/v1/counter/members/{resident_id}/recovery", {"reason": "二重"}, key=None)
+    assert code(again) == "RECOVERY_OPEN"
+    assert resident.get("/v1/me").status_code == 401  # the lost phone's session ended
+
+    # a registrar officer runs the two commands the desk showed, with their own key (here the dev admin's)
+    def officer_runs(*extra: str) -> subprocess.CompletedProcess[str]:
+        argv = [sys.executable, "-m", "scripts.cli", *plan["commands"][0].split()[1:], *extra,
+                "--rpc-url", wallet.points.node.url, "--deployments", str(wallet.points.deployments_dir),
+                "--dev-keys", str(wallet.points.node.data_dir / "dev-keys.json"),
+                "--audit-log", str(tmp_path / "audit.log")]  # fmt: skip
+        return subprocess.run(argv, cwd=REPO, capture_output=True, text=True, timeout=120)
+
+    announced = officer_runs()
+    assert announced.returncode == 0, announced.stderr
+    state = desk.get(f"/v1/counter/members/{resident_id}/recovery").json()
+    assert state["state"] == "prepared" and state["announced"] and state["executable_at"]
+    wallet.points.mine_at(state["executable_at"] + 1)  # the registry's waiting period has passed
+    executed = officer_runs("--execute")
+    assert executed.returncode == 0, executed.stderr
+    assert desk.get(f"/v1/counter/members/{resident_id}/recovery").json()["state"] == "done"
+    assert wallet.points.balance(new) == 800 and wallet.points.balance(lost) == 0
+    assert wallet.points.token.functions.bucketsOf(new).call() == buckets_before  # the expiry months moved too
+
+    # the wallet followed: the resident logs in again and sees the new address and the same balance; the card works
+    assert resident.login().status_code == 200
+    assert resident.me()["address"] == new and resident.balance() == 800
+    shop = member(wallet, "merchant", shop="曽根商店")
+    assert shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None).json()["balance"] == 800
+    paid = shop.post("/v1/merchant/charges", {"amount": 100, "card": card, "pin": "135790"})
+    follow(shop, paid)
+    assert wallet.points.balance(new) == 700  # the new key signs the resident's payments
+    actions = [e["action"] for e in desk.get("/v1/counter/trail").json() if e["member"] == resident.info["short_code"]]
+    assert "recovery_prepared" in actions

@@ -186,6 +186,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             if services.settings.notice_follow_seconds:
                 services.notices.start_follower(services.settings.notice_follow_seconds)
             services.mailer.start()  # only when an SMTP host is configured
+            services.recoveries.run()  # the member's record follows recoveries done on the chain (issue 20)
             if expiry_interval():
                 services.expiry.start(expiry_interval())  # notices daily, each month's sweep once (issue 20)
             if services.settings.help_sweep_seconds:
@@ -195,6 +196,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if sweeper is not None:
             sweeper.set()
         if run_worker:
+            services.recoveries.stop()
             services.expiry.stop()
             services.notices.stop()
             services.mailer.stop()

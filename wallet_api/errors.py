@@ -163,6 +163,12 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "This PIN pad entry is over (used, expired or another officer's). Start again.",
         "この暗証番号入力は終了しています（使用済み・期限切れ・別の職員）。最初からやり直してください。",
     ),
+    "RECOVERY_OPEN": (
+        409,
+        "A recovery of this account is already under way.",
+        "このアカウントの復旧はすでに手続き中です。",
+    ),
+    "NO_RECOVERY": (404, "No recovery of this account is under way.", "このアカウントの復旧手続きはありません。"),
     "PIN_MISMATCH": (422, "The two PINs are not the same.", "2回入力した暗証番号が一致しません。"),
     "SEARCH_EMPTY": (
         422,

@@ -34,6 +34,7 @@ from wallet_api.notifier import Notifier, announce_commits
 from wallet_api.outbox import Outbox
 from wallet_api.payments import Payments
 from wallet_api.pipeline import Pipeline
+from wallet_api.recovery import Recoveries
 from wallet_api.settings import WalletSettings
 from wallet_api.statuses import OperationKind
 from wallet_api.thanks import Thanks
@@ -63,6 +64,7 @@ class Services:
     notices: Notices
     mailer: Mailer
     counter: Counter
+    recoveries: Recoveries
     expiry: Expiry
 
     @classmethod
@@ -114,6 +116,7 @@ class Services:
         outbox.when_settled(OperationKind.HELP_REMOVE, help.on_remove)
         notice_part = Notices(sessions, keyring, ledger)
         charge_part = Charges(sessions, settings, ledger, outbox, payment_part)
+        counter_part = Counter(sessions, account_part, charge_part, ledger)
         return cls(
             settings=settings,
             engine=engine,
@@ -135,7 +138,8 @@ class Services:
             watch=WatchGateway(settings.watch_url, settings.watch_token_file),
             notices=notice_part,
             mailer=Mailer(sessions, settings, notice_part),
-            counter=Counter(sessions, account_part, charge_part, ledger),
+            counter=counter_part,
+            recoveries=Recoveries(sessions, keyring, ledger, counter_part),
             expiry=Expiry(sessions, ledger, outbox, notice_part, account_part.service_address),  # issue 20
         )
 

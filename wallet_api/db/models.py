@@ -509,3 +509,23 @@ class ExpiryRun(Base):
     accounts_swept: Mapped[int | None] = mapped_column(Integer)
     points_swept: Mapped[int | None] = mapped_column(BigInteger)
     tx_hashes: Mapped[list[str] | None] = mapped_column(JSON)
+
+
+class Recovery(Base):
+    """A lost account replaced by a new custodial key at the counter (0009); the member's record follows the chain.
+
+    ``state``: announcing → announced → recovering → recovered → done (or cancelled).
+    """
+
+    __tablename__ = "recoveries"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    lost_address: Mapped[str] = mapped_column(String(42))
+    new_address: Mapped[str] = mapped_column(String(42), unique=True)
+    sealed_new_key: Mapped[bytes] = mapped_column(LargeBinary)
+    officer_id: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    state: Mapped[str] = mapped_column(String(16))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))

@@ -115,7 +115,8 @@ def signup(
     done = svc.counter.signup(officer, key, full_name=body.full_name, postal_address=body.postal_address,
                               date_of_birth=body.date_of_birth, display_name=body.display_name,
                               id_document=body.id_document)  # fmt: skip
-    extra: dict[str, object] = {"member": {"id": done.user.public_id, "short_code": done.user.short_code, "login": done.user.login},
+    member = {"id": done.user.public_id, "short_code": done.user.short_code, "login": done.user.login}
+    extra: dict[str, object] = {"member": member,
              "duplicates": [{"id": u.public_id, "short_code": u.short_code, "status": u.status.value}
                             for u in done.duplicates]}  # fmt: skip
     return operation_response(request, done.operation, extra)
@@ -159,6 +160,19 @@ def reset_code(public_id: PublicId, officer: Officer, svc: ServicesDep) -> Reset
 def slip(public_id: PublicId, body: ReasonIn, officer: Officer, svc: ServicesDep) -> SlipOut:
     """What the printed balance slip shows (the record opened is recorded)."""
     return SlipOut(**svc.counter.slip(officer, public_id, body.reason))
+
+
+@router.post("/counter/members/{public_id}/recovery", tags=["officer"], status_code=201)
+def start_recovery(public_id: PublicId, body: ReasonIn, officer: Officer, svc: ServicesDep) -> dict[str, Any]:
+    """Prepares the recovery of a lost account: a new key made here, app sessions ended, and the two commands a
+    registrar officer runs with their own key. The member's record follows the chain when they do."""
+    return svc.recoveries.start(officer, public_id, body.reason)
+
+
+@router.get("/counter/members/{public_id}/recovery", tags=["officer"])
+def recovery_status(public_id: PublicId, officer: Officer, svc: ServicesDep) -> dict[str, Any]:
+    """The member's recovery after following the chain: prepared, recovered (new key in use) or done."""
+    return svc.recoveries.status(public_id)
 
 
 @router.get("/counter/trail", tags=["officer"])
