@@ -140,7 +140,63 @@ def test_an_elder_without_a_phone_is_served_at_the_counter_and_pays_with_her_car
         assert "700" in desk.inner_text("#slip-balance")
         screen(desk, "counter-slip")
         desk.wait_for_selector("#trail li[data-action='balance_slip']")
+        # her account itself is lost later: the desk prepares the recovery and shows the officers' commands
+        desk.fill("#recovery-form [name=reason]", "アカウント紛失・本人来庁")
+        desk.click("#recovery-form button[type=submit]")
+        desk.wait_for_selector("#recovery-state[data-state='prepared']")
+        assert "takasago account recover" in desk.inner_text("#printout")
+        screen(desk, "counter-recovery")
         assert not desk.errors
     seen = shop.post("/v1/merchant/card-balance", {"card": new_card, "pin": "975310"}, key=None)
     assert seen.json()["balance"] == 700
     assert "975310" not in wallet.log() and "246810" not in wallet.log()
+
+
+def test_a_resident_who_forgot_her_password_gets_a_code_at_the_counter_and_sets_a_new_one(
+    wallet: WalletServer, playwright: Any
+) -> None:
+    from tests.wallet_support import signup
+
+    resident = signup(wallet)  # pending: she signed up in the app and waits for the counter
+    with browser(playwright) as chromium:
+        app = open_page(chromium, wallet.url, "/app/")
+        app.wait_for_selector("section#login:not([hidden])")
+        app.click("#to-signup")
+        rules = app.inner_text("section#signup")
+        assert "3〜64文字" in rules and "10文字以上" in rules and "昭和" in rules  # said before she types
+        assert app.get_attribute("#signup-dob", "max") and app.get_attribute("#signup-dob", "min")
+        app.click("#to-login")
+        log_in(app, resident.login_id or "", PASSWORD, "pending")
+        assert "本人確認書類" in app.inner_text("section#pending") and "窓口" in app.inner_text("section#pending")
+        screen(app, "resident-pending")
+
+        desk = open_page(chromium, wallet.url, "/counter/", width=1280)
+        log_in(desk, "officer1", OFFICER_PASSWORD, "counter")
+        desk.fill("#search-form [name=member_code]", resident.info["short_code"])
+        desk.fill("#search-form [name=reason]", "パスワード再設定の依頼（本人来庁）")
+        desk.click("#search-form button[type=submit]")
+        desk.click(f"#results li[data-id='{resident.info['id']}'] button")
+        desk.click("#reset-code")
+        desk.wait_for_selector("#reset-code-value")
+        paper = desk.inner_text("#reset-code-value")
+        assert "-" in paper  # printed in two groups, read off the paper as typed
+
+        app.evaluate("TAKASAGO.tokens.clear()")
+        app.reload()
+        app.wait_for_selector("section#login:not([hidden])")
+        app.click("#to-reset")
+        app.fill("#reset-form [name=login]", resident.login_id or "")
+        app.fill("#reset-form [name=code]", paper)
+        app.fill("#reset-form [name=new_password]", "a-new-password-2026")
+        app.click("#reset-form button[type=submit]")
+        app.wait_for_selector("#reset-done:not([hidden])")
+        screen(app, "resident-reset-password")
+        app.fill("#reset-form [name=login]", resident.login_id or "")
+        app.fill("#reset-form [name=code]", paper)  # the same code again: refused, with the reason
+        app.fill("#reset-form [name=new_password]", "another-password-2026")
+        app.click("#reset-form button[type=submit]")
+        app.wait_for_selector("#reset-error:not([hidden])")
+        assert app.get_attribute("#reset-error", "data-code") == "RESET_CODE_USED"
+        app.click("#reset-to-login")
+        log_in(app, resident.login_id or "", "a-new-password-2026", "pending")
+        assert not app.errors and not desk.errors

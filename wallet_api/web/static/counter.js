@@ -31,6 +31,11 @@
       c_slip_title: "ポイント残高のお知らせ", c_expires: "有効期限", c_select: "選ぶ", c_card_none: "カードなし",
       c_card_active: "カードあり", c_card_blocked: "カード停止中", c_selected: "選択中", c_login_shown: "ログインID",
       c_help: "お問い合わせ：高砂市役所 窓口（平日 8:30〜17:15）", c_clear: "消す",
+      c_recovery_reason: "復旧の理由（例：スマホ紛失・本人来庁）", c_recovery: "アカウントの復旧を始める", c_recovery_status: "復旧の状況",
+      c_recovery_state: "状態", c_recovery_commands: "登録担当職員が自分の鍵で実行するコマンド（2つ目は待機期間の後）",
+      c_state_prepared: "準備済み（台帳での手続き待ち）", c_state_recovered: "新しい鍵に切り替え済み（ポイント移動待ち）",
+      c_state_done: "完了（ポイントは有効期限ごと移動済み）", c_state_moved_out: "台帳が別の宛先へ復旧しました（要確認）",
+      c_executable: "完了できる日時",
     },
     en: {
       title_counter: "Takasago Points — counter", c_search: "Find a resident", c_name: "Full name", c_dob: "Date of birth",
@@ -51,6 +56,11 @@
       c_slip_title: "Your points balance", c_expires: "expires", c_select: "Select", c_card_none: "no card",
       c_card_active: "card", c_card_blocked: "card blocked", c_selected: "selected", c_login_shown: "Log-in ID",
       c_help: "Questions: Takasago City Hall counter (weekdays 8:30–17:15)", c_clear: "Clear",
+      c_recovery_reason: "Why (e.g. phone lost, resident came in)", c_recovery: "Start recovering the account", c_recovery_status: "Recovery status",
+      c_recovery_state: "State", c_recovery_commands: "Commands a registrar officer runs with their own key (the second after the waiting period)",
+      c_state_prepared: "prepared (waiting for the ledger)", c_state_recovered: "new key in use (points not moved yet)",
+      c_state_done: "done (points moved with their expiry)", c_state_moved_out: "the ledger recovered it elsewhere (check)",
+      c_executable: "can be completed from",
     },
   });
 
@@ -242,6 +252,33 @@
         el("p", T.formatPoints(slip.balance), { class: "big-balance", id: "slip-balance" }), list,
         el("p", new Date(slip.printed_at).toLocaleString("ja-JP")), el("p", T.t("c_help"), { class: "note" }));
       await trail();
+    } catch (e) {
+      T.showError("counter-error", e);
+    }
+  });
+  function showRecovery(r) {
+    const lines = [el("p", `${T.t("c_recovery_state")}: ${T.t(`c_state_${r.state}`)}`, { id: "recovery-state", "data-state": r.state })];
+    if (r.executable_at) lines.push(el("p", `${T.t("c_executable")}: ${new Date(r.executable_at * 1000).toLocaleString("ja-JP")}`));
+    if (r.state === "prepared") {
+      lines.push(el("p", T.t("c_recovery_commands"), { class: "note" }));
+      lines.push(...r.commands.map((c) => el("pre", c, { class: "command" })));
+    }
+    printout(...lines);
+  }
+
+  $("recovery-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    try {
+      showRecovery(await T.call("POST", `/v1/counter/members/${current.id}/recovery`, { reason: event.target.elements.reason.value }));
+      event.target.reset();
+      await trail();
+    } catch (e) {
+      T.showError("counter-error", e);
+    }
+  });
+  $("recovery-status").addEventListener("click", async () => {
+    try {
+      showRecovery(await T.call("GET", `/v1/counter/members/${current.id}/recovery`));
     } catch (e) {
       T.showError("counter-error", e);
     }
