@@ -9,7 +9,7 @@ The offer limit keeps one account from flooding every request in town.
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime, time
 
 from sqlalchemy import CompoundSelect, func, or_, select
 from sqlalchemy.exc import IntegrityError
@@ -47,12 +47,20 @@ def is_blocked(db: DbSession, a: int, b: int) -> bool:
     )
 
 
+def start_of_day_jst(moment: datetime) -> datetime:
+    """The start of ``moment``'s JST day, in UTC (comparable with stored times on SQLite and PostgreSQL)."""
+    day = moment.astimezone(JST).date()
+    return datetime.combine(day, time(0), tzinfo=JST).astimezone(UTC)
+
+
 def check_offer(db: DbSession, helper: User, requester_id: int, per_day: int) -> None:
     """Refuses an offer to someone either side blocked (HELP_BLOCKED) or past the day's limit (HELP_OFFER_LIMIT)."""
     if is_blocked(db, helper.id, requester_id):
         raise ApiError("HELP_BLOCKED")
     if per_day:
-        midnight = datetime.now(JST).replace(hour=0, minute=0, second=0, microsecond=0)
+        # the JST day's start as a UTC instant: SQLite keeps stored times as naive UTC text, so an
+        # aware JST midnight would be compared by its wall clock (nine hours late)
+        midnight = start_of_day_jst(now())
         made = db.scalar(
             select(func.count())
             .select_from(HelpOffer)
