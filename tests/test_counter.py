@@ -39,12 +39,12 @@ def code(response: httpx.Response) -> str:
 
 def follow(api: Api, response: httpx.Response) -> dict[str, Any]:
     """Waits for an accepted operation to settle; its final view."""
-    body = dict(response.json())
-    for _ in range(100):
-        if body.get("status") in ("confirmed", "active", "failed"):
-            return body
-        body = dict(api.get(f"/v1/operations/{body['operation']['id']}", params={"wait": 2}).json())
-    return body
+    op = dict(response.json()["operation"])
+    for _ in range(60):
+        if op.get("status") in ("confirmed", "failed"):
+            return op
+        op = dict(api.get(f"/v1/operations/{op['id']}", params={"wait": 2}).json())
+    return op
 
 
 def elder(desk: Api, name: str = "高砂 はな", born: str = "1941-05-03") -> dict[str, Any]:

@@ -12,13 +12,17 @@ from __future__ import annotations
 
 import os
 import subprocess
+import sys
 from collections.abc import Iterator
+from datetime import datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
 
+from ledger_client.jst import JST
 from tests.browser_support import CHROMIUM, browser, open_page, screen
+from tests.conftest import REPO
 from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
 from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, WalletServer, member, officer, running_wallet
@@ -140,6 +144,44 @@ def test_an_elder_without_a_phone_is_served_at_the_counter_and_pays_with_her_car
         assert "700" in desk.inner_text("#slip-balance")
         screen(desk, "counter-slip")
         desk.wait_for_selector("#trail li[data-action='balance_slip']")
+
+        # her daughter, a verified resident, is registered at the counter as her proxy and thanks a neighbour for her
+        daughter, neighbour = member(wallet), member(wallet)
+        desk.fill("#proxy-form [name=proxy_member_code]", daughter.info["short_code"])
+        desk.fill("#proxy-form [name=relationship]", "娘")
+        desk.fill("#proxy-form [name=daily_limit]", "500")
+        desk.fill("#proxy-form [name=reason]", "本人と娘の本人確認書類・続柄を確認")
+        desk.click("#proxy-form button[type=submit]")
+        desk.wait_for_selector(f"#proxies li[data-proxy='{daughter.info['short_code']}']")
+        phone = open_page(chromium, wallet.url, "/app/")
+        log_in(phone, daughter.login_id or "", PASSWORD, "home")
+        phone.click("#go-proxy")
+        phone.click(f"#proxy-for li[data-principal='{short_code}'] button.act")
+        phone.wait_for_function("document.getElementById('proxy-balance').textContent.includes('700')")
+        phone.fill("#proxy-thanks-form [name=to]", neighbour.info["short_code"])
+        phone.fill("#proxy-thanks-form [name=amount]", "100")
+        phone.fill("#proxy-thanks-form [name=message]", "母の買い物を手伝ってくれてありがとう")
+        phone.click("#proxy-thanks-form button[type=submit]")
+        phone.wait_for_selector("#proxy-done:not([hidden])", timeout=30_000)
+        screen(phone, "proxy-daughter")
+        assert wallet.points.balance(address) == 600 and wallet.points.balance(neighbour.info["address"]) == 100
+        assert not phone.errors
+
+        # the month's paper statement shows all of it: her balance, when it expires, the payment and the thanks
+        month = datetime.now(JST).strftime("%Y-%m")
+        out = tmp_path / "statements"
+        made = subprocess.run([sys.executable, "-m", "scripts.cli", "wallet", "statements", "--month", month,
+                               "--out", str(out), *wallet._args()], cwd=REPO, env=wallet._env(),
+                              capture_output=True, text=True, timeout=300)  # fmt: skip
+        assert made.returncode == 0, made.stderr
+        pdf = out / month / "曽根町.pdf"
+        text = subprocess.run(
+            ["pdftotext", "-layout", str(pdf), "-"], capture_output=True, text=True, check=True
+        ).stdout
+        flat = text.replace(" ", "")
+        assert "高砂ふみ" in flat and "600" in flat and ("有効期限" in flat or "まで" in flat), text[:2000]
+        assert "300" in flat and "100" in flat, text[:2000]
+
         # her account itself is lost later: the desk prepares the recovery and shows the officers' commands
         desk.fill("#recovery-form [name=reason]", "アカウント紛失・本人来庁")
         desk.click("#recovery-form button[type=submit]")
@@ -148,7 +190,7 @@ def test_an_elder_without_a_phone_is_served_at_the_counter_and_pays_with_her_car
         screen(desk, "counter-recovery")
         assert not desk.errors
     seen = shop.post("/v1/merchant/card-balance", {"card": new_card, "pin": "975310"}, key=None)
-    assert seen.json()["balance"] == 700
+    assert seen.json()["balance"] == 600
     assert "975310" not in wallet.log() and "246810" not in wallet.log()
 
 

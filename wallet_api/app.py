@@ -20,7 +20,8 @@ from wallet_api.errors import ApiError, error_body, preferred_language
 from wallet_api.expiry import env_interval as expiry_interval
 from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
-from wallet_api.routes import auth, coordinator, counter, docs, merchant, officer, wallet, watch, web
+from wallet_api.reconcile import env_interval as registry_interval
+from wallet_api.routes import auth, coordinator, counter, docs, merchant, officer, proxy, wallet, watch, web
 from wallet_api.routes import help as help_routes
 from wallet_api.routes import notices as notice_routes
 from wallet_api.services import Services
@@ -189,6 +190,8 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             services.recoveries.run()  # the member's record follows recoveries done on the chain (issue 20)
             if expiry_interval():
                 services.expiry.start(expiry_interval())  # notices daily, each month's sweep once (issue 20)
+            if registry_interval():
+                services.reconciler.start(registry_interval())  # officers' on-chain suspensions followed
             if services.settings.help_sweep_seconds:
                 settings = services.settings
                 sweeper = services.help.start_sweeper(settings.help_sweep_seconds, settings.help_expiry_grace_seconds)
@@ -198,6 +201,7 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if run_worker:
             services.recoveries.stop()
             services.expiry.stop()
+            services.reconciler.stop()
             services.notices.stop()
             services.mailer.stop()
             services.pipeline.stop()
@@ -260,7 +264,20 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             return {"status": "degraded", "node": "unreachable"}
         return {"status": "ok", "block": block}
 
-    for module in (auth, wallet, help_routes, notice_routes, coordinator, counter, watch, merchant, officer, web, docs):
+    for module in (
+        auth,
+        wallet,
+        help_routes,
+        notice_routes,
+        coordinator,
+        counter,
+        proxy,
+        watch,
+        merchant,
+        officer,
+        web,
+        docs,
+    ):
         app.include_router(module.router)
     app.add_middleware(RateLimit, services=services)  # type: ignore[arg-type]
     app.add_middleware(BodyLimit, limit=services.settings.max_body_bytes)  # type: ignore[arg-type]

@@ -169,6 +169,22 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "このアカウントの復旧はすでに手続き中です。",
     ),
     "NO_RECOVERY": (404, "No recovery of this account is under way.", "このアカウントの復旧手続きはありません。"),
+    "PROXY_NOT_ELIGIBLE": (
+        422,
+        "A proxy must be another verified resident with their own account.",
+        "代理人は、本人確認済みの別の住民（ご自身のアカウントをお持ちの方）に限ります。",
+    ),
+    "PROXY_EXISTS": (409, "This person is already a proxy for this resident.", "この方はすでに代理人です。"),
+    "PROXY_NOT_ALLOWED": (
+        403,
+        "You are not allowed to do this for this resident.",
+        "この方の代理として、この操作はできません。",
+    ),
+    "PROXY_LIMIT": (
+        403,
+        "This is over the points a day the proxy may use for this resident.",
+        "代理で使える1日のポイント上限を超えます。",
+    ),
     "PIN_MISMATCH": (422, "The two PINs are not the same.", "2回入力した暗証番号が一致しません。"),
     "SEARCH_EMPTY": (
         422,

@@ -34,6 +34,8 @@ from wallet_api.notifier import Notifier, announce_commits
 from wallet_api.outbox import Outbox
 from wallet_api.payments import Payments
 from wallet_api.pipeline import Pipeline
+from wallet_api.proxies import Proxies
+from wallet_api.reconcile import Reconciler
 from wallet_api.recovery import Recoveries
 from wallet_api.settings import WalletSettings
 from wallet_api.statuses import OperationKind
@@ -65,7 +67,9 @@ class Services:
     mailer: Mailer
     counter: Counter
     recoveries: Recoveries
+    proxies: Proxies
     expiry: Expiry
+    reconciler: Reconciler
 
     @classmethod
     def build(cls, settings: WalletSettings, create_secrets: bool = False, run_migrations: bool = True) -> Services:
@@ -140,11 +144,14 @@ class Services:
             mailer=Mailer(sessions, settings, notice_part),
             counter=counter_part,
             recoveries=Recoveries(sessions, keyring, ledger, counter_part),
+            proxies=Proxies(sessions, account_part),
             expiry=Expiry(sessions, ledger, outbox, notice_part, account_part.service_address),  # issue 20
+            reconciler=Reconciler(sessions, ledger),  # registry status changes followed (issue 20)
         )
 
     def close(self) -> None:
         self.expiry.stop()
+        self.reconciler.stop()
         self.notices.stop()
         self.mailer.stop()
         self.pipeline.stop()

@@ -529,3 +529,34 @@ class Recovery(Base):
     state: Mapped[str] = mapped_column(String(16))
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
     finished_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+
+
+class Proxy(Base):
+    """A family member or carer (``proxy``) acting for a resident (``principal``) within limits (0010)."""
+
+    __tablename__ = "proxies"
+
+    id: Mapped[str] = mapped_column(String(36), primary_key=True)
+    principal_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    proxy_id: Mapped[int] = mapped_column(ForeignKey("users.id"), index=True)
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    daily_limit: Mapped[int] = mapped_column(BigInteger)
+    relationship: Mapped[str] = mapped_column(String(40))
+    checked_by: Mapped[int] = mapped_column(ForeignKey("users.id"))
+    reason: Mapped[str] = mapped_column(String(200))
+    created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    revoked_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    revoked_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+
+
+class ProxyAction(Base):
+    """An action taken under a proxy: what, how many points, which operation (0010)."""
+
+    __tablename__ = "proxy_actions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    proxy_link: Mapped[str] = mapped_column(ForeignKey("proxies.id"), index=True)
+    at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    action: Mapped[str] = mapped_column(String(16))
+    points: Mapped[int] = mapped_column(BigInteger)
+    operation_id: Mapped[str | None] = mapped_column(String(100))  # the idempotency key it was sent under

@@ -36,6 +36,11 @@
       c_state_prepared: "準備済み（台帳での手続き待ち）", c_state_recovered: "新しい鍵に切り替え済み（ポイント移動待ち）",
       c_state_done: "完了（ポイントは有効期限ごと移動済み）", c_state_moved_out: "台帳が別の宛先へ復旧しました（要確認）",
       c_executable: "完了できる日時",
+      c_proxies: "代理人", c_proxy_code: "代理人の会員コード（本人確認済みの住民）", c_relationship: "続柄・関係",
+      c_relationship_example: "例：娘、ケアマネジャー", c_scopes: "できること", c_scope_balance: "残高を見る",
+      c_scope_thanks: "ありがとうを送る", c_scope_pay: "お店で支払う", c_scope_help: "困りごとを依頼する",
+      c_scope_card: "カードの紛失を届ける", c_daily_limit: "1日の上限（ポイント）", c_proxy_reason: "確認した内容（記録されます）",
+      c_proxy_reason_example: "例：本人と代理人の本人確認書類、続柄を確認", c_proxy_add: "代理人を登録", c_proxy_end: "取り消す",
     },
     en: {
       title_counter: "Takasago Points — counter", c_search: "Find a resident", c_name: "Full name", c_dob: "Date of birth",
@@ -61,6 +66,11 @@
       c_state_prepared: "prepared (waiting for the ledger)", c_state_recovered: "new key in use (points not moved yet)",
       c_state_done: "done (points moved with their expiry)", c_state_moved_out: "the ledger recovered it elsewhere (check)",
       c_executable: "can be completed from",
+      c_proxies: "Proxies", c_proxy_code: "Proxy's member code (a verified resident)", c_relationship: "Relationship",
+      c_relationship_example: "e.g. daughter, care manager", c_scopes: "May", c_scope_balance: "see the balance",
+      c_scope_thanks: "send thanks", c_scope_pay: "pay at shops", c_scope_help: "post help requests",
+      c_scope_card: "report the card lost", c_daily_limit: "Points a day (at most)", c_proxy_reason: "What was checked (recorded)",
+      c_proxy_reason_example: "e.g. both IDs and the relationship checked", c_proxy_add: "Register the proxy", c_proxy_end: "End",
     },
   });
 
@@ -84,8 +94,28 @@
     return m.card.blocked ? T.t("c_card_blocked") : T.t("c_card_active");
   }
 
+  async function proxies() {
+    const links = await T.call("GET", `/v1/counter/members/${current.id}/proxies`);
+    $("proxies").replaceChildren(...links.map((l) => {
+      const li = el("li", null, { "data-proxy": l.proxy });
+      li.append(el("span", `${l.proxy_name}（${l.relationship}）: ${l.scopes.join(", ")} ／ ${T.formatPoints(l.daily_limit)}` +
+        (l.revoked_at ? " ／ ✕" : "")));
+      if (!l.revoked_at) {
+        const end = el("button", T.t("c_proxy_end"), { type: "button" });
+        end.addEventListener("click", async () => {
+          await T.call("POST", `/v1/counter/proxies/${l.id}/revoke`, { reason: "窓口で取り消し" });
+          await proxies();
+          await trail();
+        });
+        li.append(end);
+      }
+      return li;
+    }));
+  }
+
   function select(m, keepPrintout = false) {
     current = m;
+    proxies().catch((e) => T.showError("counter-error", e));
     $("member").hidden = false;
     $("member-line").textContent = [m.record.name || "", m.record.date_of_birth || "", m.record.address || "",
       `${m.short_code}`, `${T.t("c_login_shown")}: ${m.login}`, m.status, cardState(m)].join(" ／ ");
@@ -279,6 +309,21 @@
   $("recovery-status").addEventListener("click", async () => {
     try {
       showRecovery(await T.call("GET", `/v1/counter/members/${current.id}/recovery`));
+    } catch (e) {
+      T.showError("counter-error", e);
+    }
+  });
+  $("proxy-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = event.target.elements;
+    const scopes = [...event.target.querySelectorAll("input[name=scope]:checked")].map((c) => c.value);
+    try {
+      await T.call("POST", `/v1/counter/members/${current.id}/proxies`, { proxy_member_code: f.proxy_member_code.value.trim(),
+        relationship: f.relationship.value.trim(), scopes, daily_limit: Number(f.daily_limit.value), reason: f.reason.value });
+      f.proxy_member_code.value = "";
+      f.reason.value = "";
+      await proxies();
+      await trail();
     } catch (e) {
       T.showError("counter-error", e);
     }

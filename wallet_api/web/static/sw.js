@@ -3,7 +3,7 @@
    and payments must never come from a cache. */
 "use strict";
 const SHELL = "takasago-shell-v3";
-const ASSETS = ["/static/app.css", "/static/common.js", "/static/resident.js", "/static/help.js", "/static/resident_help.js", "/static/watch.js", "/static/resident_account.js", "/static/till.js", "/static/vendor/jsQR.js", "/static/icon-192.png"];
+const ASSETS = ["/static/app.css", "/static/common.js", "/static/resident.js", "/static/help.js", "/static/resident_help.js", "/static/watch.js", "/static/resident_account.js", "/static/proxy.js", "/static/till.js", "/static/vendor/jsQR.js", "/static/icon-192.png"];
 
 self.addEventListener("install", (event) => {
   event.waitUntil(caches.open(SHELL).then((cache) => cache.addAll(ASSETS)).then(() => self.skipWaiting()));
