@@ -46,7 +46,8 @@ def test_a_suspended_resident_is_told_so(wallet: WalletServer) -> None:
     points: PointsSystem = wallet.points
     points.send(points.admin, points.registry.functions.setStatus(alice.info["address"], SUSPENDED))
     refused = alice.post("/v1/thanks", {"to": bob.info["short_code"], "amount": 10})
-    assert refused.status_code == 403 and refused.json()["error"]["code"] == "ACCOUNT_SUSPENDED"
+    # refused by the ledger's precheck, or already at the door once the wallet's registry follower saw it
+    assert refused.status_code == 403 and refused.json()["error"]["code"] in ("ACCOUNT_SUSPENDED", "ACCOUNT_NOT_ACTIVE")
     to_suspended = bob.post("/v1/thanks", {"to": alice.info["short_code"], "amount": 1})
     assert to_suspended.json()["error"]["code"] in ("RECIPIENT_NOT_ACTIVE", "INSUFFICIENT_BALANCE")
 

@@ -267,11 +267,12 @@ class Expiry:
         run = self._run_row(month, started_by)
         if run.state == "finished":
             return self._report(run)
-        user = self._system_user()
-        sender = self.service_address()
+        user = self._system_user() if run.batches else None
+        sender = self.service_address() if run.batches else ""
         sent = 0
         for index in range(run.batches):
             batch = run.accounts[index * run.batch_size : (index + 1) * run.batch_size]
+            assert user is not None
             op, fresh = self._send_batch(user, sender, run, index, batch)
             sent += fresh
             self._record_batch(run.month, index, op.id)

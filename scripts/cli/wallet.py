@@ -409,5 +409,5 @@ def openapi() -> None:
 
 
 # `wallet statements` (issue 20, the paper statements) lives in its own module and adds itself to this group;
-# so do `wallet sweep-expired` and `wallet expiry-report` (issue 20, the monthly sweep of expired points).
-from scripts.cli import wallet_expiry, wallet_statements  # noqa: E402,F401
+# so do `wallet sweep-expired`, `wallet expiry-report` and `wallet reconcile` (issue 20).
+from scripts.cli import wallet_expiry, wallet_reconcile, wallet_statements  # noqa: E402,F401
