@@ -27,7 +27,7 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api import notices
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
-from wallet_api.db.models import OfficerRead, Operation, PersonKeys, ServiceKey, User
+from wallet_api.db.models import CounterLogEntry, OfficerRead, Operation, PersonKeys, ServiceKey, User
 from wallet_api.errors import ApiError
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
@@ -279,7 +279,8 @@ class Accounts:
             before_commit=mark,
         )
 
-    def reject(self, officer: User, public_id: str) -> None:
+    def reject(self, officer: User, public_id: str, reason: str | None = None) -> None:
+        """Rejects a pending sign-up; the officer's reason (if given) is logged and shown to the applicant."""
         with self.sessions.begin() as db:
             user = db.scalar(select(User).where(User.public_id == public_id, User.role.in_(MEMBER_ROLES)))
             if user is None:
@@ -289,7 +290,9 @@ class Accounts:
             user.status = AccountStatus.REJECTED
             user.decided_by = officer.id
             user.decided_at = now()
-            notices.signup_rejected(db, user)
+            notices.signup_rejected(db, user, reason)
+            db.add(CounterLogEntry(at=now(), officer_id=officer.id, user_id=user.id, action="reject",
+                                   reason=(reason or "")[:200]))  # fmt: skip
 
     def mark_active(self, public_id: str) -> None:
         """The account is already registered on-chain (a retried approval): record it as active."""

@@ -23,6 +23,7 @@ from scripts.cli import (
     programmes,
     reports,
     wallet,
+    wallet_officer,  # noqa: F401 - adds `wallet export-accounts` and `wallet match-register` (issue 20)
     watch,
 )
 

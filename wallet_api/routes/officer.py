@@ -11,12 +11,14 @@ from typing import Annotated, Literal
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
+from pydantic import BaseModel, Field
 
 from wallet_api import queries
 from wallet_api.auth import aware
 from wallet_api.db.models import User
 from wallet_api.deps import IdempotencyKey, Officer, ServicesDep, operation_out, operation_response
 from wallet_api.errors import ApiError, preferred_language
+from wallet_api.officer_desk import OfficerDesk, StatusChange
 from wallet_api.schemas import (
     AccountDecisionOut,
     ClaimOut,
@@ -92,11 +94,108 @@ def record_reads(
     ]
 
 
+class DecisionIn(BaseModel):
+    """Why the officer decides so (recorded with the officer; a rejection's reason is shown to the applicant)."""
+
+    reason: str = Field(min_length=1, max_length=200)
+
+
+class MemberRowOut(BaseModel):
+    """One member on the desk's list: member code, address, the real name (an audited read)."""
+
+    id: str
+    short_code: str
+    address: str | None
+    login: str
+    role: str
+    status: str
+    display_name: str | None
+    name: str | None
+    date_of_birth: str | None = Field(default=None, description="Only while the sign-up awaits a decision")
+    postal_address: str | None = Field(default=None, description="Only while the sign-up awaits a decision")
+    failed_logins: int
+    locked: bool
+    created_at: str
+
+
+class StatusChangeOut(BaseModel):
+    """The member's status in the wallet now, and the command a registrar officer runs to do the same on-chain."""
+
+    id: str
+    status: str
+    registrar_command: str | None = Field(
+        default=None,
+        description="The wallet's service key may not change an account's on-chain status (REGISTRAR only)",
+    )
+
+
+def _desk(svc: ServicesDep) -> OfficerDesk:
+    return OfficerDesk(svc.sessions, svc.accounts)
+
+
+@router.get("/members", response_model=list[MemberRowOut])
+def members(
+    officer: Officer,
+    svc: ServicesDep,
+    status: Annotated[Literal["pending", "approving", "active", "suspended", "rejected"], Query()] = "active",
+    code: Annotated[
+        str | None, Query(max_length=12, pattern=r"^[0-9A-Za-z]*$", description="Member code (prefix)")
+    ] = None,
+    after: Annotated[int, Query(ge=0, le=2**31 - 1, description="Reserved for paging (0)")] = 0,
+    limit: Annotated[int, Query(ge=1, le=200)] = 50,
+    reason: Reason = "identity verification",
+) -> list[MemberRowOut]:
+    """Members by status with member code, address and real name, oldest first (a stable order).
+
+    Each name shown is an audited read (``GET /v1/officer/reads``) with ``reason``.
+    """
+    rows = _desk(svc).members(officer, AccountStatus(status), code or None, limit, reason)
+    return [MemberRowOut(**r) for r in rows]
+
+
+def _change_out(change: StatusChange) -> StatusChangeOut:
+    return StatusChangeOut(id=change.user.public_id, status=change.status, registrar_command=change.command)
+
+
+@router.post("/accounts/{public_id}/suspend", response_model=StatusChangeOut)
+def suspend(public_id: PublicId, body: DecisionIn, officer: Officer, svc: ServicesDep) -> StatusChangeOut:
+    """Suspends the member in the wallet at once (log-ins and payments refused); on-chain needs a registrar."""
+    change = _desk(svc).suspend(officer, public_id, body.reason)
+    _decision(officer, "suspended account", public_id, f"in the wallet; on-chain: {change.command}")
+    return _change_out(change)
+
+
+@router.post("/accounts/{public_id}/reactivate", response_model=StatusChangeOut)
+def reactivate(public_id: PublicId, body: DecisionIn, officer: Officer, svc: ServicesDep) -> StatusChangeOut:
+    """Lets a suspended member in again; on-chain needs a registrar (the command shown)."""
+    change = _desk(svc).reactivate(officer, public_id, body.reason)
+    _decision(officer, "reactivated account", public_id, f"in the wallet; on-chain: {change.command}")
+    return _change_out(change)
+
+
+@router.post("/accounts/{public_id}/unlock", response_model=StatusChangeOut)
+def unlock(public_id: PublicId, body: DecisionIn, officer: Officer, svc: ServicesDep) -> StatusChangeOut:
+    """Clears the member's failed log-ins and log-in lock."""
+    user = _desk(svc).unlock(officer, public_id, body.reason)
+    _decision(officer, "unlocked account", public_id, "unlocked")
+    return StatusChangeOut(id=public_id, status=user.status)
+
+
 @router.post("/accounts/{public_id}/approve", response_model=AccountDecisionOut)
 def approve(
-    request: Request, public_id: PublicId, officer: Officer, key: IdempotencyKey, svc: ServicesDep
+    request: Request,
+    public_id: PublicId,
+    officer: Officer,
+    key: IdempotencyKey,
+    svc: ServicesDep,
+    body: DecisionIn | None = None,
 ) -> AccountDecisionOut:
-    """Registers the verified person's account on-chain; it is active once the registration confirms."""
+    """Registers the verified person's account on-chain; it is active once the registration confirms.
+
+    The officer's reason (what was checked) is recorded with the decision.
+    """
+    reason = body.reason if body is not None else "approved"
+    _desk(svc).approved(officer, public_id, reason)
     try:
         op = svc.accounts.approve(officer, public_id, key)
     except ApiError as exc:
@@ -116,9 +215,12 @@ def approve(
 
 
 @router.post("/accounts/{public_id}/reject", response_model=AccountDecisionOut)
-def reject(public_id: PublicId, officer: Officer, svc: ServicesDep) -> AccountDecisionOut:
+def reject(
+    public_id: PublicId, officer: Officer, svc: ServicesDep, body: DecisionIn | None = None
+) -> AccountDecisionOut:
+    """Rejects a pending sign-up; the reason is recorded and shown to the applicant in the sign-up notice."""
     try:
-        svc.accounts.reject(officer, public_id)
+        svc.accounts.reject(officer, public_id, body.reason if body is not None else None)
     except ApiError as exc:
         _decision(officer, "could not reject account", public_id, exc.code)
         raise

@@ -1,24 +1,65 @@
 /* The city officer's desk: verify pending people against their ID documents (approving
    registers the account on-chain), decide programme claims (approving attests them), and
    moderate help matching (decide disputes, read residents' reports, suspend or readmit).
-   Every opening of a personal record is audited; the trail is listed at the bottom. */
+   Every opening of a personal record is audited; the trail is listed at the bottom.
+
+   An officer's working day (issue 20): who is logged in is shown at the top; accounts are
+   listed by status (pending, active, suspended, rejected) with member code, address and name,
+   searchable by member code. Every account action (approve, reject, suspend, reactivate,
+   unlock) asks for a reason and a second press to confirm; the row is then updated where it
+   is (never removed or re-sorted until the officer refreshes), so no button moves under the
+   finger. */
 "use strict";
 
 (() => {
   const T = TAKASAGO;
   const $ = (id) => document.getElementById(id);
 
+  T.addTexts({
+    ja: {
+      od_accounts: "アカウント", od_tab_pending: "本人確認待ち", od_tab_active: "利用中", od_tab_suspended: "停止中",
+      od_tab_rejected: "却下済み", od_search: "会員コードで検索", od_search_go: "検索", od_who: "ログイン中",
+      od_reason: "理由", od_cancel: "やめる", od_suspend: "停止", od_reactivate: "再開", od_unlock: "ロック解除",
+      od_confirm_approve: "承認を確定", od_confirm_reject: "却下を確定", od_confirm_suspend: "停止を確定",
+      od_confirm_reactivate: "再開を確定", od_confirm_unlock: "ロック解除を確定",
+      od_registrar: "チェーン上の変更は登録担当職員（REGISTRAR）が自分の鍵で次のコマンドを実行してください：",
+      od_done: "完了しました", od_locked: "ログイン失敗", od_view_reason: "アカウント一覧（市職員デスク）",
+      pending: "本人確認待ち", approving: "登録中", active: "利用中", suspended: "停止中", rejected: "却下",
+    },
+    en: {
+      od_accounts: "Accounts", od_tab_pending: "Waiting for verification", od_tab_active: "Active", od_tab_suspended: "Suspended",
+      od_tab_rejected: "Rejected", od_search: "Search by member code", od_search_go: "Search", od_who: "Logged in",
+      od_reason: "Reason", od_cancel: "Cancel", od_suspend: "Suspend", od_reactivate: "Reactivate", od_unlock: "Unlock",
+      od_confirm_approve: "Confirm approval", od_confirm_reject: "Confirm rejection", od_confirm_suspend: "Confirm suspension",
+      od_confirm_reactivate: "Confirm reactivation", od_confirm_unlock: "Confirm unlock",
+      od_registrar: "On-chain, a registrar officer runs this with their own key:",
+      od_done: "Done", od_locked: "failed log-ins", od_view_reason: "account list at the officer desk",
+      pending: "waiting", approving: "registering", active: "active", suspended: "suspended", rejected: "rejected",
+    },
+  });
+
+  let tab = "pending";
+  let code = "";
+  let me = null;
+
   async function start() {
     T.bindSettings();
     if (!T.tokens.access) return T.show("login");
     try {
-      const me = await T.call("GET", "/v1/me");
+      me = await T.call("GET", "/v1/me");
       if (me.role !== "officer") { T.tokens.clear(); return T.show("login"); }
     } catch (e) {
       return T.show("login");
     }
     $("logout").hidden = false;
+    showWho();
     await desk();
+  }
+
+  function showWho() {
+    if (!me) return;
+    $("officer-who").textContent = `${T.t("od_who")}: ${me.display_name || ""} (${me.login})`;
+    $("officer-who").hidden = false;
   }
 
   function button(label, primary, onClick) {
@@ -48,18 +89,7 @@
   async function desk() {
     T.show("desk");
     try {
-      // the records shown are audited reads: say why they are opened
-      const reason = encodeURIComponent(T.t("read_reason"));
-      const accounts = await T.call("GET", `/v1/officer/accounts?status=pending&reason=${reason}`);
-      $("accounts").replaceChildren(...accounts.map((a) => row(
-        [a.record.name || "", a.record.date_of_birth || "", a.record.address || "", `${T.t(a.role)} (${a.login})`],
-        [
-          button("approve", true, () => T.move(`/v1/officer/accounts/${a.id}/approve`, undefined)),
-          button("reject", false, () => T.call("POST", `/v1/officer/accounts/${a.id}/reject`)),
-        ],
-        a.id,
-      )));
-      $("accounts-empty").hidden = accounts.length > 0;
+      await accountList();
       const claims = await T.call("GET", "/v1/officer/claims?status=pending");
       $("claims").replaceChildren(...claims.map((c) => row(
         [`#${c.programme_id}`, `${c.units}`, c.evidence, c.resident || ""],
@@ -73,22 +103,151 @@
       await moderation();
       if (T.officerWatch) await T.officerWatch();
       // read after the accounts above: the list just shown is itself in the trail
-      const reads = await T.call("GET", "/v1/officer/reads?limit=50");
-      $("reads").replaceChildren(...reads.map((r) => {
-        const li = document.createElement("li");
-        li.dataset.officer = r.officer;
-        li.dataset.account = r.account;
-        const when = new Date(r.read_at).toLocaleString(document.documentElement.lang);
-        // a reader without a name shown is a resident (help matching shows the matched party's name)
-        const who = r.officer === "(command line)" ? T.t("command_line") : (r.officer_name ? `${r.officer_name} (${r.officer})` : r.officer);
-        li.textContent = [when, who, r.account_login, r.reason].join(" ／ ");
-        return li;
-      }));
-      $("reads-empty").hidden = reads.length > 0;
+      await reads();
     } catch (e) {
       T.showError("desk-error", e);
     }
   }
+
+  async function reads() {
+    const rows = await T.call("GET", "/v1/officer/reads?limit=50");
+    $("reads").replaceChildren(...rows.map((r) => {
+      const li = document.createElement("li");
+      li.dataset.officer = r.officer;
+      li.dataset.account = r.account;
+      const when = new Date(r.read_at).toLocaleString(document.documentElement.lang);
+      // a reader without a name shown is a resident (help matching shows the matched party's name)
+      const who = r.officer === "(command line)" ? T.t("command_line") : (r.officer_name ? `${r.officer_name} (${r.officer})` : r.officer);
+      li.textContent = [when, who, r.account_login, r.reason].join(" ／ ");
+      return li;
+    }));
+    $("reads-empty").hidden = rows.length > 0;
+  }
+
+  /* accounts: one list per status, in account order; actions confirmed with a reason, rows updated in place */
+  const ACTIONS = {
+    pending: ["approve", "reject"],
+    approving: [],
+    active: ["suspend", "unlock"],
+    suspended: ["reactivate", "unlock"],
+    rejected: [],
+  };
+  const LABEL = { approve: "approve", reject: "reject", suspend: "od_suspend", reactivate: "od_reactivate", unlock: "od_unlock" };
+
+  async function accountList() {
+    // the records shown are audited reads: say why they are opened
+    const reason = encodeURIComponent(T.t(tab === "pending" ? "read_reason" : "od_view_reason"));
+    const query = `status=${tab}&reason=${reason}` + (code ? `&code=${encodeURIComponent(code)}` : "");
+    const members = await T.call("GET", `/v1/officer/members?${query}`);
+    $("accounts").replaceChildren(...members.map(accountRow));
+    $("accounts-empty").hidden = members.length > 0;
+    $("account-tabs").querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.status === tab)));
+  }
+
+  function accountRow(a) {
+    const li = document.createElement("li");
+    li.dataset.id = a.id;
+    li.dataset.status = a.status;
+    li.dataset.code = a.short_code;
+    const text = document.createElement("span");
+    text.className = "member";
+    const person = [a.name || "", a.date_of_birth || "", a.postal_address || ""].filter(Boolean);
+    const locked = a.failed_logins ? `${T.t("od_locked")} ${a.failed_logins}` : "";
+    text.textContent = [a.short_code, ...person, a.address || "", `${T.t(a.role)} (${a.login})`, T.t(a.status), locked]
+      .filter(Boolean).join(" ／ ");
+    const actions = document.createElement("div");
+    actions.className = "decide";
+    for (const action of ACTIONS[a.status] || []) {
+      const b = document.createElement("button");
+      b.type = "button";
+      b.dataset.action = action;
+      b.textContent = T.t(LABEL[action]);
+      if (action === "approve") b.className = "primary";
+      b.addEventListener("click", () => confirmForm(li, a, action));
+      actions.append(b);
+    }
+    const slot = document.createElement("div");
+    slot.className = "confirm-slot";
+    li.append(text, actions, slot);
+    return li;
+  }
+
+  /* the second step: a reason and a confirm button, below the row's own buttons (which stay where they are) */
+  function confirmForm(li, a, action) {
+    const slot = li.querySelector(".confirm-slot");
+    const form = document.createElement("form");
+    form.className = "reason confirm";
+    form.dataset.action = action;
+    const label = document.createElement("label");
+    const span = document.createElement("span");
+    span.textContent = T.t("od_reason");
+    const input = document.createElement("input");
+    input.name = "reason";
+    input.required = true;
+    input.maxLength = 200;
+    label.append(span, input);
+    const ok = document.createElement("button");
+    ok.type = "submit";
+    ok.className = action === "approve" ? "primary" : "danger";
+    ok.textContent = T.t(`od_confirm_${action}`);
+    const cancel = document.createElement("button");
+    cancel.type = "button";
+    cancel.textContent = T.t("od_cancel");
+    cancel.addEventListener("click", () => slot.replaceChildren());
+    const error = document.createElement("p");
+    error.className = "error";
+    error.setAttribute("role", "alert");
+    error.hidden = true;
+    form.append(label, ok, cancel, error);
+    form.addEventListener("submit", async (event) => {
+      event.preventDefault();
+      ok.disabled = true;
+      try {
+        const body = { reason: input.value.trim() };
+        let status = a.status;
+        let command = null;
+        if (action === "approve") {
+          const out = await T.move(`/v1/officer/accounts/${a.id}/approve`, body);
+          status = out.status;
+        } else {
+          const out = await T.call("POST", `/v1/officer/accounts/${a.id}/${action}`, body);
+          status = out.status;
+          command = out.registrar_command || null;
+        }
+        const updated = accountRow({ ...a, status, failed_logins: action === "unlock" ? 0 : a.failed_logins });
+        li.replaceWith(updated);  // the same place in the list: nothing below moves up under the finger
+        const done = document.createElement("p");
+        done.className = "notice";
+        done.setAttribute("role", "status");
+        done.textContent = T.t("od_done");
+        if (command) {
+          const c = document.createElement("code");
+          c.textContent = command;
+          done.append(document.createElement("br"), T.t("od_registrar"), " ", c);
+        }
+        updated.querySelector(".confirm-slot").replaceChildren(done);
+        await reads();
+      } catch (e) {
+        T.showError(error, e);
+        ok.disabled = false;
+      }
+    });
+    slot.replaceChildren(form);
+    input.focus();
+  }
+
+  $("account-tabs").addEventListener("click", async (event) => {
+    const b = event.target.closest("button[data-status]");
+    if (!b) return;
+    tab = b.dataset.status;
+    try { await accountList(); await reads(); } catch (e) { T.showError("desk-error", e); }
+  });
+
+  $("member-search").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    code = String(new FormData(event.target).get("code") || "").trim().toUpperCase();
+    try { await accountList(); await reads(); } catch (e) { T.showError("desk-error", e); }
+  });
 
   /* help matching: disputes to decide (split recorded), residents' reports, suspensions */
   async function moderation() {
@@ -140,7 +299,7 @@
 
   T.bindSession(start, () => T.show("login"));
   $("refresh").addEventListener("click", () => desk());
-  document.addEventListener("takasago:language", () => { if (!$("desk").hidden) desk(); });
+  document.addEventListener("takasago:language", () => { showWho(); if (!$("desk").hidden) desk(); });
 
   start();
 })();
