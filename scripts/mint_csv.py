@@ -24,6 +24,8 @@ MAX_POINTS_PER_ROW = 2**40 - 1
 ADDRESS_HEADERS = ("address", "account", "wallet", "アドレス", "ウォレット", "ウォレットアドレス")
 AMOUNT_HEADERS = ("points", "amount", "units", "ポイント", "付与ポイント", "ポイント数", "数量")
 NOTE_HEADERS = ("note", "memo", "備考", "メモ")
+CODE_HEADERS = ("short_code", "member_code", "会員コード")
+ACCOUNT_ID_HEADERS = ("account_id", "アカウントid")
 
 
 @dataclass(frozen=True)
@@ -96,8 +98,50 @@ def parse_address(raw: str) -> str | tuple[str]:
     return text
 
 
-def parse_mint_csv(text: str) -> tuple[list[MintRow], list[RowProblem]]:
-    """All valid rows, and every problem with its line number (duplicates included)."""
+def member_key(raw: str) -> str:
+    """A member code (upper case) or account id (lower case), as written on paper or in a QR."""
+    text = unicodedata.normalize("NFKC", raw).strip().removeprefix("takasago-member:")
+    return text.lower() if "-" in text else text.upper()
+
+
+def read_members(text: str) -> dict[str, str]:
+    """Member code and account id → address, from ``takasago wallet export-accounts`` (no wallet needed)."""
+    reader = csv.reader(io.StringIO(text))
+    try:
+        header = next(reader)
+    except (StopIteration, csv.Error):
+        raise CsvError("the members file is empty or not CSV") from None
+    address_col = _column(header, ADDRESS_HEADERS)
+    keys = [c for c in (_column(header, CODE_HEADERS), _column(header, ACCOUNT_ID_HEADERS)) if c is not None]
+    if address_col is None or not keys:
+        raise CsvError("the members file needs address and short_code (or account_id) columns: wallet export-accounts")
+    members: dict[str, str] = {}
+    for record in reader:
+        if len(record) <= address_col or not is_hex_address(record[address_col].strip()):
+            continue
+        for col in keys:
+            if col < len(record) and record[col].strip():
+                members[member_key(record[col])] = record[address_col].strip()
+    return members
+
+
+def resolve_member(raw: str, members: dict[str, str] | None) -> str | tuple[str]:
+    """An address as written, or the address of a member code / account id in ``members``."""
+    text = unicodedata.normalize("NFKC", raw).strip()
+    if is_hex_address(text) or members is None:
+        return parse_address(raw)
+    found = members.get(member_key(text))
+    if found is None:
+        return (f"{raw.strip()[:50]!r} is neither an address nor a member code or account id in the members file",)
+    return parse_address(found)
+
+
+def parse_mint_csv(text: str, members: dict[str, str] | None = None) -> tuple[list[MintRow], list[RowProblem]]:
+    """All valid rows, and every problem with its line number (duplicates included).
+
+    With ``members`` (:func:`read_members`), the address column may hold member codes or
+    account ids instead, or a ``short_code`` column may stand in for it.
+    """
     reader = csv.reader(io.StringIO(text))
     try:
         header = next(reader)
@@ -106,6 +150,9 @@ def parse_mint_csv(text: str) -> tuple[list[MintRow], list[RowProblem]]:
     except csv.Error as exc:
         raise CsvError(f"line 1: {exc}") from None
     address_col = _column(header, ADDRESS_HEADERS)
+    if address_col is None and members is not None:
+        code_col = _column(header, CODE_HEADERS)
+        address_col = code_col if code_col is not None else _column(header, ACCOUNT_ID_HEADERS)
     amount_col = _column(header, AMOUNT_HEADERS)
     note_col = _column(header, NOTE_HEADERS)
     missing = [n for n, c in (("address (アドレス)", address_col), ("points (ポイント)", amount_col)) if c is None]
@@ -129,7 +176,7 @@ def parse_mint_csv(text: str) -> tuple[list[MintRow], list[RowProblem]]:
         if len(record) <= max(address_col, amount_col):
             problems.append(RowProblem(line, f"expected at least {max(address_col, amount_col) + 1} columns"))
             continue
-        address = parse_address(record[address_col])
+        address = resolve_member(record[address_col], members)
         amount = parse_amount(record[amount_col])
         errors = [*(address if isinstance(address, tuple) else ()), *([amount] if isinstance(amount, str) else [])]
         if isinstance(address, str) and address in first_line:

@@ -34,7 +34,7 @@ from scripts.cli.common import (
     out,
 )
 from scripts.cli.officer import Officer, officer_command
-from scripts.mint_csv import CsvError, MintRow, decode, parse_amount, parse_mint_csv
+from scripts.mint_csv import CsvError, MintRow, decode, parse_amount, parse_mint_csv, read_members, resolve_member
 from scripts.programme_fields import UnknownProgramme
 
 T = TypeVar("T")
@@ -63,7 +63,10 @@ def _checked(check: Callable[[], T]) -> T:
 @officer_command
 def mint(
     officer: Officer,
-    address: Annotated[str | None, typer.Argument(help="The resident (EIP-55 address).")] = None,
+    address: Annotated[
+        str | None,
+        typer.Argument(help="The resident: EIP-55 address, or member code / account id with --members."),
+    ] = None,
     points: Annotated[str | None, typer.Argument(help="Points (units of the programme) to grant.")] = None,
     programme: Annotated[
         int,
@@ -73,6 +76,14 @@ def mint(
     ] = 0,
     csv_file: Annotated[
         Path | None, typer.Option("--csv", help="CSV of rows: address, points[, note].", show_default="none")
+    ] = None,
+    members: Annotated[
+        Path | None,
+        typer.Option(
+            "--members",
+            help="`takasago wallet export-accounts` file: member codes and account ids in place of addresses.",
+            show_default="none",
+        ),
     ] = None,
     batch_id: Annotated[
         int | None,
@@ -106,7 +117,8 @@ def mint(
 ) -> None:
     """Grant administrative points from a programme the officer attests for.
 
-    One resident: `takasago mint 0xAbC… 500 --programme 1`. Thousands:
+    One resident: `takasago mint 0xAbC… 500 --programme 1` (or by member code:
+    `takasago mint --members accounts.csv K7M3Q9XA 500 --programme 1`). Thousands:
     `takasago mint --csv residents.csv --programme 1 --batch-id 20261101`. Every row is
     checked before anything is sent; an interrupted run resumes when re-run with the
     same file and batch id, and never mints a row twice.
@@ -117,18 +129,34 @@ def mint(
     """
     if programme <= 0:
         raise BadInput("--programme is required (see `takasago programme list`)")
+    directory = _members(members, encoding)
     if csv_file is not None:
         if address is not None or points is not None:
             raise BadInput("give either ADDRESS POINTS or --csv FILE, not both")
         if batch_id is None or not 1 <= batch_id < 2**63:
             raise BadInput("--batch-id is required with --csv (a number from 1 to 2^63-1 identifying this file)")
-        _mint_csv(officer, programme, csv_file, batch_id, encoding, skip_invalid, batch_size)
+        _mint_csv(officer, programme, csv_file, batch_id, encoding, skip_invalid, batch_size, directory)
         return
     if address is None or points is None:
         raise BadInput("give ADDRESS and POINTS, or --csv FILE")
     if again and claim_id is not None:
         raise BadInput("give --again or --claim-id, not both")
+    if directory is not None:
+        resolved = resolve_member(address, directory)
+        if isinstance(resolved, tuple):
+            raise BadInput(resolved[0])
+        address = resolved
     _mint_one(officer, programme, address, points, claim_id, again)
+
+
+def _members(path: Path | None, encoding: str | None) -> dict[str, str] | None:
+    """Member code / account id → address from an exported accounts file (the wallet is not asked)."""
+    if path is None:
+        return None
+    try:
+        return read_members(decode(path.read_bytes(), encoding)[0])
+    except (CsvError, OSError) as exc:
+        raise BadInput(f"{path}: {exc}") from None
 
 
 def _mint_one(
@@ -186,10 +214,11 @@ def _mint_csv(
     encoding: str | None,
     skip_invalid: bool,
     batch_size: int | None,
+    members: dict[str, str] | None = None,
 ) -> None:
     try:
         text, used_encoding = decode(path.read_bytes(), encoding)
-        rows, problems = parse_mint_csv(text)
+        rows, problems = parse_mint_csv(text, members)
     except CsvError as exc:
         raise BadInput(f"{path}: {exc}") from None
     programme = _checked(lambda: check_programme(officer, programme_id))
