@@ -21,10 +21,16 @@ from typing import Annotated, Any
 import typer
 
 from ledger_client.jst import JST
-from scripts.cli.common import BadInput, out
-from scripts.cli.wallet import DatabaseUrl, DataDir, _errors, _officer_user, _settings, wallet
+from scripts.cli.common import EXIT_BAD_INPUT, BadInput, ErrorRule, exits_on, out, plain
+from scripts.cli.wallet import DatabaseUrl, DataDir, _error_rules, _officer_user, _settings, wallet
 from scripts.mint_csv import CsvError, decode, parse_amount
 
+
+def _rules() -> list[ErrorRule]:
+    return [((BadInput,), plain("bad input", EXIT_BAD_INPUT)), *_error_rules()]
+
+
+_errors = exits_on(_rules)
 EXPORT_COLUMNS = ("address", "points", "note", "short_code", "account_id", "role", "display_name")
 
 
