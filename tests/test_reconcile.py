@@ -103,3 +103,18 @@ def test_a_difference_is_reported_in_both_languages(wallet: WalletServer) -> Non
             conn.execute(text("UPDATE users SET status = 'active' WHERE address = :a"), {"a": address})
         engine.dispose()
     assert reconcile(wallet)[0] == 0
+
+
+def test_a_recovery_the_wallet_did_not_make_is_reported_with_the_successor(wallet: WalletServer) -> None:
+    """Last in the module: the member stays at odds with the chain (the counter's recovery is the way)."""
+    resident = member(wallet, points=20)
+    lost = resident.info["address"]
+    successor = wallet.points.new_account()
+    wallet.points.recover(lost, successor)  # an officer's recovery from the command line, to a key made elsewhere
+    time.sleep(1)  # the follower's passes: it leaves a recovered account to the counter's recovery
+    assert resident.get("/v1/me").status_code == 200
+    code, report, text_out = reconcile(wallet)
+    assert code == 1
+    (difference,) = [d for d in report["differences"] if d["address"] == lost]
+    assert difference["chain_status"] == "revoked" and successor.address in difference["en"]
+    assert "復旧済み" in difference["ja"] and successor.address in text_out

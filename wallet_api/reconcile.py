@@ -195,6 +195,14 @@ class Reconciler:
             kind, status, _record = decode(["uint8", "uint8", "bytes32"], bytes.fromhex(str(raw)[2:])[:96])
             difference = _judge(member.short_code, str(member.address), AccountStatus(member.status),
                                 Role(member.role), int(kind), int(status))  # fmt: skip
+            if difference is not None and int(status) == 3:
+                successor = self._successor(str(member.address))
+                if successor != ZERO:  # recovered on-chain to an address this wallet does not hold for them
+                    difference = Difference(
+                        difference.member, difference.address, difference.wallet_status, difference.chain_status,
+                        f"{difference.english}: recovered on-chain to {successor}; the wallet holds the lost address",
+                        f"{difference.japanese}（チェーン上で {successor} に復旧済み、ウォレットは旧アドレスのまま）",
+                    )  # fmt: skip
             if difference is not None:
                 found.append(difference)
         return block, len(members), found
