@@ -151,6 +151,8 @@
     li.dataset.code = a.short_code;
     const text = document.createElement("span");
     text.className = "member";
+    text.style.overflowWrap = "anywhere";  // an address is one long word: wrap it on a phone
+    text.style.minWidth = "0";
     const person = [a.name || "", a.date_of_birth || "", a.postal_address || ""].filter(Boolean);
     const locked = a.failed_logins ? `${T.t("od_locked")} ${a.failed_logins}` : "";
     text.textContent = [a.short_code, ...person, a.address || "", `${T.t(a.role)} (${a.login})`, T.t(a.status), locked]
@@ -168,6 +170,7 @@
     }
     const slot = document.createElement("div");
     slot.className = "confirm-slot";
+    slot.style.gridColumn = "1 / -1";
     li.append(text, actions, slot);
     return li;
   }
@@ -177,6 +180,7 @@
     const slot = li.querySelector(".confirm-slot");
     const form = document.createElement("form");
     form.className = "reason confirm";
+    Object.assign(form.style, { display: "flex", flexWrap: "wrap", gap: "0.4rem", alignItems: "end" });
     form.dataset.action = action;
     const label = document.createElement("label");
     const span = document.createElement("span");
@@ -215,9 +219,13 @@
           command = out.registrar_command || null;
         }
         const updated = accountRow({ ...a, status, failed_logins: action === "unlock" ? 0 : a.failed_logins });
-        li.replaceWith(updated);  // the same place in the list: nothing below moves up under the finger
+        // the same place in the list, at least as tall as it was: nothing below moves up under the finger
+        updated.style.minHeight = `${li.getBoundingClientRect().height}px`;
+        updated.style.boxSizing = "border-box";
+        li.replaceWith(updated);
         const done = document.createElement("p");
         done.className = "notice";
+        done.style.overflowWrap = "anywhere";
         done.setAttribute("role", "status");
         done.textContent = T.t("od_done");
         if (command) {
@@ -233,7 +241,7 @@
       }
     });
     slot.replaceChildren(form);
-    input.focus();
+    input.focus({ preventScroll: true });  // the page does not scroll under the finger either
   }
 
   $("account-tabs").addEventListener("click", async (event) => {
