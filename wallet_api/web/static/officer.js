@@ -141,7 +141,10 @@
     const members = await T.call("GET", `/v1/officer/members?${query}`);
     $("accounts").replaceChildren(...members.map(accountRow));
     $("accounts-empty").hidden = members.length > 0;
-    $("account-tabs").querySelectorAll("button").forEach((b) => b.setAttribute("aria-selected", String(b.dataset.status === tab)));
+    $("account-tabs").querySelectorAll("button").forEach((b) => {
+      b.setAttribute("aria-selected", String(b.dataset.status === tab));
+      b.classList.toggle("primary", b.dataset.status === tab);
+    });
   }
 
   function accountRow(a) {
