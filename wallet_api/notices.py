@@ -132,6 +132,13 @@ TEXTS: dict[str, tuple[str, str, str, str]] = {
         "There is news about {ward}. Please open the watch-over tab.",
         "{ward} さんについてお知らせがあります。みまもりタブをご確認ください。",
     ),
+    "watch_nearby": (
+        "Someone is missing near you",
+        "近くで行方不明の方を探しています",
+        "A family is looking for someone near where you watch: {description}. The watch-over tab shows where "
+        "they were last seen.",
+        "あなたが見守っている近くで、ご家族が探しています：{description}。みまもりタブで最後に見かけた場所を確認できます。",
+    ),
     "points_expiring": (
         "Points expiring soon",
         "ポイントの有効期限が近づいています",
@@ -294,6 +301,11 @@ def on_help_complete(db: DbSession, op: Operation) -> None:
     if request.thank_message:
         params["message"] = request.thank_message
     add(db, request.helper_id, "help_completed", params, f"op:{op.id}")
+
+
+def watch_nearby(db: DbSession, user_id: int, description: str, alert_id: str) -> None:
+    """A volunteer near a missing person's last sighting: the family's description only, never who it is."""
+    add(db, user_id, "watch_nearby", {"description": description}, f"watch-nearby:{alert_id}")
 
 
 def watch_alert(db: DbSession, user_id: int, ward: str, alert_id: str) -> None:

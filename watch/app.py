@@ -321,6 +321,11 @@ def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_t
         """Who opened or changed what on the city's side, newest first."""
         return city.trail(store, limit)
 
+    @app.get("/v1/service/alerts/{alert}/nearby")
+    def alert_nearby(alert: AlertId, _service: Service) -> dict[str, list[str]]:
+        """For the wallet only: which volunteers to notify of this open alert (member codes; never to a family)."""
+        return {"members": people.nearby_members(store, alert, int(time.time()))}
+
     @app.get("/v1/shared/{token}")
     def shared(token: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")], _service: Service) -> dict[str, Any]:
         """A shared alert's sightings for its holder (e.g. the police), until it expires or the alert is cleared."""

@@ -107,6 +107,30 @@ def notices(store: WatchStore, member: str, now: int) -> list[dict[str, Any]]:
     return found
 
 
+def nearby_members(store: WatchStore, alert_id: str, now: int) -> list[str]:
+    """The volunteers (member codes) to tell about an open alert: a watching detector of theirs reported within
+    ``NEAR_METRES`` of the ward's last sighting in the last ``NOTICE_HOURS``. The family raising it is left out."""
+    with store.sessions() as db:
+        alert = db.get(Alert, alert_id)
+        if alert is None or alert.cleared_at is not None:
+            raise NotFound(alert_id)
+        last = last_sighting(db, alert.ward)
+        if last is None:
+            return []
+        rows = db.execute(
+            select(Device.owner, Device.last_lat, Device.last_lon).where(
+                Device.active,
+                Device.watching,
+                Device.owner_address.is_not(None),
+                Device.last_at >= now - NOTICE_HOURS * 3600,
+            )  # fmt: skip
+        ).all()
+    near = {owner for owner, lat, lon in rows if lat is not None and lon is not None
+            and distance_m(lat, lon, last[1], last[2]) <= NEAR_METRES}  # fmt: skip
+    near.discard(alert.raised_by)
+    return sorted(near)
+
+
 def volunteer_days(store: WatchStore, member: str, limit: int = 31) -> list[dict[str, Any]]:
     """This volunteer's settled days, newest first: minutes, points, and why a day earned nothing."""
     with store.sessions() as db:

@@ -11,17 +11,23 @@ The watch service decides everything and records every reading (``wallet_api.wat
 
 from __future__ import annotations
 
+import logging
 import re
 from typing import Annotated
 
 from fastapi import APIRouter, Path, Query
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
+from sqlalchemy import select
 
+from wallet_api import notices as notice_centre
 from wallet_api.db.models import User
 from wallet_api.deps import Officer, Resident, ServicesDep
+from wallet_api.errors import ApiError
+from wallet_api.services import Services
 
 router = APIRouter(tags=["watch"])
+log = logging.getLogger("wallet_api.watch")
 WardId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 AlertId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 DeviceId = Annotated[str, Path(pattern=r"^[A-Za-z0-9._-]{1,64}$")]
@@ -104,9 +110,27 @@ def sightings(
 
 @router.post("/v1/watch/wards/{ward}/alert", status_code=201)
 def raise_alert(ward: WardId, body: AlertIn, user: Resident, svc: ServicesDep) -> Response:
-    """Raises a missing alert: volunteers nearby see the description, never who it is."""
+    """Raises a missing alert: volunteers nearby see the description, never who it is, and get a notice."""
     path = f"/v1/families/wards/{ward}/alert"
-    return _answer(*svc.watch.call(user.short_code, "POST", path, body.model_dump()))
+    status, answer = svc.watch.call(user.short_code, "POST", path, body.model_dump())
+    if status == 201:
+        _notify_nearby(svc, str(answer["alert"]), body.description)
+    return _answer(status, answer)
+
+
+def _notify_nearby(svc: Services, alert: str, description: str) -> None:
+    """A notice for each volunteer watching near the last sighting; the alert stands even if this fails."""
+    try:
+        status, answer = svc.watch.call("", "GET", f"/v1/service/alerts/{alert}/nearby")
+    except ApiError:
+        log.warning("watch-over: volunteers near alert could not be listed; no notices sent")
+        return
+    if status != 200 or not answer.get("members"):
+        return
+    with svc.sessions.begin() as db:
+        ids = db.scalars(select(User.id).where(User.short_code.in_(answer["members"]))).all()
+        for user_id in ids:
+            notice_centre.watch_nearby(db, user_id, description, alert)
 
 
 @router.delete("/v1/watch/wards/{ward}/alert", status_code=204)
