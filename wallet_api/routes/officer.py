@@ -195,7 +195,6 @@ def approve(
     The officer's reason (what was checked) is recorded with the decision.
     """
     reason = body.reason if body is not None else "approved"
-    _desk(svc).approved(officer, public_id, reason)
     try:
         op = svc.accounts.approve(officer, public_id, key)
     except ApiError as exc:
@@ -203,8 +202,10 @@ def approve(
             _decision(officer, "could not approve account", public_id, exc.code)
             raise
         svc.accounts.mark_active(public_id)
+        _desk(svc).approved(officer, public_id, reason)
         _decision(officer, "approved account", public_id, "already registered on-chain; active")
         return AccountDecisionOut(id=public_id, status=AccountStatus.ACTIVE)
+    _desk(svc).approved(officer, public_id, reason)  # recorded once the registration is accepted
     _decision(officer, "approved account", public_id, f"registration {op.status} (operation {op.id})")
     with svc.sessions() as db:
         user = queries.user_by_public_id(db, public_id)
