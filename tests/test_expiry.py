@@ -12,6 +12,9 @@ remaining batches and never sweeps an account twice.
 from __future__ import annotations
 
 import json
+import os
+import subprocess
+import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -19,6 +22,7 @@ from typing import Any, TypeVar
 
 import pytest
 
+from tests.conftest import REPO
 from tests.points import PointsSystem
 from tests.wallet_support import Api, WalletServer, member, running_wallet
 
@@ -181,3 +185,41 @@ def test_bad_months_are_refused_in_both_languages(wallet: WalletServer) -> None:
     early = wallet.cli("sweep-expired", "--month", future, *args(wallet), check=False)
     assert early.returncode == 2 and "has not ended" in early.stderr and "まだ終わっていません" in early.stderr
     assert "Traceback" not in early.stderr
+
+
+def test_two_runners_at_once_send_each_batch_once(wallet: WalletServer) -> None:
+    points = wallet.points
+    wallet.stop()  # the scheduled job off: two hand runs race each other
+    wallet.env["TAKASAGO_WALLET_EXPIRY_SECONDS"] = "0"
+    wallet.start()
+    try:
+        month = points.current_month()
+        residents = [member(wallet) for _ in range(4)]
+        amounts = {r.info["address"]: 7 * (i + 1) for i, r in enumerate(residents)}
+        for address, amount in amounts.items():
+            points.mint(address, amount, expiry_month=month)
+        points.mine_at(int(points.token.functions.expiryOf(month).call()) + 60)
+        nonce = service_nonce(wallet)
+
+        env = {**os.environ, "TAKASAGO_WALLET_EXPIRY_BATCH": "1"}
+        command = [sys.executable, "-m", "scripts.cli", "wallet", "sweep-expired", "--month", label(month)]
+        runners = [
+            subprocess.Popen([*command, *args(wallet)], cwd=REPO, env=env, stdout=subprocess.PIPE,
+                             stderr=subprocess.PIPE, text=True)
+            for _ in range(2)
+        ]  # fmt: skip
+        outputs = [runner.communicate(timeout=180) for runner in runners]
+        assert [runner.returncode for runner in runners] == [0, 0], outputs
+
+        done = report(wallet, label(month))
+        batches = done["batches"]  # one account each: these four, and the first test's 70 points now expired too
+        assert done["state"] == "finished" and batches == done["batches_done"] == done["accounts"] >= 4
+        assert {a: done["swept"][a] for a in amounts} == amounts and len(set(done["tx_hashes"])) == batches
+        assert service_nonce(wallet) == nonce + batches  # one transaction per batch in all, not two
+        on_chain = sweeps_on_chain(points)
+        assert all(on_chain[address] == 1 for address in done["swept"]), on_chain
+        assert identity_holds(points)[0]
+    finally:
+        wallet.stop()
+        wallet.env["TAKASAGO_WALLET_EXPIRY_SECONDS"] = "0.5"
+        wallet.start()
