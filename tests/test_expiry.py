@@ -21,6 +21,7 @@ from collections.abc import Callable, Iterator
 from typing import Any, TypeVar
 
 import pytest
+from eth_utils import to_checksum_address
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
@@ -82,7 +83,7 @@ def identity_holds(points: PointsSystem) -> tuple[bool, int]:
 
 
 def service_nonce(wallet: WalletServer) -> int:
-    return int(wallet.points.w3.eth.get_transaction_count(wallet.service_address))
+    return int(wallet.points.w3.eth.get_transaction_count(to_checksum_address(wallet.service_address)))
 
 
 def test_notices_before_the_month_end_then_one_sweep_after_it(wallet: WalletServer) -> None:
