@@ -22,7 +22,7 @@ import pytest
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, signup
+from tests.wallet_support import Api, WalletServer, error_code, member, officer, running_wallet, settled, signup
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -33,26 +33,12 @@ def wallet(
     yield from running_wallet(points, directory, request.param)
 
 
-def code(response: httpx.Response) -> str:
-    return str(response.json()["error"]["code"])
-
-
-def follow(api: Api, response: httpx.Response) -> dict[str, Any]:
-    """Waits for an accepted operation to settle; its final view."""
-    op = dict(response.json()["operation"])
-    for _ in range(60):
-        if op.get("status") in ("confirmed", "failed"):
-            return op
-        op = dict(api.get(f"/v1/operations/{op['id']}", params={"wait": 2}).json())
-    return op
-
-
 def elder(desk: Api, name: str = "高砂 はな", born: str = "1941-05-03") -> dict[str, Any]:
     body = {"full_name": name, "postal_address": "兵庫県高砂市曽根町2-3-4", "date_of_birth": born,
             "id_document": "マイナンバーカード"}  # fmt: skip
     response = desk.post("/v1/counter/signups", body)
     assert response.status_code in (200, 201, 202), response.text
-    follow(desk, response)
+    settled(desk, response)
     return dict(response.json())
 
 
@@ -69,11 +55,11 @@ def test_a_resident_without_a_phone_is_served_entirely_at_the_counter(wallet: Wa
     future = desk.post("/v1/counter/signups", {"full_name": "未来 太郎", "postal_address": "高砂市",
                                                "date_of_birth": (date.today() + timedelta(days=1)).isoformat(),
                                                "id_document": "運転免許証"})  # fmt: skip
-    assert code(future) == "BIRTH_DATE_IMPOSSIBLE" and future.json()["error"]["messages"]["ja"]
+    assert error_code(future) == "BIRTH_DATE_IMPOSSIBLE" and future.json()["error"]["messages"]["ja"]
     old = {"full_name": "昔 太郎", "postal_address": "高砂市", "date_of_birth": "1890-01-01", "id_document": "免許証"}
     ancient = desk.post("/v1/counter/signups", old)
-    assert code(ancient) == "BIRTH_DATE_IMPOSSIBLE"
-    assert code(desk.post("/v1/counter/search", {"reason": "来庁"}, key=None)) == "SEARCH_EMPTY"
+    assert error_code(ancient) == "BIRTH_DATE_IMPOSSIBLE"
+    assert error_code(desk.post("/v1/counter/search", {"reason": "来庁"}, key=None)) == "SEARCH_EMPTY"
 
     hana = elder(desk)
     hana_id = hana["member"]["id"]
@@ -91,7 +77,7 @@ def test_a_resident_without_a_phone_is_served_entirely_at_the_counter(wallet: Wa
     assert [f["id"] for f in by_code] == [hana_id]
 
     # the PIN pad: typed twice, six digits; the pad's entry is used once; the answer is the card, never the PIN
-    assert code(pin_pad(desk, hana_id, "new_card", "246810", "246811")) == "PIN_MISMATCH"
+    assert error_code(pin_pad(desk, hana_id, "new_card", "246810", "246811")) == "PIN_MISMATCH"
     issued = pin_pad(desk, hana_id, "new_card")
     assert issued.status_code == 200 and issued.json()["card"].startswith("takasago-card:")
     assert "246810" not in issued.text
@@ -100,32 +86,35 @@ def test_a_resident_without_a_phone_is_served_entirely_at_the_counter(wallet: Wa
     assert desk.post(f"/v1/counter/pin-entries/{entry['entry']}", {"pin": "135790", "pin_again": "135790"},
                      key=None).status_code == 200  # fmt: skip
     used = desk.post(f"/v1/counter/pin-entries/{entry['entry']}", {"pin": "111111", "pin_again": "111111"}, key=None)
-    assert code(used) == "PIN_ENTRY_INVALID"
+    assert error_code(used) == "PIN_ENTRY_INVALID"
     assert desk.post("/v1/counter/search", {"reason": "カード照会", "card": card}, key=None).json()[0]["id"] == hana_id
 
     # points granted; at a shop she checks the balance with the card (nothing paid), then pays
     address = by_code[0]["address"]
     wallet.points.mint(address, 1_000)
     shop = member(wallet, "merchant", shop="高砂食堂")
-    assert code(shop.post("/v1/merchant/card-balance", {"card": card, "pin": "246810"}, key=None)) == "PIN_INCORRECT"
+    wrong = shop.post("/v1/merchant/card-balance", {"card": card, "pin": "246810"}, key=None)
+    assert error_code(wrong) == "PIN_INCORRECT"
     seen = shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)
     assert seen.status_code == 200 and seen.json()["balance"] == 1_000 and seen.json()["buckets"][0]["amount"] == 1_000
     assert wallet.points.balance(address) == 1_000
     paid = shop.post("/v1/merchant/charges", {"amount": 300, "card": card, "pin": "135790"})
     assert paid.status_code in (200, 202), paid.text
-    follow(shop, paid)
+    settled(shop, paid)
     assert wallet.points.balance(address) == 700
 
     # the card is lost: blocked at once, refused at the till; a new card keeps the balance
     assert desk.post(f"/v1/counter/members/{hana_id}/card/block", {"reason": "紛失届"}, key=None).status_code == 204
     blocked = shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)
-    assert code(blocked) == "CARD_BLOCKED" and "窓口" in blocked.json()["error"]["messages"]["ja"]
-    assert code(shop.post("/v1/merchant/charges", {"amount": 10, "card": card, "pin": "135790"})) == "CARD_BLOCKED"
+    assert error_code(blocked) == "CARD_BLOCKED" and "窓口" in blocked.json()["error"]["messages"]["ja"]
+    refused = shop.post("/v1/merchant/charges", {"amount": 10, "card": card, "pin": "135790"})
+    assert error_code(refused) == "CARD_BLOCKED"
     new_card = pin_pad(desk, hana_id, "new_card", "975310").json()["card"]
     assert new_card != card
     assert shop.post("/v1/merchant/card-balance", {"card": new_card, "pin": "975310"},
                      key=None).json()["balance"] == 700  # fmt: skip
-    assert code(shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)) == "CARD_UNKNOWN"
+    old_card = shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)
+    assert error_code(old_card) == "CARD_UNKNOWN"
 
     # a balance slip; then the trail names each action, and the reads trail each opening
     slip = desk.post(f"/v1/counter/members/{hana_id}/slip", {"reason": "残高票の発行"}, key=None).json()
@@ -151,14 +140,14 @@ def test_a_forgotten_password_is_reset_with_a_code_from_the_counter(wallet: Wall
         return httpx.post(wallet.url + "/v1/auth/reset-password", timeout=30,
                           json={"login": login, "code": reset_code, "new_password": password})  # fmt: skip
 
-    assert code(reset(resident.login_id or "", first["code"])) == "RESET_CODE_USED"  # replaced by the fresh one
-    assert code(reset("someone-else", fresh["code"])) == "RESET_CODE_INVALID"
-    assert code(reset(resident.login_id or "", "WRONGCODE1")) == "RESET_CODE_INVALID"
+    assert error_code(reset(resident.login_id or "", first["code"])) == "RESET_CODE_USED"  # replaced by the fresh one
+    assert error_code(reset("someone-else", fresh["code"])) == "RESET_CODE_INVALID"
+    assert error_code(reset(resident.login_id or "", "WRONGCODE1")) == "RESET_CODE_INVALID"
     short = reset(resident.login_id or "", fresh["code"], "short")
     assert short.status_code == 422
     typed = "-".join([fresh["code"][:5].lower(), fresh["code"][5:]])  # as read off the paper
     assert reset(resident.login_id or "", typed).status_code == 204
-    assert code(reset(resident.login_id or "", fresh["code"])) == "RESET_CODE_USED"
+    assert error_code(reset(resident.login_id or "", fresh["code"])) == "RESET_CODE_USED"
     assert resident.get("/v1/me").status_code == 401  # the old sessions ended
     again = Api(wallet, resident.login_id, "new-password-2026")
     assert again.login().status_code == 200
@@ -166,7 +155,7 @@ def test_a_forgotten_password_is_reset_with_a_code_from_the_counter(wallet: Wall
     # a code past its 24 hours is refused as expired
     late = desk.post(f"/v1/counter/members/{resident_id}/reset-code", key=None).json()
     _age_reset_codes(wallet, hours=25)
-    assert code(reset(resident.login_id or "", late["code"])) == "RESET_CODE_EXPIRED"
+    assert error_code(reset(resident.login_id or "", late["code"])) == "RESET_CODE_EXPIRED"
     # and nobody but an officer reaches the counter
     assert resident.post("/v1/counter/search", {"reason": "x", "member_code": "ABC"}, key=None).status_code in (
         401,
@@ -213,7 +202,7 @@ def test_a_lost_account_is_recovered_at_the_counter_and_the_wallet_follows_the_c
     assert plan["state"] == "prepared" and plan["lost_address"] == lost and not plan["announced"]
     assert plan["commands"][0] == f"takasago account recover {lost} {new}"
     again = desk.post(f"/v1/counter/members/{resident_id}/recovery", {"reason": "二重"}, key=None)
-    assert code(again) == "RECOVERY_OPEN"
+    assert error_code(again) == "RECOVERY_OPEN"
     assert resident.get("/v1/me").status_code == 401  # the lost phone's session ended
 
     # a registrar officer runs the two commands the desk showed, with their own key (here the dev admin's)
@@ -241,7 +230,7 @@ def test_a_lost_account_is_recovered_at_the_counter_and_the_wallet_follows_the_c
     shop = member(wallet, "merchant", shop="曽根商店")
     assert shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None).json()["balance"] == 800
     paid = shop.post("/v1/merchant/charges", {"amount": 100, "card": card, "pin": "135790"})
-    follow(shop, paid)
+    settled(shop, paid)
     assert wallet.points.balance(new) == 700  # the new key signs the resident's payments
     actions = [e["action"] for e in desk.get("/v1/counter/trail").json() if e["member"] == resident.info["short_code"]]
     assert "recovery_prepared" in actions

@@ -10,13 +10,11 @@ action is attributed; the mother ends the proxy and it stops working.
 from __future__ import annotations
 
 from collections.abc import Iterator
-from typing import Any
 
-import httpx
 import pytest
 
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, member, officer, running_wallet
+from tests.wallet_support import WalletServer, error_code, member, officer, running_wallet, settled
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])
@@ -24,20 +22,6 @@ def wallet(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[WalletServer]:
     yield from running_wallet(points, tmp_path_factory.mktemp(f"proxy-{request.param}"), request.param)
-
-
-def code(response: httpx.Response) -> str:
-    return str(response.json()["error"]["code"])
-
-
-def follow(api: Api, response: httpx.Response) -> dict[str, Any]:
-    """Waits for an accepted operation to settle; its final view."""
-    op = dict(response.json()["operation"])
-    for _ in range(60):
-        if op.get("status") in ("confirmed", "failed"):
-            return op
-        op = dict(api.get(f"/v1/operations/{op['id']}", params={"wait": 2}).json())
-    return op
 
 
 def test_a_daughter_acts_for_her_mother_within_the_limits_the_counter_recorded(wallet: WalletServer) -> None:
@@ -52,10 +36,10 @@ def test_a_daughter_acts_for_her_mother_within_the_limits_the_counter_recorded(w
     granted = desk.post(f"/v1/counter/members/{mother.info['id']}/proxies", body, key=None)
     assert granted.status_code == 201, granted.text
     link = granted.json()["id"]
-    assert code(desk.post(f"/v1/counter/members/{mother.info['id']}/proxies", body, key=None)) == "PROXY_EXISTS"
+    assert error_code(desk.post(f"/v1/counter/members/{mother.info['id']}/proxies", body, key=None)) == "PROXY_EXISTS"
     self_proxy = {**body, "proxy_member_code": code_of}
     assert (
-        code(desk.post(f"/v1/counter/members/{mother.info['id']}/proxies", self_proxy, key=None))
+        error_code(desk.post(f"/v1/counter/members/{mother.info['id']}/proxies", self_proxy, key=None))
         == "PROXY_NOT_ELIGIBLE"
     )
 
@@ -67,23 +51,24 @@ def test_a_daughter_acts_for_her_mother_within_the_limits_the_counter_recorded(w
     sent = daughter.post(f"/v1/proxy/{code_of}/thanks", thanks, key="thanks-1")
     assert sent.status_code in (200, 202), sent.text
     assert sent.json()["by_proxy"] == daughter.info["short_code"]
-    follow(daughter, sent)
+    settled(daughter, sent)
     again = daughter.post(f"/v1/proxy/{code_of}/thanks", thanks, key="thanks-1")  # a retry: the same, once
     assert again.json()["operation"]["id"] == sent.json()["operation"]["id"]
     assert wallet.points.balance(mother.info["address"]) == 800
     assert wallet.points.balance(neighbour.info["address"]) == 200
 
     over = daughter.post(f"/v1/proxy/{code_of}/thanks", {**thanks, "amount": 150})
-    assert over.status_code == 403 and code(over) == "PROXY_LIMIT"
+    assert over.status_code == 403 and error_code(over) == "PROXY_LIMIT"
     assert over.json()["error"]["detail"] == {"daily_limit": 300, "used_today": 200}
     assert wallet.points.balance(mother.info["address"]) == 800
-    assert code(daughter.post(f"/v1/proxy/{code_of}/payments", {"uri": "ethereum:0x0"})) == "PROXY_NOT_ALLOWED"
-    assert code(stranger.get(f"/v1/proxy/{code_of}/balance")) == "PROXY_NOT_ALLOWED"
+    assert error_code(daughter.post(f"/v1/proxy/{code_of}/payments", {"uri": "ethereum:0x0"})) == "PROXY_NOT_ALLOWED"
+    assert error_code(stranger.get(f"/v1/proxy/{code_of}/balance")) == "PROXY_NOT_ALLOWED"
 
     # the card is lost: the daughter blocks it at once
     assert daughter.post(f"/v1/proxy/{code_of}/card/block", key=None).status_code == 204
     shop = member(wallet, "merchant", shop="荒井商店")
-    assert code(shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)) == "CARD_BLOCKED"
+    lost = shop.post("/v1/merchant/card-balance", {"card": card, "pin": "135790"}, key=None)
+    assert error_code(lost) == "CARD_BLOCKED"
 
     # the mother sees who acted for her and what they did; she ends it, and it stops working
     mine = mother.get("/v1/me/proxies").json()["acting_for_me"][0]
@@ -92,6 +77,6 @@ def test_a_daughter_acts_for_her_mother_within_the_limits_the_counter_recorded(w
     trail = [e for e in desk.get("/v1/counter/trail").json() if e["member"] == code_of]
     assert {e["action"] for e in trail} >= {"proxy_granted", "card_blocked"}
     assert mother.post(f"/v1/me/proxies/{link}/revoke", key=None).status_code == 204
-    assert code(daughter.get(f"/v1/proxy/{code_of}/balance")) == "PROXY_NOT_ALLOWED"
+    assert error_code(daughter.get(f"/v1/proxy/{code_of}/balance")) == "PROXY_NOT_ALLOWED"
     ended = desk.get(f"/v1/counter/members/{mother.info['id']}/proxies").json()
     assert ended[0]["revoked_at"] is not None

@@ -21,11 +21,10 @@ from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from ledger_client.jst import JST
-from tests.watch_support import watch_service
+from tests.watch_support import open_store, watch_service
 from watch import city
-from watch.batches import Limits, new_device_key, sign
+from watch.batches import new_device_key, sign
 from watch.rotating_id import rotating_id, window_of
-from watch.sealing import Sealer
 from watch.settlement import NOTHING_REASON, Rules, compute_day, minutes_so_far
 from watch.store import WatchStore
 
@@ -37,13 +36,7 @@ TOKEN = "city-test-token-0123456789abcdef"
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WatchStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'watch.db'}"
-    else:
-        from tests.wallet_support import database_url
-
-        url = database_url("postgresql", tmp_path)
-    watch = WatchStore(url, Sealer.from_file(tmp_path / "kek", create=True), Limits(), retention_days=30)
+    watch = open_store(request.param, tmp_path)
     yield watch
     watch.close()
 

@@ -17,6 +17,7 @@ from alembic.autogenerate import compare_metadata
 from alembic.migration import MigrationContext
 
 from tests.conftest import REPO
+from tests.watch_support import open_store
 from watch.batches import BatchRefused, Limits, new_device_key, sign
 from watch.rotating_id import ID_BYTES, VECTORS, WINDOW_SECONDS, rotating_id, vectors, window_of
 from watch.sealing import Sealer
@@ -44,13 +45,7 @@ def test_the_rotating_id_matches_its_published_vectors() -> None:
 
 @pytest.fixture(params=["sqlite", "postgresql"])
 def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[WatchStore]:
-    if request.param == "sqlite":
-        url = f"sqlite:///{tmp_path / 'watch.db'}"
-    else:
-        from tests.wallet_support import database_url
-
-        url = database_url("postgresql", tmp_path)
-    watch = WatchStore(url, Sealer.from_file(tmp_path / "kek", create=True), Limits(), retention_days=30)
+    watch = open_store(request.param, tmp_path)
     yield watch
     watch.close()
 

@@ -258,3 +258,18 @@ def member(server: WalletServer, role: str = "resident", points: int = 0, shop: 
     if points:
         server.points.mint(api.info["address"], points)
     return api
+
+
+def error_code(response: httpx.Response) -> str:
+    """The stable error code of a refusal."""
+    return str(response.json()["error"]["code"])
+
+
+def settled(api: Api, response: httpx.Response) -> dict[str, Any]:
+    """Waits for the operation an accepted request started to settle; its final view."""
+    op = dict(response.json()["operation"])
+    for _ in range(60):
+        if op.get("status") in ("confirmed", "failed"):
+            return op
+        op = dict(api.get(f"/v1/operations/{op['id']}", params={"wait": 2}).json())
+    return op

@@ -13,6 +13,7 @@ from pathlib import Path
 import httpx
 
 from tests.conftest import REPO, free_port
+from watch.store import WatchStore
 
 
 @contextmanager
@@ -47,3 +48,17 @@ def watch_service(data: Path, token: str) -> Iterator[str]:
 def takasago(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run([sys.executable, "-m", "scripts.cli", *args], cwd=REPO, capture_output=True, text=True,
                           timeout=120)  # fmt: skip
+
+
+def open_store(kind: str, tmp_path: Path) -> WatchStore:
+    """A watch store on SQLite (in ``tmp_path``) or on a fresh PostgreSQL database, its KEK in ``tmp_path``."""
+    from watch.batches import Limits
+    from watch.sealing import Sealer
+
+    if kind == "sqlite":
+        url = f"sqlite:///{tmp_path / 'watch.db'}"
+    else:
+        from tests.wallet_support import database_url
+
+        url = database_url("postgresql", tmp_path)
+    return WatchStore(url, Sealer.from_file(tmp_path / "kek", create=True), Limits(), retention_days=30)
