@@ -234,3 +234,17 @@ def test_a_lost_account_is_recovered_at_the_counter_and_the_wallet_follows_the_c
     assert wallet.points.balance(new) == 700  # the new key signs the resident's payments
     actions = [e["action"] for e in desk.get("/v1/counter/trail").json() if e["member"] == resident.info["short_code"]]
     assert "recovery_prepared" in actions
+
+
+def test_a_rejected_applicant_is_told_why_when_she_logs_in(wallet: WalletServer) -> None:
+    desk = officer(wallet)
+    applicant = signup(wallet, name="確認 できない")
+    refused = desk.post(f"/v1/officer/accounts/{applicant.info['id']}/reject",
+                        {"reason": "本人確認書類の氏名と一致しません。窓口へお越しください。"}, key=None)  # fmt: skip
+    assert refused.status_code == 200, refused.text
+    again = applicant.login()
+    assert again.status_code == 403 and error_code(again) == "ACCOUNT_REJECTED"
+    assert again.json()["error"]["detail"]["reason"] == "本人確認書類の氏名と一致しません。窓口へお越しください。"
+    assert "窓口" in again.json()["error"]["messages"]["ja"]
+    wrong = Api(wallet, applicant.login_id, "not-her-password-1").login()
+    assert error_code(wrong) == "LOGIN_FAILED" and "reason" not in wrong.text  # only she, with her password, learns why

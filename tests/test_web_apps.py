@@ -81,8 +81,10 @@ def test_sign_up_verify_and_pay_a_shop_by_scanning_its_qr_with_the_camera(
         row = desk.locator(f"#accounts li[data-id='{resident_id}']")
         assert "高砂 一郎" in row.inner_text() and "1975-05-05" in row.inner_text()
         screen(desk, "officer-desk")
-        row.locator("button.primary").click()
-        row.wait_for(state="detached", timeout=30_000)
+        row.locator(".decide button[data-action=approve]").click()  # the officer confirms, with the document checked
+        row.locator("form.confirm[data-action=approve] [name=reason]").fill("マイナンバーカードで確認")
+        row.locator("form.confirm[data-action=approve] button[type=submit]").click()
+        desk.wait_for_selector(f"#accounts li[data-id='{resident_id}'][data-status=active]", timeout=30_000)
         assert resident.me()["status"] == "active"
         wallet.points.mint(resident.me()["address"], 2_000)
 

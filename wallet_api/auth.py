@@ -37,7 +37,7 @@ from sqlalchemy.orm import sessionmaker
 from starlette.concurrency import run_in_threadpool
 
 from wallet_api.crypto.passwords import hash_secret, needs_rehash, verify_secret_async
-from wallet_api.db.models import LoginThrottle, Session, User
+from wallet_api.db.models import CounterLogEntry, LoginThrottle, Session, User
 from wallet_api.db.upsert import insert_ignore
 from wallet_api.errors import ApiError
 from wallet_api.settings import WalletSettings
@@ -152,8 +152,16 @@ class Authenticator:
             user = db.get(User, attempt.user_id)
             if user is None:
                 raise ApiError("LOGIN_FAILED")
+            reason: str | None = None
             if user.status in INACTIVE:
                 status = user.status
+                if status == AccountStatus.REJECTED:  # the applicant, having proved the password, learns why
+                    reason = db.scalar(
+                        select(CounterLogEntry.reason)
+                        .where(CounterLogEntry.user_id == user.id, CounterLogEntry.action == "reject")
+                        .order_by(CounterLogEntry.id.desc())
+                        .limit(1)
+                    )
             else:
                 status = None
                 if new_hash is not None and user.password_hash == attempt.stored_hash:
@@ -167,6 +175,8 @@ class Authenticator:
                         expires_at=now() + timedelta(seconds=self.settings.refresh_token_seconds),
                     )
                 )
+        if status == AccountStatus.REJECTED:
+            raise ApiError("ACCOUNT_REJECTED", {"reason": reason or ""})
         if status is not None:
             raise ApiError("ACCOUNT_NOT_ACTIVE")
         log.info("login ok for %s (%s)", attempt.pseudonym, user.role)

@@ -89,6 +89,21 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     "PAYMENT_REQUEST_EXPIRED": (410, "This payment request has expired.", "この支払い請求は期限切れです。"),
     "REQUEST_ALREADY_PAID": (409, "This payment request has already been paid.", "この支払いは既に完了しています。"),
     "INSUFFICIENT_BALANCE": (409, "Not enough points.", "ポイントが足りません。"),
+    "PAYMENT_REQUEST_CANCELLED": (
+        410,
+        "The shop cancelled this payment request; ask the shop to show a new QR code.",
+        "お店がこの支払い請求を取り消しました。お店に新しいQRコードを表示してもらってください。",
+    ),
+    "REQUEST_NOT_CANCELLABLE": (
+        409,
+        "This payment request can no longer be cancelled (it is being paid or already paid).",
+        "この支払い請求は取り消せません（支払い中または支払い済みです）。",
+    ),
+    "PAYMENT_IN_PROGRESS": (
+        409,
+        "Someone is paying this request right now.",
+        "この支払い請求は現在お支払いの処理中です。",
+    ),
     "POINTS_EXPIRED": (
         409,
         "Not enough points: some of your points have expired.",
@@ -184,6 +199,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         403,
         "This is over the points a day the proxy may use for this resident.",
         "代理で使える1日のポイント上限を超えます。",
+    ),
+    "ACCOUNT_REJECTED": (
+        403,
+        "Your sign-up was not approved. The reason is below; the city counter can help you sign up again.",
+        "登録は承認されませんでした。理由は下記のとおりです。市役所の窓口で改めて登録のお手伝いをします。",
     ),
     "PIN_MISMATCH": (422, "The two PINs are not the same.", "2回入力した暗証番号が一致しません。"),
     "SEARCH_EMPTY": (

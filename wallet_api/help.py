@@ -19,7 +19,7 @@ import threading
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_utils import keccak
@@ -186,7 +186,9 @@ class Help:
         if query.task_type is not None:
             condition.append(HelpRequest.task_type == query.task_type)
         if query.day is not None:
-            condition += [HelpRequest.starts_at >= query.day, HelpRequest.starts_at < query.day + timedelta(days=1)]
+            # the JST day as UTC instants: SQLite keeps stored times as naive UTC text (compared by wall clock)
+            first = query.day.astimezone(UTC)
+            condition += [HelpRequest.starts_at >= first, HelpRequest.starts_at < first + timedelta(days=1)]
         with self.sessions() as db:
             total = int(db.scalar(select(func.count()).select_from(HelpRequest).where(*condition)) or 0)
             rows = db.scalars(

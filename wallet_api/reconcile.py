@@ -16,8 +16,10 @@ wallet went on letting that member in. :class:`Reconciler` closes both gaps:
   address with the registry's ``accountOf`` (kind and status) at one block and lists each
   difference in English and Japanese; nothing is changed by it.
 
-The wallet never suspends an account on its own (no route does): the chain is the authority
-for an account's standing, and the wallet follows it.
+The chain is the authority for an account's standing, and the wallet follows it. One case runs
+the other way on purpose: the officer desk suspends a member in the wallet at once (log-ins and
+payments refused) and shows the ``takasago account suspend`` command a registrar officer runs with
+their own key; until then ``takasago wallet reconcile`` lists that member as a difference.
 """
 
 from __future__ import annotations

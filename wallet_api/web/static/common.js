@@ -161,6 +161,9 @@ const TAKASAGO = (() => {
   function showError(target, failure) {
     const el = typeof target === "string" ? document.getElementById(target) : target;
     el.textContent = failure instanceof ApiFailure ? failure.text : (lang === "en" ? "Cannot reach the service." : "サービスに接続できません。");
+    // a reason a person gave (an officer's decision on a sign-up) is shown as written
+    const reason = failure instanceof ApiFailure && failure.error.detail && failure.error.detail.reason;
+    if (reason) el.textContent += (lang === "en" ? " Reason: " : " 理由：") + reason;
     el.dataset.code = failure instanceof ApiFailure ? failure.error.code : "NETWORK";
     el.hidden = false;
   }
