@@ -248,3 +248,15 @@ def test_a_rejected_applicant_is_told_why_when_she_logs_in(wallet: WalletServer)
     assert "窓口" in again.json()["error"]["messages"]["ja"]
     wrong = Api(wallet, applicant.login_id, "not-her-password-1").login()
     assert error_code(wrong) == "LOGIN_FAILED" and "reason" not in wrong.text  # only she, with her password, learns why
+
+
+def test_a_second_sign_up_of_the_same_person_is_flagged_for_the_officer(wallet: WalletServer) -> None:
+    desk = officer(wallet)
+    first = signup(wallet, name="重複 花子")
+    second = signup(wallet, name="重複　花子")  # the same person, typed with a full-width space
+    other = signup(wallet, name="別人 花子")
+    pending = desk.get("/v1/officer/members", params={"status": "pending", "limit": 200}).json()
+    flagged = {row["short_code"]: row["duplicates"] for row in pending}
+    assert flagged[second.info["short_code"]] == [first.info["short_code"]]
+    assert flagged[first.info["short_code"]] == [second.info["short_code"]]
+    assert flagged[other.info["short_code"]] == []

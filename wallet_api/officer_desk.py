@@ -80,7 +80,13 @@ class OfficerDesk:
                 query = query.where(User.short_code.startswith(code.strip().upper(), autoescape=True))
             rows: Sequence[User] = db.scalars(query.order_by(User.id).limit(limit)).all()
         records = self.accounts.personal_records(rows, officer, reason)
-        return [row_of(u, r) for u, r in zip(rows, records, strict=True)]
+        listed = [row_of(u, r) for u, r in zip(rows, records, strict=True)]
+        for user, row in zip(rows, listed, strict=True):
+            # one person, one account: a sign-up that looks like someone already here (same name and birth date,
+            # or same name and address, compared as keyed hashes) is flagged for the officer deciding it
+            if user.status in UNDECIDED:
+                row["duplicates"] = [d.short_code for d in self.accounts.likely_duplicates(user)]
+        return listed
 
     # -- decisions ---------------------------------------------------------------------------
     def approved(self, officer: User, public_id: str, reason: str) -> None:

@@ -116,6 +116,9 @@ class MemberRowOut(BaseModel):
     failed_logins: int
     locked: bool
     created_at: str
+    duplicates: list[str] = Field(
+        default_factory=list, description="Member codes of likely duplicates (same name and birth date, or address)"
+    )
 
 
 class StatusChangeOut(BaseModel):

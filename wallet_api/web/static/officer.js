@@ -23,7 +23,7 @@
       od_confirm_approve: "承認を確定", od_confirm_reject: "却下を確定", od_confirm_suspend: "停止を確定",
       od_confirm_reactivate: "再開を確定", od_confirm_unlock: "ロック解除を確定",
       od_registrar: "チェーン上の変更は登録担当職員（REGISTRAR）が自分の鍵で次のコマンドを実行してください：",
-      od_done: "完了しました", od_locked: "ログイン失敗", od_view_reason: "アカウント一覧（市職員デスク）",
+      od_duplicates: "同じ人の登録の可能性（氏名と生年月日または住所が一致）", od_done: "完了しました", od_locked: "ログイン失敗", od_view_reason: "アカウント一覧（市職員デスク）",
       pending: "本人確認待ち", approving: "登録中", active: "利用中", suspended: "停止中", rejected: "却下",
     },
     en: {
@@ -32,6 +32,7 @@
       od_reason: "Reason", od_cancel: "Cancel", od_suspend: "Suspend", od_reactivate: "Reactivate", od_unlock: "Unlock",
       od_confirm_approve: "Confirm approval", od_confirm_reject: "Confirm rejection", od_confirm_suspend: "Confirm suspension",
       od_confirm_reactivate: "Confirm reactivation", od_confirm_unlock: "Confirm unlock",
+      od_duplicates: "possibly the same person (same name and birth date, or address)",
       od_registrar: "On-chain, a registrar officer runs this with their own key:",
       od_done: "Done", od_locked: "failed log-ins", od_view_reason: "account list at the officer desk",
       pending: "waiting", approving: "registering", active: "active", suspended: "suspended", rejected: "rejected",
@@ -158,8 +159,10 @@
     text.style.minWidth = "0";
     const person = [a.name || "", a.date_of_birth || "", a.postal_address || ""].filter(Boolean);
     const locked = a.failed_logins ? `${T.t("od_locked")} ${a.failed_logins}` : "";
-    text.textContent = [a.short_code, ...person, a.address || "", `${T.t(a.role)} (${a.login})`, T.t(a.status), locked]
+    const twins = (a.duplicates || []).length ? `⚠ ${T.t("od_duplicates")}: ${a.duplicates.join(", ")}` : "";
+    text.textContent = [a.short_code, ...person, a.address || "", `${T.t(a.role)} (${a.login})`, T.t(a.status), locked, twins]
       .filter(Boolean).join(" ／ ");
+    if (twins) li.dataset.duplicates = a.duplicates.join(",");
     const actions = document.createElement("div");
     actions.className = "decide";
     for (const action of ACTIONS[a.status] || []) {
