@@ -80,6 +80,24 @@ def current_status(request: PaymentRequest) -> str:
     return request.status
 
 
+def refusal(status: str) -> str | None:
+    """The error a resident paying a request in ``status`` (as :func:`current_status` gives it) gets; None: payable."""
+    if status == PaymentRequestStatus.OPEN:
+        return None
+    if status == PaymentRequestStatus.EXPIRED:
+        return "PAYMENT_REQUEST_EXPIRED"
+    if status in (PaymentRequestStatus.CANCELLED, PaymentRequestStatus.DECLINED):
+        return "PAYMENT_REQUEST_CANCELLED"
+    if status in (PaymentRequestStatus.PAYING, PaymentRequestStatus.CONFIRMING):
+        return "PAYMENT_IN_PROGRESS"
+    return "REQUEST_ALREADY_PAID"  # paid, or held for review because the chain records a payment
+
+
+def _cancelled_by_till(request: PaymentRequest) -> bool:
+    """A QR request the till cancelled (its 戻る); a charge's own ``cancelled`` keeps its old answer."""
+    return request.status == PaymentRequestStatus.CANCELLED and request.memo != "charge"
+
+
 def _judge(request: PaymentRequest, payer_address: str | None, chain_payer: str | None, chain_amount: int) -> str:
     """``paid`` when the chain records ``payer_address`` paying the request's amount; else ``review``."""
     if chain_payer is None:
@@ -132,6 +150,36 @@ class Payments:
         with self.sessions.begin() as session:
             session.add(request)
         return request
+
+    def cancel_request(self, merchant: User, request_pk: str) -> PaymentRequest:
+        """The till's 戻る: an open request of this merchant is cancelled and can no longer be paid.
+
+        Claimed like a payment (``open`` → ``cancelled`` in one conditional update), so a
+        cancel and a payment at the same moment cannot both win. Cancelling twice answers
+        the cancelled request; one being paid or paid is refused (REQUEST_NOT_CANCELLABLE,
+        with its status, so the till can show "paid" instead).
+        """
+        with self.sessions.begin() as db:
+            result = db.execute(
+                update(PaymentRequest)
+                .where(
+                    PaymentRequest.id == request_pk,
+                    PaymentRequest.merchant_id == merchant.id,
+                    PaymentRequest.status == PaymentRequestStatus.OPEN,
+                )
+                .values(status=PaymentRequestStatus.CANCELLED)
+                .execution_options(synchronize_session=False)
+            )
+            latest = db.get(PaymentRequest, request_pk)
+            if latest is None or latest.merchant_id != merchant.id:
+                raise ApiError("NOT_FOUND")
+            if result.rowcount:  # type: ignore[attr-defined]
+                mark_changed(db, request_pk)
+                db.refresh(latest)
+            elif latest.status != PaymentRequestStatus.CANCELLED:
+                raise ApiError("REQUEST_NOT_CANCELLABLE", {"status": current_status(latest)})
+            db.expunge(latest)
+        return latest
 
     def request_uri(self, merchant: User, request: PaymentRequest) -> str:
         return build_payment_uri(
@@ -217,6 +265,8 @@ class Payments:
                 latest = db.get(PaymentRequest, request.id)
                 if latest is not None and current_status(latest) == PaymentRequestStatus.EXPIRED:
                     raise ApiError("PAYMENT_REQUEST_EXPIRED")
+                if latest is not None and _cancelled_by_till(latest):
+                    raise ApiError("PAYMENT_REQUEST_CANCELLED")
                 raise ApiError("REQUEST_ALREADY_PAID")
             mark_changed(db, request.id)
 
@@ -228,6 +278,8 @@ class Payments:
         if existing is None:
             if status == PaymentRequestStatus.EXPIRED:
                 raise ApiError("PAYMENT_REQUEST_EXPIRED")
+            if latest is not None and _cancelled_by_till(latest):
+                raise ApiError("PAYMENT_REQUEST_CANCELLED")
             if status not in allowed:
                 raise ApiError("REQUEST_ALREADY_PAID")
         try:

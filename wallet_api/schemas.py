@@ -154,6 +154,16 @@ class PaymentPreviewOut(BaseModel):
     merchant_name: str | None
     memo: str | None
     status: str
+    balance: int | None = Field(
+        default=None, description="the resident's spendable points now (null when the ledger cannot be reached)"
+    )
+
+
+class MemberOut(BaseModel):
+    """Whom a member code names, as a neighbour may see it: the code and the chosen display name only."""
+
+    short_code: str
+    display_name: str | None = Field(description="the nickname the member chose (null: none; show the code)")
 
 
 class PaymentOut(BaseModel):

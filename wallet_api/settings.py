@@ -40,7 +40,8 @@ class WalletSettings(BaseSettings):
     refresh_grace_seconds: Annotated[int, Field(ge=0, le=120)] = 20
     pin_failures_before_lock: Annotated[int, Field(ge=1)] = 3
     pin_lock_seconds: Annotated[int, Field(ge=1)] = 1800
-    payment_request_seconds: Annotated[int, Field(ge=10)] = 600
+    # a till's QR lives a few minutes (issue 21): one abandoned on screen cannot be paid much later
+    payment_request_seconds: Annotated[int, Field(ge=10)] = 180
     payment_code_seconds: Annotated[int, Field(ge=10)] = 120
     confirm_wait_seconds: Annotated[float, Field(ge=0)] = 8.0
     max_body_bytes: Annotated[int, Field(ge=1024)] = 64 * 1024

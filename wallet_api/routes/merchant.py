@@ -79,6 +79,18 @@ def get_request(request_pk: RequestId, user: AnyUser, svc: ServicesDep) -> Payme
     return request_out(svc, merchant, request)
 
 
+@router.post("/payment-requests/{request_pk}/cancel", response_model=PaymentRequestOut)
+def cancel_request(request_pk: RequestId, user: Merchant, svc: ServicesDep) -> PaymentRequestOut:
+    """The till's 戻る: cancels the shop's own open request, so a QR left on screen can no longer be paid.
+
+    Cancelling twice answers the cancelled request again. A request being paid or paid is
+    refused with ``REQUEST_NOT_CANCELLABLE`` (``detail.status`` says which: the till shows
+    "paid" when the customer was quicker); another shop's request is ``NOT_FOUND``.
+    """
+    request = svc.payments.cancel_request(user, request_pk)
+    return request_out(svc, user, request)
+
+
 @router.get("/payment-requests/{request_pk}/qr.{fmt}", response_class=Response)
 def request_qr(
     request_pk: RequestId,

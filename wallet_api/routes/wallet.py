@@ -5,8 +5,10 @@ from __future__ import annotations
 import logging
 import re
 import time
+import unicodedata
 from typing import Annotated
 
+from eth_utils import is_hex_address
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response
 from web3.exceptions import Web3RPCError
@@ -31,6 +33,7 @@ from wallet_api.schemas import (
     HistoryItem,
     HistoryOut,
     LimitIn,
+    MemberOut,
     OperationOut,
     PayIn,
     PaymentOut,
@@ -142,22 +145,65 @@ def send_thanks(
     request: Request, body: ThanksIn, user: Resident, key: IdempotencyKey, svc: ServicesDep
 ) -> JSONResponse:
     """Sends thank-you points to a neighbour (by short code or address), within the daily limits."""
-    op = svc.thanks.thank(user, body.to, body.amount, body.category, body.message, key)
+    op = svc.thanks.thank(user, member_code(body.to), body.amount, body.category, body.message, key)
     return operation_response(request, op)
+
+
+def _spendable(svc: ServicesDep, user: User) -> int | None:
+    """The resident's spendable points now, or None when the ledger cannot be asked."""
+    try:
+        return svc.ledger.balance(user.address or "")[0]
+    except (Web3RPCError, ConnectionError, OSError, TimeoutError):
+        return None
 
 
 @router.post("/payments/preview", response_model=PaymentPreviewOut)
 def preview_payment(body: PayIn, user: Resident, svc: ServicesDep) -> PaymentPreviewOut:
-    """What a scanned QR asks for (shop, amount, status), to confirm before paying; nothing is paid."""
+    """What a scanned QR asks for (shop, amount) and the resident's balance, to confirm before paying.
+
+    Nothing is paid. What cannot be paid is refused at once, with the same codes paying would
+    give (``REQUEST_ALREADY_PAID``, ``PAYMENT_IN_PROGRESS``, ``PAYMENT_REQUEST_EXPIRED``,
+    ``PAYMENT_REQUEST_CANCELLED``, ``INSUFFICIENT_BALANCE``); their ``detail`` carries the
+    shop, the amount, the status and the balance, so the app can still show what was asked.
+    """
     request, merchant = svc.payments.resolve_uri(body.uri)
+    status = payments.current_status(request)
+    shop = merchant.display_name or merchant.short_code
+    balance = _spendable(svc, user)
+    detail = {"status": str(status), "amount": request.amount, "merchant_name": shop, "balance": balance}
+    refused = payments.refusal(status)
+    if refused is not None:
+        raise ApiError(refused, detail)
+    if balance is not None and balance < request.amount:
+        raise ApiError("INSUFFICIENT_BALANCE", detail)
     return PaymentPreviewOut(
         payment_request_id=request.id,
         amount=request.amount,
         merchant=merchant.address or "",
-        merchant_name=merchant.display_name or merchant.short_code,
+        merchant_name=shop,
         memo=request.memo,
-        status=payments.current_status(request),
+        status=status,
+        balance=balance,
     )
+
+
+def member_code(text: str) -> str:
+    """A typed or scanned member code as stored: spaces, hyphens and case ignored (full-width too); an address kept."""
+    text = unicodedata.normalize("NFKC", text).strip().removeprefix("takasago-member:").strip()
+    if is_hex_address(text):
+        return text
+    return re.sub(r"[\s\-]", "", text).upper()
+
+
+@router.get("/members/{code}", response_model=MemberOut)
+def find_member(code: Annotated[str, Path(min_length=1, max_length=64)], user: Resident, svc: ServicesDep) -> MemberOut:
+    """Whom a member code names, to ask "send 50 pt to …?" before thanks: the code and display name only.
+
+    Never the real name (unless the member chose it as their display name). Spaces, hyphens
+    and case in the code are ignored; an unknown code is ``UNKNOWN_RECIPIENT``.
+    """
+    found = svc.accounts.find_member(member_code(code))
+    return MemberOut(short_code=found.short_code, display_name=found.display_name)
 
 
 @router.get("/me/member-qr.{fmt}", response_class=Response)

@@ -10,12 +10,25 @@
   let scanner = null;
   let listening = null; // AbortController of the payment request's event stream
   let charge = null; // {amount, card, key, balanceOnly}
+  let shown = null; // the id of the payment request whose QR is on screen (cancelled when the clerk leaves it)
   T.addTexts({
     ja: { till_check_balance: "カードの残高照会", till_card_balance: "カードの残高", till_nothing_paid: "お支払いはしていません。",
-      till_expires: "有効期限", till_card_only: "残高照会はカードで行います。カードのQRを読み取ってください。" },
+      till_expires: "有効期限", till_card_only: "残高照会はカードで行います。カードのQRを読み取ってください。",
+      till_cancelled: "この請求は取り消されました", till_paying_now: "お客様がお支払い中です。完了までお待ちください。",
+      till_pin_left: "あと{n}回まで試せます（すべて違うとカードは一時的にロックされます）。",
+      till_wrong_account: "このレジはお店のアカウント専用です。{where}" },
     en: { till_check_balance: "Card balance", till_card_balance: "Balance on the card", till_nothing_paid: "Nothing has been paid.",
-      till_expires: "expires", till_card_only: "The balance check needs the card: scan the card's QR." },
+      till_expires: "expires", till_card_only: "The balance check needs the card: scan the card's QR.",
+      till_cancelled: "This request was cancelled", till_paying_now: "The customer is paying now; please wait for it to finish.",
+      till_pin_left: "{n} more tries left; then the card is locked for a while.",
+      till_wrong_account: "This till is for shop accounts only. {where}" },
   });
+  // where each other kind of account belongs (a resident who logged in at the till, an officer…)
+  const ELSEWHERE = {
+    resident: { ja: "住民の方はアプリ（/app/）をお使いください。", en: "Residents: please use the app (/app/)." },
+    officer: { ja: "職員の方は窓口用の画面（/officer/）をお使いください。", en: "Officers: please use the officer desk (/officer/)." },
+    coordinator: { ja: "コーディネーターの方は専用の画面（/coordinator/）をお使いください。", en: "Coordinators: please use /coordinator/." },
+  };
 
   function stopAll() {
     if (scanner) scanner.stop();
@@ -38,8 +51,20 @@
     } catch (e) {
       return go("login");
     }
+    if (me.role !== "merchant") return wrongAccount(me.role);
     $("logout").hidden = false;
     entry();
+  }
+
+  /** A resident (or an officer) logged in at the till: say so, close that session, back to the log-in. */
+  async function wrongAccount(role) {
+    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* the session ends anyway */ }
+    T.tokens.clear();
+    me = null;
+    go("login");
+    const where = (ELSEWHERE[role] || { ja: "", en: "" })[T.lang === "en" ? "en" : "ja"];
+    const text = T.t("till_wrong_account").replace("{where}", where).trim();
+    T.showError("login-error", new T.ApiFailure({ code: "WRONG_ACCOUNT_KIND", messages: { ja: text, en: text } }));
   }
 
   function entry() {
@@ -54,10 +79,13 @@
   }
 
   T.bindSession(start, () => go("login"));
-  document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => entry()));
+  document.querySelectorAll("button.back").forEach((b) => {
+    if (b.id !== "request-back") b.addEventListener("click", () => entry());
+  });
 
   // ---- the shop shows a QR (MPM) ------------------------------------------------------------
   function paid(points) {
+    shown = null;
     go("paid");
     $("paid-amount").textContent = T.formatPoints(points);
   }
@@ -69,6 +97,9 @@
     try {
       const request = await T.call("POST", "/v1/payment-requests", { amount: points });
       go("request");
+      shown = request.id;
+      $("request-qr").removeAttribute("src"); // never the previous (cancelled) QR, even for a moment
+      delete $("request-qr").dataset.uri;
       $("request-amount").textContent = T.formatPoints(points);
       $("request-status").textContent = T.t("waiting");
       $("request-qr").src = await T.imageUrl(`/v1/payment-requests/${request.id}/qr.svg`);
@@ -78,11 +109,45 @@
       T.events(`/v1/payment-requests/${request.id}/events`, (update) => {
         if (update.status === "paid") paid(update.amount);
         else if (update.status === "expired") $("request-status").textContent = T.t("expired");
+        else if (update.status === "cancelled") $("request-status").textContent = T.t("till_cancelled");
         else if (update.status === "review") review("request-status");
       }, signal).catch((e) => { if (!signal.aborted) T.showError("request-error", e); });
     } catch (e) {
       T.showError("entry-error", e);
     }
+  });
+
+  /* 戻る on the QR: the request is cancelled first, so a QR left on a screen (or photographed) can no
+     longer be paid. The customer may have been quicker: then the till shows "paid", or, while their
+     payment is on its way, says so and keeps waiting. Without the network the till goes back anyway
+     (the request runs out by itself in a few minutes). */
+  async function leaveRequest() {
+    const id = shown;
+    if (!id) return entry();
+    try {
+      await T.call("POST", `/v1/payment-requests/${id}/cancel`);
+    } catch (e) {
+      const status = e instanceof T.ApiFailure && e.error.code === "REQUEST_NOT_CANCELLABLE" ? (e.error.detail || {}).status : null;
+      if (status === "paid") {
+        const request = await T.call("GET", `/v1/payment-requests/${id}`).catch(() => null);
+        return paid(request ? request.amount : 0);
+      }
+      if (status === "paying" || status === "confirming") {
+        T.showError("request-error", new T.ApiFailure({ code: "PAYMENT_IN_PROGRESS", messages: { ja: T.t("till_paying_now"), en: T.t("till_paying_now") } }));
+        return;
+      }
+      if (status === "review") return review("request-status");
+    }
+    shown = null;
+    entry();
+  }
+  $("request-back").addEventListener("click", () => leaveRequest());
+  // the till's tab closed or reloaded with a QR on screen: cancel it on the way out
+  window.addEventListener("pagehide", () => {
+    if (!shown || !T.tokens.access) return;
+    fetch(`/v1/payment-requests/${shown}/cancel`, {
+      method: "POST", keepalive: true, headers: { Authorization: `Bearer ${T.tokens.access}` },
+    }).catch(() => {});
   });
 
   /** The ledger records another payer or amount for this request: never "paid"; the clerk checks. */
@@ -209,6 +274,8 @@
       await submitCharge({ amount: charge.amount, card: charge.card, pin }, "pin-status", "pin-error");
     } catch (e) {
       T.showError("pin-error", e);
+      const left = e instanceof T.ApiFailure && e.error.code === "PIN_INCORRECT" ? (e.error.detail || {}).attempts_left : null;
+      if (Number.isInteger(left)) $("pin-error").textContent += " " + T.t("till_pin_left").replace("{n}", left);
     }
   });
   // a card holder asks what is left on the card: scan it, they type the PIN, nothing is paid
