@@ -10,6 +10,22 @@
   let pending = null; // the scanned payment awaiting confirmation: {uri, key}
   let codeTimer = null;
   let historyCursor = null;
+  let asked = null; // the thanks question on screen: {code, amount, to} (送る sends exactly that)
+  const named = new Map(); // member code → {short_code, display_name}, as looked up
+  T.addTexts({
+    ja: { your_balance: "あなたの残高", thanks_question: "{name}に {amount} を送りますか？", thanks_name: "{name}さん",
+      thanks_code_only: "会員コード {code} の方", wrong_account: "このアプリは住民の方専用です。{where}" },
+    en: { your_balance: "Your balance", thanks_question: "Send {amount} to {name}?", thanks_name: "{name}",
+      thanks_code_only: "member {code}", wrong_account: "This app is for residents only. {where}" },
+  });
+  const ELSEWHERE = {
+    merchant: { ja: "お店の方はレジ（/till/）をお使いください。", en: "Shops: please use the till (/till/)." },
+    officer: { ja: "職員の方は窓口用の画面（/officer/）をお使いください。", en: "Officers: please use the officer desk (/officer/)." },
+    coordinator: { ja: "コーディネーターの方は専用の画面（/coordinator/）をお使いください。", en: "Coordinators: please use /coordinator/." },
+  };
+  // what no further press can change: the shop must show a new QR
+  const FINAL_REFUSALS = ["REQUEST_ALREADY_PAID", "PAYMENT_REQUEST_EXPIRED", "PAYMENT_REQUEST_CANCELLED", "INSUFFICIENT_BALANCE",
+    "PAYMENT_IN_PROGRESS"];
 
   function stopAll() {
     if (scanner) scanner.stop();
@@ -32,9 +48,21 @@
     } catch (e) {
       return go("login");
     }
+    if (me.role !== "resident") return wrongAccount(me.role);
     $("logout").hidden = false;
     if (me.status !== "active") return go("pending");
     await home();
+  }
+
+  /** An officer (or a shop) logged in to the residents' app: say so, close that session, back to the log-in. */
+  async function wrongAccount(role) {
+    try { await T.call("POST", "/v1/auth/logout"); } catch (e) { /* the session ends anyway */ }
+    T.tokens.clear();
+    me = null;
+    go("login");
+    const where = (ELSEWHERE[role] || { ja: "", en: "" })[T.lang === "en" ? "en" : "ja"];
+    const text = T.t("wrong_account").replace("{where}", where).trim();
+    T.showError("login-error", new T.ApiFailure({ code: "WRONG_ACCOUNT_KIND", messages: { ja: text, en: text } }));
   }
 
   async function home() {
@@ -107,14 +135,38 @@
   document.querySelectorAll("button.back").forEach((b) => b.addEventListener("click", () => home()));
 
   // ---- scan to pay -------------------------------------------------------------------------
+  /* The preview refuses at once what cannot be paid (paid, being paid, expired, cancelled by the
+     shop, more than the balance); its detail still names the shop, the amount and the balance,
+     so the confirm screen shows what was asked and why it cannot be paid, without a 支払う. */
+  function showConfirm(what, balance) {
+    go("confirm");
+    $("confirm-shop").textContent = what.merchant_name || what.merchant || "";
+    $("confirm-amount").textContent = T.formatPoints(what.amount);
+    $("confirm-balance-line").hidden = balance === null || balance === undefined;
+    if (!$("confirm-balance-line").hidden) $("confirm-balance").textContent = T.formatPoints(balance);
+    $("confirm-pay").hidden = false;
+  }
+
+  function refuse(e) {
+    T.showError("confirm-error", e);
+    if (e instanceof T.ApiFailure && FINAL_REFUSALS.includes(e.error.code)) {
+      $("confirm-pay").hidden = true;
+      pending = null;
+    }
+  }
+
   async function scanned(text) {
     try {
       const preview = await T.call("POST", "/v1/payments/preview", { uri: text.trim() });
       pending = { uri: text.trim(), key: crypto.randomUUID() };
-      go("confirm");
-      $("confirm-shop").textContent = preview.merchant_name || preview.merchant;
-      $("confirm-amount").textContent = T.formatPoints(preview.amount);
+      showConfirm(preview, preview.balance);
     } catch (e) {
+      const detail = e instanceof T.ApiFailure ? e.error.detail || {} : {};
+      if (Number.isInteger(detail.amount)) {
+        showConfirm(detail, detail.balance);
+        refuse(e);
+        return;
+      }
       go("scan");
       T.showError("scan-error", e);
     }
@@ -143,7 +195,7 @@
       $("done-amount").textContent = T.formatPoints(request.amount || 0);
       pending = null;
     } catch (e) {
-      T.showError("confirm-error", e);
+      refuse(e);
     } finally {
       $("confirm-pay").disabled = false;
     }
@@ -172,25 +224,81 @@
   $("new-code").addEventListener("click", () => newCode());
 
   // ---- thanks --------------------------------------------------------------------------------
-  $("go-thanks").addEventListener("click", () => go("thanks"));
+  $("go-thanks").addEventListener("click", () => { go("thanks"); ask(); });
   $("thanks-scan").addEventListener("click", async () => {
     const video = $("thanks-video");
     video.hidden = false;
     scanner = new T.Scanner(video, (text) => {
       video.hidden = true;
       $("thanks-to").value = text.replace(/^takasago-member:/, "");
+      $("thanks-to").dispatchEvent(new Event("input"));
     });
     try { await scanner.start(); } catch (e) { video.hidden = true; }
   });
+  /* Thanks asks "send 50 pt to 鈴木 一郎さん?" before sending: the name is the one the neighbour
+     chose to be shown by (looked up by code; never their registered real name). 送る sends only
+     what the question on screen says; a changed code or amount asks again. Spaces, hyphens and
+     case in a typed code do not matter. */
+  function memberCode(text) {
+    const value = String(text).normalize("NFKC").trim().replace(/^takasago-member:/, "").trim();
+    return /^0x[0-9a-fA-F]{40}$/.test(value) ? value : value.replace(/[\s-]/g, "").toUpperCase();
+  }
+
+  function thanksAmount() {
+    const value = Number($("thanks-form").elements.amount.value);
+    return Number.isInteger(value) && value > 0 ? value : null;
+  }
+
+  /** The question for the code and amount now in the form, when the code is known; else none. */
+  function ask() {
+    const code = memberCode($("thanks-to").value);
+    const amount = thanksAmount();
+    const to = named.get(code);
+    asked = to && amount ? { code, amount, to } : null;
+    $("thanks-question").hidden = !asked;
+    if (!asked) return;
+    const name = to.display_name ? T.t("thanks_name").replace("{name}", to.display_name)
+      : T.t("thanks_code_only").replace("{code}", to.short_code);
+    $("thanks-question").textContent = T.t("thanks_question").replace("{name}", name).replace("{amount}", T.formatPoints(amount));
+  }
+
+  async function lookUp(code) {
+    if (!code || named.has(code) || /^0x/.test(code)) return named.get(code) || null;
+    const found = await T.call("GET", `/v1/members/${encodeURIComponent(code)}`);
+    named.set(code, found);
+    return found;
+  }
+
+  let lookupTimer = null;
+  $("thanks-to").addEventListener("input", () => {
+    ask();
+    clearTimeout(lookupTimer);
+    lookupTimer = setTimeout(() => { lookUp(memberCode($("thanks-to").value)).then(ask, () => {}); }, 300);
+  });
+  $("thanks-form").elements.amount.addEventListener("input", () => ask());
+
   $("thanks-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const form = new FormData(event.target);
     const amount = Number(form.get("amount"));
+    const code = memberCode(form.get("to"));
     try {
+      if (!asked || asked.code !== code || asked.amount !== amount) {
+        // not asked yet for this code and amount: find whom the code names, refuse what cannot be sent, ask
+        await lookUp(code);
+        const balance = await T.call("GET", "/v1/me/balance");
+        ask();
+        if (balance.balance < amount) {
+          throw new T.ApiFailure({ code: "INSUFFICIENT_BALANCE", messages: { ja: "ポイントが足りません。", en: "Not enough points." } }, 409);
+        }
+        if (asked) return; // the question is on screen: 送る again sends
+      }
       await T.move("/v1/thanks", {
-        to: String(form.get("to")).trim(), amount, category: form.get("category"), message: form.get("message") || "",
+        to: code, amount, category: form.get("category"), message: form.get("message") || "",
       });
       event.target.reset();
+      asked = null;
+      $("thanks-question").hidden = true;
       go("done");
       $("done-text").textContent = T.t("thanks_sent");
       $("done-amount").textContent = T.formatPoints(amount);
