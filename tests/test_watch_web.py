@@ -105,7 +105,8 @@ def test_a_family_finds_their_ward_and_a_volunteer_is_thanked(
         screen(phone, "watch-volunteer-notice")
         # and the volunteer's notice centre has it too (the description only); the family's does not
         nearby = [n for n in volunteer.get("/v1/notices").json()["items"] if n["kind"] == "watch_nearby"]
-        assert len(nearby) == 1 and "青い帽子と黄色い傘の小学生" in json.dumps(nearby[0]["texts"], ensure_ascii=False), nearby
+        told = json.dumps(nearby[0]["texts"], ensure_ascii=False) if nearby else ""
+        assert len(nearby) == 1 and "青い帽子と黄色い傘の小学生" in told, nearby
         assert family.info["short_code"] not in json.dumps(nearby)
         assert not [n for n in family.get("/v1/notices").json()["items"] if n["kind"] == "watch_nearby"]
 
