@@ -66,9 +66,13 @@ def test_docs_render_the_operations_with_the_internet_unreachable(docs_server: s
         page.on("pageerror", lambda exc: errors.append(str(exc)))
         page.goto(docs_server + "/docs")
         page.wait_for_selector(".opblock", timeout=15_000)
-        paths = page.locator(".opblock-summary-path").all_inner_texts()
-        assert "/v1/payments" in [p.replace("\u200b", "") for p in paths], paths
-        assert page.locator(".opblock").count() >= 20
+        # Swagger UI draws only the operations near the viewport (more as one scrolls): ask it for the whole
+        # document it loaded and parsed, and check the first screen is drawn
+        loaded = page.evaluate("Object.keys(ui.specSelectors.specJson().toJS().paths)")
+        assert "/v1/payments" in loaded and len(loaded) >= 100, loaded
+        paths = [p.replace("\u200b", "") for p in page.locator(".opblock-summary-path").all_inner_texts()]
+        assert "/v1/auth/login" in paths, paths
+        assert page.locator(".opblock").count() >= 10
         assert "Takasago wallet API" in page.locator(".info .title").inner_text()
         assert not errors, errors
         assert not outside, f"/docs asked hosts outside this machine: {outside}"

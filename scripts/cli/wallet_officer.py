@@ -65,7 +65,9 @@ def export_accounts(
     points: Annotated[
         str | None, typer.Option(help="Points to fill in on every row.", show_default="empty, to fill in")
     ] = None,
-    note: Annotated[str, typer.Option(help="The note column of every row (kept off-chain).")] = "",
+    note: Annotated[
+        str, typer.Option(help="The note column of every row (kept off-chain).", show_default="empty")
+    ] = "",
     role: Annotated[str, typer.Option(help="resident, merchant or all.")] = "resident",
     with_names: Annotated[
         bool,
@@ -74,9 +76,13 @@ def export_accounts(
         ),
     ] = False,
     officer: Annotated[
-        str | None, typer.Option(help="With --with-names: your officer log-in (recorded as the reader).")
+        str | None,
+        typer.Option(help="With --with-names: your officer log-in (recorded as the reader).", show_default="none"),
     ] = None,
-    reason: Annotated[str | None, typer.Option(help="With --with-names: why the records are opened (audited).")] = None,
+    reason: Annotated[
+        str | None,
+        typer.Option(help="With --with-names: why the records are opened (audited).", show_default="none"),
+    ] = None,
     data_dir: DataDir = None,
     database_url: DatabaseUrl = None,
 ) -> None:
