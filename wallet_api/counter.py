@@ -218,10 +218,7 @@ class Counter:
                 self.log(db, officer, user, "pin_reset", "")
                 return None
             self.log(db, officer, user, "card_issued", "")
-        return self.charges.issue_card(user, pin, self._old_limit(user))
-
-    def _old_limit(self, user: User) -> int | None:
-        return self.charges.card_limit(user)[1]
+        return self.charges.issue_card(user, pin, self.charges.card_limit(user)[1])  # a new card keeps the limit
 
     def block_card(self, actor: User, public_id: str, reason: str) -> None:
         """Blocks the member's card at once (lost or stolen); every till refuses it from now on."""

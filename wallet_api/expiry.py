@@ -50,11 +50,11 @@ from wallet_api.accounts import new_short_code
 from wallet_api.auth import now
 from wallet_api.crypto.passwords import hash_secret
 from wallet_api.db.models import ExpiryRun, Operation, User, WalletMeta
-from wallet_api.errors import ApiError
 from wallet_api.gas import GasBook
 from wallet_api.ledger import Ledger
 from wallet_api.notices import Notices
 from wallet_api.outbox import Outbox
+from wallet_api.periodic import Periodic
 from wallet_api.statuses import MEMBER_ROLES, AccountStatus, OperationKind, OperationStatus, Role
 
 log = logging.getLogger("wallet_api.expiry")
@@ -193,8 +193,7 @@ class Expiry:
         self.outbox = Outbox(sessions, ledger, outbox.pipeline, outbox.confirm_wait_seconds)
         self.outbox.gas = _AlwaysEstimate()
         outbox.when_settled(OperationKind.EXPIRY_SWEEP, _no_hook, inspector=self.inspect_sweep)
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._job = Periodic("expiry", self.step, log)
         self._lock = threading.Lock()
 
     # -- the chain's clock ------------------------------------------------------------------------
@@ -236,24 +235,10 @@ class Expiry:
         return added
 
     def start(self, interval: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.step()
-                except (ConnectionError, OSError, TimeoutError) as exc:
-                    log.warning("expiry: node unreachable (%s); retrying", type(exc).__name__)
-                except ApiError as exc:  # the ledger refused a batch (paused): left running, tried next pass
-                    log.warning("expiry: a sweep batch was refused: %s %s", exc.code, exc.detail)
-                except Exception:  # noqa: BLE001 - the job must outlive one bad pass
-                    log.exception("expiry: the pass failed")
-
-        self._thread = threading.Thread(target=loop, name="wallet-expiry", daemon=True)
-        self._thread.start()
+        self._job.start(interval)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._job.stop()
 
     # -- the sweep --------------------------------------------------------------------------------
     def sweep(self, month: int, started_by: str) -> RunReport:

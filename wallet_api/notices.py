@@ -18,7 +18,6 @@ as the notices it produced — a restart neither repeats nor skips a block.
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from collections.abc import Callable, Iterable
 from dataclasses import dataclass
@@ -47,6 +46,7 @@ from wallet_api.db.models import (
 )
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import ZERO, Ledger
+from wallet_api.periodic import Periodic
 from wallet_api.statuses import MEMBER_ROLES, AccountStatus, ClaimStatus, HelpStatus, OperationStatus, Role
 
 log = logging.getLogger("wallet_api.notices")
@@ -328,8 +328,7 @@ class Notices:
         self.sessions = sessions
         self.keyring = keyring
         self.ledger = ledger
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Periodic("notices", self.follow_once, log)
 
     def page(self, user: User, before: int | None, limit: int) -> NoticePage:
         """The member's notices, newest first, ``limit`` at most, older than notice ``before``; and the unread count."""
@@ -456,22 +455,10 @@ class Notices:
         return added
 
     def start_follower(self, interval: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.follow_once()
-                except (ConnectionError, OSError, TimeoutError) as exc:
-                    log.warning("notices: node unreachable (%s); retrying", type(exc).__name__)
-                except Exception:  # noqa: BLE001 - the follower must outlive one bad pass
-                    log.exception("notices: following the chain failed")
-
-        self._thread = threading.Thread(target=loop, name="wallet-notices", daemon=True)
-        self._thread.start()
+        self._follower.start(interval)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._follower.stop()
 
     # -- points expiring -------------------------------------------------------------------------
     def notify_expiring(self, at: datetime | None = None, days: int = EXPIRING_DAYS) -> int:

@@ -14,29 +14,23 @@ from __future__ import annotations
 import hashlib
 import uuid
 from collections.abc import Callable
-from datetime import datetime, time
 from typing import Any, TypeVar
 
 from sqlalchemy import delete, func, select
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
-from ledger_client.jst import JST
 from wallet_api.accounts import Accounts
 from wallet_api.auth import aware, now
 from wallet_api.counter import Counter
 from wallet_api.db.models import Proxy, ProxyAction, User
 from wallet_api.errors import ApiError
+from wallet_api.help_safety import start_of_day_jst
 from wallet_api.statuses import AccountStatus, Role
 
 SCOPES = ("balance", "pay", "thanks", "help", "card")
 T = TypeVar("T")
 MOVING = ("pay", "thanks", "help")  # the scopes whose points count towards the day's limit
-
-
-def _start_of_day_jst() -> datetime:
-    today = now().astimezone(JST).date()
-    return datetime.combine(today, time(0), tzinfo=JST).astimezone(now().tzinfo)  # in UTC, as SQLite stores times
 
 
 class Proxies:
@@ -120,7 +114,9 @@ class Proxies:
     def _used(db: DbSession, link_id: str) -> int:
         total = db.scalar(
             select(func.coalesce(func.sum(ProxyAction.points), 0)).where(
-                ProxyAction.proxy_link == link_id, ProxyAction.at >= _start_of_day_jst(), ProxyAction.action.in_(MOVING)
+                ProxyAction.proxy_link == link_id,
+                ProxyAction.at >= start_of_day_jst(now()),
+                ProxyAction.action.in_(MOVING),
             )  # fmt: skip
         )
         return int(total or 0)

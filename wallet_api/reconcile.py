@@ -26,7 +26,6 @@ from __future__ import annotations
 
 import logging
 import os
-import threading
 from collections.abc import Iterable
 from dataclasses import dataclass
 from typing import Any
@@ -39,6 +38,7 @@ from sqlalchemy.orm import sessionmaker
 
 from wallet_api.db.models import User, WalletMeta
 from wallet_api.ledger import Ledger
+from wallet_api.periodic import Periodic
 from wallet_api.statuses import MEMBER_ROLES, AccountStatus, Role
 
 log = logging.getLogger("wallet_api.reconcile")
@@ -94,8 +94,7 @@ class Reconciler:
     def __init__(self, sessions: sessionmaker[DbSession], ledger: Ledger) -> None:
         self.sessions = sessions
         self.ledger = ledger
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Periodic("registry", self.follow_once, log)
 
     # -- the follower -----------------------------------------------------------------------------
     def follow_once(self) -> int:
@@ -155,22 +154,10 @@ class Reconciler:
         return str(self.ledger.registry.functions.successorOf(address).call())
 
     def start(self, interval: float) -> None:
-        def loop() -> None:
-            while not self._stop.wait(interval):
-                try:
-                    self.follow_once()
-                except (ConnectionError, OSError, TimeoutError) as exc:
-                    log.warning("registry follower: node unreachable (%s); retrying", type(exc).__name__)
-                except Exception:  # noqa: BLE001 - the follower must outlive one bad pass
-                    log.exception("registry follower: following the chain failed")
-
-        self._thread = threading.Thread(target=loop, name="wallet-registry", daemon=True)
-        self._thread.start()
+        self._follower.start(interval)
 
     def stop(self) -> None:
-        self._stop.set()
-        if self._thread is not None:
-            self._thread.join(timeout=5)
+        self._follower.stop()
 
     # -- the reconciliation -----------------------------------------------------------------------
     def differences(self) -> tuple[int, int, list[Difference]]:

@@ -21,7 +21,6 @@ address the wallet knew nothing about, and the resident could no longer use the 
 from __future__ import annotations
 
 import logging
-import threading
 import uuid
 from typing import Any
 
@@ -37,6 +36,7 @@ from wallet_api.db.models import Session as LoginSession
 from wallet_api.errors import ApiError
 from wallet_api.keyring import Keyring
 from wallet_api.ledger import Ledger
+from wallet_api.periodic import Periodic
 
 log = logging.getLogger("wallet_api.recovery")
 OPEN_STATES = ("prepared", "recovered")
@@ -49,8 +49,7 @@ class Recoveries:
         self.keyring = keyring
         self.ledger = ledger
         self.counter = counter
-        self._stop = threading.Event()
-        self._thread: threading.Thread | None = None
+        self._follower = Periodic("recovery", self.sync, log)
 
     def start(self, officer: User, public_id: str, reason: str) -> dict[str, Any]:
         """Prepares the recovery: a new key for the member, their app sessions ended; the officers' commands."""
@@ -144,16 +143,7 @@ class Recoveries:
     # -- the service's follower ---------------------------------------------------------------
     def run(self, every: float = 5.0) -> None:
         """Follows the chain in the background (a thread per service process)."""
-
-        def loop() -> None:
-            while not self._stop.wait(every):
-                try:
-                    self.sync()
-                except Exception:  # noqa: BLE001 - the node may be away; the next pass tries again
-                    log.warning("recovery follower: the node could not be read; trying again")
-
-        self._thread = threading.Thread(target=loop, name="recovery-follower", daemon=True)
-        self._thread.start()
+        self._follower.start(every)
 
     def stop(self) -> None:
-        self._stop.set()
+        self._follower.stop()

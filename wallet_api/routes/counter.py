@@ -16,7 +16,7 @@ from fastapi import APIRouter, Path, Query, Request, Response
 from pydantic import BaseModel, Field, StrictStr
 
 from wallet_api import qr
-from wallet_api.counter import redeem_reset_code
+from wallet_api.counter import RESET_CODE_HOURS, redeem_reset_code
 from wallet_api.deps import IdempotencyKey, Member, Merchant, Officer, ServicesDep, operation_response
 from wallet_api.schemas import Strict
 
@@ -150,8 +150,6 @@ def block_card(public_id: PublicId, body: ReasonIn, officer: Officer, svc: Servi
 @router.post("/counter/members/{public_id}/reset-code", tags=["officer"], status_code=201)
 def reset_code(public_id: PublicId, officer: Officer, svc: ServicesDep) -> ResetCodeOut:
     """A one-time code to hand over on paper; with their log-in ID the resident sets a new app password."""
-    from wallet_api.counter import RESET_CODE_HOURS
-
     login, code = svc.counter.reset_code(officer, public_id)
     return ResetCodeOut(login=login, code=code, hours=RESET_CODE_HOURS)
 
