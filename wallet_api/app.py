@@ -21,7 +21,23 @@ from wallet_api.expiry import env_interval as expiry_interval
 from wallet_api.limits import SharedRateLimiter, client_address
 from wallet_api.pipeline import NODE_ERRORS
 from wallet_api.reconcile import env_interval as registry_interval
-from wallet_api.routes import auth, coordinator, counter, docs, merchant, officer, proxy, wallet, watch, web
+from wallet_api.routes import (
+    auth,
+    business,
+    co2,
+    coordinator,
+    counter,
+    docs,
+    merchant,
+    officer,
+    programmes,
+    proxy,
+    research,
+    shops,
+    wallet,
+    watch,
+    web,
+)
 from wallet_api.routes import help as help_routes
 from wallet_api.routes import notices as notice_routes
 from wallet_api.services import Services
@@ -273,6 +289,11 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         counter,
         proxy,
         watch,
+        co2,
+        programmes,
+        shops,
+        business,
+        research,
         merchant,
         officer,
         web,

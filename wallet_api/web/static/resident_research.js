@@ -1,0 +1,2 @@
+/* The research feature's part of this app (issue 21/22); filled in by that feature. */
+"use strict";
