@@ -342,6 +342,9 @@ class Payments:
             raise ApiError("NOT_FOUND")
         if request.status != PaymentRequestStatus.PAID:
             raise ApiError("NOT_REFUNDABLE", {"status": current_status(request)})
+        if amount > request.amount - request.refunded:
+            raise ApiError("REFUND_EXCEEDS_PAYMENT", {"refundable": request.amount - request.refunded})
+        self._refundable_from_balance(merchant, amount)
         target, calldata = self.ledger.calldata(
             "RegionalPoints", "refund", chain_request_id(merchant.address or "", request), amount
         )
@@ -355,6 +358,23 @@ class Payments:
             calldata=calldata,
             summary={"payment_request": request.id, "amount": amount},
         )
+
+    def _refundable_from_balance(self, merchant: User, amount: int) -> None:
+        """A refund is paid from the shop's points: after a settlement sent them to the city, say so plainly.
+
+        The contract takes a refund from the shop's balance; points already burned for a
+        settlement are yen the city owes the shop, not points it holds, so a refund larger
+        than the balance is refused here (``REFUND_AFTER_SETTLEMENT``, with the balance and
+        what was settled) instead of as a bare "not enough points". An unreachable ledger
+        leaves the check to the contract.
+        """
+        try:
+            ledger = self.ledger.merchant_ledger(merchant.address or "")
+        except Exception:  # noqa: BLE001 - any failure to read leaves the check to the contract
+            return
+        if ledger.get("balance", amount) < amount:
+            detail = {"balance": ledger.get("balance"), "settled": ledger.get("settled"), "amount": amount}
+            raise ApiError("REFUND_AFTER_SETTLEMENT" if ledger.get("settled") else "INSUFFICIENT_BALANCE", detail)
 
     def settle(self, merchant: User, amount: int, key: str) -> Operation:
         reference = keccak(text=f"settlement:{merchant.public_id}:{key}")
@@ -384,6 +404,7 @@ def on_pay(db: DbSession, op: Operation) -> None:
     if verdict == "paid":
         request.status = PaymentRequestStatus.PAID
         request.paid_at = now()
+        mark_changed(db, f"merchant:{request.merchant_id}")  # the till listening for any payment hears it
     elif verdict == "review" or op.status == OperationStatus.CONFIRMED:
         # the shop was paid by someone or something else (or a receipt without a matching record)
         request.status = PaymentRequestStatus.REVIEW

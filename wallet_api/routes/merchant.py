@@ -10,6 +10,7 @@ from typing import Annotated
 
 from fastapi import APIRouter, Path, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
+from pydantic import Field
 from starlette.concurrency import run_in_threadpool
 
 from wallet_api import payments, qr, queries
@@ -27,12 +28,23 @@ from wallet_api.schemas import (
     TakingsOut,
 )
 from wallet_api.services import Services
+from wallet_api.shops import method_of, shops_of
 from wallet_api.statuses import FINAL_REQUEST, PaymentRequestStatus
 
 router = APIRouter(prefix="/v1", tags=["merchant"])
 JST = timezone(timedelta(hours=9))
 RequestId = Annotated[str, Path(max_length=36)]
 RECHECK_SECONDS = 1.0  # event streams re-read this often besides being woken (other workers' changes)
+
+
+class TakingOut(PaymentRequestOut):
+    """A paid request in the day's takings, with how it was paid, so the right sale is refunded."""
+
+    method: str = Field(description="qr (the till's QR), static (the shop's printed QR) or charge (card or code)")
+
+
+class TakingsDayOut(TakingsOut):
+    requests: list[TakingOut]  # type: ignore[assignment]
 
 
 def request_out(svc: Services, merchant: User, request: PaymentRequest) -> PaymentRequestOut:
@@ -171,17 +183,17 @@ def refund(request: Request, body: RefundIn, user: Merchant, key: IdempotencyKey
 @router.post("/merchant/settlements", responses={200: {"model": PaymentOut}, 202: {"model": PaymentOut}})
 def settle(request: Request, body: SettlementIn, user: Merchant, key: IdempotencyKey, svc: ServicesDep) -> JSONResponse:
     """Asks the city to pay ``amount`` points out in yen (the points are burned on-chain)."""
-    op = svc.payments.settle(user, body.amount, key)
+    op = shops_of(svc).settle(user, body.amount, key)  # recorded, so the till can follow it to "paid"
     return operation_response(request, op)
 
 
-@router.get("/merchant/takings", response_model=TakingsOut)
+@router.get("/merchant/takings", response_model=TakingsDayOut)
 def takings(
     user: Merchant,
     svc: ServicesDep,
     day: Annotated[str | None, Query(pattern=r"^\d{4}-\d{2}-\d{2}$", description="JST date; today by default")] = None,
-) -> TakingsOut:
-    """The day's paid requests (JST) and their totals."""
+) -> TakingsDayOut:
+    """The day's paid requests (JST) with time, method and request id, and their totals."""
     try:
         start_local = datetime.fromisoformat(day).replace(tzinfo=JST) if day else datetime.now(JST)
     except ValueError:
@@ -190,8 +202,8 @@ def takings(
     start, end = start_jst.astimezone(UTC), (start_jst + timedelta(days=1)).astimezone(UTC)
     with svc.sessions() as db:
         rows = queries.paid_requests(db, user.id, start, end)
-    out = [request_out(svc, user, r) for r in rows]
-    return TakingsOut(
+    out = [TakingOut(**request_out(svc, user, r).model_dump(), method=method_of(r)) for r in rows]
+    return TakingsDayOut(
         date=start_jst.date().isoformat(),
         payments=len(out),
         total=sum(r.amount for r in out),

@@ -1,0 +1,191 @@
+"""Issue 21, shops: a shop applies from the till (bank account sealed), the city approves it (on-chain
+registration follows), residents find it in the directory and pay by its printed QR within its limit,
+the till hears the payment, settlements go requested → paid, the city's export carries the name and
+bank account (UTF-8 with BOM, Shift_JIS); a refund after settlement is refused plainly.
+
+The API on a real server, node and contracts, on SQLite and PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import httpx
+import pytest
+
+from tests.points import PointsSystem
+from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, settled, signup
+
+BANK = {
+    "bank": "播州信用金庫",
+    "branch": "高砂支店",
+    "account_type": "普通",
+    "account_number": "1234567",
+    "holder": "タカサゴベーカリー",
+}
+PROFILE = {
+    "category": "パン",
+    "district": "高砂町",
+    "hours": "8:00-18:00（水曜休み）",
+    "takes_cards": True,
+    "static_limit": 1000,
+}
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def wallet(
+    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[WalletServer]:
+    yield from running_wallet(points, tmp_path_factory.mktemp(f"shops-{request.param}"), request.param)
+
+
+def error(response: httpx.Response) -> dict[str, Any]:
+    return dict(response.json()["error"])
+
+
+def refused(response: httpx.Response, code: str, status: int) -> dict[str, Any]:
+    assert response.status_code == status, response.text
+    body = error(response)
+    assert body["code"] == code and body["messages"]["ja"] and body["messages"]["en"]
+    assert body["messages"]["ja"] != body["messages"]["en"]
+    return body
+
+
+def put(api: Api, path: str, body: Any) -> httpx.Response:
+    return httpx.put(api.server.url + path, json=body, headers=api.headers(), timeout=30)
+
+
+def wait_active(api: Api) -> None:
+    for _ in range(60):
+        if api.me()["status"] == "active":
+            return
+        time.sleep(0.5)
+    raise AssertionError("the merchant's registration did not confirm")
+
+
+def test_a_shop_applies_is_approved_listed_and_paid_by_its_static_qr_within_its_limit(wallet: WalletServer) -> None:
+    city = officer(wallet)
+    shop = signup(wallet, "merchant", shop="仮の屋号")  # a new merchant account, not yet on the chain
+    resident = member(wallet, points=2000)
+
+    # the application from the till: bad input is refused in both languages, nothing is stored
+    assert shop.get("/v1/merchant/shop").status_code == 404
+    refused(put(shop, "/v1/merchant/shop", {"name": "高砂ベーカリー", **PROFILE}), "SHOP_APPLICATION_NEEDS_BANK", 422)
+    refused(put(shop, "/v1/merchant/shop", {"name": "", **PROFILE, "bank": BANK}), "VALIDATION_ERROR", 422)
+    bad_bank = {**BANK, "account_number": "12ab"}
+    refused(
+        put(shop, "/v1/merchant/shop", {"name": "高砂ベーカリー", **PROFILE, "bank": bad_bank}), "VALIDATION_ERROR", 422
+    )
+    assert shop.get("/v1/merchant/shop").status_code == 404
+    applied = put(shop, "/v1/merchant/shop", {"name": "高砂ベーカリー", **PROFILE, "bank": BANK})
+    assert applied.status_code == 200, applied.text
+    profile = applied.json()
+    assert profile["status"] == "pending" and profile["name"] is None and profile["static_uri"] is None
+    assert profile["bank_on_file"] == "播州信用金庫 ****567" and "1234567" not in applied.text
+    assert all(s["code"] != shop.info["short_code"] for s in httpx.get(wallet.url + "/v1/shops").json())
+
+    # the city's desk: the application without the bank account; only an officer decides
+    pending = city.get("/v1/officer/shops").json()
+    mine = next(a for a in pending if a["id"] == shop.info["id"])
+    assert mine["requested_name"] == "高砂ベーカリー" and mine["account_status"] == "pending"
+    assert "1234567" not in city.get("/v1/officer/shops").text
+    refused(resident.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "ok"}), "FORBIDDEN", 403)
+    refused(city.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": ""}), "VALIDATION_ERROR", 422)
+    approved = city.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "営業許可証を確認"})
+    assert approved.status_code == 200, approved.text
+    assert approved.json()["status"] == "approved" and approved.json()["name"] == "高砂ベーカリー"
+    wait_active(shop)  # the on-chain registration followed the approval
+    shop.info.update(shop.me())
+    again = city.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "twice"})
+    refused(again, "SHOP_NOT_PENDING", 409)
+
+    # the directory: searchable without logging in; the shop's page carries its printed QR
+    listed = httpx.get(wallet.url + "/v1/shops", params={"q": "パン 高砂町"}).json()
+    page = next(s for s in listed if s["code"] == shop.info["short_code"])
+    assert page["name"] == "高砂ベーカリー" and page["takes_cards"] is True and page["static_limit"] == 1000
+    assert page["static_uri"] == f"takasago-shop:{shop.info['address']}@{wallet.points.w3.eth.chain_id}"
+    assert httpx.get(wallet.url + "/v1/shops", params={"q": "魚"}).json() == [] or all(
+        s["code"] != shop.info["short_code"] for s in httpx.get(wallet.url + "/v1/shops", params={"q": "魚"}).json()
+    )
+    qr = httpx.get(wallet.url + f"/v1/shops/{shop.info['short_code']}/qr.svg")
+    assert qr.status_code == 200 and qr.headers["content-type"].startswith("image/svg")
+    assert httpx.get(wallet.url + "/v1/shops/names").json()[shop.info["address"]] == "高砂ベーカリー"
+
+    # the resident scans it: the registered name first, then the amount; over the limit nothing moves
+    seen = resident.post("/v1/shops/resolve", {"uri": page["static_uri"]}, key=None)
+    assert seen.status_code == 200 and seen.json()["name"] == "高砂ベーカリー"
+    refused(resident.post("/v1/shops/resolve", {"uri": "takasago-shop:nonsense"}, key=None), "INVALID_SHOP_QR", 422)
+    wrong_chain = page["static_uri"].rsplit("@", 1)[0] + "@999"
+    refused(resident.post("/v1/shops/resolve", {"uri": wrong_chain}, key=None), "WRONG_CHAIN", 400)
+    code = shop.info["short_code"]
+    over = refused(resident.post(f"/v1/shops/{code}/preview", {"amount": 1001}, key=None), "STATIC_LIMIT_EXCEEDED", 422)
+    assert over["detail"] == {"amount": 1001, "limit": 1000, "merchant_name": "高砂ベーカリー"}
+    refused(resident.post(f"/v1/shops/{code}/payments", {"amount": 1001}), "STATIC_LIMIT_EXCEEDED", 422)
+    refused(resident.post(f"/v1/shops/{code}/payments", {"amount": 0}), "VALIDATION_ERROR", 422)
+    refused(shop.post(f"/v1/shops/{code}/payments", {"amount": 10}), "FORBIDDEN", 403)
+    assert resident.balance() == 2000
+    preview = resident.post(f"/v1/shops/{code}/preview", {"amount": 300}, key=None).json()
+    assert preview["shop"]["name"] == "高砂ベーカリー" and preview["balance"] == 2000
+
+    # the till listens; the payment (sent twice under one key) is paid once and heard at once
+    cursor = shop.get("/v1/merchant/payments/heard").json()["cursor"]
+    first = resident.post(f"/v1/shops/{code}/payments", {"amount": 300}, key="static-pay-1")
+    assert first.status_code in (200, 202), first.text
+    assert settled(resident, first)["status"] == "confirmed"
+    retry = resident.post(f"/v1/shops/{code}/payments", {"amount": 300}, key="static-pay-1")
+    assert retry.json()["operation"]["id"] == first.json()["operation"]["id"]
+    assert retry.json()["payment_request"]["merchant_name"] == "高砂ベーカリー"
+    assert resident.balance() == 1700
+    heard = shop.get("/v1/merchant/payments/heard", params={"after": cursor, "wait": 5}).json()
+    assert [p["amount"] for p in heard["payments"]] == [300]
+    request_id = heard["payments"][0]["id"]
+    assert heard["methods"][request_id] == "static"
+    takings = shop.get("/v1/merchant/takings").json()
+    assert [(r["id"], r["method"]) for r in takings["requests"]] == [(request_id, "static")]
+
+    # settlement: requested (the city owes it) → paid with the transfer's date and reference;
+    # a refund after the points went to the city is refused plainly, nothing moves
+    settle = shop.post("/v1/merchant/settlements", {"amount": 300})
+    assert settled(shop, settle)["status"] == "confirmed"
+    [mine_settled] = shop.get("/v1/merchant/settlements").json()
+    assert mine_settled["status"] == "requested" and mine_settled["shop_name"] == "高砂ベーカリー"
+    late = refused(shop.post("/v1/merchant/refunds", {"payment_request_id": request_id, "amount": 100}),
+                   "REFUND_AFTER_SETTLEMENT", 409)  # fmt: skip
+    assert late["detail"]["balance"] == 0 and late["detail"]["settled"] == 300
+    assert resident.balance() == 1700
+    refused(shop.post(f"/v1/officer/settlements/{mine_settled['id']}/paid", {}, key=None), "FORBIDDEN", 403)
+    body = {"transfer_date": "2026-12-10", "transfer_reference": "FB-20261210-001"}
+    refused(city.post(f"/v1/officer/settlements/{mine_settled['id']}/paid", {**body, "transfer_date": "2026-13-45"},
+                      key=None), "VALIDATION_ERROR", 422)  # fmt: skip
+    csv_requested = city.get("/v1/officer/settlements.csv", params={"status": "requested"})
+    assert csv_requested.content.startswith(b"\xef\xbb\xbf")
+    lines = csv_requested.content.decode("utf-8-sig").splitlines()
+    assert lines[0].startswith("精算ID,店舗名") and any(
+        "高砂ベーカリー" in line and "1234567" in line for line in lines
+    )
+    assert lines[-1].startswith("合計")
+    marked = city.post(f"/v1/officer/settlements/{mine_settled['id']}/paid", body, key=None)
+    assert marked.status_code == 200, marked.text
+    assert marked.json()["status"] == "paid" and marked.json()["transfer_reference"] == "FB-20261210-001"
+    refused(
+        city.post(f"/v1/officer/settlements/{mine_settled['id']}/paid", body, key=None), "SETTLEMENT_ALREADY_PAID", 409
+    )
+    [paid] = shop.get("/v1/merchant/settlements").json()
+    assert paid["status"] == "paid" and paid["transfer_date"] == "2026-12-10"
+    sjis = city.get("/v1/officer/settlements.csv", params={"status": "paid", "encoding": "shift_jis"})
+    assert "shift_jis" in sjis.headers["content-type"]
+    text = sjis.content.decode("cp932")
+    assert "高砂ベーカリー" in text and "タカサゴベーカリー" in text and "FB-20261210-001" in text
+
+    # a new name waits for the city; the directory keeps the registered one until then (no restart)
+    renamed = put(shop, "/v1/merchant/shop", {"name": "たかさごパン工房", **PROFILE, "static_limit": 500})
+    assert renamed.json()["status"] == "pending" and renamed.json()["name"] == "高砂ベーカリー"
+    assert httpx.get(wallet.url + f"/v1/shops/{code}").json()["static_limit"] == 500
+    assert httpx.get(wallet.url + f"/v1/shops/{code}").json()["name"] == "高砂ベーカリー"
+    assert city.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "商号変更"}).status_code == 200
+    assert httpx.get(wallet.url + "/v1/shops/names").json()[shop.info["address"]] == "たかさごパン工房"
+    assert city.get("/v1/officer/settlements").json()[0]["shop_name"] == "たかさごパン工房"
+    refused(resident.post(f"/v1/shops/{code}/payments", {"amount": 600}), "STATIC_LIMIT_EXCEEDED", 422)
+    assert resident.balance() == 1700
