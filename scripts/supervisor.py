@@ -251,3 +251,43 @@ def start_oracle(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("oracle", url + "/health")
     return url
+
+
+def ensure_research_secret(supervisor: Supervisor, data_dir: Path, wallet_port: int) -> Path:
+    """The secret the wallet's research feed and the data platform share (DATA_DIR/analytics/research-secret, 0600).
+
+    Both derive the feed's token and the pseudonym key from it (issue 22); made on first start, kept after.
+    """
+    analytics_dir = data_dir / "analytics"
+    analytics_dir.mkdir(parents=True, exist_ok=True)
+    secret = analytics_dir / "research-secret"
+    if not secret.exists():
+        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    supervisor.env["TAKASAGO_WALLET_RESEARCH_SECRET_FILE"] = str(secret.resolve())
+    supervisor.env["TAKASAGO_ANALYTICS_RESEARCH_SECRET_FILE"] = str(secret.resolve())
+    supervisor.env["TAKASAGO_ANALYTICS_WALLET_URL"] = f"http://127.0.0.1:{wallet_port}"
+    return secret
+
+
+def start_analytics(supervisor: Supervisor, data_dir: Path, port: int, oracle_url: str) -> str:
+    """Starts the data platform on ``port``: it reads the indexer's SQLite read-only and pulls the wallet's feed.
+
+    The officers' district view answers DATA_DIR/analytics/officer-token (0600, made on first start).
+    """
+    analytics_dir = data_dir / "analytics"
+    analytics_dir.mkdir(parents=True, exist_ok=True)
+    token = analytics_dir / "officer-token"
+    if not token.exists():
+        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(24) + "\n")
+    indexer_db = (data_dir / "indexer" / "indexer.db").resolve()
+    supervisor.env["TAKASAGO_ANALYTICS_INDEXER_DATABASE_URL"] = f"sqlite:///{indexer_db}"
+    supervisor.env["TAKASAGO_ANALYTICS_ORACLE_URL"] = oracle_url
+    supervisor.env["TAKASAGO_ANALYTICS_OFFICER_TOKEN_FILE"] = str(token.resolve())
+    supervisor.start("analytics", ["analytics", "serve", "--data-dir", str(analytics_dir), "--port", str(port)])
+    url = f"http://127.0.0.1:{port}"
+    supervisor.wait_http("analytics", url + "/health")
+    return url

@@ -13,6 +13,8 @@ import typer
 
 from scripts.cli import (
     accounts,
+    analytics,
+    business,
     deploy,
     help_board,
     indexer,
@@ -45,6 +47,8 @@ app.add_typer(indexer.audit, name="audit")
 app.add_typer(oracle.oracle, name="oracle")
 app.add_typer(watch.watch, name="watch")
 app.add_typer(help_board.help_board, name="help-board")
+app.add_typer(analytics.analytics, name="analytics")
+app.add_typer(business.business, name="business")
 app.command("mint")(mint.mint)
 app.command("pause")(programmes.pause)
 app.command("unpause")(programmes.unpause)
@@ -60,6 +64,7 @@ def up(
     explorer_port: Annotated[int, typer.Option(help="Explorer port.", min=1, max=65535)] = 8700,
     oracle_port: Annotated[int, typer.Option(help="CO2 oracle ingest port.", min=1, max=65535)] = 8800,
     watch_port: Annotated[int, typer.Option(help="Watch-over detectors' ingest port.", min=1, max=65535)] = 8900,
+    analytics_port: Annotated[int, typer.Option(help="Data platform pages port.", min=1, max=65535)] = 8950,
     mode: Annotated[str, typer.Option(help="Block production: instant or interval.")] = "instant",
 ) -> None:
     """Start the whole system on embedded defaults and keep it running until Ctrl-C.
@@ -74,7 +79,8 @@ def up(
     (shop names from DATA_DIR/labels.json when present). The wallet, indexer and oracle
     prove themselves to the node with a secret in DATA_DIR/node/service-token (0600, made on
     first start, named in node.json as rpc.serviceTokenFile), so they keep a lane of their own
-    however busy anonymous clients keep the node.
+    however busy anonymous clients keep the node. The data platform (issue 22) serves its pages on
+    127.0.0.1:ANALYTICS_PORT, reading the indexer's SQLite read-only and the wallet's research feed.
     """
     from contracts.deploy import deploy as run_deploy
     from ledger_client.connection import NodeUnreachable
@@ -86,7 +92,9 @@ def up(
     from scripts.supervisor import (
         StartupError,
         Supervisor,
+        ensure_research_secret,
         ensure_service_token,
+        start_analytics,
         start_indexer,
         start_oracle,
         start_wallet,
@@ -114,9 +122,11 @@ def up(
         signer = load_signer(None, None, node_dir / "dev-keys.json", "admin")
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         watch_url = start_watch(supervisor, data_dir, watch_port)  # first: the wallet forwards residents to it
+        ensure_research_secret(supervisor, data_dir, wallet_port)  # the wallet's research feed (issue 22)
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
         explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
         oracle_url = start_oracle(supervisor, data_dir, oracle_port)
+        analytics_url = start_analytics(supervisor, data_dir, analytics_port, oracle_url)
     except (
         StartupError,
         NodeUnreachable,
@@ -143,6 +153,7 @@ def up(
     typer.echo(
         f"watch    {watch_url} (signed detector batches: POST /v1/batches), log {data_dir / 'logs' / 'watch.log'}"
     )
+    typer.echo(f"analytics {analytics_url} (data platform pages), log {data_dir / 'logs' / 'analytics.log'}")
     for name, record in sorted(report.deployment.contracts.items()):
         typer.echo(f"{name:17} {record.address}")
     typer.echo("running; Ctrl-C stops everything")

@@ -1,0 +1,77 @@
+"""Pulling the wallet's research feed and the oracle's public reports over HTTP.
+
+The wallet answers ``GET /v1/research/attributes`` and ``GET /v1/research/survey`` only to a
+caller holding the feed token (``X-Research-Token``, derived from the shared secret); accounts
+come already named by their pseudonym, with district and age band, and never for residents who
+opted out. The oracle's ``GET /v1/reports/{programme}/{period}`` is public.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+import requests
+
+from analytics.warehouse import Warehouse
+
+TIMEOUT = 30
+PAGE = 5000
+
+
+class FeedError(Exception):
+    """A source answered with an error (the message names it and the status)."""
+
+
+def _get(url: str, token: str | None = None, params: dict[str, Any] | None = None) -> Any:
+    headers = {"X-Research-Token": token} if token else {}
+    response = requests.get(url, headers=headers, params=params, timeout=TIMEOUT)
+    if response.status_code != 200:
+        raise FeedError(f"{url} answered {response.status_code}")
+    return response.json()
+
+
+def pull_wallet(store: Warehouse, wallet_url: str, token: str) -> tuple[int, int]:
+    """Replaces the attributes and the survey answers with the wallet's; returns (accounts, answers)."""
+    ids: list[str] = []
+    district: list[str] = []
+    band: list[str] = []
+    card: list[int] = []
+    after = ""
+    while True:
+        page = _get(f"{wallet_url}/v1/research/attributes", token, {"after": after, "limit": PAGE})
+        for row in page["accounts"]:
+            ids.append(row["id"])
+            district.append(row["district"])
+            band.append(row["age_band"])
+            card.append(1 if row["card"] else 0)
+        if not page.get("next"):
+            break
+        after = page["next"]
+    store.replace("attributes", {"id": ids, "district": district, "age_band": band, "card": card})
+    survey = _get(f"{wallet_url}/v1/research/survey", token)
+    columns: dict[str, list[Any]] = {k: [] for k in ("response", "year", "district", "age_band", "item", "score")}
+    for answer in survey["responses"]:
+        for item, score in answer["answers"].items():
+            columns["response"].append(answer["response"])
+            columns["year"].append(int(answer["year"]))
+            columns["district"].append(answer["district"])
+            columns["age_band"].append(answer["age_band"])
+            columns["item"].append(item)
+            columns["score"].append(int(score))
+    store.replace("survey", columns)
+    return len(ids), len(survey["responses"])
+
+
+def pull_oracle_energy(store: Warehouse, oracle_url: str) -> int:
+    """Fills the Wh of each reported period from the oracle's public report; returns the periods read."""
+    read = 0
+    for programme, period in store.query("SELECT programme, period FROM co2 WHERE wh = 0"):
+        try:
+            report = _get(f"{oracle_url}/v1/reports/{int(programme)}/{int(period)}")
+        except (FeedError, requests.RequestException):
+            continue
+        totals = report.get("totals", report)
+        wh = int(totals.get("reduction_wh", 0) or 0)
+        store.execute(f"UPDATE co2 SET wh = {wh} WHERE programme = {int(programme)} AND period = {int(period)}")
+        read += 1
+    return read

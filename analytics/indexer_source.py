@@ -1,0 +1,174 @@
+"""Pulling on-chain activity from the indexer's database, read-only, by plain SQL.
+
+The indexer's tables (``movements``, ``events``, ``transactions``; ``docs/explorer.md``) are its
+published read model; this module reads them with SQL only and imports nothing of the indexer.
+SQLite is opened with ``mode=ro`` and PostgreSQL sessions are read-only, so a mistake here can
+never write to the explorer's database.
+
+Addresses are renamed to pseudonyms (``analytics/pseudonyms.py``) as rows arrive; the local
+store never holds an address. Pulls are incremental by block: each pull re-reads the last
+:data:`REREAD_BLOCKS` blocks (a dev chain may rewind a few; QBFT never does) after deleting them.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+from collections.abc import Callable, Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import numpy as np
+
+from analytics.warehouse import Warehouse
+
+ZERO = "0x0000000000000000000000000000000000000000"
+REREAD_BLOCKS = 12
+CHUNK = 250_000
+ACCOUNT_KINDS = {1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
+JST_OFFSET = 9 * 3600
+
+
+def months_of(timestamps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    """Unix seconds to JST months ("YYYY-MM"), vectorised."""
+    seconds = (timestamps.astype(np.int64) + JST_OFFSET).astype("datetime64[s]")
+    return seconds.astype("datetime64[M]").astype(str).astype(object)
+
+
+def month_of(timestamp: int) -> str:
+    return str(months_of(np.array([timestamp]))[0])
+
+
+@dataclass
+class IndexerSource:
+    """One read-only connection to the indexer's database (SQLite file or PostgreSQL URL)."""
+
+    url: str
+    rename: Callable[[str], str]
+
+    def connect(self) -> Any:
+        if self.url.startswith("sqlite"):
+            path = self.url.split("///", 1)[1]
+            return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        import psycopg
+
+        postgres = psycopg.connect(self.url.replace("postgresql+psycopg://", "postgresql://"))
+        postgres.execute("SET default_transaction_read_only = on")
+        return postgres
+
+    def rows(self, sql: str, params: tuple[Any, ...] = ()) -> Iterator[list[tuple[Any, ...]]]:
+        connection = self.connect()
+        try:
+            marker = "?" if self.url.startswith("sqlite") else "%s"
+            cursor = connection.cursor()
+            cursor.execute(sql.replace("?", marker), params)
+            while batch := cursor.fetchmany(CHUNK):
+                yield batch
+        finally:
+            connection.close()
+
+    def pull(self, store: Warehouse, since_block: int) -> int:
+        """Brings the store up to the indexer's head; returns the last block read (or ``since_block``)."""
+        start = max(0, since_block - REREAD_BLOCKS)
+        for table in ("movements",):
+            store.execute(f"DELETE FROM {table} WHERE block > {int(start)}")
+        last = since_block
+        names: dict[str, str] = {ZERO: "0"}
+
+        def renamed(addresses: list[str]) -> np.ndarray[Any, Any]:
+            out = np.empty(len(addresses), dtype=object)
+            for i, address in enumerate(addresses):
+                name = names.get(address)
+                if name is None:
+                    name = names[address] = self.rename(address)
+                out[i] = name
+            return out
+
+        query = (
+            "SELECT block_number, timestamp, from_address, to_address, amount, kind FROM movements"
+            " WHERE block_number > ? ORDER BY block_number, log_index"
+        )
+        for batch in self.rows(query, (start,)):
+            blocks, stamps, senders, receivers, amounts, kinds = zip(*batch, strict=True)
+            timestamps = np.array(stamps, dtype=np.int64)
+            store.append(
+                "movements",
+                {
+                    "ts": timestamps,
+                    "month": months_of(timestamps),
+                    "block": np.array(blocks, dtype=np.int64),
+                    "from_id": renamed(list(senders)),
+                    "to_id": renamed(list(receivers)),
+                    "amount": np.array(amounts, dtype=np.int64),
+                    "kind": np.array(kinds, dtype=object),
+                },
+            )
+            last = max(last, int(blocks[-1]))
+        self._pull_events(store, renamed)
+        return last
+
+    def _pull_events(self, store: Warehouse, renamed: Callable[[list[str]], np.ndarray[Any, Any]]) -> None:
+        """Accounts' kinds, help requests, grants and CO2 reports: small tables, re-read whole each pull."""
+        kinds: dict[str, str] = {}
+        posted: dict[str, list[Any]] = {}
+        reports: list[tuple[int, int, str, int, int]] = []
+        wanted = "('AccountRegistered', 'RequestPosted', 'HelperChosen', 'HelpCompleted', 'ReportAccepted')"
+        sql = f"SELECT name, args, timestamp FROM events WHERE name IN {wanted} ORDER BY block_number, log_index"
+        for batch in self.rows(sql):
+            for name, raw, timestamp in batch:
+                args = raw if isinstance(raw, dict) else json.loads(raw)
+                if name == "AccountRegistered":
+                    kinds[args["account"]] = ACCOUNT_KINDS.get(int(args["kind"]), "other")
+                elif name == "RequestPosted":
+                    posted[str(args["id"])] = [args["requester"], int(timestamp), 0, 0]
+                elif name == "HelperChosen" and str(args["id"]) in posted:
+                    posted[str(args["id"])][2] = int(timestamp)
+                elif name == "HelpCompleted" and str(args["id"]) in posted:
+                    posted[str(args["id"])][3] = int(timestamp)
+                elif name == "ReportAccepted":
+                    grams = int(args["totalUnits"])
+                    reports.append((int(args["programmeId"]), int(args["period"]), month_of(int(timestamp)),
+                                    int(args["households"]), grams))  # fmt: skip
+        addresses = list(kinds)
+        store.replace("registry", {"id": renamed(addresses), "kind": [kinds[a] for a in addresses]})
+        ids = list(posted)
+        store.replace(
+            "help",
+            {
+                "request": ids,
+                "requester": renamed([posted[i][0] for i in ids]),
+                "month": [month_of(posted[i][1]) for i in ids],
+                "posted_ts": [posted[i][1] for i in ids],
+                "matched_ts": [posted[i][2] for i in ids],
+                "completed_ts": [posted[i][3] for i in ids],
+            },
+        )
+        store.replace(
+            "co2",
+            {
+                "programme": [r[0] for r in reports],
+                "period": [r[1] for r in reports],
+                "month": [r[2] for r in reports],
+                "households": [r[3] for r in reports],
+                "grams": [r[4] for r in reports],
+                "wh": [0 for _ in reports],
+            },
+        )
+        grants = "SELECT m.timestamp, m.to_address, m.amount FROM movements m JOIN transactions t ON t.hash = m.tx_hash"
+        grants += " WHERE m.kind = 'issued' AND t.method = 'grant'"
+        stamps_all: list[int] = []
+        receivers_all: list[str] = []
+        amounts_all: list[int] = []
+        for batch in self.rows(grants):
+            for timestamp, receiver, amount in batch:
+                stamps_all.append(int(timestamp))
+                receivers_all.append(receiver)
+                amounts_all.append(int(amount))
+        store.replace(
+            "grants",
+            {
+                "month": months_of(np.array(stamps_all, dtype=np.int64)) if stamps_all else [],
+                "to_id": renamed(receivers_all),
+                "amount": amounts_all,
+            },
+        )

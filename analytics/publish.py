@@ -1,0 +1,101 @@
+"""What may be shown: every indicator's cells through the k-rule (``privacy.py``), in page-ready shape.
+
+Tables by district add up (each person lives in one district and one age band), so they get row
+and column totals and complementary suppression. Tables over months keep only the row totals
+(the city per month): a person counted in many months would make a column total of "people"
+mean person-months, and a year total by district is therefore not shown at all.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Hashable
+from dataclasses import dataclass, field
+from typing import Any
+
+from analytics import privacy
+from analytics.census import AGE_BANDS, districts
+
+MEASURES = ["issued", "spent", "thanked", "settled", "expired"]
+SURVEY_ITEMS = ["life_satisfaction", "happiness", "connectedness", "self_determination", "local_attachment"]
+
+
+@dataclass
+class Published:
+    k: int
+    months: list[str]
+    circulation: dict[str, privacy.Table]  # measure -> month × district (points, people)
+    velocity: list[dict[str, Any]]
+    multiplier: list[dict[str, Any]]
+    participation: dict[str, privacy.Table]  # month -> district × age band (active residents)
+    population: dict[tuple[Hashable, Hashable], int]
+    merchants: list[dict[str, Any]]
+    decarbonisation: list[dict[str, Any]]
+    decarbonisation_district: privacy.Table
+    mutual_aid: list[dict[str, Any]]
+    watch: privacy.Table
+    wellbeing: dict[str, dict[str, privacy.Table]] = field(default_factory=dict)  # year -> item -> table
+
+
+def district_order() -> list[Hashable]:
+    return [*(d["code"] for d in districts()), "-"]
+
+
+def _month_table(rows: list[dict[str, Any]], k: int, value: str, months: list[str]) -> privacy.Table:
+    cells = [(r["month"], r["district"] or "-", int(r["people"]), {value: r[value]}) for r in rows]
+    table = privacy.build(cells, k, rows=list(months), col_totals=False)
+    order = [d for d in district_order() if d in set(table.cols)]
+    table.cols = order
+    return table
+
+
+def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
+    months = sorted({r["month"] for name in ("circulation", "velocity") for r in raw[name]})
+    circulation = {
+        measure: _month_table([r for r in raw["circulation"] if r["measure"] == measure], k, "points", months)
+        for measure in MEASURES
+    }
+    participation: dict[str, privacy.Table] = {}
+    for month in months:
+        cells = [
+            (r["district"], r["age_band"], int(r["people"]), {"card_holders": r["card_holders"]})
+            for r in raw["participation"]
+            if r["month"] == month
+        ]
+        if cells:
+            table = privacy.build(cells, k, rows=[d for d in district_order() if d in {c[0] for c in cells}])
+            table.cols = [b for b in [*AGE_BANDS, "-"] if b in set(table.cols)]
+            participation[month] = table
+    population = {(r["district"], r["age_band"]): int(r["people"]) for r in raw["population"]}
+    wellbeing: dict[str, dict[str, privacy.Table]] = {}
+    for row in raw["wellbeing"]:
+        wellbeing.setdefault(str(row["year"]), {})
+    for year in wellbeing:
+        for item in SURVEY_ITEMS:
+            cells = [
+                (r["district"], r["age_band"], int(r["people"]), {"score_sum": r["mean_score"] * r["people"]})
+                for r in raw["wellbeing"]
+                if str(r["year"]) == year and r["item"] == item
+            ]
+            if cells:
+                wellbeing[year][item] = privacy.build(
+                    cells, k, rows=[d for d in district_order() if d in {c[0] for c in cells}]
+                )
+    grant_rows = raw["decarbonisation_district"]
+    watch_cells: list[tuple[Hashable, Hashable, int, dict[str, float]]] = [
+        (r["district"], r["hours"], int(r["people"]), {}) for r in raw["watch"]
+    ]
+    return Published(
+        k=k,
+        months=months,
+        circulation=circulation,
+        velocity=privacy.series(raw["velocity"], "month", k),
+        multiplier=privacy.series(raw["local_multiplier"], "month", k),
+        participation=participation,
+        population=population,
+        merchants=privacy.series(raw["merchants_active"], "month", k),
+        decarbonisation=privacy.series(raw["decarbonisation"], "month", k),
+        decarbonisation_district=_month_table(grant_rows, k, "points", sorted({r["month"] for r in grant_rows})),
+        mutual_aid=privacy.series(raw["mutual_aid"], "month", k),
+        watch=privacy.build(watch_cells, k),
+        wellbeing=wellbeing,
+    )

@@ -1,0 +1,193 @@
+"""Where the pseudonymous tables live and the indicator SQL runs: DuckDB by default, PostgreSQL
+for a city that already has one.
+
+Both engines get the same DDL (:data:`SCHEMA`) and the same indicator SQL
+(``analytics/indicators.py``); the SQL keeps to what both understand (CTEs, window functions,
+``percentile_cont … WITHIN GROUP``, ``CAST(… AS DOUBLE PRECISION)``) and takes months as text
+computed at ingest, so no engine-specific date function is needed. ``tests/test_analytics.py``
+runs every indicator on both and compares.
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from pathlib import Path
+from typing import Any, Protocol
+
+import numpy as np
+
+# Every table holds pseudonyms (``analytics/pseudonyms.py``), never an address, name or birth date.
+SCHEMA: dict[str, str] = {
+    # one point movement (an ERC-20 Transfer) with the indexer's kind; month in JST, "YYYY-MM"
+    "movements": "ts BIGINT, month VARCHAR(7), block BIGINT, from_id VARCHAR(32), to_id VARCHAR(32), "
+    "amount BIGINT, kind VARCHAR(16)",
+    # points issued by the oracle's grants (the decarbonisation service), per recipient
+    "grants": "month VARCHAR(7), to_id VARCHAR(32), amount BIGINT",
+    # an account's kind, from the registry's AccountRegistered events
+    "registry": "id VARCHAR(32), kind VARCHAR(12)",
+    # a resident's attributes, from the wallet's research feed (never for residents who opted out)
+    "attributes": "id VARCHAR(32), district VARCHAR(16), age_band VARCHAR(8), card INTEGER",
+    # the census (open statistics): people per district and 10-year age band
+    "population": "district VARCHAR(16), age_band VARCHAR(8), people BIGINT",
+    # Well-being survey answers, one row per item; the response id is random, not the resident's
+    "survey": "response VARCHAR(32), year INTEGER, district VARCHAR(16), age_band VARCHAR(8), "
+    "item VARCHAR(32), score INTEGER",
+    # help requests (HelpBoard events): posted, a helper chosen, completed (unix seconds; 0: not yet)
+    "help": "request VARCHAR(80), requester VARCHAR(32), month VARCHAR(7), posted_ts BIGINT, "
+    "matched_ts BIGINT, completed_ts BIGINT",
+    # the oracle's public reports: one row per programme and period
+    "co2": "programme INTEGER, period INTEGER, month VARCHAR(7), households BIGINT, grams BIGINT, wh BIGINT",
+    # watch-over coverage: volunteers' settled days per district and hour band (from the watch service)
+    "watch": "month VARCHAR(7), district VARCHAR(16), hours VARCHAR(16), volunteers BIGINT",
+}
+
+# who an account is, as the indicators read it (unknown district or age band: "-")
+VIEWS: dict[str, str] = {
+    "accounts": "SELECT r.id, r.kind, COALESCE(a.district, '-') AS district, COALESCE(a.age_band, '-') AS age_band, "
+    "COALESCE(a.card, 0) AS card FROM registry r LEFT JOIN attributes a ON a.id = r.id",
+}
+
+
+def create_tables(execute: Callable[[str], Any]) -> None:
+    for table, columns in SCHEMA.items():
+        execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    for view, select in VIEWS.items():
+        execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
+
+
+Columns = Mapping[str, "Sequence[Any] | np.ndarray[Any, Any]"]
+
+
+class Warehouse(Protocol):
+    """What the ingest and the indicators need from an engine."""
+
+    engine: str
+
+    def replace(self, table: str, columns: Columns) -> None: ...
+
+    def append(self, table: str, columns: Columns) -> None: ...
+
+    def execute(self, sql: str) -> None: ...
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]: ...
+
+    def select(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]: ...
+
+
+class DuckWarehouse:
+    """DuckDB on a local file (or in memory); columns arrive as NumPy arrays, scanned without copies."""
+
+    engine = "duckdb"
+
+    def __init__(self, path: Path | None = None) -> None:
+        import duckdb
+
+        if path is not None:
+            path.parent.mkdir(parents=True, exist_ok=True)
+        self.connection = duckdb.connect(str(path) if path is not None else ":memory:")
+        self.lock = threading.Lock()  # one DuckDB connection, shared by the refresher and the pages
+        create_tables(self.connection.execute)
+
+    def replace(self, table: str, columns: Columns) -> None:
+        with self.lock:
+            self.connection.execute(f"DELETE FROM {table}")
+        self.append(table, columns)
+
+    def append(self, table: str, columns: Columns) -> None:
+        if not columns or not len(next(iter(columns.values()))):
+            return
+        arrays = {name: _array(values) for name, values in columns.items()}
+        with self.lock:
+            self.connection.register("incoming", arrays)
+            try:
+                names = ", ".join(arrays)
+                self.connection.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM incoming")
+            finally:
+                self.connection.unregister("incoming")
+
+    def execute(self, sql: str) -> None:
+        with self.lock:
+            self.connection.execute(sql)
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.connection.execute(sql).fetchall()
+
+    def select(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.lock:
+            cursor = self.connection.execute(sql)
+            return [d[0] for d in cursor.description], cursor.fetchall()
+
+    def copy_partitioned(self, sql: str, directory: Path) -> None:
+        """``sql``'s rows as Parquet files, one folder per month (``month=YYYY-MM/``)."""
+        with self.lock:
+            self.connection.execute(
+                f"COPY ({sql}) TO '{_quoted(directory)}' (FORMAT PARQUET, PARTITION_BY (month), OVERWRITE_OR_IGNORE)"
+            )
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+class PostgresWarehouse:
+    """The same tables in a PostgreSQL database (a schema of its own), for a city that runs one."""
+
+    engine = "postgresql"
+
+    def __init__(self, url: str, schema: str = "analytics") -> None:
+        import psycopg
+
+        self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
+        self.lock = threading.Lock()
+        self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
+        self.connection.execute(f"SET search_path TO {schema}")
+        create_tables(self.connection.execute)
+
+    def replace(self, table: str, columns: Columns) -> None:
+        with self.lock:
+            self.connection.execute(f"DELETE FROM {table}")  # type: ignore[arg-type]
+        self.append(table, columns)
+
+    def append(self, table: str, columns: Columns) -> None:
+        if not columns or not len(next(iter(columns.values()))):
+            return
+        names = list(columns)
+        rows = zip(*(_python(columns[name]) for name in names), strict=True)
+        with self.lock, self.connection.cursor() as cursor:
+            with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:  # type: ignore[arg-type]
+                for row in rows:
+                    copy.write_row(row)
+
+    def execute(self, sql: str) -> None:
+        with self.lock:
+            self.connection.execute(sql)  # type: ignore[arg-type]
+
+    def query(self, sql: str) -> list[tuple[Any, ...]]:
+        with self.lock:
+            return self.connection.execute(sql).fetchall()  # type: ignore[arg-type]
+
+    def select(self, sql: str) -> tuple[list[str], list[tuple[Any, ...]]]:
+        with self.lock:
+            cursor = self.connection.execute(sql)  # type: ignore[arg-type]
+            return [d.name for d in cursor.description or ()], cursor.fetchall()
+
+    def close(self) -> None:
+        self.connection.close()
+
+
+def _array(values: Sequence[Any] | np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
+    if isinstance(values, np.ndarray):
+        return values
+    listed = list(values)
+    if listed and all(isinstance(v, int) for v in listed):
+        return np.array(listed, dtype=np.int64)
+    return np.array(listed, dtype=object)
+
+
+def _python(values: Sequence[Any] | np.ndarray[Any, Any]) -> Iterable[Any]:
+    return values.tolist() if isinstance(values, np.ndarray) else values
+
+
+def _quoted(path: Path) -> str:
+    return str(path).replace("'", "''")
