@@ -27,7 +27,19 @@ from typing import Any
 
 from alembic import command
 from alembic.config import Config
-from sqlalchemy import BigInteger, Engine, Integer, LargeBinary, String, create_engine, event, func, select
+from sqlalchemy import (
+    BigInteger,
+    Engine,
+    Integer,
+    LargeBinary,
+    String,
+    create_engine,
+    delete,
+    event,
+    func,
+    insert,
+    select,
+)
 from sqlalchemy.dialects.postgresql import insert as pg_insert
 from sqlalchemy.dialects.sqlite import insert as sqlite_insert
 from sqlalchemy.exc import IntegrityError
@@ -68,6 +80,45 @@ class VerifiedMonth(Base):
     month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM
     consumption_wh: Mapped[int] = mapped_column(BigInteger)
     source: Mapped[str] = mapped_column(String(16))  # "settled" (by this oracle) or "imported"
+    recorded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class HouseholdMonth(Base):
+    """One household's result of one settled month: its figures, or the reason it was excluded (issue 21).
+
+    Kept for the household's own view (My CO2 in the residents' app, read through the wallet
+    with the service token); never published. ``leaf_index`` is its leaf in the period's report
+    when it earned (its claim id on-chain is ``month << 32 | leaf_index``).
+    """
+
+    __tablename__ = "household_months"
+
+    household_id: Mapped[str] = mapped_column(String(64), primary_key=True)
+    programme_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)  # YYYYMM
+    consumption_wh: Mapped[int | None] = mapped_column(BigInteger)
+    baseline_wh: Mapped[int | None] = mapped_column(BigInteger)
+    baseline_source: Mapped[str] = mapped_column(String(40))
+    reduction_wh: Mapped[int] = mapped_column(BigInteger)
+    co2_g: Mapped[int] = mapped_column(BigInteger)
+    reason: Mapped[str | None] = mapped_column(String(32))
+    leaf_index: Mapped[int | None] = mapped_column(Integer)
+    recorded_at: Mapped[int] = mapped_column(BigInteger)
+
+
+class SettledPeriod(Base):
+    """A settled period's public totals (the city's figures) and the blocks its grants were sent in."""
+
+    __tablename__ = "settled_periods"
+
+    programme_id: Mapped[int] = mapped_column(BigInteger, primary_key=True)
+    month: Mapped[int] = mapped_column(Integer, primary_key=True)
+    households_verified: Mapped[int] = mapped_column(Integer)
+    households_excluded: Mapped[int] = mapped_column(Integer)
+    reduction_wh: Mapped[int] = mapped_column(BigInteger)
+    co2_g: Mapped[int] = mapped_column(BigInteger)
+    first_block: Mapped[int | None] = mapped_column(BigInteger)
+    last_block: Mapped[int | None] = mapped_column(BigInteger)
     recorded_at: Mapped[int] = mapped_column(BigInteger)
 
 
@@ -216,6 +267,79 @@ class EvidenceStore:
                 if household in wanted:
                     history.setdefault(household, {})[divmod(stamp, 100)] = int(wh)
         return history
+
+    # -- settled months, per household (issue 21) ------------------------------------------
+
+    def record_results(self, programme_id: int, month: int, rows: Iterable[Mapping[str, Any]]) -> int:
+        """Replaces the household results of (programme, month) with ``rows`` (a re-settled month replaces them)."""
+        now = int(time.time())
+        values = [{**row, "programme_id": programme_id, "month": month, "recorded_at": now} for row in rows]
+        with Session(self.engine) as session:
+            session.execute(
+                delete(HouseholdMonth).where(
+                    (HouseholdMonth.programme_id == programme_id) & (HouseholdMonth.month == month)
+                )
+            )
+            if values:
+                session.execute(insert(HouseholdMonth), values)
+            session.commit()
+        return len(values)
+
+    def record_period(
+        self, programme_id: int, month: int, totals: Mapping[str, int], blocks: tuple[int, int] | None
+    ) -> None:
+        """The period's totals; the blocks its grants went out in widen with every run that posted."""
+        with Session(self.engine) as session:
+            row = session.get(SettledPeriod, (programme_id, month), with_for_update=True)
+            if row is None:
+                row = SettledPeriod(programme_id=programme_id, month=month, first_block=None, last_block=None)
+                session.add(row)
+            row.households_verified = int(totals.get("households_verified", 0))
+            row.households_excluded = int(totals.get("households_excluded", 0))
+            row.reduction_wh = int(totals.get("reduction_wh", 0))
+            row.co2_g = int(totals.get("co2_g", 0))
+            row.recorded_at = int(time.time())
+            if blocks is not None:
+                row.first_block = blocks[0] if row.first_block is None else min(row.first_block, blocks[0])
+                row.last_block = blocks[1] if row.last_block is None else max(row.last_block, blocks[1])
+            session.commit()
+
+    def months_of(self, household_id: str, limit: int = 24) -> list[dict[str, Any]]:
+        """A household's settled months, newest first, each with its period's city totals."""
+        with Session(self.engine) as session:
+            rows = session.execute(
+                select(HouseholdMonth, SettledPeriod)
+                .join(
+                    SettledPeriod,
+                    (SettledPeriod.programme_id == HouseholdMonth.programme_id)
+                    & (SettledPeriod.month == HouseholdMonth.month),
+                    isouter=True,
+                )
+                .where(HouseholdMonth.household_id == household_id)
+                .order_by(HouseholdMonth.month.desc(), HouseholdMonth.programme_id)
+                .limit(limit)
+            ).all()
+        out = []
+        for mine, period in rows:
+            city = None
+            if period is not None:
+                city = {
+                    "households_verified": period.households_verified,
+                    "households_excluded": period.households_excluded,
+                    "reduction_wh": period.reduction_wh,
+                    "co2_g": period.co2_g,
+                }
+            out.append(
+                {
+                    "programme_id": mine.programme_id, "month": mine.month, "consumption_wh": mine.consumption_wh,
+                    "baseline_wh": mine.baseline_wh, "baseline_source": mine.baseline_source,
+                    "reduction_wh": mine.reduction_wh, "co2_g": mine.co2_g, "reason": mine.reason,
+                    "leaf_index": mine.leaf_index, "city": city,
+                    "grant_blocks": None if period is None or period.first_block is None
+                    else [period.first_block, period.last_block],
+                }
+            )  # fmt: skip
+        return out
 
     def import_history(self, document: Mapping[str, Mapping[str, int]]) -> int:
         """``{household: {"YYYY-MM": Wh}}`` (the older history file) into the store, as imported figures."""

@@ -6,6 +6,7 @@ import logging
 from typing import Any
 
 from oracle.app import create_oracle_app
+from oracle.enrolment import read_token
 from oracle.evidence import EvidenceStore
 from oracle.gateways import Inbox, load_gateways
 from oracle.settings import OracleSettings
@@ -22,5 +23,6 @@ def __getattr__(name: str) -> Any:
             moved = store.import_inbox(settings.old_inbox)
             settings.old_inbox.rename(settings.old_inbox.with_name("inbox.imported"))
             logging.getLogger("oracle").info("moved %d batches from the inbox directory to the evidence store", moved)
-        return create_oracle_app(Inbox(store, gateways), settings.reports)
+        token = read_token(settings.service_token_file) if settings.service_token_file is not None else None
+        return create_oracle_app(Inbox(store, gateways), settings.reports, token)
     raise AttributeError(name)

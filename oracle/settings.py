@@ -17,6 +17,9 @@ class OracleSettings(BaseSettings):
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8800
     database_url: str | None = None
+    # shared with the wallet (issue 21): it reads households' months here, and the oracle reads its approved list
+    service_token_file: Path | None = None
+    wallet_url: str = "http://127.0.0.1:8600"
 
     @property
     def evidence_url(self) -> str:

@@ -57,7 +57,8 @@ def _error_rules() -> list[ErrorRule]:
     return [
         ((TransactionFailed,), plain("refused", EXIT_REJECTED)),
         # unreachable, or a bad --node-token-file (the message says which)
-        ((RequestsConnectionError, NodeUnreachable), plain("unreachable", EXIT_CONNECTION)),
+        # (or the wallet whose approved households are settled: a builtin ConnectionError)
+        ((RequestsConnectionError, NodeUnreachable, ConnectionError), plain("unreachable", EXIT_CONNECTION)),
         ((SettlementError, DeploymentError, ValueError, OSError), plain("bad input", EXIT_BAD_INPUT)),
         ((SQLAlchemyError,), database_failure),  # the evidence store (TAKASAGO_ORACLE_DATABASE_URL)
     ]
@@ -202,7 +203,14 @@ def generate(
 def settle(
     programme: Annotated[int, typer.Option(help="The CO2 reward programme's id.", min=1)],
     month: Annotated[str, typer.Option(help="The JST month to settle, YYYY-MM (period YYYYMM).")],
-    households_file: Annotated[Path, typer.Option("--households", help="household_id,meter_ids,address,salt")],
+    households_file: Annotated[
+        Path | None,
+        typer.Option(
+            "--households",
+            help="household_id,meter_ids,address,salt: a hand-kept list, for a city without the wallet.",
+            show_default="the wallet's approved households",
+        ),
+    ] = None,
     history_file: Annotated[
         Path | None,
         typer.Option(
@@ -231,9 +239,27 @@ def settle(
         bool,
         typer.Option("--dry-run", help="Verify and build the report; sign and send nothing.", show_default="off"),
     ] = False,
+    wallet_url: Annotated[
+        str | None,
+        typer.Option(
+            help="The wallet whose approved households are settled (env TAKASAGO_ORACLE_WALLET_URL).",
+            show_default="http://127.0.0.1:8600",
+        ),
+    ] = None,
+    service_token_file: Annotated[
+        Path | None,
+        typer.Option(
+            help="The token shared with the wallet, 0600 (env TAKASAGO_ORACLE_SERVICE_TOKEN_FILE).",
+            show_default="none",
+        ),
+    ] = None,
     data_dir: DataDir = None,
 ) -> None:
     """Verify a month's readings, build and save the report, sign it with k operators, post it, grant (once).
+
+    The households are those residents enrolled in the wallet with their consent and the city
+    approved, read from the wallet now (``--households FILE`` instead, for a city without it).
+    Every household's result (excluded ones with their reason) is kept for its own view.
 
     The month is read in columns and every household verified at once (``oracle.settle_month``);
     baselines come from the evidence store's verified months, and this month's verified
@@ -244,14 +270,34 @@ def settle(
     from ledger_client.contract_set import ContractSet
     from ledger_client.transactions import Sender
     from oracle.columnar_readings import Source
+    from oracle.enrolment import households_from_wallet, month_rows, period_totals, read_token
     from oracle.evidence import EvidenceStore
     from oracle.reduction import EmissionFactor
-    from oracle.settlement import build_report, load_households, post, save, settle_month, sign_report
+    from oracle.settlement import (
+        SettlementError,
+        build_report,
+        load_households,
+        post,
+        save,
+        settle_month,
+        sign_report,
+    )
     from scripts.cli.common import connect_node
 
     year, number, start, end = _month(month)
     settings = _settings(data_dir)
-    homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
+    if households_file is not None:
+        homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
+        listed_in = households_file.name
+    else:
+        token_file = service_token_file or settings.service_token_file
+        if token_file is None:
+            raise ValueError(
+                "give --households FILE, or the token shared with the wallet (--service-token-file) "
+                "to settle the households it approved"
+            )
+        homes = households_from_wallet(wallet_url or settings.wallet_url, read_token(token_file))
+        listed_in = "the wallet's approved households"
     store = EvidenceStore(settings.evidence_url)
     if history_file is not None:
         store.import_history(json.loads(history_file.read_text(encoding="utf-8")))
@@ -270,10 +316,19 @@ def settle(
     if len(columns.errors) > 50:
         console.print(f"… and {len(columns.errors) - 50} more rows skipped")
     for meter, count in sorted(columns.unknown.items())[:50]:
-        console.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {households_file.name})")
-    report = build_report(results, programme, year * 100 + number)
+        console.print(f"skipped {count} reading(s) from unknown meter {meter} (not in {listed_in})")
+    period = year * 100 + number
+    try:
+        report = build_report(results, programme, period)
+    except SettlementError:
+        if not dry_run:  # the households still see the month, and why it earned nothing
+            store.record_results(programme, period, month_rows(homes, results, None))
+            store.record_period(programme, period, period_totals(results), None)
+        raise
     path = save(report, settings.reports)
     if not dry_run:
+        store.record_results(programme, period, month_rows(homes, results, report))
+        store.record_period(programme, period, period_totals(results), None)
         verified = {(hid, year * 100 + number): v.consumption_wh for hid, v in settled.verdicts.items() if v.ok}
         store.record_months({key: wh for key, wh in verified.items() if wh is not None}, "settled")
     totals = report.totals
@@ -298,7 +353,9 @@ def settle(
     reports = ContractSet.load(w3, deployments_dir).oracle_reports
     signatures = sign_report(report, operators, w3.eth.chain_id, reports.address)
     started = time.monotonic()
+    first_block = int(w3.eth.block_number) + 1
     result = post(Sender(w3, operators[0]), reports, report, signatures, batch_size=batch_size)
+    store.record_period(programme, period, period_totals(results), (first_block, int(w3.eth.block_number)))
     state = "accepted now" if result.accepted_now else "already accepted"
     out.print(
         f"report {state}; {result.batches} grant batch(es) sent; each household is paid at most once "
