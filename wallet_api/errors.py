@@ -111,8 +111,8 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
     ),
     "THANKS_DAILY_CAP": (
         409,
-        "You have reached today's limit for thank-you points.",
-        "本日の「ありがとう」の上限に達しました。",
+        "You have reached today's limit for thank-you points. It resets at midnight, Japan time.",
+        "本日の「ありがとう」の上限に達しました。日本時間の午前0時にリセットされます。",
     ),
     "CANNOT_THANK_YOURSELF": (400, "You cannot thank yourself.", "自分自身には送れません。"),
     "ACCOUNT_SUSPENDED": (403, "Your account is suspended.", "アカウントが停止されています。"),
