@@ -79,7 +79,8 @@ def suppress(table: Table, k: int) -> None:
     for row in [*table.rows, TOTAL]:
         lines.append([(row, col) for col in [*table.cols, TOTAL] if (row, col) in table.people])
     for col in [*table.cols, TOTAL]:
-        lines.append([(row, col) for row in [*table.rows, TOTAL] if (row, col) in table.people])
+        if (TOTAL, col) in table.people:  # a column is a constraint only when its total is shown
+            lines.append([(row, col) for row in [*table.rows, TOTAL] if (row, col) in table.people])
     changed = True
     while changed:
         changed = False
@@ -107,6 +108,8 @@ def recoverable(table: Table) -> list[tuple[Hashable, Hashable]]:
         if sum(1 for c in line if c in table.hidden) == 1:
             found.extend(c for c in line if c in table.hidden)
     for col in [*table.cols, TOTAL]:
+        if (TOTAL, col) not in table.people:
+            continue
         line = [(row, col) for row in [*table.rows, TOTAL] if (row, col) in table.people]
         if sum(1 for c in line if c in table.hidden) == 1:
             found.extend(c for c in line if c in table.hidden)

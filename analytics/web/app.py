@@ -26,7 +26,8 @@ from analytics.web import charts, svg
 from analytics.web.texts import t
 
 STYLE = """body{font-family:system-ui,'Noto Sans JP',sans-serif;margin:0;color:#222}
-header{background:#1b6ca8;color:#fff;padding:.6rem 1rem}header a{color:#fff;margin-right:.8rem}
+header{background:#1b6ca8;color:#fff;padding:.6rem 1rem;display:flex;flex-wrap:wrap;gap:.3rem}
+.scroll{overflow-x:auto;max-width:100%}header a{color:#fff;margin-right:.8rem}
 main{padding:1rem;max-width:1100px}table{border-collapse:collapse;margin:.5rem 0;font-size:.85rem}
 td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}th:first-child,td:first-child{text-align:left}
 .note{color:#555;font-size:.85rem}.lm{display:grid;grid-template-columns:repeat(5,1fr);gap:.5rem}
@@ -78,7 +79,7 @@ def figure(chart: charts.Chart, lang: str) -> str:
         return f"<h2>{escape(chart.title)}</h2><p>{t('no_data', lang)}</p>"
     return (
         f'<figure id="{chart.id}"><h2>{escape(chart.title)}</h2>{chart.drawing}'
-        f"<table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table>"
+        f'<div class="scroll"><table><thead><tr>{head}</tr></thead><tbody>{body}</tbody></table></div>'
         f'<a href="/csv/{chart.id}.csv?lang={lang}">{t("csv", lang)}</a></figure>'
     )
 

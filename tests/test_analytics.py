@@ -1,0 +1,327 @@
+"""The data platform (issue 22): indicators with hand-computed answers on a small generated city,
+read from a real indexer database (its own migrations) by SQL, the same on DuckDB and PostgreSQL;
+the k-rule with complementary suppression; exports that do not give a person away; the pages."""
+
+from __future__ import annotations
+
+import csv
+import json
+import sqlite3
+from collections.abc import Hashable
+from datetime import datetime, timedelta, timezone
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from analytics import census, exports, indicators, privacy, pseudonyms
+from analytics.indexer_source import IndexerSource
+from analytics.service import Platform
+from analytics.settings import AnalyticsSettings
+from analytics.warehouse import DuckWarehouse, PostgresWarehouse
+from indexer.db.engine import upgrade
+from tests.wallet_support import postgres_database
+
+JST = timezone(timedelta(hours=9))
+APRIL = int(datetime(2026, 4, 10, 12, tzinfo=JST).timestamp())
+MAY = int(datetime(2026, 5, 10, 12, tzinfo=JST).timestamp())
+ZERO = "0x" + "00" * 20
+SECRET = b"test-research-secret-0123456789"
+KEY = pseudonyms.pseudonym_key(SECRET)
+R = [f"0x{i:040x}" for i in range(1, 7)]  # residents R1..R6
+M1, M2 = "0x" + "aa" * 20, "0x" + "bb" * 20
+T0 = APRIL + 100
+
+
+def name(address: str) -> str:
+    return pseudonyms.pseudonym(KEY, address)
+
+
+class IndexerDb:
+    """An indexer database made by the indexer's own migrations, filled with a known month of activity."""
+
+    def __init__(self, path: Path) -> None:
+        self.url = f"sqlite:///{path}"
+        upgrade(self.url)
+        self.db = sqlite3.connect(path)
+        self.block = 0
+        self.log = 0
+
+    def _block(self, timestamp: int) -> int:
+        self.block += 1
+        self.db.execute(
+            "INSERT INTO blocks (number, hash, parent_hash, timestamp, proposer, tx_count, gas_used, transactions_root)"
+            " VALUES (?, ?, ?, ?, ?, 1, 0, ?)",
+            (self.block, f"0x{self.block:064x}", f"0x{self.block - 1:064x}", timestamp, ZERO, "0x" + "00" * 32),
+        )
+        return self.block
+
+    def move(self, timestamp: int, sender: str, receiver: str, amount: int, kind: str, method: str = "") -> None:
+        block = self._block(timestamp)
+        tx = f"0x{block:064x}"
+        self.db.execute(
+            'INSERT INTO transactions (hash, block_number, tx_index, sender, "to", status, gas_used, method, kind,'
+            " amount, counterparty, timestamp) VALUES (?, ?, 0, ?, ?, 1, 0, ?, ?, ?, ?, ?)",
+            (tx, block, sender, receiver, method or None, kind, amount, receiver, timestamp),
+        )
+        self.log += 1
+        self.db.execute(
+            "INSERT INTO movements (block_number, log_index, tx_hash, from_address, to_address, amount, kind,"
+            " request_id, timestamp) VALUES (?, ?, ?, ?, ?, ?, ?, NULL, ?)",
+            (block, self.log, tx, sender, receiver, amount, kind, timestamp),
+        )
+
+    def event(self, timestamp: int, event: str, args: dict[str, Any]) -> None:
+        block = self._block(timestamp)
+        self.log += 1
+        self.db.execute(
+            "INSERT INTO events (block_number, log_index, tx_hash, contract, address, name, args, topics, data,"
+            " timestamp) VALUES (?, ?, ?, 'x', ?, ?, ?, '[]', '0x', ?)",
+            (block, self.log, f"0x{block:064x}", ZERO, event, json.dumps(args), timestamp),
+        )
+
+    def commit(self) -> None:
+        self.db.commit()
+
+
+def small_city(db: IndexerDb) -> None:
+    """The month of docs/indicators.md's worked example (answers in the tests below)."""
+    for address in R:
+        db.event(APRIL, "AccountRegistered", {"account": address, "kind": 1, "recordHash": "0x"})
+    for address in (M1, M2):
+        db.event(APRIL, "AccountRegistered", {"account": address, "kind": 2, "recordHash": "0x"})
+    for address in R:
+        db.move(APRIL, ZERO, address, 1000, "issued")
+    db.move(APRIL, ZERO, R[3], 400, "issued", method="grant")  # the CO2 programme's grant to R4
+    db.event(APRIL, "ReportAccepted", {"programmeId": 1, "period": 24315, "merkleRoot": "0x", "households": 1,
+                                       "totalUnits": 2_000_000, "signers": []})  # fmt: skip
+    db.move(APRIL, R[0], M1, 300, "payment")
+    db.move(APRIL, R[1], M1, 200, "payment")
+    db.move(APRIL, R[2], M2, 100, "payment")
+    db.move(APRIL, R[3], R[4], 50, "thanks")
+    db.move(APRIL, M1, R[5], 100, "transfer")  # round 2: the shop passes points on
+    db.move(APRIL, R[5], M2, 80, "payment")  # round 3: 80 of those 100 spent again locally
+    db.move(APRIL, M1, ZERO, 300, "settled")
+    db.move(APRIL, R[4], ZERO, 20, "swept")
+    db.move(MAY, R[0], M1, 100, "payment")
+    db.move(MAY, ZERO, R[0], 500, "issued")
+    db.event(T0, "RequestPosted", {"id": 1, "requester": R[0], "taskType": 1, "thanks": 10, "startsAt": 0,
+                                   "endsAt": 0, "detailsHash": "0x"})  # fmt: skip
+    db.event(T0 + 7200, "HelperChosen", {"id": 1, "requester": R[0], "helper": R[1]})
+    db.event(T0 + 10000, "HelpCompleted", {"id": 1, "requester": R[0], "helper": R[1], "paid": 10})
+    db.event(T0, "RequestPosted", {"id": 2, "requester": R[1], "taskType": 1, "thanks": 10, "startsAt": 0,
+                                   "endsAt": 0, "detailsHash": "0x"})  # fmt: skip
+    db.commit()
+
+
+def attributes() -> dict[str, list[Any]]:
+    """What the wallet's feed would give: R1-R3 in 高砂町 aged 70-79 (R1, R2 with cards), R4-R6 in 荒井町 aged 20-29."""
+    return {
+        "id": [name(a) for a in R],
+        "district": ["28216-0010"] * 3 + ["28216-0020"] * 3,
+        "age_band": ["70-79"] * 3 + ["20-29"] * 3,
+        "card": [1, 1, 0, 0, 0, 0],
+    }
+
+
+@pytest.fixture(scope="module")
+def indexer_db(tmp_path_factory: pytest.TempPathFactory) -> IndexerDb:
+    db = IndexerDb(tmp_path_factory.mktemp("indexer") / "indexer.db")
+    small_city(db)
+    return db
+
+
+@pytest.fixture(scope="module")
+def duck(indexer_db: IndexerDb) -> DuckWarehouse:
+    store = DuckWarehouse()
+    IndexerSource(indexer_db.url, name).pull(store, 0)
+    store.replace("attributes", attributes())
+    rows = census.load()
+    store.replace("population", {column: [r[column] for r in rows] for column in rows[0]})
+    return store
+
+
+def by(rows: list[dict[str, Any]], **where: Any) -> dict[str, Any]:
+    found = [r for r in rows if all(r.get(k) == v for k, v in where.items())]
+    assert len(found) == 1, (where, rows)
+    return found[0]
+
+
+def test_circulation_velocity_and_the_local_multiplier_have_the_hand_computed_values(duck: DuckWarehouse) -> None:
+    raw = indicators.compute(duck)
+    circulation = raw["circulation"]
+    assert by(circulation, month="2026-04", district="28216-0010", measure="spent") == {
+        "month": "2026-04", "district": "28216-0010", "measure": "spent", "points": 600, "people": 3}  # fmt: skip
+    assert by(circulation, month="2026-04", district="28216-0020", measure="spent")["points"] == 80
+    assert by(circulation, month="2026-04", district="28216-0020", measure="issued")["points"] == 3400
+    assert by(circulation, month="2026-04", district="28216-0020", measure="thanked")["points"] == 50
+    assert by(circulation, month="2026-04", district="28216-0020", measure="expired")["points"] == 20
+    assert by(circulation, month="2026-04", district="-", measure="settled") == {
+        "month": "2026-04", "district": "-", "measure": "settled", "points": 300, "people": 1}  # fmt: skip
+    # velocity: (payments 680 + thanks 50 + transfer 100) / (issued 6400 − settled 300 − expired 20)
+    april, may = raw["velocity"]
+    assert (april["spending"], april["outstanding"], april["velocity"]) == (830, 6080, round(830 / 6080, 6))
+    assert (may["spending"], may["outstanding"], may["velocity"]) == (100, 6580, round(100 / 6580, 6))
+    lm3 = by(raw["local_multiplier"], month="2026-04")
+    assert (lm3["round1"], lm3["round2"], lm3["round3"], lm3["settled"]) == (680, 100, 80, 300)
+    assert lm3["recirculated_share"] == 0.25 and lm3["lm3"] == round(860 / 680, 6)
+
+
+def test_participation_mutual_aid_and_decarbonisation_have_the_hand_computed_values(duck: DuckWarehouse) -> None:
+    raw = indicators.compute(duck)
+    april = [r for r in raw["participation"] if r["month"] == "2026-04"]
+    assert by(april, district="28216-0010", age_band="70-79") | {} == {
+        "month": "2026-04", "district": "28216-0010", "age_band": "70-79", "people": 3, "card_holders": 2}  # fmt: skip
+    assert by(april, district="28216-0020", age_band="20-29")["people"] == 2  # R4 thanked, R6 paid; R5 only received
+    assert by(raw["merchants_active"], month="2026-04") == {"month": "2026-04", "people": 2, "points": 680}
+    help_row = by(raw["mutual_aid"], month="2026-04")
+    assert (help_row["posted"], help_row["matched"], help_row["completed"]) == (2, 1, 1)
+    assert help_row["median_hours_to_match"] == 2.0
+    co2 = by(raw["decarbonisation"], month="2026-04")
+    assert (co2["points"], co2["households"], co2["grams"], co2["points_per_tonne"]) == (400, 1, 2_000_000, 200.0)
+    assert by(raw["decarbonisation_district"], month="2026-04")["district"] == "28216-0020"
+    population = raw["population"]
+    assert sum(r["people"] for r in population) == 90124  # the shipped census sample
+
+
+def test_the_store_holds_no_address(duck: DuckWarehouse) -> None:
+    for table in ("movements", "registry", "attributes", "help", "grants"):
+        columns = [r[0] for r in duck.query(f"DESCRIBE {table}") if r[1].startswith("VARCHAR")]
+        for column in columns:
+            assert duck.query(f"SELECT COUNT(*) FROM {table} WHERE {column} LIKE '0x%'")[0][0] == 0, (table, column)
+
+
+def test_postgresql_gives_the_same_results_as_duckdb(indexer_db: IndexerDb, duck: DuckWarehouse) -> None:
+    store = PostgresWarehouse(postgres_database())
+    try:
+        IndexerSource(indexer_db.url, name).pull(store, 0)
+        store.replace("attributes", attributes())
+        rows = census.load()
+        store.replace("population", {column: [r[column] for r in rows] for column in rows[0]})
+        assert indicators.compute(store) == indicators.compute(duck)
+    finally:
+        store.close()
+
+
+def test_an_incremental_pull_reads_only_new_blocks_and_keeps_totals(indexer_db: IndexerDb, tmp_path: Path) -> None:
+    store = DuckWarehouse()
+    source = IndexerSource(indexer_db.url, name)
+    last = source.pull(store, 0)
+    again = source.pull(store, last)  # re-reads the last blocks only, replacing them
+    assert again == last
+    assert store.query("SELECT COUNT(*), SUM(amount) FROM movements")[0] == (17, 8150)
+
+
+def test_one_small_cell_hides_its_complement_so_subtraction_recovers_nothing() -> None:
+    # rows: districts, columns: age bands; k = 10; one cell of 3 people
+    cells: list[tuple[Hashable, Hashable, int, dict[str, float]]] = [
+             ("A", "20-29", 40, {"points": 4000}), ("A", "70-79", 3, {"points": 900}),
+             ("B", "20-29", 25, {"points": 2500}), ("B", "70-79", 12, {"points": 1200})]  # fmt: skip
+    table = privacy.build(cells, 10)
+    assert table.primary == {("A", "70-79")}
+    # A's row and the 70-79 column each had one hidden cell: their smallest others go (A 20-29, B 70-79),
+    # which leaves the 20-29 column with one, so B 20-29 goes as well; the totals stay
+    assert table.hidden == {("A", "70-79"), ("B", "70-79"), ("A", "20-29"), ("B", "20-29")}
+    assert table.shown("A", privacy.TOTAL) == 43 and table.shown(privacy.TOTAL, "70-79") == 15
+    assert privacy.recoverable(table) == []
+    assert table.shown(privacy.TOTAL, privacy.TOTAL) == 80
+    assert table.shown("A", "70-79") is None and table.shown("A", "70-79", "points") is None
+
+
+def test_a_small_total_is_hidden_and_protected_like_a_cell() -> None:
+    cells: list[tuple[Hashable, Hashable, int, dict[str, float]]] = [
+             ("A", "x", 4, {}), ("A", "y", 5, {}), ("B", "x", 30, {}), ("B", "y", 20, {}), ("C", "x", 15, {}),
+             ("C", "y", 11, {})]  # fmt: skip
+    table = privacy.build(cells, 10)
+    assert {("A", "x"), ("A", "y")} <= table.primary and ("A", privacy.TOTAL) in table.hidden  # 9 < 10
+    assert privacy.recoverable(table) == []
+    for (row, col), count in table.people.items():
+        if (row, col) not in table.hidden:
+            assert count == 0 or count >= 10
+
+
+def test_the_published_pages_never_show_a_cell_below_k(duck: DuckWarehouse) -> None:
+    from analytics.publish import publish
+
+    p = publish(indicators.compute(duck), 3)
+    spent = p.circulation["spent"]
+    # 荒井町's one payer (80 points) is below k = 3; 高砂町's 3 payers are hidden with it, else 680 − 600 = 80
+    assert spent.shown("2026-04", "28216-0020", "points") is None
+    assert spent.shown("2026-04", "28216-0010", "points") is None
+    assert spent.shown("2026-04", privacy.TOTAL, "points") == 680
+    assert privacy.recoverable(spent) == []
+    participation = p.participation["2026-04"]
+    # 荒井町 20-29 (2 people) is below k; the city total 5 minus 高砂町 70-79 (3) would give it back, so that goes too
+    assert participation.shown("28216-0020", "20-29") is None and participation.shown("28216-0010", "70-79") is None
+    assert participation.shown(privacy.TOTAL, privacy.TOTAL) == 5 and privacy.recoverable(participation) == []
+
+
+def test_a_person_cannot_be_found_again_in_the_exports(tmp_path: Path) -> None:
+    """The attacker knows their neighbour is the only resident in 90+ in 伊保, and what she paid (777 points)."""
+    store = DuckWarehouse()
+    ids = [f"p{i:03d}" for i in range(60)]
+    store.replace("registry", {"id": [*ids, "shop"], "kind": ["resident"] * 60 + ["merchant"]})
+    store.replace("attributes", {"id": ids, "district": ["28216-0030"] * 30 + ["28216-0040"] * 30,
+                                 "age_band": ["90+"] + ["40-49"] * 29 + ["40-49"] * 30, "card": [0] * 60})  # fmt: skip
+    amounts = [777] + [100 + i for i in range(1, 60)]
+    store.replace("movements", {"ts": [APRIL] * 60, "month": ["2026-04"] * 60, "block": list(range(60)),
+                                "from_id": ids, "to_id": ["shop"] * 60, "amount": amounts,
+                                "kind": ["payment"] * 60})  # fmt: skip
+    from analytics.publish import publish
+
+    published = publish(indicators.compute(store), 10)
+    written = exports.write(published, tmp_path / "exports")
+    assert {p.suffix for p in written} == {".csv", ".parquet"}
+    assert (tmp_path / "exports" / "participation" / "month=2026-04" / "data.parquet").exists()
+    rows = []
+    for path in (tmp_path / "exports").rglob("*.csv"):
+        with open(path, encoding="utf-8-sig") as handle:
+            rows += [dict(r, file=str(path)) for r in csv.DictReader(handle)]
+    neighbour = [r for r in rows if r.get("district") == "28216-0030" and r.get("age_band") == "90+"]
+    assert neighbour and all(r["active"] == "" for r in neighbour)  # her cell is suppressed
+    # differencing her district's total with the other shown cells of its row gives nothing either
+    row = {r["age_band"]: r["active"] for r in rows if r.get("district") == "28216-0030" and "age_band" in r}
+    assert row["40-49"] == "" or row["Σ"] == ""
+    assert not any("777" in json.dumps(r) for r in rows)  # and her amount appears nowhere
+    # the Parquet files say the same as the CSVs
+    import duckdb
+
+    parquet = duckdb.execute(f"SELECT * FROM read_parquet('{tmp_path}/exports/participation/*/*.parquet', "
+                         "hive_partitioning = true)").fetchall()  # fmt: skip
+    assert len(parquet) == len([r for r in rows if "active" in r])
+
+
+def test_the_platform_pulls_the_indexer_and_serves_every_page(indexer_db: IndexerDb, tmp_path: Path) -> None:
+    from fastapi.testclient import TestClient
+
+    from analytics.service import Service
+    from analytics.web.app import create_app
+
+    secret = tmp_path / "secret"
+    secret.write_bytes(SECRET)
+    settings = AnalyticsSettings(data_dir=tmp_path, indexer_database_url=indexer_db.url, research_secret_file=secret,
+                                 k=3, refresh_seconds=0)  # fmt: skip
+    platform = Platform.open(settings, DuckWarehouse())
+    platform.refresh()
+    platform.store.replace("attributes", attributes())
+    platform.recompute()
+    assert platform.errors == [] and platform.last_block > 0
+    client = TestClient(create_app(Service(platform, "officer-secret")))
+    assert client.get("/").status_code == 200
+    for path in ("/circulation", "/participation", "/decarbonisation", "/mutual-aid", "/wellbeing",
+                 "/logic-model/decarbonisation", "/logic-model/circulation", "/logic-model/mutual-aid"):  # fmt: skip
+        page = client.get(path + "?lang=en")
+        assert page.status_code == 200 and ("<svg" in page.text or "No data" in page.text), path
+        assert "<script" not in page.text
+    csv_text = client.get("/csv/velocity.csv").text
+    assert csv_text.startswith("\ufeff") and "2026-04,830,6080" in csv_text
+    assert client.get("/logic-model/nothing").status_code == 404
+    refused = client.get("/circulation?lang=fr")
+    assert refused.status_code == 400 and "入力" in refused.text and "Bad request" in refused.text
+    assert "district" not in client.get("/officer").text.lower() or "token" in client.get("/officer?lang=en").text
+    assert client.post("/officer/sign-in", data={"token": "wrong"}).status_code == 403
+    signed = client.post("/officer/sign-in", data={"token": "officer-secret"}, follow_redirects=False)
+    assert signed.status_code == 303
+    drill = client.get("/officer?district=28216-0010&lang=en")
+    assert drill.status_code == 200 and "Takasago: Active residents" in drill.text
+    assert client.get("/officer?district=nowhere").status_code == 400
