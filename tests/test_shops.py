@@ -8,14 +8,18 @@ The API on a real server, node and contracts, on SQLite and PostgreSQL.
 
 from __future__ import annotations
 
+import os
 import time
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import httpx
 import pytest
 
+from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.points import PointsSystem
+from tests.qr_video import write_qr_video
 from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, settled, signup
 
 BANK = {
@@ -189,3 +193,118 @@ def test_a_shop_applies_is_approved_listed_and_paid_by_its_static_qr_within_its_
     assert city.get("/v1/officer/settlements").json()[0]["shop_name"] == "たかさごパン工房"
     refused(resident.post(f"/v1/shops/{code}/payments", {"amount": 600}), "STATIC_LIMIT_EXCEEDED", 422)
     assert resident.balance() == 1700
+
+
+# -- in Chromium: the directory, the static QR by camera with the till hearing it, the desk ---------
+browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs chromium")
+
+
+def visible(page: Any, section: str, timeout: float = 15_000) -> None:
+    page.wait_for_selector(f"section#{section}:not([hidden])", timeout=timeout)
+
+
+def log_in(page: Any, api: Api) -> None:
+    visible(page, "login")
+    page.fill("#login-form [name=login]", str(api.login_id))
+    page.fill("#login-form [name=password]", api.password)
+    page.click("#login-form button[type=submit]")
+
+
+@browser_only
+def test_in_chromium_a_shop_applies_the_city_approves_and_a_resident_pays_its_printed_qr_by_camera(
+    wallet: WalletServer, playwright: Any, tmp_path: Path
+) -> None:
+    if not wallet.database_url.startswith("sqlite"):
+        pytest.skip("the browser runs once (SQLite); the same API paths run on both databases above")
+    shop = member(wallet, "merchant", shop="荒井の八百屋")
+    resident = member(wallet, points=3000)
+    with browser(playwright) as plain:
+        # the shop applies from the till
+        till = open_page(plain, wallet.url, "/till/")
+        log_in(till, shop)
+        visible(till, "entry")
+        till.click("#go-shop-qr")
+        till.wait_for_selector("section#shop[data-ready]")
+        form = "#shop-form"
+        till.fill(f"{form} [name=name]", "荒井の八百屋")
+        till.fill(f"{form} [name=category]", "青果")
+        till.fill(f"{form} [name=district]", "荒井町")
+        till.fill(f"{form} [name=hours]", "9:00-19:00")
+        till.check(f"{form} [name=takes_cards]")
+        till.fill(f"{form} [name=static_limit]", "2000")
+        till.fill(f"{form} [name=bank]", "姫路信用金庫")
+        till.fill(f"{form} [name=branch]", "荒井支店")
+        till.fill(f"{form} [name=account_number]", "7654321")
+        till.fill(f"{form} [name=holder]", "アライノヤオヤ")
+        till.click(f"{form} button[type=submit]")
+        till.wait_for_selector("#shop-state:not([hidden])")
+        assert "市の確認待ち" in till.inner_text("#shop-state")
+        screen(till, "till-shop-application")
+
+        # the city approves it on the officer desk
+        desk = open_page(plain, wallet.url, "/officer/", width=1280)
+        log_in(desk, officer(wallet))
+        desk.wait_for_selector(f"#shops-applications li[data-id='{shop.info['id']}']")
+        row = f"#shops-applications li[data-id='{shop.info['id']}']"
+        desk.fill(f"{row} [name=reason]", "営業許可証を確認")
+        desk.click(f"{row} button[value=approve]")
+        desk.wait_for_selector("#shops-notice:not([hidden])")
+        assert "荒井の八百屋" in desk.inner_text("#shops-notice")
+        screen(desk, "officer-shops-applications")
+
+        # the till shows the shop's printed QR and listens
+        till.click("#shop button.back")
+        visible(till, "entry")
+        till.click("#go-shop-qr")
+        visible(till, "shop")
+        till.wait_for_selector("#shop-listed:not([hidden])")
+        uri = till.get_attribute("#shop-qr", "data-uri")
+        assert uri == f"takasago-shop:{shop.info['address']}@{wallet.points.w3.eth.chain_id}"
+        screen(till, "till-shop-qr")
+
+    video = write_qr_video(uri, tmp_path / "shop.y4m")
+    with browser(playwright, video) as camera:
+        app = open_page(camera, wallet.url, "/app/")
+        log_in(app, resident)
+        visible(app, "home")
+        app.click("#go-shops")
+        visible(app, "shops")
+        app.fill("#shops-search [name=q]", "青果")
+        app.click("#shops-search button[type=submit]")
+        app.wait_for_selector(f"#shops-list li[data-code='{shop.info['short_code']}']")
+        screen(app, "resident-shops-directory")
+        app.click(f"#shops-list li[data-code='{shop.info['short_code']}'] button")
+        visible(app, "shop-page")
+        assert app.get_attribute("#shop-page-qr", "data-uri") == uri
+        screen(app, "resident-shops-page")
+        app.click("#shop-page-scan")
+        visible(app, "shop-pay", timeout=30_000)  # read by the camera
+        assert app.inner_text("#shop-pay-name") == "荒井の八百屋"
+        app.fill("#shop-pay-amount", "2500")  # over the shop's limit: refused, nothing paid
+        app.click("#shop-pay-form button[type=submit]")
+        app.wait_for_selector("#shop-pay-error:not([hidden])")
+        assert app.get_attribute("#shop-pay-error", "data-code") == "STATIC_LIMIT_EXCEEDED"
+        screen(app, "resident-shops-over-limit")
+        app.fill("#shop-pay-amount", "480")
+        app.click("#shop-pay-form button[type=submit]")
+        visible(app, "shop-confirm")
+        assert "荒井の八百屋 に 480" in app.inner_text("#shop-confirm-question")
+        screen(app, "resident-shops-confirm")
+        app.click("#shop-confirm-pay")
+        visible(app, "done", timeout=30_000)
+        assert "荒井の八百屋" in app.inner_text("#done-text")
+    assert resident.balance() == 2520
+    with browser(playwright) as plain:
+        till = open_page(plain, wallet.url, "/till/")
+        log_in(till, shop)
+        visible(till, "entry")
+        till.click("#go-shop-qr")
+        visible(till, "shop")
+        till.wait_for_selector("#shop-listed:not([hidden])")
+        # heard at once: a payment made while the till listens (by the same static QR, over the API)
+        till.wait_for_timeout(300)
+        paid = resident.post(f"/v1/shops/{shop.info['short_code']}/payments", {"amount": 120})
+        assert settled(resident, paid)["status"] == "confirmed"
+        till.wait_for_selector("#shop-heard li", timeout=10_000)
+        assert "120" in till.inner_text("#shop-heard")
+        screen(till, "till-shop-heard")

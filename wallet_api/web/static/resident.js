@@ -156,6 +156,7 @@
   }
 
   async function scanned(text) {
+    if (T.onShopQr && T.onShopQr(text)) return; // a shop's printed QR: resident_shops.js asks for the amount
     try {
       const preview = await T.call("POST", "/v1/payments/preview", { uri: text.trim() });
       pending = { uri: text.trim(), key: crypto.randomUUID() };

@@ -16,12 +16,18 @@
       till_expires: "有効期限", till_card_only: "残高照会はカードで行います。カードのQRを読み取ってください。",
       till_cancelled: "この請求は取り消されました", till_paying_now: "お客様がお支払い中です。完了までお待ちください。",
       till_pin_left: "あと{n}回まで試せます（すべて違うとカードは一時的にロックされます）。",
-      till_wrong_account: "このレジはお店のアカウント専用です。{where}" },
+      till_wrong_account: "このレジはお店のアカウント専用です。{where}",
+      till_method_qr: "QR", till_method_static: "お店のQR", till_method_charge: "カード・コード", till_request_id: "番号",
+      till_refund_question: "{amount} を返金しますか？", till_refund_yes: "返金する", till_refund_no: "やめる",
+      till_refund_max: "最大 {amount}", till_refund_done: "{amount} を返金しました。" },
     en: { till_check_balance: "Card balance", till_card_balance: "Balance on the card", till_nothing_paid: "Nothing has been paid.",
       till_expires: "expires", till_card_only: "The balance check needs the card: scan the card's QR.",
       till_cancelled: "This request was cancelled", till_paying_now: "The customer is paying now; please wait for it to finish.",
       till_pin_left: "{n} more tries left; then the card is locked for a while.",
-      till_wrong_account: "This till is for shop accounts only. {where}" },
+      till_wrong_account: "This till is for shop accounts only. {where}",
+      till_method_qr: "QR", till_method_static: "shop QR", till_method_charge: "card/code", till_request_id: "no.",
+      till_refund_question: "Refund {amount}?", till_refund_yes: "Refund", till_refund_no: "Don't refund",
+      till_refund_max: "up to {amount}", till_refund_done: "Refunded {amount}." },
   });
   // where each other kind of account belongs (a resident who logged in at the till, an officer…)
   const ELSEWHERE = {
@@ -35,6 +41,7 @@
     scanner = null;
     if (listening) listening.abort();
     listening = null;
+    if (T.tillShops) T.tillShops.stop();
   }
 
   function go(id) {
@@ -53,6 +60,8 @@
     }
     if (me.role !== "merchant") return wrongAccount(me.role);
     $("logout").hidden = false;
+    // a shop still waiting for the city: its application (the till's payments open once it is verified)
+    if (me.status !== "active" && T.tillShops) return T.tillShops.open();
     entry();
   }
 
@@ -241,7 +250,14 @@
 
   async function startScanner() {
     scanner = new T.Scanner($("scan-video"), scanned);
-    try { await scanner.start(); } catch (e) { T.showError("scan-error", new T.ApiFailure({ code: "CAMERA", messages: { ja: "カメラを使えません。写真から読み取ってください。", en: "The camera is not available; read from a photo instead." } })); }
+    try {
+      await scanner.start();
+    } catch (e) {
+      /* the API's refusal ("code used or expired"…) stays on screen: the camera's trouble goes beside it */
+      const camera = { ja: "カメラを使えません。写真から読み取ってください。", en: "The camera is not available; read from a photo instead." };
+      if ($("scan-error").hidden) T.showError("scan-error", new T.ApiFailure({ code: "CAMERA", messages: camera }));
+      else { $("scan-status").textContent = camera[T.lang === "en" ? "en" : "ja"]; $("scan-status").hidden = false; }
+    }
   }
 
   $("scan-customer").addEventListener("click", async () => {
@@ -287,6 +303,52 @@
   });
 
   // ---- takings, refunds, settlement -------------------------------------------------------------
+  /* Each sale with its time, how it was paid and its request number, so the right one is refunded.
+     The refund's amount is typed (nothing pre-filled: a part refund is the common case) and asked
+     again before anything is sent. */
+  function takingRow(r) {
+    const li = document.createElement("li");
+    li.dataset.request = r.id;
+    const when = new Date(r.paid_at).toLocaleTimeString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" });
+    li.append(T.el("span", `${when} ${T.formatPoints(r.amount)} · ${T.t("till_method_" + (r.method || "qr"))} · ${T.t("till_request_id")} ${r.id.slice(0, 8)}`));
+    if (r.refunded) li.append(T.el("small", ` ${T.t("refunded")} ${T.formatPoints(r.refunded)}`));
+    const left = r.amount - r.refunded;
+    if (left <= 0) return li;
+    const form = document.createElement("form");
+    form.className = "refund";
+    const input = T.el("input", null, { type: "number", min: "1", max: String(left), step: "1", required: "",
+      inputmode: "numeric", placeholder: T.t("till_refund_max").replace("{amount}", T.formatPoints(left)),
+      "aria-label": T.t("refund_amount") });
+    const button = T.el("button", T.t("refund"), { type: "submit" });
+    const ask = T.el("p", null, { class: "confirm-refund", hidden: "" });
+    form.append(input, button);
+    form.addEventListener("submit", (event) => {
+      event.preventDefault();
+      const points = Number(input.value);
+      if (!Number.isInteger(points) || points < 1 || points > left) { input.reportValidity(); return; }
+      ask.replaceChildren(T.el("span", T.t("till_refund_question").replace("{amount}", T.formatPoints(points)) + " "));
+      const yes = T.el("button", T.t("till_refund_yes"), { type: "button", class: "primary refund-yes" });
+      const no = T.el("button", T.t("till_refund_no"), { type: "button", class: "refund-no" });
+      no.addEventListener("click", () => { ask.hidden = true; input.value = ""; });
+      yes.addEventListener("click", async () => {
+        yes.disabled = true;
+        try {
+          await T.move("/v1/merchant/refunds", { payment_request_id: r.id, amount: points });
+          await takings();
+          $("settle-done").textContent = T.t("till_refund_done").replace("{amount}", T.formatPoints(points));
+          $("settle-done").hidden = false;
+        } catch (e) {
+          ask.hidden = true;
+          T.showError("takings-error", e);
+        }
+      });
+      ask.append(yes, no);
+      ask.hidden = false;
+    });
+    li.append(form, ask);
+    return li;
+  }
+
   async function takings() {
     go("takings");
     try {
@@ -295,38 +357,7 @@
       $("takings-total").textContent = T.formatPoints(day.total - day.refunded);
       $("takings-count").textContent = day.payments;
       $("merchant-balance").textContent = T.formatPoints(balance.merchant ? balance.merchant.balance : balance.balance);
-      $("takings-list").replaceChildren(...day.requests.map((r) => {
-        const li = document.createElement("li");
-        const what = document.createElement("span");
-        what.textContent = `${new Date(r.paid_at).toLocaleTimeString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" })} ${T.formatPoints(r.amount)}`;
-        li.append(what);
-        if (r.refunded) {
-          const done = document.createElement("small");
-          done.textContent = `${T.t("refunded")} ${T.formatPoints(r.refunded)}`;
-          li.append(done);
-        }
-        if (r.refunded < r.amount) {
-          const form = document.createElement("form");
-          form.className = "refund";
-          const input = document.createElement("input");
-          input.type = "number"; input.min = "1"; input.max = String(r.amount - r.refunded); input.value = String(r.amount - r.refunded);
-          input.setAttribute("aria-label", T.t("refund_amount"));
-          const button = document.createElement("button");
-          button.type = "submit"; button.textContent = T.t("refund");
-          form.append(input, button);
-          form.addEventListener("submit", async (event) => {
-            event.preventDefault();
-            try {
-              await T.move("/v1/merchant/refunds", { payment_request_id: r.id, amount: Number(input.value) });
-              await takings();
-            } catch (e) {
-              T.showError("takings-error", e);
-            }
-          });
-          li.append(form);
-        }
-        return li;
-      }));
+      $("takings-list").replaceChildren(...day.requests.map((r) => takingRow(r)));
     } catch (e) {
       T.showError("takings-error", e);
     }
