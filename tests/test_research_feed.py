@@ -1,0 +1,116 @@
+"""The wallet's research side (issue 22), on SQLite and PostgreSQL over the real node: what a resident
+shares (district and 10-year age band, never the address or birth date), the opt-out honoured by
+the feed, the Well-being survey at most once a year, and the feed only for the data platform,
+read by the platform's own pull into its store."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from analytics import feeds
+from analytics import pseudonyms as platform_side
+from analytics.warehouse import DuckWarehouse
+from tests.points import PointsSystem
+from tests.wallet_support import WalletServer, error_code, member, running_wallet
+from wallet_api import research_feed as wallet_side
+
+
+def test_both_sides_derive_the_same_token_and_pseudonyms() -> None:
+    secret = b"0123456789abcdef-shared"
+    address = "0xAbCdEf0123456789aBcDeF0123456789AbCdEf01"
+    assert wallet_side.feed_token(secret) == platform_side.feed_token(secret)
+    assert wallet_side.pseudonym(wallet_side.pseudonym_key(secret), address) == platform_side.pseudonym(
+        platform_side.pseudonym_key(secret), address
+    )
+    # the vector: a change on either side breaks the join between chain activity and attributes
+    assert platform_side.pseudonym(platform_side.pseudonym_key(secret), address) == (
+        wallet_side.pseudonym(wallet_side.pseudonym_key(secret), address.lower())
+    )
+    assert wallet_side.districts() == __import__("analytics.census", fromlist=["districts"]).districts()
+    assert wallet_side.district_of("兵庫県高砂市阿弥陀町阿弥陀1-2") == "28216-0080"
+    assert wallet_side.district_of("兵庫県加古川市") == "-"
+
+
+@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
+def wallet(
+    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[tuple[WalletServer, bytes]]:
+    directory = tmp_path_factory.mktemp(f"research-{request.param}")
+    secret = secrets.token_urlsafe(32).encode()
+    secret_file = directory / "research-secret"
+    secret_file.write_bytes(secret)
+    secret_file.chmod(0o600)
+    for server in running_wallet(
+        points, directory, request.param, TAKASAGO_WALLET_RESEARCH_SECRET_FILE=str(secret_file)
+    ):
+        yield server, secret
+
+
+def test_a_resident_sees_what_is_shared_answers_once_a_year_and_can_opt_out(
+    wallet: tuple[WalletServer, bytes], tmp_path: Path
+) -> None:
+    server, secret = wallet
+    key = platform_side.pseudonym_key(secret)
+    token = platform_side.feed_token(secret)
+    hana, jiro = member(server), member(server)  # both live in 荒井町 and were born on 1980-04-01
+    shop = member(server, "merchant", shop="高砂ベーカリー")
+    shared = hana.get("/v1/research/me").json()
+    assert (shared["district"], shared["district_name"], shared["age_band"]) == (
+        "28216-0020", {"ja": "荒井町", "en": "Arai"}, "40-49")  # fmt: skip
+    assert shared["opted_out"] is False and shared["survey_answered"] is False and shared["card"] is False
+    assert "address" not in str(shared) and "1980" not in str(shared)
+    assert error_code(shop.get("/v1/research/me")) == "FORBIDDEN"
+
+    # the feed: only for the data platform's token, accounts by pseudonym, no personal data
+    refused = server_get(server, "/v1/research/attributes", None)
+    assert refused.status_code == 401 and refused.json()["error"]["code"] == "RESEARCH_FEED_REFUSED"
+    assert refused.json()["error"]["messages"]["en"] and refused.json()["error"]["messages"]["ja"]
+    assert server_get(server, "/v1/research/attributes", "wrong").status_code == 401
+    feed = server_get(server, "/v1/research/attributes", token).json()
+    by_id = {row["id"]: row for row in feed["accounts"]}
+    hana_id = platform_side.pseudonym(key, hana.info["address"])
+    jiro_id = platform_side.pseudonym(key, jiro.info["address"])
+    assert by_id[hana_id] == {"id": hana_id, "district": "28216-0020", "age_band": "40-49", "card": False}
+    assert platform_side.pseudonym(key, shop.info["address"]) not in by_id  # shops are not residents
+    assert hana.info["address"].lower() not in str(feed).lower()
+    assert server_get(server, "/v1/research/attributes?after=x", token).status_code == 422
+
+    # the survey: scores 0-10 for known items, once per JST year, stored without the resident
+    assert error_code(hana.post("/v1/research/survey", {"answers": {"life_satisfaction": 11}})) == "VALIDATION_ERROR"
+    assert error_code(hana.post("/v1/research/survey", {"answers": {"salary": 5}})) == "VALIDATION_ERROR"
+    answered = hana.post("/v1/research/survey", {"answers": {"life_satisfaction": 7, "happiness": 8}})
+    assert answered.status_code == 201, answered.text
+    again = hana.post("/v1/research/survey", {"answers": {"life_satisfaction": 2}})
+    assert error_code(again) == "SURVEY_ALREADY_ANSWERED" and again.status_code == 409
+    assert "来年" in again.json()["error"]["messages"]["ja"]
+    assert hana.get("/v1/research/me").json()["survey_answered"] is True
+    responses = server_get(server, "/v1/research/survey", token).json()["responses"]
+    assert [(r["district"], r["age_band"], r["answers"]) for r in responses] == [
+        ("28216-0020", "40-49", {"life_satisfaction": 7, "happiness": 8})]  # fmt: skip
+    assert hana_id not in str(responses) and str(hana.info["id"]) not in responses[0]["response"]
+
+    # opting out: jiro leaves the feed at once, and cannot answer the survey until he opts back in
+    assert jiro.client.put("/v1/research/me", json={"opted_out": True}, headers=jiro.headers()).json()["opted_out"]
+    after = {row["id"] for row in server_get(server, "/v1/research/attributes", token).json()["accounts"]}
+    assert hana_id in after and jiro_id not in after
+    assert error_code(jiro.post("/v1/research/survey", {"answers": {"happiness": 5}})) == "RESEARCH_OPTED_OUT"
+
+    # the data platform's own pull puts exactly the shared rows in its store
+    store = DuckWarehouse()
+    accounts, answers = feeds.pull_wallet(store, server.url, token)
+    assert answers == 1 and accounts == len(after)
+    assert store.query(f"SELECT district, age_band, card FROM attributes WHERE id = '{hana_id}'") == [
+        ("28216-0020", "40-49", 0)]  # fmt: skip
+    assert store.query(f"SELECT COUNT(*) FROM attributes WHERE id = '{jiro_id}'") == [(0,)]
+    assert store.query("SELECT item, score FROM survey ORDER BY item") == [("happiness", 8), ("life_satisfaction", 7)]
+
+
+def server_get(server: WalletServer, path: str, token: str | None):  # type: ignore[no-untyped-def]
+    import httpx
+
+    headers = {"X-Research-Token": token} if token else {}
+    return httpx.get(server.url + path, headers=headers, timeout=30)
