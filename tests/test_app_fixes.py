@@ -6,6 +6,7 @@ is told the app is for residents, and thanks asks "send 50 pt to 鈴木 一郎�
 from __future__ import annotations
 
 import os
+import re
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -153,3 +154,72 @@ def test_an_unknown_code_is_refused_before_anything_is_asked(wallet: WalletServe
         assert app.get_attribute("#thanks-error", "data-code") == "UNKNOWN_RECIPIENT"
         assert app.is_hidden("#thanks-question")
     assert alice.balance() == 100
+
+
+def test_whose_account_times_in_jst_the_thanks_kind_and_caps_and_a_charged_code(
+    wallet: WalletServer, playwright: Any
+) -> None:
+    """The rest of issue 21's first-run list: the home screen says whose account it is; history shows the date
+    and time in JST, unambiguous in English (2026-12-03 … JST), and a thanks' kind and message to its
+    recipient; the thanks screen and its refusal state the daily caps and when they reset; and the "show
+    code" screen changes to the charge once a shop charged the code."""
+    hanako = member(wallet, points=2_000, shop="はなこ")
+    neighbour = member(wallet, points=100)
+    shop = member(wallet, "merchant", shop="高砂ベーカリー")
+    sent = neighbour.post("/v1/thanks", {"to": hanako.info["short_code"], "amount": 30, "category": "help",
+                                         "message": "草むしりありがとう"})  # fmt: skip
+    assert sent.status_code in (200, 202), sent.text
+    with browser(playwright) as plain:
+        app = open_page(plain, wallet.url, "/app/")
+        log_in(app, str(hanako.login_id), hanako.password)
+        visible(app, "home")
+        whose = app.inner_text("#home-whose")
+        assert whose == f"はなこさんのアカウント（会員コード {hanako.info['short_code']}）", whose
+        screen(app, "resident-home-whose")
+
+        # history: date and time (JST), the thanks' kind and message for its recipient
+        app.click("#go-history")
+        app.wait_for_selector("#history-list li:has-text('草むしりありがとう')")
+        item = app.inner_text("#history-list li:has-text('草むしりありがとう')")
+        assert "種類：お手伝い" in item and re.search(r"\d{4}/\d{2}/\d{2} \d{2}:\d{2}", item), item
+        app.click("#lang-toggle")
+        app.wait_for_selector("#history-list li:has-text('Kind: Help')")
+        english = app.inner_text("#history-list li:has-text('Kind: Help')")
+        assert re.search(r"\b20\d{2}-\d{2}-\d{2} \d{2}:\d{2} JST\b", english), english
+        screen(app, "resident-history-times-english")
+        app.click("#lang-toggle")
+        app.click("#history button.back")
+
+        # thanks: the caps and when they reset, on the screen and in the refusal (nothing sent)
+        app.click("#go-thanks")
+        app.wait_for_selector("#thanks-caps:not([hidden])")
+        caps = app.inner_text("#thanks-caps")
+        assert "1日 10 回・1,000 pt まで" in caps and "リセット" in caps, caps
+        app.fill("#thanks-form [name=amount]", "1001")
+        app.fill("#thanks-to", neighbour.info["short_code"])
+        app.wait_for_timeout(500)  # the name lookup
+        app.click("#thanks-form button[type=submit]")
+        app.wait_for_selector("#thanks-question:not([hidden])")
+        app.click("#thanks-form button[type=submit]")
+        app.wait_for_selector("#thanks-error:not([hidden])")
+        assert app.get_attribute("#thanks-error", "data-code") == "THANKS_DAILY_CAP"
+        refusal = app.inner_text("#thanks-error")
+        assert "午前0時にリセット" in refusal and "1日 10 回・1,000 pt まで" in refusal, refusal
+        screen(app, "resident-thanks-caps")
+        assert hanako.balance() == 2_030  # 2,000 and the neighbour's 30: the refused 1,001 never left
+        app.click("#thanks button.back")
+
+        # show a code; the shop charges it: the screen shows the payment, not the used code
+        app.click("#go-show")
+        app.wait_for_function("document.getElementById('code-qr').dataset.code")
+        code = app.get_attribute("#code-qr", "data-code")
+        charged = shop.post("/v1/merchant/charges", {"amount": 120, "code": code})
+        assert charged.status_code in (200, 202), charged.text
+        app.wait_for_selector("#code-state[data-state=paid]:not([hidden])", timeout=20_000)
+        assert app.inner_text("#code-state") == "高砂ベーカリー に 120 pt を支払いました"
+        assert app.is_hidden("#code-qr")
+        screen(app, "resident-show-code-charged")
+        assert not app.errors, app.errors
+    assert hanako.balance() == 2_030 - 120
+    other = neighbour.post("/v1/me/payment-codes/state", {"code": code}, key=None)
+    assert other.status_code == 404  # another's code tells nothing

@@ -9,14 +9,27 @@
   let scanner = null;
   let pending = null; // the scanned payment awaiting confirmation: {uri, key}
   let codeTimer = null;
+  let codeWatch = null; // follows the code on screen: the screen changes once a shop charged it
   let historyCursor = null;
   let asked = null; // the thanks question on screen: {code, amount, to} (送る sends exactly that)
   const named = new Map(); // member code → {short_code, display_name}, as looked up
   T.addTexts({
     ja: { your_balance: "あなたの残高", thanks_question: "{name}に {amount} を送りますか？", thanks_name: "{name}さん",
-      thanks_code_only: "会員コード {code} の方", wrong_account: "このアプリは住民の方専用です。{where}" },
+      thanks_code_only: "会員コード {code} の方", wrong_account: "このアプリは住民の方専用です。{where}",
+      whose_named: "{name}さんのアカウント（会員コード {code}）", whose_code: "会員コード {code} のアカウント",
+      thanks_caps: "ありがとうは1日 {count} 回・{points} まで（きょう {sent} 回・{sent_points} 送りました）。{reset} にリセットされます。",
+      code_used: "コードが読み取られました。お店の処理を待っています…", code_expired: "このコードは期限切れです。新しいコードを表示してください。",
+      code_paying: "{shop} に {amount} を支払っています…", code_paid: "{shop} に {amount} を支払いました",
+      code_confirming: "{shop} の {amount} の請求があなたの承認を待っています（ホーム画面で承認できます）",
+      code_failed: "{shop} の {amount} の請求は完了しませんでした", thanks_kind: "種類：{kind}" },
     en: { your_balance: "Your balance", thanks_question: "Send {amount} to {name}?", thanks_name: "{name}",
-      thanks_code_only: "member {code}", wrong_account: "This app is for residents only. {where}" },
+      thanks_code_only: "member {code}", wrong_account: "This app is for residents only. {where}",
+      whose_named: "{name}'s account (member code {code})", whose_code: "Account of member code {code}",
+      thanks_caps: "Thanks are limited to {count} a day and {points} a day (today: {sent} sent, {sent_points}). The limits reset at {reset}.",
+      code_used: "Your code was scanned. Waiting for the shop…", code_expired: "This code has expired. Show a new one.",
+      code_paying: "Paying {amount} to {shop}…", code_paid: "Paid {amount} to {shop}",
+      code_confirming: "{shop}'s charge of {amount} waits for your approval (approve it on the home screen)",
+      code_failed: "{shop}'s charge of {amount} did not go through", thanks_kind: "Kind: {kind}" },
   });
   const ELSEWHERE = {
     merchant: { ja: "お店の方はレジ（/till/）をお使いください。", en: "Shops: please use the till (/till/)." },
@@ -32,7 +45,25 @@
     scanner = null;
     if (codeTimer) clearInterval(codeTimer);
     codeTimer = null;
+    if (codeWatch) clearInterval(codeWatch);
+    codeWatch = null;
   }
+
+  /* Dates and times in Japan's time zone, unambiguous in both languages (issue 21): 2026-12-03 in
+     English (never 03/12/2026), 2026/12/03 in Japanese, with the time and "JST" where a time is shown. */
+  const pad = (n) => String(n).padStart(2, "0");
+  function jst(seconds) {
+    const d = new Date((Number(seconds) + 9 * 3600) * 1000);
+    return { date: [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())], time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
+  }
+  function dateText(seconds) {
+    return jst(seconds).date.join(T.lang === "en" ? "-" : "/");
+  }
+  function timeText(seconds) {
+    return `${dateText(seconds)} ${jst(seconds).time}${T.lang === "en" ? " JST" : ""}`;
+  }
+  T.jstDate = dateText;
+  T.jstTime = timeText;
 
   function go(id) {
     stopAll();
@@ -65,8 +96,21 @@
     T.showError("login-error", new T.ApiFailure({ code: "WRONG_ACCOUNT_KIND", messages: { ja: text, en: text } }));
   }
 
+  /** Whose account this is, at the top of the home screen: the chosen display name and the member code. */
+  function showWhose() {
+    let whose = $("home-whose");
+    if (!whose) {
+      whose = T.el("p", null, { id: "home-whose" });
+      whose.style.fontWeight = "bold";
+      $("home").prepend(whose);
+    }
+    whose.textContent = (me.display_name ? T.t("whose_named").replace("{name}", me.display_name) : T.t("whose_code"))
+      .replace("{code}", me.short_code);
+  }
+
   async function home() {
     go("home");
+    showWhose();
     $("short-code").textContent = me.short_code;
     try {
       const b = await T.call("GET", "/v1/me/balance");
@@ -74,7 +118,7 @@
       $("expiring").textContent = T.formatPoints(b.expiring_soon);
       $("buckets").replaceChildren(...b.buckets.map((bucket) => {
         const li = document.createElement("li");
-        li.textContent = `${T.t("expires")} ${T.formatDate(bucket.expires_at)}: ${T.formatPoints(bucket.amount)}`;
+        li.textContent = `${T.t("expires")} ${dateText(bucket.expires_at)}: ${T.formatPoints(bucket.amount)}`;
         return li;
       }));
       $("member-qr").src = await T.imageUrl("/v1/me/member-qr.svg");
@@ -203,13 +247,50 @@
   });
 
   // ---- show to pay: a one-time code that rotates ------------------------------------------------
+  /** The code's fate, asked every 2 s: once a shop charged it, the screen shows the charge instead of the code. */
+  function showCodeState(state) {
+    let line = $("code-state");
+    if (!line) {
+      line = T.el("p", null, { id: "code-state", class: "notice", role: "status" });
+      $("code-qr").after(line);
+    }
+    const fill = (key) => T.t(key).replace("{shop}", state.merchant_name || "").replace("{amount}", T.formatPoints(state.amount || 0));
+    const byStatus = { paid: "code_paid", paying: "code_paying", review: "code_paying", confirming: "code_confirming" };
+    line.textContent = state.state === "used" ? T.t("code_used") : fill(byStatus[state.status] || "code_failed");
+    line.dataset.state = state.state === "charged" ? state.status : state.state;
+    line.hidden = false;
+    $("code-qr").hidden = true; // a used code is never shown again
+    $("code-seconds").parentElement.hidden = true;
+  }
+
+  function watchCode(code) {
+    if (codeWatch) clearInterval(codeWatch);
+    codeWatch = setInterval(async () => {
+      try {
+        const state = await T.call("POST", "/v1/me/payment-codes/state", { code });
+        if (state.state === "waiting" || state.state === "expired") return; // the rotation shows the next code
+        if (codeTimer) clearInterval(codeTimer);
+        codeTimer = null;
+        showCodeState(state);
+        if (state.state === "charged" && state.status !== "paying" && state.status !== "confirming") {
+          clearInterval(codeWatch);
+          codeWatch = null;
+        }
+      } catch (e) { /* asked again in 2 s */ }
+    }, 2000);
+  }
+
   async function newCode() {
     if (codeTimer) clearInterval(codeTimer);
+    if ($("code-state")) $("code-state").hidden = true;
+    $("code-qr").hidden = false;
+    $("code-seconds").parentElement.hidden = false;
     try {
       const limit = Number($("code-limit").value);
       const code = await T.call("POST", "/v1/me/payment-codes", Number.isInteger(limit) && limit > 0 ? { max_amount: limit } : {});
       $("code-qr").src = T.svgUrl(code.qr_svg);
       $("code-qr").dataset.code = code.code;
+      watchCode(code.code);
       let left = code.expires_in;
       $("code-seconds").textContent = left;
       codeTimer = setInterval(() => {
@@ -225,7 +306,28 @@
   $("new-code").addEventListener("click", () => newCode());
 
   // ---- thanks --------------------------------------------------------------------------------
-  $("go-thanks").addEventListener("click", () => { go("thanks"); ask(); });
+  /** The daily caps, what I sent today and when they reset, as one sentence. */
+  function capsText(c) {
+    return T.t("thanks_caps").replace("{count}", c.per_day).replace("{points}", T.formatPoints(c.points_per_day))
+      .replace("{sent}", c.sent_today).replace("{sent_points}", T.formatPoints(c.points_today))
+      .replace("{reset}", timeText(Date.parse(c.resets_at) / 1000));
+  }
+
+  async function showCaps() {
+    let line = $("thanks-caps");
+    if (!line) {
+      line = T.el("p", null, { id: "thanks-caps", class: "hint" });
+      $("thanks-form").before(line);
+    }
+    try {
+      line.textContent = capsText(await T.call("GET", "/v1/me/thanks/limits"));
+      line.hidden = false;
+    } catch (e) {
+      line.hidden = true;
+    }
+  }
+
+  $("go-thanks").addEventListener("click", () => { go("thanks"); ask(); showCaps(); });
   $("thanks-scan").addEventListener("click", async () => {
     const video = $("thanks-video");
     video.hidden = false;
@@ -305,6 +407,11 @@
       $("done-amount").textContent = T.formatPoints(amount);
     } catch (e) {
       T.showError("thanks-error", e);
+      const detail = e instanceof T.ApiFailure ? e.error.detail || {} : {};
+      if (e instanceof T.ApiFailure && e.error.code === "THANKS_DAILY_CAP" && detail.resets_at) {
+        $("thanks-error").textContent += ` ${capsText(detail)}`; // the limit and when it resets
+      }
+      showCaps();
     }
   });
 
@@ -329,8 +436,12 @@
         const amount = document.createElement("strong");
         amount.textContent = (item.direction === "out" ? "−" : "+") + T.formatPoints(item.amount);
         const when = document.createElement("small");
-        when.textContent = T.formatDate(item.timestamp);
+        when.textContent = timeText(item.timestamp); // date and time, JST
         li.append(what, amount, when);
+        if (item.category && (item.kind === "thanks_received" || item.kind === "thanks_sent")) {
+          const kind = T.t(`cat_${item.category}`);
+          li.append(T.el("small", T.t("thanks_kind").replace("{kind}", kind.startsWith("cat_") ? item.category : kind), { class: "kind" }));
+        }
         if (item.message) {
           const note = document.createElement("q");
           note.textContent = item.message; // kept off-chain; only its salted hash is on the ledger
@@ -388,7 +499,11 @@
     }
   });
   $("print-card").addEventListener("click", () => window.print());
-  document.addEventListener("takasago:language", () => { if (!$("home").hidden) home(); });
+  document.addEventListener("takasago:language", () => {
+    if (!$("home").hidden) home();
+    if (!$("thanks").hidden) showCaps();
+    if (!$("history").hidden) loadHistory(false); // its words and dates in the new language
+  });
 
   start();
 })();
