@@ -9,6 +9,7 @@ from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import Follower
 from indexer.labels import load_labels
 from indexer.settings import IndexerSettings
+from indexer.shop_names import LiveLabels, ShopDirectory
 from indexer.web.app import create_explorer
 from ledger_client.deployment import DeploymentError, deployment_path, read_deployment
 from ledger_client.rpc import NodeUnavailable, Rpc
@@ -34,5 +35,6 @@ def build_app(settings: IndexerSettings, follow: bool = True) -> FastAPI:
     follower = (
         Follower(Rpc(settings.rpc_url), sessions, settings.deployments_dir, settings.batch_blocks) if follow else None
     )
-    labels = load_labels(settings.labels_file)
-    return create_explorer(sessions, rpc, labels, known_contracts(settings, rpc), follower)
+    shops = ShopDirectory(settings.shops_url, settings.shops_refresh_seconds)
+    labels = LiveLabels(load_labels(settings.labels_file), shops)  # shop names followed as the city approves them
+    return create_explorer(sessions, rpc, labels, known_contracts(settings, rpc), follower, shops)

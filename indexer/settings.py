@@ -17,6 +17,9 @@ class IndexerSettings(BaseSettings):
     rpc_url: str = "http://127.0.0.1:8545"
     deployments_dir: Path = Path(".takasago/deployments")
     labels_file: Path | None = None
+    # the wallet's base URL: shop names and the shop directory are read from its public /v1/shops
+    shops_url: str | None = None
+    shops_refresh_seconds: Annotated[float, Field(ge=0.1, le=3600)] = 10.0
     host: str = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8700
     batch_blocks: Annotated[int, Field(ge=1, le=2000)] = 200

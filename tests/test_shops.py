@@ -18,6 +18,7 @@ import httpx
 import pytest
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
+from tests.explorer_support import ExplorerServer
 from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
 from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, settled, signup
@@ -308,3 +309,95 @@ def test_in_chromium_a_shop_applies_the_city_approves_and_a_resident_pays_its_pr
         till.wait_for_selector("#shop-heard li", timeout=10_000)
         assert "120" in till.inner_text("#shop-heard")
         screen(till, "till-shop-heard")
+
+    # the explorer: the shop directory and the shop's page with its QR, names read live from the wallet
+    saved = {k: os.environ.get(k) for k in ("TAKASAGO_INDEXER_SHOPS_URL", "TAKASAGO_INDEXER_SHOPS_REFRESH_SECONDS")}
+    os.environ.update({"TAKASAGO_INDEXER_SHOPS_URL": wallet.url, "TAKASAGO_INDEXER_SHOPS_REFRESH_SECONDS": "0.5"})
+    explorer = ExplorerServer(wallet.points, tmp_path / "explorer", f"sqlite:///{tmp_path / 'explorer.db'}")
+    explorer.data_dir.mkdir()
+    try:
+        explorer.start()
+        explorer.caught_up()
+        with browser(playwright) as plain:
+            page = open_page(plain, explorer.url, "/shops?q=青果", width=1280)
+            page.wait_for_selector(f"#shops tr[data-code='{shop.info['short_code']}']")
+            assert "荒井の八百屋" in page.inner_text("#shops")
+            screen(page, "explorer-shops-directory")
+            page.click(f"#shops tr[data-code='{shop.info['short_code']}'] a")
+            page.wait_for_selector("#shop-qr svg")
+            assert page.get_attribute("#shop-qr", "data-uri") == uri
+            screen(page, "explorer-shops-page")
+        assert "荒井の八百屋" in httpx.get(explorer.url + "/merchants", timeout=30).text
+        # renamed and approved in the wallet: the explorer follows without a restart
+        put(shop, "/v1/merchant/shop", {"name": "荒井青果店", **PROFILE, "category": "青果", "district": "荒井町"})
+        city = officer(wallet)
+        assert city.post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "商号変更"}).status_code == 200
+        time.sleep(0.6)
+        assert "荒井青果店" in httpx.get(explorer.url + "/merchants", timeout=30).text
+    finally:
+        explorer.stop()
+        for k, v in saved.items():
+            if v is None:
+                os.environ.pop(k, None)
+            else:
+                os.environ[k] = v
+
+
+@browser_only
+def test_in_chromium_the_request_qr_by_camera_a_typed_confirmed_refund_and_a_settlement_paid(
+    wallet: WalletServer, playwright: Any, tmp_path: Path
+) -> None:
+    if not wallet.database_url.startswith("sqlite"):
+        pytest.skip("the browser runs once (SQLite); the same API paths run on both databases above")
+    shop = member(wallet, "merchant", shop="曽根の魚屋")
+    resident = member(wallet, points=1000)
+    request = shop.post("/v1/payment-requests", {"amount": 400}, key=None).json()
+    video = write_qr_video(request["uri"], tmp_path / "request.y4m")
+    with browser(playwright, video) as camera:  # the till's request QR, read by the app's camera
+        app = open_page(camera, wallet.url, "/app/")
+        log_in(app, resident)
+        visible(app, "home")
+        app.click("#go-scan")
+        visible(app, "confirm", timeout=30_000)
+        assert "曽根の魚屋" in app.inner_text("#confirm-shop")
+        app.click("#confirm-pay")
+        visible(app, "done", timeout=30_000)
+    assert resident.balance() == 600
+
+    with browser(playwright) as plain:
+        till = open_page(plain, wallet.url, "/till/")
+        log_in(till, shop)
+        visible(till, "entry")
+        till.click("#go-takings")
+        row = f"#takings-list li[data-request='{request['id']}']"
+        till.wait_for_selector(row)
+        assert till.input_value(f"{row} input") == ""  # typed, never pre-filled with the whole payment
+        assert "QR" in till.inner_text(row) and request["id"][:8] in till.inner_text(row)
+        till.fill(f"{row} input", "150")
+        till.click(f"{row} button[type=submit]")
+        till.wait_for_selector(f"{row} .confirm-refund:not([hidden])")
+        assert "150" in till.inner_text(f"{row} .confirm-refund")
+        screen(till, "till-shop-refund-confirm")
+        assert resident.balance() == 600  # nothing moves before the clerk confirms
+        till.click(f"{row} .refund-yes")
+        till.wait_for_selector("#settle-done:not([hidden])", timeout=30_000)
+        assert resident.balance() == 750
+
+        # the rest is settled; the city marks it paid; the till shows it with the transfer
+        assert settled(shop, shop.post("/v1/merchant/settlements", {"amount": 250}))["status"] == "confirmed"
+        [settlement] = shop.get("/v1/merchant/settlements").json()
+        desk = open_page(plain, wallet.url, "/officer/", width=1280)
+        log_in(desk, officer(wallet))
+        mine = f"#shops-settlements li[data-id='{settlement['id']}']"
+        desk.wait_for_selector(mine)
+        assert "曽根の魚屋" in desk.inner_text(mine)
+        desk.fill(f"{mine} [name=transfer_reference]", "FB-1204-07")
+        desk.click(f"{mine} button[type=submit]")
+        desk.wait_for_selector(f"#shops-settlements li[data-id='{settlement['id']}'][data-status=paid]")
+        screen(desk, "officer-shops-settlements")
+        till.click("#takings button.back")
+        visible(till, "entry")
+        till.click("#go-shop-qr")
+        till.wait_for_selector(f"#shop-settlements li[data-id='{settlement['id']}'][data-status=paid]")
+        assert "FB-1204-07" in till.inner_text("#shop-settlements")
+        screen(till, "till-shop-settlement-paid")

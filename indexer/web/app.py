@@ -12,13 +12,14 @@ when given a follower, the indexing thread that runs beside the app.
 from __future__ import annotations
 
 import threading
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import AbstractAsyncContextManager, asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI
 from sqlalchemy.orm import Session, sessionmaker
 
+from indexer.shop_names import ShopDirectory
 from indexer.web.errors import add_error_pages
 from indexer.web.explorer import Explorer
 from indexer.web.rendering import Pages
@@ -50,9 +51,10 @@ def following(follower: Any | None, rpc_url: str) -> Callable[[FastAPI], Abstrac
 def create_explorer(
     sessions: sessionmaker[Session],
     rpc: Rpc,
-    labels: dict[str, str],
+    labels: Mapping[str, str],
     deployment: dict[str, str],
     follower: Any | None = None,
+    shops: ShopDirectory | None = None,
 ) -> FastAPI:
     app = FastAPI(
         title="Takasago Points explorer",
@@ -64,7 +66,7 @@ def create_explorer(
         redoc_url=None,
         lifespan=following(follower, rpc.url),
     )
-    app.state.explorer = Explorer(sessions, rpc, labels, deployment)
+    app.state.explorer = Explorer(sessions, rpc, labels, deployment, shops or ShopDirectory(None))
     app.state.pages = Pages(sessions)
     add_error_pages(app, app.state.pages)
     for module in (health, pages, exports, api):

@@ -8,6 +8,7 @@ the home page's aggregates, the holders and the merchants' figures, all brought 
 from __future__ import annotations
 
 import threading
+from collections.abc import Mapping
 from typing import Any
 
 from eth_abi import decode as abi_decode
@@ -18,6 +19,7 @@ from indexer import queries
 from indexer.decode import ZERO
 from indexer.labels import short
 from indexer.running_totals import RunningHolders, RunningMerchants, RunningTotals
+from indexer.shop_names import ShopDirectory
 from indexer.web.texts import SENTENCES, TEXTS
 from ledger_client.rpc import NodeUnavailable, Rpc, RpcError
 
@@ -31,11 +33,17 @@ class Explorer:
     """What the pages need: the database, the node (optional reads), labels."""
 
     def __init__(
-        self, sessions: sessionmaker[Session], rpc: Rpc, labels: dict[str, str], deployment: dict[str, str]
+        self,
+        sessions: sessionmaker[Session],
+        rpc: Rpc,
+        labels: Mapping[str, str],
+        deployment: dict[str, str],
+        shops: ShopDirectory | None = None,
     ) -> None:
         self.sessions = sessions
         self.rpc = rpc
-        self.labels = labels
+        self.labels = labels  # shop names read live from the wallet's directory (indexer.shop_names)
+        self.shops = shops or ShopDirectory(None)
         self.contracts: dict[str, str] = {str(to_checksum_address(a)): n for n, a in deployment.items()}
         self._kinds = queries.AccountKinds()
         self._totals = RunningTotals()

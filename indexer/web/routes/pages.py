@@ -7,9 +7,11 @@ from collections.abc import Callable
 from pathlib import Path
 from typing import Any
 
+import segno
 from eth_utils import is_hex_address, to_checksum_address
 from fastapi import APIRouter, Request
 from fastapi.responses import HTMLResponse, RedirectResponse, Response
+from markupsafe import Markup
 
 from indexer import queries
 from indexer.web.deps import Address, ExplorerDep, Lang, MovementKind, Page, PagesDep, Period
@@ -159,6 +161,30 @@ def merchants(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: La
         rows = explorer.merchants(db, kinds)
         settled = queries.settlements(db)
     return pages.render(request, "merchants.html", rows=rows, settlements=settled, name=namer(explorer, kinds, lang))
+
+
+@router.get("/shops", response_class=HTMLResponse)
+def shops(request: Request, explorer: ExplorerDep, pages: PagesDep, q: str = "") -> HTMLResponse:
+    """Participating shops, as the wallet lists them (the city's approved names), searchable by words."""
+    words = [w.casefold() for w in q[:80].split() if w]
+    rows = [
+        s
+        for s in explorer.shops.shops()
+        if all(w in f"{s['name']} {s.get('category', '')} {s.get('district', '')}".casefold() for w in words)
+    ]
+    return pages.render(request, "shops.html", shops=rows, q=q[:80])
+
+
+@router.get("/shops/{code}", response_class=HTMLResponse)
+def shop(request: Request, code: str, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -> HTMLResponse:
+    """A shop's page with its printed QR (the same one residents scan at its counter)."""
+    found = next((s for s in explorer.shops.shops() if s["code"] == code[:42]), None)
+    if found is None:
+        raise NotFound(code[:42])
+    qr_svg = Markup(segno.make(str(found.get("static_uri", "")), error="m").svg_inline(scale=5))  # noqa: S704 - segno's own SVG
+    with explorer.sessions() as db:
+        kinds = explorer.kinds(db)
+    return pages.render(request, "shop.html", shop=found, qr_svg=qr_svg, name=namer(explorer, kinds, lang))
 
 
 @router.get("/programmes", response_class=HTMLResponse)
