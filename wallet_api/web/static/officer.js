@@ -1,5 +1,5 @@
 /* The city officer's desk: verify pending people against their ID documents (approving
-   registers the account on-chain), decide programme claims (approving attests them), and
+   registers the account on-chain), open programme claims for a decision (officer_programmes.js), and
    moderate help matching (decide disputes, read residents' reports, suspend or readmit).
    Every opening of a personal record is audited; the trail is listed at the bottom.
 
@@ -25,6 +25,7 @@
       od_registrar: "チェーン上の変更は登録担当職員（REGISTRAR）が自分の鍵で次のコマンドを実行してください：",
       od_duplicates: "同じ人の登録の可能性（氏名と生年月日または住所が一致）", od_done: "完了しました", od_locked: "ログイン失敗", od_view_reason: "アカウント一覧（市職員デスク）",
       pending: "本人確認待ち", approving: "登録中", active: "利用中", suspended: "停止中", rejected: "却下",
+      od_decide_claim: "審査する", od_programmes: "プログラム・イベント・申請",
     },
     en: {
       od_accounts: "Accounts", od_tab_pending: "Waiting for verification", od_tab_active: "Active", od_tab_suspended: "Suspended",
@@ -36,6 +37,7 @@
       od_registrar: "On-chain, a registrar officer runs this with their own key:",
       od_done: "Done", od_locked: "failed log-ins", od_view_reason: "account list at the officer desk",
       pending: "waiting", approving: "registering", active: "active", suspended: "suspended", rejected: "rejected",
+      od_decide_claim: "Decide", od_programmes: "Programmes, events and claims",
     },
   });
 
@@ -91,15 +93,16 @@
     T.show("desk");
     try {
       await accountList();
+      // claims are decided on the programmes screen (issue 21): the photo, the trail of who saw it, a reason
       const claims = await T.call("GET", "/v1/officer/claims?status=pending");
-      $("claims").replaceChildren(...claims.map((c) => row(
-        [`#${c.programme_id}`, `${c.units}`, c.evidence, c.resident || ""],
-        [
-          button("approve", true, () => T.call("POST", `/v1/officer/claims/${c.id}/approve`, undefined, crypto.randomUUID())),
-          button("reject", false, () => T.call("POST", `/v1/officer/claims/${c.id}/reject`, undefined, crypto.randomUUID())),
-        ],
-        c.id,
-      )));
+      $("claims").replaceChildren(...claims.map((c) => {
+        const open = document.createElement("button");
+        open.type = "button";
+        open.className = "primary";
+        open.textContent = T.t("od_decide_claim");
+        open.addEventListener("click", () => T.officerProgrammes.open());
+        return row([`#${c.programme_id}`, `${c.units}`, c.evidence, c.resident || ""], [open], c.id);
+      }));
       $("claims-empty").hidden = claims.length > 0;
       await moderation();
       if (T.officerWatch) await T.officerWatch();
@@ -310,6 +313,15 @@
       T.showError("desk-error", e);
     }
   });
+
+  /* the way to the programmes screen (claims with photos, events and their QR, programme rules) */
+  const toProgrammes = document.createElement("button");
+  toProgrammes.type = "button";
+  toProgrammes.id = "go-programmes-desk";
+  toProgrammes.dataset.t = "od_programmes";
+  toProgrammes.textContent = T.t("od_programmes");
+  toProgrammes.addEventListener("click", () => T.officerProgrammes.open());
+  $("claims").before(toProgrammes);
 
   T.bindSession(start, () => T.show("login"));
   $("refresh").addEventListener("click", () => desk());
