@@ -57,6 +57,7 @@ from ledger_client.payment_uri import payment_request_id
 from ledger_client.transactions import Sender, TransactionFailed
 
 RESIDENT, MERCHANT, CITY, ORACLE = 1, 2, 3, 4
+BUSINESS = 6  # issue 21
 ADMIN_ROLE = b"\0" * 32
 REGISTRAR_ROLE = keccak(text="REGISTRAR_ROLE")
 MINTER_ROLE = keccak(text="MINTER_ROLE")
@@ -80,6 +81,8 @@ BREAKDOWN_KEYS = (
     "pay",
     "thank",
     "thank_new",
+    "b2b",
+    "reward",
     "attest_batch_1_steady",
     "attest_batch_100_steady",
 )
@@ -312,6 +315,7 @@ class Scenario:
                      self.token.functions.mint(mint_fresh.address, 100, month_a + 1))  # fmt: skip
         self.measure("mint", "mint (admin), into an existing bucket group", admin,
                      self.token.functions.mint(payer.address, 100, month_a + 1))  # fmt: skip
+        self.local_circulation(merchant, payer)
 
         log(f"{self.chain.name}: measuring attestations (first time)")
         self.attest_round(attest_programme, single, batches, first_batch=1, steady=False)
@@ -337,6 +341,41 @@ class Scenario:
                          self.token.functions.sweepExpired([a.address for a in accounts], month_a),
                          items=n, unit="account")  # fmt: skip
         return self.result
+
+    def local_circulation(self, merchant: LocalAccount, payer: LocalAccount) -> None:
+        """Issue 21: B2B payments and business rewards, each recipient already holding points
+        (a shop with a balance, a business or resident with a bucket in that group), as the
+        holder baseline's recipient does."""
+        log(f"{self.chain.name}: measuring local circulation (B2B, business rewards)")
+        supplier, firm, partner = bench_account("supplier"), bench_account("business"), bench_account("business", 1)
+        employee = bench_account("employee")
+        self.register(MERCHANT, [supplier])
+        self.register(BUSINESS, [firm, partner])
+        self.register(RESIDENT, [employee])
+        token = self.token.functions
+        self.send(payer, token.pay(merchant.address, 5_000, keccak(text="b2b funding")))
+        invoice = text32("INV-0001")
+        for to in (supplier, firm, partner):  # warm-up: every recipient holds points
+            self.send(merchant, token.payBusiness(to.address, 1_000, invoice))
+        self.send(firm, token.rewardResident(employee.address, 10, text32("commute")))
+        self.measure("b2b", "payBusiness shop→shop (supplier has a balance)", merchant,
+                     token.payBusiness(supplier.address, PAY_AMOUNT, invoice))  # fmt: skip
+        self.measure("b2b_to_business", "payBusiness shop→business (bucket that month)", merchant,
+                     token.payBusiness(firm.address, PAY_AMOUNT, invoice))  # fmt: skip
+        self.measure("b2b_business", "payBusiness business→business (months kept, bucket that month)", firm,
+                     token.payBusiness(partner.address, PAY_AMOUNT, invoice))  # fmt: skip
+        self.measure("b2b_business_shop", "payBusiness business→shop", firm,
+                     token.payBusiness(supplier.address, PAY_AMOUNT, invoice))  # fmt: skip
+        self.measure("reward", "rewardResident business→resident (months kept, bucket that month)", firm,
+                     token.rewardResident(employee.address, THANK_AMOUNT, text32("commute")))  # fmt: skip
+        self.measure("reward_shop", "rewardResident shop→resident (bucket that month)", merchant,
+                     token.rewardResident(employee.address, THANK_AMOUNT, text32("regular")))  # fmt: skip
+        now = self.now()
+        params = ("bench business", b"\0" * 32, 1, 1, 0, 3, 10**9, now - 86400, FAR_FUTURE, EXPIRY_DAYS_AFTER, 365)
+        self.send(firm, self.programmes.functions.createBusinessProgramme(params))
+        programme = int(self.programmes.functions.programmeCount().call())
+        claim = self.programmes.functions.attest(programme, employee.address, THANK_AMOUNT, b"\1" * 32, 1)
+        self.measure("business_attest", "attest, business programme (paid from the business)", firm, claim)
 
     def attest_round(
         self,
@@ -518,7 +557,7 @@ def goals(result: ScenarioResult) -> list[dict[str, Any]]:
     out: list[dict[str, Any]] = []
     for base_key in ("erc20_oz_holder", "erc20_oz_fresh"):
         base = result.row(base_key)
-        for key in ("pay", "thank", "thank_new", "thank_first"):
+        for key in ("pay", "thank", "thank_new", "thank_first", "b2b", "reward"):
             r = result.row(key)
             if r is None or base is None or base.gas is None:
                 continue
@@ -547,7 +586,10 @@ def goals(result: ScenarioResult) -> list[dict[str, Any]]:
 
 
 def print_goals(items: list[dict[str, Any]]) -> None:
-    print("\nGoals (issue): pay and thank ≤ 1.5x a plain ERC-20 transfer; batch attest ≤ 30,000 gas per beneficiary")
+    print(
+        "\nGoals (issues): pay, thank, B2B payment and business reward ≤ 1.5x a plain ERC-20 transfer; "
+        "batch attest ≤ 30,000 gas per beneficiary"
+    )
     for g in items:
         verdict = "met    " if g["met"] else "NOT met"
         if "ratio" in g:

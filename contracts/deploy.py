@@ -9,7 +9,8 @@ through the proxy's UUPS upgrade only when ``upgrade=True``.
 Order: AccountRegistry (predeployed in genesis on a Takasago node; deployed here on
 any other EVM node), RegionalPoints, RewardProgrammes, OracleReports, HelpBoard; then
 the roles and links that bind them (MINTER to the programmes, QUORUM_REPORTER to the
-reports, the token's help board), and the help board's task types where none is set.
+reports, the token's help board and business-programme payer), the help board's task types
+and the local-circulation limits (issue 21) where none is set.
 """
 
 from __future__ import annotations
@@ -71,6 +72,12 @@ class DeploySettings:
     help_max_open_per_requester: int = 3
     help_monthly_thanks_cap: int = 3_000
     help_task_types: tuple[tuple[int, int, int], ...] = DEFAULT_HELP_TASK_TYPES
+    # Local circulation (issue 21), set once where the city has set nothing: the largest shop or
+    # business payment (B2B) and the largest reward to a resident in one transfer, and how many
+    # months ahead points leaving a shop's non-expiring ledger expire.
+    business_max_payment: int = 100_000
+    business_max_reward: int = 10_000
+    merchant_points_months: int = 6
 
 
 @dataclass
@@ -243,6 +250,40 @@ class _Deployer:
             self.sender.call_function(contract.functions.setTaskType(task_type, low, high, True))
         self.report.actions.append(f"set {len(self.settings.help_task_types)} help task types")
 
+    def ensure_local_circulation(self) -> None:
+        """The token lets the programmes contract pay business programmes, and gets the default
+        local-circulation limits when none are set (a city's own limits are left alone).
+
+        A token from before issue 21 has neither: both wait, reported as pending, for ``--upgrade``.
+        """
+        programmes = self.deployment.address("RewardProgrammes")
+        if self.dry_run and not self._has_code(programmes):
+            self.report.actions.append("would link the token to the programmes and set local-circulation limits")
+            return
+        if self.deployment.contracts["RegionalPoints"].bytecodeHash != _bytecode_hash("RegionalPoints"):
+            self.report.pending_upgrades.append(
+                "business payments and rewards open once the token is upgraded (takasago deploy --upgrade)"
+            )
+            return
+        token = self.deployment.contract(self.w3, "RegionalPoints")
+        if to_checksum_address(token.functions.rewardProgrammes().call()) != to_checksum_address(programmes):
+            if self.dry_run:
+                self.report.actions.append("would let the programmes pay business programmes")
+            else:
+                self.sender.call_function(token.functions.setRewardProgrammes(programmes))
+                self.report.actions.append(f"let {programmes} pay business programmes")
+        if any(token.functions.localCirculationLimits().call()):
+            return
+        s = self.settings
+        if self.dry_run:
+            self.report.actions.append("would set the local-circulation limits")
+            return
+        limits = (s.business_max_payment, s.business_max_reward, s.merchant_points_months)
+        self.sender.call_function(token.functions.setLocalCirculationLimits(*limits))
+        self.report.actions.append(
+            f"set local-circulation limits: payment {limits[0]}, reward {limits[1]}, shop points {limits[2]} months"
+        )
+
     def run(self) -> DeployReport:
         s = self.settings
         self.ensure_registry()
@@ -278,6 +319,7 @@ class _Deployer:
         self.ensure_role(MINTER_ROLE, "MINTER_ROLE", "RewardProgrammes")
         self.ensure_role(QUORUM_REPORTER_ROLE, "QUORUM_REPORTER_ROLE", "OracleReports")
         self.ensure_help_board()
+        self.ensure_local_circulation()
         if not self.path.exists():
             self._save()
         return self.report

@@ -1,7 +1,10 @@
 """Decoding the point contracts' logs and calls with their ABIs (from ``contracts/build``).
 
 A ``Transfer`` of points gets a *kind* from the events around it in the same
-transaction: issued, thanks, payment, refund, settled, swept, recovered (or transfer).
+transaction: issued, thanks, payment, refund, settled, swept, recovered, help, and (issue
+21, points that stay local) ``b2b`` (a shop or business paying another) and
+``business-reward`` (a shop or business rewarding a resident, directly or through its own
+programme) — the hops the explorer and the data platform count as the local multiplier.
 """
 
 from __future__ import annotations
@@ -18,7 +21,7 @@ from eth_utils import keccak, to_checksum_address
 from contracts.artifacts import load_artifact
 
 ZERO = "0x0000000000000000000000000000000000000000"
-KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
+KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator", 6: "business"}
 STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
 METHOD_KINDS = {
     "thank": "thanks",
@@ -47,6 +50,9 @@ METHOD_KINDS = {
     "dispute": "help",
     "resolve": "help",
     "remove": "help",
+    "payBusiness": "b2b",
+    "rewardResident": "business-reward",
+    "createBusinessProgramme": "business-programme",
 }
 
 
@@ -214,6 +220,8 @@ CLASSIFYING_EVENTS = frozenset(
         "HelpCompleted",
         "EscrowReturned",
         "DisputeResolved",
+        "BusinessPaid",
+        "BusinessRewarded",
     }
 )
 """The events ``classify`` looks at; a transaction's other events (its many Transfers) never change a kind."""
@@ -232,6 +240,11 @@ def classify(transfer: dict[str, Any], siblings: list[tuple[str, dict[str, Any]]
             return "thanks", None
         if name == "BalanceRecovered" and args["lostAccount"] == sender and args["newAccount"] == receiver:
             return "recovered", None
+        # local circulation (issue 21)
+        if name == "BusinessPaid" and args["from"] == sender and args["to"] == receiver:
+            return "b2b", None
+        if name == "BusinessRewarded" and args["business"] == sender and args["resident"] == receiver:
+            return "business-reward", None
         # help matching (HelpBoard): thanks into escrow, paid to the helper, or returned to the requester
         if name == "RequestPosted" and args["requester"] == sender:
             return "help-escrow", None

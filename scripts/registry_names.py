@@ -10,7 +10,7 @@ from __future__ import annotations
 
 from eth_utils import keccak
 
-KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
+KIND_NAMES = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator", 6: "business"}
 STATUS_NAMES = {0: "unregistered", 1: "active", 2: "suspended", 3: "revoked"}
 
 ROLE_NAMES: dict[str, bytes] = {

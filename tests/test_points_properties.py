@@ -17,7 +17,13 @@ what the contracts document (``contracts/src``):
   per-person cap of its period, to active residents only, once per claim id, never
   beyond its budget;
 * expired points stay in their buckets (and in ``totalSupply``) until swept;
-* a pause stops every movement of points; inactive accounts neither send nor receive.
+* a pause stops every movement of points; inactive accounts neither send nor receive;
+* local circulation (issue 21): a shop or business pays only another shop or business
+  (``payBusiness``) and rewards only residents (``rewardResident``, or a claim of its own
+  business programme), within the city's per-transfer caps; a business's points keep their
+  months, a shop's leave its ledger into the bucket ``merchantPointsMonths`` ahead. Every
+  other movement touching a business (mint, plain transfer, thanks, shop payment,
+  settlement, programme grant) is refused.
 
 After every step the chain must agree with the model (balances, buckets, expired
 points, merchant ledgers, payments, thanks sent today, totals, programme budget and
@@ -83,6 +89,8 @@ THANKS_PER_DAY = 10  # the fixture's deployment settings
 THANKS_POINTS_PER_DAY = 1_000
 MAX_RESIDENTS = 6  # revoked accounts and their successors included
 MAX_MERCHANTS = 4
+MAX_BUSINESSES = 3
+BUSINESS = 6  # AccountRegistry.Kind.Business
 SKIP_CLAIM_USED, SKIP_NOT_ACTIVE_RESIDENT = 1, 2
 # Claim ids over several bit positions and storage words of the claimed bitmap; repeats are common.
 CLAIM_IDS = [0, 1, 7, 255, 256, 257, 2**32 + 5, 2**255 + 1]
@@ -100,6 +108,20 @@ WRONG_PARTY_CASES = [
     "pay_resident",
     "refund_unknown",
     "settle_resident",
+]
+# Who pays or is paid in a local-circulation movement.
+LOCAL_PARTY = st.sampled_from(["merchant", "business", "business", "merchant", "resident", "stranger"])
+BUSINESS_WRONG_CASES = [
+    "mint_business",
+    "transfer_to_resident",
+    "transfer_to_shop",
+    "resident_transfer",
+    "resident_pay",
+    "thank_business",
+    "business_thanks",
+    "business_pays_shop",
+    "business_settles",
+    "attest_business",
 ]
 STATUS_ACTIONS = ["reactivate", "suspend", "recover", "reactivate", "recover", "recover_balance"]
 PROGRAMME_ACTIONS = ["raise_budget", "raise_budget", "lower_budget", "budget_below_issued", "close"]
@@ -188,6 +210,12 @@ class Resident(Member):
             remaining -= take
             last = m
         return moved, last
+
+
+@dataclass
+class Business(Resident):
+    """A business (法人): points in monthly buckets like a resident's, but it never thanks, pays
+    a shop as a customer, or receives minted points; it pays shops and businesses and rewards residents."""
 
 
 @dataclass
@@ -303,7 +331,11 @@ class PointsMachine(RuleBasedStateMachine):
         self.points = self.world.points
         self.residents: list[Resident] = []
         self.merchants: list[Merchant] = []
+        self.businesses: list[Business] = []
         self.payments: list[Payment] = []
+        self.limits = (0, 0, 0)  # the city's local-circulation caps: payment, reward, shop points' months ahead
+        self.business_programme: ProgrammeModel | None = None
+        self.business_funder: Business | None = None
         self.programme: ProgrammeModel | None = None
         self.thanks_bonus = False
         self.paused = False
@@ -352,6 +384,29 @@ class PointsMachine(RuleBasedStateMachine):
     def pick_merchant(self, i: int) -> Merchant:
         return self.merchants[i % len(self.merchants)]
 
+    def pick_business(self, i: int) -> Business:
+        return self.businesses[i % len(self.businesses)]
+
+    def pick_party(self, kind: str, i: int) -> Resident | Merchant | str:
+        """A party of a local-circulation movement; a stranger is an unregistered address."""
+        if kind == "merchant":
+            return self.pick_merchant(i)
+        if kind == "business":
+            return self.pick_business(i)
+        if kind == "resident":
+            return self.pick_resident(i)
+        return str(self.points.new_account().address)
+
+    def register_business(self) -> Business:
+        account = self.points.new_account()
+        self.tx(
+            self.points.admin, self.points.registry.functions.register(account.address, BUSINESS, keccak(account.key))
+        )
+        new = Business(account, self.month)
+        self.businesses.append(new)
+        self.world.residents.append((account.address, self.month))  # bucket holder: counted with the residents
+        return new
+
     def register(self, kind: int, replacing: Resident | Merchant | None = None) -> Resident | Merchant:
         """Registers a new account (or, after a lost phone, one replacing ``replacing``)."""
         account = self.points.new_account()
@@ -389,6 +444,9 @@ class PointsMachine(RuleBasedStateMachine):
         thanks_bonus=st.booleans(),
         funds=st.lists(st.tuples(st.integers(0, 3_000), st.integers(0, MAX_MONTHS_AHEAD)), min_size=2, max_size=2),
         opening_payment=st.integers(0, 600),
+        limits=st.tuples(
+            st.sampled_from([0, 300, 100_000]), st.sampled_from([0, 200, 10_000]), st.sampled_from([0, 6, 24])
+        ),
     )
     def setup(
         self,
@@ -402,8 +460,10 @@ class PointsMachine(RuleBasedStateMachine):
         thanks_bonus: bool,
         funds: list[tuple[int, int]],
         opening_payment: int,
+        limits: tuple[int, int, int],
     ) -> None:
-        """A fresh programme, two residents (funded) and a merchant (perhaps paid already)."""
+        """A fresh programme, two residents (funded), a merchant (perhaps paid already), a business
+        running its own programme, and the city's local-circulation limits of this example."""
         world = self.world
         world.examples += 1
         # Keep the chain ahead of the wall clock, so that eth_call / eth_estimateGas (run
@@ -454,6 +514,16 @@ class PointsMachine(RuleBasedStateMachine):
                 self.mint_points(i, amount, ahead)
         if 0 < opening_payment <= self.residents[0].unexpired(self.month):
             self.pay_merchant(0, 0, opening_payment, "any", "new")
+        self.tx(self.points.admin, token.setLocalCirculationLimits(*limits))
+        self.limits = limits
+        funder = self.register_business()
+        business_params = programme_params(f"business programme {world.examples}", budget=budget, startsAt=self.t - DAY)
+        receipt = self.tx(funder.account, self.points.programmes.functions.createBusinessProgramme(business_params))
+        (event,) = self.points.events(receipt, self.points.programmes, "BusinessProgrammeCreated")
+        self.business_programme = ProgrammeModel(
+            int(event["args"]["programmeId"]), 1, 1, 0, CAP_PROGRAMME, budget, 1, 365
+        )
+        self.business_funder = funder
 
     # -- registration ---------------------------------------------------------------
     @precondition(lambda self: len(self.residents) < MAX_RESIDENTS - 1 or len(self.merchants) < MAX_MERCHANTS - 1)
@@ -942,6 +1012,206 @@ class PointsMachine(RuleBasedStateMachine):
             return "EnforcedPause"
         return "TransferNotPermitted" if all(p.active for p in parties) else "AccountNotActive"
 
+    # -- local circulation (issue 21) -------------------------------------------------
+    @precondition(lambda self: len(self.businesses) < MAX_BUSINESSES)
+    @rule()
+    def register_another_business(self) -> None:
+        self.register_business()
+
+    @rule(who=INDEX, suspend=st.booleans())
+    def business_status(self, who: int, suspend: bool) -> None:
+        business = self.pick_business(who)
+        status = SUSPENDED if suspend else ACTIVE
+        self.tx(self.points.admin, self.points.registry.functions.setStatus(business.address, status))
+        business.status = status
+
+    def local_move(self, payer: Resident | Merchant, payee: Resident | Merchant, amount: int) -> None:
+        """The model's side of a local-circulation movement that went through."""
+        months_ahead = self.limits[2]
+        if isinstance(payer, Merchant):
+            payer.balance -= amount
+            if isinstance(payee, Merchant):
+                payee.balance += amount
+                payee.received += amount
+            else:
+                payee.add(self.month + months_ahead, amount)
+            return
+        moved, _ = payer.spend(self.month, amount)
+        if isinstance(payee, Merchant):
+            payee.balance += amount
+            payee.received += amount
+        else:
+            for m, v in moved.items():
+                payee.add(m, v)
+
+    def local_refusal(self, payer: Resident | Merchant, payee: Resident | Merchant | str, allowed: bool) -> str | None:
+        """The refusal of a movement past its argument checks: pause, an inactive party, the rule, the funds."""
+        if self.paused:
+            return "EnforcedPause"
+        if not payer.active or isinstance(payee, str) or not payee.active:
+            return "AccountNotActive"
+        if not allowed:
+            return "TransferNotPermitted"
+        return None
+
+    @rule(payer=LOCAL_PARTY, i=INDEX, payee=LOCAL_PARTY, j=INDEX, amount=st.integers(0, 1_500), whole=st.booleans())
+    def pay_business(self, payer: str, i: int, payee: str, j: int, amount: int, whole: bool) -> None:
+        """B2B: only a shop or business to another shop or business, within the city's cap."""
+        payer = "business" if payer == "stranger" else payer  # a stranger cannot send at all
+        sender = self.pick_party(payer, i)
+        to = self.pick_party(payee, j)
+        assert not isinstance(sender, str)
+        available = sender.balance if isinstance(sender, Merchant) else sender.unexpired(self.month)
+        if whole and available:
+            amount = available
+        to_address = to if isinstance(to, str) else to.address
+        fn = self.points.token.functions.payBusiness(to_address, amount, text32("INV"))
+        allowed = payer in ("merchant", "business") and payee in ("merchant", "business")
+        error = None
+        if to_address == sender.address:
+            error = "CannotPayYourself"
+        elif amount == 0:
+            error = "InvalidAmount"
+        elif amount > self.limits[0]:
+            error = "LocalTransferLimitExceeded"
+        else:
+            error = self.local_refusal(sender, to, allowed)
+        if error is None and available < amount:
+            error = "ERC20InsufficientBalance" if isinstance(sender, Merchant) else "InsufficientUnexpiredBalance"
+        if error is not None:
+            self.refused(sender.account, fn, error)
+            return
+        assert not isinstance(to, str)
+        receipt = self.tx(sender.account, fn)
+        (paid,) = self.points.events(receipt, self.points.token, "BusinessPaid")
+        assert (paid["args"]["from"], paid["args"]["to"], int(paid["args"]["amount"])) == (
+            sender.address,
+            to.address,
+            amount,
+        )
+        self.local_move(sender, to, amount)
+        self.world.outcomes[f"payBusiness: {payer}->{payee}"] += 1
+
+    @rule(giver=LOCAL_PARTY, i=INDEX, to=LOCAL_PARTY, j=INDEX, amount=st.integers(0, 600), category=st.booleans())
+    def reward_resident(self, giver: str, i: int, to: str, j: int, amount: int, category: bool) -> None:
+        """A shop or business rewards a resident from its own points, within the city's cap; nobody else."""
+        giver = "merchant" if giver == "stranger" else giver  # a stranger cannot send at all
+        sender = self.pick_party(giver, i)
+        recipient = self.pick_party(to, j)
+        assert not isinstance(sender, str)
+        available = sender.balance if isinstance(sender, Merchant) else sender.unexpired(self.month)
+        address = recipient if isinstance(recipient, str) else recipient.address
+        fn = self.points.token.functions.rewardResident(address, amount, text32("commute") if category else b"\0" * 32)
+        allowed = giver in ("merchant", "business") and to == "resident"
+        if not category:
+            error: str | None = "InvalidCategory"
+        elif amount == 0:
+            error = "InvalidAmount"
+        elif amount > self.limits[1]:
+            error = "LocalTransferLimitExceeded"
+        else:
+            error = self.local_refusal(sender, recipient, allowed)
+        if error is None and available < amount:
+            error = "ERC20InsufficientBalance" if isinstance(sender, Merchant) else "InsufficientUnexpiredBalance"
+        if error is not None:
+            self.refused(sender.account, fn, error)
+            return
+        assert not isinstance(recipient, str)
+        receipt = self.tx(sender.account, fn)
+        (rewarded,) = self.points.events(receipt, self.points.token, "BusinessRewarded")
+        assert (rewarded["args"]["resident"], int(rewarded["args"]["amount"])) == (recipient.address, amount)
+        self.local_move(sender, recipient, amount)
+        self.world.outcomes[f"rewardResident: {giver}"] += 1
+
+    @rule(who=INDEX, units=st.integers(0, 400), claim=CLAIM)
+    def business_attest(self, who: int, units: int, claim: int) -> None:
+        """A claim of the business's own programme: once per claim id, paid from its points, never minted."""
+        programme, funder = self.business_programme, self.business_funder
+        assert programme is not None and funder is not None
+        resident = self.pick_resident(who)
+        fn = self.points.programmes.functions.attest(programme.programme_id, resident.address, units, b"\1" * 32, claim)
+        available = funder.unexpired(self.month)
+        if not resident.active:
+            error: str | None = "BeneficiaryNotActiveResident"
+        elif claim in programme.claims:
+            error = "ClaimAlreadyUsed"
+        elif units > programme.budget - programme.issued:
+            error = "BudgetExceeded"
+        elif units and available < units:
+            error = "BusinessFundsExhausted"
+        elif units and units > self.limits[1]:
+            error = "LocalTransferLimitExceeded"
+        elif units:
+            error = self.local_refusal(funder, resident, True)
+        else:
+            error = None
+        if error is not None:
+            self.refused(funder.account, fn, error)
+            return
+        if not funder.active:
+            return  # a zero grant would go through, but the node admits active senders only
+        self.tx(funder.account, fn)
+        programme.claims[claim] = units
+        programme.issued += units
+        if units:
+            self.local_move(funder, resident, units)
+        self.world.outcomes[f"business attest: {'paid' if units else 'zero'}"] += 1
+
+    @rule(case=st.sampled_from(BUSINESS_WRONG_CASES), who=INDEX, other=INDEX, amount=st.integers(1, 80), claim=CLAIM)
+    def business_wrong_movement(self, case: str, who: int, other: int, amount: int, claim: int) -> None:
+        """Nothing but the local-circulation movements became possible for a business."""
+        business, resident, merchant = self.pick_business(who), self.pick_resident(other), self.pick_merchant(other)
+        functions = self.points.token.functions
+        sender, fn, parties = {
+            "mint_business": (self.points.admin, functions.mint(business.address, amount, self.month), [business]),
+            "transfer_to_resident": (
+                business.account,
+                functions.transfer(resident.address, amount),
+                [business, resident],
+            ),
+            "transfer_to_shop": (business.account, functions.transfer(merchant.address, amount), [business, merchant]),
+            "resident_transfer": (resident.account, functions.transfer(business.address, amount), [resident, business]),
+            "resident_pay": (
+                resident.account,
+                functions.pay(business.address, amount, secrets.token_bytes(32)),
+                [resident, business],
+            ),
+            "thank_business": (
+                resident.account,
+                functions.thank(business.address, amount, text32("help"), keccak(b"memo")),
+                [resident, business],
+            ),
+            "business_thanks": (
+                business.account,
+                functions.thank(resident.address, amount, text32("help"), keccak(b"memo")),
+                [business, resident],
+            ),
+            "business_pays_shop": (
+                business.account,
+                functions.pay(merchant.address, amount, secrets.token_bytes(32)),
+                [business, merchant],
+            ),
+            "business_settles": (business.account, functions.requestSettlement(amount, text32("INV")), [business]),
+            "attest_business": (
+                self.points.admin,
+                self.points.programmes.functions.attest(
+                    self.prog.programme_id, business.address, amount, b"\1" * 32, claim
+                ),
+                [],
+            ),
+        }[case]
+        if case == "attest_business":
+            self.refused(sender, fn, "ProgrammeNotActive" if self.prog.closed else "BeneficiaryNotActiveResident")
+            return
+        if case in ("thank_business", "business_thanks"):
+            thanker = parties[0]
+            assert isinstance(thanker, Resident)
+            today = jst.day_index(self.t)
+            count, sent = (thanker.thanks_count, thanker.thanks_points) if thanker.thanks_day == today else (0, 0)
+            if count >= THANKS_PER_DAY or sent + amount > THANKS_POINTS_PER_DAY:
+                return  # the daily caps answer first; thanks_once covers them
+        self.refused(sender, fn, self.kinds_error(*parties))
+
     # -- emergency pause --------------------------------------------------------------
     @rule(pause=st.booleans())
     def pause_or_resume(self, pause: bool) -> None:
@@ -1014,7 +1284,7 @@ class PointsMachine(RuleBasedStateMachine):
             self.sweep_accounts(accounts, self.month - back, caller.account if caller.active else self.points.admin)
             return
         self.set_clock(jst.month_end(self.month + expire_first) + 1)
-        everyone: list[Resident | Merchant] = [*self.residents, *self.merchants]
+        everyone: list[Resident | Merchant] = [*self.residents, *self.businesses, *self.merchants]
         from_month = min(self.month - 1, min(r.first_month for r in self.residents) + back % 4 - 1)
         self.sweep_accounts(everyone, from_month, self.points.admin)
         if back % 2:
@@ -1045,6 +1315,16 @@ class PointsMachine(RuleBasedStateMachine):
             count, sent = token.thanksSentToday(r.address).call()
             model = (r.thanks_count, r.thanks_points) if r.thanks_day == today else (0, 0)
             assert (count, sent) == model, f"thanksSentToday {r.address}"
+
+        for b in self.businesses:
+            balance = int(token.balanceOf(b.address).call())
+            assert balance == b.unexpired(current), f"balanceOf business {b.address}"
+            expires, amounts = token.bucketsOf(b.address).call()
+            expected = [(jst.month_end(m), v) for m, v in sorted(b.buckets.items()) if m >= current and v > 0]
+            assert list(zip(expires, amounts, strict=True)) == expected, f"bucketsOf business {b.address}"
+            expired = int(token.expiredBalanceOf(b.address, b.first_month).call())
+            assert expired == b.expired(current), f"expiredBalanceOf business {b.address}"
+            example_total += balance + expired
 
         for m in self.merchants:
             ledger = tuple(int(x) for x in token.merchantLedgerOf(m.address).call())
@@ -1080,14 +1360,20 @@ class PointsMachine(RuleBasedStateMachine):
         assert (closed, budget, issued_by_programme) == (programme.closed, programme.budget, programme.issued)
         assert issued_by_programme <= budget
         assert sum(programme.claims.values()) + programme.bonus_issued == programme.issued
+        business_programme = self.business_programme
+        assert business_programme is not None
+        stored = self.points.programmes.functions.programme(business_programme.programme_id).call()
+        assert int(stored[10]) == business_programme.issued == sum(business_programme.claims.values())
+        assert business_programme.issued <= int(stored[9])
         if self.claims_dirty:  # claims change only with a programmes transaction
             self.check_claims()
 
     def check_claims(self) -> None:
-        programme = self.prog
-        for claim in CLAIM_IDS + UNUSED_CLAIM_IDS:
-            claimed = bool(self.points.programmes.functions.isClaimed(programme.programme_id, claim).call())
-            assert claimed == (claim in programme.claims), f"isClaimed({claim})"
+        for programme in (self.prog, self.business_programme):
+            assert programme is not None
+            for claim in CLAIM_IDS + UNUSED_CLAIM_IDS:
+                claimed = bool(self.points.programmes.functions.isClaimed(programme.programme_id, claim).call())
+                assert claimed == (claim in programme.claims), f"isClaimed({claim}) of {programme.programme_id}"
         self.claims_dirty = False
 
     def teardown(self) -> None:

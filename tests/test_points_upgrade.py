@@ -111,6 +111,13 @@ def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSy
     request = p.pay(a, shop, 120, reference)
     p.send(shop, p.token.functions.requestSettlement(20, text32("INV-1")))
     token = p.token.functions
+    # Issue 21: a business holding points from a B2B payment, and the city's limits.
+    firm = p.new_account()
+    p.register(6, firm)  # AccountRegistry.Kind.Business
+    supplier_of_firm = p.merchant()
+    p.pay(b, supplier_of_firm, 30)
+    p.send(supplier_of_firm, token.payBusiness(firm.address, 30, text32("INV-2")))
+    p.send(p.admin, token.setLocalCirculationLimits(5_000, 700, 3))
     snapshot = {
         "a": token.bucketsOf(a.address).call(),
         "b": token.bucketsOf(b.address).call(),
@@ -121,6 +128,9 @@ def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSy
         "thanks": token.thanksSentToday(a.address).call(),
         "limits": token.thanksLimits().call(),
         "name": token.name().call(),
+        "firm": token.bucketsOf(firm.address).call(),
+        "local": token.localCirculationLimits().call(),
+        "programmes": token.rewardProgrammes().call(),
     }
     v2 = load_artifact("RegionalPointsV2")
     receipt = p.sender(p.admin).send(None, v2.bytecode)
@@ -140,11 +150,16 @@ def test_token_upgrade_keeps_balances_buckets_and_history(fresh_points: PointsSy
         "thanks": upgraded.thanksSentToday(a.address).call(),
         "limits": upgraded.thanksLimits().call(),
         "name": upgraded.name().call(),
+        "firm": upgraded.bucketsOf(firm.address).call(),
+        "local": upgraded.localCirculationLimits().call(),
+        "programmes": upgraded.rewardProgrammes().call(),
     } == snapshot
     # The upgraded token keeps working under the same rules.
     p.send(shop, upgraded.refund(request, 100))
     p.reverts(a, upgraded.pay(shop.address, 120, reference), "PaymentRequestAlreadyPaid")
     assert p.balance(a) == 300 + 200 - 50 - 120 + 100
+    p.send(firm, upgraded.rewardResident(b.address, 30, text32("commute")))
+    assert p.balance(firm) == 0 and p.balance(b) == 50 - 30 + 30
     # An implementation cannot be initialised or used directly.
     direct = p.w3.eth.contract(address=implementation, abi=v2.abi).functions
     p.reverts(p.admin, direct.initialize(p.registry.address, "x", "x", 1, 1), "InvalidInitialization")

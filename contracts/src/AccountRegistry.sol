@@ -100,7 +100,7 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     error InvalidAccount(address account);
     /// @dev Revoked accounts never return (their key is lost or compromised).
     error AccountIsRevoked(address account);
-    /// @dev Only residents and merchants are recovered to a new address.
+    /// @dev Only residents, merchants and businesses are recovered to a new address.
     error NotRecoverable(address account, Kind kind);
     /// @dev The account was already recovered to `successor` (recover the successor instead).
     error AccountAlreadyRecovered(address account, address successor);
@@ -116,7 +116,7 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     error NotAllowedToCancel(address lostAccount, address caller);
     /// @dev A recovery delay outside [MIN_RECOVERY_DELAY, MAX_RECOVERY_DELAY].
     error RecoveryDelayOutOfRange(uint256 delay);
-    /// @dev Registrars register residents and merchants; other kinds need the admin.
+    /// @dev Registrars register residents, merchants and businesses; other kinds need the admin.
     error KindRequiresAdmin(Kind kind);
     /// @dev Array arguments of different lengths.
     error LengthMismatch(uint256 expected, uint256 actual);
@@ -162,7 +162,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /**
      * @notice Registers `account` as an active `kind` account whose off-chain record hashes to `recordHash`.
-     * @dev ENROLLER_ROLE or REGISTRAR_ROLE for residents and merchants; the admin for every
+     * @dev ENROLLER_ROLE or REGISTRAR_ROLE for residents, merchants and businesses (a
+     * business is registered by the city after an officer checked it); the admin for every
      * other kind. Emits {AccountRegistered} and {AccountStatusChanged}.
      */
     function register(address account, Kind kind, bytes32 recordHash) external {
@@ -193,7 +194,7 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     /**
      * @notice Suspends, reactivates or revokes a registered account.
      * @dev REGISTRAR_ROLE, an officer's own key (the admin for accounts that are not
-     * residents or merchants); ENROLLER_ROLE may not.
+     * residents, merchants or businesses); ENROLLER_ROLE may not.
      * A revoked account can never change status again. Emits {AccountStatusChanged}.
      */
     function setStatus(address account, Status status) external {
@@ -210,8 +211,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /**
      * @notice Replaces the hash of an account's off-chain record after the record was corrected.
-     * @dev REGISTRAR_ROLE (the admin for accounts that are not residents or merchants).
-     * Emits {RecordHashChanged}.
+     * @dev REGISTRAR_ROLE (the admin for accounts that are not residents, merchants or
+     * businesses). Emits {RecordHashChanged}.
      */
     function setRecordHash(address account, bytes32 recordHash) external {
         Account storage a = _storage().accounts[account];
@@ -228,8 +229,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
      * cancels it ({cancelRecovery}) in the meantime. The delay gives the resident, the
      * wallet and the other officers time to see the announcement (an event) and stop a
      * recovery made with a stolen or misused officer key.
-     * @dev REGISTRAR_ROLE; residents and merchants only; one announcement per account at a
-     * time. Emits {RecoveryAnnounced}.
+     * @dev REGISTRAR_ROLE; residents, merchants and businesses only; one announcement per
+     * account at a time. Emits {RecoveryAnnounced}.
      */
     function announceRecovery(address lostAccount, address newAccount) external onlyRole(REGISTRAR_ROLE) {
         RegistryStorage storage $ = _storage();
@@ -409,9 +410,15 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     function _authorizeUpgrade(address) internal override onlyRole(DEFAULT_ADMIN_ROLE) {}
 
-    /// @dev New residents and merchants: an enroller (the wallet service) or an officer; other kinds: the admin.
+    /// @dev Residents, merchants and businesses are the accounts officers vouch for at the counter.
+    function _isMemberKind(Kind kind) private pure returns (bool) {
+        return kind == Kind.Resident || kind == Kind.Merchant || kind == Kind.Business;
+    }
+
+    /// @dev New residents, merchants and businesses: an enroller (the wallet service, after an
+    /// officer's approval) or an officer; other kinds: the admin.
     function _checkMayEnrol(Kind kind) private view {
-        if (kind == Kind.Resident || kind == Kind.Merchant) {
+        if (_isMemberKind(kind)) {
             address sender = _msgSender();
             if (!hasRole(ENROLLER_ROLE, sender) && !hasRole(REGISTRAR_ROLE, sender)) {
                 revert AccessControlUnauthorizedAccount(sender, REGISTRAR_ROLE);
@@ -421,19 +428,19 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         }
     }
 
-    /// @dev Changing an existing resident or merchant: an officer (REGISTRAR); other kinds: the admin.
+    /// @dev Changing an existing resident, merchant or business: an officer (REGISTRAR); other kinds: the admin.
     function _checkMayManage(Kind kind) private view {
-        if (kind == Kind.Resident || kind == Kind.Merchant) {
+        if (_isMemberKind(kind)) {
             _checkRole(REGISTRAR_ROLE);
         } else if (!hasRole(DEFAULT_ADMIN_ROLE, _msgSender())) {
             revert KindRequiresAdmin(kind);
         }
     }
 
-    /// @dev A resident or merchant not recovered yet, replaced by a fresh, distinct, non-zero address.
+    /// @dev A resident, merchant or business not recovered yet, replaced by a fresh, distinct, non-zero address.
     function _checkRecoverable(RegistryStorage storage $, address lostAccount, address newAccount) private view {
         Kind kind = $.accounts[lostAccount].kind;
-        if (kind != Kind.Resident && kind != Kind.Merchant) revert NotRecoverable(lostAccount, kind);
+        if (!_isMemberKind(kind)) revert NotRecoverable(lostAccount, kind);
         address previousSuccessor = $.successors[lostAccount];
         if (previousSuccessor != address(0)) revert AccountAlreadyRecovered(lostAccount, previousSuccessor);
         if (newAccount == address(0) || newAccount == lostAccount) revert InvalidSuccessor(lostAccount, newAccount);

@@ -25,7 +25,11 @@ import {Roles} from "./utils/Roles.sol";
  * - a revoked account's points move only to its successor ({recoverBalance});
  * - resident -> escrow and escrow -> resident only through the help board
  *   ({lockInEscrow}, {releaseEscrow}): the thanks a resident offers for help, held
- *   under an address derived from the request until it is paid out or returned.
+ *   under an address derived from the request until it is paid out or returned;
+ * - local circulation (issue 21): a shop (merchant) or business pays another shop or
+ *   business ({payBusiness}), and rewards a resident from its own points ({rewardResident},
+ *   or a claim of its own programme through RewardProgrammes, {rewardFromProgramme}); each
+ *   movement is capped per transfer by the city ({setLocalCirculationLimits}).
  *
  * Expiry. A resident's points sit in monthly buckets: points in the bucket of month
  * M expire after the last second of M in JST ({expiryOf}). A mint names its bucket
@@ -56,7 +60,10 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         Settlement,
         Recovery,
         Escrow,
-        Release
+        Release,
+        // Appended (issue 21).
+        BusinessPayment,
+        BusinessReward
     }
 
     /// @dev One slot, read by every movement.
@@ -104,6 +111,17 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         mapping(address resident => ThanksDay) thanksDays;
         mapping(address merchant => mapping(bytes32 requestId => Payment)) payments;
         address helpBoard; // issue 18: the one contract that may hold residents' points in escrow
+        // Appended (issue 21): limits of shop/business payments and rewards, and the programmes
+        // contract allowed to pay business programmes' rewards out of a business's points.
+        LocalCirculation localCirculation;
+        address rewardProgrammes;
+    }
+
+    /// @dev The city's limits on local circulation, in one slot. A cap of 0 closes that movement.
+    struct LocalCirculation {
+        uint64 maxBusinessPayment;
+        uint64 maxBusinessReward;
+        uint8 merchantPointsMonths; // bucket month (months ahead) of points leaving a shop's ledger
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.RegionalPoints")) - 1)) & ~bytes32(uint256(0xff))
@@ -155,6 +173,26 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     event Unpaused(address account);
     /// @notice The help board that may hold points in escrow was set (zero: none).
     event HelpBoardChanged(address helpBoard);
+    /// @notice A shop or business paid another shop or business (B2B); `invoiceReference` is
+    /// the payer's own reference (e.g. an invoice number), never personal data.
+    event BusinessPaid(address indexed from, address indexed to, uint256 amount, bytes32 invoiceReference);
+    /// @notice A shop or business rewarded a resident from its own points; `programmeId` is the
+    /// business programme the reward paid a claim of (0: a direct reward).
+    event BusinessRewarded(
+        address indexed business,
+        address indexed resident,
+        uint256 amount,
+        bytes32 category,
+        uint256 programmeId
+    );
+    /// @notice The city changed the local-circulation limits.
+    event LocalCirculationLimitsChanged(
+        uint256 maxBusinessPayment,
+        uint256 maxBusinessReward,
+        uint256 merchantPointsMonths
+    );
+    /// @notice The programmes contract that may pay business programmes' rewards was set (zero: none).
+    event RewardProgrammesChanged(address rewardProgrammes);
 
     /// @dev Spending needs more unexpired points than `account` has.
     error InsufficientUnexpiredBalance(address account, uint256 available, uint256 needed);
@@ -202,6 +240,14 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     error LengthMismatch(uint256 expected, uint256 actual);
     /// @notice Only the help board may move points into or out of escrow.
     error NotHelpBoard(address caller);
+    /// @dev `amount` is over the city's per-transfer `limit` for this movement (0: closed).
+    error LocalTransferLimitExceeded(Intent intent, uint256 amount, uint256 limit);
+    /// @dev A shop or business cannot pay itself.
+    error CannotPayYourself(address account);
+    /// @dev Only the reward programmes contract ({setRewardProgrammes}) pays business programmes' claims.
+    error NotRewardProgrammes(address caller);
+    /// @dev Points leaving a shop's ledger go at most MAX_MONTHS_AHEAD months ahead.
+    error InvalidLocalCirculationLimits(uint256 merchantPointsMonths);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -274,6 +320,26 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
      */
     function escrowAddress(address board, bytes32 escrowId) public pure returns (address) {
         return address(uint160(uint256(keccak256(abi.encode(board, escrowId)))));
+    }
+
+    /// @notice The contract that may pay business programmes' claims out of a business's points; zero when none.
+    function rewardProgrammes() external view returns (address) {
+        return _storage().rewardProgrammes;
+    }
+
+    /**
+     * @notice The city's limits on local circulation: the largest {payBusiness} and the largest
+     * reward ({rewardResident}, {rewardFromProgramme}) in one transfer (0: not allowed), and the
+     * bucket month, in months ahead of the current one, of points that leave a shop's
+     * non-expiring ledger for a business or a resident.
+     */
+    function localCirculationLimits()
+        external
+        view
+        returns (uint256 maxBusinessPayment, uint256 maxBusinessReward, uint256 merchantPointsMonths)
+    {
+        LocalCirculation memory c = _storage().localCirculation;
+        return (c.maxBusinessPayment, c.maxBusinessReward, c.merchantPointsMonths);
     }
 
     /// @notice The AccountRegistry this token obeys.
@@ -586,6 +652,83 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         _intent = Intent.Transfer;
     }
 
+    // ================================================================ local circulation
+
+    /**
+     * @notice Pays `amount` points to shop or business `to` (B2B, e.g. a bakery paying its
+     * flour supplier), keeping the points in the city. A business's points keep their expiry
+     * months when they go to a business; points reaching a shop join its non-expiring ledger
+     * (owed yen, as any payment); points leaving a shop for a business go into the bucket
+     * {localCirculationLimits}`.merchantPointsMonths` ahead.
+     * @param invoiceReference the payer's reference (e.g. an invoice number as bytes32 text).
+     * @dev An active merchant or business, to another active merchant or business, at most
+     * the city's `maxBusinessPayment`. Emits {Transfer} and {BusinessPaid}.
+     */
+    function payBusiness(address to, uint256 amount, bytes32 invoiceReference) external {
+        address from = _msgSender();
+        if (to == from) revert CannotPayYourself(from);
+        uint256 limit = _storage().localCirculation.maxBusinessPayment;
+        if (amount == 0) revert InvalidAmount(amount);
+        if (amount > limit) revert LocalTransferLimitExceeded(Intent.BusinessPayment, amount, limit);
+        _intent = Intent.BusinessPayment;
+        _transfer(from, to, amount);
+        _intent = Intent.Transfer;
+        emit BusinessPaid(from, to, amount, invoiceReference);
+    }
+
+    /**
+     * @notice Rewards resident `resident` (an employee cycling to work, a regular customer)
+     * with `amount` of the caller's own points; a business's points keep their months, a
+     * shop's go into the bucket `merchantPointsMonths` ahead.
+     * @param category what the reward is for, as bytes32 text (e.g. "commute").
+     * @dev An active merchant or business, to an active resident, at most the city's
+     * `maxBusinessReward`. Emits {Transfer} and {BusinessRewarded} (programme 0).
+     */
+    function rewardResident(address resident, uint256 amount, bytes32 category) external {
+        if (category == bytes32(0)) revert InvalidCategory();
+        _reward(_msgSender(), resident, amount, category, 0);
+    }
+
+    /**
+     * @notice Pays a claim of business programme `programmeId`: `amount` of `business`'s own
+     * points to `resident`, as {rewardResident} would.
+     * @dev Only the reward programmes contract ({setRewardProgrammes}), which has checked the
+     * claim id and that `business` runs the programme. Emits {Transfer} and {BusinessRewarded}.
+     */
+    function rewardFromProgramme(address business, address resident, uint256 amount, uint256 programmeId) external {
+        address programmes = _storage().rewardProgrammes;
+        if (programmes == address(0) || _msgSender() != programmes) revert NotRewardProgrammes(_msgSender());
+        _reward(business, resident, amount, "programme", programmeId);
+    }
+
+    /**
+     * @notice Sets the per-transfer caps of shop/business payments and rewards (0 closes a
+     * movement) and the bucket month, in months ahead, of points leaving a shop's ledger.
+     * @dev ADMIN. Emits {LocalCirculationLimitsChanged}.
+     */
+    function setLocalCirculationLimits(
+        uint64 maxBusinessPayment,
+        uint64 maxBusinessReward,
+        uint8 merchantPointsMonths
+    ) external onlyRegistryRole(Roles.ADMIN) {
+        if (merchantPointsMonths > MAX_MONTHS_AHEAD) revert InvalidLocalCirculationLimits(merchantPointsMonths);
+        _storage().localCirculation = LocalCirculation({
+            maxBusinessPayment: maxBusinessPayment,
+            maxBusinessReward: maxBusinessReward,
+            merchantPointsMonths: merchantPointsMonths
+        });
+        emit LocalCirculationLimitsChanged(maxBusinessPayment, maxBusinessReward, merchantPointsMonths);
+    }
+
+    /**
+     * @notice Sets (or clears, with zero) the programmes contract that pays business programmes' claims.
+     * @dev ADMIN. Emits {RewardProgrammesChanged}.
+     */
+    function setRewardProgrammes(address programmes) external onlyRegistryRole(Roles.ADMIN) {
+        _storage().rewardProgrammes = programmes;
+        emit RewardProgrammesChanged(programmes);
+    }
+
     // ================================================================ the city
 
     /**
@@ -718,6 +861,18 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         } else if (intent == Intent.Release) {
             if (toKind != IAccountRegistry.Kind.Resident) _refuse(config.registry, from, to, fromKind, toKind, intent);
             _spendBuckets($, from, value, to);
+        } else if (intent == Intent.BusinessPayment) {
+            // Shop or business -> another shop or business, nothing else.
+            if (!_isBusiness(fromKind) || !_isBusiness(toKind)) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _moveLocal($, from, fromKind, to, toKind, value);
+        } else if (intent == Intent.BusinessReward) {
+            // Shop or business -> resident, nothing else.
+            if (!_isBusiness(fromKind) || toKind != IAccountRegistry.Kind.Resident) {
+                _refuse(config.registry, from, to, fromKind, toKind, intent);
+            }
+            _moveLocal($, from, fromKind, to, toKind, value);
         } else if (intent == Intent.Recovery) {
             // The lost account is revoked (not active); its successor must be active.
             if (toKind == IAccountRegistry.Kind.None) _refuse(config.registry, from, to, fromKind, toKind, intent);
@@ -767,6 +922,52 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     }
 
     // ================================================================ internals
+
+    /// @dev Checks the reward cap and moves a reward; see {rewardResident}.
+    function _reward(
+        address business,
+        address resident,
+        uint256 amount,
+        bytes32 category,
+        uint256 programmeId
+    ) private {
+        uint256 limit = _storage().localCirculation.maxBusinessReward;
+        if (amount == 0) revert InvalidAmount(amount);
+        if (amount > limit) revert LocalTransferLimitExceeded(Intent.BusinessReward, amount, limit);
+        _intent = Intent.BusinessReward;
+        _transfer(business, resident, amount);
+        _intent = Intent.Transfer;
+        emit BusinessRewarded(business, resident, amount, category, programmeId);
+    }
+
+    /// @dev The kinds that pay in local circulation: shops and businesses.
+    function _isBusiness(IAccountRegistry.Kind kind) private pure returns (bool) {
+        return kind == IAccountRegistry.Kind.Merchant || kind == IAccountRegistry.Kind.Business;
+    }
+
+    /**
+     * @dev A local-circulation movement. A shop's points are its non-expiring ledger; a
+     * business's and a resident's sit in expiry buckets. Bucket to bucket keeps the months;
+     * bucket to shop ends them (owed yen); shop to bucket starts them `merchantPointsMonths` ahead.
+     */
+    function _moveLocal(
+        PointsStorage storage $,
+        address from,
+        IAccountRegistry.Kind fromKind,
+        address to,
+        IAccountRegistry.Kind toKind,
+        uint256 value
+    ) private {
+        bool toShop = toKind == IAccountRegistry.Kind.Merchant;
+        if (fromKind == IAccountRegistry.Kind.Merchant) {
+            _debitMerchant($, from, value, false);
+            if (toShop) _creditMerchant($, to, value);
+            else _credit($, to, currentMonth() + $.localCirculation.merchantPointsMonths, value);
+        } else {
+            _spendBuckets($, from, value, toShop ? address(0) : to);
+            if (toShop) _creditMerchant($, to, value);
+        }
+    }
 
     function _issue(address to, uint256 amount, uint256 expiryMonth) private {
         if (amount == 0) revert InvalidAmount(amount);

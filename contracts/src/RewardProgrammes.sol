@@ -20,6 +20,12 @@ import {Roles} from "./utils/Roles.sol";
  * programme. Claim ids are numbers chosen by the attester; dense ids (for example
  * `batchId << 32 | row`) share storage words, which makes batches cheap.
  *
+ * Business programmes (issue 21): an active business or shop runs its own small programme
+ * ({createBusinessProgramme}), attests its claims itself and pays them from its own points
+ * (through the token's {RegionalPoints-rewardFromProgramme}, nothing is minted), with the
+ * same exactly-once claim ids, caps, budget and window as the city's programmes. A claim
+ * the business cannot pay is refused ({BusinessFundsExhausted}) and marks nothing.
+ *
  * @dev Holds MINTER_ROLE in the registry and mints through the token. Budgets are
  * checked before minting and can never be exceeded.
  */
@@ -80,6 +86,8 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         // per person: period index (high 64 bits) and points granted in it (low 192 bits)
         mapping(uint256 programmeId => mapping(address person => uint256)) usage;
         mapping(uint256 programmeId => mapping(uint256 word => uint256 bits)) claimed;
+        // Appended (issue 21): the business funding a business programme (zero: a city programme).
+        mapping(uint256 programmeId => address business) funders;
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.RewardProgrammes")) - 1)) & ~bytes32(uint256(0xff))
@@ -96,6 +104,8 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     event BudgetChanged(uint256 indexed programmeId, uint256 previousBudget, uint256 newBudget);
     /// @notice A programme was closed: no further attestations.
     event ProgrammeClosed(uint256 indexed programmeId);
+    /// @notice Business `business` created programme `programmeId`, paid from its own points.
+    event BusinessProgrammeCreated(uint256 indexed programmeId, address indexed business);
     /// @notice The programme that funds thanks bonuses changed (zero: none).
     event ThanksBonusProgrammeChanged(uint256 indexed programmeId);
     /// @notice Activity was attested; `points` were granted (after the per-person cap).
@@ -135,6 +145,14 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     error UnitsOutOfRange(uint256 units);
     /// @dev The programme is already closed.
     error ProgrammeAlreadyClosed(uint256 programmeId);
+    /// @dev Only an active business or shop runs a business programme.
+    error NotABusiness(address account);
+    /// @dev Only the business running the programme (or, to close it or change its budget, the city) may do this.
+    error NotProgrammeFunder(uint256 programmeId, address caller);
+    /// @dev The business has `available` points, fewer than the `needed` of this claim (nothing was granted).
+    error BusinessFundsExhausted(uint256 programmeId, address business, uint256 available, uint256 needed);
+    /// @dev Business programmes pay one claim at a time ({attest}), never in batches or as a thanks bonus.
+    error BusinessProgrammeNotAllowed(uint256 programmeId);
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -204,6 +222,11 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         return _expiryMonth(_programme(programmeId));
     }
 
+    /// @notice The business paying programme `programmeId`'s claims from its points (zero: a city programme).
+    function funderOf(uint256 programmeId) external view returns (address) {
+        return _storage().funders[programmeId];
+    }
+
     /// @notice The programme funding thanks bonuses (zero: none).
     function thanksBonusProgramme() external view returns (uint256) {
         return _storage().thanksBonusProgramme;
@@ -219,8 +242,30 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     function createProgramme(
         ProgrammeParams calldata params
     ) external onlyRegistryRole(Roles.ADMIN) returns (uint256 programmeId) {
-        if (bytes(params.name).length == 0 || bytes(params.name).length > 100) revert InvalidProgramme("name");
         if (params.verifierRole == bytes32(0)) revert InvalidProgramme("verifierRole");
+        programmeId = _create(params);
+    }
+
+    /**
+     * @notice Creates a business programme run and paid by the caller: it attests claims
+     * itself (`params.verifierRole` is ignored) and each grant is paid from its own points
+     * (within the city's per-reward cap), never minted. `params.budget` caps what it pays in all.
+     * @return programmeId the new programme's id (same sequence as the city's programmes).
+     * @dev An active business or shop. Emits {ProgrammeCreated} and {BusinessProgrammeCreated}.
+     */
+    function createBusinessProgramme(ProgrammeParams calldata params) external returns (uint256 programmeId) {
+        address business = msg.sender;
+        IAccountRegistry.Account memory account = _storage().registry.accountOf(business);
+        bool businessLike = account.kind == IAccountRegistry.Kind.Business ||
+            account.kind == IAccountRegistry.Kind.Merchant;
+        if (!businessLike || account.status != IAccountRegistry.Status.Active) revert NotABusiness(business);
+        programmeId = _create(params);
+        _storage().funders[programmeId] = business;
+        emit BusinessProgrammeCreated(programmeId, business);
+    }
+
+    function _create(ProgrammeParams calldata params) private returns (uint256 programmeId) {
+        if (bytes(params.name).length == 0 || bytes(params.name).length > 100) revert InvalidProgramme("name");
         if (params.rewardPoints == 0 || params.rewardUnits == 0) revert InvalidProgramme("reward");
         if (params.endsAt <= params.startsAt) revert InvalidProgramme("window");
         if (params.expiryPolicy == ExpiryPolicy.DaysAfterGrant && (params.expiryDays == 0 || params.expiryDays > 700)) {
@@ -245,18 +290,22 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
 
     /**
      * @notice Sets a programme's total budget (e.g. topped up with swept expired points).
-     * @dev ADMIN; never below what was already issued. Emits {BudgetChanged}.
+     * @dev ADMIN, or the business running a business programme; never below what was already
+     * issued. Emits {BudgetChanged}.
      */
-    function setBudget(uint256 programmeId, uint128 budget) external onlyRegistryRole(Roles.ADMIN) {
+    function setBudget(uint256 programmeId, uint128 budget) external {
         Programme storage p = _programme(programmeId);
+        _checkProgrammeOwner(programmeId);
         if (budget < p.issued) revert BudgetBelowIssued(programmeId, p.issued, budget);
         emit BudgetChanged(programmeId, p.budget, budget);
         p.budget = budget;
     }
 
-    /// @notice Closes a programme for good. @dev ADMIN. Emits {ProgrammeClosed}.
-    function closeProgramme(uint256 programmeId) external onlyRegistryRole(Roles.ADMIN) {
+    /// @notice Closes a programme for good.
+    /// @dev ADMIN, or the business running a business programme. Emits {ProgrammeClosed}.
+    function closeProgramme(uint256 programmeId) external {
         Programme storage p = _programme(programmeId);
+        _checkProgrammeOwner(programmeId);
         if (p.closed) revert ProgrammeAlreadyClosed(programmeId);
         p.closed = true;
         emit ProgrammeClosed(programmeId);
@@ -269,6 +318,7 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
      */
     function setThanksBonusProgramme(uint256 programmeId) external onlyRegistryRole(Roles.ADMIN) {
         if (programmeId != 0) _programme(programmeId);
+        if (_storage().funders[programmeId] != address(0)) revert BusinessProgrammeNotAllowed(programmeId);
         _storage().thanksBonusProgramme = programmeId;
         emit ThanksBonusProgrammeChanged(programmeId);
     }
@@ -279,9 +329,10 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
      * @notice Attests `units` of activity by `beneficiary` and grants the reward
      * (capped per person and period) once for `claimId`.
      * @return points the points granted.
-     * @dev The programme's verifier role. Reverts if the claim was used, the budget
-     * would be exceeded, or the beneficiary is not an active resident.
-     * Emits {Attested} (and the token's {Transfer}/{PointsIssued}).
+     * @dev The programme's verifier role (for a business programme: the business running
+     * it). Reverts if the claim was used, the budget would be exceeded, the beneficiary is
+     * not an active resident, or a business cannot pay the claim from its points.
+     * Emits {Attested} (and the token's {Transfer}/{PointsIssued}, or {BusinessRewarded}).
      */
     function attest(
         uint256 programmeId,
@@ -291,7 +342,9 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         uint256 claimId
     ) external returns (uint256 points) {
         Programme storage p = _activeProgramme(programmeId);
-        _checkRegistryRole(p.verifierRole, msg.sender);
+        address funder = _storage().funders[programmeId];
+        if (funder == address(0)) _checkRegistryRole(p.verifierRole, msg.sender);
+        else if (msg.sender != funder) revert NotProgrammeFunder(programmeId, msg.sender);
         IAccountRegistry.Account memory account = _storage().registry.accountOf(beneficiary);
         // Checked here too: a reward that rounds to 0 mints nothing, so the token would not refuse.
         if (account.kind != IAccountRegistry.Kind.Resident || account.status != IAccountRegistry.Status.Active) {
@@ -302,7 +355,9 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         points = _cappedReward(p, programmeId, beneficiary, units, periodIndex, type(uint256).max);
         _spendBudget(p, programmeId, points);
         emit Attested(programmeId, beneficiary, claimId, units, points, evidenceHash);
-        if (points != 0) _storage().token.mint(beneficiary, points, _expiryMonth(p));
+        if (points == 0) return points;
+        if (funder == address(0)) _storage().token.mint(beneficiary, points, _expiryMonth(p));
+        else _payFromBusiness(programmeId, funder, beneficiary, points);
     }
 
     /// @inheritdoc IRewardProgrammes
@@ -310,6 +365,7 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
     function attestBatch(uint256 programmeId, Attestation[] calldata items) external returns (uint256 granted) {
         Programme storage p = _activeProgramme(programmeId);
         ProgrammesStorage storage $ = _storage();
+        if ($.funders[programmeId] != address(0)) revert BusinessProgrammeNotAllowed(programmeId);
         _checkRegistryRole(p.verifierRole, msg.sender);
         uint256 n = items.length;
         address[] memory beneficiaries = new address[](n);
@@ -381,6 +437,25 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         ProgrammesStorage storage $ = _storage();
         if (programmeId == 0 || programmeId > $.programmeCount) revert UnknownProgramme(programmeId);
         p = $.programmes[programmeId];
+    }
+
+    /// @dev Pays a business programme's grant out of the business's own points.
+    function _payFromBusiness(uint256 programmeId, address funder, address beneficiary, uint256 points) private {
+        IRegionalPoints token_ = _storage().token;
+        // Checked here so the refusal names the programme; the token would refuse anyway.
+        uint256 available = token_.balanceOf(funder);
+        if (available < points) revert BusinessFundsExhausted(programmeId, funder, available, points);
+        token_.rewardFromProgramme(funder, beneficiary, points, programmeId);
+    }
+
+    /// @dev A city programme: ADMIN; a business programme: ADMIN or its business.
+    function _checkProgrammeOwner(uint256 programmeId) private view {
+        address funder = _storage().funders[programmeId];
+        if (funder != address(0) && msg.sender == funder) return;
+        if (funder != address(0) && !registry().hasRole(Roles.ADMIN, msg.sender)) {
+            revert NotProgrammeFunder(programmeId, msg.sender);
+        }
+        if (funder == address(0)) _checkRegistryRole(Roles.ADMIN, msg.sender);
     }
 
     function _activeProgramme(uint256 programmeId) private view returns (Programme storage p) {

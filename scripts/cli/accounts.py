@@ -19,7 +19,7 @@ accounts = typer.Typer(help="Register, suspend, revoke and recover residents' ac
 merchants = typer.Typer(help="Register merchants (shops that accept points).", no_args_is_help=True)
 roles = typer.Typer(help="Who holds which role; grant and revoke them (admin only).", no_args_is_help=True)
 
-KINDS = {"resident": 1, "merchant": 2}
+KINDS = {"resident": 1, "merchant": 2, "business": 6}  # AccountRegistry.Kind (business: issue 21)
 ZERO_ADDRESS = "0x" + "00" * 20
 
 Address = Annotated[str, typer.Argument(help="The account's EIP-55 address.")]
@@ -58,11 +58,24 @@ def _register(officer: Officer, address: str, kind: str, record: str | None) -> 
     officer.write(f"{kind} register", {"account": address, "kind": kind}, fn)
 
 
+AccountKind = Annotated[
+    str,
+    typer.Option(
+        "--kind",
+        help="resident, merchant (a shop) or business (法人: pays shops and businesses, rewards residents).",
+    ),
+]
+
+
 @accounts.command("register")
 @officer_command
-def account_register(officer: Officer, address: Address, record_hash_: RecordHash = None) -> None:
-    """Register a resident (active at once). Personal data stays off-chain: only its hash is recorded."""
-    _register(officer, address, "resident", record_hash_)
+def account_register(
+    officer: Officer, address: Address, record_hash_: RecordHash = None, kind: AccountKind = "resident"
+) -> None:
+    """Register a resident, shop or business (active at once). Personal data stays off-chain: only a hash."""
+    if kind not in KINDS:
+        raise BadInput(f"--kind {kind!r}: one of {', '.join(KINDS)}")
+    _register(officer, address, kind, record_hash_)
 
 
 @merchants.command("register")
@@ -177,8 +190,8 @@ def account_recover(
         raise BadInput("give --execute or --cancel, not both")
     registry = officer.registry.functions
     kind, _ = _standing(officer, lost)
-    if kind not in (1, 2):
-        raise BadInput(f"{lost} is {KIND_NAMES[kind]}: only residents and merchants are recovered")
+    if kind not in KINDS.values():
+        raise BadInput(f"{lost} is {KIND_NAMES[kind]}: only residents, merchants and businesses are recovered")
     successor = registry.successorOf(lost).call()
     announced, executable_at = registry.recoveryOf(lost).call()
     if cancel:

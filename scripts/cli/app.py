@@ -14,6 +14,7 @@ import typer
 from scripts.cli import (
     accounts,
     analytics,
+    business,
     deploy,
     help_board,
     indexer,
@@ -47,6 +48,7 @@ app.add_typer(oracle.oracle, name="oracle")
 app.add_typer(watch.watch, name="watch")
 app.add_typer(help_board.help_board, name="help-board")
 app.add_typer(analytics.analytics, name="analytics")
+app.add_typer(business.business, name="business")
 app.command("mint")(mint.mint)
 app.command("pause")(programmes.pause)
 app.command("unpause")(programmes.unpause)

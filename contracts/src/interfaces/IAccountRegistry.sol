@@ -14,7 +14,10 @@ interface IAccountRegistry {
         Merchant,
         City,
         Oracle,
-        Validator
+        Validator,
+        // Appended (issue 21): a business (法人) registered by the city; pays shops and other
+        // businesses and rewards residents from its own points (RegionalPoints, "local circulation").
+        Business
     }
 
     /// @notice Only `Active` accounts may transact or hold points; `Revoked` is final.

@@ -3,7 +3,8 @@ pragma solidity ^0.8.24;
 
 /**
  * @title IRegionalPoints
- * @notice The minting side of the point token, as the reward programmes use it.
+ * @notice The minting side of the point token, and the payout of business programmes, as the
+ * reward programmes use them.
  */
 interface IRegionalPoints {
     /// @notice Mints `amount` points to resident `to`, expiring at the end of `expiryMonth` (JST).
@@ -11,4 +12,10 @@ interface IRegionalPoints {
 
     /// @notice Mints to many residents, all into the bucket of `expiryMonth`.
     function mintBatch(address[] calldata to, uint256[] calldata amounts, uint256 expiryMonth) external;
+
+    /// @notice Pays a claim of business programme `programmeId`: `amount` of `business`'s points to `resident`.
+    function rewardFromProgramme(address business, address resident, uint256 amount, uint256 programmeId) external;
+
+    /// @notice The points `account` can spend now.
+    function balanceOf(address account) external view returns (uint256);
 }
