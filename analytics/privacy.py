@@ -74,7 +74,13 @@ def build(
 def suppress(table: Table, k: int) -> None:
     """Applies the k-rule (primary) and complementary suppression to ``table`` in place."""
     table.primary = {cell for cell, count in table.people.items() if 0 < count < k}
-    hidden = set(table.primary)
+    table.hidden = set(table.primary)
+    close(table)
+
+
+def close(table: Table) -> None:
+    """Complementary suppression: hides more cells until no line has exactly one hidden cell."""
+    hidden = table.hidden
     lines: list[list[tuple[Hashable, Hashable]]] = []
     for row in [*table.rows, TOTAL]:
         lines.append([(row, col) for col in [*table.cols, TOTAL] if (row, col) in table.people])

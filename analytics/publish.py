@@ -27,6 +27,7 @@ class Published:
     velocity: list[dict[str, Any]]
     multiplier: list[dict[str, Any]]
     participation: dict[str, privacy.Table]  # month -> district × age band (active residents)
+    cards: dict[str, privacy.Table]  # month -> district × age band (active residents using a card)
     population: dict[tuple[Hashable, Hashable], int]
     merchants: list[dict[str, Any]]
     decarbonisation: list[dict[str, Any]]
@@ -48,6 +49,21 @@ def _month_table(rows: list[dict[str, Any]], k: int, value: str, months: list[st
     return table
 
 
+def card_table(
+    cells: list[tuple[Hashable, Hashable, int, dict[str, float]]], active: privacy.Table, k: int
+) -> privacy.Table:
+    """Card users among the active, a count of people in its own right: k-rule and complementary suppression
+    on it, and a cell is also hidden where the active who do not use a card would number fewer than k."""
+    table = privacy.build([(r, c, int(v.get("card_holders") or 0), {}) for r, c, _, v in cells], k, rows=active.rows)
+    table.cols = active.cols
+    for cell, count in table.people.items():
+        others = active.people.get(cell, 0) - count
+        if 0 < others < k or cell in active.hidden:
+            table.hidden.add(cell)
+    privacy.close(table)
+    return table
+
+
 def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
     months = sorted({r["month"] for name in ("circulation", "velocity") for r in raw[name]})
     circulation = {
@@ -55,6 +71,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         for measure in MEASURES
     }
     participation: dict[str, privacy.Table] = {}
+    cards: dict[str, privacy.Table] = {}
     for month in months:
         cells = [
             (r["district"], r["age_band"], int(r["people"]), {"card_holders": r["card_holders"]})
@@ -65,6 +82,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
             table = privacy.build(cells, k, rows=[d for d in district_order() if d in {c[0] for c in cells}])
             table.cols = [b for b in [*AGE_BANDS, "-"] if b in set(table.cols)]
             participation[month] = table
+            cards[month] = card_table(cells, table, k)
     population = {(r["district"], r["age_band"]): int(r["people"]) for r in raw["population"]}
     wellbeing: dict[str, dict[str, privacy.Table]] = {}
     for row in raw["wellbeing"]:
@@ -91,6 +109,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         velocity=privacy.series(raw["velocity"], "month", k),
         multiplier=privacy.series(raw["local_multiplier"], "month", k),
         participation=participation,
+        cards=cards,
         population=population,
         merchants=privacy.series(raw["merchants_active"], "month", k),
         decarbonisation=privacy.series(raw["decarbonisation"], "month", k),

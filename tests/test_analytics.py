@@ -6,12 +6,17 @@ from __future__ import annotations
 
 import csv
 import json
+import os
 import sqlite3
-from collections.abc import Hashable
+import subprocess
+import sys
+import time
+from collections.abc import Hashable, Iterator
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 from typing import Any
 
+import httpx
 import pytest
 
 from analytics import census, exports, indicators, privacy, pseudonyms
@@ -20,6 +25,7 @@ from analytics.service import Platform
 from analytics.settings import AnalyticsSettings
 from analytics.warehouse import DuckWarehouse, PostgresWarehouse
 from indexer.db.engine import upgrade
+from tests.conftest import REPO, free_port
 from tests.wallet_support import postgres_database
 
 JST = timezone(timedelta(hours=9))
@@ -325,3 +331,70 @@ def test_the_platform_pulls_the_indexer_and_serves_every_page(indexer_db: Indexe
     drill = client.get("/officer?district=28216-0010&lang=en")
     assert drill.status_code == 200 and "Takasago: Active residents" in drill.text
     assert client.get("/officer?district=nowhere").status_code == 400
+
+
+@pytest.fixture(scope="module")
+def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
+    """``takasago analytics serve`` over a generated city of 2,000 residents and four months (k = 10)."""
+    from analytics.generator import city, load_store
+
+    directory = tmp_path_factory.mktemp("analytics-served")
+    store = DuckWarehouse(directory / "analytics.duckdb")
+    load_store(city(2000, 30_000, months=4, start="2026-01"), store)
+    store.close()
+    token = directory / "officer-token"
+    token.write_text("officer-secret\n")
+    port = free_port()
+    env = {**os.environ, "TAKASAGO_ANALYTICS_OFFICER_TOKEN_FILE": str(token), "PYTHONPATH": str(REPO)}
+    log = open(directory / "serve.log", "wb")  # noqa: SIM115 - closed after the server stops
+    process = subprocess.Popen(
+        [sys.executable, "-m", "scripts.cli", "analytics", "serve", "--data-dir", str(directory), "--port", str(port)],
+        cwd=directory, env=env, stdout=log, stderr=subprocess.STDOUT,
+    )  # fmt: skip
+    url = f"http://127.0.0.1:{port}"
+    try:
+        deadline = time.monotonic() + 60
+        while time.monotonic() < deadline:
+            try:
+                if httpx.get(url + "/health", timeout=1).json()["refreshed_at"]:
+                    break
+            except (httpx.HTTPError, ValueError):
+                pass
+            assert process.poll() is None, (directory / "serve.log").read_text()
+            time.sleep(0.2)
+        yield url
+    finally:
+        process.terminate()
+        process.wait(timeout=30)
+        log.close()
+
+
+def test_the_pages_in_chromium_show_charts_tables_and_csvs_within_the_k_rule(served: str, playwright: Any) -> None:
+    from tests.browser_support import browser, open_page, screen
+
+    with browser(playwright) as chromium:
+        page = open_page(chromium, served, "/circulation")
+        assert page.locator("figure#circulation-city svg").count() == 1
+        assert page.locator("figure#circulation-city a[href^='/csv/circulation-city.csv']").count() == 1
+        screen(page, "analytics-circulation")
+        pages = [("/participation", "analytics-participation"), ("/decarbonisation", "analytics-decarbonisation"),
+                 ("/mutual-aid", "analytics-mutual-aid"), ("/wellbeing", "analytics-wellbeing"),
+                 ("/logic-model/decarbonisation", "analytics-logic-model-decarbonisation"),
+                 ("/logic-model/circulation?lang=en", "analytics-logic-model-circulation-en")]  # fmt: skip
+        for path, name in pages:
+            page.goto(served + path)
+            assert page.locator("svg").count() >= 1, path
+            screen(page, name)
+        # every number shown on the participation page counts at least k people, or is "×"
+        page.goto(served + "/participation?lang=ja")
+        for text in page.locator("#active-by-district td:nth-child(2)").all_inner_texts():
+            assert text == "×" or int(text.replace(",", "")) >= 10
+        csv_text = httpx.get(served + "/csv/active-by-district.csv").text
+        assert csv_text.startswith("\ufeff地区,活動した住民")
+        # the officers' view: a token, then a district's drill-down
+        page.goto(served + "/officer")
+        page.fill("input[name=token]", "officer-secret")
+        page.click("form button")
+        page.click("text=荒井町")
+        assert page.locator("#officer-28216-0020-active svg").count() == 1
+        screen(page, "analytics-officer-district")

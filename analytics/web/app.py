@@ -33,7 +33,7 @@ td,th{border:1px solid #ccc;padding:.2rem .4rem;text-align:right}th:first-child,
 .note{color:#555;font-size:.85rem}.lm{display:grid;grid-template-columns:repeat(5,1fr);gap:.5rem}
 .lm div{border:1px solid #1b6ca8;border-radius:6px;padding:.4rem}.lm h3{margin:.1rem 0;font-size:.95rem}
 figure{margin:1rem 0}@media(max-width:700px){.lm{grid-template-columns:1fr}table{font-size:.75rem}}"""
-CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
+CSP = "default-src 'none'; script-src 'none'; style-src 'unsafe-inline'; img-src 'self' data:; form-action 'self'"
 NAV = ["circulation", "participation", "decarbonisation", "mutual-aid", "wellbeing", "logic-model", "officer"]
 LOGIC_MODELS = ["decarbonisation", "circulation", "mutual-aid"]
 Lang = Annotated[str | None, Query(pattern="^(ja|en)$")]

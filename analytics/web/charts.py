@@ -95,7 +95,7 @@ def participation(p: Published, lang: str, month: str | None = None) -> list[Cha
         for district in [*table.rows, privacy.TOTAL]:
             count = table.shown(district, privacy.TOTAL)
             people = sum(n for (d, _), n in p.population.items() if d == district or district == privacy.TOTAL)
-            rate = round(count / people, 4) if count is not None and people else None
+            rate = round(100 * count / people, 1) if count is not None and people else None
             active.rows.append([district_name(district, lang), count, people or None, rate])
         charts.append(_draw(active, [3]))
         by_age = Chart(
@@ -107,8 +107,8 @@ def participation(p: Published, lang: str, month: str | None = None) -> list[Cha
         for band in table.cols:
             count = table.shown(privacy.TOTAL, band)
             people = sum(n for (_, b), n in p.population.items() if b == band)
-            rate = round(count / people, 4) if count is not None and people else None
-            by_age.rows.append([band, count, people or None, rate, table.shown(privacy.TOTAL, band, "card_holders")])
+            rate = round(100 * count / people, 1) if count is not None and people else None
+            by_age.rows.append([band, count, people or None, rate, p.cards[month].shown(privacy.TOTAL, band)])
         charts.append(_draw(by_age, [3]))
     merchants = Chart(
         "merchants-active",
@@ -191,7 +191,7 @@ def wellbeing(p: Published, lang: str) -> list[Chart]:
         if latest is not None:
             active = p.participation[latest].shown(district, privacy.TOTAL)
             people = sum(n for (d, _), n in p.population.items() if d == district or district == privacy.TOTAL)
-            rate = round(active / people, 4) if active is not None and people else None
+            rate = round(100 * active / people, 1) if active is not None and people else None
         row.append(rate)
         chart.rows.append(row)
     by_age = Chart(

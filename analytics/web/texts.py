@@ -40,7 +40,7 @@ TEXTS: dict[str, dict[str, str]] = {
     "lm3": {"ja": "地域乗数 LM3", "en": "Local multiplier LM3"},
     "active": {"ja": "活動した住民", "en": "Active residents"},
     "population": {"ja": "人口（国勢調査）", "en": "Population (census)"},
-    "rate": {"ja": "参加率", "en": "Participation rate"},
+    "rate": {"ja": "参加率（%）", "en": "Participation rate (%)"},
     "card_holders": {"ja": "カード利用者", "en": "Card holders"},
     "merchants_active": {"ja": "利用のあった加盟店", "en": "Merchants with sales"},
     "households": {"ja": "参加世帯", "en": "Households"},
