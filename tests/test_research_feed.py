@@ -8,6 +8,7 @@ from __future__ import annotations
 import secrets
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -15,7 +16,7 @@ from analytics import feeds
 from analytics import pseudonyms as platform_side
 from analytics.warehouse import DuckWarehouse
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, error_code, member, running_wallet
+from tests.wallet_support import PASSWORD, WalletServer, error_code, member, running_wallet
 from wallet_api import research_feed as wallet_side
 
 
@@ -114,3 +115,40 @@ def server_get(server: WalletServer, path: str, token: str | None):  # type: ign
 
     headers = {"X-Research-Token": token} if token else {}
     return httpx.get(server.url + path, headers=headers, timeout=30)
+
+
+def test_the_resident_app_shows_what_is_shared_takes_the_survey_and_stops_sharing(
+    wallet: tuple[WalletServer, bytes], playwright: Any
+) -> None:
+    server, _secret = wallet
+    if not server.database_url.startswith("sqlite"):
+        pytest.skip("the page is the same on both databases; its API is covered on both above")
+    from tests.browser_support import browser, open_page, screen
+
+    resident = member(server)
+    with browser(playwright) as chromium:
+        app = open_page(chromium, server.url, "/app/")
+        app.wait_for_selector("section#login:not([hidden])")
+        app.fill("#login-form [name=login]", resident.login_id or "")
+        app.fill("#login-form [name=password]", PASSWORD)
+        app.click("#login-form button[type=submit]")
+        app.wait_for_selector("section#home:not([hidden])")
+        app.click("#go-research")
+        app.wait_for_selector("section#research:not([hidden])")
+        app.wait_for_selector("#rs-district:has-text('荒井町')")
+        assert app.inner_text("#rs-age-band") == "40-49" and app.inner_text("#rs-card") == "なし"
+        assert "提供しています" in app.inner_text("#rs-state")
+        # sending nothing is refused in words, then one item answered
+        app.click("#rs-survey button[type=submit]")
+        assert "1つ以上" in app.inner_text("#rs-error")
+        app.select_option("#rs-items select[name=life_satisfaction]", "8")
+        screen(app, "analytics-resident-research")
+        app.click("#rs-survey button[type=submit]")
+        app.wait_for_selector("#rs-survey-state:not([hidden])")
+        assert "回答済み" in app.inner_text("#rs-survey-state")
+        app.click("#rs-toggle")
+        app.wait_for_selector("#rs-state:has-text('停止しています')")
+        app.click("#lang-toggle")
+        app.wait_for_selector("#rs-toggle:has-text('Share again')")
+        screen(app, "analytics-resident-research-stopped-en")
+    assert resident.get("/v1/research/me").json()["opted_out"] is True
