@@ -237,3 +237,21 @@ def resident_row_id(wallet: WalletServer, api: Api) -> int:
             return int(db.execute(text("SELECT id FROM users WHERE login = :l"), {"l": api.login_id}).scalar_one())
     finally:
         engine.dispose()
+
+
+def test_an_event_code_is_genuine_only_as_issued_and_only_until_it_expires() -> None:
+    """The QR's signature alone (no server): any change to the id, the expiry or the key breaks it."""
+    from wallet_api.errors import ApiError
+
+    codes = EventCodes(b"s" * 48)
+    event = "0b6e4f00-1111-4222-8333-944455556666"
+    code = codes.issue(event, 2_000_000_000)
+    assert codes.verify(code, 1_999_999_999) == event
+    for forged in (code.replace(event, event[:-1] + "7"), code.replace("2000000000", "2000000001"),
+                   EventCodes(b"t" * 48).issue(event, 2_000_000_000), code + "x", code.upper()):  # fmt: skip
+        with pytest.raises(ApiError) as refused:
+            codes.verify(forged, 1_999_999_999)
+        assert refused.value.code == "EVENT_QR_INVALID", forged
+    with pytest.raises(ApiError) as late:
+        codes.verify(code, 2_000_000_001)
+    assert late.value.code == "EVENT_QR_EXPIRED"

@@ -25,7 +25,7 @@ import re
 import time
 import uuid
 from collections.abc import Callable
-from datetime import datetime, timedelta
+from datetime import UTC, datetime, timedelta
 
 from eth_utils import keccak
 from sqlalchemy import func, select, update
@@ -113,6 +113,10 @@ class CheckIns:
         if not self.programmes.claimable(programme):
             raise ApiError("PROGRAMME_NOT_CLAIMABLE", {"programme_id": programme_id})
         moment = now()
+        try:  # an offset at the edge of the calendar (year 1 or 9999) cannot be turned into UTC
+            starts_at, ends_at = starts_at.astimezone(UTC), ends_at.astimezone(UTC)
+        except (OverflowError, ValueError):
+            raise ApiError("EVENT_WINDOW_INVALID", {"max_days": MAX_EVENT_LENGTH.days}) from None
         if ends_at <= starts_at or ends_at <= moment or ends_at - starts_at > MAX_EVENT_LENGTH:
             raise ApiError("EVENT_WINDOW_INVALID", {"max_days": MAX_EVENT_LENGTH.days})
         units = points * programme.reward_units // programme.reward_points
