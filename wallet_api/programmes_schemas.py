@@ -12,7 +12,7 @@ from wallet_api.schemas import Strict
 ProgrammeId = Annotated[StrictInt, Field(gt=0, le=2**32)]
 
 
-class ProgrammeOut(BaseModel):
+class CityProgrammeOut(BaseModel):
     id: int
     name: str
     category: str
@@ -32,7 +32,7 @@ class ProgrammeOut(BaseModel):
     budget_left: int
 
 
-class RulesIn(Strict):
+class ProgrammeRulesIn(Strict):
     category: Literal["eco", "volunteer", "watch", "help", "other"]
     evidence: Literal["note", "photo"]
     description_ja: Annotated[StrictStr, Field(max_length=300)] = ""
@@ -78,7 +78,7 @@ class OfficerClaimOut(ProgrammeClaimOut):
     photo_views: list[PhotoViewOut]
 
 
-class DecisionIn(Strict):
+class ClaimDecisionIn(Strict):
     approve: StrictBool
     reason: Annotated[StrictStr, Field(max_length=200)] = ""
 

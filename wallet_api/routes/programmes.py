@@ -38,7 +38,8 @@ from wallet_api.ledger import Ledger
 from wallet_api.programmes import Programmes, ProgrammeView
 from wallet_api.programmes_schemas import (
     CheckinIn,
-    DecisionIn,
+    CityProgrammeOut,
+    ClaimDecisionIn,
     EventIn,
     EventOut,
     EventQrOut,
@@ -47,8 +48,7 @@ from wallet_api.programmes_schemas import (
     PhotoViewOut,
     ProgrammeClaimIn,
     ProgrammeClaimOut,
-    ProgrammeOut,
-    RulesIn,
+    ProgrammeRulesIn,
 )
 from wallet_api.services import Services
 from wallet_api.statuses import ClaimStatus
@@ -92,9 +92,9 @@ def feature(svc: ServicesDep) -> Feature:
 FeatureDep = Annotated[Feature, Depends(feature)]
 
 
-def programme_out(view: ProgrammeView) -> ProgrammeOut:
+def programme_out(view: ProgrammeView) -> CityProgrammeOut:
     p = view.programme
-    return ProgrammeOut(
+    return CityProgrammeOut(
         id=p.id, name=p.name, category=view.category, evidence=view.evidence, description=view.description,
         rules=view.rules, claimable=view.claimable, open=view.open, reward_points=p.reward_points,
         reward_units=p.reward_units, cap=p.cap, cap_period=p.cap_period, granted_this_period=view.granted_this_period,
@@ -175,8 +175,8 @@ def claims_out(svc: Services, claims: list[Claim], officer_view: bool = False) -
 
 
 # -- residents ------------------------------------------------------------------------------------
-@router.get("/programmes", response_model=list[ProgrammeOut])
-def list_programmes(user: Resident, part: FeatureDep) -> list[ProgrammeOut]:
+@router.get("/programmes", response_model=list[CityProgrammeOut])
+def list_programmes(user: Resident, part: FeatureDep) -> list[CityProgrammeOut]:
     """What is open to me, with the rules in plain words and my points against each cap this period."""
     return [programme_out(v) for v in part.programmes.catalogue(user)]
 
@@ -230,10 +230,10 @@ def check_in(request: Request, body: CheckinIn, user: Resident, key: Idempotency
 
 
 # -- officers ---------------------------------------------------------------------------------------
-@router.put("/officer/programmes/{programme_id}/rules", response_model=ProgrammeOut)
+@router.put("/officer/programmes/{programme_id}/rules", response_model=CityProgrammeOut)
 def set_rules(
-    programme_id: Annotated[int, Path(gt=0, le=2**32)], body: RulesIn, officer: Officer, part: FeatureDep
-) -> ProgrammeOut:
+    programme_id: Annotated[int, Path(gt=0, le=2**32)], body: ProgrammeRulesIn, officer: Officer, part: FeatureDep
+) -> CityProgrammeOut:
     """The programme's kind, description and whether claims need a photo (recorded with the officer)."""
     view = part.programmes.set_rules(officer, programme_id, ProgrammeCategory(body.category),
                                      EvidenceRule(body.evidence), body.description_ja, body.description_en)  # fmt: skip
@@ -271,7 +271,7 @@ def claim_photo(claim_id: PublicId, officer: Officer, svc: ServicesDep) -> Respo
 
 @router.post("/officer/programme-claims/{claim_id}/decision", response_model=OfficerClaimOut)
 def decide(
-    claim_id: PublicId, body: DecisionIn, officer: Officer, key: IdempotencyKey, svc: ServicesDep
+    claim_id: PublicId, body: ClaimDecisionIn, officer: Officer, key: IdempotencyKey, svc: ServicesDep
 ) -> ProgrammeClaimOut:
     """Approve (the attestation is sent; paid once on-chain) or reject with a reason the resident sees."""
     reason = body.reason.strip()
@@ -291,8 +291,8 @@ def decide(
 
 
 # -- officers and organisers: events ----------------------------------------------------------------
-@router.get("/organiser/programmes", response_model=list[ProgrammeOut])
-def organiser_programmes(organiser: Coordinator, part: FeatureDep) -> list[ProgrammeOut]:
+@router.get("/organiser/programmes", response_model=list[CityProgrammeOut])
+def organiser_programmes(organiser: Coordinator, part: FeatureDep) -> list[CityProgrammeOut]:
     """Every programme not closed (claimable ones can carry events and claims), for the desk's choices."""
     return [programme_out(v) for v in part.programmes.catalogue(None)]
 
