@@ -24,6 +24,7 @@ from scripts.cli import (
     oracle,
     programmes,
     reports,
+    shops,
     wallet,
     wallet_officer,  # noqa: F401 - adds `wallet export-accounts` and `wallet match-register` (issue 20)
     watch,
@@ -48,6 +49,7 @@ app.add_typer(oracle.oracle, name="oracle")
 app.add_typer(watch.watch, name="watch")
 app.add_typer(help_board.help_board, name="help-board")
 app.add_typer(analytics.analytics, name="analytics")
+app.add_typer(shops.shops, name="shops")
 app.add_typer(business.business, name="business")
 app.command("mint")(mint.mint)
 app.command("pause")(programmes.pause)
