@@ -80,7 +80,7 @@ def _start_up(data_dir: Path, port: int) -> tuple[subprocess.Popen[str], list[st
     process = subprocess.Popen(
         [sys.executable, "-m", "scripts.cli", "up", "--data-dir", str(data_dir), "--rpc-port", str(port),
          "--wallet-port", str(free_port()), "--explorer-port", str(free_port()), "--oracle-port", str(free_port()),
-         "--watch-port", str(free_port())],
+         "--watch-port", str(free_port()), "--analytics-port", str(free_port())],
         cwd=REPO, stdout=subprocess.PIPE, stderr=subprocess.STDOUT, text=True,
     )  # fmt: skip
     lines: list[str] = []

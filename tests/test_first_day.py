@@ -17,7 +17,7 @@ import pytest
 
 from tests.conftest import REPO
 
-PORTS = (8545, 8600, 8700, 8800, 8900)
+PORTS = (8545, 8600, 8700, 8800, 8900, 8950)
 
 
 def first_day_block() -> str:
