@@ -10,7 +10,7 @@ exports them (each recorded on the counter's log).
 
 from __future__ import annotations
 
-from datetime import datetime
+from datetime import UTC, datetime
 from typing import Annotated, Literal
 
 from fastapi import APIRouter, Depends, Path, Query, Request
@@ -311,7 +311,10 @@ async def heard(
     1-second re-check.
     """
     started = now()
-    since = aware(after) if after is not None else None
+    try:
+        since = aware(after).astimezone(UTC) if after is not None else None  # type: ignore[union-attr]
+    except (OverflowError, ValueError):
+        raise ApiError("VALIDATION_ERROR", {"after": "a cursor from an earlier answer"}) from None
     subscription = svc.notifier.subscribe(f"merchant:{user.id}")
     try:
         while True:
