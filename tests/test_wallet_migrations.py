@@ -24,6 +24,7 @@ from wallet_api.db.engine import alembic_config, make_engine
 checks = importlib.import_module("wallet_api.migrations.versions.0004_status_checks").CHECKS
 help_matching = importlib.import_module("wallet_api.migrations.versions.0005_help_matching")
 expiry_runs = importlib.import_module("wallet_api.migrations.versions.0008_expiry_runs")
+business = importlib.import_module("wallet_api.migrations.versions.0014_business")
 
 ROWS = [
     "INSERT INTO users (id, public_id, login, role, status, password_hash, short_code, failed_logins, created_at)"
@@ -103,6 +104,7 @@ def test_the_migration_lists_the_enums_values() -> None:
     listed = {(t, c): set(values) for t, columns in checks.items() for c, values in columns.items()}
     listed[("operations", "kind")] = set(help_matching.KINDS_AFTER)  # widened by 0005 (issue 18)
     listed[("operations", "kind")] = set(expiry_runs.KINDS_AFTER)  # the monthly sweep (0008, issue 20)
+    listed[("operations", "kind")] = set(business.KINDS_AFTER)  # points that stay local (0014, issue 21)
     listed[("help_requests", "status")] = set(help_matching.HELP_STATUSES)
     listed[("users", "role")] = set(help_matching.ROLES_AFTER)  # coordinators (0005)
     listed[("help_links", "consent")] = set(help_matching.CONSENTS)

@@ -57,6 +57,12 @@ class OperationKind(StrEnum):
     HELP_REMOVE = "help-remove"  # the city takes a request down
     HELP_SUSPEND = "help-suspend"  # the city suspends (or readmits) an account from the service
     EXPIRY_SWEEP = "expiry-sweep"  # the monthly sweep of expired points, one batch of accounts (issue 20)
+    # points that stay local (issue 21, migration 0014): a shop pays a shop or business, rewards a
+    # resident, runs its own programme and pays its claims
+    B2B_PAY = "b2b-pay"
+    BIZ_REWARD = "biz-reward"
+    BIZ_PROGRAMME = "biz-programme"
+    BIZ_ATTEST = "biz-attest"
 
 
 class OperationStatus(StrEnum):
