@@ -62,7 +62,7 @@ def test_a_resident_links_the_officer_approves_a_month_is_settled_and_the_reside
         visible(app, "section#co2")
         visible(app, "#co2-enrol")
         assert "同意" in app.inner_text("#co2-consent-text") and "台帳" in app.inner_text("#co2-consent-text")
-        assert app.is_visible("#co2-months-empty")
+        visible(app, "#co2-months-empty")
 
         # linking without ticking the consent is refused with the API's words; nothing is linked
         app.fill("#co2-household", meter)

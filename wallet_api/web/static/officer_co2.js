@@ -14,13 +14,13 @@
       oc_title: "わたしのCO2：世帯の連携", oc_hint: "住民が同意して連携した世帯です。計器番号を市のゲートウェイ登録と照合してから承認してください（複数あれば ; で区切る）。承認すると次の精算から対象になります。",
       oc_approved: "承認済みの世帯", oc_member: "会員", oc_household: "世帯", oc_consent: "同意",
       oc_meters: "計器番号", oc_approve: "承認", oc_reject: "却下", oc_reason: "却下の理由（住民に表示）",
-      oc_done_approve: "承認しました", oc_done_reject: "却下しました",
+      oc_done_approve: "承認しました", oc_done_reject: "却下しました", oc_version: "同意文の版",
     },
     en: {
       oc_title: "My CO2: household links", oc_hint: "Households residents linked with their consent. Check the meter numbers against the city's gateway registry before approving (several: separate with ;). Approved households count from the next settlement.",
       oc_approved: "Approved households", oc_member: "member", oc_household: "household", oc_consent: "consent",
       oc_meters: "Meter numbers", oc_approve: "Approve", oc_reject: "Reject", oc_reason: "Reason (shown to the resident)",
-      oc_done_approve: "Approved", oc_done_reject: "Rejected",
+      oc_done_approve: "Approved", oc_done_reject: "Rejected", oc_version: "text version",
     },
   });
 
@@ -35,7 +35,7 @@
   function pendingItem(h) {
     const li = el("li", null, { "data-link": h.id });
     li.append(el("span", `${who(h)} ／ ${T.t("oc_household")} ${h.household_id}`),
-      el("small", `${T.t("oc_consent")} ${h.consent_version}: ${when(h.consented_at)}`));
+      el("small", `${T.t("oc_consent")}: ${when(h.consented_at)}（${T.t("oc_version")} ${h.consent_version}）`));
     const approve = el("form", null, { class: "reason co2-approve" });
     approve.append(el("input", null, { name: "meters", value: h.meter_ids.join(";"), maxlength: "600", "aria-label": T.t("oc_meters") }),
       el("button", T.t("oc_approve"), { type: "submit", class: "primary" }));
@@ -63,6 +63,7 @@
         T.showError("co2-desk-error", e);
       }
     });
+    for (const form of [approve, reject]) form.style.gridColumn = "1 / -1"; // full width under the line, as on a phone
     li.append(approve, reject);
     return li;
   }
