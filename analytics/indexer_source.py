@@ -30,9 +30,14 @@ JST_OFFSET = 9 * 3600
 
 
 def months_of(timestamps: np.ndarray[Any, Any]) -> np.ndarray[Any, Any]:
-    """Unix seconds to JST months ("YYYY-MM"), vectorised."""
-    seconds = (timestamps.astype(np.int64) + JST_OFFSET).astype("datetime64[s]")
-    return seconds.astype("datetime64[M]").astype(str).astype(object)
+    """Unix seconds to JST months ("YYYY-MM"), vectorised: months as integers, text only for the few distinct."""
+    if not len(timestamps):
+        return np.empty(0, dtype=object)
+    months = (timestamps.astype(np.int64) + JST_OFFSET).astype("datetime64[s]").astype("datetime64[M]")
+    index = months.astype(np.int64)
+    low = int(index.min())
+    labels = np.arange(low, int(index.max()) + 1).astype("datetime64[M]").astype(str).astype(object)
+    return labels[index - low]
 
 
 def month_of(timestamp: int) -> str:
@@ -68,11 +73,42 @@ class IndexerSource:
             connection.close()
 
     def pull(self, store: Warehouse, since_block: int) -> int:
-        """Brings the store up to the indexer's head; returns the last block read (or ``since_block``)."""
+        """Brings the store up to the indexer's head; returns the last block read (or ``since_block``).
+
+        Rows come in chunks of :data:`CHUNK`; each chunk is turned into columns at once (NumPy), only
+        addresses not seen before are hashed, and the store renames them on insert
+        (``Warehouse.append_renamed``), so no Python loop runs per movement.
+        """
         start = max(0, since_block - REREAD_BLOCKS)
-        for table in ("movements",):
-            store.execute(f"DELETE FROM {table} WHERE block > {int(start)}")
+        store.execute(f"DELETE FROM movements WHERE block > {int(start)}")
         last = since_block
+        known: set[str] = set()
+        query = (
+            "SELECT block_number, timestamp, from_address, to_address, amount, kind FROM movements"
+            " WHERE block_number > ? ORDER BY block_number, log_index"
+        )
+        for batch in self.rows(query, (start,)):
+            table = np.array(batch, dtype=object)
+            blocks, timestamps = table[:, 0].astype(np.int64), table[:, 1].astype(np.int64)
+            senders, receivers = table[:, 2], table[:, 3]
+            new = (set(senders.tolist()) | set(receivers.tolist())) - known
+            known |= new
+            store.append_renamed(
+                "movements",
+                {
+                    "ts": timestamps,
+                    "month": months_of(timestamps),
+                    "block": blocks,
+                    "from_id": senders,
+                    "to_id": receivers,
+                    "amount": table[:, 4].astype(np.int64),
+                    "kind": table[:, 5],
+                },
+                ("from_id", "to_id"),
+                {address: ("0" if address == ZERO else self.rename(address)) for address in new},
+            )
+            last = max(last, int(blocks[-1]))
+        store.forget_names()
         names: dict[str, str] = {ZERO: "0"}
 
         def renamed(addresses: list[str]) -> np.ndarray[Any, Any]:
@@ -84,26 +120,6 @@ class IndexerSource:
                 out[i] = name
             return out
 
-        query = (
-            "SELECT block_number, timestamp, from_address, to_address, amount, kind FROM movements"
-            " WHERE block_number > ? ORDER BY block_number, log_index"
-        )
-        for batch in self.rows(query, (start,)):
-            blocks, stamps, senders, receivers, amounts, kinds = zip(*batch, strict=True)
-            timestamps = np.array(stamps, dtype=np.int64)
-            store.append(
-                "movements",
-                {
-                    "ts": timestamps,
-                    "month": months_of(timestamps),
-                    "block": np.array(blocks, dtype=np.int64),
-                    "from_id": renamed(list(senders)),
-                    "to_id": renamed(list(receivers)),
-                    "amount": np.array(amounts, dtype=np.int64),
-                    "kind": np.array(kinds, dtype=object),
-                },
-            )
-            last = max(last, int(blocks[-1]))
         self._pull_events(store, renamed)
         return last
 

@@ -68,6 +68,12 @@ class Warehouse(Protocol):
 
     def append(self, table: str, columns: Columns) -> None: ...
 
+    def append_renamed(
+        self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]
+    ) -> None: ...
+
+    def forget_names(self) -> None: ...
+
     def execute(self, sql: str) -> None: ...
 
     def query(self, sql: str) -> list[tuple[Any, ...]]: ...
@@ -106,6 +112,41 @@ class DuckWarehouse:
             finally:
                 self.connection.unregister("incoming")
 
+    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]) -> None:
+        """Inserts ``columns`` with the ``renamed`` columns' addresses replaced by pseudonyms, by a join in DuckDB.
+
+        The address → pseudonym pairs live in a TEMP table (memory, never the database file), fed with
+        ``new_names`` (only the addresses not given before) and emptied by :meth:`forget_names`.
+        """
+        if not len(next(iter(columns.values()))):
+            return
+        arrays = {name: _array(values) for name, values in columns.items()}
+        with self.lock:
+            self.connection.execute("CREATE TEMP TABLE IF NOT EXISTS pseudonym_map (address VARCHAR, id VARCHAR)")
+            if new_names:
+                names = {"address": np.array(list(new_names), dtype=object),
+                         "id": np.array(list(new_names.values()), dtype=object)}  # fmt: skip
+                self.connection.register("new_names", names)
+                self.connection.execute("INSERT INTO pseudonym_map SELECT address, id FROM new_names")
+                self.connection.unregister("new_names")
+            self.connection.register("incoming", arrays)
+            try:
+                joins = " ".join(
+                    f"JOIN pseudonym_map n{i} ON n{i}.address = incoming.{column}" for i, column in enumerate(renamed)
+                )
+                picks = ", ".join(
+                    f"n{renamed.index(name)}.id" if name in renamed else f"incoming.{name}" for name in arrays
+                )
+                self.connection.execute(
+                    f"INSERT INTO {table} ({', '.join(arrays)}) SELECT {picks} FROM incoming {joins}"
+                )
+            finally:
+                self.connection.unregister("incoming")
+
+    def forget_names(self) -> None:
+        with self.lock:
+            self.connection.execute("DROP TABLE IF EXISTS pseudonym_map")
+
     def execute(self, sql: str) -> None:
         with self.lock:
             self.connection.execute(sql)
@@ -140,6 +181,7 @@ class PostgresWarehouse:
 
         self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
         self.lock = threading.Lock()
+        self.names: dict[str, str] = {}
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         self.connection.execute(f"SET search_path TO {schema}")
         create_tables(self.connection.execute)
@@ -158,6 +200,17 @@ class PostgresWarehouse:
             with cursor.copy(f"COPY {table} ({', '.join(names)}) FROM STDIN") as copy:  # type: ignore[arg-type]
                 for row in rows:
                     copy.write_row(row)
+
+    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]) -> None:
+        """As DuckDB's, with the pairs kept in this process (PostgreSQL gets only the pseudonyms)."""
+        self.names.update(new_names)
+        out = dict(columns)
+        for column in renamed:
+            out[column] = [self.names[address] for address in _python(columns[column])]
+        self.append(table, out)
+
+    def forget_names(self) -> None:
+        self.names = {}
 
     def execute(self, sql: str) -> None:
         with self.lock:
