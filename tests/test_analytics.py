@@ -398,3 +398,23 @@ def test_the_pages_in_chromium_show_charts_tables_and_csvs_within_the_k_rule(ser
         page.click("text=荒井町")
         assert page.locator("#officer-28216-0020-active svg").count() == 1
         screen(page, "analytics-officer-district")
+
+
+def test_the_census_loader_reads_the_official_layout_in_shift_jis(tmp_path: Path) -> None:
+    """e-Stat's small-area CSV: codes row, headings row, "-" for none, "X" for an area suppressed at source."""
+    text = (
+        "KEY_CODE,HYOSYO,CITYNAME,NAME,HTKSYORI,HTKSAKI,GASSAN,T001082001,T001082002,T001082003,T001082020\n"
+        ",,市区町村名,大字・町名,秘匿処理,秘匿先情報,合算地域,総数,0～4歳,5～9歳,90～94歳\n"
+        "282160010,2,高砂市,高砂町,,,,33,10,-,23\n"
+        "282160020,2,高砂市,荒井町,,,,X,X,X,X\n"
+        "999999999,2,他市,どこか,,,,5,5,-,-\n"
+    )
+    path = tmp_path / "estat.csv"
+    path.write_bytes(text.encode("cp932"))
+    assert census.load(path) == [
+        {"district": "28216-0010", "age_band": "0-9", "people": 10},
+        {"district": "28216-0010", "age_band": "90+", "people": 23},
+    ]
+    path.write_text("name,people\nA,1\n", encoding="utf-8")
+    with pytest.raises(census.CensusError, match="e-Stat"):
+        census.load(path)
