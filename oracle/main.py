@@ -23,6 +23,6 @@ def __getattr__(name: str) -> Any:
             moved = store.import_inbox(settings.old_inbox)
             settings.old_inbox.rename(settings.old_inbox.with_name("inbox.imported"))
             logging.getLogger("oracle").info("moved %d batches from the inbox directory to the evidence store", moved)
-        token = read_token(settings.service_token_file) if settings.service_token_file is not None else None
+        token = read_token(settings.service_token) if settings.service_token is not None else None
         return create_oracle_app(Inbox(store, gateways), settings.reports, token)
     raise AttributeError(name)

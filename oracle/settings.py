@@ -36,5 +36,12 @@ class OracleSettings(BaseSettings):
         return self.data_dir / "reports"
 
     @property
+    def service_token(self) -> Path | None:
+        """The token shared with the wallet: the configured file, else ``service-token`` in the data
+        directory if there is one (``takasago up`` makes it there)."""
+        default = self.data_dir / "service-token"
+        return self.service_token_file or (default if default.exists() else None)
+
+    @property
     def gateways(self) -> Path:
         return self.gateways_file or self.data_dir / "gateways.json"

@@ -245,6 +245,21 @@ def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     return url
 
 
+def share_oracle_token(supervisor: Supervisor, data_dir: Path, port: int) -> None:
+    """The token the wallet and the oracle share (issue 21, My CO2): DATA_DIR/oracle/service-token (0600,
+    made on first start). The oracle reads its approved households from the wallet with it, and the wallet
+    a household's months from the oracle; the oracle finds it in its data directory."""
+    oracle_dir = data_dir / "oracle"
+    oracle_dir.mkdir(parents=True, exist_ok=True)
+    token_file = oracle_dir / "service-token"
+    if not token_file.exists():
+        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(32) + "\n")
+    supervisor.env["TAKASAGO_WALLET_ORACLE_TOKEN_FILE"] = str(token_file.resolve())
+    supervisor.env["TAKASAGO_WALLET_ORACLE_URL"] = f"http://127.0.0.1:{port}"
+
+
 def start_oracle(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     """Starts the oracle's ingest endpoint (gateways registered in DATA_DIR/oracle/gateways.json)."""
     supervisor.start("oracle", ["oracle", "serve", "--data-dir", str(data_dir / "oracle"), "--port", str(port)])

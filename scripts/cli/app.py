@@ -96,6 +96,7 @@ def up(
         Supervisor,
         ensure_research_secret,
         ensure_service_token,
+        share_oracle_token,
         start_analytics,
         start_indexer,
         start_oracle,
@@ -125,6 +126,7 @@ def up(
         report = run_deploy(w3, Sender(w3, signer), data_dir / "deployments")
         watch_url = start_watch(supervisor, data_dir, watch_port)  # first: the wallet forwards residents to it
         ensure_research_secret(supervisor, data_dir, wallet_port)  # the wallet's research feed (issue 22)
+        share_oracle_token(supervisor, data_dir, oracle_port)  # the wallet reads households' months from it
         wallet_url = start_wallet(supervisor, w3, Sender(w3, signer), data_dir, url, wallet_port)
         explorer_url = start_indexer(supervisor, data_dir, url, explorer_port)
         oracle_url = start_oracle(supervisor, data_dir, oracle_port)

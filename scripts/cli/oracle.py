@@ -250,7 +250,7 @@ def settle(
         Path | None,
         typer.Option(
             help="The token shared with the wallet, 0600 (env TAKASAGO_ORACLE_SERVICE_TOKEN_FILE).",
-            show_default="none",
+            show_default="DATA_DIR/service-token",
         ),
     ] = None,
     data_dir: DataDir = None,
@@ -290,7 +290,7 @@ def settle(
         homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
         listed_in = households_file.name
     else:
-        token_file = service_token_file or settings.service_token_file
+        token_file = service_token_file or settings.service_token
         if token_file is None:
             raise ValueError(
                 "give --households FILE, or the token shared with the wallet (--service-token-file) "
