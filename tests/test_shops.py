@@ -309,6 +309,12 @@ def test_in_chromium_a_shop_applies_the_city_approves_and_a_resident_pays_its_pr
         app.click("#shop-confirm-pay")
         visible(app, "done", timeout=30_000)
         assert "荒井の八百屋" in app.inner_text("#done-text")
+        # the app's own 読み取って支払う hands a shop QR over for the amount too
+        app.click("#done button.back")
+        visible(app, "home")
+        app.click("#go-scan")
+        visible(app, "shop-pay", timeout=30_000)
+        assert app.inner_text("#shop-pay-name") == "荒井の八百屋"
     assert resident.balance() == 2520
     with browser(playwright) as plain:
         till = open_page(plain, wallet.url, "/till/")

@@ -116,7 +116,10 @@
 
   document.querySelectorAll("#shops-tabs button").forEach((b) => b.addEventListener("click", () => {
     tab = b.dataset.status;
-    document.querySelectorAll("#shops-tabs button").forEach((o) => o.setAttribute("aria-selected", String(o === b)));
+    document.querySelectorAll("#shops-tabs button").forEach((o) => {
+      o.setAttribute("aria-selected", String(o === b));
+      o.classList.toggle("primary", o === b); // the chosen tab shows, as the desk's account tabs do
+    });
     load();
   }));
   $("shops-export-utf8").addEventListener("click", () => download("utf-8"));

@@ -141,6 +141,8 @@
       if (!$("shop-form").elements.name.value) $("shop-form").elements.name.value = me.display_name || "";
     }
     if (me.status === "active") await settlements();
+    // a shop still waiting for the city has only its application here (payments open once it is verified)
+    $("shop").querySelector("button.back").hidden = me.status !== "active";
     $("shop").dataset.ready = "1";
   }
 
