@@ -100,7 +100,8 @@ def city(residents: int, movements: int, months: int = 12, start: str = "2025-04
     amount[kind_index == 0] = 3000
     amount[kind_index == 4] *= 20  # a settlement gathers many payments
 
-    respondents = rng.choice(residents, max(1, residents // 10), replace=False)
+    adults = np.flatnonzero(band_index >= 2)  # the survey asks residents aged 20 and over
+    respondents = rng.choice(adults, max(1, min(len(adults), residents // 10)), replace=False)
     survey: dict[str, list[Any]] = {k: [] for k in ("response", "year", "district", "age_band", "item", "score")}
     for i, who in enumerate(respondents):
         for item in ("life_satisfaction", "happiness", "connectedness", "self_determination", "local_attachment"):
