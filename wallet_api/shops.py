@@ -440,12 +440,16 @@ def paid_since(db: DbSession, merchant_id: int, since: datetime) -> list[Payment
     )
 
 
-_parts: dict[int, Shops] = {}
+_parts: dict[int, tuple[Services, Shops]] = {}
 
 
 def shops_of(svc: Services) -> Shops:
-    """This process's :class:`Shops`, built once from the services it uses (the wiring in services.py is shared)."""
-    part = _parts.get(id(svc))
-    if part is None:
-        part = _parts[id(svc)] = Shops(svc.sessions, svc.keyring, svc.ledger, svc.outbox, svc.payments)
-    return part
+    """This process's :class:`Shops`, built once from the services it uses (the wiring in services.py is shared).
+
+    Kept with the services it was built from, so a later :class:`Services` that happens to get
+    the same ``id`` never receives a part bound to a closed engine.
+    """
+    found = _parts.get(id(svc))
+    if found is None or found[0] is not svc:
+        found = _parts[id(svc)] = (svc, Shops(svc.sessions, svc.keyring, svc.ledger, svc.outbox, svc.payments))
+    return found[1]
