@@ -259,6 +259,7 @@ def test_at_the_till_the_shop_pays_a_supplier_and_rewards_an_employee(wallet: Wa
         till.fill("#business-programmes .award-form [name=claim]", "1")
         till.click("#business-programmes .award-form button[type=submit]")
         till.wait_for_selector("#business-programmes .award-form .notice:not([hidden])", timeout=30_000)
+        till.wait_for_function("document.querySelector('#business-programmes li').textContent.includes('付与済み 20')")
         screen(till, "till-business-programme")
         till.click("#lang-toggle")
         till.wait_for_function("document.documentElement.lang === 'en'")

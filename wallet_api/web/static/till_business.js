@@ -45,7 +45,8 @@
   const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), T.t(key));
 
   function time(iso) {
-    return new Date(iso).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
+    // English dates as 2026-12-03 (unambiguous), as the rest of the apps show them
+    return new Date(iso).toLocaleString(T.lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
       year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
   }
 
@@ -86,10 +87,21 @@
           T.el("p", "", { class: "error", role: "alert", hidden: "" }),
           T.el("p", "", { class: "notice", role: "status", hidden: "" }));
         form.addEventListener("submit", (event) => award(event, p));
+        // the claim form on its own line under the programme (a phone is too narrow for both)
+        form.style.gridColumn = "1 / -1";
         li.append(form);
       }
       return li;
     }));
+  }
+
+  /** The programme's line shows what it has paid, re-read after a claim (the form and its message stay). */
+  async function issued(li, id) {
+    try {
+      const p = (await T.call("GET", "/v1/business/programmes")).find((row) => row.id === id);
+      if (p && li.firstChild) li.firstChild.textContent = fill("tb_programme_line", { name: p.name,
+        points: T.formatPoints(p.points_per_claim), issued: T.formatPoints(p.issued), budget: T.formatPoints(p.budget) });
+    } catch (e) { /* the line stays as it was */ }
   }
 
   async function award(event, programme) {
@@ -105,7 +117,7 @@
       done.textContent = fill("tb_awarded", { name: s.name, amount: T.formatPoints(s.amount), claim: s.claim_id });
       done.hidden = false;
       form.elements.member.value = form.elements.claim.value = "";
-      await Promise.all([limits(), history()]);
+      await Promise.all([limits(), history(), issued(form.closest("li"), programme.id)]);
     } catch (e) { T.showError(error, e); }
   }
 
