@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import logging
 import threading
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from analytics.service import Platform, Service
@@ -17,19 +19,16 @@ def build(settings: AnalyticsSettings) -> Any:
     token = None
     if settings.officer_token_file is not None and settings.officer_token_file.exists():
         token = settings.officer_token_file.read_text(encoding="utf-8").strip() or None
-    app = create_app(Service(platform, token))
     stop = threading.Event()
     refresher = threading.Thread(target=platform.run_forever, args=(stop,), name="analytics-refresh", daemon=True)
 
-    @app.on_event("startup")
-    def _start() -> None:
+    @asynccontextmanager
+    async def refreshing(_app: Any) -> AsyncIterator[None]:
         refresher.start()
-
-    @app.on_event("shutdown")
-    def _stop() -> None:
+        yield
         stop.set()
 
-    return app
+    return create_app(Service(platform, token), lifespan=refreshing)
 
 
 def __getattr__(name: str) -> Any:

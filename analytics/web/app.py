@@ -93,8 +93,9 @@ def refusal(status: int, key: str, detail: str, lang: str = "ja") -> HTMLRespons
     return HTMLResponse(body, status_code=status, headers={"Content-Security-Policy": CSP})
 
 
-def create_app(service: Service) -> FastAPI:
-    app = FastAPI(title="Takasago data platform", docs_url=None, redoc_url=None, openapi_url=None)
+def create_app(service: Service, lifespan: Any = None) -> FastAPI:
+    """The pages over ``service``; ``lifespan`` (the ASGI entry point's) runs the refresher beside them."""
+    app = FastAPI(title="Takasago data platform", docs_url=None, redoc_url=None, openapi_url=None, lifespan=lifespan)
     app.state.service = service
 
     @app.exception_handler(RequestValidationError)
