@@ -232,6 +232,10 @@ def test_event_check_in_by_signed_qr_pays_once(wallet: WalletServer) -> None:
     assert record["stage"] == "paid" and record["points"] == 50
     assert points.programmes.functions.isClaimed(morning, checkin_claim_id(1, resident_row_id(wallet, resident))).call()
 
+    # where to go: events not yet over, soonest first, and whether I already checked in
+    upcoming = {e["title"]: e["checked_in"] for e in resident.get("/v1/events").json()}
+    assert upcoming["高砂海岸清掃"] is True and upcoming["夕方の部"] is False
+
     # the cap holds for a check-in: a resident with 50 of 80 this month gets 30 more, not 50
     neighbour = member(wallet)
     assert settled(neighbour, neighbour.post("/v1/checkins", {"code": code}))["status"] == "confirmed"
@@ -315,6 +319,7 @@ def test_in_chromium_check_in_by_camera_once_and_a_photo_claim_decided_on_the_de
             app.click("#go-programmes")
             visible(app, "section#programmes")
             app.wait_for_selector(f"#pg-list li[data-programme='{programme}'] .pg-claim")
+            assert "海岸清掃（朝の部）" in app.inner_text("#pg-events")
             listed = app.inner_text(f"#pg-list li[data-programme='{programme}']")
             assert "1回につき 50 ポイント" in listed and "軍手" in listed and "300" in listed
             screen(app, "resident-programmes-list")

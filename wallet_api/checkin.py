@@ -217,6 +217,19 @@ class CheckIns:
             raise ApiError("CHECKIN_ALREADY") from None
         return event, op
 
+    def upcoming(self, user: User, limit: int = 50) -> list[tuple[ProgrammeEvent, bool]]:
+        """Events not yet over, soonest first, each with whether ``user`` already checked in."""
+        with self.sessions() as db:
+            mine = select(EventCheckin.event_id).where(EventCheckin.user_id == user.id).subquery()
+            rows = db.execute(
+                select(ProgrammeEvent, mine.c.event_id)
+                .outerjoin(mine, mine.c.event_id == ProgrammeEvent.id)
+                .where(ProgrammeEvent.ends_at >= now())
+                .order_by(ProgrammeEvent.starts_at, ProgrammeEvent.id)
+                .limit(limit)
+            ).all()
+        return [(event, attended is not None) for event, attended in rows]
+
     def attendance_of(self, user: User, limit: int = 50) -> list[tuple[ProgrammeEvent, EventCheckin, Claim]]:
         """A resident's check-ins, newest first, with the claim each is paid by."""
         with self.sessions() as db:

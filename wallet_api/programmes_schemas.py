@@ -101,6 +101,10 @@ class EventOut(BaseModel):
     checkins: int = 0
 
 
+class ResidentEventOut(EventOut):
+    checked_in: bool = Field(description="I have already checked in (points are given once)")
+
+
 class EventQrOut(BaseModel):
     event: EventOut
     code: str = Field(description="The QR's text: takasago-event:<id>.<expiry>.<tag>")

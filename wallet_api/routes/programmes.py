@@ -49,6 +49,7 @@ from wallet_api.programmes_schemas import (
     ProgrammeClaimIn,
     ProgrammeClaimOut,
     ProgrammeRulesIn,
+    ResidentEventOut,
 )
 from wallet_api.services import Services
 from wallet_api.statuses import ClaimStatus
@@ -220,6 +221,17 @@ def my_claims(
     with svc.sessions() as db:
         rows = list(db.scalars(select(Claim).where(Claim.user_id == user.id).order_by(Claim.id.desc()).limit(limit)))
     return claims_out(svc, rows)
+
+
+@router.get("/events", response_model=list[ResidentEventOut])
+def upcoming_events(
+    user: Resident, part: FeatureDep, limit: Annotated[int, Query(ge=1, le=100)] = 50
+) -> list[ResidentEventOut]:
+    """Events not yet over, soonest first: where to go to check in, and whether I already did."""
+    return [
+        ResidentEventOut(**event_out(event).model_dump(), checked_in=done)
+        for event, done in part.checkins.upcoming(user, limit)
+    ]
 
 
 @router.post("/checkins", responses={200: {}, 202: {}})

@@ -30,7 +30,8 @@
       pg_stage_rejected: "承認されませんでした", pg_stage_failed: "付与できませんでした（市にお問い合わせください）",
       pg_reason: "理由", pg_with_photo: "写真あり", pg_event: "イベント",
       pg_cat_eco: "エコ活動", pg_cat_volunteer: "ボランティア", pg_cat_watch: "みまもり", pg_cat_help: "お手伝い", pg_cat_other: "その他",
-      pg_camera: "カメラを使えません。",
+      pg_camera: "カメラを使えません。", pg_events: "これからのイベント", pg_no_events: "予定されているイベントはありません。",
+      pg_programmes: "プログラム", pg_attended: "受付済み",
     },
     en: {
       programmes: "Programmes", pg_title: "Programmes open to me", pg_checkin: "Check in at an event (scan the QR)",
@@ -46,7 +47,8 @@
       pg_stage_paid: "Points arrived", pg_stage_rejected: "Not approved", pg_stage_failed: "Could not be paid (please ask the city)",
       pg_reason: "Reason", pg_with_photo: "with photo", pg_event: "Event",
       pg_cat_eco: "Eco action", pg_cat_volunteer: "Volunteering", pg_cat_watch: "Watch-over", pg_cat_help: "Helping", pg_cat_other: "Other",
-      pg_camera: "The camera is not available.",
+      pg_camera: "The camera is not available.", pg_events: "Coming events", pg_no_events: "No event is planned.",
+      pg_programmes: "Programmes", pg_attended: "checked in",
     },
   });
 
@@ -64,7 +66,11 @@
     stopScanner();
     T.show("programmes");
     try {
-      const [list, claims] = await Promise.all([T.call("GET", "/v1/programmes"), T.call("GET", "/v1/programme-claims")]);
+      const [list, claims, events] = await Promise.all([
+        T.call("GET", "/v1/programmes"), T.call("GET", "/v1/programme-claims"), T.call("GET", "/v1/events"),
+      ]);
+      $("pg-events").replaceChildren(...events.map(eventItem));
+      $("pg-events-empty").hidden = events.length > 0;
       programmes = new Map(list.map((p) => [p.id, p]));
       $("pg-list").replaceChildren(...list.map(programmeItem));
       $("pg-empty").hidden = list.some((p) => p.open);
@@ -102,6 +108,15 @@
     const barRow = el("small");
     barRow.append(bar);
     li.append(barRow);
+    return li;
+  }
+
+  function eventItem(e) {
+    const li = el("li", null, { "data-event": e.id });
+    li.append(el("span", e.title), el("strong", e.checked_in ? `✓ ${T.t("pg_attended")}` : `+${T.formatPoints(e.points)}`));
+    const time = (iso) => new Date(iso).toLocaleString(T.lang === "en" ? "en-CA" : "ja-JP",
+      { timeZone: "Asia/Tokyo", dateStyle: "short", timeStyle: "short" });
+    li.append(el("small", `${time(e.starts_at)} – ${time(e.ends_at)}`));
     return li;
   }
 
