@@ -438,3 +438,36 @@ def test_in_chromium_the_request_qr_by_camera_a_typed_confirmed_refund_and_a_set
         till.wait_for_selector(f"#shop-settlements li[data-id='{settlement['id']}'][data-status=paid]")
         assert "FB-1204-07" in till.inner_text("#shop-settlements")
         screen(till, "till-shop-settlement-paid")
+
+
+def test_a_kek_rotation_rewraps_the_shops_bank_accounts(tmp_path: Path) -> None:
+    """After ``rotate-kek`` the old KEK may be destroyed: a shop's sealed bank account must open without it."""
+    from datetime import UTC, datetime
+
+    from wallet_api.crypto.envelope import KeyEncryptionKey, kek_id_of, open_sealed, seal
+    from wallet_api.db.engine import make_engine, make_sessions, migrate
+    from wallet_api.db.models import User
+    from wallet_api.db.models_shops import Shop, ShopStatus
+    from wallet_api.rotation import rotate
+    from wallet_api.shops import bank_context
+
+    url = f"sqlite:///{tmp_path / 'wallet.db'}"
+    migrate(url)
+    engine = make_engine(url)
+    sessions = make_sessions(engine)
+    old, new = KeyEncryptionKey.generate(), KeyEncryptionKey.generate()
+    shop = User(public_id="4f0c1c2e-0000-4000-8000-000000000001", login="bakery", role="merchant", status="active",
+                password_hash="-", short_code="SHOP0001", created_at=datetime.now(UTC))  # fmt: skip
+    with sessions.begin() as db:
+        db.add(shop)
+        db.flush()
+        sealed = seal(old, b'{"account_number": "1234567"}', bank_context(shop))
+        db.add(Shop(user_id=shop.id, name="高砂ベーカリー", requested_name="高砂ベーカリー", category="パン",
+                    district="高砂町", hours="8-18", takes_cards=True, static_limit=1000, status=ShopStatus.APPROVED,
+                    sealed_bank=sealed, applied_at=datetime.now(UTC)))  # fmt: skip
+    rotate(sessions, (old,), new)
+    with sessions() as db:
+        row = db.get(Shop, shop.id)
+        assert row is not None and kek_id_of(row.sealed_bank) == new.key_id
+        assert b"1234567" in open_sealed((new,), row.sealed_bank, bank_context(shop))
+    engine.dispose()

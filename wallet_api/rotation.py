@@ -18,6 +18,8 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api.accounts import personal_context
 from wallet_api.crypto.envelope import KeyEncryptionKey, kek_id_of, rewrap
 from wallet_api.db.models import ServiceKey, User
+from wallet_api.db.models_shops import Shop
+from wallet_api.shops import bank_context
 from wallet_api.storage import record_kek
 
 
@@ -57,6 +59,9 @@ def rotate(
             if user.address is not None:
                 user.sealed_key = one(user.sealed_key, _key_context(user.address))
             user.sealed_personal = one(user.sealed_personal, personal_context(user.public_id))
+            shop = db.get(Shop, user_id, with_for_update=True)  # a shop's bank account (issue 21)
+            if shop is not None:
+                shop.sealed_bank = one(shop.sealed_bank, bank_context(user)) or shop.sealed_bank
     for name in service_names:
         with sessions.begin() as db:
             key = db.get(ServiceKey, name, with_for_update=True)
