@@ -76,18 +76,20 @@ class Feature:
     checkins: CheckIns
 
 
-_features: dict[int, Feature] = {}
+_features: dict[int, tuple[Services, Feature]] = {}
 
 
 def feature(svc: ServicesDep) -> Feature:
-    part = _features.get(id(svc))
-    if part is None:
+    """This process's parts, built once from ``svc`` and kept with it: a later :class:`Services` that
+    happens to get the same ``id`` (tests building several apps) never receives parts bound to a closed engine."""
+    found = _features.get(id(svc))
+    if found is None or found[0] is not svc:
         programmes = Programmes(svc.sessions, svc.ledger, svc.accounts.service_address,
                                 svc.settings.help_bonus_programme)  # fmt: skip
         checkins = CheckIns(svc.sessions, svc.ledger, svc.outbox, programmes, svc.accounts.service_address,
                             svc.keyring.token_secret)  # fmt: skip
-        part = _features[id(svc)] = Feature(programmes, checkins)
-    return part
+        found = _features[id(svc)] = (svc, Feature(programmes, checkins))
+    return found[1]
 
 
 FeatureDep = Annotated[Feature, Depends(feature)]
