@@ -20,7 +20,16 @@ import pytest
 from eth_account import Account
 
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, error_code, member, officer, running_wallet, settled
+from tests.wallet_support import (
+    OFFICER_PASSWORD,
+    Api,
+    WalletServer,
+    error_code,
+    member,
+    officer,
+    running_wallet,
+    settled,
+)
 
 BUSINESS, SUSPENDED = 6, 2
 
@@ -267,5 +276,33 @@ def test_at_the_till_the_shop_pays_a_supplier_and_rewards_an_employee(wallet: Wa
         assert "Pay a supplier" in till.inner_text("section#business")
         screen(till, "till-business-en")
         assert not till.errors, till.errors
+
+        # the employee sees the reward in the app, with the shop's name and why
+        app = open_page(plain, wallet.url, "/app/")
+        visible(app, "section#login")
+        app.fill("#login-form [name=login]", str(employee.login_id))
+        app.fill("#login-form [name=password]", employee.password)
+        app.click("#login-form button[type=submit]")
+        visible(app, "#business-received")
+        received = app.inner_text("#business-received")
+        assert "高砂ベーカリー本店" in received and "自転車・徒歩通勤" in received and "50" in received
+        assert not app.errors, app.errors
+
+        # the officer desk registers a business and shows its code
+        desk = open_page(plain, wallet.url, "/officer/", width=1280)
+        visible(desk, "section#login")
+        desk.fill("#login-form [name=login]", "officer1")
+        desk.fill("#login-form [name=password]", OFFICER_PASSWORD)
+        desk.click("#login-form button[type=submit]")
+        visible(desk, "#business-desk")
+        firm = Account.create().address
+        desk.fill("#business-register-form [name=name]", "高砂運輸株式会社")
+        desk.fill("#business-register-form [name=address]", firm)
+        desk.click("#business-register-form button[type=submit]")
+        visible(desk, "#business-desk-notice", timeout=30_000)
+        assert "高砂運輸株式会社" in desk.inner_text("#business-desk-notice")
+        assert "高砂運輸株式会社" in desk.inner_text("#business-list")
+        assert not desk.errors, desk.errors
+    assert wallet.points.registry.functions.accountOf(firm).call()[0] == BUSINESS
     assert employee.balance() == 70 and bakery.balance() == 800 - 300 - 50 - 20
     assert wallet.points.balance(mill["address"]) == 300

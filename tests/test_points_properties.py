@@ -123,6 +123,18 @@ BUSINESS_WRONG_CASES = [
     "business_settles",
     "attest_business",
 ]
+HOW_MUCH = st.sampled_from(["part", "part", "whole", "any"])  # of the payer's points, or as drawn
+
+
+def how_much(how: str, amount: int, available: int) -> int:
+    """``part``: 1..available; ``whole``: all of it; ``any`` (or nothing available): ``amount`` as drawn."""
+    if how == "part" and available > 0:
+        return 1 + amount % available
+    if how == "whole" and available > 0:
+        return available
+    return amount
+
+
 STATUS_ACTIONS = ["reactivate", "suspend", "recover", "reactivate", "recover", "recover_balance"]
 PROGRAMME_ACTIONS = ["raise_budget", "raise_budget", "lower_budget", "budget_below_issued", "close"]
 
@@ -445,8 +457,11 @@ class PointsMachine(RuleBasedStateMachine):
         funds=st.lists(st.tuples(st.integers(0, 3_000), st.integers(0, MAX_MONTHS_AHEAD)), min_size=2, max_size=2),
         opening_payment=st.integers(0, 600),
         limits=st.tuples(
-            st.sampled_from([0, 300, 100_000]), st.sampled_from([0, 200, 10_000]), st.sampled_from([0, 6, 24])
+            st.sampled_from([300, 100_000, 100_000, 0]),
+            st.sampled_from([200, 10_000, 10_000, 0]),
+            st.sampled_from([0, 6, 24]),
         ),
+        funding=st.integers(0, 400),
     )
     def setup(
         self,
@@ -461,6 +476,7 @@ class PointsMachine(RuleBasedStateMachine):
         funds: list[tuple[int, int]],
         opening_payment: int,
         limits: tuple[int, int, int],
+        funding: int,
     ) -> None:
         """A fresh programme, two residents (funded), a merchant (perhaps paid already), a business
         running its own programme, and the city's local-circulation limits of this example."""
@@ -524,6 +540,9 @@ class PointsMachine(RuleBasedStateMachine):
             int(event["args"]["programmeId"]), 1, 1, 0, CAP_PROGRAMME, budget, 1, 365
         )
         self.business_funder = funder
+        # The shop passes part of what it took to the business (B2B), so the business has points to move.
+        if funding and self.merchants[0].balance:
+            self.pay_business("merchant", 0, "business", 0, funding, "part")
 
     # -- registration ---------------------------------------------------------------
     @precondition(lambda self: len(self.residents) < MAX_RESIDENTS - 1 or len(self.merchants) < MAX_MERCHANTS - 1)
@@ -1054,16 +1073,15 @@ class PointsMachine(RuleBasedStateMachine):
             return "TransferNotPermitted"
         return None
 
-    @rule(payer=LOCAL_PARTY, i=INDEX, payee=LOCAL_PARTY, j=INDEX, amount=st.integers(0, 1_500), whole=st.booleans())
-    def pay_business(self, payer: str, i: int, payee: str, j: int, amount: int, whole: bool) -> None:
+    @rule(payer=LOCAL_PARTY, i=INDEX, payee=LOCAL_PARTY, j=INDEX, amount=st.integers(0, 1_500), how=HOW_MUCH)
+    def pay_business(self, payer: str, i: int, payee: str, j: int, amount: int, how: str) -> None:
         """B2B: only a shop or business to another shop or business, within the city's cap."""
         payer = "business" if payer == "stranger" else payer  # a stranger cannot send at all
         sender = self.pick_party(payer, i)
         to = self.pick_party(payee, j)
         assert not isinstance(sender, str)
         available = sender.balance if isinstance(sender, Merchant) else sender.unexpired(self.month)
-        if whole and available:
-            amount = available
+        amount = how_much(how, amount, available)
         to_address = to if isinstance(to, str) else to.address
         fn = self.points.token.functions.payBusiness(to_address, amount, text32("INV"))
         allowed = payer in ("merchant", "business") and payee in ("merchant", "business")
@@ -1092,14 +1110,23 @@ class PointsMachine(RuleBasedStateMachine):
         self.local_move(sender, to, amount)
         self.world.outcomes[f"payBusiness: {payer}->{payee}"] += 1
 
-    @rule(giver=LOCAL_PARTY, i=INDEX, to=LOCAL_PARTY, j=INDEX, amount=st.integers(0, 600), category=st.booleans())
-    def reward_resident(self, giver: str, i: int, to: str, j: int, amount: int, category: bool) -> None:
+    @rule(
+        giver=LOCAL_PARTY,
+        i=INDEX,
+        to=LOCAL_PARTY,
+        j=INDEX,
+        amount=st.integers(0, 600),
+        how=HOW_MUCH,
+        category=st.integers(0, 9),
+    )
+    def reward_resident(self, giver: str, i: int, to: str, j: int, amount: int, how: str, category: int) -> None:
         """A shop or business rewards a resident from its own points, within the city's cap; nobody else."""
         giver = "merchant" if giver == "stranger" else giver  # a stranger cannot send at all
         sender = self.pick_party(giver, i)
         recipient = self.pick_party(to, j)
         assert not isinstance(sender, str)
         available = sender.balance if isinstance(sender, Merchant) else sender.unexpired(self.month)
+        amount = how_much(how, amount, available)
         address = recipient if isinstance(recipient, str) else recipient.address
         fn = self.points.token.functions.rewardResident(address, amount, text32("commute") if category else b"\0" * 32)
         allowed = giver in ("merchant", "business") and to == "resident"
@@ -1123,14 +1150,15 @@ class PointsMachine(RuleBasedStateMachine):
         self.local_move(sender, recipient, amount)
         self.world.outcomes[f"rewardResident: {giver}"] += 1
 
-    @rule(who=INDEX, units=st.integers(0, 400), claim=CLAIM)
-    def business_attest(self, who: int, units: int, claim: int) -> None:
+    @rule(who=INDEX, units=st.integers(0, 400), how=HOW_MUCH, claim=CLAIM)
+    def business_attest(self, who: int, units: int, how: str, claim: int) -> None:
         """A claim of the business's own programme: once per claim id, paid from its points, never minted."""
         programme, funder = self.business_programme, self.business_funder
         assert programme is not None and funder is not None
         resident = self.pick_resident(who)
-        fn = self.points.programmes.functions.attest(programme.programme_id, resident.address, units, b"\1" * 32, claim)
         available = funder.unexpired(self.month)
+        units = how_much(how, units, available)
+        fn = self.points.programmes.functions.attest(programme.programme_id, resident.address, units, b"\1" * 32, claim)
         if not resident.active:
             error: str | None = "BeneficiaryNotActiveResident"
         elif claim in programme.claims:
