@@ -12,6 +12,7 @@ from typing import Any
 
 import requests
 
+from analytics.pseudonyms import account_number
 from analytics.warehouse import Warehouse
 
 TIMEOUT = 30
@@ -32,7 +33,7 @@ def _get(url: str, token: str | None = None, params: dict[str, Any] | None = Non
 
 def pull_wallet(store: Warehouse, wallet_url: str, token: str) -> tuple[int, int]:
     """Replaces the attributes and the survey answers with the wallet's; returns (accounts, answers)."""
-    ids: list[str] = []
+    ids: list[int] = []
     district: list[str] = []
     band: list[str] = []
     card: list[int] = []
@@ -40,7 +41,7 @@ def pull_wallet(store: Warehouse, wallet_url: str, token: str) -> tuple[int, int
     while True:
         page = _get(f"{wallet_url}/v1/research/attributes", token, {"after": after, "limit": PAGE})
         for row in page["accounts"]:
-            ids.append(row["id"])
+            ids.append(account_number(str(row["id"])))
             district.append(row["district"])
             band.append(row["age_band"])
             card.append(1 if row["card"] else 0)

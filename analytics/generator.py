@@ -183,17 +183,20 @@ def attributes_of(c: City, rename: Any) -> dict[str, Any]:
     return {"id": [rename(a) for a in c.residents], "district": c.district, "age_band": c.age_band, "card": c.card}
 
 
-def load_store(c: City, store: Warehouse, rename: Any = lambda a: a) -> None:
-    """The city straight into a warehouse (ids renamed by ``rename``), for tests and screenshots."""
+def load_store(c: City, store: Warehouse, rename: Any = None) -> None:
+    """The city straight into a warehouse (ids renamed by ``rename``, a test key's by default), for tests
+    and screenshots."""
     from analytics.indexer_source import months_of
+    from analytics.pseudonyms import namer, pseudonym_key
 
-    ids = {ZERO: "0"}
+    rename = rename or namer(pseudonym_key(b"generated city, not a secret"))
+    ids = {ZERO: 0}
     for address in [*c.residents, *c.merchants]:
         ids[address] = rename(address)
     store.replace("movements", {
         "ts": c.movements["ts"], "month": months_of(c.movements["ts"]), "block": np.arange(len(c.movements["ts"])),
-        "from_id": np.array([ids[a] for a in c.movements["from"]], dtype=object),
-        "to_id": np.array([ids[a] for a in c.movements["to"]], dtype=object),
+        "from_id": np.array([ids[a] for a in c.movements["from"]], dtype=np.int64),
+        "to_id": np.array([ids[a] for a in c.movements["to"]], dtype=np.int64),
         "amount": c.movements["amount"], "kind": c.movements["kind"],
     })  # fmt: skip
     store.replace("registry", {"id": [ids[a] for a in c.residents] + [ids[a] for a in c.merchants],
@@ -215,6 +218,6 @@ def load_store(c: City, store: Warehouse, rename: Any = lambda a: a) -> None:
     grants = c.movements["kind"] == "issued"
     store.replace("grants", {
         "month": months_of(c.movements["ts"][grants][::10]),
-        "to_id": np.array([ids[a] for a in c.movements["to"][grants][::10]], dtype=object),
+        "to_id": np.array([ids[a] for a in c.movements["to"][grants][::10]], dtype=np.int64),
         "amount": c.movements["amount"][grants][::10] // 10,
     })  # fmt: skip

@@ -20,11 +20,14 @@ from typing import Any
 
 import numpy as np
 
-from analytics.warehouse import Warehouse
+from analytics.warehouse import DuckWarehouse, Warehouse
 
 ZERO = "0x0000000000000000000000000000000000000000"
 REREAD_BLOCKS = 12
 CHUNK = 250_000
+# the indexer's movement kinds (docs/explorer.md), coded as their position here on the fast path
+KINDS = ["issued", "payment", "thanks", "transfer", "settled", "swept", "refund", "recovered", "help-escrow", "help",
+         "help-return"]  # fmt: skip
 ACCOUNT_KINDS = {1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
 JST_OFFSET = 9 * 3600
 
@@ -49,7 +52,7 @@ class IndexerSource:
     """One read-only connection to the indexer's database (SQLite file or PostgreSQL URL)."""
 
     url: str
-    rename: Callable[[str], str]
+    rename: Callable[[str], int]  # address -> account number (pseudonyms.namer)
 
     def connect(self) -> Any:
         if self.url.startswith("sqlite"):
@@ -81,6 +84,65 @@ class IndexerSource:
         """
         start = max(0, since_block - REREAD_BLOCKS)
         store.execute(f"DELETE FROM movements WHERE block > {int(start)}")
+        if self.url.startswith("sqlite") and isinstance(store, DuckWarehouse):
+            last = self._pull_coded(store, start, since_block)
+        else:
+            last = self._pull_text(store, start, since_block)
+        names: dict[str, int] = {ZERO: 0}
+
+        def renamed(addresses: list[str]) -> np.ndarray[Any, Any]:
+            out = np.empty(len(addresses), dtype=np.int64)
+            for i, address in enumerate(addresses):
+                name = names.get(address)
+                if name is None:
+                    name = names[address] = self.rename(address)
+                out[i] = name
+            return out
+
+        self._pull_events(store, renamed)
+        return last
+
+    def _pull_coded(self, store: DuckWarehouse, start: int, since_block: int) -> int:
+        """SQLite into DuckDB with numbers only: SQLite joins each address to a small code (a table in an
+        attached in-memory database, so the indexer's file is never written), Python moves integer columns,
+        DuckDB joins the codes to pseudonyms, kinds and months. About twice as fast as moving text."""
+        path = self.url.split("///", 1)[1]
+        connection = sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30, check_same_thread=False)
+        last = since_block
+        try:
+            connection.execute("ATTACH DATABASE ':memory:' AS scratch")
+            connection.execute("CREATE TABLE scratch.codes (address TEXT PRIMARY KEY, code INTEGER) WITHOUT ROWID")
+            addresses = [
+                row[0]
+                for row in connection.execute(
+                    "SELECT from_address FROM movements WHERE block_number > ? GROUP BY from_address UNION "
+                    "SELECT to_address FROM movements WHERE block_number > ? GROUP BY to_address",
+                    (start, start),
+                )
+            ]
+            connection.executemany("INSERT INTO scratch.codes VALUES (?, ?)", ((a, i) for i, a in enumerate(addresses)))
+            # a first pull reads the whole table in its own order (no index, no sort: a third of the time);
+            # later pulls find their few new blocks by the block index. Order does not matter to the store.
+            block_filter = "+m.block_number > ?" if start == 0 else "m.block_number > ?"
+            kinds = " ".join(f"WHEN '{kind}' THEN {code}" for code, kind in enumerate(KINDS))
+            cursor = connection.execute(
+                "SELECT m.block_number, m.timestamp, f.code, t.code, m.amount,"
+                f" CASE m.kind {kinds} ELSE {len(KINDS)} END"
+                " FROM movements m CROSS JOIN scratch.codes f CROSS JOIN scratch.codes t"
+                f" WHERE {block_filter} AND f.address = m.from_address AND t.address = m.to_address",
+                (start,),
+            )
+            names = np.array([(0 if a == ZERO else self.rename(a)) for a in addresses], dtype=np.int64)
+            while batch := cursor.fetchmany(CHUNK):
+                table = np.array(batch, dtype=np.int64)
+                store.append_coded(table, names, [*KINDS, "other"])
+                last = max(last, int(table[:, 0].max()))
+        finally:
+            connection.close()
+        return last
+
+    def _pull_text(self, store: Warehouse, start: int, since_block: int) -> int:
+        """Any database into any warehouse: rows as text, addresses renamed by the store on insert."""
         last = since_block
         known: set[str] = set()
         query = (
@@ -105,22 +167,10 @@ class IndexerSource:
                     "kind": table[:, 5],
                 },
                 ("from_id", "to_id"),
-                {address: ("0" if address == ZERO else self.rename(address)) for address in new},
+                {address: (0 if address == ZERO else self.rename(address)) for address in new},
             )
             last = max(last, int(blocks[-1]))
         store.forget_names()
-        names: dict[str, str] = {ZERO: "0"}
-
-        def renamed(addresses: list[str]) -> np.ndarray[Any, Any]:
-            out = np.empty(len(addresses), dtype=object)
-            for i, address in enumerate(addresses):
-                name = names.get(address)
-                if name is None:
-                    name = names[address] = self.rename(address)
-                out[i] = name
-            return out
-
-        self._pull_events(store, renamed)
         return last
 
     def _pull_events(self, store: Warehouse, renamed: Callable[[list[str]], np.ndarray[Any, Any]]) -> None:

@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import hashlib
 import hmac
+from collections.abc import Callable
 from pathlib import Path
 
 TOKEN_LABEL = b"takasago research feed token v1"
@@ -38,3 +39,24 @@ def pseudonym_key(secret: bytes) -> bytes:
 def pseudonym(key: bytes, address: str) -> str:
     """An account's name in the data platform: a keyed hash of its lowercase address."""
     return hmac.new(key, address.lower().encode("ascii"), hashlib.sha256).hexdigest()[:PSEUDONYM_HEX]
+
+
+def account_number(name: str) -> int:
+    """The pseudonym as the store keeps it: its first 64 bits as a signed BIGINT.
+
+    Numbers cost a quarter of text to store and join (ten million movements carry two each), and
+    64 bits leave a collision among a city's accounts at about one chance in 10^9. 0 is the zero
+    address (mints and burns), never a hash.
+    """
+    value = int(name[:16], 16)
+    return value - 2**64 if value >= 2**63 else value
+
+
+def namer(key: bytes) -> Callable[[str], int]:
+    """``address -> account number`` under ``key``, the zero address as 0."""
+    zero = "0x" + "00" * 20
+
+    def number(address: str) -> int:
+        return 0 if address.lower() == zero else account_number(pseudonym(key, address))
+
+    return number

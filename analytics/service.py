@@ -68,7 +68,7 @@ class Platform:
             secret = self.secret
             key = pseudonyms.pseudonym_key(secret)
             if self.settings.indexer_database_url:
-                source = IndexerSource(self.settings.indexer_database_url, lambda a: pseudonyms.pseudonym(key, a))
+                source = IndexerSource(self.settings.indexer_database_url, pseudonyms.namer(key))
                 try:
                     self.last_block = source.pull(self.store, self.last_block)
                 except Exception as exc:  # noqa: BLE001 - any source failure is reported on the page and retried

@@ -17,24 +17,25 @@ from typing import Any, Protocol
 
 import numpy as np
 
-# Every table holds pseudonyms (``analytics/pseudonyms.py``), never an address, name or birth date.
+# Every table holds pseudonyms (``analytics/pseudonyms.py``: account numbers, BIGINT), never an address,
+# name or birth date.
 SCHEMA: dict[str, str] = {
     # one point movement (an ERC-20 Transfer) with the indexer's kind; month in JST, "YYYY-MM"
-    "movements": "ts BIGINT, month VARCHAR(7), block BIGINT, from_id VARCHAR(32), to_id VARCHAR(32), "
+    "movements": "ts BIGINT, month VARCHAR(7), block BIGINT, from_id BIGINT, to_id BIGINT, "
     "amount BIGINT, kind VARCHAR(16)",
     # points issued by the oracle's grants (the decarbonisation service), per recipient
-    "grants": "month VARCHAR(7), to_id VARCHAR(32), amount BIGINT",
+    "grants": "month VARCHAR(7), to_id BIGINT, amount BIGINT",
     # an account's kind, from the registry's AccountRegistered events
-    "registry": "id VARCHAR(32), kind VARCHAR(12)",
+    "registry": "id BIGINT, kind VARCHAR(12)",
     # a resident's attributes, from the wallet's research feed (never for residents who opted out)
-    "attributes": "id VARCHAR(32), district VARCHAR(16), age_band VARCHAR(8), card INTEGER",
+    "attributes": "id BIGINT, district VARCHAR(16), age_band VARCHAR(8), card INTEGER",
     # the census (open statistics): people per district and 10-year age band
     "population": "district VARCHAR(16), age_band VARCHAR(8), people BIGINT",
     # Well-being survey answers, one row per item; the response id is random, not the resident's
     "survey": "response VARCHAR(32), year INTEGER, district VARCHAR(16), age_band VARCHAR(8), "
     "item VARCHAR(32), score INTEGER",
     # help requests (HelpBoard events): posted, a helper chosen, completed (unix seconds; 0: not yet)
-    "help": "request VARCHAR(80), requester VARCHAR(32), month VARCHAR(7), posted_ts BIGINT, "
+    "help": "request VARCHAR(80), requester BIGINT, month VARCHAR(7), posted_ts BIGINT, "
     "matched_ts BIGINT, completed_ts BIGINT",
     # the oracle's public reports: one row per programme and period
     "co2": "programme INTEGER, period INTEGER, month VARCHAR(7), households BIGINT, grams BIGINT, wh BIGINT",
@@ -69,7 +70,7 @@ class Warehouse(Protocol):
     def append(self, table: str, columns: Columns) -> None: ...
 
     def append_renamed(
-        self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]
+        self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, int]
     ) -> None: ...
 
     def forget_names(self) -> None: ...
@@ -93,6 +94,7 @@ class DuckWarehouse:
             path.parent.mkdir(parents=True, exist_ok=True)
         self.connection = duckdb.connect(str(path) if path is not None else ":memory:")
         self.lock = threading.Lock()  # one DuckDB connection, shared by the refresher and the pages
+        self._coded_names: tuple[np.ndarray[Any, Any], ...] = ()  # the code → account table now in TEMP
         create_tables(self.connection.execute)
 
     def replace(self, table: str, columns: Columns) -> None:
@@ -112,7 +114,7 @@ class DuckWarehouse:
             finally:
                 self.connection.unregister("incoming")
 
-    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]) -> None:
+    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, int]) -> None:
         """Inserts ``columns`` with the ``renamed`` columns' addresses replaced by pseudonyms, by a join in DuckDB.
 
         The address → pseudonym pairs live in a TEMP table (memory, never the database file), fed with
@@ -122,10 +124,10 @@ class DuckWarehouse:
             return
         arrays = {name: _array(values) for name, values in columns.items()}
         with self.lock:
-            self.connection.execute("CREATE TEMP TABLE IF NOT EXISTS pseudonym_map (address VARCHAR, id VARCHAR)")
+            self.connection.execute("CREATE TEMP TABLE IF NOT EXISTS pseudonym_map (address VARCHAR, id BIGINT)")
             if new_names:
                 names = {"address": np.array(list(new_names), dtype=object),
-                         "id": np.array(list(new_names.values()), dtype=object)}  # fmt: skip
+                         "id": np.array(list(new_names.values()), dtype=np.int64)}  # fmt: skip
                 self.connection.register("new_names", names)
                 self.connection.execute("INSERT INTO pseudonym_map SELECT address, id FROM new_names")
                 self.connection.unregister("new_names")
@@ -146,6 +148,44 @@ class DuckWarehouse:
     def forget_names(self) -> None:
         with self.lock:
             self.connection.execute("DROP TABLE IF EXISTS pseudonym_map")
+
+    def append_coded(self, table: np.ndarray[Any, Any], names: np.ndarray[Any, Any], kinds: list[str]) -> None:
+        """Movements as integer columns (block, ts, from code, to code, amount, kind code), decoded by joins.
+
+        ``names[code]`` is the pseudonym of an address code, ``kinds[code]`` a kind; months are computed
+        from the timestamps as integers and named through a table of the few months present.
+        """
+        from analytics.indexer_source import JST_OFFSET
+
+        timestamps = table[:, 1]
+        month_index = ((timestamps + JST_OFFSET).astype("datetime64[s]").astype("datetime64[M]")).astype(np.int64)
+        present = np.unique(month_index)
+        incoming = {"block": table[:, 0], "ts": timestamps, "f": table[:, 2], "t": table[:, 3],
+                    "amount": table[:, 4], "k": table[:, 5], "m": month_index}  # fmt: skip
+        months = {"m": present, "label": present.astype("datetime64[M]").astype(str).astype(object)}
+        with self.lock:
+            if not self._coded_names or self._coded_names[0] is not names:
+                codes = {"code": np.arange(len(names), dtype=np.int64), "id": names}
+                kind_table = {"code": np.arange(len(kinds), dtype=np.int64), "kind": np.array(kinds, dtype=object)}
+                self.connection.register("code_names", codes)
+                self.connection.execute("CREATE OR REPLACE TEMP TABLE coded_names AS SELECT * FROM code_names")
+                self.connection.unregister("code_names")
+                self.connection.register("kind_names", kind_table)
+                self.connection.execute("CREATE OR REPLACE TEMP TABLE coded_kinds AS SELECT * FROM kind_names")
+                self.connection.unregister("kind_names")
+                self._coded_names = (names,)
+            self.connection.register("incoming", incoming)
+            self.connection.register("incoming_months", months)
+            try:
+                self.connection.execute(
+                    "INSERT INTO movements (ts, month, block, from_id, to_id, amount, kind)"
+                    " SELECT i.ts, mo.label, i.block, f.id, t.id, i.amount, k.kind FROM incoming i"
+                    " JOIN coded_names f ON f.code = i.f JOIN coded_names t ON t.code = i.t"
+                    " JOIN coded_kinds k ON k.code = i.k JOIN incoming_months mo ON mo.m = i.m"
+                )
+            finally:
+                self.connection.unregister("incoming")
+                self.connection.unregister("incoming_months")
 
     def execute(self, sql: str) -> None:
         with self.lock:
@@ -181,7 +221,7 @@ class PostgresWarehouse:
 
         self.connection = psycopg.connect(url.replace("postgresql+psycopg://", "postgresql://"), autocommit=True)
         self.lock = threading.Lock()
-        self.names: dict[str, str] = {}
+        self.names: dict[str, int] = {}
         self.connection.execute(f"CREATE SCHEMA IF NOT EXISTS {schema}")
         self.connection.execute(f"SET search_path TO {schema}")
         create_tables(self.connection.execute)
@@ -201,7 +241,7 @@ class PostgresWarehouse:
                 for row in rows:
                     copy.write_row(row)
 
-    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, str]) -> None:
+    def append_renamed(self, table: str, columns: Columns, renamed: tuple[str, ...], new_names: dict[str, int]) -> None:
         """As DuckDB's, with the pairs kept in this process (PostgreSQL gets only the pseudonyms)."""
         self.names.update(new_names)
         out = dict(columns)

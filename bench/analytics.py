@@ -56,10 +56,16 @@ def build_indexer(directory: Path, residents: int, movements: int) -> tuple[str,
     city = generator.city(residents, movements)
     log(f"generated {movements:,} movements for {residents:,} residents in {time.perf_counter() - started:.1f} s")
     path = directory / "indexer.db"
+    marker = directory / f"indexer-{residents}-{movements}.done"
+    if marker.exists():  # the same city (the generator is seeded), written by an earlier run
+        log(f"reusing {path}")
+        return f"sqlite:///{path}", city
+    path.unlink(missing_ok=True)
     upgrade(f"sqlite:///{path}")
     started = time.perf_counter()
     generator.write_indexer_sqlite(city, str(path))
     log(f"written into the indexer's schema in {time.perf_counter() - started:.1f} s ({path.stat().st_size >> 20} MiB)")
+    marker.touch()
     return f"sqlite:///{path}", city
 
 
@@ -73,7 +79,7 @@ def platform_refresh(directory: Path, url: str, city: generator.City) -> tuple[P
     started = time.perf_counter()
     platform = Platform.open(settings)
     key = pseudonyms.pseudonym_key(pseudonyms.read_secret(secret))
-    rename = lambda address: pseudonyms.pseudonym(key, address)  # noqa: E731
+    rename = pseudonyms.namer(key)
     platform.last_block = IndexerSource(url, rename).pull(platform.store, 0)
     timings["ingest (indexer SQLite → DuckDB, pseudonymised)"] = time.perf_counter() - started
     mark = time.perf_counter()
@@ -163,9 +169,14 @@ def main() -> int:
     parser.add_argument("--residents", type=int, default=90_000)
     parser.add_argument("--movements", type=int, default=10_000_000)
     parser.add_argument("--requests", type=int, default=400)
+    parser.add_argument("--workdir", type=Path, default=None,
+                        help="keep the generated indexer database here and reuse it (same sizes)")  # fmt: skip
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="bench-analytics-") as folder:
-        directory = Path(folder)
+        directory = args.workdir or Path(folder)
+        directory.mkdir(parents=True, exist_ok=True)
+        for stale in (directory / "analytics").glob("*"):
+            stale.unlink()  # the platform's store starts empty every run: the refresh is what is timed
         url, city = build_indexer(directory, args.residents, args.movements)
         log("timing the platform's refresh")
         platform, timings = platform_refresh(directory, url, city)

@@ -104,9 +104,11 @@ def test_a_resident_sees_what_is_shared_answers_once_a_year_and_can_opt_out(
     store = DuckWarehouse()
     accounts, answers = feeds.pull_wallet(store, server.url, token)
     assert answers == 1 and accounts == len(after)
-    assert store.query(f"SELECT district, age_band, card FROM attributes WHERE id = '{hana_id}'") == [
+    number = platform_side.account_number
+    assert store.query(f"SELECT district, age_band, card FROM attributes WHERE id = {number(hana_id)}") == [
         ("28216-0020", "40-49", 0)]  # fmt: skip
-    assert store.query(f"SELECT COUNT(*) FROM attributes WHERE id = '{jiro_id}'") == [(0,)]
+    assert store.query(f"SELECT COUNT(*) FROM attributes WHERE id = {number(jiro_id)}") == [(0,)]
+    assert number(hana_id) == platform_side.namer(key)(hana.info["address"])  # the same number as the chain's
     assert store.query("SELECT item, score FROM survey ORDER BY item") == [("happiness", 8), ("life_satisfaction", 7)]
 
 
