@@ -428,6 +428,10 @@ def test_in_chromium_the_request_qr_by_camera_a_typed_confirmed_refund_and_a_set
         mine = f"#shops-settlements li[data-id='{settlement['id']}']"
         desk.wait_for_selector(mine)
         assert "曽根の魚屋" in desk.inner_text(mine)
+        with desk.expect_download() as download:  # the desk's export for municipal accounting, in Shift_JIS
+            desk.click("#shops-export-sjis")
+        exported = Path(download.value.path()).read_bytes().decode("cp932")
+        assert "曽根の魚屋" in exported and exported.splitlines()[-1].startswith("合計")
         desk.fill(f"{mine} [name=transfer_reference]", "FB-1204-07")
         desk.click(f"{mine} button[type=submit]")
         desk.wait_for_selector(f"#shops-settlements li[data-id='{settlement['id']}'][data-status=paid]")
