@@ -28,7 +28,7 @@ import pytest
 from eth_utils import keccak
 from PIL import Image
 
-from tests.points import CAP_MONTH, MINTER_ROLE, PointsSystem
+from tests.points import CAP_MONTH, MINTER_ROLE, PointsSystem, programme_tuple
 from tests.wallet_support import (
     OFFICER_PASSWORD,
     PASSWORD,
@@ -97,6 +97,18 @@ def test_claims_with_evidence_and_their_photo_trail(wallet: WalletServer) -> Non
     assert not listed[automatic]["claimable"] and "自動" in listed[automatic]["rules"]["ja"]
     auto_claim = hana.post("/v1/programme-claims", {"programme_id": automatic, "evidence": "x"}, key=None)
     assert error_code(auto_claim) == "PROGRAMME_NOT_CLAIMABLE"
+    # a shop's own programme (paid from its points) names a verifier role the wallet holds: still not the wallet's
+    bakery = points.merchant()
+    params = {"name": "パン屋のエコバッグ", "verifierRole": COMMUNITY_VERIFIER, "rewardPoints": 5, "rewardUnits": 1,
+              "capPerPeriod": 0, "capPeriod": CAP_MONTH, "budget": 1_000, "startsAt": points.now() - 60,
+              "endsAt": 2**40 - 1, "expiryPolicy": 1, "expiryDays": 365}  # fmt: skip
+    receipt = points.send(bakery, points.programmes.functions.createBusinessProgramme(programme_tuple(params)))
+    (created,) = points.events(receipt, points.programmes, "BusinessProgrammeCreated")
+    shop_programme = int(created["args"]["programmeId"])
+    shop_listed = next(p for p in hana.get("/v1/programmes").json() if p["id"] == shop_programme)
+    assert not shop_listed["claimable"] and "お店・事業者" in shop_listed["rules"]["ja"]
+    shop_claim = hana.post("/v1/programme-claims", {"programme_id": shop_programme, "evidence": "x"}, key=None)
+    assert error_code(shop_claim) == "PROGRAMME_NOT_CLAIMABLE"
 
     # a claim without the photo the programme asks for: refused with a clear message, by either route
     bare = hana.post("/v1/programme-claims", {"programme_id": cleanup, "units": 2, "evidence": "5/3 清掃"}, key=None)

@@ -52,12 +52,13 @@ class OnChainProgramme:
     budget: int
     issued: int
     verifier_role: bytes
+    business: bool = False  # run and paid by a shop or business from its own points (issue 21), never the wallet
 
     @classmethod
-    def of(cls, programme_id: int, fields: Any) -> OnChainProgramme:
-        rp, ru, cap, period, policy, days, closed, starts, ends, budget, issued, role, name = fields
+    def of(cls, programme_id: int, fields: Any, business: bool = False) -> OnChainProgramme:
+        rp, ru, cap, period, policy, days, closed, starts, ends, budget, issued, role, name = fields[:13]
         return cls(programme_id, name, rp, ru, cap, CAP_PERIODS[period], policy, days, bool(closed), starts, ends,
-                   budget, issued, bytes(role))  # fmt: skip
+                   budget, issued, bytes(role), business)  # fmt: skip
 
     def points_for(self, units: int) -> int:
         """The reward for ``units`` before the cap, rounded down as the contract does."""
@@ -110,7 +111,10 @@ def plain_rules(p: OnChainProgramme, evidence: EvidenceRule, claimable: bool) ->
     else:
         ja.append(f"ポイントの有効期限は付与から{p.expiry_days}日後の月末")
         en.append(f"points expire at the end of the month {p.expiry_days} days after they are given")
-    if not claimable:
+    if p.business:
+        ja.append("お店・事業者の制度です（ポイントはその事業者が自分のポイントから付与します）")
+        en.append("run by a shop or business, which gives the points from its own")
+    elif not claimable:
         ja.append("ポイントは自動で付与されます（申請は不要です）")
         en.append("points are given automatically (no claim needed)")
     elif evidence == EvidenceRule.PHOTO:
@@ -150,12 +154,23 @@ class Programmes:
             count = int(self.ledger.programmes.functions.programmeCount().call())
             if not 1 <= programme_id <= count:
                 raise ApiError("UNKNOWN_PROGRAMME", {"programme_id": programme_id})
-            return OnChainProgramme.of(programme_id, self.ledger.programmes.functions.programme(programme_id).call())
+            return self._read(programme_id)
         except (ConnectionError, OSError):
             raise ApiError("NODE_UNAVAILABLE") from None
 
+    def _read(self, programme_id: int) -> OnChainProgramme:
+        """The programme's fields, and whether a business runs it (``funderOf``, on deployments that have it)."""
+        contract = self.ledger.programmes
+        fields = contract.functions.programme(programme_id).call()
+        business = False
+        if any(entry.get("name") == "funderOf" for entry in contract.abi):
+            business = int(contract.functions.funderOf(programme_id).call(), 16) != 0
+        return OnChainProgramme.of(programme_id, fields, business)
+
     def claimable(self, programme: OnChainProgramme, roles: dict[bytes, bool] | None = None) -> bool:
-        """True when the wallet's service key may attest the programme (its verifier role)."""
+        """True when the wallet's service key may attest the programme (its verifier role; never a business's)."""
+        if programme.business:
+            return False
         roles = {} if roles is None else roles
         if programme.verifier_role not in roles:
             service = self.service_address()
@@ -199,7 +214,7 @@ class Programmes:
             roles: dict[bytes, bool] = {}
             views = []
             for pid in range(1, count + 1):
-                programme = OnChainProgramme.of(pid, self.ledger.programmes.functions.programme(pid).call())
+                programme = self._read(pid)
                 if programme.closed and not include_closed:
                     continue
                 views.append(self.view(programme, rules.get(pid), moment, person, roles))
