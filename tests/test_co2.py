@@ -212,3 +212,30 @@ def test_the_approved_households_are_what_the_oracle_settles(co2: dict[str, Any]
     assert "95 %" in excluded["reason_text"]["en"] and excluded["what_to_do"]["en"].startswith("Keep the gateway")
     for resident in (pending, withdrawn):  # they see no month (one never approved, one withdrawn before)
         assert resident.get("/v1/me/co2/months").json()["months"] == []
+
+
+@pytest.mark.parametrize("database", ["sqlite", "postgresql"])
+def test_the_evidence_store_keeps_each_households_months(database: str, tmp_path: Any) -> None:
+    """A re-settled month replaces its rows; the grants' blocks widen with each run that posted."""
+    from oracle.evidence import EvidenceStore
+    from tests.wallet_support import postgres_database
+
+    url = f"sqlite:///{tmp_path / 'evidence.db'}" if database == "sqlite" else postgres_database()
+    store = EvidenceStore(url)
+    try:
+        row = {"household_id": "H-1", "consumption_wh": 100_000, "baseline_wh": 120_000,
+               "baseline_source": "same month of 2025", "reduction_wh": 20_000, "co2_g": 7_000, "reason": None,
+               "leaf_index": 0}  # fmt: skip
+        gone = {**row, "household_id": "H-2", "reason": "INCOMPLETE", "reduction_wh": 0, "co2_g": 0, "leaf_index": None}
+        assert store.record_results(7, 202611, [row, gone]) == 2
+        assert store.record_results(7, 202611, [row]) == 1  # settled again: H-2 is no longer in it
+        totals = {"households_verified": 1, "households_excluded": 0, "reduction_wh": 20_000, "co2_g": 7_000}
+        store.record_period(7, 202611, totals, None)
+        store.record_period(7, 202611, totals, (40, 45))
+        store.record_period(7, 202611, totals, (60, 61))
+        (month,) = store.months_of("H-1")
+        assert month["month"] == 202611 and month["co2_g"] == 7_000 and month["leaf_index"] == 0
+        assert month["grant_blocks"] == [40, 61] and month["city"]["co2_g"] == 7_000
+        assert store.months_of("H-2") == []
+    finally:
+        store.close()
