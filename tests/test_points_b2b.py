@@ -1,13 +1,23 @@
 """Points that stay local (issue 21) on the real node: business accounts, shop/business
-payments (B2B), business rewards and business programmes, and what stays refused."""
+payments (B2B), business rewards and business programmes, and what stays refused; the
+indexer's decoding of these hops; and the command line (`takasago account register --kind
+business`, `takasago business limits|set-limits|pay|reward`)."""
 
 from __future__ import annotations
 
+import json
 import secrets
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
 
+from click.testing import CliRunner
+from eth_account import Account
 from eth_account.signers.local import LocalAccount
 from eth_utils import keccak
+from typer.main import get_command
 
+from scripts.cli import app as typer_app
 from tests.points import (
     CAP_PROGRAMME,
     ENROLLER_ROLE,
@@ -302,3 +312,67 @@ def test_the_indexer_tells_b2b_payments_and_business_rewards_apart(points: Point
     from indexer.decode import KIND_NAMES
 
     assert KIND_NAMES[event["args"]["kind"]] == "business"
+
+
+# -- the command line: `takasago account register --kind business`, `takasago business …` ---------
+runner = CliRunner(mix_stderr=False)
+app: Any = get_command(typer_app)
+
+
+@dataclass
+class Outcome:
+    exit_code: int
+    text: str  # stdout and stderr, whitespace collapsed
+
+
+def run(points: PointsSystem, tmp: Path, *args: str, key: str | None = "admin") -> Outcome:
+    """``takasago ARGS`` signed with the dev chain's admin, or with a key made by the test (hex);
+    ``key=None``: a reading command (no key, no audit log)."""
+    common = ["--rpc-url", points.node.url, "--deployments", str(points.deployments_dir)]
+    if key is not None:
+        keyfile = points.node.data_dir / "dev-keys.json"
+        if key != "admin":
+            keyfile = tmp / f"key-{key[2:10]}.json"
+            keyfile.write_text(json.dumps({"admin": {"privateKey": key}}))
+        common += ["--dev-keys", str(keyfile), "--audit-log", str(tmp / "audit.log")]
+    result = runner.invoke(app, [*args, *common], env={"COLUMNS": "300", "TERM": "dumb"})
+    return Outcome(result.exit_code, " ".join((result.stdout + result.stderr).split()))
+
+
+def test_the_city_registers_a_business_which_pays_a_shop_and_rewards_an_employee(
+    points: PointsSystem, tmp_path: Path
+) -> None:
+    firm = Account.create()
+    registered = run(points, tmp_path, "account", "register", firm.address, "--kind", "business")
+    assert registered.exit_code == 0, registered.text
+    assert points.registry.functions.accountOf(firm.address).call()[0] == BUSINESS
+    wrong = run(points, tmp_path, "account", "register", Account.create().address, "--kind", "company")
+    assert wrong.exit_code == 2 and "resident, merchant, business" in wrong.text
+
+    shop, employee = points.merchant(), points.resident()
+    customer = points.resident()
+    points.mint(customer, 1_000)
+    points.pay(customer, shop, 1_000)
+    points.send(shop, points.token.functions.payBusiness(firm.address, 400, text32("INV-1")))
+
+    limits = run(points, tmp_path, "business", "limits", key=None)
+    assert limits.exit_code == 0 and "100,000 points" in limits.text and "6 month(s)" in limits.text
+    changed = run(points, tmp_path, "business", "set-limits", "--max-payment", "300", "--max-reward", "50")
+    assert changed.exit_code == 0, changed.text
+    assert points.token.functions.localCirculationLimits().call() == [300, 50, 6]
+    refused = run(points, tmp_path, "business", "set-limits", "--max-payment", "1", key="0x" + firm.key.hex())
+    assert refused.exit_code != 0 and "AccessControlUnauthorizedAccount" in refused.text
+
+    as_firm = "0x" + firm.key.hex()
+    over = run(points, tmp_path, "business", "pay", shop.address, "301", key=as_firm)
+    assert over.exit_code != 0 and "LocalTransferLimitExceeded" in over.text
+    to_resident = run(points, tmp_path, "business", "pay", employee.address, "10", key=as_firm)
+    assert to_resident.exit_code != 0 and "TransferNotPermitted" in to_resident.text
+    paid = run(points, tmp_path, "business", "pay", shop.address, "250", "--reference", "INV-2", key=as_firm)
+    assert paid.exit_code == 0, paid.text
+    rewarded = run(points, tmp_path, "business", "reward", employee.address, "50", key=as_firm)
+    assert rewarded.exit_code == 0, rewarded.text
+    assert points.balance(firm.address) == 100 and points.balance(employee) == 50
+    assert points.token.functions.merchantLedgerOf(shop.address).call()[0] == 1_000 - 400 + 250
+    run(points, tmp_path, "business", "set-limits")  # back to the defaults
+    assert points.token.functions.localCirculationLimits().call() == [100_000, 10_000, 6]
