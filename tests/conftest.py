@@ -178,6 +178,44 @@ def points(tmp_path_factory: pytest.TempPathFactory, dev_chain_template: Path) -
     system.node.stop()
 
 
+@pytest.fixture(scope="session")
+def session_points(tmp_path_factory: pytest.TempPathFactory, dev_chain_template: Path) -> Iterator[Any]:
+    """One node with the point contracts for the whole session of a test worker.
+
+    The wallet modules that only add fresh members and never restart a server share it (and
+    ``wallets``) through ``tests.wallet_support.shared_points``: a deployment and two wallet
+    servers cost ~30 s, paid once per worker instead of once per module (issue 20's suite budget).
+    """
+    from tests.points import start_points_system
+
+    base = tmp_path_factory.mktemp("session-points")
+    shutil.copytree(dev_chain_template, base / "node")
+    system = start_points_system(base / "node", free_port(), base / "deployments")
+    yield system
+    system.node.stop()
+
+
+@pytest.fixture(scope="session")
+def wallets(session_points: Any, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Any]:
+    """``wallets("sqlite")`` / ``wallets("postgresql")``: the worker's shared wallet servers on
+    ``session_points``, started on first use; their logs are checked for 500s when the session ends."""
+    from tests.wallet_support import running_wallet
+
+    running: dict[str, Any] = {}
+
+    def get(kind: str) -> Any:
+        if kind not in running:
+            generator = running_wallet(session_points, tmp_path_factory.mktemp(f"shared-wallet-{kind}"), kind,
+                                       TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_IP="100000")  # fmt: skip
+            running[kind] = (generator, next(generator))
+        return running[kind][1]
+
+    yield get
+    for generator, _server in running.values():
+        for _ in generator:  # stops the server and checks its log
+            pass
+
+
 @pytest.fixture()
 def fresh_points(tmp_path: Path, dev_chain_template: Path) -> Iterator[Any]:
     """A node of its own with the point contracts deployed (for tests that move time)."""

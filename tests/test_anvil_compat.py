@@ -42,8 +42,8 @@ from contracts.deploy import TAKASAGO_REGISTRY_ADDRESS
 from indexer import queries
 from indexer.db.engine import engine_for, sessions_for, upgrade
 from indexer.follower import Follower
-from ledger_client.rpc import Rpc
 from ledger_client.deployment import load_deployment
+from ledger_client.rpc import Rpc
 from tests.conftest import REPO, NodeProcess, free_port, rpc
 from tests.points import MERCHANT, RESIDENT, PointsSystem
 from tests.support import web3_for

@@ -283,7 +283,7 @@ def test_settle_lists_and_exports_a_periods_settlements(points: PointsSystem, tm
     points.mint(payer, 5_000)
     points.pay(payer, bakery, 1_200)
     points.pay(payer, grocer, 800)
-    points.send(bakery, points.token.functions.requestSettlement(1_000, "INV-001".encode().ljust(32, b"\0")))
+    points.send(bakery, points.token.functions.requestSettlement(1_000, b"INV-001".ljust(32, b"\0")))
     points.send(grocer, points.token.functions.requestSettlement(800, "八百屋-11月".encode().ljust(32, b"\0")))
     today = datetime.fromtimestamp(points.now(), JST).strftime("%Y-%m-%d")
     out_csv = tmp_path / "settle.csv"

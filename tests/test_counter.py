@@ -12,25 +12,26 @@ from __future__ import annotations
 
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 
 from tests.conftest import REPO
-from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, error_code, member, officer, running_wallet, settled, signup
+from tests.wallet_support import (
+    Api,
+    WalletServer,
+    error_code,
+    member,
+    officer,
+    settled,
+    shared_points,
+    shared_wallet,
+    signup,
+)
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    directory = tmp_path_factory.mktemp(f"counter-{request.param}")
-    yield from running_wallet(points, directory, request.param)
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallet
 
 
 def elder(desk: Api, name: str = "高砂 はな", born: str = "1941-05-03") -> dict[str, Any]:

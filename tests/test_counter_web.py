@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import datetime
 from pathlib import Path
 from typing import Any
@@ -23,18 +22,22 @@ import pytest
 from ledger_client.jst import JST
 from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.conftest import REPO
-from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
-from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, WalletServer, member, officer, running_wallet
+from tests.wallet_support import (
+    OFFICER_PASSWORD,
+    PASSWORD,
+    WalletServer,
+    member,
+    officer,
+    shared_points,
+    shared_sqlite_wallet,
+)
+
+points, wallet = shared_points, shared_sqlite_wallet  # this module runs on the worker's shared chain and wallet
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
 )
-
-
-@pytest.fixture(scope="module")
-def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp("counter-web"), "sqlite")
 
 
 def log_in(page: Any, login: str, password: str, ready: str) -> None:

@@ -25,8 +25,8 @@ import requests
 import websockets.sync.client
 
 from ledger_client.heads import HeadListener
-from ledger_client.rpc import Rpc
 from ledger_client.node_access import TOKEN_FILE_ENV, NodeAccessError, service_headers
+from ledger_client.rpc import Rpc
 from tests.conftest import REPO, free_port
 from tests.points import PointsSystem, start_points_system
 from tests.wallet_support import Api, WalletServer, member, running_wallet

@@ -9,24 +9,19 @@ Screens at 360 px and 1280 px (``notices``, ``notices-english-large``).
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
-from tests.points import PointsSystem
-from tests.wallet_support import PASSWORD, WalletServer, member, running_wallet
+from tests.wallet_support import PASSWORD, WalletServer, member, shared_points, shared_sqlite_wallet
+
+points, wallet = shared_points, shared_sqlite_wallet  # this module runs on the worker's shared chain and wallet
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
 )
-
-
-@pytest.fixture(scope="module")
-def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp("notices-web"), "sqlite")
 
 
 def test_a_thanks_received_appears_in_the_notice_centre(wallet: WalletServer, playwright: Any) -> None:

@@ -17,28 +17,21 @@ import json
 import os
 import subprocess
 import sys
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from eth_utils import keccak
 from sqlalchemy import create_engine, text
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
-from tests.wallet_support import PASSWORD, Api, WalletServer, officer, running_wallet
+from tests.wallet_support import PASSWORD, Api, WalletServer, officer, shared_points, shared_wallet
+
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallet
 
 REGISTRAR = keccak(text="REGISTRAR_ROLE")
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"officer-day-{request.param}"), request.param)
 
 
 def code(response: httpx.Response) -> str:

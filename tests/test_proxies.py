@@ -9,19 +9,17 @@ action is attributed; the mother ends the proxy and it stops working.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from tests.wallet_support import (
+    WalletServer,
+    error_code,
+    member,
+    officer,
+    settled,
+    shared_points,
+    shared_wallet,
+)
 
-import pytest
-
-from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, error_code, member, officer, running_wallet, settled
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"proxy-{request.param}"), request.param)
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallet
 
 
 def test_a_daughter_acts_for_her_mother_within_the_limits_the_counter_recorded(wallet: WalletServer) -> None:

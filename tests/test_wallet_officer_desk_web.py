@@ -7,24 +7,26 @@ lists that trail under the pending accounts, so officers see it where they work.
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import pytest
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
-from tests.points import PointsSystem
-from tests.wallet_support import OFFICER_PASSWORD, WalletServer, officer, running_wallet, signup
+from tests.wallet_support import (
+    OFFICER_PASSWORD,
+    WalletServer,
+    officer,
+    shared_points,
+    shared_sqlite_wallet,
+    signup,
+)
+
+points, wallet = shared_points, shared_sqlite_wallet  # this module runs on the worker's shared chain and wallet
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
 )
-
-
-@pytest.fixture(scope="module")
-def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp("desk"), "sqlite")
 
 
 def test_officer_desk_shows_who_read_whose_personal_record(wallet: WalletServer, playwright: Any) -> None:

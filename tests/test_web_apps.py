@@ -18,16 +18,23 @@ import pytest
 from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
-from tests.wallet_support import OFFICER_PASSWORD, PASSWORD, Api, WalletServer, member, officer, running_wallet
+from tests.wallet_support import (
+    OFFICER_PASSWORD,
+    PASSWORD,
+    Api,
+    WalletServer,
+    member,
+    officer,
+    running_wallet,
+    shared_points,
+    shared_sqlite_wallet,
+)
+
+points, wallet = shared_points, shared_sqlite_wallet  # this module runs on the worker's shared chain and wallet
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"
 )
-
-
-@pytest.fixture(scope="module")
-def wallet(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp("web"), "sqlite")
 
 
 def visible(page: Any, section: str, timeout: float = 15_000) -> None:

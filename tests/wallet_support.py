@@ -273,3 +273,25 @@ def settled(api: Api, response: httpx.Response) -> dict[str, Any]:
             return op
         op = dict(api.get(f"/v1/operations/{op['id']}", params={"wait": 2}).json())
     return op
+
+
+@pytest.fixture(name="points", scope="module")
+def shared_points(session_points: PointsSystem) -> PointsSystem:
+    """Import into a test module (with ``shared_wallet`` or ``shared_sqlite_wallet``) to run it on the
+    worker's shared chain and wallet servers rather than its own: only for modules whose tests use
+    fresh members, leave global settings alone and never stop, restart or reconfigure the server."""
+    return session_points
+
+
+@pytest.fixture(name="wallet", scope="module", params=["sqlite", "postgresql"])
+def shared_wallet(request: pytest.FixtureRequest, wallets: Any) -> WalletServer:
+    """The worker's shared wallet server on each database (see ``shared_points``)."""
+    server: WalletServer = wallets(request.param)
+    return server
+
+
+@pytest.fixture(name="wallet", scope="module")
+def shared_sqlite_wallet(wallets: Any) -> WalletServer:
+    """The worker's shared wallet server on SQLite (see ``shared_points``), for browser tests."""
+    server: WalletServer = wallets("sqlite")
+    return server
