@@ -421,3 +421,35 @@ def test_the_census_loader_reads_the_official_layout_in_shift_jis(tmp_path: Path
     path.write_text("name,people\nA,1\n", encoding="utf-8")
     with pytest.raises(census.CensusError, match="e-Stat"):
         census.load(path)
+
+
+def test_an_indexer_on_postgresql_is_read_the_same_way(indexer_db: IndexerDb, duck: DuckWarehouse) -> None:
+    """A city whose indexer runs on PostgreSQL: the same rows read through a read-only session give the same."""
+    from sqlalchemy import MetaData, create_engine, insert, select
+
+    url = postgres_database()
+    upgrade(url)
+    source_engine = create_engine(indexer_db.url)
+    target_engine = create_engine(url.replace("postgresql://", "postgresql+psycopg://"))
+    metadata = MetaData()
+    metadata.reflect(source_engine, only=["blocks", "transactions", "events", "movements"])
+    with source_engine.connect() as source, target_engine.begin() as target:
+        for table in ("blocks", "transactions", "events", "movements"):
+            rows = [dict(r._mapping) for r in source.execute(select(metadata.tables[table]))]
+            target.execute(insert(_reflected(target_engine, table)), rows)
+    store = DuckWarehouse()
+    IndexerSource(url, name).pull(store, 0)
+    store.replace("attributes", attributes())
+    rows = census.load()
+    store.replace("population", {column: [r[column] for r in rows] for column in rows[0]})
+    assert indicators.compute(store) == indicators.compute(duck)
+    source_engine.dispose()
+    target_engine.dispose()
+
+
+def _reflected(engine: Any, table: str) -> Any:
+    from sqlalchemy import MetaData
+
+    metadata = MetaData()
+    metadata.reflect(engine, only=[table])
+    return metadata.tables[table]
