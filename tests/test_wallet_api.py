@@ -166,7 +166,9 @@ def test_daily_thanks_cap(wallet: WalletServer) -> None:
     assert alice.post("/v1/thanks", {"to": bob.info["short_code"], "amount": 1_000}).status_code == 200
     capped = alice.post("/v1/thanks", {"to": bob.info["short_code"], "amount": 1})
     assert capped.status_code == 409 and error_code(capped) == "THANKS_DAILY_CAP"
-    assert capped.json()["error"]["detail"]["limit"] == 1_000
+    detail = capped.json()["error"]["detail"]  # the caps, today's figures and when they reset (issue 21)
+    assert detail["points_per_day"] == 1_000 and detail["points_today"] == 1_000 and detail["amount"] == 1
+    assert detail["resets_at"].endswith("+00:00") and "T15:00:00" in detail["resets_at"]  # midnight JST
 
 
 # -- merchant payments ---------------------------------------------------------------------------
