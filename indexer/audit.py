@@ -54,6 +54,23 @@ class AuditReport:
     transactions_checked: int = 0
     accounts_checked: int = 0
     finality_checked: int = 0  # blocks whose commit certificate was verified (0: the node serves none)
+    certificates_served: bool = True  # False: the node is another client (anvil, Besu) with no certificates
+    sealed_alone: int = 0  # blocks sealed by the only validator: its seal (checked) is the whole quorum
+
+    def finality_line(self) -> str:
+        """What the finality check did, in words: "0 verified" alone read as a failure to a first-time auditor."""
+        if not self.certificates_served:
+            return "commit certificates not checked: this node does not serve them (not a Takasago node)"
+        if self.finality_checked == 0 and self.sealed_alone:
+            return (
+                "no commit certificates to check: a single validator seals every block, so its seal "
+                "(checked above) is the whole quorum and no certificate is issued"
+            )
+        line = f"{self.finality_checked} commit certificates verified"
+        if self.sealed_alone:
+            line += f" ({self.sealed_alone} blocks sealed by a single validator need none)"
+        return line
+
     problems: list[str] = field(default_factory=list)
 
     @property
@@ -81,6 +98,7 @@ class Auditor:
         hashes: dict[int, str] = {}
         previous: str | None = None
         certificates = self._serves_certificates()
+        report.certificates_served = certificates
         if first > 0:
             raw_parent = self.rpc.call("debug_getRawHeader", hex(first - 1))
             if raw_parent is None:
@@ -143,6 +161,8 @@ class Auditor:
         if certificate is None:
             if len(authorised) != 1:
                 report.problem(f"block {n}: no commit certificate, so nothing shows it is final")
+            else:
+                report.sealed_alone += 1
             return
         if certificate.get("blockHash") != "0x" + block_hash.hex():
             report.problem(f"block {n}: the commit certificate is for {certificate.get('blockHash')}")

@@ -4,13 +4,21 @@ friendly errors, the tail, and a node that goes away."""
 from __future__ import annotations
 
 import csv
+import html
+import inspect
 import io
+import re
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
+import httpx
 import pytest
 
+from indexer import decode
+from indexer.web.texts import KINDS, SENTENCES, kind_code, kind_name
 from tests.explorer_support import ExplorerServer, get, running_explorer
 from tests.points import PointsSystem
 from tests.test_indexer import activity, database, help_activity
@@ -21,8 +29,9 @@ def world(
     request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[tuple[ExplorerServer, dict[str, Any]]]:
     who = activity(points)
+    who["second_shop"] = points.merchant().address
     directory = tmp_path_factory.mktemp(f"explorer-{request.param}")
-    labels = {who["shop"]: "高砂ベーカリー"}
+    labels = {who["shop"]: "高砂ベーカリー", who["second_shop"]: "高砂ベーカリー 駅前店"}
     for server in running_explorer(points, directory, database(request.param, directory), labels):
         server.caught_up()
         yield server, who
@@ -52,9 +61,8 @@ def test_address_holders_merchants_programmes(world: tuple[ExplorerServer, dict[
     assert f"{points.balance(who['alice']):,} pt" in page.text
     payments_only = get(server, f"/address/{who['alice']}?kind=payment&lang=en")
     assert "paid" in payments_only.text and "thanked" not in payments_only.text
-    assert who["bob"] in get(server, "/holders").text or who["bob"][:6] in get(server, "/holders").text
     merchants = get(server, "/merchants")
-    assert "高砂ベーカリー" in merchants.text
+    assert "高砂ベーカリー" in merchants.text and "住民の残高は一覧にしません" in merchants.text
     assert get(server, "/programmes").status_code == 200 and get(server, "/co2").status_code == 200
 
 
@@ -81,9 +89,9 @@ def test_help_totals_per_month_cover_at_least_ten_people(world: tuple[ExplorerSe
 
     server.caught_up()
     before = completed()
-    page = get(server, "/help?lang=en").text
+    shown = get(server, "/help?lang=en").text
     if len({log["args"]["helper"] for log in before}) < 10:
-        assert "not shown: fewer than 10 people" in page
+        assert "not shown: fewer than 10 people" in shown
     for _ in range(10):
         help_activity(points)
     server.caught_up()
@@ -101,7 +109,6 @@ def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]])
     for path in (
         "/blocks.csv",
         "/txs.csv",
-        "/holders.csv",
         "/merchants.csv",
         "/settlements.csv",
         "/programmes.csv",
@@ -110,18 +117,109 @@ def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]])
     ):
         response = get(server, path)
         assert response.status_code == 200 and response.headers["content-type"].startswith("text/csv"), path
+        assert response.content.startswith(b"\xef\xbb\xbf"), path  # the BOM: Excel reads the names as UTF-8
         rows = list(csv.reader(io.StringIO(response.text)))
         assert rows and rows[0], path
-    merchant_rows = list(csv.DictReader(io.StringIO(get(server, "/merchants.csv").text)))
+    merchant_rows = table(server, "/merchants.csv")
     shop = next(r for r in merchant_rows if r["address"] == who["shop"])
     assert shop["label"] == "高砂ベーカリー" and int(shop["received"]) >= 250
-    none = list(csv.DictReader(io.StringIO(get(server, "/txs.csv?from=2001-01-01&to=2001-12-31").text)))
+    none = table(server, "/txs.csv?from=2001-01-01&to=2001-12-31")
     assert none == []
     today = time.strftime("%Y-%m-%d", time.gmtime(time.time() + 9 * 3600))
-    todays = list(csv.DictReader(io.StringIO(get(server, f"/txs.csv?from={today}&to={today}").text)))
-    assert todays and len(todays) <= len(list(csv.DictReader(io.StringIO(get(server, "/txs.csv").text))))
-    mine = list(csv.DictReader(io.StringIO(get(server, f"/address/{who['alice']}/history.csv").text)))
+    todays = table(server, f"/txs.csv?from={today}&to={today}")
+    assert todays and len(todays) <= len(table(server, "/txs.csv"))
+    mine = table(server, f"/address/{who['alice']}/history.csv")
     assert {r["kind"] for r in mine} >= {"issued", "thanks", "payment", "refund"}
+
+
+def table(server: ExplorerServer, path: str) -> list[dict[str, str]]:
+    """A CSV export as Excel reads it: UTF-8 after its BOM."""
+    return list(csv.DictReader(io.StringIO(get(server, path).content.decode("utf-8-sig"))))
+
+
+JST_TIME = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d\+09:00")
+
+
+def test_csv_times_are_japan_time_and_kinds_are_named_as_on_the_pages(
+    world: tuple[ExplorerServer, dict[str, Any]],
+) -> None:
+    """Issue 22: a first-time reader opened the exports in Excel and saw Unix seconds, and ``issue`` in one
+    file where another said ``issued`` and the page said 発行."""
+    server, who = world
+    w3 = server.points.w3
+    blocks = table(server, "/blocks.csv")
+    for row in blocks[1:4]:
+        assert JST_TIME.fullmatch(row["timestamp"]), row
+        stamp = w3.eth.get_block(int(row["number"]))["timestamp"]
+        assert datetime.fromisoformat(row["timestamp"]) == datetime.fromtimestamp(stamp, UTC)
+    txs = table(server, "/txs.csv")
+    assert all(JST_TIME.fullmatch(r["timestamp"]) for r in txs)
+    assert "issue" not in {r["kind"] for r in txs} and "issued" in {r["kind"] for r in txs}
+    mine = table(server, f"/address/{who['alice']}/history.csv")
+    assert all(JST_TIME.fullmatch(r["timestamp"]) for r in mine)
+    txs_page, address_page = get(server, "/txs").text, get(server, f"/address/{who['alice']}").text
+    for rows in (txs, mine):
+        for row in rows:
+            assert row["kind_name"] == KINDS[row["kind"]]["ja"], row  # every code has its one name
+    for word in {r["kind_name"] for r in mine if r["kind"] in ("issued", "payment", "refund", "thanks")}:
+        assert f"<td>{word}</td>" in address_page, word
+    assert "<td>発行</td>" in txs_page and "<td>issue</td>" not in txs_page and "<td>payment</td>" not in txs_page
+    english = table(server, f"/address/{who['alice']}/history.csv?lang=en")
+    assert {r["kind_name"] for r in english} >= {"Issued", "Payment", "Refund", "Thanks"}
+    assert "<td>Issued</td>" in get(server, "/txs?lang=en").text
+
+
+def test_every_kind_has_one_name_in_both_languages() -> None:
+    """Each kind the indexer can write (a movement's from ``classify``, a call's from ``METHOD_KINDS``) is named
+    in the one table, in Japanese and English; b2b and business-reward (issue 21) included."""
+    movement_kinds = set(re.findall(r'return "([a-z0-9-]+)"', inspect.getsource(decode.classify)))
+    call_kinds = {kind_code(k) for k in decode.METHOD_KINDS.values()} | {"contract-call", "other"}
+    assert {"b2b", "business-reward", "issued", "help-return"} <= movement_kinds
+    assert movement_kinds <= set(SENTENCES["ja"]) == set(SENTENCES["en"])
+    for code in movement_kinds | call_kinds:
+        assert code in KINDS and KINDS[code]["ja"] and KINDS[code]["en"], code
+        assert kind_name(code, "ja") != kind_name(code, "en"), code
+
+
+def test_search_finds_a_shop_by_its_name(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    server, who = world
+    one = get(server, "/search?q=" + quote("駅前"))
+    assert one.status_code == 303 and one.headers["location"] == f"/address/{who['second_shop']}"
+    several = get(server, "/search?q=" + quote("ベーカリー"), follow_redirects=True)
+    assert several.status_code == 200 and "名前が一致したお店" in several.text
+    assert f"/address/{who['shop']}" in several.text and f"/address/{who['second_shop']}" in several.text
+    residents_never = get(server, "/search?q=" + quote("住民"))
+    assert residents_never.status_code == 404 and "その名前のお店もありません" in residents_never.text
+    english = get(server, "/search?q=nowhere&lang=en")
+    assert english.status_code == 404 and "no shop has that name" in english.text
+
+
+def test_a_registration_reads_in_plain_words(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    server, who = world
+    registry = server.points.registry
+    logs = registry.events.AccountRegistered().get_logs(from_block=0, argument_filters={"account": who["alice"]})
+    tx_hash = logs[0]["transactionHash"].to_0x_hex()
+    page = get(server, f"/tx/{tx_hash}")
+    assert page.status_code == 200 and '<p class="sentence headline">住民アカウントが登録されました</p>' in page.text
+    assert "<dd>アカウント登録</dd>" in page.text  # the transaction's kind, from the same table
+    assert "A resident account was registered" in get(server, f"/tx/{tx_hash}?lang=en").text
+    shop = registry.events.AccountRegistered().get_logs(from_block=0, argument_filters={"account": who["shop"]})
+    assert "加盟店アカウントが登録されました" in get(server, f"/tx/{shop[0]['transactionHash'].to_0x_hex()}").text
+
+
+def test_no_page_or_export_lists_residents_balances(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
+    """Issue 22: the list of every holder is gone; merchants (public business data) stay listed."""
+    server, who = world
+    home = get(server, "/").text
+    assert 'href="/holders' not in home and 'href="/merchants"' in home
+    for old, new in (("/holders", "/merchants"), ("/holders?page=2", "/merchants"), ("/holders.csv", "/merchants.csv")):
+        moved = get(server, old)
+        assert moved.status_code == 301 and moved.headers["location"] == new, old
+    for path in ("/merchants", "/merchants.csv", "/settlements.csv", "/merchants?lang=en"):
+        text = get(server, path, follow_redirects=True).text
+        assert who["alice"] not in text and who["bob"] not in text, path
+    assert who["shop"] in get(server, "/merchants.csv").text
+    assert who["alice"] in get(server, f"/address/{who['alice']}").text  # one's own page, as before
 
 
 def test_etherscan_compatible_api(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
@@ -166,7 +264,7 @@ def test_bad_input_gets_friendly_pages_never_a_500(world: tuple[ExplorerServer, 
         "/blocks?page=0": 400,
         "/blocks?page=99999999999999": 400,
         "/search?q=": 400,
-        "/search?q=%3Cscript%3E": 400,
+        "/search?q=%3Cscript%3E": 404,  # could be a shop's name: none has it
         "/search?q=0x" + "ab" * 32: 404,
         "/no/such/page": 404,
         "/address/zzz/history.csv": 400,
@@ -180,7 +278,26 @@ def test_bad_input_gets_friendly_pages_never_a_500(world: tuple[ExplorerServer, 
         assert response.status_code == status, (path, response.status_code)
         if ".csv" not in path:
             assert '<a href="/">' in response.text, path
+        message = error_message(response)  # Japanese pages say every error in Japanese
+        assert JAPANESE.search(message) and not re.search(r"\b(not|is|must|a)\b", message), (path, message)
+        english = error_message(get(server, path + ("&" if "?" in path else "?") + "lang=en"))
+        assert not JAPANESE.search(english.replace("<script>", "")) or "search" in path, (path, english)
+    assert "ブロック番号は整数で指定してください" in get(server, "/block/abc").text
+    assert "a block number is a whole number" in get(server, "/block/abc?lang=en").text
+    assert "このアドレスのページはありません" in get(server, "/no/such/page").text
     assert "<script>" not in get(server, "/search?q=%3Cscript%3E").text
+
+
+JAPANESE = re.compile(r"[\u3040-\u30ff\u4e00-\u9fff]")
+
+
+def error_message(response: httpx.Response) -> str:
+    """The refusal's words: the page's message paragraph, or a CSV URL's JSON error."""
+    if response.headers["content-type"].startswith("application/json"):
+        return str(response.json()["error"])
+    found = re.search(r'<section class="error-page">\s*<h1>[^<]*</h1>\s*<p>([^<]*)</p>', response.text)
+    assert found, response.text[:500]
+    return html.unescape(found.group(1))
 
 
 def test_the_tail_and_a_node_that_goes_away(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
@@ -196,5 +313,5 @@ def test_the_tail_and_a_node_that_goes_away(world: tuple[ExplorerServer, dict[st
     points.node.start()
     points.mint(who["bob"], 6)
     height = server.caught_up(timeout=60)
-    numbers = [int(r["number"]) for r in csv.DictReader(io.StringIO(get(server, "/blocks.csv").text))]
+    numbers = [int(r["number"]) for r in table(server, "/blocks.csv")]
     assert sorted(numbers) == list(range(height + 1))  # no gap, no duplicate

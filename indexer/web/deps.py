@@ -48,7 +48,7 @@ def address(address: str) -> str:
 def movement_kind(kind: str | None = None) -> str:
     """``?kind=`` filter of an address's history: one of the movement kinds, or "" for all."""
     if kind not in (None, "", *SENTENCES["en"]):
-        raise BadInput(f"unknown kind {kind!r}")
+        raise BadInput("kind", kind=kind)
     return kind or ""
 
 

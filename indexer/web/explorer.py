@@ -2,7 +2,8 @@
 
 One :class:`Explorer` per app (``app.state.explorer``, reached by routes through
 ``indexer.web.deps``). It caches what many views share: the registry's account kinds,
-the home page's aggregates, the holders and the merchants' figures, all brought up to date with the indexed head.
+the home page's aggregates, every address's points (for its own page and ``/api`` balance, never listed:
+issue 22) and the merchants' figures, all brought up to date with the indexed head.
 """
 
 from __future__ import annotations
@@ -61,19 +62,10 @@ class Explorer:
         """The registry's kinds and statuses, brought up to date with the events indexed since the last view."""
         return self._kinds.get(db)
 
-    def holders(self, db: Session, page: int) -> list[tuple[str, int]]:
-        """One page of holders, largest first, from every address's points kept at the indexed head."""
-        return self._holders.get(db).page(page)
-
     def points_of(self, db: Session, address: str) -> int:
         """An address's points derived from the movements (``queries.balance_of``), from the sums kept at
         the indexed head instead of summing a busy merchant's movements per view."""
         return 0 if address == ZERO else self._holders.get(db).balances.get(address, 0)
-
-    def ranked_holders(self, db: Session) -> list[tuple[str, int]]:
-        """Every holder with points, largest first (``holders.csv``): the list kept for ``/holders``, not a
-        grouping of every movement per export. Never modified, so a streamed export may iterate it."""
-        return self._holders.get(db).ranked
 
     def merchants(self, db: Session, kinds: Kinds) -> list[dict[str, Any]]:
         """Every merchant's figures (``queries.merchants``), from sums kept at the indexed head."""

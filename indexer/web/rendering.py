@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer import queries
 from indexer.labels import short
-from indexer.web.texts import TEXTS
+from indexer.web.texts import TEXTS, kind_code, kind_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSP = (
@@ -61,7 +61,7 @@ class Pages:
                 "indexed": cp.block_number if cp else None,
                 "short": short,
                 "when": _when,
-                "kind_word": lambda k: words.get(f"kind_{k}", k),
+                "kind_word": lambda k: kind_name(k, lang),
                 **context,
             },
             status_code=status,
@@ -73,15 +73,55 @@ class Pages:
         return response
 
 
-def csv_response(name: str, header: list[str], rows: Iterable[Iterable[Any]]) -> StreamingResponse:
-    """A CSV download streamed as the client reads it (whole listings never sit in memory, finding 16)."""
+BOM = "\ufeff"
+"""Excel reads a CSV without it as Shift_JIS (mojibake for every Japanese name): every export starts with it."""
+
+
+def jst_time(ts: int | None) -> str:
+    """A CSV time: ISO 8601 in Japan time with its offset (``2026-12-03T14:05:09+09:00``), read as it is
+    by people and parsed exactly by every tool (Unix seconds meant nothing to a first-time reader)."""
+    if not ts:
+        return ""
+    try:
+        return datetime.fromtimestamp(int(ts), queries.JST).isoformat()
+    except (OverflowError, ValueError, OSError):
+        return ""  # a programme "without end" (a far-future sentinel no calendar holds) is left blank
+
+
+def csv_response(
+    name: str,
+    header: list[str],
+    rows: Iterable[Iterable[Any]],
+    times: tuple[str, ...] = ("timestamp",),
+    kinds_in: str | None = None,
+    lang: str = "ja",
+) -> StreamingResponse:
+    """A CSV download streamed as the client reads it (whole listings never sit in memory, finding 16).
+
+    It starts with a BOM; the columns named in ``times`` (Unix seconds in the index) are written as
+    :func:`jst_time`; with ``kinds_in``, that column holds a kind's one code (``texts.kind_code``) and a
+    ``kind_name`` column after it its name in ``lang`` from the same table as the pages.
+    """
+    time_at = [i for i, column in enumerate(header) if column in times]
+    kind_at = header.index(kinds_in) if kinds_in else None
+    columns = list(header) if kind_at is None else [*header[: kind_at + 1], "kind_name", *header[kind_at + 1 :]]
+
+    def shaped(row: Iterable[Any]) -> list[Any]:
+        cells = list(row)
+        for i in time_at:
+            cells[i] = jst_time(cells[i])
+        if kind_at is not None:
+            code = kind_code(cells[kind_at])
+            cells[kind_at : kind_at + 1] = [code, kind_name(code, lang)]
+        return cells
 
     def generate() -> Iterable[str]:
         buffer = io.StringIO()
+        buffer.write(BOM)
         writer = csv.writer(buffer)
-        writer.writerow(header)
+        writer.writerow(columns)
         for row in rows:
-            writer.writerow(row)
+            writer.writerow(shaped(row))
             if buffer.tell() > 64_000:
                 yield buffer.getvalue()
                 buffer.seek(0)

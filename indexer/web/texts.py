@@ -1,4 +1,12 @@
-"""The explorer's words in Japanese (default) and English, and plain-words descriptions of movements."""
+"""The explorer's words in Japanese (default) and English, and plain-words descriptions of movements.
+
+:data:`KINDS` is the one table of kind names: every page, every CSV (``kind_name``) and the
+address page's filter name a kind from it, so a first-time reader never sees ``payment`` on
+one page and 支払い on another. Transactions take their kind from the call
+(``indexer.decode.METHOD_KINDS``: ``issue``, ``settlement`` …) and movements from their
+events (``issued``, ``settled`` …); :data:`KIND_ALIASES` folds the call's spelling into the
+movement's, so one thing has one code (``kind`` in the CSVs) and one name.
+"""
 
 from __future__ import annotations
 
@@ -21,7 +29,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "helpers": "お手伝いした人数",
         "too_few_people": "{n}人未満のため非公開",
         "search": "検索",
-        "search_hint": "ブロック番号・取引ハッシュ・アドレス・支払い請求ID",
+        "search_hint": "ブロック番号・取引ハッシュ・アドレス・支払い請求ID・店名",
         "head": "最新ブロック",
         "issued": "発行",
         "settled": "換金（焼却）",
@@ -85,14 +93,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "label": "ラベル",
         "position": "位置",
         "block_hash": "ブロックハッシュ",
-        "kind_issued": "発行",
-        "kind_thanks": "ありがとう",
-        "kind_payment": "支払い",
-        "kind_refund": "返金",
-        "kind_settled": "換金",
-        "kind_swept": "期限切れ",
-        "kind_recovered": "復旧",
-        "kind_transfer": "移転",
         "resident": "住民",
         "merchant": "加盟店",
         "city": "市",
@@ -117,6 +117,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "shop_qr": "お店のQR（読み取って金額を入力して支払います）",
         "shop_address": "アカウント",
         "shop_unavailable": "ウォレットに接続できないため、お店の一覧を表示できません",
+        "shop_matches": "名前が一致したお店",
+        "registered": "{kind}アカウントが登録されました",
+        "registered_many": "{kind}アカウント {n} 件が登録されました",
+        "status_changed": "アカウントの状態が「{status}」に変わりました",
+        "active": "有効",
+        "suspended": "停止中",
+        "revoked": "取消済み",
+        "unregistered": "未登録",
+        "business": "事業者",
+        "merchants_only": "加盟店の残高と取引の集計です（公開の事業情報）。住民の残高は一覧にしません。",
     },
     "en": {
         "title": "Takasago Points ledger explorer",
@@ -136,7 +146,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "helpers": "Helpers",
         "too_few_people": "not shown: fewer than {n} people",
         "search": "Search",
-        "search_hint": "Block number, transaction hash, address or payment request id",
+        "search_hint": "Block number, transaction hash, address, payment request id or shop name",
         "head": "Latest block",
         "issued": "Issued",
         "settled": "Settled (burned)",
@@ -200,14 +210,6 @@ TEXTS: dict[str, dict[str, str]] = {
         "label": "Label",
         "position": "Position",
         "block_hash": "Block hash",
-        "kind_issued": "Issued",
-        "kind_thanks": "Thanks",
-        "kind_payment": "Payment",
-        "kind_refund": "Refund",
-        "kind_settled": "Settlement",
-        "kind_swept": "Expired",
-        "kind_recovered": "Recovery",
-        "kind_transfer": "Transfer",
         "resident": "Resident",
         "merchant": "Merchant",
         "city": "City",
@@ -232,6 +234,16 @@ TEXTS: dict[str, dict[str, str]] = {
         "shop_qr": "The shop's QR (scan it, type the amount, pay)",
         "shop_address": "Account",
         "shop_unavailable": "The wallet cannot be reached, so the shop list is not available",
+        "shop_matches": "Shops with that name",
+        "registered": "A {kind} account was registered",
+        "registered_many": "{n} {kind} accounts were registered",
+        "status_changed": "An account's status changed to \u201c{status}\u201d",
+        "active": "active",
+        "suspended": "suspended",
+        "revoked": "revoked",
+        "unregistered": "unregistered",
+        "business": "Business",
+        "merchants_only": "Shops' balances and figures (public business data). Residents' balances are never listed.",
     },
 }
 
@@ -248,6 +260,8 @@ SENTENCES = {
         "help-escrow": "{from} set aside {amount} pt as thanks for help (held in escrow {to})",
         "help": "{to} received {amount} pt of thanks for helping a neighbour (from escrow {from})",
         "help-return": "{amount} pt of thanks for help returned to {to} (from escrow {from})",
+        "b2b": "{from} paid {to} {amount} pt (business to business)",
+        "business-reward": "{from} rewarded {to} with {amount} pt",
     },
     "ja": {
         "issued": "{to} に市から {amount} pt を発行",
@@ -261,5 +275,90 @@ SENTENCES = {
         "help-escrow": "{from} が困りごとのお礼 {amount} pt を預け入れ（預かり {to}）",
         "help": "{to} がお手伝いのお礼 {amount} pt を受け取り（預かり {from} から）",
         "help-return": "困りごとのお礼 {amount} pt を {to} に返却（預かり {from} から）",
+        "b2b": "{from} が {to} に {amount} pt を支払い（事業者間）",
+        "business-reward": "{from} が {to} に特典 {amount} pt を付与",
     },
 }
+
+KINDS: dict[str, dict[str, str]] = {
+    "issued": {"ja": "発行", "en": "Issued"},
+    "thanks": {"ja": "ありがとう", "en": "Thanks"},
+    "payment": {"ja": "支払い", "en": "Payment"},
+    "refund": {"ja": "返金", "en": "Refund"},
+    "settled": {"ja": "換金", "en": "Settlement"},
+    "swept": {"ja": "期限切れ", "en": "Expired"},
+    "recovered": {"ja": "復旧", "en": "Recovery"},
+    "transfer": {"ja": "移転", "en": "Transfer"},
+    "help-escrow": {"ja": "お礼の預け入れ", "en": "Thanks held for help"},
+    "help": {"ja": "お手伝い", "en": "Help"},
+    "help-return": {"ja": "お礼の返却", "en": "Thanks returned"},
+    "b2b": {"ja": "事業者間の支払い", "en": "Business-to-business payment"},
+    "business-reward": {"ja": "事業者からの特典", "en": "Business reward"},
+    "business-programme": {"ja": "事業者の特典制度", "en": "Business reward programme"},
+    "co2-report": {"ja": "CO2削減の報告", "en": "CO2 report"},
+    "registration": {"ja": "アカウント登録", "en": "Account registration"},
+    "contract-call": {"ja": "コントラクト操作", "en": "Contract call"},
+    "other": {"ja": "その他", "en": "Other"},
+}
+"""Every kind's name, by code: the movement kinds of ``indexer.decode.classify`` and the call kinds of
+``indexer.decode.METHOD_KINDS`` (after :data:`KIND_ALIASES`). A test checks none is missing."""
+
+KIND_ALIASES = {"issue": "issued", "settlement": "settled", "sweep": "swept", "recovery": "recovered"}
+"""A call's kind spelled as the movement it makes (``mint`` is an ``issue`` call making ``issued`` points)."""
+
+
+def kind_code(kind: str | None) -> str:
+    """The one code of a kind (a transaction's ``issue`` is a movement's ``issued``); "" for none."""
+    return KIND_ALIASES.get(kind or "", kind or "")
+
+
+def kind_name(kind: str | None, lang: str) -> str:
+    """A kind's name in ``lang`` from :data:`KINDS`; an unknown code is shown as it is."""
+    code = kind_code(kind)
+    return KINDS[code][lang] if code in KINDS else code
+
+
+ERRORS: dict[str, dict[str, str]] = {
+    "page": {
+        "en": "page must be a whole number from 1 to {max}",
+        "ja": "ページ番号は 1 から {max} までの整数で指定してください",
+    },
+    "date_format": {
+        "en": "{name} must be a date, YYYY-MM-DD",
+        "ja": "{name_ja}は YYYY-MM-DD 形式の日付で指定してください",
+    },
+    "date_real": {"en": "{name} {value} is not a real date", "ja": "{name_ja} {value} は存在しない日付です"},
+    "date_order": {"en": "the date range ends before it starts", "ja": "終了日が開始日より前になっています"},
+    "address": {
+        "en": "not an address (0x followed by 40 hex digits)",
+        "ja": "アドレスではありません（0x に続く16進数40桁で指定してください）",
+    },
+    "kind": {"en": "unknown kind {kind!r}", "ja": "不明な種類です: {kind!r}"},
+    "block_number": {"en": "a block number is a whole number", "ja": "ブロック番号は整数で指定してください"},
+    "block_missing": {"en": "block {number} is not indexed (yet)", "ja": "ブロック {number} はまだ索引にありません"},
+    "tx_hash": {
+        "en": "a transaction hash is 0x followed by 64 hex digits",
+        "ja": "取引ハッシュは 0x に続く16進数64桁です",
+    },
+    "tx_missing": {"en": "transaction {tx} is not indexed", "ja": "取引 {tx} は索引にありません"},
+    "shop_missing": {"en": "no shop with code {code}", "ja": "コード {code} のお店はありません"},
+    "search_empty": {
+        "en": "type a block number, a transaction hash, an address, a payment request id or a shop's name",
+        "ja": "ブロック番号・取引ハッシュ・アドレス・支払い請求ID・店名のいずれかを入力してください",
+    },
+    "search_unknown": {
+        "en": "{text!r} is not a block number, hash or address, and no shop has that name",
+        "ja": "{text!r} はブロック番号・ハッシュ・アドレスではなく、その名前のお店もありません",
+    },
+    "search_missing": {
+        "en": "no transaction or payment request {text}",
+        "ja": "取引または支払い請求 {text} は見つかりません",
+    },
+    "no_page": {"en": "there is no page at this address", "ja": "このアドレスのページはありません"},
+    "unexpected": {
+        "en": "unexpected error; the explorer logged it",
+        "ja": "予期しないエラーが発生しました（記録済みです）",
+    },
+}
+"""Every refusal's message in both languages (``indexer.web.inputs.BadInput`` / ``NotFound`` carry a key
+and its values), so a Japanese page never shows an English error."""

@@ -148,8 +148,8 @@ def verify(
     report = Auditor(Rpc(settings.rpc_url), sessions, settings.deployments_dir).verify(at, first)
     out.print(
         f"audit at block {report.at_block}: {report.blocks_checked} blocks, "
-        f"{report.transactions_checked} transactions, {report.accounts_checked} accounts checked, "
-        f"{report.finality_checked} commit certificates verified"
+        f"{report.transactions_checked} transactions, {report.accounts_checked} accounts checked; "
+        + report.finality_line()
     )
     if report.ok:
         out.print(

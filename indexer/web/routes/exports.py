@@ -2,9 +2,11 @@
 
 Listings exported whole are streamed from the database as the client reads them
 (finding 16: ``queries.stream``, ``STREAM_ROWS`` rows at a time, a server-side cursor on
-PostgreSQL), so an export's memory does not grow with its length; ``holders.csv`` streams
-the ranked list the explorer keeps for ``/holders``. A bad ``from``/``to`` is answered in
-JSON (``indexer.web.errors``).
+PostgreSQL), so an export's memory does not grow with its length. Every export starts with a
+UTF-8 BOM and writes times as ISO 8601 in Japan time (``rendering.csv_response``), and a
+kind as its one code plus its name from the pages' table (``texts.KINDS``). A bad
+``from``/``to`` is answered in JSON (``indexer.web.errors``). There is no holders export:
+residents' balances are never listed (issue 22); merchants' are, as public business data.
 """
 
 from __future__ import annotations
@@ -13,7 +15,7 @@ from fastapi import APIRouter
 from fastapi.responses import StreamingResponse
 
 from indexer import queries
-from indexer.web.deps import Address, ExplorerDep, Period, SessionsDep
+from indexer.web.deps import Address, ExplorerDep, Lang, Period, SessionsDep
 from indexer.web.rendering import csv_response
 
 router = APIRouter(include_in_schema=False)
@@ -35,30 +37,25 @@ def blocks_csv(sessions: SessionsDep) -> StreamingResponse:
 
 
 @router.get("/txs.csv")
-def txs_csv(sessions: SessionsDep, period: Period) -> StreamingResponse:
+def txs_csv(sessions: SessionsDep, lang: Lang, period: Period) -> StreamingResponse:
     return csv_response(
         "transactions",
         ["hash", "block", "index", "timestamp", "from", "to", "status", "method", "kind", "points"],
         queries.stream(sessions, queries.all_transactions(period)),
+        kinds_in="kind",
+        lang=lang,
     )
 
 
 @router.get("/address/{address}/history.csv")
-def address_csv(sessions: SessionsDep, checksum: Address, period: Period) -> StreamingResponse:
+def address_csv(sessions: SessionsDep, lang: Lang, checksum: Address, period: Period) -> StreamingResponse:
     return csv_response(
         f"points-{checksum}",
         ["block", "log_index", "tx_hash", "timestamp", "kind", "from", "to", "points", "request_id"],
         queries.stream(sessions, queries.all_history(checksum, period)),
+        kinds_in="kind",
+        lang=lang,
     )
-
-
-@router.get("/holders.csv")
-def holders_csv(explorer: ExplorerDep) -> StreamingResponse:
-    with explorer.sessions() as db:
-        kinds = explorer.kinds(db)
-        holders = explorer.ranked_holders(db)
-    rows = ((a, kinds.get(a, ("", ""))[0], b) for a, b in holders)
-    return csv_response("holders", ["address", "kind", "points"], rows)
 
 
 @router.get("/merchants.csv")
@@ -83,7 +80,12 @@ def settlements_csv(sessions: SessionsDep) -> StreamingResponse:
 def programmes_csv(sessions: SessionsDep) -> StreamingResponse:
     with sessions() as db:
         rows = queries.programmes(db)
-    return csv_response("programmes", PROGRAMME_COLUMNS, ([r[k] for k in PROGRAMME_COLUMNS] for r in rows))
+    return csv_response(
+        "programmes",
+        PROGRAMME_COLUMNS,
+        ([r[k] for k in PROGRAMME_COLUMNS] for r in rows),
+        times=("starts_at", "ends_at"),
+    )
 
 
 @router.get("/co2.csv")

@@ -1,5 +1,10 @@
-"""The explorer's HTML pages (Japanese/English): blocks, transactions, addresses, holders,
-merchants, programmes, CO2 reports and search. Every listing has a CSV twin (``exports``)."""
+"""The explorer's HTML pages (Japanese/English): blocks, transactions, addresses, merchants,
+shops, programmes, CO2 reports and search. Every listing has a CSV twin (``exports``).
+
+No page lists residents' balances (issue 22): an address is a pseudonym, so its own page stays,
+but a ranked list of every holder would let anyone enumerate residents; ``/holders`` now leads
+to the merchants' list, which is public business data.
+"""
 
 from __future__ import annotations
 
@@ -14,11 +19,12 @@ from fastapi.responses import HTMLResponse, RedirectResponse, Response
 from markupsafe import Markup
 
 from indexer import queries
+from indexer.decode import KIND_NAMES, STATUS_NAMES
 from indexer.web.deps import Address, ExplorerDep, Lang, MovementKind, Page, PagesDep, Period
 from indexer.web.explorer import NODE_ERRORS, Explorer, Kinds
 from indexer.web.inputs import HASH, BadInput, NotFound
 from indexer.web.rendering import bar_chart
-from indexer.web.texts import SENTENCES
+from indexer.web.texts import SENTENCES, TEXTS
 
 STATIC = Path(__file__).resolve().parent.parent / "static"
 router = APIRouter(include_in_schema=False)
@@ -67,13 +73,13 @@ def blocks(request: Request, explorer: ExplorerDep, pages: PagesDep, number: Pag
 @router.get("/block/{number}", response_class=HTMLResponse)
 def block(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: str) -> HTMLResponse:
     if not number.isdigit() or len(number) > 18:
-        raise BadInput("a block number is a whole number")
+        raise BadInput("block_number")
     with explorer.sessions() as db:
         found = queries.block_by_number(db, int(number))
         txs = queries.transactions_in_block(db, int(number)) if found else []
         kinds = explorer.kinds(db)
     if found is None:
-        raise NotFound(f"block {number} is not indexed (yet)")
+        raise NotFound("block_missing", number=number)
     return pages.render(
         request, "block.html", block=found, txs=txs, finality=explorer.finality(int(number)),
         name=namer(explorer, kinds, lang),
@@ -93,17 +99,39 @@ def txs(
 @router.get("/tx/{tx_hash}", response_class=HTMLResponse)
 def tx(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, tx_hash: str) -> HTMLResponse:
     if not HASH.match(tx_hash):
-        raise BadInput("a transaction hash is 0x followed by 64 hex digits")
+        raise BadInput("tx_hash")
     with explorer.sessions() as db:
         found, events, moves = queries.transaction(db, tx_hash.lower())
         kinds = explorer.kinds(db)
     if found is None:
-        raise NotFound(f"transaction {tx_hash} is not indexed")
+        raise NotFound("tx_missing", tx=tx_hash)
     sentences = [explorer.sentence(m, kinds, lang) for m in moves]
     return pages.render(
         request, "tx.html", tx=found, events=events, moves=moves, sentences=sentences,
-        name=namer(explorer, kinds, lang),
+        headlines=registration_headlines(events, lang), name=namer(explorer, kinds, lang),
     )  # fmt: skip
+
+
+def registration_headlines(events: list[Any], lang: str) -> list[str]:
+    """Plain words for a registration (a first-time reader saw only ``AccountRegistered`` and numbers):
+    「住民アカウントが登録されました」, or how many were, or the status an account moved to."""
+    words = TEXTS[lang]
+    registered: dict[str, int] = {}
+    headlines = []
+    for event in events:
+        args = event.args or {}
+        if event.name == "AccountRegistered":
+            kind = KIND_NAMES.get(int(args.get("kind", 0)), "account")
+            registered[kind] = registered.get(kind, 0) + 1
+        elif event.name == "AccountStatusChanged":
+            status = STATUS_NAMES.get(int(args.get("newStatus", 0)), "unregistered")
+            headlines.append(words["status_changed"].format(status=words.get(status, status)))
+    for kind, count in registered.items():
+        noun = words.get(kind, kind)
+        noun = noun.lower() if lang == "en" else noun
+        key = "registered" if count == 1 else "registered_many"
+        headlines.insert(0, words[key].format(kind=noun, n=count))
+    return headlines
 
 
 @router.get("/address/{address}", response_class=HTMLResponse)
@@ -143,15 +171,13 @@ def _points_on_node(explorer: Explorer, address: str) -> tuple[int | None, list[
     return balance, buckets, False
 
 
-@router.get("/holders", response_class=HTMLResponse)
-def holders(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang, number: Page) -> HTMLResponse:
-    with explorer.sessions() as db:
-        rows = explorer.holders(db, number)
-        kinds = explorer.kinds(db)
-    offset = (number - 1) * queries.PAGE_SIZE
-    return pages.render(
-        request, "holders.html", rows=rows, page=number, offset=offset, name=namer(explorer, kinds, lang)
-    )
+@router.get("/holders")
+@router.get("/holders.csv")
+def holders(request: Request) -> Response:
+    """The former list of every holder, residents included, is gone (issue 22): old links and bookmarks lead
+    to the merchants' list (and its CSV), which is all that is listed."""
+    target = "/merchants.csv" if request.url.path.endswith(".csv") else "/merchants"
+    return RedirectResponse(target, status_code=301)
 
 
 @router.get("/merchants", response_class=HTMLResponse)
@@ -180,7 +206,7 @@ def shop(request: Request, code: str, explorer: ExplorerDep, pages: PagesDep, la
     """A shop's page with its printed QR (the same one residents scan at its counter)."""
     found = next((s for s in explorer.shops.shops() if s["code"] == code[:42]), None)
     if found is None:
-        raise NotFound(code[:42])
+        raise NotFound("shop_missing", code=code[:42])
     qr_svg = Markup(segno.make(str(found.get("static_uri", "")), error="m").svg_inline(scale=5))  # noqa: S704 - segno's own SVG
     with explorer.sessions() as db:
         kinds = explorer.kinds(db)
@@ -210,18 +236,18 @@ def help_matching(request: Request, explorer: ExplorerDep, pages: PagesDep) -> H
     return pages.render(request, "help.html", rows=rows, min_people=queries.MIN_PEOPLE)
 
 
-@router.get("/search")
-def search(explorer: ExplorerDep, q: str = "") -> Response:
-    """A block number, an address, a transaction hash or a payment request id, to its page."""
+@router.get("/search", response_model=None)
+def search(request: Request, explorer: ExplorerDep, pages: PagesDep, q: str = "") -> Response:
+    """A block number, an address, a transaction hash, a payment request id or a shop's name, to its page."""
     text = q.strip()
     if not text or len(text) > 100:
-        raise BadInput("type a block number, a transaction hash, an address or a payment request id")
+        raise BadInput("search_empty")
     if text.isdigit():
         return RedirectResponse(f"/block/{int(text)}", status_code=303)
     if is_hex_address(text):
         return RedirectResponse(f"/address/{to_checksum_address(text)}", status_code=303)
     if not HASH.match(text):
-        raise BadInput(f"{text[:40]!r} is not a block number, hash or address")
+        return _shop_by_name(request, explorer, pages, text)
     with explorer.sessions() as db:
         found, _, _ = queries.transaction(db, text.lower())
         payment = queries.payment_by_request(db, text.lower()) if found is None else None
@@ -229,4 +255,26 @@ def search(explorer: ExplorerDep, q: str = "") -> Response:
         return RedirectResponse(f"/tx/{text.lower()}", status_code=303)
     if payment is not None:
         return RedirectResponse(f"/tx/{payment.tx_hash}", status_code=303)
-    raise NotFound(f"no transaction or payment request {text}")
+    raise NotFound("search_missing", text=text)
+
+
+def _shop_by_name(request: Request, explorer: ExplorerDep, pages: PagesDep, text: str) -> Response:
+    """Shops whose registered name (the wallet's live directory, then the labels file) holds every word typed:
+    one goes straight to its page, several are listed, none is a 404 in the visitor's words."""
+    words = [w.casefold() for w in text.split()]
+    listed = {str(to_checksum_address(s["address"])): s for s in explorer.shops.shops()}
+    names = {**{a: n for a, n in explorer.labels.items()}, **{a: str(s["name"]) for a, s in listed.items()}}
+    with explorer.sessions() as db:
+        kinds = explorer.kinds(db)
+    found = sorted(
+        (name, address)
+        for address, name in names.items()
+        if kinds.get(address, ("", ""))[0] in ("merchant", "business") and all(w in name.casefold() for w in words)
+    )
+    if not found:
+        raise NotFound("search_unknown", text=text[:40])
+    if len(found) == 1:
+        address = found[0][1]
+        target = f"/shops/{listed[address]['code']}" if address in listed else f"/address/{address}"
+        return RedirectResponse(target, status_code=303)
+    return pages.render(request, "search.html", q=text, found=found)
