@@ -160,7 +160,6 @@ def main() -> None:
         print(f"{options.accounts:,} accounts; a new block is indexed before every request")
         paths = [
             "/",
-            "/holders",
             "/merchants",
             f"/api?module=logs&action=getLogs&topic0={TRANSFER}&offset=100",
             f"/api?module=logs&action=getLogs&address={TOKEN}&topic0={PAID}&topic2={topic_of(someone)}&offset=100",
@@ -168,7 +167,6 @@ def main() -> None:
             "/txs.csv",
             "/blocks.csv",
             f"/address/{someone}/history.csv",
-            "/holders.csv",
         ]
         with TestClient(app) as client:
             client.get("/")  # warm up templates and the kinds cache

@@ -168,7 +168,6 @@ def explorer_part(args: argparse.Namespace, workdir: Path) -> dict[str, Any]:
         with httpx.Client(base_url=server.url, timeout=600) as client:
             started = time.perf_counter()
             client.get("/").raise_for_status()  # start-up: the running totals read the whole index once
-            client.get("/holders").raise_for_status()
             client.get("/merchants").raise_for_status()
             warm = time.perf_counter() - started
             log(f"first views (running totals read once): {warm:.1f} s")
@@ -204,8 +203,6 @@ def request_paths(index: synthetic_index.SyntheticIndex) -> list[str]:
         f"/address/{resident}",
         f"/address/{merchant}",
         f"/address/{merchant}?kind=payment&page=20",
-        "/holders",
-        "/holders?page=100",
         "/merchants",
         "/programmes",
         "/co2",
