@@ -84,7 +84,14 @@ def screen(page: Any, name: str) -> None:
         page.wait_for_timeout(50)
         if width == 360:
             overflow = page.evaluate("document.documentElement.scrollWidth")
-            assert overflow <= 360, f"{name}: the page is {overflow} px wide on a 360-px screen"
+            if overflow > 360:  # name the widest offenders, so the message says what to fix
+                wide = page.evaluate(
+                    """[...document.querySelectorAll('body *')].filter(e => e.getClientRects().length
+                         && (e.getBoundingClientRect().right > 361 || e.scrollWidth > e.clientWidth + 1)).slice(-5).map(e => e.tagName + (e.id ? '#' + e.id : '')
+                         + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)
+                         + ': ' + (e.textContent || '').slice(0, 60))"""
+                )
+                raise AssertionError(f"{name}: the page is {overflow} px wide on a 360-px screen: {wide}")
         page.screenshot(path=str(SCREENS / f"{name}-{width}.png"), full_page=True)
     page.set_viewport_size({"width": 360, "height": 760})
     assert not page.errors, page.errors

@@ -11,7 +11,6 @@ from __future__ import annotations
 
 import os
 import secrets
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -19,7 +18,6 @@ import httpx
 import pytest
 from eth_account import Account
 
-from tests.points import PointsSystem
 from tests.wallet_support import (
     OFFICER_PASSWORD,
     Api,
@@ -27,18 +25,14 @@ from tests.wallet_support import (
     error_code,
     member,
     officer,
-    running_wallet,
     settled,
+    shared_points,
+    shared_wallet,
 )
 
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallets
+
 BUSINESS, SUSPENDED = 6, 2
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"business-{request.param}"), request.param)
 
 
 def error(response: httpx.Response) -> dict[str, Any]:

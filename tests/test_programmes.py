@@ -18,7 +18,6 @@ import io
 import os
 import shutil
 import time
-from collections.abc import Iterator
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 from typing import Any
@@ -28,7 +27,7 @@ import pytest
 from eth_utils import keccak
 from PIL import Image
 
-from tests.points import CAP_MONTH, MINTER_ROLE, PointsSystem, programme_tuple
+from tests.points import CAP_MONTH, MINTER_ROLE, programme_tuple
 from tests.wallet_support import (
     OFFICER_PASSWORD,
     PASSWORD,
@@ -37,21 +36,16 @@ from tests.wallet_support import (
     error_code,
     member,
     officer,
-    running_wallet,
     settled,
+    shared_points,
+    shared_wallet,
 )
 from wallet_api.checkin import EventCodes, checkin_claim_id
 
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallets
+
 COMMUNITY_VERIFIER = keccak(text="COMMUNITY_VERIFIER_ROLE")
 CHROMIUM = shutil.which("chromium") or "/usr/bin/chromium"  # as tests/browser_support.py finds it
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    directory = tmp_path_factory.mktemp(f"programmes-{request.param}")
-    yield from running_wallet(points, directory, request.param)
 
 
 def photo_with_gps() -> bytes:

@@ -12,7 +12,6 @@ import os
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
@@ -23,9 +22,19 @@ import segno
 from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.conftest import REPO
 from tests.explorer_support import ExplorerServer
-from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
-from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, settled, signup
+from tests.wallet_support import (
+    Api,
+    WalletServer,
+    member,
+    officer,
+    settled,
+    shared_points,
+    shared_wallet,
+    signup,
+)
+
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallets
 
 BANK = {
     "bank": "播州信用金庫",
@@ -41,13 +50,6 @@ PROFILE = {
     "takes_cards": True,
     "static_limit": 1000,
 }
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"shops-{request.param}"), request.param)
 
 
 def error(response: httpx.Response) -> dict[str, Any]:

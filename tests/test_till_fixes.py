@@ -8,7 +8,6 @@ The API on a real server, node and contracts, on SQLite and PostgreSQL; the till
 from __future__ import annotations
 
 import os
-from collections.abc import Iterator
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
@@ -18,16 +17,10 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
-from tests.points import PointsSystem
 from tests.qr_video import write_qr_video
-from tests.wallet_support import Api, WalletServer, member, running_wallet
+from tests.wallet_support import Api, WalletServer, member, shared_points, shared_wallet
 
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"till-fixes-{request.param}"), request.param)
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallets
 
 
 def error(response: httpx.Response) -> dict[str, Any]:
@@ -131,8 +124,10 @@ browser_only = pytest.mark.skipif(not Path(CHROMIUM).exists() and not os.environ
 
 
 @pytest.fixture(scope="module")
-def web(points: PointsSystem, tmp_path_factory: pytest.TempPathFactory) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp("till-fixes-web"), "sqlite")
+def web(wallets: Any) -> WalletServer:
+    """The shared SQLite wallet, for the till in Chromium."""
+    server: WalletServer = wallets("sqlite")
+    return server
 
 
 def visible(page: Any, section: str, timeout: float = 15_000) -> None:
