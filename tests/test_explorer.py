@@ -7,6 +7,7 @@ import csv
 import html
 import inspect
 import io
+import json
 import re
 import time
 from collections.abc import Iterator
@@ -18,7 +19,8 @@ import httpx
 import pytest
 
 from indexer import decode
-from indexer.web.texts import KINDS, SENTENCES, kind_code, kind_name
+from indexer.web.texts import EVENTS, KINDS, SENTENCES, kind_code, kind_name
+from tests.conftest import REPO
 from tests.explorer_support import ExplorerServer, get, running_explorer
 from tests.points import PointsSystem
 from tests.test_indexer import activity, database, help_activity
@@ -179,6 +181,15 @@ def test_every_kind_has_one_name_in_both_languages() -> None:
     for code in movement_kinds | call_kinds:
         assert code in KINDS and KINDS[code]["ja"] and KINDS[code]["en"], code
         assert kind_name(code, "ja") != kind_name(code, "en"), code
+    events = {
+        item["name"]
+        for artifact in (REPO / "contracts" / "build").glob("*.json")
+        for item in json.loads(artifact.read_text(encoding="utf-8")).get("abi", [])
+        if item.get("type") == "event"
+    }
+    assert {"Transfer", "AccountRegistered", "BusinessPaid"} <= events
+    unnamed = sorted(e for e in events if not (e in EVENTS and JAPANESE.search(EVENTS[e]["ja"]) and EVENTS[e]["en"]))
+    assert not unnamed, f"events with no Japanese and English name in texts.EVENTS: {unnamed}"
 
 
 def test_search_finds_a_shop_by_its_name(world: tuple[ExplorerServer, dict[str, Any]]) -> None:
@@ -202,6 +213,7 @@ def test_a_registration_reads_in_plain_words(world: tuple[ExplorerServer, dict[s
     page = get(server, f"/tx/{tx_hash}")
     assert page.status_code == 200 and '<p class="sentence headline">住民アカウントが登録されました</p>' in page.text
     assert "<dd>アカウント登録</dd>" in page.text  # the transaction's kind, from the same table
+    assert '<td class="event">アカウントの登録<br>' in page.text  # and each event in words beside its name
     assert "A resident account was registered" in get(server, f"/tx/{tx_hash}?lang=en").text
     shop = registry.events.AccountRegistered().get_logs(from_block=0, argument_filters={"account": who["shop"]})
     assert "加盟店アカウントが登録されました" in get(server, f"/tx/{shop[0]['transactionHash'].to_0x_hex()}").text

@@ -20,7 +20,7 @@ from sqlalchemy.orm import Session, sessionmaker
 
 from indexer import queries
 from indexer.labels import short
-from indexer.web.texts import TEXTS, kind_code, kind_name
+from indexer.web.texts import TEXTS, event_name, kind_code, kind_name
 
 TEMPLATES = Path(__file__).resolve().parent / "templates"
 CSP = (
@@ -62,6 +62,7 @@ class Pages:
                 "short": short,
                 "when": _when,
                 "kind_word": lambda k: kind_name(k, lang),
+                "event_word": lambda e: event_name(e, lang),
                 **context,
             },
             status_code=status,
