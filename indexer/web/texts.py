@@ -126,6 +126,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "revoked": "取消済み",
         "unregistered": "未登録",
         "business": "事業者",
+        "none": "未登録",
         "merchants_only": "加盟店の残高と取引の集計です（公開の事業情報）。住民の残高は一覧にしません。",
     },
     "en": {
@@ -243,6 +244,7 @@ TEXTS: dict[str, dict[str, str]] = {
         "revoked": "revoked",
         "unregistered": "unregistered",
         "business": "Business",
+        "none": "Unregistered",
         "merchants_only": "Shops' balances and figures (public business data). Residents' balances are never listed.",
     },
 }
