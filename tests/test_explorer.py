@@ -46,6 +46,7 @@ def test_home_block_and_transaction_pages_in_plain_words(world: tuple[ExplorerSe
     assert "script-src 'none'" in home.headers["content-security-policy"]
     english = get(server, "/?lang=en")
     assert "Points in circulation" in english.text
+    assert 'class="tick">最大 ' in home.text and 'class="tick">max ' in english.text  # the charts' scale too
     payment = get(server, f"/search?q={who['request_id']}", follow_redirects=True)
     assert payment.status_code == 200 and "/tx/" in str(payment.url)
     assert "が 加盟店 高砂ベーカリー に 250 pt を支払い" in payment.text

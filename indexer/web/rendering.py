@@ -133,8 +133,8 @@ def csv_response(
     return StreamingResponse(generate(), media_type="text/csv; charset=utf-8", headers=headers)
 
 
-def bar_chart(values: list[int], labels: list[str], height: int = 140) -> str:
-    """An inline SVG bar chart (no script, no external asset)."""
+def bar_chart(values: list[int], labels: list[str], lang: str = "ja", height: int = 140) -> str:
+    """An inline SVG bar chart (no script, no external asset); its scale says "最大" or "max" with the page."""
     width, top = 600, max(values + [1])
     step = width / max(len(values), 1)
     bars = []
@@ -149,7 +149,8 @@ def bar_chart(values: list[int], labels: list[str], height: int = 140) -> str:
         f'<text x="{round(i * step + step / 2, 1)}" y="{height - 2}" class="tick">{labels[i]}</text>'
         for i in range(0, len(labels), max(1, len(labels) // 6))
     )
+    scale = "最大" if lang == "ja" else "max"
     return (
         f'<svg viewBox="0 0 {width} {height}" role="img" class="chart" preserveAspectRatio="none">'
-        f'{"".join(bars)}{ticks}<text x="4" y="12" class="tick">max {top:,}</text></svg>'
+        f'{"".join(bars)}{ticks}<text x="4" y="12" class="tick">{scale} {top:,}</text></svg>'
     )

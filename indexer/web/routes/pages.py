@@ -54,9 +54,9 @@ def home(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -
             "today": figures["today"],
             "blocks": queries.latest_blocks(db),
             "txs": queries.latest_transactions(db),
-            "daily_chart": bar_chart([d["transactions"] for d in series], days),
-            "circulation_chart": bar_chart([d["circulating"] for d in series], days),
-            "co2_chart": bar_chart([r["units"] for r in co2][-24:], [str(r["period"]) for r in co2][-24:])
+            "daily_chart": bar_chart([d["transactions"] for d in series], days, lang),
+            "circulation_chart": bar_chart([d["circulating"] for d in series], days, lang),
+            "co2_chart": bar_chart([r["units"] for r in co2][-24:], [str(r["period"]) for r in co2][-24:], lang)
             if co2
             else None,
         }
@@ -221,10 +221,10 @@ def programmes(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTML
 
 
 @router.get("/co2", response_class=HTMLResponse)
-def co2(request: Request, explorer: ExplorerDep, pages: PagesDep) -> HTMLResponse:
+def co2(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: Lang) -> HTMLResponse:
     with explorer.sessions() as db:
         rows = queries.co2_reports(db)
-    chart = bar_chart([r["units"] for r in rows], [str(r["period"]) for r in rows]) if rows else None
+    chart = bar_chart([r["units"] for r in rows], [str(r["period"]) for r in rows], lang) if rows else None
     return pages.render(request, "co2.html", rows=rows, chart=chart)
 
 
