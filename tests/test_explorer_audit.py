@@ -5,6 +5,8 @@ from __future__ import annotations
 
 import csv
 import io
+import secrets
+import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -21,6 +23,7 @@ from tests.browser_support import browser, open_page, screen
 from tests.explorer_support import ExplorerServer, running_explorer
 from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
 from tests.test_indexer import activity
+from tests.wallet_support import officer, signup
 
 
 def co2_report(points: PointsSystem) -> dict[str, Any]:
@@ -193,3 +196,33 @@ def test_schemathesis_finds_no_server_error_in_the_api(world: tuple[ExplorerServ
 
             run()
     assert calls[0] > 60 and not failures, failures[:10]
+
+
+def test_search_finds_a_shop_by_the_name_the_wallet_lists(
+    wallets: Any, session_points: PointsSystem, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Issue 22: a shop is found by the name the city approved, read live from the wallet's public directory
+    (``TAKASAGO_INDEXER_SHOPS_URL``), and the search leads to the shop's own page with its QR."""
+    wallet = wallets("sqlite")
+    name = f"検索の和菓子屋{secrets.randbelow(10**6):06d}"
+    shop = signup(wallet, "merchant", shop=name)
+    profile = {"name": name, "category": "和菓子", "district": "荒井町", "hours": "9:00-17:00",
+               "takes_cards": True, "static_limit": 1000,
+               "bank": {"bank": "播州信用金庫", "branch": "高砂支店", "account_type": "普通",
+                        "account_number": "7654321", "holder": "ワガシヤ"}}  # fmt: skip
+    applied = httpx.put(wallet.url + "/v1/merchant/shop", json=profile, headers=shop.headers(), timeout=30)
+    assert applied.status_code == 200, applied.text
+    approved = officer(wallet).post(f"/v1/officer/shops/{shop.info['id']}/approve", {"reason": "営業許可証を確認"})
+    assert approved.status_code == 200, approved.text
+    for _ in range(60):  # the on-chain registration follows the approval
+        if shop.me()["status"] == "active":
+            break
+        time.sleep(0.5)
+    code = shop.me()["short_code"]
+    monkeypatch.setenv("TAKASAGO_INDEXER_SHOPS_URL", wallet.url)  # the explorer process inherits it
+    for server in running_explorer(session_points, tmp_path, f"sqlite:///{tmp_path / 'indexer.db'}", {}):
+        server.caught_up()
+        found = httpx.get(server.url + "/search", params={"q": name[2:]}, timeout=30)
+        assert found.status_code == 303 and found.headers["location"] == f"/shops/{code}", found.text[:300]
+        page = httpx.get(server.url + found.headers["location"], timeout=30)
+        assert page.status_code == 200 and name in page.text
