@@ -259,22 +259,26 @@ def search(request: Request, explorer: ExplorerDep, pages: PagesDep, q: str = ""
 
 
 def _shop_by_name(request: Request, explorer: ExplorerDep, pages: PagesDep, text: str) -> Response:
-    """Shops whose registered name (the wallet's live directory, then the labels file) holds every word typed:
-    one goes straight to its page, several are listed, none is a 404 in the visitor's words."""
+    """Shops whose registered name holds every word typed: the wallet's live directory (every shop it lists,
+    approved by the city), then the labels file's names of merchants and businesses. One goes straight to its
+    page, several are listed, none is a 404 in the visitor's words. Residents have no names here."""
     words = [w.casefold() for w in text.split()]
-    listed = {str(to_checksum_address(s["address"])): s for s in explorer.shops.shops()}
-    names = {**{a: n for a, n in explorer.labels.items()}, **{a: str(s["name"]) for a, s in listed.items()}}
+
+    def matches(name: str) -> bool:
+        return all(w in name.casefold() for w in words)
+
+    found: dict[str, tuple[str, str]] = {}  # address -> (name, where it leads)
     with explorer.sessions() as db:
         kinds = explorer.kinds(db)
-    found = sorted(
-        (name, address)
-        for address, name in names.items()
-        if kinds.get(address, ("", ""))[0] in ("merchant", "business") and all(w in name.casefold() for w in words)
-    )
+    for address, name in explorer.labels.items():
+        if kinds.get(address, ("", ""))[0] in ("merchant", "business") and matches(name):
+            found[address] = (name, f"/address/{address}")
+    for shop in explorer.shops.shops():  # the wallet's name and the shop's own page win
+        if matches(str(shop["name"])):
+            found[str(to_checksum_address(shop["address"]))] = (str(shop["name"]), f"/shops/{shop['code']}")
     if not found:
         raise NotFound("search_unknown", text=text[:40])
     if len(found) == 1:
-        address = found[0][1]
-        target = f"/shops/{listed[address]['code']}" if address in listed else f"/address/{address}"
-        return RedirectResponse(target, status_code=303)
-    return pages.render(request, "search.html", q=text, found=found)
+        return RedirectResponse(next(iter(found.values()))[1], status_code=303)
+    rows = sorted((name, href, address) for address, (name, href) in found.items())
+    return pages.render(request, "search.html", q=text, found=rows)
