@@ -6,25 +6,27 @@ import json
 import subprocess
 import time
 import uuid
-from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
 import httpx
-import pytest
 from eth_utils import keccak
 
-from tests.points import PointsSystem, text32
-from tests.wallet_support import Api, WalletServer, approve, member, officer, running_wallet, signup
+from tests.points import text32
+from tests.wallet_support import (
+    Api,
+    WalletServer,
+    approve,
+    member,
+    officer,
+    shared_points,
+    shared_wallet,
+    signup,
+)
+
+points, wallet = shared_points, shared_wallet  # this module runs on the worker's shared chain and wallets
 
 RESIDENT, ACTIVE = 1, 1
-
-
-@pytest.fixture(scope="module", params=["sqlite", "postgresql"])
-def wallet(
-    request: pytest.FixtureRequest, points: PointsSystem, tmp_path_factory: pytest.TempPathFactory
-) -> Iterator[WalletServer]:
-    yield from running_wallet(points, tmp_path_factory.mktemp(f"wallet-{request.param}"), request.param)
 
 
 def error_code(response: httpx.Response) -> str:
