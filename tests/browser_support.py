@@ -86,8 +86,10 @@ def screen(page: Any, name: str) -> None:
             overflow = page.evaluate("document.documentElement.scrollWidth")
             if overflow > 360:  # name the widest offenders, so the message says what to fix
                 wide = page.evaluate(
-                    """[...document.querySelectorAll('body *')].filter(e => e.getClientRects().length
-                         && (e.getBoundingClientRect().right > 361 || e.scrollWidth > e.clientWidth + 1)).slice(-5).map(e => e.tagName + (e.id ? '#' + e.id : '')
+                    """[...document.querySelectorAll('body *')]
+                         .filter(e => e.getClientRects().length
+                                 && (e.getBoundingClientRect().right > 361 || e.scrollWidth > e.clientWidth + 1))
+                         .slice(-5).map(e => e.tagName + (e.id ? '#' + e.id : '')
                          + (e.className ? '.' + e.className : '') + ' ' + Math.round(e.getBoundingClientRect().right)
                          + ': ' + (e.textContent || '').slice(0, 60))"""
                 )
