@@ -71,18 +71,14 @@ def ensure_service_token(node_dir: Path) -> Path:
     if not isinstance(rpc, dict):
         raise ValueError(f"{config_path}: rpc must be an object")
     name = rpc.get("serviceTokenFile") or SERVICE_TOKEN_NAME  # an operator's own choice is kept
-    token_file = node_dir / name
-    if not token_file.exists():
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
+    token_file = secret_file(node_dir / name)
     if rpc.get("serviceTokenFile") != name:
         rpc["serviceTokenFile"] = name
         temporary = config_path.with_name("node.json.tmp")
         temporary.write_text(json.dumps(document, indent=2) + "\n", encoding="utf-8")
         shutil.copymode(config_path, temporary)
         os.replace(temporary, config_path)
-    return token_file.resolve()
+    return token_file
 
 
 @dataclass
@@ -223,6 +219,20 @@ def start_indexer(supervisor: Supervisor, data_dir: Path, rpc_url: str, port: in
     return url
 
 
+def secret_file(path: Path, nbytes: int = 32) -> Path:
+    """A random secret in ``path`` (0600, its folder made), written on first start and kept after.
+
+    ``O_EXCL`` so two starts racing never overwrite each other's secret; returns the absolute path
+    that the services sharing it are given.
+    """
+    path.parent.mkdir(parents=True, exist_ok=True)
+    if not path.exists():
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+        with os.fdopen(fd, "w", encoding="utf-8") as handle:
+            handle.write(secrets.token_urlsafe(nbytes) + "\n")
+    return path.resolve()
+
+
 def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     """Starts the watch-over service (detectors' signed batches; data and KEK under DATA_DIR/watch).
 
@@ -230,14 +240,9 @@ def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     (0600, made on first start): the wallet, forwarding residents it authenticated.
     """
     watch_dir = data_dir / "watch"
-    watch_dir.mkdir(parents=True, exist_ok=True)
-    token_file = watch_dir / "service-token"
-    if not token_file.exists():
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-    supervisor.env["TAKASAGO_WATCH_SERVICE_TOKEN_FILE"] = str(token_file.resolve())
-    supervisor.env["TAKASAGO_WALLET_WATCH_TOKEN_FILE"] = str(token_file.resolve())  # the wallet forwards residents
+    token_file = secret_file(watch_dir / "service-token")
+    supervisor.env["TAKASAGO_WATCH_SERVICE_TOKEN_FILE"] = str(token_file)
+    supervisor.env["TAKASAGO_WALLET_WATCH_TOKEN_FILE"] = str(token_file)  # the wallet forwards residents
     supervisor.env["TAKASAGO_WALLET_WATCH_URL"] = f"http://127.0.0.1:{port}"
     supervisor.start("watch", ["watch", "serve", "--data-dir", str(watch_dir), "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
@@ -249,14 +254,8 @@ def share_oracle_token(supervisor: Supervisor, data_dir: Path, port: int) -> Non
     """The token the wallet and the oracle share (issue 21, My CO2): DATA_DIR/oracle/service-token (0600,
     made on first start). The oracle reads its approved households from the wallet with it, and the wallet
     a household's months from the oracle; the oracle finds it in its data directory."""
-    oracle_dir = data_dir / "oracle"
-    oracle_dir.mkdir(parents=True, exist_ok=True)
-    token_file = oracle_dir / "service-token"
-    if not token_file.exists():
-        fd = os.open(token_file, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-    supervisor.env["TAKASAGO_WALLET_ORACLE_TOKEN_FILE"] = str(token_file.resolve())
+    token_file = secret_file(data_dir / "oracle" / "service-token")
+    supervisor.env["TAKASAGO_WALLET_ORACLE_TOKEN_FILE"] = str(token_file)
     supervisor.env["TAKASAGO_WALLET_ORACLE_URL"] = f"http://127.0.0.1:{port}"
 
 
@@ -273,15 +272,9 @@ def ensure_research_secret(supervisor: Supervisor, data_dir: Path, wallet_port: 
 
     Both derive the feed's token and the pseudonym key from it (issue 22); made on first start, kept after.
     """
-    analytics_dir = data_dir / "analytics"
-    analytics_dir.mkdir(parents=True, exist_ok=True)
-    secret = analytics_dir / "research-secret"
-    if not secret.exists():
-        fd = os.open(secret, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(32) + "\n")
-    supervisor.env["TAKASAGO_WALLET_RESEARCH_SECRET_FILE"] = str(secret.resolve())
-    supervisor.env["TAKASAGO_ANALYTICS_RESEARCH_SECRET_FILE"] = str(secret.resolve())
+    secret = secret_file(data_dir / "analytics" / "research-secret")
+    supervisor.env["TAKASAGO_WALLET_RESEARCH_SECRET_FILE"] = str(secret)
+    supervisor.env["TAKASAGO_ANALYTICS_RESEARCH_SECRET_FILE"] = str(secret)
     supervisor.env["TAKASAGO_ANALYTICS_WALLET_URL"] = f"http://127.0.0.1:{wallet_port}"
     return secret
 
@@ -292,16 +285,11 @@ def start_analytics(supervisor: Supervisor, data_dir: Path, port: int, oracle_ur
     The officers' district view answers DATA_DIR/analytics/officer-token (0600, made on first start).
     """
     analytics_dir = data_dir / "analytics"
-    analytics_dir.mkdir(parents=True, exist_ok=True)
-    token = analytics_dir / "officer-token"
-    if not token.exists():
-        fd = os.open(token, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
-        with os.fdopen(fd, "w", encoding="utf-8") as handle:
-            handle.write(secrets.token_urlsafe(24) + "\n")
+    token = secret_file(analytics_dir / "officer-token", nbytes=24)
     indexer_db = (data_dir / "indexer" / "indexer.db").resolve()
     supervisor.env["TAKASAGO_ANALYTICS_INDEXER_DATABASE_URL"] = f"sqlite:///{indexer_db}"
     supervisor.env["TAKASAGO_ANALYTICS_ORACLE_URL"] = oracle_url
-    supervisor.env["TAKASAGO_ANALYTICS_OFFICER_TOKEN_FILE"] = str(token.resolve())
+    supervisor.env["TAKASAGO_ANALYTICS_OFFICER_TOKEN_FILE"] = str(token)
     supervisor.start("analytics", ["analytics", "serve", "--data-dir", str(analytics_dir), "--port", str(port)])
     url = f"http://127.0.0.1:{port}"
     supervisor.wait_http("analytics", url + "/health")
