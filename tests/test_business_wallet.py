@@ -295,7 +295,7 @@ def test_at_the_till_the_shop_pays_a_supplier_and_rewards_an_employee(wallet: Wa
         desk.click("#business-register-form button[type=submit]")
         visible(desk, "#business-desk-notice", timeout=30_000)
         assert "高砂運輸株式会社" in desk.inner_text("#business-desk-notice")
-        assert "高砂運輸株式会社" in desk.inner_text("#business-list")
+        desk.wait_for_selector("#business-list li:has-text('高砂運輸株式会社')", timeout=15_000)
         assert not desk.errors, desk.errors
     assert wallet.points.registry.functions.accountOf(firm).call()[0] == BUSINESS
     assert employee.balance() == 70 and bakery.balance() == 800 - 300 - 50 - 20

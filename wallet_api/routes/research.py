@@ -62,7 +62,7 @@ def _now() -> datetime:
 def _shared(svc: Services, user: Any) -> SharedOut:
     research = _research(svc)
     now = _now()
-    with svc.sessions() as db:
+    with svc.sessions.begin() as db:  # may write the derived attributes: the writers' path (one SQLite writer)
         attributes = research.attributes(db, user, now)
         card = db.get(Card, user.id) is not None
         out = SharedOut(
@@ -75,7 +75,6 @@ def _shared(svc: Services, user: Any) -> SharedOut:
             survey_answered=research.answered(db, user.id, jst_today(now).year),
             survey_items=list(SURVEY_ITEMS),
         )
-        db.commit()
     return out
 
 
@@ -88,18 +87,16 @@ def shared(user: Resident, svc: ServicesDep) -> SharedOut:
 @router.put("/research/me", response_model=SharedOut)
 def set_preference(body: PreferenceIn, user: Resident, svc: ServicesDep) -> SharedOut:
     """Opts out of research (nothing about the resident is fed from then on) or back in."""
-    with svc.sessions() as db:
+    with svc.sessions.begin() as db:
         _research(svc).set_opted_out(db, user.id, body.opted_out, _now())
-        db.commit()
     return _shared(svc, user)
 
 
 @router.post("/research/survey", response_model=SurveyOut, status_code=201)
 def answer_survey(body: SurveyIn, user: Resident, svc: ServicesDep) -> SurveyOut:
     """Answers this JST year's Well-being survey (at most once a year; stored apart from the resident)."""
-    with svc.sessions() as db:
+    with svc.sessions.begin() as db:
         year = _research(svc).answer_survey(db, user, body.answers, _now())
-        db.commit()
     return SurveyOut(year=year)
 
 
@@ -121,9 +118,8 @@ def attributes_feed(
 ) -> dict[str, Any]:
     """Residents' district and age band under pseudonyms, a page at a time (for the data platform only)."""
     key = _platform_key(x_research_token)
-    with svc.sessions() as db:
+    with svc.sessions.begin() as db:  # derives missing attributes as it goes: a write
         rows, last = _research(svc).feed(db, key, int(after or 0), limit, _now())
-        db.commit()
     return {"accounts": rows, "next": str(last) if len(rows) == limit else None}
 
 

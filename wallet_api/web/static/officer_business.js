@@ -22,9 +22,13 @@
       ob_state_signed: "registering" },
   });
 
+  let loads = 0; // a slower, older answer never replaces a newer list
+
   async function load() {
+    const mine = ++loads;
     let rows = [];
     try { rows = await T.call("GET", "/v1/officer/businesses"); } catch (e) { T.showError("business-desk-error", e); }
+    if (mine !== loads) return;
     $("business-list-empty").hidden = rows.length > 0;
     $("business-list").replaceChildren(...rows.map((b) => {
       const li = T.el("li", `${b.code} ${b.name}${b.category ? `（${b.category}）` : ""} — ${T.t("ob_state_" + b.status)}`,
@@ -44,9 +48,9 @@
       const rows = await T.call("GET", "/v1/officer/businesses");
       const row = rows.find((b) => b.address.toLowerCase() === body.address.toLowerCase());
       $("business-desk-notice").textContent = T.t("ob_done").replace("{name}", body.name).replace("{code}", row ? row.code : "");
-      $("business-desk-notice").hidden = false;
       event.target.reset();
-      await load();
+      await load(); // the list holds the new business before the notice says it is registered
+      $("business-desk-notice").hidden = false;
     } catch (e) { T.showError("business-desk-error", e); }
   });
 
