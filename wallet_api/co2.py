@@ -44,7 +44,7 @@ from wallet_api.auth import now
 from wallet_api.db.models import User
 from wallet_api.db.models_co2 import ACTIVE_STATUSES, Co2Household, Co2HouseholdAction, HouseholdStatus
 from wallet_api.errors import MESSAGES, ApiError
-from wallet_api.ledger import MAX_LOG_BLOCKS, Ledger
+from wallet_api.ledger import Ledger, address_topic
 
 HOUSEHOLD_ID = re.compile(r"^[A-Za-z0-9._-]{1,64}$")
 TOKEN_HEADER = "X-Oracle-Service-Token"
@@ -387,22 +387,15 @@ class Co2:
         wanted = {(int(r["programme_id"]), tuple(r["grant_blocks"])) for r in rows if r.get("grant_blocks")}
         if not wanted or not address:
             return found
-        beneficiary = "0x" + "0" * 24 + address.lower().removeprefix("0x")
+        beneficiary = address_topic(address)
         try:
             contract = self.ledger.programmes.address
             for programme, (first, last) in wanted:
-                for lower in range(int(first), int(last) + 1, MAX_LOG_BLOCKS):
-                    upper = min(int(last), lower + MAX_LOG_BLOCKS - 1)
-                    logs = self.ledger.w3.eth.get_logs(
-                        {
-                            "address": contract, "fromBlock": lower, "toBlock": upper,
-                            "topics": [ATTESTED_TOPIC, "0x" + programme.to_bytes(32, "big").hex(), beneficiary],
-                        }  # type: ignore[typeddict-item]
-                    )  # fmt: skip
-                    for log in logs:
-                        claim = int.from_bytes(bytes(log["topics"][3]), "big")
-                        data = bytes(log["data"])
-                        found[(programme, claim)] = int.from_bytes(data[32:64], "big")
+                topics: list[str | None] = [ATTESTED_TOPIC, "0x" + programme.to_bytes(32, "big").hex(), beneficiary]
+                for log in self.ledger.logs(contract, int(first), int(last), topics):
+                    claim = int.from_bytes(bytes(log["topics"][3]), "big")
+                    data = bytes(log["data"])
+                    found[(programme, claim)] = int.from_bytes(data[32:64], "big")
         except (Web3RPCError, ConnectionError, OSError, TimeoutError, ValueError):
             return {}
         return found

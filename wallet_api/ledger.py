@@ -28,7 +28,8 @@ HISTORY_FIRST_WINDOW = 2_000  # a busy account fills a page from the latest bloc
 HISTORY_SCAN_BLOCKS = 200_000  # blocks one history page may scan (about 2 days at 1-second blocks)
 
 
-def _topic(address: str) -> str:
+def address_topic(address: str) -> str:
+    """An address as an indexed event argument (a log topic)."""
     return "0x" + "0" * 24 + address.lower().removeprefix("0x")
 
 
@@ -238,23 +239,33 @@ class Ledger:
         timestamps = self._timestamps({e.block for e in page})
         return HistoryPage([replace(e, timestamp=timestamps[e.block]) for e in page], next_before)
 
-    def _logs(self, lower: int, upper: int, topics: list[str | None]) -> list[Any]:
-        """The token's logs in [lower, upper] matching ``topics``; halves the range when the node says too many."""
+    def logs(self, contract: str, lower: int, upper: int, topics: list[str | None]) -> list[Any]:
+        """``contract``'s logs in blocks [lower, upper] matching ``topics``, any span: read in windows the
+        node's ``eth_getLogs`` range cap allows, each halved when the node says it holds too many."""
+        found: list[Any] = []
+        for first in range(lower, upper + 1, MAX_LOG_BLOCKS):
+            found += self._logs(first, min(upper, first + MAX_LOG_BLOCKS - 1), topics, contract)
+        return found
+
+    def _logs(self, lower: int, upper: int, topics: list[str | None], contract: str | None = None) -> list[Any]:
+        """The token's (or ``contract``'s) logs in [lower, upper] matching ``topics``; halves the range when
+        the node says too many."""
+        address = contract or self.token.address
         try:
             return list(
                 self.w3.eth.get_logs(
-                    {"address": self.token.address, "fromBlock": lower, "toBlock": upper, "topics": topics}  # type: ignore[typeddict-item]
+                    {"address": address, "fromBlock": lower, "toBlock": upper, "topics": topics}  # type: ignore[typeddict-item]
                 )
             )
         except Web3RPCError as exc:
             if lower == upper or "more than" not in str(exc):
                 raise
         middle = (lower + upper) // 2
-        return self._logs(middle + 1, upper, topics) + self._logs(lower, middle, topics)
+        return self._logs(middle + 1, upper, topics, contract) + self._logs(lower, middle, topics, contract)
 
     def _window(self, address: str, lower: int, upper: int) -> list[HistoryEntry]:
         """The movements of ``address`` in blocks [lower, upper]: two log queries (it as first or second topic)."""
-        me = _topic(address)
+        me = address_topic(address)
         raw = self._logs(lower, upper, [None, me]) + self._logs(lower, upper, [None, None, me])
         events = self._history_events
         labels: dict[str, tuple[str, str | None, str | None, str | None]] = {}

@@ -358,9 +358,29 @@ const TAKASAGO = (() => {
     return new Date(seconds * 1000).toLocaleDateString(lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" });
   }
 
+  /* Dates and times in Japan's time zone, unambiguous in both languages (issue 21): 2026-12-03 in
+     English (never 03/12/2026), 2026/12/03 in Japanese, with the time and "JST" where a time is shown. */
+  const pad = (n) => String(n).padStart(2, "0");
+  function jst(seconds) {
+    const d = new Date((Number(seconds) + 9 * 3600) * 1000);
+    return { date: [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())], time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
+  }
+  function jstDate(seconds) {
+    return jst(seconds).date.join(lang === "en" ? "-" : "/");
+  }
+  function jstTime(seconds) {
+    return `${jstDate(seconds)} ${jst(seconds).time}${lang === "en" ? " JST" : ""}`;
+  }
+
+  /** An ISO moment as 2026-12-03 14:05 (English) / 2026/12/03 14:05 (Japanese), Japan time, no zone suffix. */
+  function formatDateTime(iso) {
+    return new Date(iso).toLocaleString(lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
+      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  }
+
   return {
     APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
-    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, el,
+    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, el,
     get lang() { return lang; },
   };
 })();

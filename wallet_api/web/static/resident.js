@@ -49,21 +49,7 @@
     codeWatch = null;
   }
 
-  /* Dates and times in Japan's time zone, unambiguous in both languages (issue 21): 2026-12-03 in
-     English (never 03/12/2026), 2026/12/03 in Japanese, with the time and "JST" where a time is shown. */
-  const pad = (n) => String(n).padStart(2, "0");
-  function jst(seconds) {
-    const d = new Date((Number(seconds) + 9 * 3600) * 1000);
-    return { date: [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())], time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
-  }
-  function dateText(seconds) {
-    return jst(seconds).date.join(T.lang === "en" ? "-" : "/");
-  }
-  function timeText(seconds) {
-    return `${dateText(seconds)} ${jst(seconds).time}${T.lang === "en" ? " JST" : ""}`;
-  }
-  T.jstDate = dateText;
-  T.jstTime = timeText;
+  const dateText = T.jstDate, timeText = T.jstTime; // common.js: unambiguous JST dates in both languages
 
   function go(id) {
     stopAll();

@@ -16,10 +16,7 @@
       rb_cat_eco: "eco action", rb_cat_community: "community work", rb_cat_other: "other", rb_cat_programme: "the shop's programme" },
   });
 
-  function when(iso) {
-    return new Date(iso).toLocaleString(T.lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-  }
+  const when = T.formatDateTime;
 
   async function load() {
     let rows = [];

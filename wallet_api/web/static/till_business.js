@@ -44,11 +44,7 @@
 
   const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), T.t(key));
 
-  function time(iso) {
-    // English dates as 2026-12-03 (unambiguous), as the rest of the apps show them
-    return new Date(iso).toLocaleString(T.lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
-  }
+  const time = T.formatDateTime;
 
   function clearMessages(prefix) {
     for (const id of [`${prefix}-done`, `${prefix}-error`]) $(id).hidden = true;
