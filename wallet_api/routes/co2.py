@@ -23,10 +23,8 @@ from wallet_api.auth import aware
 from wallet_api.co2 import CONSENT, Co2, Co2Settings
 from wallet_api.db.models_co2 import Co2Household, HouseholdStatus
 from wallet_api.deps import Officer, Resident, ServicesDep
-from wallet_api.routes import resident_fixes
 
 router = APIRouter(prefix="/v1", tags=["co2"])
-router.include_router(resident_fixes.router)  # the app fixes of issue 21 that need an answer from the API
 log = logging.getLogger("wallet_api.co2")
 LinkId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
 

@@ -27,7 +27,7 @@ from wallet_api.deps import Resident, ServicesDep
 from wallet_api.errors import ApiError
 from wallet_api.payments import current_status
 
-router = APIRouter(tags=["wallet"])
+router = APIRouter(prefix="/v1", tags=["wallet"])
 CHARGE_MARGIN = timedelta(seconds=5)  # the charge's request is made just after the code is marked used
 
 
