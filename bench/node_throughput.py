@@ -29,6 +29,7 @@ import collections
 import datetime as dt
 import json
 import shutil
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -37,6 +38,7 @@ import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+from bench import light_client
 from bench.harness import processes
 from bench.harness.erc20 import RECIPIENTS, SENDER_TOKENS, Workload, setup_system, token_balances
 from bench.harness.processes import proc_memory, rss_bytes
@@ -56,10 +58,15 @@ class RunResult:
     blocks: int
     status_failures: int
     submit_errors: list[str]
+    submit_seconds: float = 0.0  # first batch sent -> last batch answered
 
     @property
     def tps(self) -> float:
         return self.count / self.seconds if self.seconds > 0 else 0.0
+
+    @property
+    def admitted_tps(self) -> float:
+        return self.count / self.submit_seconds if self.submit_seconds > 0 else 0.0
 
     def pct(self, q: float) -> float:
         return pct(self.latencies, q)
@@ -103,6 +110,7 @@ def timed_run(rpc: BenchRpc, txs: list[list[tuple[str, str]]], batch: int, threa
     done_submitting = threading.Event()
     stop = threading.Event()
     deadline = time.monotonic() + timeout
+    answered_at = [0.0] * threads
 
     def submitter(k: int) -> None:
         try:
@@ -115,6 +123,7 @@ def timed_run(rpc: BenchRpc, txs: list[list[tuple[str, str]]], batch: int, threa
                         sent_at[i] = t
                     submitted.extend(chunk)
                 results = rpc.send_batch([("eth_sendRawTransaction", [raws[i]]) for i in chunk])
+                answered_at[k] = time.perf_counter()
                 bad = [
                     f"tx {flat_hashes[i]}: {r}" for i, r in zip(chunk, results, strict=True) if isinstance(r, RpcError)
                 ]
@@ -199,6 +208,7 @@ def timed_run(rpc: BenchRpc, txs: list[list[tuple[str, str]]], batch: int, threa
         blocks=len(block_numbers),
         status_failures=sum(1 for i in range(n) if seen_at[i] and statuses[i] != 1),
         submit_errors=errors,
+        submit_seconds=max(answered_at, default=first) - first,
     )
 
 
@@ -292,6 +302,71 @@ def bench_system(system: System, args: argparse.Namespace, profile: bool) -> Sys
     return report
 
 
+def bench_light(system: System, args: argparse.Namespace, profile: bool) -> light_client.LightReport:
+    """The light-client shape (``bench.light_client``) on a freshly started ``system``."""
+    report = light_client.LightReport(system.name)
+    try:
+        log(f"{system.name}: starting (light client)")
+        system.start()
+        rpc = BenchRpc(system.url)
+        work = setup_system(system, rpc, args.light_senders)
+        spy = start_profiler(system, args) if profile and system.pid is not None else None
+        try:
+            light_client.run_rounds(
+                rpc, work, report, args.light_transfers // args.light_senders, args.light_rounds, args.batch
+            )
+        finally:
+            if spy is not None:
+                stop_profiler(spy)
+        if not report.balances_ok:
+            raise RuntimeError("final token balances differ from the expected ones")
+    except Exception as exc:  # noqa: BLE001 - one system failing must not lose the others
+        report.error = f"{type(exc).__name__}: {exc}"
+        log(f"{system.name}: FAILED (light client): {report.error}\n{system.log_tail()}")
+    finally:
+        system.stop()
+    return report
+
+
+def light_table(reports: list[light_client.LightReport]) -> str:
+    ours = next((r for r in reports if r.name == "takasago" and r.rounds and not r.error), None)
+    head = [
+        "system",
+        "confirmed tx/s (median)",
+        "rounds",
+        "admitted tx/s (median)",
+        "rounds",
+        "blocks/round",
+        "heads by",
+        "balances",
+        "ours / this: confirmed",
+        "ours / this: admitted",
+    ]
+    rows: list[list[str]] = []
+    for r in reports:
+        if r.error or not r.rounds:
+            rows.append([r.name, f"failed: {r.error}"] + [""] * (len(head) - 2))
+            continue
+        tps, adm = r.median("tps"), r.median("admitted_tps")
+        ratio = f"{ours.median('tps') / tps:.2f}x" if ours and tps else "—"
+        ratio_adm = f"{ours.median('admitted_tps') / adm:.2f}x" if ours and adm else "—"
+        rows.append(
+            [
+                r.name,
+                f"{tps:,.0f}",
+                r.spread("tps"),
+                f"{adm:,.0f}",
+                r.spread("admitted_tps"),
+                f"{statistics.median(x.blocks for x in r.rounds):.0f}",
+                r.rounds[0].heads_via,
+                "ok" if r.balances_ok else "WRONG",
+                ratio,
+                ratio_adm,
+            ]
+        )
+    return markdown_table(head, rows)
+
+
 def check_balances(rpc: BenchRpc, work: Workload, expected: dict[str, int], attempts: int = 10) -> bool:
     """Token balances at 'latest' equal the expected ones (retried: a peer's 'latest' may lag its receipts)."""
     for attempt in range(attempts):
@@ -314,7 +389,7 @@ def start_profiler(system: System, args: argparse.Namespace) -> subprocess.Popen
         return None
     out = Path(args.profile)
     proc = subprocess.Popen(
-        [str(spy), "record", "-p", str(system.pid), "--format", "raw", "-o", str(out), "--rate", "50", "--threads"],
+        [str(spy), "record", "-p", str(system.pid), "--format", "raw", "-o", str(out), "--rate", "50", "--threads", "--subprocesses"],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -379,6 +454,7 @@ def table(reports: list[SystemReport]) -> str:
     head = [
         "system",
         "confirmed tx/s",
+        "admitted tx/s",
         "p50 latency",
         "p99 latency",
         "blocks",
@@ -399,10 +475,13 @@ def table(reports: list[SystemReport]) -> str:
             rows.append([r.name, f"failed after {r.run.count} confirmed (see error)"] + [""] * (len(head) - 2))
             continue
         ratio = f"{ours.run.tps / r.run.tps:.2f}x" if ours and ours.run and r.run.tps else "—"  # type: ignore[union-attr]
+        if ours and ours.run and r.run.admitted_tps:
+            ratio += f" (admitted {ours.run.admitted_tps / r.run.admitted_tps:.2f}x)"
         rows.append(
             [
                 r.name,
                 f"{r.run.tps:.0f}",
+                f"{r.run.admitted_tps:.0f}",
                 f"{r.run.pct(0.5) * 1000:.0f} ms",
                 f"{r.run.pct(0.99) * 1000:.0f} ms",
                 str(r.run.blocks),
@@ -455,6 +534,15 @@ def main(argv: list[str] | None = None) -> int:
         "also runs anvil-1s unless --no-anvil-1s",
     )
     parser.add_argument("--no-anvil-1s", action="store_true")
+    parser.add_argument(
+        "--shapes",
+        default="receipts,light",
+        help="client shapes: 'receipts' (--threads submitters, receipt polling) and/or 'light' "
+        "(one submitter, confirmation from new block headers; see bench.light_client)",
+    )
+    parser.add_argument("--light-transfers", type=int, default=2_000, help="per light-client round")
+    parser.add_argument("--light-senders", type=int, default=10)
+    parser.add_argument("--light-rounds", type=int, default=3, help="light-client rounds per system")
     parser.add_argument("--no-takasago", action="store_true", help="peers only")
     parser.add_argument("--rss-transactions", type=int, default=100_000)
     parser.add_argument("--skip-rss", action="store_true")
@@ -463,8 +551,11 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
-    if args.transfers % args.senders:
-        parser.error("--transfers must be a multiple of --senders")
+    shapes = [s.strip() for s in args.shapes.split(",") if s.strip()]
+    if not shapes or set(shapes) - {"receipts", "light"}:
+        parser.error("--shapes: a comma list of receipts, light")
+    if args.transfers % args.senders or args.light_transfers % args.light_senders:
+        parser.error("--transfers must be a multiple of --senders (and --light-transfers of --light-senders)")
     processes.exit_on_signals()
 
     peers = [p.strip() for p in args.peers.split(",") if p.strip()]
@@ -476,24 +567,39 @@ def main(argv: list[str] | None = None) -> int:
 
     started = dt.datetime.now().astimezone()
     reports: list[SystemReport] = []
+    light_reports: list[light_client.LightReport] = []
     with tempfile.TemporaryDirectory(prefix="takasago-bench-") as tmp:
         workdir = Path(tmp)
-        systems: list[System] = [] if args.no_takasago else [Takasago("takasago", workdir)]
-        systems += [PEERS[p](workdir) for p in peers]
-        for system in systems:
-            reports.append(bench_system(system, args, profile=bool(args.profile) and isinstance(system, Takasago)))
-            if system.data_dir is not None:
-                shutil.rmtree(system.data_dir, ignore_errors=True)
+        names = ([] if args.no_takasago else ["takasago"]) + peers
+        for shape in shapes:
+            for name in names:
+                system: System = Takasago(name, workdir) if name == "takasago" else PEERS[name](workdir)
+                # --profile records our node in the first shape run
+                profile = bool(args.profile) and name == "takasago" and shape == shapes[0]
+                if shape == "receipts":
+                    reports.append(bench_system(system, args, profile))
+                else:
+                    light_reports.append(bench_light(system, args, profile))
+                if system.data_dir is not None:
+                    shutil.rmtree(system.data_dir, ignore_errors=True)
 
     print()
-    print(
-        f"node throughput: {args.transfers} ERC-20 transfers "
-        f"({args.senders} senders x {args.transfers // args.senders}) "
-        f"to {RECIPIENTS} recipients, batches of {args.batch}, {args.threads} submitter threads; "
-        f"{started:%Y-%m-%d %H:%M %Z}, {machine()}"
-    )
-    print(table(reports))
-    print(node_lines(reports))
+    print(f"node throughput, {started:%Y-%m-%d %H:%M %Z}, {machine()}")
+    if reports:
+        print(
+            f"\nreceipt-polling client: {args.transfers} ERC-20 transfers "
+            f"({args.senders} senders x {args.transfers // args.senders}) "
+            f"to {RECIPIENTS} recipients, batches of {args.batch}, {args.threads} submitter threads"
+        )
+        print(table(reports))
+        print(node_lines(reports))
+    if light_reports:
+        print(
+            f"\nlight client: {args.light_rounds} rounds of {args.light_transfers} ERC-20 transfers "
+            f"({args.light_senders} senders), batches of {args.batch} from one thread, "
+            "confirmation from new block headers"
+        )
+        print(light_table(light_reports))
     if args.profile and Path(args.profile).exists():
         print("\nprofile of our node during the timed run (py-spy):")
         print(summarise_profile(Path(args.profile)))
@@ -503,7 +609,29 @@ def main(argv: list[str] | None = None) -> int:
                 [
                     {
                         "name": r.name,
+                        "shape": "light",
+                        "rounds": [
+                            {
+                                "admitted_tps": x.admitted_tps,
+                                "tps": x.tps,
+                                "submit_seconds": x.submit_seconds,
+                                "seconds": x.seconds,
+                                "blocks": x.blocks,
+                                "heads_via": x.heads_via,
+                            }
+                            for x in r.rounds
+                        ],
+                        "balances_ok": r.balances_ok,
+                        "error": r.error,
+                    }
+                    for r in light_reports
+                ]
+                + [
+                    {
+                        "name": r.name,
+                        "shape": "receipts",
                         "tps": r.run.tps if r.run else None,
+                        "admitted_tps": r.run.admitted_tps if r.run else None,
                         "p50": r.run.pct(0.5) if r.run else None,
                         "p99": r.run.pct(0.99) if r.run else None,
                         "blocks": r.run.blocks if r.run else None,
@@ -527,7 +655,8 @@ def main(argv: list[str] | None = None) -> int:
             )
         )
     failed = [r for r in reports if r.error or not r.balances_ok or (r.run and r.run.status_failures)]
-    return 1 if failed else 0
+    failed_light = [r for r in light_reports if r.error or not r.balances_ok]
+    return 1 if failed or failed_light else 0
 
 
 if __name__ == "__main__":
