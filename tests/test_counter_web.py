@@ -11,6 +11,7 @@ pad, the slip, the till's balance.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 from datetime import datetime
@@ -147,6 +148,16 @@ def test_an_elder_without_a_phone_is_served_at_the_counter_and_pays_with_her_car
         assert "700" in desk.inner_text("#slip-balance")
         screen(desk, "counter-slip")
         desk.wait_for_selector("#trail li[data-action='balance_slip']")
+        slip_line = desk.inner_text("#trail li[data-action='balance_slip']")
+        assert re.search(r"^20\d\d/\d\d/\d\d \d\d:\d\d ／", slip_line), slip_line  # Japanese: 2026/12/03 14:05
+        assert re.search(r"\b20\d\d/\d\d/\d\d \d\d:\d\d\b", desk.inner_text("#printout")), desk.inner_text("#printout")
+        desk.click("#lang-toggle")  # English: the trail's times are ISO dates in JST, never 03/12/2026
+        desk.wait_for_function(
+            "/^20\\d\\d-\\d\\d-\\d\\d \\d\\d:\\d\\d JST/.test("
+            "document.querySelector(\"#trail li[data-action='balance_slip']\").innerText)"
+        )
+        assert not re.search(r"\b\d\d/\d\d/20\d\d\b", desk.inner_text("#trail"))
+        desk.click("#lang-toggle")
 
         # her daughter, a verified resident, is registered at the counter as her proxy and thanks a neighbour for her
         daughter, neighbour = member(wallet), member(wallet)

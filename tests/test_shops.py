@@ -9,6 +9,7 @@ The API on a real server, node and contracts, on SQLite and PostgreSQL.
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import time
@@ -412,6 +413,9 @@ def test_in_chromium_the_request_qr_by_camera_a_typed_confirmed_refund_and_a_set
         till.wait_for_selector(row)
         assert till.input_value(f"{row} input") == ""  # typed, never pre-filled with the whole payment
         assert "QR" in till.inner_text(row) and request["id"][:8] in till.inner_text(row)
+        assert re.search(r"\b20\d\d/\d\d/\d\d \d\d:\d\d\b", till.inner_text(row)), till.inner_text(
+            row
+        )  # Japanese: 2026/12/03 14:05
         till.fill(f"{row} input", "150")
         till.click(f"{row} button[type=submit]")
         till.wait_for_selector(f"{row} .confirm-refund:not([hidden])")
@@ -444,6 +448,24 @@ def test_in_chromium_the_request_qr_by_camera_a_typed_confirmed_refund_and_a_set
         till.wait_for_selector(f"#shop-settlements li[data-id='{settlement['id']}'][data-status=paid]")
         assert "FB-1204-07" in till.inner_text("#shop-settlements")
         screen(till, "till-shop-settlement-paid")
+
+        # in English every date is unambiguous: 2026-12-03 14:05 JST, never 03/12/2026 (issue 21)
+        iso_time, day_first = r"\b20\d\d-\d\d-\d\d \d\d:\d\d JST\b", r"\b\d\d/\d\d/20\d\d\b"
+        till.click("#lang-toggle")
+        till.wait_for_function("document.getElementById('shop-settlements').innerText.includes('transferred')")
+        paid_row = till.inner_text(f"#shop-settlements li[data-id='{settlement['id']}']")
+        assert re.search(iso_time, paid_row) and re.search(r"transferred 20\d\d-\d\d-\d\d,", paid_row), paid_row
+        assert not re.search(day_first, paid_row), paid_row
+        till.click("#shop button.back")
+        visible(till, "entry")
+        till.click("#go-takings")  # the list is drawn again, now in English
+        till.wait_for_function(f"document.querySelector(\"{row}\")?.innerText.includes('Refunded')")
+        sale = till.inner_text(row)
+        assert re.search(iso_time, sale) and not re.search(day_first, sale), sale
+        till.click("#lang-toggle")  # back to Japanese: the list follows
+        till.wait_for_function(
+            f'/20\\d\\d\\/\\d\\d\\/\\d\\d \\d\\d:\\d\\d/.test(document.querySelector("{row}").innerText)'
+        )
 
 
 def test_a_kek_rotation_rewraps_the_shops_bank_accounts(tmp_path: Path) -> None:

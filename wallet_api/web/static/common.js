@@ -354,33 +354,44 @@ const TAKASAGO = (() => {
     return `${Number(n).toLocaleString(lang === "en" ? "en-GB" : "ja-JP")} ${t("points")}`;
   }
 
-  function formatDate(seconds) {
-    return new Date(seconds * 1000).toLocaleDateString(lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" });
-  }
-
-  /* Dates and times in Japan's time zone, unambiguous in both languages (issue 21): 2026-12-03 in
-     English (never 03/12/2026), 2026/12/03 in Japanese, with the time and "JST" where a time is shown. */
+  /* Dates and times in Japan's time zone, one convention per language (issue 21): 2026-12-03 and
+     14:05 JST in English (never 03/12/2026), 2026/12/03 and 14:05 in Japanese. Each helper takes
+     Unix seconds or an ISO string with its offset. */
   const pad = (n) => String(n).padStart(2, "0");
-  function jst(seconds) {
-    const d = new Date((Number(seconds) + 9 * 3600) * 1000);
-    return { date: [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())], time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}` };
+  const seconds = (at) => (typeof at === "string" ? Date.parse(at) / 1000 : Number(at));
+  function jst(at) {
+    const d = new Date((seconds(at) + 9 * 3600) * 1000);
+    return { date: [d.getUTCFullYear(), pad(d.getUTCMonth() + 1), pad(d.getUTCDate())], time: `${pad(d.getUTCHours())}:${pad(d.getUTCMinutes())}`, day: d.getUTCDay() };
   }
-  function jstDate(seconds) {
-    return jst(seconds).date.join(lang === "en" ? "-" : "/");
+  const zone = () => (lang === "en" ? " JST" : "");
+  /** 2026-12-03 (English) / 2026/12/03 (Japanese). */
+  function jstDate(at) {
+    return jst(at).date.join(lang === "en" ? "-" : "/");
   }
-  function jstTime(seconds) {
-    return `${jstDate(seconds)} ${jst(seconds).time}${lang === "en" ? " JST" : ""}`;
+  /** 2026-12-03 14:05 JST (English) / 2026/12/03 14:05 (Japanese). */
+  function jstTime(at) {
+    return `${jstDate(at)} ${jst(at).time}${zone()}`;
   }
-
-  /** An ISO moment as 2026-12-03 14:05 (English) / 2026/12/03 14:05 (Japanese), Japan time, no zone suffix. */
-  function formatDateTime(iso) {
-    return new Date(iso).toLocaleString(lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+  /** The time of day only: 14:05 JST (English) / 14:05 (Japanese). */
+  function jstClock(at) {
+    return `${jst(at).time}${zone()}`;
   }
+  const WEEKDAYS = { ja: ["日", "月", "火", "水", "木", "金", "土"], en: ["Sun", "Mon", "Tue", "Wed", "Thu", "Fri", "Sat"] };
+  /** A span of time with the weekday: 2026-12-03 (Thu) 14:05–15:00 JST / 2026/12/03（木）14:05–15:00. */
+  function jstSpan(from, to) {
+    const a = jst(from), b = jst(to);
+    const day = lang === "en" ? ` (${WEEKDAYS.en[a.day]}) ` : `（${WEEKDAYS.ja[a.day]}）`;
+    const end = jstDate(to) === jstDate(from) ? b.time : `${jstDate(to)} ${b.time}`;
+    return `${jstDate(from)}${day}${a.time}–${end}${zone()}`;
+  }
+  /** A calendar day given as 2026-12-03 (a transfer date, a watch-over day), in the same convention. */
+  const calendarDate = (ymd) => (lang === "en" ? ymd : String(ymd).replaceAll("-", "/"));
+  const formatDate = jstDate;
+  const formatDateTime = jstTime;
 
   return {
     APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
-    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, el,
+    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, jstClock, jstSpan, calendarDate, el,
     get lang() { return lang; },
   };
 })();

@@ -133,7 +133,7 @@
 
   async function trail() {
     const rows = await T.call("GET", "/v1/counter/trail?limit=30");
-    $("trail").replaceChildren(...rows.map((r) => el("li", [new Date(r.at).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP"),
+    $("trail").replaceChildren(...rows.map((r) => el("li", [T.jstTime(r.at),
       r.officer, r.member || "", r.action, r.reason].filter(Boolean).join(" ／ "), { "data-action": r.action })));
   }
 
@@ -280,7 +280,7 @@
       list.append(...slip.buckets.map((b) => el("li", `${T.t("c_expires")} ${T.formatDate(b.expires_at)}: ${T.formatPoints(b.amount)}`)));
       printout(el("p", T.t("c_slip_title"), { class: "card-title" }), el("p", `${slip.name} 様（${slip.short_code}）`),
         el("p", T.formatPoints(slip.balance), { class: "big-balance", id: "slip-balance" }), list,
-        el("p", new Date(slip.printed_at).toLocaleString("ja-JP")), el("p", T.t("c_help"), { class: "note" }));
+        el("p", T.jstTime(slip.printed_at)), el("p", T.t("c_help"), { class: "note" }));
       await trail();
     } catch (e) {
       T.showError("counter-error", e);
@@ -288,7 +288,7 @@
   });
   function showRecovery(r) {
     const lines = [el("p", `${T.t("c_recovery_state")}: ${T.t(`c_state_${r.state}`)}`, { id: "recovery-state", "data-state": r.state })];
-    if (r.executable_at) lines.push(el("p", `${T.t("c_executable")}: ${new Date(r.executable_at * 1000).toLocaleString("ja-JP")}`));
+    if (r.executable_at) lines.push(el("p", `${T.t("c_executable")}: ${T.jstTime(r.executable_at)}`));
     if (r.state === "prepared") {
       lines.push(el("p", T.t("c_recovery_commands"), { class: "note" }));
       lines.push(...r.commands.map((c) => el("pre", c, { class: "command" })));
@@ -331,6 +331,9 @@
   $("print").addEventListener("click", () => window.print());
 
   T.bindSession(start, () => T.show("login"));
-  document.addEventListener("takasago:language", () => { if (current) select(current, true); });
+  document.addEventListener("takasago:language", () => {
+    if (current) select(current, true);
+    if (!$("counter").hidden) trail().catch(() => {}); // the times in the chosen language's convention
+  });
   start();
 })();

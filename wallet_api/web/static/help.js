@@ -91,12 +91,7 @@ const TAKASAGO_HELP = (() => {
 
   const el = T.el;
 
-  function when(r) {
-    const locale = T.lang === "en" ? "en-GB" : "ja-JP";
-    const opts = { timeZone: "Asia/Tokyo", month: "short", day: "numeric", weekday: "short", hour: "2-digit", minute: "2-digit" };
-    const end = new Date(r.ends_at).toLocaleTimeString(locale, { timeZone: "Asia/Tokyo", hour: "2-digit", minute: "2-digit" });
-    return `${new Date(r.starts_at).toLocaleString(locale, opts)} – ${end}`;
-  }
+  const when = (r) => T.jstSpan(r.starts_at, r.ends_at); // 2026-12-03 (Thu) 14:00–15:00 JST / 2026/12/03（木）14:00–15:00
 
   /** The task menu as big radio buttons with icons; ranges from the city (GET /v1/help/tasks). */
   async function taskPicker(fieldset, onPick) {

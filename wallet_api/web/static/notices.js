@@ -68,9 +68,7 @@
       if (!n.read) title.prepend(el("span", `${T.t("notices_new")} `, "badge"));
       li.append(title, el("p", text.body));
       if (text.message) li.append(el("q", text.message));
-      const when = new Date(n.created_at).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP", {
-        timeZone: "Asia/Tokyo", dateStyle: "medium", timeStyle: "short",
-      });
+      const when = T.jstTime(n.created_at);
       li.append(el("small", when));
       return li;
     }));

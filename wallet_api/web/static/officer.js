@@ -119,7 +119,7 @@
       const li = document.createElement("li");
       li.dataset.officer = r.officer;
       li.dataset.account = r.account;
-      const when = new Date(r.read_at).toLocaleString(document.documentElement.lang);
+      const when = T.jstTime(r.read_at);
       // a reader without a name shown is a resident (help matching shows the matched party's name)
       const who = r.officer === "(command line)" ? T.t("command_line") : (r.officer_name ? `${r.officer_name} (${r.officer})` : r.officer);
       li.textContent = [when, who, r.account_login, r.reason].join(" ／ ");
@@ -293,7 +293,7 @@
     $("help-disputes-empty").hidden = cases.length > 0;
     const reports = await T.call("GET", "/v1/officer/help/reports");
     $("help-reports").replaceChildren(...reports.map((r) => row(
-      [new Date(r.at).toLocaleString(document.documentElement.lang), r.reported, r.reason],
+      [T.jstTime(r.at), r.reported, r.reason],
       [button("mod_handled", false, () => T.call("POST", `/v1/officer/help/reports/${r.id}/handled`))],
       r.id,
     )));

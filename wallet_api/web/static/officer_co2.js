@@ -24,7 +24,7 @@
     },
   });
 
-  const when = (iso) => new Date(iso).toLocaleString(T.lang === "en" ? "sv-SE" : "ja-JP", { timeZone: "Asia/Tokyo" }) + (T.lang === "en" ? " JST" : "");
+  const when = T.jstTime; // common.js: 2026-12-03 14:05 JST / 2026/12/03 14:05
   const who = (h) => `${T.t("oc_member")} ${h.member_code}${h.display_name ? `（${h.display_name}）` : ""}`;
 
   function done(text) {

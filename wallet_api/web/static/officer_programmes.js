@@ -40,7 +40,7 @@
     },
   });
 
-  const when = (iso) => new Date(iso).toLocaleString(T.lang === "en" ? "en-CA" : "ja-JP", { timeZone: "Asia/Tokyo" });
+  const when = T.jstTime; // common.js: 2026-12-03 14:05 JST / 2026/12/03 14:05
   // the event's times are typed and shown in Takasago's time (JST), whatever the computer's own zone is
   const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
   const fromJstInput = (value) => new Date(`${value}:00+09:00`).toISOString();
@@ -147,7 +147,7 @@
       const img = $("pgo-qr");
       img.src = T.svgUrl(out.svg);
       img.dataset.code = out.code; // what the screen shows, for a test's camera
-      $("pgo-qr-expiry").textContent = T.t("pgo_qr_expiry").replace("{time}", new Date(out.expires_at * 1000).toLocaleTimeString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" }));
+      $("pgo-qr-expiry").textContent = T.t("pgo_qr_expiry").replace("{time}", T.jstClock(out.expires_at));
       return out;
     } catch (e) {
       stopQr();

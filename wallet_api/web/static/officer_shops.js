@@ -62,10 +62,10 @@
   }
 
   function settlementRow(s) {
-    const when = new Date(s.requested_at).toLocaleDateString(T.lang === "en" ? "en-CA" : "ja-JP", { timeZone: "Asia/Tokyo" });
+    const when = T.jstDate(s.requested_at);
     const li = T.el("li", null, { "data-id": s.id, "data-status": s.status });
     li.append(T.el("strong", s.shop_name), T.el("span", ` ${T.formatPoints(s.amount)} · ${when} · ${T.t("os_state_" + s.status)}`));
-    if (s.status === "paid") li.append(T.el("small", ` ${s.transfer_date} ${s.transfer_reference}`));
+    if (s.status === "paid") li.append(T.el("small", ` ${T.calendarDate(s.transfer_date)} ${s.transfer_reference}`));
     if (s.status !== "requested") return li;
     const form = T.el("form", null, { class: "shop-paid" });
     const date = T.el("input", null, { name: "transfer_date", type: "date", required: "", "aria-label": T.t("os_transfer_date") });

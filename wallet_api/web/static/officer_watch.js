@@ -35,8 +35,7 @@
     },
   });
 
-  const when = (seconds) => new Date(seconds * 1000).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP",
-    { timeZone: "Asia/Tokyo", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const when = T.jstTime; // common.js: 2026-12-03 07:42 JST / 2026/12/03 07:42
   const place = (s) => `${s.lat.toFixed(3)}, ${s.lon.toFixed(3)}`;
 
   function alertItem(a) {

@@ -45,7 +45,7 @@
       $("proxy-mine").replaceChildren(...links.acting_for_me.map((l) => {
         const li = el("li", null, { "data-proxy": l.proxy });
         li.append(el("span", `${l.proxy_name}（${l.relationship}）: ${l.scopes.join(", ")}`),
-          el("small", l.actions.map((a) => `${new Date(a.at).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP")} ${a.action} ${a.points || ""}`).join(" ／ ")));
+          el("small", l.actions.map((a) => `${T.jstTime(a.at)} ${a.action} ${a.points || ""}`).join(" ／ ")));
         const end = el("button", T.t("proxy_end"), { type: "button" });
         end.addEventListener("click", async () => { await T.call("POST", `/v1/me/proxies/${l.id}/revoke`); await load(); });
         li.append(end);

@@ -114,9 +114,7 @@
   function eventItem(e) {
     const li = el("li", null, { "data-event": e.id });
     li.append(el("span", e.title), el("strong", e.checked_in ? `✓ ${T.t("pg_attended")}` : `+${T.formatPoints(e.points)}`));
-    const time = (iso) => new Date(iso).toLocaleString(T.lang === "en" ? "en-CA" : "ja-JP",
-      { timeZone: "Asia/Tokyo", dateStyle: "short", timeStyle: "short" });
-    li.append(el("small", `${time(e.starts_at)} – ${time(e.ends_at)}`));
+    li.append(el("small", T.jstSpan(e.starts_at, e.ends_at)));
     return li;
   }
 
@@ -129,7 +127,7 @@
     const stage = el("small", T.t(`pg_stage_${c.stage}`), { class: "pg-stage" });
     li.append(stage);
     if (c.reason && c.stage === "rejected") li.append(el("small", `${T.t("pg_reason")}: ${c.reason}`, { class: "pg-reason" }));
-    const when = new Date(c.created_at).toLocaleString(T.lang === "en" ? "en-CA" : "ja-JP", { timeZone: "Asia/Tokyo" });
+    const when = T.jstTime(c.created_at);
     li.append(el("small", [when, c.event ? "" : c.evidence, c.has_photo ? T.t("pg_with_photo") : ""].filter(Boolean).join(" ／ ")));
     return li;
   }

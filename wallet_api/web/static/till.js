@@ -309,7 +309,7 @@
   function takingRow(r) {
     const li = document.createElement("li");
     li.dataset.request = r.id;
-    const when = new Date(r.paid_at).toLocaleTimeString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo" });
+    const when = T.jstTime(r.paid_at); // the date too: a refund may be for an earlier day's sale
     li.append(T.el("span", `${when} ${T.formatPoints(r.amount)} · ${T.t("till_method_" + (r.method || "qr"))} · ${T.t("till_request_id")} ${r.id.slice(0, 8)}`));
     if (r.refunded) li.append(T.el("small", ` ${T.t("refunded")} ${T.formatPoints(r.refunded)}`));
     const left = r.amount - r.refunded;
@@ -363,6 +363,7 @@
     }
   }
   $("go-takings").addEventListener("click", () => takings());
+  document.addEventListener("takasago:language", () => { if (!$("takings").hidden) takings(); }); // times in the chosen language
   $("settle-form").addEventListener("submit", async (event) => {
     event.preventDefault();
     const points = Number(new FormData(event.target).get("amount"));

@@ -35,8 +35,7 @@
   });
 
   function time(iso) {
-    return new Date(iso).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP", { timeZone: "Asia/Tokyo", hour12: false,
-      year: "numeric", month: "2-digit", day: "2-digit", hour: "2-digit", minute: "2-digit" });
+    return T.jstTime(iso); // common.js: 2026-12-03 14:05 JST / 2026/12/03 14:05
   }
 
   function stop() {
@@ -112,7 +111,7 @@
       const li = T.el("li", `${time(s.requested_at)} ${T.formatPoints(s.amount)} — ${T.t("ts_state_" + s.status)}`,
         { "data-status": s.status, "data-id": s.id });
       if (s.status === "paid") {
-        li.append(T.el("small", " " + T.t("ts_transfer").replace("{date}", s.transfer_date).replace("{ref}", s.transfer_reference)));
+        li.append(T.el("small", " " + T.t("ts_transfer").replace("{date}", T.calendarDate(s.transfer_date)).replace("{ref}", s.transfer_reference)));
       }
       return li;
     }));
@@ -168,6 +167,7 @@
     }
   });
   $("shop-print").addEventListener("click", () => window.print());
+  document.addEventListener("takasago:language", () => { if (!$("shop").hidden && $("shop").dataset.ready) settlements(); });
   $("go-shop-qr").hidden = false;
   $("go-shop-qr").addEventListener("click", () => open());
   document.querySelectorAll("#shop button.back").forEach((b) => b.addEventListener("click", () => stop()));

@@ -48,8 +48,7 @@
   });
 
   const el = T.el;
-  const when = (seconds) => new Date(seconds * 1000).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP",
-    { timeZone: "Asia/Tokyo", month: "short", day: "numeric", hour: "2-digit", minute: "2-digit" });
+  const when = T.jstTime; // common.js: 2026-12-03 07:42 JST / 2026/12/03 07:42
   const place = (s) => `${s.lat.toFixed(3)}, ${s.lon.toFixed(3)}`;
 
   function stopLive() {
@@ -84,7 +83,7 @@
       $("watch-days").replaceChildren(...days.map((d) => {
         const day = new Date(d.day * 86400 * 1000).toISOString().slice(0, 10);
         const li = el("li", null, { "data-day": day });
-        li.append(el("span", `${day} ／ ${d.minutes} ${T.t("watch_minutes")}`),
+        li.append(el("span", `${T.calendarDate(day)} ／ ${d.minutes} ${T.t("watch_minutes")}`),
           el("strong", d.points ? T.formatPoints(d.points) : T.t("watch_day_nothing")));
         if (!d.points && d.reason) li.append(el("small", d.reason));
         return li;
