@@ -1,4 +1,4 @@
-"""Pulling the wallet's research feed and the oracle's public reports over HTTP.
+"""Pulling the wallet's research feed, the oracle's public reports and the watch service's statistics over HTTP.
 
 The wallet answers ``GET /v1/research/attributes`` and ``GET /v1/research/survey`` only to a
 caller holding the feed token (``X-Research-Token``, derived from the shared secret); accounts
@@ -8,15 +8,18 @@ opted out. The oracle's ``GET /v1/reports/{programme}/{period}`` is public.
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import requests
 
+from analytics.census import districts
 from analytics.pseudonyms import account_number
 from analytics.warehouse import Warehouse
 
 TIMEOUT = 30
 PAGE = 5000
+MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 class FeedError(Exception):
@@ -74,5 +77,49 @@ def pull_oracle_energy(store: Warehouse, oracle_url: str) -> int:
         totals = report.get("totals", report)
         wh = int(totals.get("reduction_wh", 0) or 0)
         store.execute(f"UPDATE co2 SET wh = {wh} WHERE programme = {int(programme)} AND period = {int(period)}")
+        read += 1
+    return read
+
+
+WATCH_HOURS = {"school": "school", "other": "other", "all": "Σ"}
+
+
+def pull_watch(store: Warehouse, watch_url: str, token: str) -> int:
+    """The watch service's coverage statistics (``GET /v1/stats/coverage``, read-only statistics token).
+
+    Every month the service holds is pulled until one is pulled after it ended (``final``); that one is
+    kept and not asked again (its sightings are deleted after 30 days, so a later answer would only lose
+    wards). Districts are matched to the platform's by their Japanese name; counts the service
+    suppressed arrive as null and stay so. Returns the months read.
+    """
+    headers = {"X-Watch-Stats-Token": token}
+    listed = requests.get(f"{watch_url}/v1/stats/months", headers=headers, timeout=TIMEOUT)
+    if listed.status_code != 200:
+        raise FeedError(f"{watch_url}/v1/stats/months answered {listed.status_code}")
+    final = {str(row[0]) for row in store.query("SELECT DISTINCT month FROM watch WHERE final = 1")}
+    codes = {d["name_ja"]: d["code"] for d in districts()}
+    read = 0
+    for month in listed.json()["months"]:
+        if month in final or not MONTH.match(str(month)):
+            continue
+        response = requests.get(f"{watch_url}/v1/stats/coverage", headers=headers, params={"month": month},
+                                timeout=TIMEOUT)  # fmt: skip
+        if response.status_code != 200:
+            raise FeedError(f"{watch_url}/v1/stats/coverage answered {response.status_code}")
+        report = response.json()
+        names = {d["code"]: d["name_ja"] for d in report["districts"]}
+        columns: dict[str, list[Any]] = {c: [] for c in ("month", "district", "hours", "volunteers", "wards",
+                                                         "sightings", "fixed_detectors", "final")}  # fmt: skip
+        for cell in report["cells"]:
+            district = "Σ" if cell["district"] == "all" else codes.get(names.get(cell["district"], ""), "-")
+            columns["month"].append(month)
+            columns["district"].append(district)
+            columns["hours"].append(WATCH_HOURS.get(cell["band"], "other"))
+            for name in ("volunteers", "wards", "sightings", "fixed_detectors"):
+                value = cell.get(name)
+                columns[name].append(None if value is None else int(value))
+            columns["final"].append(1 if report.get("closed") else 0)
+        store.execute(f"DELETE FROM watch WHERE month = '{month}'")
+        store.append("watch", columns)
         read += 1
     return read

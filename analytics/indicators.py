@@ -120,7 +120,10 @@ SELECT month, COUNT(*) AS posted, SUM(CASE WHEN matched_ts > 0 THEN 1 ELSE 0 END
 FROM help GROUP BY month
 """
 
-WATCH = "SELECT month, district, hours, SUM(volunteers) AS people FROM watch GROUP BY month, district, hours"
+# as the watch service published it (already through its k-rule: NULL where it suppressed a count)
+WATCH = """
+SELECT month, district, hours, volunteers AS people, wards, sightings, fixed_detectors FROM watch
+"""
 
 WELLBEING = """
 SELECT year, district, age_band, item, COUNT(DISTINCT response) AS people,

@@ -71,6 +71,31 @@ def build(
     return table
 
 
+def given(
+    cells: Iterable[tuple[Hashable, Hashable, int | None, dict[str, float | None]]],
+    k: int,
+    rows: list[Hashable],
+    cols: list[Hashable],
+) -> Table:
+    """A table whose cells *and totals* (row or column ``TOTAL``) come counted from a source that applied its
+    own k-rule: ``None`` people is a cell the source hid. Used where people are distinct counts that do not
+    add up (a volunteer watches in several districts). The source's hidden cells stay hidden, this
+    platform's k hides more if larger, and complementary suppression runs again over the result."""
+    people: dict[tuple[Hashable, Hashable], int] = {}
+    values: dict[str, dict[tuple[Hashable, Hashable], float]] = {}
+    hidden: set[tuple[Hashable, Hashable]] = set()
+    for row, col, count, measures in cells:
+        people[(row, col)] = count or 0
+        if count is None or 0 < count < k:
+            hidden.add((row, col))
+        for name, value in measures.items():
+            if value is not None:
+                values.setdefault(name, {})[(row, col)] = value
+    table = Table(rows, cols, people, values, hidden, set(hidden))
+    close(table)
+    return table
+
+
 def suppress(table: Table, k: int) -> None:
     """Applies the k-rule (primary) and complementary suppression to ``table`` in place."""
     table.primary = {cell for cell, count in table.people.items() if 0 < count < k}

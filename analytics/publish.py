@@ -33,7 +33,8 @@ class Published:
     decarbonisation: list[dict[str, Any]]
     decarbonisation_district: privacy.Table
     mutual_aid: list[dict[str, Any]]
-    watch: privacy.Table
+    watch: dict[str, privacy.Table]  # month -> district × hours band (volunteers watching)
+    watch_wards: dict[str, privacy.Table]  # month -> district × hours band (wards seen; values: sightings)
     wellbeing: dict[str, dict[str, privacy.Table]] = field(default_factory=dict)  # year -> item -> table
 
 
@@ -62,6 +63,30 @@ def card_table(
             table.hidden.add(cell)
     privacy.close(table)
     return table
+
+
+WATCH_HOURS: list[Hashable] = ["school", "other"]
+
+
+def watch_tables(rows: list[dict[str, Any]], k: int) -> tuple[dict[str, privacy.Table], dict[str, privacy.Table]]:
+    """Watch-over coverage per month as the watch service counted it (totals included: volunteers are distinct
+    people who may watch in several districts, so cells do not add up) — its suppression kept, ours on top."""
+    volunteers: dict[str, privacy.Table] = {}
+    wards: dict[str, privacy.Table] = {}
+    for month in sorted({r["month"] for r in rows}):
+        cells = [r for r in rows if r["month"] == month]
+        present = {r["district"] for r in cells}
+        districts = [d for d in district_order() if d in present]
+        keys = [(privacy.TOTAL if r["district"] == privacy.TOTAL else r["district"],
+                 privacy.TOTAL if r["hours"] == privacy.TOTAL else r["hours"]) for r in cells]  # fmt: skip
+        volunteers[month] = privacy.given(
+            [(d, h, r["people"], {}) for (d, h), r in zip(keys, cells, strict=True)], k, districts, WATCH_HOURS
+        )
+        wards[month] = privacy.given(
+            [(d, h, r["wards"], {"sightings": r["sightings"]}) for (d, h), r in zip(keys, cells, strict=True)],
+            k, districts, WATCH_HOURS,
+        )  # fmt: skip
+    return volunteers, wards
 
 
 def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
@@ -99,9 +124,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
                     cells, k, rows=[d for d in district_order() if d in {c[0] for c in cells}]
                 )
     grant_rows = raw["decarbonisation_district"]
-    watch_cells: list[tuple[Hashable, Hashable, int, dict[str, float]]] = [
-        (r["district"], r["hours"], int(r["people"]), {}) for r in raw["watch"]
-    ]
+    watch, watch_wards = watch_tables(raw["watch"], k)
     return Published(
         k=k,
         months=months,
@@ -115,6 +138,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         decarbonisation=privacy.series(raw["decarbonisation"], "month", k),
         decarbonisation_district=_month_table(grant_rows, k, "points", sorted({r["month"] for r in grant_rows})),
         mutual_aid=privacy.series(raw["mutual_aid"], "month", k),
-        watch=privacy.build(watch_cells, k),
+        watch=watch,
+        watch_wards=watch_wards,
         wellbeing=wellbeing,
     )

@@ -85,6 +85,13 @@ class Platform:
                     feeds.pull_oracle_energy(self.store, self.settings.oracle_url)
                 except Exception as exc:  # noqa: BLE001
                     errors.append(f"oracle: {type(exc).__name__}")
+            if self.settings.watch_url and self.settings.watch_stats_token_file is not None:
+                try:
+                    token = self.settings.watch_stats_token_file.read_text(encoding="utf-8").strip()
+                    feeds.pull_watch(self.store, self.settings.watch_url, token)
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"watch: {type(exc).__name__}")
+                    log.warning("watch statistics failed: %s", type(exc).__name__)
             self.recompute()
             self.errors = errors
 

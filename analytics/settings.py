@@ -2,7 +2,8 @@
 
 Every source is pulled, never pushed: the indexer's database (read-only URL), the wallet's
 research feed (HTTP, authenticated with a token derived from the shared research secret),
-the oracle's public reports (HTTP). A source that is not configured is skipped, so the
+the oracle's public reports (HTTP), the watch service's coverage statistics (HTTP, its own
+read-only statistics token). A source that is not configured is skipped, so the
 service starts on an empty city and fills as the sources appear.
 """
 
@@ -28,6 +29,9 @@ class AnalyticsSettings(BaseSettings):
     research_secret_file: Path | None = None
     # the oracle's public reports (CO2 per period)
     oracle_url: str = ""
+    # the watch service's coverage statistics, read with its read-only statistics token (0600 file)
+    watch_url: str = ""
+    watch_stats_token_file: Path | None = None
     # the open statistics file (e-Stat CSV); empty: the shipped sample
     census_file: Path | None = None
     # the smallest number of people a published cell may count
@@ -36,7 +40,7 @@ class AnalyticsSettings(BaseSettings):
     # the officers' view (district drill-down) answers only this token; empty: no officer view
     officer_token_file: Path | None = None
 
-    @field_validator("data_dir", "research_secret_file", "census_file", "officer_token_file")
+    @field_validator("data_dir", "research_secret_file", "census_file", "officer_token_file", "watch_stats_token_file")
     @classmethod
     def _absolute(cls, value: Path | None) -> Path | None:
         return value.expanduser().resolve() if value is not None else None

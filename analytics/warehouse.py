@@ -39,8 +39,15 @@ SCHEMA: dict[str, str] = {
     "matched_ts BIGINT, completed_ts BIGINT",
     # the oracle's public reports: one row per programme and period
     "co2": "programme INTEGER, period INTEGER, month VARCHAR(7), households BIGINT, grams BIGINT, wh BIGINT",
-    # watch-over coverage: volunteers' settled days per district and hour band (from the watch service)
-    "watch": "month VARCHAR(7), district VARCHAR(16), hours VARCHAR(16), volunteers BIGINT",
+    # watch-over coverage per month, district and band of hours ("school": the watch hours, "other"), with the
+    # totals (district or hours "Σ"), as the watch service publishes it: NULL where it suppressed a count;
+    # final = 1 once the month was over when pulled (never pulled again)
+    "watch": "month VARCHAR(7), district VARCHAR(16), hours VARCHAR(16), volunteers BIGINT, wards BIGINT, "
+    "sightings BIGINT, fixed_detectors BIGINT, final INTEGER",
+}
+# columns added after a table first shipped (ADD COLUMN IF NOT EXISTS: both engines)
+ADDED_COLUMNS: dict[str, list[str]] = {
+    "watch": ["wards BIGINT", "sightings BIGINT", "fixed_detectors BIGINT", "final INTEGER"],
 }
 
 # who an account is, as the indicators read it (unknown district or age band: "-")
@@ -53,6 +60,9 @@ VIEWS: dict[str, str] = {
 def create_tables(execute: Callable[[str], Any]) -> None:
     for table, columns in SCHEMA.items():
         execute(f"CREATE TABLE IF NOT EXISTS {table} ({columns})")
+    for table, added in ADDED_COLUMNS.items():
+        for column in added:
+            execute(f"ALTER TABLE {table} ADD COLUMN IF NOT EXISTS {column}")
     for view, select in VIEWS.items():
         execute(f"CREATE OR REPLACE VIEW {view} AS {select}")
 

@@ -237,10 +237,15 @@ def start_watch(supervisor: Supervisor, data_dir: Path, port: int) -> str:
     """Starts the watch-over service (detectors' signed batches; data and KEK under DATA_DIR/watch).
 
     Its families' and volunteers' API answers only callers holding DATA_DIR/watch/service-token
-    (0600, made on first start): the wallet, forwarding residents it authenticated.
+    (0600, made on first start): the wallet, forwarding residents it authenticated. Its coverage statistics
+    answer only DATA_DIR/watch/stats-token (0600, read-only, opens nothing else): the data platform's.
     """
     watch_dir = data_dir / "watch"
     token_file = secret_file(watch_dir / "service-token")
+    stats_token = secret_file(watch_dir / "stats-token")
+    supervisor.env["TAKASAGO_WATCH_STATS_TOKEN_FILE"] = str(stats_token)
+    supervisor.env["TAKASAGO_ANALYTICS_WATCH_STATS_TOKEN_FILE"] = str(stats_token)
+    supervisor.env["TAKASAGO_ANALYTICS_WATCH_URL"] = f"http://127.0.0.1:{port}"
     supervisor.env["TAKASAGO_WATCH_SERVICE_TOKEN_FILE"] = str(token_file)
     supervisor.env["TAKASAGO_WALLET_WATCH_TOKEN_FILE"] = str(token_file)  # the wallet forwards residents
     supervisor.env["TAKASAGO_WALLET_WATCH_URL"] = f"http://127.0.0.1:{port}"

@@ -5,6 +5,9 @@ the ``X-Watch-Signature`` header (base64 Ed25519). The answer is the acknowledge
 sightings were kept, how many were outside the city; never a ward) or a refusal with a stable
 code and a message in Japanese and English. A resent batch gets its acknowledgement again.
 
+``/v1/stats/…`` (issue 22) are for the city's data platform: aggregates only, behind a read-only
+statistics token of their own (``X-Watch-Stats-Token``) that opens nothing else (``watch.stats``).
+
 ``/v1/families/…`` and ``/v1/volunteers/…`` are for residents, reached through the wallet, which
 authenticates them and forwards the member code (``X-Watch-Member``) with the service token
 (``X-Watch-Service-Token``, a 0600 file shared by the two services); without the token, nothing.
@@ -28,7 +31,7 @@ from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, StrictBool, StrictInt, StrictStr
 from starlette.concurrency import run_in_threadpool
 
-from watch import city, people
+from watch import city, people, stats
 from watch.batches import BatchRefused
 from watch.settlement import minutes_so_far
 from watch.store import WatchStore
@@ -75,6 +78,17 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "ご家族が市外への共有を許可していません。",
     ),
     "ALERT_CLEARED": (409, "This alert has been cleared.", "この警報は解除済みです。"),
+    "BAD_MONTH": (
+        422,
+        "The month must be written YYYY-MM, e.g. 2026-11.",
+        "月は YYYY-MM の形で指定してください（例: 2026-11）。",
+    ),
+    "STATS_NOT_AUTHORISED": (
+        401,
+        "Only the holder of the statistics token may read these statistics.",
+        "統計用トークンの保有者のみ利用できます。",
+    ),
+    "STATS_NOT_CONFIGURED": (503, "Statistics are not set up here.", "統計の提供は未設定です。"),
 }
 
 
@@ -113,7 +127,17 @@ def officer(
     return x_watch_officer
 
 
+def statistics(request: Request, x_watch_stats_token: Annotated[str | None, Header(max_length=200)] = None) -> None:
+    """The caller holds the read-only statistics token (the data platform): aggregates only, nothing else."""
+    token: str | None = request.app.state.stats_token
+    if token is None:
+        raise BatchRefused("STATS_NOT_CONFIGURED", "no statistics token configured")
+    if not x_watch_stats_token or not hmac.compare_digest(x_watch_stats_token.encode(), token.encode()):
+        raise BatchRefused("STATS_NOT_AUTHORISED", "a missing or wrong statistics token")
+
+
 Member = Annotated[str, Depends(resident)]
+Stats = Annotated[None, Depends(statistics)]
 Officer = Annotated[str, Depends(officer)]
 Service = Annotated[None, Depends(service)]
 AlertId = Annotated[str, Path(pattern=r"^[0-9a-f-]{36}$")]
@@ -160,7 +184,12 @@ class ShareIn(BaseModel):
     hours: Annotated[StrictInt, Field(ge=1, le=72)] = 24
 
 
-def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_token: str | None = None) -> FastAPI:
+def create_watch_app(
+    store: WatchStore, purge_seconds: float = 3600.0, service_token: str | None = None, stats_token: str | None = None
+) -> FastAPI:
+    if stats_token is not None and service_token is not None and hmac.compare_digest(stats_token, service_token):
+        raise ValueError("the statistics token must differ from the service token (it opens aggregates only)")
+
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         stop = threading.Event()
@@ -182,6 +211,7 @@ def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_t
 
     app = FastAPI(title="Takasago watch-over", version="0.1.0", docs_url=None, redoc_url=None, lifespan=lifespan)
     app.state.service_token = service_token
+    app.state.stats_token = stats_token
 
     @app.exception_handler(RequestValidationError)
     async def invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
@@ -330,6 +360,17 @@ def create_watch_app(store: WatchStore, purge_seconds: float = 3600.0, service_t
     def shared(token: Annotated[str, Path(pattern=r"^[A-Za-z0-9_-]{16,64}$")], _service: Service) -> dict[str, Any]:
         """A shared alert's sightings for its holder (e.g. the police), until it expires or the alert is cleared."""
         return city.shared(store, token, int(time.time()))
+
+    @app.get("/v1/stats/months")
+    def stats_months(_stats: Stats) -> dict[str, list[str]]:
+        """For the data platform: the JST months that hold coverage data, oldest first."""
+        return {"months": stats.months(store)}
+
+    @app.get("/v1/stats/coverage")
+    def stats_coverage(_stats: Stats, month: Annotated[str, Query(max_length=20)]) -> dict[str, Any]:
+        """For the data platform: a month's coverage by district and school hours, aggregates only (no cell under
+        10 people published, complementary suppression at source)."""
+        return stats.coverage(store, month, int(time.time()))
 
     @app.get("/health")
     def health() -> dict[str, str]:

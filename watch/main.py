@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import logging
 import time
+from pathlib import Path
 from typing import Any
 
 from watch.app import create_watch_app
@@ -19,10 +20,15 @@ def __getattr__(name: str) -> Any:
         store = WatchStore(settings.database, Sealer.from_file(settings.kek, create=True),
                            retention_days=settings.retention_days)  # fmt: skip
         store.resolver.warm(int(time.time()))  # the current windows' tables, before the first batch waits for them
-        token = None
-        if settings.service_token_file is not None:
-            if settings.service_token_file.stat().st_mode & 0o077:
-                raise PermissionError(f"{settings.service_token_file} is readable by others: chmod 600 it")
-            token = settings.service_token_file.read_text(encoding="utf-8").strip()
-        return create_watch_app(store, settings.purge_seconds, token)
+        return create_watch_app(store, settings.purge_seconds, _token(settings.service_token_file),
+                                _token(settings.stats_token_file))  # fmt: skip
     raise AttributeError(name)
+
+
+def _token(path: Path | None) -> str | None:
+    """A token from its 0600 file (refused if others can read it); None when not configured."""
+    if path is None:
+        return None
+    if path.stat().st_mode & 0o077:
+        raise PermissionError(f"{path} is readable by others: chmod 600 it")
+    return path.read_text(encoding="utf-8").strip() or None

@@ -21,6 +21,8 @@ class WatchSettings(BaseSettings):
     purge_seconds: Annotated[float, Field(ge=0)] = 3600.0
     # the token the wallet presents when it forwards a resident (0600 file); none: families' API off
     service_token_file: Path | None = None
+    # the read-only statistics token the data platform presents (0600 file); it opens /v1/stats/* only
+    stats_token_file: Path | None = None
 
     @property
     def database(self) -> str:

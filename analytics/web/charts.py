@@ -157,14 +157,36 @@ def mutual_aid(p: Published, lang: str) -> list[Chart]:
         [t("month", lang), *(t(k, lang) for k in keys)],
         [[r["month"], *(r.get(k) for k in keys)] for r in p.mutual_aid],
     )
-    watch = p.watch
-    coverage = Chart(
+    return [_draw(helping, [1, 2, 3]), *watch_coverage(p, lang)]
+
+
+def watch_coverage(p: Published, lang: str) -> list[Chart]:
+    """Watch-over coverage (the watch service's statistics): the city by month, and the latest month by district."""
+    months = sorted(p.watch)
+    total = privacy.TOTAL
+    by_month = Chart(
+        "watch-by-month",
+        t("watch_coverage", lang),
+        [t("month", lang), t("volunteers_school", lang), t("volunteers_other", lang), t("volunteers", lang),
+         t("wards_school", lang), t("wards", lang), t("sightings", lang)],
+        [[m, p.watch[m].shown(total, "school"), p.watch[m].shown(total, "other"), p.watch[m].shown(total, total),
+          p.watch_wards[m].shown(total, "school"), p.watch_wards[m].shown(total, total),
+          p.watch_wards[m].shown(total, total, "sightings")] for m in months],
+    )  # fmt: skip
+    if not months:
+        return [by_month]
+    month = months[-1]
+    people, seen = p.watch[month], p.watch_wards[month]
+    by_district = Chart(
         "watch-coverage",
-        t("volunteers", lang),
-        [t("district", lang), *(str(c) for c in watch.cols), t("total", lang)],
-        [[district_name(d, lang), *(watch.shown(d, c) for c in [*watch.cols, privacy.TOTAL])] for d in watch.rows],
-    )
-    return [_draw(helping, [1, 2, 3]), _draw(coverage, [len(coverage.columns) - 1])]
+        f"{t('watch_coverage', lang)} × {t('district', lang)} {month}",
+        [t("district", lang), t("volunteers_school", lang), t("volunteers_other", lang), t("volunteers", lang),
+         t("wards_school", lang), t("wards", lang), t("sightings", lang)],
+        [[district_name(d, lang), people.shown(d, "school"), people.shown(d, "other"), people.shown(d, total),
+          seen.shown(d, "school"), seen.shown(d, total), seen.shown(d, total, "sightings")]
+         for d in [*people.rows, total]],
+    )  # fmt: skip
+    return [_draw(by_month, [1, 2]), _draw(by_district, [3, 5])]
 
 
 def wellbeing(p: Published, lang: str) -> list[Chart]:

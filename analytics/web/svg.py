@@ -36,13 +36,20 @@ def bars(title: str, labels: list[str], series: dict[str, list[float | None]], w
             )
         if len(labels) <= 14 or i % 2 == 0:
             parts.append(f'<text x="{x0:.1f}" y="{height - bottom + 14}" font-size="10">{escape(label[-5:])}</text>')
+    x = float(left)
     for j, name in enumerate(series):
         parts.append(
-            f'<rect x="{left + j * 120}" y="{height - 12}" width="10" height="10" fill="{COLOURS[j % len(COLOURS)]}"/>'
-            f'<text x="{left + j * 120 + 14}" y="{height - 3}" font-size="11">{escape(name)}</text>'
+            f'<rect x="{x:.0f}" y="{height - 12}" width="10" height="10" fill="{COLOURS[j % len(COLOURS)]}"/>'
+            f'<text x="{x + 14:.0f}" y="{height - 3}" font-size="11">{escape(name)}</text>'
         )
+        x += max(120.0, 24 + _text_width(name))
     parts.append("</svg>")
     return "".join(parts)
+
+
+def _text_width(text: str, size: int = 11) -> float:
+    """About how wide ``text`` is drawn at ``size`` px: full-width (Japanese) characters ~1 em, others ~0.6 em."""
+    return sum(size if ord(ch) > 0x2E7F else size * 0.6 for ch in text)
 
 
 def sparkline(values: list[float | None], width: int = 120, height: int = 28) -> str:
