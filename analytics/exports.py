@@ -42,9 +42,11 @@ def rows_for_export(p: Published) -> dict[str, list[dict[str, Any]]]:
                         "month": month, "district": str(district), "age_band": str(band),
                         "active": privacy.coarse_count(table.shown(district, band)),  # type: ignore[arg-type]
                     })  # fmt: skip
+    hops = {r["month"]: r for r in p.hops}
     velocity = [
         {"month": r["month"], "velocity": r.get("velocity"), "lm3": m.get("lm3"),
-         "recirculated_share": m.get("recirculated_share")}
+         "recirculated_share": m.get("recirculated_share"),
+         "hops_points": privacy.coarse_points(hops.get(r["month"], {}).get("points"))}
         for r, m in zip(p.velocity, p.multiplier, strict=False)
     ]  # fmt: skip
     return {"circulation": circulation, "participation": participation, "velocity": velocity}

@@ -27,7 +27,7 @@ REREAD_BLOCKS = 12
 CHUNK = 250_000
 # the indexer's movement kinds (docs/explorer.md), coded as their position here on the fast path
 KINDS = ["issued", "payment", "thanks", "transfer", "settled", "swept", "refund", "recovered", "help-escrow", "help",
-         "help-return"]  # fmt: skip
+         "help-return", "b2b", "business-reward"]  # fmt: skip
 ACCOUNT_KINDS = {1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
 JST_OFFSET = 9 * 3600
 

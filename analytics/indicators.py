@@ -17,7 +17,12 @@ DECIMALS = 6
 # what a resident does with points (an outgoing movement that makes them "active")
 ACTIVE_KINDS = "('payment', 'thanks', 'help-escrow', 'transfer')"
 # points changing hands between members (the numerator of velocity)
-SPENDING_KINDS = "('payment', 'thanks', 'help', 'transfer')"
+SPENDING_KINDS = "('payment', 'thanks', 'help', 'transfer', 'b2b', 'business-reward')"
+# the local hops (issue 21): a shop or business paying another (payBusiness), a business rewarding a resident
+HOP_KINDS = "('b2b', 'business-reward')"
+# what a shop passes on locally (round 2 of LM3), and what counts as spending at a local business (round 3)
+PASSED_KINDS = "('payment', 'thanks', 'transfer', 'b2b', 'business-reward')"
+SPENT_KINDS = "('payment', 'b2b')"
 
 CIRCULATION = """
 WITH flows AS (
@@ -50,7 +55,7 @@ SELECT month, spending, outstanding, people,
 FROM stock
 """
 
-LOCAL_MULTIPLIER = """
+LOCAL_MULTIPLIER = f"""
 WITH merchants AS (SELECT id FROM accounts WHERE kind = 'merchant'),
 round1 AS (
   SELECT month, SUM(amount) AS points, COUNT(DISTINCT to_id) AS shops FROM movements
@@ -58,10 +63,12 @@ round1 AS (
   GROUP BY month
 ), passed AS (
   SELECT month, to_id, SUM(amount) AS points FROM movements
-  WHERE from_id IN (SELECT id FROM merchants) AND kind IN ('payment', 'thanks', 'transfer')
+  WHERE from_id IN (SELECT id FROM merchants) AND kind IN {PASSED_KINDS}
   GROUP BY month, to_id
 ), round2 AS (SELECT month, SUM(points) AS points FROM passed GROUP BY month),
-spent AS (SELECT month, from_id, SUM(amount) AS points FROM movements WHERE kind = 'payment' GROUP BY month, from_id),
+spent AS (
+  SELECT month, from_id, SUM(amount) AS points FROM movements WHERE kind IN {SPENT_KINDS} GROUP BY month, from_id
+),
 round3 AS (
   SELECT p.month, SUM(LEAST(p.points, s.points)) AS points
   FROM passed p JOIN spent s ON s.month = p.month AND s.from_id = p.to_id GROUP BY p.month
@@ -77,6 +84,19 @@ SELECT m.month, COALESCE(r1.points, 0) AS round1, COALESCE(r2.points, 0) AS roun
        END AS lm3
 FROM months m LEFT JOIN round1 r1 ON r1.month = m.month LEFT JOIN round2 r2 ON r2.month = m.month
 LEFT JOIN round3 r3 ON r3.month = m.month LEFT JOIN settled st ON st.month = m.month
+"""
+
+LOCAL_HOPS = f"""
+WITH hops AS (SELECT month, kind, amount, from_id, to_id FROM movements WHERE kind IN {HOP_KINDS}),
+parties AS (SELECT month, from_id AS id FROM hops UNION SELECT month, to_id AS id FROM hops)
+SELECT h.month,
+       SUM(CASE WHEN h.kind = 'b2b' THEN 1 ELSE 0 END) AS b2b,
+       SUM(CASE WHEN h.kind = 'b2b' THEN h.amount ELSE 0 END) AS b2b_points,
+       SUM(CASE WHEN h.kind = 'business-reward' THEN 1 ELSE 0 END) AS rewards,
+       SUM(CASE WHEN h.kind = 'business-reward' THEN h.amount ELSE 0 END) AS reward_points,
+       COUNT(*) AS hops, SUM(h.amount) AS points,
+       (SELECT COUNT(*) FROM parties p WHERE p.month = h.month) AS people
+FROM hops h GROUP BY h.month
 """
 
 PARTICIPATION = f"""
@@ -135,6 +155,7 @@ QUERIES: dict[str, str] = {
     "circulation": CIRCULATION,
     "velocity": VELOCITY,
     "local_multiplier": LOCAL_MULTIPLIER,
+    "local_hops": LOCAL_HOPS,
     "participation": PARTICIPATION,
     "merchants_active": MERCHANTS_ACTIVE,
     "population": POPULATION,

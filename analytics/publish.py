@@ -26,6 +26,7 @@ class Published:
     circulation: dict[str, privacy.Table]  # measure -> month × district (points, people)
     velocity: list[dict[str, Any]]
     multiplier: list[dict[str, Any]]
+    hops: list[dict[str, Any]]  # by month: the local hops (b2b, business rewards), k people taking part
     participation: dict[str, privacy.Table]  # month -> district × age band (active residents)
     cards: dict[str, privacy.Table]  # month -> district × age band (active residents using a card)
     population: dict[tuple[Hashable, Hashable], int]
@@ -131,6 +132,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         circulation=circulation,
         velocity=privacy.series(raw["velocity"], "month", k),
         multiplier=privacy.series(raw["local_multiplier"], "month", k),
+        hops=privacy.series(raw["local_hops"], "month", k),
         participation=participation,
         cards=cards,
         population=population,

@@ -453,3 +453,47 @@ def _reflected(engine: Any, table: str) -> Any:
     metadata = MetaData()
     metadata.reflect(engine, only=[table])
     return metadata.tables[table]
+
+
+def test_local_hops_are_their_own_figure_and_feed_lm3_with_hand_computed_values(tmp_path: Path) -> None:
+    """June: twelve residents pay M1 100 each; M1 pays M2 300 and M2 pays M1 100 (payBusiness, ``b2b``); M1
+    rewards R1 50 and M2 rewards R2 30 (``business-reward``); R1 pays M2 40; M1 settles 500.
+
+    Hops: 2 b2b (400 pt) + 2 rewards (80 pt) = 4 hops, 480 pt, among 4 accounts (M1, M2, R1, R2).
+    LM3: R1 = 1,200 + 40 = 1,240; R2 = what shops passed on = 300 + 100 + 50 + 30 = 480; R3 = each recipient's
+    spending at local businesses (payments and b2b) capped at what it got: M2 min(300, 100) + M1 min(100, 300)
+    + R1 min(50, 140) + R2 min(30, 100) = 280; LM3 = 2,000 / 1,240; recirculated share = 480 / (480 + 500).
+    """
+    from analytics.publish import publish
+
+    db = IndexerDb(tmp_path / "indexer.db")
+    june = int(datetime(2026, 6, 10, 12, tzinfo=JST).timestamp())
+    residents = [f"0x{i:040x}" for i in range(101, 113)]
+    for address in residents:
+        db.event(june, "AccountRegistered", {"account": address, "kind": 1, "recordHash": "0x"})
+    for address in (M1, M2):
+        db.event(june, "AccountRegistered", {"account": address, "kind": 2, "recordHash": "0x"})
+    for address in residents:
+        db.move(june, ZERO, address, 1000, "issued")
+        db.move(june, address, M1, 100, "payment")
+    db.move(june, M1, M2, 300, "b2b")
+    db.move(june, M2, M1, 100, "b2b")
+    db.move(june, M1, residents[0], 50, "business-reward")
+    db.move(june, M2, residents[1], 30, "business-reward")
+    db.move(june, residents[0], M2, 40, "payment")
+    db.move(june, M1, ZERO, 500, "settled")
+    db.commit()
+    store = DuckWarehouse()
+    IndexerSource(db.url, name).pull(store, 0)
+    raw = indicators.compute(store)
+    assert raw["local_hops"] == [{"month": "2026-06", "b2b": 2, "b2b_points": 400, "rewards": 2, "reward_points": 80,
+                                  "hops": 4, "points": 480, "people": 4}]  # fmt: skip
+    lm3 = by(raw["local_multiplier"], month="2026-06")
+    assert (lm3["round1"], lm3["round2"], lm3["round3"], lm3["settled"]) == (1240, 480, 280, 500)
+    assert lm3["lm3"] == round(2000 / 1240, 6) and lm3["recirculated_share"] == round(480 / 980, 6)
+    # velocity counts the hops as points changing hands: 1,240 + 480 over 12,000 − 500 outstanding
+    assert by(raw["velocity"], month="2026-06")["spending"] == 1720
+    # four accounts take part in the hops: under k = 10 the month shows nothing, at k = 4 it shows
+    assert publish(raw, 10).hops == [{"month": "2026-06", "people": None, "suppressed": True}]
+    assert publish(raw, 4).hops[0]["points"] == 480
+    store.close()

@@ -262,8 +262,8 @@ def logic_model_columns(p: Published, name: str, lang: str) -> list[tuple[str, l
             ("inputs", [(t("issued", lang), issued)]),
             ("activities", [(t("active", lang), active), (t("merchants_active", lang), col(p.merchants, "people"))]),
             ("outputs", [(t("spending", lang), col(p.velocity, "spending"))]),
-            ("outcomes", [(t("velocity", lang), col(p.velocity, "velocity")), (t("lm3", lang),
-                                                                               col(p.multiplier, "lm3"))]),
+            ("outcomes", [(t("velocity", lang), col(p.velocity, "velocity")),
+                          (t("lm3", lang), col(p.multiplier, "lm3")), (t("hops_points", lang), col(p.hops, "points"))]),
             ("impact", impact),
         ]  # fmt: skip
     m = p.mutual_aid

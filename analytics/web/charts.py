@@ -77,8 +77,15 @@ def circulation(p: Published, lang: str) -> list[Chart]:
             for r in p.multiplier
         ],
     )
+    hop_keys = ("b2b", "b2b_points", "rewards", "reward_points", "hops", "points")
+    hops = Chart(
+        "local-hops",
+        t("local_hops", lang),
+        [t("month", lang), *(t(f"hops_{c}", lang) for c in hop_keys)],
+        [[r["month"], *(r.get(c) for c in hop_keys)] for r in p.hops],
+    )
     return [_draw(city, [1, 2, 3, 4, 5]), _draw(by_district, [len(by_district.columns) - 1]),
-            _draw(velocity, [3]), _draw(multiplier, [6])]  # fmt: skip
+            _draw(velocity, [3]), _draw(multiplier, [6]), _draw(hops, [2, 4])]  # fmt: skip
 
 
 def participation(p: Published, lang: str, month: str | None = None) -> list[Chart]:
