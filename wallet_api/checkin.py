@@ -130,28 +130,34 @@ class CheckIns:
             db.add(event)
         return event
 
-    def events(self, limit: int = 50) -> list[tuple[ProgrammeEvent, int]]:
-        """Recent events, newest first, each with its number of check-ins."""
+    def events(self, limit: int = 50, organiser: int | None = None) -> list[tuple[ProgrammeEvent, int]]:
+        """Recent events, newest first, each with its number of check-ins; only ``organiser``'s if given."""
         with self.sessions() as db:
             counts = select(EventCheckin.event_id, func.count().label("n")).group_by(EventCheckin.event_id).subquery()
-            rows = db.execute(
-                select(ProgrammeEvent, func.coalesce(counts.c.n, 0))
-                .outerjoin(counts, counts.c.event_id == ProgrammeEvent.id)
-                .order_by(ProgrammeEvent.id.desc())
-                .limit(limit)
-            ).all()
+            query = select(ProgrammeEvent, func.coalesce(counts.c.n, 0)).outerjoin(
+                counts, counts.c.event_id == ProgrammeEvent.id
+            )
+            if organiser is not None:
+                query = query.where(ProgrammeEvent.created_by == organiser)
+            rows = db.execute(query.order_by(ProgrammeEvent.id.desc()).limit(limit)).all()
         return [(event, int(n)) for event, n in rows]
 
-    def event(self, public_id: str) -> ProgrammeEvent:
+    def event(self, public_id: str, organiser: int | None = None) -> ProgrammeEvent:
+        """One event; ``UNKNOWN_EVENT`` if there is none, or it is not ``organiser``'s when one is given."""
         with self.sessions() as db:
             event = db.scalar(select(ProgrammeEvent).where(ProgrammeEvent.public_id == public_id))
-        if event is None:
+        if event is None or (organiser is not None and event.created_by != organiser):
             raise ApiError("UNKNOWN_EVENT")
         return event
 
-    def code(self, public_id: str) -> tuple[ProgrammeEvent, str, int]:
+    def attendance(self, event: ProgrammeEvent) -> int:
+        """How many residents have checked in at ``event`` so far."""
+        with self.sessions() as db:
+            return int(db.scalar(select(func.count()).where(EventCheckin.event_id == event.id)) or 0)
+
+    def code(self, public_id: str, organiser: int | None = None) -> tuple[ProgrammeEvent, str, int]:
         """The event's QR text now and when it expires; EVENT_NOT_OPEN once the event is over."""
-        event = self.event(public_id)
+        event = self.event(public_id, organiser)
         if _aware(event.ends_at) < now():
             raise ApiError("EVENT_NOT_OPEN", {"ends_at": _aware(event.ends_at).isoformat()})
         expires = int(self.clock()) + QR_SECONDS

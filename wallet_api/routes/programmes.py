@@ -52,7 +52,7 @@ from wallet_api.programmes_schemas import (
     ResidentEventOut,
 )
 from wallet_api.services import Services
-from wallet_api.statuses import ClaimStatus
+from wallet_api.statuses import ClaimStatus, Role
 
 router = APIRouter(prefix="/v1", tags=["programmes"])
 log = logging.getLogger("wallet_api.programmes")
@@ -321,18 +321,24 @@ def create_event(body: EventIn, organiser: Coordinator, part: FeatureDep) -> Eve
     return event_out(event)
 
 
+def organised_by(organiser: User) -> int | None:
+    """Whose events an organiser sees: a coordinator only those they created, an officer every one."""
+    return None if organiser.role == Role.OFFICER else organiser.id
+
+
 @router.get("/organiser/events", response_model=list[EventOut])
 def list_events(
     organiser: Coordinator, part: FeatureDep, limit: Annotated[int, Query(ge=1, le=200)] = 50
 ) -> list[EventOut]:
-    """Recent events, newest first, with how many checked in."""
-    return [event_out(e, n) for e, n in part.checkins.events(limit)]
+    """Recent events, newest first, with how many checked in (a coordinator's own events; an officer's desk: all)."""
+    return [event_out(e, n) for e, n in part.checkins.events(limit, organised_by(organiser))]
 
 
 @router.get("/organiser/events/{event_id}/qr", response_model=EventQrOut)
 def event_qr(event_id: PublicId, organiser: Coordinator, part: FeatureDep) -> EventQrOut:
-    """The event's QR now (signed, good for 90 s); the screen asks again every minute."""
-    event, code, expires = part.checkins.code(event_id)
+    """The event's QR now (signed, good for 90 s) with how many checked in so far; the screen asks again
+    every minute. A coordinator is shown only the events they created (another's is ``UNKNOWN_EVENT``)."""
+    event, code, expires = part.checkins.code(event_id, organised_by(organiser))
     svg, _ = qr.render(code, "svg", scale=6)
-    return EventQrOut(event=event_out(event), code=code, expires_at=expires, rotate_seconds=QR_ROTATE_SECONDS,
-                      svg=svg.decode())  # fmt: skip
+    return EventQrOut(event=event_out(event, part.checkins.attendance(event)), code=code, expires_at=expires,
+                      rotate_seconds=QR_ROTATE_SECONDS, svg=svg.decode())  # fmt: skip

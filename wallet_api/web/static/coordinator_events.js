@@ -1,0 +1,155 @@
+/* Events on the coordinators' desk (issue 21): a coordinator (社協, 民生委員) creates an event on a
+   programme the city opened for claims, and at the venue shows its QR — signed, a new code every
+   minute — with how many residents have checked in so far. The routes are the organisers' ones
+   (/v1/organiser/…); the API shows a coordinator only the events they created. */
+"use strict";
+
+(() => {
+  const T = TAKASAGO;
+  const $ = (id) => document.getElementById(id);
+  const el = T.el;
+  let shown = null; // the event whose QR is on screen
+  let qrTimer = null;
+  let countTimer = null;
+  const COUNT_EVERY_MS = 3000; // the attendance count follows the check-ins within a few seconds
+
+  T.addTexts({
+    ja: {
+      ce_title: "イベントとQR受付", ce_open: "主催するイベント（QR受付）",
+      ce_hint: "会場でQRを表示すると、参加者がアプリで読み取って受付します。ポイントは1人1回だけです。コードは1分ごとに変わります。",
+      ce_none: "主催するイベントはまだありません。", ce_count: "受付済み", ce_people: "{n}人", ce_stop: "表示をやめる",
+      ce_show: "QRを表示", ce_new: "イベントを作る", ce_programme: "プログラム", ce_name: "イベント名",
+      ce_points: "1人あたりのポイント", ce_starts: "開始（日本時間）", ce_ends: "終了（日本時間）", ce_create: "イベントを作成",
+      ce_created: "イベントを作成しました。", ce_expiry: "このコードは {time} まで有効です（1分ごとに新しいコードに変わります）。",
+      ce_no_programme: "イベントを作れるプログラムがありません（市の担当者にご相談ください）。",
+    },
+    en: {
+      ce_title: "Events and QR check-in", ce_open: "Events I organise (QR check-in)",
+      ce_hint: "Show the QR at the venue: participants scan it with the app to check in. Points are given once per person. The code changes every minute.",
+      ce_none: "You organise no events yet.", ce_count: "Checked in", ce_people: "{n}", ce_stop: "Stop showing",
+      ce_show: "Show the QR", ce_new: "New event", ce_programme: "Programme", ce_name: "Event name",
+      ce_points: "Points per person", ce_starts: "Starts (Japan time)", ce_ends: "Ends (Japan time)", ce_create: "Create the event",
+      ce_created: "Event created.", ce_expiry: "This code is valid until {time} (a new code every minute).",
+      ce_no_programme: "No programme is open for events (ask the city).",
+    },
+  });
+
+  // the event's times are typed in Takasago's time (JST), whatever the computer's own zone is
+  const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
+  const fromJstInput = (value) => new Date(`${value}:00+09:00`).toISOString();
+  const count = (n) => T.t("ce_people").replace("{n}", Number(n).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP"));
+
+  function stop() {
+    if (qrTimer) clearInterval(qrTimer);
+    if (countTimer) clearInterval(countTimer);
+    qrTimer = countTimer = null;
+    shown = null;
+    $("ce-qr-box").hidden = true;
+  }
+
+  async function open(notice) {
+    stop();
+    T.show("events");
+    $("ce-notice").hidden = !notice;
+    if (notice) $("ce-notice").textContent = T.t(notice);
+    try {
+      const [programmes] = await Promise.all([T.call("GET", "/v1/organiser/programmes"), events()]);
+      const select = $("ce-form").elements.programme_id;
+      const previous = select.value;
+      const claimable = programmes.filter((p) => p.claimable);
+      select.replaceChildren(...claimable.map((p) => el("option", `#${p.id} ${p.name}`, { value: String(p.id) })));
+      if (previous) select.value = previous;
+      $("ce-form").querySelector("button[type=submit]").disabled = claimable.length === 0;
+      if (!claimable.length) Object.assign($("ce-error"), { textContent: T.t("ce_no_programme"), hidden: false });
+      const form = $("ce-form").elements;
+      if (!form.starts_at.value) {
+        form.starts_at.value = jstInput(new Date());
+        form.ends_at.value = jstInput(new Date(Date.now() + 2 * 3600 * 1000));
+      }
+    } catch (e) {
+      T.showError("ce-error", e);
+    }
+  }
+
+  async function events() {
+    const rows = await T.call("GET", "/v1/organiser/events?limit=50");
+    $("ce-events").replaceChildren(...rows.map((e) => {
+      const li = el("li", null, { "data-event": e.id });
+      li.append(el("span", `${e.title} ／ ${T.formatPoints(e.points)}`), el("strong", `${T.t("ce_count")} ${count(e.checkins)}`));
+      li.append(el("small", T.jstSpan(e.starts_at, e.ends_at)));
+      if (new Date(e.ends_at) > new Date()) {
+        const show = el("button", T.t("ce_show"), { type: "button", class: "primary ce-show", style: "grid-column: 1 / -1" });
+        show.addEventListener("click", () => showQr(e));
+        li.append(show);
+      }
+      return li;
+    }));
+    $("ce-events-empty").hidden = rows.length > 0;
+    return rows;
+  }
+
+  async function refreshQr() {
+    if (!shown) return null;
+    try {
+      const out = await T.call("GET", `/v1/organiser/events/${shown.id}/qr`);
+      const img = $("ce-qr");
+      img.src = T.svgUrl(out.svg);
+      img.dataset.code = out.code; // what the screen shows, for a test's camera
+      $("ce-qr-expiry").textContent = T.t("ce_expiry").replace("{time}", T.jstClock(out.expires_at));
+      $("ce-count").textContent = count(out.event.checkins);
+      return out;
+    } catch (e) {
+      stop();
+      T.showError("ce-error", e);
+      return null;
+    }
+  }
+
+  async function refreshCount() {
+    if (!shown) return;
+    try {
+      const row = (await T.call("GET", "/v1/organiser/events?limit=50")).find((e) => e.id === shown.id);
+      if (!row || !shown) return;
+      $("ce-count").textContent = count(row.checkins);
+      const listed = document.querySelector(`#ce-events li[data-event="${row.id}"] strong`);
+      if (listed) listed.textContent = `${T.t("ce_count")} ${count(row.checkins)}`;
+    } catch (e) { /* the next tick tries again; the QR's own refresh reports a lasting failure */ }
+  }
+
+  async function showQr(event) {
+    stop();
+    shown = event;
+    $("ce-qr-title").textContent = `${event.title}（${T.jstSpan(event.starts_at, event.ends_at)}）`;
+    $("ce-count").textContent = count(event.checkins);
+    $("ce-qr-box").hidden = false;
+    const out = await refreshQr();
+    if (!out) return;
+    qrTimer = setInterval(refreshQr, out.rotate_seconds * 1000);
+    countTimer = setInterval(refreshCount, COUNT_EVERY_MS);
+    $("ce-qr-box").scrollIntoView({ block: "start" });
+  }
+
+  $("ce-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const form = new FormData(event.target);
+    try {
+      await T.call("POST", "/v1/organiser/events", {
+        programme_id: Number(form.get("programme_id")), title: String(form.get("title")).trim(), points: Number(form.get("points")),
+        starts_at: fromJstInput(String(form.get("starts_at"))), ends_at: fromJstInput(String(form.get("ends_at"))),
+      });
+      event.target.elements.title.value = "";
+      await open("ce_created");
+    } catch (e) {
+      T.showError("ce-error", e);
+    }
+  });
+  $("go-events").addEventListener("click", () => open());
+  $("ce-qr-stop").addEventListener("click", stop);
+  document.querySelectorAll("#events button.back").forEach((b) => b.addEventListener("click", stop));
+  document.addEventListener("takasago:logged-out", stop);
+  document.addEventListener("takasago:language", () => {
+    if ($("events").hidden) return;
+    const keep = shown;
+    open().then(() => { if (keep) showQr(keep); });
+  });
+})();
