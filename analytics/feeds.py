@@ -67,9 +67,11 @@ def pull_wallet(store: Warehouse, wallet_url: str, token: str) -> tuple[int, int
 
 
 def pull_oracle_energy(store: Warehouse, oracle_url: str) -> int:
-    """Fills the Wh of each reported period from the oracle's public report; returns the periods read."""
+    """Fills the Wh of each reported period from the oracle's public report, and its per-district totals
+    (``districts``: households with a reduction, Wh, grams; no row under 10 households) when it has them;
+    returns the periods read."""
     read = 0
-    for programme, period in store.query("SELECT programme, period FROM co2 WHERE wh = 0"):
+    for programme, period, month in store.query("SELECT programme, period, month FROM co2 WHERE wh = 0"):
         try:
             report = _get(f"{oracle_url}/v1/reports/{int(programme)}/{int(period)}")
         except (FeedError, requests.RequestException):
@@ -77,6 +79,16 @@ def pull_oracle_energy(store: Warehouse, oracle_url: str) -> int:
         totals = report.get("totals", report)
         wh = int(totals.get("reduction_wh", 0) or 0)
         store.execute(f"UPDATE co2 SET wh = {wh} WHERE programme = {int(programme)} AND period = {int(period)}")
+        store.execute(f"DELETE FROM co2_district WHERE programme = {int(programme)} AND period = {int(period)}")
+        rows = [r for r in report.get("districts") or [] if isinstance(r, dict) and int(r.get("households", 0)) > 0]
+        codes = {d["code"] for d in districts()}
+        n = len(rows)
+        store.append("co2_district", {
+            "programme": [int(programme)] * n, "period": [int(period)] * n, "month": [month] * n,
+            "district": [r["district"] if r["district"] in codes else "other" for r in rows],
+            "households": [int(r["households"]) for r in rows], "wh": [int(r["reduction_wh"]) for r in rows],
+            "grams": [int(r["co2_g"]) for r in rows],
+        })  # fmt: skip
         read += 1
     return read
 

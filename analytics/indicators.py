@@ -132,6 +132,12 @@ SELECT g.month, a.district, SUM(g.amount) AS points, COUNT(DISTINCT g.to_id) AS 
 FROM grants g LEFT JOIN accounts a ON a.id = g.to_id GROUP BY g.month, a.district
 """
 
+# the oracle's per-district reduction (households are the "people" of a cell; rows come folded to >= 10)
+DECARBONISATION_REDUCTION = """
+SELECT month, district, SUM(households) AS people, SUM(wh) AS wh, SUM(grams) AS grams
+FROM co2_district GROUP BY month, district
+"""
+
 MUTUAL_AID = """
 SELECT month, COUNT(*) AS posted, SUM(CASE WHEN matched_ts > 0 THEN 1 ELSE 0 END) AS matched,
        SUM(CASE WHEN completed_ts > 0 THEN 1 ELSE 0 END) AS completed, COUNT(DISTINCT requester) AS people,
@@ -161,6 +167,7 @@ QUERIES: dict[str, str] = {
     "population": POPULATION,
     "decarbonisation": DECARBONISATION,
     "decarbonisation_district": DECARBONISATION_DISTRICT,
+    "decarbonisation_reduction": DECARBONISATION_REDUCTION,
     "mutual_aid": MUTUAL_AID,
     "watch": WATCH,
     "wellbeing": WELLBEING,

@@ -33,6 +33,7 @@ class Published:
     merchants: list[dict[str, Any]]
     decarbonisation: list[dict[str, Any]]
     decarbonisation_district: privacy.Table
+    reduction_district: privacy.Table  # month × district (households with a reduction; values wh, grams)
     mutual_aid: list[dict[str, Any]]
     watch: dict[str, privacy.Table]  # month -> district × hours band (volunteers watching)
     watch_wards: dict[str, privacy.Table]  # month -> district × hours band (wards seen; values: sightings)
@@ -40,7 +41,7 @@ class Published:
 
 
 def district_order() -> list[Hashable]:
-    return [*(d["code"] for d in districts()), "-"]
+    return [*(d["code"] for d in districts()), "other", "-"]
 
 
 def _month_table(rows: list[dict[str, Any]], k: int, value: str, months: list[str]) -> privacy.Table:
@@ -48,6 +49,13 @@ def _month_table(rows: list[dict[str, Any]], k: int, value: str, months: list[st
     table = privacy.build(cells, k, rows=list(months), col_totals=False)
     order = [d for d in district_order() if d in set(table.cols)]
     table.cols = order
+    return table
+
+
+def _reduction_table(rows: list[dict[str, Any]], k: int) -> privacy.Table:
+    cells = [(r["month"], r["district"], int(r["people"]), {"wh": r["wh"], "grams": r["grams"]}) for r in rows]
+    table = privacy.build(cells, k, rows=sorted({r["month"] for r in rows}), col_totals=False)
+    table.cols = [d for d in district_order() if d in set(table.cols)]
     return table
 
 
@@ -139,6 +147,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         merchants=privacy.series(raw["merchants_active"], "month", k),
         decarbonisation=privacy.series(raw["decarbonisation"], "month", k),
         decarbonisation_district=_month_table(grant_rows, k, "points", sorted({r["month"] for r in grant_rows})),
+        reduction_district=_reduction_table(raw["decarbonisation_reduction"], k),
         mutual_aid=privacy.series(raw["mutual_aid"], "month", k),
         watch=watch,
         watch_wards=watch_wards,

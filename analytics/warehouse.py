@@ -39,6 +39,9 @@ SCHEMA: dict[str, str] = {
     "matched_ts BIGINT, completed_ts BIGINT",
     # the oracle's public reports: one row per programme and period
     "co2": "programme INTEGER, period INTEGER, month VARCHAR(7), households BIGINT, grams BIGINT, wh BIGINT",
+    # the oracle's public per-district totals of a report (no row under 10 households; "other" folds the small ones)
+    "co2_district": "programme INTEGER, period INTEGER, month VARCHAR(7), district VARCHAR(16), households BIGINT, "
+    "wh BIGINT, grams BIGINT",
     # watch-over coverage per month, district and band of hours ("school": the watch hours, "other"), with the
     # totals (district or hours "Σ"), as the watch service publishes it: NULL where it suppressed a count;
     # final = 1 once the month was over when pulled (never pulled again)

@@ -11,6 +11,9 @@ the fallback for a city that runs the oracle without this wallet.
 The list carries what settlement needs and nothing personal: the household id (as the city's
 gateways know it), its meters, the resident's custodial address and the salt of its public
 hash. The wallet keeps the link between a person and a household; the oracle never sees a name.
+Issue 22: each entry also carries the household's coarse district code (the 町 the wallet's research
+feed shares; "-" when unknown or the resident opted out of research), used only for the period's
+per-district totals (:func:`district_totals`, no row under 10 households), published beside the report.
 """
 
 from __future__ import annotations
@@ -18,6 +21,7 @@ from __future__ import annotations
 import csv
 import io
 import json
+import re
 from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
@@ -27,6 +31,10 @@ import urllib3
 from oracle.settlement import Household, HouseholdResult, Report, SettlementError, load_households
 
 TOKEN_HEADER = "X-Oracle-Service-Token"
+MIN_HOUSEHOLDS = 10  # a published district row counts at least this many households
+UNKNOWN_DISTRICT = "-"
+OTHER_DISTRICT = "other"
+DISTRICT = re.compile(r"^[0-9A-Za-z-]{1,16}$")
 HOUSEHOLDS_PATH = "/v1/co2/oracle/households"
 TIMEOUT = urllib3.Timeout(connect=3.0, read=30.0)
 
@@ -58,6 +66,11 @@ def households_from_rows(rows: Iterable[dict[str, Any]], source: str) -> dict[st
 
 def households_from_wallet(wallet_url: str, token: str) -> dict[str, Household]:
     """The households the city approved in the wallet, their consent standing now."""
+    return wallet_households(wallet_url, token)[0]
+
+
+def wallet_households(wallet_url: str, token: str) -> tuple[dict[str, Household], dict[str, str]]:
+    """The approved households, and each one's coarse district code ("-" when the wallet gives none)."""
     url = wallet_url.rstrip("/") + HOUSEHOLDS_PATH
     try:
         response = urllib3.PoolManager().request(
@@ -74,7 +87,81 @@ def households_from_wallet(wallet_url: str, token: str) -> dict[str, Household]:
         raise SettlementError('the wallet\'s household list is not {"households": [...]}') from None
     if not isinstance(rows, list) or not all(isinstance(r, dict) for r in rows):
         raise SettlementError("the wallet's household list is not a list of households")
-    return households_from_rows(rows, "the wallet's approved households")
+    households = households_from_rows(rows, "the wallet's approved households")
+    return households, districts_of(rows)
+
+
+def districts_of(rows: Iterable[dict[str, Any]]) -> dict[str, str]:
+    """Household id → district code as the wallet listed it; anything not a plain short code counts as "-"."""
+    out: dict[str, str] = {}
+    for row in rows:
+        district = row.get("district")
+        out[str(row.get("household_id"))] = (
+            district if isinstance(district, str) and DISTRICT.match(district) else UNKNOWN_DISTRICT
+        )
+    return out
+
+
+def district_totals(
+    households: dict[str, Household],
+    results: Sequence[HouseholdResult],
+    districts: dict[str, str],
+    k: int = MIN_HOUSEHOLDS,
+) -> list[dict[str, Any]]:
+    """The period's reduction by district, for the public report: households with a verified reduction, Wh and
+    grams of CO2 (the same households as the city's totals, so the rows add up to them).
+
+    No row counts fewer than ``k`` households: districts under ``k`` (and households of unknown district) are
+    **folded into one "other" row**; if that row is itself under ``k``, the smallest named district is folded
+    in too, until it reaches ``k`` or is empty. A one-way table that adds up to a published total cannot
+    simply blank a cell (total minus the rest would give it back), so folding is used, not blanking.
+    """
+    by_hash = {h.salted_hash: h.household_id for h in households.values()}
+    cells: dict[str, list[int]] = {}
+    for result in results:
+        if result.reason is not None or result.co2_g <= 0:
+            continue
+        district = districts.get(by_hash.get(result.salted_hash, ""), UNKNOWN_DISTRICT)
+        cell = cells.setdefault(district, [0, 0, 0])
+        cell[0] += 1
+        cell[1] += result.reduction_wh
+        cell[2] += result.co2_g
+    other = [0, 0, 0]
+    named = {d: c for d, c in cells.items() if d != UNKNOWN_DISTRICT and c[0] >= k}
+    for district, cell in cells.items():
+        if district not in named:
+            other = [a + b for a, b in zip(other, cell, strict=True)]
+    while 0 < other[0] < k and named:
+        smallest = min(named, key=lambda d: (named[d][0], d))
+        other = [a + b for a, b in zip(other, named.pop(smallest), strict=True)]
+    if 0 < other[0] < k:
+        return []  # fewer than k households in the whole city: only the city's own totals are published
+    rows = [{"district": d, "households": c[0], "reduction_wh": c[1], "co2_g": c[2]} for d, c in sorted(named.items())]
+    if other[0]:
+        rows.append({"district": OTHER_DISTRICT, "households": other[0], "reduction_wh": other[1], "co2_g": other[2]})
+    return rows
+
+
+def districts_path(directory: Path, programme_id: int, period: int) -> Path:
+    return directory / f"report-{programme_id}-{period}.districts.json"
+
+
+def save_district_totals(directory: Path, programme_id: int, period: int, rows: list[dict[str, Any]]) -> Path:
+    """Beside the period's report (same folder), written whole or not at all."""
+    directory.mkdir(parents=True, exist_ok=True)
+    path = districts_path(directory, programme_id, period)
+    temporary = path.with_suffix(".tmp")
+    temporary.write_text(json.dumps({"min_households": MIN_HOUSEHOLDS, "districts": rows}, indent=1), encoding="utf-8")
+    temporary.replace(path)
+    return path
+
+
+def load_district_totals(directory: Path, programme_id: int, period: int) -> list[dict[str, Any]] | None:
+    path = districts_path(directory, programme_id, period)
+    if not path.exists():
+        return None
+    rows = json.loads(path.read_text(encoding="utf-8")).get("districts")
+    return rows if isinstance(rows, list) else None
 
 
 def month_rows(

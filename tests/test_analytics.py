@@ -497,3 +497,69 @@ def test_local_hops_are_their_own_figure_and_feed_lm3_with_hand_computed_values(
     assert publish(raw, 10).hops == [{"month": "2026-06", "people": None, "suppressed": True}]
     assert publish(raw, 4).hops[0]["points"] == 480
     store.close()
+
+
+def _households(districts: dict[str, int]) -> tuple[dict[str, Any], list[Any], dict[str, str]]:
+    """Households with a verified reduction of 1,000 Wh and 500 g each, so many per district code."""
+    from oracle.settlement import Household, HouseholdResult
+
+    homes: dict[str, Household] = {}
+    results: list[HouseholdResult] = []
+    where: dict[str, str] = {}
+    for district, count in districts.items():
+        for i in range(count):
+            hid = f"H-{district}-{i}"
+            homes[hid] = Household(hid, (hid,), f"0x{len(homes) + 1:040x}", f"{len(homes) + 1:064x}")
+            where[hid] = district
+            results.append(HouseholdResult(homes[hid].salted_hash, homes[hid].address, 9000, 10000, "history", 1000,
+                                           500, None))  # fmt: skip
+    return homes, results, where
+
+
+def test_the_oracle_publishes_reduction_by_district_folding_small_ones_and_the_platform_reads_it(
+    tmp_path: Path,
+) -> None:
+    """Arai 12 and Takasago 11 households are shown; Amida 6 and 4 of unknown district make "other" 10. With
+    Amida 3 and 2 unknown, "other" (5) would be under 10: Takasago, the smallest shown, is folded in (16)."""
+    from oracle.enrolment import district_totals, save_district_totals
+    from oracle.settlement import HouseholdResult, build_report, save
+    from tests.oracle_support import running_oracle
+
+    homes, results, where = _households({"28216-0020": 12, "28216-0010": 11, "28216-0080": 6, "-": 4})
+    excluded = HouseholdResult("0x" + "ee" * 32, "0x" + "ee" * 20, None, None, "", 0, 0, "NO_READINGS")
+    rows = district_totals(homes, [*results, excluded], where)
+    assert rows == [
+        {"district": "28216-0010", "households": 11, "reduction_wh": 11_000, "co2_g": 5_500},
+        {"district": "28216-0020", "households": 12, "reduction_wh": 12_000, "co2_g": 6_000},
+        {"district": "other", "households": 10, "reduction_wh": 10_000, "co2_g": 5_000},
+    ]
+    small_homes, small_results, small_where = _households({"28216-0020": 12, "28216-0010": 11, "28216-0080": 3,
+                                                           "-": 2})  # fmt: skip
+    assert [(r["district"], r["households"]) for r in district_totals(small_homes, small_results, small_where)] == [
+        ("28216-0020", 12), ("other", 16)]  # fmt: skip
+    assert district_totals(*_households({"28216-0020": 9})) == []  # under 10 in the whole city: none
+    assert all(r["households"] >= 10 for r in rows)
+    assert sum(r["co2_g"] for r in rows) == sum(r.co2_g for r in results)  # the rows add up to the city's total
+
+    data = tmp_path / "oracle"
+    report = build_report(results, 1, 202604)
+    save(report, data / "reports")
+    save_district_totals(data / "reports", 1, 202604, rows)
+    with running_oracle(data) as (url, _port):
+        public = httpx.get(f"{url}/v1/reports/1/202604").json()
+        assert public["districts"] == rows and public["min_households"] == 10
+        assert "H-" not in json.dumps(public)  # no household id, only counts by district
+        store = DuckWarehouse()
+        store.replace("co2", {"programme": [1], "period": [202604], "month": ["2026-04"], "households": [33],
+                              "grams": [16_500], "wh": [0]})  # fmt: skip
+        from analytics import feeds
+
+        assert feeds.pull_oracle_energy(store, url) == 1
+    raw = indicators.compute(store)
+    assert by(raw["decarbonisation_reduction"], district="28216-0020") == {
+        "month": "2026-04", "district": "28216-0020", "people": 12, "wh": 12_000, "grams": 6_000}  # fmt: skip
+    from analytics.publish import publish
+
+    table = publish(raw, 10).reduction_district
+    assert table.shown("2026-04", "other", "wh") == 10_000 and table.shown("2026-04", privacy.TOTAL, "grams") == 16_500
+    assert by(raw["decarbonisation"], month="2026-04")["wh"] == 33_000

@@ -15,6 +15,7 @@ import pytest
 from analytics import feeds
 from analytics import pseudonyms as platform_side
 from analytics.warehouse import DuckWarehouse
+from tests.co2_support import service_token
 from tests.points import PointsSystem
 from tests.wallet_support import PASSWORD, WalletServer, error_code, member, running_wallet
 from wallet_api import research_feed as wallet_side
@@ -45,9 +46,11 @@ def wallet(
     secret_file = directory / "research-secret"
     secret_file.write_bytes(secret)
     secret_file.chmod(0o600)
+    oracle_token = service_token(directory / "secrets")  # the oracle's list of households (issue 22: districts)
     for server in running_wallet(
-        points, directory, request.param, TAKASAGO_WALLET_RESEARCH_SECRET_FILE=str(secret_file)
-    ):
+        points, directory, request.param, TAKASAGO_WALLET_RESEARCH_SECRET_FILE=str(secret_file),
+        TAKASAGO_WALLET_ORACLE_TOKEN_FILE=str(oracle_token), TAKASAGO_WALLET_ORACLE_URL="http://127.0.0.1:9",
+    ):  # fmt: skip
         yield server, secret
 
 
@@ -110,6 +113,36 @@ def test_a_resident_sees_what_is_shared_answers_once_a_year_and_can_opt_out(
     assert store.query(f"SELECT COUNT(*) FROM attributes WHERE id = {number(jiro_id)}") == [(0,)]
     assert number(hana_id) == platform_side.namer(key)(hana.info["address"])  # the same number as the chain's
     assert store.query("SELECT item, score FROM survey ORDER BY item") == [("happiness", 8), ("life_satisfaction", 7)]
+
+
+def test_the_oracle_list_of_households_carries_the_shared_district_and_honours_the_opt_out(
+    wallet: tuple[WalletServer, bytes],
+) -> None:
+    """The oracle's per-district CO2 totals need each approved household's coarse district: the wallet lists the
+    code its research feed shares, "-" for a resident who opted out of research."""
+    import httpx
+
+    from oracle.enrolment import wallet_households
+    from tests.wallet_support import officer
+
+    server, _secret = wallet
+    sharing, stopped = member(server), member(server)  # both in 荒井町
+    assert sharing.get("/v1/research/me").json()["district"] == "28216-0020"
+    stopped.client.put("/v1/research/me", json={"opted_out": True}, headers=stopped.headers())
+    desk = officer(server)
+    version = sharing.get("/v1/co2/consent").json()["version"]
+    for api in (sharing, stopped):
+        body = {"household": "M-" + api.info["short_code"], "consent": True, "consent_version": version}
+        link = api.post("/v1/me/co2/household", body)
+        assert link.status_code == 201, link.text
+        assert desk.post(f"/v1/officer/co2/households/{link.json()['id']}/approve").status_code == 200
+    token = Path(server.env["TAKASAGO_WALLET_ORACLE_TOKEN_FILE"]).read_text().strip()
+    listed = httpx.get(server.url + "/v1/co2/oracle/households", headers={"X-Oracle-Service-Token": token}).json()
+    by_household = {h["household_id"]: h for h in listed["households"]}
+    assert by_household["M-" + sharing.info["short_code"]]["district"] == "28216-0020"
+    assert by_household["M-" + stopped.info["short_code"]]["district"] == "-"
+    homes, districts = wallet_households(server.url, token)  # the oracle's own pull
+    assert districts["M-" + sharing.info["short_code"]] == "28216-0020" and len(homes) == len(districts)
 
 
 def server_get(server: WalletServer, path: str, token: str | None):  # type: ignore[no-untyped-def]

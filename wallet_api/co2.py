@@ -43,6 +43,7 @@ from web3.exceptions import Web3RPCError
 from wallet_api.auth import now
 from wallet_api.db.models import User
 from wallet_api.db.models_co2 import ACTIVE_STATUSES, Co2Household, Co2HouseholdAction, HouseholdStatus
+from wallet_api.db.models_research import ResearchAttributes, ResearchPreference
 from wallet_api.errors import MESSAGES, ApiError
 from wallet_api.ledger import Ledger, address_topic
 
@@ -479,11 +480,18 @@ class Co2:
             raise ApiError("CO2_SERVICE_TOKEN_INVALID")
 
     def approved(self) -> list[dict[str, Any]]:
-        """What the oracle settles: each approved household, its meters, the resident's address and the salt."""
+        """What the oracle settles: each approved household, its meters, the resident's address and the salt.
+
+        Also the household's coarse district (issue 22: the oracle's per-district totals, no cell under 10
+        households): the code the research feed shares for the resident (``research_attributes``, derived
+        from the sealed record), "-" when none is derived yet or the resident opted out of research.
+        """
         with self.sessions() as db:
             rows = db.execute(
-                select(Co2Household, User.address)
+                select(Co2Household, User.address, ResearchAttributes.district, ResearchPreference.opted_out)
                 .join(User, User.id == Co2Household.user_id)
+                .outerjoin(ResearchAttributes, ResearchAttributes.user_id == User.id)
+                .outerjoin(ResearchPreference, ResearchPreference.user_id == User.id)
                 .where(Co2Household.status == HouseholdStatus.APPROVED, Co2Household.active_household.is_not(None))
                 .order_by(Co2Household.decided_at)
             ).all()
@@ -493,8 +501,9 @@ class Co2:
                 "meter_ids": list(link.meter_ids),
                 "address": address,
                 "salt": link.salt,
+                "district": "-" if opted_out or not district else district,
             }
-            for link, address in rows
+            for link, address, district, opted_out in rows
             if address
         ]
 

@@ -26,6 +26,8 @@ class Chart:
 def district_name(code: Hashable, lang: str) -> str:
     if code == privacy.TOTAL:
         return t("total", lang)
+    if code == "other":
+        return t("other_districts", lang)
     for d in districts():
         if d["code"] == code:
             return d["name_ja"] if lang == "ja" else d["name_en"]
@@ -153,7 +155,22 @@ def decarbonisation(p: Published, lang: str) -> list[Chart]:
         [t("month", lang), *(district_name(c, lang) for c in table.cols), t("total", lang)],
         [[m, *(table.shown(m, c, "points") for c in [*table.cols, privacy.TOTAL])] for m in months],
     )
-    return [_draw(monthly, [2]), _draw(by_district, [len(by_district.columns) - 1])]
+    reduction = p.reduction_district
+    charts = [_draw(monthly, [2]), _draw(by_district, [len(by_district.columns) - 1])]
+    for measure, key, scale in (("co2_t", "grams", 1e-6), ("kwh", "wh", 1e-3), ("households", None, 1.0)):
+        chart = Chart(
+            f"reduction-{key or 'households'}-by-district",
+            f"{t(measure, lang)} × {t('district', lang)}",
+            [t("month", lang), *(district_name(c, lang) for c in reduction.cols), t("total", lang)],
+            [[m, *(_scaled(reduction.shown(m, c, key or "people"), scale) for c in [*reduction.cols, privacy.TOTAL])]
+             for m in reduction.rows],
+        )  # fmt: skip
+        charts.append(_draw(chart, [len(chart.columns) - 1]))
+    return charts
+
+
+def _scaled(value: float | None, scale: float) -> float | None:
+    return None if value is None else round(value * scale, 3)
 
 
 def mutual_aid(p: Published, lang: str) -> list[Chart]:

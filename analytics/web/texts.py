@@ -23,6 +23,10 @@ TEXTS: dict[str, dict[str, str]] = {
     "age_band": {"ja": "年齢層", "en": "Age band"},
     "total": {"ja": "計", "en": "Total"},
     "unknown": {"ja": "不明・非共有", "en": "unknown / not shared"},
+    "other_districts": {
+        "ja": "その他（10世帯未満の地区・不明をまとめたもの）",
+        "en": "Other (districts under 10 households and unknown, together)",
+    },
     "issued": {"ja": "発行", "en": "Issued"},
     "spent": {"ja": "店舗での利用", "en": "Spent at shops"},
     "thanked": {"ja": "ありがとう", "en": "Thanked"},

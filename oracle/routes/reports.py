@@ -8,6 +8,7 @@ from fastapi import APIRouter
 from fastapi.responses import JSONResponse
 
 from oracle.deps import ReportsDir
+from oracle.enrolment import MIN_HOUSEHOLDS, load_district_totals
 from oracle.errors import Refusal
 from oracle.settlement import Report, SettlementError, load, proof_of
 
@@ -27,7 +28,9 @@ def saved_report(directory: ReportsDir, programme: int, period: int) -> Report:
 
 @router.get("/v1/reports/{programme}/{period}")
 def report(programme: int, period: int, directory: ReportsDir) -> JSONResponse:
-    """A period's public totals (households verified and excluded by reason, Wh and grams of CO2)."""
+    """A period's public totals (households verified and excluded by reason, Wh and grams of CO2), and the same
+    by district (households with a reduction, Wh, grams; no row under 10 households: small districts are folded
+    into "other") when the households came from the wallet with their districts."""
     found = saved_report(directory, programme, period)
     return JSONResponse(
         {
@@ -37,6 +40,8 @@ def report(programme: int, period: int, directory: ReportsDir) -> JSONResponse:
             "households": len(found.leaves),
             "totalUnits": found.total_units,
             "totals": found.totals,
+            "districts": load_district_totals(directory, programme, period),
+            "min_households": MIN_HOUSEHOLDS,
         }
     )
 

@@ -270,7 +270,14 @@ def settle(
     from ledger_client.contract_set import ContractSet
     from ledger_client.transactions import Sender
     from oracle.columnar_readings import Source
-    from oracle.enrolment import households_from_wallet, month_rows, period_totals, read_token
+    from oracle.enrolment import (
+        district_totals,
+        month_rows,
+        period_totals,
+        read_token,
+        save_district_totals,
+        wallet_households,
+    )
     from oracle.evidence import EvidenceStore
     from oracle.reduction import EmissionFactor
     from oracle.settlement import (
@@ -286,6 +293,7 @@ def settle(
 
     year, number, start, end = _month(month)
     settings = _settings(data_dir)
+    districts: dict[str, str] = {}  # household id → district code (from the wallet; issue 22)
     if households_file is not None:
         homes = load_households(households_file.read_text(encoding="utf-8"), households_file.name)
         listed_in = households_file.name
@@ -296,7 +304,7 @@ def settle(
                 "give --households FILE, or the token shared with the wallet (--service-token-file) "
                 "to settle the households it approved"
             )
-        homes = households_from_wallet(wallet_url or settings.wallet_url, read_token(token_file))
+        homes, districts = wallet_households(wallet_url or settings.wallet_url, read_token(token_file))
         listed_in = "the wallet's approved households"
     store = EvidenceStore(settings.evidence_url)
     if history_file is not None:
@@ -326,6 +334,7 @@ def settle(
             store.record_period(programme, period, period_totals(results), None)
         raise
     path = save(report, settings.reports)
+    save_district_totals(settings.reports, programme, period, district_totals(homes, results, districts))
     if not dry_run:
         store.record_results(programme, period, month_rows(homes, results, report))
         store.record_period(programme, period, period_totals(results), None)
