@@ -17,6 +17,7 @@ as the notices it produced — a restart neither repeats nor skips a block.
 
 from __future__ import annotations
 
+import functools
 import logging
 import uuid
 from collections.abc import Callable, Iterable
@@ -25,7 +26,7 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from eth_utils import to_checksum_address
-from sqlalchemy import func, select, update
+from sqlalchemy import Table, bindparam, func, insert, select, update
 from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
@@ -179,34 +180,66 @@ def add(db: DbSession, user_id: int, kind: str, params: dict[str, Any], dedupe_k
     One ``INSERT … ON CONFLICT DO NOTHING`` on both databases, so concurrent producers (two
     workers following the chain) and a replayed hook never raise or add twice. Returns the
     new notice's id, or None when it existed.
+
+    The statements are built once per dialect and run on the session's connection (no ORM
+    unit of work): a payment's two notices are written in the settling transaction, which
+    on SQLite every worker's writes queue for, and issue 17's profile found building and
+    compiling these statements per call a sixth of that queue's time.
     """
     if kind not in TEXTS:
         raise ValueError(f"unknown notice kind: {kind}")
-    dialect = postgresql if db.get_bind().dialect.name == "postgresql" else sqlite
+    db.flush()  # as the ORM statements did: the caller's pending changes first (e.g. a preference)
+    connection = db.connection()
+    statements = _statements(connection.dialect.name)
     moment = now()
-    statement = (
-        dialect.insert(Notice)
-        .values(user_id=user_id, kind=kind, params=params, dedupe_key=dedupe_key[:120], created_at=moment)
-        .on_conflict_do_nothing()
-        .returning(Notice.id)
-    )
-    notice_id = db.execute(statement).scalar_one_or_none()
+    notice_id = connection.execute(
+        statements.insert_notice,
+        {"user_id": user_id, "kind": kind, "params": params, "dedupe_key": dedupe_key[:120], "created_at": moment},
+    ).scalar_one_or_none()
     if notice_id is None:
         return None
-    preference = db.get(NoticePreference, user_id)
-    if preference is not None and preference.email_enabled and preference.sealed_email is not None:
-        db.add(
-            NoticeMail(
-                notice_id=notice_id,
-                user_id=user_id,
-                message_id=f"notice-{notice_id}-{uuid.uuid4().hex}",
-                status="pending",
-                attempts=0,
-                next_attempt_at=moment,
-                created_at=moment,
-            )
+    if connection.execute(statements.wants_mail, {"user_id": user_id}).first() is not None:
+        connection.execute(
+            statements.insert_mail,
+            {
+                "notice_id": notice_id,
+                "user_id": user_id,
+                "message_id": f"notice-{notice_id}-{uuid.uuid4().hex}",
+                "status": "pending",
+                "attempts": 0,
+                "next_attempt_at": moment,
+                "created_at": moment,
+            },
         )
     return int(notice_id)
+
+
+@dataclass(frozen=True)
+class _Statements:
+    insert_notice: Any
+    wants_mail: Any
+    insert_mail: Any
+    member_name: Any
+
+
+@functools.cache
+def _statements(dialect_name: str) -> _Statements:
+    """The hot statements of :func:`add` and the payment hook, built once per dialect."""
+    dialect = postgresql if dialect_name == "postgresql" else sqlite
+    notices: Table = Notice.__table__  # type: ignore[assignment]
+    preferences: Table = NoticePreference.__table__  # type: ignore[assignment]
+    users: Table = User.__table__  # type: ignore[assignment]
+    mails: Table = NoticeMail.__table__  # type: ignore[assignment]
+    return _Statements(
+        insert_notice=dialect.insert(notices).on_conflict_do_nothing().returning(notices.c.id),
+        wants_mail=select(preferences.c.user_id).where(
+            preferences.c.user_id == bindparam("user_id"),
+            preferences.c.email_enabled.is_(True),
+            preferences.c.sealed_email.is_not(None),
+        ),
+        insert_mail=insert(mails),
+        member_name=select(users.c.display_name, users.c.short_code).where(users.c.id == bindparam("user_id")),
+    )
 
 
 def name_of(user: User | None) -> str:
@@ -249,8 +282,12 @@ def on_pay(db: DbSession, op: Operation) -> None:
     request = db.get(PaymentRequest, op.summary.get("payment_request"))
     if request is None or request.operation_id != op.id or request.paid_at is None or request.payer_id is None:
         return
-    merchant = db.get(User, request.merchant_id)
-    add(db, request.payer_id, "payment_made", {"amount": request.amount, "merchant": name_of(merchant)}, f"op:{op.id}")
+    connection = db.connection()
+    merchant = connection.execute(
+        _statements(connection.dialect.name).member_name, {"user_id": request.merchant_id}
+    ).first()
+    name = (merchant.display_name or merchant.short_code) if merchant is not None else "?"
+    add(db, request.payer_id, "payment_made", {"amount": request.amount, "merchant": name}, f"op:{op.id}")
     add(db, request.merchant_id, "payment_received", {"amount": request.amount}, f"op:{op.id}")
 
 

@@ -21,7 +21,7 @@ import uuid
 from collections.abc import Callable
 from typing import Any
 
-from sqlalchemy import select
+from sqlalchemy import Table, bindparam, select
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -57,6 +57,13 @@ def validate_idempotency_key(key: str | None) -> str:
 def find(db: DbSession, user_id: int, key: str) -> Operation | None:
     """The operation ``user_id`` sent under idempotency ``key``, if any."""
     return db.scalar(select(Operation).where(Operation.user_id == user_id, Operation.idempotency_key == key))
+
+
+_OPS: Table = Operation.__table__  # type: ignore[assignment]
+# built once: it runs in the queue every write waits in (issue 17)
+_PRIOR = select(_OPS.c.id, _OPS.c.request_hash).where(
+    _OPS.c.user_id == bindparam("prior_user"), _OPS.c.idempotency_key == bindparam("prior_key")
+)
 
 
 def existing(db: DbSession, user_id: int, key: str, digest: str) -> Operation | None:
@@ -165,11 +172,7 @@ class Outbox:
             try:
 
                 def accept_and_sign(db: DbSession) -> Operation:
-                    prior = db.execute(
-                        select(Operation.id, Operation.request_hash).where(
-                            Operation.user_id == user.id, Operation.idempotency_key == key
-                        )
-                    ).first()
+                    prior = db.connection().execute(_PRIOR, {"prior_user": user.id, "prior_key": key}).first()
                     if prior is not None:  # the same key accepted meanwhile (a concurrent retry)
                         if prior.request_hash != digest:
                             raise ApiError("IDEMPOTENCY_KEY_REUSED")

@@ -18,6 +18,7 @@ Charges by card or one-time code (:mod:`wallet_api.charges`) pay a request throu
 
 from __future__ import annotations
 
+import functools
 import json
 import secrets
 import uuid
@@ -26,7 +27,7 @@ from typing import Any
 
 from eth_abi import decode
 from eth_utils import keccak, to_checksum_address
-from sqlalchemy import ColumnElement, and_, select, update
+from sqlalchemy import ColumnElement, Table, Update, and_, bindparam, select, update
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
@@ -252,16 +253,20 @@ class Payments:
         )
 
         def claim(db: DbSession, op: Operation) -> None:
-            condition: ColumnElement[bool] = PaymentRequest.status.in_(allowed)
-            if PaymentRequestStatus.CONFIRMING in allowed:  # a charge waiting for this resident only
-                condition = and_(condition, PaymentRequest.payer_id == payer.id)
-            result = db.execute(
-                update(PaymentRequest)
-                .where(PaymentRequest.id == request.id, condition, PaymentRequest.expires_at > now())
-                .values(status=PaymentRequestStatus.PAYING, payer_id=payer.id, operation_id=op.id)
-                .execution_options(synchronize_session=False)  # no loaded copy in this session to refresh
+            # a charge (CONFIRMING allowed) waits for this resident only
+            statement = _claim_statement(PaymentRequestStatus.CONFIRMING in allowed)
+            result = db.connection().execute(  # no loaded copy in this session to refresh
+                statement,
+                {
+                    "claim_id": request.id,
+                    "claim_allowed": list(allowed),
+                    "claim_payer": payer.id,
+                    "claim_moment": now(),
+                    "claim_operation": op.id,
+                    "claim_status": PaymentRequestStatus.PAYING,
+                },
             )
-            if not result.rowcount:  # type: ignore[attr-defined]
+            if not result.rowcount:
                 latest = db.get(PaymentRequest, request.id)
                 if latest is not None and current_status(latest) == PaymentRequestStatus.EXPIRED:
                     raise ApiError("PAYMENT_REQUEST_EXPIRED")
@@ -389,6 +394,27 @@ class Payments:
             calldata=calldata,
             summary={"amount": amount, "reference": "0x" + reference.hex()},
         )
+
+
+@functools.cache
+def _claim_statement(for_payer_only: bool) -> Update:
+    """The request's claim by a payment, built once (issue 17: it runs in the queue every write waits in).
+
+    ``for_payer_only``: a charge, which only the resident it waits for may pay.
+    """
+    requests: Table = PaymentRequest.__table__  # type: ignore[assignment]
+    condition: ColumnElement[bool] = requests.c.status.in_(bindparam("claim_allowed", expanding=True))
+    if for_payer_only:
+        condition = and_(condition, requests.c.payer_id == bindparam("claim_payer"))
+    return (
+        update(requests)
+        .where(requests.c.id == bindparam("claim_id"), condition, requests.c.expires_at > bindparam("claim_moment"))
+        .values(
+            status=bindparam("claim_status"),
+            payer_id=bindparam("claim_payer"),
+            operation_id=bindparam("claim_operation"),
+        )
+    )
 
 
 # -- hooks: run by the pipeline in the transaction that settles an operation --------------

@@ -42,7 +42,7 @@ from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Table, insert, select, update
+from sqlalchemy import Table, bindparam, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -61,6 +61,18 @@ from wallet_api.receipts import ReceiptWatcher, normalise, ws_url_of
 from wallet_api.statuses import FINAL_OPERATION, OperationKind, OperationStatus
 
 log = logging.getLogger("wallet_api.pipeline")
+
+# The request path's two statements (issue 17), built once: they run in the queue every write waits in.
+_NONCES: Table = AccountNonce.__table__  # type: ignore[assignment]
+_OPERATIONS: Table = Operation.__table__  # type: ignore[assignment]
+_OPERATION_KEYS = tuple(c.key for c in _OPERATIONS.columns)
+_TAKE_NONCE = (
+    update(_NONCES)
+    .where(_NONCES.c.address == bindparam("nonce_address"))
+    .values(next_nonce=_NONCES.c.next_nonce + 1)
+    .returning(_NONCES.c.next_nonce)
+)
+_INSERT_OPERATION = insert(_OPERATIONS)
 
 LEASE_SECONDS = 30
 REBROADCAST_SECONDS = 5.0
@@ -190,22 +202,16 @@ class Pipeline:
         and the operation written by one ``INSERT``, instead of ORM loads and flushes. ``op``
         stays a plain object outside the session; ``account``: its sender's key, already opened.
         """
-        nonces: Table = AccountNonce.__table__  # type: ignore[assignment]
-        taken = db.execute(
-            update(nonces)
-            .where(nonces.c.address == op.sender)
-            .values(next_nonce=nonces.c.next_nonce + 1)
-            .returning(nonces.c.next_nonce)
-        ).scalar_one_or_none()
+        connection = db.connection()
+        taken = connection.execute(_TAKE_NONCE, {"nonce_address": op.sender}).scalar_one_or_none()
         if taken is None:  # no nonce row yet (ensure_nonce_row makes it first): the ORM way creates it
             self.sign_in(db, op, fees)
             db.add(op)
             db.flush()
             return
         self._sign(op, int(taken) - 1, fees, account or self._signer(db, op.sender))
-        operations: Table = Operation.__table__  # type: ignore[assignment]
-        values = {c.key: getattr(op, c.key) for c in operations.columns}
-        db.execute(insert(operations).values({k: v for k, v in values.items() if v is not None}))
+        values = {key: getattr(op, key) for key in _OPERATION_KEYS}
+        connection.execute(_INSERT_OPERATION, {k: v for k, v in values.items() if v is not None})
 
     def _sign(self, op: Operation, nonce: int, fees: dict[str, int], account: LocalAccount) -> None:
         tx = {
