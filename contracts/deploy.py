@@ -10,7 +10,12 @@ Order: AccountRegistry (predeployed in genesis on a Takasago node; deployed here
 any other EVM node), RegionalPoints, RewardProgrammes, OracleReports, HelpBoard; then
 the roles and links that bind them (MINTER to the programmes, QUORUM_REPORTER to the
 reports, the token's help board and business-programme payer), the help board's task types
-and the local-circulation limits (issue 21) where none is set.
+and the local-circulation limits (issue 21) where none is set; last, the registry's kinds mirror:
+the registry is told to push every change of an account's active kind to the token
+(``setKindsMirror``), and the accounts it registered before (found by their
+``AccountRegistered`` events) are copied into the token (``syncKinds``), so moving points
+needs no call to the registry. The link is made once; a copy interrupted halfway is only
+slower, never wrong (the token asks the registry for any account it holds no copy of).
 """
 
 from __future__ import annotations
@@ -18,10 +23,12 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from eth_abi import encode as abi_encode
 from eth_utils import keccak, to_checksum_address
 from web3 import Web3
+from web3.contract import Contract
 from web3.exceptions import Web3RPCError
 
 from contracts.artifacts import load_artifact
@@ -43,6 +50,8 @@ TAKASAGO_REGISTRY_ADDRESS = REGISTRY_ADDRESS
 MINTER_ROLE = keccak(text="MINTER_ROLE")
 QUORUM_REPORTER_ROLE = keccak(text="QUORUM_REPORTER_ROLE")
 HELP_MODERATOR_ROLE = keccak(text="HELP_MODERATOR_ROLE")
+MAX_LOG_BLOCKS = 10_000  # the node's eth_getLogs range cap (node/rpc/methods.py)
+SYNC_KINDS_BATCH = 100  # accounts per syncKinds transaction
 
 # Help matching's menu (issue 18): task type -> the city's suggested range of thanks, in points.
 # 0 shopping, 1 garbage out, 2 light housework, 3 garden, 4 moving furniture, 5 accompanying
@@ -284,6 +293,64 @@ class _Deployer:
             f"set local-circulation limits: payment {limits[0]}, reward {limits[1]}, shop points {limits[2]} months"
         )
 
+    def ensure_kinds_mirror(self) -> None:
+        """The registry pushes account kinds to the token, and the token holds a copy of every
+        account registered before the link (``syncKinds``).
+
+        Waits, reported as pending, while the registry or the token runs an implementation from
+        before the mirror (``--upgrade`` brings both). Left alone once linked: the registry
+        pushes every later change itself.
+        """
+        for name in ("AccountRegistry", "RegionalPoints"):
+            if self.deployment.contracts[name].bytecodeHash != _bytecode_hash(name):
+                self.report.pending_upgrades.append(
+                    "the token keeps its own copy of account kinds once the registry and the token are "
+                    "upgraded (takasago deploy --upgrade)"
+                )
+                return
+        token_address = self.deployment.address("RegionalPoints")
+        if self.dry_run and not self._has_code(token_address):
+            self.report.actions.append("would link the registry's kinds mirror to the token")
+            return
+        registry = self.deployment.contract(self.w3, "AccountRegistry")
+        if to_checksum_address(registry.functions.kindsMirror().call()) == to_checksum_address(token_address):
+            return
+        if self.dry_run:
+            self.report.actions.append("would link the registry's kinds mirror to the token and copy the kinds")
+            return
+        self.sender.call_function(registry.functions.setKindsMirror(token_address))
+        token = self.deployment.contract(self.w3, "RegionalPoints")
+        accounts = self._registered_accounts(registry)
+        for start in range(0, len(accounts), SYNC_KINDS_BATCH):
+            self.sender.call_function(token.functions.syncKinds(accounts[start : start + SYNC_KINDS_BATCH]))
+        self.report.actions.append(
+            f"linked the registry's kinds mirror to the token ({len(accounts)} registered accounts copied)"
+        )
+
+    def _registered_accounts(self, registry: Contract) -> list[str]:
+        """Every account the registry's ``AccountRegistered`` events name, in order, once each
+        (accounts initialised in genesis emit none: the token asks the registry for those)."""
+        event = registry.events.AccountRegistered()
+        topic = "0x" + keccak(text="AccountRegistered(address,uint8,bytes32)").hex()
+        head = self.w3.eth.block_number
+        seen: dict[str, None] = {}
+        for first in range(0, head + 1, MAX_LOG_BLOCKS):
+            for log in self._logs(registry.address, first, min(head, first + MAX_LOG_BLOCKS - 1), topic):
+                seen[to_checksum_address(event.process_log(log)["args"]["account"])] = None
+        return list(seen)
+
+    def _logs(self, address: str, lower: int, upper: int, topic: str) -> list[Any]:
+        """``address``'s logs with ``topic`` in blocks [lower, upper]; halves the range when the
+        node says it holds too many."""
+        try:
+            query = {"address": address, "fromBlock": lower, "toBlock": upper, "topics": [topic]}
+            return list(self.w3.eth.get_logs(query))  # type: ignore[arg-type]
+        except Web3RPCError as exc:
+            if lower == upper or "more than" not in str(exc):
+                raise
+        middle = (lower + upper) // 2
+        return self._logs(address, lower, middle, topic) + self._logs(address, middle + 1, upper, topic)
+
     def run(self) -> DeployReport:
         s = self.settings
         self.ensure_registry()
@@ -320,6 +387,7 @@ class _Deployer:
         self.ensure_role(QUORUM_REPORTER_ROLE, "QUORUM_REPORTER_ROLE", "OracleReports")
         self.ensure_help_board()
         self.ensure_local_circulation()
+        self.ensure_kinds_mirror()
         if not self.path.exists():
             self._save()
         return self.report

@@ -5,6 +5,7 @@ import {AccessControlUpgradeable} from "@openzeppelin/contracts-upgradeable/acce
 import {Initializable} from "@openzeppelin/contracts-upgradeable/proxy/utils/Initializable.sol";
 import {UUPSUpgradeable} from "@openzeppelin/contracts-upgradeable/proxy/utils/UUPSUpgradeable.sol";
 
+import {IAccountKindsMirror} from "./interfaces/IAccountKindsMirror.sol";
 import {IAccountRegistry} from "./interfaces/IAccountRegistry.sol";
 import {Roles} from "./utils/Roles.sol";
 
@@ -16,6 +17,10 @@ import {Roles} from "./utils/Roles.sol";
  * transaction enters the pool and again when a block is validated); the point
  * contracts ask it which kind of account each party is and who holds which role.
  * It lives behind a UUPS proxy predeployed in genesis at a fixed address.
+ *
+ * The point token keeps a copy of every account's active kind, so that moving points
+ * needs no call here: the admin links it ({setKindsMirror}) and every change of an
+ * account's active kind is pushed to it in the same transaction ({IAccountKindsMirror}).
  *
  * @dev Personal data never goes on-chain: an account carries only its kind, its
  * status and a hash of the off-chain real-name record kept by the wallet API.
@@ -62,6 +67,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         // Appended (upgrade-safe): announced recoveries and the delay before they take effect (0: the default).
         mapping(address lostAccount => RecoveryAnnouncement) recoveries;
         uint64 recoveryDelay;
+        // Appended (issue 21, gas): the contract every change of an account's active kind is pushed to.
+        IAccountKindsMirror kindsMirror;
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.AccountRegistry")) - 1)) & ~bytes32(uint256(0xff))
@@ -87,6 +94,8 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     event RecoveryCancelled(address indexed lostAccount, address indexed newAccount, address indexed by);
     /// @notice The delay between announcing a recovery and completing it changed.
     event RecoveryDelayChanged(uint256 delay);
+    /// @notice Changes of accounts' active kinds are now pushed to `mirror` instead of `previous` (zero: none).
+    event KindsMirrorChanged(address indexed previous, address indexed mirror);
     /// @notice The validator set changed (at genesis, or by a vote of the validators).
     event ValidatorsChanged(address[] validators);
     /// @notice A validator voted to add (`add`) or remove `candidate`; the set changes once `votes` reaches `needed`.
@@ -170,25 +179,35 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         _checkMayEnrol(kind);
         if (_storage().accounts[account].kind != Kind.None) revert AccountAlreadyRegistered(account);
         _register(account, kind, recordHash);
+        _mirrorKind(account, kind);
     }
 
     /**
      * @notice Registers many accounts of one kind at once (bulk onboarding from a CSV).
      * @dev As {register}; accounts already registered with the same kind and record
-     * hash are skipped, so a re-sent batch is harmless.
+     * hash are skipped, so a re-sent batch is harmless. The new accounts reach the kinds
+     * mirror in one call.
      */
     function registerBatch(address[] calldata accounts, Kind kind, bytes32[] calldata recordHashes) external {
         _checkMayEnrol(kind);
         if (accounts.length != recordHashes.length) revert LengthMismatch(accounts.length, recordHashes.length);
         RegistryStorage storage $ = _storage();
+        address[] memory registered = new address[](accounts.length);
+        uint256 count;
         for (uint256 i = 0; i < accounts.length; ++i) {
             Account storage existing = $.accounts[accounts[i]];
             if (existing.kind == Kind.None) {
                 _register(accounts[i], kind, recordHashes[i]);
+                registered[count++] = accounts[i];
             } else if (existing.kind != kind || existing.recordHash != recordHashes[i]) {
                 revert AccountAlreadyRegistered(accounts[i]);
             }
         }
+        // Trim to the `count` accounts registered now (count <= accounts.length).
+        assembly {
+            mstore(registered, count)
+        }
+        if (count != 0) _mirrorKinds(registered, kind);
     }
 
     /**
@@ -207,6 +226,7 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         if (previous == status) return;
         a.status = status;
         emit AccountStatusChanged(account, previous, status);
+        _mirrorKind(account, status == Status.Active ? a.kind : Kind.None);
     }
 
     /**
@@ -284,9 +304,12 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
             emit AccountStatusChanged(lostAccount, lost.status, Status.Revoked);
             lost.status = Status.Revoked;
         }
-        _register(newAccount, lost.kind, lost.recordHash);
+        Kind kind = lost.kind;
+        _register(newAccount, kind, lost.recordHash);
         $.successors[lostAccount] = newAccount;
         emit AccountRecovered(lostAccount, newAccount, _msgSender());
+        _mirrorKind(lostAccount, Kind.None);
+        _mirrorKind(newAccount, kind);
     }
 
     /**
@@ -298,6 +321,24 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         if (delay < MIN_RECOVERY_DELAY || delay > MAX_RECOVERY_DELAY) revert RecoveryDelayOutOfRange(delay);
         _storage().recoveryDelay = uint64(delay);
         emit RecoveryDelayChanged(delay);
+    }
+
+    /**
+     * @notice Links the contract that keeps a copy of every account's active kind (the point
+     * token, {IAccountKindsMirror}); zero unlinks. From this transaction on, every change of an
+     * account's active kind is pushed to it; the previous mirror is told it is unlinked, so it
+     * stops trusting its copy. Accounts registered before the link are copied with the mirror's
+     * own sync ({RegionalPoints-syncKinds}); until then the mirror asks this registry for them.
+     * @dev ADMIN. Setting the mirror already linked changes nothing. Emits {KindsMirrorChanged}.
+     */
+    function setKindsMirror(IAccountKindsMirror mirror) external onlyRole(DEFAULT_ADMIN_ROLE) {
+        RegistryStorage storage $ = _storage();
+        IAccountKindsMirror previous = $.kindsMirror;
+        if (previous == mirror) return;
+        $.kindsMirror = mirror;
+        emit KindsMirrorChanged(address(previous), address(mirror));
+        if (address(previous) != address(0)) previous.onKindsMirrorLinked(false);
+        if (address(mirror) != address(0)) mirror.onKindsMirrorLinked(true);
     }
 
     /**
@@ -327,7 +368,10 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         emit ValidatorVoteCast(voter, candidate, add, votes, needed);
         if (votes < needed) return;
         if (add) {
-            if ($.accounts[candidate].kind == Kind.None) _register(candidate, Kind.Validator, bytes32(0));
+            if ($.accounts[candidate].kind == Kind.None) {
+                _register(candidate, Kind.Validator, bytes32(0));
+                _mirrorKind(candidate, Kind.Validator);
+            }
             $.validators.push(candidate);
         } else {
             _removeValidator($.validators, candidate);
@@ -367,6 +411,11 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
     /// @inheritdoc IAccountRegistry
     function successorOf(address account) external view returns (address) {
         return _storage().successors[account];
+    }
+
+    /// @notice The contract every change of an account's active kind is pushed to (zero: none).
+    function kindsMirror() external view returns (IAccountKindsMirror) {
+        return _storage().kindsMirror;
     }
 
     /// @notice The seconds between announcing a recovery and completing it ({DEFAULT_RECOVERY_DELAY} unless set).
@@ -456,6 +505,20 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         _storage().accounts[account] = Account({kind: kind, status: Status.Active, recordHash: recordHash});
         emit AccountRegistered(account, kind, recordHash);
         emit AccountStatusChanged(account, Status.None, Status.Active);
+    }
+
+    /// @dev Pushes `account`'s new active kind to the linked mirror, if any.
+    function _mirrorKind(address account, Kind activeKind) private {
+        address[] memory accounts = new address[](1);
+        accounts[0] = account;
+        _mirrorKinds(accounts, activeKind);
+    }
+
+    /// @dev Pushes the new active kind of `accounts` to the linked mirror, if any. A mirror that
+    /// refuses makes the change revert: the copy never falls behind the registry.
+    function _mirrorKinds(address[] memory accounts, Kind activeKind) private {
+        IAccountKindsMirror mirror = _storage().kindsMirror;
+        if (address(mirror) != address(0)) mirror.mirrorKinds(accounts, activeKind);
     }
 
     function _setValidators(address[] calldata validators_) private {

@@ -3,6 +3,7 @@ pragma solidity ^0.8.24;
 
 import {ERC20Upgradeable} from "@openzeppelin/contracts-upgradeable/token/ERC20/ERC20Upgradeable.sol";
 
+import {IAccountKindsMirror} from "./interfaces/IAccountKindsMirror.sol";
 import {IAccountRegistry} from "./interfaces/IAccountRegistry.sol";
 import {IThanksBonus} from "./interfaces/IThanksBonus.sol";
 import {JstCalendar} from "./libraries/JstCalendar.sol";
@@ -40,10 +41,20 @@ import {Roles} from "./utils/Roles.sol";
  * points stay in their buckets (counted in {totalSupply}) until {sweepExpired}
  * burns them with an event. Merchants' points do not expire: they are owed yen.
  *
+ * Account kinds. Which kind each party is, and whether it is active, is the registry's
+ * to say; the token keeps a copy ({IAccountKindsMirror}) in the slot that holds a
+ * merchant's ledger, pushed by the registry in the same transaction as every change
+ * (registration, suspension, reactivation, revocation, recovery), so a movement reads
+ * it instead of calling the registry. A copy counts only if it was made under the
+ * registry's present link ({onKindsMirrorLinked}); for any party without one (an
+ * account registered before the link and not yet copied with {syncKinds}, an escrow
+ * address, or every account while the token is not linked) the movement asks the
+ * registry, as before the copy existed. Either way the answer is the registry's.
+ *
  * @dev Roles (MINTER, REGISTRAR, PAUSER, ADMIN) are held in the AccountRegistry.
  * Storage follows ERC-7201; the contract lives behind a UUPS proxy.
  */
-contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
+contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirror {
     /// @notice The furthest month ahead a mint may put points in.
     uint256 public constant MAX_MONTHS_AHEAD = 24;
 
@@ -72,11 +83,21 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         bool paused;
         uint16 thanksPerDay;
         uint64 thanksPointsPerDay;
+        // Appended (kinds mirror): the registry's present link; 0 while not linked ({onKindsMirrorLinked}).
+        uint8 kindsLink;
     }
 
-    /// @dev A merchant's non-expiring balance and its running totals, in one slot.
-    struct MerchantLedger {
-        uint96 balance;
+    /**
+     * @dev One slot per account, read by every movement of its points: a merchant's
+     * non-expiring balance and running totals, and every account's active kind as the
+     * registry pushed it, with the link it was pushed under. The kind and its link sit in
+     * bits 80-95, the top of what was a uint96 balance: a balance never exceeds its
+     * `received` (< 2^80, checked), so those bits were zero on every chain before the copy.
+     */
+    struct AccountLedger {
+        uint80 balance;
+        uint8 activeKind; // an IAccountRegistry.Kind (a plain byte keeps the struct's copies one SSTORE)
+        uint8 kindLink;
         uint80 received;
         uint80 refunded;
     }
@@ -106,7 +127,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         uint256 settlementCount;
         IThanksBonus thanksBonus;
         mapping(address account => mapping(uint256 group => uint256 lanes)) buckets;
-        mapping(address merchant => MerchantLedger) merchants;
+        mapping(address account => AccountLedger) accounts;
         mapping(address merchant => uint256) settled;
         mapping(address resident => ThanksDay) thanksDays;
         mapping(address merchant => mapping(bytes32 requestId => Payment)) payments;
@@ -115,6 +136,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         // contract allowed to pay business programmes' rewards out of a business's points.
         LocalCirculation localCirculation;
         address rewardProgrammes;
+        // Appended (kinds mirror): links made so far; the present one is `config.kindsLink`.
+        uint8 kindsLinks;
     }
 
     /// @dev The city's limits on local circulation, in one slot. A cap of 0 closes that movement.
@@ -131,8 +154,6 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     Intent private transient _intent;
     uint256 private transient _creditMonth;
     uint256 private transient _lastSpentMonth;
-    bool private transient _kindPrefetched;
-    IAccountRegistry.Kind private transient _prefetchedKind;
 
     /// @notice Points were minted into `to`'s bucket that expires at `expiresAt`.
     event PointsIssued(address indexed to, uint256 amount, uint256 expiresAt);
@@ -193,6 +214,9 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     );
     /// @notice The programmes contract that may pay business programmes' rewards was set (zero: none).
     event RewardProgrammesChanged(address rewardProgrammes);
+    /// @notice The registry linked (`link` > 0, the link's number) or unlinked (`link` 0) this
+    /// token's copy of account kinds; copies made under an earlier link no longer count.
+    event KindsMirrorLinked(uint256 link);
 
     /// @dev Spending needs more unexpired points than `account` has.
     error InsufficientUnexpiredBalance(address account, uint256 available, uint256 needed);
@@ -248,6 +272,12 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     error NotRewardProgrammes(address caller);
     /// @dev Points leaving a shop's ledger go at most MAX_MONTHS_AHEAD months ahead.
     error InvalidLocalCirculationLimits(uint256 merchantPointsMonths);
+    /// @dev Only the registry ({registry}) pushes account kinds and links the copy.
+    error NotRegistry(address caller);
+    /// @dev The registry does not push account kinds to this token ({AccountRegistry-setKindsMirror}).
+    error KindsMirrorNotLinked();
+    /// @dev The copy of account kinds was linked 255 times; it cannot be linked again.
+    error KindsMirrorLinksExhausted();
 
     /// @custom:oz-upgrades-unsafe-allow constructor
     constructor() {
@@ -274,7 +304,8 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
             registry: registry_,
             paused: false,
             thanksPerDay: thanksPerDay,
-            thanksPointsPerDay: thanksPointsPerDay
+            thanksPointsPerDay: thanksPointsPerDay,
+            kindsLink: 0
         });
         emit ThanksLimitsChanged(thanksPerDay, thanksPointsPerDay);
     }
@@ -294,7 +325,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     /// @notice The points `account` can spend now: unexpired bucket points plus a merchant's balance.
     function balanceOf(address account) public view override returns (uint256 balance) {
         PointsStorage storage $ = _storage();
-        balance = $.merchants[account].balance;
+        balance = $.accounts[account].balance;
         uint256 current = currentMonth();
         mapping(uint256 => uint256) storage buckets = $.buckets[account];
         for (uint256 g = current >> 2; g <= (current + MAX_MONTHS_AHEAD) >> 2; ++g) {
@@ -409,7 +440,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         address merchant
     ) external view returns (uint256 balance, uint256 received, uint256 refunded, uint256 settled) {
         PointsStorage storage $ = _storage();
-        MerchantLedger memory m = $.merchants[merchant];
+        AccountLedger memory m = $.accounts[merchant];
         return (m.balance, m.received, m.refunded, $.settled[merchant]);
     }
 
@@ -458,6 +489,39 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         return _storage().thanksBonus;
     }
 
+    /// @notice True while the registry pushes every change of an account's active kind to this token.
+    function kindsMirrorLinked() external view returns (bool) {
+        return _storage().config.kindsLink != 0;
+    }
+
+    /**
+     * @notice The token's copy of `account`'s active kind (`Kind.None`: not active). `current`
+     * when it was made under the registry's present link: movements then use it; otherwise
+     * they ask the registry ({syncKinds} copies it).
+     */
+    function mirroredKindOf(address account) external view returns (IAccountRegistry.Kind activeKind, bool current) {
+        PointsStorage storage $ = _storage();
+        return _mirroredKind($, account, $.config.kindsLink);
+    }
+
+    /**
+     * @notice The active kind of each account (`Kind.None`: not active), as the registry's
+     * {IAccountRegistry-activeKindsOfBatch} answers: from the token's copy when it holds a
+     * current one for every account, else from the registry.
+     */
+    function activeKindsOfBatch(
+        address[] calldata accounts_
+    ) external view returns (IAccountRegistry.Kind[] memory kinds) {
+        PointsStorage storage $ = _storage();
+        Config memory config = $.config;
+        kinds = new IAccountRegistry.Kind[](accounts_.length);
+        for (uint256 i = 0; i < accounts_.length; ++i) {
+            bool current;
+            (kinds[i], current) = _mirroredKind($, accounts_[i], config.kindsLink);
+            if (!current) return config.registry.activeKindsOfBatch(accounts_);
+        }
+    }
+
     // ================================================================ minting
 
     /**
@@ -473,8 +537,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     /**
      * @notice Mints to many residents at once, all into the bucket of `expiryMonth`.
      * @dev MINTER_ROLE. Emits {Transfer} per recipient and one {PointsIssuedBatch}
-     * carrying the expiry of them all. The recipients' kinds are looked up in one
-     * registry call; {_update} still decides, with those answers.
+     * carrying the expiry of them all.
      */
     function mintBatch(
         address[] calldata to,
@@ -483,19 +546,15 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     ) external onlyRegistryRole(Roles.MINTER) {
         if (to.length != amounts.length) revert LengthMismatch(to.length, amounts.length);
         _checkExpiryMonth(expiryMonth);
-        IAccountRegistry.Kind[] memory kinds = registry().activeKindsOfBatch(to);
         _creditMonth = expiryMonth;
         _intent = Intent.Mint;
-        _kindPrefetched = true;
         uint256 total;
         for (uint256 i = 0; i < to.length; ++i) {
             uint256 amount = amounts[i];
             if (amount == 0) revert InvalidAmount(amount);
-            _prefetchedKind = kinds[i];
             _mint(to[i], amount);
             total += amount;
         }
-        _kindPrefetched = false;
         _intent = Intent.Transfer;
         _storage().totalIssued += total;
         emit PointsIssuedBatch(expiryOf(expiryMonth), to.length, total);
@@ -729,6 +788,55 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         emit RewardProgrammesChanged(programmes);
     }
 
+    // ================================================================ the registry's kinds
+
+    /**
+     * @inheritdoc IAccountKindsMirror
+     * @dev The registry only ({AccountRegistry-setKindsMirror}). A link gets the next number
+     * (1 to 255), so every copy made under an earlier link stops counting. Emits {KindsMirrorLinked}.
+     */
+    function onKindsMirrorLinked(bool linked) external {
+        PointsStorage storage $ = _storage();
+        _onlyRegistry($);
+        uint8 link;
+        if (linked) {
+            if ($.kindsLinks == type(uint8).max) revert KindsMirrorLinksExhausted();
+            link = ++$.kindsLinks;
+        }
+        $.config.kindsLink = link;
+        emit KindsMirrorLinked(link);
+    }
+
+    /**
+     * @inheritdoc IAccountKindsMirror
+     * @dev The registry only, in the transaction that changed the accounts. No event: the
+     * registry's {AccountRegistry-AccountStatusChanged} is the record; this is its copy.
+     */
+    function mirrorKinds(address[] calldata accounts_, IAccountRegistry.Kind activeKind) external {
+        PointsStorage storage $ = _storage();
+        _onlyRegistry($);
+        uint8 link = $.config.kindsLink;
+        for (uint256 i = 0; i < accounts_.length; ++i) _writeKind($, accounts_[i], activeKind, link);
+    }
+
+    /**
+     * @notice Copies the registry's present answer for `accounts` into the token, so their
+     * movements need no registry call: for accounts registered before the registry linked the
+     * token (a chain upgraded in place, or the accounts of genesis). Inactive accounts are not
+     * copied (their movements are refused, asking the registry for the precise reason).
+     * @dev Anyone: it copies what the registry says, and the registry pushes every later change.
+     * Reverts with {KindsMirrorNotLinked} while the registry does not push to this token.
+     */
+    function syncKinds(address[] calldata accounts_) external {
+        PointsStorage storage $ = _storage();
+        Config memory config = $.config;
+        if (config.kindsLink == 0) revert KindsMirrorNotLinked();
+        IAccountRegistry.Kind[] memory kinds = config.registry.activeKindsOfBatch(accounts_);
+        for (uint256 i = 0; i < accounts_.length; ++i) {
+            if (kinds[i] != IAccountRegistry.Kind.None) _writeKind($, accounts_[i], kinds[i], config.kindsLink);
+        }
+    }
+
     // ================================================================ the city
 
     /**
@@ -830,13 +938,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
         Config memory config = $.config;
         if (config.paused) revert EnforcedPause();
         Intent intent = _intent;
-        IAccountRegistry.Kind fromKind = IAccountRegistry.Kind.None;
-        IAccountRegistry.Kind toKind;
-        if (from == address(0) && _kindPrefetched) {
-            toKind = _prefetchedKind; // looked up by mintBatch for this recipient
-        } else {
-            (fromKind, toKind) = config.registry.activeKindsOf(from, to);
-        }
+        (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) = _activeKinds($, config, from, to, intent);
         if (from == address(0)) {
             if (toKind != IAccountRegistry.Kind.Resident || intent != Intent.Mint) {
                 _refuse(config.registry, from, to, fromKind, toKind, intent);
@@ -877,7 +979,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
             // The lost account is revoked (not active); its successor must be active.
             if (toKind == IAccountRegistry.Kind.None) _refuse(config.registry, from, to, fromKind, toKind, intent);
             _moveResidentPoints($, from, to);
-            uint256 merchantBalance = $.merchants[from].balance;
+            uint256 merchantBalance = $.accounts[from].balance;
             if (merchantBalance != 0) {
                 _debitMerchant($, from, merchantBalance, false);
                 _creditMerchant($, to, merchantBalance);
@@ -899,6 +1001,28 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
             _refuse(config.registry, from, to, fromKind, toKind, intent);
         }
         emit Transfer(from, to, value);
+    }
+
+    /**
+     * @dev The active kinds of `from` and `to` (`Kind.None` for the zero address): the token's
+     * copies when both parties have a current one, else the registry's answer. Escrow movements
+     * always ask the registry: an escrow address has no copy, and locking into one checks that
+     * it is no registry account at all.
+     */
+    function _activeKinds(
+        PointsStorage storage $,
+        Config memory config,
+        address from,
+        address to,
+        Intent intent
+    ) private view returns (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) {
+        if (intent != Intent.Escrow && intent != Intent.Release) {
+            bool current = true;
+            if (from != address(0)) (fromKind, current) = _mirroredKind($, from, config.kindsLink);
+            if (current && to != address(0)) (toKind, current) = _mirroredKind($, to, config.kindsLink);
+            if (current) return (fromKind, toKind);
+        }
+        return config.registry.activeKindsOf(from, to);
     }
 
     /// @dev Reverts with the most precise reason: an inactive party first, then the rule.
@@ -1103,22 +1227,45 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned {
     }
 
     function _creditMerchant(PointsStorage storage $, address merchant, uint256 amount) private {
-        MerchantLedger memory m = $.merchants[merchant];
+        AccountLedger memory m = $.accounts[merchant];
         // A merchant's totals stay far below 2^80 points (1.2e24 yen); SafeCast would only add gas.
-        m.balance += uint96(amount);
+        // The additions are checked: a balance never carries into the kind bits above it.
+        m.balance += uint80(amount);
         m.received += uint80(amount);
-        $.merchants[merchant] = m;
+        $.accounts[merchant] = m;
     }
 
     function _debitMerchant(PointsStorage storage $, address merchant, uint256 amount, bool isRefund) private {
-        MerchantLedger memory m = $.merchants[merchant];
+        AccountLedger memory m = $.accounts[merchant];
         if (amount > m.balance) revert ERC20InsufficientBalance(merchant, m.balance, amount);
         // amount <= balance
         unchecked {
-            m.balance -= uint96(amount);
+            m.balance -= uint80(amount);
         }
         if (isRefund) m.refunded += uint80(amount);
-        $.merchants[merchant] = m;
+        $.accounts[merchant] = m;
+    }
+
+    /// @dev `account`'s copied kind, and whether it was copied under `link`, the present one (0: none is).
+    function _mirroredKind(
+        PointsStorage storage $,
+        address account,
+        uint8 link
+    ) private view returns (IAccountRegistry.Kind kind, bool current) {
+        AccountLedger storage a = $.accounts[account];
+        return (IAccountRegistry.Kind(a.activeKind), link != 0 && a.kindLink == link);
+    }
+
+    /// @dev Records `kind` as `account`'s active kind, copied under `link`; the merchant ledger
+    /// sharing the slot is kept.
+    function _writeKind(PointsStorage storage $, address account, IAccountRegistry.Kind kind, uint8 link) private {
+        AccountLedger storage a = $.accounts[account];
+        a.activeKind = uint8(kind);
+        a.kindLink = link;
+    }
+
+    function _onlyRegistry(PointsStorage storage $) private view {
+        if (_msgSender() != address($.config.registry)) revert NotRegistry(_msgSender());
     }
 
     /// @dev The request id a payment of `amount` to `merchant` against `paymentReference` is recorded under.

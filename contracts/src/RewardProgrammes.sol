@@ -370,7 +370,8 @@ contract RewardProgrammes is IRewardProgrammes, IThanksBonus, RegistryGoverned {
         uint256 n = items.length;
         address[] memory beneficiaries = new address[](n);
         for (uint256 i = 0; i < n; ++i) beneficiaries[i] = items[i].beneficiary;
-        IAccountRegistry.Kind[] memory kinds = $.registry.activeKindsOfBatch(beneficiaries);
+        // The token's copy of the registry's kinds: the same answer, and the slots mintBatch reads next.
+        IAccountRegistry.Kind[] memory kinds = $.token.activeKindsOfBatch(beneficiaries);
         uint256 periodIndex = _periodIndex(p.capPeriod);
         uint256[] memory amounts = new uint256[](n);
         uint256 count;

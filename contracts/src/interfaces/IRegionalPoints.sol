@@ -1,6 +1,8 @@
 // SPDX-License-Identifier: Apache-2.0
 pragma solidity ^0.8.24;
 
+import {IAccountRegistry} from "./IAccountRegistry.sol";
+
 /**
  * @title IRegionalPoints
  * @notice The minting side of the point token, and the payout of business programmes, as the
@@ -18,4 +20,8 @@ interface IRegionalPoints {
 
     /// @notice The points `account` can spend now.
     function balanceOf(address account) external view returns (uint256);
+
+    /// @notice The active kind of each account (`Kind.None`: not active), as the registry answers,
+    /// read from the token's copy of the registry's kinds where it holds a current one.
+    function activeKindsOfBatch(address[] calldata accounts) external view returns (IAccountRegistry.Kind[] memory);
 }
