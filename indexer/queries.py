@@ -502,6 +502,51 @@ def help_by_month(db: Session) -> list[dict[str, Any]]:
     return result
 
 
+LOCAL_HOPS = ("b2b", "business-reward")
+"""Points that moved again inside the city (issue 21): a shop or business paying another (``b2b``), a
+shop or business rewarding a resident (``business-reward``, directly or through its own programme)."""
+
+
+def _jst_month(db: Session) -> Any:
+    """A movement's month in Japan time as ``YYYY-MM``, computed by the database."""
+    shifted = PointMovement.timestamp + 9 * 3600
+    if db.get_bind().dialect.name == "sqlite":
+        return func.strftime("%Y-%m", shifted, "unixepoch")
+    return func.to_char(func.timezone("UTC", func.to_timestamp(shifted)), "YYYY-MM")
+
+
+def local_hops(db: Session) -> list[dict[str, Any]]:
+    """The local hops per JST month, newest first: counts and points of each kind and together.
+
+    One GROUP BY over ``ix_movements_kind_time`` (kind, timestamp, amount): only the hops' rows are
+    read, from the index, however many other movements there are. ``starts_at``/``ends_at`` are the
+    month's bounds in Unix seconds (the CSV writes them as ISO 8601 in Japan time).
+    """
+    month = _jst_month(db).label("month")
+    rows = db.execute(
+        select(month, PointMovement.kind, func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
+        .where(PointMovement.kind.in_(LOCAL_HOPS))
+        .group_by(month, PointMovement.kind)
+    ).all()
+    months: dict[str, dict[str, Any]] = {}
+    for label, kind, count, total in rows:
+        year, number = (int(part) for part in str(label).split("-"))
+        start = datetime(year, number, 1, tzinfo=JST)
+        end = datetime(year + number // 12, number % 12 + 1, 1, tzinfo=JST)
+        figures = months.setdefault(
+            str(label),
+            {"month": str(label), "starts_at": int(start.timestamp()), "ends_at": int(end.timestamp()) - 1,
+             "b2b": 0, "b2b_points": 0, "rewards": 0, "reward_points": 0},
+        )  # fmt: skip
+        key = ("b2b", "b2b_points") if kind == "b2b" else ("rewards", "reward_points")
+        figures[key[0]] += int(count)
+        figures[key[1]] += int(total)
+    result = [months[label] for label in sorted(months, reverse=True)]
+    for r in result:
+        r["hops"], r["points"] = r["b2b"] + r["rewards"], r["b2b_points"] + r["reward_points"]
+    return result
+
+
 def co2_reports(db: Session) -> list[dict[str, Any]]:
     names = programme_names(db)
     rows = []

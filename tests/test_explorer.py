@@ -11,7 +11,7 @@ import json
 import re
 import time
 from collections.abc import Iterator
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta, timezone
 from typing import Any
 from urllib.parse import quote
 
@@ -133,6 +133,55 @@ def test_every_listing_exports_csv(world: tuple[ExplorerServer, dict[str, Any]])
     assert todays and len(todays) <= len(table(server, "/txs.csv"))
     mine = table(server, f"/address/{who['alice']}/history.csv")
     assert {r["kind"] for r in mine} >= {"issued", "thanks", "payment", "refund"}
+
+
+def test_local_hops_per_month_count_b2b_payments_and_business_rewards(
+    world: tuple[ExplorerServer, dict[str, Any]],
+) -> None:
+    """Issue 21: the merchants page counts the points that moved again inside the city per JST month,
+    with its CSV (BOM, the month's bounds in ISO 8601 +09:00). Known answers: this month's figures grow
+    by exactly what this test sends (two B2B payments, two rewards) and nothing else counts."""
+    server, _ = world
+    points, token = server.points, server.points.token.functions
+    server.caught_up()
+
+    def this_month() -> dict[str, str]:
+        month = (
+            datetime.fromtimestamp(points.w3.eth.get_block("latest")["timestamp"], UTC)
+            .astimezone(JST_ZONE)
+            .strftime("%Y-%m")
+        )
+        rows = {r["month"]: r for r in table(server, "/hops.csv")}
+        return rows.get(month, {"month": month, **dict.fromkeys(HOP_FIGURES, "0")})
+
+    before = this_month()
+    shop, supplier, firm = points.merchant(), points.merchant(), points.new_account()
+    points.register(6, firm)  # AccountRegistry.Kind.Business
+    employee, customer, buyer = points.resident(), points.resident(), points.resident()
+    points.mint(buyer, 1_000)
+    points.pay(buyer, shop, 900)  # a payment: not a hop
+    invoice, commute = b"INV-1".ljust(32, b"\0"), b"commute".ljust(32, b"\0")
+    points.send(shop, token.payBusiness(firm.address, 400, invoice))  # shop -> business
+    points.send(shop, token.payBusiness(supplier.address, 150, invoice))  # shop -> shop
+    points.send(firm, token.rewardResident(employee.address, 120, commute))  # business -> resident
+    points.send(shop, token.rewardResident(customer.address, 30, commute))  # shop -> resident
+    server.caught_up()
+    after = this_month()
+    grew = {k: int(after[k]) - int(before[k]) for k in HOP_FIGURES}
+    assert grew == {"b2b_hops": 2, "b2b_points": 550, "reward_hops": 2, "reward_points": 150, "hops": 4,
+                    "points": 700}, grew  # fmt: skip
+    assert JST_TIME.fullmatch(after["starts_at"]) and after["starts_at"].endswith("-01T00:00:00+09:00"), after
+    assert JST_TIME.fullmatch(after["ends_at"]) and after["ends_at"].endswith("T23:59:59+09:00"), after
+    response = get(server, "/hops.csv")
+    assert response.content.startswith(b"\xef\xbb\xbf") and response.headers["content-type"].startswith("text/csv")
+    page, english = get(server, "/merchants").text, get(server, "/merchants?lang=en").text
+    row = re.search(rf'<tr data-month="{after["month"]}">(.*?)</tr>', page)
+    assert row and f'<td class="num">{int(after["hops"]):,}</td><td class="num">{int(after["points"]):,}</td>' in row[1]
+    assert "地域内の循環" in page and "Local hops per month" in english and 'href="/hops.csv"' in page
+
+
+HOP_FIGURES = ["b2b_hops", "b2b_points", "reward_hops", "reward_points", "hops", "points"]
+JST_ZONE = timezone(timedelta(hours=9))
 
 
 def table(server: ExplorerServer, path: str) -> list[dict[str, str]]:

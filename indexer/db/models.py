@@ -103,6 +103,8 @@ class PointMovement(Base):
         Index("ix_movements_from_position", "from_address", "block_number", "log_index"),
         Index("ix_movements_to_position", "to_address", "block_number", "log_index"),
         Index("ix_movements_block", "block_number", "log_index"),
+        # the local hops per month (issue 21): a few kinds over time, read from the index alone
+        Index("ix_movements_kind_time", "kind", "timestamp", "amount"),
     )
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)

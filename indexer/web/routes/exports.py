@@ -22,6 +22,10 @@ router = APIRouter(include_in_schema=False)
 MERCHANT_COLUMNS = ["address", "label", "status", "payments", "received", "refunded", "settled", "balance"]
 SETTLEMENT_COLUMNS = ["settlement_id", "merchant", "amount", "reference", "block", "tx_hash", "timestamp"]
 PROGRAMME_COLUMNS = ["id", "name", "budget", "granted", "grants", "closed", "starts_at", "ends_at"]
+HOPS_COLUMNS = [
+    "month", "starts_at", "ends_at", "b2b_hops", "b2b_points", "reward_hops", "reward_points", "hops", "points",
+]  # fmt: skip
+HOPS_KEYS = ["month", "starts_at", "ends_at", "b2b", "b2b_points", "rewards", "reward_points", "hops", "points"]
 CO2_COLUMNS = [
     "programme_id", "programme", "period", "households", "units", "merkle_root", "signers", "block", "tx_hash",
 ]  # fmt: skip
@@ -86,6 +90,15 @@ def programmes_csv(sessions: SessionsDep) -> StreamingResponse:
         ([r[k] for k in PROGRAMME_COLUMNS] for r in rows),
         times=("starts_at", "ends_at"),
     )
+
+
+@router.get("/hops.csv")
+def hops_csv(sessions: SessionsDep) -> StreamingResponse:
+    """The local hops per JST month (issue 21), the month's bounds in ISO 8601 with +09:00."""
+    with sessions() as db:
+        rows = queries.local_hops(db)
+    return csv_response("local-hops", HOPS_COLUMNS, ([r[k] for k in HOPS_KEYS] for r in rows),
+                        times=("starts_at", "ends_at"))  # fmt: skip
 
 
 @router.get("/co2.csv")

@@ -186,7 +186,9 @@ def merchants(request: Request, explorer: ExplorerDep, pages: PagesDep, lang: La
         kinds = explorer.kinds(db)
         rows = explorer.merchants(db, kinds)
         settled = queries.settlements(db)
-    return pages.render(request, "merchants.html", rows=rows, settlements=settled, name=namer(explorer, kinds, lang))
+        hops = queries.local_hops(db)
+    return pages.render(request, "merchants.html", rows=rows, settlements=settled, hops=hops,
+                        name=namer(explorer, kinds, lang))  # fmt: skip
 
 
 @router.get("/shops", response_class=HTMLResponse)
