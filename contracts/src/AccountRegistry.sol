@@ -308,8 +308,11 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
         _register(newAccount, kind, lost.recordHash);
         $.successors[lostAccount] = newAccount;
         emit AccountRecovered(lostAccount, newAccount, _msgSender());
-        _mirrorKind(lostAccount, Kind.None);
-        _mirrorKind(newAccount, kind);
+        IAccountKindsMirror mirror = $.kindsMirror;
+        if (address(mirror) != address(0)) {
+            mirror.mirrorKinds(_one(lostAccount), Kind.None);
+            mirror.mirrorKinds(_one(newAccount), kind);
+        }
     }
 
     /**
@@ -509,9 +512,12 @@ contract AccountRegistry is IAccountRegistry, Initializable, AccessControlUpgrad
 
     /// @dev Pushes `account`'s new active kind to the linked mirror, if any.
     function _mirrorKind(address account, Kind activeKind) private {
-        address[] memory accounts = new address[](1);
+        _mirrorKinds(_one(account), activeKind);
+    }
+
+    function _one(address account) private pure returns (address[] memory accounts) {
+        accounts = new address[](1);
         accounts[0] = account;
-        _mirrorKinds(accounts, activeKind);
     }
 
     /// @dev Pushes the new active kind of `accounts` to the linked mirror, if any. A mirror that

@@ -798,7 +798,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     function onKindsMirrorLinked(bool linked) external {
         PointsStorage storage $ = _storage();
         _onlyRegistry($);
-        uint8 link;
+        uint8 link = 0;
         if (linked) {
             if ($.kindsLinks == type(uint8).max) revert KindsMirrorLinksExhausted();
             link = ++$.kindsLinks;
