@@ -28,6 +28,7 @@ import argparse
 import collections
 import datetime as dt
 import json
+import os
 import shutil
 import statistics
 import subprocess
@@ -302,34 +303,57 @@ def bench_system(system: System, args: argparse.Namespace, profile: bool) -> Sys
     return report
 
 
-def bench_light(system: System, args: argparse.Namespace, profile: bool) -> light_client.LightReport:
-    """The light-client shape (``bench.light_client``) on a freshly started ``system``."""
-    report = light_client.LightReport(system.name)
+def bench_light(systems: list[System], args: argparse.Namespace) -> list[light_client.LightReport]:
+    """The light-client shape (``bench.light_client``): every system started and set up first, then
+    the rounds interleaved (round 1 on each system, then round 2, ...), so that the load other
+    processes put on a shared machine falls on all of them alike."""
+    reports = [light_client.LightReport(s.name) for s in systems]
+    ready: list[tuple[System, light_client.LightReport, BenchRpc, Workload, dict[str, int]]] = []
     try:
-        log(f"{system.name}: starting (light client)")
-        system.start()
-        rpc = BenchRpc(system.url)
-        work = setup_system(system, rpc, args.light_senders)
-        spy = start_profiler(system, args) if profile and system.pid is not None else None
+        for system, report in zip(systems, reports, strict=True):
+            try:
+                log(f"{system.name}: starting (light client)")
+                system.start()
+                rpc = BenchRpc(system.url)
+                work = setup_system(system, rpc, args.light_senders)
+                ready.append((system, report, rpc, work, {a.address: SENDER_TOKENS for a in work.sender_keys}))
+            except Exception as exc:  # noqa: BLE001 - one system failing must not lose the others
+                report.error = f"{type(exc).__name__}: {exc}"
+                log(f"{system.name}: FAILED to start (light client): {report.error}\n{system.log_tail()}")
+                system.stop()
+        spy = None
+        if args.profile:
+            ours = next((s for s, *_ in ready if s.name == "takasago"), None)
+            spy = start_profiler(ours, args) if ours is not None else None
         try:
-            light_client.run_rounds(
-                rpc, work, report, args.light_transfers // args.light_senders, args.light_rounds, args.batch
-            )
+            for k in range(args.light_rounds):
+                for system, report, rpc, work, expected in ready:
+                    if report.error:
+                        continue
+                    try:
+                        light_client.run_round(
+                            rpc, work, report, expected, args.light_transfers // args.light_senders, args.batch
+                        )
+                    except Exception as exc:  # noqa: BLE001 - this system stops; the others go on
+                        report.error = f"round {k + 1}: {type(exc).__name__}: {exc}"
+                        log(f"{system.name}: FAILED (light client) {report.error}\n{system.log_tail(8)}")
         finally:
             if spy is not None:
                 stop_profiler(spy)
-        if not report.balances_ok:
-            raise RuntimeError("final token balances differ from the expected ones")
-    except Exception as exc:  # noqa: BLE001 - one system failing must not lose the others
-        report.error = f"{type(exc).__name__}: {exc}"
-        log(f"{system.name}: FAILED (light client): {report.error}\n{system.log_tail()}")
+        for _system, report, rpc, work, expected in ready:
+            if not report.error:
+                report.balances_ok = light_client.balances_match(rpc, work, expected)
+                if not report.balances_ok:
+                    report.error = "final token balances differ from the expected ones"
     finally:
-        system.stop()
-    return report
+        for system in systems:
+            system.stop()
+    return reports
 
 
 def light_table(reports: list[light_client.LightReport]) -> str:
-    ours = next((r for r in reports if r.name == "takasago" and r.rounds and not r.error), None)
+    ours = next((r for r in reports if r.name == "takasago" and r.median("tps")), None)
+    notes: list[str] = []
     head = [
         "system",
         "confirmed tx/s (median)",
@@ -344,9 +368,11 @@ def light_table(reports: list[light_client.LightReport]) -> str:
     ]
     rows: list[list[str]] = []
     for r in reports:
-        if r.error or not r.rounds:
+        if not [x for x in r.rounds if not x.errors]:
             rows.append([r.name, f"failed: {r.error}"] + [""] * (len(head) - 2))
             continue
+        if r.error:
+            notes.append(f"{r.name}: {r.error}")
         tps, adm = r.median("tps"), r.median("admitted_tps")
         ratio = f"{ours.median('tps') / tps:.2f}x" if ours and tps else "—"
         ratio_adm = f"{ours.median('admitted_tps') / adm:.2f}x" if ours and adm else "—"
@@ -359,12 +385,12 @@ def light_table(reports: list[light_client.LightReport]) -> str:
                 r.spread("admitted_tps"),
                 f"{statistics.median(x.blocks for x in r.rounds):.0f}",
                 r.rounds[0].heads_via,
-                "ok" if r.balances_ok else "WRONG",
+                "ok" if r.balances_ok else ("not checked" if r.error else "WRONG"),
                 ratio,
                 ratio_adm,
             ]
         )
-    return markdown_table(head, rows)
+    return "\n".join([markdown_table(head, rows)] + [f"\nerror: {n}" for n in notes])
 
 
 def check_balances(rpc: BenchRpc, work: Workload, expected: dict[str, int], attempts: int = 10) -> bool:
@@ -389,7 +415,21 @@ def start_profiler(system: System, args: argparse.Namespace) -> subprocess.Popen
         return None
     out = Path(args.profile)
     proc = subprocess.Popen(
-        [str(spy), "record", "-p", str(system.pid), "--format", "raw", "-o", str(out), "--rate", "50", "--threads", "--subprocesses"],
+        [
+            str(spy),
+            "record",
+            "-p",
+            str(system.pid),
+            "--format",
+            "raw",
+            "-o",
+            str(out),
+            "--rate",
+            str(args.profile_rate),
+            "--threads",
+            "--subprocesses",
+            *(["--gil"] if args.profile_gil else []),
+        ],
         stdout=subprocess.DEVNULL,
         stderr=subprocess.PIPE,
         start_new_session=True,
@@ -514,6 +554,34 @@ def node_lines(reports: list[SystemReport]) -> str:
     return "\n".join(out)
 
 
+class TakasagoAt(Takasago):
+    """Our node with ``node/`` as it was at a git revision (``--baseline``): before/after in one run.
+
+    ``git archive REV node`` is unpacked beside the run and put first on ``PYTHONPATH`` of the
+    node and its admission worker; everything else (CLI, contracts) is the working tree's.
+    """
+
+    def __init__(self, name: str, workdir: Path, revision: str) -> None:
+        super().__init__(name, workdir)
+        self.revision = revision
+
+    def _spawn(self, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        tree = self.workdir / f"node-at-{self.revision}"
+        if not tree.exists():
+            tree.mkdir()
+            archive = subprocess.run(
+                ["git", "-C", str(REPO), "archive", self.revision, "node"], check=True, capture_output=True
+            ).stdout
+            subprocess.run(["tar", "-x", "-C", str(tree)], input=archive, check=True)
+        env = dict(env or os.environ)
+        env["PYTHONPATH"] = f"{tree}:{env['PYTHONPATH']}" if env.get("PYTHONPATH") else str(tree)
+        super()._spawn(argv, cwd=cwd, env=env)
+
+
+def _no_profile(args: argparse.Namespace) -> argparse.Namespace:
+    return argparse.Namespace(**{**vars(args), "profile": None})
+
+
 PEERS = {
     "anvil": lambda wd: Anvil("anvil", wd),
     "anvil-1s": lambda wd: Anvil("anvil-1s", wd, block_time=1),
@@ -544,10 +612,21 @@ def main(argv: list[str] | None = None) -> int:
     parser.add_argument("--light-senders", type=int, default=10)
     parser.add_argument("--light-rounds", type=int, default=3, help="light-client rounds per system")
     parser.add_argument("--no-takasago", action="store_true", help="peers only")
+    parser.add_argument(
+        "--baseline",
+        metavar="REV",
+        action="append",
+        default=[],
+        help="also run our node with node/ as of this git revision (takasago@REV), e.g. to measure a change",
+    )
     parser.add_argument("--rss-transactions", type=int, default=100_000)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument(
         "--profile", metavar="FILE", help="py-spy record our node during the timed run (collapsed stacks)"
+    )
+    parser.add_argument("--profile-rate", type=int, default=50, help="py-spy samples per second")
+    parser.add_argument(
+        "--profile-gil", action="store_true", help="sample only the thread holding the GIL (where the CPU goes)"
     )
     parser.add_argument("--json", metavar="FILE", help="also write the results as JSON")
     args = parser.parse_args(argv)
@@ -570,16 +649,26 @@ def main(argv: list[str] | None = None) -> int:
     light_reports: list[light_client.LightReport] = []
     with tempfile.TemporaryDirectory(prefix="takasago-bench-") as tmp:
         workdir = Path(tmp)
-        names = ([] if args.no_takasago else ["takasago"]) + peers
+        names = ([] if args.no_takasago else ["takasago"]) + [f"takasago@{rev}" for rev in args.baseline] + peers
+
+        def make(name: str) -> System:
+            place = workdir / shape / name.replace("@", "-at-")  # each system its own directory
+            place.mkdir(parents=True)
+            if name == "takasago":
+                return Takasago(name, place)
+            if name.startswith("takasago@"):
+                return TakasagoAt(name, place, name.removeprefix("takasago@"))
+            return PEERS[name](place)
+
         for shape in shapes:
+            # --profile records our node in the first shape run
+            profile = bool(args.profile) and shape == shapes[0]
+            if shape == "light":
+                light_reports = bench_light([make(name) for name in names], args if profile else _no_profile(args))
+                continue
             for name in names:
-                system: System = Takasago(name, workdir) if name == "takasago" else PEERS[name](workdir)
-                # --profile records our node in the first shape run
-                profile = bool(args.profile) and name == "takasago" and shape == shapes[0]
-                if shape == "receipts":
-                    reports.append(bench_system(system, args, profile))
-                else:
-                    light_reports.append(bench_light(system, args, profile))
+                system = make(name)
+                reports.append(bench_system(system, args, profile and name == "takasago"))
                 if system.data_dir is not None:
                     shutil.rmtree(system.data_dir, ignore_errors=True)
 

@@ -22,8 +22,10 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING
 
 import rlp
+from coincurve import PublicKey
 from eth.abc import SignedTransactionAPI
 from eth.exceptions import UnrecognizedTransactionType
+from eth_hash.auto import keccak
 from eth_typing import Address, Hash32
 from eth_utils import ValidationError
 
@@ -112,10 +114,32 @@ def stateless_checks(raw: bytes, chain_id: int, block_gas_limit: int) -> Checked
         raise TransactionRejected(problem)
     try:
         tx.validate()  # py-evm's field checks (legacy transactions also verify the signature)
-        sender = Address(tx.sender)
+        sender = _typed_sender(tx) if tx.type_id is not None else None
+        if sender is None:  # legacy, or a signature coincurve refused: py-evm's path and its message
+            sender = Address(tx.sender)
     except Exception as exc:  # eth_keys/py-evm raise several types for bad signatures
         raise TransactionRejected(f"invalid transaction: {exc}") from None
     return CheckedTransaction(sender, Hash32(tx.hash), tx)
+
+
+def _typed_sender(tx: SignedTransactionAPI) -> Address | None:
+    """The sender of an EIP-2718 typed transaction recovered with one coincurve call, or None.
+
+    The same recovery as ``tx.sender`` (keccak of the signing message, secp256k1 public key
+    recovery, the last 20 bytes of the key's keccak) without eth-keys' per-call objects and
+    checks, which cost more than the recovery itself; ``tx.validate()`` has checked the fields
+    and ``signature_values_error`` the EIP-2 bounds. None when coincurve refuses the
+    signature, so that the caller reports py-evm's own message.
+    """
+    y_parity = tx.y_parity
+    if y_parity not in (0, 1):
+        return None
+    signature = tx.r.to_bytes(32, "big") + tx.s.to_bytes(32, "big") + bytes((y_parity,))
+    try:
+        key = PublicKey.from_signature_and_message(signature, keccak(tx.get_message_for_signing()), hasher=None)
+    except Exception:  # noqa: BLE001 - any refusal: py-evm's path reports it
+        return None
+    return Address(keccak(key.format(compressed=False)[1:])[12:])
 
 
 class TransactionPool:
