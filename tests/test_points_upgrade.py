@@ -6,6 +6,7 @@ import json
 from pathlib import Path
 
 import pytest
+from eth_abi import encode as abi_encode
 
 from contracts.artifacts import load_artifact
 from contracts.deploy import DeploySettings, deploy, implementation_of
@@ -178,3 +179,74 @@ def test_registry_upgrade_keeps_accounts_and_the_node_keeps_obeying_it(fresh_poi
     p.pay(resident, p.merchant(), 10)
     p.send(p.admin, p.registry.functions.setStatus(resident.address, 2))
     assert not p.registry.functions.isAllowed(resident.address).call()
+
+
+def test_a_token_from_before_the_kinds_mirror_upgrades_in_place_keeping_every_ledger(
+    fresh_points: PointsSystem,
+) -> None:
+    """A running city's token (the implementation of commit 1910fac, before the token kept a copy of
+    the registry's kinds) upgraded in place: the merchant ledgers whose slot now also holds the copy,
+    the buckets, the pause and the thanks caps are kept; the token asks the registry until the
+    registry links it and the accounts are copied, then reads its own copy."""
+    p = fresh_points
+    old = json.loads((Path(__file__).parent / "data" / "regional_points_1910fac.json").read_text())
+    abi = load_artifact("RegionalPoints").abi
+    sender = p.sender(p.admin)
+    implementation = sender.send(None, old["bytecode"])["contractAddress"]
+    init = p.w3.eth.contract(abi=abi).encode_abi("initialize", [p.registry.address, "Old", "OLD", 10, 1_000])
+    proxy_code = load_artifact("TakasagoProxy").bytecode + abi_encode(
+        ["address", "bytes"], [implementation, bytes.fromhex(init[2:])]
+    )
+    token = p.w3.eth.contract(address=sender.send(None, proxy_code)["contractAddress"], abi=abi)
+    t = token.functions
+    resident, other, shop = p.resident(), p.resident(), p.merchant()
+    month = p.current_month()
+    p.send(p.admin, t.mint(resident.address, 900, month + 2))
+    p.send(resident, t.pay(shop.address, 300, b"\x01" * 32))
+    p.send(resident, t.thank(other.address, 40, text32("help"), b"\0" * 32))
+    p.send(
+        shop,
+        t.refund(p.w3.keccak(abi_encode(["address", "uint256", "bytes32"], [shop.address, 300, b"\x01" * 32])), 50),
+    )
+    p.send(shop, t.requestSettlement(20, text32("INV-1")))
+    p.send(p.admin, t.pause())
+    snapshot = {
+        "shop": t.merchantLedgerOf(shop.address).call(),
+        "resident": t.bucketsOf(resident.address).call(),
+        "other": t.bucketsOf(other.address).call(),
+        "supply": t.totalSupply().call(),
+        "limits": t.thanksLimits().call(),
+        "paused": t.paused().call(),
+    }
+    assert snapshot["shop"] == [230, 300, 50, 20] and snapshot["paused"]
+    new_implementation = sender.send(None, load_artifact("RegionalPoints").bytecode)["contractAddress"]
+    p.send(p.admin, t.upgradeToAndCall(new_implementation, b""))
+    assert implementation_of(p.w3, token.address) == new_implementation
+    assert {
+        "shop": t.merchantLedgerOf(shop.address).call(),
+        "resident": t.bucketsOf(resident.address).call(),
+        "other": t.bucketsOf(other.address).call(),
+        "supply": t.totalSupply().call(),
+        "limits": t.thanksLimits().call(),
+        "paused": t.paused().call(),
+    } == snapshot
+    # The upgraded token is not linked: no account has a current copy; it asks the registry.
+    assert not t.kindsMirrorLinked().call()
+    assert [t.mirroredKindOf(a.address).call() for a in (resident, shop)] == [[0, False], [0, False]]
+    p.send(p.admin, t.unpause())
+    p.send(resident, t.pay(shop.address, 100, b"\x02" * 32))
+    p.send(p.admin, p.registry.functions.setStatus(other.address, 2))  # suspended; not pushed anywhere yet
+    p.reverts(resident, t.thank(other.address, 1, text32("help"), b"\0" * 32), "AccountNotActive")
+    # Linked and copied: the shop's copy sits beside its ledger, which is unchanged.
+    p.send(p.admin, p.registry.functions.setKindsMirror(token.address))
+    p.send(resident, t.syncKinds([resident.address, shop.address, other.address]))
+    assert [t.mirroredKindOf(a.address).call() for a in (resident, shop, other)] == [
+        [1, True],
+        [2, True],
+        [0, False],  # inactive accounts are not copied
+    ]
+    assert t.merchantLedgerOf(shop.address).call() == [330, 400, 50, 20]
+    p.send(resident, t.pay(shop.address, 70, b"\x03" * 32))
+    p.reverts(resident, t.thank(other.address, 1, text32("help"), b"\0" * 32), "AccountNotActive")
+    assert t.merchantLedgerOf(shop.address).call() == [400, 470, 50, 20]
+    assert t.balanceOf(resident.address).call() == 900 - 300 - 40 + 50 - 100 - 70
