@@ -66,6 +66,23 @@ def pull_wallet(store: Warehouse, wallet_url: str, token: str) -> tuple[int, int
     return len(ids), len(survey["responses"])
 
 
+def pull_card_payments(store: Warehouse, wallet_url: str, token: str) -> int:
+    """Card-and-PIN payments by month and district (``GET /v1/research/card-payments``), replacing the table."""
+    document = _get(f"{wallet_url}/v1/research/card-payments", token)
+    codes = {d["code"] for d in districts()}
+    columns: dict[str, list[Any]] = {c: [] for c in ("month", "district", "payments", "people", "points")}
+    for cell in document["cells"]:
+        if not MONTH.match(str(cell["month"])):
+            continue
+        district = "Σ" if cell["district"] == "all" else (cell["district"] if cell["district"] in codes else "-")
+        columns["month"].append(str(cell["month"]))
+        columns["district"].append(district)
+        for name in ("payments", "people", "points"):
+            columns[name].append(None if cell.get(name) is None else int(cell[name]))
+    store.replace("card_payments", columns)
+    return len(columns["month"])
+
+
 def pull_oracle_energy(store: Warehouse, oracle_url: str) -> int:
     """Fills the Wh of each reported period from the oracle's public report, and its per-district totals
     (``districts``: households with a reduction, Wh, grams; no row under 10 households) when it has them;

@@ -108,6 +108,9 @@ FROM active x JOIN accounts a ON a.id = x.id AND a.kind = 'resident'
 GROUP BY x.month, a.district, a.age_band
 """
 
+# as the wallet counted them (already through its k-rule: NULL where it suppressed a cell)
+CARD_PAYMENTS = "SELECT month, district, payments, people, points FROM card_payments"
+
 MERCHANTS_ACTIVE = """
 SELECT mv.month, COUNT(DISTINCT mv.to_id) AS people, SUM(mv.amount) AS points
 FROM movements mv JOIN accounts a ON a.id = mv.to_id AND a.kind = 'merchant'
@@ -163,6 +166,7 @@ QUERIES: dict[str, str] = {
     "local_multiplier": LOCAL_MULTIPLIER,
     "local_hops": LOCAL_HOPS,
     "participation": PARTICIPATION,
+    "card_payments": CARD_PAYMENTS,
     "merchants_active": MERCHANTS_ACTIVE,
     "population": POPULATION,
     "decarbonisation": DECARBONISATION,

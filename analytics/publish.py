@@ -29,6 +29,7 @@ class Published:
     hops: list[dict[str, Any]]  # by month: the local hops (b2b, business rewards), k people taking part
     participation: dict[str, privacy.Table]  # month -> district × age band (active residents)
     cards: dict[str, privacy.Table]  # month -> district × age band (active residents using a card)
+    card_payments: privacy.Table  # month × district: payments made by card and PIN (people: payers; values)
     population: dict[tuple[Hashable, Hashable], int]
     merchants: list[dict[str, Any]]
     decarbonisation: list[dict[str, Any]]
@@ -50,6 +51,16 @@ def _month_table(rows: list[dict[str, Any]], k: int, value: str, months: list[st
     order = [d for d in district_order() if d in set(table.cols)]
     table.cols = order
     return table
+
+
+def _card_payments(rows: list[dict[str, Any]], k: int) -> privacy.Table:
+    """The wallet's counts (its suppression kept, ours on top): months × districts with the month's total."""
+    present = {r["district"] for r in rows}
+    return privacy.given(
+        [(r["month"], privacy.TOTAL if r["district"] == privacy.TOTAL else r["district"], r["people"],
+          {"payments": r["payments"], "points": r["points"]}) for r in rows],
+        k, sorted({r["month"] for r in rows}), [d for d in district_order() if d in present],
+    )  # fmt: skip
 
 
 def _reduction_table(rows: list[dict[str, Any]], k: int) -> privacy.Table:
@@ -143,6 +154,7 @@ def publish(raw: dict[str, list[dict[str, Any]]], k: int) -> Published:
         hops=privacy.series(raw["local_hops"], "month", k),
         participation=participation,
         cards=cards,
+        card_payments=_card_payments(raw["card_payments"], k),
         population=population,
         merchants=privacy.series(raw["merchants_active"], "month", k),
         decarbonisation=privacy.series(raw["decarbonisation"], "month", k),

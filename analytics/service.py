@@ -80,6 +80,11 @@ class Platform:
                 except Exception as exc:  # noqa: BLE001
                     errors.append(f"wallet: {type(exc).__name__}")
                     log.warning("wallet feed failed: %s", exc)
+                try:
+                    feeds.pull_card_payments(self.store, self.settings.wallet_url, pseudonyms.feed_token(secret))
+                except Exception as exc:  # noqa: BLE001
+                    errors.append(f"wallet card payments: {type(exc).__name__}")
+                    log.warning("wallet card payments failed: %s", type(exc).__name__)
             if self.settings.oracle_url:
                 try:
                     feeds.pull_oracle_energy(self.store, self.settings.oracle_url)

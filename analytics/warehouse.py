@@ -29,6 +29,9 @@ SCHEMA: dict[str, str] = {
     "registry": "id BIGINT, kind VARCHAR(12)",
     # a resident's attributes, from the wallet's research feed (never for residents who opted out)
     "attributes": "id BIGINT, district VARCHAR(16), age_band VARCHAR(8), card INTEGER",
+    # payments made with a printed card and PIN, by month and payer's district, as the wallet's feed counted them
+    # (district "Σ": the month's total; NULL where the wallet suppressed a cell under 10 residents)
+    "card_payments": "month VARCHAR(7), district VARCHAR(16), payments BIGINT, people BIGINT, points BIGINT",
     # the census (open statistics): people per district and 10-year age band
     "population": "district VARCHAR(16), age_band VARCHAR(8), people BIGINT",
     # Well-being survey answers, one row per item; the response id is random, not the resident's

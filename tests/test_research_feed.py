@@ -145,6 +145,59 @@ def test_the_oracle_list_of_households_carries_the_shared_district_and_honours_t
     assert districts["M-" + sharing.info["short_code"]] == "28216-0020" and len(homes) == len(districts)
 
 
+def test_card_payments_are_counted_by_month_and_district_for_the_platform_only(
+    wallet: tuple[WalletServer, bytes],
+) -> None:
+    """Ten residents of 荒井町 pay a shop 100 points each with their printed card and PIN; one pays with the
+    app's one-time code (not a card payment) and one who opted out of research pays by card (left out)."""
+    from datetime import UTC, datetime, timedelta
+
+    from analytics import indicators
+    from analytics.publish import publish
+
+    server, secret = wallet
+    if not server.database_url.startswith("sqlite"):
+        pytest.skip("eleven real card payments take a while: the same ORM query is run on SQLite only")
+    token = platform_side.feed_token(secret)
+    shop = member(server, "merchant", shop="カード商店")
+    before = server_get(server, "/v1/research/card-payments", token).json()["cells"]
+    assert before == [], before  # no card payment yet in this module
+    from concurrent.futures import ThreadPoolExecutor
+
+    payers = [member(server, points=500) for _ in range(11)]  # one at a time: the test's minter has one nonce
+    payers[10].client.put("/v1/research/me", json={"opted_out": True}, headers=payers[10].headers())
+
+    def pays_by_card(payer: Any) -> None:
+        card = payer.post("/v1/me/card", {"pin": "246810"}, key=None).json()["card"]
+        paid = shop.post("/v1/merchant/charges", {"amount": 100, "card": card, "pin": "246810"})
+        assert paid.json()["payment_request"]["status"] == "paid", paid.text
+
+    with ThreadPoolExecutor(4) as pool:  # at four tills at once: the same payments, less waiting
+        list(pool.map(pays_by_card, payers))
+    code = payers[0].post("/v1/me/payment-codes", key=None).json()["code"]
+    assert shop.post("/v1/merchant/charges", {"amount": 50, "code": code}).json()["payment_request"]["status"] == "paid"
+
+    refused = server_get(server, "/v1/research/card-payments", "wrong")
+    assert refused.status_code == 401 and error_code(refused) == "RESEARCH_FEED_REFUSED"
+    assert server_get(server, "/v1/research/card-payments?since=2026-13", token).status_code == 422
+    month = (datetime.now(UTC) + timedelta(hours=9)).strftime("%Y-%m")
+    cells = server_get(server, "/v1/research/card-payments", token).json()["cells"]
+    assert cells == [
+        {"month": month, "district": "28216-0020", "payments": 10, "people": 10, "points": 1000},
+        {"month": month, "district": "all", "payments": 10, "people": 10, "points": 1000},
+    ]
+    assert server_get(server, f"/v1/research/card-payments?since={month[:4]}-12", token).json()["cells"] in (
+        [], cells)  # fmt: skip
+    # a month's line never holds exactly one hidden cell: 3 in one district hides the smallest other too
+    assert wallet_side._suppress_line({"a": 12, "b": 3, "c": 20, "all": 35}) == {"a", "b"}
+    assert wallet_side._suppress_line({"a": 4, "all": 4}) == {"a", "all"}
+
+    store = DuckWarehouse()
+    assert feeds.pull_card_payments(store, server.url, token) == 2
+    table = publish(indicators.compute(store), 10).card_payments
+    assert (table.shown(month, "28216-0020", "payments"), table.shown(month, "Σ", "points")) == (10, 1000)
+
+
 def server_get(server: WalletServer, path: str, token: str | None):  # type: ignore[no-untyped-def]
     import httpx
 

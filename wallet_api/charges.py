@@ -212,7 +212,13 @@ class Charges:
                     sender=payer.address or "",
                     target=self.ledger.deployment.address("RegionalPoints"),
                     calldata=b"",
-                    summary={"payment_request": request.id, "amount": amount, "operation": None},
+                    # channel: how the resident paid (issue 22: the data platform counts card payments)
+                    summary={
+                        "payment_request": request.id,
+                        "amount": amount,
+                        "operation": None,
+                        "channel": "card" if card is not None else "code",
+                    },
                     status=OperationStatus.LINKED,  # follows its payment; never picked up by the outbox worker
                     attempts=0,
                     created_at=now(),

@@ -119,6 +119,16 @@ def participation(p: Published, lang: str, month: str | None = None) -> list[Cha
             rate = round(100 * count / people, 1) if count is not None and people else None
             by_age.rows.append([band, count, people or None, rate, p.cards[month].shown(privacy.TOTAL, band)])
         charts.append(_draw(by_age, [3]))
+    cards = p.card_payments
+    by_card = Chart(
+        "card-payments",
+        t("card_payments", lang),
+        [t("month", lang), *(district_name(c, lang) for c in cards.cols), t("total", lang), t("card_payers", lang)],
+        [[m, *(cards.shown(m, c, "payments") for c in [*cards.cols, privacy.TOTAL]), cards.shown(m, privacy.TOTAL)]
+         for m in cards.rows],
+    )  # fmt: skip
+    if by_card.rows:
+        charts.append(_draw(by_card, [len(by_card.columns) - 2]))
     merchants = Chart(
         "merchants-active",
         t("merchants_active", lang),

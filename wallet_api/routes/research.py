@@ -4,13 +4,14 @@ the Well-being survey.
 Residents (their own bearer token): ``GET /v1/research/me`` shows exactly what is shared,
 ``PUT /v1/research/me`` opts out of (or back into) research, ``POST /v1/research/survey`` answers
 the year's survey. The data platform (``X-Research-Token``, derived from the shared secret):
-``GET /v1/research/attributes`` and ``GET /v1/research/survey``.
+``GET /v1/research/attributes``, ``GET /v1/research/survey`` and ``GET /v1/research/card-payments``
+(aggregates only, no cell under 10 residents).
 """
 
 from __future__ import annotations
 
 import hmac
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Annotated, Any
 
 from fastapi import APIRouter, Header, Query
@@ -20,7 +21,14 @@ from wallet_api.db.models import Card
 from wallet_api.deps import Resident, ServicesDep
 from wallet_api.errors import ApiError
 from wallet_api.research import SURVEY_ITEMS, Research, jst_today
-from wallet_api.research_feed import district_name, feed_token, pseudonym_key, research_secret
+from wallet_api.research_feed import (
+    MIN_PEOPLE,
+    card_payments,
+    district_name,
+    feed_token,
+    pseudonym_key,
+    research_secret,
+)
 from wallet_api.services import Services
 
 router = APIRouter(prefix="/v1", tags=["research"])
@@ -121,6 +129,24 @@ def attributes_feed(
     with svc.sessions.begin() as db:  # derives missing attributes as it goes: a write
         rows, last = _research(svc).feed(db, key, int(after or 0), limit, _now())
     return {"accounts": rows, "next": str(last) if len(rows) == limit else None}
+
+
+@router.get("/research/card-payments")
+def card_payments_feed(
+    svc: ServicesDep,
+    x_research_token: Annotated[str | None, Header(max_length=200)] = None,
+    since: Annotated[str, Query(pattern=r"^\d{4}-(0[1-9]|1[0-2])$", description="the first JST month, YYYY-MM")] = (
+        "2000-01"
+    ),
+) -> dict[str, Any]:
+    """Payments made with a printed card and PIN by JST month and district (payments, residents, points; the month's
+    total under district "all"); no cell under 10 residents, complementary suppression; for the data platform only."""
+    _platform_key(x_research_token)
+    start = datetime(int(since[:4]), int(since[5:]), 1, tzinfo=UTC) - timedelta(hours=9)
+    research, moment = _research(svc), _now()
+    with svc.sessions.begin() as db:  # derives missing attributes as it goes: a write
+        cells = card_payments(db, start, lambda user: research.attributes(db, user, moment).district)
+    return {"min_people": MIN_PEOPLE, "cells": cells}
 
 
 @router.get("/research/survey")
