@@ -321,12 +321,15 @@ def all_history(address: str, period: TimeRange = None) -> AnySelect:
 
 @dataclass(frozen=True)
 class MerchantFigures:
-    """What one merchant received, refunded and settled (a sum over its movements)."""
+    """What one merchant received, refunded and settled, and (issue 21) the points it passed on inside the
+    city (paid to shops and businesses, rewarded to residents) and received from shops and businesses."""
 
     payments: int = 0
     received: int = 0
     refunded: int = 0
     settled: int = 0
+    passed_on: int = 0
+    from_businesses: int = 0
 
     def __add__(self, other: MerchantFigures) -> MerchantFigures:
         return MerchantFigures(
@@ -334,34 +337,46 @@ class MerchantFigures:
             self.received + other.received,
             self.refunded + other.refunded,
             self.settled + other.settled,
+            self.passed_on + other.passed_on,
+            self.from_businesses + other.from_businesses,
         )
 
 
 def merchant_figures(db: Session, after: int = -1, upto: int | None = None) -> dict[str, MerchantFigures]:
-    """Per address, payments received, refunds given and settlements, summed by the database over the
-    blocks ``after`` < number <= ``upto`` (every block by default): one row per (kind, merchant)."""
-    who = case((PointMovement.kind == "payment", PointMovement.to_address), else_=PointMovement.from_address)
+    """Per address, payments received, refunds given, settlements, points passed on (B2B payments made,
+    rewards given) and B2B payments received, summed by the database over the blocks ``after`` < number
+    <= ``upto`` (every block by default): one row per (kind, side, merchant)."""
     ranged = after >= 0 or upto is not None
     # over a block range, the kind must not lead (SQLite would walk every payment by ``ix_movements_kind``)
     kind = PointMovement.kind.concat("") if ranged else PointMovement.kind
-    query = (
-        select(PointMovement.kind, who, func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
-        .where(kind.in_(("payment", "refund", "settled")))
-        .group_by(PointMovement.kind, who)
+    sums = (func.count(), func.coalesce(func.sum(PointMovement.amount), 0))
+    # the merchant is the receiver of a payment and of a B2B payment ("b2b-in"), the sender of the rest
+    received = select(case((PointMovement.kind == "b2b", "b2b-in"), else_=PointMovement.kind).label("kind"),
+                      PointMovement.to_address.label("who"), *sums).where(kind.in_(("payment", "b2b")))  # fmt: skip
+    sent = select(PointMovement.kind.label("kind"), PointMovement.from_address.label("who"), *sums).where(
+        kind.in_(("refund", "settled", "b2b", "business-reward"))
     )
-    if after >= 0:
-        query = query.where(PointMovement.block_number > after)
-    if upto is not None:
-        query = query.where(PointMovement.block_number <= upto)
+    parts = []
+    for query in (received, sent):
+        if after >= 0:
+            query = query.where(PointMovement.block_number > after)
+        if upto is not None:
+            query = query.where(PointMovement.block_number <= upto)
+        parts.append(query.group_by(PointMovement.kind, query.selected_columns.who))
     figures: dict[str, MerchantFigures] = {}
-    for kind, address, count, amount in db.execute(query):
-        if kind == "payment":
-            part = MerchantFigures(payments=int(count), received=int(amount))
-        elif kind == "refund":
-            part = MerchantFigures(refunded=int(amount))
-        else:
-            part = MerchantFigures(settled=int(amount))
-        figures[address] = figures.get(address, MerchantFigures()) + part
+    for query in parts:
+        for what, address, count, amount in db.execute(query):
+            if what == "payment":
+                part = MerchantFigures(payments=int(count), received=int(amount))
+            elif what == "refund":
+                part = MerchantFigures(refunded=int(amount))
+            elif what == "settled":
+                part = MerchantFigures(settled=int(amount))
+            elif what == "b2b-in":
+                part = MerchantFigures(from_businesses=int(amount))
+            else:  # b2b paid, business-reward given
+                part = MerchantFigures(passed_on=int(amount))
+            figures[address] = figures.get(address, MerchantFigures()) + part
     return figures
 
 
@@ -380,7 +395,9 @@ def merchant_rows(kinds: dict[str, tuple[str, str]], figures: dict[str, Merchant
                 "received": f.received,
                 "refunded": f.refunded,
                 "settled": f.settled,
-                "balance": f.received - f.refunded - f.settled,
+                "passed_on": f.passed_on,
+                "from_businesses": f.from_businesses,
+                "balance": f.received + f.from_businesses - f.refunded - f.settled - f.passed_on,
             }
         )
     return sorted(rows, key=lambda r: (-r["received"], r["address"]))

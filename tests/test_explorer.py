@@ -178,6 +178,11 @@ def test_local_hops_per_month_count_b2b_payments_and_business_rewards(
     row = re.search(rf'<tr data-month="{after["month"]}">(.*?)</tr>', page)
     assert row and f'<td class="num">{int(after["hops"]):,}</td><td class="num">{int(after["points"]):,}</td>' in row[1]
     assert "地域内の循環" in page and "Local hops per month" in english and 'href="/hops.csv"' in page
+    # the merchants' figures follow the hops: what a shop passed on and received leaves its balance the chain's
+    merchants = {r["address"]: r for r in table(server, "/merchants.csv")}
+    mine, theirs = merchants[shop.address], merchants[supplier.address]
+    assert (mine["passed_on"], mine["from_businesses"], mine["balance"]) == ("580", "0", str(points.balance(shop)))
+    assert (theirs["from_businesses"], theirs["balance"]) == ("150", str(points.balance(supplier)))
 
 
 HOP_FIGURES = ["b2b_hops", "b2b_points", "reward_hops", "reward_points", "hops", "points"]

@@ -144,6 +144,23 @@ def test_the_explorer_in_a_real_browser(
         rows = list(csv.DictReader(io.StringIO(saved.read_text(encoding="utf-8-sig"))))
         assert any(r["label"] == "高砂ベーカリー" for r in rows)
         screen(page, "explorer-merchants")
+        # issue 21: the local hops per month under the merchants (a shop pays a business, which rewards a resident)
+        points, token = server.points, server.points.token.functions
+        shop, firm, buyer, employee = points.merchant(), points.new_account(), points.resident(), points.resident()
+        points.register(6, firm)  # AccountRegistry.Kind.Business
+        points.mint(buyer, 500)
+        points.pay(buyer, shop, 500)
+        points.send(shop, token.payBusiness(firm.address, 320, b"INV-7".ljust(32, b"\0")))
+        points.send(firm, token.rewardResident(employee.address, 80, b"commute".ljust(32, b"\0")))
+        server.caught_up()
+        page.reload()
+        hops = page.locator("#local-hops + p + table tbody tr:first-child td").all_text_contents()
+        # the month, then the totals (what a phone's narrow table shows), then each kind
+        assert hops[1:] == ["2", "400", "1", "320", "1", "80"], hops
+        shop_row = page.locator(f"main table tbody tr:has(a[href='/address/{shop.address}']) td").all_text_contents()
+        assert shop_row[-3:] == ["320", "0", "180"], shop_row  # passed on, received from businesses, balance
+        page.locator("#local-hops").scroll_into_view_if_needed()
+        screen(page, "explorer-hops")
         page.click("a[href='/help']")  # issue 18: help per month, shown only for 10 people or more
         assert "月別のお手伝い" in page.inner_text("main")
         screen(page, "explorer-help")

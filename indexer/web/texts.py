@@ -24,6 +24,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "お手伝い",
         "help_by_month": "月別のお手伝い（困りごとマッチング）",
         "local_hops": "地域内の循環（月別）",
+        "passed_on": "地域内で支払い・特典",
+        "from_businesses": "加盟店・事業者から受取",
         "local_hops_note": "換金されずに市内でもう一度動いたポイント：加盟店・事業者から加盟店・事業者への支払いと、"
         "加盟店・事業者から住民への特典。月は日本時間です。",
         "hops_b2b": "事業者間の支払い（件）",
@@ -151,6 +153,8 @@ TEXTS: dict[str, dict[str, str]] = {
         "help": "Help",
         "help_by_month": "Help given per month (help matching)",
         "local_hops": "Local hops per month",
+        "passed_on": "Passed on locally",
+        "from_businesses": "From shops and businesses",
         "local_hops_note": "Points that moved again inside the city instead of being settled: shops and businesses "
         "paying shops and businesses, and shops and businesses rewarding residents. Months in Japan time.",
         "hops_b2b": "Business payments",

@@ -19,7 +19,10 @@ from indexer.web.deps import Address, ExplorerDep, Lang, Period, SessionsDep
 from indexer.web.rendering import csv_response
 
 router = APIRouter(include_in_schema=False)
-MERCHANT_COLUMNS = ["address", "label", "status", "payments", "received", "refunded", "settled", "balance"]
+MERCHANT_COLUMNS = [
+    "address", "label", "status", "payments", "received", "refunded", "settled", "passed_on", "from_businesses",
+    "balance",
+]  # fmt: skip
 SETTLEMENT_COLUMNS = ["settlement_id", "merchant", "amount", "reference", "block", "tx_hash", "timestamp"]
 PROGRAMME_COLUMNS = ["id", "name", "budget", "granted", "grants", "closed", "starts_at", "ends_at"]
 HOPS_COLUMNS = [
