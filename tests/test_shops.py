@@ -168,6 +168,9 @@ def test_a_shop_applies_is_approved_listed_and_paid_by_its_static_qr_within_its_
     late = refused(shop.post("/v1/merchant/refunds", {"payment_request_id": request_id, "amount": 100}),
                    "REFUND_AFTER_SETTLEMENT", 409)  # fmt: skip
     assert late["detail"]["balance"] == 0 and late["detail"]["settled"] == 300
+    # why (the points went for settlement) and what to do (refund in cash), in both languages
+    assert "換金申請済み" in late["messages"]["ja"] and "現金で返金" in late["messages"]["ja"], late
+    assert "sent for settlement" in late["messages"]["en"] and "Refund in cash" in late["messages"]["en"], late
     assert resident.balance() == 1700
     refused(shop.post(f"/v1/officer/settlements/{mine_settled['id']}/paid", {}, key=None), "FORBIDDEN", 403)
     body = {"transfer_date": "2026-12-10", "transfer_reference": "FB-20261210-001"}

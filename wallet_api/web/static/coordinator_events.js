@@ -119,7 +119,8 @@
   async function showQr(event) {
     stop();
     shown = event;
-    $("ce-qr-title").textContent = `${event.title}（${T.jstSpan(event.starts_at, event.ends_at)}）`;
+    const span = T.jstSpan(event.starts_at, event.ends_at);
+    $("ce-qr-title").textContent = T.lang === "en" ? `${event.title} (${span})` : `${event.title}（${span}）`;
     $("ce-count").textContent = count(event.checkins);
     $("ce-qr-box").hidden = false;
     const out = await refreshQr();
