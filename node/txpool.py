@@ -163,6 +163,10 @@ class TransactionPool:
         self._senders: dict[Address, _SenderQueue] = {}
         # ready transactions in arrival order (the order blocks take them)
         self._ready: OrderedDict[Hash32, PendingTransaction] = OrderedDict()
+        # Next nonces at the head of the senders the head block included, known from the block
+        # itself (one past each sender's highest nonce in it): a sender's queue empties when its
+        # transactions are included, and its next transaction would otherwise read the state trie.
+        self._head_nonces: dict[Address, int] = {}
         self.on_ready: Callable[[], None] = lambda: None
         # Told about every transaction admitted from a client (not from a peer), to gossip it.
         self.on_admitted: Callable[[bytes], None] = lambda raw: None
@@ -181,7 +185,11 @@ class TransactionPool:
         """The nonce a new transaction from ``sender`` should use (``pending`` tag)."""
         with self._lock:
             queue = self._senders.get(sender)
-            return queue.next_nonce if queue else self._state_nonce(sender)
+            return queue.next_nonce if queue else self._nonce_at_head(sender)
+
+    def _nonce_at_head(self, sender: Address) -> int:
+        known = self._head_nonces.get(sender)
+        return self._state_nonce(sender) if known is None else known
 
     def validate(self, raw: bytes, checked: CheckedTransaction | None = None) -> PendingTransaction:
         """All admission checks except the nonce-ordering ones.
@@ -222,7 +230,7 @@ class TransactionPool:
                 raise TransactionRejected("txpool is full")
             queue = self._senders.get(pending.sender)
             if queue is None:
-                queue = _SenderQueue(next_nonce=self._state_nonce(pending.sender))
+                queue = _SenderQueue(next_nonce=self._nonce_at_head(pending.sender))
             nonce = pending.tx.nonce
             if nonce < queue.next_nonce and nonce not in queue.ready:
                 raise TransactionRejected(f"nonce too low: next nonce {queue.next_nonce}, tx nonce {nonce}")
@@ -270,8 +278,13 @@ class TransactionPool:
 
     def on_new_head(self, head: NewHead) -> None:
         """A block was committed: forget what it included or its builder refused."""
-        self.remove_included(head.included, [p for p, _ in head.dropped])
         transactions = head.block.transactions
+        nonces: dict[Address, int] = {}
+        for sender, tx in zip(head.senders, transactions, strict=True):
+            nonces[sender] = max(nonces.get(sender, 0), tx.nonce + 1)
+        with self._lock:
+            self._head_nonces = nonces
+        self.remove_included(head.included, [p for p, _ in head.dropped])
         if not head.included and transactions:  # built elsewhere: the pool may hold the same ones
             self.remove_mined([(s, tx.nonce) for s, tx in zip(head.senders, transactions, strict=True)])
 
@@ -298,7 +311,7 @@ class TransactionPool:
                         queue.queued.pop(later.tx.nonce, None)
                 self._forget(pending)
                 queue.ready.pop(pending.tx.nonce, None)
-                queue.next_nonce = self._state_nonce(pending.sender) + len(queue.ready)
+                queue.next_nonce = self._nonce_at_head(pending.sender) + len(queue.ready)
             for sender in {p.sender for p in included} | {p.sender for p in dropped}:
                 queue = self._senders.get(sender)
                 if queue is not None and not queue.ready and not queue.queued:

@@ -138,10 +138,30 @@ def test_a_mixed_batch_is_answered_item_by_item(shared_node: NodeProcess) -> Non
     assert answers[3]["error"]["message"] == f"already known: 0x{keccak(first).hex()}"
     assert answers[4]["result"] == "0x" + keccak(second).hex()
     for tx_hash in (answers[0]["result"], answers[4]["result"]):
-        receipt = None
-        for _ in range(300):
-            receipt = shared_node.call("eth_getTransactionReceipt", [tx_hash])["result"]
-            if receipt:
-                break
-        assert receipt is not None and receipt["status"] == "0x1"
-        assert receipt["from"].lower() == member.address.lower()
+        receipt = _receipt(shared_node, tx_hash)
+        assert receipt["status"] == "0x1" and receipt["from"].lower() == member.address.lower()
+
+
+def _receipt(node: NodeProcess, tx_hash: str) -> dict[str, Any]:
+    for _ in range(300):
+        receipt = node.call("eth_getTransactionReceipt", [tx_hash])["result"]
+        if receipt:
+            return receipt  # type: ignore[no-any-return]
+    raise AssertionError(f"no receipt for {tx_hash}")
+
+
+def test_nonces_after_a_block_come_from_the_block(shared_node: NodeProcess) -> None:
+    """A sender whose transactions a block included has no queue left; its next nonce is the block's."""
+    member = Account.from_key(shared_node.dev_keys["accounts"][1]["privateKey"])
+    nonce = int(shared_node.call("eth_getTransactionCount", [member.address, "pending"])["result"], 16)
+    mined = shared_node.call("eth_sendRawTransaction", ["0x" + _signed(member, 2, nonce).hex()])["result"]
+    assert _receipt(shared_node, mined)["status"] == "0x1"
+    pending = shared_node.call("eth_getTransactionCount", [member.address, "pending"])["result"]
+    assert int(pending, 16) == nonce + 1
+    again = shared_node.call("eth_sendRawTransaction", ["0x" + _signed(member, 2, nonce, data=b"\x01").hex()])
+    assert again["error"]["message"] == f"nonce too low: next nonce {nonce + 1}, tx nonce {nonce}"
+    gap = shared_node.call("eth_sendRawTransaction", ["0x" + _signed(member, 2, nonce + 2).hex()])["result"]
+    assert int(shared_node.call("eth_getTransactionCount", [member.address, "pending"])["result"], 16) == nonce + 1
+    fill = shared_node.call("eth_sendRawTransaction", ["0x" + _signed(member, 2, nonce + 1).hex()])["result"]
+    assert _receipt(shared_node, fill)["status"] == "0x1" and _receipt(shared_node, gap)["status"] == "0x1"
+    assert int(shared_node.call("eth_getTransactionCount", [member.address, "latest"])["result"], 16) == nonce + 3
