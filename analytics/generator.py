@@ -221,3 +221,69 @@ def load_store(c: City, store: Warehouse, rename: Any = None) -> None:
         "to_id": np.array([ids[a] for a in c.movements["to"][grants][::10]], dtype=np.int64),
         "amount": c.movements["amount"][grants][::10] // 10,
     })  # fmt: skip
+
+
+def load_reported(c: City, store: Warehouse, seed: int = 23) -> None:
+    """What the other services would report for this city, for tests and screenshots: local hops (a shop's
+    transfers to another shop as ``b2b``, every other one to a resident as ``business-reward``), the oracle's
+    per-district CO2 rows, the wallet's card-payment counts and the watch service's coverage — each already
+    through its source's rule (no count under 10; small districts of the CO2 rows folded into "other")."""
+    rng = np.random.default_rng(seed)
+    store.execute("UPDATE co2 SET households = households * 5")  # enough households for districts to show
+    store.execute("UPDATE movements SET kind = 'b2b' WHERE kind = 'transfer' AND to_id IN "
+                  "(SELECT id FROM registry WHERE kind = 'merchant')")  # fmt: skip
+    store.execute("UPDATE movements SET kind = 'business-reward' WHERE kind = 'transfer' AND block % 2 = 0")
+    codes = [d["code"] for d in districts()]
+    share = np.array([float(np.count_nonzero(c.district == code)) for code in codes])
+    share = share / share.sum()
+    co2 = store.query("SELECT programme, period, month, households, grams, wh FROM co2 ORDER BY period")
+    rows: dict[str, list[Any]] = {k: [] for k in ("programme", "period", "month", "district", "households", "wh",
+                                                  "grams")}  # fmt: skip
+    for programme, period, month, households, grams, wh in co2:
+        split = np.floor(share * households).astype(int)
+        other = int(households - split.sum())
+        for code, count in zip(codes, split.tolist(), strict=True):
+            if count < 10:
+                other += count
+                continue
+            for key, value in (("programme", programme), ("period", period), ("month", month), ("district", code),
+                               ("households", count), ("wh", int(wh * count / households)),
+                               ("grams", int(grams * count / households))):  # fmt: skip
+                rows[key].append(value)
+        if other:
+            for key, value in (("programme", programme), ("period", period), ("month", month), ("district", "other"),
+                               ("households", other), ("wh", int(wh * other / households)),
+                               ("grams", int(grams * other / households))):  # fmt: skip
+                rows[key].append(value)
+    store.replace("co2_district", rows)
+    cards: dict[str, list[Any]] = {k: [] for k in ("month", "district", "payments", "people", "points")}
+    watch: dict[str, list[Any]] = {k: [] for k in ("month", "district", "hours", "volunteers", "wards", "sightings",
+                                                   "fixed_detectors", "final")}  # fmt: skip
+    for month in c.months:
+        month_people = 0
+        for code, weight in zip(codes, share.tolist(), strict=True):
+            people = int(rng.poisson(60 * weight))
+            month_people += people
+            shown = people >= 10
+            cards["month"].append(month)
+            cards["district"].append(code)
+            cards["people"].append(people if shown else None)
+            cards["payments"].append(people * 3 if shown else None)
+            cards["points"].append(people * 3 * 420 if shown else None)
+        for key, value in (("month", month), ("district", "Σ"), ("people", month_people),
+                           ("payments", month_people * 3), ("points", month_people * 1260)):  # fmt: skip
+            cards[key].append(value)
+        for code, weight in [*zip(codes, share.tolist(), strict=True), ("Σ", 1.0)]:
+            for hours, base in (("school", 90), ("other", 40), ("Σ", 110)):
+                people = int(base * weight) if code != "Σ" else base
+                wards = int(people * 0.6)
+                watch["month"].append(month)
+                watch["district"].append(code)
+                watch["hours"].append(hours)
+                watch["volunteers"].append(people if people >= 10 else None)
+                watch["wards"].append(wards if wards >= 10 else None)
+                watch["sightings"].append(wards * 14 if wards >= 10 else None)
+                watch["fixed_detectors"].append(2 if hours == "school" else 0)
+                watch["final"].append(1)
+    store.replace("card_payments", cards)
+    store.replace("watch", watch)

@@ -339,11 +339,13 @@ def test_the_platform_pulls_the_indexer_and_serves_every_page(indexer_db: Indexe
 @pytest.fixture(scope="module")
 def served(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     """``takasago analytics serve`` over a generated city of 2,000 residents and four months (k = 10)."""
-    from analytics.generator import city, load_store
+    from analytics.generator import city, load_reported, load_store
 
     directory = tmp_path_factory.mktemp("analytics-served")
     store = DuckWarehouse(directory / "analytics.duckdb")
-    load_store(city(2000, 30_000, months=4, start="2026-01"), store)
+    generated = city(2000, 30_000, months=4, start="2026-01")
+    load_store(generated, store)
+    load_reported(generated, store)  # hops, CO2 by district, card payments, watch-over coverage
     store.close()
     token = directory / "officer-token"
     token.write_text("officer-secret\n")
@@ -378,6 +380,7 @@ def test_the_pages_in_chromium_show_charts_tables_and_csvs_within_the_k_rule(ser
     with browser(playwright) as chromium:
         page = open_page(chromium, served, "/circulation")
         assert page.locator("figure#circulation-city svg").count() == 1
+        assert page.locator("figure#local-hops svg").count() == 1  # the hops beside LM3
         assert page.locator("figure#circulation-city a[href^='/csv/circulation-city.csv']").count() == 1
         screen(page, "analytics-circulation")
         pages = [("/participation", "analytics-participation"), ("/decarbonisation", "analytics-decarbonisation"),
@@ -388,6 +391,13 @@ def test_the_pages_in_chromium_show_charts_tables_and_csvs_within_the_k_rule(ser
             page.goto(served + path)
             assert page.locator("svg").count() >= 1, path
             screen(page, name)
+        for path, chart in (("/participation", "card-payments"), ("/decarbonisation", "reduction-grams-by-district"),
+                            ("/mutual-aid", "watch-coverage")):  # fmt: skip
+            page.goto(served + path)
+            assert page.locator(f"figure#{chart} svg").count() == 1, chart
+        for column in (2, 3, 4):  # volunteers by district: every number counts 10 people or more, or is "×"
+            for text in page.locator(f"#watch-coverage td:nth-child({column})").all_inner_texts():
+                assert text == "×" or int(text.replace(",", "")) >= 10
         # every number shown on the participation page counts at least k people, or is "×"
         page.goto(served + "/participation?lang=ja")
         for text in page.locator("#active-by-district td:nth-child(2)").all_inner_texts():
