@@ -253,6 +253,7 @@ def test_analytics_serve_pulls_the_watch_statistics_and_the_page_shows_them_in_c
         while not httpx.get(base + "/health").json()["refreshed_at"]:
             assert time.monotonic() < deadline
             time.sleep(0.2)
+        assert httpx.get(base + "/health").json()["errors"] == []  # the watch statistics were pulled
         with browser(playwright) as chromium:
             page = open_page(chromium, base, "/mutual-aid")
             assert page.locator("figure#watch-coverage svg").count() == 1
