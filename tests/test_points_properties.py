@@ -553,6 +553,28 @@ class PointsMachine(RuleBasedStateMachine):
         else:
             self.register(RESIDENT)
 
+    @rule(action=st.sampled_from(["relink", "unlink", "sync", "relink"]))
+    def kinds_mirror(self, action: str) -> None:
+        """The token's copy of the registry's account kinds, invisible to every other rule: unlinked,
+        every movement asks the registry; relinked, every earlier copy stops counting (the accounts of
+        this example are then asked of the registry until synced); synced, they count again."""
+        registry, token = self.points.registry.functions, self.points.token.functions
+        linked = bool(token.kindsMirrorLinked().call())
+        everyone = [m.address for m in (*self.residents, *self.merchants, *self.businesses)]
+        if action == "sync":
+            if linked:
+                self.tx(self.points.admin, token.syncKinds(everyone))
+                assert all(token.mirroredKindOf(a).call()[1] for a in everyone if registry.isAllowed(a).call())
+            else:
+                self.refused(self.points.admin, token.syncKinds(everyone), "KindsMirrorNotLinked")
+            return
+        if linked:
+            self.tx(self.points.admin, registry.setKindsMirror("0x" + "00" * 20))
+        if action == "relink":
+            self.tx(self.points.admin, registry.setKindsMirror(self.points.token.address))
+            assert not any(token.mirroredKindOf(a).call()[1] for a in everyone)
+        assert bool(token.kindsMirrorLinked().call()) == (action == "relink")
+
     @rule(who=INDEX, merchant=st.booleans(), action=st.sampled_from(STATUS_ACTIONS))
     def change_status(self, who: int, merchant: bool, action: str) -> None:
         """Suspension and reactivation; recovery after a lost phone (the account is revoked and replaced,
