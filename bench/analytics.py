@@ -142,7 +142,7 @@ def plain_sqlite(path: Path, city: generator.City) -> tuple[dict[str, float], di
     db.execute("CREATE INDEX temp.ix_registry ON registry (id)")
     from analytics.warehouse import SCHEMA, VIEWS
 
-    for table in ("population", "survey", "help", "co2", "watch", "grants"):
+    for table in ("population", "survey", "help", "co2", "co2_district", "watch", "grants", "card_payments"):
         db.execute(f"CREATE TEMP TABLE {table} ({SCHEMA[table]})")
     rows = census.load()
     db.executemany(
