@@ -126,6 +126,8 @@ def district_totals(
         cell[0] += 1
         cell[1] += result.reduction_wh
         cell[2] += result.co2_g
+    if not any(d != UNKNOWN_DISTRICT for d in cells):
+        return []  # no district known (a households file, or every resident opted out): nothing by district
     other = [0, 0, 0]
     named = {d: c for d, c in cells.items() if d != UNKNOWN_DISTRICT and c[0] >= k}
     for district, cell in cells.items():

@@ -548,6 +548,7 @@ def test_the_oracle_publishes_reduction_by_district_folding_small_ones_and_the_p
     assert [(r["district"], r["households"]) for r in district_totals(small_homes, small_results, small_where)] == [
         ("28216-0020", 12), ("other", 16)]  # fmt: skip
     assert district_totals(*_households({"28216-0020": 9})) == []  # under 10 in the whole city: none
+    assert district_totals(*_households({"-": 30})) == []  # no district known (a households file): none
     assert all(r["households"] >= 10 for r in rows)
     assert sum(r["co2_g"] for r in rows) == sum(r.co2_g for r in results)  # the rows add up to the city's total
 
