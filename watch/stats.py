@@ -30,7 +30,7 @@ from sqlalchemy import distinct, func, select
 
 from ledger_client.jst import JST
 from watch.batches import BatchRefused
-from watch.city import MIN_PEOPLE, current_rules, record
+from watch.city import MIN_PEOPLE, current_rules
 from watch.store import BatchRecord, Device, SightingRow, WatchStore
 
 ALL = "all"
@@ -79,13 +79,16 @@ def _distinct(pairs: list[tuple[str, int, Any]], school: set[int]) -> dict[Cell,
     return {cell: len(ids) for cell, ids in seen.items()}
 
 
-def coverage(store: WatchStore, month: str, now: int, actor: str = "stats") -> dict[str, Any]:
-    """The month's coverage cells (see the module's docstring), suppressed at source."""
+def coverage(store: WatchStore, month: str, now: int) -> dict[str, Any]:
+    """The month's coverage cells (see the module's docstring), suppressed at source.
+
+    Not written to the city's access trail: the trail records who opened families' data, and these reads
+    open none (the platform reads every few minutes; its entries would bury the officers' own)."""
     start, end = month_bounds(month)
     rules, _programme = current_rules(store)
     school = {h for a, b in rules.hours for h in range(a, b)}
     in_month = (BatchRecord.received_at >= start, BatchRecord.received_at < end, BatchRecord.district.is_not(None))
-    with store.sessions.begin() as db:
+    with store.sessions() as db:
         volunteers = db.execute(
             select(BatchRecord.district, BatchRecord.hour, Device.owner).distinct()
             .join(Device, Device.id == BatchRecord.device)
@@ -107,7 +110,6 @@ def coverage(store: WatchStore, month: str, now: int, actor: str = "stats") -> d
             .group_by(BatchRecord.district, BatchRecord.hour)
         ).all()  # fmt: skip
         batches = db.scalar(select(func.count(distinct(BatchRecord.id))).where(*in_month))
-        record(db, actor, "coverage_stats", month, "aggregates for the data platform", now)
     people = _distinct([(str(d), int(h or 0), who) for d, h, who in volunteers], school)
     seen = _distinct([(str(d), int(h or 0), who) for d, h, who in wards], school)
     devices = _distinct([(str(d), int(h or 0), who) for d, h, who in fixed], school)
