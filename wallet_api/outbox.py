@@ -169,6 +169,7 @@ class Outbox:
             fees = self.ledger.fee_fields()  # asked once per process on our zero-fee network
             self.pipeline.ensure_nonce_row(sender)
             account = self.pipeline.opened_key(user, sender)
+            presigned = self.pipeline.presign(sender, target, calldata, gas, fees, account)
             try:
 
                 def accept_and_sign(db: DbSession) -> Operation:
@@ -192,7 +193,7 @@ class Outbox:
                         created_at=now(),
                         updated_at=now(),
                     )
-                    self.pipeline.insert_signed(db, op, fees, account)
+                    self.pipeline.insert_signed(db, op, fees, account, presigned)
                     if before_commit is not None:
                         before_commit(db, op)
                     return op
