@@ -62,6 +62,7 @@ class LightReport:
     rounds: list[LightRound] = field(default_factory=list)
     balances_ok: bool = False
     error: str | None = None
+    restarts: list[str] = field(default_factory=list)  # failed rounds after which a peer was started afresh
 
     def median(self, attr: str) -> float:
         values = [getattr(r, attr) for r in self.rounds if not r.errors]

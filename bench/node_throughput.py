@@ -38,6 +38,7 @@ import threading
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 from bench import light_client
 from bench.harness import processes
@@ -308,15 +309,19 @@ def bench_light(systems: list[System], args: argparse.Namespace) -> list[light_c
     the rounds interleaved (round 1 on each system, then round 2, ...), so that the load other
     processes put on a shared machine falls on all of them alike."""
     reports = [light_client.LightReport(s.name) for s in systems]
-    ready: list[tuple[System, light_client.LightReport, BenchRpc, Workload, dict[str, int]]] = []
+    ready: list[list[Any]] = []  # [system, report, rpc, workload, expected balances]
+
+    def start(system: System) -> tuple[BenchRpc, Workload, dict[str, int]]:
+        system.start()
+        rpc = BenchRpc(system.url)
+        work = setup_system(system, rpc, args.light_senders)
+        return rpc, work, {a.address: SENDER_TOKENS for a in work.sender_keys}
+
     try:
         for system, report in zip(systems, reports, strict=True):
             try:
                 log(f"{system.name}: starting (light client)")
-                system.start()
-                rpc = BenchRpc(system.url)
-                work = setup_system(system, rpc, args.light_senders)
-                ready.append((system, report, rpc, work, {a.address: SENDER_TOKENS for a in work.sender_keys}))
+                ready.append([system, report, *start(system)])
             except Exception as exc:  # noqa: BLE001 - one system failing must not lose the others
                 report.error = f"{type(exc).__name__}: {exc}"
                 log(f"{system.name}: FAILED to start (light client): {report.error}\n{system.log_tail()}")
@@ -327,16 +332,28 @@ def bench_light(systems: list[System], args: argparse.Namespace) -> list[light_c
             spy = start_profiler(ours, args) if ours is not None else None
         try:
             for k in range(args.light_rounds):
-                for system, report, rpc, work, expected in ready:
+                for entry in ready:
+                    system, report, rpc, work, expected = entry
                     if report.error:
                         continue
                     try:
                         light_client.run_round(
                             rpc, work, report, expected, args.light_transfers // args.light_senders, args.batch
                         )
-                    except Exception as exc:  # noqa: BLE001 - this system stops; the others go on
-                        report.error = f"round {k + 1}: {type(exc).__name__}: {exc}"
-                        log(f"{system.name}: FAILED (light client) {report.error}\n{system.log_tail(8)}")
+                    except Exception as exc:  # noqa: BLE001 - this system stops or restarts; the others go on
+                        failure = f"round {k + 1}: {type(exc).__name__}: {exc}"
+                        log(f"{system.name}: FAILED (light client) {failure}\n{system.log_tail(8)}")
+                        if isinstance(system, Takasago):
+                            report.error = failure  # our node failing is a result, never papered over
+                            continue
+                        # a peer that stalled (anvil automine: foundry-rs/foundry#10122) is started
+                        # afresh for the next rounds; the failed round counts in the report
+                        report.restarts.append(failure)
+                        system.stop()
+                        try:
+                            entry[2:] = start(system)
+                        except Exception as again:  # noqa: BLE001
+                            report.error = f"{failure}; restart failed: {again}"
         finally:
             if spy is not None:
                 stop_profiler(spy)
@@ -361,6 +378,7 @@ def light_table(reports: list[light_client.LightReport]) -> str:
         "admitted tx/s (median)",
         "rounds",
         "blocks/round",
+        "failed rounds",
         "heads by",
         "balances",
         "ours / this: confirmed",
@@ -373,6 +391,7 @@ def light_table(reports: list[light_client.LightReport]) -> str:
             continue
         if r.error:
             notes.append(f"{r.name}: {r.error}")
+        notes += [f"{r.name}: {failure} (restarted for the next rounds)" for failure in r.restarts]
         tps, adm = r.median("tps"), r.median("admitted_tps")
         ratio = f"{ours.median('tps') / tps:.2f}x" if ours and tps else "—"
         ratio_adm = f"{ours.median('admitted_tps') / adm:.2f}x" if ours and adm else "—"
@@ -384,6 +403,7 @@ def light_table(reports: list[light_client.LightReport]) -> str:
                 f"{adm:,.0f}",
                 r.spread("admitted_tps"),
                 f"{statistics.median(x.blocks for x in r.rounds):.0f}",
+                f"{len(r.restarts)} (restarted)" if r.restarts else "0",
                 r.rounds[0].heads_via,
                 "ok" if r.balances_ok else ("not checked" if r.error else "WRONG"),
                 ratio,
