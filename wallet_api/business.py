@@ -18,6 +18,7 @@ only enrols them (ENROLLER), as it enrols residents and shops an officer approve
 
 from __future__ import annotations
 
+import json
 import re
 import secrets
 import unicodedata
@@ -26,21 +27,25 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any
 
+from eth_account import Account
 from eth_utils import is_hex_address, keccak, to_checksum_address
 from sqlalchemy import select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
 
 from ledger_client.local_circulation import ACTIVE, PAYING_KINDS, AccountKind, LocalCirculationLimits, standing, text32
 from wallet_api import business_errors  # noqa: F401 - registers the feature's error codes
-from wallet_api.accounts import Accounts
+from wallet_api.accounts import Accounts, new_short_code, personal_context
+from wallet_api.crypto.passwords import hash_secret
 from wallet_api.db.models import Operation, User
-from wallet_api.db.models_business import BusinessAccount, BusinessProgramme, BusinessTransfer
+from wallet_api.db.models_business import BusinessAccount, BusinessMember, BusinessProgramme, BusinessTransfer
 from wallet_api.db.models_shops import Shop
 from wallet_api.errors import ApiError
 from wallet_api.ledger import Ledger
+from wallet_api.officer_desk import log_action
 from wallet_api.outbox import Outbox
-from wallet_api.statuses import OperationKind, OperationStatus, Role
+from wallet_api.statuses import AccountStatus, OperationKind, OperationStatus, Role
 
 REWARD_CATEGORIES = ("commute", "customer", "staff", "eco", "community", "other")
 FAR_FUTURE = 2**40 - 1
@@ -78,7 +83,11 @@ class Business:
         return int(self.ledger.token.functions.balanceOf(user.address).call())
 
     def _user_party(self, db: DbSession, user: User) -> Party:
-        kind = {Role.RESIDENT: AccountKind.RESIDENT, Role.MERCHANT: AccountKind.MERCHANT}.get(user.role)
+        kind = {
+            Role.RESIDENT: AccountKind.RESIDENT,
+            Role.MERCHANT: AccountKind.MERCHANT,
+            Role.BUSINESS: AccountKind.BUSINESS,
+        }.get(user.role)
         if kind is None or user.address is None:
             raise ApiError("SUPPLIER_NOT_REGISTERED")
         name = user.display_name or user.short_code
@@ -391,6 +400,131 @@ class Business:
                  "status": _status(db, r.operation_id), "registered_at": r.created_at.isoformat()}
                 for r in rows
             ]  # fmt: skip
+
+    # -- custodial business accounts (a business that is not a shop signs in to the till) ------------
+    def apply(self, login: str, password: str, profile: dict[str, str]) -> User:
+        """A business applies from the till site: a pending account of role ``business`` with a fresh
+        custodial key sealed by the keyring, as every member's; the representative, the address and the
+        corporate number are sealed like a personal record. The city decides on the officer desk."""
+        number = profile["corporate_number"]
+        if not valid_corporate_number(number):
+            raise ApiError("CORPORATE_NUMBER_INVALID")
+        account = Account.create()
+        public_id = str(uuid.uuid4())
+        record = {
+            "business": profile["name"],
+            "name": profile["representative"],
+            "address": profile["postal_address"],
+            "corporate_number": number,
+            "salt": secrets.token_hex(16),
+        }
+        canonical = json.dumps(record, sort_keys=True, ensure_ascii=False).encode()
+        keyring = self.accounts.keyring
+        user = User(
+            public_id=public_id, login=login.strip().lower(), role=Role.BUSINESS, status=AccountStatus.PENDING,
+            password_hash=hash_secret(password), address=account.address,
+            sealed_key=keyring.seal_private_key(account.address, account),
+            sealed_personal=keyring.seal(canonical, personal_context(public_id)),
+            record_hash="0x" + keccak(canonical).hex(), display_name=profile["name"], short_code=new_short_code(),
+            failed_logins=0, created_at=now(),
+        )  # fmt: skip
+        try:
+            with self.sessions.begin() as db:
+                if db.scalar(select(User.id).where(User.login == user.login)) is not None:
+                    raise ApiError("LOGIN_TAKEN")
+                db.add(user)
+                db.flush()
+                db.add(BusinessMember(user_id=user.id, name=profile["name"], category=profile["category"],
+                                      applied_at=now()))  # fmt: skip
+        except IntegrityError:
+            raise ApiError("LOGIN_TAKEN") from None
+        return user
+
+    def account(self, user: User) -> dict[str, Any]:
+        """The business's own account as its till shows it: name, state, the desk's reason, its code."""
+        with self.sessions() as db:
+            row = db.get(BusinessMember, user.id)
+        return {
+            "name": row.name if row else (user.display_name or ""), "category": row.category if row else "",
+            "status": str(user.status), "reason": row.reason if row else None, "code": user.short_code,
+            "address": user.address or "",
+        }  # fmt: skip
+
+    def applications(self, status: str) -> list[dict[str, Any]]:
+        """Business accounts by their account state (pending: waiting for the desk), oldest first."""
+        statement = (
+            select(User, BusinessMember)
+            .join(BusinessMember, BusinessMember.user_id == User.id)
+            .where(User.role == Role.BUSINESS)
+            .order_by(BusinessMember.applied_at)
+        )
+        if status != "all":
+            statement = statement.where(User.status == AccountStatus(status))
+        with self.sessions() as db:
+            rows = db.execute(statement).all()
+        return [
+            {"id": u.public_id, "code": u.short_code, "name": m.name, "category": m.category, "status": str(u.status),
+             "address": u.address or "", "applied_at": _aware(m.applied_at).isoformat(), "reason": m.reason}
+            for u, m in rows
+        ]  # fmt: skip
+
+    def _pending(self, db: DbSession, public_id: str) -> tuple[User, BusinessMember]:
+        user = db.scalar(select(User).where(User.public_id == public_id, User.role == Role.BUSINESS).with_for_update())
+        member = db.get(BusinessMember, user.id, with_for_update=True) if user is not None else None
+        if user is None or member is None:
+            raise ApiError("NOT_FOUND")
+        return user, member
+
+    def approve_account(self, officer: User, public_id: str, reason: str, key: str) -> Operation:
+        """The city approves: the custodial address is registered on-chain as kind Business with the
+        service's key, through the outbox (exactly once per Idempotency-Key); the account is active
+        when the registration confirms (the registration hook, as for any member)."""
+        with self.sessions() as db:
+            user, _ = self._pending(db, public_id)
+        if self.outbox.find(officer, key) is None and user.status != AccountStatus.PENDING:
+            raise ApiError("BUSINESS_NOT_PENDING", {"status": str(user.status)})
+        target, calldata = self.ledger.calldata(
+            "AccountRegistry", "register", user.address, int(AccountKind.BUSINESS),
+            bytes.fromhex((user.record_hash or "")[2:]),
+        )  # fmt: skip
+
+        def mark(db: DbSession, op: Operation) -> None:
+            row, member = self._pending(db, public_id)
+            if row.status != AccountStatus.PENDING:
+                raise ApiError("BUSINESS_NOT_PENDING", {"status": str(row.status)})
+            row.status, row.decided_by = AccountStatus.APPROVING, officer.id
+            member.decided_by, member.decided_at, member.reason = officer.id, now(), reason
+            log_action(db, officer, row, "business approved", f"{member.name}: {reason}")
+
+        return self.outbox.submit(
+            officer, key, {"approve-business": public_id}, kind=OperationKind.REGISTER,
+            sender=self.accounts.service_address(), target=target, calldata=calldata,
+            summary={"user": public_id, "business": user.address, "name": user.display_name}, before_commit=mark,
+        )  # fmt: skip
+
+    def reject_account(self, officer: User, public_id: str, reason: str) -> None:
+        """The city refuses the application with a reason the business sees at the till (nothing on-chain)."""
+        with self.sessions.begin() as db:
+            row, member = self._pending(db, public_id)
+            if row.status != AccountStatus.PENDING:
+                raise ApiError("BUSINESS_NOT_PENDING", {"status": str(row.status)})
+            row.status, row.decided_by, row.decided_at = AccountStatus.REJECTED, officer.id, now()
+            member.decided_by, member.decided_at, member.reason = officer.id, now(), reason
+            log_action(db, officer, row, "reject", reason)  # log-in answers ACCOUNT_REJECTED with this reason
+
+
+def valid_corporate_number(number: str) -> bool:
+    """A 法人番号: 13 digits whose first is the check digit, 9 - (sum of the others weighted 1, 2 from the
+    right) mod 9 (the National Tax Agency's rule)."""
+    if not re.fullmatch(r"[0-9]{13}", number):
+        return False
+    body = [int(c) for c in reversed(number[1:])]
+    total = sum(d * (1 if i % 2 == 0 else 2) for i, d in enumerate(body))
+    return int(number[0]) == 9 - total % 9
+
+
+def _aware(moment: datetime) -> datetime:
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)
 
 
 def _status(db: DbSession, operation_id: str) -> str:

@@ -59,6 +59,23 @@ BUSINESS_MESSAGES: dict[str, tuple[int, str, str]] = {
         "This address is already registered.",
         "このアドレスは既に登録されています。",
     ),
+    "BUSINESS_NOT_A_SHOP": (
+        403,
+        "A business account cannot take payments from residents: only a participating shop can. "
+        "A business pays shops and businesses and rewards residents.",
+        "事業者のアカウントでは市民の方からの支払いを受け取れません（受け取れるのは参加店舗だけです）。"
+        "事業者は店舗・事業者への支払いと、市民の方へのごほうびができます。",
+    ),
+    "CORPORATE_NUMBER_INVALID": (
+        422,
+        "The corporate number must be the 13 digits of the business's 法人番号 (its check digit did not match).",
+        "法人番号は13桁の数字で入力してください（チェック用の数字が合いません）。",
+    ),
+    "BUSINESS_NOT_PENDING": (
+        409,
+        "This business's application has already been decided.",
+        "この事業者の申請は既に処理されています。",
+    ),
 }
 
 # The contracts' refusals of these movements (contracts/src/RegionalPoints.sol, RewardProgrammes.sol).

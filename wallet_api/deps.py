@@ -11,6 +11,7 @@ from fastapi import Depends, Header, Request
 from fastapi.responses import JSONResponse
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
+from wallet_api import business_errors  # noqa: F401 - BUSINESS_NOT_A_SHOP, refused here
 from wallet_api.charges import ChargeView
 from wallet_api.db.models import Operation, User
 from wallet_api.errors import MESSAGES, ApiError, error_body, preferred_language
@@ -64,6 +65,8 @@ def role(*allowed: str, active: bool = True) -> Callable[..., User]:
                 request.method,
                 route,
             )
+            if user.role == Role.BUSINESS and Role.MERCHANT in allowed:
+                raise ApiError("BUSINESS_NOT_A_SHOP")  # a business takes no payments from residents (issue 21)
             raise ApiError("FORBIDDEN", {"allowed_roles": list(allowed)})
         if active and user.status != AccountStatus.ACTIVE:
             pending = user.status in (AccountStatus.PENDING, AccountStatus.APPROVING)
@@ -73,9 +76,10 @@ def role(*allowed: str, active: bool = True) -> Callable[..., User]:
     return check
 
 
-Member = Annotated[User, Depends(role(Role.RESIDENT, Role.MERCHANT))]
+Member = Annotated[User, Depends(role(Role.RESIDENT, Role.MERCHANT, Role.BUSINESS))]
 Resident = Annotated[User, Depends(role(Role.RESIDENT))]
 Merchant = Annotated[User, Depends(role(Role.MERCHANT))]
+ShopOrBusiness = Annotated[User, Depends(role(Role.MERCHANT, Role.BUSINESS))]  # passes points on (issue 21)
 Officer = Annotated[User, Depends(role(Role.OFFICER))]
 Coordinator = Annotated[User, Depends(role(Role.COORDINATOR, Role.OFFICER))]
 AnyUser = Annotated[User, Depends(current_user)]

@@ -19,6 +19,7 @@ class Role(StrEnum):
     COORDINATOR = (
         "coordinator"  # 社会福祉協議会 or 民生委員: acts in help matching for residents who consented (issue 18)
     )
+    BUSINESS = "business"  # a business (法人) that is not a shop: kind Business on-chain, the till's business screens
 
 
 MEMBER_ROLES = (Role.RESIDENT, Role.MERCHANT)

@@ -67,3 +67,21 @@ class BusinessProgramme(Base):
     next_claim: Mapped[int] = mapped_column(Integer, default=1)
     operation_id: Mapped[str] = mapped_column(ForeignKey("operations.id"), unique=True)
     created_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+
+
+class BusinessMember(Base):
+    """A business with a custodial wallet account (role ``business``, migration 0016): its application and decision.
+
+    The registered name and category are public business data; the representative and the
+    address are sealed on the user like a personal record.
+    """
+
+    __tablename__ = "business_members"
+
+    user_id: Mapped[int] = mapped_column(ForeignKey("users.id"), primary_key=True)
+    name: Mapped[str] = mapped_column(String(80))
+    category: Mapped[str] = mapped_column(String(40))
+    applied_at: Mapped[datetime] = mapped_column(DateTime(timezone=True))
+    decided_by: Mapped[int | None] = mapped_column(ForeignKey("users.id"))
+    decided_at: Mapped[datetime | None] = mapped_column(DateTime(timezone=True))
+    reason: Mapped[str | None] = mapped_column(String(200))
