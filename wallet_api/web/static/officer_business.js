@@ -22,6 +22,53 @@
       ob_state_signed: "registering" },
   });
 
+  T.addTexts({
+    ja: { ob_apps_title: "事業者（法人）の利用申請",
+      ob_apps_hint: "レジ画面から申請した事業者です。登記などを確認して承認すると、ウォレットが事業者のアドレスを台帳に「事業者」として登録します。",
+      ob_app_line: "{name}（{category}）会員コード {code}・申請 {at}", ob_reason: "確認した内容・理由",
+      ob_approve: "承認する", ob_reject: "却下する", ob_approved: "{name} を承認し、台帳に事業者として登録しました。",
+      ob_rejected: "{name} の申請を却下しました。" },
+    en: { ob_apps_title: "Businesses (法人) applying",
+      ob_apps_hint: "Businesses that applied from the till site. Approve once you checked them (e.g. the company register): the wallet registers the business's address on the ledger as a business.",
+      ob_app_line: "{name} ({category}) member code {code} · applied {at}", ob_reason: "What you checked, or why",
+      ob_approve: "Approve", ob_reject: "Reject", ob_approved: "Approved {name}: registered on the ledger as a business.",
+      ob_rejected: "Rejected {name}'s application." },
+  });
+
+  const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), T.t(key));
+
+  /** Applications waiting for the desk: approve (registered on-chain as kind Business) or reject, with a reason. */
+  async function applications() {
+    let rows = [];
+    try { rows = await T.call("GET", "/v1/officer/business-accounts?status=pending"); } catch (e) { T.showError("business-apps-error", e); }
+    $("business-applications-empty").hidden = rows.length > 0;
+    $("business-applications").replaceChildren(...rows.map((a) => {
+      const li = T.el("li", null, { "data-id": a.id });
+      li.append(T.el("span", fill("ob_app_line", { name: a.name, category: a.category || "-", code: a.code, at: T.jstTime(a.applied_at) })));
+      const reason = T.el("input", null, { name: "reason", maxlength: "200", placeholder: T.t("ob_reason"), "aria-label": T.t("ob_reason") });
+      const approve = T.el("button", T.t("ob_approve"), { type: "button", class: "primary approve-business" });
+      const reject = T.el("button", T.t("ob_reject"), { type: "button", class: "reject-business" });
+      const decide = async (how) => {
+        $("business-apps-notice").hidden = $("business-apps-error").hidden = true;
+        approve.disabled = reject.disabled = true;
+        try {
+          if (how === "approve") await T.move(`/v1/officer/business-accounts/${a.id}/approve`, { reason: reason.value.trim() });
+          else await T.call("POST", `/v1/officer/business-accounts/${a.id}/reject`, { reason: reason.value.trim() });
+          $("business-apps-notice").textContent = fill(how === "approve" ? "ob_approved" : "ob_rejected", { name: a.name });
+          await applications();
+          $("business-apps-notice").hidden = false;
+        } catch (e) {
+          approve.disabled = reject.disabled = false;
+          T.showError("business-apps-error", e);
+        }
+      };
+      approve.addEventListener("click", () => decide("approve"));
+      reject.addEventListener("click", () => decide("reject"));
+      li.append(reason, approve, reject);
+      return li;
+    }));
+  }
+
   let loads = 0; // a slower, older answer never replaces a newer list
 
   async function load() {
@@ -57,10 +104,10 @@
   const desk = $("desk");
   function follow() {
     const shown = !desk.hidden;
-    if (shown && $("business-desk").hidden) load();
+    if (shown && $("business-desk").hidden) { load(); applications(); }
     $("business-desk").hidden = !shown;
   }
   new MutationObserver(follow).observe(desk, { attributes: true, attributeFilter: ["hidden"] });
-  $("refresh").addEventListener("click", () => { if (!desk.hidden) load(); });
-  document.addEventListener("takasago:language", () => { if (!desk.hidden) load(); });
+  $("refresh").addEventListener("click", () => { if (!desk.hidden) { load(); applications(); } });
+  document.addEventListener("takasago:language", () => { if (!desk.hidden) { load(); applications(); } });
 })();

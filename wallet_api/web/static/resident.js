@@ -33,6 +33,7 @@
   });
   const ELSEWHERE = {
     merchant: { ja: "お店の方はレジ（/till/）をお使いください。", en: "Shops: please use the till (/till/)." },
+    business: { ja: "事業者の方はレジ（/till/）の事業者画面をお使いください。", en: "Businesses: please use the till (/till/)." },
     officer: { ja: "職員の方は窓口用の画面（/officer/）をお使いください。", en: "Officers: please use the officer desk (/officer/)." },
     coordinator: { ja: "コーディネーターの方は専用の画面（/coordinator/）をお使いください。", en: "Coordinators: please use /coordinator/." },
   };

@@ -58,6 +58,10 @@
     } catch (e) {
       return go("login");
     }
+    if (me.role === "business" && T.tillBusiness) { // a business (法人, not a shop): only its own screens
+      $("logout").hidden = false;
+      return T.tillBusiness.openAccount();
+    }
     if (me.role !== "merchant") return wrongAccount(me.role);
     $("logout").hidden = false;
     // a shop still waiting for the city: its application (the till's payments open once it is verified)
@@ -77,6 +81,7 @@
   }
 
   function entry() {
+    if (me && me.role === "business") return T.tillBusiness.openAccount(); // no customer screens for a business
     go("entry");
     $("shop-name").textContent = me.display_name || me.short_code;
     $("amount").focus();

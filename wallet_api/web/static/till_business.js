@@ -42,6 +42,28 @@
       tb_state_failed: "failed", tb_state_sent: "sending", tb_state_accepted: "sending", tb_state_signed: "sending" },
   });
 
+  T.addTexts({
+    ja: { tba_apply_open: "事業者（法人）として利用を申請する", tba_apply_title: "事業者（法人）の利用申請",
+      tba_apply_hint: "お店ではない事業者（法人）が、ポイントで取引先に支払い、従業員やお客様にごほうびを送るためのアカウントです。市が確認してから使えます。お客様からの支払いは受け取れません。",
+      tba_name: "事業者名（登録名・公開）", tba_category: "業種", tba_corporate_number: "法人番号（13桁）",
+      tba_representative: "代表者の氏名（市だけが見ます）", tba_address: "所在地（市だけが見ます）", tba_submit: "申請する",
+      tba_pending: "申請を受け付けました。市の確認を待っています。承認されると、この画面で支払いとごほうびができます。",
+      tba_suspended: "このアカウントは利用停止中です。市役所にお問い合わせください。",
+      tba_title: "事業者のポイント", tba_programmes_title: "自社の制度（自社のポイントで還元）",
+      tba_whoami: "{name}（事業者・コード {code}）", tba_ledger: "入出金の履歴",
+      tba_reward_cap: "ごほうびは1回 {reward} まで（市の上限）。市民の方の会員コードで送ります。" },
+    en: { tba_apply_open: "Apply as a business (法人)", tba_apply_title: "A business (法人) applies",
+      tba_apply_hint: "For a business that is not a shop: pay suppliers in points and reward employees or customers. The city checks it before it can be used. It cannot take payments from customers.",
+      tba_name: "Business name (registered, public)", tba_category: "Category", tba_corporate_number: "Corporate number (13 digits)",
+      tba_representative: "Representative's name (only the city sees it)", tba_address: "Address (only the city sees it)", tba_submit: "Apply",
+      tba_pending: "Your application was received and waits for the city. Once approved, pay and reward from this screen.",
+      tba_suspended: "This account is suspended. Please contact city hall.",
+      tba_title: "The business's points", tba_programmes_title: "Our programmes (paid from our points)",
+      tba_whoami: "{name} (business, code {code})", tba_ledger: "Points in and out",
+      tba_reward_cap: "A reward is at most {reward} (the city's cap), sent to a resident's member code." },
+  });
+  let account = null; // a business account (role business) signed in: the till shows only these screens
+
   const fill = (key, values) => Object.entries(values).reduce((s, [k, v]) => s.replaceAll(`{${k}}`, v), T.t(key));
 
   const time = T.formatDateTime;
@@ -55,6 +77,7 @@
       const l = await T.call("GET", "/v1/business/limits");
       $("business-limits").textContent = fill("tb_limits", { balance: T.formatPoints(l.balance),
         pay: T.formatPoints(l.max_payment), reward: T.formatPoints(l.max_reward) });
+      $("reward-cap").textContent = fill("tba_reward_cap", { reward: T.formatPoints(l.max_reward) });
     } catch (e) { $("business-limits").textContent = ""; }
   }
 
@@ -64,6 +87,16 @@
     $("business-history").replaceChildren(...rows.map((r) => T.el("li",
       `${time(r.at)} ${T.t("tb_sent_" + r.kind)} ${r.name} ${T.formatPoints(r.amount)} — ${T.t("tb_state_" + r.status) || r.status}`,
       { "data-kind": r.kind, "data-status": r.status })));
+  }
+
+  /** A business account's points in and out, from the ledger, with the date and time (JST). */
+  async function ledger() {
+    if (!account) return;
+    let items = [];
+    try { items = (await T.call("GET", "/v1/me/history?limit=20")).items; } catch (e) { items = []; }
+    $("business-ledger").replaceChildren(...items.map((h) => T.el("li",
+      `${T.jstTime(h.timestamp)} ${T.lang === "en" ? h.text : h.text_ja} ${h.direction === "out" ? "−" : "+"}${T.formatPoints(h.amount)}`,
+      { "data-direction": h.direction })));
   }
 
   async function programmes() {
@@ -113,7 +146,7 @@
       done.textContent = fill("tb_awarded", { name: s.name, amount: T.formatPoints(s.amount), claim: s.claim_id });
       done.hidden = false;
       form.elements.member.value = form.elements.claim.value = "";
-      await Promise.all([limits(), history(), issued(form.closest("li"), programme.id)]);
+      await Promise.all([limits(), history(), ledger(), issued(form.closest("li"), programme.id)]);
     } catch (e) { T.showError(error, e); }
   }
 
@@ -142,7 +175,7 @@
       $("b2b-form").reset();
       pending.b2b = null;
       $("b2b-confirm").hidden = true;
-      await Promise.all([limits(), history()]);
+      await Promise.all([limits(), history(), ledger()]);
     } catch (e) { T.showError("b2b-error", e); $("b2b-confirm").hidden = true; pending.b2b = null; }
     $("b2b-send").disabled = false;
   });
@@ -170,7 +203,7 @@
       $("reward-done").textContent = fill("tb_rewarded", { name: p.name, amount: T.formatPoints(p.amount) });
       $("reward-done").hidden = false;
       $("reward-form").reset();
-      await Promise.all([limits(), history()]);
+      await Promise.all([limits(), history(), ledger()]);
     } catch (e) { T.showError("reward-error", e); }
     pending.reward = null;
     $("reward-confirm").hidden = true;
@@ -194,12 +227,55 @@
     delete $("business").dataset.ready;
     for (const id of ["b2b-confirm", "reward-confirm"]) $(id).hidden = true;
     for (const id of ["b2b-done", "reward-done"]) $(id).hidden = true;
-    await Promise.all([limits(), history(), programmes()]);
+    await Promise.all([limits(), history(), programmes(), ledger()]);
     $("business").dataset.ready = "1";
   }
 
-  document.addEventListener("takasago:language", () => { if (!$("business").hidden) open(); });
+  /* A business account (not a shop) signed in: its state until the city approves it, then only the
+     business screen — no payment QR, no customer's code, no takings or settlement (the API refuses
+     them too, BUSINESS_NOT_A_SHOP). */
+  async function openAccount() {
+    account = await T.call("GET", "/v1/business/account");
+    if (account.status !== "active") {
+      T.show("business-state");
+      $("business-state-name").textContent = account.name;
+      $("business-state-text").textContent = T.t(account.status === "suspended" ? "tba_suspended" : "tba_pending");
+      $("business-state").dataset.status = account.status;
+      return;
+    }
+    $("business-title").dataset.t = "tba_title";
+    $("business-programmes-title").dataset.t = "tba_programmes_title";
+    T.translate($("business"));
+    $("business-back").hidden = true;
+    $("business-ledger-part").hidden = false;
+    $("business-whoami").textContent = fill("tba_whoami", { name: account.name, code: account.code });
+    $("business-whoami").hidden = false;
+    await open();
+  }
+
+  $("go-business-apply").addEventListener("click", () => T.show("business-apply"));
+  $("business-apply-back").addEventListener("click", () => T.show("login"));
+  $("business-apply-form").addEventListener("submit", async (event) => {
+    event.preventDefault();
+    const f = event.target.elements;
+    const body = Object.fromEntries(["name", "category", "corporate_number", "representative", "postal_address", "login",
+      "password"].map((k) => [k, f[k].value]));
+    try {
+      await T.call("POST", "/v1/business/applications", body);
+      T.tokens.set(await T.call("POST", "/v1/auth/login", { login: body.login, password: body.password }));
+      event.target.reset();
+      document.getElementById("logout").hidden = false;
+      await openAccount();
+    } catch (e) { T.showError("business-apply-error", e); }
+  });
+
+  document.addEventListener("takasago:language", () => {
+    if (!$("business").hidden) open();
+    else if (account && !$("business-state").hidden) openAccount();
+  });
+  document.addEventListener("takasago:logged-out", () => { account = null; });
+  $("logout").addEventListener("click", () => { account = null; });
   $("go-business").hidden = false;
   $("go-business").addEventListener("click", () => open());
-  T.tillBusiness = { open };
+  T.tillBusiness = { open, openAccount };
 })();
