@@ -302,6 +302,9 @@ def apply_business(body: BusinessApplicationIn, svc: ServicesDep) -> BusinessApp
     for field in ("name", "representative", "postal_address"):
         if not profile[field]:
             raise ApiError("VALIDATION_ERROR", {field: "must not be blank"})
+    for field, longest in (("name", 80), ("category", 40), ("representative", 100), ("postal_address", 300)):
+        if len(profile[field]) > longest:  # NFKC can lengthen a string (㍻ → 平成)
+            raise ApiError("VALIDATION_ERROR", {field: f"at most {longest} characters"})
     user = business_of(svc).apply(body.login, body.password, profile)
     log.info("business application %s (%s)", user.public_id, profile["name"])
     return BusinessApplicationCreated(id=user.public_id, status=user.status, short_code=user.short_code)
