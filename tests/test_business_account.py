@@ -313,6 +313,7 @@ def test_a_business_applies_at_the_till_is_approved_at_the_desk_rewards_a_reside
         till.wait_for_selector("section#business[data-ready]")
         till.wait_for_function("document.querySelectorAll('#business-ledger li').length === 3")
         assert "Our programmes" in till.inner_text("section#business")
+        assert "(business, code " in till.inner_text("#business-whoami")
         english = till.inner_text("#business-ledger")  # 2026-12-05 09:41 JST: an unambiguous date
         assert re.search(r"^20\d\d-\d\d-\d\d \d\d:\d\d JST ", english), english
         screen(till, "till-business-account-en")

@@ -227,6 +227,7 @@
     delete $("business").dataset.ready;
     for (const id of ["b2b-confirm", "reward-confirm"]) $(id).hidden = true;
     for (const id of ["b2b-done", "reward-done"]) $(id).hidden = true;
+    if (account) $("business-whoami").textContent = fill("tba_whoami", { name: account.name, code: account.code });
     await Promise.all([limits(), history(), programmes(), ledger()]);
     $("business").dataset.ready = "1";
   }
@@ -248,7 +249,6 @@
     T.translate($("business"));
     $("business-back").hidden = true;
     $("business-ledger-part").hidden = false;
-    $("business-whoami").textContent = fill("tba_whoami", { name: account.name, code: account.code });
     $("business-whoami").hidden = false;
     await open();
   }
