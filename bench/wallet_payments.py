@@ -152,6 +152,16 @@ class CpuMeter:
         return {name: end[name] - self._start.get(name, 0.0) for name in end}
 
 
+def run_threads(threads: list[threading.Thread], errors: list[str], what: str) -> None:
+    """Starts ``threads``, waits for them (10 minutes at most) and raises with the first errors they noted."""
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(timeout=600)
+    if errors or any(t.is_alive() for t in threads):
+        raise RuntimeError(f"{what}: " + "; ".join(errors[:5] or ["a thread did not finish"]))
+
+
 # --------------------------------------------------------------------------- chain helpers
 def pay_data(merchant: str, amount: int, reference: bytes) -> bytes:
     return SEL_PAY + encode_address(merchant) + amount.to_bytes(32, "big") + reference
@@ -240,13 +250,11 @@ def direct_concurrent(
                 errors.append(f"{payer.address}: {type(exc).__name__}: {exc}")
             gate.abort()
 
-    threads = [threading.Thread(target=run, args=pair, daemon=True) for pair in zip(payers, counts, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    if errors or any(t.is_alive() for t in threads):
-        raise RuntimeError("direct concurrent payments failed: " + "; ".join(errors[:5] or ["a thread did not finish"]))
+    run_threads(
+        [threading.Thread(target=run, args=pair, daemon=True) for pair in zip(payers, counts, strict=True)],
+        errors,
+        "direct concurrent payments failed",
+    )
     return Timings(
         latencies=[done - started for started, done in spans],
         seconds=max(d for _, d in spans) - min(s for s, _ in spans),
@@ -287,13 +295,11 @@ def api_concurrent(merchant: Client, residents: list[Client], uris: list[list[st
                 errors.append(f"{resident.login_id}: {type(exc).__name__}: {exc}")
             gate.abort()
 
-    threads = [threading.Thread(target=run, args=pair, daemon=True) for pair in zip(residents, uris, strict=True)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    if errors or any(t.is_alive() for t in threads):
-        raise RuntimeError("concurrent payments failed: " + "; ".join(errors[:5] or ["a thread did not finish"]))
+    run_threads(
+        [threading.Thread(target=run, args=pair, daemon=True) for pair in zip(residents, uris, strict=True)],
+        errors,
+        "concurrent payments failed",
+    )
     return Timings(
         latencies=[c - s for s, c, _ in spans],
         seconds=max(c for _, c, _ in spans) - min(s for s, _, _ in spans),
@@ -331,13 +337,11 @@ def paced(payers: list[Callable[[], tuple[float, float]]], count: int, rate: flo
             with lock:
                 errors.append(f"payer {index}: {type(exc).__name__}: {exc}")
 
-    threads = [threading.Thread(target=run, args=(i, pay), daemon=True) for i, pay in enumerate(payers)]
-    for t in threads:
-        t.start()
-    for t in threads:
-        t.join(timeout=600)
-    if errors or any(t.is_alive() for t in threads):
-        raise RuntimeError("paced payments failed: " + "; ".join(errors[:5] or ["a thread did not finish"]))
+    run_threads(
+        [threading.Thread(target=run, args=(i, pay), daemon=True) for i, pay in enumerate(payers)],
+        errors,
+        "paced payments failed",
+    )
     return Timings(
         latencies=[confirmed - due for due, confirmed, _ in spans],
         seconds=max(c for _, c, _ in spans) - start,
