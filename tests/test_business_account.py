@@ -186,6 +186,19 @@ def test_a_business_applies_is_approved_and_passes_points_on_but_takes_no_paymen
     assert error_code(firm.post("/v1/thanks", {"to": employee.info["short_code"], "amount": 1})) == "FORBIDDEN"
     assert firm.balance() == 430
 
+    # once decided, the desk's member list finds it, and suspends it (the registrar's command shown) and back
+    pending_list = desk.get("/v1/officer/members", params={"status": "pending"}).json()
+    assert firm.info["id"] not in [m["id"] for m in pending_list]  # applications are decided in the business part
+    (row,) = desk.get("/v1/officer/members", params={"code": firm.info["short_code"]}).json()
+    assert (row["id"], row["role"], row["name"]) == (firm.info["id"], "business", "高砂 一郎")  # an audited read
+    suspended = desk.post(f"/v1/officer/accounts/{firm.info['id']}/suspend", {"reason": "市の調査中"}, key=None)
+    assert suspended.status_code == 200, suspended.text
+    assert suspended.json()["registrar_command"] == f"takasago account suspend {firm.info['address']}"
+    assert error_code(firm.get("/v1/business/limits")) == "ACCOUNT_NOT_ACTIVE"
+    back = desk.post(f"/v1/officer/accounts/{firm.info['id']}/reactivate", {"reason": "調査終了"}, key=None)
+    assert back.status_code == 200 and firm.login().status_code == 200
+    assert firm.get("/v1/business/limits").json()["balance"] == 430
+
 
 def test_the_desk_rejects_an_application_with_a_reason_the_business_sees(wallet: WalletServer) -> None:
     firm = apply(wallet, "未確認の商会")

@@ -31,7 +31,7 @@ from wallet_api.accounts import Accounts
 from wallet_api.auth import aware, now
 from wallet_api.db.models import CounterLogEntry, User
 from wallet_api.errors import ApiError
-from wallet_api.statuses import MEMBER_ROLES, AccountStatus
+from wallet_api.statuses import MEMBER_ROLES, AccountStatus, Role
 
 LISTED = (
     AccountStatus.PENDING,
@@ -41,6 +41,9 @@ LISTED = (
     AccountStatus.REJECTED,
 )
 UNDECIDED = (AccountStatus.PENDING, AccountStatus.APPROVING)
+DESK_ROLES = (*MEMBER_ROLES, Role.BUSINESS)
+"""Who the desk lists, suspends, reactivates and unlocks: members, and businesses (issue 21) once decided
+(a business's application is decided in its own part of the desk: ``Business.approve_account``)."""
 
 
 def log_action(db: DbSession, officer: User, user: User | None, action: str, reason: str) -> None:
@@ -75,7 +78,8 @@ class OfficerDesk:
         if status not in LISTED:
             raise ApiError("VALIDATION_ERROR", {"status": "pending, approving, active, suspended or rejected"})
         with self.sessions() as db:
-            query = select(User).where(User.status == status, User.role.in_(MEMBER_ROLES))
+            roles = MEMBER_ROLES if status in UNDECIDED else DESK_ROLES
+            query = select(User).where(User.status == status, User.role.in_(roles))
             if code:
                 query = query.where(User.short_code.startswith(code.strip().upper(), autoescape=True))
             rows: Sequence[User] = db.scalars(query.order_by(User.id).limit(limit)).all()
@@ -132,7 +136,7 @@ class OfficerDesk:
 
     @staticmethod
     def _member(db: DbSession, public_id: str, lock: bool = False) -> User:
-        query = select(User).where(User.public_id == public_id, User.role.in_(MEMBER_ROLES))
+        query = select(User).where(User.public_id == public_id, User.role.in_(DESK_ROLES))
         user = db.scalar(query.with_for_update() if lock else query)
         if user is None:
             raise ApiError("NOT_FOUND")
