@@ -167,7 +167,11 @@ def test_a_business_applies_is_approved_and_passes_points_on_but_takes_no_paymen
     assert (twice.status_code, error_code(twice)) == (409, "CLAIM_ALREADY_GRANTED")
     assert firm.balance() == 600 - 50 - 100 - 20 and employee.balance() == 70 and grocer.balance() == 100
     sent_rows = firm.get("/v1/business/transfers").json()
-    assert [(t["kind"], t["amount"]) for t in sent_rows] == [("reward", 20), ("b2b", 100), ("reward", 50)]
+    assert [(t["kind"], t["amount"], t["claim_id"]) for t in sent_rows] == [
+        ("reward", 20, 3),  # the programme's claim, by its number
+        ("b2b", 100, None),
+        ("reward", 50, None),
+    ]
     assert all(t["at"].endswith("+00:00") for t in sent_rows)  # ISO 8601 with its offset
     history = firm.get("/v1/me/history").json()["items"]
     assert [h["amount"] for h in history][:4] == [20, 100, 50, 600] and all(h["timestamp"] for h in history)

@@ -12,8 +12,13 @@ cap, a programme that has run out of points.
 
 The recipient's registered name is shown before the shop confirms (:meth:`Business.preview`):
 a shop's name from the shop directory (issue 21's shops feature), a business's from the
-officer desk that registered it. Businesses hold their own keys; the wallet's service key
-only enrols them (ENROLLER), as it enrols residents and shops an officer approved.
+officer desk that registered it. A business registered by address holds its own key; the wallet's
+service key only enrols it (ENROLLER), as it enrols residents and shops an officer approved.
+
+A business that is not a shop may instead have a custodial account here (role ``business``):
+it applies (:meth:`Business.apply`), the desk approves (:meth:`Business.approve_account`, the
+address registered as kind Business through the outbox) and it then uses the same movements as a
+shop from the till; the shop-only routes refuse it (``BUSINESS_NOT_A_SHOP``, in ``deps.role``).
 """
 
 from __future__ import annotations

@@ -50,7 +50,7 @@
       tba_pending: "申請を受け付けました。市の確認を待っています。承認されると、この画面で支払いとごほうびができます。",
       tba_suspended: "このアカウントは利用停止中です。市役所にお問い合わせください。",
       tba_title: "事業者のポイント", tba_programmes_title: "自社の制度（自社のポイントで還元）",
-      tba_whoami: "{name}（事業者・コード {code}）", tba_ledger: "入出金の履歴",
+      tba_whoami: "{name}（事業者・コード {code}）", tb_claim_no: "（制度の申請 番号 {claim}）", tba_ledger: "入出金の履歴",
       tba_reward_cap: "ごほうびは1回 {reward} まで（市の上限）。市民の方の会員コードで送ります。" },
     en: { tba_apply_open: "Apply as a business (法人)", tba_apply_title: "A business (法人) applies",
       tba_apply_hint: "For a business that is not a shop: pay suppliers in points and reward employees or customers. The city checks it before it can be used. It cannot take payments from customers.",
@@ -59,7 +59,7 @@
       tba_pending: "Your application was received and waits for the city. Once approved, pay and reward from this screen.",
       tba_suspended: "This account is suspended. Please contact city hall.",
       tba_title: "The business's points", tba_programmes_title: "Our programmes (paid from our points)",
-      tba_whoami: "{name} (business, code {code})", tba_ledger: "Points in and out",
+      tba_whoami: "{name} (business, code {code})", tb_claim_no: " (programme claim no. {claim})", tba_ledger: "Points in and out",
       tba_reward_cap: "A reward is at most {reward} (the city's cap), sent to a resident's member code." },
   });
   let account = null; // a business account (role business) signed in: the till shows only these screens
@@ -85,7 +85,7 @@
     let rows = [];
     try { rows = await T.call("GET", "/v1/business/transfers"); } catch (e) { rows = []; }
     $("business-history").replaceChildren(...rows.map((r) => T.el("li",
-      `${time(r.at)} ${T.t("tb_sent_" + r.kind)} ${r.name} ${T.formatPoints(r.amount)} — ${T.t("tb_state_" + r.status) || r.status}`,
+      `${time(r.at)} ${T.t("tb_sent_" + r.kind)} ${r.name} ${T.formatPoints(r.amount)}${r.claim_id !== null ? fill("tb_claim_no", { claim: r.claim_id }) : ""} — ${T.t("tb_state_" + r.status) || r.status}`,
       { "data-kind": r.kind, "data-status": r.status })));
   }
 
