@@ -140,6 +140,7 @@ class Outbox:
         before_commit: BeforeCommit | None = None,
         optimistic: bool = False,
         known_new: bool = False,
+        nonce_hint: int | None = None,
     ) -> Operation:
         """Accepts (or finds, for a retry) one operation, sends it, and waits briefly for its receipt.
 
@@ -156,6 +157,9 @@ class Outbox:
 
         ``known_new``: the caller has just looked the key up and found nothing, so it is not
         read again here (the transaction that accepts still checks it, for a concurrent retry).
+        ``nonce_hint``: the sender's next nonce as the caller read it with its other reads
+        (:meth:`Pipeline.peek_nonce`), the prediction the operation is signed with before the
+        write queue; read here when not given.
         """
         digest = request_hash({"kind": kind, **body})
         found: Operation | None = None
@@ -169,7 +173,7 @@ class Outbox:
             fees = self.ledger.fee_fields()  # asked once per process on our zero-fee network
             self.pipeline.ensure_nonce_row(sender)
             account = self.pipeline.opened_key(user, sender)
-            presigned = self.pipeline.presign(sender, target, calldata, gas, fees, account)
+            presigned = self.pipeline.presign(sender, target, calldata, gas, fees, account, nonce_hint)
             try:
 
                 def accept_and_sign(db: DbSession) -> Operation:

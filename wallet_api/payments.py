@@ -240,11 +240,13 @@ class Payments:
         allowed: tuple[PaymentRequestStatus, ...] = (PaymentRequestStatus.OPEN,),
         *,
         read: tuple[PaymentRequest | None, Operation | None] | None = None,
+        nonce_hint: int | None = None,
     ) -> Operation:
         """Pays ``request`` from ``payer``: claims the request and accepts the operation together.
 
         ``read``: the request as just read and the operation already under ``key`` (if any),
-        when the caller read both in its own session (a scanned QR), so they are not read again.
+        when the caller read both in its own session (a scanned QR), so they are not read again;
+        ``nonce_hint``: the payer's next nonce read there too (see :meth:`Outbox.submit`).
         """
         if payer.role != Role.RESIDENT:
             raise ApiError("NOT_A_RESIDENT")
@@ -300,6 +302,7 @@ class Payments:
                 before_commit=claim,
                 optimistic=True,  # the lunchtime rush: a refusal comes from the receipt (Outbox.submit)
                 known_new=existing is None,
+                nonce_hint=nonce_hint,
             )
         except ApiError as exc:
             if exc.code == "REQUEST_ALREADY_PAID" and existing is None:
@@ -335,10 +338,11 @@ class Payments:
     def pay_uri(self, payer: User, uri: str, key: str) -> Operation:
         """Pays a scanned EIP-681 request."""
         parsed = self._parse(uri)
-        with self.sessions() as db:  # the request, its shop and a retry's operation: one read
+        with self.sessions() as db:  # the request, its shop, a retry's operation and the payer's nonce: one read
             request, merchant = self._resolved(db, parsed)
             existing = find(db, payer.id, key)
-        return self.pay_request(payer, merchant, request, key, {"uri": uri}, read=(request, existing))
+            nonce = self.outbox.pipeline.peek_nonce(db, payer.address) if payer.address else None
+        return self.pay_request(payer, merchant, request, key, {"uri": uri}, read=(request, existing), nonce_hint=nonce)
 
     def refund(self, merchant: User, request_pk: str, amount: int, key: str) -> Operation:
         with self.sessions() as db:

@@ -209,8 +209,20 @@ class Pipeline:
         except EnvelopeError:  # re-wrapped by a KEK rotation since the request read it: opened from the row later
             return None
 
+    def peek_nonce(self, db: DbSession, sender: str) -> int | None:
+        """The nonce ``sender``'s row holds now (None without a row), read in the caller's session."""
+        nonce = db.connection().execute(_PEEK_NONCE, {"nonce_address": sender}).scalar_one_or_none()
+        return None if nonce is None else int(nonce)
+
     def presign(
-        self, sender: str, target: str, calldata: bytes, gas: int, fees: dict[str, int], account: LocalAccount | None
+        self,
+        sender: str,
+        target: str,
+        calldata: bytes,
+        gas: int,
+        fees: dict[str, int],
+        account: LocalAccount | None,
+        nonce: int | None = None,
     ) -> Presigned | None:
         """Signs a call with the nonce ``sender``'s row holds now: before the write queue, not in it.
 
@@ -219,12 +231,14 @@ class Pipeline:
         paying). The nonce read here is only a prediction: :meth:`insert_signed` takes it
         only if the row still holds it (``UPDATE … WHERE next_nonce = predicted``), and
         otherwise signs again in the transaction with the nonce it takes — a resident paying
-        twice at once costs one signature more, never a nonce used twice.
+        twice at once costs one signature more, never a nonce used twice. ``nonce``: the
+        prediction when the caller read it already (:meth:`peek_nonce`), saving a session.
         """
         if account is None:
             return None
-        with self.sessions() as db:
-            nonce = db.connection().execute(_PEEK_NONCE, {"nonce_address": sender}).scalar_one_or_none()
+        if nonce is None:  # not read by the caller with its other reads
+            with self.sessions() as db:
+                nonce = self.peek_nonce(db, sender)
         if nonce is None:
             return None
         signed = account.sign_transaction(self._tx(target, calldata, gas, fees, int(nonce)))
