@@ -21,6 +21,7 @@ from sqlalchemy import text
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
+from tests.test_business_account import approved_business
 from tests.wallet_support import Api, WalletServer, member, running_wallet
 from wallet_api.db.engine import make_engine
 
@@ -118,3 +119,18 @@ def test_a_recovery_the_wallet_did_not_make_is_reported_with_the_successor(walle
     (difference,) = [d for d in report["differences"] if d["address"] == lost]
     assert difference["chain_status"] == "revoked" and successor.address in difference["en"]
     assert "復旧済み" in difference["ja"] and successor.address in text_out
+
+
+def test_a_business_suspended_on_chain_is_followed_and_reconciled_like_a_member(wallet: WalletServer) -> None:
+    """A business (issue 21) has its own on-chain account: the follower and the reconciliation cover it too."""
+    firm = approved_business(wallet, "高砂運輸")
+    address = firm.info["address"]
+    officer_cli(wallet, "suspend", address)
+    eventually(lambda: refused(firm), "the wallet to refuse the suspended business")
+    _, report, _ = reconcile(wallet)  # the module's other tests leave differences of their own members
+    assert report["members"] >= 1 and not [d for d in report["differences"] if d["address"] == address], report
+
+    officer_cli(wallet, "reactivate", address)
+    eventually(lambda: firm.get("/v1/me").status_code == 200, "the wallet to let the business in again")
+    _, report, _ = reconcile(wallet)  # the module's other tests leave differences of their own members
+    assert report["members"] >= 1 and not [d for d in report["differences"] if d["address"] == address], report

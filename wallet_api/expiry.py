@@ -55,7 +55,7 @@ from wallet_api.ledger import Ledger
 from wallet_api.notices import Notices
 from wallet_api.outbox import Outbox
 from wallet_api.periodic import Periodic
-from wallet_api.statuses import MEMBER_ROLES, AccountStatus, OperationKind, OperationStatus, Role
+from wallet_api.statuses import CHAIN_MEMBER_ROLES, AccountStatus, OperationKind, OperationStatus, Role
 
 log = logging.getLogger("wallet_api.expiry")
 
@@ -300,11 +300,13 @@ class Expiry:
         return found
 
     def _expired_accounts(self, from_month: int) -> list[str]:
-        """The members' addresses holding expired, unswept points (one batched read at one block), sorted."""
+        """The members' and businesses' addresses holding expired, unswept points (one batched read), sorted."""
         with self.sessions() as db:
             addresses = sorted(
                 str(a)
-                for a in db.scalars(select(User.address).where(User.role.in_(MEMBER_ROLES), User.address.is_not(None)))
+                for a in db.scalars(
+                    select(User.address).where(User.role.in_(CHAIN_MEMBER_ROLES), User.address.is_not(None))
+                )
             )
         if not addresses:
             return []

@@ -31,7 +31,7 @@ from wallet_api.accounts import Accounts
 from wallet_api.auth import aware, now
 from wallet_api.db.models import CounterLogEntry, User
 from wallet_api.errors import ApiError
-from wallet_api.statuses import MEMBER_ROLES, AccountStatus, Role
+from wallet_api.statuses import CHAIN_MEMBER_ROLES, MEMBER_ROLES, AccountStatus
 
 LISTED = (
     AccountStatus.PENDING,
@@ -41,7 +41,7 @@ LISTED = (
     AccountStatus.REJECTED,
 )
 UNDECIDED = (AccountStatus.PENDING, AccountStatus.APPROVING)
-DESK_ROLES = (*MEMBER_ROLES, Role.BUSINESS)
+DESK_ROLES = CHAIN_MEMBER_ROLES
 """Who the desk lists, suspends, reactivates and unlocks: members, and businesses (issue 21) once decided
 (a business's application is decided in its own part of the desk: ``Business.approve_account``)."""
 

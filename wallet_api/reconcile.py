@@ -39,7 +39,7 @@ from sqlalchemy.orm import sessionmaker
 from wallet_api.db.models import User, WalletMeta
 from wallet_api.ledger import Ledger
 from wallet_api.periodic import Periodic
-from wallet_api.statuses import MEMBER_ROLES, AccountStatus, Role
+from wallet_api.statuses import CHAIN_MEMBER_ROLES, AccountStatus, Role
 
 log = logging.getLogger("wallet_api.reconcile")
 
@@ -49,8 +49,8 @@ DEFAULT_INTERVAL = 2.0  # seconds between the follower's passes (env TAKASAGO_WA
 STATUS_TOPIC = "0x" + keccak(text="AccountStatusChanged(address,uint8,uint8)").hex()
 CHAIN_STATUS = {0: "not registered", 1: "active", 2: "suspended", 3: "revoked"}
 CHAIN_STATUS_JA = {0: "未登録", 1: "有効", 2: "停止中", 3: "失効（取消）"}
-KIND_OF_ROLE = {Role.RESIDENT: 1, Role.MERCHANT: 2}
-KIND_NAME = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator"}
+KIND_OF_ROLE = {Role.RESIDENT: 1, Role.MERCHANT: 2, Role.BUSINESS: 6}
+KIND_NAME = {0: "none", 1: "resident", 2: "merchant", 3: "city", 4: "oracle", 5: "validator", 6: "business"}
 # the chain statuses each wallet status agrees with
 AGREES: dict[AccountStatus, tuple[int, ...]] = {
     AccountStatus.ACTIVE: (1,),
@@ -132,7 +132,7 @@ class Reconciler:
             for address, previous, new, tx in changes:
                 if previous == 0 or address in recovered:  # a registration (the REGISTER hook's), a recovery's
                     continue
-                user = db.scalar(select(User).where(User.address == address, User.role.in_(MEMBER_ROLES)))
+                user = db.scalar(select(User).where(User.address == address, User.role.in_(CHAIN_MEMBER_ROLES)))
                 if user is None:
                     continue
                 if new == 1 and user.status == AccountStatus.SUSPENDED:
@@ -165,7 +165,7 @@ class Reconciler:
         with self.sessions() as db:
             members = db.execute(
                 select(User.short_code, User.address, User.status, User.role)
-                .where(User.role.in_(MEMBER_ROLES), User.address.is_not(None))
+                .where(User.role.in_(CHAIN_MEMBER_ROLES), User.address.is_not(None))
                 .order_by(User.id)
             ).all()
         block = int(self.ledger.w3.eth.block_number)

@@ -23,7 +23,10 @@ class Role(StrEnum):
 
 
 MEMBER_ROLES = (Role.RESIDENT, Role.MERCHANT)
-"""Roles with an on-chain account (officers act through the service's key)."""
+"""Residents and shops: the members who sign up, are verified and served at the counter."""
+CHAIN_MEMBER_ROLES = (*MEMBER_ROLES, Role.BUSINESS)
+"""Every role with an on-chain account of its own (officers act through the service's key): members and
+businesses (issue 21). The registry follower, the reconciliation and the expiry sweep cover these."""
 
 
 class AccountStatus(StrEnum):
