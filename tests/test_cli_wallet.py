@@ -11,8 +11,12 @@ import pytest
 from sqlalchemy import create_engine, text
 
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, member, running_wallet, signup
+from tests.wallet_support import WalletServer, member, running_wallet, shared_points, signup
 from wallet_api.crypto.envelope import KeyEncryptionKey, kek_id_of
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (stopped and re-keyed)
+points = shared_points
 
 
 @pytest.fixture(scope="module")

@@ -15,7 +15,11 @@ from sqlalchemy import create_engine, text
 from oracle.generator import generate
 from tests.co2_support import Settler, running_oracle, service_token
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, error_code, member, officer, running_wallet
+from tests.wallet_support import WalletServer, error_code, member, officer, running_wallet, shared_points
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (each with its own oracle)
+points = shared_points
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

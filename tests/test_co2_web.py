@@ -16,7 +16,11 @@ from oracle.generator import generate
 from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.co2_support import Settler, running_oracle, service_token
 from tests.points import PointsSystem
-from tests.wallet_support import OFFICER_PASSWORD, WalletServer, member, running_wallet
+from tests.wallet_support import OFFICER_PASSWORD, WalletServer, member, running_wallet, shared_points
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (with its own oracle)
+points = shared_points
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"

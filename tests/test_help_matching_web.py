@@ -27,7 +27,12 @@ from tests.wallet_support import (
     member,
     officer,
     running_wallet,
+    shared_points,
 )
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (its help board lists every open request)
+points = shared_points
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"

@@ -32,8 +32,12 @@ from typer.main import get_command
 from scripts.cli import app as typer_app
 from tests.conftest import free_port
 from tests.points import PointsSystem
-from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, signup
+from tests.wallet_support import Api, WalletServer, member, officer, running_wallet, shared_points, signup
 from wallet_api.db.engine import make_engine
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (restarted, with their own mail settings)
+points = shared_points
 
 T = TypeVar("T")
 COMMUNITY_VERIFIER = keccak(text="COMMUNITY_VERIFIER_ROLE")

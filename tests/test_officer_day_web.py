@@ -21,7 +21,11 @@ from sqlalchemy import create_engine, text
 
 from tests.browser_support import CHROMIUM, browser, open_page, screen
 from tests.points import PointsSystem
-from tests.wallet_support import OFFICER_PASSWORD, WalletServer, running_wallet, signup
+from tests.wallet_support import OFFICER_PASSWORD, WalletServer, running_wallet, shared_points, signup
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (the desk lists every pending sign-up)
+points = shared_points
 
 pytestmark = pytest.mark.skipif(
     not Path(CHROMIUM).exists() and not os.environ.get("CI"), reason="needs Debian's chromium"

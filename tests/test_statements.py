@@ -27,7 +27,7 @@ from ledger_client.jst import JST, describe_month, month_end
 from tests.browser_support import SCREENS_ENV
 from tests.conftest import REPO
 from tests.points import PointsSystem
-from tests.wallet_support import PASSWORD, Api, WalletServer, approve, member, running_wallet
+from tests.wallet_support import PASSWORD, Api, WalletServer, approve, member, running_wallet, shared_points
 from wallet_api.statement_pdf import (
     FONT_ENV,
     DistrictBatch,
@@ -39,6 +39,10 @@ from wallet_api.statement_pdf import (
     render_district,
 )
 from wallet_api.statements import StatementError, district_of, exclusive, file_name
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (a statement run covers every card-only resident of its database)
+points = shared_points
 
 pytestmark = pytest.mark.skipif(shutil.which("pdftoppm") is None, reason="poppler-utils (bootstrap.sh --test)")
 PIN = "246810"

@@ -26,7 +26,21 @@ from sqlalchemy import create_engine, text
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
-from tests.wallet_support import PASSWORD, Api, WalletServer, database_url, member, officer, running_wallet, signup
+from tests.wallet_support import (
+    PASSWORD,
+    Api,
+    WalletServer,
+    database_url,
+    member,
+    officer,
+    running_wallet,
+    shared_points,
+    signup,
+)
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (restarted, with their own limits)
+points = shared_points
 
 LOGIN_FAILURES_BEFORE_DELAY = 5  # the default
 FAST_LIMITS = {"TAKASAGO_WALLET_REQUESTS_PER_MINUTE_PER_IP": "100000"}

@@ -16,7 +16,11 @@ import pytest
 from eth_utils import keccak
 
 from tests.points import HELP_MODERATOR_ROLE, PointsSystem
-from tests.wallet_support import Api, WalletServer, coordinator, member, officer, running_wallet
+from tests.wallet_support import Api, WalletServer, coordinator, member, officer, running_wallet, shared_points
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (their own help limits)
+points = shared_points
 
 
 @pytest.fixture(scope="module", params=["sqlite", "postgresql"])

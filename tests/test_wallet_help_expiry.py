@@ -14,7 +14,11 @@ import pytest
 
 from tests.points import PointsSystem
 from tests.test_wallet_help import request_body
-from tests.wallet_support import WalletServer, member, running_wallet
+from tests.wallet_support import WalletServer, member, running_wallet, shared_points
+
+# the worker's shared chain (no deployment of its own); the wallets stay this module's own
+# (a fast expiry sweep)
+points = shared_points
 
 
 @pytest.fixture(scope="module")
