@@ -12,6 +12,10 @@ import pytest
 
 from tests.points import PointsSystem
 from tests.test_ape_client import _project
+from tests.wallet_support import shared_points
+
+# the worker's shared chain (no deployment of its own): fresh accounts, no settings changed
+points = shared_points
 
 pytestmark = pytest.mark.ape
 pytest.importorskip("ape", reason='eth-ape not installed: pip install -e ".[ape]"')

@@ -8,6 +8,10 @@ import pytest
 
 from ledger_client.payment_uri import PaymentRequest, PaymentUriError, build_payment_uri, parse_payment_uri
 from tests.points import PointsSystem
+from tests.wallet_support import shared_points
+
+# the worker's shared chain (no deployment of its own): fresh accounts, no settings changed
+points = shared_points
 
 TOKEN = "0x330b75Fb42d5354c9c4704a463846d479006F28A"
 SHOP = "0x92f2634E1121A7C60Fa047070770D144C42868D2"

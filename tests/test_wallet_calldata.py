@@ -7,7 +7,11 @@ import secrets
 from eth_account import Account
 
 from tests.points import PointsSystem
+from tests.wallet_support import shared_points
 from wallet_api.ledger import Ledger
+
+# the worker's shared chain (no deployment of its own): fresh accounts, no settings changed
+points = shared_points
 
 
 def test_cached_encoding_matches_web3_for_every_call_the_wallet_makes(points: PointsSystem) -> None:
