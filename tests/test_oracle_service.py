@@ -17,6 +17,10 @@ from oracle.generator import generate, write_csv, write_jsonl
 from tests.conftest import REPO
 from tests.oracle_support import running_oracle
 from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
+from tests.wallet_support import shared_points
+
+# the worker's shared chain (no deployment of its own): each test its own programme, operators and residents
+points = shared_points
 
 
 def cli(*args: str, env: dict[str, str] | None = None) -> subprocess.CompletedProcess[str]:

@@ -32,6 +32,10 @@ from oracle.settlement import (
     typed_report,
 )
 from tests.points import CAP_MONTH, ORACLE, ORACLE_ROLE, QUORUM_REPORTER_ROLE, PointsSystem
+from tests.wallet_support import shared_points
+
+# the worker's shared chain (no deployment of its own): each test its own programme, operators and residents
+points = shared_points
 
 FACTOR = EmissionFactor(2026, 350, "Kansai Electric Power FY2018 basic emission factor, 0.35 kg-CO2/kWh")
 START = int(datetime(2026, 4, 1, tzinfo=JST).timestamp())
