@@ -13,10 +13,10 @@
   T.addTexts({
     ja: {
       rs_title: "データ提供とWell-being", rs_open: "データ提供・アンケート",
-      rs_intro: "市は、ポイントの使われ方を地区・年齢層ごとに集計して、政策づくり（EBPM）に役立てています。氏名・住所・生年月日は提供されません。10人未満の集計は公開されません。",
+      rs_intro: "市は、ポイントの使われ方を地区・年齢層ごとに集計して、政策づくり（EBPM）に役立てています。氏名・住所・生年月日は提供されません。10人未満の集計は公開されません。地区は、地区ごとの電気の削減量・CO2（「わたしのCO2」に参加している世帯）とカード払いの集計にも使われます。",
       rs_shared: "市のデータ基盤に提供している情報", rs_district: "地区", rs_age_band: "年齢層（10歳きざみ）",
       rs_card: "カード利用", rs_yes: "あり", rs_no: "なし",
-      rs_sharing: "研究用の集計に提供しています。", rs_stopped: "提供を停止しています。地区・年齢層・カード利用はデータ基盤に渡されません（ポイントの動きは、地区不明として市全体の合計にだけ含まれます）。",
+      rs_sharing: "研究用の集計に提供しています。", rs_stopped: "提供を停止しています。地区・年齢層・カード利用はデータ基盤に渡されません（ポイントの動き・電気の削減量・カード払いは、地区不明として市全体の合計にだけ含まれます）。",
       rs_stop: "研究への提供を停止する", rs_restart: "提供を再開する",
       rs_survey: "Well-beingアンケート（年1回・任意）",
       rs_scale: "0（まったくそう思わない）〜10（とてもそう思う）でお答えください。答えたくない項目は空欄のままで構いません。",
@@ -28,10 +28,10 @@
     },
     en: {
       rs_title: "Data sharing and Well-being", rs_open: "Data sharing & survey",
-      rs_intro: "The city counts how points are used by district and age band to make policy on evidence (EBPM). Your name, address and birth date are never shared. Nothing counting fewer than 10 people is published.",
+      rs_intro: "The city counts how points are used by district and age band to make policy on evidence (EBPM). Your name, address and birth date are never shared. Nothing counting fewer than 10 people is published. Your district is also used for the district totals of electricity and CO2 saved (households in My CO2) and of card payments.",
       rs_shared: "What the city's data platform receives", rs_district: "District", rs_age_band: "Age band (10 years)",
       rs_card: "Uses a card", rs_yes: "yes", rs_no: "no",
-      rs_sharing: "Shared for research statistics.", rs_stopped: "Sharing is stopped: your district, age band and card use are not given to the data platform (your points' movements count only in city-wide totals, as district unknown).",
+      rs_sharing: "Shared for research statistics.", rs_stopped: "Sharing is stopped: your district, age band and card use are not given to the data platform (your points' movements, electricity saved and card payments count only in city-wide totals, as district unknown).",
       rs_stop: "Stop sharing for research", rs_restart: "Share again",
       rs_survey: "Well-being survey (once a year, optional)",
       rs_scale: "Answer from 0 (not at all) to 10 (completely). Leave out any item you prefer not to answer.",
