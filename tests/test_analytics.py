@@ -273,19 +273,79 @@ def test_a_person_cannot_be_found_again_in_the_exports(tmp_path: Path) -> None:
     store.replace("attributes", {"id": ids, "district": ["28216-0030"] * 30 + ["28216-0040"] * 30,
                                  "age_band": ["90+"] + ["40-49"] * 29 + ["40-49"] * 30, "card": [0] * 60})  # fmt: skip
     amounts = [777] + [100 + i for i in range(1, 60)]
-    store.replace("movements", {"ts": [APRIL] * 60, "month": ["2026-04"] * 60, "block": list(range(60)),
-                                "from_id": ids, "to_id": [1000] * 60, "amount": amounts,
-                                "kind": ["payment"] * 60})  # fmt: skip
+    # local hops: ten b2b payments of 123 along shops 1000 … 1010, and shop 1001 rewards R2 55 (12 accounts)
+    hops = [(1000 + i, 1001 + i, 123, "b2b") for i in range(10)] + [(1001, 2, 55, "business-reward")]
+    store.replace("movements", {"ts": [APRIL] * 71, "month": ["2026-04"] * 71, "block": list(range(71)),
+                                "from_id": [*ids, *(h[0] for h in hops)], "to_id": [1000] * 60 + [h[1] for h in hops],
+                                "amount": [*amounts, *(h[2] for h in hops)],
+                                "kind": ["payment"] * 60 + [h[3] for h in hops]})  # fmt: skip
+    # card payments as the wallet counted them: 高砂町 suppressed at source (None); 伊保 12 payers, 荒井町 14
+    store.replace("card_payments", {"month": ["2026-04"] * 4, "district": ["28216-0010", "28216-0030", "28216-0040",
+                                                                             "Σ"],
+                                    "payments": [None, 23, 31, 60], "people": [None, 12, 14, 30],
+                                    "points": [None, 2345, 3170, 6000]})  # fmt: skip
+    # the oracle's per-district rows: 伊保 12 households, the small districts folded into "other" (10)
+    store.replace("co2_district", {"programme": [1, 1], "period": [202604] * 2, "month": ["2026-04"] * 2,
+                                   "district": ["28216-0030", "other"], "households": [12, 10],
+                                   "wh": [12_340, 10_000], "grams": [6_170, 5_000]})  # fmt: skip
+    # watch-over coverage as the watch service published it: 荒井町's "other" hours under 10 (None at source)
+    watch = [
+        ("28216-0030", "school", 20, 18, 90), ("28216-0030", "other", 11, 10, 42), ("28216-0030", "Σ", 24, 21, 132),
+        ("28216-0040", "school", 15, 12, 61), ("28216-0040", "other", None, None, None),
+        ("28216-0040", "Σ", 17, 13, 70), ("Σ", "school", 33, 28, 151), ("Σ", "other", 14, 12, 51),
+        ("Σ", "Σ", 38, 31, 202),
+    ]  # fmt: skip
+    columns = ("district", "hours", "volunteers", "wards", "sightings")
+    store.replace("watch", {"month": ["2026-04"] * 9, **{c: [w[i] for w in watch] for i, c in enumerate(columns)},
+                            "fixed_detectors": [0] * 9, "final": [1] * 9})  # fmt: skip
     from analytics.publish import publish
 
     published = publish(indicators.compute(store), 10)
     written = exports.write(published, tmp_path / "exports")
     assert {p.suffix for p in written} == {".csv", ".parquet"}
-    assert (tmp_path / "exports" / "participation" / "month=2026-04" / "data.parquet").exists()
+    for table in ("participation", "watch_coverage", "card_payments", "co2_reduction", "local_hops"):
+        assert (tmp_path / "exports" / table / "month=2026-04" / "data.parquet").exists()
     rows = []
+    tables: dict[str, list[dict[str, str]]] = {}
     for path in (tmp_path / "exports").rglob("*.csv"):
         with open(path, encoding="utf-8-sig") as handle:
-            rows += [dict(r, file=str(path)) for r in csv.DictReader(handle)]
+            part = list(csv.DictReader(handle))
+        tables.setdefault(path.parent.parent.name, []).extend(part)
+        rows += [dict(r, file=str(path)) for r in part]
+    # known answers, coarsened (counts to 5, points, Wh and g to 100): the wallet's hidden 高砂町 stays empty
+    # and, alone on its month's line, takes the smallest other cell (伊保, 12 payers) with it
+    assert tables["card_payments"] == [
+        {"district": "28216-0010", "payers": "", "payments": "", "points": ""},
+        {"district": "28216-0030", "payers": "", "payments": "", "points": ""},
+        {"district": "28216-0040", "payers": "15", "payments": "30", "points": "3200"},
+        {"district": "Σ", "payers": "30", "payments": "60", "points": "6000"},
+    ]
+    assert tables["co2_reduction"] == [
+        {"district": "28216-0030", "households": "10", "wh": "12300", "co2_g": "6200"},
+        {"district": "other", "households": "10", "wh": "10000", "co2_g": "5000"},
+        {"district": "Σ", "households": "20", "wh": "22300", "co2_g": "11200"},
+    ]
+    assert tables["local_hops"] == [{"accounts": "10", "hops": "10", "b2b": "10", "rewards": "0", "points": "1300",
+                                     "b2b_points": "1200", "reward_points": "100"}]  # fmt: skip
+    coverage = {
+        (r["district"], r["hours"]): (r["volunteers"], r["wards"], r["sightings"]) for r in tables["watch_coverage"]
+    }
+    # 荒井町 "other" hidden at source; its row and its column each had one hidden cell, so more went: what is left
+    # shows no line with exactly one empty cell (nothing recovered by subtraction), volunteers as wards
+    hidden = ("", "", "")
+    assert coverage == {
+        ("28216-0030", "school"): hidden, ("28216-0030", "other"): hidden, ("28216-0030", "Σ"): ("25", "20", "130"),
+        ("28216-0040", "school"): hidden, ("28216-0040", "other"): hidden, ("28216-0040", "Σ"): ("15", "15", "70"),
+        ("Σ", "school"): ("35", "30", "150"), ("Σ", "other"): ("15", "10", "50"), ("Σ", "Σ"): ("40", "30", "200"),
+    }  # fmt: skip
+    for column in (0, 1):
+        lines = [
+            [coverage[(d, h)][column] for h in ("school", "other", "Σ")] for d in ("28216-0030", "28216-0040", "Σ")
+        ]
+        lines += [
+            [coverage[(d, h)][column] for d in ("28216-0030", "28216-0040", "Σ")] for h in ("school", "other", "Σ")
+        ]
+        assert all(line.count("") != 1 for line in lines), lines
     neighbour = [r for r in rows if r.get("district") == "28216-0030" and r.get("age_band") == "90+"]
     assert neighbour and all(r["active"] == "" for r in neighbour)  # her cell is suppressed
     # differencing her district's total with the other shown cells of its row gives nothing either
@@ -298,6 +358,13 @@ def test_a_person_cannot_be_found_again_in_the_exports(tmp_path: Path) -> None:
     parquet = duckdb.execute(f"SELECT * FROM read_parquet('{tmp_path}/exports/participation/*/*.parquet', "
                          "hive_partitioning = true)").fetchall()  # fmt: skip
     assert len(parquet) == len([r for r in rows if "active" in r])
+    for table, csv_rows in tables.items():  # the new tables too, read as one table with month from the folder
+        found = duckdb.execute(f"SELECT * FROM read_parquet('{tmp_path}/exports/{table}/*/*.parquet', "
+                               "hive_partitioning = true)").fetchall()  # fmt: skip
+        assert len(found) == len(csv_rows), table
+    assert duckdb.execute(f"SELECT month, volunteers, wards FROM read_parquet('{tmp_path}/exports/watch_coverage/*/*"
+                          ".parquet', hive_partitioning = true) WHERE district = 'Σ' AND hours = 'school'"
+                          ).fetchall() == [("2026-04", 35.0, 30.0)]  # fmt: skip
 
 
 def test_the_platform_pulls_the_indexer_and_serves_every_page(indexer_db: IndexerDb, tmp_path: Path) -> None:
