@@ -65,12 +65,15 @@ def claims_of(db: Session, user_id: int, limit: int = 200) -> Sequence[Claim]:
 
 
 def request_and_merchant(db: Session, request_pk: str | None) -> tuple[PaymentRequest, User] | None:
-    """A payment request with the merchant it belongs to."""
-    request = db.get(PaymentRequest, request_pk) if request_pk else None
-    merchant = db.get(User, request.merchant_id) if request is not None else None
-    if request is None or merchant is None:
+    """A payment request with the merchant it belongs to, in one query (every payment's answer reads it)."""
+    if not request_pk:
         return None
-    return request, merchant
+    row = db.execute(
+        select(PaymentRequest, User)
+        .join(User, User.id == PaymentRequest.merchant_id)
+        .where(PaymentRequest.id == request_pk)
+    ).first()
+    return None if row is None else (row[0], row[1])
 
 
 def paid_requests(db: Session, merchant_id: int, start: datetime, end: datetime) -> Sequence[PaymentRequest]:
