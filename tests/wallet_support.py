@@ -18,8 +18,9 @@ import httpx
 import pytest
 from eth_utils import keccak
 
+from scripts.registry_names import ROLE_NAMES, SERVICE_ROLES
 from tests.conftest import REPO, free_port
-from tests.points import PointsSystem
+from tests.points import CITY, REGISTRAR_ROLE, PointsSystem
 
 PG_ADMIN_URL = os.environ.get("TAKASAGO_TEST_PG_URL", "postgresql://takasago:takasago@127.0.0.1:5432/postgres")
 OFFICER_PASSWORD = "officer-password-123"
@@ -93,19 +94,34 @@ class WalletServer:
             raise AssertionError(f"wallet {args[0]} failed ({result.returncode}): {result.stderr}")
         return result
 
-    def init(self) -> None:
-        """Database, secrets, service key (granted its roles by the city admin), one officer."""
+    def init(self, authorise_with_cli: bool = True) -> None:
+        """Database, secrets, service key (granted its roles by the city admin), one officer.
+
+        ``authorise_with_cli=False`` registers the new service key and grants its roles with the
+        test's own admin transactions, as ``takasago account authorise-service`` (and
+        ``takasago up``'s supervisor) do for a fresh key — the command has its own test
+        (test_cli_recovery): ~0.7 s of CPU and a child process less per ``running_wallet``.
+        """
         self.service_address = self.cli("init", *self._args()).stdout.strip().splitlines()[-1]
         # the city admin lets the service act for the city (registers it, grants its roles)
-        subprocess.run(
-            [sys.executable, "-m", "scripts.cli", "account", "authorise-service", self.service_address,
-             "--rpc-url", self.rpc_url, "--deployments", str(self.points.deployments_dir),
-             "--dev-keys", str(self.points.node.data_dir / "dev-keys.json"),
-             "--audit-log", str(self.data_dir / "audit.log")],
-            cwd=REPO, check=True, capture_output=True, timeout=120,
-        )  # fmt: skip
-        for role in ("ENROLLER_ROLE", "COMMUNITY_VERIFIER_ROLE"):  # never REGISTRAR (issue 15, finding 15)
-            assert self.points.registry.functions.hasRole(keccak(text=role), self.service_address).call()
+        if authorise_with_cli:
+            subprocess.run(
+                [sys.executable, "-m", "scripts.cli", "account", "authorise-service", self.service_address,
+                 "--rpc-url", self.rpc_url, "--deployments", str(self.points.deployments_dir),
+                 "--dev-keys", str(self.points.node.data_dir / "dev-keys.json"),
+                 "--audit-log", str(self.data_dir / "audit.log")],
+                cwd=REPO, check=True, capture_output=True, timeout=120,
+            )  # fmt: skip
+        else:
+            points, service = self.points, self.service_address
+            points.send(
+                points.admin, points.registry.functions.register(service, CITY, keccak(text="takasago-city-service"))
+            )
+            for role in SERVICE_ROLES:
+                points.grant(ROLE_NAMES[role], service)
+        for role in SERVICE_ROLES:  # never REGISTRAR (issue 15, finding 15)
+            assert self.points.registry.functions.hasRole(ROLE_NAMES[role], self.service_address).call()
+        assert not self.points.registry.functions.hasRole(REGISTRAR_ROLE, self.service_address).call()
         self.cli(
             "add-officer",
             "officer1",
@@ -159,7 +175,7 @@ class WalletServer:
 def running_wallet(points: PointsSystem, directory: Path, database: str, **env: str) -> Iterator[WalletServer]:
     """A started wallet server on ``database`` ("sqlite" or "postgresql"); stops it and checks its log after."""
     server = WalletServer(points, directory, database_url(database, directory), env=dict(env))
-    server.init()
+    server.init(authorise_with_cli=False)
     server.start()
     yield server
     server.stop()
