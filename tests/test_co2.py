@@ -5,7 +5,10 @@ settles exactly the households the wallet approved (a pending or withdrawn one i
 
 from __future__ import annotations
 
+import json
+import secrets
 from collections.abc import Iterator
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
 import httpx
@@ -15,7 +18,17 @@ from sqlalchemy import create_engine, text
 from oracle.generator import generate
 from tests.co2_support import Settler, running_oracle, service_token
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, error_code, member, officer, running_wallet, shared_points
+from tests.wallet_support import (
+    PASSWORD,
+    Api,
+    WalletServer,
+    approve,
+    error_code,
+    member,
+    officer,
+    running_wallet,
+    shared_points,
+)
 
 # the worker's shared chain (no deployment of its own); the wallets stay this module's own
 # (each with its own oracle)
@@ -216,6 +229,57 @@ def test_the_approved_households_are_what_the_oracle_settles(co2: dict[str, Any]
     assert "95 %" in excluded["reason_text"]["en"] and excluded["what_to_do"]["en"].startswith("Keep the gateway")
     for resident in (pending, withdrawn):  # they see no month (one never approved, one withdrawn before)
         assert resident.get("/v1/me/co2/months").json()["months"] == []
+
+
+def resident_in(wallet: WalletServer, postal_address: str) -> Any:
+    """A verified resident whose sealed record gives this address (so the research feed's district)."""
+    login = f"resident-{secrets.token_hex(4)}"
+    body = {"login": login, "password": PASSWORD, "role": "resident", "full_name": "高砂 花子",
+            "postal_address": postal_address, "date_of_birth": "1975-06-01"}  # fmt: skip
+    assert httpx.post(wallet.url + "/v1/auth/signup", json=body, timeout=30).status_code == 201
+    api = Api(wallet, login)
+    assert api.login().status_code == 200
+    api.info.update(api.me())
+    approve(wallet, api)
+    return api
+
+
+def test_settle_publishes_the_households_by_district_folding_small_ones_into_other(
+    co2: dict[str, Any], points: PointsSystem
+) -> None:
+    """Issue 22: a real ``takasago oracle settle`` from the wallet's list writes the per-district rows the oracle
+    serves. Ten households in 荒井町 make a row; 伊保's 6 (under 10) and 曽根町's 4 are folded into "other" (10).
+    Each saves 40,000 Wh (14,000 g at 350 g/kWh); the households approved by earlier tests have no readings."""
+    if co2["db"] != "sqlite":
+        pytest.skip("the oracle's settlement is the same whatever the wallet's database (run once, on SQLite)")
+    wallet, desk = co2["wallet"], officer(co2["wallet"])
+    places = ["兵庫県高砂市荒井町千鳥1-1-1"] * 10 + ["兵庫県高砂市伊保1-2-3"] * 6 + ["兵庫県高砂市曽根町4-5-6"] * 4
+    homes = generate(len(places), 2026, 9, seed=93)
+
+    def household(place: str, meter: str) -> None:
+        resident = resident_in(wallet, place)
+        assert enrol(resident, meter).status_code == 201
+        assert resident.get("/v1/research/me").status_code == 200  # the shared district, derived from the record
+        link = resident.get("/v1/me/co2/household").json()["household"]
+        assert desk.post(f"/v1/officer/co2/households/{link['id']}/approve").status_code == 200
+
+    if wallet.approver is None:
+        wallet.approver = officer(wallet)
+    with ThreadPoolExecutor(max_workers=10) as pool:  # twenty residents at once: their registrations share blocks
+        list(pool.map(household, places, [h.meter_id for h in homes]))
+    settler = Settler(points, co2["oracle_dir"], co2["token"], wallet.url)
+    result = settler.settle("2026-09", homes, {h.meter_id: {"2025-09": h.true_wh + 40_000} for h in homes})
+    assert result.returncode == 0, result.stdout + result.stderr
+    expected = [
+        {"district": "28216-0020", "households": 10, "reduction_wh": 400_000, "co2_g": 140_000},
+        {"district": "other", "households": 10, "reduction_wh": 400_000, "co2_g": 140_000},
+    ]
+    written = co2["oracle_dir"] / "reports" / f"report-{settler.programme}-202609.districts.json"
+    assert json.loads(written.read_text()) == {"min_households": 10, "districts": expected}
+    public = httpx.get(f"{co2['oracle']}/v1/reports/{settler.programme}/202609").json()
+    assert public["districts"] == expected and public["min_households"] == 10
+    assert public["totals"]["co2_g"] == 280_000  # the rows add up to the city's total
+    assert "28216-0030" not in json.dumps(public) and "M093" not in json.dumps(public)  # 伊保 folded; no meter
 
 
 @pytest.mark.parametrize("database", ["sqlite", "postgresql"])
