@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import os
+import subprocess
+import sys
 from pathlib import Path
 
 import pytest
@@ -83,3 +85,15 @@ def test_argon2id_hashes_verify_and_refuse() -> None:
     assert not verify_secret(stored, "Correct horse battery staple")
     assert not verify_secret("not a hash", "x")
     assert not needs_rehash(stored) and needs_rehash("$argon2id$v=19$m=1024,t=1,p=1$c2FsdHNhbHQ$aGFzaGhhc2g")
+
+
+def test_the_test_servers_cost_is_opt_in_and_its_hashes_are_rehashed_at_the_standard_cost() -> None:
+    """``TAKASAGO_WALLET_INSECURE_TEST_HASHING=1`` (test servers only) lowers the cost; off, those are upgraded."""
+    script = "from wallet_api.crypto.passwords import hash_secret; print(hash_secret('correct horse'))"
+    weak = subprocess.run(
+        [sys.executable, "-c", script], env={**os.environ, "TAKASAGO_WALLET_INSECURE_TEST_HASHING": "1"},
+        capture_output=True, text=True, check=True, timeout=60,
+    ).stdout.strip()  # fmt: skip
+    assert weak.startswith("$argon2id$v=19$m=1024,t=1,p=1$")
+    assert verify_secret(weak, "correct horse") and needs_rehash(weak)  # this process runs at the standard cost
+    assert "m=65536,t=3,p=1" in hash_secret("correct horse")

@@ -79,7 +79,14 @@ class WalletServer:
         ]
 
     def _env(self) -> dict[str, str]:
-        return {**os.environ, "TAKASAGO_OFFICER_PASSWORD": OFFICER_PASSWORD, **self.env}
+        # test servers hash at a test cost (wallet_api/crypto/passwords.py): a module checking
+        # argon2's own cost passes TAKASAGO_WALLET_INSECURE_TEST_HASHING="0"
+        return {
+            **os.environ,
+            "TAKASAGO_OFFICER_PASSWORD": OFFICER_PASSWORD,
+            "TAKASAGO_WALLET_INSECURE_TEST_HASHING": "1",
+            **self.env,
+        }
 
     def cli(self, *args: str, check: bool = True) -> subprocess.CompletedProcess[str]:
         result = subprocess.run(

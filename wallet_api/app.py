@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from wallet_api.crypto import passwords
 from wallet_api.errors import ApiError, error_body, preferred_language
 from wallet_api.expiry import env_interval as expiry_interval
 from wallet_api.limits import SharedRateLimiter, client_address
@@ -230,6 +231,11 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
                 settings = services.settings
                 sweeper = services.help.start_sweeper(settings.help_sweep_seconds, settings.help_expiry_grace_seconds)
         settle_garbage_collector()
+        if passwords.INSECURE_TEST_HASHING:
+            log.warning(
+                "%s=1: passwords and PINs are hashed at a test server's cost, not safe for members' real secrets",
+                passwords.TEST_ENV,
+            )
         yield
         if sweeper is not None:
             sweeper.set()

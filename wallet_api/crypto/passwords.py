@@ -19,7 +19,17 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 
 # OWASP's argon2id recommendation (m=19 MiB, t=2, p=1) raised to RFC 9106's second
 # recommended option's memory (64 MiB), t=3: ~50-100 ms per hash on this class of machine.
-_HASHER = PasswordHasher(time_cost=3, memory_cost=64 * 1024, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
+STANDARD_COST = (3, 64 * 1024)  # (time_cost, memory_cost in KiB)
+# Test servers only (TAKASAGO_WALLET_INSECURE_TEST_HASHING=1): the test suite signs up and
+# logs in about a thousand members, at ~0.17 s of CPU each at the standard cost — minutes of
+# the suite's budget spent on nothing it checks. Never set in production: `wallet serve`
+# logs a warning while it is on, and hashes made with it are re-hashed at the standard cost
+# at the member's next log-in once it is off (:func:`needs_rehash`).
+TEST_ENV = "TAKASAGO_WALLET_INSECURE_TEST_HASHING"
+TEST_COST = (1, 1024)
+INSECURE_TEST_HASHING = os.environ.get(TEST_ENV) == "1"
+_TIME, _MEMORY = TEST_COST if INSECURE_TEST_HASHING else STANDARD_COST
+_HASHER = PasswordHasher(time_cost=_TIME, memory_cost=_MEMORY, parallelism=1, hash_len=32, salt_len=16, type=Type.ID)
 CONCURRENT_HASHES = max(1, os.cpu_count() or 1)
 _SLOTS = threading.BoundedSemaphore(CONCURRENT_HASHES)
 _EXECUTOR = ThreadPoolExecutor(max_workers=CONCURRENT_HASHES, thread_name_prefix="argon2")
