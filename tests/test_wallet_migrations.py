@@ -25,6 +25,7 @@ checks = importlib.import_module("wallet_api.migrations.versions.0004_status_che
 help_matching = importlib.import_module("wallet_api.migrations.versions.0005_help_matching")
 expiry_runs = importlib.import_module("wallet_api.migrations.versions.0008_expiry_runs")
 business = importlib.import_module("wallet_api.migrations.versions.0014_business")
+business_members = importlib.import_module("wallet_api.migrations.versions.0016_business_members")
 
 ROWS = [
     "INSERT INTO users (id, public_id, login, role, status, password_hash, short_code, failed_logins, created_at)"
@@ -107,5 +108,6 @@ def test_the_migration_lists_the_enums_values() -> None:
     listed[("operations", "kind")] = set(business.KINDS_AFTER)  # points that stay local (0014, issue 21)
     listed[("help_requests", "status")] = set(help_matching.HELP_STATUSES)
     listed[("users", "role")] = set(help_matching.ROLES_AFTER)  # coordinators (0005)
+    listed[("users", "role")] = set(business_members.ROLES_AFTER)  # businesses (0016, issue 21)
     listed[("help_links", "consent")] = set(help_matching.CONSENTS)
     assert listed == {key: {m.value for m in enum} for key, enum in enums.items()}
