@@ -212,6 +212,29 @@ def test_postgresql_gives_the_same_results_as_duckdb(indexer_db: IndexerDb, duck
         store.close()
 
 
+def test_postgresql_and_duckdb_agree_on_what_the_other_services_report(tmp_path: Path) -> None:
+    """The four tables other services report (local hops, CO2 by district, card payments, watch-over
+    coverage) give the same indicators on both engines, and they are not empty there."""
+    from analytics.generator import city, load_reported, load_store
+
+    generated = city(2000, 20_000, months=3, start="2026-01")
+    duck = DuckWarehouse(tmp_path / "reported.duckdb")
+    store = PostgresWarehouse(postgres_database())
+    try:
+        rows = census.load()
+        for warehouse in (duck, store):
+            load_store(generated, warehouse)
+            load_reported(generated, warehouse)
+            warehouse.replace("population", {column: [r[column] for r in rows] for column in rows[0]})
+        for table in ("co2_district", "card_payments", "watch"):
+            assert duck.query(f"SELECT count(*) FROM {table}")[0][0] > 0, table
+        assert duck.query("SELECT count(*) FROM movements WHERE kind IN ('b2b', 'business-reward')")[0][0] > 0
+        assert indicators.compute(store) == indicators.compute(duck)
+    finally:
+        store.close()
+        duck.close()
+
+
 def test_an_incremental_pull_reads_only_new_blocks_and_keeps_totals(indexer_db: IndexerDb, tmp_path: Path) -> None:
     store = DuckWarehouse()
     source = IndexerSource(indexer_db.url, name)
