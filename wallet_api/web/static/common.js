@@ -388,10 +388,17 @@ const TAKASAGO = (() => {
   const calendarDate = (ymd) => (lang === "en" ? ymd : String(ymd).replaceAll("-", "/"));
   const formatDate = jstDate;
   const formatDateTime = jstTime;
+  /** A datetime-local input's value, read as JST, as an ISO instant. */
+  const fromJstInput = (value) => new Date(`${value}:00+09:00`).toISOString();
+  /** The organisers' event form (officer desk, coordinators' desk) as the body of POST /v1/organiser/events. */
+  const eventBody = (form) => ({
+    programme_id: Number(form.get("programme_id")), title: String(form.get("title")).trim(), points: Number(form.get("points")),
+    starts_at: fromJstInput(String(form.get("starts_at"))), ends_at: fromJstInput(String(form.get("ends_at"))),
+  });
 
   return {
     APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
-    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, jstClock, jstSpan, calendarDate, el,
+    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, jstClock, jstSpan, calendarDate, fromJstInput, eventBody, el,
     get lang() { return lang; },
   };
 })();

@@ -36,7 +36,6 @@
 
   // the event's times are typed in Takasago's time (JST), whatever the computer's own zone is
   const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
-  const fromJstInput = (value) => new Date(`${value}:00+09:00`).toISOString();
   const count = (n) => T.t("ce_people").replace("{n}", Number(n).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP"));
 
   function stop() {
@@ -134,10 +133,7 @@
     event.preventDefault();
     const form = new FormData(event.target);
     try {
-      await T.call("POST", "/v1/organiser/events", {
-        programme_id: Number(form.get("programme_id")), title: String(form.get("title")).trim(), points: Number(form.get("points")),
-        starts_at: fromJstInput(String(form.get("starts_at"))), ends_at: fromJstInput(String(form.get("ends_at"))),
-      });
+      await T.call("POST", "/v1/organiser/events", T.eventBody(form));
       event.target.elements.title.value = "";
       await open("ce_created");
     } catch (e) {

@@ -43,7 +43,6 @@
   const when = T.jstTime; // common.js: 2026-12-03 14:05 JST / 2026/12/03 14:05
   // the event's times are typed and shown in Takasago's time (JST), whatever the computer's own zone is
   const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
-  const fromJstInput = (value) => new Date(`${value}:00+09:00`).toISOString();
 
   function stopQr() {
     if (qrTimer) clearInterval(qrTimer);
@@ -170,10 +169,7 @@
     event.preventDefault();
     const form = new FormData(event.target);
     try {
-      await T.call("POST", "/v1/organiser/events", {
-        programme_id: Number(form.get("programme_id")), title: String(form.get("title")).trim(), points: Number(form.get("points")),
-        starts_at: fromJstInput(String(form.get("starts_at"))), ends_at: fromJstInput(String(form.get("ends_at"))),
-      });
+      await T.call("POST", "/v1/organiser/events", T.eventBody(form));
       $("pgo-notice").textContent = T.t("pgo_created");
       $("pgo-notice").hidden = false;
       await events();
