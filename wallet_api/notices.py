@@ -219,7 +219,7 @@ class _Statements:
     insert_notice: Any
     wants_mail: Any
     insert_mail: Any
-    member_name: Any
+    paid_request: Any
 
 
 @functools.cache
@@ -230,6 +230,7 @@ def _statements(dialect_name: str) -> _Statements:
     preferences: Table = NoticePreference.__table__  # type: ignore[assignment]
     users: Table = User.__table__  # type: ignore[assignment]
     mails: Table = NoticeMail.__table__  # type: ignore[assignment]
+    requests: Table = PaymentRequest.__table__  # type: ignore[assignment]
     return _Statements(
         insert_notice=dialect.insert(notices).on_conflict_do_nothing().returning(notices.c.id),
         wants_mail=select(preferences.c.user_id).where(
@@ -238,7 +239,17 @@ def _statements(dialect_name: str) -> _Statements:
             preferences.c.sealed_email.is_not(None),
         ),
         insert_mail=insert(mails),
-        member_name=select(users.c.display_name, users.c.short_code).where(users.c.id == bindparam("user_id")),
+        paid_request=select(
+            requests.c.amount,
+            requests.c.payer_id,
+            requests.c.merchant_id,
+            requests.c.operation_id,
+            requests.c.paid_at,
+            users.c.display_name,
+            users.c.short_code,
+        )
+        .join_from(requests, users, users.c.id == requests.c.merchant_id, isouter=True)
+        .where(requests.c.id == bindparam("request_pk")),
     )
 
 
@@ -278,15 +289,18 @@ def on_thank(db: DbSession, op: Operation) -> None:
 
 
 def on_pay(db: DbSession, op: Operation) -> None:
-    """A payment settled as paid: the payer and the merchant are each told once."""
-    request = db.get(PaymentRequest, op.summary.get("payment_request"))
+    """A payment settled as paid: the payer and the merchant are each told once.
+
+    The request and its shop's name in one Core read (issue 17: the settling write queue),
+    after the payment's own hook settled the request by Core statements too.
+    """
+    connection = db.connection()
+    request = connection.execute(
+        _statements(connection.dialect.name).paid_request, {"request_pk": op.summary.get("payment_request")}
+    ).first()
     if request is None or request.operation_id != op.id or request.paid_at is None or request.payer_id is None:
         return
-    connection = db.connection()
-    merchant = connection.execute(
-        _statements(connection.dialect.name).member_name, {"user_id": request.merchant_id}
-    ).first()
-    name = (merchant.display_name or merchant.short_code) if merchant is not None else "?"
+    name = request.display_name or request.short_code or "?"
     add(db, request.payer_id, "payment_made", {"amount": request.amount, "merchant": name}, f"op:{op.id}")
     add(db, request.merchant_id, "payment_received", {"amount": request.amount}, f"op:{op.id}")
 

@@ -113,7 +113,8 @@ class Outbox:
         try:
             if known is not None:
                 if optimistic:
-                    self.ledger.ping()  # nothing is accepted while the node is down (answered 503)
+                    if not self.pipeline.receipts.node_heard():  # blocks arriving: it is up
+                        self.ledger.ping()  # nothing is accepted while the node is down (answered 503)
                 else:
                     self.ledger.check_call(sender, target, calldata)
                 return known

@@ -99,11 +99,11 @@ def _cancelled_by_till(request: PaymentRequest) -> bool:
     return request.status == PaymentRequestStatus.CANCELLED and request.memo != "charge"
 
 
-def _judge(request: PaymentRequest, payer_address: str | None, chain_payer: str | None, chain_amount: int) -> str:
-    """``paid`` when the chain records ``payer_address`` paying the request's amount; else ``review``."""
+def _judge(amount: int, payer_address: str | None, chain_payer: str | None, chain_amount: int) -> str:
+    """``paid`` when the chain records ``payer_address`` paying the request's ``amount``; else ``review``."""
     if chain_payer is None:
         return "unpaid"
-    if payer_address and chain_payer.lower() == payer_address.lower() and chain_amount == request.amount:
+    if payer_address and chain_payer.lower() == payer_address.lower() and chain_amount == amount:
         return "paid"
     return "review"
 
@@ -217,7 +217,7 @@ class Payments:
             )
         except (ConnectionError, OSError, TimeoutError):
             return
-        verdict = _judge(request, payer.address, chain_payer, chain_amount)
+        verdict = _judge(request.amount, payer.address, chain_payer, chain_amount)
         if verdict == "unpaid":
             return
         with self.sessions.begin() as db:
@@ -269,7 +269,7 @@ class Payments:
                 },
             )
             if not result.rowcount:
-                latest = db.get(PaymentRequest, request.id)
+                latest = db.get(PaymentRequest, request.id, populate_existing=True)  # as this batch left it
                 if latest is not None and current_status(latest) == PaymentRequestStatus.EXPIRED:
                     raise ApiError("PAYMENT_REQUEST_EXPIRED")
                 if latest is not None and _cancelled_by_till(latest):
@@ -422,29 +422,43 @@ def _claim_statement(for_payer_only: bool) -> Update:
 
 
 # -- hooks: run by the pipeline in the transaction that settles an operation --------------
+_REQUESTS: Table = PaymentRequest.__table__  # type: ignore[assignment]
+_SETTLING_REQUEST = select(
+    _REQUESTS.c.id, _REQUESTS.c.merchant_id, _REQUESTS.c.amount, _REQUESTS.c.memo, _REQUESTS.c.operation_id
+).where(_REQUESTS.c.id == bindparam("request_pk"))
+_UPDATE_REQUEST = update(_REQUESTS).where(_REQUESTS.c.id == bindparam("request_pk"))  # SET: the keys passed
+
+
 def on_pay(db: DbSession, op: Operation) -> None:
-    """Settles the request from the chain's own record (``chain_payer``/``chain_amount``, read by the inspector)."""
-    request = db.get(PaymentRequest, op.summary["payment_request"])
+    """Settles the request from the chain's own record (``chain_payer``/``chain_amount``, read by the inspector).
+
+    Core statements on the session's connection, not ORM loads (issue 17: the hook runs in the
+    write queue every payment waits in); no loaded copy of the request is left to go stale.
+    """
+    connection = db.connection()
+    request_pk = op.summary["payment_request"]
+    request = connection.execute(_SETTLING_REQUEST, {"request_pk": request_pk}).first()
     if request is None or request.operation_id != op.id:
         return
     mark_changed(db, request.id)
     chain_payer = op.summary.get("chain_payer")
     chain_amount = int(op.summary.get("chain_amount") or 0)  # type: ignore[call-overload]
-    verdict = _judge(request, op.sender, str(chain_payer) if chain_payer else None, chain_amount)
+    verdict = _judge(request.amount, op.sender, str(chain_payer) if chain_payer else None, chain_amount)
+    changes: dict[str, object]
     if verdict == "paid":
-        request.status = PaymentRequestStatus.PAID
-        request.paid_at = now()
+        changes = {"status": PaymentRequestStatus.PAID, "paid_at": now()}
         mark_changed(db, f"merchant:{request.merchant_id}")  # the till listening for any payment hears it
     elif verdict == "review" or op.status == OperationStatus.CONFIRMED:
         # the shop was paid by someone or something else (or a receipt without a matching record)
-        request.status = PaymentRequestStatus.REVIEW
-        request.review_reason = _review_reason(str(chain_payer) if chain_payer else None, chain_amount)
+        changes = {
+            "status": PaymentRequestStatus.REVIEW,
+            "review_reason": _review_reason(str(chain_payer) if chain_payer else None, chain_amount),
+        }
     elif request.memo == "charge":
-        request.status = PaymentRequestStatus.CANCELLED  # a charge is never paid later by anyone else
+        changes = {"status": PaymentRequestStatus.CANCELLED}  # a charge is never paid later by anyone else
     else:
-        request.status = PaymentRequestStatus.OPEN
-        request.payer_id = None
-        request.operation_id = None
+        changes = {"status": PaymentRequestStatus.OPEN, "payer_id": None, "operation_id": None}
+    connection.execute(_UPDATE_REQUEST, {"request_pk": request_pk, **changes})
 
 
 def on_refund(db: DbSession, op: Operation) -> None:

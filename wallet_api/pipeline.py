@@ -43,7 +43,7 @@ from datetime import timedelta
 from typing import Any
 
 from eth_account.signers.local import LocalAccount
-from sqlalchemy import Connection, Table, bindparam, insert, select, update
+from sqlalchemy import Connection, Table, bindparam, case, func, insert, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session as DbSession
 from sqlalchemy.orm import sessionmaker
@@ -81,6 +81,27 @@ _TAKE_PREDICTED_NONCE = (
 )
 _PEEK_NONCE = select(_NONCES.c.next_nonce).where(_NONCES.c.address == bindparam("nonce_address"))
 _INSERT_OPERATION = insert(_OPERATIONS)
+# A receipt recorded (Pipeline.settle): one UPDATE … RETURNING instead of an ORM load and flush.
+# An operation still ``signed`` was broadcast by the request settling it and never marked sent.
+_SIGNED_HERE = _OPERATIONS.c.status == OperationStatus.SIGNED
+_RECORD_RECEIPT = (
+    update(_OPERATIONS)
+    .where(
+        _OPERATIONS.c.id == bindparam("settle_id"),
+        _OPERATIONS.c.status.not_in(bindparam("settle_final", expanding=True)),
+    )
+    .values(
+        summary=bindparam("settle_summary"),
+        block_number=bindparam("settle_block"),
+        status=bindparam("settle_status"),
+        error_code=bindparam("settle_error_code"),
+        error_detail=bindparam("settle_error_detail"),
+        updated_at=bindparam("settle_moment"),
+        sent_at=case((_SIGNED_HERE, bindparam("settle_moment")), else_=_OPERATIONS.c.sent_at),
+        broadcasts=case((_SIGNED_HERE, func.coalesce(_OPERATIONS.c.broadcasts, 0) + 1), else_=_OPERATIONS.c.broadcasts),
+    )
+    .returning(*_OPERATIONS.columns)
+)
 
 
 @dataclass(frozen=True)
@@ -437,24 +458,26 @@ class Pipeline:
         inspector = self.inspectors.get(op.kind)
         findings = inspector(op, receipt) if inspector is not None else {}
         op_id = op.id
+        summary = {**op.summary, **findings}  # the summary is written once, when accepted; findings join it here
+        values = {
+            "settle_id": op_id,
+            "settle_final": list(FINAL_OPERATION),
+            "settle_summary": summary,
+            "settle_block": int(receipt["blockNumber"]),
+            "settle_status": OperationStatus.CONFIRMED if failure is None else OperationStatus.FAILED,
+            "settle_error_code": failure.code if failure is not None else None,
+            "settle_error_detail": json.dumps(failure.detail)[:500] if failure is not None else None,
+        }
 
         def record(db: DbSession) -> Operation | None:
-            op = db.get(Operation, op_id)
-            if op is None or op.status in FINAL_OPERATION:
-                return op
-            if findings:
-                op.summary = {**op.summary, **findings}
-            if op.status == OperationStatus.SIGNED:  # broadcast by this request, settled before it was marked sent
-                op.sent_at = now()
-                op.broadcasts = (op.broadcasts or 0) + 1
-            op.block_number = int(receipt["blockNumber"])
-            op.status = OperationStatus.CONFIRMED if failure is None else OperationStatus.FAILED
-            if failure is not None:
-                op.error_code = failure.code
-                op.error_detail = json.dumps(failure.detail)[:500]
-            op.updated_at = now()
-            self._run_hook(db, op)
-            return op
+            # Core, not an ORM load and flush (issue 17: this runs in the write queue of every payment).
+            # ``op`` here is a plain copy of the stored row for the hook and the caller, not in the session.
+            row = db.connection().execute(_RECORD_RECEIPT, {**values, "settle_moment": now()}).first()
+            if row is None:  # final already (settled by another request or the worker), or gone
+                return db.get(Operation, op_id, populate_existing=True)
+            settled = Operation(**row._mapping)
+            self._run_hook(db, settled)
+            return settled
 
         return self.writes.run(record)
 

@@ -34,6 +34,7 @@ log = logging.getLogger("wallet_api.receipts")
 
 POLL_SECONDS = 0.01  # without the head subscription: one batch per 10 ms while anyone waits
 SUBSCRIBED_POLL_SECONDS = 0.1  # with it: a safety net only (blocks are announced as they are sealed)
+HEARD_SECONDS = 0.5  # a node that sent a head or answered a batch this recently, subscription up, is up
 
 
 def normalise(raw: dict[str, Any]) -> dict[str, Any]:
@@ -58,6 +59,17 @@ class ReceiptWatcher:
         self._heads: HeadListener | None = None
         self._head_count = 0  # heads announced so far
         self._polled_at_head = -1  # the head count when the last batch was sent
+        self._heard_at = float("-inf")  # monotonic time of the node's last head or answered batch
+
+    def node_heard(self) -> bool:
+        """True while the head subscription is up and the node spoke within :data:`HEARD_SECONDS`.
+
+        Lets a payment skip its own "is the node up?" call under load (issue 17: one more
+        round trip per payment, on the API's and the node's CPU), when blocks are arriving
+        anyway. A killed node closes the subscription's socket at once; a quiet one is asked.
+        """
+        heads = self._heads
+        return heads is not None and heads.subscribed and time.monotonic() - self._heard_at < HEARD_SECONDS
 
     def wait(self, tx_hash: str, timeout: float) -> dict[str, Any] | None:
         """The receipt of ``tx_hash`` (normalised), or None if it has none within ``timeout`` seconds."""
@@ -90,6 +102,7 @@ class ReceiptWatcher:
     def _on_head(self) -> None:
         with self._lock:
             self._head_count += 1
+            self._heard_at = time.monotonic()
             self._lock.notify()
 
     def _due(self, last_batch: float) -> float:
@@ -116,6 +129,7 @@ class ReceiptWatcher:
             last_batch = time.monotonic()
             try:
                 results = self.rpc.batch_results([("eth_getTransactionReceipt", [h]) for h in hashes])
+                self._heard_at = time.monotonic()
             except (ConnectionError, OSError, TimeoutError, RpcError) as exc:
                 log.warning("receipt poll failed: %s", str(exc)[:200])
                 results = []
