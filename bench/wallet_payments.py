@@ -138,12 +138,15 @@ class CpuMeter:
     costs in all processes together, so each is reported per confirmed payment.
     """
 
-    def __init__(self, groups: dict[str, int | None]) -> None:
+    def __init__(self, groups: dict[str, int | None], *, postgres: bool = False) -> None:
         self.groups = {name: pgid for name, pgid in groups.items() if pgid is not None}
+        self.postgres = postgres  # also the local PostgreSQL server's processes
         self._start = self._read()
 
     def _read(self) -> dict[str, float]:
         out = {name: sum(processes.group_members(pgid).values()) for name, pgid in self.groups.items()}
+        if self.postgres:
+            out["PostgreSQL"] = sum(processes.postgres_members().values())
         out["this client"] = time.process_time()
         return out
 
@@ -516,7 +519,8 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
         for resident, mine in zip(residents, uris, strict=True):  # warm-up: each resident's first payments
             for uri in mine[:WARMUP]:
                 api_pay(resident, uri)
-        meter = CpuMeter({"node": node.pid, "wallet API": server.pid})
+        on_postgres = database_url.startswith("postgresql")
+        meter = CpuMeter({"node": node.pid, "wallet API": server.pid}, postgres=on_postgres)
         results.api_conc = api_concurrent(merchant, residents, [mine[WARMUP:] for mine in uris])
         results.api_conc.cpu = meter.used()
         log(f"API concurrent: {results.api_conc.rate:.1f} confirmed payments/s")
@@ -539,7 +543,7 @@ def run_ours(args: argparse.Namespace, workdir: Path, database_url: str, results
                 f"{args.payments} payments"
             )
             paced_uris = [[new_request(merchant)[0] for _ in share] for share in shares]
-            meter = CpuMeter({"node": node.pid, "wallet API": server.pid})
+            meter = CpuMeter({"node": node.pid, "wallet API": server.pid}, postgres=on_postgres)
             results.api_paced = paced(
                 [paying_by_api(r, u) for r, u in zip(residents, paced_uris, strict=True)], args.payments, args.rate
             )

@@ -281,13 +281,13 @@ class Authenticator:
             raise ApiError("TOKEN_INVALID")
         return claims
 
-    def principal(self, db: DbSession, bearer: str) -> Principal:
+    def principal(self, db: DbSession, bearer: str) -> tuple[Principal, User]:
         """The member a bearer token names, if its session is live: one query for the session and its member.
 
         Every request runs this; a session and a member read one after the other cost a second
         round trip on PostgreSQL (issue 17's profile: authentication was ~8% of a worker's
-        CPU under 32 paying residents). The member is loaded into ``db``, so the caller's
-        ``db.get(User, …)`` is answered from the session's identity map.
+        CPU under 32 paying residents). The member is returned as loaded: the session's identity
+        map holds it only weakly, so a later ``db.get(User, …)`` would have read it again.
         """
         claims = self._claims(bearer)
         row = db.execute(_LIVE_SESSION_MEMBER, {"sid": str(claims["sid"])}).first()
@@ -298,4 +298,4 @@ class Authenticator:
             raise ApiError("TOKEN_INVALID")
         if user.status in INACTIVE:
             raise ApiError("ACCOUNT_NOT_ACTIVE")
-        return Principal(user.id, user.public_id, user.role, str(claims["sid"]))
+        return Principal(user.id, user.public_id, user.role, str(claims["sid"])), user

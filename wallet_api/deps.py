@@ -13,6 +13,7 @@ from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 
 from wallet_api import business_errors  # noqa: F401 - BUSINESS_NOT_A_SHOP, refused here
 from wallet_api.charges import ChargeView
+from wallet_api.db.engine import reads
 from wallet_api.db.models import Operation, User
 from wallet_api.errors import MESSAGES, ApiError, error_body, preferred_language
 from wallet_api.outbox import validate_idempotency_key
@@ -41,13 +42,10 @@ def current_user(
 ) -> User:
     if credentials is None or credentials.scheme.lower() != "bearer":
         raise ApiError("UNAUTHENTICATED")
-    with svc.sessions() as db:
-        principal = svc.auth.principal(db, credentials.credentials)
-        user = db.get(User, principal.user_id)
+    with reads(svc.sessions) as db:  # one statement: no transaction around it
+        principal, user = svc.auth.principal(db, credentials.credentials)
     request.state.session_id = principal.session_id
     request.state.pseudonym = svc.auth.pseudonym(principal.public_id)  # for the access log
-    if user is None:
-        raise ApiError("TOKEN_INVALID")
     return user
 
 

@@ -34,6 +34,7 @@ from sqlalchemy.orm import sessionmaker
 from ledger_client.payment_uri import PaymentRequest as UriRequest
 from ledger_client.payment_uri import PaymentUriError, build_payment_uri, parse_payment_uri, payment_request_id
 from wallet_api.auth import aware, now
+from wallet_api.db.engine import reads
 from wallet_api.db.models import Operation, PaymentRequest, User
 from wallet_api.errors import ApiError
 from wallet_api.ledger import Ledger
@@ -327,8 +328,8 @@ class Payments:
         return parsed
 
     def _resolved(self, db: DbSession, parsed: UriRequest) -> tuple[PaymentRequest, User]:
-        request = db.scalar(select(PaymentRequest).where(PaymentRequest.request_id == "0x" + parsed.reference.hex()))
-        merchant = db.get(User, request.merchant_id) if request is not None else None
+        found = db.execute(_REQUEST_AND_MERCHANT, {"request_id": "0x" + parsed.reference.hex()}).first()
+        request, merchant = found if found is not None else (None, None)
         if request is None or merchant is None:
             raise ApiError("UNKNOWN_PAYMENT_REQUEST")
         if (merchant.address or "").lower() != parsed.merchant.lower() or parsed.amount != request.amount:
@@ -338,7 +339,8 @@ class Payments:
     def pay_uri(self, payer: User, uri: str, key: str) -> Operation:
         """Pays a scanned EIP-681 request."""
         parsed = self._parse(uri)
-        with self.sessions() as db:  # the request, its shop, a retry's operation and the payer's nonce: one read
+        # the request and its shop, a retry's operation and the payer's nonce: one session, no transaction
+        with reads(self.sessions) as db:
             request, merchant = self._resolved(db, parsed)
             existing = find(db, payer.id, key)
             nonce = self.outbox.pipeline.peek_nonce(db, payer.address) if payer.address else None
@@ -423,6 +425,12 @@ def _claim_statement(for_payer_only: bool) -> Update:
 
 # -- hooks: run by the pipeline in the transaction that settles an operation --------------
 _REQUESTS: Table = PaymentRequest.__table__  # type: ignore[assignment]
+# A scanned request and its shop in one read (every payment starts with it).
+_REQUEST_AND_MERCHANT = (
+    select(PaymentRequest, User)
+    .join(User, User.id == PaymentRequest.merchant_id)
+    .where(PaymentRequest.request_id == bindparam("request_id"))
+)
 _SETTLING_REQUEST = select(
     _REQUESTS.c.id, _REQUESTS.c.merchant_id, _REQUESTS.c.amount, _REQUESTS.c.memo, _REQUESTS.c.operation_id
 ).where(_REQUESTS.c.id == bindparam("request_pk"))

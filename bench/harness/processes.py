@@ -147,6 +147,28 @@ def group_members(pgid: int) -> dict[int, float]:
     return out
 
 
+def postgres_members() -> dict[int, float]:
+    """pid -> CPU seconds of every PostgreSQL server process on this machine (postmaster and backends).
+
+    So a benchmark on PostgreSQL can count the database server's CPU with the rest; each
+    backend is a session of its own (``setsid``), so they are found by name, not by group.
+    A backend that exits between two readings takes its CPU with it: benchmarks read while
+    their connection pools are open.
+    """
+    out: dict[int, float] = {}
+    for entry in os.scandir("/proc"):
+        if not entry.name.isdigit():
+            continue
+        try:
+            stat = Path(f"/proc/{entry.name}/stat").read_text()
+        except OSError:
+            continue
+        if stat[stat.find("(") + 1 : stat.rfind(")")] == "postgres":
+            fields = stat[stat.rfind(")") + 2 :].split()
+            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
+    return out
+
+
 def machine_busy() -> float:
     """Busy CPU seconds of the whole machine since boot (/proc/stat: all but idle and iowait)."""
     fields = [int(v) for v in Path("/proc/stat").read_text().splitlines()[0].split()[1:9]]

@@ -15,6 +15,7 @@ from web3.exceptions import Web3RPCError
 
 from wallet_api import payments, qr, queries
 from wallet_api.auth import aware
+from wallet_api.db.engine import reads
 from wallet_api.db.models import Operation, User
 from wallet_api.deps import AnyUser, IdempotencyKey, Member, Resident, ServicesDep, operation_out, operation_response
 from wallet_api.errors import ApiError, preferred_language
@@ -221,7 +222,7 @@ def pay(request: Request, body: PayIn, user: Resident, key: IdempotencyKey, svc:
 
 
 def _request_of(svc: ServicesDep, op: Operation) -> dict[str, object] | None:
-    with svc.sessions() as db:
+    with reads(svc.sessions) as db:
         found = queries.request_and_merchant(db, str(op.summary.get("payment_request") or ""))
     if found is None:
         return None
