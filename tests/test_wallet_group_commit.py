@@ -121,3 +121,88 @@ def test_the_payment_record_is_read_from_the_receipts_paid_event(merchant: str, 
         assert record is not None and record[0].lower() == PAYER and record[1] == 250
     else:
         assert record is None
+
+
+def test_a_batch_with_a_failing_unit_runs_again_with_savepoints_and_the_rest_commit(tmp_path: Path) -> None:
+    """The common batch runs without savepoints; one raising unit sends the batch round again, each alone in one."""
+    engine = make_engine(_database(tmp_path))
+    sessions = make_sessions(engine)
+    savepoints: list[int] = []
+    event.listen(engine, "savepoint", lambda *_args: savepoints.append(1))
+    group = GroupCommit(sessions)
+    runs: dict[str, int] = {}
+
+    def insert(reference: str, fail: bool = False) -> object:
+        def unit(db: Session) -> str:
+            runs[reference] = runs.get(reference, 0) + 1
+            db.execute(text("INSERT INTO paid VALUES (:r, 1)"), {"r": reference})
+            if fail:
+                raise ValueError("refused")
+            return reference
+
+        return unit
+
+    assert group.run(insert("alone")) == "alone"  # a batch of one, no savepoint
+    assert not savepoints
+    release = threading.Event()
+
+    def blocking(db: Session) -> str:  # keeps the committer busy while the next batch queues up
+        release.wait(10)
+        return "blocking"
+
+    blocker = threading.Thread(target=group.run, args=(blocking,))
+    blocker.start()
+    time.sleep(0.2)
+    good = [insert(f"good-{i}") for i in range(5)]
+    bad = insert("bad", fail=True)
+    results: list[object] = []
+    threads = [threading.Thread(target=lambda u=u: results.append(_outcome(group, u))) for u in [*good, bad]]
+    for t in threads:
+        t.start()
+    time.sleep(0.2)
+    release.set()
+    for t in [blocker, *threads]:
+        t.join()
+    assert sorted(str(r) for r in results) == sorted([*(f"good-{i}" for i in range(5)), "refused"])
+    with engine.connect() as connection:
+        stored = {row[0] for row in connection.exec_driver_sql("SELECT reference FROM paid")}
+    assert stored == {"alone", *(f"good-{i}" for i in range(5))}  # the failing unit left nothing
+    assert runs["bad"] >= 2 and savepoints  # run again, in a savepoint
+
+
+def _outcome(group: GroupCommit, unit: object) -> object:
+    try:
+        return group.run(unit)  # type: ignore[arg-type]
+    except ValueError as exc:
+        return str(exc)
+
+
+def test_postgres_reads_need_no_transaction_and_a_dead_idle_connection_is_replaced() -> None:
+    """On PostgreSQL: ``reads()`` sends no BEGIN; a pooled connection killed while idle is found and replaced."""
+    from tests.wallet_support import PG_ADMIN_URL, postgres_database
+    from wallet_api.db import engine as engine_module
+    from wallet_api.db.engine import reads
+
+    url = postgres_database()
+    engine = make_engine(url)
+    sessions = make_sessions(engine)
+    statements: list[str] = []
+    event.listen(engine, "before_cursor_execute", lambda *args: statements.append(str(args[2])))
+    with sessions.begin() as db:
+        pid = db.execute(text("SELECT pg_backend_pid()")).scalar_one()
+    with reads(sessions) as db:
+        assert db.execute(text("SELECT pg_backend_pid()")).scalar_one() == pid  # the pooled connection, reused
+        time.sleep(0.05)
+        # now() is when the transaction began: equal to this statement's start only if it is its own
+        alone = db.execute(text("SELECT now() = statement_timestamp()")).scalar_one()
+    assert alone  # autocommit: each statement its own transaction
+    assert not any("select 1" in s.lower() for s in statements)  # used a moment ago: not pinged
+
+    import psycopg
+
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        admin.execute("SELECT pg_terminate_backend(%s)", (pid,))
+    time.sleep(engine_module.PING_AFTER_IDLE_SECONDS + 0.2)
+    with reads(sessions) as db:  # the dead connection is pinged, dropped and replaced: the read succeeds
+        assert db.execute(text("SELECT pg_backend_pid()")).scalar_one() != pid
+    engine.dispose()
