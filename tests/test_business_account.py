@@ -25,6 +25,8 @@ from tests.wallet_support import (
     PASSWORD,
     Api,
     WalletServer,
+    apply_business,
+    business_application,
     error_code,
     member,
     officer,
@@ -37,40 +39,6 @@ points, wallet = shared_points, shared_wallet  # this module runs on the worker'
 
 BUSINESS_KIND = 6
 CORPORATE_NUMBER = "7000012050002"  # a real 法人番号 (its check digit holds)
-
-
-def application(**changes: Any) -> dict[str, Any]:
-    body = {
-        "login": f"firm-{secrets.token_hex(4)}",
-        "password": PASSWORD,
-        "name": "テスト商事",
-        "category": "運輸",
-        "representative": "高砂 一郎",
-        "postal_address": "兵庫県高砂市高砂町浜田町1-1",
-        "corporate_number": "7-000012-050002",
-    }
-    return {**body, **changes}
-
-
-def apply(server: WalletServer, name: str) -> Api:
-    body = application(name=name)
-    sent = httpx.post(server.url + "/v1/business/applications", json=body, timeout=30)
-    assert sent.status_code == 201, sent.text
-    api = Api(server, body["login"])
-    api.info = sent.json()
-    assert api.login().status_code == 200
-    api.info.update(api.me())
-    return api
-
-
-def approved_business(server: WalletServer, name: str) -> Api:
-    firm = apply(server, name)
-    desk = officer(server)
-    sent = desk.post(f"/v1/officer/business-accounts/{firm.info['id']}/approve", {"reason": "登記簿を確認"})
-    assert sent.status_code in (200, 202), sent.text
-    assert settled(desk, sent)["status"] == "confirmed"
-    firm.info.update(firm.me())
-    return firm
 
 
 def paid_shop(server: WalletServer, name: str, amount: int) -> Api:
@@ -89,15 +57,15 @@ def test_a_business_applies_is_approved_and_passes_points_on_but_takes_no_paymen
     p = wallet.points
     url = wallet.url + "/v1/business/applications"
     # bad applications: a precise message in both languages, nothing stored
-    bad = httpx.post(url, json=application(corporate_number="7000012050003"), timeout=30)
+    bad = httpx.post(url, json=business_application(corporate_number="7000012050003"), timeout=30)
     assert (bad.status_code, error_code(bad)) == (422, "CORPORATE_NUMBER_INVALID")
     assert "法人番号" in messages(bad)["ja"] and "corporate number" in messages(bad)["en"]
     for changes in ({"name": "   "}, {"extra": 1}, {"password": "short"}, {"corporate_number": 7000012050002}):
-        refused = httpx.post(url, json=application(**changes), timeout=30)
+        refused = httpx.post(url, json=business_application(**changes), timeout=30)
         assert (refused.status_code, error_code(refused)) == (422, "VALIDATION_ERROR"), (changes, refused.text)
         assert messages(refused)["ja"] and messages(refused)["en"]
-    firm = apply(wallet, "高砂運輸株式会社")
-    taken = httpx.post(url, json=application(login=firm.login_id), timeout=30)
+    firm = apply_business(wallet, "高砂運輸株式会社")
+    taken = httpx.post(url, json=business_application(login=firm.login_id), timeout=30)
     assert (taken.status_code, error_code(taken)) == (409, "LOGIN_TAKEN")
 
     # waiting for the city: its own account only; no business movement yet
@@ -205,7 +173,7 @@ def test_a_business_applies_is_approved_and_passes_points_on_but_takes_no_paymen
 
 
 def test_the_desk_rejects_an_application_with_a_reason_the_business_sees(wallet: WalletServer) -> None:
-    firm = apply(wallet, "未確認の商会")
+    firm = apply_business(wallet, "未確認の商会")
     desk = officer(wallet)
     rejected = desk.post(
         f"/v1/officer/business-accounts/{firm.info['id']}/reject", {"reason": "法人番号が登記と違います"}

@@ -21,8 +21,7 @@ from sqlalchemy import text
 
 from tests.conftest import REPO
 from tests.points import PointsSystem
-from tests.test_business_account import approved_business
-from tests.wallet_support import Api, WalletServer, member, running_wallet
+from tests.wallet_support import Api, WalletServer, approved_business, member, running_wallet
 from wallet_api.db.engine import make_engine
 
 

@@ -1,8 +1,8 @@
 """schemathesis over every wallet API operation: generated and mutated requests never get a 5xx.
 
-Runs against the real server process, the real node and SQLite, as a verified resident,
-a verified merchant, a city officer and a help coordinator in turn (and without a token), so the generated
-requests reach the handlers rather than stopping at authentication.
+Runs against the real server process, the real node and SQLite, as a verified resident, a verified
+merchant, a business (法人) the city approved, a city officer and a help coordinator in turn (and
+without a token), so the generated requests reach the handlers rather than stopping at authentication.
 """
 
 from __future__ import annotations
@@ -18,7 +18,7 @@ from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 
 from tests.points import PointsSystem
-from tests.wallet_support import WalletServer, coordinator, member, officer, running_wallet
+from tests.wallet_support import WalletServer, approved_business, coordinator, member, officer, running_wallet
 
 EXAMPLES_PER_OPERATION = 12
 STATUSES: dict[int, int] = {}
@@ -41,7 +41,8 @@ def test_no_operation_answers_with_a_server_error(wallet: WalletServer) -> None:
     shop = member(wallet, "merchant")
     city = officer(wallet)
     helpdesk = coordinator(wallet)  # 社協: reaches the coordinator routes as their own role
-    tokens = [f"Bearer {api.token}" for api in (resident, shop, city, helpdesk)] + [None]
+    firm = approved_business(wallet, "高砂運輸株式会社")  # issue 21: the business routes as a business
+    tokens = [f"Bearer {api.token}" for api in (resident, shop, firm, city, helpdesk)] + [None]
     failures: list[str] = []
     calls = [0]
 

@@ -295,6 +295,43 @@ def member(server: WalletServer, role: str = "resident", points: int = 0, shop: 
     return api
 
 
+def business_application(**changes: Any) -> dict[str, Any]:
+    """A business's application from the till site (法人): valid unless ``changes`` break it."""
+    body = {
+        "login": f"firm-{secrets.token_hex(4)}",
+        "password": PASSWORD,
+        "name": "テスト商事",
+        "category": "運輸",
+        "representative": "高砂 一郎",
+        "postal_address": "兵庫県高砂市高砂町浜田町1-1",
+        "corporate_number": "7-000012-050002",
+    }
+    return {**body, **changes}
+
+
+def apply_business(server: WalletServer, name: str) -> Api:
+    """A business that applied and signed in; waiting for the city."""
+    body = business_application(name=name)
+    sent = httpx.post(server.url + "/v1/business/applications", json=body, timeout=30)
+    assert sent.status_code == 201, sent.text
+    api = Api(server, body["login"])
+    api.info = sent.json()
+    assert api.login().status_code == 200
+    api.info.update(api.me())
+    return api
+
+
+def approved_business(server: WalletServer, name: str) -> Api:
+    """A business the officer desk approved: registered on-chain as kind Business."""
+    firm = apply_business(server, name)
+    desk = officer(server)
+    sent = desk.post(f"/v1/officer/business-accounts/{firm.info['id']}/approve", {"reason": "登記簿を確認"})
+    assert sent.status_code in (200, 202), sent.text
+    assert settled(desk, sent)["status"] == "confirmed"
+    firm.info.update(firm.me())
+    return firm
+
+
 def error_code(response: httpx.Response) -> str:
     """The stable error code of a refusal."""
     return str(response.json()["error"]["code"])

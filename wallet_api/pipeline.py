@@ -91,7 +91,6 @@ _RECORD_RECEIPT = (
         _OPERATIONS.c.status.not_in(bindparam("settle_final", expanding=True)),
     )
     .values(
-        summary=bindparam("settle_summary"),
         block_number=bindparam("settle_block"),
         status=bindparam("settle_status"),
         error_code=bindparam("settle_error_code"),
@@ -101,6 +100,9 @@ _RECORD_RECEIPT = (
         broadcasts=case((_SIGNED_HERE, func.coalesce(_OPERATIONS.c.broadcasts, 0) + 1), else_=_OPERATIONS.c.broadcasts),
     )
     .returning(*_OPERATIONS.columns)
+)
+_SET_SUMMARY = (
+    update(_OPERATIONS).where(_OPERATIONS.c.id == bindparam("summary_id")).values(summary=bindparam("summary_value"))
 )
 
 
@@ -458,11 +460,9 @@ class Pipeline:
         inspector = self.inspectors.get(op.kind)
         findings = inspector(op, receipt) if inspector is not None else {}
         op_id = op.id
-        summary = {**op.summary, **findings}  # the summary is written once, when accepted; findings join it here
         values = {
             "settle_id": op_id,
             "settle_final": list(FINAL_OPERATION),
-            "settle_summary": summary,
             "settle_block": int(receipt["blockNumber"]),
             "settle_status": OperationStatus.CONFIRMED if failure is None else OperationStatus.FAILED,
             "settle_error_code": failure.code if failure is not None else None,
@@ -472,10 +472,14 @@ class Pipeline:
         def record(db: DbSession) -> Operation | None:
             # Core, not an ORM load and flush (issue 17: this runs in the write queue of every payment).
             # ``op`` here is a plain copy of the stored row for the hook and the caller, not in the session.
-            row = db.connection().execute(_RECORD_RECEIPT, {**values, "settle_moment": now()}).first()
+            connection = db.connection()
+            row = connection.execute(_RECORD_RECEIPT, {**values, "settle_moment": now()}).first()
             if row is None:  # final already (settled by another request or the worker), or gone
                 return db.get(Operation, op_id, populate_existing=True)
             settled = Operation(**row._mapping)
+            if findings:  # joined to the summary as stored (a hook may have added to it when accepted)
+                settled.summary = {**row.summary, **findings}
+                connection.execute(_SET_SUMMARY, {"summary_id": op_id, "summary_value": settled.summary})
             self._run_hook(db, settled)
             return settled
 

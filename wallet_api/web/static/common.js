@@ -396,9 +396,63 @@ const TAKASAGO = (() => {
     starts_at: fromJstInput(String(form.get("starts_at"))), ends_at: fromJstInput(String(form.get("ends_at"))),
   });
 
+  // An event form's times start at now and two hours from now, typed in Takasago's time (JST).
+  const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
+  const defaultEventTimes = (form) => {
+    if (form.starts_at.value) return;
+    form.starts_at.value = jstInput(new Date());
+    form.ends_at.value = jstInput(new Date(Date.now() + 2 * 3600 * 1000));
+  };
+
+  // An event's check-in QR on an organiser's screen (officer desk, coordinators' desk): signed, a
+  // new code every `rotate_seconds`. `ids`: box, title, img, expiry elements; `expiryKey`: the
+  // text with {time}; `errorId`: where a failure is shown (the display then stops);
+  // `onCode(out)`: called with each new code (e.g. to show the attendance count).
+  const eventQr = (ids, expiryKey, errorId, onCode) => {
+    const byId = (id) => document.getElementById(id);
+    let timer = null;
+    const qr = {
+      event: null,
+      stop() {
+        if (timer) clearInterval(timer);
+        timer = null;
+        qr.event = null;
+        byId(ids.box).hidden = true;
+      },
+      async refresh() {
+        if (!qr.event) return null;
+        try {
+          const out = await call("GET", `/v1/organiser/events/${qr.event.id}/qr`);
+          const img = byId(ids.img);
+          img.src = svgUrl(out.svg);
+          img.dataset.code = out.code; // what the screen shows, for a test's camera
+          byId(ids.expiry).textContent = t(expiryKey).replace("{time}", jstClock(out.expires_at));
+          if (onCode) onCode(out);
+          return out;
+        } catch (e) {
+          qr.stop();
+          showError(errorId, e);
+          return null;
+        }
+      },
+      async show(event, title) {
+        qr.stop();
+        qr.event = event;
+        byId(ids.title).textContent = title;
+        byId(ids.box).hidden = false;
+        const out = await qr.refresh();
+        if (!out) return null;
+        timer = setInterval(qr.refresh, out.rotate_seconds * 1000);
+        byId(ids.box).scrollIntoView({ block: "start" });
+        return out;
+      },
+    };
+    return qr;
+  };
+
   return {
     APP, t, addTexts, translate, bindSettings, bindSession, show, showError, ApiFailure, tokens, call, move, imageUrl, svgUrl, events,
-    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, jstClock, jstSpan, calendarDate, fromJstInput, eventBody, el,
+    Scanner, decodeImage, registerServiceWorker, formatPoints, formatDate, formatDateTime, jstDate, jstTime, jstClock, jstSpan, calendarDate, fromJstInput, eventBody, defaultEventTimes, eventQr, el,
     get lang() { return lang; },
   };
 })();

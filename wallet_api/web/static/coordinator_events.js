@@ -8,8 +8,6 @@
   const T = TAKASAGO;
   const $ = (id) => document.getElementById(id);
   const el = T.el;
-  let shown = null; // the event whose QR is on screen
-  let qrTimer = null;
   let countTimer = null;
   const COUNT_EVERY_MS = 3000; // the attendance count follows the check-ins within a few seconds
 
@@ -34,16 +32,15 @@
     },
   });
 
-  // the event's times are typed in Takasago's time (JST), whatever the computer's own zone is
-  const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
   const count = (n) => T.t("ce_people").replace("{n}", Number(n).toLocaleString(T.lang === "en" ? "en-GB" : "ja-JP"));
+  // the QR on screen (qr.event: its event); each new code also brings the attendance count
+  const qr = T.eventQr({ box: "ce-qr-box", title: "ce-qr-title", img: "ce-qr", expiry: "ce-qr-expiry" }, "ce_expiry", "ce-error",
+    (out) => { $("ce-count").textContent = count(out.event.checkins); });
 
   function stop() {
-    if (qrTimer) clearInterval(qrTimer);
+    qr.stop();
     if (countTimer) clearInterval(countTimer);
-    qrTimer = countTimer = null;
-    shown = null;
-    $("ce-qr-box").hidden = true;
+    countTimer = null;
   }
 
   async function open(notice) {
@@ -60,11 +57,7 @@
       if (previous) select.value = previous;
       $("ce-form").querySelector("button[type=submit]").disabled = claimable.length === 0;
       if (!claimable.length) Object.assign($("ce-error"), { textContent: T.t("ce_no_programme"), hidden: false });
-      const form = $("ce-form").elements;
-      if (!form.starts_at.value) {
-        form.starts_at.value = jstInput(new Date());
-        form.ends_at.value = jstInput(new Date(Date.now() + 2 * 3600 * 1000));
-      }
+      T.defaultEventTimes($("ce-form").elements);
     } catch (e) {
       T.showError("ce-error", e);
     }
@@ -87,28 +80,12 @@
     return rows;
   }
 
-  async function refreshQr() {
-    if (!shown) return null;
-    try {
-      const out = await T.call("GET", `/v1/organiser/events/${shown.id}/qr`);
-      const img = $("ce-qr");
-      img.src = T.svgUrl(out.svg);
-      img.dataset.code = out.code; // what the screen shows, for a test's camera
-      $("ce-qr-expiry").textContent = T.t("ce_expiry").replace("{time}", T.jstClock(out.expires_at));
-      $("ce-count").textContent = count(out.event.checkins);
-      return out;
-    } catch (e) {
-      stop();
-      T.showError("ce-error", e);
-      return null;
-    }
-  }
-
   async function refreshCount() {
+    const shown = qr.event;
     if (!shown) return;
     try {
       const row = (await T.call("GET", "/v1/organiser/events?limit=50")).find((e) => e.id === shown.id);
-      if (!row || !shown) return;
+      if (!row || qr.event !== shown) return;
       $("ce-count").textContent = count(row.checkins);
       const listed = document.querySelector(`#ce-events li[data-event="${row.id}"] strong`);
       if (listed) listed.textContent = `${T.t("ce_count")} ${count(row.checkins)}`;
@@ -117,16 +94,10 @@
 
   async function showQr(event) {
     stop();
-    shown = event;
     const span = T.jstSpan(event.starts_at, event.ends_at);
-    $("ce-qr-title").textContent = T.lang === "en" ? `${event.title} (${span})` : `${event.title}（${span}）`;
     $("ce-count").textContent = count(event.checkins);
-    $("ce-qr-box").hidden = false;
-    const out = await refreshQr();
-    if (!out) return;
-    qrTimer = setInterval(refreshQr, out.rotate_seconds * 1000);
-    countTimer = setInterval(refreshCount, COUNT_EVERY_MS);
-    $("ce-qr-box").scrollIntoView({ block: "start" });
+    const title = T.lang === "en" ? `${event.title} (${span})` : `${event.title}（${span}）`;
+    if (await qr.show(event, title)) countTimer = setInterval(refreshCount, COUNT_EVERY_MS);
   }
 
   $("ce-form").addEventListener("submit", async (event) => {
@@ -146,7 +117,7 @@
   document.addEventListener("takasago:logged-out", stop);
   document.addEventListener("takasago:language", () => {
     if ($("events").hidden) return;
-    const keep = shown;
+    const keep = qr.event;
     open().then(() => { if (keep) showQr(keep); });
   });
 })();

@@ -10,8 +10,6 @@
   const $ = (id) => document.getElementById(id);
   const el = T.el;
   let programmes = new Map();
-  let qrTimer = null;
-  let qrEvent = null;
 
   T.addTexts({
     ja: {
@@ -41,15 +39,9 @@
   });
 
   const when = T.jstTime; // common.js: 2026-12-03 14:05 JST / 2026/12/03 14:05
-  // the event's times are typed and shown in Takasago's time (JST), whatever the computer's own zone is
-  const jstInput = (date) => new Date(date.getTime() + 9 * 3600 * 1000).toISOString().slice(0, 16);
-
-  function stopQr() {
-    if (qrTimer) clearInterval(qrTimer);
-    qrTimer = null;
-    qrEvent = null;
-    $("pgo-qr-box").hidden = true;
-  }
+  // an event's check-in QR at the venue (common.js: a new signed code every minute)
+  const qr = T.eventQr({ box: "pgo-qr-box", title: "pgo-qr-title", img: "pgo-qr", expiry: "pgo-qr-expiry" }, "pgo_qr_expiry", "pgo-error");
+  const stopQr = qr.stop;
 
   async function open() {
     stopQr();
@@ -65,11 +57,7 @@
           .map((p) => el("option", `#${p.id} ${p.name}`, { value: String(p.id) })));
         if (previous) select.value = previous;
       }
-      const form = $("pgo-event-form");
-      if (!form.starts_at.value) {
-        form.starts_at.value = jstInput(new Date());
-        form.ends_at.value = jstInput(new Date(Date.now() + 2 * 3600 * 1000));
-      }
+      T.defaultEventTimes($("pgo-event-form"));
       await Promise.all([claims(), events()]);
     } catch (e) {
       T.showError("pgo-error", e);
@@ -140,30 +128,7 @@
     }));
   }
 
-  async function refreshQr() {
-    try {
-      const out = await T.call("GET", `/v1/organiser/events/${qrEvent.id}/qr`);
-      const img = $("pgo-qr");
-      img.src = T.svgUrl(out.svg);
-      img.dataset.code = out.code; // what the screen shows, for a test's camera
-      $("pgo-qr-expiry").textContent = T.t("pgo_qr_expiry").replace("{time}", T.jstClock(out.expires_at));
-      return out;
-    } catch (e) {
-      stopQr();
-      T.showError("pgo-error", e);
-      return null;
-    }
-  }
-
-  async function showQr(event) {
-    stopQr();
-    qrEvent = event;
-    $("pgo-qr-title").textContent = event.title;
-    $("pgo-qr-box").hidden = false;
-    const out = await refreshQr();
-    if (out) qrTimer = setInterval(refreshQr, out.rotate_seconds * 1000);
-    $("pgo-qr-box").scrollIntoView({ block: "start" });
-  }
+  const showQr = (event) => qr.show(event, event.title);
 
   $("pgo-event-form").addEventListener("submit", async (event) => {
     event.preventDefault();
