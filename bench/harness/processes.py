@@ -14,7 +14,7 @@ import os
 import signal
 import subprocess
 import time
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -131,9 +131,8 @@ def log_tail(path: Path | None, n: int = 30) -> str:
 
 
 # --------------------------------------------------------------------------- measuring
-def group_members(pgid: int) -> dict[int, float]:
-    """pid -> CPU seconds (user + system) of every process in process group ``pgid``."""
-    out: dict[int, float] = {}
+def _processes() -> Iterator[tuple[int, str, list[str]]]:
+    """(pid, command name, the stat fields after the name) of every process now in /proc."""
     for entry in os.scandir("/proc"):
         if not entry.name.isdigit():
             continue
@@ -141,10 +140,17 @@ def group_members(pgid: int) -> dict[int, float]:
             stat = Path(f"/proc/{entry.name}/stat").read_text()
         except OSError:
             continue
-        fields = stat[stat.rfind(")") + 2 :].split()  # state, ppid, pgrp, ... (utime, stime at 11, 12)
-        if int(fields[2]) == pgid:
-            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
+        # state, ppid, pgrp, ... (utime, stime at 11, 12)
+        yield int(entry.name), stat[stat.find("(") + 1 : stat.rfind(")")], stat[stat.rfind(")") + 2 :].split()
+
+
+def _cpu_seconds(fields: list[str]) -> float:
+    return (int(fields[11]) + int(fields[12])) / CLK_TCK
+
+
+def group_members(pgid: int) -> dict[int, float]:
+    """pid -> CPU seconds (user + system) of every process in process group ``pgid``."""
+    return {pid: _cpu_seconds(fields) for pid, _name, fields in _processes() if int(fields[2]) == pgid}
 
 
 def postgres_members() -> dict[int, float]:
@@ -155,18 +161,7 @@ def postgres_members() -> dict[int, float]:
     A backend that exits between two readings takes its CPU with it: benchmarks read while
     their connection pools are open.
     """
-    out: dict[int, float] = {}
-    for entry in os.scandir("/proc"):
-        if not entry.name.isdigit():
-            continue
-        try:
-            stat = Path(f"/proc/{entry.name}/stat").read_text()
-        except OSError:
-            continue
-        if stat[stat.find("(") + 1 : stat.rfind(")")] == "postgres":
-            fields = stat[stat.rfind(")") + 2 :].split()
-            out[int(entry.name)] = (int(fields[11]) + int(fields[12])) / CLK_TCK
-    return out
+    return {pid: _cpu_seconds(fields) for pid, name, fields in _processes() if name == "postgres"}
 
 
 def machine_busy() -> float:
