@@ -26,7 +26,7 @@ from eth_utils import keccak
 
 from ledger_client.payment_uri import payment_request_id
 from tests.points import PointsSystem, text32
-from tests.wallet_support import Api, WalletServer, member, running_wallet
+from tests.wallet_support import PG_ADMIN_URL, Api, WalletServer, member, running_wallet
 
 PIN = "246810"
 HISTORY_BLOCKS = 10_300
@@ -564,3 +564,28 @@ def test_finding06_till_page_follows_a_slow_card_charge_and_says_check_needed(
         assert "要確認" in till.inner_text("#request-status")
         assert not till.is_visible("section#paid")
         assert not till.errors, till.errors
+
+
+def test_database_connections_dropped_answer_503_in_both_languages_never_500(db_wallet: WalletServer) -> None:
+    """PostgreSQL drops every connection of the wallet (a restart, a failover): a clear 503, then service again."""
+    if db_wallet.database_url.startswith("sqlite"):
+        pytest.skip("PostgreSQL only: its server is what can drop the wallet's connections")
+    import psycopg
+
+    resident = member(db_wallet, points=50)
+    assert resident.get("/v1/me").status_code == 200
+    database = db_wallet.database_url.rsplit("/", 1)[1]
+    with psycopg.connect(PG_ADMIN_URL, autocommit=True) as admin:
+        dropped = admin.execute(
+            "SELECT count(pg_terminate_backend(pid)) FROM pg_stat_activity"
+            " WHERE datname = %s AND pid <> pg_backend_pid()",
+            (database,),
+        ).fetchone()
+    assert dropped is not None and dropped[0] > 0
+    answers = [resident.get("/v1/me") for _ in range(6)]
+    for answer in answers:  # a connection just used is not pinged first: it may fail, never as a 500
+        assert answer.status_code in (200, 503), answer.text
+        if answer.status_code == 503:
+            assert error(answer)["code"] == "DATABASE_UNAVAILABLE" and set(error(answer)["messages"]) == {"ja", "en"}
+    assert resident.get("/v1/me").status_code == 200  # the pool has reconnected
+    assert resident.get("/v1/me/balance").json()["balance"] == 50

@@ -13,6 +13,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
+from sqlalchemy.exc import DBAPIError, OperationalError
 from starlette.concurrency import run_in_threadpool
 from starlette.exceptions import HTTPException as StarletteHTTPException
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
@@ -288,6 +289,20 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
             body = error_body("VALIDATION_ERROR", {"reason": str(exc.detail)[:200]}, _language(request))
             return JSONResponse(body, status_code=exc.status_code if 400 <= exc.status_code < 500 else 400)
         return JSONResponse(error_body(code, {}, _language(request)), status_code=exc.status_code)
+
+    @app.exception_handler(DBAPIError)
+    async def database_error(request: Request, exc: DBAPIError) -> JSONResponse:
+        """The database went away mid-request (a restart, a failover, a dropped link) or stayed locked.
+
+        Its transaction was rolled back, so nothing half-done is stored; the pool reconnects,
+        and a retry under the same Idempotency-Key finds what was committed before. Handled
+        here rather than by the catch-all below, whose 500 Starlette re-raises to the server.
+        """
+        if isinstance(exc, OperationalError) or exc.connection_invalidated:
+            log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
+            return JSONResponse(error_body("DATABASE_UNAVAILABLE", {}, _language(request)), status_code=503)
+        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+        return JSONResponse(error_body("INTERNAL_ERROR", {}, _language(request)), status_code=500)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:

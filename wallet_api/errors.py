@@ -232,6 +232,11 @@ MESSAGES: dict[str, tuple[int, str, str]] = {
         "The ledger cannot be reached now; your request is kept and will be sent.",
         "台帳に接続できません。リクエストは保存され、後で送信されます。",
     ),
+    "DATABASE_UNAVAILABLE": (
+        503,
+        "The wallet's records cannot be reached just now; nothing was lost. Please try again in a moment.",
+        "ただいまウォレットの記録に接続できません。データは失われていません。少し待ってからもう一度お試しください。",
+    ),
     "HISTORY_UNAVAILABLE": (
         503,
         "Your history cannot be read from the ledger right now. Please try again shortly.",
