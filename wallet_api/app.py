@@ -199,6 +199,12 @@ def _language(request: Request) -> str:
     return preferred_language(request.headers.get("accept-language"))
 
 
+def _internal_error(request: Request, exc: Exception) -> JSONResponse:
+    """The one answer to an error nothing expected: logged with its traceback, a 500 in both languages."""
+    log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
+    return JSONResponse(error_body("INTERNAL_ERROR", {}, _language(request)), status_code=500)
+
+
 def settle_garbage_collector() -> None:
     """Moves the started app's objects out of the cyclic collector's reach and collects less often.
 
@@ -301,16 +307,14 @@ def create_app(services: Services, run_worker: bool = True) -> FastAPI:
         if isinstance(exc, OperationalError) or exc.connection_invalidated:
             log.warning("database unavailable on %s %s: %s", request.method, request.url.path, type(exc).__name__)
             return JSONResponse(error_body("DATABASE_UNAVAILABLE", {}, _language(request)), status_code=503)
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("INTERNAL_ERROR", {}, _language(request)), status_code=500)
+        return _internal_error(request, exc)
 
     @app.exception_handler(Exception)
     async def unexpected(request: Request, exc: Exception) -> JSONResponse:
         if isinstance(exc, NODE_ERRORS):
             log.warning("node unreachable: %s", type(exc).__name__)
             return JSONResponse(error_body("NODE_UNAVAILABLE", {}, _language(request)), status_code=503)
-        log.error("unexpected %s on %s %s", type(exc).__name__, request.method, request.url.path, exc_info=exc)
-        return JSONResponse(error_body("INTERNAL_ERROR", {}, _language(request)), status_code=500)
+        return _internal_error(request, exc)
 
     @app.get("/health", tags=["health"])
     def health() -> dict[str, object]:

@@ -33,6 +33,7 @@ from sqlalchemy.orm import sessionmaker
 
 from ledger_client.payment_uri import PaymentRequest as UriRequest
 from ledger_client.payment_uri import PaymentUriError, build_payment_uri, parse_payment_uri, payment_request_id
+from wallet_api import queries
 from wallet_api.auth import aware, now
 from wallet_api.db.engine import reads
 from wallet_api.db.models import Operation, PaymentRequest, User
@@ -328,10 +329,10 @@ class Payments:
         return parsed
 
     def _resolved(self, db: DbSession, parsed: UriRequest) -> tuple[PaymentRequest, User]:
-        found = db.execute(_REQUEST_AND_MERCHANT, {"request_id": "0x" + parsed.reference.hex()}).first()
-        request, merchant = found if found is not None else (None, None)
-        if request is None or merchant is None:
+        found = queries.scanned_request_and_merchant(db, "0x" + parsed.reference.hex())
+        if found is None:
             raise ApiError("UNKNOWN_PAYMENT_REQUEST")
+        request, merchant = found
         if (merchant.address or "").lower() != parsed.merchant.lower() or parsed.amount != request.amount:
             raise ApiError("PAYMENT_REQUEST_MISMATCH")
         return request, merchant
@@ -425,12 +426,6 @@ def _claim_statement(for_payer_only: bool) -> Update:
 
 # -- hooks: run by the pipeline in the transaction that settles an operation --------------
 _REQUESTS: Table = PaymentRequest.__table__  # type: ignore[assignment]
-# A scanned request and its shop in one read (every payment starts with it).
-_REQUEST_AND_MERCHANT = (
-    select(PaymentRequest, User)
-    .join(User, User.id == PaymentRequest.merchant_id)
-    .where(PaymentRequest.request_id == bindparam("request_id"))
-)
 _SETTLING_REQUEST = select(
     _REQUESTS.c.id, _REQUESTS.c.merchant_id, _REQUESTS.c.amount, _REQUESTS.c.memo, _REQUESTS.c.operation_id
 ).where(_REQUESTS.c.id == bindparam("request_pk"))

@@ -64,15 +64,20 @@ def claims_of(db: Session, user_id: int, limit: int = 200) -> Sequence[Claim]:
     return db.scalars(select(Claim).where(Claim.user_id == user_id).order_by(Claim.id.desc()).limit(limit)).all()
 
 
+_REQUEST_WITH_MERCHANT = select(PaymentRequest, User).join(User, User.id == PaymentRequest.merchant_id)
+
+
 def request_and_merchant(db: Session, request_pk: str | None) -> tuple[PaymentRequest, User] | None:
     """A payment request with the merchant it belongs to, in one query (every payment's answer reads it)."""
     if not request_pk:
         return None
-    row = db.execute(
-        select(PaymentRequest, User)
-        .join(User, User.id == PaymentRequest.merchant_id)
-        .where(PaymentRequest.id == request_pk)
-    ).first()
+    row = db.execute(_REQUEST_WITH_MERCHANT.where(PaymentRequest.id == request_pk)).first()
+    return None if row is None else (row[0], row[1])
+
+
+def scanned_request_and_merchant(db: Session, request_id: str) -> tuple[PaymentRequest, User] | None:
+    """The payment request a scanned QR names (its ``request_id``) with its merchant, in one query."""
+    row = db.execute(_REQUEST_WITH_MERCHANT.where(PaymentRequest.request_id == request_id)).first()
     return None if row is None else (row[0], row[1])
 
 

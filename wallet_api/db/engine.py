@@ -143,17 +143,7 @@ class Sessions(sessionmaker[Session]):
     """``sessions()`` reads (a deferred transaction); ``sessions.begin()`` writes (immediate on SQLite)."""
 
     write_lock: WriteLock | None = None
-    autocommit: sessionmaker[Session] | None = None
-
-    def reads(self) -> Session:
-        """A session whose statements each run alone, outside a transaction (``with sessions.reads() as db``).
-
-        For the hot read paths that need no snapshot across statements (the bearer's session
-        and member, a scanned request and its shop, a payment's answer): no ``BEGIN`` before
-        the first statement and no ``ROLLBACK`` when the session ends, two round trips fewer
-        on PostgreSQL (on SQLite an ordinary read session). Never for writing.
-        """
-        return self.autocommit() if self.autocommit is not None else self()
+    autocommit: sessionmaker[Session] | None = None  # PostgreSQL: sessions for reads(), outside a transaction
 
     def _writing(self) -> AbstractContextManager[None]:
         return self.write_lock.held() if self.write_lock is not None else nullcontext()
@@ -166,8 +156,15 @@ class Sessions(sessionmaker[Session]):
 
 
 def reads(sessions: sessionmaker[Session]) -> Session:
-    """``sessions.reads()`` when ``sessions`` are :class:`Sessions`, else an ordinary session."""
-    return sessions.reads() if isinstance(sessions, Sessions) else sessions()
+    """A session whose statements each run alone, outside a transaction (``with reads(sessions) as db``).
+
+    For the hot read paths that need no snapshot across statements (the bearer's session
+    and member, a scanned request and its shop, a payment's answer): no ``BEGIN`` before
+    the first statement and no ``ROLLBACK`` when the session ends, two round trips fewer
+    on PostgreSQL (on SQLite, or with a plain sessionmaker, an ordinary session). Never for writing.
+    """
+    autocommit = sessions.autocommit if isinstance(sessions, Sessions) else None
+    return autocommit() if autocommit is not None else sessions()
 
 
 def make_sessions(engine: Engine) -> Sessions:
