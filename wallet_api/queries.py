@@ -11,7 +11,7 @@ from __future__ import annotations
 from collections.abc import Sequence
 from datetime import datetime
 
-from sqlalchemy import Row, select
+from sqlalchemy import Row, bindparam, select
 from sqlalchemy.orm import Session, aliased
 
 from wallet_api.db.models import Claim, OfficerRead, Operation, PaymentRequest, User
@@ -65,6 +65,8 @@ def claims_of(db: Session, user_id: int, limit: int = 200) -> Sequence[Claim]:
 
 
 _REQUEST_WITH_MERCHANT = select(PaymentRequest, User).join(User, User.id == PaymentRequest.merchant_id)
+# built once (every payment starts with it): not a new statement, compiled and cache-keyed, per call
+_SCANNED_REQUEST = _REQUEST_WITH_MERCHANT.where(PaymentRequest.request_id == bindparam("request_id"))
 
 
 def request_and_merchant(db: Session, request_pk: str | None) -> tuple[PaymentRequest, User] | None:
@@ -77,7 +79,7 @@ def request_and_merchant(db: Session, request_pk: str | None) -> tuple[PaymentRe
 
 def scanned_request_and_merchant(db: Session, request_id: str) -> tuple[PaymentRequest, User] | None:
     """The payment request a scanned QR names (its ``request_id``) with its merchant, in one query."""
-    row = db.execute(_REQUEST_WITH_MERCHANT.where(PaymentRequest.request_id == request_id)).first()
+    row = db.execute(_SCANNED_REQUEST, {"request_id": request_id}).first()
     return None if row is None else (row[0], row[1])
 
 
