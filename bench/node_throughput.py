@@ -598,6 +598,19 @@ class TakasagoAt(Takasago):
         super()._spawn(argv, cwd=cwd, env=env)
 
 
+class TakasagoWorker(Takasago):
+    """Our node with its block execution worker set by ``--execution-worker`` (``TAKASAGO_EXECUTION_WORKER``)."""
+
+    def __init__(self, name: str, workdir: Path, mode: str) -> None:
+        super().__init__(name, workdir)
+        self.mode = mode
+
+    def _spawn(self, argv: list[str], cwd: Path | None = None, env: dict[str, str] | None = None) -> None:
+        env = dict(env or os.environ)
+        env["TAKASAGO_EXECUTION_WORKER"] = self.mode
+        super()._spawn(argv, cwd=cwd, env=env)
+
+
 def _no_profile(args: argparse.Namespace) -> argparse.Namespace:
     return argparse.Namespace(**{**vars(args), "profile": None})
 
@@ -639,6 +652,14 @@ def main(argv: list[str] | None = None) -> int:
         default=[],
         help="also run our node with node/ as of this git revision (takasago@REV), e.g. to measure a change",
     )
+    parser.add_argument(
+        "--execution-worker",
+        metavar="MODE",
+        action="append",
+        default=[],
+        help="also run our node with this block execution worker (takasago+MODE: off, cpython, pypy; "
+        "node/execution_worker.py), e.g. --execution-worker off --execution-worker pypy",
+    )
     parser.add_argument("--rss-transactions", type=int, default=100_000)
     parser.add_argument("--skip-rss", action="store_true")
     parser.add_argument(
@@ -669,13 +690,20 @@ def main(argv: list[str] | None = None) -> int:
     light_reports: list[light_client.LightReport] = []
     with tempfile.TemporaryDirectory(prefix="takasago-bench-") as tmp:
         workdir = Path(tmp)
-        names = ([] if args.no_takasago else ["takasago"]) + [f"takasago@{rev}" for rev in args.baseline] + peers
+        names = (
+            ([] if args.no_takasago else ["takasago"])
+            + [f"takasago+{mode}" for mode in args.execution_worker]
+            + [f"takasago@{rev}" for rev in args.baseline]
+            + peers
+        )
 
         def make(name: str) -> System:
             place = workdir / shape / name.replace("@", "-at-")  # each system its own directory
             place.mkdir(parents=True)
             if name == "takasago":
                 return Takasago(name, place)
+            if name.startswith("takasago+"):
+                return TakasagoWorker(name, place, name.removeprefix("takasago+"))
             if name.startswith("takasago@"):
                 return TakasagoAt(name, place, name.removeprefix("takasago@"))
             return PEERS[name](place)

@@ -11,13 +11,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, Generic, TypeVar
+from typing import TYPE_CHECKING, Any, Generic, Protocol, TypeVar
 
-from eth.abc import BlockHeaderAPI, ReceiptAPI
+from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, SignedTransactionAPI
 from eth.vm.spoof import SpoofTransaction
 from eth_utils import ValidationError
 
-from node.txpool import PendingTransaction
+if TYPE_CHECKING:  # the execution worker imports this module where the pool (and coincurve) cannot be
+    from eth.chains.base import Chain
 
 T = TypeVar("T")
 
@@ -74,11 +75,39 @@ def apply_body(
     return AppliedBody(result_header, receipts, applied, dropped)
 
 
+def open_block(chain: Chain, parent: BlockHeaderAPI, **fields: Any) -> tuple[Any, BlockHeaderAPI]:
+    """A VM positioned at a new block on ``parent`` with the given header fields, before any transaction."""
+    header = chain.create_header_from_parent(parent, **fields)
+    vm: Any = chain.get_vm(header)
+    vm.block_preprocessing(vm.get_block())
+    return vm, header
+
+
+def finish_block(vm: Any, body: AppliedBody[Any], transactions: Sequence[SignedTransactionAPI]) -> BlockAPI:
+    """The block of ``body``: transaction and receipt roots, post-processing, state root (not sealed).
+
+    ``finalize_block`` without ``mine_block``'s ``validate_block``: that would only recompute
+    the transaction root of the block just assembled here.
+    """
+    filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), body.header, transactions, body.receipts)
+    return vm.finalize_block(vm.pack_block(vm.block_postprocessing(filled))).block  # type: ignore[no-any-return]
+
+
 def _noop() -> None:
     return None
 
 
-def prevalidated(pending: PendingTransaction) -> SpoofTransaction:
+class Admitted(Protocol):
+    """A transaction whose stateless checks were made and whose sender is known (``txpool.PendingTransaction``)."""
+
+    @property
+    def tx(self) -> SignedTransactionAPI: ...
+
+    @property
+    def sender(self) -> Any: ...
+
+
+def prevalidated(pending: Admitted) -> SpoofTransaction:
     """The pooled transaction, with the checks admission already made skipped.
 
     Admission (``txpool.stateless_checks``) ran py-evm's ``validate()``, the EIP-2

@@ -60,6 +60,7 @@ class NodeConfig:
     rpc: RPCLimits = field(default_factory=RPCLimits)
     rpc_gas_cap: int | None = None
     log: LogConfig = field(default_factory=LogConfig)
+    execution_worker: str = "auto"  # node/execution_worker.py: auto, pypy, cpython or off
 
     @property
     def genesis_path(self) -> Path:
@@ -107,7 +108,25 @@ def load_node_config(data_dir: Path) -> NodeConfig:
         rpc,
         gas_cap,
         _log(document.get("log"), data_dir, path),
+        _execution_worker(document.get("execution"), path),
     )
+
+
+def _execution_worker(value: Any, path: Path) -> str:
+    """The ``execution`` object: ``{"worker": "auto" | "pypy" | "cpython" | "off"}`` (default auto)."""
+    from node.execution_worker import WORKER_MODES
+
+    if value is None:
+        return "auto"
+    if not isinstance(value, dict):
+        raise ConfigError(f"{path}: execution must be an object")
+    unknown = set(value) - {"worker"}
+    if unknown:
+        raise ConfigError(f"{path}: execution: unknown setting(s) {', '.join(sorted(unknown))}")
+    mode = value.get("worker", "auto")
+    if mode not in WORKER_MODES:
+        raise ConfigError(f"{path}: execution.worker must be one of {', '.join(WORKER_MODES)}")
+    return str(mode)
 
 
 # node.json ``rpc`` keys -> RPCLimits fields, with the allowed range of each number.

@@ -36,6 +36,7 @@ import importlib
 import importlib.metadata
 import inspect
 import os
+import platform
 import textwrap
 import threading
 from collections.abc import Callable
@@ -49,11 +50,29 @@ from eth.vm.forks.prague.blocks import PragueBlock, PragueBlockHeader
 from trie.constants import BLANK_NODE, BLANK_NODE_HASH
 from trie.utils.nodes import decode_node
 
-PINNED_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "5.0.0", "eth-hash": "0.8.0", "trie": "3.1.0"}
-"""The library versions every change below was written against (distribution name: version)."""
+ON_PYPY = platform.python_implementation() == "PyPy"
+"""The execution worker (``node/execution_worker.py``) runs this module on PyPy when it is installed."""
 
-KECCAK_BACKEND = "pysha3"
-"""eth-hash backend the node hashes with (``ETH_HASH_BACKEND`` in the environment wins)."""
+CPYTHON_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "5.0.0", "eth-hash": "0.8.0", "trie": "3.1.0"}
+PYPY_VERSIONS: dict[str, str] = {"py-evm": "0.12.1b1", "rlp": "4.1.0", "eth-hash": "0.7.1", "trie": "3.1.0"}
+"""On PyPy (Debian's 7.3.11 implements Python 3.9) py-evm and trie are the very same releases; rlp 5 and
+eth-hash 0.8 need Python 3.10, so their last releases for 3.9 are pinned there. The functions replaced in
+them are checked by their own fingerprints (:data:`PYPY_FINGERPRINTS`); RLP and keccak are fixed by their
+specifications, so the encodings and digests are the same whichever release computes them."""
+
+PINNED_VERSIONS: dict[str, str] = PYPY_VERSIONS if ON_PYPY else CPYTHON_VERSIONS
+"""The library versions every change below was written against, on this interpreter (distribution name: version)."""
+
+PYPY_FINGERPRINTS: dict[str, str] = {
+    # eth-hash 0.7.1: the same attributes (hasher, preimage) as 0.8.0; only the type checks' wording differs
+    "eth_hash.main:Keccak256.__call__": "f530c5700c4b5a00fed96c0e0d7cbe28adaeef11d53d7141ee6ef42c1dc76851",
+    "eth_hash.main:Keccak256.new": "7f56c97404ed63a22164681178302cd0e45d5323fbe8d2e8b224062f7160f05b",
+}
+"""Where a replaced function's source differs in the PyPy stack's releases (path: sha256 there)."""
+
+KECCAK_BACKEND = "pycryptodome" if ON_PYPY else "pysha3"
+"""eth-hash backend the node hashes with (``ETH_HASH_BACKEND`` in the environment wins). safe-pysha3 is a
+CPython extension; on PyPy pycryptodome's cffi build is the fast one."""
 
 
 def remedy(package: str) -> str:
@@ -78,6 +97,11 @@ class Original:
     package: str  # distribution name, as in PINNED_VERSIONS
     path: str  # "module:Class.attribute", as the function is found today
     sha256: str
+
+    @property
+    def expected(self) -> str:
+        """The fingerprint on this interpreter's stack (:data:`PYPY_FINGERPRINTS` on PyPy)."""
+        return PYPY_FINGERPRINTS.get(self.path, self.sha256) if ON_PYPY else self.sha256
 
     def resolve(self) -> Callable[..., Any]:
         module_name, _, attributes = self.path.partition(":")
@@ -436,7 +460,8 @@ def _copy_sharing_unchanged_fields(self: Any, *args: Any, **kwargs: Any) -> Any:
     """
     if args:
         return _ORIGINAL_COPY(self, *args, **kwargs)
-    values = dict(zip(self._meta.field_names, self, strict=True))
+    # as many values as fields (an rlp object); no strict=: the execution worker may run on Python 3.9
+    values = dict(zip(self._meta.field_names, self))  # noqa: B905
     values.update(kwargs)
     return type(self)(**values)
 
@@ -466,10 +491,10 @@ def verify() -> None:
                     f"{original.name} ({original.package} {PINNED_VERSIONS[original.package]}), which the node's "
                     f"change {change.name!r} stands in for, cannot be found or read: {exc}. {remedy(original.package)}"
                 ) from None
-            if actual != original.sha256:
+            if actual != original.expected:
                 raise PatchTargetChanged(
                     f"{original.name} is not the code the node's change {change.name!r} was written against "
-                    f"(source sha256 {actual[:16]}…, expected {original.sha256[:16]}…): {original.package} was "
+                    f"(source sha256 {actual[:16]}…, expected {original.expected[:16]}…): {original.package} was "
                     f"modified or replaced. {remedy(original.package)}"
                 )
     get_node = _trie_hexary.HexaryTrie.__dict__.get("get_node")

@@ -24,13 +24,22 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
+from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
 
 from node import storage_keys as keys
-from node.block_body import AppliedBody, apply_body, prevalidated
-from node.execution import chain_class_for
+from node.block_body import AppliedBody, apply_body, finish_block, open_block, prevalidated
+from node.execution import TakasagoVM, chain_class_for, signature_values_error
+from node.execution_worker import (
+    ExecutionWorker,
+    WorkerExecutionError,
+    WorkerFailed,
+    WorkerRefused,
+    interpreter_for,
+    worker_mode,
+)
 from node.genesis import Genesis
 from node.ordered_trie import ordered_trie_root_and_nodes
 from node.permissions import Registry
@@ -98,7 +107,13 @@ class CommittedBlock:
 
 
 class Ledger:
-    def __init__(self, data_dir: Path, genesis: Genesis, validator_key: PrivateKey | None = None) -> None:
+    def __init__(
+        self,
+        data_dir: Path,
+        genesis: Genesis,
+        validator_key: PrivateKey | None = None,
+        execution_worker: str = "off",
+    ) -> None:
         self.data_dir = data_dir
         self.genesis = genesis
         self.validator_key = validator_key
@@ -114,6 +129,48 @@ class Ledger:
         # Set by the QBFT engine: from then on no block reaches the chain without a quorum's
         # commit certificate, whichever path (consensus, sync, RPC) hands it to ``commit``.
         self.require_certificates = False
+        self._worker = self._start_worker(worker_mode(execution_worker))
+
+    def _start_worker(self, mode: str) -> ExecutionWorker | None:
+        """The execution worker ``mode`` asks for, started and checked; None to execute in this process.
+
+        ``pypy`` (asked for by name) that cannot start stops the node with the reason; ``auto``
+        falls back to in-process execution and says why in the log.
+        """
+        interpreter = interpreter_for(mode)
+        if interpreter is None:
+            log.info("block execution: in the node's process (execution worker %s)", mode)
+            return None
+        worker = ExecutionWorker(interpreter, self.store.path, self.genesis.chain_id)
+        try:
+            worker.start()
+        except WorkerRefused as exc:
+            if mode == "pypy":
+                raise
+            log.warning("%s; executing blocks in the node's process", exc)
+            return None
+        log.info("block execution: in a worker process on %s", worker.description)
+        return worker
+
+    def _worker_ready(self) -> ExecutionWorker | None:
+        """The worker if it is running (restarted once a while after it failed), else None."""
+        worker = self._worker
+        if worker is None or worker.running:
+            return worker
+        if not worker.restart_due():
+            return None
+        try:
+            worker.start()
+        except WorkerRefused as exc:
+            worker.mark_failed()
+            log.warning("%s; executing blocks in the node's process", exc)
+            return None
+        log.info("block execution: worker restarted on %s", worker.description)
+        return worker
+
+    @property
+    def execution_worker(self) -> ExecutionWorker | None:
+        return self._worker
 
     def add_head_listener(self, listener: HeadListener) -> None:
         """Call ``listener`` on the writer thread with every block committed, once it is the head."""
@@ -245,15 +302,15 @@ class Ledger:
         if proposer not in validators:
             raise CannotSeal(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
         now = int(time.time()) if timestamp is None else timestamp
-        vm, body = self._fill_block(parent, validators, proposer, now, candidates)
-        txs = [p.tx for p in body.applied]
-        filled = vm.set_block_transactions_and_withdrawals(vm.get_block(), body.header, txs, body.receipts)
-        processed = vm.block_postprocessing(filled)
-        # finalize (state root) without mine_block's validate_block: that would only
-        # recompute the transaction root of the block we just assembled ourselves.
-        block = vm.finalize_block(vm.pack_block(processed)).block
+        is_allowed = self.registry.is_allowed
+
+        def refuse(pending: PendingTransaction) -> str | None:
+            return None if is_allowed(parent, pending.sender) else "sender is no longer permitted"
+
+        fields = self._fields_for(parent, validators, proposer, now)
+        block, receipts, applied, dropped = self._run_block(parent, fields, candidates, building=True, refuse=refuse)
         sealed = block.copy(header=sign_seal(block.header, self.validator_key))
-        return BuiltBlock(sealed, tuple(body.receipts), [p.sender for p in body.applied], body.applied, body.dropped)
+        return BuiltBlock(sealed, tuple(receipts), [p.sender for p in applied], applied, dropped)
 
     def pending_block(self, candidates: list[PendingTransaction]) -> tuple[BlockAPI, list[Address]]:
         """The block ``candidates`` (the pool's ready transactions) would make on the head now (geth's ``pending``).
@@ -279,6 +336,18 @@ class Ledger:
         block = vm.get_block_class()(pending_header, txs, [], [])
         return block, [p.sender for p in body.applied]
 
+    def _fields_for(
+        self, parent: BlockHeaderAPI, validators: tuple[Address, ...], coinbase: Address, now: int
+    ) -> dict[str, Any]:
+        """The header fields of a new block on ``parent`` before execution (unsealed)."""
+        return {
+            "coinbase": coinbase,
+            "timestamp": max(now, parent.timestamp),
+            "gas_limit": parent.gas_limit,
+            "extra_data": unsealed_extra_data(validators),
+            "mix_hash": BFT_MIX_HASH,
+        }
+
     def _fill_block(
         self,
         parent: BlockHeaderAPI,
@@ -287,15 +356,8 @@ class Ledger:
         now: int,
         candidates: list[PendingTransaction],
     ) -> tuple[Any, AppliedBody[PendingTransaction]]:
-        """A new block on ``parent`` filled from pool candidates: what fits and is valid, and what was dropped (why)."""
-        vm, header = self._open_block(
-            parent,
-            coinbase=coinbase,
-            timestamp=max(now, parent.timestamp),
-            gas_limit=parent.gas_limit,
-            extra_data=unsealed_extra_data(validators),
-            mix_hash=BFT_MIX_HASH,
-        )
+        """A new block on ``parent`` filled in-process from pool candidates (the ``pending`` block)."""
+        vm, header = open_block(self.chain, parent, **self._fields_for(parent, validators, coinbase, now))
         is_allowed = self.registry.is_allowed
 
         def refuse(pending: PendingTransaction) -> str | None:
@@ -303,12 +365,64 @@ class Ledger:
 
         return vm, apply_body(vm, header, candidates, prevalidated, building=True, refuse=refuse)
 
-    def _open_block(self, parent: BlockHeaderAPI, **fields: Any) -> tuple[Any, BlockHeaderAPI]:
-        """A VM positioned at a new block on ``parent`` with the given header fields, before any transaction."""
-        header = self.chain.create_header_from_parent(parent, **fields)
-        vm: Any = self.chain.get_vm(header)
-        vm.block_preprocessing(vm.get_block())
-        return vm, header
+    def _run_block(
+        self,
+        parent: BlockHeaderAPI,
+        fields: dict[str, Any],
+        candidates: list[PendingTransaction],
+        *,
+        building: bool,
+        refuse: Callable[[PendingTransaction], str | None] = lambda _pending: None,
+    ) -> tuple[BlockAPI, list[ReceiptAPI], list[PendingTransaction], list[tuple[PendingTransaction, str]]]:
+        """Execute ``candidates`` (checked, senders known) in a new block on the head: unsealed block,
+        receipts, the candidates applied and those dropped (building only).
+
+        In the execution worker when there is one (``execution_worker.py``; its writes join this
+        store's buffer), in this process otherwise or when the worker fails: the same functions
+        either way, so the same block.
+        """
+        worker = self._worker_ready()
+        if worker is not None:
+            try:
+                return self._run_in_worker(worker, parent, fields, candidates, building, refuse)
+            except WorkerFailed as exc:
+                log.warning("%s; executing block #%d in the node's process", exc, parent.block_number + 1)
+        vm, header = open_block(self.chain, parent, **fields)
+        body = apply_body(vm, header, candidates, prevalidated, building=building, refuse=refuse)
+        block = finish_block(vm, body, [p.tx for p in body.applied])
+        return block, body.receipts, body.applied, body.dropped
+
+    def _run_in_worker(
+        self,
+        worker: ExecutionWorker,
+        parent: BlockHeaderAPI,
+        fields: dict[str, Any],
+        candidates: list[PendingTransaction],
+        building: bool,
+        refuse: Callable[[PendingTransaction], str | None],
+    ) -> tuple[BlockAPI, list[ReceiptAPI], list[PendingTransaction], list[tuple[PendingTransaction, str]]]:
+        request = {
+            "parent": parent.hash,
+            "fields": fields,
+            "transactions": [p.raw for p in candidates],
+            "senders": [bytes(p.sender) for p in candidates],
+            "refused": [refuse(p) for p in candidates] if building else None,
+            "building": building,
+        }
+        try:
+            answer = worker.execute(request)
+        except WorkerExecutionError as exc:
+            if exc.validation:
+                raise ValidationError(str(exc)) from None
+            raise RuntimeError(f"block execution failed in the execution worker: {exc}") from None
+        self.store.buffer_writes(answer["writes"])
+        block_class = TakasagoVM.get_block_class()
+        header = rlp.decode(answer["header"], sedes=PragueBlockHeader)
+        applied = [candidates[i] for i in answer["applied"]]
+        receipt_builder = block_class.get_receipt_builder()
+        receipts = [receipt_builder.decode(encoded) for encoded in answer["receipts"]]
+        block = block_class(header, transactions=[p.tx for p in applied], uncles=[], withdrawals=[])
+        return block, receipts, applied, [(candidates[i], reason) for i, reason in answer["dropped"]]
 
     # -- import (validation of a block sealed elsewhere) -----------------------
     def import_block(self, block: BlockAPI, admitted: AdmittedLookup = _none_admitted) -> BuiltBlock:
@@ -333,17 +447,19 @@ class Ledger:
             )
         verify_seal(block.header, self.registry.validators(parent))
         senders = []
-        candidates: list[Any] = []
+        candidates: list[PendingTransaction] = []
         for index, tx in enumerate(block.transactions):
             pooled = admitted(tx.hash)
-            candidate: Any
-            if pooled is not None:  # admitted here already: signature and fields checked, sender known
-                sender, candidate = pooled.sender, prevalidated(pooled)
-            else:
+            if pooled is None:  # not admitted here: the checks admission makes, on this block's copy
                 try:
-                    sender, candidate = Address(tx.sender), tx
+                    sender = Address(tx.sender)
                 except Exception as exc:  # eth_keys raises several types for bad signatures
                     raise ValidationError(f"transaction {index} has an invalid signature: {exc}") from None
+                problem = _stateless_problem(tx)
+                if problem is not None:
+                    raise ValidationError(f"transaction {index} cannot be applied: {problem}")
+                pooled = PendingTransaction(tx, sender, tx.encode(), Hash32(tx.hash))
+            sender = pooled.sender
             if tx.chain_id != self.genesis.chain_id:
                 raise ValidationError(f"transaction {index} is not for this chain")
             if not self.registry.is_allowed(parent, sender):
@@ -351,7 +467,7 @@ class Ledger:
                     f"transaction {index} (0x{tx.hash.hex()}) is from 0x{sender.hex()}, which is not permitted"
                 )
             senders.append(sender)
-            candidates.append(candidate)
+            candidates.append(pooled)
         generation = self.store.generation
         try:
             executed, receipts = self._execute(parent, block, candidates)
@@ -363,7 +479,7 @@ class Ledger:
         return BuiltBlock(executed, tuple(receipts), senders, [], [], generation=generation)
 
     def _execute(
-        self, parent: BlockHeaderAPI, block: BlockAPI, candidates: list[Any]
+        self, parent: BlockHeaderAPI, block: BlockAPI, candidates: list[PendingTransaction]
     ) -> tuple[BlockAPI, list[ReceiptAPI]]:
         """Re-execute ``block`` on ``parent`` the way ``build_block`` builds one; it must come out identical.
 
@@ -373,20 +489,14 @@ class Ledger:
         signature recovery, as they do when this node proposes.
         """
         received = block.header
-        vm, header = self._open_block(
-            parent,
-            coinbase=received.coinbase,
-            timestamp=received.timestamp,
-            gas_limit=received.gas_limit,
-            extra_data=received.extra_data,
-            mix_hash=received.mix_hash,
-        )
-        body = apply_body(vm, header, candidates, _as_is, building=False)
-        receipts = body.receipts
-        filled = vm.set_block_transactions_and_withdrawals(
-            vm.get_block(), body.header, list(block.transactions), receipts
-        )
-        executed = vm.finalize_block(vm.pack_block(vm.block_postprocessing(filled))).block
+        fields = {
+            "coinbase": received.coinbase,
+            "timestamp": received.timestamp,
+            "gas_limit": received.gas_limit,
+            "extra_data": received.extra_data,
+            "mix_hash": received.mix_hash,
+        }
+        executed, receipts, _applied, _dropped = self._run_block(parent, fields, candidates, building=False)
         if executed.header.hash != received.hash:
             differing = [
                 name for name in ("state_root", "receipt_root", "transaction_root", "gas_used", "bloom", "timestamp",
@@ -458,17 +568,26 @@ class Ledger:
             )
 
     def close(self) -> None:
+        if self._worker is not None:
+            self._worker.close()
         self.store.close()
 
 
-def _as_is(transaction: Any) -> Any:
-    return transaction
+def _stateless_problem(tx: Any) -> str | None:
+    """What py-evm's and the node's own stateless checks find wrong with a signed transaction, if anything.
+
+    Admission makes these checks before pooling; a block's transaction this node never admitted
+    gets them here, so that execution (in a worker or not) treats every transaction as admitted.
+    """
+    try:
+        tx.validate()
+    except Exception as exc:  # py-evm raises ValidationError, and other types for malformed fields
+        return str(exc)
+    return signature_values_error(tx)
 
 
 def decode_block(raw: bytes) -> BlockAPI:
     """An RLP-encoded block of this chain; ``ValidationError`` if it is not one."""
-    from node.execution import TakasagoVM
-
     try:
         return rlp.decode(raw, sedes=TakasagoVM.get_block_class())  # type: ignore[no-any-return]
     except (rlp.DecodingError, rlp.DeserializationError, ValueError, TypeError) as exc:

@@ -167,7 +167,7 @@ async def serve(
         mode = "qbft"
         validator_key = link_key  # an observer voted into the validator set takes part with its link key
     with exclusive_data_dir(data_dir):
-        ledger = Ledger(data_dir, genesis, validator_key)
+        ledger = Ledger(data_dir, genesis, validator_key, execution_worker=config.execution_worker)
         clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(
             ledger,

@@ -88,6 +88,10 @@ class LMDBStore(BaseDB):
             raise KeyError(key)
         self._buffer[key] = _DELETED
 
+    def buffer_writes(self, writes: dict[bytes, bytes | None]) -> None:
+        """Buffer many writes at once (None deletes): a block executed by the execution worker."""
+        self._buffer.update(writes)
+
     @property
     def pending_writes(self) -> int:
         return len(self._buffer)

@@ -17,6 +17,18 @@ fi
 .venv/bin/python -m pip install --quiet --upgrade pip
 .venv/bin/python -m pip install --quiet -e "${target}"
 
+# The node executes blocks on PyPy in a worker process where it is installed (node/execution_worker.py):
+# Debian's PyPy and a venv with the same py-evm. Without it the node executes in its own process.
+if ! command -v pypy3 >/dev/null 2>&1; then
+  { apt-get update -qq && DEBIAN_FRONTEND=noninteractive apt-get install -y -qq pypy3 pypy3-dev >/dev/null; } \
+    || echo "bootstrap: PyPy could not be installed; the node will execute blocks in its own process" >&2
+fi
+if command -v pypy3 >/dev/null 2>&1; then
+  [ -x .venv-pypy/bin/python ] || pypy3 -m venv .venv-pypy
+  .venv-pypy/bin/python -m pip install --quiet --upgrade pip
+  .venv-pypy/bin/python -m pip install --quiet -r node/pypy-requirements.txt
+fi
+
 if ! command -v node >/dev/null 2>&1 || ! command -v npm >/dev/null 2>&1; then
   apt-get update -qq && apt-get install -y -qq nodejs npm
 fi

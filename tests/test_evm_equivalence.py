@@ -14,6 +14,7 @@ carry the floor and low-s signatures, so any difference is a bug in a speed-up.
 from __future__ import annotations
 
 import json
+import os
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -33,6 +34,7 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from contracts.artifacts import load_artifact
+from node.execution_worker import pypy_interpreter
 from ledger_client import jst
 from tests.differential import build_sequence
 from tests.evm_equivalence_support import CHAIN_ID, GENESIS_TIMESTAMP
@@ -45,10 +47,10 @@ FUNDS = 10**21
 class Side:
     """A worker process running scenarios on one VM, one JSON line in and out."""
 
-    def __init__(self, side: str) -> None:
+    def __init__(self, side: str, interpreter: str = sys.executable) -> None:
         self.name = side
         self.process = subprocess.Popen(
-            [sys.executable, "-m", "tests.evm_equivalence_support", side],
+            [interpreter, "-m", "tests.evm_equivalence_support", side],
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -76,9 +78,19 @@ class Side:
             self.process.wait()
 
 
-@pytest.fixture(scope="module")
-def sides() -> Iterator[tuple[Side, Side]]:
-    stock, node = Side("stock"), Side("node")
+@pytest.fixture(scope="module", params=["cpython", "pypy"])
+def sides(request: pytest.FixtureRequest) -> Iterator[tuple[Side, Side]]:
+    """Stock py-evm on CPython beside the node's VM on CPython, then on PyPy (the execution worker's
+    interpreter, node/execution_worker.py): the same blocks must come out on both interpreters."""
+    interpreter = sys.executable
+    if request.param == "pypy":
+        pypy = pypy_interpreter()
+        if pypy is None:
+            if os.environ.get("CI"):
+                pytest.fail("CI must run the node's VM on PyPy too: scripts/bootstrap.sh installs .venv-pypy")
+            pytest.skip("no PyPy environment (.venv-pypy): run scripts/bootstrap.sh")
+        interpreter = str(pypy)
+    stock, node = Side("stock"), Side("node", interpreter)
     try:
         yield stock, node
     finally:
