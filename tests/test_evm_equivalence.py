@@ -34,8 +34,8 @@ from hypothesis import strategies as st
 from web3 import Web3
 
 from contracts.artifacts import load_artifact
-from node.execution_worker import pypy_interpreter
 from ledger_client import jst
+from node.execution_worker import pypy_interpreter
 from tests.differential import build_sequence
 from tests.evm_equivalence_support import CHAIN_ID, GENESIS_TIMESTAMP
 

@@ -221,9 +221,10 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
 def _impostor(tmp_path: Path, hello: dict[str, Any]) -> Path:
     """An "interpreter" whose worker greets with ``hello`` (another py-evm release, say)."""
     script = tmp_path / "impostor.py"
+    repo = str(Path(__file__).resolve().parents[1])
     script.write_text(
-        "import sys\nsys.path.insert(0, %r)\nfrom node.execution_worker import write_frame\n"
-        "write_frame(sys.stdout.buffer, %r)\nsys.stdin.read()\n" % (str(Path(__file__).resolve().parents[1]), hello)
+        f"import sys\nsys.path.insert(0, {repo!r})\nfrom node.execution_worker import write_frame\n"
+        f"write_frame(sys.stdout.buffer, {hello!r})\nsys.stdin.read()\n"
     )
     wrapper = tmp_path / "pypy"
     wrapper.write_text(f"#!/bin/sh\nexec {sys.executable} {script}\n")
