@@ -25,9 +25,12 @@ from typing import Any
 
 import pytest
 import rlp
+from eth._utils.address import generate_contract_address
 from eth_account import Account
 from eth_keys.datatypes import PrivateKey
+from eth_typing import Address
 from eth_utils import ValidationError
+from web3 import Web3
 
 from contracts.artifacts import load_artifact
 from node import execution_worker
@@ -90,12 +93,8 @@ def _workload(keys: dict[str, Any]) -> list[list[bytes]]:
     admin = keys["admin"]["privateKey"]
     accounts = [a["privateKey"] for a in keys["accounts"]]
     token = load_artifact("TestToken")
-    from eth._utils.address import generate_contract_address
-
-    admin_address = bytes.fromhex(keys["admin"]["address"][2:])
+    admin_address = Address(bytes.fromhex(keys["admin"]["address"][2:]))
     token_address = "0x" + generate_contract_address(admin_address, 0).hex()
-    from web3 import Web3
-
     erc20 = Web3().eth.contract(abi=token.abi)
     stranger = Account.create().key.hex()
     blocks = [[_signed(admin, 0, None, token.bytecode, gas=3_000_000)]]
