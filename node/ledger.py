@@ -416,6 +416,9 @@ class Ledger:
                 raise ValidationError(str(exc)) from None
             raise RuntimeError(f"block execution failed in the execution worker: {exc}") from None
         self.store.buffer_writes(answer["writes"])
+        log.debug(
+            "block #%d executed in the worker (warm-up so far: %d transfers)", parent.block_number + 1, answer["warmed"]
+        )
         block_class = TakasagoVM.get_block_class()
         header = rlp.decode(answer["header"], sedes=PragueBlockHeader)
         applied = [candidates[i] for i in answer["applied"]]

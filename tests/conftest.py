@@ -24,6 +24,10 @@ REPO = Path(__file__).resolve().parents[1]
 # Rich wraps CLI output at the terminal width; long temporary paths (two test workers) must not
 # break a message in two. Set before any command module creates its console.
 os.environ.setdefault("COLUMNS", "400")
+# Every node a test starts would spend seconds of CPU warming its PyPy execution worker's JIT
+# (node/execution_worker.py): only for speed, and the suite starts hundreds of nodes on two cores.
+# tests/test_execution_worker.py runs it on purpose.
+os.environ.setdefault("TAKASAGO_EXECUTION_WARMUP", "0")
 
 
 def free_port() -> int:

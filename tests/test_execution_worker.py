@@ -217,6 +217,36 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
         there.close()
 
 
+def test_the_pypy_worker_warms_up_between_requests_and_answers_them_first(
+    chain_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _require("pypy")
+    monkeypatch.setenv("TAKASAGO_EXECUTION_WARMUP", "3000")
+    here = _open(chain_template, tmp_path / "here", "off")
+    there = _open(chain_template, tmp_path / "there", "pypy")
+    admin = _keys(chain_template)["admin"]
+    try:
+        worker = there.execution_worker
+        assert worker is not None
+        for nonce in range(40):
+            raws = [_signed(admin["privateKey"], nonce, admin["address"], value=nonce)]
+            started = time.monotonic()
+            built = there.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
+            assert time.monotonic() - started < 5, "a request waited behind the warm-up"
+            same = here.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
+            assert rlp.encode(built.block) == rlp.encode(same.block)
+            there.commit(built)
+            here.commit(same)
+            if worker.warmed >= 3000:
+                break
+            time.sleep(0.25)
+        assert worker.warmed >= 3000, f"warm-up ran {worker.warmed} of 3000 transfers"
+        assert there.head.hash == here.head.hash
+    finally:
+        here.close()
+        there.close()
+
+
 def _impostor(tmp_path: Path, hello: dict[str, Any]) -> Path:
     """An "interpreter" whose worker greets with ``hello`` (another py-evm release, say)."""
     script = tmp_path / "impostor.py"
