@@ -49,8 +49,12 @@ class Side:
 
     def __init__(self, side: str, interpreter: str = sys.executable) -> None:
         self.name = side
+        env = dict(os.environ)
+        if interpreter != sys.executable:  # this process's keccak backend (pysha3) is CPython's only
+            env.pop("ETH_HASH_BACKEND", None)
         self.process = subprocess.Popen(
             [interpreter, "-m", "tests.evm_equivalence_support", side],
+            env=env,
             cwd=REPO,
             stdin=subprocess.PIPE,
             stdout=subprocess.PIPE,
@@ -69,13 +73,16 @@ class Side:
         return json.loads(line)
 
     def close(self) -> None:
-        if self.process.stdin is not None:
-            self.process.stdin.close()
-        try:
-            self.process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            self.process.kill()
-            self.process.wait()
+        """Stopped outright: a side holds nothing worth a clean exit, and after a failed test one may be
+        blocked writing answers nobody read (closing its stdin first would then wait forever)."""
+        self.process.kill()
+        self.process.wait()
+        for stream in (self.process.stdin, self.process.stdout):
+            try:
+                if stream is not None:
+                    stream.close()
+            except OSError:
+                pass
 
 
 @pytest.fixture(scope="module", params=["cpython", "pypy"])
