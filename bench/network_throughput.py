@@ -743,6 +743,11 @@ def bench(name: str, workdir: Path, args: argparse.Namespace) -> Report:
         else:
             start_single(system, workdir)
         report.label, report.nodes = system.label, len(system.nodes)
+        if args.warm_up_seconds > 0:
+            # a validator runs for months: its PyPy execution worker warms its JIT in its first seconds
+            # (node/execution_worker.py); measure the network it becomes, not its first minute
+            log(f"{name}: letting the nodes warm up for {args.warm_up_seconds:g} s")
+            time.sleep(args.warm_up_seconds)
         work = prepare(system, args)
         report.sign_rate = work.sign_rate
         log(f"{name}: setup done, {args.transactions} transfers signed at {work.sign_rate:.0f}/s; sending")
@@ -799,6 +804,12 @@ def main(argv: list[str] | None = None) -> int:
     )
     parser.add_argument("--rate", type=float, default=0.0, help="pace sending to this many tx/s (default 0: unpaced)")
     parser.add_argument("--only", choices=["network", "single"], help="run one system only")
+    parser.add_argument(
+        "--warm-up-seconds",
+        type=float,
+        default=0.0,
+        help="wait after start before setup and timing (the execution workers' JIT warm-up; default 0)",
+    )
     parser.add_argument("--keep-logs", metavar="DIR", help="copy every node's log into DIR before clean-up")
     args = parser.parse_args(argv)
     if not 1 <= args.validators <= 16:

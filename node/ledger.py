@@ -153,20 +153,21 @@ class Ledger:
         return worker
 
     def _worker_ready(self) -> ExecutionWorker | None:
-        """The worker if it is running (restarted once a while after it failed), else None."""
+        """The worker if it is running and warm (restarted a while after it failed), else None."""
         worker = self._worker
-        if worker is None or worker.running:
-            return worker
-        if not worker.restart_due():
+        if worker is None:
             return None
-        try:
-            worker.start()
-        except WorkerRefused as exc:
-            worker.mark_failed()
-            log.warning("%s; executing blocks in the node's process", exc)
-            return None
-        log.info("block execution: worker restarted on %s", worker.description)
-        return worker
+        if not worker.running:
+            if not worker.restart_due():
+                return None
+            try:
+                worker.start()
+            except WorkerRefused as exc:
+                worker.mark_failed()
+                log.warning("%s; executing blocks in the node's process", exc)
+                return None
+            log.info("block execution: worker restarted on %s", worker.description)
+        return worker if worker.ready() else None
 
     @property
     def execution_worker(self) -> ExecutionWorker | None:
