@@ -457,6 +457,15 @@ def _warm_up(chain_class: Any, overlay_class: type, chain_id: int, transactions:
         yield done
 
 
+def _normal_priority() -> None:
+    """Back to the node's priority for executing blocks (allowed to root; otherwise it stays low, logged)."""
+    try:
+        os.setpriority(os.PRIO_PROCESS, 0, 0)
+    except PermissionError:
+        print("execution worker: cannot restore normal priority after warm-up (not root); executing at nice 19",
+              file=sys.stderr)  # fmt: skip
+
+
 def _versions() -> dict[str, str]:
     names = ("py-evm", "trie", "rlp", "eth-hash")
     return {name: importlib.metadata.version(name) for name in names}
@@ -491,6 +500,10 @@ def serve(chaindata: Path, chain_id: int) -> None:
 
     overlay_class = _overlay_class()
     warming = _warm_up(chain_class, overlay_class, chain_id, budget) if budget > 0 and jit else None
+    if warming is not None:
+        # warming up is for later speed only: at the lowest priority it takes only CPU nothing else wants
+        # (four validators on two cores started together: warm-ups at normal priority starved the nodes)
+        os.setpriority(os.PRIO_PROCESS, 0, 19)
     warmed = 0
     while True:
         if warming is not None and not select.select([inp], [], [], 0)[0]:
@@ -498,10 +511,12 @@ def serve(chaindata: Path, chain_id: int) -> None:
                 warmed = next(warming)
             except StopIteration:
                 warming = None
+                _normal_priority()
                 write_frame(out, {"warm": warmed})  # unasked, between requests: the node reads it before the next
             except Exception as exc:  # warming up is only for speed: never a reason to stop serving
                 print(f"execution worker: warm-up stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
                 warming = None
+                _normal_priority()
                 write_frame(out, {"warm": warmed})
             continue
         request = read_frame(inp)

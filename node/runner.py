@@ -167,7 +167,12 @@ async def serve(
         mode = "qbft"
         validator_key = link_key  # an observer voted into the validator set takes part with its link key
     with exclusive_data_dir(data_dir):
-        ledger = Ledger(data_dir, genesis, validator_key, execution_worker=config.execution_worker)
+        execution = config.execution_worker
+        if execution == "auto" and config.network is not None:
+            # measured on one machine (docs/benchmarks.md, issue 23): a QBFT network gained nothing from the
+            # worker (564 transfers/s in-process, 539 with a CPython worker, 513 warm on PyPy); ask by name
+            execution = "off"
+        ledger = Ledger(data_dir, genesis, validator_key, execution_worker=execution)
         clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(
             ledger,
