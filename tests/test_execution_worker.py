@@ -32,13 +32,13 @@ from eth_typing import Address
 from eth_utils import ValidationError
 from web3 import Web3
 
+from bench.execution_worker import admitted, signed_zero_fee
 from contracts.artifacts import load_artifact
 from node import execution_worker
 from node.execution_worker import WorkerRefused, pypy_interpreter
 from node.genesis import load_genesis
 from node.ledger import Ledger
 from node.seal import sign_seal, unsealed_extra_data
-from node.txpool import PendingTransaction, stateless_checks
 from tests.conftest import init_dev_chain
 
 CHAIN_ID = 1337
@@ -72,22 +72,6 @@ def _keys(template: Path) -> dict[str, Any]:
     return json.loads((template / "dev-keys.json").read_text())  # type: ignore[no-any-return]
 
 
-def _signed(key: str, nonce: int, to: str | None, data: bytes = b"", value: int = 0, gas: int = 200_000) -> bytes:
-    tx: dict[str, Any] = {
-        "nonce": nonce, "gas": gas, "value": value, "data": data, "chainId": CHAIN_ID,
-        "maxFeePerGas": 0, "maxPriorityFeePerGas": 0,
-    }  # fmt: skip
-    if to is not None:
-        tx["to"] = to
-    return bytes(Account.sign_transaction(tx, key).raw_transaction)
-
-
-def _pending(raw: bytes) -> PendingTransaction:
-    checked = stateless_checks(raw, CHAIN_ID, 100_000_000)
-    assert checked.tx is not None
-    return PendingTransaction(checked.tx, checked.sender, raw, checked.hash)
-
-
 def _workload(keys: dict[str, Any]) -> list[list[bytes]]:
     """Blocks of raw transactions: a token, its transfers, ether moves, one stale nonce, one stranger."""
     admin = keys["admin"]["privateKey"]
@@ -97,18 +81,20 @@ def _workload(keys: dict[str, Any]) -> list[list[bytes]]:
     token_address = "0x" + generate_contract_address(admin_address, 0).hex()
     erc20 = Web3().eth.contract(abi=token.abi)
     stranger = Account.create().key.hex()
-    blocks = [[_signed(admin, 0, None, token.bytecode, gas=3_000_000)]]
+    blocks = [[signed_zero_fee(admin, 0, None, token.bytecode, gas=3_000_000)]]
     nonce = 1
     transfers = []
     for index, account in enumerate(accounts):
         to = Account.from_key(account).address
         data = bytes.fromhex(erc20.encode_abi("transfer", [to, 1_000 + index])[2:])
-        transfers.append(_signed(admin, nonce, Web3.to_checksum_address(token_address), data, gas=100_000))
+        transfers.append(signed_zero_fee(admin, nonce, Web3.to_checksum_address(token_address), data, gas=100_000))
         nonce += 1
     blocks.append(transfers)
-    moves = [_signed(account, 0, keys["admin"]["address"], value=0, gas=21_000) for account in accounts]
-    moves.append(_signed(admin, 1, keys["accounts"][0]["address"], value=1, gas=21_000))  # nonce 1 is spent: dropped
-    moves.append(_signed(stranger, 0, keys["admin"]["address"], value=0, gas=21_000))  # not permitted: dropped
+    moves = [signed_zero_fee(account, 0, keys["admin"]["address"], value=0, gas=21_000) for account in accounts]
+    moves.append(
+        signed_zero_fee(admin, 1, keys["accounts"][0]["address"], value=1, gas=21_000)
+    )  # nonce 1 is spent: dropped
+    moves.append(signed_zero_fee(stranger, 0, keys["admin"]["address"], value=0, gas=21_000))  # not permitted: dropped
     blocks.append(moves)
     return blocks
 
@@ -139,8 +125,8 @@ def test_worker_builds_and_imports_the_blocks_the_node_builds_in_process(
     expected_implementation = "PyPy" if worker.interpreter != Path(sys.executable) else "CPython"
     assert worker.description.startswith(expected_implementation), worker.description
     for number, raws in enumerate(_workload(_keys(chain_template)), start=1):
-        built_here = here.build_block([_pending(raw) for raw in raws], TIMESTAMP + number)
-        built_there = there.build_block([_pending(raw) for raw in raws], TIMESTAMP + number)
+        built_here = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + number)
+        built_there = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + number)
         assert rlp.encode(built_there.block) == rlp.encode(built_here.block), f"block {number}"
         assert [r.encode() for r in built_there.receipts] == [r.encode() for r in built_here.receipts]
         assert [p.hash for p in built_there.included] == [p.hash for p in built_here.included]
@@ -153,8 +139,10 @@ def test_worker_builds_and_imports_the_blocks_the_node_builds_in_process(
     assert len(last.dropped) == 2 and {why for _p, why in last.dropped} >= {"sender is no longer permitted"}
     assert all(receipt.state_root == b"\x01" for receipt in last.receipts)
     # a block made elsewhere, imported through the worker: executed there, the same block
-    raws = [_signed(_keys(chain_template)["admin"]["privateKey"], 12, _keys(chain_template)["admin"]["address"])]
-    made = here.build_block([_pending(raw) for raw in raws], TIMESTAMP + 10)
+    raws = [
+        signed_zero_fee(_keys(chain_template)["admin"]["privateKey"], 12, _keys(chain_template)["admin"]["address"])
+    ]
+    made = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + 10)
     imported = there.import_block(made.block)  # nothing admitted there: checked, then executed in the worker
     assert imported.block.hash == made.block.hash
     assert _buffer(there) == _buffer(here)
@@ -167,7 +155,9 @@ def test_a_block_that_does_not_match_its_execution_is_refused_by_the_worker(
 ) -> None:
     here, there = pair
     admin = _keys(chain_template)["admin"]
-    made = here.build_block([_pending(_signed(admin["privateKey"], 0, admin["address"], value=5))], TIMESTAMP + 1)
+    made = here.build_block(
+        [admitted(signed_zero_fee(admin["privateKey"], 0, admin["address"], value=5))], TIMESTAMP + 1
+    )
     key = PrivateKey(bytes.fromhex(_keys(chain_template)["validator"]["privateKey"][2:]))
     unsealed = unsealed_extra_data(here.registry.validators(here.head))
     header = made.block.header.copy(gas_used=made.block.header.gas_used + 1, extra_data=unsealed)
@@ -185,9 +175,9 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
     admin = _keys(chain_template)["admin"]
 
     def both(nonce: int) -> None:
-        raws = [_signed(admin["privateKey"], nonce, admin["address"], value=nonce)]
-        built = there.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
-        same = here.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
+        raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
+        built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
+        same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
         assert rlp.encode(built.block) == rlp.encode(same.block)
         there.commit(built)
         here.commit(same)
@@ -231,11 +221,11 @@ def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
 
     def both() -> None:
         nonlocal nonce
-        raws = [_signed(admin["privateKey"], nonce, admin["address"], value=nonce)]
+        raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
         started = time.monotonic()
-        built = there.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
+        built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
         assert time.monotonic() - started < 5, "a request waited behind the warm-up"
-        same = here.build_block([_pending(raw) for raw in raws], TIMESTAMP + nonce)
+        same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
         assert rlp.encode(built.block) == rlp.encode(same.block)
         there.commit(built)
         here.commit(same)
