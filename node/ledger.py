@@ -303,12 +303,8 @@ class Ledger:
         if proposer not in validators:
             raise CannotSeal(f"validator key 0x{proposer.hex()} is not in the authorised validator set")
         now = int(time.time()) if timestamp is None else timestamp
-        is_allowed = self.registry.is_allowed
-
-        def refuse(pending: PendingTransaction) -> str | None:
-            return None if is_allowed(parent, pending.sender) else "sender is no longer permitted"
-
         fields = self._fields_for(parent, validators, proposer, now)
+        refuse = self._refusal_at(parent)
         block, receipts, applied, dropped = self._run_block(parent, fields, candidates, building=True, refuse=refuse)
         sealed = block.copy(header=sign_seal(block.header, self.validator_key))
         return BuiltBlock(sealed, tuple(receipts), [p.sender for p in applied], applied, dropped)
@@ -359,12 +355,16 @@ class Ledger:
     ) -> tuple[Any, AppliedBody[PendingTransaction]]:
         """A new block on ``parent`` filled in-process from pool candidates (the ``pending`` block)."""
         vm, header = open_block(self.chain, parent, **self._fields_for(parent, validators, coinbase, now))
+        return vm, apply_body(vm, header, candidates, prevalidated, building=True, refuse=self._refusal_at(parent))
+
+    def _refusal_at(self, parent: BlockHeaderAPI) -> Callable[[PendingTransaction], str | None]:
+        """Why a pooled candidate may not go into a block on ``parent`` (its sender lost permission), or None."""
         is_allowed = self.registry.is_allowed
 
         def refuse(pending: PendingTransaction) -> str | None:
             return None if is_allowed(parent, pending.sender) else "sender is no longer permitted"
 
-        return vm, apply_body(vm, header, candidates, prevalidated, building=True, refuse=refuse)
+        return refuse
 
     def _run_block(
         self,
