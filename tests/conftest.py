@@ -28,6 +28,11 @@ os.environ.setdefault("COLUMNS", "400")
 # (node/execution_worker.py): only for speed, and the suite starts hundreds of nodes on two cores.
 # tests/test_execution_worker.py runs it on purpose.
 os.environ.setdefault("TAKASAGO_EXECUTION_WARMUP", "0")
+# And without its warm-up a PyPy worker runs the suite's many small blocks on a cold JIT, slower
+# than CPython (the suite took 19.6 min against 16): nodes started by tests execute in-process
+# unless a test asks for a worker; tests/test_execution_worker.py runs the worker on CPython and
+# PyPy through the ledger and through a running node.
+os.environ.setdefault("TAKASAGO_EXECUTION_WORKER", "off")
 
 
 def free_port() -> int:

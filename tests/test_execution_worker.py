@@ -39,7 +39,7 @@ from node.execution_worker import WorkerRefused, pypy_interpreter
 from node.genesis import load_genesis
 from node.ledger import Ledger
 from node.seal import sign_seal, unsealed_extra_data
-from tests.conftest import init_dev_chain
+from tests.conftest import NodeProcess, free_port, init_dev_chain
 
 CHAIN_ID = 1337
 TIMESTAMP = int(time.time())  # import_block refuses blocks from the future
@@ -52,6 +52,12 @@ def _require(mode: str) -> None:
         if os.environ.get("CI"):
             pytest.fail("CI must run the execution worker on PyPy: scripts/bootstrap.sh installs .venv-pypy")
         pytest.skip("no PyPy environment (.venv-pypy): run scripts/bootstrap.sh")
+
+
+@pytest.fixture(autouse=True)
+def _modes_as_asked(monkeypatch: pytest.MonkeyPatch) -> None:
+    """The suite runs nodes in-process (conftest); these tests name the mode themselves."""
+    monkeypatch.delenv("TAKASAGO_EXECUTION_WORKER", raising=False)
 
 
 @pytest.fixture(scope="module")
@@ -285,3 +291,43 @@ def test_pypy_asked_for_but_not_installed_stops_the_node_with_the_reason(
     monkeypatch.setenv("TAKASAGO_PYPY", str(tmp_path / "no-such-pypy"))
     with pytest.raises(WorkerRefused, match="no PyPy environment"):
         _open(chain_template, tmp_path / "asked", "pypy")
+
+
+@pytest.mark.parametrize("mode", MODES)
+def test_a_running_node_executes_in_its_worker_and_keeps_its_blocks_across_kill_9(
+    mode: str, chain_template: Path, tmp_path: Path
+) -> None:
+    """The node process end to end: JSON-RPC transactions executed by the worker, receipts served, then
+    kill -9 of the node (its worker ends with it) and a restart: every confirmed block is still there."""
+    _require(mode)
+    data_dir = tmp_path / "node"
+    shutil.copytree(chain_template, data_dir)
+    node = NodeProcess(data_dir, free_port(), env={"TAKASAGO_EXECUTION_WORKER": mode})
+    node.start()
+    try:
+        assert node.log_path is not None
+        runs_on = "PyPy" if mode == "pypy" else "CPython"
+        assert f"block execution: in a worker process on {runs_on}" in node.log_path.read_text()
+        admin = _keys(chain_template)["admin"]
+        hashes = [
+            node.call(
+                "eth_sendRawTransaction", ["0x" + signed_zero_fee(admin["privateKey"], n, admin["address"]).hex()]
+            )
+            for n in range(5)
+        ]
+        assert all("result" in h for h in hashes), hashes
+        deadline = time.monotonic() + 60
+        receipts: list[Any] = []
+        while time.monotonic() < deadline:
+            receipts = [node.call("eth_getTransactionReceipt", [h["result"]])["result"] for h in hashes]
+            if all(receipts):
+                break
+            time.sleep(0.1)
+        assert all(r and r["status"] == "0x1" for r in receipts), receipts
+        head = node.call("eth_getBlockByNumber", ["latest", False])["result"]
+        node.kill()
+        node.start()
+        assert node.call("eth_getBlockByNumber", [head["number"], False])["result"]["hash"] == head["hash"]
+        assert all(node.call("eth_getTransactionReceipt", [h["result"]])["result"] for h in hashes)
+    finally:
+        node.stop()
