@@ -44,7 +44,18 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import IO, Any, cast
+from typing import IO, Any, NoReturn, cast
+
+import rlp
+from eth._utils.address import generate_contract_address
+from eth.abc import BlockAPI, ReceiptAPI, SignedTransactionAPI
+from eth.db.atomic import AtomicDB
+from eth.db.backends.memory import MemoryDB
+from eth.vm.forks.prague.blocks import PragueBlockHeader
+
+from node.block_body import apply_body, finish_block, open_block, prevalidated
+from node.execution import TakasagoVM
+from node.storage import BufferedWrites
 
 log = logging.getLogger("takasago.node")
 
@@ -213,7 +224,7 @@ class ExecutionWorker:
             assert self._process.stdin is not None
             try:
                 write_frame(self._process.stdin, request)
-            except (BrokenPipeError, OSError) as exc:
+            except OSError as exc:  # BrokenPipeError among them
                 self._lost(f"cannot send it the block: {exc}")
             answer = self._answer(EXECUTE_SECONDS)
             if "warm" in answer:  # the warm-up's notice, sent before this request arrived
@@ -256,13 +267,12 @@ class ExecutionWorker:
         try:
             answer = read_frame(process.stdout)
         except (OSError, pickle.UnpicklingError, EOFError) as exc:
-            answer = None
             self._lost(f"unreadable answer: {exc}")
         if answer is None:
             self._lost(f"it exited (status {process.poll()})")
         return answer  # type: ignore[no-any-return]
 
-    def _lost(self, why: str) -> None:
+    def _lost(self, why: str) -> NoReturn:
         self.mark_failed()
         raise WorkerFailed(f"the execution worker stopped: {why}")
 
@@ -297,6 +307,17 @@ class ExecutionWorker:
             process.wait()
 
 
+def decoded_block(
+    answer: dict[str, Any], transactions: list[SignedTransactionAPI]
+) -> tuple[BlockAPI, list[ReceiptAPI]]:
+    """The (unsealed) block and receipts a worker's answer describes, ``transactions`` being those it applied."""
+    block_class = TakasagoVM.get_block_class()
+    header = rlp.decode(answer["header"], sedes=PragueBlockHeader)
+    receipt_builder = block_class.get_receipt_builder()
+    receipts = [receipt_builder.decode(encoded) for encoded in answer["receipts"]]
+    return block_class(header, transactions=transactions, uncles=[], withdrawals=[]), receipts
+
+
 # -- the worker's side ----------------------------------------------------------------------------
 @dataclass
 class _Candidate:
@@ -307,52 +328,18 @@ class _Candidate:
     sender: Any
 
 
-def _overlay_class() -> type:
-    from eth.db.backends.base import BaseDB
+class _ReadView(BufferedWrites):
+    """The committed chain as one LMDB read transaction shows it, under this block's writes (kept in memory)."""
 
-    class ReadThroughOverlay(BaseDB):
-        """The committed chain (one LMDB read transaction) under this block's writes, kept in memory."""
+    def __init__(self, txn: Any) -> None:
+        super().__init__()
+        self.txn = txn
 
-        def __init__(self, txn: Any) -> None:
-            self.txn = txn
-            self.writes: dict[bytes, bytes | None] = {}
-
-        def __getitem__(self, key: bytes) -> bytes:
-            if key in self.writes:
-                value = self.writes[key]
-                if value is None:
-                    raise KeyError(key)
-                return value
-            stored = self.txn.get(key)
-            if stored is None:
-                raise KeyError(key)
-            return stored  # type: ignore[no-any-return]
-
-        def __setitem__(self, key: bytes, value: bytes) -> None:
-            self.writes[key] = value
-
-        def _exists(self, key: bytes) -> bool:
-            try:
-                self[key]
-            except KeyError:
-                return False
-            return True
-
-        def __delitem__(self, key: bytes) -> None:
-            if not self._exists(key):
-                raise KeyError(key)
-            self.writes[key] = None
-
-    return ReadThroughOverlay
+    def get_durable(self, key: bytes) -> bytes | None:
+        return self.txn.get(key)  # type: ignore[no-any-return]
 
 
-def _execute(chain_class: Any, env: Any, overlay_class: type, request: dict[str, Any]) -> dict[str, Any]:
-    import rlp
-    from eth.db.atomic import AtomicDB
-
-    from node.block_body import apply_body, finish_block, open_block, prevalidated
-    from node.execution import TakasagoVM
-
+def _execute(chain_class: Any, env: Any, request: dict[str, Any]) -> dict[str, Any]:
     builder = TakasagoVM.get_transaction_builder()
     senders = request["senders"]
     candidates = [
@@ -360,8 +347,8 @@ def _execute(chain_class: Any, env: Any, overlay_class: type, request: dict[str,
     ]
     refused: list[str | None] = request.get("refused") or [None] * len(candidates)
     with env.begin(buffers=False) as txn:
-        overlay = overlay_class(txn)
-        chain = chain_class(AtomicDB(overlay))
+        view = _ReadView(txn)
+        chain = chain_class(AtomicDB(view))
         parent = chain.get_block_header_by_hash(request["parent"])
         vm, header = open_block(chain, parent, **request["fields"])
         body = apply_body(
@@ -378,7 +365,7 @@ def _execute(chain_class: Any, env: Any, overlay_class: type, request: dict[str,
         "receipts": [receipt.encode() for receipt in body.receipts],
         "applied": [c.index for c in body.applied],
         "dropped": [(c.index, reason) for c, reason in body.dropped],
-        "writes": overlay.writes,
+        "writes": view.buffered,
     }
 
 
@@ -393,21 +380,13 @@ class _ScratchEnv:
         yield self.data
 
 
-def _warm_up(chain_class: Any, overlay_class: type, chain_id: int, transactions: int) -> Iterator[int]:
+def _warm_up(chain_class: Any, chain_id: int, transactions: int) -> Iterator[int]:
     """A generator that runs ``transactions`` EIP-1559 ERC-20 transfers through :func:`_execute` itself on a
     scratch chain in memory, yielding after each block of ``WARM_UP_BLOCK``: raw transactions decoded, the
-    overlay, the VM, the roots, the answer's encoding — what the JIT must compile for requests. (Measured:
+    read view, the VM, the roots, the answer's encoding — what the JIT must compile for requests. (Measured:
     a synthetic loop of legacy transactions on py-evm's memory database left blocks 2.5x slower than
     after real ones.) Nothing of it reaches the node.
     """
-    import rlp
-    from eth._utils.address import generate_contract_address
-    from eth.db.atomic import AtomicDB
-    from eth.db.backends.memory import MemoryDB
-    from eth.vm.forks.prague.blocks import PragueBlockHeader
-
-    from node.execution import TakasagoVM
-
     env = _ScratchEnv()
     holder = bytes.fromhex("7e57" * 10)
     timestamp = 1_800_000_000
@@ -429,7 +408,7 @@ def _warm_up(chain_class: Any, overlay_class: type, chain_id: int, transactions:
         return b"\x02" + rlp.encode([chain_id, nonce, 0, 0, gas, to, 0, data, [], 0, 1, 1])
 
     nonce = done = 0
-    block_class = TakasagoVM.get_block_class()
+    decode = TakasagoVM.get_transaction_builder().decode
     while done < transactions:
         if nonce == 0:
             batch = [raw(0, b"", creation + holder.rjust(32, b"\0") + (10**30).to_bytes(32, "big"), 3_000_000)]
@@ -446,13 +425,11 @@ def _warm_up(chain_class: Any, overlay_class: type, chain_id: int, transactions:
             "parent": parent.hash, "fields": fields, "transactions": batch, "senders": [holder] * len(batch),
             "refused": None, "building": True,
         }  # fmt: skip
-        answer = _execute(chain_class, env, overlay_class, request)
+        answer = _execute(chain_class, env, request)
         env.data.update({key: value for key, value in answer["writes"].items() if value is not None})
-        header = rlp.decode(answer["header"], sedes=PragueBlockHeader)  # the node's commit, in short
-        transactions_applied = [TakasagoVM.get_transaction_builder().decode(batch[i]) for i in answer["applied"]]
-        block = block_class(header, transactions=transactions_applied, uncles=[], withdrawals=[])
-        chain_class(AtomicDB(MemoryDB(cast(Any, env.data)))).chaindb.persist_block(block)
-        parent = header
+        block, _receipts = decoded_block(answer, [decode(batch[i]) for i in answer["applied"]])
+        chain_class(AtomicDB(MemoryDB(cast(Any, env.data)))).chaindb.persist_block(block)  # the node's commit, in short
+        parent = block.header
         nonce += len(batch)
         yield done
 
@@ -490,16 +467,15 @@ def serve(chaindata: Path, chain_id: int) -> None:
         write_frame(out, {"refused": f"{type(exc).__name__}: {exc}"})
         return
     budget = int(os.environ.get(WARM_UP_VARIABLE, WARM_UP_TRANSACTIONS))
-    jit = platform.python_implementation() == "PyPy"  # nothing to warm on CPython
+    warm_up = budget > 0 and platform.python_implementation() == "PyPy"  # nothing to warm on CPython
     write_frame(
         out,
         {"implementation": platform.python_implementation(), "python": platform.python_version(),
-         "versions": _versions(), "warming": budget > 0 and jit},
+         "versions": _versions(), "warming": warm_up},
     )  # fmt: skip
     from eth_utils import ValidationError
 
-    overlay_class = _overlay_class()
-    warming = _warm_up(chain_class, overlay_class, chain_id, budget) if budget > 0 and jit else None
+    warming = _warm_up(chain_class, chain_id, budget) if warm_up else None
     if warming is not None:
         # warming up is for later speed only: at the lowest priority it takes only CPU nothing else wants
         # (four validators on two cores started together: warm-ups at normal priority starved the nodes)
@@ -509,21 +485,20 @@ def serve(chaindata: Path, chain_id: int) -> None:
         if warming is not None and not select.select([inp], [], [], 0)[0]:
             try:
                 warmed = next(warming)
+                continue
             except StopIteration:
-                warming = None
-                _normal_priority()
-                write_frame(out, {"warm": warmed})  # unasked, between requests: the node reads it before the next
+                pass
             except Exception as exc:  # warming up is only for speed: never a reason to stop serving
                 print(f"execution worker: warm-up stopped: {type(exc).__name__}: {exc}", file=sys.stderr)
-                warming = None
-                _normal_priority()
-                write_frame(out, {"warm": warmed})
+            warming = None
+            _normal_priority()
+            write_frame(out, {"warm": warmed})  # unasked, between requests: the node reads it before the next
             continue
         request = read_frame(inp)
         if request is None:
             return
         try:
-            answer = _execute(chain_class, env, overlay_class, request)
+            answer = _execute(chain_class, env, request)
         except Exception as exc:  # answered, not fatal: the node raises it as in-process execution would
             answer = {"error": str(exc) if isinstance(exc, ValidationError) else f"{type(exc).__name__}: {exc}",
                       "validation": isinstance(exc, ValidationError)}  # fmt: skip

@@ -24,7 +24,6 @@ import rlp
 from eth.abc import BlockAPI, BlockHeaderAPI, ReceiptAPI, StateAPI
 from eth.chains.base import Chain
 from eth.exceptions import HeaderNotFound
-from eth.vm.forks.prague.blocks import PragueBlockHeader
 from eth_keys.datatypes import PrivateKey
 from eth_typing import Address, BlockNumber, Hash32
 from eth_utils import ValidationError
@@ -37,6 +36,7 @@ from node.execution_worker import (
     WorkerExecutionError,
     WorkerFailed,
     WorkerRefused,
+    decoded_block,
     interpreter_for,
     worker_mode,
 )
@@ -420,12 +420,8 @@ class Ledger:
         log.debug(
             "block #%d executed in the worker (warm-up so far: %d transfers)", parent.block_number + 1, answer["warmed"]
         )
-        block_class = TakasagoVM.get_block_class()
-        header = rlp.decode(answer["header"], sedes=PragueBlockHeader)
         applied = [candidates[i] for i in answer["applied"]]
-        receipt_builder = block_class.get_receipt_builder()
-        receipts = [receipt_builder.decode(encoded) for encoded in answer["receipts"]]
-        block = block_class(header, transactions=[p.tx for p in applied], uncles=[], withdrawals=[])
+        block, receipts = decoded_block(answer, [p.tx for p in applied])
         return block, receipts, applied, [(candidates[i], reason) for i, reason in answer["dropped"]]
 
     # -- import (validation of a block sealed elsewhere) -----------------------

@@ -29,7 +29,54 @@ DEFAULT_MAP_SIZE = 1 << 40
 _DELETED = None
 
 
-class LMDBStore(BaseDB):
+class BufferedWrites(BaseDB):
+    """A py-evm ``BaseDB`` whose writes stay in a buffer (a deletion is ``None``) over durable data.
+
+    Reads see the buffer first, then :meth:`get_durable`. The node's store (:class:`LMDBStore`)
+    and the execution worker's view of one LMDB read transaction (``execution_worker.py``) are
+    this same thing over different durable data.
+    """
+
+    def __init__(self) -> None:
+        self._buffer: dict[bytes, bytes | None] = {}
+
+    def get_durable(self, key: bytes) -> bytes | None:
+        """Read only what has been committed (never the buffer)."""
+        raise NotImplementedError
+
+    def __getitem__(self, key: bytes) -> bytes:
+        buffered = self._buffer.get(key, self)
+        if buffered is not self:
+            if buffered is _DELETED:
+                raise KeyError(key)
+            return buffered  # type: ignore[return-value]
+        value = self.get_durable(key)
+        if value is None:
+            raise KeyError(key)
+        return value
+
+    def _exists(self, key: bytes) -> bool:
+        try:
+            self[key]
+        except KeyError:
+            return False
+        return True
+
+    def __setitem__(self, key: bytes, value: bytes) -> None:
+        self._buffer[key] = value
+
+    def __delitem__(self, key: bytes) -> None:
+        if not self._exists(key):
+            raise KeyError(key)
+        self._buffer[key] = _DELETED
+
+    @property
+    def buffered(self) -> dict[bytes, bytes | None]:
+        """The writes not yet made durable (None deletes)."""
+        return self._buffer
+
+
+class LMDBStore(BufferedWrites):
     """A py-evm ``BaseDB`` over LMDB whose writes stay in memory until :meth:`flush`.
 
     Reads see buffered writes first, then the last durable commit. ``flush`` applies
@@ -37,6 +84,7 @@ class LMDBStore(BaseDB):
     """
 
     def __init__(self, path: Path, map_size: int = DEFAULT_MAP_SIZE) -> None:
+        super().__init__()
         path.mkdir(parents=True, exist_ok=True)
         self.path = path
         self._env = lmdb.open(
@@ -49,44 +97,14 @@ class LMDBStore(BaseDB):
             max_dbs=0,
             lock=True,
         )
-        self._buffer: dict[bytes, bytes | None] = {}
         self._lock = threading.Lock()
         # Bumped by every discard: a block executed under an older generation lost its state.
         self.generation = 0
-
-    # -- reads ---------------------------------------------------------------
-    def __getitem__(self, key: bytes) -> bytes:
-        buffered = self._buffer.get(key, self)
-        if buffered is not self:
-            if buffered is _DELETED:
-                raise KeyError(key)
-            return buffered  # type: ignore[return-value]
-        with self._env.begin(buffers=False) as txn:
-            value = txn.get(key)
-        if value is None:
-            raise KeyError(key)
-        return value  # type: ignore[no-any-return]
 
     def get_durable(self, key: bytes) -> bytes | None:
         """Read only what has been committed to disk (never the pending buffer)."""
         with self._env.begin(buffers=False) as txn:
             return txn.get(key)  # type: ignore[no-any-return]
-
-    def _exists(self, key: bytes) -> bool:
-        try:
-            self[key]
-        except KeyError:
-            return False
-        return True
-
-    # -- writes --------------------------------------------------------------
-    def __setitem__(self, key: bytes, value: bytes) -> None:
-        self._buffer[key] = value
-
-    def __delitem__(self, key: bytes) -> None:
-        if not self._exists(key):
-            raise KeyError(key)
-        self._buffer[key] = _DELETED
 
     def buffer_writes(self, writes: dict[bytes, bytes | None]) -> None:
         """Buffer many writes at once (None deletes): a block executed by the execution worker."""
