@@ -61,6 +61,7 @@ class NodeConfig:
     rpc_gas_cap: int | None = None
     log: LogConfig = field(default_factory=LogConfig)
     execution_worker: str = "auto"  # node/execution_worker.py: auto, pypy, cpython or off
+    execution_worker_min_transactions: int = 64  # execution_worker.WORKER_MIN_TRANSACTIONS
 
     @property
     def genesis_path(self) -> Path:
@@ -108,25 +109,29 @@ def load_node_config(data_dir: Path) -> NodeConfig:
         rpc,
         gas_cap,
         _log(document.get("log"), data_dir, path),
-        _execution_worker(document.get("execution"), path),
+        *_execution(document.get("execution"), path),
     )
 
 
-def _execution_worker(value: Any, path: Path) -> str:
-    """The ``execution`` object: ``{"worker": "auto" | "pypy" | "cpython" | "off"}`` (default auto)."""
-    from node.execution_worker import WORKER_MODES
+def _execution(value: Any, path: Path) -> tuple[str, int]:
+    """The ``execution`` object: ``{"worker": "auto" | "pypy" | "cpython" | "off", "workerMinTransactions": n}``
+    (defaults auto and ``WORKER_MIN_TRANSACTIONS``: smaller blocks execute in the node's process)."""
+    from node.execution_worker import WORKER_MIN_TRANSACTIONS, WORKER_MODES
 
     if value is None:
-        return "auto"
+        return "auto", WORKER_MIN_TRANSACTIONS
     if not isinstance(value, dict):
         raise ConfigError(f"{path}: execution must be an object")
-    unknown = set(value) - {"worker"}
+    unknown = set(value) - {"worker", "workerMinTransactions"}
     if unknown:
         raise ConfigError(f"{path}: execution: unknown setting(s) {', '.join(sorted(unknown))}")
     mode = value.get("worker", "auto")
     if mode not in WORKER_MODES:
         raise ConfigError(f"{path}: execution.worker must be one of {', '.join(WORKER_MODES)}")
-    return str(mode)
+    smallest = value.get("workerMinTransactions", WORKER_MIN_TRANSACTIONS)
+    if type(smallest) is not int or not 0 <= smallest <= 100_000:
+        raise ConfigError(f"{path}: execution.workerMinTransactions must be a whole number from 0 to 100000")
+    return str(mode), smallest
 
 
 # node.json ``rpc`` keys -> RPCLimits fields, with the allowed range of each number.

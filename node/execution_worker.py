@@ -84,6 +84,13 @@ START_SECONDS = 60.0
 EXECUTE_SECONDS = 300.0
 """A block of 100 M gas runs for well under a minute; a worker silent for this long is killed."""
 RESTART_AFTER_SECONDS = 30.0
+WORKER_MIN_TRANSACTIONS = 64
+"""Blocks with fewer candidates execute in the node's process even when a worker is warm. The worker's
+fixed cost per block (the request and its writes through the pipe, PyPy's per-block paths the JIT has
+not traced) outweighs its speed on small blocks: measured with ``bench.execution_worker`` (blocks of
+ERC-20 transfers, warm PyPy against in-process): 5 transfers 10 ms against 4, 30: 23 against 18, 50: 30
+against 29, 70: 40 against 39, 100: 51 against 62. A wallet's payments arrive as blocks of a few each
+(in the worker they made a 32-resident rush slower: p99 796 ms against 381 in-process, PostgreSQL)."""
 _LENGTH = struct.Struct(">I")
 
 

@@ -113,6 +113,7 @@ class Ledger:
         genesis: Genesis,
         validator_key: PrivateKey | None = None,
         execution_worker: str = "off",
+        worker_min_transactions: int = 0,
     ) -> None:
         self.data_dir = data_dir
         self.genesis = genesis
@@ -130,6 +131,8 @@ class Ledger:
         # commit certificate, whichever path (consensus, sync, RPC) hands it to ``commit``.
         self.require_certificates = False
         self._worker = self._start_worker(worker_mode(execution_worker))
+        # blocks with fewer candidates stay in this process (WORKER_MIN_TRANSACTIONS says why; 0: none do)
+        self._worker_min_transactions = worker_min_transactions
 
     def _start_worker(self, mode: str) -> ExecutionWorker | None:
         """The execution worker ``mode`` asks for, started and checked; None to execute in this process.
@@ -382,7 +385,7 @@ class Ledger:
         store's buffer), in this process otherwise or when the worker fails: the same functions
         either way, so the same block.
         """
-        worker = self._worker_ready()
+        worker = self._worker_ready() if len(candidates) >= self._worker_min_transactions else None
         if worker is not None:
             try:
                 return self._run_in_worker(worker, parent, fields, candidates, building, refuse)

@@ -172,7 +172,13 @@ async def serve(
             # measured on one machine (docs/benchmarks.md, issue 23): a QBFT network gained nothing from the
             # worker (564 transfers/s in-process, 539 with a CPython worker, 513 warm on PyPy); ask by name
             execution = "off"
-        ledger = Ledger(data_dir, genesis, validator_key, execution_worker=execution)
+        ledger = Ledger(
+            data_dir,
+            genesis,
+            validator_key,
+            execution_worker=execution,
+            worker_min_transactions=config.execution_worker_min_transactions,
+        )
         clock = DevClock() if config.dev and config.network is None else None
         service = NodeService(
             ledger,

@@ -67,11 +67,13 @@ def chain_template(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return path
 
 
-def _open(template: Path, place: Path, mode: str) -> Ledger:
+def _open(template: Path, place: Path, mode: str, smallest: int = 0) -> Ledger:
     shutil.copytree(template, place)
     keys = json.loads((place / "dev-keys.json").read_text())
     validator = PrivateKey(bytes.fromhex(keys["validator"]["privateKey"][2:]))
-    return Ledger(place, load_genesis(place / "genesis.json"), validator, execution_worker=mode)
+    return Ledger(
+        place, load_genesis(place / "genesis.json"), validator, execution_worker=mode, worker_min_transactions=smallest
+    )
 
 
 def _keys(template: Path) -> dict[str, Any]:
@@ -257,6 +259,34 @@ def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
         there.close()
 
 
+def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
+    chain_template: Path, tmp_path: Path, caplog: pytest.LogCaptureFixture
+) -> None:
+    """``workerMinTransactions``: a small block (a shop's few payments) stays in the node's process, where
+    it is faster; a block of at least that many goes to the worker. The blocks are the same either way."""
+    _require("cpython")
+    here = _open(chain_template, tmp_path / "here", "off")
+    there = _open(chain_template, tmp_path / "there", "cpython", smallest=3)
+    admin = _keys(chain_template)["admin"]
+    nonce = 0
+    try:
+        for size, in_worker in ((2, False), (3, True), (1, False), (4, True)):
+            raws = [signed_zero_fee(admin["privateKey"], nonce + i, admin["address"], value=i) for i in range(size)]
+            nonce += size
+            caplog.clear()
+            with caplog.at_level("DEBUG", logger="takasago.node"):
+                built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
+            assert ("executed in the worker" in caplog.text) is in_worker, f"a block of {size}"
+            same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
+            assert rlp.encode(built.block) == rlp.encode(same.block)
+            there.commit(built)
+            here.commit(same)
+        assert there.head.hash == here.head.hash
+    finally:
+        here.close()
+        there.close()
+
+
 def _impostor(tmp_path: Path, hello: dict[str, Any]) -> Path:
     """An "interpreter" whose worker greets with ``hello`` (another py-evm release, say)."""
     script = tmp_path / "impostor.py"
@@ -302,6 +332,10 @@ def test_a_running_node_executes_in_its_worker_and_keeps_its_blocks_across_kill_
     _require(mode)
     data_dir = tmp_path / "node"
     shutil.copytree(chain_template, data_dir)
+    config = data_dir / "node.json"
+    document = json.loads(config.read_text()) if config.exists() else {}
+    document["execution"] = {"workerMinTransactions": 0}  # these blocks are small: send every one to the worker
+    config.write_text(json.dumps(document))
     node = NodeProcess(data_dir, free_port(), env={"TAKASAGO_EXECUTION_WORKER": mode})
     node.start()
     try:
