@@ -331,7 +331,7 @@ class ConsensusEngine:
         self._checking[key] = done
         checked = self._checked
         try:
-            block = decode_block(raw)
+            block = decode_block(raw, self.service.pool.get)
             if block.header.parent_hash != self.ledger.head.hash:
                 checked[key] = None
                 return

@@ -103,7 +103,7 @@ class BlockSync:
     async def _import(self, item: Any, peer: bytes) -> bool:
         try:
             raw_block, certificate = item
-            block = decode_block(raw_block)
+            block = decode_block(raw_block, self.service.pool.get)
         except (ValueError, TypeError, ValidationError) as exc:
             log.warning("peer 0x%s sent a malformed block: %s", peer.hex(), exc)
             return False
