@@ -179,7 +179,7 @@ class ExecutionWorker:
 
     def __init__(self, interpreter: Path, chaindata: Path, chain_id: int) -> None:
         self.interpreter = interpreter
-        self.chaindata = chaindata
+        self.chaindata = chaindata.resolve()  # the worker runs in the repository, not in our working directory
         self.chain_id = chain_id
         self.description = ""
         self.warmed = 0  # warm-up transfers the worker had run by its last answer

@@ -287,6 +287,25 @@ def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
         there.close()
 
 
+def test_a_data_directory_given_relative_to_the_node_reaches_the_worker(
+    chain_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``takasago up`` names ``.takasago/node`` relative to where it runs; the worker runs in the repository,
+    so it must be handed the absolute path (it refused with "No such file or directory" before)."""
+    _require("cpython")
+    monkeypatch.chdir(tmp_path)
+    ledger = _open(chain_template, Path("relative"), "cpython")
+    try:
+        worker = ledger.execution_worker
+        assert worker is not None and worker.running and worker.chaindata.is_absolute()
+        admin = _keys(chain_template)["admin"]
+        built = ledger.build_block([admitted(signed_zero_fee(admin["privateKey"], 0, admin["address"]))], TIMESTAMP)
+        ledger.commit(built)
+        assert ledger.head.block_number == 1
+    finally:
+        ledger.close()
+
+
 def _impostor(tmp_path: Path, hello: dict[str, Any]) -> Path:
     """An "interpreter" whose worker greets with ``hello`` (another py-evm release, say)."""
     script = tmp_path / "impostor.py"
