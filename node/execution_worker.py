@@ -84,13 +84,19 @@ START_SECONDS = 60.0
 EXECUTE_SECONDS = 300.0
 """A block of 100 M gas runs for well under a minute; a worker silent for this long is killed."""
 RESTART_AFTER_SECONDS = 30.0
-WORKER_MIN_TRANSACTIONS = 64
+PYPY_NURSERY = "64MB"
+"""PyPy's young-generation size for the worker (``PYPY_GC_NURSERY``; a value in the node's environment wins).
+Executing a block allocates millions of short-lived objects (rlp fields, stack items, trie nodes); with
+PyPy's default nursery here they were collected so often that a 1,000-transfer block took 362 ms warm,
+against 212 ms with 64 MB (and 214 ms with 256 MB): ``bench.execution_worker --modes pypy``."""
+WORKER_MIN_TRANSACTIONS = 16
 """Blocks with fewer candidates execute in the node's process even when a worker is warm. The worker's
 fixed cost per block (the request and its writes through the pipe, PyPy's per-block paths the JIT has
-not traced) outweighs its speed on small blocks: measured with ``bench.execution_worker`` (blocks of
-ERC-20 transfers, warm PyPy against in-process): 5 transfers 10 ms against 4, 30: 23 against 18, 50: 30
-against 29, 70: 40 against 39, 100: 51 against 62. A wallet's payments arrive as blocks of a few each
-(in the worker they made a 32-resident rush slower: p99 796 ms against 381 in-process, PostgreSQL)."""
+not traced) outweighs its speed on the smallest blocks: measured with ``bench.execution_worker`` (blocks
+of ERC-20 transfers, warm PyPy with its 64 MB nursery against in-process, median of the last five):
+5 transfers 9 ms against 5, 12: 9 against 8, 20: 11 against 12, 30: 17 against 19, 100: 32 against 61.
+A wallet's payments arrive as blocks of a few each (with every block in the worker, before the nursery
+was set, a 32-resident rush on PostgreSQL had p99 796 ms against 381 in-process)."""
 _LENGTH = struct.Struct(">I")
 
 
@@ -193,6 +199,7 @@ class ExecutionWorker:
         env = dict(os.environ)
         env["PYTHONPATH"] = os.pathsep.join(p for p in (str(REPO), env.get("PYTHONPATH", "")) if p)
         env.pop("ETH_HASH_BACKEND", None)  # each interpreter's own fast backend (evm_patches.KECCAK_BACKEND)
+        env.setdefault("PYPY_GC_NURSERY", PYPY_NURSERY)  # ignored by CPython
         try:
             process = subprocess.Popen(  # noqa: S603 - our interpreter, our module
                 [str(self.interpreter), "-m", "node.execution_worker", str(self.chaindata), str(self.chain_id)],
