@@ -215,6 +215,19 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
         there.close()
 
 
+def _build_on_both(here: Ledger, there: Ledger, raws: list[bytes], timestamp: int) -> float:
+    """``raws`` built into a block by both ledgers (``there`` first, timed), checked to be the same block
+    and committed on both; the seconds ``there`` took."""
+    started = time.monotonic()
+    built = there.build_block([admitted(raw) for raw in raws], timestamp)
+    seconds = time.monotonic() - started
+    same = here.build_block([admitted(raw) for raw in raws], timestamp)
+    assert rlp.encode(built.block) == rlp.encode(same.block)
+    there.commit(built)
+    here.commit(same)
+    return seconds
+
+
 def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
     chain_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
@@ -230,13 +243,7 @@ def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
     def both() -> None:
         nonlocal nonce
         raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
-        started = time.monotonic()
-        built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
-        assert time.monotonic() - started < 5, "a request waited behind the warm-up"
-        same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
-        assert rlp.encode(built.block) == rlp.encode(same.block)
-        there.commit(built)
-        here.commit(same)
+        assert _build_on_both(here, there, raws, TIMESTAMP + nonce) < 5, "a request waited behind the warm-up"
         nonce += 1
 
     try:
@@ -275,12 +282,8 @@ def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
             nonce += size
             caplog.clear()
             with caplog.at_level("DEBUG", logger="takasago.node"):
-                built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
+                _build_on_both(here, there, raws, TIMESTAMP + nonce)
             assert ("executed in the worker" in caplog.text) is in_worker, f"a block of {size}"
-            same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
-            assert rlp.encode(built.block) == rlp.encode(same.block)
-            there.commit(built)
-            here.commit(same)
         assert there.head.hash == here.head.hash
     finally:
         here.close()
