@@ -61,7 +61,7 @@ class NodeConfig:
     rpc_gas_cap: int | None = None
     log: LogConfig = field(default_factory=LogConfig)
     execution_worker: str = "auto"  # node/execution_worker.py: auto, pypy, cpython or off
-    execution_worker_min_transactions: int = 16  # execution_worker.WORKER_MIN_TRANSACTIONS
+    execution_worker_min_transactions: int = 64  # execution_worker.WORKER_MIN_TRANSACTIONS
 
     @property
     def genesis_path(self) -> Path:
