@@ -89,16 +89,6 @@ PYPY_NURSERY = "64MB"
 Executing a block allocates millions of short-lived objects (rlp fields, stack items, trie nodes); with
 PyPy's default nursery here they were collected so often that a 1,000-transfer block took 362 ms warm,
 against 212 ms with 64 MB (and 214 ms with 256 MB): ``bench.execution_worker --modes pypy``."""
-WORKER_MIN_TRANSACTIONS = 64
-"""Blocks with fewer candidates execute in the node's process even when a worker is warm. The worker's
-fixed cost per block (the request and its writes through the pipe, PyPy's per-block paths the JIT has
-not traced) outweighs its speed on small blocks. Measured with ``bench.execution_worker`` (blocks of
-ERC-20 transfers, median of the last five, warm PyPy with its 64 MB nursery against in-process): 5
-transfers 9 ms against 5, 12: 9 against 8, 20: 11 against 12, 30: 17 against 19, 100: 32 against 61 —
-even at ~15 transfers, but only for the transfers the warm-up ran: other contracts' code meets a colder
-JIT, and a wallet's payments arrive as blocks of a few each (with every block in the worker, before
-the nursery was set, a 32-resident rush on PostgreSQL had p99 796 ms against 381 in-process). So the
-worker takes blocks from 64 transactions, where it is ahead by a margin."""
 _LENGTH = struct.Struct(">I")
 
 

@@ -131,7 +131,7 @@ class Ledger:
         # commit certificate, whichever path (consensus, sync, RPC) hands it to ``commit``.
         self.require_certificates = False
         self._worker = self._start_worker(worker_mode(execution_worker))
-        # blocks with fewer candidates stay in this process (WORKER_MIN_TRANSACTIONS says why; 0: none do)
+        # blocks with fewer candidates stay in this process (config.WORKER_MIN_TRANSACTIONS says why; 0: none)
         self._worker_min_transactions = worker_min_transactions
 
     def _start_worker(self, mode: str) -> ExecutionWorker | None:

@@ -20,6 +20,7 @@ import stat
 import sys
 import time
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
@@ -107,17 +108,39 @@ def _workload(keys: dict[str, Any]) -> list[list[bytes]]:
     return blocks
 
 
+@contextmanager
+def _side_by_side(template: Path, place: Path, mode: str, smallest: int = 0) -> Iterator[tuple[Ledger, Ledger]]:
+    """Two copies of the chain: one executing in-process (``here``), one with a ``mode`` worker (``there``)."""
+    here = _open(template, place / "in-process", "off")
+    try:
+        there = _open(template, place / mode, mode, smallest)
+        try:
+            yield here, there
+        finally:
+            there.close()
+    finally:
+        here.close()
+
+
+def _build_on_both(here: Ledger, there: Ledger, raws: list[bytes], timestamp: int) -> float:
+    """``raws`` built into a block by both ledgers (``there`` first, timed), checked to be the same block
+    and committed on both; the seconds ``there`` took."""
+    started = time.monotonic()
+    built = there.build_block([admitted(raw) for raw in raws], timestamp)
+    seconds = time.monotonic() - started
+    same = here.build_block([admitted(raw) for raw in raws], timestamp)
+    assert rlp.encode(built.block) == rlp.encode(same.block)
+    there.commit(built)
+    here.commit(same)
+    return seconds
+
+
 @pytest.fixture(params=MODES)
 def pair(request: pytest.FixtureRequest, chain_template: Path, tmp_path: Path) -> Iterator[tuple[Ledger, Ledger]]:
     _require(request.param)
-    here = _open(chain_template, tmp_path / "in-process", "off")
-    there = _open(chain_template, tmp_path / request.param, request.param)
-    try:
+    with _side_by_side(chain_template, tmp_path, request.param) as (here, there):
         assert there.execution_worker is not None and there.execution_worker.running
         yield here, there
-    finally:
-        here.close()
-        there.close()
 
 
 def _buffer(ledger: Ledger) -> dict[bytes, bytes | None]:
@@ -178,19 +201,13 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
     chain_template: Path, tmp_path: Path, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
     mode = "pypy" if pypy_interpreter() is not None else "cpython"
-    here = _open(chain_template, tmp_path / "here", "off")
-    there = _open(chain_template, tmp_path / "there", mode)
-    admin = _keys(chain_template)["admin"]
+    with _side_by_side(chain_template, tmp_path, mode) as (here, there):
+        admin = _keys(chain_template)["admin"]
 
-    def both(nonce: int) -> None:
-        raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
-        built = there.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
-        same = here.build_block([admitted(raw) for raw in raws], TIMESTAMP + nonce)
-        assert rlp.encode(built.block) == rlp.encode(same.block)
-        there.commit(built)
-        here.commit(same)
+        def both(nonce: int) -> None:
+            raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
+            _build_on_both(here, there, raws, TIMESTAMP + nonce)
 
-    try:
         worker = there.execution_worker
         assert worker is not None and worker._process is not None  # noqa: SLF001
         monkeypatch.setattr(execution_worker, "EXECUTE_SECONDS", 1.0)
@@ -210,22 +227,6 @@ def test_a_hung_or_killed_worker_means_in_process_execution_then_a_restart(
             both(3)  # found dead before the block: restarted at once
             assert worker.running
         assert there.head.hash == here.head.hash
-    finally:
-        here.close()
-        there.close()
-
-
-def _build_on_both(here: Ledger, there: Ledger, raws: list[bytes], timestamp: int) -> float:
-    """``raws`` built into a block by both ledgers (``there`` first, timed), checked to be the same block
-    and committed on both; the seconds ``there`` took."""
-    started = time.monotonic()
-    built = there.build_block([admitted(raw) for raw in raws], timestamp)
-    seconds = time.monotonic() - started
-    same = here.build_block([admitted(raw) for raw in raws], timestamp)
-    assert rlp.encode(built.block) == rlp.encode(same.block)
-    there.commit(built)
-    here.commit(same)
-    return seconds
 
 
 def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
@@ -235,18 +236,16 @@ def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
     CPython); the worker says when it is warm, and blocks go to it from then on."""
     _require("pypy")
     monkeypatch.setenv("TAKASAGO_EXECUTION_WARMUP", "3000")
-    here = _open(chain_template, tmp_path / "here", "off")
-    there = _open(chain_template, tmp_path / "there", "pypy")
-    admin = _keys(chain_template)["admin"]
-    nonce = 0
+    with _side_by_side(chain_template, tmp_path, "pypy") as (here, there):
+        admin = _keys(chain_template)["admin"]
+        nonce = 0
 
-    def both() -> None:
-        nonlocal nonce
-        raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
-        assert _build_on_both(here, there, raws, TIMESTAMP + nonce) < 5, "a request waited behind the warm-up"
-        nonce += 1
+        def both() -> None:
+            nonlocal nonce
+            raws = [signed_zero_fee(admin["privateKey"], nonce, admin["address"], value=nonce)]
+            assert _build_on_both(here, there, raws, TIMESTAMP + nonce) < 5, "a request waited behind the warm-up"
+            nonce += 1
 
-    try:
         worker = there.execution_worker
         assert worker is not None and not worker.warm
         with caplog.at_level("DEBUG", logger="takasago.node"):
@@ -261,9 +260,6 @@ def test_the_pypy_worker_warms_up_between_requests_and_executes_once_warm(
             both()
             assert "executed in the worker" in caplog.text
         assert there.head.hash == here.head.hash
-    finally:
-        here.close()
-        there.close()
 
 
 def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
@@ -272,11 +268,9 @@ def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
     """``workerMinTransactions``: a small block (a shop's few payments) stays in the node's process, where
     it is faster; a block of at least that many goes to the worker. The blocks are the same either way."""
     _require("cpython")
-    here = _open(chain_template, tmp_path / "here", "off")
-    there = _open(chain_template, tmp_path / "there", "cpython", smallest=3)
-    admin = _keys(chain_template)["admin"]
-    nonce = 0
-    try:
+    with _side_by_side(chain_template, tmp_path, "cpython", smallest=3) as (here, there):
+        admin = _keys(chain_template)["admin"]
+        nonce = 0
         for size, in_worker in ((2, False), (3, True), (1, False), (4, True)):
             raws = [signed_zero_fee(admin["privateKey"], nonce + i, admin["address"], value=i) for i in range(size)]
             nonce += size
@@ -285,9 +279,6 @@ def test_blocks_smaller_than_the_threshold_execute_in_the_node_process(
                 _build_on_both(here, there, raws, TIMESTAMP + nonce)
             assert ("executed in the worker" in caplog.text) is in_worker, f"a block of {size}"
         assert there.head.hash == here.head.hash
-    finally:
-        here.close()
-        there.close()
 
 
 def test_a_data_directory_given_relative_to_the_node_reaches_the_worker(

@@ -8,8 +8,7 @@ from typing import Any
 
 import pytest
 
-from node.config import ConfigError, load_node_config
-from node.execution_worker import WORKER_MIN_TRANSACTIONS
+from node.config import WORKER_MIN_TRANSACTIONS, ConfigError, load_node_config
 
 
 def _load(tmp_path: Path, execution: Any) -> tuple[str, int]:
