@@ -60,6 +60,11 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
 
     uint256 private constant LANE_BITS = 64;
     uint256 private constant LANE_MASK = type(uint64).max;
+    /// @dev Bit offsets of {AccountLedger}'s `activeKind` and `kindLink` in its slot.
+    uint256 private constant KIND_SHIFT = 80;
+    uint256 private constant KIND_LINK_SHIFT = 88;
+    /// @dev The lowest bit of lanes 1-3 of a bucket group: a carry out of the lane below lands there.
+    uint256 private constant LANE_CARRY_BITS = (1 << 64) | (1 << 128) | (1 << 192);
 
     /// @notice Why points move; set by the entry point for {_update} to check.
     enum Intent {
@@ -1136,32 +1141,36 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         address to
     ) private returns (uint256 lastMonth) {
         uint256 current = currentMonth();
-        uint256 remaining = amount;
         mapping(uint256 => uint256) storage source = $.buckets[from];
-        uint256 lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
-        for (uint256 g = current >> 2; g <= lastGroup && remaining != 0; ++g) {
-            uint256 lanes = source[g];
-            if (lanes == 0) continue;
-            uint256 moved;
-            for (uint256 lane = 0; lane < 4 && remaining != 0; ++lane) {
-                uint256 month = (g << 2) + lane;
-                if (month < current) continue;
-                uint256 shift = lane * LANE_BITS;
-                uint256 value = (lanes >> shift) & LANE_MASK;
-                if (value == 0) continue;
-                uint256 take = value < remaining ? value : remaining;
-                // take <= value, the lane's content: no borrow into the next lane.
-                lanes -= take << shift;
-                moved |= take << shift;
-                remaining -= take;
-                lastMonth = month;
-            }
-            if (moved != 0) {
-                source[g] = lanes;
+        uint256 remaining = amount;
+        // Unchecked: group and month indexes are small; `take` never exceeds its lane's value
+        // nor `remaining`, so neither subtraction borrows.
+        unchecked {
+            uint256 g = current >> 2;
+            uint256 lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
+            // In the current group, the lanes of months already ended are not spendable.
+            uint256 spendable = ~uint256(0) << ((current & 3) * LANE_BITS);
+            for (; g <= lastGroup; ++g) {
+                uint256 lanes = source[g];
+                uint256 open = lanes & spendable;
+                spendable = ~uint256(0);
+                if (open == 0) continue;
+                uint256 moved;
+                for (uint256 shift = 0; shift < 256; shift += LANE_BITS) {
+                    uint256 value = (open >> shift) & LANE_MASK;
+                    if (value == 0) continue;
+                    uint256 take = value < remaining ? value : remaining;
+                    moved |= take << shift;
+                    remaining -= take;
+                    lastMonth = (g << 2) + shift / LANE_BITS;
+                    if (remaining == 0) break;
+                }
+                source[g] = lanes - moved;
                 if (to != address(0)) _addLanes($.buckets[to], g, moved, to);
+                if (remaining == 0) return lastMonth;
             }
         }
-        if (remaining != 0) revert InsufficientUnexpiredBalance(from, amount - remaining, amount);
+        revert InsufficientUnexpiredBalance(from, amount - remaining, amount);
     }
 
     /// @dev Recovery: every unexpired bucket of `from` moves to `to`, months kept.
@@ -1196,14 +1205,21 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     /// @dev Adds packed lane values, refusing any lane that would pass 2^64-1.
     function _addLanes(mapping(uint256 => uint256) storage buckets, uint256 g, uint256 add, address owner) private {
         uint256 lanes = buckets[g];
-        uint256 result;
-        for (uint256 lane = 0; lane < 4; ++lane) {
-            uint256 shift = lane * LANE_BITS;
-            uint256 sum = ((lanes >> shift) & LANE_MASK) + ((add >> shift) & LANE_MASK);
-            if (sum > LANE_MASK) revert BucketOverflow(owner, (g << 2) + lane);
-            result |= sum << shift;
+        uint256 sum;
+        // A lane that passes 2^64-1 carries into the lowest bit of the lane above it, where the
+        // carry shows as `lanes ^ add ^ sum`; the top lane's carry wraps the word (`sum < lanes`).
+        unchecked {
+            sum = lanes + add;
         }
-        buckets[g] = result;
+        if ((lanes ^ add ^ sum) & LANE_CARRY_BITS != 0 || sum < lanes) {
+            for (uint256 lane = 0; lane < 4; ++lane) {
+                uint256 shift = lane * LANE_BITS;
+                if (((lanes >> shift) & LANE_MASK) + ((add >> shift) & LANE_MASK) > LANE_MASK) {
+                    revert BucketOverflow(owner, (g << 2) + lane);
+                }
+            }
+        }
+        buckets[g] = sum;
     }
 
     function _sweepAccount(
@@ -1252,8 +1268,18 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         address account,
         uint8 link
     ) private view returns (IAccountRegistry.Kind kind, bool current) {
+        // One SLOAD of the whole ledger word (reading the two fields would load it twice).
+        uint256 word = _ledgerWord($, account);
+        kind = IAccountRegistry.Kind(uint8(word >> KIND_SHIFT));
+        current = link != 0 && uint8(word >> KIND_LINK_SHIFT) == link;
+    }
+
+    /// @dev `account`'s {AccountLedger} slot as one word (fields at the offsets of the struct).
+    function _ledgerWord(PointsStorage storage $, address account) private view returns (uint256 word) {
         AccountLedger storage a = $.accounts[account];
-        return (IAccountRegistry.Kind(a.activeKind), link != 0 && a.kindLink == link);
+        assembly ("memory-safe") {
+            word := sload(a.slot)
+        }
     }
 
     /// @dev Records `kind` as `account`'s active kind, copied under `link`; the merchant ledger

@@ -23,7 +23,10 @@ library JstCalendar {
     /// @notice The JST month index of `timestamp`.
     function monthIndex(uint256 timestamp) internal pure returns (uint256) {
         (uint256 year, uint256 month, ) = civilFromDays(dayIndex(timestamp));
-        return year * 12 + (month - 1);
+        // month is 1..12 and year * 12 stays far below 2^256 (year < 2^256 / 365).
+        unchecked {
+            return year * 12 + (month - 1);
+        }
     }
 
     /// @notice The first second (UTC timestamp) of month `index` in JST.
@@ -58,15 +61,20 @@ library JstCalendar {
     }
 
     /// @notice The civil date of `days` since 1970-01-01.
+    /// @dev Unchecked: every movement of points computes the month, and no step can wrap for a
+    /// `days_` that is a day index (`days_ + 719468` would need `days_` within 2^20 of 2^256;
+    /// every other intermediate is bounded by the ranges noted beside it or by `z`).
     function civilFromDays(uint256 days_) internal pure returns (uint256 year, uint256 month, uint256 day) {
-        uint256 z = days_ + 719468;
-        uint256 era = z / 146097;
-        uint256 doe = z - era * 146097; // [0, 146096]
-        uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // [0, 399]
-        uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-        uint256 mp = (5 * doy + 2) / 153; // [0, 11]
-        day = doy - (153 * mp + 2) / 5 + 1;
-        month = mp < 10 ? mp + 3 : mp - 9;
-        year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        uint256 z = days_ + 719468; // checked: the one step that could wrap
+        unchecked {
+            uint256 era = z / 146097;
+            uint256 doe = z - era * 146097; // [0, 146096]
+            uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // [0, 399]
+            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+            uint256 mp = (5 * doy + 2) / 153; // [0, 11]
+            day = doy - (153 * mp + 2) / 5 + 1;
+            month = mp < 10 ? mp + 3 : mp - 9;
+            year = yoe + era * 400 + (month <= 2 ? 1 : 0);
+        }
     }
 }
