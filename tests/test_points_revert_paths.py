@@ -60,6 +60,26 @@ def test_bucket_overflow_is_refused(points: PointsSystem) -> None:
     points.mint(resident, 1, month + 1)
 
 
+def test_a_move_that_would_overflow_a_bucket_is_refused_in_every_lane(points: PointsSystem) -> None:
+    """Moving points adds whole bucket groups (four months a word): an overflow in any month's
+    lane, the top one included, is refused and names that month, and nothing moves."""
+    recipient = points.resident()
+    current = points.current_month()
+    for month in range(current, current + 4):  # four consecutive months: each lane of a group once
+        points.mint(recipient, 2**64 - 1, month)
+    before = points.balance(recipient)
+    for month in range(current, current + 4):
+        sender = points.resident()
+        points.mint(sender, 1, month)
+        error = points.reverts(
+            sender, points.token.functions.thank(recipient.address, 1, text32("help"), b"\0" * 32), "BucketOverflow"
+        )
+        assert error.args["account"] == recipient.address
+        assert error.args["month"] == month
+        assert points.balance(sender) == 1
+    assert points.balance(recipient) == before
+
+
 def test_calendar_views_match_the_python_calendar(points: PointsSystem) -> None:
     now = points.now()
     token = points.token.functions
