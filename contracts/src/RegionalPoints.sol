@@ -63,6 +63,11 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     /// @dev Bit offsets of {AccountLedger}'s `activeKind` and `kindLink` in its slot.
     uint256 private constant KIND_SHIFT = 80;
     uint256 private constant KIND_LINK_SHIFT = 88;
+    /// @dev The kinds that pay in local circulation, shops and businesses, as bits `1 << kind`.
+    uint256 private constant LOCAL_PAYERS =
+        (1 << uint8(IAccountRegistry.Kind.Merchant)) | (1 << uint8(IAccountRegistry.Kind.Business));
+    /// @dev Bit offset of {AccountLedger}'s `firstGroup` (its top 16 bits).
+    uint256 private constant FIRST_GROUP_SHIFT = 240;
     /// @dev The lowest bit of lanes 1-3 of a bucket group: a carry out of the lane below lands there.
     uint256 private constant LANE_CARRY_BITS = (1 << 64) | (1 << 128) | (1 << 192);
 
@@ -104,7 +109,13 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         uint8 activeKind; // an IAccountRegistry.Kind (a plain byte keeps the struct's copies one SSTORE)
         uint8 kindLink;
         uint80 received;
-        uint80 refunded;
+        uint64 refunded;
+        // Appended (issue 21, gas) in the top 16 bits of what was a uint80 `refunded` (refunds
+        // never reach 2^64 points, so those bits were zero on every chain): for a business, a
+        // bucket group at or before its first group holding points (0: not known), where its
+        // spending starts. Only local-circulation movements (the only ones a business takes part
+        // in, but for a recovery, whose successor starts at 0) read and keep it.
+        uint16 firstGroup;
     }
 
     /// @dev Thanks sent by one resident on one JST day.
@@ -146,10 +157,18 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     }
 
     /// @dev The city's limits on local circulation, in one slot. A cap of 0 closes that movement.
+    /// {_checkLocal} reads the slot as one word: keep the field order (bits 0, 64, 128, 136, 144, 152).
     struct LocalCirculation {
         uint64 maxBusinessPayment;
         uint64 maxBusinessReward;
         uint8 merchantPointsMonths; // bucket month (months ahead) of points leaving a shop's ledger
+        // Appended (gas): copies of `config.paused` and `config.kindsLink`, so that a local-circulation
+        // movement reads this one slot instead of two; they count once `copied` (every change of
+        // the pause, the link or these limits writes them; a chain upgraded from before them gets
+        // them when the deployer re-applies its limits).
+        bool paused;
+        uint8 kindsLink;
+        bool copied;
     }
 
     // keccak256(abi.encode(uint256(keccak256("takasago.storage.RegionalPoints")) - 1)) & ~bytes32(uint256(0xff))
@@ -374,7 +393,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         view
         returns (uint256 maxBusinessPayment, uint256 maxBusinessReward, uint256 merchantPointsMonths)
     {
-        LocalCirculation memory c = _storage().localCirculation;
+        LocalCirculation storage c = _storage().localCirculation;
         return (c.maxBusinessPayment, c.maxBusinessReward, c.merchantPointsMonths);
     }
 
@@ -445,7 +464,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         address merchant
     ) external view returns (uint256 balance, uint256 received, uint256 refunded, uint256 settled) {
         PointsStorage storage $ = _storage();
-        AccountLedger memory m = $.accounts[merchant];
+        AccountLedger storage m = $.accounts[merchant];
         return (m.balance, m.received, m.refunded, $.settled[merchant]);
     }
 
@@ -455,7 +474,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         address merchant,
         bytes32 requestId
     ) external view returns (address payer, uint256 amount, uint256 refunded) {
-        Payment memory p = _storage().payments[merchant][requestId];
+        Payment storage p = _storage().payments[merchant][requestId];
         return (p.payer, p.amount, p.refunded);
     }
 
@@ -468,7 +487,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
 
     /// @notice The daily thanks caps per sender: count and points.
     function thanksLimits() external view returns (uint256 perDay, uint256 pointsPerDay) {
-        Config memory c = _storage().config;
+        Config storage c = _storage().config;
         return (c.thanksPerDay, c.thanksPointsPerDay);
     }
 
@@ -731,12 +750,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     function payBusiness(address to, uint256 amount, bytes32 invoiceReference) external {
         address from = _msgSender();
         if (to == from) revert CannotPayYourself(from);
-        uint256 limit = _storage().localCirculation.maxBusinessPayment;
-        if (amount == 0) revert InvalidAmount(amount);
-        if (amount > limit) revert LocalTransferLimitExceeded(Intent.BusinessPayment, amount, limit);
-        _intent = Intent.BusinessPayment;
-        _transfer(from, to, amount);
-        _intent = Intent.Transfer;
+        _moveLocal(from, to, amount, Intent.BusinessPayment);
         emit BusinessPaid(from, to, amount, invoiceReference);
     }
 
@@ -776,11 +790,12 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         uint8 merchantPointsMonths
     ) external onlyRegistryRole(Roles.ADMIN) {
         if (merchantPointsMonths > MAX_MONTHS_AHEAD) revert InvalidLocalCirculationLimits(merchantPointsMonths);
-        _storage().localCirculation = LocalCirculation({
-            maxBusinessPayment: maxBusinessPayment,
-            maxBusinessReward: maxBusinessReward,
-            merchantPointsMonths: merchantPointsMonths
-        });
+        PointsStorage storage $ = _storage();
+        LocalCirculation storage local = $.localCirculation;
+        local.maxBusinessPayment = maxBusinessPayment;
+        local.maxBusinessReward = maxBusinessReward;
+        local.merchantPointsMonths = merchantPointsMonths;
+        _copyConfigToLocal($);
         emit LocalCirculationLimitsChanged(maxBusinessPayment, maxBusinessReward, merchantPointsMonths);
     }
 
@@ -809,6 +824,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
             link = ++$.kindsLinks;
         }
         $.config.kindsLink = link;
+        _copyConfigToLocal($);
         emit KindsMirrorLinked(link);
     }
 
@@ -916,17 +932,19 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
 
     /// @notice Stops every point movement (emergency). @dev PAUSER_ROLE. Emits {Paused}.
     function pause() external onlyRegistryRole(Roles.PAUSER) {
-        Config storage c = _storage().config;
-        if (c.paused) revert EnforcedPause();
-        c.paused = true;
+        PointsStorage storage $ = _storage();
+        if ($.config.paused) revert EnforcedPause();
+        $.config.paused = true;
+        _copyConfigToLocal($);
         emit Paused(_msgSender());
     }
 
     /// @notice Resumes point movements. @dev PAUSER_ROLE. Emits {Unpaused}.
     function unpause() external onlyRegistryRole(Roles.PAUSER) {
-        Config storage c = _storage().config;
-        if (!c.paused) revert ExpectedPause();
-        c.paused = false;
+        PointsStorage storage $ = _storage();
+        if (!$.config.paused) revert ExpectedPause();
+        $.config.paused = false;
+        _copyConfigToLocal($);
         emit Unpaused(_msgSender());
     }
 
@@ -943,16 +961,22 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         Config memory config = $.config;
         if (config.paused) revert EnforcedPause();
         Intent intent = _intent;
-        (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) = _activeKinds($, config, from, to, intent);
+        (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) = _activeKinds(
+            $,
+            config.kindsLink,
+            from,
+            to,
+            intent
+        );
         if (from == address(0)) {
             if (toKind != IAccountRegistry.Kind.Resident || intent != Intent.Mint) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
+                _refuse(from, to, fromKind, toKind, intent);
             }
             _credit($, to, _creditMonth, value);
             $.totalSupply += value;
         } else if (to == address(0)) {
             if (fromKind != IAccountRegistry.Kind.Merchant || intent != Intent.Settlement) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
+                _refuse(from, to, fromKind, toKind, intent);
             }
             _debitMerchant($, from, value, false);
             // value <= merchant balance <= totalSupply
@@ -962,48 +986,38 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         } else if (intent == Intent.Escrow) {
             // A resident's points into an escrow address, which no registry account can be.
             if (fromKind != IAccountRegistry.Kind.Resident || toKind != IAccountRegistry.Kind.None) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
+                _refuse(from, to, fromKind, toKind, intent);
             }
-            _spendBuckets($, from, value, to);
+            _spendBuckets($, from, value, to, 0);
         } else if (intent == Intent.Release) {
-            if (toKind != IAccountRegistry.Kind.Resident) _refuse(config.registry, from, to, fromKind, toKind, intent);
-            _spendBuckets($, from, value, to);
-        } else if (intent == Intent.BusinessPayment) {
-            // Shop or business -> another shop or business, nothing else.
-            if (!_isBusiness(fromKind) || !_isBusiness(toKind)) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
-            }
-            _moveLocal($, from, fromKind, to, toKind, value);
-        } else if (intent == Intent.BusinessReward) {
-            // Shop or business -> resident, nothing else.
-            if (!_isBusiness(fromKind) || toKind != IAccountRegistry.Kind.Resident) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
-            }
-            _moveLocal($, from, fromKind, to, toKind, value);
+            if (toKind != IAccountRegistry.Kind.Resident) _refuse(from, to, fromKind, toKind, intent);
+            _spendBuckets($, from, value, to, 0);
         } else if (intent == Intent.Recovery) {
             // The lost account is revoked (not active); its successor must be active.
-            if (toKind == IAccountRegistry.Kind.None) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            if (toKind == IAccountRegistry.Kind.None) _refuse(from, to, fromKind, toKind, intent);
             _moveResidentPoints($, from, to);
+            // The successor may have spent points (and kept a first group) before this arrives.
+            _lowerFirstGroup($, to, 0);
             uint256 merchantBalance = $.accounts[from].balance;
             if (merchantBalance != 0) {
                 _debitMerchant($, from, merchantBalance, false);
                 _creditMerchant($, to, merchantBalance);
             }
         } else if (fromKind == IAccountRegistry.Kind.Resident && toKind == IAccountRegistry.Kind.Resident) {
-            if (intent != Intent.Thanks) _refuse(config.registry, from, to, fromKind, toKind, intent);
-            _spendBuckets($, from, value, to);
+            if (intent != Intent.Thanks) _refuse(from, to, fromKind, toKind, intent);
+            _spendBuckets($, from, value, to, 0);
         } else if (fromKind == IAccountRegistry.Kind.Resident && toKind == IAccountRegistry.Kind.Merchant) {
             if (intent != Intent.Payment && intent != Intent.Transfer) {
-                _refuse(config.registry, from, to, fromKind, toKind, intent);
+                _refuse(from, to, fromKind, toKind, intent);
             }
-            _lastSpentMonth = _spendBuckets($, from, value, address(0));
+            (, _lastSpentMonth) = _spendBuckets($, from, value, address(0), 0);
             _creditMerchant($, to, value);
         } else if (fromKind == IAccountRegistry.Kind.Merchant && toKind == IAccountRegistry.Kind.Resident) {
-            if (intent != Intent.Refund) _refuse(config.registry, from, to, fromKind, toKind, intent);
+            if (intent != Intent.Refund) _refuse(from, to, fromKind, toKind, intent);
             _debitMerchant($, from, value, true);
             _credit($, to, _creditMonth, value);
         } else {
-            _refuse(config.registry, from, to, fromKind, toKind, intent);
+            _refuse(from, to, fromKind, toKind, intent);
         }
         emit Transfer(from, to, value);
     }
@@ -1016,29 +1030,29 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
      */
     function _activeKinds(
         PointsStorage storage $,
-        Config memory config,
+        uint8 kindsLink,
         address from,
         address to,
         Intent intent
     ) private view returns (IAccountRegistry.Kind fromKind, IAccountRegistry.Kind toKind) {
         if (intent != Intent.Escrow && intent != Intent.Release) {
             bool current = true;
-            if (from != address(0)) (fromKind, current) = _mirroredKind($, from, config.kindsLink);
-            if (current && to != address(0)) (toKind, current) = _mirroredKind($, to, config.kindsLink);
+            if (from != address(0)) (fromKind, current) = _mirroredKind($, from, kindsLink);
+            if (current && to != address(0)) (toKind, current) = _mirroredKind($, to, kindsLink);
             if (current) return (fromKind, toKind);
         }
-        return config.registry.activeKindsOf(from, to);
+        return $.config.registry.activeKindsOf(from, to);
     }
 
     /// @dev Reverts with the most precise reason: an inactive party first, then the rule.
     function _refuse(
-        IAccountRegistry registry_,
         address from,
         address to,
         IAccountRegistry.Kind fromKind,
         IAccountRegistry.Kind toKind,
         Intent intent
     ) private view {
+        IAccountRegistry registry_ = _storage().config.registry;
         // A lost account (recovery) and an escrow address (release) are never active themselves.
         bool neverActive = intent == Intent.Recovery || intent == Intent.Release;
         if (from != address(0) && fromKind == IAccountRegistry.Kind.None && !neverActive) {
@@ -1060,42 +1074,134 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         bytes32 category,
         uint256 programmeId
     ) private {
-        uint256 limit = _storage().localCirculation.maxBusinessReward;
-        if (amount == 0) revert InvalidAmount(amount);
-        if (amount > limit) revert LocalTransferLimitExceeded(Intent.BusinessReward, amount, limit);
-        _intent = Intent.BusinessReward;
-        _transfer(business, resident, amount);
-        _intent = Intent.Transfer;
+        _moveLocal(business, resident, amount, Intent.BusinessReward);
         emit BusinessRewarded(business, resident, amount, category, programmeId);
     }
 
-    /// @dev The kinds that pay in local circulation: shops and businesses.
-    function _isBusiness(IAccountRegistry.Kind kind) private pure returns (bool) {
-        return kind == IAccountRegistry.Kind.Merchant || kind == IAccountRegistry.Kind.Business;
+    /**
+     * @dev A local-circulation movement ({payBusiness}, {rewardResident}, {rewardFromProgramme}):
+     * the city's cap for `intent`, the pause, both parties active and of kinds `intent` allows,
+     * then the points move. A shop's points are its non-expiring ledger; a business's and a
+     * resident's sit in expiry buckets. Bucket to bucket keeps the months; bucket to shop ends
+     * them (owed yen); shop to bucket starts them `merchantPointsMonths` ahead.
+     * These movements do not pass through {_update}: they read the pause and the kinds link from
+     * their own settings slot ({LocalCirculation}), one cold slot fewer than {_update} reads.
+     * Emits {Transfer}.
+     */
+    function _moveLocal(address from, address to, uint256 value, Intent intent) private {
+        PointsStorage storage $ = _storage();
+        (
+            IAccountRegistry.Kind fromKind,
+            IAccountRegistry.Kind toKind,
+            uint256 fromLedger,
+            uint256 shopPointsMonths
+        ) = _checkLocal($, from, to, value, intent);
+        bool toShop = toKind == IAccountRegistry.Kind.Merchant;
+        bool toBusiness = toKind == IAccountRegistry.Kind.Business;
+        if (fromKind == IAccountRegistry.Kind.Merchant) {
+            _debitMerchant($, from, value, false);
+            if (toShop) {
+                _creditMerchant($, to, value);
+            } else {
+                uint256 month = currentMonth() + shopPointsMonths;
+                _credit($, to, month, value);
+                if (toBusiness) _lowerFirstGroup($, to, month >> 2);
+            }
+        } else {
+            // A business's ledger word holds its first-group hint: its spending starts there.
+            uint256 hint = fromLedger >> FIRST_GROUP_SHIFT;
+            _spendFromBusiness($, from, toShop ? address(0) : to, value, toBusiness, hint);
+            if (toShop) _creditMerchant($, to, value);
+        }
+        emit Transfer(from, to, value);
     }
 
     /**
-     * @dev A local-circulation movement. A shop's points are its non-expiring ledger; a
-     * business's and a resident's sit in expiry buckets. Bucket to bucket keeps the months;
-     * bucket to shop ends them (owed yen); shop to bucket starts them `merchantPointsMonths` ahead.
+     * @dev The checks of {_moveLocal}, in the order {_update} makes them for other movements; returns
+     * the parties' kinds, the payer's ledger word and `merchantPointsMonths`.
      */
-    function _moveLocal(
+    function _checkLocal(
         PointsStorage storage $,
         address from,
-        IAccountRegistry.Kind fromKind,
         address to,
-        IAccountRegistry.Kind toKind,
-        uint256 value
-    ) private {
-        bool toShop = toKind == IAccountRegistry.Kind.Merchant;
-        if (fromKind == IAccountRegistry.Kind.Merchant) {
-            _debitMerchant($, from, value, false);
-            if (toShop) _creditMerchant($, to, value);
-            else _credit($, to, currentMonth() + $.localCirculation.merchantPointsMonths, value);
-        } else {
-            _spendBuckets($, from, value, toShop ? address(0) : to);
-            if (toShop) _creditMerchant($, to, value);
+        uint256 value,
+        Intent intent
+    )
+        private
+        view
+        returns (
+            IAccountRegistry.Kind fromKind,
+            IAccountRegistry.Kind toKind,
+            uint256 fromLedger,
+            uint256 shopPointsMonths
+        )
+    {
+        uint8 link;
+        {
+            // The settings word, read raw: decoding the struct into memory costs more than the checks.
+            uint256 local;
+            LocalCirculation storage settings = $.localCirculation;
+            assembly ("memory-safe") {
+                local := sload(settings.slot)
+            }
+            uint256 limit = uint64(intent == Intent.BusinessPayment ? local : local >> 64);
+            if (value == 0) revert InvalidAmount(value);
+            if (value > limit) revert LocalTransferLimitExceeded(intent, value, limit);
+            if (to == address(0)) revert ERC20InvalidReceiver(address(0));
+            bool paused = uint8(local >> 136) != 0;
+            link = uint8(local >> 144);
+            if (uint8(local >> 152) == 0) (paused, link) = ($.config.paused, $.config.kindsLink); // not copied yet
+            if (paused) revert EnforcedPause();
+            shopPointsMonths = uint8(local >> 128);
         }
+        fromLedger = _ledgerWord($, from);
+        {
+            uint256 toLedger = _ledgerWord($, to);
+            // Both copies current ({_mirroredKind}), or the registry answers.
+            if (link != 0 && uint8(fromLedger >> KIND_LINK_SHIFT) == link && uint8(toLedger >> KIND_LINK_SHIFT) == link) {
+                fromKind = IAccountRegistry.Kind(uint8(fromLedger >> KIND_SHIFT));
+                toKind = IAccountRegistry.Kind(uint8(toLedger >> KIND_SHIFT));
+            } else {
+                (fromKind, toKind) = $.config.registry.activeKindsOf(from, to);
+            }
+        }
+        // A payment goes to a shop or a business, a reward to a resident; both come from either.
+        uint256 payees = intent == Intent.BusinessPayment ? LOCAL_PAYERS : 1 << uint8(IAccountRegistry.Kind.Resident);
+        if ((LOCAL_PAYERS >> uint8(fromKind)) & (payees >> uint8(toKind)) & 1 == 0) {
+            _refuse(from, to, fromKind, toKind, intent);
+        }
+    }
+
+    /// @dev Spends a business's points from its first-group hint on, into `to`'s buckets unless
+    /// `to` is zero (a shop), and keeps both hints.
+    function _spendFromBusiness(
+        PointsStorage storage $,
+        address business,
+        address to,
+        uint256 value,
+        bool toBusiness,
+        uint256 hint
+    ) private {
+        (uint256 firstMoved, uint256 lastMonth) = _spendBuckets($, business, value, to, hint);
+        // Every group before the last one spent from is now empty: the next spending starts there.
+        if (lastMonth >> 2 != hint) $.accounts[business].firstGroup = uint16(lastMonth >> 2);
+        if (toBusiness) _lowerFirstGroup($, to, firstMoved);
+    }
+
+    /// @dev Copies the pause and the kinds link into the local-circulation settings ({_moveLocal} reads them there).
+    function _copyConfigToLocal(PointsStorage storage $) private {
+        LocalCirculation storage local = $.localCirculation;
+        local.paused = $.config.paused;
+        local.kindsLink = $.config.kindsLink;
+        local.copied = true;
+    }
+
+    /// @dev Keeps business `account`'s first-group hint at or before group `g`, which just got points.
+    function _lowerFirstGroup(PointsStorage storage $, address account, uint256 g) private {
+        AccountLedger storage a = $.accounts[account];
+        uint256 hint = a.firstGroup;
+        // g < 2^16 for every month index before the year 5461.
+        if (g < hint) a.firstGroup = uint16(g);
     }
 
     function _issue(address to, uint256 amount, uint256 expiryMonth) private {
@@ -1131,46 +1237,70 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
 
     /**
      * @dev Takes `amount` unexpired points from `from`'s buckets, soonest month first;
-     * when `to` is a resident the same amounts go into `to`'s buckets of the same
-     * months. Returns the latest month spent from.
+     * when `to` is not zero the same amounts go into `to`'s buckets of the same
+     * months. Groups before `startGroup` are known to be empty and are not read.
+     * Returns the first group and the latest month spent from.
      */
     function _spendBuckets(
         PointsStorage storage $,
         address from,
         uint256 amount,
-        address to
-    ) private returns (uint256 lastMonth) {
-        uint256 current = currentMonth();
+        address to,
+        uint256 startGroup
+    ) private returns (uint256 firstGroup, uint256 lastMonth) {
         mapping(uint256 => uint256) storage source = $.buckets[from];
         uint256 remaining = amount;
-        // Unchecked: group and month indexes are small; `take` never exceeds its lane's value
-        // nor `remaining`, so neither subtraction borrows.
-        unchecked {
-            uint256 g = current >> 2;
-            uint256 lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
+        uint256 g;
+        uint256 lastGroup;
+        uint256 spendable;
+        {
+            uint256 current = currentMonth();
+            g = current >> 2;
+            lastGroup = (current + MAX_MONTHS_AHEAD) >> 2;
             // In the current group, the lanes of months already ended are not spendable.
-            uint256 spendable = ~uint256(0) << ((current & 3) * LANE_BITS);
-            for (; g <= lastGroup; ++g) {
-                uint256 lanes = source[g];
+            spendable = ~uint256(0) << ((current & 3) * LANE_BITS);
+            if (startGroup > g) (g, spendable) = (startGroup, ~uint256(0));
+        }
+        for (; g <= lastGroup; ++g) {
+            uint256 lanes = source[g];
+            uint256 moved;
+            {
                 uint256 open = lanes & spendable;
                 spendable = ~uint256(0);
                 if (open == 0) continue;
-                uint256 moved;
-                for (uint256 shift = 0; shift < 256; shift += LANE_BITS) {
-                    uint256 value = (open >> shift) & LANE_MASK;
-                    if (value == 0) continue;
-                    uint256 take = value < remaining ? value : remaining;
-                    moved |= take << shift;
-                    remaining -= take;
-                    lastMonth = (g << 2) + shift / LANE_BITS;
-                    if (remaining == 0) break;
-                }
-                source[g] = lanes - moved;
-                if (to != address(0)) _addLanes($.buckets[to], g, moved, to);
-                if (remaining == 0) return lastMonth;
+                uint256 lastLane;
+                (moved, remaining, lastLane) = _takeFromLanes(open, remaining);
+                lastMonth = (g << 2) + lastLane;
             }
+            if (firstGroup == 0) firstGroup = g;
+            // moved <= lanes, lane by lane: no borrow.
+            unchecked {
+                source[g] = lanes - moved;
+            }
+            if (to != address(0)) _addLanes($.buckets[to], g, moved, to);
+            if (remaining == 0) return (firstGroup, lastMonth);
         }
         revert InsufficientUnexpiredBalance(from, amount - remaining, amount);
+    }
+
+    /// @dev Takes up to `remaining` from the lanes of `open`, lowest lane first: the amounts taken
+    /// (as lanes), what is left to take, and the last lane taken from.
+    function _takeFromLanes(
+        uint256 open,
+        uint256 remaining
+    ) private pure returns (uint256 moved, uint256 left, uint256 lastLane) {
+        left = remaining;
+        // Unchecked: a lane is taken whole only while it is less than `left`.
+        unchecked {
+            for (uint256 lane = 0; lane < 4; ++lane) {
+                uint256 value = (open >> (lane * LANE_BITS)) & LANE_MASK;
+                if (value == 0) continue;
+                if (value >= left) return (moved | (left << (lane * LANE_BITS)), 0, lane);
+                moved |= value << (lane * LANE_BITS);
+                left -= value;
+                lastLane = lane;
+            }
+        }
     }
 
     /// @dev Recovery: every unexpired bucket of `from` moves to `to`, months kept.
@@ -1258,7 +1388,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
         unchecked {
             m.balance -= uint80(amount);
         }
-        if (isRefund) m.refunded += uint80(amount);
+        if (isRefund) m.refunded += uint64(amount);
         $.accounts[merchant] = m;
     }
 

@@ -21,11 +21,17 @@ library JstCalendar {
     }
 
     /// @notice The JST month index of `timestamp`.
+    /// @dev {civilFromDays} reduced to the month: counted from March (as it counts), the month
+    /// index is `(400 * era + yoe) * 12 + mp + 2` whether or not the month falls in January or
+    /// February, so neither the day nor a branch is needed. Every movement of points computes it.
     function monthIndex(uint256 timestamp) internal pure returns (uint256) {
-        (uint256 year, uint256 month, ) = civilFromDays(dayIndex(timestamp));
-        // month is 1..12 and year * 12 stays far below 2^256 (year < 2^256 / 365).
+        uint256 z = dayIndex(timestamp) + 719468; // checked: the only steps that could wrap
         unchecked {
-            return year * 12 + (month - 1);
+            uint256 era = z / 146097;
+            uint256 doe = z % 146097; // [0, 146096]
+            uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // [0, 399]
+            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
+            return (era * 400 + yoe) * 12 + (5 * doy + 2) / 153 + 2;
         }
     }
 
