@@ -119,6 +119,7 @@ class _Deployer:
         self.sender = sender
         self.settings = settings
         self.upgrade = upgrade
+        self.upgraded: set[str] = set()  # contracts upgraded in this run
         chain_id = w3.eth.chain_id
         self.path = deployment_path(directory, chain_id)
         existing = read_deployment(self.path)
@@ -179,6 +180,7 @@ class _Deployer:
         record.implementation = implementation
         record.bytecodeHash = _bytecode_hash(name)
         self._save()
+        self.upgraded.add(name)
         self.report.actions.append(f"upgraded {name} at {record.address} to implementation {implementation}")
 
     def ensure_registry(self) -> None:
@@ -281,7 +283,13 @@ class _Deployer:
             else:
                 self.sender.call_function(token.functions.setRewardProgrammes(programmes))
                 self.report.actions.append(f"let {programmes} pay business programmes")
-        if any(token.functions.localCirculationLimits().call()):
+        limits = tuple(int(x) for x in token.functions.localCirculationLimits().call())
+        if any(limits):
+            if "RegionalPoints" in self.upgraded:
+                # The same limits again: writing them makes the token's copies of the pause and the
+                # kinds link beside them, which a token from before those copies lacks.
+                self.sender.call_function(token.functions.setLocalCirculationLimits(*limits))
+                self.report.actions.append("re-applied the local-circulation limits after the token's upgrade")
             return
         s = self.settings
         if self.dry_run:

@@ -106,6 +106,36 @@ def test_a_shop_pays_a_supplier_and_the_points_keep_circulating_with_their_month
     assert points.balance(mill) == 200 and points.balance(farm) == 150
 
 
+def test_a_business_spends_its_soonest_points_first_whichever_order_they_arrived_in(points: PointsSystem) -> None:
+    """A business's spending starts at the bucket group its last spending ended in (the token keeps
+    that hint to skip empty groups): points that arrive later in a sooner month are still spent
+    first, by a business that received them from a shop or from another business."""
+    token = points.token.functions
+    bakery = paid_shop(points, 1_000)
+    mill, farm, employee = business(points), business(points), points.resident()
+    month = points.current_month()
+    later, soon = token.expiryOf(month + SHOP_MONTHS).call(), token.expiryOf(month).call()
+    points.send(bakery, token.payBusiness(mill.address, 100, INVOICE))
+    points.send(bakery, token.payBusiness(farm.address, 100, INVOICE))
+    points.send(mill, token.rewardResident(employee.address, 10, COMMUTE))  # the hints move to SHOP_MONTHS ahead
+    points.send(farm, token.rewardResident(employee.address, 10, COMMUTE))
+    try:
+        points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, 0))
+        points.send(bakery, token.payBusiness(mill.address, 50, INVOICE))  # this month: before mill's hint
+        assert buckets(points, mill) == [(soon, 50), (later, 90)]
+        points.send(mill, token.rewardResident(employee.address, 30, COMMUTE))
+        assert buckets(points, mill) == [(soon, 20), (later, 90)]
+        # Business to business, months kept: into a group before the farm's hint.
+        points.send(mill, token.payBusiness(farm.address, 20, INVOICE))
+        assert buckets(points, farm) == [(soon, 20), (later, 90)]
+        points.send(farm, token.payBusiness(mill.address, 25, INVOICE))  # 20 of this month, then 5 of later
+        assert buckets(points, farm) == [(later, 85)]
+        assert buckets(points, mill) == [(soon, 20), (later, 95)]
+        assert buckets(points, employee) == [(soon, 30), (later, 20)]
+    finally:
+        points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, SHOP_MONTHS))
+
+
 def test_a_b2b_payment_to_a_resident_a_stranger_or_over_the_limit_moves_nothing(points: PointsSystem) -> None:
     token = points.token.functions
     shop = paid_shop(points, 500)

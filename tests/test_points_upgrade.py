@@ -55,6 +55,24 @@ def test_a_changed_implementation_is_reported_and_upgraded_only_when_asked(fresh
     assert deploy(p.w3, p.sender(p.admin), p.deployments_dir).actions == []
 
 
+def test_upgrading_the_token_re_applies_the_citys_own_local_circulation_limits(fresh_points: PointsSystem) -> None:
+    """The token's copies of the pause and the kinds link sit beside the limits and are written with
+    them: a deploy that upgrades the token writes the city's limits again, unchanged."""
+    p = fresh_points
+    token = p.token.functions
+    p.send(p.admin, token.setLocalCirculationLimits(7_000, 70, 3))
+    path = p.deployments_dir / f"{p.w3.eth.chain_id}.json"
+    deployment = read_deployment(path)
+    assert deployment is not None
+    deployment.contracts["RegionalPoints"].bytecodeHash = "0x" + "00" * 32  # as if built from older sources
+    write_deployment(path, deployment)
+    report = deploy(p.w3, p.sender(p.admin), p.deployments_dir, upgrade=True)
+    assert report.actions[0].startswith("upgraded RegionalPoints")
+    assert "re-applied the local-circulation limits after the token's upgrade" in report.actions
+    assert token.localCirculationLimits().call() == [7_000, 70, 3]
+    assert deploy(p.w3, p.sender(p.admin), p.deployments_dir).actions == []
+
+
 def test_a_chain_from_before_help_matching_gets_its_board_linked_on_the_token_upgrade(
     fresh_points: PointsSystem,
 ) -> None:
@@ -209,6 +227,8 @@ def test_a_token_from_before_the_kinds_mirror_upgrades_in_place_keeping_every_le
         t.refund(p.w3.keccak(abi_encode(["address", "uint256", "bytes32"], [shop.address, 300, b"\x01" * 32])), 50),
     )
     p.send(shop, t.requestSettlement(20, text32("INV-1")))
+    supplier = p.merchant()
+    p.send(p.admin, t.setLocalCirculationLimits(1_000, 100, 6))
     p.send(p.admin, t.pause())
     snapshot = {
         "shop": t.merchantLedgerOf(shop.address).call(),
@@ -233,7 +253,10 @@ def test_a_token_from_before_the_kinds_mirror_upgrades_in_place_keeping_every_le
     # The upgraded token is not linked: no account has a current copy; it asks the registry.
     assert not t.kindsMirrorLinked().call()
     assert [t.mirroredKindOf(a.address).call() for a in (resident, shop)] == [[0, False], [0, False]]
+    # The pause holds for local circulation too: its copy of the pause is not made yet, so it reads the pause itself.
+    p.reverts(shop, t.payBusiness(supplier.address, 5, text32("INV-2")), "EnforcedPause")
     p.send(p.admin, t.unpause())
+    p.send(shop, t.payBusiness(supplier.address, 5, text32("INV-2")))
     p.send(resident, t.pay(shop.address, 100, b"\x02" * 32))
     p.send(p.admin, p.registry.functions.setStatus(other.address, 2))  # suspended; not pushed anywhere yet
     p.reverts(resident, t.thank(other.address, 1, text32("help"), b"\0" * 32), "AccountNotActive")
@@ -245,8 +268,14 @@ def test_a_token_from_before_the_kinds_mirror_upgrades_in_place_keeping_every_le
         [2, True],
         [0, False],  # inactive accounts are not copied
     ]
-    assert t.merchantLedgerOf(shop.address).call() == [330, 400, 50, 20]
+    assert t.merchantLedgerOf(shop.address).call() == [325, 400, 50, 20]
     p.send(resident, t.pay(shop.address, 70, b"\x03" * 32))
     p.reverts(resident, t.thank(other.address, 1, text32("help"), b"\0" * 32), "AccountNotActive")
-    assert t.merchantLedgerOf(shop.address).call() == [400, 470, 50, 20]
+    assert t.merchantLedgerOf(shop.address).call() == [395, 470, 50, 20]
+    assert t.localCirculationLimits().call() == [1_000, 100, 6]
+    p.send(p.admin, t.pause())  # every pause now reaches local circulation through its copy
+    p.reverts(shop, t.payBusiness(supplier.address, 5, text32("INV-3")), "EnforcedPause")
+    p.send(p.admin, t.unpause())
+    p.send(shop, t.payBusiness(supplier.address, 5, text32("INV-3")))
+    assert t.merchantLedgerOf(supplier.address).call() == [10, 10, 0, 0]
     assert t.balanceOf(resident.address).call() == 900 - 300 - 40 + 50 - 100 - 70
