@@ -136,6 +136,29 @@ def test_a_business_spends_its_soonest_points_first_whichever_order_they_arrived
         points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, SHOP_MONTHS))
 
 
+def test_a_recovered_business_spends_the_recovered_points_first_when_they_are_sooner(points: PointsSystem) -> None:
+    """A business replaced after a lost key may spend before its old points are recovered; the
+    recovered points, sooner than the ones it spent from, are still spent first afterwards."""
+    token = points.token.functions
+    bakery = paid_shop(points, 1_000)
+    lost, successor, employee = business(points), points.new_account(), points.resident()
+    month = points.current_month()
+    try:
+        points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, 1))
+        points.send(bakery, token.payBusiness(lost.address, 40, INVOICE))  # next month's bucket
+        points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, SHOP_MONTHS))
+        points.recover(lost, successor)
+        points.send(bakery, token.payBusiness(successor.address, 100, INVOICE))
+        points.send(successor, token.rewardResident(employee.address, 10, COMMUTE))  # its hint: SHOP_MONTHS ahead
+        points.send(points.admin, token.recoverBalance(lost.address))
+        soon, later = token.expiryOf(month + 1).call(), token.expiryOf(month + SHOP_MONTHS).call()
+        assert buckets(points, successor) == [(soon, 40), (later, 90)]
+        points.send(successor, token.rewardResident(employee.address, 30, COMMUTE))
+        assert buckets(points, successor) == [(soon, 10), (later, 90)]
+    finally:
+        points.send(points.admin, token.setLocalCirculationLimits(MAX_PAYMENT, MAX_REWARD, SHOP_MONTHS))
+
+
 def test_a_b2b_payment_to_a_resident_a_stranger_or_over_the_limit_moves_nothing(points: PointsSystem) -> None:
     token = points.token.functions
     shop = paid_shop(points, 500)
