@@ -83,6 +83,7 @@ BREAKDOWN_KEYS = (
     "thank_new",
     "b2b",
     "reward",
+    "reward_first",
     "attest_batch_1_steady",
     "attest_batch_100_steady",
 )
@@ -370,6 +371,10 @@ class Scenario:
                      token.rewardResident(employee.address, THANK_AMOUNT, text32("commute")))  # fmt: skip
         self.measure("reward_shop", "rewardResident shop→resident (bucket that month)", merchant,
                      token.rewardResident(employee.address, THANK_AMOUNT, text32("regular")))  # fmt: skip
+        # The partner has never spent: its first spending reads the empty current group and then
+        # keeps its first-group hint (one slot update) for the next one.
+        self.measure("reward_first", "rewardResident business→resident, the business's first spending", partner,
+                     token.rewardResident(employee.address, THANK_AMOUNT, text32("commute")))  # fmt: skip
         now = self.now()
         params = ("bench business", b"\0" * 32, 1, 1, 0, 3, 10**9, now - 86400, FAR_FUTURE, EXPIRY_DAYS_AFTER, 365)
         self.send(firm, self.programmes.functions.createBusinessProgramme(params))
