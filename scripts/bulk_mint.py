@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak
+from eth_utils import keccak, to_checksum_address
 from web3 import Web3
 from web3.contract import Contract
 
@@ -104,8 +104,10 @@ def _chunks(items: list[Any], size: int) -> Iterator[list[Any]]:
         yield items[start : start + size]
 
 
-def check_programme(officer: MintSession, programme_id: int) -> Any:
-    """The programme's fields, if it is open now and the signer may attest for it."""
+def check_programme(officer: MintSession, programme_id: int, batch: bool = False) -> Any:
+    """The programme's fields, if it is open now and the signer may attest for it: a city
+    programme's verifier role, or for a business's own programme that business (one claim at a
+    time: the contract refuses business programmes in a batch)."""
     p = programme_fields(officer, programme_id)
     closed, starts, ends, verifier_role = p[6], p[7], p[8], p[11]
     now = int(officer.w3.eth.get_block("latest")["timestamp"])
@@ -113,6 +115,20 @@ def check_programme(officer: MintSession, programme_id: int) -> Any:
         raise MintCheckError(f"programme {programme_id} ({p[12]}) is closed")
     if not starts <= now <= ends:
         raise MintCheckError(f"programme {programme_id} ({p[12]}) is outside its validity window")
+    funder = to_checksum_address(officer.programmes.functions.funderOf(programme_id).call())
+    if int(funder, 16) != 0:
+        if batch:
+            raise MintCheckError(
+                f"programme {programme_id} ({p[12]}) is a business's own programme, paid from its points one"
+                f" claim at a time: grant each with `takasago mint ADDRESS UNITS --programme {programme_id}`"
+                " / 事業者独自のプログラムは1件ずつ付与します（takasago mint ADDRESS UNITS --programme）"
+            )
+        if funder != to_checksum_address(officer.address):
+            raise MintCheckError(
+                f"programme {programme_id} ({p[12]}) is business {funder}'s own programme: only its key"
+                " grants from it (--keystore) / この事業者のプログラムは、その事業者の鍵でのみ付与できます"
+            )
+        return p
     if not officer.registry.functions.hasRole(verifier_role, officer.address).call():
         raise LacksVerifierRole(programme_id, officer.address, verifier_role)
     return p

@@ -429,3 +429,36 @@ def test_the_city_registers_a_business_which_pays_a_shop_and_rewards_an_employee
     assert points.token.functions.merchantLedgerOf(shop.address).call()[0] == 1_000 - 400 + 250
     run(points, tmp_path, "business", "set-limits")  # back to the defaults
     assert points.token.functions.localCirculationLimits().call() == [100_000, 10_000, 6]
+
+
+def test_a_business_runs_its_own_programme_from_the_command_line(points: PointsSystem, tmp_path: Path) -> None:
+    """`takasago business programme-create` (the business's key), then each claim with `takasago mint`
+    signed by the same key: paid from the business's points, once per claim, nobody else may grant."""
+    firm, employee = business(points), points.resident()
+    points.send(paid_shop(points, 500), points.token.functions.payBusiness(firm.address, 100, INVOICE))
+    as_firm = "0x" + firm.key.hex()
+    created = run(
+        points, tmp_path, "business", "programme-create", "--name", "Cycle to work",
+        "--budget", "60", "--reward-points", "10", "--cap", "30", key=as_firm,
+    )  # fmt: skip
+    assert created.exit_code == 0, created.text
+    programme = int(created.text.split("programme id ")[1].split()[0])
+    assert points.programmes.functions.funderOf(programme).call() == firm.address
+    supply = points.token.functions.totalSupply().call()
+    granted = run(points, tmp_path, "mint", employee.address, "2", "--programme", str(programme), key=as_firm)
+    assert granted.exit_code == 0, granted.text
+    assert points.balance(employee) == 20 and points.balance(firm) == 80
+    assert points.token.functions.totalSupply().call() == supply  # moved, never minted
+    again = run(points, tmp_path, "mint", employee.address, "2", "--programme", str(programme), key=as_firm)
+    assert again.exit_code == 0 and "already minted today" in again.text and points.balance(employee) == 20
+    by_city = run(points, tmp_path, "mint", employee.address, "1", "--programme", str(programme))
+    assert by_city.exit_code != 0 and f"{firm.address}'s own programme" in by_city.text
+    rows = tmp_path / "rows.csv"
+    rows.write_text(f"address,points\n{employee.address},1\n")
+    batch = run(points, tmp_path, "mint", "--csv", str(rows), "--batch-id", "7", "--programme", str(programme),
+                key=as_firm)  # fmt: skip
+    assert batch.exit_code != 0 and "one claim at a time" in batch.text
+    assert points.balance(employee) == 20
+    bad = run(points, tmp_path, "business", "programme-create", "--name", "x", "--budget", "1",
+              "--cap-period", "week", key=as_firm)  # fmt: skip
+    assert bad.exit_code != 0 and "--cap-period 'week'" in bad.text

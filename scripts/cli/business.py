@@ -2,8 +2,10 @@
 
 Shops and businesses pay each other (B2B) and reward residents from their own points; the
 city caps each such transfer (``limits``, ``set-limits``, admin). A business (法人) holds its
-own key, so it pays and rewards from here (``pay``, ``reward``, signed with ``--keystore``);
-shops do the same from the till. Registering a business is ``takasago account register
+own key, so it pays and rewards from here (``pay``, ``reward``, signed with ``--keystore``),
+and runs programmes of its own, paid from its points (``programme-create``; each claim granted
+with ``takasago mint ADDRESS UNITS --programme ID``, exactly once per claim id); shops do the
+same from the till. Registering a business is ``takasago account register
 --kind business`` (or the officer desk).
 """
 
@@ -15,6 +17,19 @@ import typer
 
 from scripts.cli.common import BadInput, checksum_address, out
 from scripts.cli.officer import Officer, Reader, officer_command, reader_command
+from scripts.cli.programmes import (
+    Cap,
+    CapPeriod,
+    Ends,
+    Expiry,
+    ProgrammeBudget,
+    ProgrammeName,
+    RewardPoints,
+    RewardUnits,
+    Starts,
+    print_programme_id,
+    programme_params,
+)
 from scripts.registry_names import KIND_NAMES, STATUS_NAMES
 
 business = typer.Typer(
@@ -107,3 +122,28 @@ def business_reward(
     out.print(f"rewarding {address} ({standing}) with {amount:,} points")
     fn = officer.token.functions.rewardResident(address, amount, _text32(category, "--category"))
     officer.write("business reward", {"to": address, "amount": amount, "category": category}, fn, points=amount)
+
+
+@business.command("programme-create")
+@officer_command
+def business_programme_create(
+    officer: Officer,
+    name: ProgrammeName,
+    budget: ProgrammeBudget,
+    reward_points: RewardPoints = 1,
+    reward_units: RewardUnits = 1,
+    cap: Cap = 0,
+    cap_period: CapPeriod = "month",
+    starts: Starts = None,
+    ends: Ends = None,
+    expiry: Expiry = "fiscal-year",
+) -> None:
+    """Create a programme of your own (a business's or shop's key, --keystore), paid from your points,
+    never minted: e.g. 10 points per cycled commute, --reward-points 10 --cap 200 --budget 50000. Grant
+    each claim with `takasago mint ADDRESS UNITS --programme ID` signed with the same key."""
+    # The verifier role is unused: the business itself attests its programme's claims.
+    params = programme_params(officer.w3, name, budget, (reward_points, reward_units), (cap, cap_period),
+                              (starts, ends), expiry, bytes(32))  # fmt: skip
+    fn = officer.programmes.functions.createBusinessProgramme(params)
+    receipt = officer.write("business programme-create", {"name": name, "budget": budget}, fn)
+    print_programme_id(receipt, officer.programmes)

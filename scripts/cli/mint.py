@@ -221,7 +221,7 @@ def _mint_csv(
         rows, problems = parse_mint_csv(text, members)
     except CsvError as exc:
         raise BadInput(f"{path}: {exc}") from None
-    programme = _checked(lambda: check_programme(officer, programme_id))
+    programme = _checked(lambda: check_programme(officer, programme_id, batch=True))
     problems += check_accounts(officer, rows)
     bad_lines = {p.line for p in problems}
     rows = [r for r in rows if r.line not in bad_lines]

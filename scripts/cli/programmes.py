@@ -60,46 +60,77 @@ def load_programme(chain: ContractSet, programme_id: int) -> Any:
         raise BadInput(f"{exc}; see `takasago programme list`") from None
 
 
+ProgrammeName = Annotated[str, typer.Option(help="Public name, e.g. 'CO2 reduction, FY2026'.")]
+ProgrammeBudget = Annotated[int, typer.Option(help="Total points the programme may ever grant.", min=1)]
+RewardPoints = Annotated[int, typer.Option(help="Points granted per REWARD_UNITS units.", min=1)]
+RewardUnits = Annotated[int, typer.Option(help="Units of activity per REWARD_POINTS points.", min=1)]
+Cap = Annotated[int, typer.Option(help="Per-person cap per period (0: none).", min=0)]
+CapPeriod = Annotated[str, typer.Option(help="day, month, fiscal-year or programme.")]
+Starts = Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, JST).", show_default="now")]
+Ends = Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, JST).", show_default="open-ended")]
+Expiry = Annotated[str, typer.Option(help="fiscal-year, or days:N (end of the month N days after).")]
+
+
+def programme_params(
+    w3: Any,
+    name: str,
+    budget: int,
+    reward: tuple[int, int],
+    cap: tuple[int, str],
+    window: tuple[str | None, str | None],
+    expiry: str,
+    verifier_role: bytes,
+) -> tuple[Any, ...]:
+    """``ProgrammeParams`` for ``createProgramme`` and ``createBusinessProgramme``, every option
+    checked first: ``reward`` is (points, units), ``cap`` (points, period), ``window`` (starts, ends)."""
+    reward_points, reward_units = reward
+    cap_points, cap_period = cap
+    if not name.strip() or len(name.encode()) > 100:
+        raise BadInput("--name must be 1 to 100 bytes")
+    if cap_period not in CAP_PERIODS:
+        raise BadInput(f"--cap-period {cap_period!r}: one of {', '.join(CAP_PERIODS)}")
+    if reward_points >= 2**64 or reward_units >= 2**64 or cap_points >= 2**64 or budget >= 2**128:
+        raise BadInput("reward, cap or budget out of range")
+    now = int(w3.eth.get_block("latest")["timestamp"])
+    starts_at = parse_date(window[0], "--starts") if window[0] else now
+    ends_at = parse_date(window[1], "--ends", end_of_day=True) if window[1] else FAR_FUTURE
+    if ends_at <= starts_at:
+        raise BadInput("--ends must be after --starts")
+    policy, days = parse_expiry(expiry)
+    return (name, verifier_role, reward_points, reward_units, cap_points, CAP_PERIODS[cap_period], budget,
+            starts_at, ends_at, policy, days)  # fmt: skip
+
+
+def print_programme_id(receipt: Any, programmes: Any) -> None:
+    """Prints the id a ``ProgrammeCreated`` event in ``receipt`` gave the new programme."""
+    if receipt is not None:
+        event = programmes.events.ProgrammeCreated().process_receipt(receipt, errors=DISCARD)[0]
+        out.print(f"programme id {event['args']['programmeId']}")
+
+
 @programmes.command("create")
 @officer_command
 def programme_create(
     officer: Officer,
-    name: Annotated[str, typer.Option(help="Public name, e.g. 'CO2 reduction, FY2026'.")],
-    budget: Annotated[int, typer.Option(help="Total points the programme may ever grant.", min=1)],
-    reward_points: Annotated[int, typer.Option(help="Points granted per REWARD_UNITS units.", min=1)] = 1,
-    reward_units: Annotated[int, typer.Option(help="Units of activity per REWARD_POINTS points.", min=1)] = 1,
-    cap: Annotated[int, typer.Option(help="Per-person cap per period (0: none).", min=0)] = 0,
-    cap_period: Annotated[str, typer.Option(help="day, month, fiscal-year or programme.")] = "month",
-    starts: Annotated[str | None, typer.Option(help="First day (YYYY-MM-DD, JST).", show_default="now")] = None,
-    ends: Annotated[str | None, typer.Option(help="Last day (YYYY-MM-DD, JST).", show_default="open-ended")] = None,
-    expiry: Annotated[
-        str, typer.Option(help="fiscal-year, or days:N (end of the month N days after).")
-    ] = "fiscal-year",
+    name: ProgrammeName,
+    budget: ProgrammeBudget,
+    reward_points: RewardPoints = 1,
+    reward_units: RewardUnits = 1,
+    cap: Cap = 0,
+    cap_period: CapPeriod = "month",
+    starts: Starts = None,
+    ends: Ends = None,
+    expiry: Expiry = "fiscal-year",
     verifier_role: Annotated[
         str, typer.Option(help="Role that may attest: minter, oracle, quorum-reporter, …")
     ] = "minter",
 ) -> None:
     """Create a reward programme (admin only). Example: 10 points per kg of CO2 (units in grams):
     --reward-points 10 --reward-units 1000 --cap 3000 --cap-period month --budget 5000000."""
-    if not name.strip() or len(name.encode()) > 100:
-        raise BadInput("--name must be 1 to 100 bytes")
-    if cap_period not in CAP_PERIODS:
-        raise BadInput(f"--cap-period {cap_period!r}: one of {', '.join(CAP_PERIODS)}")
-    if reward_points >= 2**64 or reward_units >= 2**64 or cap >= 2**64 or budget >= 2**128:
-        raise BadInput("reward, cap or budget out of range")
-    now = int(officer.w3.eth.get_block("latest")["timestamp"])
-    starts_at = parse_date(starts, "--starts") if starts else now
-    ends_at = parse_date(ends, "--ends", end_of_day=True) if ends else FAR_FUTURE
-    if ends_at <= starts_at:
-        raise BadInput("--ends must be after --starts")
-    policy, days = parse_expiry(expiry)
-    params = (name, role_id(verifier_role), reward_points, reward_units, cap, CAP_PERIODS[cap_period], budget,
-              starts_at, ends_at, policy, days)  # fmt: skip
+    params = programme_params(officer.w3, name, budget, (reward_points, reward_units), (cap, cap_period),
+                              (starts, ends), expiry, role_id(verifier_role))  # fmt: skip
     fn = officer.programmes.functions.createProgramme(params)
-    receipt = officer.write("programme create", {"name": name, "budget": budget}, fn)
-    if receipt is not None:
-        event = officer.programmes.events.ProgrammeCreated().process_receipt(receipt, errors=DISCARD)[0]
-        out.print(f"programme id {event['args']['programmeId']}")
+    print_programme_id(officer.write("programme create", {"name": name, "budget": budget}, fn), officer.programmes)
 
 
 @programmes.command("list")
