@@ -21,9 +21,13 @@ library JstCalendar {
     }
 
     /// @notice The JST month index of `timestamp`.
-    /// @dev {civilFromDays} reduced to the month: counted from March (as it counts), the month
-    /// index is `(400 * era + yoe) * 12 + mp + 2` whether or not the month falls in January or
-    /// February, so neither the day nor a branch is needed. Every movement of points computes it.
+    /// @dev Howard Hinnant's civil-from-days algorithm reduced to the month. It counts years from
+    /// March (so the leap day ends the year): `era` is the 400-year era, `yoe` the year in it,
+    /// `doy` the day in that year and `(5 * doy + 2) / 153` the month from March (0-11). Counted
+    /// that way the month index is `(400 * era + yoe) * 12 + monthFromMarch + 2` whether or not
+    /// the month falls in January or February, so neither the day nor a branch is needed. Every
+    /// movement of points computes it; checked against Python's calendar for every day from
+    /// 1970 to 9999 (docs/static-analysis.md).
     function monthIndex(uint256 timestamp) internal pure returns (uint256) {
         uint256 z = dayIndex(timestamp) + 719468; // checked: the only steps that could wrap
         unchecked {
@@ -64,23 +68,5 @@ library JstCalendar {
         uint256 doy = (153 * mp + 2) / 5 + day - 1; // [0, 365]
         uint256 doe = yoe * 365 + yoe / 4 - yoe / 100 + doy; // [0, 146096]
         return era * 146097 + doe - 719468;
-    }
-
-    /// @notice The civil date of `days` since 1970-01-01.
-    /// @dev Unchecked: every movement of points computes the month, and no step can wrap for a
-    /// `days_` that is a day index (`days_ + 719468` would need `days_` within 2^20 of 2^256;
-    /// every other intermediate is bounded by the ranges noted beside it or by `z`).
-    function civilFromDays(uint256 days_) internal pure returns (uint256 year, uint256 month, uint256 day) {
-        uint256 z = days_ + 719468; // checked: the one step that could wrap
-        unchecked {
-            uint256 era = z / 146097;
-            uint256 doe = z - era * 146097; // [0, 146096]
-            uint256 yoe = (doe - doe / 1460 + doe / 36524 - doe / 146096) / 365; // [0, 399]
-            uint256 doy = doe - (365 * yoe + yoe / 4 - yoe / 100); // [0, 365]
-            uint256 mp = (5 * doy + 2) / 153; // [0, 11]
-            day = doy - (153 * mp + 2) / 5 + 1;
-            month = mp < 10 ? mp + 3 : mp - 9;
-            year = yoe + era * 400 + (month <= 2 ? 1 : 0);
-        }
     }
 }
