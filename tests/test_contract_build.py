@@ -33,3 +33,16 @@ def test_load_account_registry() -> None:
 def test_missing_artifact_says_how_to_build() -> None:
     with pytest.raises(FileNotFoundError, match="python -m contracts.compile"):
         load_artifact("NoSuchContract")
+
+
+def test_every_runtime_fits_the_code_size_limit() -> None:
+    """EIP-170: a chain refuses to deploy runtime code over 24,576 bytes (the upgrade would fail
+    with a bare "out of gas"). The token sits close to it; this names the contract and its size."""
+    from contracts.compile import BUILD_DIR
+
+    sizes: dict[str, int] = {}
+    for path in sorted(BUILD_DIR.glob("*.json")):
+        sizes[path.stem] = len(load_artifact(path.stem).deployed_bytecode)
+    assert sizes["RegionalPoints"] > 20_000  # the sizes are read from the real artifacts
+    over = {name: size for name, size in sizes.items() if size > 24_576}
+    assert over == {}, f"runtime code over EIP-170's 24,576 bytes: {over}"
