@@ -20,7 +20,7 @@ from typing import Any, Protocol
 
 from eth_abi import decode as abi_decode
 from eth_abi import encode as abi_encode
-from eth_utils import keccak, to_checksum_address
+from eth_utils import keccak
 from web3 import Web3
 from web3.contract import Contract
 
@@ -115,7 +115,7 @@ def check_programme(officer: MintSession, programme_id: int, batch: bool = False
         raise MintCheckError(f"programme {programme_id} ({p[12]}) is closed")
     if not starts <= now <= ends:
         raise MintCheckError(f"programme {programme_id} ({p[12]}) is outside its validity window")
-    funder = to_checksum_address(officer.programmes.functions.funderOf(programme_id).call())
+    funder = officer.programmes.functions.funderOf(programme_id).call()  # checksummed, as the signer's address
     if int(funder, 16) != 0:
         if batch:
             raise MintCheckError(
@@ -123,7 +123,7 @@ def check_programme(officer: MintSession, programme_id: int, batch: bool = False
                 f" claim at a time: grant each with `takasago mint ADDRESS UNITS --programme {programme_id}`"
                 " / 事業者独自のプログラムは1件ずつ付与します（takasago mint ADDRESS UNITS --programme）"
             )
-        if funder != to_checksum_address(officer.address):
+        if funder != officer.address:
             raise MintCheckError(
                 f"programme {programme_id} ({p[12]}) is business {funder}'s own programme: only its key"
                 " grants from it (--keystore) / この事業者のプログラムは、その事業者の鍵でのみ付与できます"

@@ -66,12 +66,19 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     /// @dev The kinds that pay in local circulation, shops and businesses, as bits `1 << kind`.
     uint256 private constant LOCAL_PAYERS =
         (1 << uint8(IAccountRegistry.Kind.Merchant)) | (1 << uint8(IAccountRegistry.Kind.Business));
+    /// @dev Bit offsets of {LocalCirculation}'s fields after the first two caps (at 0 and 64), read as
+    /// one word by {_checkLocal}.
+    uint256 private constant REWARD_CAP_SHIFT = 64;
+    uint256 private constant SHOP_MONTHS_SHIFT = 128;
+    uint256 private constant LOCAL_PAUSED_SHIFT = 136;
+    uint256 private constant LOCAL_LINK_SHIFT = 144;
+    uint256 private constant LOCAL_COPIED_SHIFT = 152;
     /// @dev Bit offset of {AccountLedger}'s `firstGroup` (its top 16 bits).
     uint256 private constant FIRST_GROUP_SHIFT = 240;
     /// @dev The lowest bit of lanes 1-3 of a bucket group: a carry out of the lane below lands there.
     uint256 private constant LANE_CARRY_BITS = (1 << 64) | (1 << 128) | (1 << 192);
 
-    /// @notice Why points move; set by the entry point for {_update} to check.
+    /// @notice Why points move: set by the entry point for {_update} to check, or passed to {_moveLocal}.
     enum Intent {
         Transfer,
         Mint,
@@ -157,7 +164,7 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
     }
 
     /// @dev The city's limits on local circulation, in one slot. A cap of 0 closes that movement.
-    /// {_checkLocal} reads the slot as one word: keep the field order (bits 0, 64, 128, 136, 144, 152).
+    /// {_checkLocal} reads the slot as one word: keep the field order (the `*_SHIFT` constants).
     struct LocalCirculation {
         uint64 maxBusinessPayment;
         uint64 maxBusinessReward;
@@ -1144,15 +1151,16 @@ contract RegionalPoints is ERC20Upgradeable, RegistryGoverned, IAccountKindsMirr
             assembly ("memory-safe") {
                 local := sload(settings.slot)
             }
-            uint256 limit = uint64(intent == Intent.BusinessPayment ? local : local >> 64);
+            uint256 limit = uint64(intent == Intent.BusinessPayment ? local : local >> REWARD_CAP_SHIFT);
             if (value == 0) revert InvalidAmount(value);
             if (value > limit) revert LocalTransferLimitExceeded(intent, value, limit);
             if (to == address(0)) revert ERC20InvalidReceiver(address(0));
-            bool paused = uint8(local >> 136) != 0;
-            link = uint8(local >> 144);
-            if (uint8(local >> 152) == 0) (paused, link) = ($.config.paused, $.config.kindsLink); // not copied yet
+            bool paused = uint8(local >> LOCAL_PAUSED_SHIFT) != 0;
+            link = uint8(local >> LOCAL_LINK_SHIFT);
+            // Not copied yet (a token upgraded from before the copies): the config's own.
+            if (uint8(local >> LOCAL_COPIED_SHIFT) == 0) (paused, link) = ($.config.paused, $.config.kindsLink);
             if (paused) revert EnforcedPause();
-            shopPointsMonths = uint8(local >> 128);
+            shopPointsMonths = uint8(local >> SHOP_MONTHS_SHIFT);
         }
         fromLedger = _ledgerWord($, from);
         {
